@@ -15,6 +15,8 @@
 // verifying it, and never log bodies, secrets or signatures.
 package webhook
 
+import standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
 // Source names the sender scheme that a delivery was verified with.
 type Source string
 
@@ -27,3 +29,68 @@ const (
 	// SourceSeries is an Intercom Series or Workflow webhook carrying a shared token.
 	SourceSeries Source = "series"
 )
+
+// sentinel is an error value that also matches the reference library's
+// sentinel for the same failure, so code written against
+// github.com/standard-webhooks/standard-webhooks/libraries/go keeps working
+// with errors.Is.
+type sentinel struct {
+	msg   string
+	alias error
+}
+
+func (e *sentinel) Error() string { return e.msg }
+
+// Is reports whether target is the reference library's sentinel for the
+// same failure.
+func (e *sentinel) Is(target error) bool { return e.alias != nil && target == e.alias }
+
+// Verification errors. Each also matches the reference library's sentinel of
+// the same name with errors.Is.
+var (
+	// ErrRequiredHeaders means a required signature header is missing or empty.
+	ErrRequiredHeaders error = &sentinel{"missing required headers", standardwebhooks.ErrRequiredHeaders}
+	// ErrInvalidHeaders means a signature header is present but malformed:
+	// a bad timestamp, a malformed signature list, repeated or mixed header sets.
+	ErrInvalidHeaders error = &sentinel{"invalid signature headers", standardwebhooks.ErrInvalidHeaders}
+	// ErrNoMatchingSignature means no signature in the request matches any configured key.
+	ErrNoMatchingSignature error = &sentinel{"no matching signature found", standardwebhooks.ErrNoMatchingSignature}
+	// ErrMessageTooOld means the timestamp is further in the past than the window allows.
+	ErrMessageTooOld error = &sentinel{"message timestamp too old", standardwebhooks.ErrMessageTooOld}
+	// ErrMessageTooNew means the timestamp is further in the future than the window allows.
+	ErrMessageTooNew error = &sentinel{"message timestamp too new", standardwebhooks.ErrMessageTooNew}
+)
+
+// Configuration errors, returned by constructors.
+var (
+	// ErrEmptySecret means a secret, key or token is empty. There is no way
+	// to build a verifier that accepts unsigned requests.
+	ErrEmptySecret error = &sentinel{msg: "empty secret"}
+	// ErrInvalidSecret means a secret, key or token cannot be used: it does
+	// not decode, it is too short, or it is of the wrong kind.
+	ErrInvalidSecret error = &sentinel{msg: "invalid secret"}
+)
+
+// A VerifyError describes why a delivery failed verification. Err is one of
+// the verification sentinels; Reason is a short explanation that is safe to
+// log: it never holds a secret, a computed MAC or a received signature.
+type VerifyError struct {
+	Source Source
+	Err    error
+	Reason string
+}
+
+func (e *VerifyError) Error() string {
+	msg := "webhook: " + string(e.Source) + ": " + e.Err.Error()
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
+}
+
+// Unwrap returns the sentinel, so errors.Is(err, ErrNoMatchingSignature) works.
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+func verifyErr(src Source, err error, reason string) error {
+	return &VerifyError{Source: src, Err: err, Reason: reason}
+}

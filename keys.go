@@ -1,0 +1,247 @@
+package webhook
+
+import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"strings"
+	"sync"
+)
+
+// minSecretLen is the shortest HMAC key or shared token accepted. Standard
+// Webhooks senders issue 24 to 64 random bytes; anything under 16 is a
+// configuration mistake, not a key.
+const minSecretLen = 16
+
+// Key prefixes used by Standard Webhooks senders.
+const (
+	prefixSecret     = "whsec_" // HMAC-SHA256 key for v1
+	prefixPublicKey  = "whpk_"  // ed25519 public key for v1a
+	prefixPrivateKey = "whsk_"  // ed25519 private key: the sender's, never the receiver's
+)
+
+// macState is one keyed HMAC with room for its sum and the bytes that
+// precede the body, so a verification allocates nothing.
+type macState struct {
+	h      hash.Hash
+	sum    [sha256.Size]byte
+	prefix [maxIDLen + maxTimestampDigits + 2]byte
+}
+
+// macKey hands out pre-keyed HMAC states for one secret. Keying an HMAC
+// hashes the key into two blocks; pooling keyed states and resetting them
+// skips that work on every request.
+type macKey struct {
+	pool sync.Pool
+}
+
+func newMACKey(newHash func() hash.Hash, key []byte) *macKey {
+	key = append([]byte(nil), key...)
+	k := &macKey{}
+	k.pool.New = func() any { return &macState{h: hmac.New(newHash, key)} }
+	return k
+}
+
+func (k *macKey) get() *macState {
+	m := k.pool.Get().(*macState)
+	m.h.Reset()
+	return m
+}
+
+func (k *macKey) put(m *macState) { k.pool.Put(m) }
+
+// keyring is an immutable set of keys; verifiers swap whole keyrings
+// atomically so rotation never races with verification.
+type keyring struct {
+	macs []*macKey
+	pubs []ed25519.PublicKey
+}
+
+// parseStandardSecrets parses whsec_/bare base64 HMAC keys and whpk_
+// ed25519 public keys. Error messages name the key by position only.
+func parseStandardSecrets(secrets []string) (*keyring, error) {
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("webhook: no secrets: %w", ErrEmptySecret)
+	}
+	kr := &keyring{}
+	for i, s := range secrets {
+		if s == "" {
+			return nil, fmt.Errorf("webhook: secret %d: %w", i, ErrEmptySecret)
+		}
+		switch {
+		case strings.HasPrefix(s, prefixPrivateKey):
+			return nil, fmt.Errorf("webhook: secret %d is a whsk_ signing key; configure the sender's whpk_ public key: %w", i, ErrInvalidSecret)
+		case strings.HasPrefix(s, prefixPublicKey):
+			pub, err := base64.StdEncoding.DecodeString(s[len(prefixPublicKey):])
+			if err != nil || len(pub) != ed25519.PublicKeySize {
+				return nil, fmt.Errorf("webhook: secret %d: whpk_ key is not base64 of %d bytes: %w", i, ed25519.PublicKeySize, ErrInvalidSecret)
+			}
+			kr.pubs = append(kr.pubs, ed25519.PublicKey(pub))
+		default:
+			b64 := strings.TrimPrefix(s, prefixSecret)
+			if b64 == "" {
+				return nil, fmt.Errorf("webhook: secret %d: %w", i, ErrEmptySecret)
+			}
+			key, err := base64.StdEncoding.DecodeString(b64)
+			if err != nil {
+				return nil, fmt.Errorf("webhook: secret %d is not valid base64: %w", i, ErrInvalidSecret)
+			}
+			if err := checkSecretLen(i, key); err != nil {
+				return nil, err
+			}
+			kr.macs = append(kr.macs, newMACKey(sha256.New, key))
+		}
+	}
+	return kr, nil
+}
+
+// parseRawSecrets builds HMAC keys from raw bytes, for any hash.
+func parseRawSecrets(newHash func() hash.Hash, keys [][]byte) (*keyring, error) {
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("webhook: no secrets: %w", ErrEmptySecret)
+	}
+	kr := &keyring{}
+	for i, key := range keys {
+		if err := checkSecretLen(i, key); err != nil {
+			return nil, err
+		}
+		kr.macs = append(kr.macs, newMACKey(newHash, key))
+	}
+	return kr, nil
+}
+
+func checkSecretLen(i int, key []byte) error {
+	if len(key) == 0 {
+		return fmt.Errorf("webhook: secret %d: %w", i, ErrEmptySecret)
+	}
+	if len(key) < minSecretLen {
+		return fmt.Errorf("webhook: secret %d is %d bytes, want at least %d: %w", i, len(key), minSecretLen, ErrInvalidSecret)
+	}
+	return nil
+}
+
+// base64Table maps a byte to its value in the standard base64 alphabet,
+// or 0xff. A constant string, so it is a lookup and cannot be mutated.
+const base64Table = "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x3e\xff\xff\xff\x3f\x34\x35\x36\x37\x38\x39\x3a\x3b\x3c\x3d\xff\xff\xff\xff\xff\xff" +
+	"\xff\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\xff\xff\xff\xff\xff" +
+	"\xff\x1a\x1b\x1c\x1d\x1e\x1f\x20\x21\x22\x23\x24\x25\x26\x27\x28\x29\x2a\x2b\x2c\x2d\x2e\x2f\x30\x31\x32\x33\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+
+// decodeBase64 decodes s, standard alphabet with padding, into dst and
+// reports whether s is exactly the canonical encoding of len(dst) bytes:
+// what base64.StdEncoding.Strict accepts, without its tolerance of CR and
+// LF. It reads the string in place because converting a 44-byte header
+// value to []byte for encoding/base64 would allocate on every request.
+func decodeBase64(dst []byte, s string) bool {
+	if len(s) != base64.StdEncoding.EncodedLen(len(dst)) {
+		return false
+	}
+	var bad byte // any value over 63 sets a high bit
+	// Re-slicing instead of indexing lets the compiler drop bounds checks.
+	for len(dst) >= 3 && len(s) >= 4 {
+		a, b, c, d := base64Table[s[0]], base64Table[s[1]], base64Table[s[2]], base64Table[s[3]]
+		bad |= a | b | c | d
+		dst[0], dst[1], dst[2] = a<<2|b>>4, b<<4|c>>2, c<<6|d
+		dst, s = dst[3:], s[4:]
+	}
+	// The unused low bits of the last character must be zero, or two
+	// strings would decode to the same bytes.
+	if len(s) != 4 && len(dst) != 0 {
+		return false
+	}
+	switch len(dst) {
+	case 1:
+		a, b := base64Table[s[0]], base64Table[s[1]]
+		dst[0] = a<<2 | b>>4
+		return (a|b)&0xc0 == 0 && bad&0xc0 == 0 && b&0x0f == 0 && s[2] == '=' && s[3] == '='
+	case 2:
+		a, b, c := base64Table[s[0]], base64Table[s[1]], base64Table[s[2]]
+		dst[0], dst[1] = a<<2|b>>4, b<<4|c>>2
+		return (a|b|c)&0xc0 == 0 && bad&0xc0 == 0 && c&0x03 == 0 && s[3] == '='
+	}
+	return bad&0xc0 == 0
+}
+
+// base64Alphabet is the standard base64 alphabet.
+const base64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+// macText is the canonical base64 text of a SHA-256 MAC: 44 characters,
+// the last one padding.
+type macText [44]byte
+
+// encodeMAC writes the canonical, padded base64 text of sum to dst.
+func encodeMAC(dst *macText, sum *[sha256.Size]byte) {
+	d, s := dst[:], sum[:]
+	for len(s) >= 3 && len(d) >= 4 {
+		n := uint(s[0])<<16 | uint(s[1])<<8 | uint(s[2])
+		hi, lo := 2*(n>>12), 2*(n&0xfff)
+		d[0], d[1], d[2], d[3] = base64Pairs[hi], base64Pairs[hi+1], base64Pairs[lo], base64Pairs[lo+1]
+		d, s = d[4:], s[3:]
+	}
+	// 32 = 10*3 + 2: two bytes left, three characters and one pad.
+	if len(s) == 2 && len(d) == 4 {
+		n := uint(s[0])<<16 | uint(s[1])<<8
+		hi, lo := 2*(n>>12), 2*(n&0xfff)
+		d[0], d[1], d[2], d[3] = base64Pairs[hi], base64Pairs[hi+1], base64Pairs[lo], '='
+	}
+}
+
+// equalText reports whether s is exactly the text t, in time that depends
+// only on len(s): word XORs with no branch on content, like
+// crypto/subtle.ConstantTimeCompare specialised to a size known at compile
+// time. Because t is canonical base64 and canonical base64 is one-to-one,
+// this accepts exactly what strict decoding and a byte compare would.
+func equalText(t *macText, s string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	x := load64(t[0:], s[0:]) | load64(t[8:], s[8:]) | load64(t[16:], s[16:]) |
+		load64(t[24:], s[24:]) | load64(t[32:], s[32:]) |
+		uint64(binary.LittleEndian.Uint32(t[40:])^
+			(uint32(s[40])|uint32(s[41])<<8|uint32(s[42])<<16|uint32(s[43])<<24))
+	return x == 0
+}
+
+// load64 XORs the first 8 bytes of b and s, read as little-endian words.
+func load64(b []byte, s string) uint64 {
+	_ = s[7]
+	return binary.LittleEndian.Uint64(b) ^
+		(uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56)
+}
+
+// decodeHex decodes s, lower- or upper-case, into dst and reports whether s
+// is exactly 2*len(dst) hex digits. Like decodeBase64 it reads in place.
+func decodeHex(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	for i := range dst {
+		hi, lo := hexValue(s[2*i]), hexValue(s[2*i+1])
+		if hi > 15 || lo > 15 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func hexValue(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 0xff
+}

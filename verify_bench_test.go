@@ -1,0 +1,95 @@
+package webhook
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// benchDelivery is one Standard Webhooks delivery of size n, signed with key
+// and carrying a wrong v1 signature before the right one, as a sender does
+// during key rotation.
+type benchDelivery struct {
+	key     []byte
+	id, ts  string
+	body    []byte
+	header  http.Header
+	content []byte // id.ts.body, for the floor
+	sig     []byte // the right MAC
+}
+
+func newBenchDelivery(n int) benchDelivery {
+	d := benchDelivery{
+		key:  []byte("bench-key-0123456789abcdef01234"),
+		id:   "msg_2Lx9QbK7sVtR4mWc8NfJ1aYz",
+		ts:   strconv.FormatInt(time.Unix(1767225600, 0).Unix(), 10),
+		body: make([]byte, n),
+	}
+	for i := range d.body {
+		d.body[i] = 'a' + byte(i%26)
+	}
+	d.content = []byte(d.id + "." + d.ts + "." + string(d.body))
+	m := hmac.New(sha256.New, d.key)
+	m.Write(d.content)
+	d.sig = m.Sum(nil)
+	wrong := make([]byte, len(d.sig))
+	copy(wrong, d.sig)
+	wrong[0] ^= 0xff
+	d.header = http.Header{
+		"Webhook-Id":        {d.id},
+		"Webhook-Timestamp": {d.ts},
+		"Webhook-Signature": {"v1," + base64.StdEncoding.EncodeToString(wrong) + " v1," + base64.StdEncoding.EncodeToString(d.sig)},
+	}
+	return d
+}
+
+var benchSizes = []struct {
+	name string
+	n    int
+}{{"256", 256}, {"2048", 2048}, {"20480", 20480}}
+
+func BenchmarkVerify(b *testing.B) {
+	for _, s := range benchSizes {
+		b.Run(s.name, func(b *testing.B) {
+			d := newBenchDelivery(s.n)
+			v, err := NewVerifierRaw([][]byte{d.key}, WithClock(func() time.Time { return time.Unix(1767225600, 0) }))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(s.n))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := v.Verify(d.body, d.header); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyFloor is the least any verifier can do: one HMAC-SHA256
+// over id.timestamp.body, already concatenated, with a reused keyed state,
+// and one constant-time compare.
+func BenchmarkVerifyFloor(b *testing.B) {
+	for _, s := range benchSizes {
+		b.Run(s.name, func(b *testing.B) {
+			d := newBenchDelivery(s.n)
+			m := hmac.New(sha256.New, d.key)
+			sum := make([]byte, 0, sha256.Size)
+			b.SetBytes(int64(s.n))
+			b.ReportAllocs()
+			for b.Loop() {
+				m.Reset()
+				m.Write(d.content)
+				sum = m.Sum(sum[:0])
+				if !hmac.Equal(sum, d.sig) {
+					b.Fatal("floor MAC mismatch")
+				}
+			}
+		})
+	}
+}
