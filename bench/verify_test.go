@@ -11,8 +11,8 @@ import (
 
 	"github.com/inhook/webhook"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
-	svix "github.com/svix/svix-webhooks/go"
 	"github.com/stretchr/testify/require"
+	svix "github.com/svix/svix-webhooks/go"
 )
 
 var benchKey = []byte("bench-key-0123456789abcdef01234")
