@@ -1,0 +1,171 @@
+package webhook
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock is a settable clock safe for concurrent use.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock(t time.Time) *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(t.UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func TestMemoryStoreLifecycle(t *testing.T) {
+	ctx := context.Background()
+	type step struct {
+		do      string // claim, commit, release, advance
+		who     int    // which token: 0 or 1
+		d       time.Duration
+		want    ClaimStatus
+		wantErr error
+	}
+	cases := []struct {
+		name  string
+		steps []step
+	}{
+		{"claim, commit, duplicate is processed", []step{
+			{do: "claim", who: 0, want: Claimed},
+			{do: "commit", who: 0},
+			{do: "claim", who: 1, want: Processed},
+		}},
+		{"second claim while held is in flight", []step{
+			{do: "claim", who: 0, want: Claimed},
+			{do: "claim", who: 1, want: InFlight},
+		}},
+		{"release lets the retry run", []step{
+			{do: "claim", who: 0, want: Claimed},
+			{do: "release", who: 0},
+			{do: "claim", who: 1, want: Claimed},
+			{do: "commit", who: 1},
+			{do: "claim", who: 0, want: Processed},
+		}},
+		{"crashed holder: lease expires, retry runs", []step{
+			{do: "claim", who: 0, want: Claimed},
+			{do: "advance", d: time.Minute},
+			{do: "claim", who: 1, want: Claimed},
+		}},
+		{"expired holder cannot commit over the new claim", []step{
+			{do: "claim", who: 0, want: Claimed},
+			{do: "advance", d: time.Minute},
+			{do: "claim", who: 1, want: Claimed},
+			{do: "commit", who: 0, wantErr: ErrNotOwner},
+			{do: "release", who: 0, wantErr: ErrNotOwner},
+			{do: "claim", who: 0, want: InFlight},
+			{do: "commit", who: 1},
+		}},
+		{"expired holder cannot commit at all", []step{
+			{do: "claim", who: 0, want: Claimed},
+			{do: "advance", d: time.Minute},
+			{do: "commit", who: 0, wantErr: ErrNotOwner},
+		}},
+		{"retention ends", []step{
+			{do: "claim", who: 0, want: Claimed},
+			{do: "commit", who: 0},
+			{do: "advance", d: 2 * time.Hour},
+			{do: "claim", who: 1, want: Claimed},
+		}},
+		{"commit without a claim", []step{
+			{do: "commit", who: 0, wantErr: ErrNotOwner},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clock := newFakeClock(testNow)
+			s := NewMemoryStore(10, clock.Now)
+			var tokens [2]string
+			for i, st := range c.steps {
+				var err error
+				switch st.do {
+				case "claim":
+					var status ClaimStatus
+					var tok string
+					tok, status, err = s.Claim(ctx, "standard:msg_1", 30*time.Second)
+					require.NoError(t, err)
+					require.Equal(t, st.want, status, "step %d", i)
+					if status == Claimed {
+						require.NotEmpty(t, tok)
+						tokens[st.who] = tok
+					}
+				case "commit":
+					err = s.Commit(ctx, "standard:msg_1", tokens[st.who], time.Hour)
+				case "release":
+					err = s.Release(ctx, "standard:msg_1", tokens[st.who])
+				case "advance":
+					clock.Advance(st.d)
+				}
+				if st.wantErr != nil {
+					require.ErrorIs(t, err, st.wantErr, "step %d", i)
+				} else {
+					require.NoError(t, err, "step %d", i)
+				}
+			}
+		})
+	}
+}
+
+func TestMemoryStoreBounded(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock(testNow)
+	s := NewMemoryStore(100, clock.Now)
+	for i := range 1000 {
+		tok, st, err := s.Claim(ctx, "k"+strconv.Itoa(i), time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, Claimed, st)
+		require.NoError(t, s.Commit(ctx, "k"+strconv.Itoa(i), tok, time.Hour))
+		require.LessOrEqual(t, s.Len(), 100)
+	}
+	// The most recent keys are remembered; the oldest were forgotten.
+	_, st, err := s.Claim(ctx, "k999", time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, Processed, st)
+	_, st, err = s.Claim(ctx, "k0", time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, Claimed, st)
+
+	// Expired entries are swept without waiting for capacity.
+	clock.Advance(2 * time.Hour)
+	_, _, err = s.Claim(ctx, "fresh", time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, 1, s.Len())
+}
+
+func TestMemoryStoreConcurrentClaims(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryStore(0, nil)
+	var claimed atomic.Int32
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok, st, err := s.Claim(ctx, "standard:msg_race", time.Minute)
+			require.NoError(t, err)
+			if st == Claimed {
+				claimed.Add(1)
+				require.NoError(t, s.Commit(ctx, "standard:msg_race", tok, time.Hour))
+			}
+		}()
+	}
+	wg.Wait()
+	require.EqualValues(t, 1, claimed.Load())
+}
+
+func TestClaimStatusString(t *testing.T) {
+	require.Equal(t, "claimed", Claimed.String())
+	require.Equal(t, "processed", Processed.String())
+	require.Equal(t, "in flight", InFlight.String())
+	require.Equal(t, "invalid", ClaimStatus(0).String())
+}
