@@ -348,6 +348,11 @@ func classifySignatures(sigs string) error {
 // present and non-empty; values are never combined across sets, and a
 // repeated header is refused rather than guessed at.
 func standardHeaders(h http.Header) (id, ts, sig string, err error) {
+	// Fast path: one non-empty value in each webhook-* header.
+	if wid, wts, wsig := h[headerWebhookID], h[headerWebhookTimestamp], h[headerWebhookSignature]; len(wid) == 1 && len(wts) == 1 && len(wsig) == 1 &&
+		wid[0] != "" && wts[0] != "" && wsig[0] != "" && len(wid[0]) <= maxIDLen {
+		return wid[0], wts[0], wsig[0], nil
+	}
 	id, ts, sig, n, repeated := headerSet(h, headerWebhookID, headerWebhookTimestamp, headerWebhookSignature)
 	if n < 3 && !repeated {
 		id, ts, sig, n, repeated = headerSet(h, headerSvixID, headerSvixTimestamp, headerSvixSignature)
