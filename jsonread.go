@@ -1,0 +1,325 @@
+package webhook
+
+import (
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// A jsonReader reads one JSON document in a single forward pass, for the
+// decoders of the common body shapes, which skip encoding/json's separate
+// validation pass and its reflection. It reports only success or failure:
+// on failure the caller falls back to encoding/json, which then gives the
+// authoritative result and error message. So the reader must never accept
+// what encoding/json rejects, and whatever it accepts it must decode as
+// encoding/json would.
+type jsonReader struct {
+	b []byte
+	i int
+}
+
+// maxDepth bounds the nesting the reader follows, so hostile input cannot
+// exhaust the stack; deeper documents go to encoding/json, which has its
+// own limit.
+const maxDepth = 64
+
+func (r *jsonReader) ws() {
+	for r.i < len(r.b) {
+		switch r.b[r.i] {
+		case ' ', '\t', '\n', '\r':
+			r.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, or 0 at the end.
+func (r *jsonReader) peek() byte {
+	r.ws()
+	if r.i < len(r.b) {
+		return r.b[r.i]
+	}
+	return 0
+}
+
+// end reports whether only white space is left.
+func (r *jsonReader) end() bool {
+	r.ws()
+	return r.i == len(r.b)
+}
+
+// object reads an object, calling field with each key; field must read
+// the value (or skip it) and report success. Keys are compared as raw
+// bytes: a key holding an escape is passed as written, so it matches no
+// known name and the caller treats it as unknown.
+func (r *jsonReader) object(field func(key []byte) bool) bool {
+	if r.peek() != '{' {
+		return false
+	}
+	r.i++
+	if r.peek() == '}' {
+		r.i++
+		return true
+	}
+	for {
+		if r.peek() != '"' {
+			return false
+		}
+		key, ok := r.rawString()
+		if !ok || r.peek() != ':' {
+			return false
+		}
+		r.i++
+		if !field(key) {
+			return false
+		}
+		switch r.peek() {
+		case ',':
+			r.i++
+		case '}':
+			r.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// rawString reads a string and returns its bytes between the quotes,
+// undecoded, after checking that they are valid.
+func (r *jsonReader) rawString() ([]byte, bool) {
+	start := r.i + 1
+	if !r.skipString() {
+		return nil, false
+	}
+	return r.b[start : r.i-1], true
+}
+
+// skipString moves past a string starting at the opening quote,
+// checking escapes and control characters.
+func (r *jsonReader) skipString() bool {
+	r.i++ // opening quote
+	for r.i < len(r.b) {
+		c := r.b[r.i]
+		switch {
+		case c == '"':
+			r.i++
+			return true
+		case c == '\\':
+			if r.i+1 >= len(r.b) {
+				return false
+			}
+			switch r.b[r.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				r.i += 2
+			case 'u':
+				if r.i+6 > len(r.b) {
+					return false
+				}
+				for _, h := range r.b[r.i+2 : r.i+6] {
+					if hexValue(h) == 0xff {
+						return false
+					}
+				}
+				r.i += 6
+			default:
+				return false
+			}
+		case c < 0x20:
+			return false
+		default:
+			r.i++
+		}
+	}
+	return false
+}
+
+// str reads a string value and decodes it as encoding/json does: escapes
+// resolved, invalid UTF-8 and unpaired surrogates replaced by U+FFFD.
+func (r *jsonReader) str() (string, bool) {
+	if r.peek() != '"' {
+		return "", false
+	}
+	raw, ok := r.rawString()
+	if !ok {
+		return "", false
+	}
+	for _, c := range raw {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return unquote(raw), true
+		}
+	}
+	return string(raw), true
+}
+
+// unquote decodes the validated contents of a string.
+func unquote(raw []byte) string {
+	out := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c >= utf8.RuneSelf {
+			rn, size := utf8.DecodeRune(raw[i:])
+			out = utf8.AppendRune(out, rn) // RuneError for invalid bytes, as encoding/json
+			i += size
+			continue
+		}
+		if c != '\\' {
+			out = append(out, c)
+			i++
+			continue
+		}
+		switch raw[i+1] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			rn := hex4(raw[i+2:])
+			i += 6
+			if utf16.IsSurrogate(rn) {
+				if i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
+					if pair := utf16.DecodeRune(rn, hex4(raw[i+2:])); pair != utf8.RuneError {
+						out = utf8.AppendRune(out, pair)
+						i += 6
+						continue
+					}
+				}
+				rn = utf8.RuneError
+			}
+			out = utf8.AppendRune(out, rn)
+			continue
+		default: // '"', '\\', '/'
+			out = append(out, raw[i+1])
+		}
+		i += 2
+	}
+	return string(out)
+}
+
+func hex4(b []byte) rune {
+	return rune(hexValue(b[0]))<<12 | rune(hexValue(b[1]))<<8 | rune(hexValue(b[2]))<<4 | rune(hexValue(b[3]))
+}
+
+// number reads a number and returns its text, checking the grammar.
+func (r *jsonReader) number() ([]byte, bool) {
+	r.ws()
+	start := r.i
+	if r.i < len(r.b) && r.b[r.i] == '-' {
+		r.i++
+	}
+	switch {
+	case r.i < len(r.b) && r.b[r.i] == '0':
+		r.i++
+	case r.i < len(r.b) && r.b[r.i] >= '1' && r.b[r.i] <= '9':
+		r.digits()
+	default:
+		return nil, false
+	}
+	if r.i < len(r.b) && r.b[r.i] == '.' {
+		r.i++
+		if r.digits() == 0 {
+			return nil, false
+		}
+	}
+	if r.i < len(r.b) && (r.b[r.i] == 'e' || r.b[r.i] == 'E') {
+		r.i++
+		if r.i < len(r.b) && (r.b[r.i] == '+' || r.b[r.i] == '-') {
+			r.i++
+		}
+		if r.digits() == 0 {
+			return nil, false
+		}
+	}
+	return r.b[start:r.i], true
+}
+
+func (r *jsonReader) digits() int {
+	n := 0
+	for r.i < len(r.b) && r.b[r.i] >= '0' && r.b[r.i] <= '9' {
+		r.i++
+		n++
+	}
+	return n
+}
+
+// integer reads a number that encoding/json would store in an int.
+func (r *jsonReader) integer() (int, bool) {
+	t, ok := r.number()
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(t)) // rejects fractions and exponents, as encoding/json does for int
+	return n, err == nil
+}
+
+// boolean reads true or false.
+func (r *jsonReader) boolean() (bool, bool) {
+	switch r.peek() {
+	case 't':
+		return true, r.literal("true")
+	case 'f':
+		return false, r.literal("false")
+	}
+	return false, false
+}
+
+// null reads null if it is next, and reports whether it was.
+func (r *jsonReader) null() bool {
+	return r.peek() == 'n' && r.literal("null")
+}
+
+func (r *jsonReader) literal(s string) bool {
+	if len(r.b)-r.i < len(s) || string(r.b[r.i:r.i+len(s)]) != s {
+		return false
+	}
+	r.i += len(s)
+	return true
+}
+
+// skip reads any value, checking it, to at most maxDepth levels.
+func (r *jsonReader) skip(depth int) bool {
+	if depth > maxDepth {
+		return false
+	}
+	switch r.peek() {
+	case '{':
+		return r.object(func([]byte) bool { return r.skip(depth + 1) })
+	case '[':
+		r.i++
+		if r.peek() == ']' {
+			r.i++
+			return true
+		}
+		for {
+			if !r.skip(depth + 1) {
+				return false
+			}
+			switch r.peek() {
+			case ',':
+				r.i++
+			case ']':
+				r.i++
+				return true
+			default:
+				return false
+			}
+		}
+	case '"':
+		return r.skipString()
+	case 't':
+		return r.literal("true")
+	case 'f':
+		return r.literal("false")
+	case 'n':
+		return r.literal("null")
+	}
+	_, ok := r.number()
+	return ok
+}
