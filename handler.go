@@ -1,0 +1,835 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for a Handler.
+const (
+	// DefaultMaxBodySize is the largest body a Handler reads.
+	DefaultMaxBodySize = 1 << 20
+	// DefaultLease is how long a claim on a message id holds before a
+	// retry may process it, covering a crashed process. Svix waits about
+	// 15 s for an answer and Intercom 5 s, so callbacks outlasting a
+	// minute have already been given up on by the sender.
+	DefaultLease = time.Minute
+	// DefaultRetention is how long a processed message id is remembered.
+	// Jam's retries span about 28 hours; three days covers them with room.
+	DefaultRetention = 72 * time.Hour
+)
+
+// A Delivery is what a callback learns about the request besides the
+// event: which sender, which message, which attempt, and the exact bytes.
+// Callbacks must not modify it; it is shared by every callback of a
+// request.
+type Delivery struct {
+	// Source is the scheme the request was verified with.
+	Source Source
+	// ID is the message id (webhook-id) or the Intercom notification id,
+	// stable across retries; empty when the sender gives none (Intercom
+	// ping, Series).
+	ID string
+	// Timestamp is the attempt's signed timestamp (Standard Webhooks
+	// only; zero otherwise).
+	Timestamp time.Time
+	// Attempt is the delivery attempt number when the sender states it
+	// (Intercom's delivery_attempts), else 0.
+	Attempt int
+	// Header is the request's header.
+	Header http.Header
+	// Body is the verified body, exactly as read. Nil for a request
+	// rejected before it was verified.
+	Body []byte
+	// Event is the decoded event; nil for a request rejected before it
+	// was decoded.
+	Event Event
+}
+
+// A StatusError lets a callback choose the response status: for example
+// 410 Gone to make the sender stop (Standard Webhooks and Intercom
+// disable the endpoint), or 503 with RetryAfter to shed load. A 2xx code
+// counts as success: the message is marked processed. Any other code
+// counts as failure: the claim is released so a retry runs again.
+type StatusError struct {
+	Code       int
+	RetryAfter time.Duration // sent as Retry-After in whole seconds when positive
+	Err        error         // optional cause, for logs and the error hook
+}
+
+func (e *StatusError) Error() string {
+	msg := "webhook: respond " + strconv.Itoa(e.Code)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the cause.
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// A PanicError is a recovered callback panic.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("webhook: callback panicked: %v", e.Value) }
+
+// A HandlerError is what the error hook receives: the status the handler
+// answered and why.
+type HandlerError struct {
+	Status int
+	Err    error
+}
+
+func (e *HandlerError) Error() string {
+	return "webhook: " + strconv.Itoa(e.Status) + " " + http.StatusText(e.Status) + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause: a *VerifyError, a decoding error, the joined
+// callback errors, or a dedupe store error.
+func (e *HandlerError) Unwrap() error { return e.Err }
+
+// Errors the handler reports through the error hook and the logger.
+var (
+	// ErrMethodNotAllowed is reported for methods other than POST, PUT and HEAD.
+	ErrMethodNotAllowed = errors.New("webhook: method not allowed")
+	// ErrBodyTooLarge is reported when the body exceeds the limit.
+	ErrBodyTooLarge = errors.New("webhook: body too large")
+	// ErrInFlight is reported when the same message is being processed
+	// by another request.
+	ErrInFlight = errors.New("webhook: message already in flight")
+)
+
+// An Option configures a Handler. Every VerifyOption is also an Option,
+// applied to the verifiers the handler builds from secrets.
+type Option interface {
+	apply(*handlerConfig) error
+}
+
+type handlerOption func(*handlerConfig) error
+
+func (o handlerOption) apply(c *handlerConfig) error { return o(c) }
+
+func (o VerifyOption) apply(c *handlerConfig) error {
+	c.verifyOpts = append(c.verifyOpts, o)
+	return nil
+}
+
+type handlerConfig struct {
+	secrets          []string
+	intercomSecrets  []string
+	seriesHeader     string
+	seriesTokens     []string
+	std              *Verifier
+	intercom         *IntercomVerifier
+	series           *SeriesVerifier
+	verifyOpts       []VerifyOption
+	pinned           string
+	maxBody          int64
+	logger           *slog.Logger
+	dedupe           Deduper
+	noDedupe         bool
+	failClosed       bool
+	lease, retention time.Duration
+}
+
+// WithSecrets configures Standard Webhooks verification (Jam) with one or
+// more whsec_/base64 HMAC keys or whpk_ ed25519 public keys. To rotate
+// keys at runtime, use Handler.SetSecrets or WithVerifier.
+func WithSecrets(secrets ...string) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		c.secrets = append(c.secrets, secrets...)
+		return nil
+	})
+}
+
+// WithVerifier configures Standard Webhooks verification with a Verifier
+// the caller built and may rotate. VerifyOptions do not apply to it.
+func WithVerifier(v *Verifier) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		if v == nil {
+			return errors.New("webhook: WithVerifier(nil)")
+		}
+		c.std = v
+		return nil
+	})
+}
+
+// WithIntercomSecrets configures Intercom app webhooks with one or more
+// client secrets.
+func WithIntercomSecrets(clientSecrets ...string) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		c.intercomSecrets = append(c.intercomSecrets, clientSecrets...)
+		return nil
+	})
+}
+
+// WithIntercomVerifier configures Intercom app webhooks with a verifier
+// the caller built and may rotate.
+func WithIntercomVerifier(v *IntercomVerifier) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		if v == nil {
+			return errors.New("webhook: WithIntercomVerifier(nil)")
+		}
+		c.intercom = v
+		return nil
+	})
+}
+
+// WithSeries configures Intercom Series webhooks: the custom header the
+// admin set and the tokens it may carry.
+func WithSeries(header string, tokens ...string) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		c.seriesHeader, c.seriesTokens = header, tokens
+		return nil
+	})
+}
+
+// WithSeriesVerifier configures Intercom Series webhooks with a verifier
+// the caller built and may rotate.
+func WithSeriesVerifier(v *SeriesVerifier) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		if v == nil {
+			return errors.New("webhook: WithSeriesVerifier(nil)")
+		}
+		c.series = v
+		return nil
+	})
+}
+
+// WithEventType pins the endpoint to one event type, for one-URL-per-event
+// setups: every Standard Webhooks and Intercom body is decoded as that
+// type, and one that does not fit is rejected with 400.
+func WithEventType(eventType string) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		c.pinned = eventType
+		return nil
+	})
+}
+
+// WithMaxBodySize sets the largest body read; larger ones get 413 and are
+// not read past the limit. The default is DefaultMaxBodySize.
+func WithMaxBodySize(n int64) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		if n <= 0 {
+			return errors.New("webhook: max body size must be positive")
+		}
+		c.maxBody = n
+		return nil
+	})
+}
+
+// WithLogger sets the logger for rejections and failures. The default is
+// slog.Default(). Bodies, secrets and signatures are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		if l == nil {
+			return errors.New("webhook: WithLogger(nil)")
+		}
+		c.logger = l
+		return nil
+	})
+}
+
+// WithDeduper sets the store that makes each message id run the callbacks
+// once. The default is a MemoryStore, which sees one process only: give
+// replicas a shared store.
+func WithDeduper(d Deduper) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		if d == nil {
+			return errors.New("webhook: WithDeduper(nil); use WithoutDedupe to switch deduplication off")
+		}
+		c.dedupe = d
+		return nil
+	})
+}
+
+// WithoutDedupe switches deduplication off, for callers that are
+// idempotent themselves: every verified delivery runs the callbacks.
+func WithoutDedupe() Option {
+	return handlerOption(func(c *handlerConfig) error {
+		c.noDedupe = true
+		return nil
+	})
+}
+
+// WithDedupeTimes sets the claim lease and the retention of processed ids
+// (defaults DefaultLease and DefaultRetention).
+func WithDedupeTimes(lease, retention time.Duration) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		if lease <= 0 || retention <= 0 {
+			return errors.New("webhook: dedupe lease and retention must be positive")
+		}
+		c.lease, c.retention = lease, retention
+		return nil
+	})
+}
+
+// WithDedupeFailClosed answers 500 when the dedupe store fails, so the
+// sender retries later. The default is to process the delivery anyway and
+// log the failure: Intercom retries only once, so failing closed during
+// an outage loses its events, while processing risks a duplicate only if
+// one arrives during the outage.
+func WithDedupeFailClosed() Option {
+	return handlerOption(func(c *handlerConfig) error {
+		c.failClosed = true
+		return nil
+	})
+}
+
+// A Handler receives webhooks: it reads the body up to a limit, verifies
+// it against the configured sources, decodes it, deduplicates it by
+// message id and dispatches it to callbacks. The status codes are:
+//
+//	200  delivered and every callback returned nil; an unknown event type
+//	     (acknowledged); a duplicate of a delivery already processed
+//	200  HEAD, with no body (Intercom checks endpoints with HEAD)
+//	405  other methods, with Allow
+//	413  body over the limit
+//	401  no, malformed or unmatched signature headers; timestamp outside the
+//	     window; a source that is not configured
+//	400  verified but not decodable
+//	409  the same message id is in flight in another request
+//	500  a callback failed or panicked; the dedupe store failed and
+//	     WithDedupeFailClosed is set
+//
+// A callback may choose another status with a StatusError.
+//
+// Callbacks run one after another on the request's goroutine, with its
+// context, in this order: the callbacks for the event's type (for
+// Intercom, exact topics then wildcard patterns), in the order they were
+// registered; then OnUnknown callbacks for unknown events; then OnAny
+// callbacks. All of them run even when one fails; their errors are joined
+// and panics are recovered into *PanicError. Registration is safe at any
+// time, also while serving: a request sees the callbacks registered when
+// it started dispatching.
+type Handler struct {
+	std      *Verifier
+	intercom *IntercomVerifier
+	series   *SeriesVerifier
+	pinned   string
+	maxBody  int64
+	logger   *slog.Logger
+	dedupe   Deduper
+	fail     bool
+	lease    time.Duration
+	keep     time.Duration
+
+	mu  sync.Mutex // serialises registration
+	reg atomic.Pointer[registry]
+}
+
+// NewHandler returns a Handler. At least one source must be configured
+// (WithSecrets, WithIntercomSecrets, WithSeries or their verifier forms):
+// there is no way to build a handler that accepts unverified requests.
+func NewHandler(opts ...Option) (*Handler, error) {
+	c := handlerConfig{maxBody: DefaultMaxBodySize, lease: DefaultLease, retention: DefaultRetention}
+	for _, o := range opts {
+		if err := o.apply(&c); err != nil {
+			return nil, err
+		}
+	}
+	vc, err := newVerifyConfig(c.verifyOpts)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{pinned: c.pinned, maxBody: c.maxBody, logger: c.logger, fail: c.failClosed, lease: c.lease, keep: c.retention}
+	switch {
+	case c.std != nil && len(c.secrets) > 0:
+		return nil, errors.New("webhook: use WithSecrets or WithVerifier, not both")
+	case c.std != nil:
+		h.std = c.std
+	case len(c.secrets) > 0:
+		if h.std, err = NewVerifier(c.secrets, c.verifyOpts...); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case c.intercom != nil && len(c.intercomSecrets) > 0:
+		return nil, errors.New("webhook: use WithIntercomSecrets or WithIntercomVerifier, not both")
+	case c.intercom != nil:
+		h.intercom = c.intercom
+	case len(c.intercomSecrets) > 0:
+		if h.intercom, err = NewIntercomVerifier(c.intercomSecrets...); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case c.series != nil && c.seriesHeader != "":
+		return nil, errors.New("webhook: use WithSeries or WithSeriesVerifier, not both")
+	case c.series != nil:
+		h.series = c.series
+	case c.seriesHeader != "":
+		if h.series, err = NewSeriesVerifier(c.seriesHeader, c.seriesTokens...); err != nil {
+			return nil, err
+		}
+	}
+	if h.std == nil && h.intercom == nil && h.series == nil {
+		return nil, fmt.Errorf("webhook: no source configured: %w", ErrEmptySecret)
+	}
+	if h.series != nil && isSignatureHeader(h.series.Header()) {
+		return nil, fmt.Errorf("webhook: Series header %s is a signature header of another source", h.series.Header())
+	}
+	if h.logger == nil {
+		h.logger = slog.Default()
+	}
+	switch {
+	case c.noDedupe:
+	case c.dedupe != nil:
+		h.dedupe = c.dedupe
+	default:
+		h.dedupe = NewMemoryStore(DefaultMaxEntries, vc.now)
+	}
+	h.reg.Store(&registry{})
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	switch r.Method {
+	case http.MethodPost, http.MethodPut:
+	case http.MethodHead:
+		w.WriteHeader(http.StatusOK)
+		return
+	default:
+		w.Header().Set("Allow", "POST, PUT, HEAD")
+		h.reject(ctx, w, &Delivery{Header: r.Header}, http.StatusMethodNotAllowed, ErrMethodNotAllowed)
+		return
+	}
+
+	d := &Delivery{Source: h.pickSource(r.Header), Header: r.Header}
+	if d.Source == "" {
+		h.reject(ctx, w, d, http.StatusUnauthorized, verifyErr("", ErrRequiredHeaders, "no signature headers of a configured source"))
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		if errors.Is(err, ErrBodyTooLarge) {
+			h.reject(ctx, w, d, http.StatusRequestEntityTooLarge, err)
+		} else {
+			h.reject(ctx, w, d, http.StatusBadRequest, err)
+		}
+		return
+	}
+
+	switch d.Source {
+	case SourceStandard:
+		d.ID, d.Timestamp, err = h.std.Verify(body, r.Header)
+	case SourceIntercom:
+		err = h.intercom.Verify(body, r.Header)
+	case SourceSeries:
+		err = h.series.Verify(r.Header)
+	}
+	if err != nil {
+		h.reject(ctx, w, d, http.StatusUnauthorized, err)
+		return
+	}
+	d.Body = body
+
+	if d.Event, err = h.decode(d.Source, body, r.Header); err != nil {
+		h.reject(ctx, w, d, http.StatusBadRequest, err)
+		return
+	}
+	if n, ok := d.Event.(*IntercomNotification); ok {
+		d.ID = n.ID.String()
+		d.Attempt = n.DeliveryAttempts
+	}
+
+	key, token := "", ""
+	if h.dedupe != nil && d.ID != "" {
+		key = string(d.Source) + ":" + d.ID
+		var status ClaimStatus
+		token, status, err = h.dedupe.Claim(ctx, key, h.lease)
+		switch {
+		case err != nil && h.fail:
+			h.reject(ctx, w, d, http.StatusInternalServerError, fmt.Errorf("webhook: dedupe claim: %w", err))
+			return
+		case err != nil:
+			h.logger.LogAttrs(ctx, slog.LevelError, "webhook dedupe store failed; processing without deduplication",
+				slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", err.Error()))
+			key = ""
+		case status == Processed:
+			h.logger.LogAttrs(ctx, slog.LevelDebug, "webhook duplicate acknowledged",
+				slog.String("source", string(d.Source)), slog.String("id", d.ID))
+			w.WriteHeader(http.StatusOK)
+			return
+		case status == InFlight:
+			h.reject(ctx, w, d, http.StatusConflict, ErrInFlight)
+			return
+		}
+	}
+
+	code, err := h.reg.Load().dispatch(ctx, d)
+	if key != "" {
+		if err == nil {
+			if cerr := h.dedupe.Commit(ctx, key, token, h.keep); cerr != nil {
+				h.logger.LogAttrs(ctx, slog.LevelError, "webhook dedupe commit failed",
+					slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", cerr.Error()))
+			}
+		} else if rerr := h.dedupe.Release(ctx, key, token); rerr != nil {
+			h.logger.LogAttrs(ctx, slog.LevelError, "webhook dedupe release failed",
+				slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", rerr.Error()))
+		}
+	}
+	if err != nil {
+		var se *StatusError
+		if errors.As(err, &se) && se.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64((se.RetryAfter+time.Second-1)/time.Second), 10))
+		}
+		h.reject(ctx, w, d, code, err)
+		return
+	}
+	w.WriteHeader(code)
+}
+
+// SetSecrets replaces the Standard Webhooks keys at runtime; see
+// Verifier.SetSecrets. It fails if Standard Webhooks is not configured.
+func (h *Handler) SetSecrets(secrets ...string) error {
+	if h.std == nil {
+		return errors.New("webhook: Standard Webhooks is not configured")
+	}
+	return h.std.SetSecrets(secrets...)
+}
+
+// pickSource chooses the verifier by the headers present, before the body
+// is read: the first configured source whose headers appear.
+func (h *Handler) pickSource(hd http.Header) Source {
+	if h.std != nil && hasAny(hd, headerWebhookID, headerWebhookTimestamp, headerWebhookSignature, headerSvixID, headerSvixTimestamp, headerSvixSignature) {
+		return SourceStandard
+	}
+	if h.intercom != nil && hasAny(hd, headerHubSignature) {
+		return SourceIntercom
+	}
+	if h.series != nil && hasAny(hd, h.series.Header()) {
+		return SourceSeries
+	}
+	return ""
+}
+
+func hasAny(h http.Header, keys ...string) bool {
+	for _, k := range keys {
+		if _, ok := h[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func isSignatureHeader(k string) bool {
+	switch k {
+	case headerWebhookID, headerWebhookTimestamp, headerWebhookSignature, headerSvixID, headerSvixTimestamp, headerSvixSignature, headerHubSignature:
+		return true
+	}
+	return false
+}
+
+// readBody reads at most maxBody bytes. A declared length over the limit
+// is refused before reading; an undeclared one is read up to the limit
+// and no further.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > h.maxBody {
+		return nil, ErrBodyTooLarge
+	}
+	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
+	var body []byte
+	if r.ContentLength >= 0 {
+		// Read one byte past the declared length to catch a body longer
+		// than declared, which a server outside net/http might pass on.
+		body = make([]byte, r.ContentLength, r.ContentLength+1)
+		if _, err := io.ReadFull(rd, body); err != nil {
+			return nil, bodyErr(err)
+		}
+		if n, _ := rd.Read(body[len(body):cap(body)]); n > 0 {
+			return nil, fmt.Errorf("webhook: body longer than Content-Length")
+		}
+		return body, nil
+	}
+	body, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, bodyErr(err)
+	}
+	return body, nil
+}
+
+func bodyErr(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return ErrBodyTooLarge
+	}
+	return fmt.Errorf("webhook: reading body: %w", err)
+}
+
+// decode turns verified bytes into an event.
+func (h *Handler) decode(src Source, body []byte, hd http.Header) (Event, error) {
+	switch {
+	case src == SourceSeries:
+		// Not returned directly: a nil *SeriesWebhook in an Event
+		// interface would not compare equal to nil.
+		s, err := ParseSeries(body, hd.Get("Content-Type"))
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case h.pinned != "":
+		return ParseAs(h.pinned, body)
+	}
+	return Parse(body)
+}
+
+// reject answers a request that will not reach the callbacks, or whose
+// callbacks failed, and reports it to the logger and the error hook.
+func (h *Handler) reject(ctx context.Context, w http.ResponseWriter, d *Delivery, code int, err error) {
+	level := slog.LevelWarn
+	if code >= 500 {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{slog.Int("status", code), slog.String("reason", err.Error())}
+	if d.Source != "" {
+		attrs = append(attrs, slog.String("source", string(d.Source)))
+	}
+	if d.ID != "" {
+		attrs = append(attrs, slog.String("id", d.ID))
+	}
+	if d.Event != nil {
+		attrs = append(attrs, slog.String("type", d.Event.EventType()))
+	}
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		attrs = append(attrs, slog.String("stack", string(pe.Stack)))
+	}
+	h.logger.LogAttrs(ctx, level, "webhook rejected", attrs...)
+	h.reg.Load().reportError(ctx, h.logger, d, &HandlerError{Status: code, Err: err})
+	http.Error(w, http.StatusText(code), code)
+}
+
+// callback is a registered function, type-checked at registration.
+type callback func(ctx context.Context, d *Delivery) error
+
+// registry holds the callbacks. It is copied on every registration and
+// swapped atomically, so dispatch reads it without locking.
+type registry struct {
+	byType   map[string][]callback // Jam event types, Intercom topics, the Series type
+	patterns []pattern             // Intercom topic wildcards
+	unknown  []callback
+	any      []callback
+	errs     []func(context.Context, *Delivery, *HandlerError)
+}
+
+type pattern struct {
+	prefix string // "conversation." for "conversation.*", "" for "*"
+	fn     callback
+}
+
+func (r *registry) clone() *registry {
+	c := &registry{
+		byType:   make(map[string][]callback, len(r.byType)+1),
+		patterns: append([]pattern(nil), r.patterns...),
+		unknown:  append([]callback(nil), r.unknown...),
+		any:      append([]callback(nil), r.any...),
+		errs:     r.errs[:len(r.errs):len(r.errs)],
+	}
+	for k, v := range r.byType {
+		c.byType[k] = v[:len(v):len(v)]
+	}
+	return c
+}
+
+func (h *Handler) register(update func(*registry)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.reg.Load().clone()
+	update(r)
+	h.reg.Store(r)
+}
+
+func (h *Handler) onType(eventType string, fn callback) {
+	h.register(func(r *registry) { r.byType[eventType] = append(r.byType[eventType], fn) })
+}
+
+// dispatch runs the callbacks for d and returns the status to answer
+// with, and the joined errors.
+func (r *registry) dispatch(ctx context.Context, d *Delivery) (int, error) {
+	var errs []error
+	run := func(fn callback) {
+		if err := call(ctx, d, fn); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	_, unknown := d.Event.(*UnknownEvent)
+	if !unknown {
+		for _, fn := range r.byType[d.Event.EventType()] {
+			run(fn)
+		}
+		if d.Source == SourceIntercom {
+			topic := d.Event.EventType()
+			for _, p := range r.patterns {
+				if strings.HasPrefix(topic, p.prefix) {
+					run(p.fn)
+				}
+			}
+		}
+	} else {
+		for _, fn := range r.unknown {
+			run(fn)
+		}
+	}
+	for _, fn := range r.any {
+		run(fn)
+	}
+	return statusOf(errs)
+}
+
+// statusOf resolves the callbacks' errors into a status: success (200, or
+// the first 2xx a callback chose) when every error is a 2xx StatusError;
+// else the first non-2xx status a callback chose, or 500.
+func statusOf(errs []error) (int, error) {
+	if len(errs) == 0 {
+		return http.StatusOK, nil
+	}
+	success, failure := 0, 0
+	failed := false
+	for _, err := range errs {
+		var se *StatusError
+		switch {
+		case errors.As(err, &se) && se.Code >= 200 && se.Code < 300:
+			if success == 0 {
+				success = se.Code
+			}
+		case errors.As(err, &se) && se.Code >= 100 && se.Code <= 599:
+			failed = true
+			if failure == 0 {
+				failure = se.Code
+			}
+		default:
+			failed = true
+		}
+	}
+	if !failed {
+		return success, nil
+	}
+	if failure == 0 {
+		failure = http.StatusInternalServerError
+	}
+	return failure, errors.Join(errs...)
+}
+
+// call runs one callback, turning a panic into a *PanicError.
+func call(ctx context.Context, d *Delivery, fn callback) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return fn(ctx, d)
+}
+
+func (r *registry) reportError(ctx context.Context, logger *slog.Logger, d *Delivery, err *HandlerError) {
+	for _, fn := range r.errs {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					logger.LogAttrs(ctx, slog.LevelError, "webhook error hook panicked", slog.String("panic", fmt.Sprint(v)))
+				}
+			}()
+			fn(ctx, d, err)
+		}()
+	}
+}
+
+// OnJamCreated registers fn for Jam's jam.created.
+func (h *Handler) OnJamCreated(fn func(ctx context.Context, d *Delivery, e *JamCreated) error) {
+	h.onType(TypeJamCreated, typed(fn))
+}
+
+// OnRecorderRecorded registers fn for Jam's intercom.recorder.recorded: a
+// customer submitted a recording through the Intercom integration.
+func (h *Handler) OnRecorderRecorded(fn func(ctx context.Context, d *Delivery, e *RecorderRecorded) error) {
+	h.onType(TypeRecorderRecorded, typed(fn))
+}
+
+// OnRecorderOptedOut registers fn for Jam's intercom.recorder.opted_out: a
+// customer declined to record.
+func (h *Handler) OnRecorderOptedOut(fn func(ctx context.Context, d *Delivery, e *RecorderOptedOut) error) {
+	h.onType(TypeRecorderOptedOut, typed(fn))
+}
+
+// OnRecordingLinkCreated registers fn for Jam's recording_link.created.
+func (h *Handler) OnRecordingLinkCreated(fn func(ctx context.Context, d *Delivery, e *RecordingLinkCreated) error) {
+	h.onType(TypeRecordingLinkCreated, typed(fn))
+}
+
+// OnSeries registers fn for Intercom Series webhooks.
+func (h *Handler) OnSeries(fn func(ctx context.Context, d *Delivery, e *SeriesWebhook) error) {
+	h.onType(TypeSeriesWebhook, typed(fn))
+}
+
+// OnAny registers fn for every dispatched event, known or unknown, after
+// the event's own callbacks.
+func (h *Handler) OnAny(fn func(ctx context.Context, d *Delivery, e Event) error) {
+	h.register(func(r *registry) {
+		r.any = append(r.any, func(ctx context.Context, d *Delivery) error { return fn(ctx, d, d.Event) })
+	})
+}
+
+// OnUnknown registers fn for events of a type this package does not know.
+// They are acknowledged with 200 unless a callback fails.
+func (h *Handler) OnUnknown(fn func(ctx context.Context, d *Delivery, e *UnknownEvent) error) {
+	h.register(func(r *registry) {
+		r.unknown = append(r.unknown, typed(fn))
+	})
+}
+
+// OnError registers fn for every request that is not answered 200: each
+// rejection (with the status and the reason) and each callback failure.
+// It is for metrics and alerts; its return cannot change the response.
+// For a rejected request, d holds what was known by then: Body is nil
+// unless the body was verified, Event nil unless it was decoded.
+func (h *Handler) OnError(fn func(ctx context.Context, d *Delivery, err *HandlerError)) {
+	h.register(func(r *registry) { r.errs = append(r.errs, fn) })
+}
+
+// OnIntercom registers fn for Intercom notifications whose topic is
+// pattern: an exact topic such as "conversation.user.replied", a prefix
+// wildcard such as "conversation.*" (every topic that starts with
+// "conversation."), or "*" for every topic. It panics on any other use of
+// "*", as http.ServeMux does on a bad pattern.
+func (h *Handler) OnIntercom(topic string, fn func(ctx context.Context, d *Delivery, n *IntercomNotification) error) {
+	cb := typed(fn)
+	switch {
+	case topic == "*":
+		h.register(func(r *registry) { r.patterns = append(r.patterns, pattern{prefix: "", fn: cb}) })
+	case len(topic) > 2 && strings.HasSuffix(topic, ".*") && !strings.Contains(topic[:len(topic)-2], "*"):
+		prefix := topic[:len(topic)-1]
+		h.register(func(r *registry) { r.patterns = append(r.patterns, pattern{prefix: prefix, fn: cb}) })
+	case topic == "" || strings.Contains(topic, "*"):
+		panic("webhook: bad Intercom topic pattern " + strconv.Quote(topic))
+	default:
+		h.onType(topic, cb)
+	}
+}
+
+// typed adapts a callback for one event type. Callbacks are looked up by
+// type name, so a different Go type under the same name is skipped rather
+// than asserted.
+func typed[T Event](fn func(context.Context, *Delivery, T) error) callback {
+	return func(ctx context.Context, d *Delivery) error {
+		e, ok := d.Event.(T)
+		if !ok {
+			return nil
+		}
+		return fn(ctx, d, e)
+	}
+}

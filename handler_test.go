@@ -1,0 +1,611 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// Bodies for handler tests. The fixtures under webhooktest/testdata cover
+// every shape; these are small and inline so each row reads on its own.
+var (
+	jamBody = []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","jamUrl":"https://jam.dev/c/4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03",` +
+		`"teamId":"team_8Hq2","type":"video","createdAt":"2026-11-24T08:59:12.345Z","title":"Checkout button does nothing",` +
+		`"author":{"email":"dana@northwind.example","name":"Dana Okafor"}}`)
+	recordedBody = []byte(`{"conversationId":"215471234567890","jamId":"8b1e4d2c-5a6f-4e7d-9c0b-1a2b3c4d5e6f","jamUrl":"https://jam.dev/c/8b1e4d2c-5a6f-4e7d-9c0b-1a2b3c4d5e6f"}`)
+	optedOutBody = []byte(`{"conversationId":"215471234567891"}`)
+	unknownBody  = []byte(`{"type":"jam.archived","data":{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03"}}`)
+	intercomBody = []byte(`{"type":"notification_event","app_id":"x7k2p9m4","id":"notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c",` +
+		`"topic":"conversation.user.replied","created_at":1795510790,"first_sent_at":1795510791,"delivery_attempts":1,` +
+		`"delivery_status":"pending","delivered_at":0,"self":null,"links":{},"data":{"type":"notification_event_data",` +
+		`"item":{"type":"conversation","id":"215471234567890","state":"open","priority":"not_priority"}}}`)
+	pingBody   = []byte("{\n\t\"type\": \"notification_event\",\n\t\"app_id\": \"x7k2p9m4\",\n\t\"data\": {\n\t\t\"type\": \"notification_event_data\",\n\t\t\"item\": {\n\t\t\t\"type\": \"ping\",\n\t\t\t\"message\": \"something something interzen\"\n\t\t}\n\t},\n\t\"links\": {},\n\t\"id\": null,\n\t\"topic\": \"ping\",\n\t\"delivery_status\": null,\n\t\"delivery_attempts\": 1,\n\t\"delivered_at\": 0,\n\t\"first_sent_at\": 1795510800,\n\t\"created_at\": 1795510800,\n\t\"self\": null\n}")
+	seriesJSON = []byte(`{"name":"Dana Okafor","company":"Northwind","company_id":"nw-118"}`)
+	seriesForm = []byte(`name=Dana+Okafor&company=Northwind&company_id=nw-118`)
+)
+
+// rig is a handler with every source configured at webhooktest's fixed
+// time, a log buffer, and counters of the callbacks that ran.
+type rig struct {
+	h     *webhook.Handler
+	clock *webhooktest.Clock
+	logs  *syncBuffer
+	calls atomic.Int64 // every callback run, of any kind
+	errs  atomic.Int64 // error hook runs
+	last  atomic.Value // string: the last callback that ran
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newRig(t testing.TB, opts ...webhook.Option) *rig {
+	t.Helper()
+	r := &rig{clock: webhooktest.NewClock(webhooktest.Time()), logs: &syncBuffer{}}
+	base := []webhook.Option{
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+		webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
+		webhook.WithClock(r.clock.Now),
+		webhook.WithLogger(slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+	}
+	h, err := webhook.NewHandler(append(base, opts...)...)
+	require.NoError(t, err)
+	r.h = h
+	note := func(name string) { r.calls.Add(1); r.last.Store(name) }
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		note("jam.created")
+		return nil
+	})
+	h.OnRecorderRecorded(func(ctx context.Context, d *webhook.Delivery, e *webhook.RecorderRecorded) error {
+		note("recorder.recorded")
+		return nil
+	})
+	h.OnRecorderOptedOut(func(ctx context.Context, d *webhook.Delivery, e *webhook.RecorderOptedOut) error {
+		note("recorder.opted_out")
+		return nil
+	})
+	h.OnIntercom("conversation.*", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+		note("intercom conversation.*")
+		return nil
+	})
+	h.OnIntercom("ping", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+		note("intercom ping")
+		return nil
+	})
+	h.OnSeries(func(ctx context.Context, d *webhook.Delivery, e *webhook.SeriesWebhook) error {
+		note("series")
+		return nil
+	})
+	h.OnUnknown(func(ctx context.Context, d *webhook.Delivery, e *webhook.UnknownEvent) error {
+		note("unknown")
+		return nil
+	})
+	h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { r.errs.Add(1) })
+	return r
+}
+
+func (r *rig) serve(req *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	r.h.ServeHTTP(w, req)
+	return w
+}
+
+func lastCallback(r *rig) string {
+	s, _ := r.last.Load().(string)
+	return s
+}
+
+func TestHandlerStatusTable(t *testing.T) {
+	ts := webhooktest.Time()
+	std := func(body []byte, opts ...webhooktest.RequestOption) func(t *testing.T) *http.Request {
+		return func(t *testing.T) *http.Request {
+			return webhooktest.NewStandardRequest(t, webhooktest.Secret, body, opts...)
+		}
+	}
+	intercom := func(secret string, body []byte, opts ...webhooktest.RequestOption) func(t *testing.T) *http.Request {
+		return func(t *testing.T) *http.Request { return webhooktest.NewIntercomRequest(t, secret, body, opts...) }
+	}
+	series := func(token string, body []byte, opts ...webhooktest.RequestOption) func(t *testing.T) *http.Request {
+		return func(t *testing.T) *http.Request {
+			return webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, token, body, opts...)
+		}
+	}
+	plain := func(method string, body []byte, hdr ...string) func(t *testing.T) *http.Request {
+		return func(t *testing.T) *http.Request {
+			r := httptest.NewRequest(method, "/webhook", bytes.NewReader(body))
+			for i := 0; i+1 < len(hdr); i += 2 {
+				r.Header.Set(hdr[i], hdr[i+1])
+			}
+			return r
+		}
+	}
+	otherSecret := "whsec_b3RoZXItc2VjcmV0LXRoYXQtaXMtbm90LWNvbmZpZ3VyZWQ="
+	tests := []struct {
+		name     string
+		req      func(t *testing.T) *http.Request
+		opts     []webhook.Option
+		status   int
+		jamOnly  bool   // a handler configured for Jam only
+		callback string // the callback that must run; "" means none
+		is       error  // the reason the error hook and log must carry
+	}{
+		{name: "jam.created", req: std(jamBody), status: 200, callback: "jam.created"},
+		{name: "jam.created svix headers", req: std(jamBody, webhooktest.WithSvixHeaders()), status: 200, callback: "jam.created"},
+		{name: "recorder recorded", req: std(recordedBody), status: 200, callback: "recorder.recorded"},
+		{name: "recorder opted out", req: std(optedOutBody), status: 200, callback: "recorder.opted_out"},
+		{name: "unknown event acknowledged", req: std(unknownBody), status: 200, callback: "unknown"},
+		{name: "intercom conversation", req: intercom(webhooktest.IntercomSecret, intercomBody), status: 200, callback: "intercom conversation.*"},
+		{name: "intercom ping", req: intercom(webhooktest.IntercomSecret, pingBody), status: 200, callback: "intercom ping"},
+		{name: "series json", req: series(webhooktest.SeriesToken, seriesJSON), status: 200, callback: "series"},
+		{name: "series form put", req: series(webhooktest.SeriesToken, seriesForm, webhooktest.WithMethod(http.MethodPut), webhooktest.WithContentType("application/x-www-form-urlencoded")), status: 200, callback: "series"},
+		{name: "HEAD", req: plain(http.MethodHead, nil), status: 200},
+		{name: "GET", req: plain(http.MethodGet, nil), status: 405, is: webhook.ErrMethodNotAllowed},
+		{name: "DELETE signed", req: std(jamBody, webhooktest.WithMethod(http.MethodDelete)), status: 405, is: webhook.ErrMethodNotAllowed},
+		{name: "body over limit, declared", req: std(jamBody), opts: []webhook.Option{webhook.WithMaxBodySize(64)}, status: 413, is: webhook.ErrBodyTooLarge},
+		{name: "no signature headers", req: plain(http.MethodPost, jamBody, "Content-Type", "application/json"), status: 401, is: webhook.ErrRequiredHeaders},
+		{name: "partial webhook set", req: plain(http.MethodPost, jamBody, "Webhook-Id", "msg_1", "Webhook-Timestamp", "1795510800"), status: 401, is: webhook.ErrRequiredHeaders},
+		{name: "malformed signature", req: std(jamBody, webhooktest.WithHeader("Webhook-Signature", "v1,not base64!")), status: 401, is: webhook.ErrInvalidHeaders},
+		{name: "wrong key", req: func(t *testing.T) *http.Request { return webhooktest.NewStandardRequest(t, otherSecret, jamBody) }, status: 401, is: webhook.ErrNoMatchingSignature},
+		{name: "body changed after signing", req: func(t *testing.T) *http.Request {
+			r := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+			tampered := bytes.Replace(jamBody, []byte("Dana"), []byte("Mallory"), 1)
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(tampered)), int64(len(tampered))
+			return r
+		}, status: 401, is: webhook.ErrNoMatchingSignature},
+		{name: "stale timestamp", req: std(jamBody, webhooktest.WithTime(ts.Add(-6*time.Minute))), status: 401, is: webhook.ErrMessageTooOld},
+		{name: "future timestamp", req: std(jamBody, webhooktest.WithTime(ts.Add(6*time.Minute))), status: 401, is: webhook.ErrMessageTooNew},
+		{name: "intercom wrong secret", req: intercom("not-the-client-secret", intercomBody), status: 401, is: webhook.ErrNoMatchingSignature},
+		{name: "intercom no sha1= prefix", req: func(t *testing.T) *http.Request {
+			r := webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)
+			r.Header.Set("X-Hub-Signature", strings.TrimPrefix(r.Header.Get("X-Hub-Signature"), "sha1="))
+			return r
+		}, status: 401, is: webhook.ErrInvalidHeaders},
+		{name: "series wrong token", req: series("guess", seriesJSON), status: 401, is: webhook.ErrNoMatchingSignature},
+		{name: "source not configured", req: intercom(webhooktest.IntercomSecret, intercomBody), jamOnly: true, status: 401, is: webhook.ErrRequiredHeaders},
+		{name: "signed but not JSON", req: std([]byte(`{"jamId": "4f0c`)), status: 400},
+		{name: "series empty body", req: series(webhooktest.SeriesToken, nil), status: 400},
+		{name: "pinned endpoint, other event", req: std(optedOutBody), opts: []webhook.Option{webhook.WithEventType(webhook.TypeJamCreated)}, status: 400},
+		{name: "pinned endpoint, its event", req: std(jamBody), opts: []webhook.Option{webhook.WithEventType(webhook.TypeJamCreated)}, status: 200, callback: "jam.created"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r *rig
+			if tt.jamOnly {
+				r = newJamOnlyRig(t)
+			} else {
+				r = newRig(t, tt.opts...)
+			}
+			var hookErr *webhook.HandlerError
+			r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookErr = err })
+			w := r.serve(tt.req(t))
+			require.Equal(t, tt.status, w.Code)
+			if tt.callback == "" {
+				require.Zero(t, r.calls.Load(), "a rejected request reached a callback")
+			} else {
+				require.Equal(t, int64(1), r.calls.Load())
+				require.Equal(t, tt.callback, lastCallback(r))
+			}
+			switch tt.status {
+			case 200:
+				require.Nil(t, hookErr)
+				if tt.name == "HEAD" {
+					require.Zero(t, w.Body.Len())
+				}
+			case 405:
+				require.Equal(t, "POST, PUT, HEAD", w.Header().Get("Allow"))
+				fallthrough
+			default:
+				require.NotNil(t, hookErr)
+				require.Equal(t, tt.status, hookErr.Status)
+				if tt.is != nil {
+					require.ErrorIs(t, hookErr, tt.is)
+				}
+				// The client learns the status, not the reason.
+				require.Equal(t, http.StatusText(tt.status)+"\n", w.Body.String())
+				require.Contains(t, r.logs.String(), `"status":`+fmt.Sprint(tt.status))
+			}
+		})
+	}
+}
+
+func newJamOnlyRig(t *testing.T) *rig {
+	r := &rig{clock: webhooktest.NewClock(webhooktest.Time()), logs: &syncBuffer{}}
+	h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(r.clock.Now),
+		webhook.WithLogger(slog.New(slog.NewJSONHandler(r.logs, nil))))
+	require.NoError(t, err)
+	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error { r.calls.Add(1); return nil })
+	r.h = h
+	return r
+}
+
+// endless is a body that never ends, counting what was read from it.
+type endless struct{ n atomic.Int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'a'
+	}
+	e.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+func TestHandlerStopsReadingAtLimit(t *testing.T) {
+	const limit = 4096
+	r := newRig(t, webhook.WithMaxBodySize(limit))
+	body := &endless{}
+	req := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+	req.Body, req.ContentLength = io.NopCloser(body), -1 // chunked, no length declared
+	w := r.serve(req)
+	require.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
+	require.LessOrEqual(t, body.n.Load(), int64(limit+1024), "read far past the limit")
+	require.Zero(t, r.calls.Load())
+
+	// A body longer than its Content-Length is refused, not truncated.
+	req = webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+	req.ContentLength = int64(len(jamBody) - 10)
+	w = r.serve(req)
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	require.Zero(t, r.calls.Load())
+}
+
+func TestHandlerDuplicates(t *testing.T) {
+	r := newRig(t)
+	for i, want := range []int64{1, 1, 1} {
+		// Each retry carries a new timestamp and so a new signature, as
+		// Svix sends them; the message id stays.
+		r.clock.Advance(time.Duration(i) * time.Minute)
+		req := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(r.clock.Now()))
+		require.Equal(t, http.StatusOK, r.serve(req).Code)
+		require.Equal(t, want, r.calls.Load(), "attempt %d", i+1)
+	}
+	// Intercom dedupes on the notification id.
+	for range 2 {
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)).Code)
+	}
+	require.Equal(t, int64(2), r.calls.Load())
+	// Pings carry no id, so each one runs.
+	for range 2 {
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, pingBody)).Code)
+	}
+	require.Equal(t, int64(4), r.calls.Load())
+}
+
+func TestHandlerInFlight(t *testing.T) {
+	r := newRig(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		close(entered)
+		<-release
+		return nil
+	})
+	first := make(chan int)
+	go func() { first <- r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code }()
+	<-entered
+	var hookErr *webhook.HandlerError
+	r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookErr = err })
+	require.Equal(t, http.StatusConflict, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.ErrorIs(t, hookErr, webhook.ErrInFlight)
+	close(release)
+	require.Equal(t, http.StatusOK, <-first)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.Equal(t, int64(1), r.calls.Load(), "the duplicate after completion ran the callbacks")
+}
+
+func TestHandlerConcurrentSameMessage(t *testing.T) {
+	r := newRig(t)
+	var runs atomic.Int64
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		runs.Add(1)
+		time.Sleep(5 * time.Millisecond) // hold the claim while others arrive
+		return nil
+	})
+	const n = 50
+	codes := make(chan int, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+			<-start
+			codes <- r.serve(req).Code
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	require.Equal(t, int64(1), runs.Load(), "callback ran more than once: %v", count)
+	require.Equal(t, n, count[200]+count[409], "unexpected statuses: %v", count)
+	require.GreaterOrEqual(t, count[200], 1)
+}
+
+func TestHandlerCallbackFailures(t *testing.T) {
+	tests := []struct {
+		name       string
+		fn         func() error
+		status     int
+		retryAfter string
+		is         any
+	}{
+		{name: "error", fn: func() error { return errors.New("linear is down") }, status: 500},
+		{name: "panic", fn: func() error { panic("nil map") }, status: 500, is: new(*webhook.PanicError)},
+		{name: "410 unsubscribes", fn: func() error { return &webhook.StatusError{Code: http.StatusGone} }, status: 410},
+		{name: "503 with Retry-After", fn: func() error {
+			return &webhook.StatusError{Code: http.StatusServiceUnavailable, RetryAfter: 1500 * time.Millisecond}
+		}, status: 503, retryAfter: "2"},
+		{name: "202 counts as success", fn: func() error { return &webhook.StatusError{Code: http.StatusAccepted} }, status: 202},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t)
+			var fail atomic.Bool
+			fail.Store(true)
+			r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+				if fail.Load() {
+					return tt.fn()
+				}
+				return nil
+			})
+			var hookErr *webhook.HandlerError
+			r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookErr = err })
+			w := r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody))
+			require.Equal(t, tt.status, w.Code)
+			require.Equal(t, tt.retryAfter, w.Header().Get("Retry-After"))
+			require.Equal(t, int64(1), r.calls.Load(), "the other callback still ran")
+			if tt.status < 300 {
+				require.Nil(t, hookErr)
+				return
+			}
+			require.NotNil(t, hookErr)
+			require.Equal(t, tt.status, hookErr.Status)
+			if tt.is != nil {
+				require.ErrorAs(t, hookErr, tt.is)
+			}
+			// The failure released the claim: the sender's retry runs
+			// the callbacks again and succeeds.
+			fail.Store(false)
+			r.clock.Advance(5 * time.Second)
+			w = r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(r.clock.Now())))
+			require.Equal(t, http.StatusOK, w.Code)
+			require.Equal(t, int64(2), r.calls.Load())
+		})
+	}
+}
+
+// brokenStore is a Deduper whose backend is down.
+type brokenStore struct{}
+
+var errStoreDown = errors.New("dial tcp 127.0.0.1:6379: connection refused")
+
+func (brokenStore) Claim(context.Context, string, time.Duration) (string, webhook.ClaimStatus, error) {
+	return "", 0, errStoreDown
+}
+func (brokenStore) Commit(context.Context, string, string, time.Duration) error { return errStoreDown }
+func (brokenStore) Release(context.Context, string, string) error               { return errStoreDown }
+
+func TestHandlerDedupeStoreDown(t *testing.T) {
+	// Default: process anyway, and say so in the log.
+	r := newRig(t, webhook.WithDeduper(brokenStore{}))
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.Equal(t, int64(1), r.calls.Load())
+	require.Contains(t, r.logs.String(), "connection refused")
+
+	// Fail closed: 500 before any callback, so the sender retries.
+	r = newRig(t, webhook.WithDeduper(brokenStore{}), webhook.WithDedupeFailClosed())
+	var hookErr *webhook.HandlerError
+	r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookErr = err })
+	require.Equal(t, http.StatusInternalServerError, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.Zero(t, r.calls.Load())
+	require.ErrorIs(t, hookErr, errStoreDown)
+}
+
+func TestHandlerCallbackOrderAndDelivery(t *testing.T) {
+	r := newRig(t)
+	var order []string
+	var got *webhook.Delivery
+	r.h.OnIntercom("*", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+		order = append(order, "*")
+		return nil
+	})
+	r.h.OnIntercom("conversation.user.replied", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+		order = append(order, "exact")
+		got = d
+		return nil
+	})
+	r.h.OnAny(func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error {
+		order = append(order, "any")
+		return nil
+	})
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)).Code)
+	// Exact topics, then patterns in registration order, then OnAny.
+	require.Equal(t, []string{"exact", "*", "any"}, order)
+	require.Equal(t, webhook.SourceIntercom, got.Source)
+	require.Equal(t, "notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c", got.ID)
+	require.Equal(t, 1, got.Attempt)
+	require.Equal(t, intercomBody, got.Body)
+
+	got = nil
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error { got = d; return nil })
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("msg_2pQx"))).Code)
+	require.Equal(t, webhook.SourceStandard, got.Source)
+	require.Equal(t, "msg_2pQx", got.ID)
+	require.True(t, got.Timestamp.Equal(webhooktest.Time()))
+	require.Equal(t, jamBody, got.Body)
+}
+
+func TestHandlerRotation(t *testing.T) {
+	const (
+		keyA = "whsec_a2V5LWEtZm9yLXJvdGF0aW9uLXRlc3RzLTAwMQ=="
+		keyB = "whsec_a2V5LWItZm9yLXJvdGF0aW9uLXRlc3RzLTAwMg=="
+		keyC = "whsec_a2V5LWMtZm9yLXJvdGF0aW9uLXRlc3RzLTAwMw=="
+	)
+	clock := webhooktest.NewClock(webhooktest.Time())
+	h, err := webhook.NewHandler(webhook.WithSecrets(keyA, keyB), webhook.WithClock(clock.Now), webhook.WithoutDedupe(),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	var runs atomic.Int64
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error { runs.Add(1); return nil })
+	for _, k := range []string{keyA, keyB} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, webhooktest.NewStandardRequest(t, k, jamBody))
+		require.Equal(t, http.StatusOK, w.Code, "key %s", k[:10])
+	}
+
+	// Rotate between {A,B} and {B,C} while deliveries signed with B,
+	// valid in both, keep arriving: none may be rejected.
+	stop := make(chan struct{})
+	var rotations sync.WaitGroup
+	rotations.Add(1)
+	go func() {
+		defer rotations.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			next := []string{keyA, keyB}
+			if i%2 == 1 {
+				next = []string{keyB, keyC}
+			}
+			if err := h.SetSecrets(next...); err != nil {
+				panic(err)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	var rejected atomic.Int64
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, webhooktest.NewStandardRequest(t, keyB, jamBody))
+				if w.Code != http.StatusOK {
+					rejected.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	rotations.Wait()
+	require.Zero(t, rejected.Load())
+	require.Equal(t, int64(2+8*200), runs.Load())
+}
+
+// TestHandlerLogsNoSecrets sends every kind of rejection and checks that
+// neither the log nor the response holds a secret, a signature (received
+// or computed) or the body.
+func TestHandlerLogsNoSecrets(t *testing.T) {
+	r := newRig(t)
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		return fmt.Errorf("tracker rejected jam")
+	})
+	wrong := "whsec_d3Jvbmcta2V5LXNob3VsZC1uZXZlci1iZS1sb2dnZWQ="
+	sigFor := func(secret string, body []byte) string {
+		s, err := webhooktest.SignStandard(secret, webhooktest.MessageID(body), webhooktest.Time(), body)
+		require.NoError(t, err)
+		return s
+	}
+	reqs := []*http.Request{
+		webhooktest.NewStandardRequest(t, wrong, jamBody),
+		webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(webhooktest.Time().Add(-time.Hour))),
+		webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithHeader("Webhook-Signature", "v1,AAAA")),
+		webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody), // callback fails
+		webhooktest.NewIntercomRequest(t, "wrong-client-secret", intercomBody),
+		webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, "wrong-series-token", seriesJSON),
+		webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(`{"jamId":"unterminated-secret-value`)),
+		webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodPatch)),
+	}
+	var responses strings.Builder
+	for _, req := range reqs {
+		w := r.serve(req)
+		require.NotEqual(t, http.StatusOK, w.Code)
+		responses.WriteString(w.Body.String())
+	}
+	logs := r.logs.String()
+	require.Equal(t, int64(len(reqs)), int64(strings.Count(logs, `"msg":"webhook rejected"`)))
+	forbidden := []string{
+		webhooktest.Secret, strings.TrimPrefix(webhooktest.Secret, "whsec_"),
+		wrong, strings.TrimPrefix(wrong, "whsec_"),
+		webhooktest.IntercomSecret, "wrong-client-secret",
+		webhooktest.SeriesToken, "wrong-series-token",
+		sigFor(webhooktest.Secret, jamBody)[3:], sigFor(wrong, jamBody)[3:], // computed and received MACs
+		webhooktest.SignIntercom(webhooktest.IntercomSecret, intercomBody)[5:],
+		webhooktest.SignIntercom("wrong-client-secret", intercomBody)[5:],
+		"Checkout button does nothing", "unterminated-secret-value", "Dana", // body content
+	}
+	for _, s := range forbidden {
+		require.NotContains(t, logs, s)
+		require.NotContains(t, responses.String(), s)
+	}
+}
+
+func TestNewHandlerNeedsASource(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []webhook.Option
+	}{
+		{"nothing", nil},
+		{"only a logger", []webhook.Option{webhook.WithLogger(slog.Default())}},
+		{"empty secret list", []webhook.Option{webhook.WithSecrets()}},
+		{"empty secret", []webhook.Option{webhook.WithSecrets("")}},
+		{"short secret", []webhook.Option{webhook.WithSecrets("whsec_c2hvcnQ=")}},
+		{"intercom empty", []webhook.Option{webhook.WithIntercomSecrets("")}},
+		{"series without token", []webhook.Option{webhook.WithSeries("X-Token")}},
+		{"series on a signature header", []webhook.Option{webhook.WithSeries("X-Hub-Signature", "tok-tok-tok-tok-tok")}},
+		{"bad body limit", []webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithMaxBodySize(0)}},
+		{"nil store", []webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithDeduper(nil)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := webhook.NewHandler(tt.opts...)
+			require.Error(t, err)
+			require.Nil(t, h)
+		})
+	}
+}
+
+func TestOnIntercomBadPattern(t *testing.T) {
+	h, err := webhook.NewHandler(webhook.WithIntercomSecrets(webhooktest.IntercomSecret))
+	require.NoError(t, err)
+	noop := func(context.Context, *webhook.Delivery, *webhook.IntercomNotification) error { return nil }
+	for _, p := range []string{"", "conversation*", "*.replied", "conversation.*.*", ".*"} {
+		require.Panics(t, func() { h.OnIntercom(p, noop) }, p)
+	}
+}
