@@ -531,7 +531,7 @@ func TestRedisStopsMidRun(t *testing.T) {
 
 	// The held claim is still in Redis: once it is reachable again, its
 	// owner can commit.
-	p = startProxy(t, p.addr, target.Addr)
+	startProxy(t, p.addr, target.Addr)
 	require.NoError(t, s.Commit(ctx, "standard:msg_before", token, time.Minute))
 	_, status, err = s.Claim(ctx, "standard:msg_before", time.Minute)
 	require.NoError(t, err)
