@@ -401,7 +401,16 @@ func hostileCases(t *testing.T) []hostileCase {
 	}
 
 	// Content types, methods, empty bodies, framing.
-	add("text/plain, wrongly signed", post(append(bogusStd, "Content-Type: text/plain"), jamBody), 401)
+	// A Content-Type the source never sends is refused with 415 before
+	// the body is read or verified, signed or not.
+	add("text/plain, wrongly signed", post(append(bogusStd, "Content-Type: text/plain"), jamBody), 415)
+	add("text/plain, signed", post(append(jam, "Content-Type: text/plain"), jamBody), 415)
+	add("form-encoded, Standard-signed", post(append(stdHeaders(t, "Webhook", "msg_form", seriesForm), "Content-Type: application/x-www-form-urlencoded"), seriesForm), 415)
+	add("application/jsonx, Intercom-signed", post([]string{hub, "Content-Type: application/jsonx"}, intercomBody), 415)
+	add("text/xml, Series token", post([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken, "Content-Type: text/xml"}, []byte("<a/>")), 415)
+	add("two Content-Types, the first wrong", post(append(jam, "Content-Type: text/plain", "Content-Type: application/json"), jamBody), 415)
+	cases = append(cases, hostileCase{name: "text/plain, chunked, endless", write: endlessChunks(post(append(bogusStd, "Content-Type: text/plain", "Transfer-Encoding: chunked"), nil), 1<<30),
+		status: 415, maxSent: 64 << 20, maxTime: 10 * time.Second})
 	add("multipart, unsigned", post([]string{"Content-Type: multipart/form-data; boundary=x"}, []byte("--x\r\n\r\n--x--")), 401)
 	add("Content-Type 100 KiB", post(append(bogusStd, "Content-Type: application/json; x="+strings.Repeat("j", 100<<10)), jamBody), 401)
 	for _, m := range []string{"GET", "DELETE", "PATCH", "OPTIONS", "TRACE", "post", "PROPFIND"} {
