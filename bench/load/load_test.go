@@ -1,0 +1,118 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestTargetsAgree makes sure the run compares like with like: every
+// target answers 200 to a pre-signed delivery, and the two that verify
+// refuse the same delivery with a changed body or a repeated pool entry
+// signed for another body.
+func TestTargetsAgree(t *testing.T) {
+	targets, err := Targets()
+	require.NoError(t, err)
+	pool, err := sign("msg_agree_", JamCreated, 2)
+	require.NoError(t, err)
+	tampered := bytes.Replace(JamCreated, []byte(`"video"`), []byte(`"image"`), 1)
+	require.NotEqual(t, JamCreated, tampered)
+
+	for _, tg := range targets {
+		send := func(body []byte, d delivery) int {
+			r := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(body))
+			r.Header = d.header.Clone()
+			w := httptest.NewRecorder()
+			tg.Handler.ServeHTTP(w, r)
+			return w.Code
+		}
+		require.Equal(t, http.StatusOK, send(JamCreated, pool[0]), tg.Name)
+		if tg.Calls == nil {
+			continue // the ceiling verifies nothing
+		}
+		require.Equal(t, int64(1), tg.Calls.Load(), tg.Name)
+		require.Equal(t, http.StatusUnauthorized, send(tampered, pool[1]), tg.Name)
+		require.Equal(t, int64(1), tg.Calls.Load(), tg.Name)
+	}
+}
+
+// TestRun drives every target briefly and checks the bookkeeping: no
+// errors, every 200 answered by one callback run, latencies recorded, a
+// report row per target.
+func TestRun(t *testing.T) {
+	targets, err := Targets()
+	require.NoError(t, err)
+	cfg := Config{Clients: 4, Duration: 150 * time.Millisecond, Max: 300, Rounds: 2}
+	results, err := Run(context.Background(), cfg, targets)
+	require.NoError(t, err)
+	require.Len(t, results, 3)
+	for i, r := range results {
+		require.Equal(t, targets[i].Name, r.Name)
+		require.Zero(t, r.Errors, "%s: first error %v", r.Name, r.FirstError)
+		require.Positive(t, r.Sent, r.Name)
+		require.LessOrEqual(t, r.Sent, cfg.Max*cfg.Rounds, r.Name)
+		require.Len(t, r.latencies, r.Sent, r.Name)
+		require.Len(t, r.Rounds, cfg.Rounds, r.Name)
+		require.Positive(t, r.PerSecond(), r.Name)
+		require.LessOrEqual(t, r.Quantile(0.5), r.Quantile(0.99), r.Name)
+		require.Positive(t, r.Quantile(0.5), r.Name)
+		if targets[i].Calls != nil {
+			require.Equal(t, int64(r.Sent), r.Calls, r.Name)
+		} else {
+			require.Equal(t, int64(-1), r.Calls, r.Name)
+		}
+	}
+	report := Report(results)
+	for _, name := range []string{Ours, Ceiling, Reference} {
+		require.Contains(t, report, "| "+name+" |")
+	}
+}
+
+// TestRunRejectsBadConfig checks that a run without bounds is refused.
+func TestRunRejectsBadConfig(t *testing.T) {
+	_, err := Run(context.Background(), Config{Clients: 1, Duration: time.Second, Rounds: 1}, nil)
+	require.Error(t, err)
+}
+
+// TestQuantile checks the percentile arithmetic on a known series.
+func TestQuantile(t *testing.T) {
+	r := Result{}
+	require.Zero(t, r.Quantile(0.5))
+	for i := 1; i <= 100; i++ {
+		r.latencies = append(r.latencies, time.Duration(i)*time.Millisecond)
+	}
+	require.Equal(t, 50*time.Millisecond, r.Quantile(0.50))
+	require.Equal(t, 99*time.Millisecond, r.Quantile(0.99))
+	require.Equal(t, 100*time.Millisecond, r.Quantile(1))
+}
+
+// BenchmarkTarget drives one target over loopback with 16 clients, for
+// profiling the server side under the same load as loadgen:
+//
+//	go test ./load -run '^$' -bench 'Target/ours' -cpuprofile cpu.out
+func BenchmarkTarget(b *testing.B) {
+	targets, err := Targets()
+	require.NoError(b, err)
+	for i, tg := range targets {
+		b.Run(tg.Name, func(b *testing.B) {
+			cfg := Config{Clients: 16, Duration: time.Hour, Max: b.N, Rounds: 1}
+			results, err := Run(context.Background(), cfg, targets[i:i+1])
+			require.NoError(b, err)
+			require.Zero(b, results[0].Errors, "first error %v", results[0].FirstError)
+			b.ReportMetric(results[0].PerSecond(), "deliveries/s")
+		})
+	}
+}
+
+// TestMedianRatio checks the per-round ratio summary.
+func TestMedianRatio(t *testing.T) {
+	require.Equal(t, "-", medianRatio(nil, nil))
+	require.Equal(t, "0.50", medianRatio([]float64{1, 2, 30}, []float64{2, 4, 10}))
+	require.Equal(t, "1.50", medianRatio([]float64{1, 2}, []float64{1, 1}))
+	require.Equal(t, "-", medianRatio([]float64{1}, []float64{0}))
+}
