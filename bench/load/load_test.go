@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -115,4 +116,31 @@ func TestMedianRatio(t *testing.T) {
 	require.Equal(t, "0.50", medianRatio([]float64{1, 2, 30}, []float64{2, 4, 10}))
 	require.Equal(t, "1.50", medianRatio([]float64{1, 2}, []float64{1, 1}))
 	require.Equal(t, "-", medianRatio([]float64{1}, []float64{0}))
+}
+
+// BenchmarkServeHTTP measures each target's handler in process, without
+// the network or the client: the server-side cost of one delivery.
+//
+//	go test ./load -run '^$' -bench ServeHTTP -benchmem
+func BenchmarkServeHTTP(b *testing.B) {
+	targets, err := Targets()
+	require.NoError(b, err)
+	for _, tg := range targets {
+		b.Run(tg.Name, func(b *testing.B) {
+			pool, err := sign("msg_serve_"+tg.Name+"_"+strconv.Itoa(b.N)+"_", JamCreated, b.N)
+			require.NoError(b, err)
+			b.SetBytes(int64(len(JamCreated)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				r := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(JamCreated))
+				r.Header = pool[i].header
+				w := httptest.NewRecorder()
+				tg.Handler.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+		})
+	}
 }
