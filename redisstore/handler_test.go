@@ -602,3 +602,47 @@ func BenchmarkHandlerRedis(b *testing.B) {
 		b.Fatalf("callback ran %d times for %d messages", seen, b.N)
 	}
 }
+
+// TestHandlerStoreAfterSenderHangsUp: the sender gives up waiting (Svix
+// after about 15 s) while the callbacks run, which cancels the request's
+// context. When the callbacks then succeed, the message must still be
+// recorded as processed, or the sender's retry is answered 409 until the
+// lease runs out and then runs them again. When they fail, the claim must
+// still be released, or the retry is answered 409 until the lease runs out.
+func TestHandlerStoreAfterSenderHangsUp(t *testing.T) {
+	client := newClient(t)
+	f := newFleet(t, 2, []*redis.Client{client}, testPrefix(t, client))
+	f.failFirst[1] = true
+	h := f.handlers[0]
+	var hangUp atomic.Pointer[context.CancelFunc]
+	h.OnAny(func(context.Context, *webhook.Delivery, webhook.Event) error {
+		if cancel := hangUp.Load(); cancel != nil {
+			(*cancel)()
+		}
+		return nil
+	})
+
+	for id, want := range []int{http.StatusOK, http.StatusInternalServerError} {
+		ctx, cancel := context.WithCancel(context.Background())
+		hangUp.Store(&cancel)
+		r, err := webhooktest.StandardRequest(webhooktest.Secret, jamBody(id), webhooktest.WithID(msgID(id)))
+		require.NoError(t, err)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r.WithContext(ctx))
+		require.Equal(t, want, w.Code, "message %d", id)
+		require.Error(t, ctx.Err(), "the callbacks did not hang up")
+	}
+	hangUp.Store(nil)
+	require.EqualValues(t, 1, f.succeeded[0].Load())
+	require.EqualValues(t, 1, f.failures.Load())
+
+	for id := range 2 {
+		code, err := f.attempt(id, 0) // the sender's retry
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, code, "retry of message %d", id)
+		require.EqualValues(t, 1, f.succeeded[id].Load(), "message %d", id)
+	}
+	for _, rec := range f.logs.records(t) {
+		require.NotContains(t, rec["msg"], "webhook dedupe", "%v", rec)
+	}
+}
