@@ -624,3 +624,30 @@ func heapPeakUnderUploads(t *testing.T, clients int, frame string, inStep bool) 
 		clients, frame, inStep, total>>20, float64(peak)/(1<<20), float64(base.HeapInuse)/(1<<20), samples)
 	return peak
 }
+
+// TestHostileLongSignatureListIsCheap times the handler alone on a
+// correctly signed delivery whose signature list has 10,000 entries, the
+// right one last: it is refused (401) after a bounded scan, at about the
+// cost of an ordinary delivery, not 10,000 comparisons.
+func TestHostileLongSignatureListIsCheap(t *testing.T) {
+	h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(webhooktest.NewClock(webhooktest.Time()).Now),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	called := false
+	h.OnJamCreated(func(context.Context, *webhook.Delivery, *webhook.JamCreated) error { called = true; return nil })
+	good := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody).Header.Get("Webhook-Signature")
+	long := strings.Repeat(bogusSig+" ", 9999) + good
+	const n = 200
+	began := time.Now()
+	for range n {
+		r := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+		r.Header.Set("Webhook-Signature", long)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		require.Equal(t, http.StatusUnauthorized, w.Code)
+	}
+	per := time.Since(began) / n
+	require.False(t, called)
+	require.Less(t, per, time.Millisecond, "per request")
+	t.Logf("10,000-entry signature list: 401 in %s per request (handler alone, request building included)", per)
+}
