@@ -114,8 +114,8 @@ func Parse(body []byte) (Event, error) {
 // ParseAs decodes body as eventType, for endpoints that receive one event
 // type only. For Jam's types the flat, envelope and Fin connector shapes are
 // all accepted; a body that names another type, or lacks the type's
-// identifying field (jamId, conversationId, recordingLinkId), is an error
-// wrapping ErrWrongShape. An Intercom topic yields the *IntercomNotification
+// identifying fields (jamId and teamId, conversationId, recordingLinkId),
+// is an error wrapping ErrWrongShape. An Intercom topic yields the *IntercomNotification
 // when the body carries that topic; TypeSeriesWebhook decodes like
 // ParseSeries with the content type sniffed; any other eventType yields an
 // *UnknownEvent whose Type is eventType.
@@ -151,8 +151,11 @@ func ParseAs(eventType string, body []byte) (Event, error) {
 	var missing string
 	switch eventType {
 	case TypeJamCreated:
-		if fields.JamID == "" {
+		switch {
+		case fields.JamID == "":
 			missing = "jamId"
+		case fields.TeamID == "":
+			missing = "teamId"
 		}
 	case TypeRecordingLinkCreated:
 		if fields.RecordingLinkID == "" {
