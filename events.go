@@ -113,9 +113,9 @@ func Parse(body []byte) (Event, error) {
 
 // ParseAs decodes body as eventType, for endpoints that receive one event
 // type only. For Jam's types the flat, envelope and Fin connector shapes are
-// all accepted; a body that names another type, or lacks the type's
-// identifying fields (jamId and teamId, conversationId, recordingLinkId),
-// is an error wrapping ErrWrongShape. An Intercom topic yields the *IntercomNotification
+// all accepted. A body that names another type, or a flat body without
+// the type's identifying fields (jamId and teamId, conversationId,
+// recordingLinkId), is an error wrapping ErrWrongShape. An Intercom topic yields the *IntercomNotification
 // when the body carries that topic; TypeSeriesWebhook decodes like
 // ParseSeries with the content type sniffed; any other eventType yields an
 // *UnknownEvent whose Type is eventType.
@@ -148,16 +148,19 @@ func ParseAs(eventType string, body []byte) (Event, error) {
 	if named != "" && named != eventType {
 		return nil, fmt.Errorf("%w: want %s, body is %s", ErrWrongShape, eventType, named)
 	}
+	// A body that names the pinned type is trusted, as Parse trusts it; a
+	// flat one must carry the type's identifying fields.
 	var missing string
-	switch eventType {
-	case TypeJamCreated:
+	switch {
+	case named != "":
+	case eventType == TypeJamCreated:
 		switch {
 		case fields.JamID == "":
 			missing = "jamId"
 		case fields.TeamID == "":
 			missing = "teamId"
 		}
-	case TypeRecordingLinkCreated:
+	case eventType == TypeRecordingLinkCreated:
 		if fields.RecordingLinkID == "" {
 			missing = "recordingLinkId"
 		}
