@@ -121,7 +121,11 @@ func Parse(body []byte) (Event, error) {
 // *UnknownEvent whose Type is eventType.
 func ParseAs(eventType string, body []byte) (Event, error) {
 	if eventType == TypeSeriesWebhook {
-		return ParseSeries(body, "")
+		s, err := ParseSeries(body, "")
+		if err != nil {
+			return nil, err // not a typed nil in a non-nil Event
+		}
+		return s, nil
 	}
 	b, errs, err := decodeBody(body)
 	if err != nil {

@@ -366,3 +366,9 @@ func TestErrorsAreDistinct(t *testing.T) {
 	require.ErrorIs(t, err, ErrWrongShape)
 	require.NotErrorIs(t, err, ErrInvalidJSON)
 }
+
+func TestParseAsSeriesError(t *testing.T) {
+	ev, err := ParseAs(TypeSeriesWebhook, []byte(`{"a":`))
+	require.ErrorIs(t, err, ErrInvalidJSON)
+	require.Nil(t, ev) // an untyped nil, not a nil *SeriesWebhook
+}

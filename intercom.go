@@ -340,21 +340,21 @@ type IntercomContactList struct {
 }
 
 // IntercomTagList is the tags object of an item. Conversations and
-// companies list tags under "tags", contacts under "data"; Tags returns
+// companies list tags under "tags", contacts under "data"; All returns
 // either.
 type IntercomTagList struct {
-	Type     string        `json:"type"`
-	TagsList []IntercomTag `json:"tags"`
-	Data     []IntercomTag `json:"data"`
+	Type string        `json:"type"`
+	Tags []IntercomTag `json:"tags"`
+	Data []IntercomTag `json:"data"`
 }
 
-// Tags returns the tags, whichever key they came under.
-func (l *IntercomTagList) Tags() []IntercomTag {
+// All returns the tags, whichever key they came under.
+func (l *IntercomTagList) All() []IntercomTag {
 	if l == nil {
 		return nil
 	}
-	if l.TagsList != nil {
-		return l.TagsList
+	if l.Tags != nil {
+		return l.Tags
 	}
 	return l.Data
 }
@@ -657,7 +657,7 @@ func (it *IntercomItem) typed() any {
 			ID: it.ID, CompanyID: it.CompanyID, Name: it.Name, Plan: deref(it.Plan),
 			MonthlySpend: it.MonthlySpend, SessionCount: it.SessionCount, UserCount: it.UserCount,
 			Size: it.Size, Website: it.Website, Industry: it.Industry, CreatedAt: it.CreatedAt,
-			UpdatedAt: it.UpdatedAt, RemoteCreatedAt: it.RemoteCreatedAt, Tags: it.Tags.Tags(),
+			UpdatedAt: it.UpdatedAt, RemoteCreatedAt: it.RemoteCreatedAt, Tags: it.Tags.All(),
 			CustomAttributes: it.CustomAttributes, Deleted: it.Deleted,
 		}
 	case ItemAdmin:
@@ -688,7 +688,7 @@ func (it *IntercomItem) conversation() *IntercomConversation {
 		ID: it.ID, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, WaitingSince: it.WaitingSince,
 		SnoozedUntil: it.SnoozedUntil, Title: it.Title, State: it.State, Open: it.Open, Read: it.Read,
 		Priority: it.Priority, AdminAssigneeID: it.AdminAssigneeID, TeamAssigneeID: it.TeamAssigneeID,
-		Source: deref(it.Source), Tags: it.Tags.Tags(), Statistics: deref(it.Statistics),
+		Source: deref(it.Source), Tags: it.Tags.All(), Statistics: deref(it.Statistics),
 		CustomAttributes: it.CustomAttributes, Deleted: it.Deleted,
 	}
 	if it.Contacts != nil {
@@ -705,7 +705,7 @@ func (it *IntercomItem) contact() *IntercomContact {
 		ID: it.ID, Role: it.Role, Email: it.Email, Phone: it.Phone, Name: it.Name,
 		ExternalID: it.ExternalID, WorkspaceID: it.WorkspaceID, CreatedAt: it.CreatedAt,
 		UpdatedAt: it.UpdatedAt, SignedUpAt: it.SignedUpAt, LastSeenAt: it.LastSeenAt,
-		Tags: it.Tags.Tags(), CustomAttributes: it.CustomAttributes, Deleted: it.Deleted,
+		Tags: it.Tags.All(), CustomAttributes: it.CustomAttributes, Deleted: it.Deleted,
 	}
 }
 
