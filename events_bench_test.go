@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"testing"
+	"time"
 )
 
 // benchFixtures are the bodies the decoding benchmarks use: a maximal
@@ -57,6 +58,35 @@ func BenchmarkUnmarshalFloor(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkDecodeOverhead times Parse and the floor's json.Unmarshal
+// alternately on the same bytes and reports the ratio of their totals.
+// Pairing them in one loop cancels most of the drift of a shared machine,
+// which separate benchmarks cannot.
+func BenchmarkDecodeOverhead(b *testing.B) {
+	for _, bf := range benchFixtures() {
+		body, err := os.ReadFile(path.Join(fixtureDir, bf.file))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(bf.name, func(b *testing.B) {
+			var parse, floor time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := Parse(body); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if err := json.Unmarshal(body, bf.floor()); err != nil {
+					b.Fatal(err)
+				}
+				parse += t1.Sub(t0)
+				floor += time.Since(t1)
+			}
+			b.ReportMetric(float64(parse)/float64(floor), "parse/floor")
 		})
 	}
 }
