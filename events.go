@@ -115,10 +115,12 @@ func Parse(body []byte) (Event, error) {
 // type only. For Jam's types the flat, envelope and Fin connector shapes are
 // all accepted. A body that names another type, or a flat body without
 // the type's identifying fields (jamId and teamId, conversationId,
-// recordingLinkId), is an error wrapping ErrWrongShape. An Intercom topic yields the *IntercomNotification
-// when the body carries that topic; TypeSeriesWebhook decodes like
-// ParseSeries with the content type sniffed; any other eventType yields an
-// *UnknownEvent whose Type is eventType.
+// recordingLinkId), is an error wrapping ErrWrongShape.
+//
+// An Intercom topic yields the *IntercomNotification when the body carries
+// that topic; TypeSeriesWebhook decodes like ParseSeries with the content
+// type sniffed; any other eventType yields an *UnknownEvent whose Type is
+// eventType.
 func ParseAs(eventType string, body []byte) (Event, error) {
 	if eventType == TypeSeriesWebhook {
 		s, err := ParseSeries(body, "")
@@ -281,10 +283,7 @@ func (f *jamFields) createdAt(envelope Time) Time {
 // type field beside them (the capture kind for jam.created, the link kind
 // for recording_link.created).
 func (b *body) jamEvent(typ, capture string, f *jamFields, raw []byte, errs []error) Event {
-	id := string(b.ID)
-	if b.Event != "" && b.Payload != nil && f == &b.Payload.jamFields {
-		id = "" // the Fin connector's top level has no id of its own
-	}
+	id := string(b.ID) // set only by the envelope shape
 	env := b.CreatedAt
 	if env.IsZero() {
 		env = b.CreatedAtCamel // an envelope written in camel case

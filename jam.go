@@ -46,7 +46,7 @@ const (
 type JamCreated struct {
 	// ID is the envelope's id when the body came in Jam's envelope shape;
 	// flat bodies carry none, so deduplicate on the delivery's message id.
-	ID          string         `json:"-"`
+	ID          string         `json:"id,omitempty"`
 	JamID       string         `json:"jamId"`  // a UUID
 	JamURL      string         `json:"jamUrl"` // https://jam.dev/c/<uuid>; see JamUUID
 	TeamID      string         `json:"teamId"` // the workspace
@@ -113,7 +113,7 @@ func (j *JamCreated) FieldErrors() []error { return j.fieldErrs }
 // Jam's Intercom integration. Jam has sent it flat and in an envelope; both
 // decode to the same fields.
 type RecorderRecorded struct {
-	ID             string `json:"id"` // the envelope's id; "" for flat bodies
+	ID             string `json:"id,omitempty"` // the envelope's id; "" for flat bodies
 	CreatedAt      Time   `json:"createdAt"`
 	ConversationID ID     `json:"conversationId"` // the Intercom conversation, digits
 	JamID          string `json:"jamId"`
@@ -138,7 +138,7 @@ func (r *RecorderRecorded) FieldErrors() []error { return r.fieldErrs }
 // A RecorderOptedOut reports that a customer declined to record through
 // Jam's Intercom integration.
 type RecorderOptedOut struct {
-	ID             string `json:"id"` // the envelope's id; "" for flat bodies
+	ID             string `json:"id,omitempty"` // the envelope's id; "" for flat bodies
 	CreatedAt      Time   `json:"createdAt"`
 	ConversationID ID     `json:"conversationId"`
 
@@ -159,7 +159,7 @@ func (r *RecorderOptedOut) FieldErrors() []error { return r.fieldErrs }
 // A RecordingLinkCreated reports a new Jam Recording Link: a URL a
 // workspace hands to customers so they can record for it.
 type RecordingLinkCreated struct {
-	ID              string            `json:"-"` // the envelope's id; "" for flat bodies
+	ID              string            `json:"id,omitempty"` // the envelope's id; "" for flat bodies
 	RecordingLinkID string            `json:"recordingLinkId"`
 	PublicID        string            `json:"publicId"` // the short token in the link
 	URL             string            `json:"url"`
