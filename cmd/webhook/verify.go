@@ -258,15 +258,22 @@ func stamp(h http.Header) string {
 	return v
 }
 
-// readRequest reads a raw HTTP request dump.
+// readRequest reads a raw HTTP request dump. Without Content-Length or
+// Transfer-Encoding, everything after the header is the body.
 func readRequest(name string, stdin io.Reader) ([]byte, http.Header, error) {
 	raw, err := readInput(name, stdin)
 	if err != nil {
 		return nil, nil, err
 	}
-	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+	br := bufio.NewReader(bytes.NewReader(raw))
+	req, err := http.ReadRequest(br)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s is not an HTTP request: %v", name, err)
+	}
+	if req.Header.Get("Content-Length") == "" && len(req.TransferEncoding) == 0 {
+		// httputil.DumpRequest and some proxies leave Content-Length
+		// out; then the body is the rest of the dump.
+		req.Body = io.NopCloser(br)
 	}
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
