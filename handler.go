@@ -107,6 +107,10 @@ var (
 	ErrMethodNotAllowed = errors.New("webhook: method not allowed")
 	// ErrBodyTooLarge is reported when the body exceeds the limit.
 	ErrBodyTooLarge = errors.New("webhook: body too large")
+	// ErrUnsupportedMediaType is reported for a Content-Type the source
+	// never sends: JSON for Standard Webhooks and Intercom, JSON or form
+	// for Series. A request without Content-Type is accepted.
+	ErrUnsupportedMediaType = errors.New("webhook: unsupported content type")
 	// ErrInFlight is reported when the same message is being processed
 	// by another request.
 	ErrInFlight = errors.New("webhook: message already in flight")
@@ -300,6 +304,7 @@ func WithDedupeFailClosed() Option {
 //	413  body over the limit
 //	401  no, malformed or unmatched signature headers; timestamp outside the
 //	     window; a source that is not configured
+//	415  a Content-Type the source never sends (checked before reading)
 //	400  verified but not decodable
 //	409  the same message id is in flight in another request
 //	500  a callback failed or panicked; the dedupe store failed and
@@ -415,6 +420,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(ctx, w, d, http.StatusUnauthorized, verifyErr("", ErrRequiredHeaders, "no signature headers of a configured source"))
 		return
 	}
+	if !acceptsMediaType(d.Source, r.Header.Get("Content-Type")) {
+		h.reject(ctx, w, d, http.StatusUnsupportedMediaType, ErrUnsupportedMediaType)
+		return
+	}
 	body, err := h.readBody(w, r)
 	if err != nil {
 		if errors.Is(err, ErrBodyTooLarge) {
@@ -517,6 +526,29 @@ func (h *Handler) pickSource(hd http.Header) Source {
 		return SourceSeries
 	}
 	return ""
+}
+
+// acceptsMediaType reports whether ct, with any parameters such as
+// charset, suits src. It is checked before the body is read, and parsed
+// by hand because mime.ParseMediaType allocates on every request.
+func acceptsMediaType(src Source, ct string) bool {
+	if ct == "" {
+		return true
+	}
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	switch {
+	case strings.EqualFold(ct, "application/json"):
+		return true
+	case len(ct) > len("application/+json") && strings.EqualFold(ct[:len("application/")], "application/") &&
+		strings.EqualFold(ct[len(ct)-len("+json"):], "+json"):
+		return true
+	case src == SourceSeries:
+		return strings.EqualFold(ct, "application/x-www-form-urlencoded")
+	}
+	return false
 }
 
 func hasAny(h http.Header, keys ...string) bool {

@@ -170,6 +170,16 @@ func TestHandlerStatusTable(t *testing.T) {
 		{name: "GET", req: plain(http.MethodGet, nil), status: 405, is: webhook.ErrMethodNotAllowed},
 		{name: "DELETE signed", req: std(jamBody, webhooktest.WithMethod(http.MethodDelete)), status: 405, is: webhook.ErrMethodNotAllowed},
 		{name: "body over limit, declared", req: std(jamBody), opts: []webhook.Option{webhook.WithMaxBodySize(64)}, status: 413, is: webhook.ErrBodyTooLarge},
+		{name: "json with charset", req: std(jamBody, webhooktest.WithContentType("Application/JSON; charset=utf-8")), status: 200, callback: "jam.created"},
+		{name: "vendor json type", req: std(jamBody, webhooktest.WithContentType("application/vnd.jam+json")), status: 200, callback: "jam.created"},
+		{name: "no content type", req: func(t *testing.T) *http.Request {
+			r := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+			r.Header.Del("Content-Type")
+			return r
+		}, status: 200, callback: "jam.created"},
+		{name: "jam as form", req: std(jamBody, webhooktest.WithContentType("application/x-www-form-urlencoded")), status: 415, is: webhook.ErrUnsupportedMediaType},
+		{name: "intercom as text", req: intercom(webhooktest.IntercomSecret, intercomBody, webhooktest.WithContentType("text/plain")), status: 415, is: webhook.ErrUnsupportedMediaType},
+		{name: "series as xml", req: series(webhooktest.SeriesToken, seriesJSON, webhooktest.WithContentType("application/xml")), status: 415, is: webhook.ErrUnsupportedMediaType},
 		{name: "no signature headers", req: plain(http.MethodPost, jamBody, "Content-Type", "application/json"), status: 401, is: webhook.ErrRequiredHeaders},
 		{name: "partial webhook set", req: plain(http.MethodPost, jamBody, "Webhook-Id", "msg_1", "Webhook-Timestamp", "1795510800"), status: 401, is: webhook.ErrRequiredHeaders},
 		{name: "malformed signature", req: std(jamBody, webhooktest.WithHeader("Webhook-Signature", "v1,not base64!")), status: 401, is: webhook.ErrInvalidHeaders},

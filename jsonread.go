@@ -147,14 +147,14 @@ func (r *jsonReader) str() (string, bool) {
 	}
 	for _, c := range raw {
 		if c == '\\' || c >= utf8.RuneSelf {
-			return unquote(raw), true
+			return decodeJSONString(raw), true
 		}
 	}
 	return string(raw), true
 }
 
-// unquote decodes the validated contents of a string.
-func unquote(raw []byte) string {
+// decodeJSONString decodes the validated contents of a string.
+func decodeJSONString(raw []byte) string {
 	out := make([]byte, 0, len(raw))
 	for i := 0; i < len(raw); {
 		c := raw[i]

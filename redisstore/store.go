@@ -1,0 +1,208 @@
+// Package redisstore is a webhook.Deduper kept in Redis, for receivers that
+// run as several replicas.
+//
+// A webhook.MemoryStore only knows what its own process has seen. Behind a
+// load balancer a sender's retry, or a duplicate delivery, lands on any
+// replica, so each replica would process the message once. A Store keeps
+// claims and processed ids in one Redis that every replica shares: a
+// message is processed once however many replicas receive it.
+//
+// Build a Store from any go-redis client (a single node, Sentinel or
+// Cluster) and give it to the handler as its Deduper:
+//
+//	client := redis.NewClient(&redis.Options{Addr: "redis:6379"})
+//	store := redisstore.New(client, redisstore.WithPrefix("myapp:webhook:"))
+//
+// Each Claim, Commit and Release is one round trip running a Lua script
+// on one key, so the checks and writes are atomic and work under Redis
+// Cluster. Leases and retention are Redis key expirations, timed by the
+// Redis server, so the replicas' clocks do not need to agree. Redis must
+// not evict these keys before they expire: keep its maxmemory-policy at
+// noeviction. A failover to a replica that had not yet received a write
+// can forget a claim or a commit, and the message is then processed
+// again.
+//
+// When Redis cannot be reached, the methods return an error (never
+// webhook.ErrNotOwner) as soon as the client's timeouts and retries
+// allow. With go-redis's defaults that is about 1.7s per call against a
+// refused connection, so set short DialTimeout and ReadTimeout and
+// DialerRetries: 1 (see the example). The handler then processes the
+// delivery anyway and logs the error: duplicates are possible while Redis
+// is down, but no message is lost. With the handler's
+// WithDedupeFailClosed option it answers 500 instead, and the sender
+// retries later.
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultPrefix is the prefix of a Store's Redis keys unless WithPrefix
+// says otherwise.
+const DefaultPrefix = "webhook:dedupe:"
+
+// A claimed key holds claimedPrefix followed by the owner's token; a
+// processed key holds done. Tokens are hex, so they can never equal done.
+const (
+	claimedPrefix = "claimed:"
+	done          = "done"
+)
+
+// Script replies.
+const (
+	replyClaimed   = 1
+	replyProcessed = 2
+	replyInFlight  = 3
+)
+
+// KEYS[1] is the key, ARGV[1] the value of a claim, ARGV[2] the lease in
+// milliseconds.
+const claimScript = `
+local v = redis.call('GET', KEYS[1])
+if not v then
+	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+	return 1
+elseif v == 'done' then
+	return 2
+end
+return 3
+`
+
+// KEYS[1] is the key, ARGV[1] the owner's claim value, ARGV[2] the
+// retention in milliseconds.
+const commitScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2])
+	return 1
+end
+return 0
+`
+
+// KEYS[1] is the key, ARGV[1] the owner's claim value.
+const releaseScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	redis.call('DEL', KEYS[1])
+	return 1
+end
+return 0
+`
+
+// A Store is a webhook.Deduper that keeps its state in Redis. It is safe
+// for concurrent use, and any number of Stores, in any number of
+// processes, may share one Redis and prefix.
+type Store struct {
+	client  redis.UniversalClient
+	prefix  string
+	claim   *redis.Script
+	commit  *redis.Script
+	release *redis.Script
+}
+
+var _ webhook.Deduper = (*Store)(nil)
+
+// An Option configures a Store.
+type Option func(*Store)
+
+// WithPrefix sets the prefix of the Store's Redis keys, so that several
+// applications, or a test and production, can share one Redis. Stores
+// that must see each other's claims need the same prefix.
+func WithPrefix(prefix string) Option {
+	return func(s *Store) { s.prefix = prefix }
+}
+
+// New returns a Store that keeps its keys in client. The Store does not
+// own client: closing it is the caller's job.
+func New(client redis.UniversalClient, opts ...Option) *Store {
+	s := &Store{
+		client:  client,
+		prefix:  DefaultPrefix,
+		claim:   redis.NewScript(claimScript),
+		commit:  redis.NewScript(commitScript),
+		release: redis.NewScript(releaseScript),
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
+}
+
+// Claim implements webhook.Deduper. The lease is rounded up to whole
+// milliseconds; a lease that is not positive is an error.
+func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (string, webhook.ClaimStatus, error) {
+	ms, err := millis(lease)
+	if err != nil {
+		return "", 0, fmt.Errorf("redisstore: claim: lease %w", err)
+	}
+	token := newToken()
+	reply, err := s.claim.Run(ctx, s.client, []string{s.prefix + key}, claimedPrefix+token, ms).Int()
+	if err != nil {
+		return "", 0, fmt.Errorf("redisstore: claim: %w", err)
+	}
+	switch reply {
+	case replyClaimed:
+		return token, webhook.Claimed, nil
+	case replyProcessed:
+		return "", webhook.Processed, nil
+	case replyInFlight:
+		return "", webhook.InFlight, nil
+	}
+	return "", 0, fmt.Errorf("redisstore: claim: unexpected reply %d", reply)
+}
+
+// Commit implements webhook.Deduper. The retention is rounded up to whole
+// milliseconds; a retention that is not positive is an error.
+func (s *Store) Commit(ctx context.Context, key, token string, retention time.Duration) error {
+	ms, err := millis(retention)
+	if err != nil {
+		return fmt.Errorf("redisstore: commit: retention %w", err)
+	}
+	return s.ifOwner(ctx, "commit", s.commit, key, token, ms)
+}
+
+// Release implements webhook.Deduper.
+func (s *Store) Release(ctx context.Context, key, token string) error {
+	return s.ifOwner(ctx, "release", s.release, key, token)
+}
+
+// ifOwner runs script, which acts only if token still owns key.
+func (s *Store) ifOwner(ctx context.Context, op string, script *redis.Script, key, token string, args ...any) error {
+	if token == "" {
+		// Claim hands out no empty tokens, and "claimed:" alone would
+		// never match; skip the round trip.
+		return webhook.ErrNotOwner
+	}
+	reply, err := script.Run(ctx, s.client, []string{s.prefix + key}, append([]any{claimedPrefix + token}, args...)...).Int()
+	if err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if reply != 1 {
+		return webhook.ErrNotOwner
+	}
+	return nil
+}
+
+var errNotPositive = errors.New("must be positive")
+
+// millis converts d for PX, which takes whole milliseconds and rejects 0.
+func millis(d time.Duration) (int64, error) {
+	if d <= 0 {
+		return 0, errNotPositive
+	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond), nil
+}
+
+// newToken returns 16 random bytes in hex: unguessable and unique across
+// every process sharing the Redis, unlike a per-process counter.
+func newToken() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails: crypto/rand crashes the program instead
+	return hex.EncodeToString(b[:])
+}
