@@ -111,16 +111,27 @@ func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, and reports the exit status when the command
-// should stop: 0 for --help, 2 for a usage error.
-func parseFlags(fs *flag.FlagSet, args []string) (code int, stop bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, true
+// parseFlags parses args, flags and arguments in any order (flags after
+// a file name are still flags; "--" ends them), and returns the
+// arguments. stop reports that the command should exit with code: 0 for
+// --help, 2 for a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, stop bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, exitOK, true
+			}
+			return nil, exitUsage, true
 		}
-		return exitUsage, true
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, false
+		}
+		if i := len(args) - len(rest); i > 0 && args[i-1] == "--" {
+			return append(pos, rest...), 0, false
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
 	}
-	return 0, false
 }
 
 // usageErr reports a usage error for a command and returns exitUsage.

@@ -85,6 +85,8 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"send", "--timestamp", "yesterday", "--file", os.Args[0]}, exitUsage, "neither unix seconds nor RFC 3339"},
 		{[]string{"sign", "--source", "stripe"}, exitUsage, `source "stripe"`},
 		{[]string{"sign", "a", "b"}, exitUsage, "one body file"},
+		{[]string{"sign", "a", "--source", "stripe"}, exitUsage, `source "stripe"`}, // flags after arguments count
+		{[]string{"serve", "--", "--secret"}, exitUsage, `unexpected argument "--secret"`},
 		{[]string{"verify"}, exitUsage, "need --body and --headers"},
 		{[]string{"verify", "--body", "b"}, exitUsage, "need --body and --headers"},
 		{[]string{"verify", "--request", "r", "--body", "b"}, exitUsage, "not both"},
@@ -187,7 +189,7 @@ func TestSignOutput(t *testing.T) {
 
 	// curl with a file sends the file's bytes.
 	file := writeFile(t, "it's.json", jamBody)
-	r = runCmd(t, "", "sign", "--curl", "--url", "https://example.test/hooks", file)
+	r = runCmd(t, "", "sign", file, "--curl", "--url", "https://example.test/hooks") // flags after the file count
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.True(t, strings.HasPrefix(r.stdout, "curl -sS -i 'https://example.test/hooks'"), r.stdout)
 	require.Contains(t, r.stdout, `-H 'Webhook-Signature: v1,`)
@@ -295,6 +297,7 @@ func TestSend(t *testing.T) {
 
 	r = runCmd(t, "", "send", "--url", srv.URL, "--file", noticeFile, "--source", "intercom")
 	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Regexp(t, `^200 OK\s+\S+\s+intercom\s+notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c\n$`, r.stdout)
 	r = runCmd(t, "", "send", "--url", srv.URL, "--file", seriesFile, "--source", "series", "--method", "PUT")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.Equal(t, []string{"standard jam.created", "intercom conversation.user.replied", "series " + webhook.TypeSeriesWebhook}, seen())

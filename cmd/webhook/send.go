@@ -58,7 +58,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	source := fs.String("source", "standard", "sender for --file: standard (Jam), intercom or series")
 	ctype := fs.String("content-type", "", "Content-Type for --file (default: JSON, or form-encoded for a Series body that is not a JSON object)")
 	method := fs.String("method", http.MethodPost, "HTTP method (Series blocks may PUT)")
-	if code, stop := parseFlags(fs, args); stop {
+	args, code, stop := parseFlags(fs, args)
+	if stop {
 		return code
 	}
 	if *list {
@@ -70,9 +71,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	var ds []delivery
 	switch {
-	case *file != "" && (*all || fs.NArg() > 0):
+	case *file != "" && (*all || len(args) > 0):
 		return usageErr(stderr, "send", "give --file, --all or fixture names, not several")
-	case *all && fs.NArg() > 0:
+	case *all && len(args) > 0:
 		return usageErr(stderr, "send", "give --all or fixture names, not both")
 	case *file != "":
 		src, err := parseSource(*source)
@@ -90,7 +91,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		ds = append(ds, delivery{label: *file, source: src, ctype: ct, body: body})
 	default:
-		names := fs.Args()
+		names := args
 		if *all {
 			names = webhooktest.FixtureNames()
 		}
@@ -119,7 +120,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	client := &http.Client{Timeout: sendTimeout}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	code := exitOK
+	code = exitOK
 	for _, d := range ds {
 		status, id, err := send(ctx, client, *method, *url, d, &s)
 		if err != nil {
@@ -160,7 +161,7 @@ func fixtureDelivery(name string) (delivery, error) {
 }
 
 // send signs and sends one delivery, and returns the response status and
-// the message id it was sent with ("-" when its source has none).
+// the message id the receiver deduplicates it on.
 func send(ctx context.Context, client *http.Client, method, url string, d delivery, s *signing) (int, string, error) {
 	h, err := signHeaders(d.source, d.body, s)
 	if err != nil {
@@ -180,9 +181,21 @@ func send(ctx context.Context, client *http.Client, method, url string, d delive
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	resp.Body.Close()
-	id := "-"
+	return resp.StatusCode, messageID(d, h), nil
+}
+
+// messageID returns the id the receiver deduplicates d on: the header's
+// for Standard Webhooks, the notification's for Intercom, "-" for none.
+func messageID(d delivery, h http.Header) string {
 	if v := h.Get("Webhook-Id") + h.Get("Svix-Id"); v != "" {
-		id = v
+		return v
 	}
-	return resp.StatusCode, id, nil
+	if d.source == webhook.SourceIntercom {
+		if e, err := webhook.Parse(d.body); err == nil {
+			if n, ok := e.(*webhook.IntercomNotification); ok && n.ID != "" {
+				return n.ID.String()
+			}
+		}
+	}
+	return "-"
 }

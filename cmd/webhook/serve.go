@@ -62,11 +62,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "Standard Webhooks timestamp window, each way")
 	maxBody := fs.Int64("max-body", webhook.DefaultMaxBodySize, "largest body accepted, in bytes")
 	debug := fs.Bool("debug", false, "also log duplicates and other debug lines")
-	if code, stop := parseFlags(fs, args); stop {
+	args, code, stop := parseFlags(fs, args)
+	if stop {
 		return code
 	}
-	if fs.NArg() > 0 {
-		return usageErr(stderr, "serve", "unexpected argument %q", fs.Arg(0))
+	if len(args) > 0 {
+		return usageErr(stderr, "serve", "unexpected argument %q", args[0])
 	}
 	keys.fromEnv()
 	if *testKeys {

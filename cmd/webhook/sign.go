@@ -148,14 +148,15 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	curl := fs.Bool("curl", false, "print a curl command instead of headers")
 	url := fs.String("url", "http://127.0.0.1:8080/", "URL for --curl")
 	method := fs.String("method", http.MethodPost, "method for --curl (Series blocks may PUT)")
-	if code, stop := parseFlags(fs, args); stop {
+	args, code, stop := parseFlags(fs, args)
+	if stop {
 		return code
 	}
 	src, err := parseSource(*source)
 	if err != nil {
 		return usageErr(stderr, "sign", "%v", err)
 	}
-	if fs.NArg() > 1 {
+	if len(args) > 1 {
 		return usageErr(stderr, "sign", "one body file at most")
 	}
 	s.ts = time.Now()
@@ -166,7 +167,10 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	s.keys.withTestKeys()
 
-	file := fs.Arg(0)
+	file := ""
+	if len(args) == 1 {
+		file = args[0]
+	}
 	var body []byte
 	if file == "" || file == "-" {
 		body, err = io.ReadAll(stdin)
