@@ -483,12 +483,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	code, err := h.reg.Load().dispatch(ctx, d)
 	if key != "" {
+		// Record the outcome even if the sender hung up while the
+		// callbacks ran, which cancels ctx: otherwise its retry would find
+		// the message in flight until the lease ran out, and a message the
+		// callbacks processed would then be processed again.
+		sctx := context.WithoutCancel(ctx)
 		if err == nil {
-			if cerr := h.dedupe.Commit(ctx, key, token, h.keep); cerr != nil {
+			if cerr := h.dedupe.Commit(sctx, key, token, h.keep); cerr != nil {
 				h.logger.LogAttrs(ctx, slog.LevelError, "webhook dedupe commit failed",
 					slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", cerr.Error()))
 			}
-		} else if rerr := h.dedupe.Release(ctx, key, token); rerr != nil {
+		} else if rerr := h.dedupe.Release(sctx, key, token); rerr != nil {
 			h.logger.LogAttrs(ctx, slog.LevelError, "webhook dedupe release failed",
 				slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", rerr.Error()))
 		}
