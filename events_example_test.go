@@ -1,0 +1,44 @@
+package webhook_test
+
+import (
+	"fmt"
+	"log"
+
+	"github.com/inhook/webhook"
+)
+
+func ExampleParse() {
+	bodies := []string{
+		`{"jamId":"7c9e6679-7425-40de-944b-e07fc1f90ae7","jamUrl":"https://jam.dev/c/7c9e6679-7425-40de-944b-e07fc1f90ae7",` +
+			`"teamId":"b1f4c2e8","type":"video","createdAt":"2026-03-14T09:26:53Z","author":{"email":"marta@larkspur.example"}}`,
+		`{"id":"evt_8hN3","type":"intercom.recorder.recorded","created_at":"2026-03-12T14:22:05Z",` +
+			`"data":{"conversationId":"215468123901234","jamId":"1e3a5c7e","recording_url":"https://jam.dev/c/1e3a5c7e"}}`,
+		`{"type":"notification_event","id":"notif_3f1c","topic":"conversation.user.replied","app_id":"q7k3zm2x","created_at":1773406800,` +
+			`"data":{"item":{"type":"conversation","id":"215468124301118","priority":"urgent","admin_assignee_id":7340561}}}`,
+		`{"type":"jam.archived","data":{"jamId":"7c9e6679"}}`,
+	}
+	for _, body := range bodies {
+		ev, err := webhook.Parse([]byte(body))
+		if err != nil {
+			log.Fatal(err)
+		}
+		switch ev := ev.(type) {
+		case *webhook.JamCreated:
+			uuid, _ := webhook.JamUUID(ev.JamURL)
+			fmt.Println(ev.EventType(), ev.Type, ev.Author.Email, uuid)
+		case *webhook.RecorderRecorded:
+			fmt.Println(ev.EventType(), ev.ConversationID, ev.JamURL)
+		case *webhook.IntercomNotification:
+			if c := ev.Conversation(); c != nil {
+				fmt.Println(ev.EventType(), c.ID, c.Priority, c.AdminAssigneeID)
+			}
+		case *webhook.UnknownEvent:
+			fmt.Println("unknown:", ev.Type)
+		}
+	}
+	// Output:
+	// jam.created video marta@larkspur.example 7c9e6679-7425-40de-944b-e07fc1f90ae7
+	// intercom.recorder.recorded 215468123901234 https://jam.dev/c/1e3a5c7e
+	// conversation.user.replied 215468124301118 urgent 7340561
+	// unknown: jam.archived
+}
