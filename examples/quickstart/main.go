@@ -107,38 +107,44 @@ type step struct {
 	want int
 }
 
-// The deliveries: one of each kind, then the attacks.
+// The fixtures sent: one of each kind, as the senders send them.
+const (
+	fixtureJamCreated    = "jam/jam.created.maximal.json"
+	fixtureRecorded      = "jam/intercom.recorder.recorded.flat.json"
+	fixtureOptedOut      = "jam/intercom.recorder.opted_out.envelope.json"
+	fixtureIntercomReply = "intercom/conversation.user.replied.json"
+	fixtureIntercomPing  = "intercom/ping.json"
+	fixtureSeries        = "series/contact.form"
+)
+
+// The deliveries: each kind, then the attacks. Requests are signed at
+// now with webhooktest's test keys.
 func steps() []step {
-	std := func(body []byte, opts ...webhooktest.RequestOption) func(time.Time) (*http.Request, error) {
+	fixture := func(name string, opts ...webhooktest.RequestOption) func(time.Time) (*http.Request, error) {
 		return func(now time.Time) (*http.Request, error) {
-			return webhooktest.StandardRequest(webhooktest.Secret, body, append([]webhooktest.RequestOption{webhooktest.WithTime(now)}, opts...)...)
+			return webhooktest.FixtureRequest(name, append([]webhooktest.RequestOption{webhooktest.WithTime(now)}, opts...)...)
 		}
-	}
-	intercom := func(body []byte) func(time.Time) (*http.Request, error) {
-		return func(time.Time) (*http.Request, error) {
-			return webhooktest.IntercomRequest(webhooktest.IntercomSecret, body), nil
-		}
-	}
-	series := func(now time.Time) (*http.Request, error) {
-		return webhooktest.SeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesBody,
-			webhooktest.WithContentType("application/x-www-form-urlencoded")), nil
 	}
 	forged := func(now time.Time) (*http.Request, error) {
+		body, err := webhooktest.ReadFixture(fixtureJamCreated)
+		if err != nil {
+			return nil, err
+		}
 		// Signed with a key the receiver does not have.
-		return webhooktest.StandardRequest("whsec_Zm9yZ2VkLWJ5LXNvbWVvbmUtd2l0aG91dC10aGUta2V5", jamCreatedBody, webhooktest.WithTime(now))
+		return webhooktest.StandardRequest("whsec_Zm9yZ2VkLWJ5LXNvbWVvbmUtd2l0aG91dC10aGUta2V5", body, webhooktest.WithTime(now))
 	}
 	return []step{
-		{"Jam jam.created", std(jamCreatedBody, webhooktest.WithID(replayID)), http.StatusOK},
-		{"Jam intercom.recorder.recorded", std(recordedBody), http.StatusOK},
-		{"Jam intercom.recorder.opted_out (svix-* headers)", std(optedOutBody, webhooktest.WithSvixHeaders()), http.StatusOK},
-		{"Intercom conversation.user.replied", intercom(replyBody), http.StatusOK},
-		{"Intercom ping", intercom(pingBody), http.StatusOK},
-		{"Series webhook (form-encoded)", series, http.StatusOK},
+		{"Jam jam.created", fixture(fixtureJamCreated, webhooktest.WithID(replayID)), http.StatusOK},
+		{"Jam intercom.recorder.recorded", fixture(fixtureRecorded), http.StatusOK},
+		{"Jam intercom.recorder.opted_out (svix-* headers)", fixture(fixtureOptedOut, webhooktest.WithSvixHeaders()), http.StatusOK},
+		{"Intercom conversation.user.replied", fixture(fixtureIntercomReply), http.StatusOK},
+		{"Intercom ping", fixture(fixtureIntercomPing), http.StatusOK},
+		{"Series webhook (form-encoded)", fixture(fixtureSeries), http.StatusOK},
 		{"forged: jam.created signed with another key", forged, http.StatusUnauthorized},
 		{"stale: jam.created signed 10 minutes ago", func(now time.Time) (*http.Request, error) {
-			return std(jamCreatedBody)(now.Add(-10 * time.Minute))
+			return fixture(fixtureJamCreated)(now.Add(-10 * time.Minute))
 		}, http.StatusUnauthorized},
-		{"replay: #1 again, same id, fresh signature", std(jamCreatedBody, webhooktest.WithID(replayID)), http.StatusOK},
+		{"replay: #1 again, same id, fresh signature", fixture(fixtureJamCreated, webhooktest.WithID(replayID)), http.StatusOK},
 	}
 }
 

@@ -27,12 +27,12 @@ func TestRun(t *testing.T) {
 		row, status string
 		ran         []string
 	}{
-		{"1", "200 OK", []string{"OnJamCreated:", "4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03"}},
-		{"2", "200 OK", []string{"OnRecorderRecorded:"}},
-		{"3", "200 OK", []string{"OnRecorderOptedOut:"}},
-		{"4", "200 OK", []string{"OnIntercom(conversation.*):", "conversation.user.replied"}},
-		{"5", "200 OK", []string{"OnIntercom(ping):"}},
-		{"6", "200 OK", []string{"OnSeries:"}},
+		{"1", "200 OK", []string{"OnJamCreated: jam 7c9e6679-7425-40de-944b-e07fc1f90ae7 by marta.oyelaran@larkspur-outdoor.example", `"Checkout button`}},
+		{"2", "200 OK", []string{"OnRecorderRecorded: conversation 215468124011902 recorded https://jam.dev/c/8f0b2d4f-6a8c-4eb1-a3c5-7e9a1c3e5b60"}},
+		{"3", "200 OK", []string{"OnRecorderOptedOut: conversation 215468123990011 declined to record"}},
+		{"4", "200 OK", []string{"OnIntercom(conversation.*): conversation.user.replied on conversation 215468124301118 by jonas.lindqvist@brightmill-foods.example"}},
+		{"5", "200 OK", []string{`OnIntercom(ping): "Something for you to look at."`}},
+		{"6", "200 OK", []string{"OnSeries: Jonas Lindqvist <jonas.lindqvist@brightmill-foods.example> of Brightmill Foods"}},
 		{"7", "401 Unauthorized", []string{"OnError:", "no matching signature"}},
 		{"8", "401 Unauthorized", []string{"OnError:", "too old"}},
 		{"9", "200 OK", []string{"nothing: a duplicate is acknowledged"}},
