@@ -177,6 +177,10 @@ func printEvents(w io.Writer, logger *slog.Logger) func(context.Context, *webhoo
 				slog.String("type", e.EventType()), slog.String("error", err.Error()))
 			ev = []byte("null")
 		}
+		for _, ferr := range fieldErrors(e) {
+			logger.LogAttrs(ctx, slog.LevelWarn, "webhook serve: field left zero",
+				slog.String("type", e.EventType()), slog.String("id", d.ID), slog.String("error", ferr.Error()))
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		return enc.Encode(eventLine{Source: string(d.Source), Type: e.EventType(), ID: d.ID, Event: ev})

@@ -124,7 +124,20 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "event: %s\n", describeType(ev))
+	for _, ferr := range fieldErrors(ev) {
+		fmt.Fprintf(stdout, "warning: a field was left zero: %v\n", ferr)
+	}
 	return exitOK
+}
+
+// fieldErrors returns the fields an event left zero because their JSON
+// type was unexpected. The errors name the field and the JSON kind, never
+// the value.
+func fieldErrors(e webhook.Event) []error {
+	if fe, ok := e.(interface{ FieldErrors() []error }); ok {
+		return fe.FieldErrors()
+	}
+	return nil
 }
 
 // describeType names an event's type for people.
