@@ -4,10 +4,14 @@
 //
 // A Handler is an http.Handler that takes each request through four steps:
 //
-//	verify   the exact bytes read, against the configured keys (401 if not)
-//	dedupe   claim the message id, so a retry or a replay runs once (200, or 409 while in flight)
-//	decode   into a typed event: *JamCreated, *IntercomNotification, *SeriesWebhook, … (400 if not)
-//	dispatch to the callbacks registered with OnJamCreated, OnIntercom, OnSeries, OnAny, … (500 if one fails)
+//	verify    the exact bytes read, against the configured keys (401 if not)
+//	decode    into a typed event: *JamCreated, *IntercomNotification, *SeriesWebhook, … (400 if not)
+//	dedupe    claim the message id, so a retry or a replay runs once (200, or 409 while in flight)
+//	dispatch  to the callbacks: OnJamCreated, OnIntercom, OnSeries, OnAny, … (500 if one fails)
+//
+// Decoding comes before deduplication because Intercom's notification id
+// is inside the body; a failed dispatch releases the claim so the sender's
+// retry runs again.
 //
 // and answers 200 when every callback returned nil, for unknown event
 // types (acknowledged, passed to OnUnknown) and for duplicates; 200 for
