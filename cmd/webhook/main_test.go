@@ -219,9 +219,14 @@ func TestVerifyRequestDumpAndHints(t *testing.T) {
 	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
 	require.Contains(t, r.stdout, "OK: Standard Webhooks")
 
-	// From standard input, keys from the environment, clock now: stale.
+	// From standard input, keys from the environment, the real clock: an
+	// hour-old capture is stale.
 	t.Setenv(envSecret, otherKey+", "+webhooktest.Secret)
-	r = runCmd(t, string(dump), "verify", "--request", "-")
+	old, err := webhooktest.StandardRequest(webhooktest.Secret, []byte(jamBody), webhooktest.WithTime(time.Now().Add(-time.Hour)))
+	require.NoError(t, err)
+	oldDump, err := httputil.DumpRequest(old, true)
+	require.NoError(t, err)
+	r = runCmd(t, string(oldDump), "verify", "--request", "-")
 	require.Equal(t, exitFail, r.code)
 	require.Contains(t, r.stdout, "older than the window")
 
@@ -409,7 +414,7 @@ func TestServe(t *testing.T) {
 	require.Equal(t, 200, post(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, []byte(seriesBody),
 		webhooktest.WithContentType("application/x-www-form-urlencoded"))))
 	require.Equal(t, 401, post(webhooktest.NewStandardRequest(t, otherKey, []byte(jamBody), now)))
-	require.Equal(t, 401, post(webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(jamBody)))) // signed long ago
+	require.Equal(t, 401, post(webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(jamBody), webhooktest.WithTime(time.Now().Add(-time.Hour)))))
 
 	var lines []eventLine
 	for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
