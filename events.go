@@ -92,11 +92,25 @@ func (e *UnknownEvent) RawJSON() []byte { return e.Raw }
 //
 // Intercom Series bodies name no type; decode them with ParseSeries.
 func Parse(body []byte) (Event, error) {
-	b, errs, err := decodeBody(body)
+	return parse(bytes.Clone(body))
+}
+
+// parse is Parse for a body the event may keep: the handler's own buffer.
+func parse(raw []byte) (Event, error) {
+	if j, ok := readFlatJam(raw); ok {
+		j.raw = raw
+		return j, nil
+	}
+	return parseGeneral(raw)
+}
+
+// parseGeneral is parse through encoding/json, for every shape; the fast
+// path must agree with it.
+func parseGeneral(raw []byte) (Event, error) {
+	b, errs, err := decodeBody(raw)
 	if err != nil {
 		return nil, err
 	}
-	raw := bytes.Clone(body)
 	switch {
 	case b.Data != nil && strings.Contains(b.Type, "."):
 		return b.jamEvent(b.Type, b.Data.Type, &b.Data.jamFields, raw, errs), nil
@@ -122,18 +136,29 @@ func Parse(body []byte) (Event, error) {
 // type sniffed; any other eventType yields an *UnknownEvent whose Type is
 // eventType.
 func ParseAs(eventType string, body []byte) (Event, error) {
-	if eventType == TypeSeriesWebhook {
-		s, err := ParseSeries(body, "")
+	return parseAs(eventType, bytes.Clone(body))
+}
+
+// parseAs is ParseAs for a body the event may keep.
+func parseAs(eventType string, raw []byte) (Event, error) {
+	switch eventType {
+	case TypeSeriesWebhook:
+		s, err := ParseSeries(raw, "")
 		if err != nil {
 			return nil, err // not a typed nil in a non-nil Event
 		}
 		return s, nil
+	case TypeJamCreated:
+		// A flat body with jamId and teamId decodes the same pinned or not.
+		if j, ok := readFlatJam(raw); ok {
+			j.raw = raw
+			return j, nil
+		}
 	}
-	b, errs, err := decodeBody(body)
+	b, errs, err := decodeBody(raw)
 	if err != nil {
 		return nil, err
 	}
-	raw := bytes.Clone(body)
 	switch eventType {
 	case TypeJamCreated, TypeRecorderRecorded, TypeRecorderOptedOut, TypeRecordingLinkCreated:
 	default:
