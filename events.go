@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // An Event is a decoded webhook body. The concrete types are *JamCreated,
@@ -741,67 +740,22 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 // unquote decodes a JSON string literal, without allocating beyond the
 // result when it holds no escapes.
 func unquote(b []byte) (string, bool) {
-	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+	if len(b) == 0 || b[0] != '"' {
 		return "", false
 	}
-	in := b[1 : len(b)-1]
-	simple := true
-	for _, c := range in {
-		if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
-			simple = false
-			break
-		}
-	}
-	if simple {
-		return string(in), true
-	}
-	var s string
-	if json.Unmarshal(b, &s) != nil {
-		return "", false
-	}
-	return s, true
+	r := jsonReader{b: b}
+	v, ok := r.str()
+	return v, ok && r.i == len(b)
 }
 
 // isJSONNumber reports whether b is exactly one JSON number literal.
 func isJSONNumber(b []byte) bool {
-	i := 0
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	default:
+	if len(b) == 0 {
 		return false
 	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		start := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == start {
-			return false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		start := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == start {
-			return false
-		}
-	}
-	return i == len(b)
+	r := jsonReader{b: b}
+	_, ok := r.number()
+	return ok && r.i == len(b) && b[0] != ' ' && b[0] != '\t' && b[0] != '\n' && b[0] != '\r'
 }
 
 // valueKind names a JSON value for a *json.UnmarshalTypeError.
