@@ -270,6 +270,11 @@ func (r *jsonReader) boolean() (bool, bool) {
 	return false, false
 }
 
+// null reads null if it is next, and reports whether it was.
+func (r *jsonReader) null() bool {
+	return r.peek() == 'n' && r.literal("null")
+}
+
 func (r *jsonReader) literal(s string) bool {
 	if len(r.b)-r.i < len(s) || string(r.b[r.i:r.i+len(s)]) != s {
 		return false
