@@ -598,8 +598,9 @@ func jsonKind(v any) string {
 // A Time is a timestamp that decodes from every form the senders use: a
 // JSON number or numeric string of Unix seconds (with an optional
 // fraction), or an RFC 3339 / ISO 8601 string with or without fractional
-// seconds and zone (no zone means UTC). null and "" decode to the zero
-// Time, because real payloads use both for "not set".
+// seconds and zone (no zone means UTC). null, "" and 0 decode to the zero
+// Time, because real payloads use all three for "not set" (Intercom sends
+// delivered_at 0), so IsZero tells an unset time.
 type Time struct {
 	time.Time
 }
@@ -706,6 +707,9 @@ func parseUnixSeconds(s string) (time.Time, bool) {
 		if whole[0] == '-' {
 			nsec = -nsec
 		}
+	}
+	if sec == 0 && nsec == 0 {
+		return time.Time{}, true // "not set", as Intercom's delivered_at uses it
 	}
 	return time.Unix(sec, nsec).UTC(), true
 }
