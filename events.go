@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // An Event is a decoded webhook body. The concrete types are *JamCreated,
@@ -92,11 +91,25 @@ func (e *UnknownEvent) RawJSON() []byte { return e.Raw }
 //
 // Intercom Series bodies name no type; decode them with ParseSeries.
 func Parse(body []byte) (Event, error) {
-	b, errs, err := decodeBody(body)
+	return parse(bytes.Clone(body))
+}
+
+// parse is Parse for a body the event may keep: the handler's own buffer.
+func parse(raw []byte) (Event, error) {
+	if j, ok := readFlatJam(raw); ok {
+		j.raw = raw
+		return j, nil
+	}
+	return parseGeneral(raw)
+}
+
+// parseGeneral is parse through encoding/json, for every shape; the fast
+// path must agree with it.
+func parseGeneral(raw []byte) (Event, error) {
+	b, errs, err := decodeBody(raw)
 	if err != nil {
 		return nil, err
 	}
-	raw := bytes.Clone(body)
 	switch {
 	case b.Data != nil && strings.Contains(b.Type, "."):
 		return b.jamEvent(b.Type, b.Data.Type, &b.Data.jamFields, raw, errs), nil
@@ -122,18 +135,29 @@ func Parse(body []byte) (Event, error) {
 // type sniffed; any other eventType yields an *UnknownEvent whose Type is
 // eventType.
 func ParseAs(eventType string, body []byte) (Event, error) {
-	if eventType == TypeSeriesWebhook {
-		s, err := ParseSeries(body, "")
+	return parseAs(eventType, bytes.Clone(body))
+}
+
+// parseAs is ParseAs for a body the event may keep.
+func parseAs(eventType string, raw []byte) (Event, error) {
+	switch eventType {
+	case TypeSeriesWebhook:
+		s, err := ParseSeries(raw, "")
 		if err != nil {
 			return nil, err // not a typed nil in a non-nil Event
 		}
 		return s, nil
+	case TypeJamCreated:
+		// A flat body with jamId and teamId decodes the same pinned or not.
+		if j, ok := readFlatJam(raw); ok {
+			j.raw = raw
+			return j, nil
+		}
 	}
-	b, errs, err := decodeBody(body)
+	b, errs, err := decodeBody(raw)
 	if err != nil {
 		return nil, err
 	}
-	raw := bytes.Clone(body)
 	switch eventType {
 	case TypeJamCreated, TypeRecorderRecorded, TypeRecorderOptedOut, TypeRecordingLinkCreated:
 	default:
@@ -574,8 +598,9 @@ func jsonKind(v any) string {
 // A Time is a timestamp that decodes from every form the senders use: a
 // JSON number or numeric string of Unix seconds (with an optional
 // fraction), or an RFC 3339 / ISO 8601 string with or without fractional
-// seconds and zone (no zone means UTC). null and "" decode to the zero
-// Time, because real payloads use both for "not set".
+// seconds and zone (no zone means UTC). null, "" and 0 decode to the zero
+// Time, because real payloads use all three for "not set" (Intercom sends
+// delivered_at 0), so IsZero tells an unset time.
 type Time struct {
 	time.Time
 }
@@ -683,6 +708,9 @@ func parseUnixSeconds(s string) (time.Time, bool) {
 			nsec = -nsec
 		}
 	}
+	if sec == 0 && nsec == 0 {
+		return time.Time{}, true // "not set", as Intercom's delivered_at uses it
+	}
 	return time.Unix(sec, nsec).UTC(), true
 }
 
@@ -716,67 +744,22 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 // unquote decodes a JSON string literal, without allocating beyond the
 // result when it holds no escapes.
 func unquote(b []byte) (string, bool) {
-	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+	if len(b) == 0 || b[0] != '"' {
 		return "", false
 	}
-	in := b[1 : len(b)-1]
-	simple := true
-	for _, c := range in {
-		if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
-			simple = false
-			break
-		}
-	}
-	if simple {
-		return string(in), true
-	}
-	var s string
-	if json.Unmarshal(b, &s) != nil {
-		return "", false
-	}
-	return s, true
+	r := jsonReader{b: b}
+	v, ok := r.str()
+	return v, ok && r.i == len(b)
 }
 
 // isJSONNumber reports whether b is exactly one JSON number literal.
 func isJSONNumber(b []byte) bool {
-	i := 0
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	default:
+	if len(b) == 0 {
 		return false
 	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		start := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == start {
-			return false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		start := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == start {
-			return false
-		}
-	}
-	return i == len(b)
+	r := jsonReader{b: b}
+	_, ok := r.number()
+	return ok && r.i == len(b) && b[0] != ' ' && b[0] != '\t' && b[0] != '\n' && b[0] != '\r'
 }
 
 // valueKind names a JSON value for a *json.UnmarshalTypeError.

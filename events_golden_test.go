@@ -270,7 +270,7 @@ func goldenTable() map[string]golden {
 			require.Equal(t, 1, n.DeliveryAttempts)
 			require.Equal(t, int64(T), n.CreatedAt.Unix())
 			require.Equal(t, int64(T), n.FirstSentAt.Unix())
-			require.Equal(t, int64(0), n.DeliveredAt.Unix())
+			require.True(t, n.DeliveredAt.IsZero(), "delivered_at 0 means not delivered")
 			require.Empty(t, n.Self)
 			require.JSONEq(t, `{}`, string(n.Links))
 			require.Empty(t, n.FieldErrors())

@@ -16,7 +16,9 @@ func TestTimeUnmarshal(t *testing.T) {
 	}{
 		{`null`, time.Time{}},
 		{`""`, time.Time{}},
-		{`0`, time.Unix(0, 0)},
+		{`0`, time.Time{}}, // Intercom's delivered_at: 0 means not delivered
+		{`"0"`, time.Time{}},
+		{`0.5`, time.Unix(0, 5e8)},
 		{`1773406800`, time.Unix(1773406800, 0)},
 		{`-86400`, time.Unix(-86400, 0)},
 		{`1773406800.25`, time.Unix(1773406800, 250_000_000)},

@@ -621,9 +621,9 @@ func (h *Handler) decode(src Source, body []byte, hd http.Header) (Event, error)
 		}
 		return s, nil
 	case h.pinned != "":
-		return ParseAs(h.pinned, body)
+		return parseAs(h.pinned, body)
 	}
-	return Parse(body)
+	return parse(body)
 }
 
 // reject answers a request that will not reach the callbacks, or whose

@@ -1,10 +1,28 @@
-// Package webhook receives webhooks from Jam (Standard Webhooks, through Svix),
-// Intercom app webhooks and Intercom Series webhook blocks.
+// Package webhook receives webhooks from Jam (Standard Webhooks, through
+// Svix), Intercom app webhooks (X-Hub-Signature) and Intercom Series
+// webhook blocks (a shared token in a header of the admin's choosing).
 //
-// Every delivery is verified against the exact bytes read from the wire,
-// before anything is decoded: Standard Webhooks v1 (HMAC-SHA256) and v1a
-// (ed25519) signatures over id.timestamp.body, Intercom's X-Hub-Signature
-// (HMAC-SHA1 over the body), or a shared token in a header for Series.
+// A Handler is an http.Handler that takes each request through four steps:
+//
+//	verify    the exact bytes read, against the configured keys (401 if not)
+//	decode    into a typed event: *JamCreated, *IntercomNotification, *SeriesWebhook, … (400 if not)
+//	dedupe    claim the message id, so a retry or a replay runs once (200, or 409 while in flight)
+//	dispatch  to the callbacks: OnJamCreated, OnIntercom, OnSeries, OnAny, … (500 if one fails)
+//
+// Decoding comes before deduplication because Intercom's notification id
+// is inside the body; a failed dispatch releases the claim so the sender's
+// retry runs again.
+//
+// and answers 200 when every callback returned nil, for unknown event
+// types (acknowledged, passed to OnUnknown) and for duplicates; 200 for
+// HEAD; 405, 413 and 415 for requests no sender makes. The full table is
+// on Handler. Each step is also usable alone: Verifier, IntercomVerifier
+// and SeriesVerifier for your own routing, Parse and ParseSeries for bytes
+// verified earlier (queues, replays), Deduper for your own store.
+//
+// Start with NewHandler and one of WithSecrets, WithIntercomSecrets or
+// WithSeries; package webhooktest signs requests for tests, and
+// "go run ./examples/quickstart" in the repository shows every status.
 //
 // Threat model in brief: an attacker can reach the endpoint and send any
 // bytes, replay captured deliveries, and send bodies of any size. The
@@ -12,7 +30,9 @@
 // Webhooks timestamp window bounds replay in time, and the message id (the
 // Intercom notification id) is the key for deduplication, which is the only
 // replay protection Intercom's scheme allows. Never re-encode a body before
-// verifying it, and never log bodies, secrets or signatures.
+// verifying it, and never log bodies, secrets or signatures. The default
+// dedupe store is in memory: replicas need a shared one, such as
+// github.com/inhook/webhook/redisstore.
 package webhook
 
 import standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// TestEndToEnd builds the binary, starts "serve" as a process, sends every
+// embedded fixture to it with "send --all", and checks that each produced
+// one JSON line of the agreed shape; then stops serve with SIGTERM.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("uses SIGTERM")
+	}
+	bin := filepath.Join(t.TempDir(), "webhook")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	// Keys by flag for Standard Webhooks, by environment for the others.
+	serve := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--secret", webhooktest.Secret)
+	serve.Env = append(os.Environ(),
+		envSecret+"=",
+		envIntercom+"=some-old-client-secret,"+webhooktest.IntercomSecret,
+		envSeriesToken+"="+webhooktest.SeriesToken,
+		envSeriesHeader+"="+webhooktest.SeriesHeader,
+	)
+	var stdout bytes.Buffer
+	serve.Stdout = &stdout
+	stderrPipe, err := serve.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, serve.Start())
+	exited := false
+	t.Cleanup(func() {
+		if !exited {
+			_ = serve.Process.Kill()
+			_ = serve.Wait()
+		}
+	})
+
+	// The first line on stderr names the address; keep reading the rest
+	// so serve never blocks on a full pipe.
+	addr := make(chan string, 1)
+	var logs syncBuffer
+	go func() {
+		sc := bufio.NewScanner(stderrPipe)
+		for sc.Scan() {
+			logs.Write(append(sc.Bytes(), '\n'))
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderrPipe)
+	}()
+	var url string
+	select {
+	case url = <-addr:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("serve printed no address; stderr: %s", logs.String())
+	}
+
+	send := exec.Command(bin, "send", "--all", "--url", url+"/webhook")
+	send.Env = os.Environ()
+	sent, err := send.CombinedOutput()
+	require.NoError(t, err, "send --all: %s\nserve stderr: %s", sent, logs.String())
+	names := webhooktest.FixtureNames()
+	require.Len(t, strings.Split(strings.TrimSpace(string(sent)), "\n"), len(names), string(sent))
+
+	require.NoError(t, serve.Process.Signal(syscall.SIGTERM))
+	err = serve.Wait()
+	exited = true
+	require.NoError(t, err, "serve should exit 0 on SIGTERM; stderr: %s", logs.String())
+	require.Contains(t, logs.String(), "webhook serve: stopped")
+
+	// One line per fixture, in the order sent, of the agreed shape.
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	require.Len(t, lines, len(names), stdout.String())
+	for i, name := range names {
+		var got map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal([]byte(lines[i]), &got), lines[i])
+		require.Len(t, got, 4, "keys of %s: %s", name, lines[i])
+		var source, typ, id string
+		require.NoError(t, json.Unmarshal(got["source"], &source))
+		require.NoError(t, json.Unmarshal(got["type"], &typ))
+		require.NoError(t, json.Unmarshal(got["id"], &id))
+		require.True(t, json.Valid(got["event"]), name)
+
+		d, err := fixtureDelivery(name)
+		require.NoError(t, err)
+		require.Equal(t, string(d.source), source, name)
+		ev, err := decode(d.source, d.body, http.Header{"Content-Type": {d.ctype}})
+		require.NoError(t, err, name)
+		require.Equal(t, ev.EventType(), typ, name)
+		switch source {
+		case "standard":
+			require.Regexp(t, `^msg_[0-9a-f]{24}$`, id, name)
+		case "series":
+			require.Empty(t, id, name)
+		}
+		require.NotEqual(t, "null", string(got["event"]), name)
+	}
+	requireNoSecrets(t, logs.String(), "")
+}

@@ -1,0 +1,226 @@
+// Command webhook is the developer tool of github.com/inhook/webhook: it
+// runs a receiver that prints what it receives, sends signed test
+// deliveries, signs bodies, and explains why a captured delivery does or
+// does not verify.
+//
+// Usage:
+//
+//	webhook serve  [--addr 127.0.0.1:8080] [--secret whsec_…] [--intercom-secret …] [--series-token …]
+//	webhook send   [--url http://127.0.0.1:8080/] (--all | --file body.json --source standard | fixture…)
+//	webhook sign   [--source standard] [--curl --url URL] [file]
+//	webhook verify (--body body.json --headers headers.txt | --request dump.http) [--now T | --skip-timestamp]
+//
+// serve and verify take their keys from flags, each repeatable, or from
+// the environment: WEBHOOK_SECRET (Standard Webhooks secrets, as Jam shows
+// them: whsec_…), INTERCOM_CLIENT_SECRET (Intercom app client secrets) and
+// SERIES_TOKEN (Series tokens, in the header SERIES_HEADER, default
+// X-Series-Token); each variable may hold several values separated by
+// commas. send and sign use the public test keys of package webhooktest
+// unless flags say otherwise, so "webhook serve --test-keys" and
+// "webhook send --all" work together out of the box.
+//
+// serve prints one JSON object per dispatched event on standard output:
+//
+//	{"source":"standard","type":"jam.created","id":"msg_…","event":{…}}
+//
+// source is standard, intercom or series; type is the event type (the
+// topic for Intercom); id is the message or notification id, "" when the
+// sender gives none; event is the decoded event. Rejections are logged to
+// standard error with their reason; bodies, secrets and signatures never
+// are.
+//
+// Exit status: 0 on success; 1 when a delivery failed verification, a
+// response was not 2xx, or the command failed at run time; 2 for a usage
+// error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+const exitHelp = `Exit status: 0 ok; 1 verification failed, a non-2xx response, or a run-time
+failure; 2 usage error.`
+
+const topUsage = `webhook: a developer tool for github.com/inhook/webhook.
+
+Usage:
+  webhook serve   run a receiver that prints every event as a JSON line
+  webhook send    sign embedded fixtures or a file and POST them to a receiver
+  webhook sign    print the signature headers, or a curl command, for a body
+  webhook verify  check a captured body and headers and say why they pass or fail
+
+Run "webhook <command> --help" for a command's flags.
+
+Keys come from flags or from WEBHOOK_SECRET, INTERCOM_CLIENT_SECRET and
+SERIES_TOKEN (comma-separated values allowed). send and sign default to the
+public test keys of package webhooktest.
+
+` + exitHelp + "\n"
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is the whole program, so tests can drive it without a process.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, stdout, stderr)
+	case "send":
+		return runSend(ctx, rest, stdout, stderr)
+	case "sign":
+		return runSign(rest, stdin, stdout, stderr)
+	case "verify":
+		return runVerify(rest, stdin, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, topUsage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "webhook: unknown command %q\n\n%s", cmd, topUsage)
+	return exitUsage
+}
+
+// newFlagSet returns a FlagSet whose usage text starts with synopsis and
+// ends with the exit statuses.
+func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("webhook "+name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "%s\nFlags:\n", strings.TrimSpace(synopsis))
+		fs.PrintDefaults()
+		fmt.Fprintf(out, "\n%s\n", exitHelp)
+	}
+	return fs
+}
+
+// parseFlags parses args, flags and arguments in any order (flags after
+// a file name are still flags; "--" ends them), and returns the
+// arguments. stop reports that the command should exit with code: 0 for
+// --help, 2 for a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, stop bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, exitOK, true
+			}
+			return nil, exitUsage, true
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, false
+		}
+		if i := len(args) - len(rest); i > 0 && args[i-1] == "--" {
+			return append(pos, rest...), 0, false
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+// usageErr reports a usage error for a command and returns exitUsage.
+func usageErr(stderr io.Writer, cmd, format string, args ...any) int {
+	fmt.Fprintf(stderr, "webhook %s: %s\nRun \"webhook %s --help\" for usage.\n", cmd, fmt.Sprintf(format, args...), cmd)
+	return exitUsage
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return fmt.Sprint(len(*l)) + " value(s)" }
+
+func (l *listFlag) Set(v string) error {
+	if v == "" {
+		return errors.New("empty value")
+	}
+	*l = append(*l, v)
+	return nil
+}
+
+// envList splits a comma-separated environment variable, dropping empty
+// values and surrounding spaces.
+func envList(name string) []string {
+	var out []string
+	for _, v := range strings.Split(os.Getenv(name), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// keyFlags are the key flags shared by serve, send, sign and verify.
+type keyFlags struct {
+	secrets, intercom, tokens listFlag
+	seriesHeader              string
+}
+
+// Environment variables holding keys, for serve and verify.
+const (
+	envSecret       = "WEBHOOK_SECRET"
+	envIntercom     = "INTERCOM_CLIENT_SECRET"
+	envSeriesToken  = "SERIES_TOKEN"
+	envSeriesHeader = "SERIES_HEADER"
+)
+
+const defaultSeriesHeader = "X-Series-Token"
+
+func (k *keyFlags) register(fs *flag.FlagSet, env bool) {
+	from := func(name string) string {
+		if env {
+			return " (or $" + name + ", comma-separated)"
+		}
+		return ""
+	}
+	fs.Var(&k.secrets, "secret", "Standard Webhooks secret, whsec_… (repeatable)"+from(envSecret))
+	fs.Var(&k.intercom, "intercom-secret", "Intercom app client secret (repeatable)"+from(envIntercom))
+	fs.Var(&k.tokens, "series-token", "Intercom Series shared token (repeatable)"+from(envSeriesToken))
+	headerEnv := ""
+	if env {
+		headerEnv = " (or $" + envSeriesHeader + ")"
+	}
+	fs.StringVar(&k.seriesHeader, "series-header", "", "header carrying the Series token (default "+defaultSeriesHeader+")"+headerEnv)
+}
+
+// fromEnv fills each kind of key that no flag gave from the environment.
+func (k *keyFlags) fromEnv() {
+	if len(k.secrets) == 0 {
+		k.secrets = envList(envSecret)
+	}
+	if len(k.intercom) == 0 {
+		k.intercom = envList(envIntercom)
+	}
+	if len(k.tokens) == 0 {
+		k.tokens = envList(envSeriesToken)
+	}
+	if k.seriesHeader == "" {
+		k.seriesHeader = strings.TrimSpace(os.Getenv(envSeriesHeader))
+	}
+}
+
+func (k *keyFlags) header() string {
+	if k.seriesHeader == "" {
+		return defaultSeriesHeader
+	}
+	return k.seriesHeader
+}
+
+func (k *keyFlags) empty() bool {
+	return len(k.secrets) == 0 && len(k.intercom) == 0 && len(k.tokens) == 0
+}

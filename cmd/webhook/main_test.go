@@ -1,0 +1,458 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	jamBody    = `{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","jamUrl":"https://jam.dev/c/4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video","author":{"email":"dana@northwind.example"}}`
+	noticeBody = `{"type":"notification_event","app_id":"x7k2p9m4","id":"notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c","topic":"conversation.user.replied","created_at":1795510790,"delivery_attempts":1,"data":{"type":"notification_event_data","item":{"type":"conversation","id":"215471234567890","state":"open"}}}`
+	seriesBody = `name=Dana+Okafor&company=Northwind`
+	otherKey   = "whsec_b3RoZXItc2VjcmV0LXRoYXQtaXMtbm90LWNvbmZpZ3VyZWQ="
+)
+
+// result is one run of the command.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCmd(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return result{code, out.String(), errb.String()}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	return p
+}
+
+// clearEnv makes sure keys in the developer's environment do not leak
+// into a test.
+func clearEnv(t *testing.T) {
+	for _, k := range []string{envSecret, envIntercom, envSeriesToken, envSeriesHeader} {
+		t.Setenv(k, "")
+	}
+}
+
+func TestUsageAndHelp(t *testing.T) {
+	clearEnv(t)
+	tests := []struct {
+		args []string
+		code int
+		want string // in stdout+stderr
+	}{
+		{nil, exitUsage, "Usage:"},
+		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
+		{[]string{"help"}, exitOK, "webhook verify"},
+		{[]string{"--help"}, exitOK, "Exit status"},
+		{[]string{"serve", "--help"}, exitOK, "Exit status: 0 ok"},
+		{[]string{"send", "--help"}, exitOK, "Exit status: 0 ok"},
+		{[]string{"sign", "--help"}, exitOK, "Exit status: 0 ok"},
+		{[]string{"verify", "--help"}, exitOK, "Exit status: 0 ok"},
+		{[]string{"serve", "--no-such-flag"}, exitUsage, "flag provided but not defined"},
+		{[]string{"serve"}, exitUsage, "no keys"},
+		{[]string{"serve", "--secret", "whsec_not base64!"}, exitUsage, "invalid secret"},
+		{[]string{"serve", "extra"}, exitUsage, `unexpected argument "extra"`},
+		{[]string{"send"}, exitUsage, "nothing to send"},
+		{[]string{"send", "--all", "jam/x.json"}, exitUsage, "not both"},
+		{[]string{"send", "--file", "x", "--all"}, exitUsage, "not several"},
+		{[]string{"send", "no/such.json"}, exitUsage, "no fixture"},
+		{[]string{"send", "--all", "--id", "msg_1"}, exitUsage, "--id applies to one delivery"},
+		{[]string{"send", "--file", "x", "--source", "github"}, exitUsage, `source "github"`},
+		{[]string{"send", "--timestamp", "yesterday", "--file", os.Args[0]}, exitUsage, "neither unix seconds nor RFC 3339"},
+		{[]string{"sign", "--source", "stripe"}, exitUsage, `source "stripe"`},
+		{[]string{"sign", "a", "b"}, exitUsage, "one body file"},
+		{[]string{"sign", "a", "--source", "stripe"}, exitUsage, `source "stripe"`}, // flags after arguments count
+		{[]string{"serve", "--", "--secret"}, exitUsage, `unexpected argument "--secret"`},
+		{[]string{"verify"}, exitUsage, "need --body and --headers"},
+		{[]string{"verify", "--body", "b"}, exitUsage, "need --body and --headers"},
+		{[]string{"verify", "--request", "r", "--body", "b"}, exitUsage, "not both"},
+		{[]string{"verify", "--request", "r", "--now", "1", "--skip-timestamp"}, exitUsage, "--now or --skip-timestamp"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := runCmd(t, "", tt.args...)
+			require.Equal(t, tt.code, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+			require.Contains(t, r.stdout+r.stderr, tt.want)
+		})
+	}
+}
+
+func TestSignThenVerify(t *testing.T) {
+	clearEnv(t)
+	at := fmt.Sprint(webhooktest.Unix)
+	tests := []struct {
+		name     string
+		source   string
+		body     string
+		signArgs []string // besides --source and --timestamp
+		verify   []string // keys and clock for verify
+		code     int
+		want     []string // lines or fragments of verify's stdout
+	}{
+		{name: "standard", source: "standard", body: jamBody, signArgs: []string{"--id", "msg_one"},
+			verify: []string{"--secret", webhooktest.Secret, "--now", at}, code: exitOK,
+			want: []string{"OK: Standard Webhooks signature matches", "message id msg_one", "signed at 2026-11-24T09:00:00Z", "event: jam.created"}},
+		{name: "standard svix headers, rotated secrets", source: "standard", body: jamBody, signArgs: []string{"--svix", "--secret", otherKey, "--secret", webhooktest.Secret},
+			verify: []string{"--secret", webhooktest.Secret, "--now", at}, code: exitOK, want: []string{"OK: Standard Webhooks"}},
+		{name: "standard wrong secret", source: "standard", body: jamBody,
+			verify: []string{"--secret", otherKey, "--now", at}, code: exitFail, want: []string{"FAIL: no configured secret signed these bytes"}},
+		{name: "standard stale", source: "standard", body: jamBody,
+			verify: []string{"--secret", webhooktest.Secret, "--now", fmt.Sprint(webhooktest.Unix + 600)}, code: exitFail,
+			want: []string{"FAIL: the timestamp " + at, "older than the window", "--skip-timestamp"}},
+		{name: "standard from the future", source: "standard", body: jamBody,
+			verify: []string{"--secret", webhooktest.Secret, "--now", fmt.Sprint(webhooktest.Unix - 600)}, code: exitFail,
+			want: []string{"FAIL: the timestamp", "future"}},
+		{name: "standard stale but skipped", source: "standard", body: jamBody,
+			verify: []string{"--secret", webhooktest.Secret, "--skip-timestamp"}, code: exitOK, want: []string{"OK:"}},
+		{name: "standard no secret given", source: "standard", body: jamBody,
+			verify: []string{"--intercom-secret", webhooktest.IntercomSecret}, code: exitUsage},
+		{name: "intercom", source: "intercom", body: noticeBody,
+			verify: []string{"--intercom-secret", webhooktest.IntercomSecret}, code: exitOK,
+			want: []string{"OK: Intercom X-Hub-Signature matches", "event: conversation.user.replied"}},
+		{name: "intercom, a field of unexpected type", source: "intercom",
+			body:   `{"type":"notification_event","id":"notif_1","topic":"conversation.user.replied","data":{"item":{"type":"conversation","id":"1","open":"yes"}}}`,
+			verify: []string{"--intercom-secret", webhooktest.IntercomSecret}, code: exitOK,
+			want: []string{"event: conversation.user.replied", "warning: a field was left zero:", "item.open"}},
+		{name: "intercom wrong secret", source: "intercom", body: noticeBody,
+			verify: []string{"--intercom-secret", "not-the-client-secret"}, code: exitFail, want: []string{"FAIL: no configured client secret"}},
+		{name: "series form", source: "series", body: seriesBody,
+			verify: []string{"--series-token", webhooktest.SeriesToken}, code: exitOK,
+			want: []string{"OK: Series token in X-Series-Token matches", "event: " + webhook.TypeSeriesWebhook}},
+		{name: "series wrong token", source: "series", body: seriesBody,
+			verify: []string{"--series-token", "another-token-of-16-bytes"}, code: exitFail, want: []string{"FAIL: the token matches no configured token"}},
+		{name: "series custom header", source: "series", body: seriesBody, signArgs: []string{"--series-header", "X-Hook-Auth", "--series-token", "custom-token-1234567890"},
+			verify: []string{"--series-header", "x-hook-auth", "--series-token", "custom-token-1234567890"}, code: exitOK, want: []string{"OK: Series token in X-Hook-Auth"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bodyFile := writeFile(t, "body", tt.body)
+			args := append([]string{"sign", "--source", tt.source, "--timestamp", at}, tt.signArgs...)
+			s := runCmd(t, "", append(args, bodyFile)...)
+			require.Equal(t, exitOK, s.code, s.stderr)
+			headers := writeFile(t, "headers", s.stdout)
+
+			v := runCmd(t, "", append([]string{"verify", "--body", bodyFile, "--headers", headers}, tt.verify...)...)
+			require.Equal(t, tt.code, v.code, "stdout: %s\nstderr: %s", v.stdout, v.stderr)
+			for _, w := range tt.want {
+				require.Contains(t, v.stdout, w)
+			}
+			requireNoSecrets(t, v.stdout+v.stderr, s.stdout)
+		})
+	}
+}
+
+// requireNoSecrets checks that out holds no key and none of the
+// signatures in headers.
+func requireNoSecrets(t *testing.T, out, headers string) {
+	t.Helper()
+	for _, secret := range []string{webhooktest.Secret, webhooktest.IntercomSecret, webhooktest.SeriesToken, otherKey, "custom-token-1234567890"} {
+		require.NotContains(t, out, secret)
+	}
+	for _, m := range regexp.MustCompile(`(v1,[A-Za-z0-9+/=]+|sha1=[0-9a-f]+)`).FindAllString(headers, -1) {
+		require.NotContains(t, out, strings.TrimPrefix(strings.TrimPrefix(m, "v1,"), "sha1="))
+	}
+}
+
+func TestSignOutput(t *testing.T) {
+	clearEnv(t)
+	at := fmt.Sprint(webhooktest.Unix)
+	// From standard input, headers in a stable order.
+	r := runCmd(t, jamBody, "sign", "--timestamp", at, "--id", "msg_fixed")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	sig, err := webhooktest.SignStandard(webhooktest.Secret, "msg_fixed", webhooktest.Time(), []byte(jamBody))
+	require.NoError(t, err)
+	require.Equal(t, "Content-Type: application/json\nWebhook-Id: msg_fixed\nWebhook-Signature: "+sig+"\nWebhook-Timestamp: "+at+"\n", r.stdout)
+
+	r = runCmd(t, noticeBody, "sign", "--source", "intercom")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "X-Hub-Signature: "+webhooktest.SignIntercom(webhooktest.IntercomSecret, []byte(noticeBody))+"\n")
+
+	// curl with a file sends the file's bytes.
+	file := writeFile(t, "it's.json", jamBody)
+	r = runCmd(t, "", "sign", file, "--curl", "--url", "https://example.test/hooks") // flags after the file count
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.True(t, strings.HasPrefix(r.stdout, "curl -sS -i 'https://example.test/hooks'"), r.stdout)
+	require.Contains(t, r.stdout, `-H 'Webhook-Signature: v1,`)
+	require.Contains(t, r.stdout, `--data-binary '@`+strings.ReplaceAll(file, "'", `'\''`)+`'`)
+
+	// curl from standard input carries the body inline, quoted.
+	r = runCmd(t, `name=O'Brien`, "sign", "--curl", "--source", "series", "--method", "PUT")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "-X 'PUT'")
+	require.Contains(t, r.stdout, `-H 'Content-Type: application/x-www-form-urlencoded'`)
+	require.Contains(t, r.stdout, `--data-raw 'name=O'\''Brien'`)
+}
+
+func TestVerifyRequestDumpAndHints(t *testing.T) {
+	clearEnv(t)
+	req, err := webhooktest.StandardRequest(webhooktest.Secret, []byte(jamBody), webhooktest.WithSvixHeaders())
+	require.NoError(t, err)
+	dump, err := httputil.DumpRequest(req, true)
+	require.NoError(t, err)
+	dumpFile := writeFile(t, "req.http", string(dump))
+
+	r := runCmd(t, "", "verify", "--request", dumpFile, "--secret", webhooktest.Secret, "--now", webhooktest.Time().Format(time.RFC3339))
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	require.Contains(t, r.stdout, "OK: Standard Webhooks")
+
+	// From standard input, keys from the environment, the real clock: an
+	// hour-old capture is stale.
+	t.Setenv(envSecret, otherKey+", "+webhooktest.Secret)
+	old, err := webhooktest.StandardRequest(webhooktest.Secret, []byte(jamBody), webhooktest.WithTime(time.Now().Add(-time.Hour)))
+	require.NoError(t, err)
+	oldDump, err := httputil.DumpRequest(old, true)
+	require.NoError(t, err)
+	r = runCmd(t, string(oldDump), "verify", "--request", "-")
+	require.Equal(t, exitFail, r.code)
+	require.Contains(t, r.stdout, "older than the window")
+
+	// A body saved with a trailing newline.
+	bodyFile := writeFile(t, "body.json", jamBody+"\n")
+	headers := ""
+	for _, k := range sortedKeys(req.Header) {
+		headers += k + ": " + req.Header.Get(k) + "\n"
+	}
+	headersFile := writeFile(t, "h.txt", "# captured from the proxy\n\n"+headers)
+	r = runCmd(t, "", "verify", "--body", bodyFile, "--headers", headersFile, "--skip-timestamp")
+	require.Equal(t, exitFail, r.code)
+	require.Contains(t, r.stdout, "FAIL: no configured secret signed these bytes")
+	require.Contains(t, r.stdout, "hint: the body verifies without its trailing newline")
+	requireNoSecrets(t, r.stdout+r.stderr, headers)
+
+	tests := []struct {
+		name, headers, want string
+		code                int
+	}{
+		{"no signature headers", "Content-Type: application/json\n", "FAIL: no signature headers", exitFail},
+		{"partial set", "Webhook-Id: msg_1\nWebhook-Timestamp: 1795510800\n", "FAIL: a required header is missing", exitFail},
+		{"malformed signature", "Webhook-Id: msg_1\nWebhook-Timestamp: 1795510800\nWebhook-Signature: v1,!!\n", "FAIL: a signature header is malformed (v1 signature is not canonical base64 of 32 bytes)", exitFail},
+		{"intercom without prefix", "X-Hub-Signature: 0123\n", "", exitUsage}, // no Intercom secret configured
+		{"not a header line", "Webhook-Id msg_1\n", "", exitFail},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCmd(t, "", "verify", "--body", bodyFile, "--headers", writeFile(t, "h", tt.headers), "--skip-timestamp")
+			require.Equal(t, tt.code, r.code, r.stdout+r.stderr)
+			require.Contains(t, r.stdout, tt.want)
+		})
+	}
+	r = runCmd(t, "", "verify", "--request", writeFile(t, "junk", "not http"), "--secret", webhooktest.Secret)
+	require.Equal(t, exitFail, r.code)
+	require.Contains(t, r.stderr, "is not an HTTP request")
+}
+
+// newReceiver returns a test server running a handler with the test keys
+// and the real clock, and a function returning the event types it saw.
+func newReceiver(t *testing.T) (*httptest.Server, func() []string) {
+	t.Helper()
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+		webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
+		webhook.WithLogger(discardLogger()),
+	)
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var seen []string
+	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, string(d.Source)+" "+e.EventType())
+		return nil
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+}
+
+func TestSend(t *testing.T) {
+	clearEnv(t)
+	srv, seen := newReceiver(t)
+	jamFile := writeFile(t, "jam.json", jamBody)
+	noticeFile := writeFile(t, "notice.json", noticeBody)
+	seriesFile := writeFile(t, "series.txt", seriesBody)
+
+	r := runCmd(t, "", "send", "--url", srv.URL, "--file", jamFile)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Regexp(t, `^200 OK\s+`+regexp.QuoteMeta(jamFile)+`\s+standard\s+msg_[0-9a-f]{24}\n$`, r.stdout)
+
+	r = runCmd(t, "", "send", "--url", srv.URL, "--file", noticeFile, "--source", "intercom")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Regexp(t, `^200 OK\s+\S+\s+intercom\s+notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c\n$`, r.stdout)
+	r = runCmd(t, "", "send", "--url", srv.URL, "--file", seriesFile, "--source", "series", "--method", "PUT")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Equal(t, []string{"standard jam.created", "intercom conversation.user.replied", "series " + webhook.TypeSeriesWebhook}, seen())
+
+	// The same id twice: the duplicate is acknowledged without callbacks.
+	for range 2 {
+		r = runCmd(t, "", "send", "--url", srv.URL, "--file", jamFile, "--id", "msg_replayed", "--svix")
+		require.Equal(t, exitOK, r.code, r.stderr)
+		require.Contains(t, r.stdout, "msg_replayed")
+	}
+	require.Len(t, seen(), 4)
+
+	// Rejections: exit 1, the status printed.
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"wrong secret", []string{"--file", jamFile, "--secret", otherKey}, "401 Unauthorized"},
+		{"stale", []string{"--file", jamFile, "--timestamp", time.Now().Add(-time.Hour).Format(time.RFC3339)}, "401 Unauthorized"},
+		{"wrong intercom secret", []string{"--file", noticeFile, "--source", "intercom", "--intercom-secret", "nope"}, "401 Unauthorized"},
+		{"not decodable", []string{"--file", seriesFile}, "400 Bad Request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCmd(t, "", append([]string{"send", "--url", srv.URL}, tt.args...)...)
+			require.Equal(t, exitFail, r.code, r.stdout+r.stderr)
+			require.Contains(t, r.stdout, tt.want)
+		})
+	}
+
+	// Every fixture, and the list of them.
+	r = runCmd(t, "", "send", "--url", srv.URL, "--all")
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	names := webhooktest.FixtureNames()
+	require.Len(t, strings.Split(strings.TrimSpace(r.stdout), "\n"), len(names))
+	for _, name := range names {
+		require.Regexp(t, `(?m)^2\d\d .*\s`+regexp.QuoteMeta(name)+`\s`, r.stdout)
+	}
+	r = runCmd(t, "", "send", "--list")
+	require.Equal(t, strings.Join(names, "\n")+"\n", r.stdout)
+
+	// No receiver at all.
+	srv.Close()
+	r = runCmd(t, "", "send", "--url", srv.URL, "--file", jamFile)
+	require.Equal(t, exitFail, r.code)
+	require.Contains(t, r.stderr, "webhook send: "+jamFile)
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+var listenRE = regexp.MustCompile(`listening on (http://\S+)`)
+
+func TestServe(t *testing.T) {
+	clearEnv(t)
+	t.Setenv(envIntercom, "first-client-secret, "+webhooktest.IntercomSecret)
+	t.Setenv(envSeriesToken, webhooktest.SeriesToken)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--secret", webhooktest.Secret}, nil, &stdout, &stderr)
+	}()
+	var url string
+	require.Eventually(t, func() bool {
+		m := listenRE.FindStringSubmatch(stderr.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond, "serve did not report its address: %s", stderr.String())
+	require.Contains(t, stderr.String(), "sources: [standard intercom series in X-Series-Token]")
+
+	post := func(req *http.Request) int {
+		out, err := http.NewRequest(req.Method, url+"/hooks", req.Body)
+		require.NoError(t, err)
+		out.Header = req.Header
+		resp, err := http.DefaultClient.Do(out)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	now := webhooktest.WithTime(time.Now())
+	require.Equal(t, 200, post(webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(jamBody), now, webhooktest.WithID("msg_serve_1"))))
+	require.Equal(t, 200, post(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, []byte(noticeBody))))
+	require.Equal(t, 200, post(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, []byte(seriesBody),
+		webhooktest.WithContentType("application/x-www-form-urlencoded"))))
+	require.Equal(t, 401, post(webhooktest.NewStandardRequest(t, otherKey, []byte(jamBody), now)))
+	require.Equal(t, 401, post(webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(jamBody), webhooktest.WithTime(time.Now().Add(-time.Hour)))))
+
+	var lines []eventLine
+	for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var e eventLine
+		dec := json.NewDecoder(strings.NewReader(l))
+		dec.DisallowUnknownFields()
+		require.NoError(t, dec.Decode(&e), l)
+		lines = append(lines, e)
+	}
+	require.Len(t, lines, 3)
+	require.Equal(t, eventLine{Source: "standard", Type: "jam.created", ID: "msg_serve_1", Event: lines[0].Event}, lines[0])
+	require.Equal(t, eventLine{Source: "intercom", Type: "conversation.user.replied", ID: "notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c", Event: lines[1].Event}, lines[1])
+	require.Equal(t, eventLine{Source: "series", Type: webhook.TypeSeriesWebhook, ID: "", Event: lines[2].Event}, lines[2])
+	for _, l := range lines {
+		require.True(t, json.Valid(l.Event) && string(l.Event) != "null", string(l.Event))
+	}
+	require.Contains(t, string(lines[0].Event), "4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03")
+
+	logs := stderr.String()
+	require.Contains(t, logs, "no matching signature found")
+	require.Contains(t, logs, "message timestamp too old")
+	require.Contains(t, logs, "status=401")
+	requireNoSecrets(t, logs, "")
+	require.NotContains(t, logs, "Northwind", "bodies are never logged")
+
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, exitOK, code, stderr.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	require.Contains(t, stderr.String(), "webhook serve: stopped")
+}
+
+func TestServeTestKeysAndBadAddr(t *testing.T) {
+	clearEnv(t)
+	r := runCmd(t, "", "serve", "--test-keys", "--addr", "256.0.0.1:bad")
+	require.Equal(t, exitFail, r.code)
+	require.Contains(t, r.stderr, "webhook serve:")
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+)
+
+const serveUsage = `
+Usage: webhook serve [flags]
+
+Runs a receiver on every path of --addr. Each dispatched event is printed on
+standard output as one JSON object per line:
+
+  {"source":"standard","type":"jam.created","id":"msg_…","event":{…}}
+
+Rejections are logged to standard error with the status and the reason.
+The listening address is printed to standard error once the server is
+ready, so --addr 127.0.0.1:0 picks a free port. SIGINT or SIGTERM shuts the
+server down gracefully (exit 0).
+
+At least one key is needed: --secret, --intercom-secret, --series-token, the
+environment variables, or --test-keys.
+`
+
+// Server timeouts. Senders give up well before these (Svix after about
+// 15 s, Intercom after 5 s).
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 60 * time.Second
+	shutdownTimeout   = 10 * time.Second
+)
+
+// eventLine is what serve prints for each dispatched event.
+type eventLine struct {
+	Source string          `json:"source"`
+	Type   string          `json:"type"`
+	ID     string          `json:"id"`
+	Event  json.RawMessage `json:"event"`
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", serveUsage, stderr)
+	var keys keyFlags
+	keys.register(fs, true)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	testKeys := fs.Bool("test-keys", false, "accept the PUBLIC test keys of package webhooktest (never in production)")
+	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "Standard Webhooks timestamp window, each way")
+	maxBody := fs.Int64("max-body", webhook.DefaultMaxBodySize, "largest body accepted, in bytes")
+	debug := fs.Bool("debug", false, "also log duplicates and other debug lines")
+	args, code, stop := parseFlags(fs, args)
+	if stop {
+		return code
+	}
+	if len(args) > 0 {
+		return usageErr(stderr, "serve", "unexpected argument %q", args[0])
+	}
+	keys.fromEnv()
+	if *testKeys {
+		keys.secrets = append(keys.secrets, webhooktest.Secret)
+		keys.intercom = append(keys.intercom, webhooktest.IntercomSecret)
+		if keys.seriesHeader == "" || keys.header() == webhooktest.SeriesHeader {
+			keys.tokens = append(keys.tokens, webhooktest.SeriesToken)
+		}
+	}
+	if keys.empty() {
+		return usageErr(stderr, "serve", "no keys: give --secret, --intercom-secret or --series-token, set %s, %s or %s, or use --test-keys",
+			envSecret, envIntercom, envSeriesToken)
+	}
+
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts := []webhook.Option{webhook.WithLogger(logger), webhook.WithTolerance(*tolerance), webhook.WithMaxBodySize(*maxBody)}
+	if len(keys.secrets) > 0 {
+		opts = append(opts, webhook.WithSecrets(keys.secrets...))
+	}
+	if len(keys.intercom) > 0 {
+		opts = append(opts, webhook.WithIntercomSecrets(keys.intercom...))
+	}
+	if len(keys.tokens) > 0 {
+		opts = append(opts, webhook.WithSeries(keys.header(), keys.tokens...))
+	}
+	h, err := webhook.NewHandler(opts...)
+	if err != nil {
+		// Constructor errors name the problem, never the secret.
+		return usageErr(stderr, "serve", "%v", err)
+	}
+	h.OnAny(printEvents(stdout, logger))
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "webhook serve: %v\n", err)
+		return exitFail
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return serveUntilDone(ctx, srv, ln, sources(&keys), stderr)
+}
+
+// serveUntilDone serves on ln until ctx is done or SIGINT or SIGTERM
+// arrives, then shuts srv down gracefully.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sources []string, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(stderr, "webhook serve: listening on http://%s (sources: %v)\n", ln.Addr(), sources)
+
+	select {
+	case err := <-errc:
+		fmt.Fprintf(stderr, "webhook serve: %v\n", err)
+		return exitFail
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		fmt.Fprintf(stderr, "webhook serve: shutdown: %v\n", err)
+		return exitFail
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(stderr, "webhook serve: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintln(stderr, "webhook serve: stopped")
+	return exitOK
+}
+
+func sources(k *keyFlags) []string {
+	var s []string
+	if len(k.secrets) > 0 {
+		s = append(s, string(webhook.SourceStandard))
+	}
+	if len(k.intercom) > 0 {
+		s = append(s, string(webhook.SourceIntercom))
+	}
+	if len(k.tokens) > 0 {
+		s = append(s, string(webhook.SourceSeries)+" in "+k.header())
+	}
+	return s
+}
+
+// printEvents returns an OnAny callback that writes one eventLine per
+// event to w. Lines are written whole, one request at a time.
+func printEvents(w io.Writer, logger *slog.Logger) func(context.Context, *webhook.Delivery, webhook.Event) error {
+	var mu sync.Mutex
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error {
+		ev, err := marshalEvent(e)
+		if err != nil {
+			// Still print the line; the event is what failed, not the delivery.
+			logger.LogAttrs(ctx, slog.LevelWarn, "webhook serve: event not marshalable",
+				slog.String("type", e.EventType()), slog.String("error", err.Error()))
+			ev = []byte("null")
+		}
+		for _, ferr := range fieldErrors(e) {
+			logger.LogAttrs(ctx, slog.LevelWarn, "webhook serve: field left zero",
+				slog.String("type", e.EventType()), slog.String("id", d.ID), slog.String("error", ferr.Error()))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return enc.Encode(eventLine{Source: string(d.Source), Type: e.EventType(), ID: d.ID, Event: ev})
+	}
+}
+
+// marshalEvent encodes e with encoding/json. An unknown event's raw bytes
+// are shown as the JSON they are, not as base64.
+func marshalEvent(e webhook.Event) ([]byte, error) {
+	if u, ok := e.(*webhook.UnknownEvent); ok && json.Valid(u.Raw) {
+		return json.Marshal(struct {
+			Type string
+			Raw  json.RawMessage
+		}{u.Type, u.Raw})
+	}
+	return json.Marshal(e)
+}

@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/textproto"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/inhook/webhook"
+)
+
+const verifyUsage = `
+Usage: webhook verify [flags] --body body.json --headers headers.txt
+       webhook verify [flags] --request request.http
+
+Checks a captured delivery against your keys and says why it passes or
+fails. The headers file holds "Name: value" lines (what "webhook sign"
+prints); a request file holds a raw HTTP request, as dumped by
+httputil.DumpRequest or a proxy. "-" reads either from standard input.
+
+The sender is picked from the headers as the handler picks it (webhook-* or
+svix-* for Standard Webhooks, X-Hub-Signature for Intercom, the Series
+header), unless --source names it. Standard Webhooks timestamps are checked
+against the clock: use --now with the time the delivery arrived, or
+--skip-timestamp, for old captures.
+
+Keys come from the flags or from WEBHOOK_SECRET, INTERCOM_CLIENT_SECRET,
+SERIES_TOKEN and SERIES_HEADER. Secrets and computed signatures are never
+printed.
+`
+
+func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("verify", verifyUsage, stderr)
+	var keys keyFlags
+	keys.register(fs, true)
+	bodyFile := fs.String("body", "", "file holding the body, byte for byte")
+	headersFile := fs.String("headers", "", `file holding the headers, "Name: value" per line`)
+	requestFile := fs.String("request", "", "file holding a raw HTTP request (instead of --body and --headers)")
+	source := fs.String("source", "", "sender: standard, intercom or series (default: from the headers)")
+	now := fs.String("now", "", "check the timestamp window at this time, unix seconds or RFC 3339")
+	skipTime := fs.Bool("skip-timestamp", false, "do not check the Standard Webhooks timestamp window")
+	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "timestamp window, each way")
+	args, code, stop := parseFlags(fs, args)
+	if stop {
+		return code
+	}
+	switch {
+	case len(args) > 0:
+		return usageErr(stderr, "verify", "unexpected argument %q", args[0])
+	case *requestFile != "" && (*bodyFile != "" || *headersFile != ""):
+		return usageErr(stderr, "verify", "give --request, or --body and --headers, not both")
+	case *requestFile == "" && (*bodyFile == "" || *headersFile == ""):
+		return usageErr(stderr, "verify", "need --body and --headers, or --request")
+	case *now != "" && *skipTime:
+		return usageErr(stderr, "verify", "give --now or --skip-timestamp, not both")
+	}
+	keys.fromEnv()
+
+	var (
+		body []byte
+		hdr  http.Header
+		err  error
+	)
+	if *requestFile != "" {
+		body, hdr, err = readRequest(*requestFile, stdin)
+	} else {
+		body, hdr, err = readBodyAndHeaders(*bodyFile, *headersFile, stdin)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "webhook verify: %v\n", err)
+		return exitFail
+	}
+
+	src := webhook.Source(*source)
+	if src == "" {
+		src = detectSource(hdr, keys.header())
+		if src == "" {
+			fmt.Fprintf(stdout, "FAIL: no signature headers: expected webhook-id, webhook-timestamp and webhook-signature (or svix-*), X-Hub-Signature, or %s\n", keys.header())
+			return exitFail
+		}
+	} else if _, err := parseSource(*source); err != nil {
+		return usageErr(stderr, "verify", "%v", err)
+	}
+
+	opts := []webhook.VerifyOption{webhook.WithTolerance(*tolerance)}
+	switch {
+	case *skipTime:
+		opts = append(opts, webhook.InsecureSkipTimestampCheck())
+	case *now != "":
+		t, err := parseWhen(*now)
+		if err != nil {
+			return usageErr(stderr, "verify", "--now: %v", err)
+		}
+		opts = append(opts, webhook.WithClock(func() time.Time { return t }))
+	}
+
+	check, err := verifierFor(src, &keys, opts)
+	if err != nil {
+		return usageErr(stderr, "verify", "%v", err)
+	}
+	detail, err := check(body, hdr)
+	if err != nil {
+		fmt.Fprintf(stdout, "FAIL: %s\n", explain(src, err, hdr))
+		// A trailing newline is the usual difference between the bytes
+		// sent and a body saved by an editor or a shell.
+		if errors.Is(err, webhook.ErrNoMatchingSignature) && bytes.HasSuffix(body, []byte("\n")) {
+			if _, err2 := check(bytes.TrimRight(body, "\r\n"), hdr); err2 == nil {
+				fmt.Fprintln(stdout, "hint: the body verifies without its trailing newline; the file was probably saved with one the sender did not send")
+			}
+		}
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "OK: %s\n", detail)
+
+	ev, err := decode(src, body, hdr)
+	if err != nil {
+		fmt.Fprintf(stdout, "FAIL: verified, but not decodable (a handler answers 400): %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "event: %s\n", describeType(ev))
+	for _, ferr := range fieldErrors(ev) {
+		fmt.Fprintf(stdout, "warning: a field was left zero: %v\n", ferr)
+	}
+	return exitOK
+}
+
+// fieldErrors returns the fields an event left zero because their JSON
+// type was unexpected. The errors name the field and the JSON kind, never
+// the value.
+func fieldErrors(e webhook.Event) []error {
+	if fe, ok := e.(interface{ FieldErrors() []error }); ok {
+		return fe.FieldErrors()
+	}
+	return nil
+}
+
+// describeType names an event's type for people.
+func describeType(e webhook.Event) string {
+	if _, ok := e.(*webhook.UnknownEvent); ok {
+		if e.EventType() == "" {
+			return "unknown (no type named; a handler acknowledges it and calls OnUnknown)"
+		}
+		return e.EventType() + " (unknown to this version; a handler acknowledges it and calls OnUnknown)"
+	}
+	return e.EventType()
+}
+
+func decode(src webhook.Source, body []byte, hdr http.Header) (webhook.Event, error) {
+	if src == webhook.SourceSeries {
+		s, err := webhook.ParseSeries(body, hdr.Get("Content-Type"))
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	return webhook.Parse(body)
+}
+
+// verifierFor returns a check for src built from keys; its result
+// describes what verified, without any secret or MAC.
+func verifierFor(src webhook.Source, keys *keyFlags, opts []webhook.VerifyOption) (func([]byte, http.Header) (string, error), error) {
+	switch src {
+	case webhook.SourceStandard:
+		if len(keys.secrets) == 0 {
+			return nil, fmt.Errorf("the headers are Standard Webhooks (Jam); give --secret or set %s", envSecret)
+		}
+		v, err := webhook.NewVerifier(keys.secrets, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return func(body []byte, h http.Header) (string, error) {
+			id, ts, err := v.Verify(body, h)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("Standard Webhooks signature matches a configured secret; message id %s, signed at %s", id, ts.UTC().Format(time.RFC3339)), nil
+		}, nil
+	case webhook.SourceIntercom:
+		if len(keys.intercom) == 0 {
+			return nil, fmt.Errorf("the headers are Intercom's; give --intercom-secret or set %s", envIntercom)
+		}
+		v, err := webhook.NewIntercomVerifier(keys.intercom...)
+		if err != nil {
+			return nil, err
+		}
+		return func(body []byte, h http.Header) (string, error) {
+			if err := v.Verify(body, h); err != nil {
+				return "", err
+			}
+			return "Intercom X-Hub-Signature matches a configured client secret (Intercom signs no timestamp: deduplicate on the notification id)", nil
+		}, nil
+	case webhook.SourceSeries:
+		if len(keys.tokens) == 0 {
+			return nil, fmt.Errorf("the headers are a Series webhook's; give --series-token or set %s", envSeriesToken)
+		}
+		v, err := webhook.NewSeriesVerifier(keys.header(), keys.tokens...)
+		if err != nil {
+			return nil, err
+		}
+		return func(_ []byte, h http.Header) (string, error) {
+			if err := v.Verify(h); err != nil {
+				return "", err
+			}
+			return "Series token in " + v.Header() + " matches a configured token", nil
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown source %q", src)
+}
+
+// detectSource picks the sender by the headers present, in the handler's
+// order.
+func detectSource(h http.Header, seriesHeader string) webhook.Source {
+	for _, k := range []string{"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "Svix-Id", "Svix-Timestamp", "Svix-Signature"} {
+		if _, ok := h[k]; ok {
+			return webhook.SourceStandard
+		}
+	}
+	if _, ok := h["X-Hub-Signature"]; ok {
+		return webhook.SourceIntercom
+	}
+	if _, ok := h[textproto.CanonicalMIMEHeaderKey(seriesHeader)]; ok {
+		return webhook.SourceSeries
+	}
+	return ""
+}
+
+// explain turns a verification error into a sentence with the likely
+// cause. It uses the error's sentinel and its Reason, which never hold a
+// secret or a MAC.
+func explain(src webhook.Source, err error, h http.Header) string {
+	reason := ""
+	var ve *webhook.VerifyError
+	if errors.As(err, &ve) && ve.Reason != "" {
+		reason = " (" + ve.Reason + ")"
+	}
+	switch {
+	case errors.Is(err, webhook.ErrRequiredHeaders):
+		return "a required header is missing or empty" + reason
+	case errors.Is(err, webhook.ErrInvalidHeaders):
+		return "a signature header is malformed" + reason
+	case errors.Is(err, webhook.ErrMessageTooOld):
+		return "the timestamp " + stamp(h) + " is older than the window allows: a replay, a slow queue, or an old capture (use --now with the arrival time, or --skip-timestamp)"
+	case errors.Is(err, webhook.ErrMessageTooNew):
+		return "the timestamp " + stamp(h) + " is further in the future than the window allows: check the clocks (or use --now)"
+	case errors.Is(err, webhook.ErrNoMatchingSignature):
+		switch src {
+		case webhook.SourceSeries:
+			return "the token matches no configured token"
+		case webhook.SourceIntercom:
+			return "no configured client secret signed these bytes: a wrong secret (use the app's client secret), or a body changed after it was sent (re-encoded JSON, changed whitespace or line endings)"
+		}
+		return "no configured secret signed these bytes: a wrong secret (each endpoint has its own whsec_), or a body changed after it was sent (re-encoded JSON, changed whitespace or line endings)"
+	}
+	return err.Error()
+}
+
+// stamp describes the Standard Webhooks timestamp header.
+func stamp(h http.Header) string {
+	v := h.Get("Webhook-Timestamp")
+	if v == "" {
+		v = h.Get("Svix-Timestamp")
+	}
+	if t, err := parseWhen(v); err == nil {
+		return fmt.Sprintf("%s (%s, %s ago)", v, t.UTC().Format(time.RFC3339), time.Since(t).Round(time.Second))
+	}
+	return v
+}
+
+// readRequest reads a raw HTTP request dump. Without Content-Length or
+// Transfer-Encoding, everything after the header is the body.
+func readRequest(name string, stdin io.Reader) ([]byte, http.Header, error) {
+	raw, err := readInput(name, stdin)
+	if err != nil {
+		return nil, nil, err
+	}
+	br := bufio.NewReader(bytes.NewReader(raw))
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s is not an HTTP request: %v", name, err)
+	}
+	if req.Header.Get("Content-Length") == "" && len(req.TransferEncoding) == 0 {
+		// httputil.DumpRequest and some proxies leave Content-Length
+		// out; then the body is the rest of the dump.
+		req.Body = io.NopCloser(br)
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: reading the body: %v", name, err)
+	}
+	return body, req.Header, nil
+}
+
+func readBodyAndHeaders(bodyName, headersName string, stdin io.Reader) ([]byte, http.Header, error) {
+	if bodyName == "-" && headersName == "-" {
+		return nil, nil, errors.New("only one of --body and --headers can be standard input")
+	}
+	body, err := readInput(bodyName, stdin)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, err := readInput(headersName, stdin)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := parseHeaders(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", headersName, err)
+	}
+	return body, h, nil
+}
+
+func readInput(name string, stdin io.Reader) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(stdin)
+	}
+	return os.ReadFile(name)
+}
+
+// parseHeaders reads "Name: value" lines. Blank lines and lines starting
+// with # are skipped.
+func parseHeaders(raw []byte) (http.Header, error) {
+	h := http.Header{}
+	for i, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return nil, fmt.Errorf("line %d is not \"Name: value\"", i+1)
+		}
+		h.Add(name, strings.TrimSpace(value))
+	}
+	return h, nil
+}

@@ -1,0 +1,191 @@
+package webhook
+
+import "strings"
+
+// readFlatJam decodes the most common body, a flat jam.created, in one
+// forward pass with jsonReader, without encoding/json's separate
+// validation pass and reflection. It reports false for anything it is not
+// sure of (another shape, a key it does not know that encoding/json would
+// match case-insensitively, a value of unexpected type, invalid JSON),
+// and Parse then takes the general path, which is authoritative. So the
+// result, when it reports true, is what the general path would return; a
+// fuzz test holds it to that.
+func readFlatJam(body []byte) (*JamCreated, bool) {
+	j := &JamCreated{}
+	var created, snake Time
+	r := jsonReader{b: body}
+	ok := r.object(func(key []byte) bool {
+		switch string(key) {
+		case "jamId":
+			return r.optString(&j.JamID)
+		case "jamUrl":
+			return r.optString(&j.JamURL)
+		case "teamId":
+			return r.optString(&j.TeamID)
+		case "type":
+			return r.optString((*string)(&j.Type))
+		case "createdAt":
+			return r.unmarshaler(created.UnmarshalJSON)
+		case "created_at":
+			return r.unmarshaler(snake.UnmarshalJSON)
+		case "id":
+			return r.unmarshaler(func(b []byte) error {
+				var id ID
+				err := id.UnmarshalJSON(b)
+				j.ID = string(id)
+				return err
+			})
+		case "title":
+			return r.optString(&j.Title)
+		case "description":
+			return r.optString(&j.Description)
+		case "originalUrl":
+			return r.optString(&j.OriginalURL)
+		case "origin":
+			return r.optString((*string)(&j.Origin))
+		case "isIncognito":
+			if r.null() {
+				return true
+			}
+			v, ok := r.boolean()
+			j.IsIncognito = v
+			return ok
+		case "author":
+			return r.optObject(func(key []byte) bool {
+				switch string(key) {
+				case "email":
+					return r.optString(&j.Author.Email)
+				case "name":
+					return r.optString(&j.Author.Name)
+				}
+				return r.unknown(key, "email", "name")
+			})
+		case "media":
+			return r.optObject(func(key []byte) bool {
+				switch string(key) {
+				case "videoUrl":
+					return r.optString(&j.Media.VideoURL)
+				case "screenshotUrl":
+					return r.optString(&j.Media.ScreenshotURL)
+				case "thumbnailUrl":
+					return r.optString(&j.Media.ThumbnailURL)
+				}
+				return r.unknown(key, "videoUrl", "screenshotUrl", "thumbnailUrl")
+			})
+		case "systemInfo":
+			return r.optObject(func(key []byte) bool {
+				s := &j.SystemInfo
+				switch string(key) {
+				case "browser":
+					return r.software(&s.Browser)
+				case "os":
+					return r.software(&s.OS)
+				case "screen":
+					return r.optObject(func(key []byte) bool {
+						switch string(key) {
+						case "width":
+							return r.optInt(&s.Screen.Width)
+						case "height":
+							return r.optInt(&s.Screen.Height)
+						}
+						return r.unknown(key, "width", "height")
+					})
+				}
+				return r.unknown(key, "browser", "os", "screen")
+			})
+		}
+		// Keys of the other shapes (data, topic, event, conversationId,
+		// …) are in bodyKeys: those bodies take the general path.
+		return r.unknown(key, bodyKeys...)
+	})
+	if !ok || !r.end() || j.JamID == "" || j.TeamID == "" {
+		return nil, false
+	}
+	j.CreatedAt = created
+	if j.CreatedAt.IsZero() {
+		j.CreatedAt = snake // the top-level created_at, as the general path falls back to it
+	}
+	return j, true
+}
+
+// bodyKeys are the JSON names of every field of the union the general
+// path decodes the top level into (body and its Jam fields), so readFlatJam
+// can tell a key it may skip from one that changes the result. A test
+// checks the list against the union's struct tags.
+var bodyKeys = []string{
+	"id", "type", "created_at", "topic", "app_id", "first_sent_at", "delivery_attempts", "delivery_status",
+	"delivered_at", "self", "links", "data", "event", "payload",
+	"jamId", "jamUrl", "teamId", "createdAt", "title", "description", "originalUrl", "origin",
+	"isIncognito", "author", "media", "systemInfo", "conversationId", "recording_url", "recordingLinkId",
+	"publicId", "url", "reference", "recordingUrl", "createdBy",
+}
+
+// unknown skips the value of a key that is not one of known, unless
+// encoding/json would match the key to one of them case-insensitively (or
+// the key holds escapes, which it would decode first): then the caller
+// must fall back.
+func (r *jsonReader) unknown(key []byte, known ...string) bool {
+	k := string(key)
+	for _, name := range known {
+		if strings.EqualFold(k, name) {
+			return false
+		}
+	}
+	if strings.IndexByte(k, '\\') >= 0 {
+		return false
+	}
+	return r.skip(1)
+}
+
+// optString reads a string into dst, leaving dst as it was for null, as
+// encoding/json does.
+func (r *jsonReader) optString(dst *string) bool {
+	if r.null() {
+		return true
+	}
+	s, ok := r.str()
+	if ok {
+		*dst = s
+	}
+	return ok
+}
+
+func (r *jsonReader) optInt(dst *int) bool {
+	if r.null() {
+		return true
+	}
+	n, ok := r.integer()
+	if ok {
+		*dst = n
+	}
+	return ok
+}
+
+// optObject reads an object with field, or null.
+func (r *jsonReader) optObject(field func(key []byte) bool) bool {
+	return r.null() || r.object(field)
+}
+
+func (r *jsonReader) software(dst *JamSoftware) bool {
+	return r.optObject(func(key []byte) bool {
+		switch string(key) {
+		case "name":
+			return r.optString(&dst.Name)
+		case "version":
+			return r.optString(&dst.Version)
+		}
+		return r.unknown(key, "name", "version")
+	})
+}
+
+// unmarshaler reads one value and hands its bytes to unmarshal, so types
+// with their own decoding (Time, ID) decode exactly as they do under
+// encoding/json.
+func (r *jsonReader) unmarshaler(unmarshal func([]byte) error) bool {
+	r.ws()
+	start := r.i
+	if !r.skip(1) {
+		return false
+	}
+	return unmarshal(r.b[start:r.i]) == nil
+}

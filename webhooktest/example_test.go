@@ -1,0 +1,62 @@
+package webhooktest_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+)
+
+// Testing a handler with a fixture: configure the handler with the
+// package's test keys and a clock set to the instant requests are signed
+// at, serve the fixture's signed request with httptest, and check the
+// status and what the callbacks saw. In a test, NewFixtureRequest(t, name)
+// fails t instead of returning an error.
+func Example() {
+	clock := webhooktest.NewClock(webhooktest.Time())
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+		webhook.WithClock(clock.Now),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		panic(err)
+	}
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		fmt.Println("jam.created:", e.JamID, e.Author.Email)
+		return nil
+	})
+	h.OnIntercom("conversation.*", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+		fmt.Println("intercom:", n.Topic, d.ID)
+		return nil
+	})
+
+	for _, name := range []string{"jam/jam.created.maximal.json", "intercom/conversation.user.replied.json"} {
+		r, err := webhooktest.FixtureRequest(name)
+		if err != nil {
+			panic(err)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println("status:", w.Code)
+	}
+
+	// Ten minutes later, a request signed at webhooktest.Time() is
+	// outside the window.
+	clock.Advance(10 * time.Minute)
+	r, _ := webhooktest.FixtureRequest("jam/jam.created.minimal.json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	fmt.Println("status:", w.Code)
+	// Output:
+	// jam.created: 7c9e6679-7425-40de-944b-e07fc1f90ae7 marta.oyelaran@larkspur-outdoor.example
+	// status: 200
+	// intercom: conversation.user.replied notif_3f1c9a2e-7b4d-4e58-a6c1-0d9e8f7a6b5c
+	// status: 200
+	// status: 401
+}
