@@ -158,7 +158,7 @@ func rawRequest(method string, headers []string, body []byte) []byte {
 	return b.Bytes()
 }
 
-func post(headers []string, body []byte) []byte { return rawRequest(http.MethodPost, headers, body) }
+func rawPost(headers []string, body []byte) []byte { return rawRequest(http.MethodPost, headers, body) }
 
 // stdHeaders signs body as message id at webhooktest's fixed time and
 // returns the three header lines, with prefix "Webhook" or "Svix".
@@ -172,7 +172,7 @@ func stdHeaders(t *testing.T, prefix, id string, body []byte) []string {
 	}
 }
 
-func join(parts ...[]string) []string {
+func joinHeaders(parts ...[]string) []string {
 	var out []string
 	for _, p := range parts {
 		out = append(out, p...)
@@ -205,7 +205,7 @@ func endlessChunks(head []byte, limit int64) func(w io.Writer) error {
 	}
 }
 
-func chunked(body []byte, size int) []byte {
+func chunkedBody(body []byte, size int) []byte {
 	var b bytes.Buffer
 	for len(body) > 0 {
 		n := min(size, len(body))
@@ -218,7 +218,7 @@ func chunked(body []byte, size int) []byte {
 	return b.Bytes()
 }
 
-func bytesOf(raw []byte) func(w io.Writer) error {
+func writeRaw(raw []byte) func(w io.Writer) error {
 	return func(w io.Writer) error { _, err := w.Write(raw); return err }
 }
 
@@ -241,27 +241,27 @@ func hostileCases(t *testing.T) []hostileCase {
 	hub := "X-Hub-Signature: " + webhooktest.SignIntercom(webhooktest.IntercomSecret, intercomBody)
 	var cases []hostileCase
 	add := func(name string, raw []byte, status int) {
-		cases = append(cases, hostileCase{name: name, write: bytesOf(raw), status: status})
+		cases = append(cases, hostileCase{name: name, write: writeRaw(raw), status: status})
 	}
 
 	// Sizes. The limit is 1 MiB by default.
 	cases = append(cases,
-		hostileCase{name: "declared 2 MiB, headers only", write: bytesOf(post(append(bogusStd, "Content-Length: 2097152"), nil)), status: 413},
+		hostileCase{name: "declared 2 MiB, headers only", write: writeRaw(rawPost(append(bogusStd, "Content-Length: 2097152"), nil)), status: 413},
 		hostileCase{name: "declared 1 GiB, then streaming", write: func(w io.Writer) error {
-			head := post(append(bogusStd, "Content-Length: 1073741824"), nil)
+			head := rawPost(append(bogusStd, "Content-Length: 1073741824"), nil)
 			return endlessChunks(head, 1<<30)(w) // the bytes are body bytes here, chunk framing or not
 		}, status: 413, maxSent: 64 << 20},
-		hostileCase{name: "declared 1 GiB with Expect: 100-continue", write: bytesOf(post(append(bogusStd, "Content-Length: 1073741824", "Expect: 100-continue"), nil)), status: 413},
-		hostileCase{name: "declared limit+1, sent in full", write: bytesOf(post(bogusStd, big)), status: 413},
-		hostileCase{name: "chunked limit+1", write: bytesOf(post(append(bogusStd, "Transfer-Encoding: chunked"), chunked(big, 32<<10))), status: 413},
-		hostileCase{name: "chunked, endless", write: endlessChunks(post(append(bogusStd, "Transfer-Encoding: chunked"), nil), 1<<30),
+		hostileCase{name: "declared 1 GiB with Expect: 100-continue", write: writeRaw(rawPost(append(bogusStd, "Content-Length: 1073741824", "Expect: 100-continue"), nil)), status: 413},
+		hostileCase{name: "declared limit+1, sent in full", write: writeRaw(rawPost(bogusStd, big)), status: 413},
+		hostileCase{name: "chunked limit+1", write: writeRaw(rawPost(append(bogusStd, "Transfer-Encoding: chunked"), chunkedBody(big, 32<<10))), status: 413},
+		hostileCase{name: "chunked, endless", write: endlessChunks(rawPost(append(bogusStd, "Transfer-Encoding: chunked"), nil), 1<<30),
 			status: 413, maxSent: 64 << 20, maxTime: 10 * time.Second},
-		hostileCase{name: "chunked, endless, Intercom headers", write: endlessChunks(post([]string{hub, "Transfer-Encoding: chunked"}, nil), 1<<30),
+		hostileCase{name: "chunked, endless, Intercom headers", write: endlessChunks(rawPost([]string{hub, "Transfer-Encoding: chunked"}, nil), 1<<30),
 			status: 413, maxSent: 64 << 20, maxTime: 10 * time.Second},
-		hostileCase{name: "chunked, endless, no signature headers", write: endlessChunks(post([]string{"Transfer-Encoding: chunked"}, nil), 1<<30),
+		hostileCase{name: "chunked, endless, no signature headers", write: endlessChunks(rawPost([]string{"Transfer-Encoding: chunked"}, nil), 1<<30),
 			status: 401, maxSent: 64 << 20, maxTime: 10 * time.Second},
-		hostileCase{name: "chunk size line overflows", write: bytesOf(post(append(bogusStd, "Transfer-Encoding: chunked"), []byte("ffffffffffffffffff\r\nA\r\n0\r\n\r\n"))), status: 400},
-		hostileCase{name: "chunk size not hex", write: bytesOf(post(append(bogusStd, "Transfer-Encoding: chunked"), []byte("zz\r\nA\r\n0\r\n\r\n"))), status: 400},
+		hostileCase{name: "chunk size line overflows", write: writeRaw(rawPost(append(bogusStd, "Transfer-Encoding: chunked"), []byte("ffffffffffffffffff\r\nA\r\n0\r\n\r\n"))), status: 400},
+		hostileCase{name: "chunk size not hex", write: writeRaw(rawPost(append(bogusStd, "Transfer-Encoding: chunked"), []byte("zz\r\nA\r\n0\r\n\r\n"))), status: 400},
 	)
 
 	// Slow bodies: 100 declared bytes trickled one every 200 ms outlast
@@ -270,7 +270,7 @@ func hostileCases(t *testing.T) []hostileCase {
 	// is on reads only (no WriteTimeout), then closes the connection.
 	slow := func(headers []string) func(w io.Writer) error {
 		return func(w io.Writer) error {
-			if _, err := w.Write(post(append(headers, "Content-Length: 100"), nil)); err != nil {
+			if _, err := w.Write(rawPost(append(headers, "Content-Length: 100"), nil)); err != nil {
 				return err
 			}
 			for range 100 {
@@ -309,33 +309,33 @@ func hostileCases(t *testing.T) []hostileCase {
 		}
 		return hs
 	}
-	add("10,000 junk headers, unsigned", post(many(10_000), jamBody), 401)
-	add("10,000 junk headers, wrongly signed", post(join(bogusStd, many(10_000)), jamBody), 401)
-	add("100,000 junk headers", post(join(bogusStd, many(100_000)), jamBody), 431)
-	add("2 MiB header value", post(append(bogusStd, "X-Big: "+strings.Repeat("b", 2<<20)), jamBody), 431)
-	add("900 KiB webhook-id", post([]string{"Webhook-Id: msg_" + strings.Repeat("i", 900<<10), "Webhook-Timestamp: " + ts, "Webhook-Signature: " + bogusSig}, jamBody), 401)
-	add("900 KiB X-Hub-Signature", post([]string{"X-Hub-Signature: sha1=" + strings.Repeat("0", 900<<10)}, intercomBody), 401)
-	add("900 KiB Series token", post([]string{webhooktest.SeriesHeader + ": " + strings.Repeat("t", 900<<10)}, seriesJSON), 401)
-	add("5,000 repeated Webhook-Signature lines", post(join(bogusStd[:2], slicesRepeat("Webhook-Signature: "+bogusSig, 5000)), jamBody), 401)
+	add("10,000 junk headers, unsigned", rawPost(many(10_000), jamBody), 401)
+	add("10,000 junk headers, wrongly signed", rawPost(joinHeaders(bogusStd, many(10_000)), jamBody), 401)
+	add("100,000 junk headers", rawPost(joinHeaders(bogusStd, many(100_000)), jamBody), 431)
+	add("2 MiB header value", rawPost(append(bogusStd, "X-Big: "+strings.Repeat("b", 2<<20)), jamBody), 431)
+	add("900 KiB webhook-id", rawPost([]string{"Webhook-Id: msg_" + strings.Repeat("i", 900<<10), "Webhook-Timestamp: " + ts, "Webhook-Signature: " + bogusSig}, jamBody), 401)
+	add("900 KiB X-Hub-Signature", rawPost([]string{"X-Hub-Signature: sha1=" + strings.Repeat("0", 900<<10)}, intercomBody), 401)
+	add("900 KiB Series token", rawPost([]string{webhooktest.SeriesHeader + ": " + strings.Repeat("t", 900<<10)}, seriesJSON), 401)
+	add("5,000 repeated Webhook-Signature lines", rawPost(joinHeaders(bogusStd[:2], repeatLine("Webhook-Signature: "+bogusSig, 5000)), jamBody), 401)
 
 	// Conflicting and repeated header sets. Each would verify if the
 	// handler mixed sets or took one value of a repeated header.
 	jam := stdHeaders(t, "Webhook", "msg_conflict", jamBody)
 	svx := stdHeaders(t, "Svix", "msg_conflict", jamBody)
 	other := stdHeaders(t, "Webhook", "msg_other", jamBody)
-	add("webhook-id and -timestamp with svix-signature", post([]string{jam[0], jam[1], svx[2]}, jamBody), 401)
-	add("svix-id and -timestamp with webhook-signature", post([]string{svx[0], svx[1], jam[2]}, jamBody), 401)
-	add("webhook set wrong, svix set right", post(join([]string{jam[0], jam[1], "Webhook-Signature: " + bogusSig}, svx), jamBody), 401)
-	add("webhook set of one message, svix set of another", post(join([]string{other[0], other[1], jam[2]}, svx), jamBody), 401)
-	add("Webhook-Signature twice, the second right", post([]string{jam[0], jam[1], "Webhook-Signature: " + bogusSig, jam[2]}, jamBody), 401)
-	add("Webhook-Signature twice, the first right", post([]string{jam[0], jam[1], jam[2], "Webhook-Signature: " + bogusSig}, jamBody), 401)
-	add("Webhook-Id twice", post([]string{other[0], jam[0], jam[1], jam[2]}, jamBody), 401)
-	add("Webhook-Timestamp twice", post([]string{jam[0], "Webhook-Timestamp: " + strconv.FormatInt(webhooktest.Unix-1, 10), jam[1], jam[2]}, jamBody), 401)
-	add("X-Hub-Signature twice, one right", post([]string{"X-Hub-Signature: sha1=" + strings.Repeat("0", 40), hub}, intercomBody), 401)
-	add("Series token twice, one right", post([]string{webhooktest.SeriesHeader + ": guess-guess-guess-guess", webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken}, seriesJSON), 401)
-	add("right Intercom signature under wrong Standard headers", post(append(bogusStd, hub), intercomBody), 401)
-	add("right Series token under a wrong X-Hub-Signature", post([]string{"X-Hub-Signature: sha1=" + strings.Repeat("0", 40), webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken}, seriesJSON), 401)
-	add("signature of another body", post(jam, unknownBody), 401)
+	add("webhook-id and -timestamp with svix-signature", rawPost([]string{jam[0], jam[1], svx[2]}, jamBody), 401)
+	add("svix-id and -timestamp with webhook-signature", rawPost([]string{svx[0], svx[1], jam[2]}, jamBody), 401)
+	add("webhook set wrong, svix set right", rawPost(joinHeaders([]string{jam[0], jam[1], "Webhook-Signature: " + bogusSig}, svx), jamBody), 401)
+	add("webhook set of one message, svix set of another", rawPost(joinHeaders([]string{other[0], other[1], jam[2]}, svx), jamBody), 401)
+	add("Webhook-Signature twice, the second right", rawPost([]string{jam[0], jam[1], "Webhook-Signature: " + bogusSig, jam[2]}, jamBody), 401)
+	add("Webhook-Signature twice, the first right", rawPost([]string{jam[0], jam[1], jam[2], "Webhook-Signature: " + bogusSig}, jamBody), 401)
+	add("Webhook-Id twice", rawPost([]string{other[0], jam[0], jam[1], jam[2]}, jamBody), 401)
+	add("Webhook-Timestamp twice", rawPost([]string{jam[0], "Webhook-Timestamp: " + strconv.FormatInt(webhooktest.Unix-1, 10), jam[1], jam[2]}, jamBody), 401)
+	add("X-Hub-Signature twice, one right", rawPost([]string{"X-Hub-Signature: sha1=" + strings.Repeat("0", 40), hub}, intercomBody), 401)
+	add("Series token twice, one right", rawPost([]string{webhooktest.SeriesHeader + ": guess-guess-guess-guess", webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken}, seriesJSON), 401)
+	add("right Intercom signature under wrong Standard headers", rawPost(append(bogusStd, hub), intercomBody), 401)
+	add("right Series token under a wrong X-Hub-Signature", rawPost([]string{"X-Hub-Signature: sha1=" + strings.Repeat("0", 40), webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken}, seriesJSON), 401)
+	add("signature of another body", rawPost(jam, unknownBody), 401)
 
 	// Malformed signatures.
 	sig := strings.TrimPrefix(jam[2], "Webhook-Signature: v1,")
@@ -352,7 +352,7 @@ func hostileCases(t *testing.T) []hostileCase {
 		{"empty entries", "   "},
 		{"commas only", ",,,,"},
 	} {
-		add("signature "+c.name, post([]string{jam[0], jam[1], "Webhook-Signature: " + c.value}, jamBody), 401)
+		add("signature "+c.name, rawPost([]string{jam[0], jam[1], "Webhook-Signature: " + c.value}, jamBody), 401)
 	}
 	for _, c := range []struct{ name, value string }{
 		{"no prefix", strings.TrimPrefix(hub, "X-Hub-Signature: sha1=")},
@@ -360,36 +360,36 @@ func hostileCases(t *testing.T) []hostileCase {
 		{"39 hex digits", "sha1=" + strings.Repeat("a", 39)},
 		{"not hex", "sha1=" + strings.Repeat("g", 40)},
 	} {
-		add("X-Hub-Signature "+c.name, post([]string{"X-Hub-Signature: " + c.value}, intercomBody), 401)
+		add("X-Hub-Signature "+c.name, rawPost([]string{"X-Hub-Signature: " + c.value}, intercomBody), 401)
 	}
 	// 10,000 entries, the right one last: refused before any MAC is
 	// compared against them, so it is cheap.
 	list := strings.TrimSuffix(strings.Repeat(bogusSig+" ", 9999), " ") + " v1," + sig
 	cases = append(cases, hostileCase{name: "10,000-entry signature list, right one last",
-		write: bytesOf(post([]string{jam[0], jam[1], "Webhook-Signature: " + list}, jamBody)), status: 401, maxTime: 2 * time.Second})
+		write: writeRaw(rawPost([]string{jam[0], jam[1], "Webhook-Signature: " + list}, jamBody)), status: 401, maxTime: 2 * time.Second})
 
 	// Timestamps and numbers out of range.
 	for _, v := range []string{"99999999999999999999", "-1", "1e9", "0x6b0b3e10", "+" + ts, ts + ".5", "00" + ts} {
-		add("webhook-timestamp "+strconv.Quote(v), post([]string{jam[0], "Webhook-Timestamp: " + v, jam[2]}, jamBody), 401)
+		add("webhook-timestamp "+strconv.Quote(v), rawPost([]string{jam[0], "Webhook-Timestamp: " + v, jam[2]}, jamBody), 401)
 	}
-	add("Content-Length out of range", post(append(bogusStd, "Content-Length: 99999999999999999999"), nil), 400)
-	add("Content-Length negative", post(append(bogusStd, "Content-Length: -1"), nil), 400)
-	add("Content-Length twice, disagreeing", post(append(bogusStd, "Content-Length: 2", "Content-Length: 3"), []byte("{}")), 400)
+	add("Content-Length out of range", rawPost(append(bogusStd, "Content-Length: 99999999999999999999"), nil), 400)
+	add("Content-Length negative", rawPost(append(bogusStd, "Content-Length: -1"), nil), 400)
+	add("Content-Length twice, disagreeing", rawPost(append(bogusStd, "Content-Length: 2", "Content-Length: 3"), []byte("{}")), 400)
 	// Signed bodies with numbers out of range are authentic: they are
 	// decoded leniently, see TestHostileSignedOddities.
 
 	// Bytes that do not belong.
-	add("null byte in a header value", post([]string{jam[0] + "\x00", jam[1], jam[2]}, jamBody), 400)
-	add("null byte in a header name", post(append(bogusStd, "X-Nu\x00l: 1"), jamBody), 400)
+	add("null byte in a header value", rawPost([]string{jam[0] + "\x00", jam[1], jam[2]}, jamBody), 400)
+	add("null byte in a header name", rawPost(append(bogusStd, "X-Nu\x00l: 1"), jamBody), 400)
 	add("null byte in the request target", []byte("POST /web\x00hook HTTP/1.1\r\nHost: receiver.example\r\nContent-Length: 0\r\n\r\n"), 400)
 	nul := []byte(`{"jamId":"4f0c` + "\x00" + `","teamId":"team_8Hq2"}`)
-	add("signed body with a raw null byte in a string", post(stdHeaders(t, "Webhook", "msg_nul", nul), nul), 400)
-	add("invalid UTF-8 in webhook-id", post([]string{"Webhook-Id: msg_\xff\xfe\xfd", jam[1], jam[2]}, jamBody), 401)
-	add("invalid UTF-8 in the signature", post([]string{jam[0], jam[1], "Webhook-Signature: v1,\xc3\x28" + sig[2:]}, jamBody), 401)
-	add("invalid UTF-8 in the Series token", post([]string{webhooktest.SeriesHeader + ": \xff" + webhooktest.SeriesToken}, seriesJSON), 401)
+	add("signed body with a raw null byte in a string", rawPost(stdHeaders(t, "Webhook", "msg_nul", nul), nul), 400)
+	add("invalid UTF-8 in webhook-id", rawPost([]string{"Webhook-Id: msg_\xff\xfe\xfd", jam[1], jam[2]}, jamBody), 401)
+	add("invalid UTF-8 in the signature", rawPost([]string{jam[0], jam[1], "Webhook-Signature: v1,\xc3\x28" + sig[2:]}, jamBody), 401)
+	add("invalid UTF-8 in the Series token", rawPost([]string{webhooktest.SeriesHeader + ": \xff" + webhooktest.SeriesToken}, seriesJSON), 401)
 	bad := []byte("{\"jamId\":\xff\xfe,\"teamId\":\"team_8Hq2\"}")
-	add("signed body, invalid UTF-8 outside strings", post(stdHeaders(t, "Webhook", "msg_utf8", bad), bad), 400)
-	add("unsigned body, invalid UTF-8", post(bogusStd, []byte("\xff\xfe\xfd")), 401)
+	add("signed body, invalid UTF-8 outside strings", rawPost(stdHeaders(t, "Webhook", "msg_utf8", bad), bad), 400)
+	add("unsigned body, invalid UTF-8", rawPost(bogusStd, []byte("\xff\xfe\xfd")), 401)
 
 	// Deeply nested JSON, signed: it verifies, so only the decoder stands
 	// between it and a callback. It must be refused, not crash or hang.
@@ -400,45 +400,45 @@ func hostileCases(t *testing.T) []hostileCase {
 		{"jam.created with 100,000-deep title", `{"jamId":"4f0c","teamId":"team_8Hq2","title":` + strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000) + `}`},
 	} {
 		b := []byte(c.body)
-		add("deep JSON, "+c.name, post(stdHeaders(t, "Webhook", "msg_deep_"+strconv.Itoa(len(cases)), b), b), 400)
-		add("deep JSON via Intercom, "+c.name, post([]string{"X-Hub-Signature: " + webhooktest.SignIntercom(webhooktest.IntercomSecret, b)}, b), 400)
+		add("deep JSON, "+c.name, rawPost(stdHeaders(t, "Webhook", "msg_deep_"+strconv.Itoa(len(cases)), b), b), 400)
+		add("deep JSON via Intercom, "+c.name, rawPost([]string{"X-Hub-Signature: " + webhooktest.SignIntercom(webhooktest.IntercomSecret, b)}, b), 400)
 	}
 
 	// Content types, methods, empty bodies, framing.
 	// A Content-Type the source never sends is refused with 415 before
 	// the body is read or verified, signed or not.
-	add("text/plain, wrongly signed", post(append(bogusStd, "Content-Type: text/plain"), jamBody), 415)
-	add("text/plain, signed", post(append(jam, "Content-Type: text/plain"), jamBody), 415)
-	add("form-encoded, Standard-signed", post(append(stdHeaders(t, "Webhook", "msg_form", seriesForm), "Content-Type: application/x-www-form-urlencoded"), seriesForm), 415)
-	add("application/jsonx, Intercom-signed", post([]string{hub, "Content-Type: application/jsonx"}, intercomBody), 415)
-	add("text/xml, Series token", post([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken, "Content-Type: text/xml"}, []byte("<a/>")), 415)
-	add("two Content-Types, the first wrong", post(append(jam, "Content-Type: text/plain", "Content-Type: application/json"), jamBody), 415)
-	cases = append(cases, hostileCase{name: "text/plain, chunked, endless", write: endlessChunks(post(append(bogusStd, "Content-Type: text/plain", "Transfer-Encoding: chunked"), nil), 1<<30),
+	add("text/plain, wrongly signed", rawPost(append(bogusStd, "Content-Type: text/plain"), jamBody), 415)
+	add("text/plain, signed", rawPost(append(jam, "Content-Type: text/plain"), jamBody), 415)
+	add("form-encoded, Standard-signed", rawPost(append(stdHeaders(t, "Webhook", "msg_form", seriesForm), "Content-Type: application/x-www-form-urlencoded"), seriesForm), 415)
+	add("application/jsonx, Intercom-signed", rawPost([]string{hub, "Content-Type: application/jsonx"}, intercomBody), 415)
+	add("text/xml, Series token", rawPost([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken, "Content-Type: text/xml"}, []byte("<a/>")), 415)
+	add("two Content-Types, the first wrong", rawPost(append(jam, "Content-Type: text/plain", "Content-Type: application/json"), jamBody), 415)
+	cases = append(cases, hostileCase{name: "text/plain, chunked, endless", write: endlessChunks(rawPost(append(bogusStd, "Content-Type: text/plain", "Transfer-Encoding: chunked"), nil), 1<<30),
 		status: 415, maxSent: 64 << 20, maxTime: 10 * time.Second})
-	add("multipart, unsigned", post([]string{"Content-Type: multipart/form-data; boundary=x"}, []byte("--x\r\n\r\n--x--")), 401)
-	add("Content-Type 100 KiB", post(append(bogusStd, "Content-Type: application/json; x="+strings.Repeat("j", 100<<10)), jamBody), 401)
+	add("multipart, unsigned", rawPost([]string{"Content-Type: multipart/form-data; boundary=x"}, []byte("--x\r\n\r\n--x--")), 401)
+	add("Content-Type 100 KiB", rawPost(append(bogusStd, "Content-Type: application/json; x="+strings.Repeat("j", 100<<10)), jamBody), 401)
 	for _, m := range []string{"GET", "DELETE", "PATCH", "OPTIONS", "TRACE", "post", "PROPFIND"} {
 		add("method "+m+", signed", rawRequest(m, jam, jamBody), 405)
 	}
-	add("empty body, unsigned", post(nil, nil), 401)
-	add("empty body, signed", post(stdHeaders(t, "Webhook", "msg_empty", nil), nil), 400)
-	add("empty body, Intercom-signed", post([]string{"X-Hub-Signature: " + webhooktest.SignIntercom(webhooktest.IntercomSecret, nil)}, nil), 400)
-	add("empty body, Series token, JSON", post([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken, "Content-Type: application/json"}, nil), 400)
+	add("empty body, unsigned", rawPost(nil, nil), 401)
+	add("empty body, signed", rawPost(stdHeaders(t, "Webhook", "msg_empty", nil), nil), 400)
+	add("empty body, Intercom-signed", rawPost([]string{"X-Hub-Signature: " + webhooktest.SignIntercom(webhooktest.IntercomSecret, nil)}, nil), 400)
+	add("empty body, Series token, JSON", rawPost([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken, "Content-Type: application/json"}, nil), 400)
 	// A body longer than Content-Length: the handler sees the declared
 	// prefix, which the signature (over the whole body) does not cover.
 	// The rest would be the next request on the connection; Connection:
 	// close makes net/http ignore it.
 	long := append(append([]byte(nil), jamBody...), " trailing bytes"...)
-	add("body longer than Content-Length", post(append(stdHeaders(t, "Webhook", "msg_long", long), "Content-Length: "+strconv.Itoa(len(jamBody))), long), 401)
-	add("body shorter than Content-Length", post(append(stdHeaders(t, "Webhook", "msg_short", jamBody), "Content-Length: "+strconv.Itoa(len(jamBody)+10)), jamBody), 400)
+	add("body longer than Content-Length", rawPost(append(stdHeaders(t, "Webhook", "msg_long", long), "Content-Length: "+strconv.Itoa(len(jamBody))), long), 401)
+	add("body shorter than Content-Length", rawPost(append(stdHeaders(t, "Webhook", "msg_short", jamBody), "Content-Length: "+strconv.Itoa(len(jamBody)+10)), jamBody), 400)
 	// net/http lets chunked framing win over Content-Length (RFC 9112
 	// 6.3) and drops the latter; the handler then sees the chunked body.
-	add("Content-Length and chunked together", post(append(bogusStd, "Content-Length: 5", "Transfer-Encoding: chunked"), []byte("5\r\nhello\r\n0\r\n\r\n")), 401)
-	add("Transfer-Encoding gzip", post(append(bogusStd, "Transfer-Encoding: gzip"), jamBody), 501)
+	add("Content-Length and chunked together", rawPost(append(bogusStd, "Content-Length: 5", "Transfer-Encoding: chunked"), []byte("5\r\nhello\r\n0\r\n\r\n")), 401)
+	add("Transfer-Encoding gzip", rawPost(append(bogusStd, "Transfer-Encoding: gzip"), jamBody), 501)
 	return cases
 }
 
-func slicesRepeat(s string, n int) []string {
+func repeatLine(s string, n int) []string {
 	out := make([]string, n)
 	for i := range out {
 		out[i] = s
@@ -488,13 +488,13 @@ func TestHostileControl(t *testing.T) {
 		raw  []byte
 		seen []string
 	}{
-		{"jam.created", post(stdHeaders(t, "Webhook", "msg_control", jamBody), jamBody), []string{"jam.created", "any"}},
-		{"jam.created svix", post(stdHeaders(t, "Svix", "msg_control_svix", jamBody), jamBody), []string{"jam.created", "any"}},
-		{"intercom", post([]string{"X-Hub-Signature: " + webhooktest.SignIntercom(webhooktest.IntercomSecret, intercomBody)}, intercomBody), []string{"intercom", "any"}},
-		{"series", post([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken, "Content-Type: application/json"}, seriesJSON), []string{"series", "any"}},
-		{"chunked jam.created", post(append(stdHeaders(t, "Webhook", "msg_control_chunked", jamBody), "Transfer-Encoding: chunked"), chunked(jamBody, 100)), []string{"jam.created", "any"}},
+		{"jam.created", rawPost(stdHeaders(t, "Webhook", "msg_control", jamBody), jamBody), []string{"jam.created", "any"}},
+		{"jam.created svix", rawPost(stdHeaders(t, "Svix", "msg_control_svix", jamBody), jamBody), []string{"jam.created", "any"}},
+		{"intercom", rawPost([]string{"X-Hub-Signature: " + webhooktest.SignIntercom(webhooktest.IntercomSecret, intercomBody)}, intercomBody), []string{"intercom", "any"}},
+		{"series", rawPost([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken, "Content-Type: application/json"}, seriesJSON), []string{"series", "any"}},
+		{"chunked jam.created", rawPost(append(stdHeaders(t, "Webhook", "msg_control_chunked", jamBody), "Transfer-Encoding: chunked"), chunkedBody(jamBody, 100)), []string{"jam.created", "any"}},
 	} {
-		status, _ := r.exchange(t, bytesOf(c.raw))
+		status, _ := r.exchange(t, writeRaw(c.raw))
 		require.Equal(t, http.StatusOK, status, c.name)
 		require.Equal(t, c.seen, r.takeSeen(), c.name)
 	}
@@ -583,7 +583,7 @@ func heapPeakUnderUploads(t *testing.T, clients int, frame string, inStep bool) 
 
 	statuses := make([]int, clients)
 	sent := make([]int64, clients)
-	head := post(append(bogusStd, frame), nil)
+	head := rawPost(append(bogusStd, frame), nil)
 	// In step: each client sends head and just under the limit, then
 	// waits until every client has, plus a moment for the server to read.
 	var ready sync.WaitGroup
@@ -594,7 +594,7 @@ func heapPeakUnderUploads(t *testing.T, clients int, frame string, inStep bool) 
 		time.Sleep(300 * time.Millisecond)
 		close(go0)
 	}()
-	first := append(append([]byte(nil), head...), chunked(bytes.Repeat([]byte("A"), webhook.DefaultMaxBodySize-1024), 64<<10)...)
+	first := append(append([]byte(nil), head...), chunkedBody(bytes.Repeat([]byte("A"), webhook.DefaultMaxBodySize-1024), 64<<10)...)
 	first = first[:len(first)-len("0\r\n\r\n")] // no last chunk: the body goes on
 	var wg sync.WaitGroup
 	for i := range clients {
@@ -681,11 +681,11 @@ func TestHostileSignedOddities(t *testing.T) {
 			[]string{"intercom", "any"}, []int{0, 0}},
 		{"Intercom delivery_attempts -1", intercomSigned(bytes.Replace(intercomBody, []byte(`"delivery_attempts":1`), []byte(`"delivery_attempts":-1`), 1)),
 			[]string{"intercom", "any"}, []int{-1, -1}},
-		{"Series token, empty body, no Content-Type: an empty form", post([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken}, nil),
+		{"Series token, empty body, no Content-Type: an empty form", rawPost([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken}, nil),
 			[]string{"series", "any"}, nil},
 	} {
 		attempts = nil
-		status, _ := r.exchange(t, bytesOf(c.raw))
+		status, _ := r.exchange(t, writeRaw(c.raw))
 		require.Equal(t, http.StatusOK, status, c.name)
 		require.Equal(t, c.seen, r.takeSeen(), c.name)
 		require.Equal(t, c.attempts, attempts, c.name)
@@ -699,5 +699,5 @@ var intercomSeq int
 func intercomSigned(body []byte) []byte {
 	intercomSeq++
 	body = bytes.Replace(body, []byte(`"notif_3e1f7a2c-`), fmt.Appendf(nil, `"notif_%08x-`, intercomSeq), 1)
-	return post([]string{"X-Hub-Signature: " + webhooktest.SignIntercom(webhooktest.IntercomSecret, body)}, body)
+	return rawPost([]string{"X-Hub-Signature: " + webhooktest.SignIntercom(webhooktest.IntercomSecret, body)}, body)
 }

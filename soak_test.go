@@ -36,30 +36,30 @@ var (
 // which callback runs fail or panic, which messages are replayed.
 const soakSeed = 20261124
 
-// outcome is what a soak callback does on one run.
-type outcome int
+// soakOutcome is what a soak callback does on one run.
+type soakOutcome int
 
 const (
-	succeed outcome = iota
-	fail
-	panicking
+	soakSucceed soakOutcome = iota
+	soakFail
+	soakPanic
 )
 
-// decide is the callback's fault injection: 1% panics, 20% errors, the
+// soakDecide is the callback's fault injection: 1% panics, 20% errors, the
 // rest succeeds. It depends only on the message id and how many times the
 // callback has run for it, so the soak replays identically whatever the
 // goroutine schedule.
-func decide(id string, run int) outcome {
+func soakDecide(id string, run int) soakOutcome {
 	h := fnv.New64a()
 	h.Write([]byte(id))
 	r := rand.New(rand.NewPCG(soakSeed, h.Sum64()^uint64(run)<<56))
 	switch p := r.Float64(); {
 	case p < 0.01:
-		return panicking
+		return soakPanic
 	case p < 0.21:
-		return fail
+		return soakFail
 	}
-	return succeed
+	return soakSucceed
 }
 
 // soakSender is one message's sender: its retry schedule, its attempts so
@@ -98,17 +98,17 @@ type soakLedger struct {
 	hookOther    []string // error-hook calls that are not callback failures
 }
 
-func (l *soakLedger) run(id string) outcome {
+func (l *soakLedger) run(id string) soakOutcome {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.runs[id]++
-	o := decide(id, l.runs[id])
+	o := soakDecide(id, l.runs[id])
 	switch o {
-	case succeed:
+	case soakSucceed:
 		l.successes[id]++
-	case fail:
+	case soakFail:
 		l.failures++
-	case panicking:
+	case soakPanic:
 		l.panics++
 	}
 	return o
@@ -116,9 +116,9 @@ func (l *soakLedger) run(id string) outcome {
 
 func soakCallback(l *soakLedger, id string) error {
 	switch l.run(id) {
-	case fail:
+	case soakFail:
 		return errors.New("downstream unavailable")
-	case panicking:
+	case soakPanic:
 		panic("callback bug")
 	}
 	return nil
