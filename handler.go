@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -573,6 +574,10 @@ func isSignatureHeader(k string) bool {
 	return false
 }
 
+// declaredPrealloc is the most readBody allocates for a declared length
+// before the bytes arrive.
+const declaredPrealloc = 64 << 10
+
 // readBody reads at most maxBody bytes. A declared length over the limit
 // is refused before reading; an undeclared one is read up to the limit
 // and no further.
@@ -583,16 +588,31 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
 	var body []byte
 	if r.ContentLength >= 0 {
-		// Read one byte past the declared length to catch a body longer
-		// than declared, which a server outside net/http might pass on.
-		body = make([]byte, r.ContentLength, r.ContentLength+1)
-		if _, err := io.ReadFull(rd, body); err != nil {
-			return nil, bodyErr(err)
+		// Allocate as the body arrives, not as declared: a declared
+		// length costs the sender nothing, so allocating it up front
+		// lets headers alone hold the limit per connection. Bodies up to
+		// declaredPrealloc, nearly all, still take one allocation of
+		// their size. The spare byte catches a body longer than
+		// declared, which a server outside net/http might pass on.
+		n := r.ContentLength
+		body = make([]byte, 0, min(n, declaredPrealloc)+1)
+		for {
+			if len(body) == cap(body) {
+				body = slices.Grow(body, int(min(n+1, 2*int64(len(body))))-len(body))
+			}
+			m, err := rd.Read(body[len(body):cap(body)])
+			body = body[:len(body)+m]
+			switch {
+			case int64(len(body)) > n:
+				return nil, fmt.Errorf("webhook: body longer than Content-Length")
+			case err == io.EOF && int64(len(body)) < n:
+				return nil, bodyErr(io.ErrUnexpectedEOF)
+			case err == io.EOF:
+				return body, nil
+			case err != nil:
+				return nil, bodyErr(err)
+			}
 		}
-		if n, _ := rd.Read(body[len(body):cap(body)]); n > 0 {
-			return nil, fmt.Errorf("webhook: body longer than Content-Length")
-		}
-		return body, nil
 	}
 	body, err := io.ReadAll(rd)
 	if err != nil {
