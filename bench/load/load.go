@@ -262,7 +262,12 @@ func runOne(ctx context.Context, client *http.Client, url string, cfg Config, po
 	lat := make([]time.Duration, len(pool))
 	ok := make([]bool, len(pool))
 	var errs atomic.Int64
-	var firstErr atomic.Value
+	var firstErr error
+	var errOnce sync.Once
+	fail := func(err error) {
+		errs.Add(1)
+		errOnce.Do(func() { firstErr = err })
+	}
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
 	var wg sync.WaitGroup
@@ -281,23 +286,20 @@ func runOne(ctx context.Context, client *http.Client, url string, cfg Config, po
 				}
 				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(cfg.Body))
 				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					errs.Add(1)
+					fail(err)
 					continue
 				}
 				req.Header = pool[i].header
 				resp, err := client.Do(req)
 				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					errs.Add(1)
+					fail(err)
 					continue
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				lat[i] = time.Since(t0)
 				if resp.StatusCode != http.StatusOK {
-					firstErr.CompareAndSwap(nil, fmt.Errorf("status %d", resp.StatusCode))
-					errs.Add(1)
+					fail(fmt.Errorf("status %d", resp.StatusCode))
 					continue
 				}
 				ok[i] = true
@@ -317,8 +319,8 @@ func runOne(ctx context.Context, client *http.Client, url string, cfg Config, po
 	}
 	res.Sent += sent
 	res.Rounds = append(res.Rounds, float64(sent)/elapsed.Seconds())
-	if e, _ := firstErr.Load().(error); e != nil && res.FirstError == nil {
-		res.FirstError = e
+	if firstErr != nil && res.FirstError == nil {
+		res.FirstError = firstErr
 	}
 	return ctx.Err()
 }

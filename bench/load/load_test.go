@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,4 +144,33 @@ func BenchmarkServeHTTP(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestRunCountsErrors drives a target that answers 200, 503 or hangs up
+// in turn: errors of different kinds are all counted, the first one is
+// kept, and only the 200s count as deliveries.
+func TestRunCountsErrors(t *testing.T) {
+	var n atomic.Int64
+	flaky := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) % 3 {
+		case 0:
+			w.WriteHeader(http.StatusOK)
+		case 1:
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		default:
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		}
+	})
+	cfg := Config{Clients: 3, Duration: time.Minute, Max: 90, Rounds: 1}
+	results, err := Run(context.Background(), cfg, []Target{{Name: "flaky", Handler: flaky}})
+	require.NoError(t, err)
+	r := results[0]
+	require.Positive(t, r.Sent)
+	require.Positive(t, r.Errors)
+	require.Equal(t, cfg.Max, r.Sent+r.Errors)
+	require.Error(t, r.FirstError)
+	require.Equal(t, int64(-1), r.Calls)
 }
