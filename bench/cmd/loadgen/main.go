@@ -60,7 +60,11 @@ func main() {
 		}
 	}
 	if *check {
-		ours, ceiling, reference := results[0].PerSecond(), results[1].PerSecond(), results[2].PerSecond()
+		rate := map[string]float64{}
+		for _, r := range results {
+			rate[r.Name] = r.PerSecond()
+		}
+		ours, ceiling, reference := rate[load.Ours], rate[load.Ceiling], rate[load.Reference]
 		if ours < *minCeiling*ceiling || ours < reference {
 			fmt.Fprintf(os.Stderr, "loadgen: target missed: ours %.0f/s, ceiling %.0f/s (×%.2f), reference %.0f/s (×%.2f)\n",
 				ours, ceiling, ours/ceiling, reference, ours/reference)
