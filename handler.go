@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +19,12 @@ import (
 const (
 	// DefaultMaxBodySize is the largest body a Handler reads.
 	DefaultMaxBodySize = 1 << 20
+	// DefaultMaxBodyMemory is the most memory the body buffers of all
+	// requests in progress may take together: thousands of the
+	// few-kilobyte bodies senders actually send, or about eight
+	// undeclared-length bodies at the default size limit (a growing
+	// buffer's earlier allocations count too).
+	DefaultMaxBodyMemory = 16 << 20
 	// DefaultLease is how long a claim on a message id holds before a
 	// retry may process it, covering a crashed process. Svix waits about
 	// 15 s for an answer and Intercom 5 s, so callbacks outlasting a
@@ -112,6 +117,10 @@ var (
 	// never sends: JSON for Standard Webhooks and Intercom, JSON or form
 	// for Series. A request without Content-Type is accepted.
 	ErrUnsupportedMediaType = errors.New("webhook: unsupported content type")
+	// ErrBodyMemory is reported when the bodies of the requests in
+	// progress already hold the memory WithMaxBodyMemory allows; the
+	// request is answered 503 with Retry-After, and the sender retries.
+	ErrBodyMemory = errors.New("webhook: body memory budget exhausted")
 	// ErrInFlight is reported when the same message is being processed
 	// by another request.
 	ErrInFlight = errors.New("webhook: message already in flight")
@@ -143,6 +152,7 @@ type handlerConfig struct {
 	verifyOpts       []VerifyOption
 	pinned           string
 	maxBody          int64
+	maxBodyMemory    int64
 	logger           *slog.Logger
 	dedupe           Deduper
 	noDedupe         bool
@@ -236,6 +246,23 @@ func WithMaxBodySize(n int64) Option {
 	})
 }
 
+// WithMaxBodyMemory sets the most memory the bodies of all requests in
+// progress may hold together (default DefaultMaxBodyMemory). A request
+// whose body would take more is answered 503 with Retry-After, so a flood
+// of large or endless uploads costs bounded memory however many
+// connections carry it, and senders retry later. It must be at least
+// twice the max body size: a body of unknown length grows by doubling, and
+// the buffers it outgrows count until the garbage collector frees them.
+func WithMaxBodyMemory(n int64) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		if n <= 0 {
+			return errors.New("webhook: max body memory must be positive")
+		}
+		c.maxBodyMemory = n
+		return nil
+	})
+}
+
 // WithLogger sets the logger for rejections and failures. The default is
 // slog.Default(). Bodies, secrets and signatures are never logged.
 func WithLogger(l *slog.Logger) Option {
@@ -305,6 +332,7 @@ func WithDedupeFailClosed() Option {
 //	413  body over the limit
 //	401  no, malformed or unmatched signature headers; timestamp outside the
 //	     window; a source that is not configured
+//	503  the bodies in progress hold WithMaxBodyMemory already (Retry-After)
 //	415  a Content-Type the source never sends (checked before reading)
 //	400  verified but not decodable
 //	409  the same message id is in flight in another request
@@ -328,10 +356,13 @@ type Handler struct {
 	pinned   string
 	maxBody  int64
 	logger   *slog.Logger
-	dedupe   Deduper
-	fail     bool
-	lease    time.Duration
-	keep     time.Duration
+
+	bodyMemory int64        // the budget for bodies in progress
+	bodyHeld   atomic.Int64 // bytes of buffer the requests in progress hold
+	dedupe     Deduper
+	fail       bool
+	lease      time.Duration
+	keep       time.Duration
 
 	mu  sync.Mutex // serialises registration
 	reg atomic.Pointer[registry]
@@ -341,7 +372,7 @@ type Handler struct {
 // (WithSecrets, WithIntercomSecrets, WithSeries or their verifier forms):
 // there is no way to build a handler that accepts unverified requests.
 func NewHandler(opts ...Option) (*Handler, error) {
-	c := handlerConfig{maxBody: DefaultMaxBodySize, lease: DefaultLease, retention: DefaultRetention}
+	c := handlerConfig{maxBody: DefaultMaxBodySize, maxBodyMemory: DefaultMaxBodyMemory, lease: DefaultLease, retention: DefaultRetention}
 	for _, o := range opts {
 		if err := o.apply(&c); err != nil {
 			return nil, err
@@ -351,7 +382,12 @@ func NewHandler(opts ...Option) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{pinned: c.pinned, maxBody: c.maxBody, logger: c.logger, fail: c.failClosed, lease: c.lease, keep: c.retention}
+	if c.maxBodyMemory < 2*c.maxBody {
+		// A body of unknown length grows by doubling, and the buffers it
+		// outgrows count: reading one at the limit takes up to twice it.
+		return nil, errors.New("webhook: max body memory is less than twice the max body size")
+	}
+	h := &Handler{pinned: c.pinned, maxBody: c.maxBody, bodyMemory: c.maxBodyMemory, logger: c.logger, fail: c.failClosed, lease: c.lease, keep: c.retention}
 	switch {
 	case c.std != nil && len(c.secrets) > 0:
 		return nil, errors.New("webhook: use WithSecrets or WithVerifier, not both")
@@ -425,11 +461,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(ctx, w, d, http.StatusUnsupportedMediaType, ErrUnsupportedMediaType)
 		return
 	}
-	body, err := h.readBody(w, r)
+	body, held, err := h.readBody(w, r)
+	defer h.bodyHeld.Add(-held)
 	if err != nil {
-		if errors.Is(err, ErrBodyTooLarge) {
+		switch {
+		case errors.Is(err, ErrBodyTooLarge):
 			h.reject(ctx, w, d, http.StatusRequestEntityTooLarge, err)
-		} else {
+		case errors.Is(err, ErrBodyMemory):
+			w.Header().Set("Retry-After", "1")
+			h.reject(ctx, w, d, http.StatusServiceUnavailable, err)
+		default:
 			h.reject(ctx, w, d, http.StatusBadRequest, err)
 		}
 		return
@@ -575,50 +616,68 @@ func isSignatureHeader(k string) bool {
 }
 
 // declaredPrealloc is the most readBody allocates for a declared length
-// before the bytes arrive.
-const declaredPrealloc = 64 << 10
+// before bytes arrive; chunkedPrealloc is its first buffer for a body of
+// unknown length.
+const (
+	declaredPrealloc = 64 << 10
+	chunkedPrealloc  = 4 << 10
+)
 
-// readBody reads at most maxBody bytes. A declared length over the limit
-// is refused before reading; an undeclared one is read up to the limit
-// and no further.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if r.ContentLength > h.maxBody {
-		return nil, ErrBodyTooLarge
+// readBody reads at most maxBody bytes, and returns how many bytes of
+// buffer it allocated from the handler's body memory budget, for the caller
+// to give back when the request is done, also on error.
+//
+// A declared length over the limit is refused before reading. Buffers
+// grow as bytes arrive, not as declared: a declared length costs the
+// sender nothing, so allocating it up front would let headers alone hold
+// the limit per connection. A body longer than declared (which a server
+// outside net/http might pass on) is refused, not truncated.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, held int64, err error) {
+	n := r.ContentLength // -1 when unknown
+	if n > h.maxBody {
+		return nil, 0, ErrBodyTooLarge
 	}
 	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
-	var body []byte
-	if r.ContentLength >= 0 {
-		// Allocate as the body arrives, not as declared: a declared
-		// length costs the sender nothing, so allocating it up front
-		// lets headers alone hold the limit per connection. Bodies up to
-		// declaredPrealloc, nearly all, still take one allocation of
-		// their size. The spare byte catches a body longer than
-		// declared, which a server outside net/http might pass on.
-		n := r.ContentLength
-		body = make([]byte, 0, min(n, declaredPrealloc)+1)
-		for {
-			if len(body) == cap(body) {
-				body = slices.Grow(body, int(min(n+1, 2*int64(len(body))))-len(body))
+	next := int64(chunkedPrealloc)
+	if n >= 0 {
+		next = min(n, declaredPrealloc) + 1 // the spare byte catches a longer body
+	}
+	for {
+		if len(body) == cap(body) {
+			size := max(next, 2*int64(cap(body)))
+			if n >= 0 && cap(body) > 0 {
+				// Past the first buffer the declared bytes are arriving:
+				// take the rest in one step rather than by doubling.
+				size = n + 1
 			}
-			m, err := rd.Read(body[len(body):cap(body)])
-			body = body[:len(body)+m]
-			switch {
-			case int64(len(body)) > n:
-				return nil, fmt.Errorf("webhook: body longer than Content-Length")
-			case err == io.EOF && int64(len(body)) < n:
-				return nil, bodyErr(io.ErrUnexpectedEOF)
-			case err == io.EOF:
-				return body, nil
-			case err != nil:
-				return nil, bodyErr(err)
+			size = min(size, h.maxBody+1)
+			if size <= int64(cap(body)) {
+				return nil, held, ErrBodyTooLarge
 			}
+			// The whole new buffer counts, not just its growth: the one
+			// it replaces stays on the heap until the collector runs.
+			if h.bodyHeld.Add(size) > h.bodyMemory {
+				h.bodyHeld.Add(-size)
+				return nil, held, ErrBodyMemory
+			}
+			held += size
+			grown := make([]byte, len(body), size) // exactly size, as counted
+			copy(grown, body)
+			body = grown
+		}
+		m, err := rd.Read(body[len(body):cap(body)])
+		body = body[:len(body)+m]
+		switch {
+		case n >= 0 && int64(len(body)) > n:
+			return nil, held, fmt.Errorf("webhook: body longer than Content-Length")
+		case err == io.EOF && n >= 0 && int64(len(body)) < n:
+			return nil, held, bodyErr(io.ErrUnexpectedEOF)
+		case err == io.EOF:
+			return body, held, nil
+		case err != nil:
+			return nil, held, bodyErr(err)
 		}
 	}
-	body, err := io.ReadAll(rd)
-	if err != nil {
-		return nil, bodyErr(err)
-	}
-	return body, nil
 }
 
 func bodyErr(err error) error {

@@ -619,3 +619,40 @@ func TestOnIntercomBadPattern(t *testing.T) {
 		require.Panics(t, func() { h.OnIntercom(p, noop) }, p)
 	}
 }
+
+func TestHandlerBodyMemoryBudget(t *testing.T) {
+	const limit = 16 << 10
+	r := newRig(t, webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(2*limit))
+	var hookErr *webhook.HandlerError
+	r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookErr = err })
+
+	// A chunked upload that stalls after its first bytes holds its
+	// buffer, and with it the whole budget.
+	pr, pw := io.Pipe()
+	stalled := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+	stalled.Body, stalled.ContentLength = pr, -1
+	done := make(chan int)
+	go func() { done <- r.serve(stalled).Code }()
+	_, err := pw.Write(bytes.Repeat([]byte("x"), 8<<10+1)) // one byte into its third buffer
+	require.NoError(t, err)
+
+	// Until it is done, a request that needs more than what is left
+	// (about 4 KiB) is turned away.
+	big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", 5000)), 1)
+	w := r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, big))
+	require.Equal(t, http.StatusServiceUnavailable, w.Code)
+	require.Equal(t, "1", w.Header().Get("Retry-After"))
+	require.ErrorIs(t, hookErr, webhook.ErrBodyMemory)
+	require.Zero(t, r.calls.Load())
+
+	require.NoError(t, pw.CloseWithError(io.ErrUnexpectedEOF))
+	require.Equal(t, http.StatusBadRequest, <-done)
+	// The stalled request gave its memory back.
+	for range 3 {
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	}
+	require.Equal(t, int64(1), r.calls.Load())
+
+	_, err = webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(2*limit-1))
+	require.Error(t, err, "a budget below two bodies could never read the largest of unknown length")
+}
