@@ -13,7 +13,8 @@ import "strings"
 func readFlatJam(body []byte) (*JamCreated, bool) {
 	j := &JamCreated{}
 	var created, snake Time
-	r := jsonReader{b: body}
+	// The fields' strings share one copy of the body.
+	r := jsonReader{b: body, s: string(body)}
 	ok := r.object(func(key []byte) bool {
 		switch string(key) {
 		case "jamId":

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"encoding/binary"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -16,6 +17,9 @@ import (
 type jsonReader struct {
 	b []byte
 	i int
+	// s, when set, is string(b): plain strings are then cut from it, one
+	// allocation for the whole document rather than one per string.
+	s string
 }
 
 // maxDepth bounds the nesting the reader follows, so hostile input cannot
@@ -66,7 +70,7 @@ func (r *jsonReader) object(field func(key []byte) bool) bool {
 		if r.peek() != '"' {
 			return false
 		}
-		key, ok := r.rawString()
+		key, _, ok := r.rawString()
 		if !ok || r.peek() != ':' {
 			return false
 		}
@@ -87,52 +91,85 @@ func (r *jsonReader) object(field func(key []byte) bool) bool {
 }
 
 // rawString reads a string and returns its bytes between the quotes,
-// undecoded, after checking that they are valid.
-func (r *jsonReader) rawString() ([]byte, bool) {
+// undecoded, after checking that they are valid, and whether they need
+// decoding (an escape, or a byte outside ASCII).
+func (r *jsonReader) rawString() (raw []byte, decode, ok bool) {
 	start := r.i + 1
-	if !r.skipString() {
-		return nil, false
+	decode, ok = r.scanString()
+	if !ok {
+		return nil, false, false
 	}
-	return r.b[start : r.i-1], true
+	return r.b[start : r.i-1], decode, true
 }
 
-// skipString moves past a string starting at the opening quote,
-// checking escapes and control characters.
+// skipString moves past a string starting at the opening quote.
 func (r *jsonReader) skipString() bool {
-	r.i++ // opening quote
-	for r.i < len(r.b) {
-		c := r.b[r.i]
-		switch {
-		case c == '"':
-			r.i++
-			return true
-		case c == '\\':
-			if r.i+1 >= len(r.b) {
-				return false
+	_, ok := r.scanString()
+	return ok
+}
+
+// SWAR masks: a byte of each, and the high bit of each, in a word.
+const (
+	bytesOf1  = 0x0101010101010101
+	highBits  = 0x8080808080808080
+	quotes    = '"' * bytesOf1
+	slashes   = '\\' * bytesOf1
+	controlLT = 0x20 * bytesOf1
+)
+
+// scanString moves past a string starting at the opening quote, checking
+// escapes and control characters, and reports whether its contents need
+// decoding. Runs of plain ASCII, nearly all of a webhook's strings, are
+// crossed eight bytes at a time.
+func (r *jsonReader) scanString() (decode, ok bool) {
+	b, i := r.b, r.i+1
+	for {
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			q, s := w^quotes, w^slashes
+			// Any byte that is '"', '\\', below 0x20 or above 0x7f.
+			if ((q-bytesOf1)&^q|(s-bytesOf1)&^s|(w-controlLT)&^w|w)&highBits != 0 {
+				break
 			}
-			switch r.b[r.i+1] {
+			i += 8
+		}
+		if i >= len(b) {
+			return false, false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			r.i = i + 1
+			return decode, true
+		case c == '\\':
+			decode = true
+			if i+1 >= len(b) {
+				return false, false
+			}
+			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				r.i += 2
+				i += 2
 			case 'u':
-				if r.i+6 > len(r.b) {
-					return false
+				if i+6 > len(b) {
+					return false, false
 				}
-				for _, h := range r.b[r.i+2 : r.i+6] {
+				for _, h := range b[i+2 : i+6] {
 					if hexValue(h) == 0xff {
-						return false
+						return false, false
 					}
 				}
-				r.i += 6
+				i += 6
 			default:
-				return false
+				return false, false
 			}
 		case c < 0x20:
-			return false
+			return false, false
 		default:
-			r.i++
+			if c >= utf8.RuneSelf {
+				decode = true
+			}
+			i++
 		}
 	}
-	return false
 }
 
 // str reads a string value and decodes it as encoding/json does: escapes
@@ -141,14 +178,15 @@ func (r *jsonReader) str() (string, bool) {
 	if r.peek() != '"' {
 		return "", false
 	}
-	raw, ok := r.rawString()
-	if !ok {
+	start := r.i + 1
+	raw, decode, ok := r.rawString()
+	switch {
+	case !ok:
 		return "", false
-	}
-	for _, c := range raw {
-		if c == '\\' || c >= utf8.RuneSelf {
-			return decodeJSONString(raw), true
-		}
+	case decode:
+		return decodeJSONString(raw), true
+	case len(r.s) == len(r.b):
+		return r.s[start : r.i-1], true
 	}
 	return string(raw), true
 }
