@@ -1,9 +1,9 @@
 package webhook
 
 import (
-	"container/list"
 	"context"
 	"errors"
+	"hash/maphash"
 	"strconv"
 	"sync"
 	"time"
@@ -66,19 +66,38 @@ const DefaultMaxEntries = 100_000
 // recently, so under a flood of new ids a very old duplicate may be
 // processed again; size it for the ids you receive in a retention period.
 // Replicas behind a load balancer need a shared store instead.
+//
+// It holds no pointers, so the garbage collector does not trace its
+// entries: a store of a hundred thousand ids costs no collector work.
+// Keys are kept as 128-bit hashes with seeds chosen per store; two keys
+// colliding is as likely as guessing a random 128-bit number.
 type MemoryStore struct {
 	mu      sync.Mutex
-	seq     uint64 // claim tokens: unique within the process is enough
+	seeds   [2]maphash.Seed
+	seq     uint64 // claim tokens and write order: unique within the store
 	max     int
 	now     func() time.Time
-	entries map[string]*list.Element
-	order   *list.List // of *memoryEntry, least recently written first
+	entries map[memoryKey]memoryEntry
+	// order holds a record per write, least recent first from head on.
+	// A record whose seq is no longer its entry's is stale: the entry
+	// was written again or removed since. Stale records are skipped, and
+	// dropped with the swept ones before head when they outnumber the
+	// entries.
+	order []memoryRecord
+	head  int
 }
 
+type memoryKey [2]uint64
+
 type memoryEntry struct {
-	key     string
-	token   string // empty once committed
-	expires time.Time
+	token   uint64 // 0 once committed
+	expires int64  // unix nanoseconds
+	seq     uint64 // of the entry's current order record
+}
+
+type memoryRecord struct {
+	key memoryKey
+	seq uint64
 }
 
 // NewMemoryStore returns a MemoryStore holding at most maxEntries keys
@@ -91,58 +110,63 @@ func NewMemoryStore(maxEntries int, now func() time.Time) *MemoryStore {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryStore{max: maxEntries, now: now, entries: make(map[string]*list.Element), order: list.New()}
+	return &MemoryStore{
+		seeds:   [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		max:     maxEntries,
+		now:     now,
+		entries: make(map[memoryKey]memoryEntry),
+	}
+}
+
+func (s *MemoryStore) hash(key string) memoryKey {
+	return memoryKey{maphash.String(s.seeds[0], key), maphash.String(s.seeds[1], key)}
 }
 
 // Claim implements Deduper.
 func (s *MemoryStore) Claim(_ context.Context, key string, lease time.Duration) (string, ClaimStatus, error) {
+	k := s.hash(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.now().UnixNano()
 	s.expire(now)
-	if el, ok := s.entries[key]; ok {
-		e := el.Value.(*memoryEntry)
-		if now.Before(e.expires) {
-			if e.token == "" {
+	if e, ok := s.entries[k]; ok {
+		if now < e.expires {
+			if e.token == 0 {
 				return "", Processed, nil
 			}
 			return "", InFlight, nil
 		}
-		s.remove(el)
+		delete(s.entries, k)
 	}
-	for s.order.Len() >= s.max {
-		s.remove(s.order.Front())
+	for len(s.entries) >= s.max {
+		s.evictOldest()
 	}
-	s.seq++
-	token := strconv.FormatUint(s.seq, 36)
-	s.entries[key] = s.order.PushBack(&memoryEntry{key: key, token: token, expires: now.Add(lease)})
-	return token, Claimed, nil
+	token := s.write(k, now+int64(lease), true)
+	return strconv.FormatUint(token, 36), Claimed, nil
 }
 
 // Commit implements Deduper.
 func (s *MemoryStore) Commit(_ context.Context, key, token string, retention time.Duration) error {
+	k := s.hash(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	el, ok := s.owned(key, token)
-	if !ok {
+	now := s.now().UnixNano()
+	if !s.owned(k, token, now) {
 		return ErrNotOwner
 	}
-	e := el.Value.(*memoryEntry)
-	e.token = ""
-	e.expires = s.now().Add(retention)
-	s.order.MoveToBack(el)
+	s.write(k, now+int64(retention), false)
 	return nil
 }
 
 // Release implements Deduper.
 func (s *MemoryStore) Release(_ context.Context, key, token string) error {
+	k := s.hash(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	el, ok := s.owned(key, token)
-	if !ok {
+	if !s.owned(k, token, s.now().UnixNano()) {
 		return ErrNotOwner
 	}
-	s.remove(el)
+	delete(s.entries, k)
 	return nil
 }
 
@@ -151,26 +175,71 @@ func (s *MemoryStore) Release(_ context.Context, key, token string) error {
 func (s *MemoryStore) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.order.Len()
+	return len(s.entries)
 }
 
-func (s *MemoryStore) owned(key, token string) (*list.Element, bool) {
-	el, ok := s.entries[key]
-	if !ok || token == "" || el.Value.(*memoryEntry).token != token || !s.now().Before(el.Value.(*memoryEntry).expires) {
-		return nil, false
+// write stores k as the most recent write, expiring at expires, and
+// returns its seq. A claim's token is the seq of its write; a committed
+// entry has token 0.
+func (s *MemoryStore) write(k memoryKey, expires int64, claim bool) uint64 {
+	s.seq++
+	e := memoryEntry{expires: expires, seq: s.seq}
+	if claim {
+		e.token = s.seq
 	}
-	return el, true
+	s.entries[k] = e
+	s.order = append(s.order, memoryRecord{key: k, seq: s.seq})
+	// Compact when the records before head, or the stale ones after it,
+	// outnumber the live ones: each record is then copied O(1) times.
+	if dead := len(s.order) - len(s.entries); dead > len(s.entries)+64 {
+		s.compact()
+	}
+	return s.seq
+}
+
+func (s *MemoryStore) owned(k memoryKey, token string, now int64) bool {
+	t, err := strconv.ParseUint(token, 36, 64)
+	e, ok := s.entries[k]
+	return err == nil && ok && t != 0 && e.token == t && now < e.expires
 }
 
 // expire sweeps expired entries from the front, where the least recently
 // written ones are; entries further back are checked when next touched.
-func (s *MemoryStore) expire(now time.Time) {
-	for el := s.order.Front(); el != nil && !now.Before(el.Value.(*memoryEntry).expires); el = s.order.Front() {
-		s.remove(el)
+func (s *MemoryStore) expire(now int64) {
+	for s.head < len(s.order) {
+		r := s.order[s.head]
+		e, ok := s.entries[r.key]
+		if ok && e.seq == r.seq {
+			if now < e.expires {
+				return
+			}
+			delete(s.entries, r.key)
+		}
+		s.head++
+	}
+	s.order, s.head = s.order[:0], 0
+}
+
+// evictOldest forgets the least recently written entry.
+func (s *MemoryStore) evictOldest() {
+	for ; s.head < len(s.order); s.head++ {
+		r := s.order[s.head]
+		if e, ok := s.entries[r.key]; ok && e.seq == r.seq {
+			delete(s.entries, r.key)
+			s.head++
+			return
+		}
 	}
 }
 
-func (s *MemoryStore) remove(el *list.Element) {
-	delete(s.entries, el.Value.(*memoryEntry).key)
-	s.order.Remove(el)
+// compact drops the stale records, keeping the order of the live ones.
+func (s *MemoryStore) compact() {
+	live := s.order[:0]
+	for _, r := range s.order[s.head:] {
+		if e, ok := s.entries[r.key]; ok && e.seq == r.seq {
+			live = append(live, r)
+		}
+	}
+	clear(s.order[len(live):])
+	s.order, s.head = live, 0
 }

@@ -169,3 +169,44 @@ func TestClaimStatusString(t *testing.T) {
 	require.Equal(t, "in flight", InFlight.String())
 	require.Equal(t, "invalid", ClaimStatus(0).String())
 }
+
+func TestMemoryStoreEvictsLeastRecentlyWritten(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryStore(2, newFakeClock(testNow).Now)
+	ta, _, err := s.Claim(ctx, "a", time.Minute)
+	require.NoError(t, err)
+	_, _, err = s.Claim(ctx, "b", time.Minute)
+	require.NoError(t, err)
+	// Committing a makes it the most recent write, so c evicts b.
+	require.NoError(t, s.Commit(ctx, "a", ta, time.Hour))
+	_, st, err := s.Claim(ctx, "c", time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, Claimed, st)
+	_, st, _ = s.Claim(ctx, "a", time.Minute)
+	require.Equal(t, Processed, st)
+	_, st, _ = s.Claim(ctx, "b", time.Minute)
+	require.Equal(t, Claimed, st, "b was forgotten")
+}
+
+// TestMemoryStoreOrderStaysBounded churns claims and releases behind one
+// long-retained entry, and keeps evicting at capacity: the write order
+// must not grow with the number of writes.
+func TestMemoryStoreOrderStaysBounded(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryStore(50, newFakeClock(testNow).Now)
+	tok, _, err := s.Claim(ctx, "kept", time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, s.Commit(ctx, "kept", tok, 72*time.Hour))
+	for i := range 20_000 {
+		key := "churn" + strconv.Itoa(i%10)
+		tok, st, err := s.Claim(ctx, key, time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, Claimed, st)
+		require.NoError(t, s.Release(ctx, key, tok))
+		_, _, err = s.Claim(ctx, "new"+strconv.Itoa(i), time.Minute) // evicts at capacity
+		require.NoError(t, err)
+		require.LessOrEqual(t, s.Len(), 50)
+		require.LessOrEqual(t, len(s.order), 2*s.Len()+66)
+	}
+	require.Equal(t, 50, s.Len())
+}
