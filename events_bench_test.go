@@ -22,44 +22,43 @@ type benchFixture struct {
 	floor      func() any // a fresh value of the type Parse returns
 }
 
-// BenchmarkParse measures Parse: detection plus typed decoding in one pass.
-// Compare with BenchmarkUnmarshalFloor, measured in the same run.
-func BenchmarkParse(b *testing.B) {
+// forBenchFixtures runs fn as a sub-benchmark for each bench fixture.
+func forBenchFixtures(b *testing.B, fn func(b *testing.B, bf benchFixture, body []byte)) {
 	for _, bf := range benchFixtures() {
 		body, err := os.ReadFile(path.Join(fixtureDir, bf.file))
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(bf.name, func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := Parse(body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		b.Run(bf.name, func(b *testing.B) { fn(b, bf, body) })
 	}
+}
+
+// BenchmarkParse measures Parse: detection plus typed decoding in one pass.
+// Compare with BenchmarkUnmarshalFloor, measured in the same run.
+func BenchmarkParse(b *testing.B) {
+	forBenchFixtures(b, func(b *testing.B, _ benchFixture, body []byte) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Parse(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkUnmarshalFloor is the floor for Parse: one plain json.Unmarshal
 // of the same bytes into the struct Parse returns, with no detection.
 func BenchmarkUnmarshalFloor(b *testing.B) {
-	for _, bf := range benchFixtures() {
-		body, err := os.ReadFile(path.Join(fixtureDir, bf.file))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(bf.name, func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := json.Unmarshal(body, bf.floor()); err != nil {
-					b.Fatal(err)
-				}
+	forBenchFixtures(b, func(b *testing.B, bf benchFixture, body []byte) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := json.Unmarshal(body, bf.floor()); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+		}
+	})
 }
 
 // BenchmarkDecodeOverhead times Parse and the floor's json.Unmarshal
@@ -67,26 +66,20 @@ func BenchmarkUnmarshalFloor(b *testing.B) {
 // Pairing them in one loop cancels most of the drift of a shared machine,
 // which separate benchmarks cannot.
 func BenchmarkDecodeOverhead(b *testing.B) {
-	for _, bf := range benchFixtures() {
-		body, err := os.ReadFile(path.Join(fixtureDir, bf.file))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(bf.name, func(b *testing.B) {
-			var parse, floor time.Duration
-			for b.Loop() {
-				t0 := time.Now()
-				if _, err := Parse(body); err != nil {
-					b.Fatal(err)
-				}
-				t1 := time.Now()
-				if err := json.Unmarshal(body, bf.floor()); err != nil {
-					b.Fatal(err)
-				}
-				parse += t1.Sub(t0)
-				floor += time.Since(t1)
+	forBenchFixtures(b, func(b *testing.B, bf benchFixture, body []byte) {
+		var parse, floor time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			if _, err := Parse(body); err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(parse)/float64(floor), "parse/floor")
-		})
-	}
+			t1 := time.Now()
+			if err := json.Unmarshal(body, bf.floor()); err != nil {
+				b.Fatal(err)
+			}
+			parse += t1.Sub(t0)
+			floor += time.Since(t1)
+		}
+		b.ReportMetric(float64(parse)/float64(floor), "parse/floor")
+	})
 }
