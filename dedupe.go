@@ -23,6 +23,7 @@ const (
 	InFlight
 )
 
+// String returns the status in words, for logs.
 func (s ClaimStatus) String() string {
 	switch s {
 	case Claimed:

@@ -73,6 +73,7 @@ type StatusError struct {
 	Err        error         // optional cause, for logs and the error hook
 }
 
+// Error names the chosen status and the cause.
 func (e *StatusError) Error() string {
 	msg := "webhook: respond " + strconv.Itoa(e.Code)
 	if e.Err != nil {
@@ -90,6 +91,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error reports the panic value; the stack is in Stack, for logs.
 func (e *PanicError) Error() string { return fmt.Sprintf("webhook: callback panicked: %v", e.Value) }
 
 // A HandlerError is what the error hook receives: the status the handler
@@ -99,6 +101,7 @@ type HandlerError struct {
 	Err    error
 }
 
+// Error gives the status answered and the reason.
 func (e *HandlerError) Error() string {
 	return "webhook: " + strconv.Itoa(e.Status) + " " + http.StatusText(e.Status) + ": " + e.Err.Error()
 }

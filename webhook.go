@@ -59,6 +59,7 @@ type sentinel struct {
 	alias error
 }
 
+// Error returns the sentinel's message.
 func (e *sentinel) Error() string { return e.msg }
 
 // Is reports whether target is the reference library's sentinel for the
@@ -100,6 +101,7 @@ type VerifyError struct {
 	Reason string
 }
 
+// Error gives the source and the reason, never key material.
 func (e *VerifyError) Error() string {
 	msg := "webhook: " + string(e.Source) + ": " + e.Err.Error()
 	if e.Reason != "" {
