@@ -13,10 +13,11 @@
 // is inside the body; a failed dispatch releases the claim so the sender's
 // retry runs again.
 //
-// and answers 200 when every callback returned nil, for unknown event
-// types (acknowledged, passed to OnUnknown) and for duplicates; 200 for
-// HEAD; 405, 413 and 415 for requests no sender makes. The full table is
-// on Handler. Each step is also usable alone: Verifier, IntercomVerifier
+// The handler answers 200 when every callback returned nil, for unknown
+// event types (acknowledged, passed to OnUnknown) and for duplicates; 200
+// for HEAD; 405, 413 and 415 for requests no sender makes; 503 with
+// Retry-After when the bodies in progress already hold the memory
+// WithMaxBodyMemory allows. The full table is on Handler. Each step is also usable alone: Verifier, IntercomVerifier
 // and SeriesVerifier for your own routing, Parse and ParseSeries for bytes
 // verified earlier (queues, replays), Deduper for your own store.
 //
