@@ -142,7 +142,7 @@ func ParseAs(eventType string, body []byte) (Event, error) {
 func parseAs(eventType string, raw []byte) (Event, error) {
 	switch eventType {
 	case TypeSeriesWebhook:
-		s, err := ParseSeries(raw, "")
+		s, err := parseSeries(raw, "")
 		if err != nil {
 			return nil, err // not a typed nil in a non-nil Event
 		}

@@ -697,7 +697,7 @@ func (h *Handler) decode(src Source, body []byte, hd http.Header) (Event, error)
 	case src == SourceSeries:
 		// Not returned directly: a nil *SeriesWebhook in an Event
 		// interface would not compare equal to nil.
-		s, err := ParseSeries(body, hd.Get("Content-Type"))
+		s, err := parseSeries(body, hd.Get("Content-Type"))
 		if err != nil {
 			return nil, err
 		}

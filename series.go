@@ -47,12 +47,19 @@ func (s *SeriesWebhook) RawJSON() []byte { return s.raw }
 // with "{" is JSON. A JSON body that is not an object is an error wrapping
 // ErrInvalidJSON.
 func ParseSeries(body []byte, contentType string) (*SeriesWebhook, error) {
+	return parseSeries(bytes.Clone(body), contentType)
+}
+
+// parseSeries is ParseSeries for a body the event may keep: the handler's
+// own buffer.
+func parseSeries(body []byte, contentType string) (*SeriesWebhook, error) {
 	mt, _, _ := mime.ParseMediaType(contentType)
 	isJSON := mt == contentTypeJSON || strings.HasSuffix(mt, "+json")
 	if mt != contentTypeForm && !isJSON {
-		isJSON = len(bytes.TrimLeft(body, " \t\r\n")) > 0 && bytes.TrimLeft(body, " \t\r\n")[0] == '{'
+		trimmed := bytes.TrimLeft(body, " \t\r\n")
+		isJSON = len(trimmed) > 0 && trimmed[0] == '{'
 	}
-	s := &SeriesWebhook{raw: bytes.Clone(body)}
+	s := &SeriesWebhook{raw: body}
 	if !isJSON {
 		q, err := url.ParseQuery(string(body))
 		if err != nil {
