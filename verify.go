@@ -22,7 +22,8 @@ const DefaultTolerance = 5 * time.Minute
 const (
 	// maxSignatures caps the entries read from a signature header. Senders
 	// send one per active key, two or three during rotation; a longer list
-	// is rejected before any MAC is computed, so it cannot multiply our work.
+	// is rejected whatever it holds, and since each key's MAC is computed
+	// once and only compared with the entries, it cannot multiply our work.
 	maxSignatures = 10
 	// maxIDLen bounds the message id, which is also a dedupe key.
 	maxIDLen = 256
@@ -208,12 +209,16 @@ func (c *verifyConfig) checkWindow(sec int64) error {
 func (kr *keyring) verify(id, ts, sigs string, body []byte) error {
 	for _, k := range kr.macs {
 		m := k.get()
-		p := append(m.prefix[:0], id...)
+		p := append(m.content[:0], id...)
 		p = append(p, '.')
 		p = append(p, ts...)
 		p = append(p, '.')
-		m.h.Write(p)
-		m.h.Write(body)
+		if len(body) <= len(m.content)-len(p) {
+			m.h.Write(append(p, body...))
+		} else {
+			m.h.Write(p)
+			m.h.Write(body)
+		}
 		m.h.Sum(m.sum[:0])
 		var text macText
 		encodeMAC(&text, &m.sum)
@@ -262,30 +267,22 @@ func errTooManySignatures() error {
 // MAC per key and a bounded scan.
 func matchV1(sigs string, t *macText) matchResult {
 	const v1Len = len("v1,") + len(macText{})
-	found := false
-	for n := 1; ; n++ {
-		if n > maxSignatures {
-			return tooMany
+	for n := 1; n <= maxSignatures; n++ {
+		entry, rest := nextEntry(sigs)
+		if len(entry) == v1Len && entry[0] == 'v' && entry[1] == '1' && entry[2] == ',' && equalText(t, entry[3:]) {
+			// The fields after a match still count: rest holds one
+			// more than its spaces.
+			if rest != "" && strings.Count(rest, " ") >= maxSignatures-n {
+				return tooMany
+			}
+			return matched
 		}
-		var entry string
-		// Well-formed v1 entries have a fixed length, so the separator
-		// is usually found without a search.
-		if len(sigs) >= v1Len && (len(sigs) == v1Len || sigs[v1Len] == ' ') {
-			entry, sigs = sigs[:v1Len], sigs[min(v1Len+1, len(sigs)):]
-		} else {
-			entry, sigs = nextEntry(sigs)
+		if rest == "" {
+			return unmatched
 		}
-		if len(entry) == v1Len && entry[:3] == "v1," && equalText(t, entry[3:]) {
-			found = true
-		}
-		if sigs == "" {
-			break
-		}
+		sigs = rest
 	}
-	if found {
-		return matched
-	}
-	return unmatched
+	return tooMany
 }
 
 // verifyV1a reports whether any v1a entry is an ed25519 signature of

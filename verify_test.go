@@ -143,6 +143,8 @@ func TestVerifyAccepts(t *testing.T) {
 		{"wrong then right (sender rotation)", []string{testSecret}, stdHeader(testID, testNowText, wrong+" "+good)},
 		{"right then wrong", []string{testSecret}, stdHeader(testID, testNowText, good+" "+wrong)},
 		{"right one tenth of ten", []string{testSecret}, stdHeader(testID, testNowText, tenth)},
+		{"right one first of ten", []string{testSecret}, stdHeader(testID, testNowText, good+strings.Repeat(" "+wrong, 9))},
+		{"right one first, nine empty fields", []string{testSecret}, stdHeader(testID, testNowText, good+strings.Repeat(" ", 9))},
 		{"unknown versions skipped", []string{testSecret}, stdHeader(testID, testNowText, "v2,abc v1a,xyz "+good)},
 		{"doubled space", []string{testSecret}, stdHeader(testID, testNowText, wrong+"  "+good)},
 		{"receiver rotation: second key", []string{otherSecret, testSecret}, stdHeader(testID, testNowText, good)},
@@ -323,6 +325,8 @@ func badCases() []badCase {
 		{"other id", S, stdHeader("msg_other", testNowText, good), testBody, ErrNoMatchingSignature},
 		{"signature of another timestamp", S, stdHeader(testID, "1795525201", good), testBody, ErrNoMatchingSignature},
 		{"eleven signatures", S, sig(strings.Repeat(wrong+" ", 10) + good), testBody, ErrInvalidHeaders},
+		{"eleven signatures, right one first", S, sig(good + strings.Repeat(" "+wrong, 10)), testBody, ErrInvalidHeaders},
+		{"right one, then ten empty fields", S, sig(good + strings.Repeat(" ", 10)), testBody, ErrInvalidHeaders},
 		{"10,000 signatures", S, sig(strings.Repeat(wrong+" ", 9999) + good), testBody, ErrInvalidHeaders},
 		{"10,000 spaces", S, sig(strings.Repeat(" ", 10000) + good), testBody, ErrInvalidHeaders},
 
