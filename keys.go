@@ -184,8 +184,9 @@ type macText [44]byte
 // bytes at a time become eight characters: one 64-bit load, four lookups
 // of a character pair and one 64-bit store.
 func encodeMAC(dst *macText, sum *[sha256.Size]byte) {
-	// 32 = 5*6 + 2; the fifth load reads bytes 24 to 31, the last two of
-	// which are encoded again below.
+	// 32 = 5*6 + 2. Each load reads eight bytes and encodes the first
+	// six, so the fifth stays inside sum and leaves bytes 30 and 31 for
+	// the tail.
 	for i := 0; i < 5; i++ {
 		x := binary.BigEndian.Uint64(sum[6*i:])
 		binary.LittleEndian.PutUint64(dst[8*i:],

@@ -93,3 +93,46 @@ func BenchmarkVerifyFloor(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVerifyPaired runs Verify and the floor's work in alternating
+// blocks of 64 on the same delivery and reports the ratio of their
+// totals. On a shared machine the speed of both drifts by a quarter
+// within seconds; blocks a few tens of microseconds apart see the same
+// machine, which BenchmarkVerify and BenchmarkVerifyFloor, run seconds
+// apart, do not. One op is one block of each.
+func BenchmarkVerifyPaired(b *testing.B) {
+	const block = 64
+	for _, s := range benchSizes {
+		b.Run(s.name, func(b *testing.B) {
+			d := newBenchDelivery(s.n)
+			v, err := NewVerifierRaw([][]byte{d.key}, WithClock(func() time.Time { return time.Unix(1767225600, 0) }))
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := hmac.New(sha256.New, d.key)
+			sum := make([]byte, 0, sha256.Size)
+			var verify, floor time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				t0 := time.Now()
+				for range block {
+					if _, _, err := v.Verify(d.body, d.header); err != nil {
+						b.Fatal(err)
+					}
+				}
+				t1 := time.Now()
+				for range block {
+					m.Reset()
+					m.Write(d.content)
+					sum = m.Sum(sum[:0])
+					if !hmac.Equal(sum, d.sig) {
+						b.Fatal("floor MAC mismatch")
+					}
+				}
+				verify += t1.Sub(t0)
+				floor += time.Since(t1)
+			}
+			b.ReportMetric(float64(verify)/float64(floor), "verify/floor")
+		})
+	}
+}
