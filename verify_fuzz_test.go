@@ -96,3 +96,22 @@ func TestVerifyDifferentialHeaders(t *testing.T) {
 	require.ErrorIs(t, err, standardwebhooks.ErrRequiredHeaders)
 	require.ErrorIs(t, ref.VerifyIgnoringTimestamp(testBody, partial), standardwebhooks.ErrRequiredHeaders)
 }
+
+// FuzzParseUnix holds parseUnix to its definition: it accepts exactly the
+// strings that are the canonical decimal form of a non-negative integer
+// of at most 12 digits, and returns that integer.
+func FuzzParseUnix(f *testing.F) {
+	for _, s := range []string{"0", "7", "1767225600", "01767225600", "999999999999", "1000000000000",
+		"+1767225600", "-1", " 1767225600", "17672256:0", "1767225/00", "176722560\x00", "12345678", "1234567"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseUnix(s)
+		n, err := strconv.ParseInt(s, 10, 64)
+		want := err == nil && n >= 0 && len(s) <= maxTimestampDigits && strconv.FormatInt(n, 10) == s
+		require.Equal(t, want, ok, "parseUnix(%q) ok", s)
+		if ok {
+			require.Equal(t, n, got, "parseUnix(%q)", s)
+		}
+	})
+}
