@@ -2,8 +2,6 @@ module github.com/inhook/webhook/redisstore
 
 go 1.26.8
 
-replace github.com/inhook/webhook => ../
-
 require (
 	github.com/inhook/webhook v0.0.0-00010101000000-000000000000
 	github.com/redis/go-redis/v9 v9.23.0

@@ -1,0 +1,154 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// An InboxState is where a delivery stands in an Inbox.
+type InboxState string
+
+// The states of an InboxEntry. A stored delivery starts pending; a worker
+// leases it; it ends done or dead. Replay returns a done or dead one to
+// pending.
+const (
+	// InboxPending is waiting for a worker: new (Attempts == 0) or
+	// retrying (Attempts > 0), due at NextAttempt.
+	InboxPending InboxState = "pending"
+	// InboxLeased is held by a worker until LeaseUntil; past that it is
+	// due again, so a crashed worker's delivery runs again.
+	InboxLeased InboxState = "leased"
+	// InboxDone has run its callbacks successfully. It stays stored as
+	// the dedupe record until purged.
+	InboxDone InboxState = "done"
+	// InboxDead has failed permanently or past the retry policy; it keeps
+	// its last error and attempt count until replayed or purged.
+	InboxDead InboxState = "dead"
+)
+
+// An InboxEntry is a verified delivery as an Inbox keeps it: the exact
+// bytes that were verified, what a callback needs besides them, and where
+// it stands.
+type InboxEntry struct {
+	// Key is unique in the inbox: the dedupe key, which names the source
+	// (and the tenant, where there are several) and the message id.
+	Key string
+	// Source is the scheme the delivery was verified with.
+	Source Source
+	// ID is the sender's message id; empty when the sender gives none.
+	ID string
+	// Timestamp is the signed timestamp of the attempt that was stored
+	// (Standard Webhooks only; zero otherwise).
+	Timestamp time.Time
+	// ReceivedAt is when the handler stored the delivery.
+	ReceivedAt time.Time
+	// Header holds the request headers kept for callbacks.
+	Header http.Header
+	// Body is the verified body, exactly as read.
+	Body []byte
+	// Meta holds small annotations stored with the delivery, such as a
+	// W3C trace context under "traceparent".
+	Meta map[string]string
+
+	// State is where the delivery stands.
+	State InboxState
+	// Attempts counts the leases taken: the callback runs started.
+	Attempts int
+	// NextAttempt is when a pending delivery is due.
+	NextAttempt time.Time
+	// LeaseUntil is when a leased delivery's lease runs out.
+	LeaseUntil time.Time
+	// LastError is the last failure's message, for retrying and dead
+	// deliveries.
+	LastError string
+	// UpdatedAt is when the state last changed.
+	UpdatedAt time.Time
+}
+
+// An InboxLease is a delivery a worker holds. Only its Token may settle it
+// (Complete, Retry or Kill); once the lease runs out another worker may
+// lease the delivery and the old token stops working.
+type InboxLease struct {
+	Entry InboxEntry
+	Token string
+}
+
+// An InboxQuery selects deliveries for Inbox.List.
+type InboxQuery struct {
+	// State selects one state; empty selects every state.
+	State InboxState
+	// Limit caps the result; 0 means the implementation's default (100).
+	Limit int
+}
+
+// InboxStats counts an inbox's deliveries by state, for metrics.
+type InboxStats struct {
+	Pending  int // new, not yet attempted
+	Retrying int // pending after at least one failed attempt
+	InFlight int // leased
+	Done     int
+	Dead     int
+	// OldestPending is the ReceivedAt of the oldest pending or leased
+	// delivery; zero when there is none.
+	OldestPending time.Time
+}
+
+// Errors an Inbox returns.
+var (
+	// ErrInboxFull means the inbox refuses new deliveries; the handler
+	// answers 503 with Retry-After, and the sender retries.
+	ErrInboxFull = errors.New("webhook: inbox full")
+	// ErrLeaseLost is returned when settling with a token that no longer
+	// holds the delivery: its lease ran out and another worker leased it,
+	// or it was replayed or purged.
+	ErrLeaseLost = errors.New("webhook: inbox lease lost")
+	// ErrNotFound is returned for a key the inbox does not hold.
+	ErrNotFound = errors.New("webhook: inbox: no such delivery")
+)
+
+// An Inbox stores verified deliveries durably and hands them to workers.
+// It is the dedupe store in inbox mode: a key is stored once, in any
+// state, until it is purged.
+//
+// Implementations must be safe for concurrent use, also by several
+// processes where the store is shared, and must take the current time
+// from a clock given at construction, so tests can move it. The package
+// inboxtest holds the conformance suite every implementation runs.
+type Inbox interface {
+	// Store adds e as pending and due now (Attempts 0, State, NextAttempt,
+	// LeaseUntil, LastError and UpdatedAt are set by the inbox), and
+	// returns only once it is stored durably. If e.Key is already stored,
+	// in any state, it stores nothing and reports false. A full inbox
+	// returns an error wrapping ErrInboxFull.
+	Store(ctx context.Context, e *InboxEntry) (stored bool, err error)
+	// Lease takes up to max due deliveries (pending with NextAttempt not
+	// after now, or leased with LeaseUntil before now) for lease, oldest
+	// NextAttempt first, incrementing Attempts. Each delivery is held by
+	// one lease at a time.
+	Lease(ctx context.Context, max int, lease time.Duration) ([]InboxLease, error)
+	// Complete marks a leased delivery done.
+	Complete(ctx context.Context, key, token string) error
+	// Retry returns a leased delivery to pending, due at next, recording
+	// lastErr.
+	Retry(ctx context.Context, key, token string, next time.Time, lastErr string) error
+	// Kill marks a leased delivery dead, recording lastErr.
+	Kill(ctx context.Context, key, token string, lastErr string) error
+
+	// Get returns one delivery, or ErrNotFound.
+	Get(ctx context.Context, key string) (InboxEntry, error)
+	// List returns deliveries, oldest ReceivedAt first.
+	List(ctx context.Context, q InboxQuery) ([]InboxEntry, error)
+	// Replay returns a done or dead delivery to pending, due now, with
+	// Attempts reset to 0 and LastError kept. It makes a pending one due
+	// now, returns ErrInFlight for a leased one and ErrNotFound for an
+	// unknown key.
+	Replay(ctx context.Context, key string) error
+	// Purge deletes done and dead deliveries (only state, when it is not
+	// empty) whose UpdatedAt is before before, and returns how many it
+	// deleted. Pending and leased deliveries are never purged.
+	Purge(ctx context.Context, state InboxState, before time.Time) (int, error)
+	// Stats counts the deliveries by state.
+	Stats(ctx context.Context) (InboxStats, error)
+}
