@@ -124,9 +124,6 @@ var (
 	// progress already hold the memory WithMaxBodyMemory allows; the
 	// request is answered 503 with Retry-After, and the sender retries.
 	ErrBodyMemory = errors.New("webhook: body memory budget exhausted")
-	// ErrInFlight is reported when the same message is being processed
-	// by another request.
-	ErrInFlight = errors.New("webhook: message already in flight")
 )
 
 // An Option configures a Handler. Every VerifyOption is also an Option,

@@ -106,6 +106,10 @@ var (
 	ErrLeaseLost = errors.New("webhook: inbox lease lost")
 	// ErrNotFound is returned for a key the inbox does not hold.
 	ErrNotFound = errors.New("webhook: inbox: no such delivery")
+	// ErrInFlight is reported when the same message is being processed
+	// by another request, and returned by Inbox.Replay for a delivery a
+	// worker holds.
+	ErrInFlight = errors.New("webhook: message already in flight")
 )
 
 // An Inbox stores verified deliveries durably and hands them to workers.
@@ -114,8 +118,18 @@ var (
 //
 // Implementations must be safe for concurrent use, also by several
 // processes where the store is shared, and must take the current time
-// from a clock given at construction, so tests can move it. The package
+// from a clock given at construction, so tests can move it. They keep the
+// caller's fields exactly (Body byte for byte, times to the nanosecond,
+// a zero Timestamp as zero) and share no memory with the caller: an entry
+// passed in or handed out is the caller's to change. The package
 // inboxtest holds the conformance suite every implementation runs.
+//
+// Settling (Complete, Retry, Kill) with a token that does not hold the
+// delivery, or for a key the inbox does not hold, returns an error
+// wrapping ErrLeaseLost and changes nothing. A token whose lease ran out
+// may still settle the delivery until another lease is taken, or may be
+// refused then already; either is correct, as long as a delivery is never
+// both settled by the old token and leased again.
 type Inbox interface {
 	// Store adds e as pending and due now (Attempts 0, State, NextAttempt,
 	// LeaseUntil, LastError and UpdatedAt are set by the inbox), and
@@ -125,8 +139,9 @@ type Inbox interface {
 	Store(ctx context.Context, e *InboxEntry) (stored bool, err error)
 	// Lease takes up to max due deliveries (pending with NextAttempt not
 	// after now, or leased with LeaseUntil before now) for lease, oldest
-	// NextAttempt first, incrementing Attempts. Each delivery is held by
-	// one lease at a time.
+	// NextAttempt first, incrementing Attempts, setting LeaseUntil to now
+	// plus lease and keeping LastError. Each delivery is held by one lease
+	// at a time; each lease has a new token.
 	Lease(ctx context.Context, max int, lease time.Duration) ([]InboxLease, error)
 	// Complete marks a leased delivery done.
 	Complete(ctx context.Context, key, token string) error

@@ -1,0 +1,328 @@
+package webhook
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultInboxEntries is the default capacity of a MemoryInbox.
+const DefaultInboxEntries = 100_000
+
+// defaultListLimit is what InboxQuery.Limit 0 means.
+const defaultListLimit = 100
+
+// A MemoryInbox is an Inbox in the memory of one process, for tests and
+// for receivers that accept losing their pending deliveries on a restart
+// or a crash. It is not durable: in inbox mode a 200 then means only that
+// the delivery is held in this process's memory.
+//
+// It is bounded: it holds at most its capacity of deliveries in any state,
+// done and dead ones included (they are the dedupe records), and Store
+// returns ErrInboxFull past it until workers purge old ones. Size it for
+// the deliveries received in a retention period.
+type MemoryInbox struct {
+	mu      sync.Mutex
+	max     int
+	now     func() time.Time
+	seq     uint64 // lease tokens and due-queue versions
+	entries map[string]*memoryInboxEntry
+	due     dueQueue // pending and leased entries, by when they are due
+}
+
+type memoryInboxEntry struct {
+	e     InboxEntry
+	token string // of the current lease; empty unless leased
+	ver   uint64 // of the entry's live record in the due queue; 0 for none
+}
+
+// NewMemoryInbox returns a MemoryInbox holding at most capacity deliveries
+// (DefaultInboxEntries if capacity <= 0). now is its clock; nil means
+// time.Now.
+func NewMemoryInbox(capacity int, now func() time.Time) *MemoryInbox {
+	if capacity <= 0 {
+		capacity = DefaultInboxEntries
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryInbox{max: capacity, now: now, entries: make(map[string]*memoryInboxEntry)}
+}
+
+// Store implements Inbox.
+func (m *MemoryInbox) Store(_ context.Context, e *InboxEntry) (bool, error) {
+	if e.Key == "" {
+		return false, fmt.Errorf("webhook: inbox: empty key")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.entries[e.Key]; ok {
+		return false, nil
+	}
+	if len(m.entries) >= m.max {
+		return false, fmt.Errorf("webhook: memory inbox holds %d deliveries: %w", m.max, ErrInboxFull)
+	}
+	now := m.now()
+	c := copyEntry(e)
+	c.State, c.Attempts, c.NextAttempt, c.LeaseUntil, c.LastError, c.UpdatedAt = InboxPending, 0, now, time.Time{}, "", now
+	if c.ReceivedAt.IsZero() {
+		c.ReceivedAt = now
+	}
+	me := &memoryInboxEntry{e: c}
+	m.entries[c.Key] = me
+	m.schedule(me, now)
+	return true, nil
+}
+
+// schedule queues me to be due at at, superseding its earlier record.
+func (m *MemoryInbox) schedule(me *memoryInboxEntry, at time.Time) {
+	m.seq++
+	me.ver = m.seq
+	heap.Push(&m.due, dueRecord{at: at, key: me.e.Key, ver: me.ver})
+	if len(m.due) > 2*len(m.entries)+64 {
+		// Superseded records wait for their time to be skipped; drop them
+		// before they outnumber the live ones.
+		live := m.due[:0]
+		for _, r := range m.due {
+			if e, ok := m.entries[r.key]; ok && e.ver == r.ver {
+				live = append(live, r)
+			}
+		}
+		clear(m.due[len(live):])
+		m.due = live
+		heap.Init(&m.due)
+	}
+}
+
+// Lease implements Inbox.
+func (m *MemoryInbox) Lease(_ context.Context, max int, lease time.Duration) ([]InboxLease, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	var out []InboxLease
+	for len(out) < max && len(m.due) > 0 {
+		r := m.due[0]
+		me, ok := m.entries[r.key]
+		if !ok || me.ver != r.ver {
+			heap.Pop(&m.due) // superseded or purged
+			continue
+		}
+		if r.at.After(now) {
+			break
+		}
+		heap.Pop(&m.due)
+		m.seq++
+		me.token = strconv.FormatUint(m.seq, 36)
+		me.e.State = InboxLeased
+		me.e.Attempts++
+		me.e.LeaseUntil = now.Add(lease)
+		me.e.UpdatedAt = now
+		// A lease is due again once its time is past, not at it.
+		m.schedule(me, me.e.LeaseUntil.Add(time.Nanosecond))
+		out = append(out, InboxLease{Entry: copyEntry(&me.e), Token: me.token})
+	}
+	return out, nil
+}
+
+// held returns the entry key's lease token holds, or ErrLeaseLost.
+func (m *MemoryInbox) held(key, token string) (*memoryInboxEntry, error) {
+	me, ok := m.entries[key]
+	if !ok || me.e.State != InboxLeased || me.token != token || token == "" {
+		return nil, ErrLeaseLost
+	}
+	return me, nil
+}
+
+// Complete implements Inbox.
+func (m *MemoryInbox) Complete(_ context.Context, key, token string) error {
+	return m.settle(key, token, InboxDone, time.Time{}, "", false)
+}
+
+// Retry implements Inbox.
+func (m *MemoryInbox) Retry(_ context.Context, key, token string, next time.Time, lastErr string) error {
+	return m.settle(key, token, InboxPending, next, lastErr, true)
+}
+
+// Kill implements Inbox.
+func (m *MemoryInbox) Kill(_ context.Context, key, token string, lastErr string) error {
+	return m.settle(key, token, InboxDead, time.Time{}, lastErr, true)
+}
+
+func (m *MemoryInbox) settle(key, token string, state InboxState, next time.Time, lastErr string, setErr bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	me, err := m.held(key, token)
+	if err != nil {
+		return err
+	}
+	me.token = ""
+	me.ver = 0
+	me.e.State = state
+	me.e.LeaseUntil = time.Time{}
+	me.e.UpdatedAt = m.now()
+	if setErr {
+		me.e.LastError = lastErr
+	}
+	if state == InboxPending {
+		me.e.NextAttempt = next
+		m.schedule(me, next)
+	}
+	return nil
+}
+
+// Get implements Inbox.
+func (m *MemoryInbox) Get(_ context.Context, key string) (InboxEntry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	me, ok := m.entries[key]
+	if !ok {
+		return InboxEntry{}, ErrNotFound
+	}
+	return copyEntry(&me.e), nil
+}
+
+// List implements Inbox.
+func (m *MemoryInbox) List(_ context.Context, q InboxQuery) ([]InboxEntry, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var sel []*memoryInboxEntry
+	for _, me := range m.entries {
+		if q.State == "" || me.e.State == q.State {
+			sel = append(sel, me)
+		}
+	}
+	slices.SortFunc(sel, func(a, b *memoryInboxEntry) int {
+		if c := a.e.ReceivedAt.Compare(b.e.ReceivedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.e.Key, b.e.Key)
+	})
+	out := make([]InboxEntry, 0, min(limit, len(sel)))
+	for _, me := range sel[:min(limit, len(sel))] {
+		out = append(out, copyEntry(&me.e))
+	}
+	return out, nil
+}
+
+// Replay implements Inbox.
+func (m *MemoryInbox) Replay(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	me, ok := m.entries[key]
+	if !ok {
+		return ErrNotFound
+	}
+	now := m.now()
+	switch me.e.State {
+	case InboxLeased:
+		return ErrInFlight
+	case InboxDone, InboxDead:
+		me.e.Attempts = 0
+	}
+	me.e.State = InboxPending
+	me.e.NextAttempt = now
+	me.e.UpdatedAt = now
+	m.schedule(me, now)
+	return nil
+}
+
+// Purge implements Inbox.
+func (m *MemoryInbox) Purge(_ context.Context, state InboxState, before time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, me := range m.entries {
+		s := me.e.State
+		if (s == InboxDone || s == InboxDead) && (state == "" || state == s) && me.e.UpdatedAt.Before(before) {
+			delete(m.entries, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Stats implements Inbox.
+func (m *MemoryInbox) Stats(context.Context) (InboxStats, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var s InboxStats
+	for _, me := range m.entries {
+		switch me.e.State {
+		case InboxPending:
+			if me.e.Attempts == 0 {
+				s.Pending++
+			} else {
+				s.Retrying++
+			}
+		case InboxLeased:
+			s.InFlight++
+		case InboxDone:
+			s.Done++
+			continue
+		case InboxDead:
+			s.Dead++
+			continue
+		}
+		if s.OldestPending.IsZero() || me.e.ReceivedAt.Before(s.OldestPending) {
+			s.OldestPending = me.e.ReceivedAt
+		}
+	}
+	return s, nil
+}
+
+// copyEntry copies e deeply, so neither the caller nor the inbox sees the
+// other's later changes.
+func copyEntry(e *InboxEntry) InboxEntry {
+	c := *e
+	c.Body = slices.Clone(e.Body)
+	if e.Header != nil {
+		c.Header = make(http.Header, len(e.Header))
+		for k, v := range e.Header {
+			c.Header[k] = slices.Clone(v)
+		}
+	}
+	c.Meta = maps.Clone(e.Meta)
+	return c
+}
+
+// A dueRecord says key is due at at. It is live while ver is its entry's
+// ver; the others are skipped when they come up.
+type dueRecord struct {
+	at  time.Time
+	key string
+	ver uint64
+}
+
+// dueQueue is a min-heap of dueRecords by at, then by ver, so ties go in
+// the order they were scheduled.
+type dueQueue []dueRecord
+
+func (q dueQueue) Len() int { return len(q) }
+func (q dueQueue) Less(i, j int) bool {
+	if c := q[i].at.Compare(q[j].at); c != 0 {
+		return c < 0
+	}
+	return q[i].ver < q[j].ver
+}
+func (q dueQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *dueQueue) Push(x any)   { *q = append(*q, x.(dueRecord)) }
+func (q *dueQueue) Pop() any {
+	old := *q
+	r := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return r
+}
