@@ -250,9 +250,11 @@ func WithMaxBodySize(n int64) Option {
 // progress may hold together (default DefaultMaxBodyMemory). A request
 // whose body would take more is answered 503 with Retry-After, so a flood
 // of large or endless uploads costs bounded memory however many
-// connections carry it, and senders retry later. It must be at least
-// twice the max body size: a body of unknown length grows by doubling, and
-// the buffers it outgrows count until the garbage collector frees them.
+// connections carry it, and senders retry later. A request is charged for
+// the bytes it has sent, never for a declared length, so connections that
+// send headers and then nothing hold none of it. It must be at least
+// twice the max body size: a body grows by doubling, and the buffers it
+// outgrows count until the garbage collector frees them.
 func WithMaxBodyMemory(n int64) Option {
 	return handlerOption(func(c *handlerConfig) error {
 		if n <= 0 {
@@ -359,6 +361,7 @@ type Handler struct {
 
 	bodyMemory int64        // the budget for bodies in progress
 	bodyHeld   atomic.Int64 // bytes of buffer the requests in progress hold
+	firstBufs  sync.Pool    // *firstBuf, for the first bytes of each body
 	dedupe     Deduper
 	fail       bool
 	lease      time.Duration
@@ -461,6 +464,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(ctx, w, d, http.StatusUnsupportedMediaType, ErrUnsupportedMediaType)
 		return
 	}
+	if d.Source == SourceSeries {
+		// The token is in a header: check it before the body is read,
+		// so a request without it never holds body memory.
+		if err := h.series.Verify(r.Header); err != nil {
+			h.reject(ctx, w, d, http.StatusUnauthorized, err)
+			return
+		}
+	}
 	body, held, err := h.readBody(w, r)
 	defer h.bodyHeld.Add(-held)
 	if err != nil {
@@ -481,8 +492,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.ID, d.Timestamp, err = h.std.Verify(body, r.Header)
 	case SourceIntercom:
 		err = h.intercom.Verify(body, r.Header)
-	case SourceSeries:
-		err = h.series.Verify(r.Header)
 	}
 	if err != nil {
 		h.reject(ctx, w, d, http.StatusUnauthorized, err)
@@ -615,52 +624,92 @@ func isSignatureHeader(k string) bool {
 	return false
 }
 
-// declaredPrealloc is the most readBody allocates for a declared length
-// before bytes arrive; chunkedPrealloc is its first buffer for a body of
-// unknown length.
-const (
-	declaredPrealloc = 64 << 10
-	chunkedPrealloc  = 4 << 10
-)
+// firstRead is the size of the buffer a request's first body bytes are
+// read into. It comes from a pool and goes back to it when readBody
+// returns; it is charged to the budget byte by byte as data arrives, so a
+// request that sent only headers holds none of the budget. The spare byte
+// catches a body longer than declared.
+const firstRead = 4 << 10
+
+type firstBuf [firstRead + 1]byte
 
 // readBody reads at most maxBody bytes, and returns how many bytes of
-// buffer it allocated from the handler's body memory budget, for the caller
-// to give back when the request is done, also on error.
+// the handler's body memory budget it holds, for the caller to give back
+// when the request is done, also on error.
 //
-// A declared length over the limit is refused before reading. Buffers
-// grow as bytes arrive, not as declared: a declared length costs the
-// sender nothing, so allocating it up front would let headers alone hold
-// the limit per connection. A body longer than declared (which a server
-// outside net/http might pass on) is refused, not truncated.
+// What a request holds follows what it sent, never what it declared: a
+// declared length costs the sender nothing. The first bytes go into a
+// pooled buffer, charged as they arrive; a body that fits (nearly all do)
+// is copied into a buffer of its exact size. A longer one grows by
+// doubling, for declared lengths too (a declared length only caps the
+// growth), and every buffer counts in full, since the ones it outgrew stay
+// on the heap until the collector runs. So a request holds less than four
+// times the bytes it sent. A declared length over the limit is refused
+// before reading; a body longer than declared (which a server outside
+// net/http might pass on) is refused, not truncated.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, held int64, err error) {
 	n := r.ContentLength // -1 when unknown
 	if n > h.maxBody {
 		return nil, 0, ErrBodyTooLarge
 	}
-	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
-	next := int64(chunkedPrealloc)
+	limit := h.maxBody + 1 // the spare byte shows the body goes on
 	if n >= 0 {
-		next = min(n, declaredPrealloc) + 1 // the spare byte catches a longer body
+		limit = n + 1
 	}
+	charge := func(k int64) bool {
+		if h.bodyHeld.Add(k) > h.bodyMemory {
+			h.bodyHeld.Add(-k)
+			return false
+		}
+		held += k
+		return true
+	}
+	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
+
+	fb, _ := h.firstBufs.Get().(*firstBuf)
+	if fb == nil {
+		fb = new(firstBuf)
+	}
+	defer h.firstBufs.Put(fb)
+	first := fb[:min(limit, int64(len(fb)))]
+	got := 0
+	for got < len(first) {
+		m, err := rd.Read(first[got:])
+		if m > 0 && !charge(int64(m)) {
+			return nil, held, ErrBodyMemory
+		}
+		got += m
+		switch {
+		case n >= 0 && int64(got) > n:
+			return nil, held, errLongerThanDeclared
+		case err == io.EOF && n >= 0 && int64(got) < n:
+			return nil, held, bodyErr(io.ErrUnexpectedEOF)
+		case err == io.EOF:
+			// The pooled buffer goes back; the body is what the
+			// request keeps, and it replaces the charge for the bytes.
+			h.bodyHeld.Add(-held)
+			held = 0
+			if !charge(int64(got)) {
+				return nil, held, ErrBodyMemory
+			}
+			return append(make([]byte, 0, got), first[:got]...), held, nil
+		case err != nil:
+			return nil, held, bodyErr(err)
+		}
+	}
+
+	body = first[:got:got] // full: the first step copies it out of the pool
 	for {
 		if len(body) == cap(body) {
-			size := max(next, 2*int64(cap(body)))
-			if n >= 0 && cap(body) > 0 {
-				// Past the first buffer the declared bytes are arriving:
-				// take the rest in one step rather than by doubling.
-				size = n + 1
-			}
-			size = min(size, h.maxBody+1)
-			if size <= int64(cap(body)) {
+			size := min(2*int64(len(body)), limit)
+			if size <= int64(len(body)) {
 				return nil, held, ErrBodyTooLarge
 			}
 			// The whole new buffer counts, not just its growth: the one
 			// it replaces stays on the heap until the collector runs.
-			if h.bodyHeld.Add(size) > h.bodyMemory {
-				h.bodyHeld.Add(-size)
+			if !charge(size) {
 				return nil, held, ErrBodyMemory
 			}
-			held += size
 			grown := make([]byte, len(body), size) // exactly size, as counted
 			copy(grown, body)
 			body = grown
@@ -669,7 +718,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 		body = body[:len(body)+m]
 		switch {
 		case n >= 0 && int64(len(body)) > n:
-			return nil, held, fmt.Errorf("webhook: body longer than Content-Length")
+			return nil, held, errLongerThanDeclared
 		case err == io.EOF && n >= 0 && int64(len(body)) < n:
 			return nil, held, bodyErr(io.ErrUnexpectedEOF)
 		case err == io.EOF:
@@ -679,6 +728,8 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 		}
 	}
 }
+
+var errLongerThanDeclared = errors.New("webhook: body longer than Content-Length")
 
 func bodyErr(err error) error {
 	var mbe *http.MaxBytesError

@@ -626,14 +626,15 @@ func TestHandlerBodyMemoryBudget(t *testing.T) {
 	var hookErr *webhook.HandlerError
 	r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookErr = err })
 
-	// A chunked upload that stalls after its first bytes holds its
-	// buffer, and with it the whole budget.
+	// A chunked upload that stalls after 12 KiB holds its buffers (the
+	// pooled 4 KiB, then 8 and 16 KiB), and with them nearly the whole
+	// budget: what it holds follows what it sent.
 	pr, pw := io.Pipe()
 	stalled := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
 	stalled.Body, stalled.ContentLength = pr, -1
 	done := make(chan int)
 	go func() { done <- r.serve(stalled).Code }()
-	_, err := pw.Write(bytes.Repeat([]byte("x"), 8<<10+1)) // one byte into its third buffer
+	_, err := pw.Write(bytes.Repeat([]byte("x"), 12<<10+1)) // one byte into its third buffer
 	require.NoError(t, err)
 
 	// Until it is done, a request that needs more than what is left
