@@ -3,6 +3,7 @@ package webhook
 import (
 	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -10,6 +11,8 @@ import (
 	"hash"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 )
 
 // minSecretLen is the shortest HMAC key or shared token accepted. Standard
@@ -65,7 +68,8 @@ type keyring struct {
 }
 
 // parseStandardSecrets parses whsec_/bare base64 HMAC keys and whpk_
-// ed25519 public keys. Error messages name the key by position only.
+// ed25519 public keys, base64 padded or not. Error messages name the key
+// by position only.
 func parseStandardSecrets(secrets []string) (*keyring, error) {
 	if len(secrets) == 0 {
 		return nil, fmt.Errorf("webhook: no secrets: %w", ErrEmptySecret)
@@ -75,25 +79,36 @@ func parseStandardSecrets(secrets []string) (*keyring, error) {
 		if s == "" {
 			return nil, fmt.Errorf("webhook: secret %d: %w", i, ErrEmptySecret)
 		}
+		if err := checkSecretText(kindStandard, i, s); err != nil {
+			return nil, err
+		}
+		if strings.ContainsFunc(s, unicode.IsSpace) {
+			return nil, fmt.Errorf("webhook: secret %d contains whitespace, which base64 never does; remove it: %w", i, ErrInvalidSecret)
+		}
 		switch {
 		case strings.HasPrefix(s, prefixPrivateKey):
 			return nil, fmt.Errorf("webhook: secret %d is a whsk_ signing key; configure the sender's whpk_ public key: %w", i, ErrInvalidSecret)
 		case strings.HasPrefix(s, prefixPublicKey):
-			pub, err := base64.StdEncoding.DecodeString(s[len(prefixPublicKey):])
+			pub, err := decodeSecretBase64(s[len(prefixPublicKey):])
 			if err != nil || len(pub) != ed25519.PublicKeySize {
 				return nil, fmt.Errorf("webhook: secret %d: whpk_ key is not base64 of %d bytes: %w", i, ed25519.PublicKeySize, ErrInvalidSecret)
 			}
 			kr.pubs = append(kr.pubs, ed25519.PublicKey(pub))
 		default:
-			b64 := strings.TrimPrefix(s, prefixSecret)
+			b64, prefixed := strings.CutPrefix(s, prefixSecret)
 			if b64 == "" {
 				return nil, fmt.Errorf("webhook: secret %d: %w", i, ErrEmptySecret)
 			}
-			key, err := base64.StdEncoding.DecodeString(b64)
+			if !prefixed {
+				if looks := notStandardSecret(b64); looks != "" {
+					return nil, fmt.Errorf("webhook: secret %d %s, not a Standard Webhooks secret (whsec_ and base64): %w", i, looks, ErrInvalidSecret)
+				}
+			}
+			key, err := decodeSecretBase64(b64)
 			if err != nil {
 				return nil, fmt.Errorf("webhook: secret %d is not valid base64: %w", i, ErrInvalidSecret)
 			}
-			if err := checkSecretLen(i, key); err != nil {
+			if err := checkSecretLen(kindStandard, i, key); err != nil {
 				return nil, err
 			}
 			kr.macs = append(kr.macs, newMACKey(sha256.New, key))
@@ -102,14 +117,43 @@ func parseStandardSecrets(secrets []string) (*keyring, error) {
 	return kr, nil
 }
 
+// decodeSecretBase64 decodes standard base64 with or without its padding:
+// senders show secrets padded, but some tools and the Python reference
+// library strip or add the padding.
+func decodeSecretBase64(s string) ([]byte, error) {
+	if len(s)%4 != 0 {
+		return base64.RawStdEncoding.DecodeString(s)
+	}
+	return base64.StdEncoding.DecodeString(s)
+}
+
+// parseIntercomSecrets builds HMAC-SHA1 keys from Intercom client secrets,
+// refusing the shapes of other credentials.
+func parseIntercomSecrets(secrets []string) (*keyring, error) {
+	keys := make([][]byte, len(secrets))
+	for i, s := range secrets {
+		if s == "" {
+			return nil, fmt.Errorf("webhook: %s %d: %w", kindIntercom, i, ErrEmptySecret)
+		}
+		if err := checkSecretText(kindIntercom, i, s); err != nil {
+			return nil, err
+		}
+		if looks := notIntercomSecret(s); looks != "" {
+			return nil, fmt.Errorf("webhook: %s %d %s, not an Intercom client secret: %w", kindIntercom, i, looks, ErrInvalidSecret)
+		}
+		keys[i] = []byte(s)
+	}
+	return parseRawSecrets(kindIntercom, sha1.New, keys)
+}
+
 // parseRawSecrets builds HMAC keys from raw bytes, for any hash.
-func parseRawSecrets(newHash func() hash.Hash, keys [][]byte) (*keyring, error) {
+func parseRawSecrets(kind string, newHash func() hash.Hash, keys [][]byte) (*keyring, error) {
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("webhook: no secrets: %w", ErrEmptySecret)
+		return nil, fmt.Errorf("webhook: no %ss: %w", kind, ErrEmptySecret)
 	}
 	kr := &keyring{}
 	for i, key := range keys {
-		if err := checkSecretLen(i, key); err != nil {
+		if err := checkSecretLen(kind, i, key); err != nil {
 			return nil, err
 		}
 		kr.macs = append(kr.macs, newMACKey(newHash, key))
@@ -117,14 +161,109 @@ func parseRawSecrets(newHash func() hash.Hash, keys [][]byte) (*keyring, error) 
 	return kr, nil
 }
 
-func checkSecretLen(i int, key []byte) error {
+// What a key is called in errors, by source.
+const (
+	kindStandard = "secret"
+	kindIntercom = "Intercom client secret"
+	kindSeries   = "Series token"
+)
+
+func checkSecretLen(kind string, i int, key []byte) error {
 	if len(key) == 0 {
-		return fmt.Errorf("webhook: secret %d: %w", i, ErrEmptySecret)
+		return fmt.Errorf("webhook: %s %d: %w", kind, i, ErrEmptySecret)
 	}
 	if len(key) < minSecretLen {
-		return fmt.Errorf("webhook: secret %d is %d bytes, want at least %d: %w", i, len(key), minSecretLen, ErrInvalidSecret)
+		return fmt.Errorf("webhook: %s %d is %d bytes, want at least %d: %w", kind, i, len(key), minSecretLen, ErrInvalidSecret)
 	}
 	return nil
+}
+
+// checkSecretText applies the one rule for secrets and tokens given as
+// text, whatever the source: they are used exactly as given, and one that
+// starts or ends with whitespace is refused, never trimmed. Such a value
+// is nearly always a newline kept from a file or an echo, and trimming
+// would make this library disagree with every other consumer of the same
+// variable; Intercom's and Series' keys are compared byte for byte, so a
+// kept newline would otherwise reject every delivery. The error says
+// where the whitespace is, never what the secret holds.
+func checkSecretText(kind string, i int, s string) error {
+	where := ""
+	switch last, _ := utf8.DecodeLastRuneInString(s); {
+	case last == '\n' || last == '\r':
+		where = "ends with a line break (kept from a file or an echo?)"
+	case unicode.IsSpace(last):
+		where = "ends with whitespace"
+	default:
+		if first, _ := utf8.DecodeRuneInString(s); unicode.IsSpace(first) {
+			where = "starts with whitespace"
+		}
+	}
+	if where == "" {
+		return nil
+	}
+	return fmt.Errorf("webhook: %s %d %s; secrets are used exactly as given, never trimmed: %w", kind, i, where, ErrInvalidSecret)
+}
+
+// notStandardSecret says what a bare (unprefixed) Standard Webhooks
+// secret looks like when it has the shape of another credential, or "".
+// Each shape is one that random base64 of 16 or more bytes practically
+// never has: a UUID holds dashes, which base64 does not; 32 or more
+// characters that are all hex digits come from base64 with a probability
+// under (22/64)^32, about 10^-15.
+func notStandardSecret(s string) string {
+	switch {
+	case uuidShaped(s):
+		return "looks like a UUID, the form of an Intercom client secret (give those to WithIntercomSecrets)"
+	case isIntercomAccessToken(s):
+		return `looks like an Intercom access token (base64 of "tok:…")`
+	case len(s) >= 32 && isHex(s):
+		return "is all hex digits, the form of a hex-encoded key (an Intercom client secret belongs in WithIntercomSecrets)"
+	}
+	return ""
+}
+
+// notIntercomSecret says what an Intercom client secret looks like when it
+// has the shape of another credential, or "".
+func notIntercomSecret(s string) string {
+	switch {
+	case strings.HasPrefix(s, prefixSecret):
+		return "looks like a Standard Webhooks (Jam) signing secret, whsec_… (give those to WithSecrets)"
+	case strings.HasPrefix(s, prefixPublicKey), strings.HasPrefix(s, prefixPrivateKey):
+		return "looks like a Standard Webhooks (Jam) ed25519 key, whpk_/whsk_…"
+	case isIntercomAccessToken(s):
+		return `looks like an Intercom access token (base64 of "tok:…"); the app's client secret signs webhooks`
+	}
+	return ""
+}
+
+// isIntercomAccessToken reports whether s starts as the base64 of "tok:",
+// as Intercom access tokens do.
+func isIntercomAccessToken(s string) bool {
+	if len(s) < 8 {
+		return false
+	}
+	var b [6]byte
+	n, err := base64.StdEncoding.Decode(b[:], []byte(s[:8]))
+	return err == nil && n == 6 && string(b[:4]) == "tok:"
+}
+
+// uuidShaped reports whether s is a UUID in its 8-4-4-4-12 hex text.
+func uuidShaped(s string) bool {
+	return len(s) == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-' &&
+		isHex(s[:8]) && isHex(s[9:13]) && isHex(s[14:18]) && isHex(s[19:23]) && isHex(s[24:])
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isHexDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // base64Table maps a byte to its value in the standard base64 alphabet,

@@ -100,7 +100,13 @@ type Verifier struct {
 // NewVerifier returns a Verifier for one or more secrets, any of which may
 // sign a delivery (key rotation). Each secret is a whsec_-prefixed or bare
 // base64 HMAC key of at least 16 bytes, or a whpk_-prefixed base64 ed25519
-// public key for v1a signatures.
+// public key for v1a signatures; the base64 padding is optional.
+//
+// Secrets are used exactly as given, for every source: one with whitespace
+// around it (a newline kept from a file, say) is refused with
+// ErrInvalidSecret, not trimmed. So is a bare secret shaped like another
+// credential: a UUID or a hex string (Intercom client secrets are such)
+// or an Intercom access token.
 func NewVerifier(secrets []string, opts ...VerifyOption) (*Verifier, error) {
 	kr, err := parseStandardSecrets(secrets)
 	if err != nil {
@@ -111,7 +117,7 @@ func NewVerifier(secrets []string, opts ...VerifyOption) (*Verifier, error) {
 
 // NewVerifierRaw returns a Verifier for HMAC keys given as raw bytes.
 func NewVerifierRaw(keys [][]byte, opts ...VerifyOption) (*Verifier, error) {
-	kr, err := parseRawSecrets(sha256.New, keys)
+	kr, err := parseRawSecrets(kindStandard, sha256.New, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +148,7 @@ func (v *Verifier) SetSecrets(secrets ...string) error {
 
 // SetRawSecrets replaces the verifier's keys with raw HMAC keys.
 func (v *Verifier) SetRawSecrets(keys ...[]byte) error {
-	kr, err := parseRawSecrets(sha256.New, keys)
+	kr, err := parseRawSecrets(kindStandard, sha256.New, keys)
 	if err != nil {
 		return err
 	}
@@ -443,7 +449,10 @@ type IntercomVerifier struct {
 }
 
 // NewIntercomVerifier returns an IntercomVerifier for one or more client
-// secrets, any of which may sign a delivery.
+// secrets, any of which may sign a delivery. As with NewVerifier, a secret
+// with whitespace around it is refused, not trimmed, and so are the shapes
+// of other credentials: a Standard Webhooks whsec_, whpk_ or whsk_ key, or
+// an Intercom access token.
 func NewIntercomVerifier(clientSecrets ...string) (*IntercomVerifier, error) {
 	v := &IntercomVerifier{}
 	if err := v.SetSecrets(clientSecrets...); err != nil {
@@ -454,11 +463,7 @@ func NewIntercomVerifier(clientSecrets ...string) (*IntercomVerifier, error) {
 
 // SetSecrets replaces the client secrets. On error the old ones stay.
 func (v *IntercomVerifier) SetSecrets(clientSecrets ...string) error {
-	keys := make([][]byte, len(clientSecrets))
-	for i, s := range clientSecrets {
-		keys[i] = []byte(s)
-	}
-	kr, err := parseRawSecrets(sha1.New, keys)
+	kr, err := parseIntercomSecrets(clientSecrets)
 	if err != nil {
 		return err
 	}
@@ -505,7 +510,9 @@ type SeriesVerifier struct {
 }
 
 // NewSeriesVerifier returns a SeriesVerifier that accepts a request whose
-// header carries any of tokens. Tokens must be at least 16 bytes.
+// header carries any of tokens. Tokens must be at least 16 bytes, with no
+// whitespace around them: HTTP strips it from header values, so such a
+// token could never match, and it is refused rather than trimmed.
 func NewSeriesVerifier(header string, tokens ...string) (*SeriesVerifier, error) {
 	if header == "" || strings.ContainsAny(header, " \t\r\n:") {
 		return nil, fmt.Errorf("webhook: Series header name %q is not a valid header name", header)
@@ -523,11 +530,16 @@ func (v *SeriesVerifier) Header() string { return v.header }
 // SetTokens replaces the accepted tokens. On error the old ones stay.
 func (v *SeriesVerifier) SetTokens(tokens ...string) error {
 	if len(tokens) == 0 {
-		return fmt.Errorf("webhook: no Series tokens: %w", ErrEmptySecret)
+		return fmt.Errorf("webhook: no %ss: %w", kindSeries, ErrEmptySecret)
 	}
 	sums := make([][sha256.Size]byte, len(tokens))
 	for i, t := range tokens {
-		if err := checkSecretLen(i, []byte(t)); err != nil {
+		if t != "" {
+			if err := checkSecretText(kindSeries, i, t); err != nil {
+				return err
+			}
+		}
+		if err := checkSecretLen(kindSeries, i, []byte(t)); err != nil {
 			return err
 		}
 		sums[i] = sha256.Sum256([]byte(t))

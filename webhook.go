@@ -89,7 +89,8 @@ var (
 	// to build a verifier that accepts unsigned requests.
 	ErrEmptySecret error = &sentinel{msg: "empty secret"}
 	// ErrInvalidSecret means a secret, key or token cannot be used: it does
-	// not decode, it is too short, or it is of the wrong kind.
+	// not decode, it is too short, it has whitespace around it, or it is
+	// of the wrong kind (another source's key, an access token).
 	ErrInvalidSecret error = &sentinel{msg: "invalid secret"}
 )
 

@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
 )
 
 // Keys that tests can share between the handler under test and the
@@ -69,10 +70,16 @@ func (c *Clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // SignStandard returns a Standard Webhooks v1 signature header value,
 // "v1,<base64>", for body sent as message id at ts. secret is a whsec_ or
-// bare base64 key.
+// bare base64 key, padded or not, taken exactly as given, as the verifiers
+// take it: no whitespace.
 func SignStandard(secret, id string, ts time.Time, body []byte) (string, error) {
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	if err != nil || len(key) == 0 {
+	b64 := strings.TrimPrefix(secret, "whsec_")
+	enc := base64.StdEncoding
+	if len(b64)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	key, err := enc.DecodeString(b64)
+	if err != nil || len(key) == 0 || strings.ContainsFunc(b64, unicode.IsSpace) {
 		return "", errors.New("webhooktest: secret is not whsec_ followed by base64")
 	}
 	m := hmac.New(sha256.New, key)

@@ -25,6 +25,24 @@ func TestSignStandardSpecVector(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestSignStandardSecretRule: SignStandard takes secrets as the verifiers
+// do: padding optional, whitespace refused.
+func TestSignStandardSecretRule(t *testing.T) {
+	body := []byte(`{"test": 2432232314}`)
+	ts := time.Unix(1614265330, 0)
+	want, err := webhooktest.SignStandard(webhooktest.Secret, "msg_1", ts, body)
+	require.NoError(t, err)
+	unpadded := strings.TrimRight(webhooktest.Secret, "=")
+	require.NotEqual(t, webhooktest.Secret, unpadded)
+	got, err := webhooktest.SignStandard(unpadded, "msg_1", ts, body)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	for _, s := range []string{webhooktest.Secret + "\n", webhooktest.Secret + " ", " " + webhooktest.Secret} {
+		_, err := webhooktest.SignStandard(s, "msg_1", ts, body)
+		require.Error(t, err, "%q", s)
+	}
+}
+
 func TestRequestsVerify(t *testing.T) {
 	body := []byte(`{"jamId":"0d6f3c1e-2b4a-4f5d-8e9c-7a1b2c3d4e5f","teamId":"team_1"}`)
 	clock := webhooktest.NewClock(webhooktest.Time())

@@ -15,7 +15,9 @@
 // them: whsec_…), INTERCOM_CLIENT_SECRET (Intercom app client secrets) and
 // SERIES_TOKEN (Series tokens, in the header SERIES_HEADER, default
 // X-Series-Token); each variable may hold several values separated by
-// commas. send and sign use the public test keys of package webhooktest
+// commas. Keys are used exactly as given, as the library takes them: one
+// with whitespace around it (a space after a comma, a newline kept from a
+// file) is refused, not trimmed. send and sign use the public test keys of package webhooktest
 // unless flags say otherwise, so "webhook serve --test-keys" and
 // "webhook send --all" work together out of the box.
 //
@@ -65,8 +67,8 @@ Usage:
 Run "webhook <command> --help" for a command's flags.
 
 Keys come from flags or from WEBHOOK_SECRET, INTERCOM_CLIENT_SECRET and
-SERIES_TOKEN (comma-separated values allowed). send and sign default to the
-public test keys of package webhooktest.
+SERIES_TOKEN (comma-separated, no spaces: keys are used exactly as given).
+send and sign default to the public test keys of package webhooktest.
 
 ` + exitHelp + "\n"
 
@@ -138,89 +140,4 @@ func parseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, stop b
 func usageErr(stderr io.Writer, cmd, format string, args ...any) int {
 	fmt.Fprintf(stderr, "webhook %s: %s\nRun \"webhook %s --help\" for usage.\n", cmd, fmt.Sprintf(format, args...), cmd)
 	return exitUsage
-}
-
-// listFlag is a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string { return fmt.Sprint(len(*l)) + " value(s)" }
-
-func (l *listFlag) Set(v string) error {
-	if v == "" {
-		return errors.New("empty value")
-	}
-	*l = append(*l, v)
-	return nil
-}
-
-// envList splits a comma-separated environment variable, dropping empty
-// values and surrounding spaces.
-func envList(name string) []string {
-	var out []string
-	for _, v := range strings.Split(os.Getenv(name), ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// keyFlags are the key flags shared by serve, send, sign and verify.
-type keyFlags struct {
-	secrets, intercom, tokens listFlag
-	seriesHeader              string
-}
-
-// Environment variables holding keys, for serve and verify.
-const (
-	envSecret       = "WEBHOOK_SECRET"
-	envIntercom     = "INTERCOM_CLIENT_SECRET"
-	envSeriesToken  = "SERIES_TOKEN"
-	envSeriesHeader = "SERIES_HEADER"
-)
-
-const defaultSeriesHeader = "X-Series-Token"
-
-func (k *keyFlags) register(fs *flag.FlagSet, env bool) {
-	from := func(name string) string {
-		if env {
-			return " (or $" + name + ", comma-separated)"
-		}
-		return ""
-	}
-	fs.Var(&k.secrets, "secret", "Standard Webhooks secret, whsec_… (repeatable)"+from(envSecret))
-	fs.Var(&k.intercom, "intercom-secret", "Intercom app client secret (repeatable)"+from(envIntercom))
-	fs.Var(&k.tokens, "series-token", "Intercom Series shared token (repeatable)"+from(envSeriesToken))
-	headerEnv := ""
-	if env {
-		headerEnv = " (or $" + envSeriesHeader + ")"
-	}
-	fs.StringVar(&k.seriesHeader, "series-header", "", "header carrying the Series token (default "+defaultSeriesHeader+")"+headerEnv)
-}
-
-// fromEnv fills each kind of key that no flag gave from the environment.
-func (k *keyFlags) fromEnv() {
-	if len(k.secrets) == 0 {
-		k.secrets = envList(envSecret)
-	}
-	if len(k.intercom) == 0 {
-		k.intercom = envList(envIntercom)
-	}
-	if len(k.tokens) == 0 {
-		k.tokens = envList(envSeriesToken)
-	}
-	if k.seriesHeader == "" {
-		k.seriesHeader = strings.TrimSpace(os.Getenv(envSeriesHeader))
-	}
-}
-
-func (k *keyFlags) header() string {
-	if k.seriesHeader == "" {
-		return defaultSeriesHeader
-	}
-	return k.seriesHeader
-}
-
-func (k *keyFlags) empty() bool {
-	return len(k.secrets) == 0 && len(k.intercom) == 0 && len(k.tokens) == 0
 }

@@ -221,7 +221,7 @@ func TestVerifyRequestDumpAndHints(t *testing.T) {
 
 	// From standard input, keys from the environment, the real clock: an
 	// hour-old capture is stale.
-	t.Setenv(envSecret, otherKey+", "+webhooktest.Secret)
+	t.Setenv(envSecret, otherKey+","+webhooktest.Secret)
 	old, err := webhooktest.StandardRequest(webhooktest.Secret, []byte(jamBody), webhooktest.WithTime(time.Now().Add(-time.Hour)))
 	require.NoError(t, err)
 	oldDump, err := httputil.DumpRequest(old, true)
@@ -327,7 +327,7 @@ func TestSend(t *testing.T) {
 	}{
 		{"wrong secret", []string{"--file", jamFile, "--secret", otherKey}, "401 Unauthorized"},
 		{"stale", []string{"--file", jamFile, "--timestamp", time.Now().Add(-time.Hour).Format(time.RFC3339)}, "401 Unauthorized"},
-		{"wrong intercom secret", []string{"--file", noticeFile, "--source", "intercom", "--intercom-secret", "nope"}, "401 Unauthorized"},
+		{"wrong intercom secret", []string{"--file", noticeFile, "--source", "intercom", "--intercom-secret", "nope-not-the-client-secret"}, "401 Unauthorized"},
 		{"not decodable", []string{"--file", seriesFile}, "400 Bad Request"},
 	}
 	for _, tt := range tests {
@@ -380,7 +380,7 @@ var listenRE = regexp.MustCompile(`listening on (http://\S+)`)
 
 func TestServe(t *testing.T) {
 	clearEnv(t)
-	t.Setenv(envIntercom, "first-client-secret, "+webhooktest.IntercomSecret)
+	t.Setenv(envIntercom, "first-client-secret,"+webhooktest.IntercomSecret)
 	t.Setenv(envSeriesToken, webhooktest.SeriesToken)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -455,4 +455,64 @@ func TestServeTestKeysAndBadAddr(t *testing.T) {
 	r := runCmd(t, "", "serve", "--test-keys", "--addr", "256.0.0.1:bad")
 	require.Equal(t, exitFail, r.code)
 	require.Contains(t, r.stderr, "webhook serve:")
+}
+
+// TestKeyRule: every command takes keys as the library does, from flags
+// and the environment alike: nothing trimmed, whitespace around a key
+// refused with the library's message, another source's key refused, and
+// the key never echoed.
+func TestKeyRule(t *testing.T) {
+	body := writeFile(t, "body.json", jamBody)
+	headers := writeFile(t, "headers.txt", "Webhook-Id: msg_1\nWebhook-Timestamp: 1\nWebhook-Signature: v1,x\n")
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"serve: $WEBHOOK_SECRET with a newline", map[string]string{envSecret: webhooktest.Secret + "\n"},
+			[]string{"serve", "--addr", "127.0.0.1:0"}, "secret 0 ends with a line break"},
+		{"serve: $WEBHOOK_SECRET list with a space after the comma", map[string]string{envSecret: otherKey + ", " + webhooktest.Secret},
+			[]string{"serve", "--addr", "127.0.0.1:0"}, "secret 1 starts with whitespace"},
+		{"serve: $INTERCOM_CLIENT_SECRET with spaces", map[string]string{envIntercom: webhooktest.IntercomSecret + "  "},
+			[]string{"serve", "--addr", "127.0.0.1:0"}, "Intercom client secret 0 ends with whitespace"},
+		{"serve: $SERIES_TOKEN with a newline", map[string]string{envSeriesToken: webhooktest.SeriesToken + "\n"},
+			[]string{"serve", "--addr", "127.0.0.1:0"}, "Series token 0 ends with a line break"},
+		{"serve: --intercom-secret whsec_", nil,
+			[]string{"serve", "--addr", "127.0.0.1:0", "--intercom-secret", webhooktest.Secret}, "Standard Webhooks (Jam) signing secret"},
+		{"serve: --secret holding an Intercom client secret", nil,
+			[]string{"serve", "--addr", "127.0.0.1:0", "--secret", webhooktest.IntercomSecret}, "looks like a UUID"},
+		{"verify: $WEBHOOK_SECRET with a newline", map[string]string{envSecret: webhooktest.Secret + "\n"},
+			[]string{"verify", "--body", body, "--headers", headers}, "secret 0 ends with a line break"},
+		{"sign: --secret with a newline", nil,
+			[]string{"sign", "--secret", webhooktest.Secret + "\n", body}, "secret 0 ends with a line break"},
+		{"sign: --intercom-secret whsec_", nil,
+			[]string{"sign", "--source", "intercom", "--intercom-secret", webhooktest.Secret, body}, "Standard Webhooks (Jam) signing secret"},
+		{"send: --series-token with a space", nil,
+			[]string{"send", "--file", body, "--source", "series", "--series-token", " " + webhooktest.SeriesToken}, "Series token 0 starts with whitespace"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			r := runCmd(t, "", tt.args...)
+			require.Equal(t, exitUsage, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+			require.Contains(t, r.stderr, tt.want)
+			require.Contains(t, r.stderr, "invalid secret")
+			requireNoSecrets(t, r.stdout+r.stderr, "")
+		})
+	}
+	// Unpadded whsec_ secrets work in every command.
+	clearEnv(t)
+	unpadded := strings.TrimRight(webhooktest.Secret, "=")
+	at := fmt.Sprint(webhooktest.Unix)
+	s := runCmd(t, "", "sign", "--secret", unpadded, "--timestamp", at, body)
+	require.Equal(t, exitOK, s.code, s.stderr)
+	v := runCmd(t, "", "verify", "--body", body, "--headers", writeFile(t, "h.txt", s.stdout), "--secret", webhooktest.Secret, "--now", at)
+	require.Equal(t, exitOK, v.code, v.stdout+v.stderr)
+	t.Setenv(envSecret, unpadded)
+	v = runCmd(t, "", "verify", "--body", body, "--headers", writeFile(t, "h.txt", s.stdout), "--now", at)
+	require.Equal(t, exitOK, v.code, v.stdout+v.stderr)
 }

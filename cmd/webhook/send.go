@@ -117,6 +117,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	s.keys.withTestKeys()
+	if err := s.keys.check(); err != nil {
+		return usageErr(stderr, "send", "%v", err)
+	}
 
 	client := &http.Client{Timeout: sendTimeout}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)

@@ -116,7 +116,7 @@ func signHeaders(src webhook.Source, body []byte, s *signing) (http.Header, erro
 		for _, secret := range s.keys.secrets {
 			sig, err := webhooktest.SignStandard(secret, id, s.ts, body)
 			if err != nil {
-				return nil, errors.New("a --secret is not whsec_ followed by base64")
+				return nil, errors.New("a --secret is not whsec_ and base64")
 			}
 			sigs = append(sigs, sig)
 		}
@@ -166,6 +166,9 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	s.keys.withTestKeys()
+	if err := s.keys.check(); err != nil {
+		return usageErr(stderr, "sign", "%v", err)
+	}
 
 	file := ""
 	if len(args) == 1 {
