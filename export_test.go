@@ -2,4 +2,4 @@ package webhook
 
 // BodyHeld reports the bytes of h's body memory budget that the requests
 // in progress hold, for tests that check what a flood can take.
-func BodyHeld(h *Handler) int64 { return h.bodyHeld.Load() }
+func BodyHeld(h *Handler) int64 { return h.budget.held.Load() }

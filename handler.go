@@ -254,7 +254,8 @@ func WithMaxBodySize(n int64) Option {
 // the bytes it has sent, never for a declared length, so connections that
 // send headers and then nothing hold none of it. It must be at least
 // twice the max body size: a body grows by doubling, and the buffers it
-// outgrows count until the garbage collector frees them.
+// outgrows count until the garbage collector frees them. With whpk_ keys,
+// the copy of the message that ed25519 needs counts too.
 func WithMaxBodyMemory(n int64) Option {
 	return handlerOption(func(c *handlerConfig) error {
 		if n <= 0 {
@@ -359,13 +360,12 @@ type Handler struct {
 	maxBody  int64
 	logger   *slog.Logger
 
-	bodyMemory int64        // the budget for bodies in progress
-	bodyHeld   atomic.Int64 // bytes of buffer the requests in progress hold
-	firstBufs  sync.Pool    // *firstBuf, for the first bytes of each body
-	dedupe     Deduper
-	fail       bool
-	lease      time.Duration
-	keep       time.Duration
+	budget    memBudget // WithMaxBodyMemory: body buffers and v1a message copies
+	firstBufs sync.Pool // *firstBuf, for the first bytes of each body
+	dedupe    Deduper
+	fail      bool
+	lease     time.Duration
+	keep      time.Duration
 
 	mu  sync.Mutex // serialises registration
 	reg atomic.Pointer[registry]
@@ -390,7 +390,7 @@ func NewHandler(opts ...Option) (*Handler, error) {
 		// outgrows count: reading one at the limit takes up to twice it.
 		return nil, errors.New("webhook: max body memory is less than twice the max body size")
 	}
-	h := &Handler{pinned: c.pinned, maxBody: c.maxBody, bodyMemory: c.maxBodyMemory, logger: c.logger, fail: c.failClosed, lease: c.lease, keep: c.retention}
+	h := &Handler{pinned: c.pinned, maxBody: c.maxBody, logger: c.logger, fail: c.failClosed, lease: c.lease, keep: c.retention}
 	switch {
 	case c.std != nil && len(c.secrets) > 0:
 		return nil, errors.New("webhook: use WithSecrets or WithVerifier, not both")
@@ -437,6 +437,7 @@ func NewHandler(opts ...Option) (*Handler, error) {
 	default:
 		h.dedupe = NewMemoryStore(DefaultMaxEntries, vc.now)
 	}
+	h.budget.limit = c.maxBodyMemory
 	h.reg.Store(&registry{})
 	return h, nil
 }
@@ -473,7 +474,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	body, held, err := h.readBody(w, r)
-	defer h.bodyHeld.Add(-held)
+	defer func() { h.budget.held.Add(-held) }() // held grows in verification too
 	if err != nil {
 		switch {
 		case errors.Is(err, ErrBodyTooLarge):
@@ -489,7 +490,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch d.Source {
 	case SourceStandard:
-		d.ID, d.Timestamp, err = h.std.Verify(body, r.Header)
+		var copied int64
+		d.ID, d.Timestamp, copied, err = h.std.verify(body, r.Header, &h.budget)
+		held += copied
+		if errors.Is(err, errMemBudget) {
+			w.Header().Set("Retry-After", "1")
+			h.reject(ctx, w, d, http.StatusServiceUnavailable, ErrBodyMemory)
+			return
+		}
 	case SourceIntercom:
 		err = h.intercom.Verify(body, r.Header)
 	}
@@ -657,8 +665,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 		limit = n + 1
 	}
 	charge := func(k int64) bool {
-		if h.bodyHeld.Add(k) > h.bodyMemory {
-			h.bodyHeld.Add(-k)
+		if !h.budget.charge(k) {
 			return false
 		}
 		held += k
@@ -687,7 +694,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 		case err == io.EOF:
 			// The pooled buffer goes back; the body is what the
 			// request keeps, and it replaces the charge for the bytes.
-			h.bodyHeld.Add(-held)
+			h.budget.held.Add(-held)
 			held = 0
 			if !charge(int64(got)) {
 				return nil, held, ErrBodyMemory

@@ -65,6 +65,8 @@ func (k *macKey) put(m *macState) { k.pool.Put(m) }
 type keyring struct {
 	macs []*macKey
 	pubs []ed25519.PublicKey
+	// edHook, when set (by tests only), replaces ed25519.Verify.
+	edHook func(pub ed25519.PublicKey, msg, sig []byte) bool
 }
 
 // parseStandardSecrets parses whsec_/bare base64 HMAC keys and whpk_

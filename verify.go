@@ -164,24 +164,52 @@ func (v *Verifier) SetRawSecrets(keys ...[]byte) error {
 // Errors wrap ErrRequiredHeaders, ErrInvalidHeaders, ErrNoMatchingSignature,
 // ErrMessageTooOld or ErrMessageTooNew in a *VerifyError.
 func (v *Verifier) Verify(body []byte, h http.Header) (id string, ts time.Time, err error) {
+	id, ts, _, err = v.verify(body, h, nil)
+	return id, ts, err
+}
+
+// verify is Verify charging to b, when not nil, the copy of the message
+// that v1a entries need, and returning how much it charged.
+func (v *Verifier) verify(body []byte, h http.Header, b *memBudget) (id string, ts time.Time, held int64, err error) {
 	id, tsRaw, sigs, err := standardHeaders(h)
 	if err != nil {
-		return "", time.Time{}, err
+		return "", time.Time{}, 0, err
 	}
 	sec, ok := parseUnix(tsRaw)
 	if !ok {
-		return "", time.Time{}, verifyErr(SourceStandard, ErrInvalidHeaders, "timestamp is not canonical unix seconds")
+		return "", time.Time{}, 0, verifyErr(SourceStandard, ErrInvalidHeaders, "timestamp is not canonical unix seconds")
 	}
 	if !v.cfg.skipTime {
 		if err := v.cfg.checkWindow(sec); err != nil {
-			return "", time.Time{}, err
+			return "", time.Time{}, 0, err
 		}
 	}
-	if err := v.keys.Load().verify(id, tsRaw, sigs, body); err != nil {
-		return "", time.Time{}, err
+	if held, err = v.keys.Load().verify(id, tsRaw, sigs, body, b); err != nil {
+		return "", time.Time{}, held, err
 	}
-	return id, time.Unix(sec, 0), nil
+	return id, time.Unix(sec, 0), held, nil
 }
+
+// A memBudget is memory that the requests of a Handler in progress share:
+// their body buffers, and the message copies v1a verification needs.
+type memBudget struct {
+	held  atomic.Int64
+	limit int64
+}
+
+// charge takes n bytes from the budget, and reports false, taking
+// nothing, if that would pass the limit.
+func (b *memBudget) charge(n int64) bool {
+	if b.held.Add(n) > b.limit {
+		b.held.Add(-n)
+		return false
+	}
+	return true
+}
+
+// errMemBudget is what verification returns when the message copy for
+// v1a does not fit in the budget.
+var errMemBudget = errors.New("webhook: no memory budget left for the v1a message")
 
 // checkWindow checks that the clock minus sec is within the tolerance
 // either way, to the nanosecond, in integers: whole seconds first, which
@@ -212,7 +240,7 @@ func (c *verifyConfig) checkWindow(sec int64) error {
 // key, whose canonical text is compared with each v1 entry, then ed25519
 // for v1a entries if public keys are configured. The list is only
 // classified (malformed or merely unmatched) once nothing matched.
-func (kr *keyring) verify(id, ts, sigs string, body []byte) error {
+func (kr *keyring) verify(id, ts, sigs string, body []byte, b *memBudget) (held int64, err error) {
 	for _, k := range kr.macs {
 		m := k.get()
 		p := append(m.content[:0], id...)
@@ -231,20 +259,24 @@ func (kr *keyring) verify(id, ts, sigs string, body []byte) error {
 		k.put(m)
 		switch matchV1(sigs, &text) {
 		case matched:
-			return nil
+			return 0, nil
 		case tooMany:
-			return errTooManySignatures()
+			return 0, errTooManySignatures()
 		}
 	}
 	if len(kr.pubs) > 0 {
-		switch kr.verifyV1a(id, ts, sigs, body) {
+		res, held := kr.verifyV1a(id, ts, sigs, body, b)
+		switch res {
 		case matched:
-			return nil
+			return held, nil
 		case tooMany:
-			return errTooManySignatures()
+			return held, errTooManySignatures()
+		case noMemory:
+			return held, errMemBudget
 		}
+		return held, classifySignatures(sigs)
 	}
-	return classifySignatures(sigs)
+	return 0, classifySignatures(sigs)
 }
 
 // nextEntry splits the first space-separated entry off a signature list.
@@ -261,6 +293,7 @@ const (
 	unmatched matchResult = iota
 	matched
 	tooMany
+	noMemory
 )
 
 func errTooManySignatures() error {
@@ -292,31 +325,61 @@ func matchV1(sigs string, t *macText) matchResult {
 }
 
 // verifyV1a reports whether any v1a entry is an ed25519 signature of
-// id.ts.body by a configured public key. ed25519 needs the message in one
-// piece, so it is assembled here, off the v1 path.
-func (kr *keyring) verifyV1a(id, ts, sigs string, body []byte) matchResult {
+// id.ts.body by a configured public key, and how much of b the message
+// copy took.
+//
+// An ed25519 check costs about a thousand HMACs of a small body, and the
+// entries are the sender's to choose, so only the first len(kr.pubs)+1
+// well-formed v1a entries are tried, each with every key: at most
+// k(k+1) checks for k keys, two with the usual one. A sender signs once
+// per active key of its own, and during a rotation one of them may be a
+// key the receiver does not have yet or any more; more entries than the
+// receiver has keys plus that one cannot be needed.
+//
+// ed25519 needs the message in one piece, so it is assembled here, off the
+// v1 path, once the first entry is found, and charged to b: a request
+// holding a body of the largest size needs as much again for it.
+func (kr *keyring) verifyV1a(id, ts, sigs string, body []byte, b *memBudget) (res matchResult, held int64) {
 	var msg []byte
-	n := 0
+	n, tried := 0, 0
 	for entry, rest := nextEntry(sigs); entry != "" || rest != ""; entry, rest = nextEntry(rest) {
 		if n++; n > maxSignatures {
-			return tooMany
+			return tooMany, held
 		}
 		value, ok := strings.CutPrefix(entry, "v1a,")
 		var sig [ed25519.SignatureSize]byte
 		if !ok || !decodeBase64(sig[:], value) {
 			continue
 		}
+		if tried++; tried > len(kr.pubs)+1 {
+			continue // still counted against maxSignatures
+		}
 		if msg == nil {
-			msg = make([]byte, 0, len(id)+len(ts)+2+len(body))
+			size := len(id) + len(ts) + 2 + len(body)
+			if b != nil {
+				if !b.charge(int64(size)) {
+					return noMemory, held
+				}
+				held = int64(size)
+			}
+			msg = make([]byte, 0, size)
 			msg = append(append(append(append(append(msg, id...), '.'), ts...), '.'), body...)
 		}
 		for _, pub := range kr.pubs {
-			if ed25519.Verify(pub, msg, sig[:]) {
-				return matched
+			if kr.ed25519Verify(pub, msg, sig[:]) {
+				return matched, held
 			}
 		}
 	}
-	return unmatched
+	return unmatched, held
+}
+
+// ed25519Verify is ed25519.Verify, or the hook tests count checks with.
+func (kr *keyring) ed25519Verify(pub ed25519.PublicKey, msg, sig []byte) bool {
+	if kr.edHook != nil {
+		return kr.edHook(pub, msg, sig)
+	}
+	return ed25519.Verify(pub, msg, sig)
 }
 
 // classifySignatures explains a list that matched nothing: malformed

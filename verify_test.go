@@ -203,6 +203,82 @@ func TestVerifyV1a(t *testing.T) {
 	}
 }
 
+// TestVerifyV1aBounded counts the ed25519 checks a signature list costs:
+// only the first k+1 well-formed v1a entries are tried for k public keys,
+// however many the list holds, and the message copy they need is charged
+// to the budget given.
+func TestVerifyV1aBounded(t *testing.T) {
+	key := func(s string) ed25519.PrivateKey {
+		seed := sha256.Sum256([]byte(s))
+		return ed25519.NewKeyFromSeed(seed[:])
+	}
+	k1, k2, stranger := key("v1a bound key 1"), key("v1a bound key 2"), key("v1a bound stranger")
+	pub := func(k ed25519.PrivateKey) string {
+		return "whpk_" + base64.StdEncoding.EncodeToString(k.Public().(ed25519.PublicKey))
+	}
+	content := []byte(testID + "." + testNowText + "." + string(testBody))
+	sign := func(k ed25519.PrivateKey) string {
+		return "v1a," + base64.StdEncoding.EncodeToString(ed25519.Sign(k, content))
+	}
+	bogus := strings.TrimSpace(strings.Repeat(sign(stranger)+" ", 10))
+	v1 := "v1," + macV1(otherKey, testID, testNowText, testBody)
+
+	cases := []struct {
+		name    string
+		secrets []string
+		sigs    string
+		want    error // nil: verified
+		checks  int   // ed25519 checks made
+	}{
+		{"ten bogus entries, one key", []string{pub(k1)}, bogus, ErrNoMatchingSignature, 2},
+		{"ten bogus entries, two keys", []string{pub(k1), pub(k2)}, bogus, ErrNoMatchingSignature, 6},
+		{"ten bogus entries, HMAC key too", []string{testSecret, pub(k1)}, bogus, ErrNoMatchingSignature, 2},
+		{"v1 entries are not counted", []string{pub(k1)}, v1 + " " + v1 + " " + sign(stranger) + " " + sign(k1), nil, 2},
+		{"rotation: the sender's other key first", []string{pub(k1)}, sign(stranger) + " " + sign(k1), nil, 2},
+		{"two keys, right entry third", []string{pub(k1), pub(k2)}, sign(stranger) + " " + sign(stranger) + " " + sign(k2), nil, 6},
+		{"one key, right entry third: not tried", []string{pub(k1)}, sign(stranger) + " " + sign(stranger) + " " + sign(k1), ErrNoMatchingSignature, 2},
+		{"eleven entries", []string{pub(k1)}, bogus + " " + sign(k1), ErrInvalidHeaders, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := newTestVerifier(t, c.secrets...)
+			checks := 0
+			v.keys.Load().edHook = func(pub ed25519.PublicKey, msg, sig []byte) bool {
+				checks++
+				return ed25519.Verify(pub, msg, sig)
+			}
+			_, _, err := v.Verify(testBody, stdHeader(testID, testNowText, c.sigs))
+			if c.want == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, c.want)
+			}
+			require.Equal(t, c.checks, checks)
+		})
+	}
+
+	// The copy is charged to the budget, and refused when it does not fit.
+	v := newTestVerifier(t, testSecret, pub(k1))
+	size := int64(len(content))
+	for _, c := range []struct {
+		name  string
+		sigs  string
+		limit int64
+		held  int64
+		want  error
+	}{
+		{"v1a copy fits", sign(k1), size, size, nil},
+		{"v1a copy does not fit", sign(k1), size - 1, 0, errMemBudget},
+		{"v1 needs no copy", "v1," + macV1(testKey, testID, testNowText, testBody), 0, 0, nil},
+	} {
+		b := &memBudget{limit: c.limit}
+		_, _, held, err := v.verify(testBody, stdHeader(testID, testNowText, c.sigs), b)
+		require.ErrorIs(t, err, c.want, c.name)
+		require.Equal(t, c.held, held, c.name)
+		require.Equal(t, c.held, b.held.Load(), c.name)
+	}
+}
+
 func TestIntercomKnownAnswer(t *testing.T) {
 	for _, vec := range loadVectors(t).Intercom {
 		t.Run(vec.Name, func(t *testing.T) {
