@@ -1,0 +1,499 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults for an Inbox.
+const (
+	// DefaultInboxPrefix is the prefix of an Inbox's keys unless
+	// WithInboxPrefix says otherwise.
+	DefaultInboxPrefix = "webhook:inbox:"
+	// DefaultInboxName names the inbox, and is its hash tag, unless
+	// WithInboxName says otherwise.
+	DefaultInboxName = "default"
+)
+
+// The consumer group every replica reads the stream through, and the one
+// consumer name they share: a lease belongs to the token in the
+// delivery's hash, not to a consumer, so per-process consumers would only
+// pile up in the group as processes come and go.
+const (
+	inboxGroup    = "workers"
+	inboxConsumer = "worker"
+)
+
+// Batches of the scripts that walk a set.
+const (
+	promoteBatch = 1000
+	purgeBatch   = 500
+	defaultLimit = 100
+)
+
+// An Inbox is a webhook.Inbox on Redis Streams, shared by every replica
+// that uses the same Redis, prefix and name.
+//
+// Each delivery is a hash, the record of truth: its bytes, state,
+// attempts, lease token and deadline, last error and times. The stream
+// is the queue: Store adds an entry, a consumer group shared by the
+// replicas hands each entry to one Lease, and the group's pending
+// entries list holds it until it is settled, its deadline recorded as the
+// entry's delivery time so that XAUTOCLAIM reclaims it once the lease
+// runs out. A retry due later waits in a sorted set by due time and joins
+// the stream when it is due. Dead deliveries stay in their hashes with
+// their last error, listed by a sorted set of their own. Sorted sets by
+// ReceivedAt index the states for List and Stats. Acknowledged entries
+// are trimmed from the stream.
+//
+// Every operation is one Lua script, so the checks and writes are atomic
+// across replicas: two replicas storing the same key at the same moment
+// store it once. Every key carries the hash tag {name}, so the inbox runs
+// on Redis Cluster, on the one node that owns the tag's slot.
+//
+// Times come from the clock (WithInboxClock), as the webhook.Inbox
+// contract asks; Redis's clock is only used to express lease deadlines
+// as idle times in the pending entries list. Replicas must therefore
+// keep their clocks in agreement (NTP): a replica whose clock runs ahead
+// by d reclaims leases and runs retries up to d early.
+type Inbox struct {
+	client   redis.UniversalClient
+	now      func() time.Time
+	capacity int
+	prefix   string
+	name     string
+	base     string // prefix{name}:
+
+	store, lease, settle, replay, purge, list, stats *redis.Script
+}
+
+var _ webhook.Inbox = (*Inbox)(nil)
+
+// An InboxOption configures an Inbox.
+type InboxOption func(*Inbox)
+
+// WithInboxPrefix sets the prefix of the inbox's keys (default
+// DefaultInboxPrefix). It must not contain braces: the hash tag follows
+// it.
+func WithInboxPrefix(prefix string) InboxOption {
+	return func(ib *Inbox) { ib.prefix = prefix }
+}
+
+// WithInboxName names the inbox (default DefaultInboxName). The name is
+// the hash tag of every key, so each inbox lives in one Redis Cluster
+// slot; inboxes with different names spread across the cluster. It must
+// not be empty or contain braces.
+func WithInboxName(name string) InboxOption {
+	return func(ib *Inbox) { ib.name = name }
+}
+
+// WithInboxClock sets the clock the inbox takes every time from (default
+// time.Now): due times, lease deadlines, and the times it records.
+func WithInboxClock(now func() time.Time) InboxOption {
+	return func(ib *Inbox) { ib.now = now }
+}
+
+// WithInboxCapacity caps the deliveries not yet done or dead (pending,
+// retrying and leased together); Store returns webhook.ErrInboxFull
+// beyond it, and the handler answers 503. 0, the default, means no cap
+// beyond Redis's memory.
+func WithInboxCapacity(n int) InboxOption {
+	return func(ib *Inbox) { ib.capacity = n }
+}
+
+// NewInbox returns an Inbox keeping its keys in client. The Inbox does
+// not own client: closing it is the caller's job. It reports an error
+// only for invalid options; nothing is sent to Redis until it is used.
+func NewInbox(client redis.UniversalClient, opts ...InboxOption) (*Inbox, error) {
+	ib := &Inbox{
+		client: client,
+		now:    time.Now,
+		prefix: DefaultInboxPrefix,
+		name:   DefaultInboxName,
+		store:  redis.NewScript(inboxStoreScript),
+		lease:  redis.NewScript(inboxLeaseScript),
+		settle: redis.NewScript(inboxSettleScript),
+		replay: redis.NewScript(inboxReplayScript),
+		purge:  redis.NewScript(inboxPurgeScript),
+		list:   redis.NewScript(inboxListScript),
+		stats:  redis.NewScript(inboxStatsScript),
+	}
+	for _, opt := range opts {
+		opt(ib)
+	}
+	switch {
+	case client == nil:
+		return nil, errors.New("redisstore: inbox: nil client")
+	case ib.now == nil:
+		return nil, errors.New("redisstore: inbox: nil clock")
+	case ib.capacity < 0:
+		return nil, errors.New("redisstore: inbox: negative capacity")
+	case ib.name == "":
+		return nil, errors.New("redisstore: inbox: empty name")
+	case strings.ContainsAny(ib.prefix+ib.name, "{}"):
+		return nil, errors.New("redisstore: inbox: prefix and name must not contain braces")
+	}
+	ib.base = ib.prefix + "{" + ib.name + "}:"
+	return ib, nil
+}
+
+// Key names under base.
+func (ib *Inbox) k(name string) string { return ib.base + name }
+
+// Store implements webhook.Inbox. It sets e's State, Attempts,
+// NextAttempt, LeaseUntil, LastError and UpdatedAt, and ReceivedAt when
+// it is zero. It returns once Redis has applied the write; how durable
+// that is depends on Redis's persistence settings (see the package
+// README).
+func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) {
+	if e.Key == "" {
+		return false, errors.New("redisstore: inbox: store: empty key")
+	}
+	now := ib.now()
+	if e.ReceivedAt.IsZero() {
+		e.ReceivedAt = now
+	}
+	fields := []any{
+		"k", e.Key, "src", string(e.Source), "id", e.ID,
+		"ts", nsString(e.Timestamp), "recv", nsString(e.ReceivedAt), "recvus", usString(e.ReceivedAt),
+		"st", string(webhook.InboxPending), "att", "0", "next", nsString(now),
+		"lease", "", "leasems", "", "tok", "", "err", "", "upd", nsString(now),
+	}
+	if e.Body != nil {
+		fields = append(fields, "body", e.Body)
+	}
+	if e.Header != nil {
+		b, err := json.Marshal(e.Header)
+		if err != nil {
+			return false, fmt.Errorf("redisstore: inbox: store: header: %w", err)
+		}
+		fields = append(fields, "hdr", b)
+	}
+	if e.Meta != nil {
+		b, err := json.Marshal(e.Meta)
+		if err != nil {
+			return false, fmt.Errorf("redisstore: inbox: store: meta: %w", err)
+		}
+		fields = append(fields, "meta", b)
+	}
+	args := append([]any{ib.base, e.Key, usString(e.ReceivedAt), ib.capacity}, fields...)
+	keys := []string{ib.k("q"), ib.k("new"), ib.k("retry"), ib.k("leased"), ib.k("all")}
+	reply, err := ib.store.Run(ctx, ib.client, keys, args...).Int()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: inbox: store: %w", err)
+	}
+	switch reply {
+	case 1:
+		e.State, e.Attempts, e.NextAttempt = webhook.InboxPending, 0, now
+		e.LeaseUntil, e.LastError, e.UpdatedAt = time.Time{}, "", now
+		return true, nil
+	case 0:
+		return false, nil
+	case -1:
+		return false, fmt.Errorf("redisstore: inbox: store: %w (capacity %d)", webhook.ErrInboxFull, ib.capacity)
+	}
+	return false, fmt.Errorf("redisstore: inbox: store: unexpected reply %d", reply)
+}
+
+// Lease implements webhook.Inbox. The lease is rounded up to whole
+// milliseconds, the resolution of Redis's pending entries list.
+func (ib *Inbox) Lease(ctx context.Context, max int, lease time.Duration) ([]webhook.InboxLease, error) {
+	if lease <= 0 {
+		return nil, fmt.Errorf("redisstore: inbox: lease %w", errNotPositive)
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	now := ib.now()
+	until := now.Add(lease)
+	untilMs := until.UnixMilli()
+	if until.UnixNano()%1e6 != 0 {
+		untilMs++ // never report a lease as expired before its deadline
+	}
+	keys := []string{ib.k("q"), ib.k("delay"), ib.k("new"), ib.k("retry"), ib.k("leased"), ib.k("meta")}
+	args := []any{ib.base, inboxGroup, inboxConsumer, max,
+		nsString(now), usString(now), now.UnixMilli(),
+		nsString(until), untilMs, newToken(), promoteBatch}
+	reply, err := ib.lease.Run(ctx, ib.client, keys, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: inbox: lease: %w", err)
+	}
+	leases := make([]webhook.InboxLease, 0, len(reply))
+	for _, r := range reply {
+		e, tok, err := decodeEntry(r)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: inbox: lease: %w", err)
+		}
+		leases = append(leases, webhook.InboxLease{Entry: e, Token: tok})
+	}
+	// The stream holds deliveries in the order they became due; within
+	// one call, hand them out oldest NextAttempt first.
+	slices.SortStableFunc(leases, func(a, b webhook.InboxLease) int {
+		return a.Entry.NextAttempt.Compare(b.Entry.NextAttempt)
+	})
+	return leases, nil
+}
+
+// Complete implements webhook.Inbox.
+func (ib *Inbox) Complete(ctx context.Context, key, token string) error {
+	return ib.settleOp(ctx, "complete", key, token, time.Time{}, "")
+}
+
+// Retry implements webhook.Inbox. A next not after now queues the
+// delivery at once.
+func (ib *Inbox) Retry(ctx context.Context, key, token string, next time.Time, lastErr string) error {
+	return ib.settleOp(ctx, "retry", key, token, next, lastErr)
+}
+
+// Kill implements webhook.Inbox.
+func (ib *Inbox) Kill(ctx context.Context, key, token string, lastErr string) error {
+	return ib.settleOp(ctx, "kill", key, token, time.Time{}, lastErr)
+}
+
+func (ib *Inbox) settleOp(ctx context.Context, op, key, token string, next time.Time, lastErr string) error {
+	if token == "" {
+		return webhook.ErrLeaseLost
+	}
+	now := ib.now()
+	if op == "retry" && next.Before(now) {
+		next = now
+	}
+	keys := []string{ib.k("q"), ib.k("delay"), ib.k("leased"), ib.k("retry"),
+		ib.k("done"), ib.k("dead"), ib.k("done:at"), ib.k("dead:at")}
+	args := []any{ib.base, inboxGroup, key, token, op,
+		nsString(now), usString(now), nsString(next), usString(next), lastErr}
+	reply, err := ib.settle.Run(ctx, ib.client, keys, args...).Int()
+	if err != nil {
+		return fmt.Errorf("redisstore: inbox: %s: %w", op, err)
+	}
+	if reply != 1 {
+		return webhook.ErrLeaseLost
+	}
+	return nil
+}
+
+// Get implements webhook.Inbox.
+func (ib *Inbox) Get(ctx context.Context, key string) (webhook.InboxEntry, error) {
+	m, err := ib.client.HGetAll(ctx, ib.k("d:"+key)).Result()
+	if err != nil {
+		return webhook.InboxEntry{}, fmt.Errorf("redisstore: inbox: get: %w", err)
+	}
+	if len(m) == 0 {
+		return webhook.InboxEntry{}, webhook.ErrNotFound
+	}
+	e, _, err := entryFromMap(m)
+	if err != nil {
+		return webhook.InboxEntry{}, fmt.Errorf("redisstore: inbox: get: %w", err)
+	}
+	return e, nil
+}
+
+// List implements webhook.Inbox.
+func (ib *Inbox) List(ctx context.Context, q webhook.InboxQuery) ([]webhook.InboxEntry, error) {
+	var keys []string
+	switch q.State {
+	case "":
+		keys = []string{ib.k("all")}
+	case webhook.InboxPending:
+		keys = []string{ib.k("new"), ib.k("retry")}
+	case webhook.InboxLeased, webhook.InboxDone, webhook.InboxDead:
+		keys = []string{ib.k(string(q.State))}
+	default:
+		return nil, fmt.Errorf("redisstore: inbox: list: unknown state %q", q.State)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	reply, err := ib.list.Run(ctx, ib.client, keys, ib.base, limit).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: inbox: list: %w", err)
+	}
+	out := make([]webhook.InboxEntry, 0, len(reply))
+	for _, r := range reply {
+		e, _, err := decodeEntry(r)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: inbox: list: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Replay implements webhook.Inbox.
+func (ib *Inbox) Replay(ctx context.Context, key string) error {
+	keys := []string{ib.k("q"), ib.k("delay"), ib.k("new"), ib.k("done"), ib.k("dead"), ib.k("done:at"), ib.k("dead:at")}
+	reply, err := ib.replay.Run(ctx, ib.client, keys, ib.base, key, nsString(ib.now())).Int()
+	if err != nil {
+		return fmt.Errorf("redisstore: inbox: replay: %w", err)
+	}
+	switch reply {
+	case 1:
+		return nil
+	case -1:
+		return webhook.ErrNotFound
+	case -2:
+		return fmt.Errorf("redisstore: inbox: replay %q: %w", key, webhook.ErrInFlight)
+	}
+	return fmt.Errorf("redisstore: inbox: replay: unexpected reply %d", reply)
+}
+
+// Purge implements webhook.Inbox. It deletes in batches, each one
+// atomic, so a large purge does not hold Redis for long.
+func (ib *Inbox) Purge(ctx context.Context, state webhook.InboxState, before time.Time) (int, error) {
+	var states []webhook.InboxState
+	switch state {
+	case "":
+		states = []webhook.InboxState{webhook.InboxDone, webhook.InboxDead}
+	case webhook.InboxDone, webhook.InboxDead:
+		states = []webhook.InboxState{state}
+	case webhook.InboxPending, webhook.InboxLeased:
+		return 0, nil // never purged
+	default:
+		return 0, fmt.Errorf("redisstore: inbox: purge: unknown state %q", state)
+	}
+	total := 0
+	for _, st := range states {
+		keys := []string{ib.k(string(st)), ib.k(string(st) + ":at"), ib.k("all")}
+		for {
+			n, err := ib.purge.Run(ctx, ib.client, keys, ib.base, usString(before), purgeBatch).Int()
+			if err != nil {
+				return total, fmt.Errorf("redisstore: inbox: purge: %w", err)
+			}
+			total += n
+			if n < purgeBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// Stats implements webhook.Inbox; the counts are one consistent snapshot.
+func (ib *Inbox) Stats(ctx context.Context) (webhook.InboxStats, error) {
+	keys := []string{ib.k("new"), ib.k("retry"), ib.k("leased"), ib.k("done"), ib.k("dead")}
+	reply, err := ib.stats.Run(ctx, ib.client, keys, ib.base).Slice()
+	if err != nil {
+		return webhook.InboxStats{}, fmt.Errorf("redisstore: inbox: stats: %w", err)
+	}
+	if len(reply) != 6 {
+		return webhook.InboxStats{}, fmt.Errorf("redisstore: inbox: stats: unexpected reply of %d values", len(reply))
+	}
+	var n [5]int
+	for i := range n {
+		v, ok := reply[i].(int64)
+		if !ok {
+			return webhook.InboxStats{}, fmt.Errorf("redisstore: inbox: stats: unexpected count %v", reply[i])
+		}
+		n[i] = int(v)
+	}
+	s := webhook.InboxStats{Pending: n[0], Retrying: n[1], InFlight: n[2], Done: n[3], Dead: n[4]}
+	if recv, _ := reply[5].(string); recv != "" {
+		if s.OldestPending, err = parseNS(recv); err != nil {
+			return webhook.InboxStats{}, fmt.Errorf("redisstore: inbox: stats: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// decodeEntry decodes an HGETALL reply from a script: field, value, ….
+func decodeEntry(r any) (webhook.InboxEntry, string, error) {
+	flat, ok := r.([]any)
+	if !ok || len(flat)%2 != 0 {
+		return webhook.InboxEntry{}, "", fmt.Errorf("unexpected entry reply %T", r)
+	}
+	m := make(map[string]string, len(flat)/2)
+	for i := 0; i < len(flat); i += 2 {
+		k, ok1 := flat[i].(string)
+		v, ok2 := flat[i+1].(string)
+		if !ok1 || !ok2 {
+			return webhook.InboxEntry{}, "", errors.New("unexpected entry field")
+		}
+		m[k] = v
+	}
+	return entryFromMap(m)
+}
+
+// entryFromMap builds an entry, and its lease token, from its hash.
+func entryFromMap(m map[string]string) (webhook.InboxEntry, string, error) {
+	e := webhook.InboxEntry{
+		Key:       m["k"],
+		Source:    webhook.Source(m["src"]),
+		ID:        m["id"],
+		State:     webhook.InboxState(m["st"]),
+		LastError: m["err"],
+	}
+	if e.Key == "" {
+		return e, "", errors.New("delivery hash without key")
+	}
+	if b, ok := m["body"]; ok {
+		e.Body = []byte(b)
+	}
+	if h, ok := m["hdr"]; ok {
+		if err := json.Unmarshal([]byte(h), &e.Header); err != nil {
+			return e, "", fmt.Errorf("delivery %q: header: %w", e.Key, err)
+		}
+		if e.Header == nil {
+			e.Header = http.Header{}
+		}
+	}
+	if mt, ok := m["meta"]; ok {
+		if err := json.Unmarshal([]byte(mt), &e.Meta); err != nil {
+			return e, "", fmt.Errorf("delivery %q: meta: %w", e.Key, err)
+		}
+		if e.Meta == nil {
+			e.Meta = map[string]string{}
+		}
+	}
+	var err error
+	if e.Attempts, err = strconv.Atoi(m["att"]); err != nil {
+		return e, "", fmt.Errorf("delivery %q: attempts: %w", e.Key, err)
+	}
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{
+		{"ts", &e.Timestamp}, {"recv", &e.ReceivedAt}, {"next", &e.NextAttempt},
+		{"lease", &e.LeaseUntil}, {"upd", &e.UpdatedAt},
+	} {
+		if *f.dst, err = parseNS(m[f.name]); err != nil {
+			return e, "", fmt.Errorf("delivery %q: %s: %w", e.Key, f.name, err)
+		}
+	}
+	return e, m["tok"], nil
+}
+
+// nsString formats t as zero-padded Unix nanoseconds, so the scripts can
+// compare times as strings; the zero time is "".
+func nsString(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%020d", t.UnixNano())
+}
+
+// usString formats t as whole Unix microseconds, a sorted-set score.
+func usString(t time.Time) string {
+	return strconv.FormatInt(t.UnixMicro(), 10)
+}
+
+func parseNS(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	ns, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Unix(0, ns), nil
+}

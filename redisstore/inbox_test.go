@@ -1,0 +1,533 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// newTestInbox returns an Inbox under a fresh prefix on the test Redis,
+// on a fake clock, and the clock.
+func newTestInbox(t *testing.T, opts ...InboxOption) (*Inbox, *webhooktest.Clock, *redis.Client, string) {
+	t.Helper()
+	client := newClient(t)
+	prefix := testPrefix(t, client)
+	clock := webhooktest.NewClock(webhooktest.Time())
+	ib, err := NewInbox(client, append([]InboxOption{WithInboxPrefix(prefix), WithInboxClock(clock.Now)}, opts...)...)
+	require.NoError(t, err)
+	return ib, clock, client, prefix
+}
+
+func entry(key string) *webhook.InboxEntry {
+	return &webhook.InboxEntry{
+		Key:        key,
+		Source:     webhook.SourceStandard,
+		ID:         strings.TrimPrefix(key, "standard:"),
+		Timestamp:  webhooktest.Time().Add(-time.Second),
+		ReceivedAt: webhooktest.Time(),
+		Header:     http.Header{"Webhook-Id": {key}},
+		Body:       []byte(`{"type":"jam.created","key":"` + key + `"}`),
+		Meta:       map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+	}
+}
+
+func TestNewInboxOptions(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer client.Close()
+	for _, tc := range []struct {
+		name    string
+		opts    []InboxOption
+		wantErr string
+	}{
+		{"defaults", nil, ""},
+		{"prefix and name", []InboxOption{WithInboxPrefix("app:"), WithInboxName("orders")}, ""},
+		{"empty name", []InboxOption{WithInboxName("")}, "empty name"},
+		{"brace in prefix", []InboxOption{WithInboxPrefix("app:{x}:")}, "braces"},
+		{"brace in name", []InboxOption{WithInboxName("a}b")}, "braces"},
+		{"nil clock", []InboxOption{WithInboxClock(nil)}, "nil clock"},
+		{"negative capacity", []InboxOption{WithInboxCapacity(-1)}, "negative capacity"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ib, err := NewInbox(client, tc.opts...)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				require.Nil(t, ib)
+				return
+			}
+			require.NoError(t, err)
+		})
+	}
+	_, err := NewInbox(nil)
+	require.ErrorContains(t, err, "nil client")
+}
+
+// TestInboxRoundTrip stores every field and reads it back through Get,
+// List and Lease.
+func TestInboxRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	ib, clock, _, _ := newTestInbox(t)
+	want := entry("standard:msg_1")
+	stored, err := ib.Store(ctx, want)
+	require.NoError(t, err)
+	require.True(t, stored)
+	require.Equal(t, webhook.InboxPending, want.State)
+	require.True(t, want.NextAttempt.Equal(clock.Now()))
+
+	got, err := ib.Get(ctx, want.Key)
+	require.NoError(t, err)
+	require.Equal(t, *want, got)
+
+	list, err := ib.List(ctx, webhook.InboxQuery{})
+	require.NoError(t, err)
+	require.Equal(t, []webhook.InboxEntry{*want}, list)
+
+	// Nil and empty header, meta and body come back as they went in.
+	bare := &webhook.InboxEntry{Key: "intercom:n_1", Source: webhook.SourceIntercom, Body: []byte{}, Header: http.Header{}}
+	stored, err = ib.Store(ctx, bare)
+	require.NoError(t, err)
+	require.True(t, stored)
+	got, err = ib.Get(ctx, bare.Key)
+	require.NoError(t, err)
+	require.Equal(t, *bare, got)
+	require.NotNil(t, got.Body)
+	require.NotNil(t, got.Header)
+	require.Nil(t, got.Meta)
+
+	_, err = ib.Get(ctx, "standard:nope")
+	require.ErrorIs(t, err, webhook.ErrNotFound)
+}
+
+// TestInboxStoreOnceAcrossReplicas stores each key from many goroutines
+// on several Inboxes (each its own client, as replicas are) at once: each
+// is stored exactly once, and leased exactly once.
+func TestInboxStoreOnceAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	client := newClient(t)
+	prefix := testPrefix(t, client)
+	const replicas, keys, copies = 4, 50, 6
+	var inboxes []*Inbox
+	for range replicas {
+		c := redis.NewClient(redisOptions(t))
+		t.Cleanup(func() { c.Close() })
+		ib, err := NewInbox(c, WithInboxPrefix(prefix))
+		require.NoError(t, err)
+		inboxes = append(inboxes, ib)
+	}
+	var mu sync.Mutex
+	storedBy := map[string]int{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for k := range keys {
+		for c := range copies {
+			wg.Go(func() {
+				<-start
+				key := fmt.Sprintf("standard:msg_%d", k)
+				stored, err := inboxes[(k+c)%replicas].Store(ctx, entry(key))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if stored {
+					mu.Lock()
+					storedBy[key]++
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	require.Len(t, storedBy, keys)
+	for key, n := range storedBy {
+		require.Equal(t, 1, n, key)
+	}
+	stats, err := inboxes[0].Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, keys, stats.Pending)
+
+	leased := map[string]int{}
+	var lwg sync.WaitGroup
+	for _, ib := range inboxes {
+		lwg.Go(func() {
+			for {
+				ls, err := ib.Lease(ctx, 7, time.Minute)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(ls) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, l := range ls {
+					leased[l.Entry.Key]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	lwg.Wait()
+	require.Len(t, leased, keys)
+	for key, n := range leased {
+		require.Equal(t, 1, n, key)
+	}
+}
+
+// TestInboxLeaseExpiry: a lease runs out on the inbox's clock, not on
+// Redis's; XAUTOCLAIM hands the delivery to the next Lease, and the old
+// token stops working.
+func TestInboxLeaseExpiry(t *testing.T) {
+	ctx := context.Background()
+	ib, clock, _, _ := newTestInbox(t)
+	_, err := ib.Store(ctx, entry("standard:msg_1"))
+	require.NoError(t, err)
+
+	first, err := ib.Lease(ctx, 10, 30*time.Second)
+	require.NoError(t, err)
+	require.Len(t, first, 1)
+	require.Equal(t, 1, first[0].Entry.Attempts)
+	require.Equal(t, webhook.InboxLeased, first[0].Entry.State)
+	require.True(t, first[0].Entry.LeaseUntil.Equal(clock.Now().Add(30*time.Second)))
+
+	for _, d := range []time.Duration{0, 29 * time.Second, time.Second} { // up to the deadline itself
+		clock.Advance(d)
+		again, err := ib.Lease(ctx, 10, 30*time.Second)
+		require.NoError(t, err)
+		require.Empty(t, again, "leased again %v before its lease ran out", d)
+	}
+	clock.Advance(time.Millisecond)
+	second, err := ib.Lease(ctx, 10, 30*time.Second)
+	require.NoError(t, err)
+	require.Len(t, second, 1)
+	require.Equal(t, 2, second[0].Entry.Attempts)
+	require.NotEqual(t, first[0].Token, second[0].Token)
+
+	require.ErrorIs(t, ib.Complete(ctx, "standard:msg_1", first[0].Token), webhook.ErrLeaseLost)
+	require.ErrorIs(t, ib.Retry(ctx, "standard:msg_1", first[0].Token, clock.Now(), "x"), webhook.ErrLeaseLost)
+	require.ErrorIs(t, ib.Kill(ctx, "standard:msg_1", first[0].Token, "x"), webhook.ErrLeaseLost)
+	require.ErrorIs(t, ib.Complete(ctx, "standard:msg_1", ""), webhook.ErrLeaseLost)
+	require.ErrorIs(t, ib.Complete(ctx, "standard:nope", second[0].Token), webhook.ErrLeaseLost)
+	require.NoError(t, ib.Complete(ctx, "standard:msg_1", second[0].Token))
+	require.ErrorIs(t, ib.Complete(ctx, "standard:msg_1", second[0].Token), webhook.ErrLeaseLost)
+
+	got, err := ib.Get(ctx, "standard:msg_1")
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxDone, got.State)
+	require.Equal(t, 2, got.Attempts)
+
+	// Done is the dedupe record: the key is not stored again.
+	stored, err := ib.Store(ctx, entry("standard:msg_1"))
+	require.NoError(t, err)
+	require.False(t, stored)
+}
+
+// TestInboxLeaseExpiryRealClock: on the real clock the same holds, with
+// Redis's clock and the inbox's moving together.
+func TestInboxLeaseExpiryRealClock(t *testing.T) {
+	ctx := context.Background()
+	client := newClient(t)
+	ib, err := NewInbox(client, WithInboxPrefix(testPrefix(t, client)))
+	require.NoError(t, err)
+	_, err = ib.Store(ctx, entry("standard:msg_1"))
+	require.NoError(t, err)
+	first, err := ib.Lease(ctx, 1, 200*time.Millisecond)
+	require.NoError(t, err)
+	require.Len(t, first, 1)
+	none, err := ib.Lease(ctx, 1, 200*time.Millisecond)
+	require.NoError(t, err)
+	require.Empty(t, none)
+	time.Sleep(300 * time.Millisecond)
+	second, err := ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, second, 1)
+	require.Equal(t, 2, second[0].Entry.Attempts)
+}
+
+// TestInboxRetrySchedule: a retry waits for its due time, then runs
+// again; oldest NextAttempt first.
+func TestInboxRetrySchedule(t *testing.T) {
+	ctx := context.Background()
+	ib, clock, _, _ := newTestInbox(t)
+	for _, k := range []string{"standard:a", "standard:b"} {
+		_, err := ib.Store(ctx, entry(k))
+		require.NoError(t, err)
+	}
+	ls, err := ib.Lease(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 2)
+	require.Equal(t, "standard:a", ls[0].Entry.Key)
+
+	t0 := clock.Now()
+	require.NoError(t, ib.Retry(ctx, "standard:a", ls[0].Token, t0.Add(10*time.Second), "boom a"))
+	require.NoError(t, ib.Retry(ctx, "standard:b", ls[1].Token, t0.Add(5*time.Second), "boom b"))
+	require.ErrorIs(t, ib.Complete(ctx, "standard:a", ls[0].Token), webhook.ErrLeaseLost)
+
+	got, err := ib.Get(ctx, "standard:a")
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxPending, got.State)
+	require.Equal(t, "boom a", got.LastError)
+	require.True(t, got.NextAttempt.Equal(t0.Add(10*time.Second)))
+	stats, err := ib.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxStats{Retrying: 2, OldestPending: webhooktest.Time()}, stats)
+
+	clock.Advance(4 * time.Second)
+	ls, err = ib.Lease(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, ls)
+
+	clock.Advance(time.Second) // b is due, exactly
+	ls, err = ib.Lease(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	require.Equal(t, "standard:b", ls[0].Entry.Key)
+	require.Equal(t, 2, ls[0].Entry.Attempts)
+	require.Equal(t, "boom b", ls[0].Entry.LastError)
+	// A retry due now joins the queue at once.
+	require.NoError(t, ib.Retry(ctx, "standard:b", ls[0].Token, time.Time{}, "boom b again"))
+
+	clock.Advance(6 * time.Second) // a is due a second before c is stored
+	_, err = ib.Store(ctx, entry("standard:c"))
+	require.NoError(t, err)
+	ls, err = ib.Lease(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	var keys []string
+	for _, l := range ls {
+		keys = append(keys, l.Entry.Key)
+	}
+	require.Equal(t, []string{"standard:b", "standard:a", "standard:c"}, keys)
+}
+
+// TestInboxDeadReplayPurge walks a delivery to dead, replays it, and
+// purges what is finished.
+func TestInboxDeadReplayPurge(t *testing.T) {
+	ctx := context.Background()
+	ib, clock, _, _ := newTestInbox(t)
+	for _, k := range []string{"standard:dead", "standard:done", "standard:pending", "standard:leased"} {
+		e := entry(k)
+		e.ReceivedAt = clock.Now()
+		_, err := ib.Store(ctx, e)
+		require.NoError(t, err)
+		clock.Advance(time.Millisecond)
+	}
+	ls, err := ib.Lease(ctx, 3, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 3)
+	tokens := map[string]string{}
+	for _, l := range ls {
+		tokens[l.Entry.Key] = l.Token
+	}
+	require.NoError(t, ib.Kill(ctx, "standard:dead", tokens["standard:dead"], "permanent: bad payload"))
+	require.NoError(t, ib.Complete(ctx, "standard:done", tokens["standard:done"]))
+	require.NoError(t, ib.Retry(ctx, "standard:pending", tokens["standard:pending"], clock.Now().Add(time.Hour), "later"))
+	ls, err = ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	require.Equal(t, "standard:leased", ls[0].Entry.Key)
+
+	for _, tc := range []struct {
+		state webhook.InboxState
+		want  []string
+	}{
+		{"", []string{"standard:dead", "standard:done", "standard:pending", "standard:leased"}},
+		{webhook.InboxDead, []string{"standard:dead"}},
+		{webhook.InboxDone, []string{"standard:done"}},
+		{webhook.InboxPending, []string{"standard:pending"}},
+		{webhook.InboxLeased, []string{"standard:leased"}},
+	} {
+		list, err := ib.List(ctx, webhook.InboxQuery{State: tc.state})
+		require.NoError(t, err)
+		var keys []string
+		for _, e := range list {
+			keys = append(keys, e.Key)
+		}
+		require.Equal(t, tc.want, keys, "state %q", tc.state)
+	}
+	list, err := ib.List(ctx, webhook.InboxQuery{Limit: 2})
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	_, err = ib.List(ctx, webhook.InboxQuery{State: "bogus"})
+	require.Error(t, err)
+
+	dead, err := ib.Get(ctx, "standard:dead")
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxDead, dead.State)
+	require.Equal(t, "permanent: bad payload", dead.LastError)
+	require.Equal(t, 1, dead.Attempts)
+
+	require.ErrorIs(t, ib.Replay(ctx, "standard:leased"), webhook.ErrInFlight)
+	require.ErrorIs(t, ib.Replay(ctx, "standard:nope"), webhook.ErrNotFound)
+	require.NoError(t, ib.Replay(ctx, "standard:dead"))
+	require.NoError(t, ib.Replay(ctx, "standard:pending")) // due now instead of in an hour
+	replayed, err := ib.Get(ctx, "standard:dead")
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxPending, replayed.State)
+	require.Equal(t, 0, replayed.Attempts)
+	require.Equal(t, "permanent: bad payload", replayed.LastError)
+	stats, err := ib.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxStats{Pending: 1, Retrying: 1, InFlight: 1, Done: 1, OldestPending: webhooktest.Time()}, stats)
+
+	ls, err = ib.Lease(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 2)
+	for _, l := range ls {
+		require.NoError(t, ib.Kill(ctx, l.Entry.Key, l.Token, "again"))
+	}
+	require.NoError(t, ib.Replay(ctx, "standard:done"))
+	ls, err = ib.Lease(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	require.NoError(t, ib.Complete(ctx, ls[0].Entry.Key, ls[0].Token))
+
+	// Purge: only finished deliveries updated strictly before the time.
+	n, err := ib.Purge(ctx, webhook.InboxPending, clock.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.Zero(t, n)
+	n, err = ib.Purge(ctx, "", clock.Now())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	clock.Advance(time.Microsecond)
+	n, err = ib.Purge(ctx, webhook.InboxDead, clock.Now())
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	n, err = ib.Purge(ctx, "", clock.Now())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	_, err = ib.Get(ctx, "standard:done")
+	require.ErrorIs(t, err, webhook.ErrNotFound)
+	stats, err = ib.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxStats{InFlight: 1, OldestPending: webhooktest.Time().Add(3 * time.Millisecond)}, stats)
+	// A purged key can be stored again.
+	stored, err := ib.Store(ctx, entry("standard:dead"))
+	require.NoError(t, err)
+	require.True(t, stored)
+}
+
+// TestInboxTrim: once every entry is settled, the stream holds none of
+// them, and the keys all sit under the prefix with the inbox's hash tag.
+func TestInboxTrim(t *testing.T) {
+	ctx := context.Background()
+	ib, _, client, prefix := newTestInbox(t, WithInboxName("orders"))
+	for i := range 25 {
+		_, err := ib.Store(ctx, entry(fmt.Sprintf("standard:msg_%d", i)))
+		require.NoError(t, err)
+	}
+	stream := prefix + "{orders}:q"
+	require.EqualValues(t, 25, client.XLen(ctx, stream).Val())
+	settled := 0
+	for settled < 25 {
+		ls, err := ib.Lease(ctx, 4, time.Minute)
+		require.NoError(t, err)
+		require.NotEmpty(t, ls)
+		for i, l := range ls {
+			if i%2 == 0 {
+				require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
+			} else {
+				require.NoError(t, ib.Kill(ctx, l.Entry.Key, l.Token, "x"))
+			}
+			settled++
+		}
+	}
+	ls, err := ib.Lease(ctx, 4, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, ls)
+	require.Zero(t, client.XLen(ctx, stream).Val())
+
+	keys, err := client.Keys(ctx, prefix+"*").Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, keys)
+	for _, k := range keys {
+		require.True(t, strings.HasPrefix(k, prefix+"{orders}:"), k)
+	}
+}
+
+// TestInboxTrimKeepsLeased: a leased entry stays in the stream (XAUTOCLAIM
+// needs it) while the settled ones around it go.
+func TestInboxTrimKeepsLeased(t *testing.T) {
+	ctx := context.Background()
+	ib, clock, client, prefix := newTestInbox(t)
+	for i := range 5 {
+		_, err := ib.Store(ctx, entry(fmt.Sprintf("standard:msg_%d", i)))
+		require.NoError(t, err)
+	}
+	ls, err := ib.Lease(ctx, 5, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 5)
+	for _, l := range ls[1:] {
+		require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
+	}
+	_, err = ib.Lease(ctx, 5, time.Minute) // trims
+	require.NoError(t, err)
+	require.EqualValues(t, 5, client.XLen(ctx, prefix+"{default}:q").Val(), "the oldest entry is leased: nothing above it is trimmed")
+	clock.Advance(2 * time.Minute)
+	again, err := ib.Lease(ctx, 5, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+	require.Equal(t, ls[0].Entry.Key, again[0].Entry.Key)
+	require.NoError(t, ib.Complete(ctx, again[0].Entry.Key, again[0].Token))
+	_, err = ib.Lease(ctx, 5, time.Minute)
+	require.NoError(t, err)
+	require.Zero(t, client.XLen(ctx, prefix+"{default}:q").Val())
+}
+
+func TestInboxCapacity(t *testing.T) {
+	ctx := context.Background()
+	ib, _, _, _ := newTestInbox(t, WithInboxCapacity(2))
+	for i, want := range []bool{true, true, false} {
+		stored, err := ib.Store(ctx, entry(fmt.Sprintf("standard:msg_%d", i)))
+		if want {
+			require.NoError(t, err)
+			require.True(t, stored)
+		} else {
+			require.ErrorIs(t, err, webhook.ErrInboxFull)
+			require.False(t, stored)
+		}
+	}
+	// A duplicate of a stored key is acknowledged even when full.
+	stored, err := ib.Store(ctx, entry("standard:msg_0"))
+	require.NoError(t, err)
+	require.False(t, stored)
+	ls, err := ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, ib.Complete(ctx, ls[0].Entry.Key, ls[0].Token))
+	stored, err = ib.Store(ctx, entry("standard:msg_2"))
+	require.NoError(t, err)
+	require.True(t, stored)
+}
+
+// TestInboxRedisDown: every operation fails fast with the client's error,
+// never a sentinel that would read as a verdict.
+func TestInboxRedisDown(t *testing.T) {
+	ctx := context.Background()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	require.NoError(t, ln.Close()) // nothing listens there now
+	client := redis.NewClient(fastFailing(ln.Addr().String()))
+	defer client.Close()
+	ib, err := NewInbox(client)
+	require.NoError(t, err)
+	start := time.Now()
+	_, err = ib.Store(ctx, entry("standard:msg_1"))
+	require.Error(t, err)
+	require.NotErrorIs(t, err, webhook.ErrInboxFull)
+	_, err = ib.Lease(ctx, 1, time.Minute)
+	require.Error(t, err)
+	err = ib.Complete(ctx, "standard:msg_1", "tok")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, webhook.ErrLeaseLost)
+	_, err = ib.Stats(ctx)
+	require.Error(t, err)
+	require.Less(t, time.Since(start), 5*time.Second)
+}

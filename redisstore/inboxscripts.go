@@ -1,0 +1,340 @@
+package redisstore
+
+// The inbox's Lua scripts. Each runs atomically, so a check and the writes
+// it guards can never interleave with another replica's. Every key a
+// script touches carries the inbox's hash tag: the declared KEYS route
+// the script, and the per-delivery hashes it builds from ARGV base hash
+// to the same slot, so Redis Cluster runs them on one node.
+//
+// Times arrive as arguments, taken from the inbox's clock: ns values are
+// Unix nanoseconds as 20-digit zero-padded strings, which Lua compares
+// exactly as strings (its numbers are doubles); us values are whole
+// microseconds, exact as sorted-set scores; ms values are whole
+// milliseconds, the resolution of the pending entries list. Arithmetic
+// stays on ms values (13 digits), within the 14 digits Lua prints
+// exactly.
+//
+// A delivery's hash holds k (key), src, id, ts, recv, recvus, hdr, body,
+// meta, st (state), att, next, lease, leasems, tok, err, upd and sid, the
+// id of its stream entry while it is queued or leased ('' otherwise).
+
+// inboxStoreScript claims the key and queues the delivery in one step.
+// KEYS: stream, new, retry, leased, all. ARGV: base, key, recvus,
+// capacity, then field/value pairs for the hash. Replies 1 stored,
+// 0 duplicate, -1 full.
+const inboxStoreScript = `
+local h = ARGV[1] .. 'd:' .. ARGV[2]
+if redis.call('EXISTS', h) == 1 then
+	return 0
+end
+local cap = tonumber(ARGV[4])
+if cap > 0 and redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4]) >= cap then
+	return -1
+end
+local sid = redis.call('XADD', KEYS[1], '*', 'k', ARGV[2])
+redis.call('HSET', h, 'sid', sid, unpack(ARGV, 5))
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
+return 1
+`
+
+// inboxLeaseScript moves due retries onto the stream, reclaims expired
+// leases with XAUTOCLAIM, reads new entries with XREADGROUP, leases what
+// its hash says is due, and trims the acknowledged head of the stream.
+//
+// The pending entries list times a lease in Redis's clock (the idle time
+// since the entry's last delivery) while the inbox's clock decides when
+// it runs out. The script maps one onto the other: f(c) = c + D, with D
+// the difference between Redis's clock and the inbox's, fixed once per
+// inbox in the meta hash. A lease running out at L is stored as the
+// entry's delivery time f(L) - K, and XAUTOCLAIM is asked for entries
+// idle at least S - f(now) + K, S being Redis's time now, so an entry
+// qualifies exactly when now >= L. K (2^40 ms, about 35 years) keeps
+// both numbers positive and the delivery time in Redis's past, as
+// XCLAIM's TIME requires, however far a test clock runs ahead.
+//
+// KEYS: stream, delay, new, retry, leased, meta. ARGV: base, group,
+// consumer, max, now ns, now us, now ms (floor), lease-until ns,
+// lease-until ms (ceiling), token base, promote batch. Replies the
+// leased deliveries' hashes (HGETALL).
+const inboxLeaseScript = `
+local q, delay, inew, iretry, ileased, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local base, group, consumer = ARGV[1], ARGV[2], ARGV[3]
+local max = tonumber(ARGV[4])
+local now_ns, now_us, now_ms = ARGV[5], ARGV[6], tonumber(ARGV[7])
+local until_ns, until_ms = ARGV[8], tonumber(ARGV[9])
+local tokbase = ARGV[10]
+local K = 1099511627776
+
+local function fmt(n) return string.format('%.0f', n) end
+local function idless(a, b)
+	local am, as = string.match(a, '^(%d+)-(%d+)$')
+	local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+	am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+	return am < bm or (am == bm and as < bs)
+end
+
+redis.pcall('XGROUP', 'CREATE', q, group, '0', 'MKSTREAM')
+local t = redis.call('TIME')
+local S = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local D = redis.call('HGET', meta, 'offset')
+if D then
+	D = tonumber(D)
+else
+	D = S - now_ms
+	redis.call('HSET', meta, 'offset', fmt(D))
+end
+
+-- Due retries join the queue, earliest first.
+local due = redis.call('ZRANGEBYSCORE', delay, '-inf', now_us, 'LIMIT', 0, tonumber(ARGV[11]))
+for _, key in ipairs(due) do
+	local h = base .. 'd:' .. key
+	local nxt = redis.call('HGET', h, 'next')
+	if not nxt then
+		redis.call('ZREM', delay, key)
+	elseif nxt <= now_ns then
+		redis.call('HSET', h, 'sid', redis.call('XADD', q, '*', 'k', key))
+		redis.call('ZREM', delay, key)
+	end
+end
+
+local cands = {}
+-- Expired leases: one pass over the pending entries list at most,
+-- starting where the last call stopped.
+local minidle = fmt(S - (now_ms + D) + K)
+local start = redis.call('HGET', meta, 'cursor') or '0-0'
+local cursor = start
+local wrapped = false
+while #cands < max do
+	local r = redis.call('XAUTOCLAIM', q, group, consumer, minidle, cursor, 'COUNT', max - #cands)
+	for _, e in ipairs(r[2]) do
+		if e and e[2] then
+			table.insert(cands, e)
+		end
+	end
+	cursor = r[1]
+	if cursor == '0-0' then
+		if wrapped or start == '0-0' then
+			break
+		end
+		wrapped = true
+	elseif wrapped and not idless(cursor, start) then
+		break
+	end
+end
+redis.call('HSET', meta, 'cursor', cursor)
+
+-- New and replayed entries.
+if #cands < max then
+	local r = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - #cands, 'STREAMS', q, '>')
+	if r then
+		for _, e in ipairs(r[1][2]) do
+			table.insert(cands, e)
+		end
+	end
+end
+
+local out = {}
+for _, e in ipairs(cands) do
+	local id, key = e[1], e[2][2]
+	local h = base .. 'd:' .. key
+	local f = redis.call('HMGET', h, 'st', 'sid', 'lease', 'leasems', 'recvus')
+	local st, sid, lease = f[1], f[2], f[3]
+	local take = false
+	if sid == id then
+		if st == 'pending' then
+			take = true
+		elseif st == 'leased' then
+			if lease < now_ns then
+				take = true
+			else
+				-- Within the last millisecond of its lease: put the
+				-- deadline back.
+				redis.call('XCLAIM', q, group, consumer, 0, id, 'TIME', fmt(tonumber(f[4]) + D - K), 'JUSTID')
+			end
+		end
+	end
+	if take then
+		local tok = tokbase .. ':' .. (#out + 1)
+		redis.call('HINCRBY', h, 'att', 1)
+		redis.call('HSET', h, 'st', 'leased', 'tok', tok, 'lease', until_ns, 'leasems', fmt(until_ms), 'upd', now_ns)
+		if st == 'pending' then
+			redis.call('ZREM', inew, key)
+			redis.call('ZREM', iretry, key)
+			redis.call('ZADD', ileased, f[5], key)
+		end
+		redis.call('XCLAIM', q, group, consumer, 0, id, 'TIME', fmt(until_ms + D - K), 'JUSTID')
+		table.insert(out, redis.call('HGETALL', h))
+	elseif not (sid == id and st == 'leased') then
+		-- Not this delivery's current entry (settled, replayed or
+		-- purged since): drop it from the pending entries list.
+		redis.call('XACK', q, group, id)
+	end
+end
+
+-- Every entry below both the oldest pending one and the group's next
+-- undelivered one is acknowledged: trim it.
+local last
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', q)) do
+	local name, ld
+	for i = 1, #g, 2 do
+		if g[i] == 'name' then
+			name = g[i + 1]
+		elseif g[i] == 'last-delivered-id' then
+			ld = g[i + 1]
+		end
+	end
+	if name == group then
+		last = ld
+	end
+end
+if last then
+	local ms, seq = string.match(last, '^(%d+)-(%d+)$')
+	local minid = ms .. '-' .. fmt(tonumber(seq) + 1)
+	local p = redis.call('XPENDING', q, group)
+	if p[2] and idless(p[2], minid) then
+		minid = p[2]
+	end
+	redis.call('XTRIM', q, 'MINID', minid)
+end
+return out
+`
+
+// inboxSettleScript completes, retries or kills a leased delivery if the
+// token still holds it. KEYS: stream, delay, leased, retry, done, dead,
+// done-at, dead-at. ARGV: base, group, key, token, op (complete, retry or
+// kill), now ns, now us, next ns, next us, last error. Replies 1 settled,
+// 0 lease lost.
+const inboxSettleScript = `
+local q, delay, ileased, iretry, idone, idead, doneat, deadat = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local base, group, key, token, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local now_ns, now_us, next_ns, next_us, lasterr = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local h = base .. 'd:' .. key
+local f = redis.call('HMGET', h, 'st', 'tok', 'sid', 'recvus')
+if f[1] ~= 'leased' or f[2] ~= token then
+	return 0
+end
+redis.call('XACK', q, group, f[3])
+redis.call('ZREM', ileased, key)
+redis.call('HSET', h, 'tok', '', 'lease', '', 'leasems', '', 'sid', '', 'upd', now_ns)
+if op == 'complete' then
+	redis.call('HSET', h, 'st', 'done')
+	redis.call('ZADD', idone, f[4], key)
+	redis.call('ZADD', doneat, now_us, key)
+elseif op == 'kill' then
+	redis.call('HSET', h, 'st', 'dead', 'err', lasterr)
+	redis.call('ZADD', idead, f[4], key)
+	redis.call('ZADD', deadat, now_us, key)
+else
+	redis.call('HSET', h, 'st', 'pending', 'next', next_ns, 'err', lasterr)
+	redis.call('ZADD', iretry, f[4], key)
+	if next_ns <= now_ns then
+		redis.call('HSET', h, 'sid', redis.call('XADD', q, '*', 'k', key))
+	else
+		redis.call('ZADD', delay, next_us, key)
+	end
+end
+return 1
+`
+
+// inboxReplayScript returns a done or dead delivery to pending, due now,
+// or makes a pending one due now. KEYS: stream, delay, new, done, dead,
+// done-at, dead-at. ARGV: base, key, now ns. Replies 1 replayed, -1 not
+// found, -2 leased.
+const inboxReplayScript = `
+local q, delay, inew, idone, idead, doneat, deadat = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local base, key, now_ns = ARGV[1], ARGV[2], ARGV[3]
+local h = base .. 'd:' .. key
+local f = redis.call('HMGET', h, 'st', 'next', 'recvus')
+local st = f[1]
+if not st then
+	return -1
+elseif st == 'leased' then
+	return -2
+elseif st == 'pending' then
+	if redis.call('ZREM', delay, key) == 1 then
+		redis.call('HSET', h, 'sid', redis.call('XADD', q, '*', 'k', key))
+	end
+	if f[2] > now_ns then
+		redis.call('HSET', h, 'next', now_ns)
+	end
+	return 1
+end
+redis.call('ZREM', idone, key)
+redis.call('ZREM', idead, key)
+redis.call('ZREM', doneat, key)
+redis.call('ZREM', deadat, key)
+redis.call('HSET', h, 'st', 'pending', 'att', 0, 'next', now_ns, 'upd', now_ns, 'sid', redis.call('XADD', q, '*', 'k', key))
+redis.call('ZADD', inew, f[3], key)
+return 1
+`
+
+// inboxPurgeScript deletes up to a batch of the deliveries in one state
+// last updated before a time. KEYS: state index, state-at index, all.
+// ARGV: base, before us (exclusive), batch. Replies how many it deleted.
+const inboxPurgeScript = `
+local keys = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, key in ipairs(keys) do
+	redis.call('DEL', ARGV[1] .. 'd:' .. key)
+	redis.call('ZREM', KEYS[1], key)
+	redis.call('ZREM', KEYS[2], key)
+	redis.call('ZREM', KEYS[3], key)
+end
+return #keys
+`
+
+// inboxListScript returns the hashes of up to limit deliveries from the
+// given indexes, merged by ReceivedAt (ties by key). KEYS: the indexes.
+// ARGV: base, limit.
+const inboxListScript = `
+local limit = tonumber(ARGV[2])
+local lists, pos = {}, {}
+for i, k in ipairs(KEYS) do
+	lists[i] = redis.call('ZRANGE', k, 0, limit - 1, 'WITHSCORES')
+	pos[i] = 1
+end
+local out = {}
+while #out < limit do
+	local best, bs, bm
+	for i = 1, #lists do
+		local l, p = lists[i], pos[i]
+		if p <= #l then
+			local m, s = l[p], tonumber(l[p + 1])
+			if not best or s < bs or (s == bs and m < bm) then
+				best, bs, bm = i, s, m
+			end
+		end
+	end
+	if not best then
+		break
+	end
+	pos[best] = pos[best] + 2
+	table.insert(out, redis.call('HGETALL', ARGV[1] .. 'd:' .. bm))
+end
+return out
+`
+
+// inboxStatsScript counts the deliveries by state and finds the oldest
+// unfinished one. KEYS: new, retry, leased, done, dead. ARGV: base.
+// Replies the five counts and that delivery's recv ('' if none).
+const inboxStatsScript = `
+local out = {}
+for i = 1, 5 do
+	out[i] = redis.call('ZCARD', KEYS[i])
+end
+local bs, bm
+for i = 1, 3 do
+	local r = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+	if r[1] then
+		local s = tonumber(r[2])
+		if not bs or s < bs or (s == bs and r[1] < bm) then
+			bs, bm = s, r[1]
+		end
+	end
+end
+out[6] = ''
+if bm then
+	out[6] = redis.call('HGET', ARGV[1] .. 'd:' .. bm, 'recv') or ''
+end
+return out
+`
