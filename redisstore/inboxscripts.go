@@ -316,7 +316,7 @@ return out
 
 // inboxStatsScript counts the deliveries by state and finds the oldest
 // unfinished one. KEYS: new, retry, leased, done, dead. ARGV: base.
-// Replies the five counts and that delivery's recv ('' if none).
+// Replies the five counts and that delivery's recv (” if none).
 const inboxStatsScript = `
 local out = {}
 for i = 1, 5 do
