@@ -16,7 +16,7 @@ package redisstore
 //
 // A delivery's hash holds k (key), src, id, ts, recv, recvus, hdr, body,
 // meta, st (state), att, next, lease, leasems, tok, err, upd and sid, the
-// id of its stream entry while it is queued or leased ('' otherwise).
+// id of its stream entry while it is queued or leased (empty otherwise).
 
 // inboxStoreScript claims the key and queues the delivery in one step.
 // KEYS: stream, new, retry, leased, all. ARGV: base, key, recvus,
@@ -316,7 +316,7 @@ return out
 
 // inboxStatsScript counts the deliveries by state and finds the oldest
 // unfinished one. KEYS: new, retry, leased, done, dead. ARGV: base.
-// Replies the five counts and that delivery's recv (” if none).
+// Replies the five counts and that delivery's recv (empty if none).
 const inboxStatsScript = `
 local out = {}
 for i = 1, 5 do
