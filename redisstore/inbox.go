@@ -309,7 +309,7 @@ func (ib *Inbox) List(ctx context.Context, q webhook.InboxQuery) ([]webhook.Inbo
 	case webhook.InboxLeased, webhook.InboxDone, webhook.InboxDead:
 		keys = []string{ib.k(string(q.State))}
 	default:
-		return nil, fmt.Errorf("redisstore: inbox: list: unknown state %q", q.State)
+		return nil, nil // no delivery is in a state that does not exist
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -495,5 +495,5 @@ func parseNS(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	return time.Unix(0, ns), nil
+	return time.Unix(0, ns).UTC(), nil
 }
