@@ -1,0 +1,436 @@
+package sqlitestore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/inhook/webhook"
+)
+
+// DefaultListLimit is the number of deliveries List returns when the
+// query sets no limit.
+const DefaultListLimit = 100
+
+// purgeChunk is the number of rows one Purge transaction deletes: a large
+// purge runs as many short transactions, so Stores keep committing
+// between them instead of waiting for the whole purge.
+const purgeChunk = 500
+
+// Store adds e as pending and due now, returning once the transaction
+// holding it has committed (and, with SyncFull, is on disk). A key already
+// stored, in any state, is left as it is and Store reports false.
+func (s *Store) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) {
+	if e == nil || e.Key == "" {
+		return false, errors.New("sqlitestore: Store: an entry needs a key")
+	}
+	header, err := json.Marshal(e.Header)
+	if err != nil {
+		return false, fmt.Errorf("sqlitestore: Store: header: %w", err)
+	}
+	meta, err := json.Marshal(e.Meta)
+	if err != nil {
+		return false, fmt.Errorf("sqlitestore: Store: meta: %w", err)
+	}
+	body := e.Body
+	if body == nil {
+		body = []byte{} // the column is NOT NULL; a nil slice binds as NULL
+	}
+	var stored bool
+	err = s.do(ctx, func(tx *wtx) (error, error) {
+		stored = false
+		if s.cfg.capacity > 0 {
+			if tx.backlog < 0 {
+				if err := tx.s.stmt.backlog.QueryRowContext(tx.ctx).Scan(&tx.backlog); err != nil {
+					return nil, err
+				}
+			}
+			if tx.backlog >= s.cfg.capacity {
+				// Full, but a key already stored is still only a
+				// duplicate to acknowledge.
+				var one int
+				switch err := tx.s.stmt.exists.QueryRowContext(tx.ctx, e.Key).Scan(&one); err {
+				case nil:
+					return nil, nil
+				case sql.ErrNoRows:
+					return fmt.Errorf("sqlitestore: %d deliveries waiting: %w", tx.backlog, webhook.ErrInboxFull), nil
+				default:
+					return nil, err
+				}
+			}
+		}
+		now := s.cfg.now()
+		received := e.ReceivedAt
+		if received.IsZero() {
+			received = now
+		}
+		res, err := tx.s.stmt.insert.ExecContext(tx.ctx, e.Key, string(e.Source), e.ID, nanos(e.Timestamp),
+			nanos(received), header, body, meta, nanos(now), nanos(now))
+		if err != nil {
+			return nil, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, err
+		}
+		stored = n == 1
+		if stored && tx.backlog >= 0 {
+			tx.backlog++
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return stored, nil
+}
+
+// Lease takes up to max due deliveries for lease, oldest NextAttempt
+// first: pending ones due by now and leased ones whose lease ran out.
+func (s *Store) Lease(ctx context.Context, max int, lease time.Duration) ([]webhook.InboxLease, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	var leases []webhook.InboxLease
+	err := s.do(ctx, func(tx *wtx) (error, error) {
+		leases = leases[:0]
+		now := s.cfg.now()
+		cands, err := queryDue(tx, tx.s.stmt.duePending, nanos(now), max, nil)
+		if err != nil {
+			return nil, err
+		}
+		cands, err = queryDue(tx, tx.s.stmt.dueLeased, nanos(now), max, cands)
+		if err != nil {
+			return nil, err
+		}
+		sort.Slice(cands, func(i, j int) bool {
+			a, b := cands[i], cands[j]
+			if !a.e.NextAttempt.Equal(b.e.NextAttempt) {
+				return a.e.NextAttempt.Before(b.e.NextAttempt)
+			}
+			return a.rowid < b.rowid
+		})
+		if len(cands) > max {
+			cands = cands[:max]
+		}
+		until := now.Add(lease)
+		for _, c := range cands {
+			token := newToken()
+			if _, err := tx.s.stmt.lease.ExecContext(tx.ctx, nanos(until), token, nanos(now), c.rowid); err != nil {
+				return nil, err
+			}
+			c.e.State = webhook.InboxLeased
+			c.e.Attempts++
+			c.e.LeaseUntil = until
+			c.e.UpdatedAt = now
+			leases = append(leases, webhook.InboxLease{Entry: c.e, Token: token})
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return leases, nil
+}
+
+type candidate struct {
+	rowid int64
+	e     webhook.InboxEntry
+}
+
+func queryDue(tx *wtx, stmt *sql.Stmt, now int64, max int, into []candidate) ([]candidate, error) {
+	rows, err := stmt.QueryContext(tx.ctx, now, max)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c candidate
+		if err := scanEntry(rows, &c.rowid, &c.e); err != nil {
+			return nil, err
+		}
+		into = append(into, c)
+	}
+	return into, rows.Err()
+}
+
+// Complete marks a leased delivery done.
+func (s *Store) Complete(ctx context.Context, key, token string) error {
+	return s.settle(ctx, key, func(tx *wtx, now int64) (sql.Result, error) {
+		return tx.s.stmt.complete.ExecContext(tx.ctx, now, key, token)
+	})
+}
+
+// Retry returns a leased delivery to pending, due at next, recording
+// lastErr.
+func (s *Store) Retry(ctx context.Context, key, token string, next time.Time, lastErr string) error {
+	return s.settle(ctx, key, func(tx *wtx, now int64) (sql.Result, error) {
+		return tx.s.stmt.retry.ExecContext(tx.ctx, nanos(next), lastErr, now, key, token)
+	})
+}
+
+// Kill marks a leased delivery dead, recording lastErr.
+func (s *Store) Kill(ctx context.Context, key, token string, lastErr string) error {
+	return s.settle(ctx, key, func(tx *wtx, now int64) (sql.Result, error) {
+		return tx.s.stmt.kill.ExecContext(tx.ctx, lastErr, now, key, token)
+	})
+}
+
+// settle runs an update that applies only while token holds key's lease,
+// and reports ErrLeaseLost when it applied to nothing.
+func (s *Store) settle(ctx context.Context, key string, update func(tx *wtx, now int64) (sql.Result, error)) error {
+	return s.do(ctx, func(tx *wtx) (error, error) {
+		res, err := update(tx, nanos(s.cfg.now()))
+		if err != nil {
+			return nil, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return fmt.Errorf("sqlitestore: %q: %w", key, webhook.ErrLeaseLost), nil
+		}
+		return nil, nil
+	})
+}
+
+// Replay returns a done or dead delivery to pending, due now, with
+// Attempts reset and LastError kept; it makes a pending one due now. A
+// leased one is refused with an error wrapping webhook.ErrInFlight.
+func (s *Store) Replay(ctx context.Context, key string) error {
+	return s.do(ctx, func(tx *wtx) (error, error) {
+		var state string
+		switch err := tx.s.stmt.state.QueryRowContext(tx.ctx, key).Scan(&state); err {
+		case nil:
+		case sql.ErrNoRows:
+			return fmt.Errorf("sqlitestore: %q: %w", key, webhook.ErrNotFound), nil
+		default:
+			return nil, err
+		}
+		now := nanos(s.cfg.now())
+		switch webhook.InboxState(state) {
+		case webhook.InboxLeased:
+			return fmt.Errorf("sqlitestore: replay %q: %w", key, webhook.ErrInFlight), nil
+		case webhook.InboxPending:
+			_, err := tx.s.stmt.makeDue.ExecContext(tx.ctx, now, key, now)
+			return nil, err
+		default:
+			_, err := tx.s.stmt.replay.ExecContext(tx.ctx, now, now, key)
+			return nil, err
+		}
+	})
+}
+
+// Purge deletes the done and dead deliveries (only those in state, when
+// it is not empty) last updated before before, and reports how many it
+// deleted. It deletes in short transactions, so deliveries keep being
+// stored meanwhile; if it fails part way, the count says what was
+// deleted.
+func (s *Store) Purge(ctx context.Context, state webhook.InboxState, before time.Time) (int, error) {
+	var states []webhook.InboxState
+	switch state {
+	case "":
+		states = []webhook.InboxState{webhook.InboxDone, webhook.InboxDead}
+	case webhook.InboxDone, webhook.InboxDead:
+		states = []webhook.InboxState{state}
+	case webhook.InboxPending, webhook.InboxLeased:
+		return 0, nil // never purged
+	default:
+		return 0, fmt.Errorf("sqlitestore: Purge: unknown state %q", state)
+	}
+	total := 0
+	for _, st := range states {
+		for {
+			var n int64
+			err := s.do(ctx, func(tx *wtx) (error, error) {
+				res, err := tx.s.stmt.purge.ExecContext(tx.ctx, string(st), nanos(before), purgeChunk)
+				if err != nil {
+					return nil, err
+				}
+				n, err = res.RowsAffected()
+				return nil, err
+			})
+			if err != nil {
+				return total, err
+			}
+			total += int(n)
+			if n < purgeChunk {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// Get returns the delivery stored under key, or an error wrapping
+// webhook.ErrNotFound.
+func (s *Store) Get(ctx context.Context, key string) (webhook.InboxEntry, error) {
+	if err := s.checkOpen(); err != nil {
+		return webhook.InboxEntry{}, err
+	}
+	row := s.db.QueryRowContext(ctx, `SELECT 0, `+entryColumns+` FROM inbox WHERE key = ?`, key)
+	var e webhook.InboxEntry
+	var rowid int64
+	switch err := scanEntry(row, &rowid, &e); {
+	case err == nil:
+		return e, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return webhook.InboxEntry{}, fmt.Errorf("sqlitestore: %q: %w", key, webhook.ErrNotFound)
+	default:
+		return webhook.InboxEntry{}, fmt.Errorf("sqlitestore: Get: %w", err)
+	}
+}
+
+// List returns deliveries in q.State (every state if empty), oldest
+// ReceivedAt first, at most q.Limit of them (DefaultListLimit if 0).
+func (s *Store) List(ctx context.Context, q webhook.InboxQuery) ([]webhook.InboxEntry, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	states := []webhook.InboxState{q.State}
+	if q.State == "" {
+		states = []webhook.InboxState{webhook.InboxPending, webhook.InboxLeased, webhook.InboxDone, webhook.InboxDead}
+	}
+	// One read transaction, so the states are read at one moment; one
+	// query per state, so each walks the (state, received_at) index
+	// instead of sorting the whole table.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: List: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // read only: nothing to keep
+	var all []candidate
+	for _, st := range states {
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, `+entryColumns+` FROM inbox
+			WHERE state = ? ORDER BY received_at, rowid LIMIT ?`, string(st), limit)
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: List: %w", err)
+		}
+		for rows.Next() {
+			var c candidate
+			if err := scanEntry(rows, &c.rowid, &c.e); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlitestore: List: %w", err)
+			}
+			all = append(all, c)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: List: %w", err)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if !a.e.ReceivedAt.Equal(b.e.ReceivedAt) {
+			return a.e.ReceivedAt.Before(b.e.ReceivedAt)
+		}
+		return a.rowid < b.rowid
+	})
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	out := make([]webhook.InboxEntry, len(all))
+	for i, c := range all {
+		out[i] = c.e
+	}
+	return out, nil
+}
+
+// Stats counts the deliveries by state, read at one moment.
+func (s *Store) Stats(ctx context.Context) (webhook.InboxStats, error) {
+	if err := s.checkOpen(); err != nil {
+		return webhook.InboxStats{}, err
+	}
+	var st webhook.InboxStats
+	var oldPending, oldLeased sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT
+		(SELECT n FROM inbox_counts WHERE bucket = 'pending'),
+		(SELECT n FROM inbox_counts WHERE bucket = 'retrying'),
+		(SELECT n FROM inbox_counts WHERE bucket = 'leased'),
+		(SELECT n FROM inbox_counts WHERE bucket = 'done'),
+		(SELECT n FROM inbox_counts WHERE bucket = 'dead'),
+		(SELECT min(received_at) FROM inbox WHERE state = 'pending'),
+		(SELECT min(received_at) FROM inbox WHERE state = 'leased')`).
+		Scan(&st.Pending, &st.Retrying, &st.InFlight, &st.Done, &st.Dead, &oldPending, &oldLeased)
+	if err != nil {
+		return webhook.InboxStats{}, fmt.Errorf("sqlitestore: Stats: %w", err)
+	}
+	for _, o := range []sql.NullInt64{oldPending, oldLeased} {
+		if o.Valid {
+			if t := fromNanos(o.Int64); st.OldestPending.IsZero() || t.Before(st.OldestPending) {
+				st.OldestPending = t
+			}
+		}
+	}
+	return st, nil
+}
+
+func (s *Store) checkOpen() error {
+	s.sendMu.RLock()
+	defer s.sendMu.RUnlock()
+	if s.isClosed {
+		return ErrClosed
+	}
+	return nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEntry(r scanner, rowid *int64, e *webhook.InboxEntry) error {
+	var source, state string
+	var signed, received, next, until, updated int64
+	var header, meta []byte
+	if err := r.Scan(rowid, &e.Key, &source, &e.ID, &signed, &received, &header, &e.Body, &meta,
+		&state, &e.Attempts, &next, &until, &e.LastError, &updated); err != nil {
+		return err
+	}
+	e.Source = webhook.Source(source)
+	e.State = webhook.InboxState(state)
+	e.Timestamp = fromNanos(signed)
+	e.ReceivedAt = fromNanos(received)
+	e.NextAttempt = fromNanos(next)
+	e.LeaseUntil = fromNanos(until)
+	e.UpdatedAt = fromNanos(updated)
+	e.Header = nil
+	if err := json.Unmarshal(header, &e.Header); err != nil {
+		return fmt.Errorf("stored header of %q: %w", e.Key, err)
+	}
+	e.Meta = nil
+	if err := json.Unmarshal(meta, &e.Meta); err != nil {
+		return fmt.Errorf("stored meta of %q: %w", e.Key, err)
+	}
+	return nil
+}
+
+// nanos is t in unix nanoseconds, 0 for the zero time.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}

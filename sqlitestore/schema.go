@@ -1,0 +1,123 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] takes the schema from version i to version i+1. Each runs
+// in the transaction that records the new version, so a crash in the
+// middle leaves the old version whole, and every statement is written to
+// be run again (IF NOT EXISTS, OR IGNORE) in case a migration is ever
+// replayed over a half-finished hand edit. Append only: a released
+// migration never changes.
+var migrations = []string{
+	// 1: the deliveries, their counts by bucket, and the indexes the
+	// workers (due pending, expired leases) and the operators (by state in
+	// received order, by state in update order for purging) read.
+	//
+	// Times are unix nanoseconds, 0 for the zero time. due_at is the time
+	// a pending delivery is due; lease_until the end of a leased one's
+	// lease. A rowid table rather than WITHOUT ROWID: rows carry whole
+	// bodies, and rowid breaks ties in arrival order.
+	`
+CREATE TABLE IF NOT EXISTS inbox (
+	key          TEXT    NOT NULL UNIQUE,
+	source       TEXT    NOT NULL,
+	msg_id       TEXT    NOT NULL,
+	signed_at    INTEGER NOT NULL,
+	received_at  INTEGER NOT NULL,
+	header       BLOB    NOT NULL,
+	body         BLOB    NOT NULL,
+	meta         BLOB    NOT NULL,
+	state        TEXT    NOT NULL,
+	attempts     INTEGER NOT NULL,
+	next_attempt INTEGER NOT NULL,
+	lease_until  INTEGER NOT NULL,
+	token        TEXT    NOT NULL,
+	last_error   TEXT    NOT NULL,
+	updated_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_due ON inbox (next_attempt) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS inbox_lease ON inbox (lease_until) WHERE state = 'leased';
+CREATE INDEX IF NOT EXISTS inbox_received ON inbox (state, received_at);
+CREATE INDEX IF NOT EXISTS inbox_updated ON inbox (state, updated_at) WHERE state IN ('done', 'dead');
+
+-- Counts by bucket, kept by triggers so that Stats and the capacity check
+-- cost one small read whatever the inbox holds, and stay right when
+-- several processes write. 'retrying' is pending with attempts > 0.
+CREATE TABLE IF NOT EXISTS inbox_counts (
+	bucket TEXT PRIMARY KEY,
+	n      INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO inbox_counts (bucket, n) VALUES
+	('pending', 0), ('retrying', 0), ('leased', 0), ('done', 0), ('dead', 0);
+
+CREATE TRIGGER IF NOT EXISTS inbox_count_insert AFTER INSERT ON inbox BEGIN
+	UPDATE inbox_counts SET n = n + 1 WHERE bucket =
+		CASE WHEN NEW.state = 'pending' AND NEW.attempts > 0 THEN 'retrying' ELSE NEW.state END;
+END;
+CREATE TRIGGER IF NOT EXISTS inbox_count_delete AFTER DELETE ON inbox BEGIN
+	UPDATE inbox_counts SET n = n - 1 WHERE bucket =
+		CASE WHEN OLD.state = 'pending' AND OLD.attempts > 0 THEN 'retrying' ELSE OLD.state END;
+END;
+CREATE TRIGGER IF NOT EXISTS inbox_count_update AFTER UPDATE OF state, attempts ON inbox
+WHEN (CASE WHEN OLD.state = 'pending' AND OLD.attempts > 0 THEN 'retrying' ELSE OLD.state END) IS NOT
+     (CASE WHEN NEW.state = 'pending' AND NEW.attempts > 0 THEN 'retrying' ELSE NEW.state END)
+BEGIN
+	UPDATE inbox_counts SET n = n - 1 WHERE bucket =
+		CASE WHEN OLD.state = 'pending' AND OLD.attempts > 0 THEN 'retrying' ELSE OLD.state END;
+	UPDATE inbox_counts SET n = n + 1 WHERE bucket =
+		CASE WHEN NEW.state = 'pending' AND NEW.attempts > 0 THEN 'retrying' ELSE NEW.state END;
+END;
+`,
+}
+
+// SchemaVersion is the schema version this package creates and reads.
+// Open migrates an older file up to it and refuses a newer one.
+const SchemaVersion = 1
+
+// migrate brings the file's schema up to SchemaVersion. It holds the write
+// lock (BEGIN IMMEDIATE) from reading the version to recording the new
+// one, so processes opening the same new file at once migrate it once.
+func migrate(ctx context.Context, conn *sql.Conn) (err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("sqlitestore: migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlitestore: migrate: %w", err)
+	}
+	var version int
+	switch err := conn.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version); err {
+	case nil:
+	case sql.ErrNoRows:
+		if _, err := conn.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+			return fmt.Errorf("sqlitestore: migrate: %w", err)
+		}
+	default:
+		return fmt.Errorf("sqlitestore: migrate: reading the schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("sqlitestore: the file's schema version %d is newer than this package's %d", version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		if _, err := conn.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("sqlitestore: migrate to version %d: %w", v+1, err)
+		}
+	}
+	if version < len(migrations) {
+		if _, err := conn.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
+			return fmt.Errorf("sqlitestore: migrate: %w", err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("sqlitestore: migrate: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,238 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// An op is one write waiting for the writer. run does the write inside
+// the writer's transaction and reports two things: outcome, the answer
+// for the caller once the transaction commits (nil, or an error such as
+// ErrLeaseLost that leaves the transaction good), and err, a failure of
+// the database that spoils the transaction. run may be called again, in
+// a transaction of its own, when another op spoiled the first one, so it
+// keeps its results in variables it resets on each call.
+type op struct {
+	ctx     context.Context
+	run     func(tx *wtx) (outcome, err error)
+	outcome error
+	done    chan error
+}
+
+// wtx is the writer's view of one transaction.
+type wtx struct {
+	ctx context.Context
+	s   *Store
+	// backlog is the count of pending and leased deliveries, read at the
+	// first Store of the transaction when there is a capacity and kept up
+	// to date by the Stores after it; -1 until read.
+	backlog int
+}
+
+// do hands o to the writer and waits for the commit of the transaction
+// that holds it. If ctx ends first it returns ctx.Err(), and the write may
+// or may not have committed.
+func (s *Store) do(ctx context.Context, run func(tx *wtx) (outcome, err error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{ctx: ctx, run: run, done: make(chan error, 1)}
+	s.sendMu.RLock()
+	if s.isClosed {
+		s.sendMu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.ops <- o:
+	case <-ctx.Done():
+		s.sendMu.RUnlock()
+		return ctx.Err()
+	}
+	s.sendMu.RUnlock()
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writer commits the waiting ops, as many as are waiting (up to
+// maxBatch) in each transaction: while one transaction syncs, the next
+// one's writes queue up, so under load a sync serves many writes, and a
+// lone write is not delayed to wait for company.
+func (s *Store) writer() {
+	defer close(s.closed)
+	batch := make([]*op, 0, s.cfg.maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case o := <-s.ops:
+			batch = append(batch, o)
+		case <-s.closing:
+			// No sender is left (Close waited for them): commit what
+			// is queued, then stop.
+			for {
+				batch = batch[:0]
+				for len(batch) < s.cfg.maxBatch && len(s.ops) > 0 {
+					batch = append(batch, <-s.ops)
+				}
+				if len(batch) == 0 {
+					return
+				}
+				s.commit(batch)
+			}
+		}
+	fill:
+		for len(batch) < s.cfg.maxBatch {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs ops in one transaction and answers each. If an op spoils
+// the transaction, it runs each op again in a transaction of its own, so
+// one bad write fails alone.
+func (s *Store) commit(ops []*op) {
+	live := ops[:0:0]
+	for _, o := range ops {
+		if err := o.ctx.Err(); err != nil {
+			o.done <- err // its caller has gone: do not write for it
+			continue
+		}
+		live = append(live, o)
+	}
+	if len(live) == 0 {
+		return
+	}
+	spoiled, err := s.runTx(live)
+	if err == nil {
+		for _, o := range live {
+			o.done <- o.outcome
+		}
+		return
+	}
+	if spoiled == nil || len(live) == 1 {
+		// The transaction itself failed (begin or commit): every op
+		// shares the failure.
+		for _, o := range live {
+			o.done <- err
+		}
+		return
+	}
+	for _, o := range live {
+		if _, err := s.runTx([]*op{o}); err != nil {
+			o.done <- err
+		} else {
+			o.done <- o.outcome
+		}
+	}
+}
+
+// runTx runs ops in one transaction. On failure it rolls back and
+// returns the error, with the op that caused it, or nil if beginning or
+// committing failed.
+func (s *Store) runTx(ops []*op) (spoiled *op, err error) {
+	ctx := context.Background()
+	// IMMEDIATE takes the write lock at once, waiting up to the busy
+	// timeout for another process: a deferred transaction that reads
+	// first could fail to upgrade its lock, and busy_timeout does not
+	// help there.
+	if _, err := s.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return nil, fmt.Errorf("sqlitestore: begin: %w", err)
+	}
+	tx := &wtx{ctx: ctx, s: s, backlog: -1}
+	for _, o := range ops {
+		var err error
+		o.outcome, err = o.run(tx)
+		if err != nil {
+			s.rollback()
+			return o, fmt.Errorf("sqlitestore: %w", err)
+		}
+	}
+	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		s.rollback()
+		return nil, fmt.Errorf("sqlitestore: commit: %w", err)
+	}
+	s.commits.Add(1)
+	return nil, nil
+}
+
+func (s *Store) rollback() {
+	// A failed statement may have rolled the transaction back already;
+	// "no transaction is active" is then the expected answer.
+	_, _ = s.conn.ExecContext(context.Background(), "ROLLBACK")
+}
+
+// statements are the writer's prepared statements, on its connection.
+type statements struct {
+	insert, exists, backlog       *sql.Stmt
+	duePending, dueLeased, lease  *sql.Stmt
+	complete, retry, kill         *sql.Stmt
+	state, replay, makeDue, purge *sql.Stmt
+}
+
+// entryColumns are the columns scanEntry reads, in its order.
+const entryColumns = `key, source, msg_id, signed_at, received_at, header, body, meta,
+	state, attempts, next_attempt, lease_until, last_error, updated_at`
+
+func prepare(ctx context.Context, conn *sql.Conn) (statements, error) {
+	var st statements
+	list := []struct {
+		p *(*sql.Stmt)
+		q string
+	}{
+		{&st.insert, `INSERT INTO inbox (key, source, msg_id, signed_at, received_at, header, body, meta,
+			state, attempts, next_attempt, lease_until, token, last_error, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, '', '', ?)
+			ON CONFLICT (key) DO NOTHING`},
+		{&st.exists, `SELECT 1 FROM inbox WHERE key = ?`},
+		{&st.backlog, `SELECT coalesce(sum(n), 0) FROM inbox_counts WHERE bucket IN ('pending', 'retrying', 'leased')`},
+		{&st.duePending, `SELECT rowid, ` + entryColumns + ` FROM inbox
+			WHERE state = 'pending' AND next_attempt <= ? ORDER BY next_attempt, rowid LIMIT ?`},
+		{&st.dueLeased, `SELECT rowid, ` + entryColumns + ` FROM inbox
+			WHERE state = 'leased' AND lease_until < ? ORDER BY next_attempt, rowid LIMIT ?`},
+		{&st.lease, `UPDATE inbox SET state = 'leased', attempts = attempts + 1, lease_until = ?, token = ?,
+			updated_at = ? WHERE rowid = ?`},
+		{&st.complete, `UPDATE inbox SET state = 'done', lease_until = 0, token = '', updated_at = ?
+			WHERE key = ? AND token = ? AND state = 'leased'`},
+		{&st.retry, `UPDATE inbox SET state = 'pending', next_attempt = ?, lease_until = 0, token = '',
+			last_error = ?, updated_at = ? WHERE key = ? AND token = ? AND state = 'leased'`},
+		{&st.kill, `UPDATE inbox SET state = 'dead', lease_until = 0, token = '', last_error = ?, updated_at = ?
+			WHERE key = ? AND token = ? AND state = 'leased'`},
+		{&st.state, `SELECT state FROM inbox WHERE key = ?`},
+		{&st.replay, `UPDATE inbox SET state = 'pending', attempts = 0, next_attempt = ?, lease_until = 0,
+			token = '', updated_at = ? WHERE key = ? AND state IN ('done', 'dead')`},
+		{&st.makeDue, `UPDATE inbox SET next_attempt = ? WHERE key = ? AND state = 'pending' AND next_attempt > ?`},
+		{&st.purge, `DELETE FROM inbox WHERE rowid IN (
+			SELECT rowid FROM inbox WHERE state = ? AND updated_at < ? LIMIT ?)`},
+	}
+	for _, l := range list {
+		stmt, err := conn.PrepareContext(ctx, l.q)
+		if err != nil {
+			err = errors.Join(err, st.close())
+			return statements{}, fmt.Errorf("sqlitestore: prepare: %w", err)
+		}
+		*l.p = stmt
+	}
+	return st, nil
+}
+
+func (st *statements) close() error {
+	var errs []error
+	for _, stmt := range []*sql.Stmt{st.insert, st.exists, st.backlog, st.duePending, st.dueLeased,
+		st.lease, st.complete, st.retry, st.kill, st.state, st.replay, st.makeDue, st.purge} {
+		if stmt != nil {
+			errs = append(errs, stmt.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
