@@ -63,6 +63,7 @@ Usage:
   webhook send    sign embedded fixtures or a file and POST them to a receiver
   webhook sign    print the signature headers, or a curl command, for a body
   webhook verify  check a captured body and headers and say why they pass or fail
+  webhook inbox   list, show, replay, purge and count the deliveries of a SQLite inbox
 
 Run "webhook <command> --help" for a command's flags.
 
@@ -92,6 +93,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runSign(rest, stdin, stdout, stderr)
 	case "verify":
 		return runVerify(rest, stdin, stdout, stderr)
+	case "inbox":
+		return runInbox(ctx, rest, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, topUsage)
 		return exitOK

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/sqlitestore"
+)
+
+const inboxUsage = `webhook inbox: look into and repair a SQLite inbox (serve --inbox, sqlitestore).
+
+Usage:
+  webhook inbox list   [--state pending|leased|done|dead] [--limit 100] [--json]
+  webhook inbox show   KEY
+  webhook inbox replay KEY...
+  webhook inbox purge  [--state done|dead] [--older-than 72h]
+  webhook inbox stats  [--json]
+
+Every subcommand takes --inbox FILE (or $WEBHOOK_INBOX), the SQLite file of
+the receiver; it may be running: the file is shared safely. A KEY is the
+delivery's dedupe key, as list prints it (e.g. standard:msg_…).
+
+replay returns a done or dead delivery to pending, due now, with its attempts
+reset; the receiver's workers run it again. purge deletes done and dead
+deliveries not updated within --older-than; pending and leased ones are
+never purged.
+
+` + exitHelp + "\n"
+
+// envInbox names the SQLite inbox file when --inbox is not given.
+const envInbox = "WEBHOOK_INBOX"
+
+func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, inboxUsage)
+		return exitUsage
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "list", "show", "replay", "purge", "stats":
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, inboxUsage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "webhook inbox: unknown subcommand %q\n\n%s", sub, inboxUsage)
+		return exitUsage
+	}
+	name := "inbox " + sub
+	fs := newFlagSet(name, inboxUsage, stderr)
+	file := fs.String("inbox", "", "the SQLite inbox file (or $"+envInbox+")")
+	state := fs.String("state", "", "list: only this state; purge: only done or dead")
+	limit := fs.Int("limit", sqlitestore.DefaultListLimit, "list: at most this many deliveries")
+	asJSON := fs.Bool("json", false, "list, stats: one JSON object per line")
+	olderThan := fs.Duration("older-than", 72*time.Hour, "purge: delete only deliveries last updated longer ago than this")
+	pos, code, stop := parseFlags(fs, rest)
+	if stop {
+		return code
+	}
+	if *file == "" {
+		*file = strings.TrimSpace(os.Getenv(envInbox))
+	}
+	if *file == "" {
+		return usageErr(stderr, name, "no inbox file: give --inbox FILE or set %s", envInbox)
+	}
+	st := webhook.InboxState(*state)
+	switch {
+	case sub == "list" && st != "" && !knownState(st):
+		return usageErr(stderr, name, "unknown state %q (pending, leased, done or dead)", *state)
+	case sub == "purge" && st != "" && st != webhook.InboxDone && st != webhook.InboxDead:
+		return usageErr(stderr, name, "purge takes --state done or dead, not %q", *state)
+	case sub == "purge" && *olderThan < 0:
+		return usageErr(stderr, name, "--older-than must not be negative")
+	case (sub == "show") && len(pos) != 1:
+		return usageErr(stderr, name, "give one KEY")
+	case sub == "replay" && len(pos) == 0:
+		return usageErr(stderr, name, "give at least one KEY")
+	case sub != "show" && sub != "replay" && len(pos) > 0:
+		return usageErr(stderr, name, "unexpected argument %q", pos[0])
+	}
+	// Open creates a missing file; an operator's typo must not.
+	if _, err := os.Stat(*file); err != nil {
+		fmt.Fprintf(stderr, "webhook %s: %v\n", name, err)
+		return exitFail
+	}
+	ib, err := sqlitestore.Open(*file)
+	if err != nil {
+		fmt.Fprintf(stderr, "webhook %s: %v\n", name, err)
+		return exitFail
+	}
+	defer ib.Close()
+
+	switch sub {
+	case "list":
+		err = inboxList(ctx, ib, webhook.InboxQuery{State: st, Limit: *limit}, *asJSON, stdout)
+	case "show":
+		err = inboxShow(ctx, ib, pos[0], stdout)
+	case "replay":
+		for _, key := range pos {
+			if err = ib.Replay(ctx, key); err != nil {
+				break
+			}
+			fmt.Fprintf(stdout, "replayed %s\n", key)
+		}
+	case "purge":
+		var n int
+		n, err = ib.Purge(ctx, st, time.Now().Add(-*olderThan))
+		if err == nil {
+			fmt.Fprintf(stdout, "purged %d\n", n)
+		}
+	case "stats":
+		err = inboxStats(ctx, ib, *asJSON, stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "webhook %s: %v\n", name, err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func knownState(s webhook.InboxState) bool {
+	switch s {
+	case webhook.InboxPending, webhook.InboxLeased, webhook.InboxDone, webhook.InboxDead:
+		return true
+	}
+	return false
+}
+
+// entryLine is a delivery as list --json prints it: everything but the
+// headers, the body and the annotations, which show prints.
+type entryLine struct {
+	Key         string    `json:"key"`
+	Source      string    `json:"source"`
+	ID          string    `json:"id"`
+	State       string    `json:"state"`
+	Attempts    int       `json:"attempts"`
+	ReceivedAt  time.Time `json:"received_at"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LeaseUntil  time.Time `json:"lease_until,omitzero"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	LastError   string    `json:"last_error,omitempty"`
+	Bytes       int       `json:"bytes"`
+}
+
+func lineOf(e *webhook.InboxEntry) entryLine {
+	l := entryLine{
+		Key: e.Key, Source: string(e.Source), ID: e.ID, State: string(e.State), Attempts: e.Attempts,
+		ReceivedAt: e.ReceivedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), LastError: e.LastError, Bytes: len(e.Body),
+	}
+	switch e.State {
+	case webhook.InboxPending:
+		l.NextAttempt = e.NextAttempt.UTC()
+	case webhook.InboxLeased:
+		l.LeaseUntil = e.LeaseUntil.UTC()
+	}
+	return l
+}
+
+func inboxList(ctx context.Context, ib webhook.Inbox, q webhook.InboxQuery, asJSON bool, w io.Writer) error {
+	entries, err := ib.List(ctx, q)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for i := range entries {
+			if err := enc.Encode(lineOf(&entries[i])); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tSTATE\tATTEMPTS\tRECEIVED\tUPDATED\tLAST ERROR")
+	for i := range entries {
+		e := &entries[i]
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", e.Key, e.State, e.Attempts,
+			inboxTime(e.ReceivedAt), inboxTime(e.UpdatedAt), oneLine(e.LastError, 60))
+	}
+	return tw.Flush()
+}
+
+// inboxShow prints one delivery: its fields, headers, annotations and
+// body, exactly as stored.
+func inboxShow(ctx context.Context, ib webhook.Inbox, key string, w io.Writer) error {
+	e, err := ib.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("key:", e.Key)
+	row("source:", string(e.Source))
+	row("id:", e.ID)
+	row("state:", string(e.State))
+	row("attempts:", strconv.Itoa(e.Attempts))
+	if !e.Timestamp.IsZero() {
+		row("signed at:", inboxTime(e.Timestamp))
+	}
+	row("received:", inboxTime(e.ReceivedAt))
+	row("updated:", inboxTime(e.UpdatedAt))
+	switch e.State {
+	case webhook.InboxPending:
+		row("next attempt:", inboxTime(e.NextAttempt))
+	case webhook.InboxLeased:
+		row("lease until:", inboxTime(e.LeaseUntil))
+	}
+	if e.LastError != "" {
+		row("last error:", e.LastError)
+	}
+	for _, k := range sortedKeys(e.Header) {
+		for _, v := range e.Header[k] {
+			row("header:", k+": "+v)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(e.Meta)) {
+		row("meta:", k+"="+e.Meta[k])
+	}
+	row("body:", strconv.Itoa(len(e.Body))+" bytes")
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if _, err := w.Write(e.Body); err != nil {
+		return err
+	}
+	if len(e.Body) > 0 && e.Body[len(e.Body)-1] != '\n' {
+		_, err = io.WriteString(w, "\n")
+	}
+	return err
+}
+
+func inboxStats(ctx context.Context, ib webhook.Inbox, asJSON bool, w io.Writer) error {
+	st, err := ib.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	var age time.Duration
+	if !st.OldestPending.IsZero() {
+		age = time.Since(st.OldestPending).Round(time.Second)
+	}
+	if asJSON {
+		return json.NewEncoder(w).Encode(struct {
+			Pending          int     `json:"pending"`
+			Retrying         int     `json:"retrying"`
+			InFlight         int     `json:"in_flight"`
+			Done             int     `json:"done"`
+			Dead             int     `json:"dead"`
+			OldestPendingAge float64 `json:"oldest_pending_age_seconds"`
+		}{st.Pending, st.Retrying, st.InFlight, st.Done, st.Dead, age.Seconds()})
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "pending:\t%d\nretrying:\t%d\nin flight:\t%d\ndone:\t%d\ndead:\t%d\n",
+		st.Pending, st.Retrying, st.InFlight, st.Done, st.Dead)
+	if !st.OldestPending.IsZero() {
+		fmt.Fprintf(tw, "oldest pending:\t%s (%s ago)\n", inboxTime(st.OldestPending), age)
+	}
+	return tw.Flush()
+}
+
+func inboxTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// oneLine keeps a message on one table row, cut to n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
