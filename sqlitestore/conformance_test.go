@@ -1,0 +1,18 @@
+package sqlitestore
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/inboxtest"
+)
+
+// TestConformance runs the webhook.Inbox conformance suite on a real file
+// with the default durability (WAL, synchronous=FULL) and group commit.
+func TestConformance(t *testing.T) {
+	inboxtest.Run(t, func(t *testing.T, now func() time.Time) webhook.Inbox {
+		return open(t, filepath.Join(t.TempDir(), "inbox.db"), WithClock(now))
+	})
+}
