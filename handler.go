@@ -66,7 +66,9 @@ type Delivery struct {
 // 410 Gone to make the sender stop (Standard Webhooks and Intercom
 // disable the endpoint), or 503 with RetryAfter to shed load. A 2xx code
 // counts as success: the message is marked processed. Any other code
-// counts as failure: the claim is released so a retry runs again.
+// counts as failure: the claim is released so a retry runs again. A code
+// from 300 to 599 is answered as is; any other (1xx included, which a
+// sender would take for success) is answered 500.
 type StatusError struct {
 	Code       int
 	RetryAfter time.Duration // sent as Retry-After in whole seconds when positive
@@ -344,14 +346,21 @@ func WithDedupeFailClosed() Option {
 //
 // A callback may choose another status with a StatusError.
 //
-// Callbacks run one after another on the request's goroutine, with its
-// context, in this order: the callbacks for the event's type (for
+// Callbacks run one after another on the request's goroutine, in this
+// order: the callbacks for the event's type (for
 // Intercom, exact topics then wildcard patterns), in the order they were
 // registered; then OnUnknown callbacks for unknown events; then OnAny
 // callbacks. All of them run even when one fails; their errors are joined
 // and panics are recovered into *PanicError. Registration is safe at any
 // time, also while serving: a request sees the callbacks registered when
 // it started dispatching.
+//
+// Their context is the request's. When the delivery holds a claim (it has
+// a message id and deduplication is on), that context also ends a margin
+// before the claim's lease does (a tenth of it, at most 5 s): past the
+// lease a retry may run the callbacks again, so a callback still working
+// then should stop and fail. A callback that ends its goroutine with
+// runtime.Goexit (t.FailNow) releases the claim, as a failure does.
 type Handler struct {
 	std      *Verifier
 	intercom *IntercomVerifier
@@ -517,9 +526,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	key, token := "", ""
+	var claimed time.Time
 	if h.dedupe != nil && d.ID != "" {
 		key = string(d.Source) + ":" + d.ID
 		var status ClaimStatus
+		claimed = time.Now()
 		token, status, err = h.dedupe.Claim(ctx, key, h.lease)
 		switch {
 		case err != nil && h.fail:
@@ -540,7 +551,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	code, err := h.reg.Load().dispatch(ctx, d)
+	cbctx, settled := ctx, false
+	if key != "" {
+		// Past the lease a retry may claim the message and run the
+		// callbacks again, concurrently: their context ends a margin
+		// before, so they can stop in time.
+		lc := newLeaseContext(ctx, claimed.Add(h.lease-leaseMargin(h.lease)))
+		defer lc.stop()
+		cbctx = lc
+		// A callback that calls runtime.Goexit (t.FailNow in a test)
+		// skips the rest of this function, not its deferred calls:
+		// release the claim, or the retry would wait out the lease.
+		defer func() {
+			if !settled {
+				h.release(context.WithoutCancel(ctx), d, key, token)
+			}
+		}()
+	}
+	code, err := h.reg.Load().dispatch(cbctx, d)
+	settled = true
 	if key != "" {
 		// Record the outcome even if the sender hung up while the
 		// callbacks ran, which cancels ctx: otherwise its retry would find
@@ -552,9 +581,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				h.logger.LogAttrs(ctx, slog.LevelError, "webhook dedupe commit failed",
 					slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", cerr.Error()))
 			}
-		} else if rerr := h.dedupe.Release(sctx, key, token); rerr != nil {
-			h.logger.LogAttrs(ctx, slog.LevelError, "webhook dedupe release failed",
-				slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", rerr.Error()))
+		} else {
+			h.release(sctx, d, key, token)
 		}
 	}
 	if err != nil {
@@ -566,6 +594,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(code)
+}
+
+// release gives up the claim on key, so the sender's retry runs the
+// callbacks again.
+func (h *Handler) release(ctx context.Context, d *Delivery, key, token string) {
+	if err := h.dedupe.Release(ctx, key, token); err != nil {
+		h.logger.LogAttrs(ctx, slog.LevelError, "webhook dedupe release failed",
+			slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", err.Error()))
+	}
 }
 
 // SetSecrets replaces the Standard Webhooks keys at runtime; see
@@ -868,7 +905,7 @@ func (r *registry) dispatch(ctx context.Context, d *Delivery) (int, error) {
 
 // statusOf resolves the callbacks' errors into a status: success (200, or
 // the first 2xx a callback chose) when every error is a 2xx StatusError;
-// else the first non-2xx status a callback chose, or 500.
+// else the first 3xx to 5xx status a callback chose, or 500.
 func statusOf(errs []error) (int, error) {
 	if len(errs) == 0 {
 		return http.StatusOK, nil
@@ -882,7 +919,7 @@ func statusOf(errs []error) (int, error) {
 			if success == 0 {
 				success = se.Code
 			}
-		case errors.As(err, &se) && se.Code >= 100 && se.Code <= 599:
+		case errors.As(err, &se) && se.Code >= 300 && se.Code <= 599:
 			failed = true
 			if failure == 0 {
 				failure = se.Code

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -377,6 +378,10 @@ func TestHandlerCallbackFailures(t *testing.T) {
 			return &webhook.StatusError{Code: http.StatusServiceUnavailable, RetryAfter: 1500 * time.Millisecond}
 		}, status: 503, retryAfter: "2"},
 		{name: "202 counts as success", fn: func() error { return &webhook.StatusError{Code: http.StatusAccepted} }, status: 202},
+		// A 1xx would reach the sender as success while the claim is
+		// released: the event would be lost.
+		{name: "1xx answers 500", fn: func() error { return &webhook.StatusError{Code: http.StatusProcessing} }, status: 500},
+		{name: "600 answers 500", fn: func() error { return &webhook.StatusError{Code: 600} }, status: 500},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -656,4 +661,85 @@ func TestHandlerBodyMemoryBudget(t *testing.T) {
 
 	_, err = webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(2*limit-1))
 	require.Error(t, err, "a budget below two bodies could never read the largest of unknown length")
+}
+
+// TestHandlerCallbackContextEndsWithLease: a callback that holds a claim
+// gets a context that ends a margin before the lease, so it can stop
+// before a retry may run it again; one without a claim (Series has no
+// message id) keeps the request's context.
+func TestHandlerCallbackContextEndsWithLease(t *testing.T) {
+	const lease = 400 * time.Millisecond
+	r := newRig(t, webhook.WithDedupeTimes(lease, time.Hour))
+	type seen struct {
+		deadline time.Time
+		hasDL    bool
+		err      error
+		at       time.Time
+	}
+	got := make(chan seen, 1)
+	wait := func(ctx context.Context) {
+		s := seen{}
+		s.deadline, s.hasDL = ctx.Deadline()
+		if !s.hasDL {
+			got <- s
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+		}
+		s.err, s.at = ctx.Err(), time.Now()
+		got <- s
+	}
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		wait(ctx)
+		return ctx.Err()
+	})
+	r.h.OnSeries(func(ctx context.Context, d *webhook.Delivery, e *webhook.SeriesWebhook) error {
+		wait(ctx)
+		return nil
+	})
+
+	before := time.Now()
+	w := r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody))
+	after := time.Now()
+	s := <-got
+	require.True(t, s.hasDL, "no deadline on a claimed delivery's context")
+	margin := lease / 10
+	require.False(t, s.deadline.Before(before.Add(lease-margin)), "deadline %s before the claim's lease minus the margin", s.deadline.Sub(before))
+	require.False(t, s.deadline.After(after.Add(lease-margin)), "deadline %s after the lease minus the margin", s.deadline.Sub(before))
+	require.ErrorIs(t, s.err, context.DeadlineExceeded)
+	require.Less(t, s.at.Sub(before), lease, "the context ended after the lease")
+	require.Equal(t, http.StatusInternalServerError, w.Code, "a callback stopped by its context fails")
+
+	w = r.serve(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON))
+	require.Equal(t, http.StatusOK, w.Code)
+	require.False(t, (<-got).hasDL, "a delivery without a claim has no lease")
+}
+
+// TestHandlerGoexitReleasesClaim: a callback that ends its goroutine with
+// runtime.Goexit, as t.FailNow does, leaves no claim behind: the retry runs
+// the callbacks again at once instead of getting 409 until the lease ends.
+func TestHandlerGoexitReleasesClaim(t *testing.T) {
+	r := newRig(t)
+	var exit atomic.Bool
+	exit.Store(true)
+	runs := 0
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		runs++
+		if exit.Load() {
+			runtime.Goexit()
+		}
+		return nil
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody))
+	}()
+	<-done
+	exit.Store(false)
+	w := r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody))
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, 2, runs)
 }

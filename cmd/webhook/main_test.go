@@ -415,6 +415,19 @@ func TestServe(t *testing.T) {
 		webhooktest.WithContentType("application/x-www-form-urlencoded"))))
 	require.Equal(t, 401, post(webhooktest.NewStandardRequest(t, otherKey, []byte(jamBody), now)))
 	require.Equal(t, 401, post(webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(jamBody), webhooktest.WithTime(time.Now().Add(-time.Hour)))))
+	// The header limit fits both signature sets with the longest lists
+	// accepted, and refuses a header block much larger than that.
+	long := webhooktest.NewStandardRequest(t, otherKey, []byte(jamBody), now)
+	list := strings.TrimSpace(strings.Repeat("v1a,"+strings.Repeat("A", 86)+"== ", 10))
+	for _, k := range []string{"Webhook-Signature", "Svix-Signature"} {
+		long.Header.Set(k, list)
+	}
+	long.Header.Set("Svix-Id", strings.Repeat("m", 256))
+	long.Header.Set("Svix-Timestamp", long.Header.Get("Webhook-Timestamp"))
+	require.Equal(t, 401, post(long))
+	huge := webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(jamBody), now)
+	huge.Header.Set("X-Padding", strings.Repeat("p", 64<<10))
+	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, post(huge))
 
 	var lines []eventLine
 	for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {

@@ -17,7 +17,16 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	srv := &http.Server{
+		Addr:              ":8080",
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		// Signature headers take well under 1 KiB each; net/http's
+		// default of 1 MiB lets each unfinished header block hold a MiB.
+		MaxHeaderBytes: 16 << 10,
+	}
 	log.Fatal(srv.ListenAndServe())
 }
 
