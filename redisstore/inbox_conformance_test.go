@@ -1,11 +1,15 @@
 package redisstore
 
 import (
+	"context"
+	"fmt"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/inboxtest"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -15,6 +19,51 @@ func TestInboxConformance(t *testing.T) {
 	inboxtest.Run(t, func(t *testing.T, now func() time.Time) webhook.Inbox {
 		client := newClient(t)
 		ib, err := NewInbox(client, WithInboxPrefix(testPrefix(t, client)), WithInboxClock(now))
+		require.NoError(t, err)
+		return ib
+	})
+}
+
+// TestInboxConformanceCluster runs the suite on Redis Cluster, named by
+// WEBHOOK_REDIS_CLUSTER_ADDR (scripts/redis-test.sh starts a one-node
+// cluster holding every slot), through go-redis's cluster client. A node
+// that holds every slot lets a script touch keys of any of them, so
+// each subtest also checks that every key it left hashes to one slot: on
+// a cluster of several nodes, a key of another slot would fail.
+func TestInboxConformanceCluster(t *testing.T) {
+	addr := os.Getenv("WEBHOOK_REDIS_CLUSTER_ADDR")
+	if addr == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("WEBHOOK_REDIS_CLUSTER_ADDR not set: CI must run these tests against a Redis Cluster (scripts/redis-test.sh starts one)")
+		}
+		t.Skip("WEBHOOK_REDIS_CLUSTER_ADDR not set; run scripts/redis-test.sh")
+	}
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}})
+	t.Cleanup(func() { client.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, client.Ping(ctx).Err(), "ping WEBHOOK_REDIS_CLUSTER_ADDR")
+	inboxtest.Run(t, func(t *testing.T, now func() time.Time) webhook.Inbox {
+		prefix := fmt.Sprintf("webhooktest:%s:%d:", t.Name(), time.Now().UnixNano())
+		t.Cleanup(func() {
+			ctx := context.Background()
+			slots := map[int64][]string{}
+			require.NoError(t, client.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+				iter := node.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+				for iter.Next(ctx) {
+					slot, err := node.ClusterKeySlot(ctx, iter.Val()).Result()
+					if err != nil {
+						return err
+					}
+					slots[slot] = append(slots[slot], iter.Val())
+					node.Del(ctx, iter.Val())
+				}
+				return iter.Err()
+			}))
+			require.NotEmpty(t, slots, "no keys under %s", prefix)
+			require.Len(t, slots, 1, "the inbox's keys span several slots: %v", slots)
+		})
+		ib, err := NewInbox(client, WithInboxPrefix(prefix), WithInboxClock(now))
 		require.NoError(t, err)
 		return ib
 	})
