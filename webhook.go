@@ -34,6 +34,18 @@
 // verifying it, and never log bodies, secrets or signatures. The default
 // dedupe store is in memory: replicas need a shared one, such as
 // github.com/inhook/webhook/redisstore.
+//
+// Bounds on what an unauthenticated sender can make the handler hold or do:
+// body memory (WithMaxBodyMemory) is charged for bytes received, never
+// for a declared length, so a connection that sent only headers holds none
+// of it and any request holds less than four times what it sent; how long
+// is bounded by the server's ReadTimeout. The budget is one for all sources:
+// the source is picked from headers anyone can send, so per-source budgets
+// would isolate nobody, only multiply what a flood can hold; a Series token,
+// the one credential in a header, is checked before the body is read. A
+// v1a signature list costs at most k+1 tried entries for k ed25519 keys, and
+// the message copy they need is charged to the same budget. Set the server's
+// MaxHeaderBytes (16 KiB fits every signature header), as webhook serve does.
 package webhook
 
 import standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
