@@ -110,18 +110,23 @@ func parseGeneral(raw []byte) (Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	return b.event(raw, errs), nil
+}
+
+// event classifies the decoded union by its shape and builds the event.
+func (b *body) event(raw []byte, errs []error) Event {
 	switch {
 	case b.Data != nil && strings.Contains(b.Type, "."):
-		return b.jamEvent(b.Type, b.Data.Type, &b.Data.jamFields, raw, errs), nil
+		return b.jamEvent(b.Type, b.Data.Type, &b.Data.jamFields, raw, errs)
 	case b.Type == typeNotification && b.Topic != "":
-		return b.notification(raw, errs), nil
+		return b.notification(raw, errs)
 	case b.Event != "" && b.Payload != nil:
-		return b.jamEvent(b.Event, b.Payload.Type, &b.Payload.jamFields, raw, errs), nil
+		return b.jamEvent(b.Event, b.Payload.Type, &b.Payload.jamFields, raw, errs)
 	}
 	if t := b.flatType(); t != "" {
-		return b.jamEvent(t, b.Type, &b.jamFields, raw, errs), nil
+		return b.jamEvent(t, b.Type, &b.jamFields, raw, errs)
 	}
-	return &UnknownEvent{Type: b.namedType(), Raw: raw}, nil
+	return &UnknownEvent{Type: b.namedType(), Raw: raw}
 }
 
 // ParseAs decodes body as eventType, for endpoints that receive one event
@@ -415,184 +420,16 @@ func decodeBody(data []byte) (*body, []error, error) {
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // recoverBody is the slow path of decodeBody for valid JSON whose values do
-// not all fit the union's types.
+// not all fit the union's types: it prunes the ill-typed values in place
+// and decodes the rest, so the result is what encoding/json decodes with
+// those values absent (see pruneJSON).
 func recoverBody(data []byte) (*body, []error, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var tree map[string]any
-	if err := dec.Decode(&tree); err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
-	}
-	var errs []error
-	checkValue(reflect.TypeFor[body](), tree, "", &errs)
-	clean, err := json.Marshal(tree)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
-	}
+	clean, errs := pruneJSON(reflect.TypeFor[body](), data)
 	b := new(body)
 	if err := json.Unmarshal(clean, b); err != nil {
 		errs = append(errs, err) // keep whatever decoded
 	}
 	return b, errs, nil
-}
-
-// checkValue reports whether the generic JSON value v decodes into type t
-// without error. Inside objects and arrays it removes the values that do
-// not (setting array elements to null), recording each in errs, so the
-// pruned tree decodes cleanly.
-func checkValue(t reflect.Type, v any, path string, errs *[]error) bool {
-	if v == nil {
-		return true // null decodes into anything as a no-op or zero
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	bad := func() bool {
-		*errs = append(*errs, &json.UnmarshalTypeError{Value: jsonKind(v), Type: t, Struct: "body", Field: path})
-		return false
-	}
-	if reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
-		text, err := json.Marshal(v)
-		if err == nil {
-			err = reflect.New(t).Interface().(json.Unmarshaler).UnmarshalJSON(text)
-		}
-		if err != nil {
-			return bad()
-		}
-		return true
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return bad()
-		}
-		fields := jsonFields(t, nil)
-		for k, val := range m {
-			if ft := lookupField(fields, k); ft != nil && !checkValue(ft, val, joinPath(path, k), errs) {
-				delete(m, k)
-			}
-		}
-	case reflect.Map:
-		m, ok := v.(map[string]any)
-		if !ok || t.Key().Kind() != reflect.String {
-			return bad()
-		}
-		for k, val := range m {
-			if !checkValue(t.Elem(), val, joinPath(path, k), errs) {
-				delete(m, k)
-			}
-		}
-	case reflect.Slice:
-		s, ok := v.([]any)
-		if !ok {
-			return bad()
-		}
-		for i, val := range s {
-			if !checkValue(t.Elem(), val, path+"["+strconv.Itoa(i)+"]", errs) {
-				s[i] = nil
-			}
-		}
-	case reflect.Interface:
-	case reflect.String:
-		if _, ok := v.(string); !ok {
-			return bad()
-		}
-	case reflect.Bool:
-		if _, ok := v.(bool); !ok {
-			return bad()
-		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, ok := v.(json.Number)
-		if _, err := strconv.ParseInt(string(n), 10, t.Bits()); !ok || err != nil {
-			return bad()
-		}
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		n, ok := v.(json.Number)
-		if _, err := strconv.ParseUint(string(n), 10, t.Bits()); !ok || err != nil {
-			return bad()
-		}
-	case reflect.Float32, reflect.Float64:
-		n, ok := v.(json.Number)
-		if _, err := strconv.ParseFloat(string(n), t.Bits()); !ok || err != nil {
-			return bad()
-		}
-	default:
-		return bad()
-	}
-	return true
-}
-
-type jsonField struct {
-	name string
-	typ  reflect.Type
-}
-
-// jsonFields lists the JSON keys of struct type t, the fields of embedded
-// structs after t's own, as encoding/json gives precedence to the shallower.
-func jsonFields(t reflect.Type, dst []jsonField) []jsonField {
-	var embedded []reflect.Type
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
-			embedded = append(embedded, f.Type)
-			continue
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		dst = append(dst, jsonField{name, f.Type})
-	}
-	for _, e := range embedded {
-		dst = jsonFields(e, dst)
-	}
-	return dst
-}
-
-// lookupField matches a key as encoding/json does: exactly, else ignoring case.
-func lookupField(fields []jsonField, key string) reflect.Type {
-	for _, f := range fields {
-		if f.name == key {
-			return f.typ
-		}
-	}
-	for _, f := range fields {
-		if strings.EqualFold(f.name, key) {
-			return f.typ
-		}
-	}
-	return nil
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func jsonKind(v any) string {
-	switch v := v.(type) {
-	case string:
-		return "string"
-	case bool:
-		return "bool"
-	case json.Number:
-		return "number " + string(v)
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return "null"
 }
 
 // A Time is a timestamp that decodes from every form the senders use: a

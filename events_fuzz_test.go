@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -92,4 +94,149 @@ func FuzzTimeID(f *testing.F) {
 			}
 		}
 	})
+}
+
+// agreementSeeds are bodies on which a decoder that rebuilds objects
+// through a map (sorted keys, the last duplicate kept whatever its type)
+// disagrees with encoding/json: case-variant, escaped and duplicate keys,
+// and ill-typed values among them.
+var agreementSeeds = []string{
+	`{"jamId":"j","teamId":"t","teamId":5}`,
+	`{"type":"notification_event","topic":"ping","id":"n1","ID":"n2","delivery_attempts":"x"}`,
+	`{"type":"notification_event","topic":"ping","ID":"n2","id":"n1","delivery_attempts":"x"}`,
+	`{"jamId":"j","TeamID":"t","teamId":"u","title":7}`,
+	`{"j\u0061mId":"j","teamId":"t","isIncognito":"yes"}`,
+	`{"jamId":"j","teamId":"t","createdAt":"2026-11-24T09:00:00Z","createdAt":"soon"}`,
+	`{"jamId":"j","teamId":"t","author":{"email":"a@b.example"},"author":{"email":5,"name":"n"}}`,
+	`{"jamId":"j","teamId":"t","systemInfo":{"screen":{"width":"wide","height":900}}}`,
+	`{"type":"jam.created","data":{"jamId":"j","teamId":"t","title":[]},"DATA":"x"}`,
+	`{"type":"jam.created","data":{"jamId":"j","teamId":"t"},"data":"x"}`,
+	`{"event":"intercom.recorder.opted_out","payload":{"conversationId":true},"payload":{"conversationId":"12"}}`,
+	`{"type":"notification_event","topic":"conversation.user.created","id":"n","data":{"item":{"type":"conversation","contacts":{"contacts":[{"id":"1"},"x",{"id":3}]},"statistics":"oops","priority":1}}}`,
+	`{"type":"notification_event","topic":"ticket.created","id":"n","data":{"item":{"type":"ticket","ticket_state":{"category":5},"ticket_state":"submitted","team_ids":[1,true,"2"]}}}`,
+	`{"type":"notification_event","topic":"x","id":"n","Topic":"y","created_at":"x","CREATED_AT":1795510800}`,
+	`{"type":"notification_event","topic":"x","id":"n","links":{"a":[1,2]},"self":{},"app_id":9}`,
+	"{\"jamId\":\"j\",\"teamId\":\"t\",\"lin\u212as\":{},\"\u212aind\":1}",
+	`{"conversationId":"1","JAMURL":"https://jam.dev/c/x","recording_url":5}`,
+	`{"recordingLinkId":"r","createdBy":{"email":[]},"createdby":{"name":"n"}}`,
+}
+
+// FuzzParseAgreesWithJSON holds the general decoding path to
+// encoding/json: the union Parse decodes a body into, and so the event,
+// is what json.Unmarshal decodes, and field errors are reported exactly
+// when json.Unmarshal reports a type error. json.Unmarshal stops at the
+// first value a type with its own decoding (Time, ID) refuses, so for
+// those bodies only the weaker properties are checked.
+func FuzzParseAgreesWithJSON(f *testing.F) {
+	for _, s := range agreementSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range flatJamSeeds {
+		f.Add([]byte(s))
+	}
+	for _, b := range readFixtures(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) { checkAgainstJSON(t, raw) })
+}
+
+// checkAgainstJSON checks one body as FuzzParseAgreesWithJSON describes,
+// and reports whether encoding/json decoded it to the end.
+func checkAgainstJSON(t *testing.T, raw []byte) bool {
+	t.Helper()
+	got, errs, err := decodeBody(raw)
+	var want body
+	jerr := json.Unmarshal(raw, &want)
+	var syn *json.SyntaxError
+	if errors.As(jerr, &syn) || err != nil || bytes.IndexByte(bytes.TrimLeft(raw, " \t\r\n"), '{') != 0 {
+		if jerr == nil {
+			require.NoError(t, err, "body %q", raw)
+		}
+		return false
+	}
+	for _, fe := range errs {
+		var ute *json.UnmarshalTypeError
+		require.True(t, errors.As(fe, &ute), "field error %v of %q", fe, raw)
+	}
+	if jerr != nil {
+		clean, _ := pruneJSON(reflect.TypeFor[body](), raw)
+		require.NoError(t, json.Unmarshal(clean, new(body)), "pruned %q to %q", raw, clean)
+	}
+	if stopped(jerr) {
+		require.NotEmpty(t, errs, "json.Unmarshal failed on %q (%v), Parse reported nothing", raw, jerr)
+		return false // encoding/json stopped there: it gives no whole result
+	}
+	require.Equal(t, jerr != nil, len(errs) > 0, "json.Unmarshal error %v, field errors %v, body %q", jerr, errs, raw)
+	gotN, wantN := zeroPointers(got).(body), zeroPointers(&want).(body)
+	require.Equal(t, wantN, gotN, "body %q", raw)
+
+	// Classified alike (with an ill-typed pointer field unset, as pruning
+	// leaves it, where encoding/json would allocate it).
+	ev, ref := gotN.event(raw, nil), wantN.event(raw, nil)
+	require.IsType(t, ref, ev, "body %q", raw)
+	require.Equal(t, ref.EventType(), ev.EventType(), "body %q", raw)
+	if n, ok := ev.(*IntercomNotification); ok {
+		// The public struct decodes the same under encoding/json.
+		var pub IntercomNotification
+		if !stopped(json.Unmarshal(raw, &pub)) {
+			n.item, n.raw, n.fieldErrs = nil, nil, nil
+			require.Equal(t, zeroPointers(&pub), zeroPointers(n), "body %q", raw)
+		}
+	}
+	return true
+}
+
+// stopped reports whether json.Unmarshal stopped decoding at err: it goes
+// on past a value of the wrong kind for a plain field, but not past one
+// that a type with its own UnmarshalJSON refused.
+func stopped(err error) bool {
+	var ute *json.UnmarshalTypeError
+	return errors.As(err, &ute) && ute.Type != nil && reflect.PointerTo(ute.Type).Implements(reflect.TypeFor[json.Unmarshaler]())
+}
+
+// zeroPointers returns a deep copy of the value v points to, with every
+// pointer to a zero value set to nil: encoding/json allocates a field's
+// pointee before it finds the value ill-typed, where pruning leaves it
+// nil, and both mean "not set".
+func zeroPointers(v any) any {
+	var walk func(reflect.Value) reflect.Value
+	walk = func(v reflect.Value) reflect.Value {
+		out := reflect.New(v.Type()).Elem()
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() {
+				return out
+			}
+			e := walk(v.Elem())
+			if e.IsZero() {
+				return out
+			}
+			p := reflect.New(v.Type().Elem())
+			p.Elem().Set(e)
+			out.Set(p)
+		case reflect.Struct:
+			for i := range v.NumField() {
+				// Unexported fields too: the union embeds jamFields.
+				dst, src := out.Field(i), v.Field(i)
+				dst = reflect.NewAt(dst.Type(), unsafe.Pointer(dst.UnsafeAddr())).Elem()
+				if src.CanAddr() {
+					src = reflect.NewAt(src.Type(), unsafe.Pointer(src.UnsafeAddr())).Elem()
+				}
+				dst.Set(walk(src))
+			}
+		case reflect.Slice:
+			if v.IsNil() {
+				return out
+			}
+			s := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+			for i := range v.Len() {
+				s.Index(i).Set(walk(v.Index(i)))
+			}
+			out.Set(s)
+		default:
+			out.Set(v)
+		}
+		return out
+	}
+	return walk(reflect.ValueOf(v).Elem()).Interface()
 }

@@ -558,8 +558,9 @@ func (s *IntercomTicketState) UnmarshalJSON(b []byte) error {
 	}
 	type plain IntercomTicketState
 	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
+	if json.Unmarshal(b, &p) != nil {
+		// Named for the state as a whole, which is what is left zero.
+		return &json.UnmarshalTypeError{Value: "object", Type: reflect.TypeFor[IntercomTicketState]()}
 	}
 	*s = IntercomTicketState(p)
 	return nil
