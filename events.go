@@ -129,6 +129,95 @@ func (b *body) event(raw []byte, errs []error) Event {
 	return &UnknownEvent{Type: b.namedType(), Raw: raw}
 }
 
+// ParseFrom is Parse for a body verified as coming from src, decoded into
+// that source's own event family only, as the Handler decodes: a Standard
+// Webhooks body yields Jam's events (*JamCreated, *RecorderRecorded,
+// *RecorderOptedOut, *RecordingLinkCreated) or an *UnknownEvent, an
+// Intercom body an *IntercomNotification or an *UnknownEvent, and a Series
+// body a *SeriesWebhook (as ParseSeries with the content type sniffed).
+// A body shaped like another family's event is an *UnknownEvent naming the
+// type the body names, so a key of one sender never mints another sender's
+// events, and a delivery's dedupe id comes from its own scheme: the
+// webhook-id header for Standard Webhooks, never an id in the body.
+//
+// After verifying by hand, prefer ParseFrom to Parse, which trusts the
+// body's shape alone.
+func ParseFrom(src Source, body []byte) (Event, error) {
+	return parseFrom(src, bytes.Clone(body))
+}
+
+// parseFrom is ParseFrom for a body the event may keep.
+func parseFrom(src Source, raw []byte) (Event, error) {
+	switch src {
+	case SourceSeries:
+		return parseAs(TypeSeriesWebhook, raw)
+	case SourceStandard:
+		if j, ok := readFlatJam(raw); ok {
+			j.raw = raw
+			return j, nil
+		}
+	case SourceIntercom:
+	default:
+		return nil, fmt.Errorf("webhook: ParseFrom: unknown source %q", src)
+	}
+	b, errs, err := decodeBody(raw)
+	if err != nil {
+		return nil, err
+	}
+	ev := b.event(raw, errs)
+	if !inFamily(src, ev) {
+		return &UnknownEvent{Type: b.namedType(), Raw: raw}, nil
+	}
+	return ev, nil
+}
+
+// parseAsFrom is parseAs within src's family: a pinned type of another
+// family is a wrong shape for a body of src, except that a Standard
+// Webhooks endpoint pinned to a type Jam does not send gets the
+// *UnknownEvent ParseAs gives for any type it does not know.
+func parseAsFrom(src Source, eventType string, raw []byte) (Event, error) {
+	switch {
+	case src == SourceSeries:
+		return parseAs(TypeSeriesWebhook, raw)
+	case eventType == TypeSeriesWebhook, src == SourceIntercom && isJamType(eventType):
+		if _, _, err := decodeBody(raw); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: want %s, body is signed by %s", ErrWrongShape, eventType, src)
+	}
+	ev, err := parseAs(eventType, raw)
+	if err != nil {
+		return nil, err
+	}
+	if !inFamily(src, ev) {
+		return &UnknownEvent{Type: eventType, Raw: raw}, nil
+	}
+	return ev, nil
+}
+
+// inFamily reports whether src sends events like ev; an *UnknownEvent
+// belongs to every family.
+func inFamily(src Source, ev Event) bool {
+	switch ev.(type) {
+	case *UnknownEvent:
+		return true
+	case *IntercomNotification:
+		return src == SourceIntercom
+	case *SeriesWebhook:
+		return src == SourceSeries
+	}
+	return src == SourceStandard && isJamType(ev.EventType())
+}
+
+// isJamType reports whether t is one of the event types Jam sends.
+func isJamType(t string) bool {
+	switch t {
+	case TypeJamCreated, TypeRecorderRecorded, TypeRecorderOptedOut, TypeRecordingLinkCreated:
+		return true
+	}
+	return false
+}
+
 // ParseAs decodes body as eventType, for endpoints that receive one event
 // type only. For Jam's types the flat, envelope and Fin connector shapes are
 // all accepted. A body that names another type, or a flat body without

@@ -126,6 +126,11 @@ var (
 	// progress already hold the memory WithMaxBodyMemory allows; the
 	// request is answered 503 with Retry-After, and the sender retries.
 	ErrBodyMemory = errors.New("webhook: body memory budget exhausted")
+	// ErrIDTooLong is reported, with 400, for a verified Intercom
+	// notification whose id is longer than a webhook-id may be (256
+	// bytes): the id becomes a dedupe key, and the store must not be made
+	// to hold keys of any size a signed body can carry.
+	ErrIDTooLong = errors.New("webhook: notification id too long")
 )
 
 // An Option configures a Handler. Every VerifyOption is also an Option,
@@ -160,6 +165,7 @@ type handlerConfig struct {
 	noDedupe         bool
 	failClosed       bool
 	lease, retention time.Duration
+	intercomMaxAge   time.Duration
 }
 
 // WithSecrets configures Standard Webhooks verification (Jam) with one or
@@ -314,6 +320,23 @@ func WithDedupeTimes(lease, retention time.Duration) Option {
 	})
 }
 
+// WithIntercomMaxAge sets how old an Intercom notification may be, by its
+// signed created_at, before it is refused with 401 (see
+// VerifyIntercomAge). The default is the dedupe retention (DefaultRetention
+// or the one WithDedupeTimes sets): a replay younger than that is caught by
+// its id while the store remembers it, an older one by its age. A longer
+// max age leaves replays between the two to the dedupe store alone.
+// InsecureSkipTimestampCheck switches this check off too.
+func WithIntercomMaxAge(d time.Duration) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		if d <= 0 {
+			return errors.New("webhook: Intercom max age must be positive")
+		}
+		c.intercomMaxAge = d
+		return nil
+	})
+}
+
 // WithDedupeFailClosed answers 500 when the dedupe store fails, so the
 // sender retries later. The default is to process the delivery anyway and
 // log the failure: Intercom retries only once, so failing closed during
@@ -375,6 +398,8 @@ type Handler struct {
 	fail      bool
 	lease     time.Duration
 	keep      time.Duration
+	now       func() time.Time
+	maxAge    time.Duration // for Intercom notifications; 0 when the check is off
 
 	mu  sync.Mutex // serialises registration
 	reg atomic.Pointer[registry]
@@ -399,7 +424,14 @@ func NewHandler(opts ...Option) (*Handler, error) {
 		// outgrows count: reading one at the limit takes up to twice it.
 		return nil, errors.New("webhook: max body memory is less than twice the max body size")
 	}
-	h := &Handler{pinned: c.pinned, maxBody: c.maxBody, logger: c.logger, fail: c.failClosed, lease: c.lease, keep: c.retention}
+	h := &Handler{pinned: c.pinned, maxBody: c.maxBody, logger: c.logger, fail: c.failClosed, lease: c.lease, keep: c.retention,
+		now: vc.now, maxAge: c.intercomMaxAge}
+	if h.maxAge == 0 {
+		h.maxAge = c.retention
+	}
+	if vc.skipTime {
+		h.maxAge = 0
+	}
 	switch {
 	case c.std != nil && len(c.secrets) > 0:
 		return nil, errors.New("webhook: use WithSecrets or WithVerifier, not both")
@@ -520,9 +552,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(ctx, w, d, http.StatusBadRequest, err)
 		return
 	}
-	if n, ok := d.Event.(*IntercomNotification); ok {
-		d.ID = n.ID.String()
+	if n, ok := d.Event.(*IntercomNotification); ok { // only Intercom's bodies decode to one
+		if len(n.ID) <= maxIDLen { // an over-long one is refused below, and not logged
+			d.ID = n.ID.String()
+		}
 		d.Attempt = n.DeliveryAttempts
+		if err := h.checkIntercom(n); err != nil {
+			h.reject(ctx, w, d, intercomStatus(err), err)
+			return
+		}
 	}
 
 	key, token := "", ""
@@ -783,6 +821,30 @@ func bodyErr(err error) error {
 	return fmt.Errorf("webhook: reading body: %w", err)
 }
 
+// checkIntercom applies to a verified notification what its signature
+// cannot: a bounded age, and a bounded id before it becomes a dedupe key.
+func (h *Handler) checkIntercom(n *IntercomNotification) error {
+	if h.maxAge > 0 {
+		if err := VerifyIntercomAge(n, h.now(), h.maxAge); err != nil {
+			return err
+		}
+	}
+	if len(n.ID) > maxIDLen {
+		return ErrIDTooLong
+	}
+	return nil
+}
+
+// intercomStatus is the status for an error of checkIntercom: 401 for an
+// age outside the window, as for a Standard Webhooks timestamp; 400 for an
+// id that is signed but unusable.
+func intercomStatus(err error) int {
+	if errors.Is(err, ErrIDTooLong) {
+		return http.StatusBadRequest
+	}
+	return http.StatusUnauthorized
+}
+
 // decode turns verified bytes into an event.
 func (h *Handler) decode(src Source, body []byte, hd http.Header) (Event, error) {
 	switch {
@@ -795,9 +857,9 @@ func (h *Handler) decode(src Source, body []byte, hd http.Header) (Event, error)
 		}
 		return s, nil
 	case h.pinned != "":
-		return parseAs(h.pinned, body)
+		return parseAsFrom(src, h.pinned, body)
 	}
-	return parse(body)
+	return parseFrom(src, body)
 }
 
 // reject answers a request that will not reach the callbacks, or whose
@@ -884,8 +946,11 @@ func (r *registry) dispatch(ctx context.Context, d *Delivery) (int, error) {
 		for _, fn := range r.byType[d.Event.EventType()] {
 			run(fn)
 		}
-		if d.Source == SourceIntercom {
-			topic := d.Event.EventType()
+		// The one rule for Intercom callbacks, exact topics and patterns
+		// alike: they run for notifications, which only Intercom-signed
+		// bodies decode to.
+		if n, ok := d.Event.(*IntercomNotification); ok {
+			topic := n.Topic
 			for _, p := range r.patterns {
 				if strings.HasPrefix(topic, p.prefix) {
 					run(p.fn)

@@ -73,6 +73,7 @@ func ExampleNewHandler() {
 func ExampleHandler_OnIntercom() {
 	h, err := webhook.NewHandler(
 		webhook.WithIntercomSecrets(webhooktest.IntercomSecret), // the app's client secret
+		webhook.WithClock(webhooktest.Time),                     // the body below was created then
 		webhook.WithLogger(slog.New(slog.DiscardHandler)),
 	)
 	if err != nil {

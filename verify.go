@@ -564,6 +564,34 @@ func (v *IntercomVerifier) Verify(body []byte, h http.Header) error {
 	return verifyErr(SourceIntercom, ErrNoMatchingSignature, "")
 }
 
+// VerifyIntercomAge checks the age of notification n, decoded from a body
+// IntercomVerifier.Verify accepted. Intercom signs no timestamp header, but
+// the body's created_at (first_sent_at when created_at is unset) is signed,
+// so it bounds how long a captured delivery can be replayed once the dedupe
+// store has forgotten its id: after its retention, after eviction, after a
+// restart of an in-memory store. The notification must be at most maxAge
+// old at now, and at most DefaultTolerance in the future (clock skew); one
+// with neither timestamp is refused, since its age cannot be told. Intercom
+// retries once, a minute after the first attempt, with the same created_at,
+// so a window of hours never refuses a real delivery.
+//
+// Errors wrap ErrMessageTooOld or ErrMessageTooNew in a *VerifyError.
+func VerifyIntercomAge(n *IntercomNotification, now time.Time, maxAge time.Duration) error {
+	ts := n.CreatedAt
+	if ts.IsZero() {
+		ts = n.FirstSentAt
+	}
+	switch age := now.Sub(ts.Time); {
+	case ts.IsZero():
+		return verifyErr(SourceIntercom, ErrMessageTooOld, "notification has neither created_at nor first_sent_at")
+	case age > maxAge:
+		return verifyErr(SourceIntercom, ErrMessageTooOld, "notification older than the max age")
+	case age < -DefaultTolerance:
+		return verifyErr(SourceIntercom, ErrMessageTooNew, "notification created in the future")
+	}
+	return nil
+}
+
 // A SeriesVerifier checks Intercom Series and Workflow webhooks, which are
 // unsigned: the admin adds a custom header holding a shared token. It is
 // safe for concurrent use.

@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -111,6 +112,7 @@ type request struct {
 	method, target, contentType string
 	id                          string
 	ts                          time.Time
+	tsSet                       bool
 	svix                        bool
 	header                      http.Header
 }
@@ -119,7 +121,10 @@ type request struct {
 func WithID(id string) RequestOption { return func(r *request) { r.id = id } }
 
 // WithTime sets the instant the request is signed at (default Time()).
-func WithTime(t time.Time) RequestOption { return func(r *request) { r.ts = t } }
+// Intercom signs no timestamp header: for its requests WithTime sets the
+// body's created_at and first_sent_at instead, as StampIntercom does, and
+// the signature covers them.
+func WithTime(t time.Time) RequestOption { return func(r *request) { r.ts, r.tsSet = t, true } }
 
 // WithSvixHeaders sends svix-* headers instead of webhook-*, as Jam does.
 func WithSvixHeaders() RequestOption { return func(r *request) { r.svix = true } }
@@ -140,13 +145,22 @@ func WithHeader(key, value string) RequestOption {
 }
 
 func newRequest(body []byte, opts []RequestOption) (*request, *http.Request) {
+	c := options(body, opts)
+	return c, c.build(body)
+}
+
+func options(body []byte, opts []RequestOption) *request {
 	c := &request{method: http.MethodPost, target: "/webhook", contentType: "application/json", id: MessageID(body), ts: Time(), header: http.Header{}}
 	for _, o := range opts {
 		o(c)
 	}
+	return c
+}
+
+func (c *request) build(body []byte) *http.Request {
 	r := httptest.NewRequest(c.method, c.target, bytes.NewReader(body))
 	r.Header.Set("Content-Type", c.contentType)
-	return c, r
+	return r
 }
 
 func finish(c *request, r *http.Request) *http.Request {
@@ -193,7 +207,11 @@ func NewIntercomRequest(t testing.TB, clientSecret string, body []byte, opts ...
 
 // IntercomRequest is NewIntercomRequest for use outside tests.
 func IntercomRequest(clientSecret string, body []byte, opts ...RequestOption) *http.Request {
-	c, r := newRequest(body, opts)
+	c := options(body, opts)
+	if c.tsSet {
+		body = StampIntercom(body, c.ts)
+	}
+	r := c.build(body)
 	r.Header.Set("User-Agent", "intercom-parrot-service-client/1.0")
 	r.Header.Set("X-Hub-Signature", SignIntercom(clientSecret, body))
 	return finish(c, r)
@@ -236,7 +254,9 @@ func FixtureRequest(name string, opts ...RequestOption) (*http.Request, error) {
 	case "jam":
 		return StandardRequest(Secret, body, opts...)
 	case "intercom":
-		return IntercomRequest(IntercomSecret, body, opts...), nil
+		// Stamped at Time() unless opts say otherwise, as Intercom stamps
+		// what it sends: the fixtures' own times are long past.
+		return IntercomRequest(IntercomSecret, body, append([]RequestOption{WithTime(Time())}, opts...)...), nil
 	case "series":
 		if strings.HasSuffix(name, ".form") {
 			opts = append([]RequestOption{WithContentType("application/x-www-form-urlencoded")}, opts...)
@@ -244,4 +264,41 @@ func FixtureRequest(name string, opts ...RequestOption) (*http.Request, error) {
 		return SeriesRequest(SeriesHeader, SeriesToken, body, opts...), nil
 	}
 	return nil, fmt.Errorf("webhooktest: fixture %q is not under jam/, intercom/ or series/", name)
+}
+
+// StampIntercom returns a copy of body, an Intercom notification, with its
+// top-level created_at and first_sent_at set to t in Unix seconds, as
+// Intercom stamps a notification it sends: a receiver refuses notifications
+// older than its max age (webhook.VerifyIntercomAge), so a fixture replayed
+// later must be stamped anew, then signed. Keys the body lacks are not
+// added; a body that is not a JSON object is returned unchanged.
+func StampIntercom(body []byte, t time.Time) []byte {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return body
+	}
+	type span struct{ start, end int64 }
+	var spans []span
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return body
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return body
+		}
+		if key == "created_at" || key == "first_sent_at" {
+			end := dec.InputOffset()
+			spans = append(spans, span{end - int64(len(v)), end})
+		}
+	}
+	out := make([]byte, 0, len(body)+8)
+	last := int64(0)
+	for _, sp := range spans {
+		out = append(out, body[last:sp.start]...)
+		out = strconv.AppendInt(out, t.Unix(), 10)
+		last = sp.end
+	}
+	return append(out, body[last:]...)
 }

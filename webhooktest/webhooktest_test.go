@@ -105,7 +105,12 @@ func TestEveryFixtureThroughHandler(t *testing.T) {
 			var got webhook.Event
 			h.OnAny(func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error {
 				got = e
-				require.Equal(t, webhooktest.Fixture(t, name), d.Body)
+				want := webhooktest.Fixture(t, name)
+				if strings.HasPrefix(name, "intercom/") {
+					// Stamped at the request's time, as Intercom stamps what it sends.
+					want = webhooktest.StampIntercom(want, webhooktest.Time())
+				}
+				require.Equal(t, want, d.Body)
 				return nil
 			})
 			w := httptest.NewRecorder()

@@ -410,7 +410,7 @@ func TestServe(t *testing.T) {
 	}
 	now := webhooktest.WithTime(time.Now())
 	require.Equal(t, 200, post(webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(jamBody), now, webhooktest.WithID("msg_serve_1"))))
-	require.Equal(t, 200, post(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, []byte(noticeBody))))
+	require.Equal(t, 200, post(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, []byte(noticeBody), now)))
 	require.Equal(t, 200, post(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, []byte(seriesBody),
 		webhooktest.WithContentType("application/x-www-form-urlencoded"))))
 	require.Equal(t, 401, post(webhooktest.NewStandardRequest(t, otherKey, []byte(jamBody), now)))

@@ -28,7 +28,10 @@ Standard Webhooks, intercom/ as Intercom, series/ as Series webhooks.
 Each Standard Webhooks delivery gets a new message id unless --id is given:
 send the same --id twice to see the receiver acknowledge the duplicate
 without running callbacks. Intercom deliveries are deduplicated on the
-notification id inside the body.
+notification id inside the body. Intercom signs no timestamp header, so an
+Intercom body's created_at and first_sent_at are set to the signing time
+(now, or --when) before it is signed, as Intercom stamps what it sends:
+receivers refuse notifications older than their max age.
 
 Keys default to the public test keys of package webhooktest (see
 "webhook serve --test-keys"); --secret, --intercom-secret, --series-header
@@ -166,6 +169,9 @@ func fixtureDelivery(name string) (delivery, error) {
 // send signs and sends one delivery, and returns the response status and
 // the message id the receiver deduplicates it on.
 func send(ctx context.Context, client *http.Client, method, url string, d delivery, s *signing) (int, string, error) {
+	if d.source == webhook.SourceIntercom {
+		d.body = webhooktest.StampIntercom(d.body, s.ts)
+	}
 	h, err := signHeaders(d.source, d.body, s)
 	if err != nil {
 		return 0, "", err
@@ -194,7 +200,7 @@ func messageID(d delivery, h http.Header) string {
 		return v
 	}
 	if d.source == webhook.SourceIntercom {
-		if e, err := webhook.Parse(d.body); err == nil {
+		if e, err := webhook.ParseFrom(webhook.SourceIntercom, d.body); err == nil {
 			if n, ok := e.(*webhook.IntercomNotification); ok && n.ID != "" {
 				return n.ID.String()
 			}

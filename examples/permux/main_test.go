@@ -15,7 +15,7 @@ var (
 	created  = []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
 	recorded = []byte(`{"conversationId":"215471234567890","jamId":"8b1e4d2c-5a6f-4e7d-9c0b-1a2b3c4d5e6f"}`)
 	optedOut = []byte(`{"conversationId":"215471234567891"}`)
-	ping     = []byte(`{"type":"notification_event","id":null,"topic":"ping","app_id":"x7k2p9m4","data":{"item":{"type":"ping","message":"hi"}}}`)
+	ping     = []byte(`{"type":"notification_event","id":null,"topic":"ping","app_id":"x7k2p9m4","created_at":1795510800,"data":{"item":{"type":"ping","message":"hi"}}}`)
 )
 
 func TestRoutes(t *testing.T) {

@@ -22,7 +22,7 @@ import (
 var (
 	jamBody   = []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
 	replyBody = []byte(`{"type":"notification_event","id":"notif_3e1f7a2c","topic":"conversation.user.replied","app_id":"x7k2p9m4",` +
-		`"delivery_attempts":1,"data":{"item":{"type":"conversation","id":"215471234567890"}}}`)
+		`"delivery_attempts":1,"created_at":1795510790,"data":{"item":{"type":"conversation","id":"215471234567890"}}}`)
 )
 
 type fixture struct {
