@@ -444,7 +444,70 @@ func goldenTable() map[string]golden {
 		"intercom/content_stat.series.json": {(*IntercomNotification)(nil), "content_stat.series", raw("content_stat.series", `"series_id":"40217"`)},
 		"intercom/call.started.json":        {(*IntercomNotification)(nil), "call.started", raw("call", `"direction":"inbound"`)},
 		"intercom/job.completed.json":       {(*IntercomNotification)(nil), TopicJobCompleted, raw("job", `"resource_type":"data_export"`)},
-		"intercom/user.created.json":        {(*IntercomNotification)(nil), TopicUserCreated, raw("user", `"user_id":"legacy-1188"`)},
+		"intercom/user.created.json": {(*IntercomNotification)(nil), TopicUserCreated, contact(func(t *testing.T, c *IntercomContact) {
+			require.Equal(t, ID("530370b477ad7120001d"), c.ID, "an older API's user item is a contact")
+			require.Equal(t, RoleUser, c.Role)
+			require.Equal(t, "legacy-1188", c.ExternalID, "user_id")
+			require.Equal(t, "pat.obrien@ironbark-labs.example", c.Email)
+			require.Equal(t, "Pat O'Brien", c.Name)
+			require.Equal(t, int64(1391782580), c.CreatedAt.Unix())
+		})},
+		"intercom/ticket.contact.attached.json": {(*IntercomNotification)(nil), TopicTicketContactAttached, func(t *testing.T, ev Event) {
+			n := ev.(*IntercomNotification)
+			require.Equal(t, ItemTicket, n.ItemType())
+			tk := n.Ticket()
+			require.NotNil(t, tk, "ticket nested at data.item.ticket")
+			require.Equal(t, ID("1031"), tk.ID)
+			require.Equal(t, ID("48227"), tk.TicketID)
+			require.Equal(t, IntercomTicketType{Name: "Tickets"}, tk.TicketType, "ticket_type as a plain string")
+			require.Equal(t, IntercomTicketState{Category: "submitted", InternalLabel: "Submitted", ExternalLabel: "Received"}, tk.State)
+			require.Equal(t, "Invoice PDF shows last year's VAT number", tk.Title())
+			require.Equal(t, []IntercomContactRef{
+				{Type: "contact", ID: "6601d4b7c2a9e81f3b5d7a20", ExternalID: "ib-user-3318"},
+				{Type: "contact", ID: "6601d4b7c2a9e81f3b5d7a35", ExternalID: "ib-user-3342"},
+			}, tk.Contacts)
+			require.Equal(t, ID("0"), tk.AdminAssigneeID)
+			require.Equal(t, ID("5017430"), tk.TeamAssigneeID)
+			require.True(t, tk.Open)
+			require.Equal(t, &IntercomContact{ID: "6601d4b7c2a9e81f3b5d7a35", Role: RoleUser, ExternalID: "ib-user-3342",
+				Email: "ilse.varga@ironbark-labs.example", Name: "Ilse Varga"}, tk.ChangedContact)
+			require.Nil(t, n.Contact())
+		}},
+		"intercom/ticket.contact.detached.json": {(*IntercomNotification)(nil), TopicTicketContactDetached, func(t *testing.T, ev Event) {
+			n := ev.(*IntercomNotification)
+			require.Equal(t, ItemTicket, n.ItemType())
+			tk := n.Ticket()
+			require.NotNil(t, tk)
+			require.Equal(t, "Tickets", tk.TicketType.Name)
+			require.Equal(t, IntercomTicketState{Category: "in_progress", InternalLabel: "Looking into it", ExternalLabel: "In progress"}, tk.State)
+			require.Equal(t, []IntercomContactRef{{Type: "contact", ID: "6601d4b7c2a9e81f3b5d7a20", ExternalID: "ib-user-3318"}}, tk.Contacts)
+			require.Equal(t, ID("7340561"), tk.AdminAssigneeID)
+			require.Equal(t, ID("6601d4b7c2a9e81f3b5d7a35"), tk.ChangedContact.ID)
+			require.Equal(t, 2, n.DeliveryAttempts)
+		}},
+		"intercom/conversation.user.replied.older_api.json": {(*IntercomNotification)(nil), TopicConversationUserReplied, conv(func(t *testing.T, n *IntercomNotification, c *IntercomConversation) {
+			require.Equal(t, ID("19204471183"), c.ID)
+			require.Equal(t, []IntercomContactRef{{Type: "user", ID: "5cf7a3e1b9d24f0012a8c6e4", ExternalID: "ib-user-3318",
+				Name: "Noor Haddad", Email: "noor.haddad@ironbark-labs.example"}}, c.Contacts, "user, for contacts")
+			require.Equal(t, ID("2981004"), c.AdminAssigneeID, "assignee, for admin_assignee_id")
+			require.Empty(t, c.TeamAssigneeID)
+			require.Equal(t, IntercomSource{Type: "conversation_message", ID: "318842771", URL: "https://app.ironbark-labs.example/billing/invoices",
+				Body: "<p>Our invoice for May shows last year's VAT number.</p>", Author: IntercomAuthor{Type: "user", ID: "5cf7a3e1b9d24f0012a8c6e4"}},
+				c.Source, "conversation_message, for source")
+			require.Equal(t, StateOpen, c.State)
+			require.Len(t, c.Parts, 1)
+			require.Equal(t, 2, c.PartsTotal)
+			require.Equal(t, int64(1560339000), c.WaitingSince.Unix())
+		})},
+		"intercom/conversation.admin.assigned.older_api.json": {(*IntercomNotification)(nil), TopicConversationAdminAssigned, conv(func(t *testing.T, n *IntercomNotification, c *IntercomConversation) {
+			require.Equal(t, []IntercomContactRef{{Type: "lead", ID: "56bb2c4e8a1f3d0e6c000042",
+				ExternalID: "7e1f0b9c-2d4a-4c6e-8f10-3a5b7c9d1e2f", Email: "visitor.4411@mailbox.example"}}, c.Contacts)
+			require.Empty(t, c.AdminAssigneeID)
+			require.Equal(t, ID("204118"), c.TeamAssigneeID, "a team assignee")
+			require.Equal(t, "Question about plans", c.Source.Subject)
+			require.Equal(t, "lead", c.Source.Author.Type)
+			require.Equal(t, &IntercomAuthor{Type: "team", ID: "204118"}, c.Parts[0].AssignedTo)
+		})},
 		"intercom/ping.json": {(*IntercomNotification)(nil), TopicPing, func(t *testing.T, ev Event) {
 			n := ev.(*IntercomNotification)
 			require.Empty(t, n.ID, "null id")

@@ -238,17 +238,20 @@ const (
 const (
 	ItemConversation = "conversation"
 	ItemContact      = "contact"
-	ItemTicket       = "ticket"
-	ItemCompany      = "company"
-	ItemAdmin        = "admin"
-	ItemContactTag   = "contact_tag"
-	ItemEvent        = "event"
-	ItemPing         = "ping"
+	// ItemUser is a contact as the older API generation names it; Contact
+	// serves it.
+	ItemUser       = "user"
+	ItemTicket     = "ticket"
+	ItemCompany    = "company"
+	ItemAdmin      = "admin"
+	ItemContactTag = "contact_tag"
+	ItemEvent      = "event"
+	ItemPing       = "ping"
 )
 
 // typedItemKinds lists the kinds IntercomItem.typed builds.
 func typedItemKinds() []string {
-	return []string{ItemConversation, ItemContact, ItemTicket, ItemCompany, ItemAdmin,
+	return []string{ItemConversation, ItemContact, ItemUser, ItemTicket, ItemCompany, ItemAdmin,
 		ItemContactTag, ItemEvent, ItemPing}
 }
 
@@ -283,6 +286,13 @@ type IntercomItem struct {
 	Source            *IntercomSource     `json:"source"`
 	Statistics        *IntercomStatistics `json:"statistics"`
 	ConversationParts *IntercomPartList   `json:"conversation_parts"`
+	// The older API generation's conversation: user for contacts,
+	// assignee for admin_assignee_id and team_assignee_id,
+	// conversation_message for source. Conversation maps them onto the
+	// same fields.
+	User                *IntercomItem   `json:"user"`
+	Assignee            *IntercomAuthor `json:"assignee"`
+	ConversationMessage *IntercomSource `json:"conversation_message"`
 
 	// Contact.
 	Role        string `json:"role"`
@@ -300,6 +310,10 @@ type IntercomItem struct {
 	TicketAttributes map[string]any      `json:"ticket_attributes"`
 	TicketState      IntercomTicketState `json:"ticket_state"`
 	TicketType       *IntercomTicketType `json:"ticket_type"`
+	// ticket.contact.attached and .detached give the state as state, with
+	// these labels, instead of ticket_state.
+	TicketCustomStateAdminLabel string `json:"ticket_custom_state_admin_label"`
+	TicketCustomStateUserLabel  string `json:"ticket_custom_state_user_label"`
 
 	// Company.
 	CompanyID       string        `json:"company_id"`
@@ -319,7 +333,8 @@ type IntercomItem struct {
 	HasInboxSeat     bool   `json:"has_inbox_seat"`
 	TeamIDs          []ID   `json:"team_ids"`
 
-	// Contact tag.
+	// Contact tag; also the contact beside the nested ticket of
+	// ticket.contact.attached and .detached.
 	Tag     *IntercomTag  `json:"tag"`
 	Contact *IntercomItem `json:"contact"`
 
@@ -439,10 +454,15 @@ type IntercomAuthor struct {
 }
 
 // IntercomContactRef refers to a contact from a conversation or ticket.
+// Type is "contact" in the newer API; a conversation of the older API
+// names its one contact in user, which maps to a ref of Type "user" or
+// "lead" whose ExternalID is the user_id and which carries Name and Email.
 type IntercomContactRef struct {
 	Type       string `json:"type"`
 	ID         ID     `json:"id"`
 	ExternalID string `json:"external_id"`
+	Name       string `json:"name"`
+	Email      string `json:"email"`
 }
 
 // IntercomTag is a tag on a conversation, contact or company.
@@ -507,7 +527,8 @@ type IntercomContact struct {
 	Deleted          bool // the item is the stub of contact.deleted
 }
 
-// An IntercomTicket is a ticket item.
+// An IntercomTicket is a ticket item. State and TicketType hold both
+// forms the topics send (see IntercomTicketState, IntercomTicketType).
 type IntercomTicket struct {
 	ID               ID
 	TicketID         ID // the number teammates and customers see
@@ -522,6 +543,9 @@ type IntercomTicket struct {
 	UpdatedAt        Time
 	Open             bool
 	Deleted          bool
+	// ChangedContact is the contact that ticket.contact.attached or
+	// ticket.contact.detached is about; nil for other topics.
+	ChangedContact *IntercomContact
 }
 
 // Title returns the ticket's _default_title_ attribute, if it is a string.
@@ -567,12 +591,39 @@ func (s *IntercomTicketState) UnmarshalJSON(b []byte) error {
 }
 
 // IntercomTicketType is a ticket's type, as defined in the workspace.
+// Most ticket topics send an object; ticket.contact.attached and
+// ticket.contact.detached send the type's name alone, a string such as
+// "Tickets", which decodes into Name.
 type IntercomTicketType struct {
 	Type        string `json:"type"`
 	ID          ID     `json:"id"`
 	Name        string `json:"name"`
 	Description string `json:"description"`
 	Category    string `json:"category"` // Customer, Back-office, Tracker
+}
+
+// UnmarshalJSON accepts the string and the object form.
+func (tt *IntercomTicketType) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		name, ok := unquote(b)
+		if !ok {
+			break
+		}
+		*tt = IntercomTicketType{Name: name}
+		return nil
+	case len(b) > 0 && b[0] == '{':
+		type plain IntercomTicketType
+		var p plain
+		if json.Unmarshal(b, &p) != nil {
+			break
+		}
+		*tt = IntercomTicketType(p)
+		return nil
+	}
+	return &json.UnmarshalTypeError{Value: valueKind(b), Type: reflect.TypeFor[IntercomTicketType]()}
 }
 
 // An IntercomCompany is a company item.
@@ -644,12 +695,16 @@ func (it *IntercomItem) typed() any {
 		return nil
 	}
 	if it.Ticket != nil && it.Type != ItemConversation {
-		return it.Ticket.ticket()
+		t := it.Ticket.ticket()
+		if it.Contact != nil {
+			t.ChangedContact = it.Contact.contact()
+		}
+		return t
 	}
 	switch it.Type {
 	case ItemConversation:
 		return it.conversation()
-	case ItemContact:
+	case ItemContact, ItemUser:
 		return it.contact()
 	case ItemTicket:
 		return it.ticket()
@@ -698,13 +753,41 @@ func (it *IntercomItem) conversation() *IntercomConversation {
 	if p := it.ConversationParts; p != nil {
 		c.Parts, c.PartsTotal = p.Parts, p.TotalCount
 	}
+	// The older generation's fields, where the newer ones are absent.
+	if u := it.User; it.Contacts == nil && u != nil {
+		c.Contacts = []IntercomContactRef{{Type: u.Type, ID: u.ID, ExternalID: u.externalID(), Name: u.Name, Email: u.Email}}
+	}
+	if it.Source == nil && it.ConversationMessage != nil {
+		c.Source = *it.ConversationMessage
+	}
+	if a := it.Assignee; a != nil && c.AdminAssigneeID == "" && c.TeamAssigneeID == "" {
+		switch a.Type {
+		case "admin":
+			c.AdminAssigneeID = a.ID
+		case "team":
+			c.TeamAssigneeID = a.ID
+		} // "nobody_admin": unassigned
+	}
 	return c
 }
 
+// externalID is the contact's id in the workspace's own system: external_id,
+// or user_id in the older API generation.
+func (it *IntercomItem) externalID() string {
+	if it.ExternalID != "" {
+		return it.ExternalID
+	}
+	return it.UserID
+}
+
 func (it *IntercomItem) contact() *IntercomContact {
+	role := it.Role
+	if role == "" && it.Type == ItemUser {
+		role = RoleUser // the older generation's kind is its role
+	}
 	return &IntercomContact{
-		ID: it.ID, Role: it.Role, Email: it.Email, Phone: it.Phone, Name: it.Name,
-		ExternalID: it.ExternalID, WorkspaceID: it.WorkspaceID, CreatedAt: it.CreatedAt,
+		ID: it.ID, Role: role, Email: it.Email, Phone: it.Phone, Name: it.Name,
+		ExternalID: it.externalID(), WorkspaceID: it.WorkspaceID, CreatedAt: it.CreatedAt,
 		UpdatedAt: it.UpdatedAt, SignedUpAt: it.SignedUpAt, LastSeenAt: it.LastSeenAt,
 		Tags: it.Tags.All(), CustomAttributes: it.CustomAttributes, Deleted: it.Deleted,
 	}
@@ -713,7 +796,7 @@ func (it *IntercomItem) contact() *IntercomContact {
 func (it *IntercomItem) ticket() *IntercomTicket {
 	t := &IntercomTicket{
 		ID: it.ID, TicketID: it.TicketID, Category: it.Category, TicketAttributes: it.TicketAttributes,
-		State: it.TicketState, TicketType: deref(it.TicketType), AdminAssigneeID: it.AdminAssigneeID,
+		State: it.ticketState(), TicketType: deref(it.TicketType), AdminAssigneeID: it.AdminAssigneeID,
 		TeamAssigneeID: it.TeamAssigneeID, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
 		Open: it.Open, Deleted: it.Deleted,
 	}
@@ -721,6 +804,16 @@ func (it *IntercomItem) ticket() *IntercomTicket {
 		t.Contacts = it.Contacts.Contacts
 	}
 	return t
+}
+
+// ticketState is ticket_state, or the state and custom state labels that
+// ticket.contact.attached and .detached send instead.
+func (it *IntercomItem) ticketState() IntercomTicketState {
+	if it.TicketState != (IntercomTicketState{}) || it.State == "" {
+		return it.TicketState
+	}
+	return IntercomTicketState{Category: it.State, InternalLabel: it.TicketCustomStateAdminLabel,
+		ExternalLabel: it.TicketCustomStateUserLabel}
 }
 
 func deref[T any](p *T) T {
