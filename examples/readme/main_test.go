@@ -29,9 +29,9 @@ func TestMux(t *testing.T) {
 	mux, err := newMux(webhooktest.Secret, webhooktest.IntercomSecret)
 	require.NoError(t, err)
 	jam := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","jamUrl":"https://jam.dev/c/4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video","author":{"email":"dana@northwind.example"}}`)
-	notice := []byte(`{"type":"notification_event","app_id":"x7k2p9m4","id":"notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c","topic":"conversation.user.replied","created_at":1795510790,"delivery_attempts":1,"data":{"type":"notification_event_data","item":{"type":"conversation","id":"215471234567890"}}}`)
-
 	now := time.Now()
+	// Created now: the handler refuses notifications older than its max age.
+	notice := webhooktest.StampIntercom([]byte(`{"type":"notification_event","app_id":"x7k2p9m4","id":"notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c","topic":"conversation.user.replied","created_at":1795510790,"delivery_attempts":1,"data":{"type":"notification_event_data","item":{"type":"conversation","id":"215471234567890"}}}`), now)
 	jamSig, err := webhooktest.SignStandard(webhooktest.Secret, "msg_readme_1", now, jam)
 	require.NoError(t, err)
 	signedJam := httptest.NewRequest(http.MethodPost, "/webhooks", bytes.NewReader(jam))
