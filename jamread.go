@@ -9,7 +9,9 @@ import "strings"
 // match case-insensitively, a value of unexpected type, invalid JSON),
 // and Parse then takes the general path, which is authoritative. So the
 // result, when it reports true, is what the general path would return; a
-// fuzz test holds it to that.
+// fuzz test holds it to that. It stays while it is several times faster
+// than encoding/json on this body: the measurement, and what retires it,
+// are on jsonReader.
 func readFlatJam(body []byte) (*JamCreated, bool) {
 	j := &JamCreated{}
 	var created, snake Time

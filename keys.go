@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"hash"
 	"strings"
@@ -268,50 +269,28 @@ func isHexDigit(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// base64Table maps a byte to its value in the standard base64 alphabet,
-// or 0xff. A constant string, so it is a lookup and cannot be mutated.
-const base64Table = "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
-	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x3e\xff\xff\xff\x3f\x34\x35\x36\x37\x38\x39\x3a\x3b\x3c\x3d\xff\xff\xff\xff\xff\xff" +
-	"\xff\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\xff\xff\xff\xff\xff" +
-	"\xff\x1a\x1b\x1c\x1d\x1e\x1f\x20\x21\x22\x23\x24\x25\x26\x27\x28\x29\x2a\x2b\x2c\x2d\x2e\x2f\x30\x31\x32\x33\xff\xff\xff\xff\xff" +
-	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
-	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
-	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
-	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+// strictBase64 decodes signatures: standard alphabet, padding required,
+// unused low bits zero, so each byte string has one accepted text.
+var strictBase64 = base64.StdEncoding.Strict()
 
-// decodeBase64 decodes s, standard alphabet with padding, into dst and
-// reports whether s is exactly the canonical encoding of len(dst) bytes:
-// what base64.StdEncoding.Strict accepts, without its tolerance of CR and
-// LF. It reads the string in place because converting a 44-byte header
-// value to []byte for encoding/base64 would allocate on every request.
+// decodeBase64 decodes s into dst, at most 64 bytes, and reports whether s
+// is exactly the canonical encoding of len(dst) bytes. On Go 1.26 the
+// []byte(s) conversion of a short value that does not escape stays on the
+// stack, so this allocates nothing. The decoder may write
+// DecodedLen(len(s)) bytes, one or two more than a canonical text decodes
+// to, so it decodes into a buffer with that room: a 44-character text
+// without padding would otherwise overrun a 32-byte dst and panic.
 func decodeBase64(dst []byte, s string) bool {
-	if len(s) != base64.StdEncoding.EncodedLen(len(dst)) {
+	var buf [ed25519.SignatureSize + 2]byte
+	if len(dst) > ed25519.SignatureSize || len(s) != base64.StdEncoding.EncodedLen(len(dst)) {
 		return false
 	}
-	var bad byte // any value over 63 sets a high bit
-	// Re-slicing instead of indexing lets the compiler drop bounds checks.
-	for len(dst) >= 3 && len(s) >= 4 {
-		a, b, c, d := base64Table[s[0]], base64Table[s[1]], base64Table[s[2]], base64Table[s[3]]
-		bad |= a | b | c | d
-		dst[0], dst[1], dst[2] = a<<2|b>>4, b<<4|c>>2, c<<6|d
-		dst, s = dst[3:], s[4:]
-	}
-	// The unused low bits of the last character must be zero, or two
-	// strings would decode to the same bytes.
-	if len(s) != 4 && len(dst) != 0 {
+	n, err := strictBase64.Decode(buf[:], []byte(s))
+	if err != nil || n != len(dst) {
 		return false
 	}
-	switch len(dst) {
-	case 1:
-		a, b := base64Table[s[0]], base64Table[s[1]]
-		dst[0] = a<<2 | b>>4
-		return (a|b)&0xc0 == 0 && bad&0xc0 == 0 && b&0x0f == 0 && s[2] == '=' && s[3] == '='
-	case 2:
-		a, b, c := base64Table[s[0]], base64Table[s[1]], base64Table[s[2]]
-		dst[0], dst[1] = a<<2|b>>4, b<<4|c>>2
-		return (a|b|c)&0xc0 == 0 && bad&0xc0 == 0 && c&0x03 == 0 && s[3] == '='
-	}
-	return bad&0xc0 == 0
+	copy(dst, buf[:n])
+	return true
 }
 
 // base64Alphabet is the standard base64 alphabet.
@@ -340,7 +319,11 @@ func encodeMAC(dst *macText, sum *[sha256.Size]byte) {
 }
 
 // base64Pair returns the two characters encoding the 12-bit value v, the
-// first in the low byte.
+// first in the low byte. The 8 KiB table it reads pays for itself against
+// base64.StdEncoding.Encode: paired verify/floor at 256 bytes 1.24 with
+// it, 1.28 without (BENCHMARKS.md, "The base64 pair table").
+//
+//go:generate go run gen_base64pairs.go
 func base64Pair(v uint64) uint16 {
 	i := 2 * (v & 0xfff)
 	return uint16(base64Pairs[i]) | uint16(base64Pairs[i+1])<<8
@@ -371,29 +354,11 @@ func load64(b []byte, s string) uint64 {
 }
 
 // decodeHex decodes s, lower- or upper-case, into dst and reports whether s
-// is exactly 2*len(dst) hex digits. Like decodeBase64 it reads in place.
+// is exactly 2*len(dst) hex digits. Like decodeBase64 it allocates nothing.
 func decodeHex(dst []byte, s string) bool {
 	if len(s) != 2*len(dst) {
 		return false
 	}
-	for i := range dst {
-		hi, lo := hexValue(s[2*i]), hexValue(s[2*i+1])
-		if hi > 15 || lo > 15 {
-			return false
-		}
-		dst[i] = hi<<4 | lo
-	}
-	return true
-}
-
-func hexValue(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10
-	}
-	return 0xff
+	n, err := hex.Decode(dst, []byte(s))
+	return err == nil && n == len(dst)
 }

@@ -2,8 +2,10 @@ package webhook
 
 import (
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"strconv"
 	"testing"
@@ -155,5 +157,26 @@ func BenchmarkVerifyPaired(b *testing.B) {
 			b.ReportMetric(float64(verify)/float64(floor), "verify/floor")
 			b.ReportMetric(float64(headers)/float64(floor), "headers/floor")
 		})
+	}
+}
+
+// BenchmarkVerifyIntercom verifies one Intercom delivery: the hex
+// X-Hub-Signature decoded with encoding/hex, one HMAC-SHA1.
+func BenchmarkVerifyIntercom(b *testing.B) {
+	body := newBenchDelivery(2048).body
+	secret := "3f9a1c7e-55b2-4d0e-a8c6-91e4b7d2f013"
+	m := hmac.New(sha1.New, []byte(secret))
+	m.Write(body)
+	h := http.Header{headerHubSignature: {"sha1=" + hex.EncodeToString(m.Sum(nil))}}
+	v, err := NewIntercomVerifier(secret)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := v.Verify(body, h); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
