@@ -52,6 +52,17 @@ type Delivery struct {
 	// Attempt is the delivery attempt number when the sender states it
 	// (Intercom's delivery_attempts), else 0.
 	Attempt int
+	// Key names the message uniquely and stably: the dedupe key, which is
+	// the source and the message id ("standard:msg_…", "intercom:…").
+	// In inbox mode a delivery without a message id (an Intercom ping,
+	// Series) gets a generated one, so Key is never empty there; outside
+	// inbox mode it is empty for those, and when deduplication is off.
+	Key string
+	// InboxAttempt counts the runs of this delivery's callbacks in inbox
+	// mode: 1 on the first run, 2 on the first retry, and so on; 0
+	// outside inbox mode. A run may repeat after a crash, so callbacks
+	// keyed by Key should be idempotent.
+	InboxAttempt int
 	// Header is the request's header.
 	Header http.Header
 	// Body is the verified body, exactly as read. Nil for a request
@@ -97,7 +108,8 @@ type PanicError struct {
 func (e *PanicError) Error() string { return fmt.Sprintf("webhook: callback panicked: %v", e.Value) }
 
 // A HandlerError is what the error hook receives: the status the handler
-// answered and why.
+// answered and why. Status is 0 for callbacks that failed in an inbox
+// worker (Handler.Run), where nothing is answered.
 type HandlerError struct {
 	Status int
 	Err    error
@@ -105,6 +117,9 @@ type HandlerError struct {
 
 // Error gives the status answered and the reason.
 func (e *HandlerError) Error() string {
+	if e.Status == 0 {
+		return "webhook: inbox worker: " + e.Err.Error()
+	}
 	return "webhook: " + strconv.Itoa(e.Status) + " " + http.StatusText(e.Status) + ": " + e.Err.Error()
 }
 
@@ -166,6 +181,8 @@ type handlerConfig struct {
 	failClosed       bool
 	lease, retention time.Duration
 	intercomMaxAge   time.Duration
+	inbox            Inbox
+	workers          WorkerConfig
 }
 
 // WithSecrets configures Standard Webhooks verification (Jam) with one or
@@ -401,6 +418,10 @@ type Handler struct {
 	now       func() time.Time
 	maxAge    time.Duration // for Intercom notifications; 0 when the check is off
 
+	inbox   Inbox         // nil unless in inbox mode
+	workers WorkerConfig  // with the defaults filled in
+	wake    chan struct{} // a delivery was stored: workers look at once
+
 	mu  sync.Mutex // serialises registration
 	reg atomic.Pointer[registry]
 }
@@ -425,7 +446,7 @@ func NewHandler(opts ...Option) (*Handler, error) {
 		return nil, errors.New("webhook: max body memory is less than twice the max body size")
 	}
 	h := &Handler{pinned: c.pinned, maxBody: c.maxBody, logger: c.logger, fail: c.failClosed, lease: c.lease, keep: c.retention,
-		now: vc.now, maxAge: c.intercomMaxAge}
+		now: vc.now, maxAge: c.intercomMaxAge, inbox: c.inbox, workers: c.workers.withDefaults(), wake: make(chan struct{}, 1)}
 	if h.maxAge == 0 {
 		h.maxAge = c.retention
 	}
@@ -472,7 +493,9 @@ func NewHandler(opts ...Option) (*Handler, error) {
 		h.logger = slog.Default()
 	}
 	switch {
-	case c.noDedupe:
+	case c.inbox != nil && (c.dedupe != nil || c.noDedupe):
+		return nil, errors.New("webhook: the inbox is the dedupe: use WithInbox without WithDeduper or WithoutDedupe")
+	case c.noDedupe, c.inbox != nil:
 	case c.dedupe != nil:
 		h.dedupe = c.dedupe
 	default:
@@ -562,11 +585,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if d.ID != "" && (h.dedupe != nil || h.inbox != nil) {
+		d.Key = string(d.Source) + ":" + d.ID
+	}
+	if h.inbox != nil {
+		h.store(ctx, w, r, d)
+		return
+	}
 
 	key, token := "", ""
 	var claimed time.Time
 	if h.dedupe != nil && d.ID != "" {
-		key = string(d.Source) + ":" + d.ID
+		key = d.Key
 		var status ClaimStatus
 		claimed = time.Now()
 		token, status, err = h.dedupe.Claim(ctx, key, h.lease)

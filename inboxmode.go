@@ -1,0 +1,366 @@
+package webhook
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Defaults for the workers of Handler.Run; see WorkerConfig.
+const (
+	DefaultWorkers         = 8
+	DefaultMaxAttempts     = 25
+	DefaultMaxAge          = 72 * time.Hour
+	DefaultMinBackoff      = time.Second
+	DefaultMaxBackoff      = time.Hour
+	DefaultPoll            = 500 * time.Millisecond
+	DefaultShutdownTimeout = 30 * time.Second
+)
+
+// inboxRetryAfter is the Retry-After of a 503 for a full or failing
+// inbox: long enough for workers to drain some, short of Intercom's minute.
+const inboxRetryAfter = "5"
+
+// A WorkerConfig tunes the workers that Handler.Run runs in inbox mode,
+// and their retry policy. Zero fields take the defaults.
+//
+// A delivery whose callbacks fail is retried after a random wait between
+// MinBackoff and MinBackoff·2ⁿ (n the attempts so far), capped at
+// MaxBackoff (exponential backoff with jitter), or after a StatusError's
+// RetryAfter when that is longer. It is dead, keeping its last error,
+// once it has run MaxAttempts times, when its next attempt would come
+// more than MaxAge after it was received, or at once for an error marked
+// with Permanent.
+type WorkerConfig struct {
+	// Workers is how many deliveries run their callbacks at once
+	// (DefaultWorkers).
+	Workers int
+	// MaxAttempts is the most runs a delivery gets (DefaultMaxAttempts).
+	MaxAttempts int
+	// MaxAge is how long after it was received a delivery may still be
+	// retried (DefaultMaxAge).
+	MaxAge time.Duration
+	// MinBackoff and MaxBackoff bound the wait before a retry
+	// (DefaultMinBackoff, DefaultMaxBackoff).
+	MinBackoff, MaxBackoff time.Duration
+	// Poll is how often idle workers look for due deliveries: retries
+	// coming due, and deliveries other processes stored (DefaultPoll). A
+	// delivery this handler stores wakes them at once.
+	Poll time.Duration
+	// ShutdownTimeout is how long Run waits, once its context is done,
+	// for callbacks in flight to return before it cancels their context
+	// and returns (DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
+}
+
+func (c WorkerConfig) withDefaults() WorkerConfig {
+	set := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	set(&c.MaxAge, DefaultMaxAge)
+	set(&c.MinBackoff, DefaultMinBackoff)
+	set(&c.MaxBackoff, DefaultMaxBackoff)
+	set(&c.Poll, DefaultPoll)
+	set(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
+	return c
+}
+
+// backoff is the wait before the retry that follows attempts failed runs.
+func (c WorkerConfig) backoff(attempts int) time.Duration {
+	hi := c.MaxBackoff
+	if attempts < 62 && c.MinBackoff<<attempts > 0 {
+		hi = min(hi, c.MinBackoff<<attempts)
+	}
+	if hi <= c.MinBackoff {
+		return c.MinBackoff
+	}
+	return c.MinBackoff + rand.N(hi-c.MinBackoff+1)
+}
+
+// WithInbox switches the handler to inbox mode: it verifies and decodes
+// each delivery as before, then stores it in ib and answers 200 once
+// Store has returned, without running the callbacks. Handler.Run runs
+// them from the inbox, with retries. The inbox is the dedupe: a delivery
+// already stored is acknowledged without a second copy, and no Deduper is
+// used. A full or failing inbox answers 503 with Retry-After, so the
+// sender retries.
+//
+// WithDedupeTimes sets the workers' lease and how long done deliveries
+// are kept as dedupe records (DefaultLease, DefaultRetention).
+func WithInbox(ib Inbox) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		if ib == nil {
+			return errors.New("webhook: WithInbox(nil)")
+		}
+		c.inbox = ib
+		return nil
+	})
+}
+
+// WithWorkers sets the workers' concurrency, retry policy and shutdown
+// for Handler.Run.
+func WithWorkers(wc WorkerConfig) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		c.workers = wc
+		return nil
+	})
+}
+
+// A permanentError marks a callback error that no retry can fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as permanent: in inbox mode a delivery whose
+// callback returns it is dead at once, without retries. It returns nil
+// for nil. Outside inbox mode it is an ordinary error.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+// keptHeaders are the request headers an inbox stores for callbacks. The
+// signatures are not among them (verified already), nor anything that may
+// carry a credential, such as the Series token's header.
+var keptHeaders = []string{
+	"Content-Type", "User-Agent",
+	headerWebhookID, headerWebhookTimestamp, headerSvixID, headerSvixTimestamp,
+}
+
+// store is the handler's last step in inbox mode: d is verified and
+// decoded.
+func (h *Handler) store(ctx context.Context, w http.ResponseWriter, r *http.Request, d *Delivery) {
+	e := &InboxEntry{
+		Key:        d.Key,
+		Source:     d.Source,
+		ID:         d.ID,
+		Timestamp:  d.Timestamp,
+		ReceivedAt: h.now(),
+		Header:     make(http.Header, len(keptHeaders)),
+		Body:       d.Body,
+	}
+	if e.Key == "" {
+		e.Key = string(d.Source) + ":" + generatedKeyPrefix + crand.Text()
+	}
+	for _, k := range keptHeaders {
+		if v := r.Header[k]; len(v) > 0 {
+			e.Header[k] = v
+		}
+	}
+	// The W3C trace context, for a worker to continue the trace.
+	for _, k := range [...]string{"traceparent", "tracestate"} {
+		if v := r.Header.Get(k); v != "" {
+			if e.Meta == nil {
+				e.Meta = make(map[string]string, 2)
+			}
+			e.Meta[k] = v
+		}
+	}
+	stored, err := h.inbox.Store(ctx, e)
+	if err != nil {
+		w.Header().Set("Retry-After", inboxRetryAfter)
+		h.reject(ctx, w, d, http.StatusServiceUnavailable, fmt.Errorf("webhook: inbox store: %w", err))
+		return
+	}
+	if stored {
+		select {
+		case h.wake <- struct{}{}:
+		default:
+		}
+	} else {
+		h.logger.LogAttrs(ctx, slog.LevelDebug, "webhook duplicate acknowledged",
+			slog.String("source", string(d.Source)), slog.String("id", d.ID))
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// generatedKeyPrefix marks the keys of deliveries without a message id.
+const generatedKeyPrefix = "gen-"
+
+// Run runs the workers of inbox mode until ctx is done: they lease due
+// deliveries from the inbox, decode the stored bytes (verified when they
+// were stored, and not again) and call the callbacks with the same
+// Delivery as outside inbox mode, plus Key and InboxAttempt. A delivery
+// whose callbacks all succeed is done; one whose callbacks fail or panic
+// is retried or dead under the WorkerConfig's policy. Done deliveries are
+// purged after the retention; dead ones stay until replayed or purged.
+//
+// Callbacks run at least once, not exactly once: a crash, or a lease that
+// runs out, between a callback's success and the inbox recording it runs
+// the callback again. Make callbacks idempotent, keyed by Delivery.Key.
+// A callback's context ends when its lease does (WithDedupeTimes), so
+// set the lease above the slowest callback.
+//
+// Once ctx is done Run leases nothing more, waits for the callbacks in
+// flight up to the ShutdownTimeout, and returns nil; past the timeout it
+// cancels their context and returns an error. Their deliveries run again
+// when their leases run out. Several Run calls, in one process or many,
+// may share an inbox. Run returns an error at once without WithInbox.
+func (h *Handler) Run(ctx context.Context) error {
+	if h.inbox == nil {
+		return errors.New("webhook: Run needs a handler built WithInbox")
+	}
+	cfg := h.workers
+	// Callbacks outlive ctx by up to the shutdown timeout.
+	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardCancel()
+	slots := make(chan struct{}, cfg.Workers)
+	var inflight sync.WaitGroup
+	var lastPurge time.Time
+	poll := time.NewTimer(cfg.Poll)
+	defer poll.Stop()
+	for ctx.Err() == nil {
+		if now := h.now(); now.Sub(lastPurge) >= purgeEvery {
+			lastPurge = now
+			if _, err := h.inbox.Purge(ctx, InboxDone, now.Add(-h.keep)); err != nil && ctx.Err() == nil {
+				h.logger.LogAttrs(ctx, slog.LevelError, "webhook inbox purge failed", slog.String("error", err.Error()))
+			}
+		}
+		// Wait for one free worker, then take every other free one.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		n := 1
+	fill:
+		for n < cfg.Workers {
+			select {
+			case slots <- struct{}{}:
+				n++
+			default:
+				break fill
+			}
+		}
+		leases, err := h.inbox.Lease(ctx, n, h.lease)
+		if err != nil && ctx.Err() == nil {
+			h.logger.LogAttrs(ctx, slog.LevelError, "webhook inbox lease failed", slog.String("error", err.Error()))
+		}
+		for range n - len(leases) {
+			<-slots
+		}
+		for _, l := range leases {
+			inflight.Add(1)
+			go func() {
+				defer func() { <-slots; inflight.Done() }()
+				h.process(hard, l)
+			}()
+		}
+		if len(leases) > 0 {
+			continue
+		}
+		// Nothing due (or the inbox failed): wait for a store, the poll
+		// or the end.
+		poll.Reset(cfg.Poll)
+		select {
+		case <-h.wake:
+		case <-poll.C:
+		case <-ctx.Done():
+		}
+	}
+
+	done := make(chan struct{})
+	go func() { inflight.Wait(); close(done) }()
+	timeout := time.NewTimer(cfg.ShutdownTimeout)
+	defer timeout.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-timeout.C:
+		hardCancel()
+		return fmt.Errorf("webhook: Run: callbacks still running after the shutdown timeout (%v): %w", cfg.ShutdownTimeout, context.DeadlineExceeded)
+	}
+}
+
+// purgeEvery is how often, by the handler's clock, Run purges done
+// deliveries past the retention.
+const purgeEvery = time.Minute
+
+// process runs the callbacks for one leased delivery and settles it.
+func (h *Handler) process(base context.Context, l InboxLease) {
+	e := &l.Entry
+	// The lease is in the handler's clock, the context in real time.
+	ctx, cancel := context.WithTimeout(base, e.LeaseUntil.Sub(h.now()))
+	defer cancel()
+	d := &Delivery{Source: e.Source, ID: e.ID, Timestamp: e.Timestamp, Header: e.Header, Body: e.Body, Key: e.Key, InboxAttempt: e.Attempts}
+	if d.Header == nil {
+		d.Header = http.Header{}
+	}
+	var err error
+	if d.Event, err = h.decode(e.Source, e.Body, d.Header); err != nil {
+		err = Permanent(fmt.Errorf("webhook: decoding a stored delivery: %w", err))
+	} else {
+		if n, ok := d.Event.(*IntercomNotification); ok {
+			d.Attempt = n.DeliveryAttempts
+		}
+		_, err = h.reg.Load().dispatch(ctx, d)
+	}
+
+	// Settle even if the callbacks' context was cancelled.
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(base), settleTimeout)
+	defer scancel()
+	attrs := []slog.Attr{slog.String("key", e.Key), slog.String("source", string(e.Source)), slog.Int("attempt", e.Attempts)}
+	if err == nil {
+		if serr := h.inbox.Complete(sctx, e.Key, l.Token); serr != nil {
+			h.settleFailed(sctx, "complete", serr, attrs)
+		}
+		return
+	}
+	attrs = append(attrs, slog.String("error", err.Error()))
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		attrs = append(attrs, slog.String("stack", string(pe.Stack)))
+	}
+	cfg := h.workers
+	now := h.now()
+	wait := cfg.backoff(e.Attempts)
+	var se *StatusError
+	if errors.As(err, &se) && se.RetryAfter > wait {
+		wait = se.RetryAfter
+	}
+	next := now.Add(wait)
+	var perm *permanentError
+	switch {
+	case errors.As(err, &perm), e.Attempts >= cfg.MaxAttempts, next.Sub(e.ReceivedAt) > cfg.MaxAge:
+		h.logger.LogAttrs(ctx, slog.LevelError, "webhook inbox delivery dead", attrs...)
+		if serr := h.inbox.Kill(sctx, e.Key, l.Token, err.Error()); serr != nil {
+			h.settleFailed(sctx, "kill", serr, attrs)
+		}
+	default:
+		attrs = append(attrs, slog.Time("next", next))
+		h.logger.LogAttrs(ctx, slog.LevelWarn, "webhook inbox delivery failed; retrying", attrs...)
+		if serr := h.inbox.Retry(sctx, e.Key, l.Token, next, err.Error()); serr != nil {
+			h.settleFailed(sctx, "retry", serr, attrs)
+		}
+	}
+	h.reg.Load().reportError(sctx, h.logger, d, &HandlerError{Err: err})
+}
+
+// settleTimeout bounds settling a delivery after its callbacks returned.
+const settleTimeout = 10 * time.Second
+
+func (h *Handler) settleFailed(ctx context.Context, op string, err error, attrs []slog.Attr) {
+	msg := "webhook inbox " + op + " failed; the delivery runs again when its lease runs out"
+	if errors.Is(err, ErrLeaseLost) {
+		msg = "webhook inbox lease lost before " + op + "; the delivery runs again"
+	}
+	h.logger.LogAttrs(ctx, slog.LevelError, msg, append(attrs, slog.String("inbox_error", err.Error()))...)
+}
