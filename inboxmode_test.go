@@ -1,0 +1,403 @@
+package webhook_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// inboxRig is a handler in inbox mode on a MemoryInbox, both on one fake
+// clock, with workers that poll often so tests need not wait.
+type inboxRig struct {
+	*rig
+	ib *webhook.MemoryInbox
+}
+
+func newInboxRig(t *testing.T, capacity int, wc webhook.WorkerConfig, opts ...webhook.Option) *inboxRig {
+	t.Helper()
+	var clock *webhooktest.Clock // newRig's, set before the inbox is used
+	ib := webhook.NewMemoryInbox(capacity, func() time.Time { return clock.Now() })
+	if wc.Poll == 0 {
+		wc.Poll = time.Millisecond
+	}
+	r := newRig(t, append([]webhook.Option{webhook.WithInbox(ib), webhook.WithWorkers(wc)}, opts...)...)
+	clock = r.clock
+	return &inboxRig{rig: r, ib: ib}
+}
+
+// run runs the workers until the test ends, and fails it if Run fails.
+func (r *inboxRig) run(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.h.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+}
+
+func (r *inboxRig) get(t *testing.T, key string) webhook.InboxEntry {
+	t.Helper()
+	e, err := r.ib.Get(context.Background(), key)
+	require.NoError(t, err)
+	return e
+}
+
+// waitState waits for key to reach state; for InboxPending, to be
+// pending after a failed attempt.
+func (r *inboxRig) waitState(t *testing.T, key string, state webhook.InboxState) webhook.InboxEntry {
+	t.Helper()
+	var e webhook.InboxEntry
+	require.Eventually(t, func() bool {
+		var err error
+		e, err = r.ib.Get(context.Background(), key)
+		return err == nil && e.State == state && (state != webhook.InboxPending || e.Attempts > 0)
+	}, 10*time.Second, time.Millisecond, "%s never became %s", key, state)
+	return e
+}
+
+func TestInboxModeStores(t *testing.T) {
+	r := newInboxRig(t, 0, webhook.WorkerConfig{})
+	ctx := context.Background()
+
+	req := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("msg_inbox1"),
+		webhooktest.WithHeader("Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+		webhooktest.WithHeader("Authorization", "Bearer not-to-be-kept"))
+	w := r.serve(req)
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Zero(t, r.calls.Load(), "inbox mode runs no callback in the request")
+	e := r.get(t, "standard:msg_inbox1")
+	require.Equal(t, webhook.InboxPending, e.State)
+	require.Equal(t, webhook.SourceStandard, e.Source)
+	require.Equal(t, "msg_inbox1", e.ID)
+	require.Equal(t, jamBody, e.Body)
+	require.True(t, e.ReceivedAt.Equal(r.clock.Now()))
+	require.True(t, e.Timestamp.Equal(webhooktest.Time()))
+	require.Equal(t, "msg_inbox1", e.Header.Get("Webhook-Id"))
+	require.Equal(t, "application/json", e.Header.Get("Content-Type"))
+	for _, k := range []string{"Webhook-Signature", "Authorization", "Traceparent"} {
+		require.Empty(t, e.Header.Values(k), "header %s kept", k)
+	}
+	require.Equal(t, map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}, e.Meta)
+
+	// A retry of the same message: 200, no second copy.
+	w = r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("msg_inbox1"),
+		webhooktest.WithTime(webhooktest.Time().Add(time.Second))))
+	require.Equal(t, http.StatusOK, w.Code)
+	st, err := r.ib.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, st.Pending)
+
+	// Intercom: keyed by the notification id; the ping, without one, by
+	// a generated key, as Series is, so each is stored.
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)).Code)
+	r.get(t, "intercom:notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c")
+	for range 2 {
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, pingBody)).Code)
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)).Code)
+	}
+	// Unknown events are stored too: OnUnknown runs in the worker.
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, unknownBody)).Code)
+	all, err := r.ib.List(ctx, webhook.InboxQuery{})
+	require.NoError(t, err)
+	require.Len(t, all, 7)
+	gen := map[webhook.Source]int{}
+	for _, e := range all {
+		if strings.Contains(e.Key, ":gen-") {
+			gen[e.Source]++
+			require.Empty(t, e.ID)
+		}
+		// The Series token is a credential: never stored.
+		require.Empty(t, e.Header.Values(webhooktest.SeriesHeader))
+	}
+	require.Equal(t, map[webhook.Source]int{webhook.SourceIntercom: 2, webhook.SourceSeries: 2}, gen)
+
+	// Rejections are as outside inbox mode, and store nothing.
+	bad := webhooktest.NewStandardRequest(t, "whsec_"+"b3RoZXItc2VjcmV0LW5vdC1jb25maWd1cmVkLWhlcmU=", jamBody)
+	require.Equal(t, http.StatusUnauthorized, r.serve(bad).Code)
+	require.Equal(t, http.StatusBadRequest, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(`{"jamId":`))).Code)
+	st, err = r.ib.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 7, st.Pending)
+	require.Zero(t, r.calls.Load())
+}
+
+// brokenInbox fails every call.
+type brokenInbox struct{ webhook.Inbox }
+
+func (brokenInbox) Store(context.Context, *webhook.InboxEntry) (bool, error) {
+	return false, errStoreDown
+}
+
+func TestInboxModeFullOrDown(t *testing.T) {
+	r := newInboxRig(t, 1, webhook.WorkerConfig{})
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("a"))).Code)
+	w := r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("b")))
+	require.Equal(t, http.StatusServiceUnavailable, w.Code)
+	require.Equal(t, "5", w.Header().Get("Retry-After"))
+	require.EqualValues(t, 1, r.errs.Load(), "the error hook hears of it")
+	require.Contains(t, r.logs.String(), "inbox full")
+	// The one already stored is still acknowledged.
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("a"))).Code)
+
+	down := newRig(t, webhook.WithInbox(brokenInbox{}))
+	w = down.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody))
+	require.Equal(t, http.StatusServiceUnavailable, w.Code)
+	require.Equal(t, "5", w.Header().Get("Retry-After"))
+	require.Zero(t, down.calls.Load())
+}
+
+func TestInboxModeOptions(t *testing.T) {
+	ib := webhook.NewMemoryInbox(0, nil)
+	for _, opts := range [][]webhook.Option{
+		{webhook.WithInbox(nil)},
+		{webhook.WithInbox(ib), webhook.WithDeduper(webhook.NewMemoryStore(0, nil))},
+		{webhook.WithInbox(ib), webhook.WithoutDedupe()},
+	} {
+		_, err := webhook.NewHandler(append([]webhook.Option{webhook.WithSecrets(webhooktest.Secret)}, opts...)...)
+		require.Error(t, err)
+	}
+	h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret))
+	require.NoError(t, err)
+	require.Error(t, h.Run(context.Background()), "Run without an inbox")
+}
+
+func TestInboxWorkerRuns(t *testing.T) {
+	r := newInboxRig(t, 0, webhook.WorkerConfig{})
+	var got atomic.Pointer[webhook.Delivery]
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		require.Equal(t, "team_8Hq2", e.TeamID)
+		got.Store(d)
+		return nil
+	})
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("msg_run"))).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, unknownBody, webhooktest.WithID("msg_unknown"))).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesForm,
+		webhooktest.WithContentType("application/x-www-form-urlencoded"))).Code)
+	r.run(t)
+	e := r.waitState(t, "standard:msg_run", webhook.InboxDone)
+	require.Equal(t, 1, e.Attempts)
+	r.waitState(t, "standard:msg_unknown", webhook.InboxDone)
+	r.waitState(t, "intercom:notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c", webhook.InboxDone)
+	require.Eventually(t, func() bool { return r.calls.Load() == 4 }, 5*time.Second, time.Millisecond)
+
+	d := got.Load()
+	require.NotNil(t, d)
+	require.Equal(t, "standard:msg_run", d.Key)
+	require.Equal(t, 1, d.InboxAttempt)
+	require.Equal(t, "msg_run", d.ID)
+	require.Equal(t, webhook.SourceStandard, d.Source)
+	require.Equal(t, jamBody, d.Body)
+	require.True(t, d.Timestamp.Equal(webhooktest.Time()))
+	require.Equal(t, "msg_run", d.Header.Get("Webhook-Id"))
+	st, err := r.ib.Stats(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxStats{Done: 4}, st, "the unknown event and the form-encoded Series one included")
+}
+
+func TestInboxWorkerRetries(t *testing.T) {
+	wc := webhook.WorkerConfig{MinBackoff: 10 * time.Second, MaxBackoff: time.Hour, MaxAttempts: 4}
+	r := newInboxRig(t, 0, wc)
+	var runs sync.Map // key → []int of InboxAttempt
+	failures := map[string]func(n int) error{
+		"standard:ok-2nd": func(n int) error {
+			if n == 1 {
+				return errors.New("transient")
+			}
+			return nil
+		},
+		"standard:panics-1st": func(n int) error {
+			if n == 1 {
+				panic("boom")
+			}
+			return nil
+		},
+		"standard:retry-after": func(n int) error {
+			if n == 1 {
+				return &webhook.StatusError{Code: http.StatusServiceUnavailable, RetryAfter: 3 * time.Hour}
+			}
+			return nil
+		},
+		"standard:permanent": func(int) error { return webhook.Permanent(errors.New("no such account")) },
+		"standard:always":    func(n int) error { return errors.New("still failing") },
+		"standard:gone-2xx":  func(int) error { return &webhook.StatusError{Code: http.StatusAccepted} },
+	}
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		v, _ := runs.LoadOrStore(d.Key, &[]int{})
+		p := v.(*[]int)
+		*p = append(*p, d.InboxAttempt)
+		return failures[d.Key](d.InboxAttempt)
+	})
+	start := r.clock.Now()
+	for key := range failures {
+		id := strings.TrimPrefix(key, "standard:")
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID(id))).Code)
+	}
+	r.run(t)
+	r.waitState(t, "standard:gone-2xx", webhook.InboxDone)
+	dead := r.waitState(t, "standard:permanent", webhook.InboxDead)
+	require.Equal(t, 1, dead.Attempts, "a permanent error is dead at once")
+	require.Equal(t, "no such account", dead.LastError)
+
+	// First failures: due again within the backoff bounds, or after the
+	// RetryAfter asked for.
+	for key, bounds := range map[string][2]time.Duration{
+		"standard:ok-2nd":      {10 * time.Second, 20 * time.Second},
+		"standard:panics-1st":  {10 * time.Second, 20 * time.Second},
+		"standard:always":      {10 * time.Second, 20 * time.Second},
+		"standard:retry-after": {3 * time.Hour, 3 * time.Hour},
+	} {
+		e := r.waitState(t, key, webhook.InboxPending)
+		require.Equal(t, 1, e.Attempts, key)
+		wait := e.NextAttempt.Sub(start)
+		require.True(t, wait >= bounds[0] && wait <= bounds[1], "%s: retry after %v, want %v", key, wait, bounds)
+	}
+	require.Contains(t, r.get(t, "standard:panics-1st").LastError, "panicked: boom")
+	require.Contains(t, r.get(t, "standard:retry-after").LastError, "respond 503")
+
+	r.clock.Advance(20 * time.Second)
+	r.waitState(t, "standard:ok-2nd", webhook.InboxDone)
+	r.waitState(t, "standard:panics-1st", webhook.InboxDone)
+	require.Equal(t, webhook.InboxPending, r.get(t, "standard:retry-after").State, "RetryAfter honoured")
+	r.clock.Advance(3 * time.Hour)
+	r.waitState(t, "standard:retry-after", webhook.InboxDone)
+	// "always" has run twice by now; two more (the 4 of MaxAttempts) and
+	// it is dead.
+	// The clock moves in steps well inside MaxAge (72 hours from receipt).
+	require.Eventually(t, func() bool {
+		r.clock.Advance(2 * time.Minute)
+		e, _ := r.ib.Get(context.Background(), "standard:always")
+		return e.State == webhook.InboxDead
+	}, 10*time.Second, 5*time.Millisecond)
+	e := r.get(t, "standard:always")
+	require.Equal(t, 4, e.Attempts)
+	require.Equal(t, "still failing", e.LastError)
+
+	for key, want := range map[string][]int{
+		"standard:ok-2nd": {1, 2}, "standard:panics-1st": {1, 2}, "standard:retry-after": {1, 2},
+		"standard:permanent": {1}, "standard:always": {1, 2, 3, 4}, "standard:gone-2xx": {1},
+	} {
+		v, ok := runs.Load(key)
+		require.True(t, ok, key)
+		require.Equal(t, want, *v.(*[]int), key)
+	}
+
+	// Replay: a dead delivery runs again, once fixed.
+	failures["standard:always"] = func(int) error { return nil }
+	require.NoError(t, r.ib.Replay(context.Background(), "standard:always"))
+	e = r.waitState(t, "standard:always", webhook.InboxDone)
+	require.Equal(t, 1, e.Attempts)
+}
+
+func TestInboxWorkerMaxAge(t *testing.T) {
+	// Past MaxAge a failing delivery is dead, however few its attempts.
+	r := newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Minute, MaxBackoff: time.Minute, MaxAge: 90 * time.Second})
+	r.h.OnJamCreated(func(context.Context, *webhook.Delivery, *webhook.JamCreated) error { return errors.New("down") })
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("old"))).Code)
+	r.run(t)
+	e := r.waitState(t, "standard:old", webhook.InboxPending)
+	require.Equal(t, 1, e.Attempts, "the retry a minute later is inside MaxAge")
+	r.clock.Advance(time.Minute)
+	e = r.waitState(t, "standard:old", webhook.InboxDead)
+	require.Equal(t, 2, e.Attempts, "the next one, two minutes after receipt, would not be")
+}
+
+func TestInboxWorkerLeaseEndsContext(t *testing.T) {
+	// The callback's context ends with the lease; the run counts as failed.
+	r := newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Hour}, webhook.WithDedupeTimes(50*time.Millisecond, time.Hour))
+	var ctxErr atomic.Value
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		<-ctx.Done()
+		ctxErr.Store(ctx.Err())
+		return ctx.Err()
+	})
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("slow"))).Code)
+	r.run(t)
+	e := r.waitState(t, "standard:slow", webhook.InboxPending)
+	require.Equal(t, 1, e.Attempts)
+	require.ErrorIs(t, ctxErr.Load().(error), context.DeadlineExceeded)
+	require.Contains(t, e.LastError, "deadline exceeded")
+}
+
+func TestInboxWorkerShutdown(t *testing.T) {
+	t.Run("waits for callbacks in flight", func(t *testing.T) {
+		r := newInboxRig(t, 0, webhook.WorkerConfig{Workers: 2})
+		started, release := make(chan struct{}, 2), make(chan struct{})
+		var ctxLive atomic.Int32
+		r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+			started <- struct{}{}
+			<-release
+			if ctx.Err() == nil {
+				ctxLive.Add(1)
+			}
+			return nil
+		})
+		for _, id := range []string{"a", "b", "c"} {
+			require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID(id))).Code)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.h.Run(ctx) }()
+		<-started
+		<-started
+		cancel()
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned %v with callbacks in flight", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		close(release)
+		require.NoError(t, <-done)
+		require.EqualValues(t, 2, ctxLive.Load(), "callbacks keep their context until the timeout")
+		st, err := r.ib.Stats(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, webhook.InboxStats{Pending: 1, Done: 2, OldestPending: st.OldestPending}, st, "the third was never leased")
+	})
+	t.Run("gives up after the timeout", func(t *testing.T) {
+		r := newInboxRig(t, 0, webhook.WorkerConfig{ShutdownTimeout: 30 * time.Millisecond})
+		started := make(chan struct{})
+		r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+			close(started)
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("stuck"))).Code)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.h.Run(ctx) }()
+		<-started
+		cancel()
+		err := <-done
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		// Its context was cancelled: it fails and is retried.
+		e := r.waitState(t, "standard:stuck", webhook.InboxPending)
+		require.Equal(t, 1, e.Attempts)
+	})
+}
+
+func TestInboxWorkerPurgesDone(t *testing.T) {
+	r := newInboxRig(t, 0, webhook.WorkerConfig{}, webhook.WithDedupeTimes(time.Minute, time.Hour))
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("p"))).Code)
+	r.run(t)
+	r.waitState(t, "standard:p", webhook.InboxDone)
+	// Within the retention the done record dedupes a retry.
+	r.clock.Advance(30 * time.Minute)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("p"), webhooktest.WithTime(r.clock.Now()))).Code)
+	require.EqualValues(t, 1, r.calls.Load())
+	r.clock.Advance(31 * time.Minute)
+	require.Eventually(t, func() bool {
+		_, err := r.ib.Get(context.Background(), "standard:p")
+		return errors.Is(err, webhook.ErrNotFound)
+	}, 5*time.Second, time.Millisecond, "done past the retention is purged")
+}
