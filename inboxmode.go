@@ -297,13 +297,25 @@ const purgeEvery = time.Minute
 // process runs the callbacks for one leased delivery and settles it.
 func (h *Handler) process(base context.Context, l InboxLease) {
 	e := &l.Entry
-	// The lease is in the handler's clock, the context in real time.
-	ctx, cancel := context.WithTimeout(base, e.LeaseUntil.Sub(h.now()))
-	defer cancel()
+	// The lease is on the handler's clock, the context on real time. It
+	// ends a margin before the lease, as outside inbox mode, so that a
+	// callback can stop and its outcome be settled before another worker
+	// may lease the delivery.
+	left := e.LeaseUntil.Sub(h.now()) - leaseMargin(h.lease)
+	lc := newLeaseContext(base, time.Now().Add(left))
+	defer lc.stop()
 	d := &Delivery{Source: e.Source, ID: e.ID, Timestamp: e.Timestamp, Header: e.Header, Body: e.Body, Key: e.Key, InboxAttempt: e.Attempts}
 	if d.Header == nil {
 		d.Header = http.Header{}
 	}
+	settled := false
+	// A callback that calls runtime.Goexit (t.FailNow in a test) skips
+	// the rest of this function, not its deferred calls.
+	defer func() {
+		if !settled {
+			h.settle(base, l, d, errors.New("webhook: callback exited without returning (runtime.Goexit)"))
+		}
+	}()
 	var err error
 	if d.Event, err = h.decode(e.Source, e.Body, d.Header); err != nil {
 		err = Permanent(fmt.Errorf("webhook: decoding a stored delivery: %w", err))
@@ -311,9 +323,16 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 		if n, ok := d.Event.(*IntercomNotification); ok {
 			d.Attempt = n.DeliveryAttempts
 		}
-		_, err = h.reg.Load().dispatch(ctx, d)
+		_, err = h.reg.Load().dispatch(lc, d)
 	}
+	settled = true
+	h.settle(base, l, d, err)
+}
 
+// settle records the outcome of a run of l's callbacks: done for a nil
+// err, else retrying or dead under the worker policy.
+func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err error) {
+	e := &l.Entry
 	// Settle even if the callbacks' context was cancelled.
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(base), settleTimeout)
 	defer scancel()
@@ -330,23 +349,22 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 		attrs = append(attrs, slog.String("stack", string(pe.Stack)))
 	}
 	cfg := h.workers
-	now := h.now()
 	wait := cfg.backoff(e.Attempts)
 	var se *StatusError
 	if errors.As(err, &se) && se.RetryAfter > wait {
 		wait = se.RetryAfter
 	}
-	next := now.Add(wait)
+	next := h.now().Add(wait)
 	var perm *permanentError
 	switch {
 	case errors.As(err, &perm), e.Attempts >= cfg.MaxAttempts, next.Sub(e.ReceivedAt) > cfg.MaxAge:
-		h.logger.LogAttrs(ctx, slog.LevelError, "webhook inbox delivery dead", attrs...)
+		h.logger.LogAttrs(sctx, slog.LevelError, "webhook inbox delivery dead", attrs...)
 		if serr := h.inbox.Kill(sctx, e.Key, l.Token, err.Error()); serr != nil {
 			h.settleFailed(sctx, "kill", serr, attrs)
 		}
 	default:
 		attrs = append(attrs, slog.Time("next", next))
-		h.logger.LogAttrs(ctx, slog.LevelWarn, "webhook inbox delivery failed; retrying", attrs...)
+		h.logger.LogAttrs(sctx, slog.LevelWarn, "webhook inbox delivery failed; retrying", attrs...)
 		if serr := h.inbox.Retry(sctx, e.Key, l.Token, next, err.Error()); serr != nil {
 			h.settleFailed(sctx, "retry", serr, attrs)
 		}

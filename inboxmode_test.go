@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -400,4 +401,17 @@ func TestInboxWorkerPurgesDone(t *testing.T) {
 		_, err := r.ib.Get(context.Background(), "standard:p")
 		return errors.Is(err, webhook.ErrNotFound)
 	}, 5*time.Second, time.Millisecond, "done past the retention is purged")
+}
+
+func TestInboxWorkerGoexit(t *testing.T) {
+	// A callback that exits its goroutine (t.FailNow) counts as failed.
+	r := newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Hour})
+	r.h.OnJamCreated(func(context.Context, *webhook.Delivery, *webhook.JamCreated) error {
+		runtime.Goexit()
+		return nil
+	})
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("exits"))).Code)
+	r.run(t)
+	e := r.waitState(t, "standard:exits", webhook.InboxPending)
+	require.Contains(t, e.LastError, "Goexit")
 }
