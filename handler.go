@@ -525,7 +525,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	d := &Delivery{Source: h.pickSource(r.Header), Header: r.Header}
+	// One allocation for the delivery and the callbacks' lease context.
+	rs := &requestState{d: Delivery{Source: h.pickSource(r.Header), Header: r.Header}}
+	d := &rs.d
 	if d.Source == "" {
 		h.reject(ctx, w, d, http.StatusUnauthorized, verifyErr("", ErrRequiredHeaders, "no signature headers of a configured source"))
 		return
@@ -629,7 +631,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Past the lease a retry may claim the message and run the
 		// callbacks again, concurrently: their context ends a margin
 		// before, so they can stop in time.
-		lc := newLeaseContext(ctx, claimed.Add(h.lease-leaseMargin(h.lease)))
+		lc := &rs.lease
+		lc.Context, lc.deadline = ctx, claimed.Add(h.lease-leaseMargin(h.lease))
 		defer lc.stop()
 		cbctx = lc
 		// A callback that calls runtime.Goexit (t.FailNow in a test)
@@ -676,6 +679,12 @@ func (h *Handler) release(ctx context.Context, d *Delivery, key, token string) {
 		h.logger.LogAttrs(ctx, slog.LevelError, "webhook dedupe release failed",
 			slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", err.Error()))
 	}
+}
+
+// requestState is what ServeHTTP allocates per request.
+type requestState struct {
+	d     Delivery
+	lease leaseContext
 }
 
 // SetSecrets replaces the Standard Webhooks keys at runtime; see
@@ -809,7 +818,9 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 			if !charge(int64(got)) {
 				return nil, held, ErrBodyMemory
 			}
-			return append(make([]byte, 0, got), first[:got]...), held, nil
+			body = make([]byte, got)
+			copy(body, first) // make and copy together: no zeroing first
+			return body, held, nil
 		case err != nil:
 			return nil, held, bodyErr(err)
 		}
