@@ -42,3 +42,22 @@ func ExampleParse() {
 	// conversation.user.replied 215468124301118 urgent 7340561
 	// unknown: jam.archived
 }
+
+// ParseFrom decodes a verified body into the event family of the source
+// that signed it: the same notification-shaped body is an Intercom
+// notification when Intercom signed it, and an unknown event (deduplicated
+// on its webhook-id, not the body's id) when a Standard Webhooks key did.
+func ExampleParseFrom() {
+	body := []byte(`{"type":"notification_event","id":"notif_3f1c","topic":"conversation.user.replied",` +
+		`"created_at":1773406800,"data":{"item":{"type":"conversation","id":"215468124301118"}}}`)
+	for _, src := range []webhook.Source{webhook.SourceIntercom, webhook.SourceStandard} {
+		ev, err := webhook.ParseFrom(src, body)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s: %T %s\n", src, ev, ev.EventType())
+	}
+	// Output:
+	// intercom: *webhook.IntercomNotification conversation.user.replied
+	// standard: *webhook.UnknownEvent conversation.user.replied
+}

@@ -376,10 +376,11 @@ func WithDedupeFailClosed() Option {
 //	405  other methods, with Allow
 //	413  body over the limit
 //	401  no, malformed or unmatched signature headers; timestamp outside the
-//	     window; a source that is not configured
+//	     window; an Intercom notification outside its max age
+//	     (WithIntercomMaxAge); a source that is not configured
 //	503  the bodies in progress hold WithMaxBodyMemory already (Retry-After)
 //	415  a Content-Type the source never sends (checked before reading)
-//	400  verified but not decodable
+//	400  verified but not decodable; an Intercom id over 256 bytes
 //	409  the same message id is in flight in another request
 //	500  a callback failed or panicked; the dedupe store failed and
 //	     WithDedupeFailClosed is set

@@ -87,3 +87,22 @@ func ExampleSeriesVerifier_Verify() {
 	// <nil>
 	// webhook: series: no matching signature found
 }
+
+// Intercom signs no timestamp header, but created_at is inside the signed
+// body: bound the age after verifying, so a capture replayed once the
+// dedupe store has forgotten its id is still refused.
+func ExampleVerifyIntercomAge() {
+	body := []byte(`{"type":"notification_event","id":"notif_3f1c","topic":"conversation.user.replied","created_at":1773406800}`)
+	ev, err := webhook.ParseFrom(webhook.SourceIntercom, body) // after IntercomVerifier.Verify
+	if err != nil {
+		panic(err)
+	}
+	n := ev.(*webhook.IntercomNotification)
+	created := time.Unix(1773406800, 0)
+	fmt.Println(webhook.VerifyIntercomAge(n, created.Add(time.Minute), webhook.DefaultRetention)) // Intercom's retry
+	err = webhook.VerifyIntercomAge(n, created.Add(30*24*time.Hour), webhook.DefaultRetention)
+	fmt.Println(errors.Is(err, webhook.ErrMessageTooOld))
+	// Output:
+	// <nil>
+	// true
+}

@@ -46,6 +46,19 @@
 // v1a signature list costs at most k+1 tried entries for k ed25519 keys, and
 // the message copy they need is charged to the same budget. Set the server's
 // MaxHeaderBytes (16 KiB fits every signature header), as webhook serve does.
+//
+// Bounds on what a signed body can make the handler do: a body decodes
+// into the event family of the source that verified it only (see
+// ParseFrom), so one sender's key never mints another sender's events, and
+// the dedupe id always comes from the source's own scheme (webhook-id for
+// Standard Webhooks, whatever id a body carries). An Intercom notification,
+// which no header timestamps, is refused (401) when its signed created_at
+// is older than the max age (WithIntercomMaxAge, by default the dedupe
+// retention) or more than DefaultTolerance ahead, so a capture replayed
+// after the store forgot its id (retention, eviction, restart) is still
+// refused; and its id, a dedupe key, is refused (400) past 256 bytes, as
+// webhook-id is. What is left to dedupe alone: a replay younger than the
+// max age whose id the store lost early, to eviction or a restart.
 package webhook
 
 import standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"

@@ -26,9 +26,10 @@ httputil.DumpRequest or a proxy. "-" reads either from standard input.
 
 The sender is picked from the headers as the handler picks it (webhook-* or
 svix-* for Standard Webhooks, X-Hub-Signature for Intercom, the Series
-header), unless --source names it. Standard Webhooks timestamps are checked
-against the clock: use --now with the time the delivery arrived, or
---skip-timestamp, for old captures.
+header), unless --source names it. Standard Webhooks timestamps, and an
+Intercom notification's signed created_at (against a handler's default max
+age, the dedupe retention), are checked against the clock: use --now with
+the time the delivery arrived, or --skip-timestamp, for old captures.
 
 Keys come from the flags or from WEBHOOK_SECRET, INTERCOM_CLIENT_SECRET,
 SERIES_TOKEN and SERIES_HEADER. Secrets and computed signatures are never
@@ -44,7 +45,7 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	requestFile := fs.String("request", "", "file holding a raw HTTP request (instead of --body and --headers)")
 	source := fs.String("source", "", "sender: standard, intercom or series (default: from the headers)")
 	now := fs.String("now", "", "check the timestamp window at this time, unix seconds or RFC 3339")
-	skipTime := fs.Bool("skip-timestamp", false, "do not check the Standard Webhooks timestamp window")
+	skipTime := fs.Bool("skip-timestamp", false, "do not check the Standard Webhooks timestamp window, nor an Intercom notification's age")
 	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "timestamp window, each way")
 	args, code, stop := parseFlags(fs, args)
 	if stop {
@@ -89,18 +90,21 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	opts := []webhook.VerifyOption{webhook.WithTolerance(*tolerance)}
+	clock := time.Now // for an Intercom notification's age; nil to skip it
 	switch {
 	case *skipTime:
 		opts = append(opts, webhook.InsecureSkipTimestampCheck())
+		clock = nil
 	case *now != "":
 		t, err := parseWhen(*now)
 		if err != nil {
 			return usageErr(stderr, "verify", "--now: %v", err)
 		}
-		opts = append(opts, webhook.WithClock(func() time.Time { return t }))
+		clock = func() time.Time { return t }
+		opts = append(opts, webhook.WithClock(clock))
 	}
 
-	check, err := verifierFor(src, &keys, opts)
+	check, err := verifierFor(src, &keys, opts, clock)
 	if err != nil {
 		return usageErr(stderr, "verify", "%v", err)
 	}
@@ -159,12 +163,16 @@ func decode(src webhook.Source, body []byte, hdr http.Header) (webhook.Event, er
 		}
 		return s, nil
 	}
-	return webhook.Parse(body)
+	return webhook.ParseFrom(src, body)
 }
 
 // verifierFor returns a check for src built from keys; its result
 // describes what verified, without any secret or MAC.
-func verifierFor(src webhook.Source, keys *keyFlags, opts []webhook.VerifyOption) (func([]byte, http.Header) (string, error), error) {
+//
+// For Intercom, whose signature covers no timestamp header, it also checks
+// the notification's signed created_at against clock as a handler with the
+// default max age does, unless clock is nil.
+func verifierFor(src webhook.Source, keys *keyFlags, opts []webhook.VerifyOption, clock func() time.Time) (func([]byte, http.Header) (string, error), error) {
 	switch src {
 	case webhook.SourceStandard:
 		if len(keys.secrets) == 0 {
@@ -193,7 +201,14 @@ func verifierFor(src webhook.Source, keys *keyFlags, opts []webhook.VerifyOption
 			if err := v.Verify(body, h); err != nil {
 				return "", err
 			}
-			return "Intercom X-Hub-Signature matches a configured client secret (Intercom signs no timestamp: deduplicate on the notification id)", nil
+			ev, err := webhook.ParseFrom(webhook.SourceIntercom, body)
+			n, ok := ev.(*webhook.IntercomNotification)
+			if err == nil && ok && clock != nil {
+				if err := webhook.VerifyIntercomAge(n, clock(), webhook.DefaultRetention); err != nil {
+					return "", err
+				}
+			}
+			return "Intercom X-Hub-Signature matches a configured client secret (Intercom signs no timestamp: its created_at bounds the age, and dedupe is on the notification id)", nil
 		}, nil
 	case webhook.SourceSeries:
 		if len(keys.tokens) == 0 {
@@ -244,6 +259,11 @@ func explain(src webhook.Source, err error, h http.Header) string {
 		return "a required header is missing or empty" + reason
 	case errors.Is(err, webhook.ErrInvalidHeaders):
 		return "a signature header is malformed" + reason
+	case src == webhook.SourceIntercom && errors.Is(err, webhook.ErrMessageTooOld):
+		return "the notification's created_at is older than a handler's default max age (the dedupe retention) allows" + reason +
+			": a replay or an old capture (use --now with the arrival time, or --skip-timestamp)"
+	case src == webhook.SourceIntercom && errors.Is(err, webhook.ErrMessageTooNew):
+		return "the notification's created_at is further in the future than the clock skew allows" + reason + ": check the clocks (or use --now)"
 	case errors.Is(err, webhook.ErrMessageTooOld):
 		return "the timestamp " + stamp(h) + " is older than the window allows: a replay, a slow queue, or an old capture (use --now with the arrival time, or --skip-timestamp)"
 	case errors.Is(err, webhook.ErrMessageTooNew):
