@@ -2,7 +2,8 @@
 # Tests of the redisstore module against a throwaway Redis: installs
 # redis-server if missing, starts it on a free loopback port without
 # persistence, and a one-node Redis Cluster beside it, runs vet,
-# staticcheck and the race-enabled tests, and stops both whatever happens.
+# staticcheck and the race-enabled tests (and the loadgen's redis-inbox
+# target's test), and stops both whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -89,3 +90,7 @@ cd redisstore
 go vet ./...
 "$(go env GOPATH)/bin/staticcheck" ./...
 go test -race -count=1 ./...
+# The loadgen's redis-inbox target, which the bench module's own step
+# cannot test without a Redis.
+cd ../bench
+go test -count=1 -run '^TestRedisInboxTarget$' ./load

@@ -64,6 +64,10 @@ type Target struct {
 	// that every accepted delivery reached the user's code. Nil for the
 	// ceiling, which has no callback.
 	Calls *atomic.Int64
+	// Settle, when set, waits until the work behind the target's answers
+	// is done (an inbox's workers have run every stored delivery), so
+	// Calls is final. Run calls it once, after the last round.
+	Settle func(context.Context) error
 }
 
 // Targets returns the three receivers: our handler with its default
@@ -263,6 +267,14 @@ func Run(ctx context.Context, cfg Config, targets []Target) ([]Result, error) {
 		}
 	}
 	for i, t := range targets {
+		if t.Settle != nil {
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+			err := t.Settle(sctx)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("load: %s: %w", t.Name, err)
+			}
+		}
 		if t.Calls != nil {
 			results[i].Calls = t.Calls.Load()
 		}

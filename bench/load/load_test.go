@@ -3,13 +3,16 @@ package load
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -173,4 +176,33 @@ func TestRunCountsErrors(t *testing.T) {
 	require.Equal(t, cfg.Max, r.Sent+r.Errors)
 	require.Error(t, r.FirstError)
 	require.Equal(t, int64(-1), r.Calls)
+}
+
+// TestRedisInboxTarget drives the redis-inbox target briefly against the
+// Redis named by WEBHOOK_REDIS_URL: no errors, and every 200 run by one
+// callback once the workers have drained the inbox. scripts/redis-test.sh
+// runs it against its Redis; the bench module's own step has none.
+func TestRedisInboxTarget(t *testing.T) {
+	url := os.Getenv("WEBHOOK_REDIS_URL")
+	if url == "" {
+		t.Skip("WEBHOOK_REDIS_URL not set; scripts/redis-test.sh runs this test against its Redis")
+	}
+	opts, err := redis.ParseURL(url)
+	require.NoError(t, err)
+	client := redis.NewClient(opts)
+	defer client.Close()
+	prefix := fmt.Sprintf("loadgentest:%d:", time.Now().UnixNano())
+	target, stop, err := RedisInboxTarget(client, prefix)
+	require.NoError(t, err)
+	cfg := Config{Clients: 4, Duration: 200 * time.Millisecond, Max: 300, Rounds: 2}
+	results, err := Run(context.Background(), cfg, []Target{target})
+	require.NoError(t, err)
+	r := results[0]
+	require.Zero(t, r.Errors, "first error %v", r.FirstError)
+	require.Positive(t, r.Sent)
+	require.Equal(t, int64(r.Sent), r.Calls, "200s and callback runs")
+	stop()
+	keys, err := client.Keys(context.Background(), prefix+"*").Result()
+	require.NoError(t, err)
+	require.Empty(t, keys, "keys left after stop")
 }

@@ -9,6 +9,11 @@
 // With -check it exits 1 unless ours reaches -min-ceiling times the
 // ceiling's deliveries per second and at least the reference's, with no
 // errors.
+//
+// With -redis (default $WEBHOOK_REDIS_URL) it also runs redis-inbox: our
+// handler in inbox mode on the Redis Streams inbox of redisstore, its
+// workers running in the same process. Use a disposable Redis: the run's
+// keys live under a prefix of their own and are deleted at the end.
 package main
 
 import (
@@ -21,15 +26,21 @@ import (
 	"time"
 
 	"github.com/inhook/webhook/bench/load"
+	"github.com/redis/go-redis/v9"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run is the command; it returns the exit status, so that its deferred
+// cleanup runs first.
+func run() int {
 	clients := flag.Int("clients", 32, "concurrent clients")
 	duration := flag.Duration("duration", 2*time.Second, "time per target and round")
 	rounds := flag.Int("rounds", 5, "interleaved rounds (each runs every target once)")
 	maxN := flag.Int("max", 200_000, "deliveries per target and round (pre-signed before timing)")
 	check := flag.Bool("check", false, "exit 1 unless the targets are met")
 	minCeiling := flag.Float64("min-ceiling", 0.8, "with -check: least ratio of ours to the ceiling")
+	redisURL := flag.String("redis", os.Getenv("WEBHOOK_REDIS_URL"), "Redis URL for the redis-inbox target (none: the target is left out)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -37,15 +48,36 @@ func main() {
 	targets, err := load.Targets()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(2)
+		return 2
+	}
+	redisNote := ""
+	if *redisURL != "" {
+		opts, err := redis.ParseURL(*redisURL)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: -redis:", err)
+			return 2
+		}
+		client := redis.NewClient(opts)
+		defer client.Close()
+		if redisNote, err = describeRedis(ctx, client); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: -redis:", err)
+			return 2
+		}
+		t, stopInbox, err := load.RedisInboxTarget(client, fmt.Sprintf("loadgen:%d:", time.Now().UnixNano()))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			return 2
+		}
+		defer stopInbox()
+		targets = append(targets, t)
 	}
 	cfg := load.Config{Clients: *clients, Duration: *duration, Max: *maxN, Rounds: *rounds}
-	fmt.Printf("loadgen: %d clients, %d rounds of %s per target, body %d bytes, GOMAXPROCS=%d, %s\n\n",
-		cfg.Clients, cfg.Rounds, cfg.Duration, len(load.JamCreated), runtime.GOMAXPROCS(0), runtime.Version())
+	fmt.Printf("loadgen: %d clients, %d rounds of %s per target, body %d bytes, GOMAXPROCS=%d, %s%s\n\n",
+		cfg.Clients, cfg.Rounds, cfg.Duration, len(load.JamCreated), runtime.GOMAXPROCS(0), runtime.Version(), redisNote)
 	results, err := load.Run(ctx, cfg, targets)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
-		os.Exit(2)
+		return 2
 	}
 	fmt.Print(load.Report(results))
 	failed := false
@@ -72,6 +104,25 @@ func main() {
 		}
 	}
 	if failed {
-		os.Exit(1)
+		return 1
 	}
+	return 0
+}
+
+// describeRedis names the Redis server's version and persistence, which
+// decide what the redis-inbox target's 200 costs and promises.
+func describeRedis(ctx context.Context, client *redis.Client) (string, error) {
+	info, err := client.InfoMap(ctx, "server").Result()
+	if err != nil {
+		return "", err
+	}
+	cfg, err := client.ConfigGet(ctx, "append*").Result()
+	if err != nil {
+		return "", err
+	}
+	persistence := "appendonly " + cfg["appendonly"]
+	if cfg["appendonly"] == "yes" {
+		persistence += ", appendfsync " + cfg["appendfsync"]
+	}
+	return fmt.Sprintf("; redis-inbox on Redis %s (%s)", info["Server"]["redis_version"], persistence), nil
 }
