@@ -3,6 +3,9 @@ package redisstore_test
 import (
 	"context"
 	"log"
+	"net/http"
+	"os"
+	"os/signal"
 	"time"
 
 	"github.com/inhook/webhook"
@@ -39,4 +42,42 @@ func ExampleNew() {
 	if err := dedupe.Commit(ctx, key, token, 7*24*time.Hour); err != nil {
 		log.Print(err)
 	}
+}
+
+// Every replica builds the same Inbox and runs the handler's workers:
+// a delivery any replica stored is processed by whichever worker leases
+// it first, and a crashed replica's deliveries run elsewhere once their
+// leases run out.
+func ExampleNewInbox() {
+	client := redis.NewClient(&redis.Options{
+		Addr:          "redis:6379",
+		DialTimeout:   250 * time.Millisecond,
+		ReadTimeout:   500 * time.Millisecond,
+		WriteTimeout:  500 * time.Millisecond,
+		DialerRetries: 1,
+	})
+	defer client.Close()
+	ib, err := redisstore.NewInbox(client, redisstore.WithInboxPrefix("myapp:"), redisstore.WithInboxName("webhooks"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	h, err := webhook.NewHandler(webhook.WithSecrets(os.Getenv("WEBHOOK_SECRET")), webhook.WithInbox(ib))
+	if err != nil {
+		log.Fatal(err)
+	}
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		log.Printf("jam %s (delivery %s, attempt %d)", e.JamID, d.Key, d.InboxAttempt)
+		return nil
+	})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	go func() {
+		if err := h.Run(ctx); err != nil {
+			log.Print(err)
+		}
+	}()
+	srv := &http.Server{Addr: ":8080", Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.ListenAndServe()
+	<-ctx.Done()
+	srv.Shutdown(context.Background())
 }

@@ -1,5 +1,7 @@
-// Package redisstore is a webhook.Deduper kept in Redis, for receivers that
-// run as several replicas.
+// Package redisstore keeps a receiver's shared state in Redis, for
+// receivers that run as several replicas: a webhook.Deduper (Store) and a
+// webhook.Inbox on Redis Streams (Inbox, see NewInbox), for the handler's
+// inbox mode.
 //
 // A webhook.MemoryStore only knows what its own process has seen. Behind a
 // load balancer a sender's retry, or a duplicate delivery, lands on any
