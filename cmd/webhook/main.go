@@ -9,6 +9,7 @@
 //	webhook send   [--url http://127.0.0.1:8080/] (--all | --file body.json --source standard | fixture…)
 //	webhook sign   [--source standard] [--curl --url URL] [file]
 //	webhook verify (--body body.json --headers headers.txt | --request dump.http) [--now T | --skip-timestamp]
+//	webhook version
 //
 // serve and verify take their keys from flags, each repeatable, or from
 // the environment: WEBHOOK_SECRET (Standard Webhooks secrets, as Jam shows
@@ -17,9 +18,9 @@
 // X-Series-Token); each variable may hold several values separated by
 // commas. Keys are used exactly as given, as the library takes them: one
 // with whitespace around it (a space after a comma, a newline kept from a
-// file) is refused, not trimmed. send and sign use the public test keys of package webhooktest
-// unless flags say otherwise, so "webhook serve --test-keys" and
-// "webhook send --all" work together out of the box.
+// file) is refused, not trimmed. send and sign use the public test keys of
+// package webhooktest unless flags say otherwise, so "webhook serve
+// --test-keys" and "webhook send --all" work together out of the box.
 //
 // serve prints one JSON object per dispatched event on standard output:
 //
@@ -27,9 +28,10 @@
 //
 // source is standard, intercom or series; type is the event type (the
 // topic for Intercom); id is the message or notification id, "" when the
-// sender gives none; event is the decoded event. Rejections are logged to
-// standard error with their reason; bodies, secrets and signatures never
-// are.
+// sender gives none; event is the decoded event (an Intercom item as its
+// kind), or with --raw, body is the body as received. Rejections are
+// logged to standard error with their reason; bodies, secrets and
+// signatures never are.
 //
 // Exit status: 0 on success; 1 when a delivery failed verification, a
 // response was not 2xx, or the command failed at run time; 2 for a usage
@@ -64,6 +66,7 @@ Usage:
   webhook sign    print the signature headers, or a curl command, for a body
   webhook verify  check a captured body and headers and say why they pass or fail
   webhook inbox   list, show, replay, purge and count the deliveries of a SQLite inbox
+  webhook version print the module version of this build
 
 Run "webhook <command> --help" for a command's flags.
 
@@ -95,6 +98,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runVerify(rest, stdin, stdout, stderr)
 	case "inbox":
 		return runInbox(ctx, rest, stdout, stderr)
+	case "version", "-version", "--version":
+		return runVersion(rest, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, topUsage)
 		return exitOK

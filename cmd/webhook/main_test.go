@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -72,6 +73,9 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"send", "--help"}, exitOK, "Exit status: 0 ok"},
 		{[]string{"sign", "--help"}, exitOK, "Exit status: 0 ok"},
 		{[]string{"verify", "--help"}, exitOK, "Exit status: 0 ok"},
+		{[]string{"version", "--help"}, exitOK, "Exit status: 0 ok"},
+		{[]string{"version", "extra"}, exitUsage, `unexpected argument "extra"`},
+		{[]string{"help"}, exitOK, "webhook version"},
 		{[]string{"serve", "--no-such-flag"}, exitUsage, "flag provided but not defined"},
 		{[]string{"serve"}, exitUsage, "no keys"},
 		{[]string{"serve", "--secret", "whsec_not base64!"}, exitUsage, "invalid secret"},
@@ -533,4 +537,152 @@ func TestKeyRule(t *testing.T) {
 	t.Setenv(envSecret, unpadded)
 	v = runCmd(t, "", "verify", "--body", body, "--headers", writeFile(t, "h.txt", s.stdout), "--now", at)
 	require.Equal(t, exitOK, v.code, v.stdout+v.stderr)
+}
+
+// TestVerifyNowInMessages: with --now, every age verify prints is measured
+// from --now, not from the machine's clock (the capture below was signed
+// in 2026-11, long before or after whenever the test runs).
+func TestVerifyNowInMessages(t *testing.T) {
+	clearEnv(t)
+	at := fmt.Sprint(webhooktest.Unix)
+	bodyFile := writeFile(t, "body", jamBody)
+	s := runCmd(t, "", "sign", "--timestamp", at, bodyFile)
+	require.Equal(t, exitOK, s.code, s.stderr)
+	headers := writeFile(t, "headers", s.stdout)
+	tests := []struct {
+		now  string
+		want string
+	}{
+		{fmt.Sprint(webhooktest.Unix + 600), "(2026-11-24T09:00:00Z, 10m0s before --now) is older than the window"},
+		{webhooktest.Time().Add(-90 * time.Minute).Format(time.RFC3339), "(2026-11-24T09:00:00Z, 1h30m0s after --now) is further in the future"},
+	}
+	for _, tt := range tests {
+		r := runCmd(t, "", "verify", "--body", bodyFile, "--headers", headers, "--secret", webhooktest.Secret, "--now", tt.now)
+		require.Equal(t, exitFail, r.code, r.stdout+r.stderr)
+		require.Contains(t, r.stdout, tt.want)
+	}
+}
+
+// TestVerifyNoHeaders: a headers file or request dump without headers is
+// named as such, not reported as a delivery without signature headers.
+func TestVerifyNoHeaders(t *testing.T) {
+	clearEnv(t)
+	body := writeFile(t, "body.json", jamBody)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"empty headers file", []string{"--body", body, "--headers", writeFile(t, "empty.txt", "")}, "empty.txt holds no headers: expected \"Name: value\" lines"},
+		{"blank lines and comments only", []string{"--body", body, "--headers", writeFile(t, "comments.txt", "# captured\n\n   \n# nothing else\n")}, "comments.txt holds no headers"},
+		{"a body given as headers", []string{"--body", body, "--headers", body}, "body.json holds no headers: it looks like a JSON body (are --body and --headers swapped?)"},
+		{"an indented body given as headers", []string{"--body", body, "--headers", writeFile(t, "pretty.json", "{\n  \"jamId\": \"x\"\n}\n")}, "pretty.json holds no headers: it looks like a JSON body"},
+		{"a request without headers", []string{"--request", writeFile(t, "bare.http", "POST /hooks HTTP/1.1\r\n\r\n"+jamBody)}, "bare.http holds no headers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCmd(t, "", append([]string{"verify", "--secret", webhooktest.Secret}, tt.args...)...)
+			require.Equal(t, exitFail, r.code, r.stdout+r.stderr)
+			require.Contains(t, r.stderr, tt.want)
+			require.NotContains(t, r.stdout, "no signature headers")
+		})
+	}
+	// A file with a real header but no signature headers is still a
+	// delivery without signature headers.
+	r := runCmd(t, "", "verify", "--secret", webhooktest.Secret, "--body", body, "--headers", writeFile(t, "h.txt", "Content-Type: application/json\n"))
+	require.Equal(t, exitFail, r.code)
+	require.Contains(t, r.stdout, "FAIL: no signature headers")
+}
+
+func TestVersion(t *testing.T) {
+	tests := []struct {
+		name string
+		bi   *debug.BuildInfo
+		ok   bool
+		want string
+	}{
+		{"installed at a tag", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/inhook/webhook/cmd/webhook", Version: "v1.2.3"}}, true, "webhook v1.2.3 (go1.26.8)"},
+		{"stamped pseudo-version", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.0.0-20261201084212-9611ca1a2b3c+dirty"}}, true, "webhook v0.0.0-20261201084212-9611ca1a2b3c+dirty (go1.26.8)"},
+		{"a checkout", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, true, "webhook (devel) (go1.26.8)"},
+		{"no module version", &debug.BuildInfo{GoVersion: "go1.26.8"}, true, "webhook (devel) (go1.26.8)"},
+		{"no build info", nil, false, "webhook (devel) (unknown Go version)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, versionLine(tt.bi, tt.ok))
+		})
+	}
+	// The command prints this binary's own line, for each spelling.
+	for _, arg := range []string{"version", "--version", "-version"} {
+		r := runCmd(t, "", arg)
+		require.Equal(t, exitOK, r.code, r.stderr)
+		require.Equal(t, versionLine(debug.ReadBuildInfo())+"\n", r.stdout)
+		require.Regexp(t, `^webhook (v\S+|\(devel\)) \(go\S+\)\n$`, r.stdout)
+	}
+}
+
+// TestServePrintsEventOfItsKind: serve prints an Intercom notification's
+// item as its kind, without the zero fields the package's item model
+// keeps for other kinds; kinds without a typed accessor as the sender
+// sent them; and with --raw, each body as received.
+func TestServePrintsEventOfItsKind(t *testing.T) {
+	print := func(raw bool, d *webhook.Delivery) map[string]json.RawMessage {
+		var out bytes.Buffer
+		require.NoError(t, printEvents(&out, discardLogger(), raw)(context.Background(), d, d.Event))
+		require.Equal(t, 1, strings.Count(out.String(), "\n"), "one line per event")
+		var line map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(out.Bytes(), &line))
+		return line
+	}
+	item := func(event json.RawMessage) json.RawMessage {
+		var e struct {
+			Data struct {
+				Item json.RawMessage `json:"item"`
+			} `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(event, &e))
+		return e.Data.Item
+	}
+	// Fields the item model holds for contacts, companies, admins and
+	// tickets: none may appear in a conversation's line, and so on.
+	others := map[string][]string{
+		"intercom/conversation.user.replied.json": {"monthly_spend", "away_mode_enabled", "ticket_state", "role", "plan", "job_title"},
+		"intercom/ticket.created.json":            {"monthly_spend", "away_mode_enabled", "conversation_parts", "statistics", "role"},
+		"intercom/contact.user.created.json":      {"monthly_spend", "away_mode_enabled", "ticket_state", "statistics", "conversation_parts"},
+		"intercom/company.created.json":           {"away_mode_enabled", "ticket_state", "statistics", "conversation_parts", "role"},
+	}
+	for name, absent := range others {
+		t.Run(name, func(t *testing.T) {
+			body := webhooktest.Fixture(t, name)
+			ev, err := webhook.Parse(body)
+			require.NoError(t, err)
+			n := ev.(*webhook.IntercomNotification)
+			line := print(false, &webhook.Delivery{Source: webhook.SourceIntercom, ID: n.ID.String(), Body: body, Event: ev})
+			got := item(line["event"])
+			want, err := json.Marshal(intercomItem(n))
+			require.NoError(t, err)
+			require.JSONEq(t, string(want), string(got), "the item is printed as its kind")
+			for _, k := range absent {
+				require.NotContains(t, string(got), `"`+k+`"`)
+			}
+			require.Contains(t, string(line["event"]), `"topic":"`+n.Topic+`"`, "the envelope stays")
+		})
+	}
+
+	// A kind without a typed accessor: the item as sent.
+	body := webhooktest.Fixture(t, "intercom/article.created.json")
+	ev, err := webhook.Parse(body)
+	require.NoError(t, err)
+	line := print(false, &webhook.Delivery{Source: webhook.SourceIntercom, Body: body, Event: ev})
+	require.JSONEq(t, string(ev.(*webhook.IntercomNotification).Item()), string(item(line["event"])))
+	require.NotContains(t, string(line["event"]), "monthly_spend")
+
+	// --raw: the body as received, JSON as JSON, a form as a string.
+	line = print(true, &webhook.Delivery{Source: webhook.SourceIntercom, Body: body, Event: ev})
+	require.NotContains(t, line, "event")
+	require.JSONEq(t, string(body), string(line["body"]))
+	series, err := webhook.ParseSeries([]byte(seriesBody), "application/x-www-form-urlencoded")
+	require.NoError(t, err)
+	line = print(true, &webhook.Delivery{Source: webhook.SourceSeries, Body: []byte(seriesBody), Event: series})
+	require.Equal(t, `"`+seriesBody+`"`, string(line["body"]))
 }

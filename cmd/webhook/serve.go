@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,11 @@ Runs a receiver on every path of --addr. Each dispatched event is printed on
 standard output as one JSON object per line:
 
   {"source":"standard","type":"jam.created","id":"msg_…","event":{…}}
+
+An Intercom notification's item is printed as its kind (a conversation's
+fields only, say), or as sent for kinds without a typed accessor. With
+--raw, "body" holds the verified body as received instead of "event": JSON
+as JSON on one line, anything else as a string.
 
 Rejections are logged to standard error with the status and the reason.
 The listening address is printed to standard error once the server is
@@ -52,12 +58,14 @@ const (
 // block hold a MiB of buffer.
 const maxHeaderBytes = 16 << 10
 
-// eventLine is what serve prints for each dispatched event.
+// eventLine is what serve prints for each dispatched event: the decoded
+// event, or with --raw the body as received.
 type eventLine struct {
 	Source string          `json:"source"`
 	Type   string          `json:"type"`
 	ID     string          `json:"id"`
-	Event  json.RawMessage `json:"event"`
+	Event  json.RawMessage `json:"event,omitempty"`
+	Body   json.RawMessage `json:"body,omitempty"`
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -69,6 +77,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "Standard Webhooks timestamp window, each way")
 	maxBody := fs.Int64("max-body", webhook.DefaultMaxBodySize, "largest body accepted, in bytes")
 	debug := fs.Bool("debug", false, "also log duplicates and other debug lines")
+	raw := fs.Bool("raw", false, `print each verified body as received ("body") instead of the decoded event`)
 	args, code, stop := parseFlags(fs, args)
 	if stop {
 		return code
@@ -109,7 +118,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		// Constructor errors name the problem, never the secret.
 		return usageErr(stderr, "serve", "%v", err)
 	}
-	h.OnAny(printEvents(stdout, logger))
+	h.OnAny(printEvents(stdout, logger, *raw))
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -173,17 +182,23 @@ func sources(k *keyFlags) []string {
 
 // printEvents returns an OnAny callback that writes one eventLine per
 // event to w. Lines are written whole, one request at a time.
-func printEvents(w io.Writer, logger *slog.Logger) func(context.Context, *webhook.Delivery, webhook.Event) error {
+func printEvents(w io.Writer, logger *slog.Logger, raw bool) func(context.Context, *webhook.Delivery, webhook.Event) error {
 	var mu sync.Mutex
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error {
-		ev, err := marshalEvent(e)
-		if err != nil {
-			// Still print the line; the event is what failed, not the delivery.
-			logger.LogAttrs(ctx, slog.LevelWarn, "webhook serve: event not marshalable",
-				slog.String("type", e.EventType()), slog.String("error", err.Error()))
-			ev = []byte("null")
+		line := eventLine{Source: string(d.Source), Type: e.EventType(), ID: d.ID}
+		if raw {
+			line.Body = rawBody(d.Body)
+		} else {
+			ev, err := marshalEvent(e)
+			if err != nil {
+				// Still print the line; the event is what failed, not the delivery.
+				logger.LogAttrs(ctx, slog.LevelWarn, "webhook serve: event not marshalable",
+					slog.String("type", e.EventType()), slog.String("error", err.Error()))
+				ev = []byte("null")
+			}
+			line.Event = ev
 		}
 		for _, ferr := range fieldErrors(e) {
 			logger.LogAttrs(ctx, slog.LevelWarn, "webhook serve: field left zero",
@@ -191,18 +206,85 @@ func printEvents(w io.Writer, logger *slog.Logger) func(context.Context, *webhoo
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		return enc.Encode(eventLine{Source: string(d.Source), Type: e.EventType(), ID: d.ID, Event: ev})
+		return enc.Encode(line)
 	}
 }
 
+// rawBody returns body as a JSON value: itself when it is JSON (the
+// encoder puts it on one line), else a JSON string of its bytes, as for a
+// form-encoded Series body.
+func rawBody(body []byte) json.RawMessage {
+	if json.Valid(body) {
+		return body
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // as the line's encoder: & stays &
+	_ = enc.Encode(string(body))
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
 // marshalEvent encodes e with encoding/json. An unknown event's raw bytes
-// are shown as the JSON they are, not as base64.
+// are shown as the JSON they are, not as base64. An Intercom
+// notification's item is shown as its kind, so the fields the package's
+// item model holds for other kinds (a contact's plan in a conversation,
+// say) do not appear as zeros.
 func marshalEvent(e webhook.Event) ([]byte, error) {
-	if u, ok := e.(*webhook.UnknownEvent); ok && json.Valid(u.Raw) {
-		return json.Marshal(struct {
-			Type string
-			Raw  json.RawMessage
-		}{u.Type, u.Raw})
+	switch e := e.(type) {
+	case *webhook.UnknownEvent:
+		if json.Valid(e.Raw) {
+			return json.Marshal(struct {
+				Type string
+				Raw  json.RawMessage
+			}{e.Type, e.Raw})
+		}
+	case *webhook.IntercomNotification:
+		return json.Marshal(intercomEvent{e, intercomEventData{Type: e.Data.Type, Item: intercomItem(e)}})
 	}
 	return json.Marshal(e)
+}
+
+// intercomEvent is a notification with its data.item replaced: the
+// outer Data hides the embedded one for encoding/json.
+type intercomEvent struct {
+	*webhook.IntercomNotification
+	Data intercomEventData `json:"data"`
+}
+
+type intercomEventData struct {
+	Type string `json:"type,omitempty"`
+	Item any    `json:"item"`
+}
+
+// intercomItem returns n's item as its typed kind, or as the raw JSON the
+// sender sent for a kind without a typed accessor, or nil.
+func intercomItem(n *webhook.IntercomNotification) any {
+	if v := n.Conversation(); v != nil {
+		return v
+	}
+	if v := n.Contact(); v != nil {
+		return v
+	}
+	if v := n.Ticket(); v != nil {
+		return v
+	}
+	if v := n.Company(); v != nil {
+		return v
+	}
+	if v := n.Admin(); v != nil {
+		return v
+	}
+	if v := n.ContactTag(); v != nil {
+		return v
+	}
+	if v := n.DataEvent(); v != nil {
+		return v
+	}
+	if v := n.Ping(); v != nil {
+		return v
+	}
+	if raw := n.Item(); raw != nil {
+		return raw
+	}
+	return nil
 }

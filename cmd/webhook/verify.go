@@ -89,28 +89,33 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "verify", "%v", err)
 	}
 
+	// clock is the time every check and every printed age is measured
+	// against: --now when given, so the output describes the capture as
+	// it was at that time.
+	clock := clockAt{now: time.Now}
+	ageClock := time.Now // for an Intercom notification's age; nil to skip it
 	opts := []webhook.VerifyOption{webhook.WithTolerance(*tolerance)}
-	clock := time.Now // for an Intercom notification's age; nil to skip it
 	switch {
 	case *skipTime:
 		opts = append(opts, webhook.InsecureSkipTimestampCheck())
-		clock = nil
+		ageClock = nil
 	case *now != "":
 		t, err := parseWhen(*now)
 		if err != nil {
 			return usageErr(stderr, "verify", "--now: %v", err)
 		}
-		clock = func() time.Time { return t }
-		opts = append(opts, webhook.WithClock(clock))
+		clock = clockAt{now: func() time.Time { return t }, given: true}
+		ageClock = clock.now
+		opts = append(opts, webhook.WithClock(clock.now))
 	}
 
-	check, err := verifierFor(src, &keys, opts, clock)
+	check, err := verifierFor(src, &keys, opts, ageClock)
 	if err != nil {
 		return usageErr(stderr, "verify", "%v", err)
 	}
 	detail, err := check(body, hdr)
 	if err != nil {
-		fmt.Fprintf(stdout, "FAIL: %s\n", explain(src, err, hdr))
+		fmt.Fprintf(stdout, "FAIL: %s\n", explain(src, err, hdr, clock))
 		// A trailing newline is the usual difference between the bytes
 		// sent and a body saved by an editor or a shell.
 		if errors.Is(err, webhook.ErrNoMatchingSignature) && bytes.HasSuffix(body, []byte("\n")) {
@@ -248,7 +253,7 @@ func detectSource(h http.Header, seriesHeader string) webhook.Source {
 // explain turns a verification error into a sentence with the likely
 // cause. It uses the error's sentinel and its Reason, which never hold a
 // secret or a MAC.
-func explain(src webhook.Source, err error, h http.Header) string {
+func explain(src webhook.Source, err error, h http.Header, clock clockAt) string {
 	reason := ""
 	var ve *webhook.VerifyError
 	if errors.As(err, &ve) && ve.Reason != "" {
@@ -265,9 +270,9 @@ func explain(src webhook.Source, err error, h http.Header) string {
 	case src == webhook.SourceIntercom && errors.Is(err, webhook.ErrMessageTooNew):
 		return "the notification's created_at is further in the future than the clock skew allows" + reason + ": check the clocks (or use --now)"
 	case errors.Is(err, webhook.ErrMessageTooOld):
-		return "the timestamp " + stamp(h) + " is older than the window allows: a replay, a slow queue, or an old capture (use --now with the arrival time, or --skip-timestamp)"
+		return "the timestamp " + stamp(h, clock) + " is older than the window allows: a replay, a slow queue, or an old capture (use --now with the arrival time, or --skip-timestamp)"
 	case errors.Is(err, webhook.ErrMessageTooNew):
-		return "the timestamp " + stamp(h) + " is further in the future than the window allows: check the clocks (or use --now)"
+		return "the timestamp " + stamp(h, clock) + " is further in the future than the window allows: check the clocks (or use --now)"
 	case errors.Is(err, webhook.ErrNoMatchingSignature):
 		switch src {
 		case webhook.SourceSeries:
@@ -280,14 +285,36 @@ func explain(src webhook.Source, err error, h http.Header) string {
 	return err.Error()
 }
 
-// stamp describes the Standard Webhooks timestamp header.
-func stamp(h http.Header) string {
+// clockAt is the reference time of a verify run: the real clock, or the
+// fixed time --now gave.
+type clockAt struct {
+	now   func() time.Time
+	given bool // from --now
+}
+
+// age says how far t is from the reference time, in words: "10m0s ago"
+// or "10m0s ahead", and "before --now" or "after --now" when --now set it.
+func (c clockAt) age(t time.Time) string {
+	d := c.now().Sub(t).Round(time.Second)
+	switch {
+	case c.given && d >= 0:
+		return d.String() + " before --now"
+	case c.given:
+		return (-d).String() + " after --now"
+	case d >= 0:
+		return d.String() + " ago"
+	}
+	return (-d).String() + " ahead of this clock"
+}
+
+// stamp describes the Standard Webhooks timestamp header against clock.
+func stamp(h http.Header, clock clockAt) string {
 	v := h.Get("Webhook-Timestamp")
 	if v == "" {
 		v = h.Get("Svix-Timestamp")
 	}
 	if t, err := parseWhen(v); err == nil {
-		return fmt.Sprintf("%s (%s, %s ago)", v, t.UTC().Format(time.RFC3339), time.Since(t).Round(time.Second))
+		return fmt.Sprintf("%s (%s, %s)", v, t.UTC().Format(time.RFC3339), clock.age(t))
 	}
 	return v
 }
@@ -313,6 +340,9 @@ func readRequest(name string, stdin io.Reader) ([]byte, http.Header, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: reading the body: %v", name, err)
 	}
+	if len(req.Header) == 0 {
+		return nil, nil, fmt.Errorf("%s holds no headers: the request line is followed by a blank line", name)
+	}
 	return body, req.Header, nil
 }
 
@@ -329,10 +359,21 @@ func readBodyAndHeaders(bodyName, headersName string, stdin io.Reader) ([]byte, 
 		return nil, nil, err
 	}
 	h, err := parseHeaders(raw)
-	if err != nil {
+	switch {
+	case len(h) == 0 && looksLikeBody(raw):
+		return nil, nil, fmt.Errorf("%s holds no headers: it looks like a JSON body (are --body and --headers swapped?)", headersName)
+	case err != nil:
 		return nil, nil, fmt.Errorf("%s: %v", headersName, err)
+	case len(h) == 0:
+		return nil, nil, fmt.Errorf(`%s holds no headers: expected "Name: value" lines, as "webhook sign" prints`, headersName)
 	}
 	return body, h, nil
+}
+
+// looksLikeBody reports whether raw starts as a JSON object or array.
+func looksLikeBody(raw []byte) bool {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	return len(raw) > 0 && (raw[0] == '{' || raw[0] == '[')
 }
 
 func readInput(name string, stdin io.Reader) ([]byte, error) {
@@ -353,10 +394,25 @@ func parseHeaders(raw []byte) (http.Header, error) {
 		}
 		name, value, ok := strings.Cut(line, ":")
 		name = strings.TrimSpace(name)
-		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+		if !ok || !isToken(name) {
 			return nil, fmt.Errorf("line %d is not \"Name: value\"", i+1)
 		}
 		h.Add(name, strings.TrimSpace(value))
 	}
 	return h, nil
+}
+
+// isToken reports whether s is a valid header name: one or more of the
+// token characters of RFC 9110, which JSON's braces and quotes are not.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
