@@ -772,7 +772,8 @@ type firstBuf [firstRead + 1]byte
 // doubling, for declared lengths too (a declared length only caps the
 // growth), and every buffer counts in full, since the ones it outgrew stay
 // on the heap until the collector runs. So a request holds less than four
-// times the bytes it sent. A declared length over the limit is refused
+// times the bytes it sent, and a body at the limit less than twice the
+// limit. A declared length over the limit is refused
 // before reading; a body longer than declared (which a server outside
 // net/http might pass on) is refused, not truncated.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, held int64, err error) {
@@ -828,9 +829,16 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 	}
 
 	body = first[:got:got] // full: the first step copies it out of the pool
+	pooled := held         // what the pooled buffer's bytes were charged
 	for {
 		if len(body) == cap(body) {
-			size := min(2*int64(len(body)), limit)
+			size := 2 * int64(len(body))
+			if size > limit/2 {
+				// Take the limit now rather than one more doubling
+				// short of it, so that the buffers together stay
+				// within twice the limit.
+				size = limit
+			}
 			if size <= int64(len(body)) {
 				return nil, held, ErrBodyTooLarge
 			}
@@ -842,6 +850,11 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 			grown := make([]byte, len(body), size) // exactly size, as counted
 			copy(grown, body)
 			body = grown
+			if pooled > 0 {
+				// The pooled buffer's bytes now have their own.
+				h.budget.held.Add(-pooled)
+				held, pooled = held-pooled, 0
+			}
 		}
 		m, err := rd.Read(body[len(body):cap(body)])
 		body = body[:len(body)+m]

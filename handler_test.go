@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/inhook/webhook"
@@ -631,20 +632,21 @@ func TestHandlerBodyMemoryBudget(t *testing.T) {
 	var hookErr *webhook.HandlerError
 	r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookErr = err })
 
-	// A chunked upload that stalls after 12 KiB holds its buffers (the
-	// pooled 4 KiB, then 8 and 16 KiB), and with them nearly the whole
-	// budget: what it holds follows what it sent.
+	// A chunked upload that stalls after 12 KiB holds a buffer of the
+	// limit (past half the limit growth takes the limit at once; the
+	// pooled 4 KiB went back), half the budget.
 	pr, pw := io.Pipe()
 	stalled := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
 	stalled.Body, stalled.ContentLength = pr, -1
 	done := make(chan int)
 	go func() { done <- r.serve(stalled).Code }()
-	_, err := pw.Write(bytes.Repeat([]byte("x"), 12<<10+1)) // one byte into its third buffer
+	_, err := pw.Write(bytes.Repeat([]byte("x"), 12<<10+1))
 	require.NoError(t, err)
+	require.Equal(t, int64(limit+1), webhook.BodyHeld(r.h))
 
 	// Until it is done, a request that needs more than what is left
-	// (about 4 KiB) is turned away.
-	big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", 5000)), 1)
+	// (16 KiB: 4 KiB pooled, then its own 13 KiB) is turned away.
+	big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", 13000)), 1)
 	w := r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, big))
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	require.Equal(t, "1", w.Header().Get("Retry-After"))
@@ -742,4 +744,54 @@ func TestHandlerGoexitReleasesClaim(t *testing.T) {
 	w := r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody))
 	require.Equal(t, http.StatusOK, w.Code)
 	require.Equal(t, 2, runs)
+}
+
+// TestHandlerBodyAtLimitFitsTwiceTheLimit: on an idle handler whose budget
+// is the smallest allowed, twice the body limit, a body of exactly the
+// limit is read, declared or chunked, whatever the limit: the buffers it
+// grows through stay within twice the limit.
+func TestHandlerBodyAtLimitFitsTwiceTheLimit(t *testing.T) {
+	for _, limit := range []int{16 << 10, 600_000, 1 << 20} {
+		for _, chunked := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d chunked=%v", limit, chunked), func(t *testing.T) {
+				r := newRig(t, webhook.WithMaxBodySize(int64(limit)), webhook.WithMaxBodyMemory(2*int64(limit)))
+				pad := strings.Repeat("a", limit-len(jamBody))
+				body := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+pad), 1)
+				require.Len(t, body, limit)
+				req := webhooktest.NewStandardRequest(t, webhooktest.Secret, body)
+				if chunked {
+					req.Body, req.ContentLength = io.NopCloser(iotest.OneByteReader(bytes.NewReader(body))), -1
+				}
+				require.Equal(t, http.StatusOK, r.serve(req).Code)
+				require.Equal(t, int64(0), webhook.BodyHeld(r.h))
+			})
+		}
+	}
+}
+
+// TestHandlerSeriesTokenBeforeBody: a Series token is in a header, so it
+// is checked before the body is read; a request without the right one is
+// answered 401 without a byte of its body read, and never holds body
+// memory.
+func TestHandlerSeriesTokenBeforeBody(t *testing.T) {
+	r := newRig(t)
+	for _, token := range []string{"wrong-token-wrong-token", ""} {
+		body := &readCount{r: bytes.NewReader(seriesJSON)}
+		req := webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)
+		req.Header.Set(webhooktest.SeriesHeader, token)
+		req.Body = io.NopCloser(body)
+		require.Equal(t, http.StatusUnauthorized, r.serve(req).Code, "token %q", token)
+		require.Zero(t, body.n, "the body was read")
+	}
+	require.Zero(t, r.calls.Load())
+}
+
+type readCount struct {
+	r io.Reader
+	n int
+}
+
+func (c *readCount) Read(p []byte) (int, error) {
+	c.n++
+	return c.r.Read(p)
 }
