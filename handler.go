@@ -183,6 +183,7 @@ type handlerConfig struct {
 	intercomMaxAge   time.Duration
 	inbox            Inbox
 	workers          WorkerConfig
+	observer         *Observer
 }
 
 // WithSecrets configures Standard Webhooks verification (Jam) with one or
@@ -423,6 +424,7 @@ type Handler struct {
 	keep      time.Duration
 	now       func() time.Time
 	maxAge    time.Duration // for Intercom notifications; 0 when the check is off
+	obs       *Observer     // nil unless WithObserver
 
 	inbox   Inbox         // nil unless in inbox mode
 	workers WorkerConfig  // with the defaults filled in
@@ -452,7 +454,7 @@ func NewHandler(opts ...Option) (*Handler, error) {
 		return nil, errors.New("webhook: max body memory is less than twice the max body size")
 	}
 	h := &Handler{pinned: c.pinned, maxBody: c.maxBody, logger: c.logger, fail: c.failClosed, lease: c.lease, keep: c.retention,
-		now: vc.now, maxAge: c.intercomMaxAge, inbox: c.inbox, workers: c.workers.withDefaults(), wake: make(chan struct{}, 1)}
+		now: vc.now, maxAge: c.intercomMaxAge, inbox: c.inbox, workers: c.workers.withDefaults(), wake: make(chan struct{}, 1), obs: c.observer}
 	if h.maxAge == 0 {
 		h.maxAge = c.retention
 	}
@@ -578,6 +580,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Body = body
+	h.obs.verified(ctx, d)
 
 	if d.Event, err = h.decode(d.Source, body, r.Header); err != nil {
 		h.reject(ctx, w, d, http.StatusBadRequest, err)
@@ -593,6 +596,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	h.obs.decoded(ctx, d)
 	if d.ID != "" && (h.dedupe != nil || h.inbox != nil) {
 		d.Key = string(d.Source) + ":" + d.ID
 	}
@@ -610,7 +614,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		token, status, err = h.dedupe.Claim(ctx, key, h.lease)
 		switch {
 		case err != nil && h.fail:
-			h.reject(ctx, w, d, http.StatusInternalServerError, fmt.Errorf("webhook: dedupe claim: %w", err))
+			h.rejectFor(ctx, w, d, http.StatusInternalServerError, ReasonStore, fmt.Errorf("webhook: dedupe claim: %w", err))
 			return
 		case err != nil:
 			h.logger.LogAttrs(ctx, slog.LevelError, "webhook dedupe store failed; processing without deduplication",
@@ -619,6 +623,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case status == Processed:
 			h.logger.LogAttrs(ctx, slog.LevelDebug, "webhook duplicate acknowledged",
 				slog.String("source", string(d.Source)), slog.String("id", d.ID))
+			h.obs.duplicate(ctx, d)
 			w.WriteHeader(http.StatusOK)
 			return
 		case status == InFlight:
@@ -645,8 +650,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}()
 	}
+	cbctx, run := h.obs.dispatch(cbctx, d, nil)
 	code, err := h.reg.Load().dispatch(cbctx, d)
 	settled = true
+	if err == nil {
+		run.finish(1, OutcomeSuccess, nil)
+	} else {
+		run.finish(1, OutcomeFailure, err)
+	}
 	if key != "" {
 		// Record the outcome even if the sender hung up while the
 		// callbacks ran, which cancels ctx: otherwise its retry would find
@@ -667,7 +678,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &se) && se.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64((se.RetryAfter+time.Second-1)/time.Second), 10))
 		}
-		h.reject(ctx, w, d, code, err)
+		h.rejectFor(ctx, w, d, code, ReasonCallback, err)
 		return
 	}
 	w.WriteHeader(code)
@@ -923,8 +934,15 @@ func (h *Handler) decode(src Source, body []byte, hd http.Header) (Event, error)
 }
 
 // reject answers a request that will not reach the callbacks, or whose
-// callbacks failed, and reports it to the logger and the error hook.
+// callbacks failed, and reports it to the logger, the error hook and the
+// observer, with the reason its error's sentinel gives.
 func (h *Handler) reject(ctx context.Context, w http.ResponseWriter, d *Delivery, code int, err error) {
+	h.rejectFor(ctx, w, d, code, ReasonOf(err), err)
+}
+
+// rejectFor is reject for an error whose reason its sentinels do not say:
+// a callback's or a store's.
+func (h *Handler) rejectFor(ctx context.Context, w http.ResponseWriter, d *Delivery, code int, reason Reason, err error) {
 	level := slog.LevelWarn
 	if code >= 500 {
 		level = slog.LevelError
@@ -945,6 +963,7 @@ func (h *Handler) reject(ctx context.Context, w http.ResponseWriter, d *Delivery
 	}
 	h.logger.LogAttrs(ctx, level, "webhook rejected", attrs...)
 	h.reg.Load().reportError(ctx, h.logger, d, &HandlerError{Status: code, Err: err})
+	h.obs.rejected(ctx, d, code, reason, err)
 	http.Error(w, http.StatusText(code), code)
 }
 

@@ -1,0 +1,293 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// An Observer is told what happens to each delivery, for traces, metrics
+// and logs: package github.com/inhook/webhook/otelwebhook builds one for
+// OpenTelemetry. Set it with WithObserver.
+//
+// Every field is optional, and a nil field costs the handler one
+// comparison, so an observer sets only the hooks it needs, and a hook
+// added to this struct later breaks no observer (unlike a method added to
+// an interface). It follows net/http/httptrace.ClientTrace.
+//
+// Hooks run synchronously, on the request's goroutine or on the worker's,
+// so they must be quick and must not block; several may run at once for
+// different deliveries. They must not modify the Delivery, and must not
+// log its Body or Header: the Header holds the signatures.
+type Observer struct {
+	// Rejected reports a request answered with an error status: refused
+	// before the callbacks (the Reason says why) or failed by them
+	// (ReasonCallback). It is the hook OnError also sees.
+	Rejected func(ctx context.Context, r Rejection)
+	// Verified reports a request whose signature verified; d.Event is
+	// not decoded yet.
+	Verified func(ctx context.Context, d *Delivery)
+	// Decoded reports a verified request decoded into d.Event; d.ID is
+	// set by then for every source that has one.
+	Decoded func(ctx context.Context, d *Delivery)
+	// Duplicate reports a delivery acknowledged without running the
+	// callbacks again: the dedupe store or the inbox has it already.
+	Duplicate func(ctx context.Context, d *Delivery)
+	// Storing is called in inbox mode just before the delivery is
+	// stored. It may add small entries to meta, which the inbox keeps as
+	// InboxEntry.Meta and hands back to Dispatch when a worker runs the
+	// delivery: the request's W3C trace context under "traceparent", so
+	// that every later run can link to the request.
+	Storing func(ctx context.Context, d *Delivery, meta map[string]string)
+	// Stored reports a delivery the inbox has stored durably; the
+	// handler answers 200 next.
+	Stored func(ctx context.Context, d *Delivery)
+	// Dispatch is called before the callbacks run for d: on the request
+	// without an inbox (meta is nil), on a worker with one (meta is the
+	// stored InboxEntry.Meta). The context it returns is the one the
+	// callbacks get, so a span started here covers them. done, when not
+	// nil, is called once with the run's outcome after they return.
+	Dispatch func(ctx context.Context, d *Delivery, meta map[string]string) (cctx context.Context, done func(Dispatched))
+	// Dead reports a delivery a worker has marked dead, with the error
+	// that ended it, also when no callback ran (a stored body that no
+	// longer decodes, for instance).
+	Dead func(ctx context.Context, d *Delivery, err error)
+	// Inbox is called once by NewHandler with the inbox WithInbox
+	// configures, so the observer can read Inbox.Stats when its metrics
+	// are collected, rather than the handler polling on a timer.
+	Inbox func(ib Inbox)
+}
+
+// A Rejection is a request the handler answered with an error status.
+type Rejection struct {
+	// Delivery holds what was known when it was rejected: Source is
+	// empty if no configured source's headers were present, Body is nil
+	// unless it was verified, Event nil unless it was decoded.
+	Delivery *Delivery
+	// Status is the HTTP status answered.
+	Status int
+	// Reason is the class of the failure, few enough to be a metric
+	// attribute.
+	Reason Reason
+	// Err is the error, as OnError receives it in HandlerError.Err. Its
+	// text is safe to log but is not a metric attribute: it may hold ids.
+	Err error
+}
+
+// Dispatched is the outcome of one run of the callbacks for a delivery.
+type Dispatched struct {
+	// Duration is how long the callbacks took, together.
+	Duration time.Duration
+	// Attempt counts the runs of this delivery: 1 on the request; on a
+	// worker, the inbox's attempt count, including this run.
+	Attempt int
+	// Outcome is what becomes of the delivery.
+	Outcome Outcome
+	// Err is the callbacks' joined error, nil on success.
+	Err error
+}
+
+// An Outcome is what became of a delivery after a run of its callbacks.
+type Outcome string
+
+// The outcomes of a run of the callbacks.
+const (
+	// OutcomeSuccess means every callback returned nil (or a 2xx
+	// StatusError).
+	OutcomeSuccess Outcome = "success"
+	// OutcomeFailure means a callback failed on the request, without an
+	// inbox: the handler answers an error status and the sender may
+	// retry.
+	OutcomeFailure Outcome = "failure"
+	// OutcomeRetry means a callback failed on a worker and the delivery
+	// is due again later.
+	OutcomeRetry Outcome = "retry"
+	// OutcomeDead means a callback failed on a worker and the delivery is
+	// dead: a permanent error, or past the retry policy.
+	OutcomeDead Outcome = "dead"
+)
+
+// A Reason classes why a request was rejected. There are few of them, so
+// they suit metric attributes; the error itself says more.
+type Reason string
+
+// The reasons for a rejection.
+const (
+	ReasonMethod         Reason = "method"          // ErrMethodNotAllowed (405)
+	ReasonMediaType      Reason = "media_type"      // ErrUnsupportedMediaType (415)
+	ReasonBodyTooLarge   Reason = "body_too_large"  // ErrBodyTooLarge (413)
+	ReasonBodyMemory     Reason = "body_memory"     // ErrBodyMemory (503)
+	ReasonMissingHeaders Reason = "missing_headers" // ErrRequiredHeaders (401), also no configured source's headers
+	ReasonInvalidHeaders Reason = "invalid_headers" // ErrInvalidHeaders (401)
+	ReasonSignature      Reason = "signature"       // ErrNoMatchingSignature (401)
+	ReasonTooOld         Reason = "too_old"         // ErrMessageTooOld (401)
+	ReasonTooNew         Reason = "too_new"         // ErrMessageTooNew (401)
+	ReasonDecode         Reason = "decode"          // ErrInvalidJSON, ErrWrongShape (400)
+	ReasonInFlight       Reason = "in_flight"       // ErrInFlight (409)
+	ReasonInboxFull      Reason = "inbox_full"      // ErrInboxFull (503)
+	ReasonStore          Reason = "store"           // the dedupe store or the inbox failed
+	ReasonCallback       Reason = "callback"        // a callback failed or panicked
+	ReasonOther          Reason = "other"           // anything else, such as a body that could not be read
+)
+
+// reasons maps the sentinels to their reasons, in the order they are
+// tried: the verification sentinels first, since a VerifyError may wrap
+// more than the sentinel.
+var reasons = [...]struct {
+	err    error
+	reason Reason
+}{
+	{ErrRequiredHeaders, ReasonMissingHeaders},
+	{ErrInvalidHeaders, ReasonInvalidHeaders},
+	{ErrNoMatchingSignature, ReasonSignature},
+	{ErrMessageTooOld, ReasonTooOld},
+	{ErrMessageTooNew, ReasonTooNew},
+	{ErrMethodNotAllowed, ReasonMethod},
+	{ErrUnsupportedMediaType, ReasonMediaType},
+	{ErrBodyTooLarge, ReasonBodyTooLarge},
+	{ErrBodyMemory, ReasonBodyMemory},
+	{ErrInvalidJSON, ReasonDecode},
+	{ErrWrongShape, ReasonDecode},
+	{ErrInFlight, ReasonInFlight},
+	{ErrInboxFull, ReasonInboxFull},
+}
+
+// ReasonOf returns the reason for an error the handler reports: the class
+// of the sentinel it wraps, ReasonCallback for a *PanicError or a
+// *StatusError, and ReasonOther for anything else.
+func ReasonOf(err error) Reason {
+	for _, r := range reasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	var pe *PanicError
+	var se *StatusError
+	if errors.As(err, &pe) || errors.As(err, &se) {
+		return ReasonCallback
+	}
+	return ReasonOther
+}
+
+// Verification reports whether r is a failure to verify: missing,
+// malformed or unmatched signature headers, or a timestamp outside the
+// window. Those are the rejections worth an alert, since either a sender
+// changed its keys or someone is probing the endpoint.
+func (r Reason) Verification() bool {
+	switch r {
+	case ReasonMissingHeaders, ReasonInvalidHeaders, ReasonSignature, ReasonTooOld, ReasonTooNew:
+		return true
+	}
+	return false
+}
+
+// WithObserver sets the observer told about every delivery (see
+// Observer). The handler copies it, so changing o later has no effect.
+// Nil means none, the default, which costs nothing.
+func WithObserver(o *Observer) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		if o == nil {
+			c.observer = nil
+			return nil
+		}
+		cp := *o
+		c.observer = &cp
+		return nil
+	})
+}
+
+// The methods below are what the handler and the workers call. Each is
+// safe on a nil *Observer and small enough to inline, so an unset hook
+// costs a comparison.
+
+func (o *Observer) rejected(ctx context.Context, d *Delivery, status int, reason Reason, err error) {
+	if o != nil && o.Rejected != nil {
+		o.Rejected(ctx, Rejection{Delivery: d, Status: status, Reason: reason, Err: err})
+	}
+}
+
+func (o *Observer) verified(ctx context.Context, d *Delivery) {
+	if o != nil && o.Verified != nil {
+		o.Verified(ctx, d)
+	}
+}
+
+func (o *Observer) decoded(ctx context.Context, d *Delivery) {
+	if o != nil && o.Decoded != nil {
+		o.Decoded(ctx, d)
+	}
+}
+
+func (o *Observer) duplicate(ctx context.Context, d *Delivery) {
+	if o != nil && o.Duplicate != nil {
+		o.Duplicate(ctx, d)
+	}
+}
+
+// storing lets the observer annotate meta before a store, allocating the
+// map only when there is a hook to fill it.
+func (o *Observer) storing(ctx context.Context, d *Delivery, meta map[string]string) map[string]string {
+	if o == nil || o.Storing == nil {
+		return meta
+	}
+	if meta == nil {
+		meta = make(map[string]string, 2)
+	}
+	o.Storing(ctx, d, meta)
+	if len(meta) == 0 {
+		return nil
+	}
+	return meta
+}
+
+func (o *Observer) stored(ctx context.Context, d *Delivery) {
+	if o != nil && o.Stored != nil {
+		o.Stored(ctx, d)
+	}
+}
+
+func (o *Observer) dead(ctx context.Context, d *Delivery, err error) {
+	if o != nil && o.Dead != nil {
+		o.Dead(ctx, d, err)
+	}
+}
+
+func (o *Observer) inbox(ib Inbox) {
+	if o != nil && o.Inbox != nil && ib != nil {
+		o.Inbox(ib)
+	}
+}
+
+// dispatch starts a run of the callbacks: it returns their context and
+// the run, whose finish reports the outcome. Without a hook it returns ctx
+// and a zero run, and reads no clock.
+func (o *Observer) dispatch(ctx context.Context, d *Delivery, meta map[string]string) (context.Context, observedRun) {
+	if o == nil || o.Dispatch == nil {
+		return ctx, observedRun{}
+	}
+	return o.startDispatch(ctx, d, meta)
+}
+
+func (o *Observer) startDispatch(ctx context.Context, d *Delivery, meta map[string]string) (context.Context, observedRun) {
+	cctx, done := o.Dispatch(ctx, d, meta)
+	if cctx == nil {
+		cctx = ctx
+	}
+	return cctx, observedRun{done: done, start: time.Now()}
+}
+
+// observedRun is one run of the callbacks being observed.
+type observedRun struct {
+	done  func(Dispatched)
+	start time.Time
+}
+
+func (r observedRun) finish(attempt int, outcome Outcome, err error) {
+	if r.done != nil {
+		r.report(attempt, outcome, err)
+	}
+}
+
+func (r observedRun) report(attempt int, outcome Outcome, err error) {
+	r.done(Dispatched{Duration: time.Since(r.start), Attempt: attempt, Outcome: outcome, Err: err})
+}

@@ -1,0 +1,198 @@
+package webhook_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// eventLog is an Observer that writes each hook's call as a line, so a
+// test states the whole sequence a request produces.
+type eventLog struct {
+	mu    sync.Mutex
+	lines []string
+	runs  []webhook.Dispatched
+}
+
+func (l *eventLog) add(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+func (l *eventLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lines := l.lines
+	l.lines = nil
+	return lines
+}
+
+type ctxKey struct{}
+
+func (l *eventLog) observer() *webhook.Observer {
+	return &webhook.Observer{
+		Rejected: func(ctx context.Context, r webhook.Rejection) {
+			l.add("rejected %s %d %s", r.Delivery.Source, r.Status, r.Reason)
+		},
+		Verified:  func(ctx context.Context, d *webhook.Delivery) { l.add("verified %s", d.Source) },
+		Decoded:   func(ctx context.Context, d *webhook.Delivery) { l.add("decoded %s %s", d.Event.EventType(), d.ID) },
+		Duplicate: func(ctx context.Context, d *webhook.Delivery) { l.add("duplicate %s", d.ID) },
+		Dispatch: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+			l.add("dispatch %s meta=%v", d.ID, meta)
+			return context.WithValue(ctx, ctxKey{}, "observed"), func(r webhook.Dispatched) {
+				l.mu.Lock()
+				l.runs = append(l.runs, r)
+				l.mu.Unlock()
+				l.add("done attempt=%d %s err=%t", r.Attempt, r.Outcome, r.Err != nil)
+			}
+		},
+	}
+}
+
+func TestObserverSequences(t *testing.T) {
+	jamID := webhooktest.MessageID(jamBody)
+	intercomID := "notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c"
+	old := webhooktest.Time().Add(-time.Hour)
+	tests := []struct {
+		name string
+		req  func(t *testing.T) *http.Request
+		want []string
+	}{
+		{"delivered", func(t *testing.T) *http.Request {
+			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+		}, []string{
+			"verified standard",
+			"decoded jam.created " + jamID,
+			"dispatch " + jamID + " meta=map[]",
+			"done attempt=1 success err=false",
+		}},
+		{"intercom, id from the body", func(t *testing.T) *http.Request {
+			return webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)
+		}, []string{
+			"verified intercom",
+			"decoded conversation.user.replied " + intercomID,
+			"dispatch " + intercomID + " meta=map[]",
+			"done attempt=1 success err=false",
+		}},
+		{"bad signature", func(t *testing.T) *http.Request {
+			return webhooktest.NewStandardRequest(t, "whsec_"+strings.Repeat("QUJD", 8), jamBody)
+		}, []string{"rejected standard 401 signature"}},
+		{"too old", func(t *testing.T) *http.Request {
+			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(old))
+		}, []string{"rejected standard 401 too_old"}},
+		{"no signature headers", func(t *testing.T) *http.Request {
+			r := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+			r.Header = http.Header{"Content-Type": {"application/json"}}
+			return r
+		}, []string{"rejected  401 missing_headers"}},
+		{"method", func(t *testing.T) *http.Request {
+			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodGet))
+		}, []string{"rejected  405 method"}},
+		{"media type", func(t *testing.T) *http.Request {
+			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithContentType("text/plain"))
+		}, []string{"rejected standard 415 media_type"}},
+		{"not JSON", func(t *testing.T) *http.Request {
+			return webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte("[1,2]"))
+		}, []string{"verified standard", "rejected standard 400 decode"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log eventLog
+			r := newRig(t, webhook.WithObserver(log.observer()))
+			r.serve(tt.req(t))
+			require.Equal(t, tt.want, log.take())
+		})
+	}
+}
+
+func TestObserverDuplicateAndFailure(t *testing.T) {
+	var log eventLog
+	r := newRig(t, webhook.WithObserver(log.observer()))
+	var seen any
+	fail := true
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		seen = ctx.Value(ctxKey{})
+		time.Sleep(time.Millisecond)
+		if fail {
+			return errors.New("downstream is down")
+		}
+		return nil
+	})
+	id := webhooktest.MessageID(jamBody)
+
+	require.Equal(t, http.StatusInternalServerError, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.Equal(t, "observed", seen, "the callbacks did not get the context Dispatch returned")
+	require.Equal(t, []string{
+		"verified standard",
+		"decoded jam.created " + id,
+		"dispatch " + id + " meta=map[]",
+		"done attempt=1 failure err=true",
+		"rejected standard 500 callback",
+	}, log.take())
+	require.GreaterOrEqual(t, log.runs[0].Duration, time.Millisecond)
+
+	fail = false
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	log.take()
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.Equal(t, []string{"verified standard", "decoded jam.created " + id, "duplicate " + id}, log.take())
+}
+
+func TestObserverPartialAndNil(t *testing.T) {
+	// Only one hook set: the others are skipped, and a nil observer is none.
+	var rejected int
+	for _, o := range []*webhook.Observer{nil, {}, {Rejected: func(context.Context, webhook.Rejection) { rejected++ }}} {
+		r := newRig(t, webhook.WithObserver(o))
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+		require.Equal(t, http.StatusMethodNotAllowed, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodGet))).Code)
+	}
+	require.Equal(t, 1, rejected)
+
+	// The handler keeps a copy: changing the struct afterwards does nothing.
+	var calls int
+	o := &webhook.Observer{Verified: func(context.Context, *webhook.Delivery) { calls++ }}
+	r := newRig(t, webhook.WithObserver(o))
+	o.Verified = func(context.Context, *webhook.Delivery) { calls += 100 }
+	r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody))
+	require.Equal(t, 1, calls)
+}
+
+func TestReasonOf(t *testing.T) {
+	tests := []struct {
+		err    error
+		reason webhook.Reason
+		verify bool
+	}{
+		{&webhook.VerifyError{Source: webhook.SourceStandard, Err: webhook.ErrRequiredHeaders}, webhook.ReasonMissingHeaders, true},
+		{&webhook.VerifyError{Source: webhook.SourceStandard, Err: webhook.ErrInvalidHeaders, Reason: "bad timestamp"}, webhook.ReasonInvalidHeaders, true},
+		{&webhook.VerifyError{Source: webhook.SourceIntercom, Err: webhook.ErrNoMatchingSignature}, webhook.ReasonSignature, true},
+		{webhook.ErrMessageTooOld, webhook.ReasonTooOld, true},
+		{fmt.Errorf("wrapped: %w", webhook.ErrMessageTooNew), webhook.ReasonTooNew, true},
+		{webhook.ErrMethodNotAllowed, webhook.ReasonMethod, false},
+		{webhook.ErrUnsupportedMediaType, webhook.ReasonMediaType, false},
+		{webhook.ErrBodyTooLarge, webhook.ReasonBodyTooLarge, false},
+		{webhook.ErrBodyMemory, webhook.ReasonBodyMemory, false},
+		{fmt.Errorf("x: %w", webhook.ErrInvalidJSON), webhook.ReasonDecode, false},
+		{webhook.ErrWrongShape, webhook.ReasonDecode, false},
+		{webhook.ErrInFlight, webhook.ReasonInFlight, false},
+		{fmt.Errorf("store: %w", webhook.ErrInboxFull), webhook.ReasonInboxFull, false},
+		{errors.Join(errors.New("a"), &webhook.PanicError{Value: "boom"}), webhook.ReasonCallback, false},
+		{&webhook.StatusError{Code: http.StatusGone}, webhook.ReasonCallback, false},
+		{errors.New("connection reset"), webhook.ReasonOther, false},
+		{nil, webhook.ReasonOther, false},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.reason, webhook.ReasonOf(tt.err), "%v", tt.err)
+		require.Equal(t, tt.verify, webhook.ReasonOf(tt.err).Verification(), "%v", tt.err)
+	}
+}
