@@ -1,0 +1,438 @@
+// Package otelwebhook reports what a github.com/inhook/webhook Handler and
+// its inbox workers do as OpenTelemetry traces and metrics. It lives in a
+// module of its own so that the core module depends on no telemetry
+// library.
+//
+// New returns a *webhook.Observer; give it to the handler with
+// webhook.WithObserver, and wrap the handler with otelhttp (package
+// go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp) for the
+// HTTP server span, which follows the HTTP semantic conventions:
+//
+//	obs, err := otelwebhook.New() // the global TracerProvider and MeterProvider
+//	h, err := webhook.NewHandler(webhook.WithSecrets(secret), webhook.WithObserver(obs))
+//	http.Handle("POST /webhooks", otelhttp.NewHandler(h, "webhook"))
+//
+// # Traces
+//
+// The request's span (otelhttp's, or any span in the request's context)
+// gets the attributes webhook.source, webhook.message.id,
+// webhook.event.type and webhook.outcome: processed (the callbacks ran on
+// the request and succeeded), failed (they failed), stored (in the inbox),
+// duplicate or rejected, with webhook.reason and error.type for the last
+// two.
+//
+// Each run of the callbacks is a CONSUMER span named "process" and the
+// destination, following the messaging semantic conventions:
+// messaging.system "webhook", messaging.operation.type and
+// messaging.operation.name "process", messaging.destination.name the
+// source and event type ("standard:jam.created",
+// "intercom:conversation.user.replied"), messaging.message.id the
+// sender's message id, error.type on failure, and webhook.attempt and
+// webhook.outcome. Without an inbox the span is a child of the request's.
+// With one, the handler stores the request's trace context with the
+// delivery (InboxEntry.Meta "traceparent" and "tracestate"), and each
+// worker's run links to it and, when the worker's context carries no span,
+// is its child: one trace shows the request and every retry.
+//
+// # Metrics
+//
+//	messaging.process.duration     histogram (s) of callback runs, by destination and error.type
+//	webhook.deliveries             counter by webhook.source and webhook.outcome: each run's outcome
+//	                               (success, failure, retry), and stored, duplicate and dead
+//	webhook.rejections             counter by webhook.source, webhook.reason and http.response.status_code
+//	webhook.verification.failures  counter by webhook.source and webhook.reason: the rejections
+//	                               whose reason is a verification failure, the one to alert on
+//	webhook.duplicates             counter by webhook.source
+//	webhook.inbox.deliveries       gauge by webhook.inbox.state: pending, retrying, in_flight, done, dead
+//	webhook.inbox.oldest_pending   gauge (s): the age of the oldest pending or leased delivery
+//
+// No metric has a message id or any other per-delivery value as an
+// attribute. The inbox gauges read Inbox.Stats when the metrics are
+// collected; they report nothing for a handler without an inbox.
+package otelwebhook
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/inhook/webhook"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// ScopeName is the instrumentation scope of the tracer and the meter.
+const ScopeName = "github.com/inhook/webhook/otelwebhook"
+
+// Attribute keys this package adds besides the semantic conventions' own.
+const (
+	SourceKey     = attribute.Key("webhook.source")
+	MessageIDKey  = attribute.Key("webhook.message.id")
+	EventTypeKey  = attribute.Key("webhook.event.type")
+	OutcomeKey    = attribute.Key("webhook.outcome")
+	ReasonKey     = attribute.Key("webhook.reason")
+	AttemptKey    = attribute.Key("webhook.attempt")
+	InboxStateKey = attribute.Key("webhook.inbox.state")
+)
+
+// An Option configures New.
+type Option func(*config)
+
+type config struct {
+	tp   trace.TracerProvider
+	mp   metric.MeterProvider
+	prop propagation.TextMapPropagator
+}
+
+// WithTracerProvider sets the TracerProvider; the default is the global
+// one, otel.GetTracerProvider().
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) { c.tp = tp }
+}
+
+// WithMeterProvider sets the MeterProvider; the default is the global one,
+// otel.GetMeterProvider().
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) { c.mp = mp }
+}
+
+// WithPropagator sets how the request's trace context is written into an
+// inbox entry and read back by the workers. The default is W3C Trace
+// Context (traceparent and tracestate), not the global propagator: that
+// one propagates nothing until a program sets it, which would break the
+// link from every retry to its request without a word.
+func WithPropagator(p propagation.TextMapPropagator) Option {
+	return func(c *config) { c.prop = p }
+}
+
+// observer holds the instruments New made, and the inbox the handler
+// gave it.
+type observer struct {
+	tracer trace.Tracer
+	prop   propagation.TextMapPropagator
+
+	duration     metric.Float64Histogram
+	deliveries   metric.Int64Counter
+	rejections   metric.Int64Counter
+	verification metric.Int64Counter
+	duplicates   metric.Int64Counter
+
+	inbox atomic.Pointer[inboxRef]
+	dests destinations
+	sets  attrSets
+}
+
+type inboxRef struct{ ib webhook.Inbox }
+
+// New returns an observer that reports to OpenTelemetry; pass it to
+// webhook.WithObserver. Use one per handler: the inbox gauges follow the
+// inbox of the last handler it was given to.
+func New(opts ...Option) (*webhook.Observer, error) {
+	c := config{}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.tp == nil {
+		c.tp = otel.GetTracerProvider()
+	}
+	if c.mp == nil {
+		c.mp = otel.GetMeterProvider()
+	}
+	if c.prop == nil {
+		c.prop = propagation.TraceContext{}
+	}
+	o := &observer{tracer: c.tp.Tracer(ScopeName), prop: c.prop}
+	meter := c.mp.Meter(ScopeName)
+	var err, e error
+	o.duration, e = meter.Float64Histogram("messaging.process.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of a run of the callbacks for one delivery."),
+		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10))
+	err = errors.Join(err, e)
+	o.deliveries, e = meter.Int64Counter("webhook.deliveries", metric.WithUnit("{delivery}"),
+		metric.WithDescription("Deliveries by outcome: each run of the callbacks, and each delivery stored, acknowledged as a duplicate or dead."))
+	err = errors.Join(err, e)
+	o.rejections, e = meter.Int64Counter("webhook.rejections", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests answered with an error status, by reason."))
+	err = errors.Join(err, e)
+	o.verification, e = meter.Int64Counter("webhook.verification.failures", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests whose signature or timestamp did not verify, by reason."))
+	err = errors.Join(err, e)
+	o.duplicates, e = meter.Int64Counter("webhook.duplicates", metric.WithUnit("{delivery}"),
+		metric.WithDescription("Deliveries acknowledged without running the callbacks again."))
+	err = errors.Join(err, e)
+	states, e := meter.Int64ObservableGauge("webhook.inbox.deliveries", metric.WithUnit("{delivery}"),
+		metric.WithDescription("Deliveries in the inbox, by state."))
+	err = errors.Join(err, e)
+	oldest, e := meter.Float64ObservableGauge("webhook.inbox.oldest_pending", metric.WithUnit("s"),
+		metric.WithDescription("Age of the oldest pending or leased delivery in the inbox; 0 when there is none."))
+	err = errors.Join(err, e)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := meter.RegisterCallback(o.observeInbox(states, oldest), states, oldest); err != nil {
+		return nil, err
+	}
+	return &webhook.Observer{
+		Rejected:  o.rejected,
+		Verified:  o.verified,
+		Decoded:   o.decoded,
+		Duplicate: o.duplicate,
+		Storing:   o.storing,
+		Stored:    o.stored,
+		Dispatch:  o.dispatch,
+		Dead:      o.dead,
+		Inbox:     func(ib webhook.Inbox) { o.inbox.Store(&inboxRef{ib}) },
+	}, nil
+}
+
+// The HTTP request's span.
+
+func (o *observer) verified(ctx context.Context, d *webhook.Delivery) {
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(SourceKey.String(string(d.Source)))
+	}
+}
+
+func (o *observer) decoded(ctx context.Context, d *webhook.Delivery) {
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(EventTypeKey.String(d.Event.EventType()))
+		if d.ID != "" {
+			span.SetAttributes(MessageIDKey.String(d.ID))
+		}
+	}
+}
+
+func (o *observer) rejected(ctx context.Context, r webhook.Rejection) {
+	src := string(r.Delivery.Source)
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		outcome := "rejected"
+		if r.Reason == webhook.ReasonCallback {
+			outcome = "failed"
+		}
+		span.SetAttributes(OutcomeKey.String(outcome), ReasonKey.String(string(r.Reason)), semconv.ErrorTypeKey.String(string(r.Reason)))
+		if src != "" {
+			span.SetAttributes(SourceKey.String(src))
+		}
+	}
+	o.rejections.Add(ctx, 1, metric.WithAttributeSet(o.sets.rejection(src, r.Reason, r.Status)))
+	if r.Reason.Verification() {
+		o.verification.Add(ctx, 1, metric.WithAttributeSet(o.sets.pair(src, ReasonKey, string(r.Reason))))
+	}
+}
+
+func (o *observer) duplicate(ctx context.Context, d *webhook.Delivery) {
+	trace.SpanFromContext(ctx).SetAttributes(OutcomeKey.String("duplicate"))
+	src := string(d.Source)
+	o.duplicates.Add(ctx, 1, metric.WithAttributeSet(o.sets.pair(src, "", "")))
+	o.deliveries.Add(ctx, 1, metric.WithAttributeSet(o.sets.pair(src, OutcomeKey, "duplicate")))
+}
+
+// storing writes the request's trace context into the entry's Meta.
+func (o *observer) storing(ctx context.Context, d *webhook.Delivery, meta map[string]string) {
+	o.prop.Inject(ctx, propagation.MapCarrier(meta))
+}
+
+func (o *observer) stored(ctx context.Context, d *webhook.Delivery) {
+	trace.SpanFromContext(ctx).SetAttributes(OutcomeKey.String("stored"))
+	o.deliveries.Add(ctx, 1, metric.WithAttributeSet(o.sets.pair(string(d.Source), OutcomeKey, "stored")))
+}
+
+func (o *observer) dead(ctx context.Context, d *webhook.Delivery, err error) {
+	o.deliveries.Add(ctx, 1, metric.WithAttributeSet(o.sets.pair(string(d.Source), OutcomeKey, "dead")))
+}
+
+// dispatch starts the process span for a run of the callbacks.
+func (o *observer) dispatch(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+	dest := o.dests.name(d)
+	// Without meta the run is on the request: its span is the parent,
+	// and learns the outcome.
+	var onRequest trace.Span
+	if meta == nil {
+		onRequest = trace.SpanFromContext(ctx)
+	}
+	var link trace.Link
+	if len(meta) > 0 {
+		stored := trace.SpanContextFromContext(o.prop.Extract(context.Background(), propagation.MapCarrier(meta)))
+		if stored.IsValid() {
+			link = trace.Link{SpanContext: stored}
+			if !trace.SpanContextFromContext(ctx).IsValid() {
+				ctx = trace.ContextWithRemoteSpanContext(ctx, stored)
+			}
+		}
+	}
+	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs = append(attrs,
+		semconv.MessagingSystemKey.String("webhook"),
+		semconv.MessagingOperationTypeProcess,
+		semconv.MessagingOperationName("process"),
+		semconv.MessagingDestinationName(dest),
+		SourceKey.String(string(d.Source)),
+		EventTypeKey.String(d.Event.EventType()),
+	)
+	if d.ID != "" {
+		attrs = append(attrs, semconv.MessagingMessageID(d.ID))
+	}
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...)}
+	if link.SpanContext.IsValid() {
+		opts = append(opts, trace.WithLinks(link))
+	}
+	ctx, span := o.tracer.Start(ctx, "process "+dest, opts...)
+	return ctx, func(r webhook.Dispatched) {
+		errType := ""
+		if r.Err != nil {
+			errType = errorType(r.Err)
+			span.SetAttributes(semconv.ErrorTypeKey.String(errType))
+			span.RecordError(r.Err)
+			span.SetStatus(codes.Error, "callback failed")
+		}
+		span.SetAttributes(AttemptKey.Int(r.Attempt), OutcomeKey.String(string(r.Outcome)))
+		span.End()
+		if onRequest != nil && r.Outcome == webhook.OutcomeSuccess {
+			onRequest.SetAttributes(OutcomeKey.String("processed"))
+		}
+		src := string(d.Source)
+		o.duration.Record(ctx, r.Duration.Seconds(), metric.WithAttributeSet(o.sets.process(src, dest, errType)))
+		if r.Outcome != webhook.OutcomeDead { // counted by the Dead hook, which also sees deaths without a run
+			o.deliveries.Add(ctx, 1, metric.WithAttributeSet(o.sets.pair(src, OutcomeKey, string(r.Outcome))))
+		}
+	}
+}
+
+// errorType classes a callback failure for error.type: "panic", the
+// status a callback chose with a StatusError, or "callback".
+func errorType(err error) string {
+	var pe *webhook.PanicError
+	if errors.As(err, &pe) {
+		return "panic"
+	}
+	var se *webhook.StatusError
+	if errors.As(err, &se) && se.Code >= 100 && se.Code <= 599 {
+		return strconv.Itoa(se.Code)
+	}
+	return "callback"
+}
+
+// observeInbox reports the inbox's counts when the metrics are collected.
+func (o *observer) observeInbox(states metric.Int64ObservableGauge, oldest metric.Float64ObservableGauge) metric.Callback {
+	set := func(state string) metric.ObserveOption {
+		return metric.WithAttributeSet(attribute.NewSet(InboxStateKey.String(state)))
+	}
+	pending, retrying, inFlight, done, dead := set("pending"), set("retrying"), set("in_flight"), set("done"), set("dead")
+	return func(ctx context.Context, obs metric.Observer) error {
+		ref := o.inbox.Load()
+		if ref == nil {
+			return nil
+		}
+		st, err := ref.ib.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		obs.ObserveInt64(states, int64(st.Pending), pending)
+		obs.ObserveInt64(states, int64(st.Retrying), retrying)
+		obs.ObserveInt64(states, int64(st.InFlight), inFlight)
+		obs.ObserveInt64(states, int64(st.Done), done)
+		obs.ObserveInt64(states, int64(st.Dead), dead)
+		age := 0.0
+		if !st.OldestPending.IsZero() {
+			age = max(time.Since(st.OldestPending).Seconds(), 0)
+		}
+		obs.ObserveFloat64(oldest, age)
+		return nil
+	}
+}
+
+// maxDestinations bounds the destinations named: event types come from
+// verified senders, but a sender that invented types by the thousand
+// should not make the metrics unbounded.
+const maxDestinations = 512
+
+// destinations names each delivery's destination, "source:event type",
+// once per pair. Unknown event types share "source:unknown".
+type destinations struct {
+	m sync.Map // destKey -> string
+	n atomic.Int64
+}
+
+type destKey struct{ source, eventType string }
+
+func (ds *destinations) name(d *webhook.Delivery) string {
+	typ := d.Event.EventType()
+	if _, ok := d.Event.(*webhook.UnknownEvent); ok {
+		typ = "unknown"
+	}
+	k := destKey{string(d.Source), typ}
+	if v, ok := ds.m.Load(k); ok {
+		return v.(string)
+	}
+	if ds.n.Load() >= maxDestinations {
+		return k.source + ":other"
+	}
+	v, loaded := ds.m.LoadOrStore(k, k.source+":"+typ)
+	if !loaded {
+		ds.n.Add(1)
+	}
+	return v.(string)
+}
+
+// attrSets caches the attribute sets of the metrics: each is built once,
+// so recording a point does not sort and allocate attributes again.
+type attrSets struct {
+	m sync.Map // setKey -> attribute.Set
+}
+
+type setKey struct {
+	kind         byte
+	source       string
+	key, value   string
+	reason       webhook.Reason
+	status       int
+	dest, errTyp string
+}
+
+func (s *attrSets) get(k setKey, build func() attribute.Set) attribute.Set {
+	if v, ok := s.m.Load(k); ok {
+		return v.(attribute.Set)
+	}
+	v, _ := s.m.LoadOrStore(k, build())
+	return v.(attribute.Set)
+}
+
+// pair is webhook.source and, when key is not empty, one more attribute.
+func (s *attrSets) pair(source string, key attribute.Key, value string) attribute.Set {
+	return s.get(setKey{kind: 'p', source: source, key: string(key), value: value}, func() attribute.Set {
+		if key == "" {
+			return attribute.NewSet(SourceKey.String(source))
+		}
+		return attribute.NewSet(SourceKey.String(source), key.String(value))
+	})
+}
+
+func (s *attrSets) rejection(source string, reason webhook.Reason, status int) attribute.Set {
+	return s.get(setKey{kind: 'r', source: source, reason: reason, status: status}, func() attribute.Set {
+		return attribute.NewSet(SourceKey.String(source), ReasonKey.String(string(reason)), semconv.HTTPResponseStatusCode(status))
+	})
+}
+
+func (s *attrSets) process(source, dest, errType string) attribute.Set {
+	return s.get(setKey{kind: 'd', source: source, dest: dest, errTyp: errType}, func() attribute.Set {
+		kv := []attribute.KeyValue{
+			semconv.MessagingSystemKey.String("webhook"),
+			semconv.MessagingOperationName("process"),
+			semconv.MessagingOperationTypeProcess,
+			semconv.MessagingDestinationName(dest),
+			SourceKey.String(source),
+		}
+		if errType != "" {
+			kv = append(kv, semconv.ErrorTypeKey.String(errType))
+		}
+		return attribute.NewSet(kv...)
+	})
+}

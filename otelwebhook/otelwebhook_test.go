@@ -1,0 +1,400 @@
+package otelwebhook_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/otelwebhook"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+)
+
+var jamBody = []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","jamUrl":"https://jam.dev/c/4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03",` +
+	`"teamId":"team_8Hq2","type":"video","createdAt":"2026-11-24T08:59:12.345Z","title":"Checkout button does nothing",` +
+	`"author":{"email":"dana@northwind.example","name":"Dana Okafor"}}`)
+
+// telemetry is an SDK TracerProvider recording every span in memory and
+// a MeterProvider read by hand.
+type telemetry struct {
+	spans  *tracetest.SpanRecorder
+	tp     *sdktrace.TracerProvider
+	reader *sdkmetric.ManualReader
+	mp     *sdkmetric.MeterProvider
+}
+
+func newTelemetry(t *testing.T) *telemetry {
+	tel := &telemetry{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
+	tel.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tel.spans))
+	tel.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(tel.reader))
+	t.Cleanup(func() {
+		_ = tel.tp.Shutdown(context.Background())
+		_ = tel.mp.Shutdown(context.Background())
+	})
+	return tel
+}
+
+func (tel *telemetry) observer(t *testing.T) *webhook.Observer {
+	obs, err := otelwebhook.New(otelwebhook.WithTracerProvider(tel.tp), otelwebhook.WithMeterProvider(tel.mp))
+	require.NoError(t, err)
+	return obs
+}
+
+// span returns the one ended span named name.
+func (tel *telemetry) span(t *testing.T, name string) sdktrace.ReadOnlySpan {
+	t.Helper()
+	var found []sdktrace.ReadOnlySpan
+	for _, s := range tel.spans.Ended() {
+		if s.Name() == name {
+			found = append(found, s)
+		}
+	}
+	require.Len(t, found, 1, "spans named %q among %v", name, spanNames(tel.spans.Ended()))
+	return found[0]
+}
+
+// requests returns the HTTP server spans, which otelhttp names after the
+// method (and the route, when the mux sets one).
+func (tel *telemetry) requests() []sdktrace.ReadOnlySpan {
+	var found []sdktrace.ReadOnlySpan
+	for _, s := range tel.spans.Ended() {
+		if s.SpanKind() == trace.SpanKindServer {
+			found = append(found, s)
+		}
+	}
+	return found
+}
+
+func (tel *telemetry) request(t *testing.T) sdktrace.ReadOnlySpan {
+	t.Helper()
+	reqs := tel.requests()
+	require.Len(t, reqs, 1, "server spans among %v", spanNames(tel.spans.Ended()))
+	return reqs[0]
+}
+
+func (tel *telemetry) spansNamed(prefix string) []sdktrace.ReadOnlySpan {
+	var found []sdktrace.ReadOnlySpan
+	for _, s := range tel.spans.Ended() {
+		if strings.HasPrefix(s.Name(), prefix) {
+			found = append(found, s)
+		}
+	}
+	return found
+}
+
+func spanNames(spans []sdktrace.ReadOnlySpan) []string {
+	var names []string
+	for _, s := range spans {
+		names = append(names, s.Name())
+	}
+	return names
+}
+
+// attrs returns a span's attributes as a map of their values' text.
+func attrs(s sdktrace.ReadOnlySpan) map[string]string {
+	m := map[string]string{}
+	for _, kv := range s.Attributes() {
+		m[string(kv.Key)] = kv.Value.String()
+	}
+	return m
+}
+
+// metrics collects this package's metrics, by name.
+func (tel *telemetry) metrics(t *testing.T) map[string]metricdata.Metrics {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, tel.reader.Collect(context.Background(), &rm))
+	m := map[string]metricdata.Metrics{}
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name != otelwebhook.ScopeName {
+			continue
+		}
+		for _, mt := range sm.Metrics {
+			m[mt.Name] = mt
+		}
+	}
+	return m
+}
+
+// points gives each point of a counter or gauge by its attributes, written
+// "k=v,k=v" in the attribute set's order.
+func points(t *testing.T, m metricdata.Metrics) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	switch data := m.Data.(type) {
+	case nil: // nothing recorded: the SDK leaves the metric out
+	case metricdata.Sum[int64]:
+		for _, p := range data.DataPoints {
+			out[p.Attributes.Encoded(attribute.DefaultEncoder())] = p.Value
+		}
+	case metricdata.Gauge[int64]:
+		for _, p := range data.DataPoints {
+			out[p.Attributes.Encoded(attribute.DefaultEncoder())] = p.Value
+		}
+	case metricdata.Histogram[float64]:
+		for _, p := range data.DataPoints {
+			out[p.Attributes.Encoded(attribute.DefaultEncoder())] = int64(p.Count)
+		}
+	default:
+		t.Fatalf("metric %s has data of type %T", m.Name, m.Data)
+	}
+	return out
+}
+
+// noIDs fails if any point of any metric carries a message id.
+func noIDs(t *testing.T, ms map[string]metricdata.Metrics, ids ...string) {
+	t.Helper()
+	for name, m := range ms {
+		for set := range points(t, m) {
+			require.NotContains(t, set, "message.id", "metric %s", name)
+			for _, id := range ids {
+				require.NotContains(t, set, id, "metric %s", name)
+			}
+		}
+	}
+}
+
+// server is the handler behind otelhttp, as the package doc tells users
+// to mount it, with a jam.created callback that does what fail says.
+func server(t *testing.T, tel *telemetry, fail func() error, opts ...webhook.Option) http.Handler {
+	base := []webhook.Option{
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithClock(webhooktest.Time),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+		webhook.WithObserver(tel.observer(t)),
+	}
+	h, err := webhook.NewHandler(append(base, opts...)...)
+	require.NoError(t, err)
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		require.True(t, trace.SpanFromContext(ctx).SpanContext().IsValid(), "the callback has no span")
+		if fail != nil {
+			return fail()
+		}
+		return nil
+	})
+	return otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tel.tp), otelhttp.WithMeterProvider(tel.mp))
+}
+
+func serve(h http.Handler, r *http.Request) int {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Code
+}
+
+func TestDelivered(t *testing.T) {
+	tel := newTelemetry(t)
+	srv := server(t, tel, nil)
+	id := webhooktest.MessageID(jamBody)
+	require.Equal(t, http.StatusOK, serve(srv, webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)))
+
+	req := tel.request(t)
+	require.Equal(t, "POST", req.Name())
+	require.Subset(t, attrs(req), map[string]string{
+		"webhook.source": "standard", "webhook.event.type": "jam.created", "webhook.message.id": id,
+		"http.response.status_code": "200",
+	})
+
+	run := tel.span(t, "process standard:jam.created")
+	require.Equal(t, trace.SpanKindConsumer, run.SpanKind())
+	require.Equal(t, req.SpanContext().SpanID(), run.Parent().SpanID(), "the run is not the request's child")
+	require.Equal(t, req.SpanContext().TraceID(), run.SpanContext().TraceID())
+	require.Equal(t, map[string]string{
+		"messaging.system":           "webhook",
+		"messaging.operation.type":   "process",
+		"messaging.operation.name":   "process",
+		"messaging.destination.name": "standard:jam.created",
+		"messaging.message.id":       id,
+		"webhook.source":             "standard",
+		"webhook.event.type":         "jam.created",
+		"webhook.attempt":            "1",
+		"webhook.outcome":            "success",
+	}, attrs(run))
+	require.Equal(t, codes.Unset, run.Status().Code)
+	require.Empty(t, run.Links())
+
+	ms := tel.metrics(t)
+	require.Equal(t, map[string]int64{"webhook.outcome=success,webhook.source=standard": 1}, points(t, ms["webhook.deliveries"]))
+	require.Equal(t, map[string]int64{
+		"messaging.destination.name=standard:jam.created,messaging.operation.name=process,messaging.operation.type=process," +
+			"messaging.system=webhook,webhook.source=standard": 1,
+	}, points(t, ms["messaging.process.duration"]))
+	require.Empty(t, points(t, ms["webhook.rejections"]))
+	noIDs(t, ms, id)
+}
+
+func TestRejected(t *testing.T) {
+	forged := "whsec_" + strings.Repeat("QUJD", 8)
+	tests := []struct {
+		name      string
+		req       func(t *testing.T) *http.Request
+		status    int
+		reason    string
+		source    string
+		verifying bool
+	}{
+		{"forged", func(t *testing.T) *http.Request {
+			return webhooktest.NewStandardRequest(t, forged, jamBody)
+		}, http.StatusUnauthorized, "signature", "standard", true},
+		{"stale", func(t *testing.T) *http.Request {
+			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(webhooktest.Time().Add(-time.Hour)))
+		}, http.StatusUnauthorized, "too_old", "standard", true},
+		{"unsigned", func(t *testing.T) *http.Request {
+			r := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+			r.Header = http.Header{"Content-Type": {"application/json"}}
+			return r
+		}, http.StatusUnauthorized, "missing_headers", "", true},
+		{"not JSON", func(t *testing.T) *http.Request {
+			return webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(`[1]`))
+		}, http.StatusBadRequest, "decode", "standard", false},
+		{"GET", func(t *testing.T) *http.Request {
+			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodGet))
+		}, http.StatusMethodNotAllowed, "method", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tel := newTelemetry(t)
+			srv := server(t, tel, nil)
+			require.Equal(t, tt.status, serve(srv, tt.req(t)))
+
+			req := tel.request(t)
+			want := map[string]string{"webhook.outcome": "rejected", "webhook.reason": tt.reason, "error.type": tt.reason}
+			if tt.source != "" {
+				want["webhook.source"] = tt.source
+			}
+			require.Subset(t, attrs(req), want)
+			require.Empty(t, tel.spansNamed("process"), "a rejected request reached the callbacks")
+
+			ms := tel.metrics(t)
+			require.Equal(t, map[string]int64{
+				"http.response.status_code=" + strconv.Itoa(tt.status) + ",webhook.reason=" + tt.reason + ",webhook.source=" + tt.source: 1,
+			}, points(t, ms["webhook.rejections"]))
+			if tt.verifying {
+				require.Equal(t, map[string]int64{"webhook.reason=" + tt.reason + ",webhook.source=" + tt.source: 1},
+					points(t, ms["webhook.verification.failures"]))
+			} else {
+				require.Empty(t, points(t, ms["webhook.verification.failures"]))
+			}
+			require.Empty(t, points(t, ms["webhook.deliveries"]))
+			noIDs(t, ms, webhooktest.MessageID(jamBody))
+		})
+	}
+}
+
+func TestDuplicate(t *testing.T) {
+	tel := newTelemetry(t)
+	srv := server(t, tel, nil)
+	for range 2 {
+		require.Equal(t, http.StatusOK, serve(srv, webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)))
+	}
+	reqs := tel.requests()
+	require.Len(t, reqs, 2)
+	require.Equal(t, "processed", attrs(reqs[0])["webhook.outcome"])
+	require.Equal(t, "duplicate", attrs(reqs[1])["webhook.outcome"])
+	require.Len(t, tel.spansNamed("process"), 1, "the duplicate ran the callbacks")
+
+	ms := tel.metrics(t)
+	require.Equal(t, map[string]int64{"webhook.source=standard": 1}, points(t, ms["webhook.duplicates"]))
+	require.Equal(t, map[string]int64{
+		"webhook.outcome=success,webhook.source=standard":   1,
+		"webhook.outcome=duplicate,webhook.source=standard": 1,
+	}, points(t, ms["webhook.deliveries"]))
+	noIDs(t, ms, webhooktest.MessageID(jamBody))
+}
+
+func TestCallbackFails(t *testing.T) {
+	tests := []struct {
+		name    string
+		fail    func() error
+		status  int
+		errType string
+	}{
+		{"error", func() error { return errors.New("downstream is down") }, http.StatusInternalServerError, "callback"},
+		{"panic", func() error { panic("nil map") }, http.StatusInternalServerError, "panic"},
+		{"status", func() error { return &webhook.StatusError{Code: http.StatusServiceUnavailable} }, http.StatusServiceUnavailable, "503"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tel := newTelemetry(t)
+			srv := server(t, tel, tt.fail)
+			require.Equal(t, tt.status, serve(srv, webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)))
+
+			run := tel.span(t, "process standard:jam.created")
+			require.Equal(t, codes.Error, run.Status().Code)
+			require.Subset(t, attrs(run), map[string]string{"error.type": tt.errType, "webhook.outcome": "failure", "webhook.attempt": "1"})
+			require.Subset(t, attrs(tel.request(t)), map[string]string{"webhook.outcome": "failed", "webhook.reason": "callback"})
+
+			ms := tel.metrics(t)
+			require.Equal(t, map[string]int64{"webhook.outcome=failure,webhook.source=standard": 1}, points(t, ms["webhook.deliveries"]))
+			require.Equal(t, map[string]int64{
+				"error.type=" + tt.errType + ",messaging.destination.name=standard:jam.created,messaging.operation.name=process," +
+					"messaging.operation.type=process,messaging.system=webhook,webhook.source=standard": 1,
+			}, points(t, ms["messaging.process.duration"]))
+			require.Equal(t, map[string]int64{
+				"http.response.status_code=" + strconv.Itoa(tt.status) + ",webhook.reason=callback,webhook.source=standard": 1,
+			}, points(t, ms["webhook.rejections"]))
+		})
+	}
+}
+
+// TestStoredTraceContext holds the hooks to their contract with a worker:
+// what Storing writes on the request, Dispatch reads on a worker, so that
+// every run of a stored delivery is in the request's trace and links to it.
+func TestStoredTraceContext(t *testing.T) {
+	tel := newTelemetry(t)
+	obs := tel.observer(t)
+	d := &webhook.Delivery{Source: webhook.SourceStandard, ID: "msg_stored", Event: &webhook.JamCreated{}}
+	tracer := tel.tp.Tracer("test")
+
+	reqCtx, reqSpan := tracer.Start(context.Background(), "request", trace.WithSpanKind(trace.SpanKindServer))
+	meta := map[string]string{}
+	obs.Storing(reqCtx, d, meta)
+	reqSpan.End()
+	require.Contains(t, meta, "traceparent")
+	require.Contains(t, meta["traceparent"], reqSpan.SpanContext().TraceID().String())
+
+	// A worker whose context carries no span: each run is the request's child.
+	for attempt, outcome := range []webhook.Outcome{webhook.OutcomeRetry, webhook.OutcomeSuccess} {
+		_, done := obs.Dispatch(context.Background(), d, meta)
+		done(webhook.Dispatched{Duration: time.Millisecond, Attempt: attempt + 1, Outcome: outcome})
+	}
+	// A worker with a span of its own: that is the parent, the link remains.
+	workerCtx, workerSpan := tracer.Start(context.Background(), "worker poll")
+	_, done := obs.Dispatch(workerCtx, d, meta)
+	done(webhook.Dispatched{Attempt: 3, Outcome: webhook.OutcomeSuccess})
+	workerSpan.End()
+
+	runs := tel.spansNamed("process")
+	require.Len(t, runs, 3)
+	for i, run := range runs {
+		require.Len(t, run.Links(), 1, "run %d", i)
+		require.Equal(t, reqSpan.SpanContext().SpanID(), run.Links()[0].SpanContext.SpanID(), "run %d", i)
+		require.Equal(t, reqSpan.SpanContext().TraceID(), run.Links()[0].SpanContext.TraceID(), "run %d", i)
+		require.Equal(t, strconv.Itoa(i+1), attrs(run)["webhook.attempt"])
+	}
+	for _, run := range runs[:2] {
+		require.Equal(t, reqSpan.SpanContext().TraceID(), run.SpanContext().TraceID())
+		require.Equal(t, reqSpan.SpanContext().SpanID(), run.Parent().SpanID())
+		require.True(t, run.Parent().IsRemote())
+	}
+	require.Equal(t, workerSpan.SpanContext().SpanID(), runs[2].Parent().SpanID())
+	require.Equal(t, "retry", attrs(runs[0])["webhook.outcome"])
+	require.Equal(t, map[string]int64{
+		"webhook.outcome=retry,webhook.source=standard":   1,
+		"webhook.outcome=success,webhook.source=standard": 2,
+	}, points(t, tel.metrics(t)["webhook.deliveries"]))
+}
