@@ -224,40 +224,6 @@ func (o *Observer) duplicate(ctx context.Context, d *Delivery) {
 	}
 }
 
-// storing lets the observer annotate meta before a store, allocating the
-// map only when there is a hook to fill it.
-func (o *Observer) storing(ctx context.Context, d *Delivery, meta map[string]string) map[string]string {
-	if o == nil || o.Storing == nil {
-		return meta
-	}
-	if meta == nil {
-		meta = make(map[string]string, 2)
-	}
-	o.Storing(ctx, d, meta)
-	if len(meta) == 0 {
-		return nil
-	}
-	return meta
-}
-
-func (o *Observer) stored(ctx context.Context, d *Delivery) {
-	if o != nil && o.Stored != nil {
-		o.Stored(ctx, d)
-	}
-}
-
-func (o *Observer) dead(ctx context.Context, d *Delivery, err error) {
-	if o != nil && o.Dead != nil {
-		o.Dead(ctx, d, err)
-	}
-}
-
-func (o *Observer) inbox(ib Inbox) {
-	if o != nil && o.Inbox != nil && ib != nil {
-		o.Inbox(ib)
-	}
-}
-
 // dispatch starts a run of the callbacks: it returns their context and
 // the run, whose finish reports the outcome. Without a hook it returns ctx
 // and a zero run, and reads no clock.

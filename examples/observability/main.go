@@ -1,0 +1,126 @@
+// Command observability runs a webhook receiver instrumented with
+// OpenTelemetry, sends it a delivery that is processed, the same one again
+// (a duplicate), a forged one and one whose callback fails, and writes the
+// spans and metrics to stdout with the SDK's stdout exporters:
+//
+//	cd examples/observability && go run .
+//
+// The request's span comes from otelhttp around the handler; the
+// callbacks' "process" spans and the metrics come from otelwebhook. Swap
+// the stdout exporters for OTLP ones to send the same to a collector. The
+// prometheus directory beside this file serves the metrics to Prometheus
+// instead.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/otelwebhook"
+	"github.com/inhook/webhook/webhooktest"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+func main() {
+	if err := run(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "observability:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out io.Writer) error {
+	ctx := context.Background()
+	spans, err := stdouttrace.New(stdouttrace.WithWriter(out))
+	if err != nil {
+		return err
+	}
+	// A syncer exports each span as it ends, so the output follows the
+	// deliveries; production code batches (sdktrace.WithBatcher).
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	defer tp.Shutdown(ctx)
+	metrics, err := stdoutmetric.New(stdoutmetric.WithWriter(out))
+	if err != nil {
+		return err
+	}
+	reader := sdkmetric.NewPeriodicReader(metrics)
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+
+	obs, err := otelwebhook.New(otelwebhook.WithTracerProvider(tp), otelwebhook.WithMeterProvider(mp))
+	if err != nil {
+		return err
+	}
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret), // your whsec_… in production
+		webhook.WithObserver(obs),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		return err
+	}
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		if e.Title == "fails" {
+			return errors.New("the issue tracker is down")
+		}
+		return nil
+	})
+	srv := httptest.NewServer(otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp)))
+	defer srv.Close()
+
+	ok := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video","title":"works"}`)
+	fails := []byte(`{"jamId":"8b1e4d2c-5a6f-4e7d-9c0b-1a2b3c4d5e6f","teamId":"team_8Hq2","type":"video","title":"fails"}`)
+	for _, d := range []struct {
+		what   string
+		secret string
+		body   []byte
+		want   int
+	}{
+		{"processed", webhooktest.Secret, ok, http.StatusOK},
+		{"duplicate", webhooktest.Secret, ok, http.StatusOK},
+		{"forged", "whsec_Zm9yZ2VkLWtleS1mb3JnZWQta2V5LWZvcmdlZA==", ok, http.StatusUnauthorized},
+		{"callback fails", webhooktest.Secret, fails, http.StatusInternalServerError},
+	} {
+		fmt.Fprintf(out, "== %s\n", d.what)
+		status, err := post(srv.URL, d.secret, d.body)
+		if err != nil {
+			return err
+		}
+		if status != d.want {
+			return fmt.Errorf("%s: status %d, want %d", d.what, status, d.want)
+		}
+	}
+	fmt.Fprintln(out, "== metrics")
+	// Shutdown collects and exports the metrics one last time.
+	return mp.Shutdown(ctx)
+}
+
+// post sends a delivery signed with secret, as Jam's sender would.
+func post(url, secret string, body []byte) (int, error) {
+	r, err := webhooktest.StandardRequest(secret, body, webhooktest.WithTime(time.Now()))
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header = r.Header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
