@@ -122,7 +122,7 @@ const (
 	ReasonSignature      Reason = "signature"       // ErrNoMatchingSignature (401)
 	ReasonTooOld         Reason = "too_old"         // ErrMessageTooOld (401)
 	ReasonTooNew         Reason = "too_new"         // ErrMessageTooNew (401)
-	ReasonDecode         Reason = "decode"          // ErrInvalidJSON, ErrWrongShape (400)
+	ReasonDecode         Reason = "decode"          // ErrInvalidJSON, ErrWrongShape, ErrIDTooLong (400)
 	ReasonInFlight       Reason = "in_flight"       // ErrInFlight (409)
 	ReasonInboxFull      Reason = "inbox_full"      // ErrInboxFull (503)
 	ReasonStore          Reason = "store"           // the dedupe store or the inbox failed
@@ -148,6 +148,7 @@ var reasons = [...]struct {
 	{ErrBodyMemory, ReasonBodyMemory},
 	{ErrInvalidJSON, ReasonDecode},
 	{ErrWrongShape, ReasonDecode},
+	{ErrIDTooLong, ReasonDecode},
 	{ErrInFlight, ReasonInFlight},
 	{ErrInboxFull, ReasonInboxFull},
 }

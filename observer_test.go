@@ -184,6 +184,7 @@ func TestReasonOf(t *testing.T) {
 		{webhook.ErrBodyMemory, webhook.ReasonBodyMemory, false},
 		{fmt.Errorf("x: %w", webhook.ErrInvalidJSON), webhook.ReasonDecode, false},
 		{webhook.ErrWrongShape, webhook.ReasonDecode, false},
+		{webhook.ErrIDTooLong, webhook.ReasonDecode, false},
 		{webhook.ErrInFlight, webhook.ReasonInFlight, false},
 		{fmt.Errorf("store: %w", webhook.ErrInboxFull), webhook.ReasonInboxFull, false},
 		{errors.Join(errors.New("a"), &webhook.PanicError{Value: "boom"}), webhook.ReasonCallback, false},
