@@ -344,6 +344,10 @@ func WithDedupeTimes(lease, retention time.Duration) Option {
 // or the one WithDedupeTimes sets): a replay younger than that is caught by
 // its id while the store remembers it, an older one by its age. A longer
 // max age leaves replays between the two to the dedupe store alone.
+// A refused notification reaches no callback and is not claimed in the
+// dedupe store or stored in an inbox; the error hook sees it, wrapping
+// ErrMessageTooOld or ErrMessageTooNew. Pings are checked too: their id is
+// null, so within the window nothing but their age bounds a replay.
 // InsecureSkipTimestampCheck switches this check off too.
 func WithIntercomMaxAge(d time.Duration) Option {
 	return handlerOption(func(c *handlerConfig) error {

@@ -187,3 +187,22 @@ func (s *countingStore) Claim(ctx context.Context, key string, lease time.Durati
 	s.claims++
 	return s.Deduper.Claim(ctx, key, lease)
 }
+
+// TestInboxModeRefusesOldIntercom: in inbox mode the same checks run
+// before the delivery is stored, so an old capture or an over-long id
+// never reaches the inbox.
+func TestInboxModeRefusesOldIntercom(t *testing.T) {
+	r := newInboxRig(t, 0, webhook.WorkerConfig{})
+	ctx := context.Background()
+	old := webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody,
+		webhooktest.WithTime(webhooktest.Time().Add(-webhook.DefaultRetention-time.Minute)))
+	require.Equal(t, http.StatusUnauthorized, r.serve(old).Code)
+	long := []byte(fmt.Sprintf(`{"type":"notification_event","id":%q,"topic":"conversation.user.replied","created_at":%d}`,
+		strings.Repeat("n", 300), webhooktest.Unix))
+	require.Equal(t, http.StatusBadRequest, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, long)).Code)
+	st, err := r.ib.Stats(ctx)
+	require.NoError(t, err)
+	require.Zero(t, st.Pending)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)).Code)
+	r.get(t, "intercom:notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c")
+}
