@@ -1,6 +1,8 @@
 // Command quickstart runs a webhook receiver on a loopback port, sends it
 // one signed delivery of every kind it handles, then a forged one, a stale
-// one and a replay, and prints what happened to each:
+// one and a replay, and prints what happened to each. Then it shows the
+// same receiver in inbox mode: a delivery whose callback fails and then
+// succeeds on the inbox's retry, and one that goes dead and is replayed:
 //
 //	go run ./examples/quickstart
 //
@@ -20,6 +22,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -162,7 +165,20 @@ func run(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	ib := webhook.NewMemoryInbox(1000, nil)
+	var crmBroken atomic.Bool
+	hi, err := newInboxReceiver(&o, ib, &crmBroken)
+	if err != nil {
+		return err
+	}
+	workers, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- hi.Run(workers) }()
+	defer func() { stop(); <-ran }()
+	mux := http.NewServeMux()
+	mux.Handle("/webhook", h)
+	mux.Handle("/inbox", hi)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/webhook"
@@ -189,6 +205,9 @@ func run(w io.Writer) error {
 		fmt.Fprintf(tw, "%d\t%s\t%d %s%s\t%s\n", i+1, s.what, status, http.StatusText(status), mark, ran)
 	}
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := runInbox(w, client, "http://"+ln.Addr().String()+"/inbox", ib, &o, &crmBroken); err != nil {
 		return err
 	}
 	if len(unexpected) > 0 {

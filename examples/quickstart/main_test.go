@@ -36,6 +36,9 @@ func TestRun(t *testing.T) {
 		{"7", "401 Unauthorized", []string{"OnError:", "no matching signature"}},
 		{"8", "401 Unauthorized", []string{"OnError:", "too old"}},
 		{"9", "200 OK", []string{"nothing: a duplicate is acknowledged"}},
+		// Inbox mode: the retry succeeds; the dead letter is replayed.
+		{"10", "200 OK", []string{"run 1 failed: CRM timed out; run 2: OnJamCreated: jam 7c9e6679-7425-40de-944b-e07fc1f90ae7; done after 2 runs"}},
+		{"11", "200 OK", []string{`run 1 failed; run 2 failed; run 3 failed; dead after 3 runs, last error "CRM rejects conversation 215468124011902"`}},
 	}
 	require.Len(t, rows, len(tests), text)
 	for _, tt := range tests {
@@ -46,4 +49,5 @@ func TestRun(t *testing.T) {
 		}
 		require.NotContains(t, ran, "want", "row %s", tt.row)
 	}
+	require.Regexp(t, `\n12\s+replay of #11 \(Inbox\.Replay\), the CRM fixed\s+-\s+run 1: OnRecorderRecorded: conversation 215468124011902; done after 1 run\n`, text)
 }
