@@ -21,6 +21,14 @@
 // and SeriesVerifier for your own routing, Parse and ParseSeries for bytes
 // verified earlier (queues, replays), Deduper for your own store.
 //
+// In inbox mode (WithInbox) the handler stores each verified delivery in an
+// Inbox and answers 200 once it is stored; Handler.Run's workers then run
+// the callbacks, at least once, retrying failures with backoff and keeping
+// dead letters for replay. MemoryInbox is an Inbox in memory (not
+// durable); github.com/inhook/webhook/sqlitestore keeps one in a SQLite
+// file and github.com/inhook/webhook/redisstore one in Redis; package
+// inboxtest is the conformance suite for Inbox implementations.
+//
 // Start with NewHandler and one of WithSecrets, WithIntercomSecrets or
 // WithSeries; package webhooktest signs requests for tests, and
 // "go run ./examples/quickstart" in the repository shows every status.
