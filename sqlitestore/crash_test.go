@@ -38,12 +38,12 @@ const (
 	// crashDeliveriesRace keeps the test within a minute under the race
 	// detector; .ci/run also runs it without, at full size.
 	crashDeliveriesRace = 1000
-	crashFailRate   = 0.20 // callback runs that fail
-	crashWorkers    = 8
-	crashSenders    = 16
-	crashKills      = 4 // three while deliveries arrive, one while the last ones drain
-	crashLease      = 2 * time.Second
-	crashTimeout    = 4 * time.Minute
+	crashFailRate       = 0.20 // callback runs that fail
+	crashWorkers        = 8
+	crashSenders        = 16
+	crashKills          = 4 // three while deliveries arrive, one while the last ones drain
+	crashLease          = 2 * time.Second
+	crashTimeout        = 4 * time.Minute
 )
 
 // TestCrash runs the receiver and its workers on a SQLite inbox in a
