@@ -353,33 +353,38 @@ func runOne(ctx context.Context, client *http.Client, url string, cfg Config, po
 	return ctx.Err()
 }
 
-// Report formats results as a Markdown table with ratios against the
-// ceiling and the reference.
+// Report formats results as a Markdown table with ratios against ours,
+// the ceiling and the reference.
 func Report(results []Result) string {
-	var ceiling, reference float64
-	var ceilingRounds, referenceRounds []float64
+	base := map[string]Result{}
 	for _, r := range results {
 		switch r.Name {
-		case Ceiling:
-			ceiling, ceilingRounds = r.PerSecond(), r.Rounds
-		case Reference:
-			reference, referenceRounds = r.PerSecond(), r.Rounds
+		case Ours, Ceiling, Reference:
+			base[r.Name] = r
 		}
 	}
-	ratio := func(a, b float64) string {
-		if b == 0 {
+	ratio := func(a Result, name string) string {
+		b, ok := base[name]
+		if !ok || b.PerSecond() == 0 {
 			return "-"
 		}
-		return fmt.Sprintf("%.2f", a/b)
+		return fmt.Sprintf("%.2f", a.PerSecond()/b.PerSecond())
+	}
+	median := func(a Result, name string) string {
+		b, ok := base[name]
+		if !ok {
+			return "-"
+		}
+		return medianRatio(a.Rounds, b.Rounds)
 	}
 	var b bytes.Buffer
-	fmt.Fprintln(&b, "| target | deliveries | errors | deliveries/s | p50 | p99 | × ceiling | × reference | × ceiling, median of rounds | × reference, median of rounds |")
-	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(&b, "| target | deliveries | errors | deliveries/s | p50 | p99 | × ours | × ceiling | × reference | × ours, median of rounds | × ceiling, median of rounds | × reference, median of rounds |")
+	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %s |\n", r.Name, r.Sent, r.Errors, r.PerSecond(),
+		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Name, r.Sent, r.Errors, r.PerSecond(),
 			r.Quantile(0.50).Round(time.Microsecond), r.Quantile(0.99).Round(time.Microsecond),
-			ratio(r.PerSecond(), ceiling), ratio(r.PerSecond(), reference),
-			medianRatio(r.Rounds, ceilingRounds), medianRatio(r.Rounds, referenceRounds))
+			ratio(r, Ours), ratio(r, Ceiling), ratio(r, Reference),
+			median(r, Ours), median(r, Ceiling), median(r, Reference))
 	}
 	return b.String()
 }

@@ -52,10 +52,14 @@ func TestTargetsAgree(t *testing.T) {
 func TestRun(t *testing.T) {
 	targets, err := Targets()
 	require.NoError(t, err)
+	inbox, closeInbox, err := SQLiteInboxTarget(t.TempDir())
+	require.NoError(t, err)
+	defer func() { require.NoError(t, closeInbox()) }()
+	targets = append(targets, inbox)
 	cfg := Config{Clients: 4, Duration: 150 * time.Millisecond, Max: 300, Rounds: 2}
 	results, err := Run(context.Background(), cfg, targets)
 	require.NoError(t, err)
-	require.Len(t, results, 3)
+	require.Len(t, results, 4)
 	for i, r := range results {
 		require.Equal(t, targets[i].Name, r.Name)
 		require.Zero(t, r.Errors, "%s: first error %v", r.Name, r.FirstError)
@@ -73,9 +77,11 @@ func TestRun(t *testing.T) {
 		}
 	}
 	report := Report(results)
-	for _, name := range []string{Ours, Ceiling, Reference} {
+	for _, name := range []string{Ours, Ceiling, Reference, Inbox} {
 		require.Contains(t, report, "| "+name+" |")
 	}
+	// The columns against ours: 1.00 for ours itself.
+	require.Regexp(t, `\| ours \| \d+ \| 0 \| \d+ \| \S+ \| \S+ \| 1\.00 \| `, report)
 }
 
 // TestRunRejectsBadConfig checks that a run without bounds is refused.

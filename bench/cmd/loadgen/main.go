@@ -1,14 +1,18 @@
 // Command loadgen measures webhook receivers under load over loopback: our
-// handler, the ceiling (a bare net/http handler that reads the body) and a
-// hand-written handler on the Standard Webhooks reference library, in
-// interleaved rounds of the same run. It prints a Markdown table with
-// deliveries per second, p50 and p99 latency and ratios.
+// handler, the ceiling (a bare net/http handler that reads the body), a
+// hand-written handler on the Standard Webhooks reference library, and
+// inbox: our handler in inbox mode on a SQLite inbox (synchronous=FULL,
+// group commit, in -inbox-dir), answering 200 once each delivery is on
+// disk, in interleaved rounds of the same run. It prints a Markdown table
+// with deliveries per second, p50 and p99 latency and ratios. After the
+// rounds, the inbox's workers run every stored delivery, and each 200
+// must have reached the callback.
 //
 //	cd bench && go run ./cmd/loadgen -clients 32 -duration 2s -rounds 5
 //
 // With -check it exits 1 unless ours reaches -min-ceiling times the
-// ceiling's deliveries per second and at least the reference's, with no
-// errors.
+// ceiling's deliveries per second and at least the reference's, and inbox
+// reaches -min-inbox times ours, with no errors.
 //
 // With -redis (default $WEBHOOK_REDIS_URL) it also runs redis-inbox: our
 // handler in inbox mode on the Redis Streams inbox of redisstore, its
@@ -22,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -40,6 +45,8 @@ func run() int {
 	maxN := flag.Int("max", 200_000, "deliveries per target and round (pre-signed before timing)")
 	check := flag.Bool("check", false, "exit 1 unless the targets are met")
 	minCeiling := flag.Float64("min-ceiling", 0.8, "with -check: least ratio of ours to the ceiling")
+	minInbox := flag.Float64("min-inbox", 0.6, "with -check: least ratio of inbox to ours")
+	inboxDir := flag.String("inbox-dir", "", "directory for the inbox target's SQLite file: its disk decides the cost of a sync (default: a new temporary directory, removed after)")
 	redisURL := flag.String("redis", os.Getenv("WEBHOOK_REDIS_URL"), "Redis URL for the redis-inbox target (none: the target is left out)")
 	flag.Parse()
 
@@ -50,6 +57,22 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		return 2
 	}
+	dir := *inboxDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "loadgen-inbox-"); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			return 2
+		}
+		defer os.RemoveAll(dir)
+	}
+	inbox, closeInbox, err := load.SQLiteInboxTarget(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		return 2
+	}
+	defer closeInbox()
+	targets = append(targets, inbox)
+	inboxNote := "; inbox in " + filepath.Clean(dir)
 	redisNote := ""
 	if *redisURL != "" {
 		opts, err := redis.ParseURL(*redisURL)
@@ -72,8 +95,8 @@ func run() int {
 		targets = append(targets, t)
 	}
 	cfg := load.Config{Clients: *clients, Duration: *duration, Max: *maxN, Rounds: *rounds}
-	fmt.Printf("loadgen: %d clients, %d rounds of %s per target, body %d bytes, GOMAXPROCS=%d, %s%s\n\n",
-		cfg.Clients, cfg.Rounds, cfg.Duration, len(load.JamCreated), runtime.GOMAXPROCS(0), runtime.Version(), redisNote)
+	fmt.Printf("loadgen: %d clients, %d rounds of %s per target, body %d bytes, GOMAXPROCS=%d, %s%s%s\n\n",
+		cfg.Clients, cfg.Rounds, cfg.Duration, len(load.JamCreated), runtime.GOMAXPROCS(0), runtime.Version(), inboxNote, redisNote)
 	results, err := load.Run(ctx, cfg, targets)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -100,6 +123,11 @@ func run() int {
 		if ours < *minCeiling*ceiling || ours < reference {
 			fmt.Fprintf(os.Stderr, "loadgen: target missed: ours %.0f/s, ceiling %.0f/s (×%.2f), reference %.0f/s (×%.2f)\n",
 				ours, ceiling, ours/ceiling, reference, ours/reference)
+			failed = true
+		}
+		if inbox := rate[load.Inbox]; inbox < *minInbox*ours {
+			fmt.Fprintf(os.Stderr, "loadgen: target missed: inbox %.0f/s, ours %.0f/s (×%.2f, needs ×%.2f)\n",
+				inbox, ours, inbox/ours, *minInbox)
 			failed = true
 		}
 	}
