@@ -542,3 +542,44 @@ func TestInboxRedisDown(t *testing.T) {
 	require.Error(t, err)
 	require.Less(t, time.Since(start), 5*time.Second)
 }
+
+// TestInboxReclaimBounded: each Lease looks at a bounded stretch of the
+// pending entries list (ten entries per delivery wanted, from where the
+// last call stopped), so a lease that ran out behind many live ones is
+// found within a few calls rather than by one walk of the whole list.
+func TestInboxReclaimBounded(t *testing.T) {
+	ctx := context.Background()
+	ib, clock, _, _ := newTestInbox(t)
+	const live = 100
+	for i := range live + 1 {
+		_, err := ib.Store(ctx, entry(fmt.Sprintf("standard:msg_%03d", i)))
+		require.NoError(t, err)
+	}
+	ls, err := ib.Lease(ctx, live, time.Hour)
+	require.NoError(t, err)
+	require.Len(t, ls, live)
+	last, err := ib.Lease(ctx, 1, time.Second)
+	require.NoError(t, err)
+	require.Len(t, last, 1)
+	require.Equal(t, fmt.Sprintf("standard:msg_%03d", live), last[0].Entry.Key)
+	clock.Advance(2 * time.Second)
+
+	calls := 0
+	for {
+		calls++
+		got, err := ib.Lease(ctx, 1, time.Minute)
+		require.NoError(t, err)
+		if len(got) == 1 {
+			require.Equal(t, last[0].Entry.Key, got[0].Entry.Key, "a live lease was taken")
+			require.Equal(t, 2, got[0].Entry.Attempts)
+			break
+		}
+		require.Less(t, calls, live/10+2, "the expired lease was not found")
+	}
+	require.Greater(t, calls, 1, "one Lease walked the whole pending entries list")
+	t.Logf("found after %d calls of Lease(1) behind %d live leases", calls, live)
+	// The live ones are untouched.
+	for _, l := range ls {
+		require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
+	}
+}

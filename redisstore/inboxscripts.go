@@ -99,26 +99,24 @@ for _, key in ipairs(due) do
 end
 
 local cands = {}
--- Expired leases: one pass over the pending entries list at most,
--- starting where the last call stopped.
+-- Expired leases. XAUTOCLAIM walks the pending entries list in id order
+-- from the cursor the last call left, looking at up to ten entries per
+-- delivery wanted; a walk that reaches the end goes on once from the
+-- start. So a call looks at a bounded part of the list, and a list of
+-- leases held (one per callback running) is covered by one or a few
+-- calls.
 local minidle = fmt(S - (now_ms + D) + K)
-local start = redis.call('HGET', meta, 'cursor') or '0-0'
-local cursor = start
-local wrapped = false
-while #cands < max do
-	local r = redis.call('XAUTOCLAIM', q, group, consumer, minidle, cursor, 'COUNT', max - #cands)
+local cursor = redis.call('HGET', meta, 'cursor') or '0-0'
+for pass = 1, 2 do
+	local from = cursor
+	local r = redis.call('XAUTOCLAIM', q, group, consumer, minidle, from, 'COUNT', max - #cands)
 	for _, e in ipairs(r[2]) do
 		if e and e[2] then
 			table.insert(cands, e)
 		end
 	end
 	cursor = r[1]
-	if cursor == '0-0' then
-		if wrapped or start == '0-0' then
-			break
-		end
-		wrapped = true
-	elseif wrapped and not idless(cursor, start) then
+	if #cands >= max or cursor ~= '0-0' or from == '0-0' then
 		break
 	end
 end
