@@ -515,6 +515,7 @@ func NewHandler(opts ...Option) (*Handler, error) {
 	}
 	h.budget.limit = c.maxBodyMemory
 	h.reg.Store(&registry{})
+	h.obs.inbox(h.inbox)
 	return h, nil
 }
 

@@ -174,13 +174,21 @@ func (h *Handler) store(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			e.Meta[k] = v
 		}
 	}
+	// The observer's trace context, the request's own span, replaces the
+	// sender's.
+	e.Meta = h.obs.storing(ctx, d, e.Meta)
 	stored, err := h.inbox.Store(ctx, e)
 	if err != nil {
 		w.Header().Set("Retry-After", inboxRetryAfter)
-		h.reject(ctx, w, d, http.StatusServiceUnavailable, fmt.Errorf("webhook: inbox store: %w", err))
+		reason := ReasonOf(err)
+		if reason == ReasonOther {
+			reason = ReasonStore
+		}
+		h.rejectFor(ctx, w, d, http.StatusServiceUnavailable, reason, fmt.Errorf("webhook: inbox store: %w", err))
 		return
 	}
 	if stored {
+		h.obs.stored(ctx, d)
 		select {
 		case h.wake <- struct{}{}:
 		default:
@@ -188,6 +196,7 @@ func (h *Handler) store(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	} else {
 		h.logger.LogAttrs(ctx, slog.LevelDebug, "webhook duplicate acknowledged",
 			slog.String("source", string(d.Source)), slog.String("id", d.ID))
+		h.obs.duplicate(ctx, d)
 	}
 	w.WriteHeader(http.StatusOK)
 }
@@ -309,11 +318,14 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 		d.Header = http.Header{}
 	}
 	settled := false
+	var run observedRun
 	// A callback that calls runtime.Goexit (t.FailNow in a test) skips
 	// the rest of this function, not its deferred calls.
 	defer func() {
 		if !settled {
-			h.settle(base, l, d, errors.New("webhook: callback exited without returning (runtime.Goexit)"))
+			err := errors.New("webhook: callback exited without returning (runtime.Goexit)")
+			run.stop()
+			run.finish(e.Attempts, h.settle(base, l, d, err), err)
 		}
 	}()
 	var err error
@@ -323,15 +335,18 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 		if n, ok := d.Event.(*IntercomNotification); ok {
 			d.Attempt = n.DeliveryAttempts
 		}
-		_, err = h.reg.Load().dispatch(lc, d)
+		var cctx context.Context
+		cctx, run = h.obs.dispatch(lc, d, e.Meta)
+		_, err = h.reg.Load().dispatch(cctx, d)
+		run.stop()
 	}
 	settled = true
-	h.settle(base, l, d, err)
+	run.finish(e.Attempts, h.settle(base, l, d, err), err)
 }
 
 // settle records the outcome of a run of l's callbacks: done for a nil
-// err, else retrying or dead under the worker policy.
-func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err error) {
+// err, else retrying or dead under the worker policy. It returns which.
+func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err error) Outcome {
 	e := &l.Entry
 	// Settle even if the callbacks' context was cancelled.
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(base), settleTimeout)
@@ -341,7 +356,7 @@ func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err er
 		if serr := h.inbox.Complete(sctx, e.Key, l.Token); serr != nil {
 			h.settleFailed(sctx, "complete", serr, attrs)
 		}
-		return
+		return OutcomeSuccess
 	}
 	attrs = append(attrs, slog.String("error", err.Error()))
 	var pe *PanicError
@@ -356,11 +371,16 @@ func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err er
 	}
 	next := h.now().Add(wait)
 	var perm *permanentError
+	outcome := OutcomeRetry
 	switch {
 	case errors.As(err, &perm), e.Attempts >= cfg.MaxAttempts, next.Sub(e.ReceivedAt) > cfg.MaxAge:
 		h.logger.LogAttrs(sctx, slog.LevelError, "webhook inbox delivery dead", attrs...)
+		outcome = OutcomeDead
 		if serr := h.inbox.Kill(sctx, e.Key, l.Token, err.Error()); serr != nil {
+			// Not dead yet: it runs again once the lease runs out.
 			h.settleFailed(sctx, "kill", serr, attrs)
+		} else {
+			h.obs.dead(sctx, d, err)
 		}
 	default:
 		attrs = append(attrs, slog.Time("next", next))
@@ -370,6 +390,7 @@ func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err er
 		}
 	}
 	h.reg.Load().reportError(sctx, h.logger, d, &HandlerError{Err: err})
+	return outcome
 }
 
 // settleTimeout bounds settling a delivery after its callbacks returned.

@@ -37,7 +37,9 @@ type Observer struct {
 	// stored. It may add small entries to meta, which the inbox keeps as
 	// InboxEntry.Meta and hands back to Dispatch when a worker runs the
 	// delivery: the request's W3C trace context under "traceparent", so
-	// that every later run can link to the request.
+	// that every later run can link to the request. It is called for a
+	// duplicate too, which the inbox tells only on storing; Duplicate
+	// follows then.
 	Storing func(ctx context.Context, d *Delivery, meta map[string]string)
 	// Stored reports a delivery the inbox has stored durably; the
 	// handler answers 200 next.
@@ -50,7 +52,7 @@ type Observer struct {
 	Dispatch func(ctx context.Context, d *Delivery, meta map[string]string) (cctx context.Context, done func(Dispatched))
 	// Dead reports a delivery a worker has marked dead, with the error
 	// that ended it, also when no callback ran (a stored body that no
-	// longer decodes, for instance).
+	// longer decodes, for instance: d.Event is nil then).
 	Dead func(ctx context.Context, d *Delivery, err error)
 	// Inbox is called once by NewHandler with the inbox WithInbox
 	// configures, so the observer can read Inbox.Stats when its metrics
@@ -225,6 +227,40 @@ func (o *Observer) duplicate(ctx context.Context, d *Delivery) {
 	}
 }
 
+// storing lets the observer annotate meta before a store, allocating the
+// map only when there is a hook to fill it.
+func (o *Observer) storing(ctx context.Context, d *Delivery, meta map[string]string) map[string]string {
+	if o == nil || o.Storing == nil {
+		return meta
+	}
+	if meta == nil {
+		meta = make(map[string]string, 2)
+	}
+	o.Storing(ctx, d, meta)
+	if len(meta) == 0 {
+		return nil
+	}
+	return meta
+}
+
+func (o *Observer) stored(ctx context.Context, d *Delivery) {
+	if o != nil && o.Stored != nil {
+		o.Stored(ctx, d)
+	}
+}
+
+func (o *Observer) dead(ctx context.Context, d *Delivery, err error) {
+	if o != nil && o.Dead != nil {
+		o.Dead(ctx, d, err)
+	}
+}
+
+func (o *Observer) inbox(ib Inbox) {
+	if o != nil && o.Inbox != nil && ib != nil {
+		o.Inbox(ib)
+	}
+}
+
 // dispatch starts a run of the callbacks: it returns their context and
 // the run, whose finish reports the outcome. Without a hook it returns ctx
 // and a zero run, and reads no clock.
@@ -247,14 +283,29 @@ func (o *Observer) startDispatch(ctx context.Context, d *Delivery, meta map[stri
 type observedRun struct {
 	done  func(Dispatched)
 	start time.Time
+	took  time.Duration // set by stop, when the outcome is known later
 }
 
-func (r observedRun) finish(attempt int, outcome Outcome, err error) {
+// stop ends the timing when the callbacks return, before their outcome is
+// settled.
+func (r *observedRun) stop() {
+	if r.done != nil {
+		r.took = time.Since(r.start)
+	}
+}
+
+func (r *observedRun) finish(attempt int, outcome Outcome, err error) {
 	if r.done != nil {
 		r.report(attempt, outcome, err)
 	}
 }
 
-func (r observedRun) report(attempt int, outcome Outcome, err error) {
-	r.done(Dispatched{Duration: time.Since(r.start), Attempt: attempt, Outcome: outcome, Err: err})
+func (r *observedRun) report(attempt int, outcome Outcome, err error) {
+	took := r.took
+	if took == 0 {
+		took = time.Since(r.start)
+	}
+	done := r.done
+	r.done = nil // once only
+	done(Dispatched{Duration: took, Attempt: attempt, Outcome: outcome, Err: err})
 }

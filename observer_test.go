@@ -47,13 +47,20 @@ func (l *eventLog) observer() *webhook.Observer {
 		Verified:  func(ctx context.Context, d *webhook.Delivery) { l.add("verified %s", d.Source) },
 		Decoded:   func(ctx context.Context, d *webhook.Delivery) { l.add("decoded %s %s", d.Event.EventType(), d.ID) },
 		Duplicate: func(ctx context.Context, d *webhook.Delivery) { l.add("duplicate %s", d.ID) },
+		Storing: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) {
+			l.add("storing %s", d.ID)
+			meta["traceparent"] = "trace-of-" + d.ID
+		},
+		Stored: func(ctx context.Context, d *webhook.Delivery) { l.add("stored %s", d.ID) },
+		Dead:   func(ctx context.Context, d *webhook.Delivery, err error) { l.add("dead %s %v", d.ID, err) },
+		Inbox:  func(ib webhook.Inbox) { l.add("inbox %T", ib) },
 		Dispatch: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
 			l.add("dispatch %s meta=%v", d.ID, meta)
 			return context.WithValue(ctx, ctxKey{}, "observed"), func(r webhook.Dispatched) {
 				l.mu.Lock()
 				l.runs = append(l.runs, r)
 				l.mu.Unlock()
-				l.add("done attempt=%d %s err=%t", r.Attempt, r.Outcome, r.Err != nil)
+				l.add("done %s attempt=%d %s err=%t", d.ID, r.Attempt, r.Outcome, r.Err != nil)
 			}
 		},
 	}
@@ -74,7 +81,7 @@ func TestObserverSequences(t *testing.T) {
 			"verified standard",
 			"decoded jam.created " + jamID,
 			"dispatch " + jamID + " meta=map[]",
-			"done attempt=1 success err=false",
+			"done " + jamID + " attempt=1 success err=false",
 		}},
 		{"intercom, id from the body", func(t *testing.T) *http.Request {
 			return webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)
@@ -82,7 +89,7 @@ func TestObserverSequences(t *testing.T) {
 			"verified intercom",
 			"decoded conversation.user.replied " + intercomID,
 			"dispatch " + intercomID + " meta=map[]",
-			"done attempt=1 success err=false",
+			"done " + intercomID + " attempt=1 success err=false",
 		}},
 		{"bad signature", func(t *testing.T) *http.Request {
 			return webhooktest.NewStandardRequest(t, "whsec_"+strings.Repeat("QUJD", 8), jamBody)
@@ -136,7 +143,7 @@ func TestObserverDuplicateAndFailure(t *testing.T) {
 		"verified standard",
 		"decoded jam.created " + id,
 		"dispatch " + id + " meta=map[]",
-		"done attempt=1 failure err=true",
+		"done " + id + " attempt=1 failure err=true",
 		"rejected standard 500 callback",
 	}, log.take())
 	require.GreaterOrEqual(t, log.runs[0].Duration, time.Millisecond)
@@ -196,4 +203,69 @@ func TestReasonOf(t *testing.T) {
 		require.Equal(t, tt.reason, webhook.ReasonOf(tt.err), "%v", tt.err)
 		require.Equal(t, tt.verify, webhook.ReasonOf(tt.err).Verification(), "%v", tt.err)
 	}
+}
+
+// linesOf returns the lines about id, in order.
+func (l *eventLog) linesOf(id string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range l.lines {
+		if f := strings.Fields(line); len(f) > 1 && (f[1] == id || len(f) > 2 && f[2] == id) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func TestObserverInbox(t *testing.T) {
+	var log eventLog
+	r := newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Second, MaxBackoff: time.Second, MaxAttempts: 2},
+		webhook.WithObserver(log.observer()))
+	require.Equal(t, []string{"inbox *webhook.MemoryInbox"}, log.take(), "the observer was not given the inbox")
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		if ctx.Value(ctxKey{}) != "observed" {
+			return webhook.Permanent(errors.New("the callback did not get the context Dispatch returned"))
+		}
+		if d.ID == "msg_flaky" && d.InboxAttempt == 1 || d.ID == "msg_bad" {
+			return errors.New("downstream is down")
+		}
+		return nil
+	})
+	for _, id := range []string{"msg_flaky", "msg_bad", "msg_flaky"} {
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID(id))).Code)
+	}
+	require.Equal(t, map[string]string{"traceparent": "trace-of-msg_flaky"}, r.get(t, "standard:msg_flaky").Meta,
+		"Storing's meta was not stored")
+	r.run(t)
+	r.waitState(t, "standard:msg_flaky", webhook.InboxPending)
+	r.waitState(t, "standard:msg_bad", webhook.InboxPending)
+	r.clock.Advance(2 * time.Second)
+	r.waitState(t, "standard:msg_flaky", webhook.InboxDone)
+	r.waitState(t, "standard:msg_bad", webhook.InboxDead)
+	require.Eventually(t, func() bool { return len(log.linesOf("msg_bad")) == 8 }, 5*time.Second, time.Millisecond)
+
+	require.Equal(t, []string{
+		"decoded jam.created msg_flaky",
+		"storing msg_flaky",
+		"stored msg_flaky",
+		"decoded jam.created msg_flaky",
+		"storing msg_flaky", // the inbox tells a duplicate only on Store
+		"duplicate msg_flaky",
+		"dispatch msg_flaky meta=map[traceparent:trace-of-msg_flaky]",
+		"done msg_flaky attempt=1 retry err=true",
+		"dispatch msg_flaky meta=map[traceparent:trace-of-msg_flaky]",
+		"done msg_flaky attempt=2 success err=false",
+	}, log.linesOf("msg_flaky"))
+	require.Equal(t, []string{
+		"decoded jam.created msg_bad",
+		"storing msg_bad",
+		"stored msg_bad",
+		"dispatch msg_bad meta=map[traceparent:trace-of-msg_bad]",
+		"done msg_bad attempt=1 retry err=true",
+		"dispatch msg_bad meta=map[traceparent:trace-of-msg_bad]",
+		"dead msg_bad downstream is down",
+		"done msg_bad attempt=2 dead err=true",
+	}, log.linesOf("msg_bad"))
+	require.GreaterOrEqual(t, len(log.runs), 4)
 }

@@ -90,6 +90,14 @@ type config struct {
 	tp   trace.TracerProvider
 	mp   metric.MeterProvider
 	prop propagation.TextMapPropagator
+	now  func() time.Time
+}
+
+// WithClock sets the clock the age of the oldest pending delivery is
+// measured on; give it the handler's (webhook.WithClock). The default is
+// time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
 }
 
 // WithTracerProvider sets the TracerProvider; the default is the global
@@ -118,6 +126,7 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 type observer struct {
 	tracer trace.Tracer
 	prop   propagation.TextMapPropagator
+	now    func() time.Time
 
 	duration     metric.Float64Histogram
 	deliveries   metric.Int64Counter
@@ -149,7 +158,10 @@ func New(opts ...Option) (*webhook.Observer, error) {
 	if c.prop == nil {
 		c.prop = propagation.TraceContext{}
 	}
-	o := &observer{tracer: c.tp.Tracer(ScopeName), prop: c.prop}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	o := &observer{tracer: c.tp.Tracer(ScopeName), prop: c.prop, now: c.now}
 	meter := c.mp.Meter(ScopeName)
 	var err, e error
 	o.duration, e = meter.Float64Histogram("messaging.process.duration", metric.WithUnit("s"),
@@ -342,7 +354,7 @@ func (o *observer) observeInbox(states metric.Int64ObservableGauge, oldest metri
 		obs.ObserveInt64(states, int64(st.Dead), dead)
 		age := 0.0
 		if !st.OldestPending.IsZero() {
-			age = max(time.Since(st.OldestPending).Seconds(), 0)
+			age = max(o.now().Sub(st.OldestPending).Seconds(), 0)
 		}
 		obs.ObserveFloat64(oldest, age)
 		return nil

@@ -49,8 +49,8 @@ func newTelemetry(t *testing.T) *telemetry {
 	return tel
 }
 
-func (tel *telemetry) observer(t *testing.T) *webhook.Observer {
-	obs, err := otelwebhook.New(otelwebhook.WithTracerProvider(tel.tp), otelwebhook.WithMeterProvider(tel.mp))
+func (tel *telemetry) observer(t *testing.T, opts ...otelwebhook.Option) *webhook.Observer {
+	obs, err := otelwebhook.New(append([]otelwebhook.Option{otelwebhook.WithTracerProvider(tel.tp), otelwebhook.WithMeterProvider(tel.mp)}, opts...)...)
 	require.NoError(t, err)
 	return obs
 }
@@ -145,6 +145,10 @@ func points(t *testing.T, m metricdata.Metrics) map[string]int64 {
 	case metricdata.Gauge[int64]:
 		for _, p := range data.DataPoints {
 			out[p.Attributes.Encoded(attribute.DefaultEncoder())] = p.Value
+		}
+	case metricdata.Gauge[float64]:
+		for _, p := range data.DataPoints {
+			out[p.Attributes.Encoded(attribute.DefaultEncoder())] = int64(p.Value)
 		}
 	case metricdata.Histogram[float64]:
 		for _, p := range data.DataPoints {
@@ -397,4 +401,121 @@ func TestStoredTraceContext(t *testing.T) {
 		"webhook.outcome=retry,webhook.source=standard":   1,
 		"webhook.outcome=success,webhook.source=standard": 2,
 	}, points(t, tel.metrics(t)["webhook.deliveries"]))
+}
+
+// TestInbox follows two deliveries through inbox mode and its workers: one
+// whose callback fails once and then succeeds, one that fails until it is
+// dead. Every run's span is in the trace of the request that stored it and
+// links to that request's span; the metrics count each outcome and the
+// inbox gauges follow the states.
+func TestInbox(t *testing.T) {
+	tel := newTelemetry(t)
+	clock := webhooktest.NewClock(webhooktest.Time())
+	ib := webhook.NewMemoryInbox(0, clock.Now)
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithClock(clock.Now),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+		webhook.WithObserver(tel.observer(t, otelwebhook.WithClock(clock.Now))),
+		webhook.WithInbox(ib),
+		webhook.WithWorkers(webhook.WorkerConfig{MinBackoff: time.Second, MaxBackoff: time.Second, MaxAttempts: 2, Poll: time.Millisecond}),
+	)
+	require.NoError(t, err)
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		if !trace.SpanFromContext(ctx).SpanContext().IsValid() {
+			return webhook.Permanent(errors.New("the callback has no span"))
+		}
+		if d.ID == "msg_flaky" && d.InboxAttempt == 1 || d.ID == "msg_bad" {
+			return errors.New("downstream is down")
+		}
+		return nil
+	})
+	srv := otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tel.tp), otelhttp.WithMeterProvider(tel.mp))
+
+	reqSpan := map[string]sdktrace.ReadOnlySpan{}
+	for _, id := range []string{"msg_flaky", "msg_bad"} {
+		require.Equal(t, http.StatusOK, serve(srv, webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID(id))))
+		reqs := tel.requests()
+		reqSpan[id] = reqs[len(reqs)-1]
+		require.Equal(t, map[string]string{"webhook.outcome": "stored", "webhook.message.id": id},
+			map[string]string{"webhook.outcome": attrs(reqSpan[id])["webhook.outcome"], "webhook.message.id": attrs(reqSpan[id])["webhook.message.id"]})
+	}
+	require.Empty(t, tel.spansNamed("process"), "inbox mode ran a callback on the request")
+	clock.Advance(90 * time.Second)
+	ms := tel.metrics(t)
+	require.Equal(t, map[string]int64{"": 90}, points(t, ms["webhook.inbox.oldest_pending"]))
+	require.Equal(t, map[string]int64{
+		"webhook.inbox.state=pending": 2, "webhook.inbox.state=retrying": 0, "webhook.inbox.state=in_flight": 0,
+		"webhook.inbox.state=done": 0, "webhook.inbox.state=dead": 0,
+	}, points(t, ms["webhook.inbox.deliveries"]))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- h.Run(ctx) }()
+	defer func() { cancel(); require.NoError(t, <-ran) }()
+	waitRuns := func(n int) {
+		require.Eventually(t, func() bool { return len(tel.spansNamed("process")) == n }, 10*time.Second, time.Millisecond)
+	}
+	waitRuns(2)
+	ms = tel.metrics(t)
+	require.Equal(t, int64(2), points(t, ms["webhook.inbox.deliveries"])["webhook.inbox.state=retrying"])
+	clock.Advance(2 * time.Second)
+	waitRuns(4)
+	for id, state := range map[string]webhook.InboxState{"msg_flaky": webhook.InboxDone, "msg_bad": webhook.InboxDead} {
+		e, err := ib.Get(context.Background(), "standard:"+id)
+		require.NoError(t, err)
+		require.Equal(t, state, e.State, id)
+	}
+
+	want := map[string][]map[string]string{
+		"msg_flaky": {
+			{"webhook.attempt": "1", "webhook.outcome": "retry", "error.type": "callback"},
+			{"webhook.attempt": "2", "webhook.outcome": "success"},
+		},
+		"msg_bad": {
+			{"webhook.attempt": "1", "webhook.outcome": "retry", "error.type": "callback"},
+			{"webhook.attempt": "2", "webhook.outcome": "dead", "error.type": "callback"},
+		},
+	}
+	runs := map[string][]sdktrace.ReadOnlySpan{}
+	for _, run := range tel.spansNamed("process") {
+		id := attrs(run)["messaging.message.id"]
+		runs[id] = append(runs[id], run)
+	}
+	for id, wantRuns := range want {
+		req := reqSpan[id].SpanContext()
+		require.Len(t, runs[id], len(wantRuns), id)
+		for i, run := range runs[id] {
+			a := attrs(run)
+			require.Subset(t, a, wantRuns[i], "%s run %d", id, i+1)
+			if wantRuns[i]["error.type"] == "" {
+				require.NotContains(t, a, "error.type")
+			}
+			require.Subset(t, a, map[string]string{
+				"messaging.operation.type": "process", "messaging.destination.name": "standard:jam.created", "messaging.system": "webhook",
+			})
+			require.Equal(t, trace.SpanKindConsumer, run.SpanKind())
+			require.Equal(t, req.TraceID(), run.SpanContext().TraceID(), "%s run %d is not in the request's trace", id, i+1)
+			require.Equal(t, req.SpanID(), run.Parent().SpanID(), "%s run %d", id, i+1)
+			require.Len(t, run.Links(), 1)
+			require.Equal(t, req.SpanID(), run.Links()[0].SpanContext.SpanID(), "%s run %d does not link to the request", id, i+1)
+		}
+	}
+
+	ms = tel.metrics(t)
+	require.Equal(t, map[string]int64{
+		"webhook.outcome=stored,webhook.source=standard":  2,
+		"webhook.outcome=retry,webhook.source=standard":   2,
+		"webhook.outcome=success,webhook.source=standard": 1,
+		"webhook.outcome=dead,webhook.source=standard":    1,
+	}, points(t, ms["webhook.deliveries"]))
+	dest := "messaging.destination.name=standard:jam.created,messaging.operation.name=process,messaging.operation.type=process," +
+		"messaging.system=webhook,webhook.source=standard"
+	require.Equal(t, map[string]int64{dest: 1, "error.type=callback," + dest: 3}, points(t, ms["messaging.process.duration"]))
+	require.Equal(t, map[string]int64{
+		"webhook.inbox.state=pending": 0, "webhook.inbox.state=retrying": 0, "webhook.inbox.state=in_flight": 0,
+		"webhook.inbox.state=done": 1, "webhook.inbox.state=dead": 1,
+	}, points(t, ms["webhook.inbox.deliveries"]))
+	require.Equal(t, map[string]int64{"": 0}, points(t, ms["webhook.inbox.oldest_pending"]))
+	noIDs(t, ms, "msg_flaky", "msg_bad")
 }
