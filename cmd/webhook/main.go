@@ -1,15 +1,17 @@
 // Command webhook is the developer tool of github.com/inhook/webhook: it
-// runs a receiver that prints what it receives, sends signed test
-// deliveries, signs bodies, and explains why a captured delivery does or
-// does not verify.
+// runs a receiver that prints what it receives (optionally through a
+// durable SQLite inbox), sends signed test deliveries, signs bodies,
+// explains why a captured delivery does or does not verify, and looks
+// into and repairs a SQLite inbox.
 //
 // Usage:
 //
-//	webhook serve  [--addr 127.0.0.1:8080] [--secret whsec_…] [--intercom-secret …] [--series-token …]
+//	webhook serve  [--addr 127.0.0.1:8080] [--secret whsec_…] [--intercom-secret …] [--series-token …] [--inbox FILE]
 //	webhook send   [--url http://127.0.0.1:8080/] (--all | --file body.json --source standard | fixture…)
 //	webhook sign   [--source standard] [--curl --url URL] [file]
 //	webhook verify (--body body.json --headers headers.txt | --request dump.http) [--now T | --skip-timestamp]
 //	webhook version
+//	webhook inbox  (list [--state S] | show KEY | replay KEY… | purge [--older-than 72h] | stats) --inbox FILE
 //
 // serve and verify take their keys from flags, each repeatable, or from
 // the environment: WEBHOOK_SECRET (Standard Webhooks secrets, as Jam shows

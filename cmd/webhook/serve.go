@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/sqlitestore"
 	"github.com/inhook/webhook/webhooktest"
 )
 
@@ -36,6 +37,11 @@ Rejections are logged to standard error with the status and the reason.
 The listening address is printed to standard error once the server is
 ready, so --addr 127.0.0.1:0 picks a free port. SIGINT or SIGTERM shuts the
 server down gracefully (exit 0).
+
+With --inbox FILE the receiver runs in inbox mode: each verified delivery
+is stored in the SQLite file (created if missing) and answered 200 once it
+is on disk; workers in the same process then print it, retrying with
+backoff if printing fails, and "webhook inbox" looks into the file.
 
 At least one key is needed: --secret, --intercom-secret, --series-token, the
 environment variables, or --test-keys.
@@ -78,6 +84,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	maxBody := fs.Int64("max-body", webhook.DefaultMaxBodySize, "largest body accepted, in bytes")
 	debug := fs.Bool("debug", false, "also log duplicates and other debug lines")
 	raw := fs.Bool("raw", false, `print each verified body as received ("body") instead of the decoded event`)
+	inboxFile := fs.String("inbox", "", "inbox mode: store deliveries in this SQLite file, print them from workers")
 	args, code, stop := parseFlags(fs, args)
 	if stop {
 		return code
@@ -113,12 +120,26 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(keys.tokens) > 0 {
 		opts = append(opts, webhook.WithSeries(keys.header(), keys.tokens...))
 	}
+	var ib *sqlitestore.Store
+	if *inboxFile != "" {
+		var err error
+		if ib, err = sqlitestore.Open(*inboxFile); err != nil {
+			fmt.Fprintf(stderr, "webhook serve: %v\n", err)
+			return exitFail
+		}
+		defer ib.Close()
+		opts = append(opts, webhook.WithInbox(ib))
+	}
 	h, err := webhook.NewHandler(opts...)
 	if err != nil {
 		// Constructor errors name the problem, never the secret.
 		return usageErr(stderr, "serve", "%v", err)
 	}
 	h.OnAny(printEvents(stdout, logger, *raw))
+	var workers func(context.Context) error
+	if ib != nil {
+		workers = h.Run
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -134,16 +155,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	return serveUntilDone(ctx, srv, ln, sources(&keys), stderr)
+	return serveUntilDone(ctx, srv, ln, sources(&keys), workers, stderr)
 }
 
 // serveUntilDone serves on ln until ctx is done or SIGINT or SIGTERM
-// arrives, then shuts srv down gracefully.
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sources []string, stderr io.Writer) int {
+// arrives, then shuts srv down gracefully. workers, when not nil, runs
+// the inbox's workers until then; they finish their callbacks after the
+// server has stopped taking deliveries.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sources []string, workers func(context.Context) error, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	stopWorkers := func() error { return nil }
+	if workers != nil {
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- workers(wctx) }()
+		var once sync.Once
+		var werr error
+		stopWorkers = func() error {
+			once.Do(func() { cancel(); werr = <-done })
+			return werr
+		}
+		defer func() { _ = stopWorkers() }() // early returns; the normal path reports its error
+	}
 	fmt.Fprintf(stderr, "webhook serve: listening on http://%s (sources: %v)\n", ln.Addr(), sources)
 
 	select {
@@ -160,6 +196,10 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sour
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintf(stderr, "webhook serve: %v\n", err)
+		return exitFail
+	}
+	if err := stopWorkers(); err != nil {
+		fmt.Fprintf(stderr, "webhook serve: workers: %v\n", err)
 		return exitFail
 	}
 	fmt.Fprintln(stderr, "webhook serve: stopped")
