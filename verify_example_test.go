@@ -106,3 +106,20 @@ func ExampleVerifyIntercomAge() {
 	// <nil>
 	// true
 }
+
+// Secrets are used exactly as given: one read from a file with its
+// trailing newline, or another source's key, is refused with a message
+// that says what is wrong and never holds the secret.
+func ExampleNewVerifier_secretRule() {
+	_, err := webhook.NewVerifier([]string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"})
+	fmt.Println(err)
+	_, err = webhook.NewIntercomVerifier("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	fmt.Println(errors.Is(err, webhook.ErrInvalidSecret))
+	// Unpadded base64 is fine.
+	_, err = webhook.NewVerifier([]string{"whsec_dGVzdC1zZWNyZXQtZm9yLWluaG9vay13ZWJob29rdGVzdA"})
+	fmt.Println(err)
+	// Output:
+	// webhook: secret 0 ends with a line break (kept from a file or an echo?); secrets are used exactly as given, never trimmed: invalid secret
+	// true
+	// <nil>
+}
