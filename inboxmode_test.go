@@ -3,8 +3,10 @@ package webhook_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -414,4 +416,80 @@ func TestInboxWorkerGoexit(t *testing.T) {
 	r.run(t)
 	e := r.waitState(t, "standard:exits", webhook.InboxPending)
 	require.Contains(t, e.LastError, "Goexit")
+}
+
+func TestInboxModeObserver(t *testing.T) {
+	type ctxKey struct{}
+	var mu sync.Mutex
+	var events []string
+	note := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, fmt.Sprintf(format, args...))
+	}
+	var seen webhook.Inbox
+	obs := &webhook.Observer{
+		Storing: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) {
+			meta["traceparent"] = "00-11111111111111111111111111111111-2222222222222222-01"
+			note("storing %s", d.Key)
+		},
+		Stored:    func(ctx context.Context, d *webhook.Delivery) { note("stored %s", d.Key) },
+		Duplicate: func(ctx context.Context, d *webhook.Delivery) { note("duplicate %s", d.Key) },
+		Dispatch: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+			note("dispatch %s run %d meta %s", d.Key, d.InboxAttempt, meta["traceparent"])
+			return context.WithValue(ctx, ctxKey{}, "span"), func(r webhook.Dispatched) {
+				note("done %s run %d %s", d.Key, r.Attempt, r.Outcome)
+			}
+		},
+		Dead:     func(ctx context.Context, d *webhook.Delivery, err error) { note("dead %s: %v", d.Key, err) },
+		Rejected: func(ctx context.Context, r webhook.Rejection) { note("rejected %d %s", r.Status, r.Reason) },
+		Inbox:    func(ib webhook.Inbox) { seen = ib },
+	}
+	r := newInboxRig(t, 2, webhook.WorkerConfig{MaxAttempts: 2, MinBackoff: time.Second, MaxBackoff: time.Second}, webhook.WithObserver(obs))
+	require.Same(t, r.ib, seen.(*webhook.MemoryInbox), "the observer is given the inbox")
+	var spanSeen atomic.Int32
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		if ctx.Value(ctxKey{}) == "span" {
+			spanSeen.Add(1)
+		}
+		return errors.New("fails")
+	})
+	send := func(id string) int {
+		return r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID(id))).Code
+	}
+	require.Equal(t, http.StatusOK, send("obs"))
+	require.Equal(t, http.StatusOK, send("obs"))
+	require.Equal(t, http.StatusOK, send("other"))
+	require.Equal(t, http.StatusServiceUnavailable, send("third")) // capacity 2
+	require.Equal(t, "00-11111111111111111111111111111111-2222222222222222-01", r.get(t, "standard:obs").Meta["traceparent"])
+	r.run(t)
+	r.waitState(t, "standard:obs", webhook.InboxPending)
+	r.clock.Advance(time.Second)
+	r.waitState(t, "standard:obs", webhook.InboxDead)
+	r.waitState(t, "standard:other", webhook.InboxDead)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(events, "done standard:other run 2 dead")
+	}, 5*time.Second, time.Millisecond)
+	require.EqualValues(t, 4, spanSeen.Load(), "the callbacks get Dispatch's context")
+
+	mu.Lock()
+	defer mu.Unlock()
+	var obsEvents []string
+	for _, e := range events {
+		if strings.Contains(e, "standard:obs") || strings.HasPrefix(e, "rejected") {
+			obsEvents = append(obsEvents, e)
+		}
+	}
+	require.Equal(t, []string{
+		"storing standard:obs", "stored standard:obs",
+		"storing standard:obs", "duplicate standard:obs",
+		"rejected 503 inbox_full",
+		"dispatch standard:obs run 1 meta 00-11111111111111111111111111111111-2222222222222222-01",
+		"done standard:obs run 1 retry",
+		"dispatch standard:obs run 2 meta 00-11111111111111111111111111111111-2222222222222222-01",
+		"dead standard:obs: fails",
+		"done standard:obs run 2 dead",
+	}, obsEvents)
 }
