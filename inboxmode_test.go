@@ -464,6 +464,7 @@ func TestInboxModeObserver(t *testing.T) {
 	require.Equal(t, "00-11111111111111111111111111111111-2222222222222222-01", r.get(t, "standard:obs").Meta["traceparent"])
 	r.run(t)
 	r.waitState(t, "standard:obs", webhook.InboxPending)
+	r.waitState(t, "standard:other", webhook.InboxPending)
 	r.clock.Advance(time.Second)
 	r.waitState(t, "standard:obs", webhook.InboxDead)
 	r.waitState(t, "standard:other", webhook.InboxDead)
