@@ -583,3 +583,30 @@ func TestInboxReclaimBounded(t *testing.T) {
 		require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
 	}
 }
+
+// TestInboxGroupCreated: the first Lease creates the consumer group, from
+// the stream's start, so deliveries stored before any worker ran are
+// read; so does a Lease after the group was destroyed.
+func TestInboxGroupCreated(t *testing.T) {
+	ctx := context.Background()
+	ib, _, client, prefix := newTestInbox(t)
+	none, err := ib.Lease(ctx, 1, time.Minute) // no stream yet
+	require.NoError(t, err)
+	require.Empty(t, none)
+	require.NoError(t, client.Del(ctx, prefix+"{default}:q").Err())
+	for _, k := range []string{"standard:a", "standard:b"} {
+		_, err := ib.Store(ctx, entry(k))
+		require.NoError(t, err)
+	}
+	ls, err := ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	require.Equal(t, "standard:a", ls[0].Entry.Key)
+	require.NoError(t, ib.Complete(ctx, ls[0].Entry.Key, ls[0].Token))
+
+	require.NoError(t, client.XGroupDestroy(ctx, prefix+"{default}:q", inboxGroup).Err())
+	ls, err = ib.Lease(ctx, 5, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	require.Equal(t, "standard:b", ls[0].Entry.Key)
+}

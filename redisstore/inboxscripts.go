@@ -41,6 +41,7 @@ return 1
 // inboxLeaseScript moves due retries onto the stream, reclaims expired
 // leases with XAUTOCLAIM, reads new entries with XREADGROUP, leases what
 // its hash says is due, and trims the acknowledged head of the stream.
+// The first call on an inbox creates the consumer group.
 //
 // The pending entries list times a lease in Redis's clock (the idle time
 // since the entry's last delivery) while the inbox's clock decides when
@@ -74,7 +75,6 @@ local function idless(a, b)
 	return am < bm or (am == bm and as < bs)
 end
 
-redis.pcall('XGROUP', 'CREATE', q, group, '0', 'MKSTREAM')
 local t = redis.call('TIME')
 local S = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local D = redis.call('HGET', meta, 'offset')
@@ -109,7 +109,17 @@ local minidle = fmt(S - (now_ms + D) + K)
 local cursor = redis.call('HGET', meta, 'cursor') or '0-0'
 for pass = 1, 2 do
 	local from = cursor
-	local r = redis.call('XAUTOCLAIM', q, group, consumer, minidle, from, 'COUNT', max - #cands)
+	local r = redis.pcall('XAUTOCLAIM', q, group, consumer, minidle, from, 'COUNT', max - #cands)
+	if r.err then
+		-- The first Lease of an inbox creates the group, from the
+		-- stream's start so that every delivery stored so far is read.
+		if not string.find(r.err, 'NOGROUP', 1, true) then
+			return redis.error_reply(r.err)
+		end
+		redis.call('XGROUP', 'CREATE', q, group, '0', 'MKSTREAM')
+		redis.call('HDEL', meta, 'last')
+		r = redis.call('XAUTOCLAIM', q, group, consumer, minidle, from, 'COUNT', max - #cands)
+	end
 	for _, e in ipairs(r[2]) do
 		if e and e[2] then
 			table.insert(cands, e)
@@ -129,6 +139,8 @@ if #cands < max then
 		for _, e in ipairs(r[1][2]) do
 			table.insert(cands, e)
 		end
+		-- The group's last delivered id, for the trim below.
+		redis.call('HSET', meta, 'last', r[1][2][#r[1][2]][1])
 	end
 end
 
@@ -172,20 +184,7 @@ end
 
 -- Every entry below both the oldest pending one and the group's next
 -- undelivered one is acknowledged: trim it.
-local last
-for _, g in ipairs(redis.call('XINFO', 'GROUPS', q)) do
-	local name, ld
-	for i = 1, #g, 2 do
-		if g[i] == 'name' then
-			name = g[i + 1]
-		elseif g[i] == 'last-delivered-id' then
-			ld = g[i + 1]
-		end
-	end
-	if name == group then
-		last = ld
-	end
-end
+local last = redis.call('HGET', meta, 'last')
 if last then
 	local ms, seq = string.match(last, '^(%d+)-(%d+)$')
 	local minid = ms .. '-' .. fmt(tonumber(seq) + 1)
