@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // An Event is a decoded webhook body. The concrete types are *JamCreated,
@@ -26,31 +24,8 @@ type Event interface {
 	RawJSON() []byte
 }
 
-// Event types that Parse recognises. Jam sends the first three; the
-// fourth comes from Jam's newer Recording Link sources.
-const (
-	TypeJamCreated           = "jam.created"
-	TypeRecorderRecorded     = "intercom.recorder.recorded"
-	TypeRecorderOptedOut     = "intercom.recorder.opted_out"
-	TypeRecordingLinkCreated = "recording_link.created"
-	// TypeSeriesWebhook is the EventType of every *SeriesWebhook: a Series
-	// body is designed by a workspace admin and names no type of its own.
-	TypeSeriesWebhook = "series.webhook"
-)
-
 // typeNotification is the type of every Intercom app webhook envelope.
 const typeNotification = "notification_event"
-
-// Decoding errors. Both mean the body can never be decoded, so a handler
-// should answer 400 rather than ask the sender to retry.
-var (
-	// ErrInvalidJSON means the body is not a JSON object: a syntax error,
-	// an empty body, or another JSON value such as an array.
-	ErrInvalidJSON = errors.New("webhook: body is not a JSON object")
-	// ErrWrongShape means ParseAs was asked for an event type whose
-	// required fields the body does not carry.
-	ErrWrongShape = errors.New("webhook: body does not have the shape of the event type")
-)
 
 // An UnknownEvent is a body whose type Parse does not recognise. It is not
 // an error: senders add event types over time, and acknowledging them keeps
@@ -327,7 +302,7 @@ type body struct {
 // item) and the Fin connector's payload.
 type bodyData struct {
 	Type string        `json:"type"`
-	Item *IntercomItem `json:"item"`
+	Item *intercomItem `json:"item"`
 	jamFields
 }
 
@@ -477,7 +452,7 @@ func (b *body) notification(raw []byte, errs []error) *IntercomNotification {
 	}
 	if b.Data != nil {
 		n.Data = IntercomData{Type: b.Data.Type, Item: b.Data.Item}
-		n.item = b.Data.Item.typed()
+		n.item = b.Data.Item.build()
 	}
 	return n
 }
@@ -506,8 +481,6 @@ func decodeBody(data []byte) (*body, []error, error) {
 	return recoverBody(data)
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
 // recoverBody is the slow path of decodeBody for valid JSON whose values do
 // not all fit the union's types: it prunes the ill-typed values in place
 // and decodes the rest, so the result is what encoding/json decodes with
@@ -519,191 +492,4 @@ func recoverBody(data []byte) (*body, []error, error) {
 		errs = append(errs, err) // keep whatever decoded
 	}
 	return b, errs, nil
-}
-
-// A Time is a timestamp that decodes from every form the senders use: a
-// JSON number or numeric string of Unix seconds (with an optional
-// fraction), or an RFC 3339 / ISO 8601 string with or without fractional
-// seconds and zone (no zone means UTC). null, "" and 0 decode to the zero
-// Time, because real payloads use all three for "not set" (Intercom sends
-// delivered_at 0), so IsZero tells an unset time.
-type Time struct {
-	time.Time
-}
-
-// Unix seconds of the first and last instants an RFC 3339 string can hold.
-const (
-	minUnixSeconds = -62135596800 // 0001-01-01T00:00:00Z
-	maxUnixSeconds = 253402300799 // 9999-12-31T23:59:59Z
-)
-
-// UnmarshalJSON accepts the forms described on Time. Any other value
-// yields a *json.UnmarshalTypeError, so encoding/json reports the field.
-func (t *Time) UnmarshalJSON(b []byte) error {
-	switch {
-	case string(b) == "null":
-		t.Time = time.Time{}
-		return nil
-	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
-		if v, ok := parseUnixSeconds(string(b)); ok {
-			t.Time = v
-			return nil
-		}
-	case len(b) > 0 && b[0] == '"':
-		s, ok := unquote(b)
-		if !ok {
-			break
-		}
-		if s == "" {
-			t.Time = time.Time{}
-			return nil
-		}
-		if v, ok := parseTimeString(s); ok {
-			t.Time = v
-			return nil
-		}
-	}
-	return &json.UnmarshalTypeError{Value: valueKind(b), Type: reflect.TypeFor[Time]()}
-}
-
-// MarshalJSON encodes t as an RFC 3339 string with nanoseconds, or null if
-// t is zero, so a Time survives a round trip through JSON.
-func (t Time) MarshalJSON() ([]byte, error) {
-	if t.IsZero() {
-		return []byte("null"), nil
-	}
-	if y := t.Year(); y < 0 || y > 9999 {
-		return nil, errors.New("webhook: Time.MarshalJSON: year outside of range [0,9999]")
-	}
-	b := make([]byte, 0, len(time.RFC3339Nano)+2)
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), nil
-}
-
-func parseTimeString(s string) (time.Time, bool) {
-	if s[0] == '-' || s[0] >= '0' && s[0] <= '9' {
-		if v, ok := parseUnixSeconds(s); ok {
-			return v, true
-		}
-	}
-	if len(s) < len("2006-01-02T15:04:05") {
-		return time.Time{}, false
-	}
-	// Every layout accepts fractional seconds after the seconds.
-	for _, layout := range [...]string{
-		time.RFC3339,
-		"2006-01-02T15:04:05Z0700",
-		"2006-01-02T15:04:05",
-		"2006-01-02 15:04:05Z07:00",
-		"2006-01-02 15:04:05",
-	} {
-		if v, err := time.Parse(layout, s); err == nil {
-			return v, true
-		}
-	}
-	return time.Time{}, false
-}
-
-// parseUnixSeconds parses decimal Unix seconds with an optional fraction
-// of up to nine digits. Exponents are refused: no sender writes them.
-func parseUnixSeconds(s string) (time.Time, bool) {
-	whole, frac, hasFrac := strings.Cut(s, ".")
-	if whole == "" || whole == "-" || len(whole) > 13 {
-		return time.Time{}, false
-	}
-	sec, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || sec < minUnixSeconds || sec > maxUnixSeconds || whole[0] == '+' {
-		return time.Time{}, false
-	}
-	var nsec int64
-	if hasFrac {
-		if frac == "" || len(frac) > 9 {
-			return time.Time{}, false
-		}
-		for _, c := range []byte(frac) {
-			if c < '0' || c > '9' {
-				return time.Time{}, false
-			}
-			nsec = nsec*10 + int64(c-'0')
-		}
-		for range 9 - len(frac) {
-			nsec *= 10
-		}
-		if whole[0] == '-' {
-			nsec = -nsec
-		}
-	}
-	if sec == 0 && nsec == 0 {
-		return time.Time{}, true // "not set", as Intercom's delivered_at uses it
-	}
-	return time.Unix(sec, nsec).UTC(), true
-}
-
-// An ID is an identifier that arrives as a JSON string in some payloads and
-// as a number in others (Intercom admin ids, for one). A number is kept as
-// its decimal text, so "42" and 42 decode to the same ID; null decodes to "".
-type ID string
-
-// String returns the identifier's text.
-func (id ID) String() string { return string(id) }
-
-// UnmarshalJSON accepts a JSON string, number or null. Any other value
-// yields a *json.UnmarshalTypeError, so encoding/json reports the field.
-func (id *ID) UnmarshalJSON(b []byte) error {
-	switch {
-	case string(b) == "null":
-		*id = ""
-		return nil
-	case len(b) > 0 && b[0] == '"':
-		if s, ok := unquote(b); ok {
-			*id = ID(s)
-			return nil
-		}
-	case isJSONNumber(b):
-		*id = ID(b)
-		return nil
-	}
-	return &json.UnmarshalTypeError{Value: valueKind(b), Type: reflect.TypeFor[ID]()}
-}
-
-// unquote decodes a JSON string literal, without allocating beyond the
-// result when it holds no escapes.
-func unquote(b []byte) (string, bool) {
-	if len(b) == 0 || b[0] != '"' {
-		return "", false
-	}
-	r := jsonReader{b: b}
-	v, ok := r.str()
-	return v, ok && r.i == len(b)
-}
-
-// isJSONNumber reports whether b is exactly one JSON number literal.
-func isJSONNumber(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	r := jsonReader{b: b}
-	_, ok := r.number()
-	return ok && r.i == len(b) && b[0] != ' ' && b[0] != '\t' && b[0] != '\n' && b[0] != '\r'
-}
-
-// valueKind names a JSON value for a *json.UnmarshalTypeError.
-func valueKind(b []byte) string {
-	if len(b) == 0 {
-		return "empty input"
-	}
-	switch b[0] {
-	case '"':
-		return "string"
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case 't', 'f':
-		return "bool"
-	case 'n':
-		return "null"
-	}
-	return "number " + string(b)
 }

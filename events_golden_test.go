@@ -277,7 +277,7 @@ func goldenTable() map[string]golden {
 			require.Equal(t, ID("215468124301118"), c.ID)
 			require.Equal(t, StateOpen, c.State)
 			require.True(t, c.Open)
-			require.Equal(t, PriorityNotPriority, c.Priority)
+			require.Equal(t, PriorityNotMarked, c.Priority)
 			require.Empty(t, c.AdminAssigneeID)
 			require.True(t, c.SnoozedUntil.IsZero())
 			require.Equal(t, "Jonas Lindqvist", c.Source.Author.Name)
@@ -311,7 +311,7 @@ func goldenTable() map[string]golden {
 		"intercom/conversation.admin.assigned.json": {(*IntercomNotification)(nil), TopicConversationAdminAssigned, conv(func(t *testing.T, n *IntercomNotification, c *IntercomConversation) {
 			require.Equal(t, ID("7340561"), c.AdminAssigneeID, "int assignee id")
 			require.Empty(t, c.TeamAssigneeID)
-			require.Equal(t, PriorityPriority, c.Priority)
+			require.Equal(t, PriorityMarked, c.Priority)
 			require.Equal(t, &IntercomAuthor{Type: "admin", ID: "7340561"}, c.Parts[0].AssignedTo)
 			require.Equal(t, "bot", c.Parts[0].Author.Type)
 			require.Equal(t, 1, c.Statistics.CountAssignments)

@@ -107,6 +107,57 @@ type PanicError struct {
 // Error reports the panic value; the stack is in Stack, for logs.
 func (e *PanicError) Error() string { return fmt.Sprintf("webhook: callback panicked: %v", e.Value) }
 
+// Unwrap returns the panic value when it is an error (panic(err)), so
+// errors.Is and errors.As find it as they would a returned error;
+// otherwise nil. The handler itself does not look inside: a panic is a
+// failure whatever its value, never a chosen status.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// asReturned is errors.As for what a callback returned: it does not look
+// inside a *PanicError, so a panic's value never chooses a status, a
+// Retry-After or a dead letter.
+func asReturned[T error](err error) (T, bool) {
+	var found T
+	ok := walkReturned(err, func(e error) bool {
+		if t, ok := e.(T); ok {
+			found = t
+			return true
+		}
+		if a, ok := e.(interface{ As(any) bool }); ok && a.As(&found) {
+			return true
+		}
+		return false
+	})
+	return found, ok
+}
+
+// walkReturned reports whether match holds for an error in err's tree,
+// depth first as errors.As walks it, without entering a *PanicError.
+func walkReturned(err error, match func(error) bool) bool {
+	if err == nil {
+		return false
+	}
+	if match(err) {
+		return true
+	}
+	switch e := err.(type) {
+	case *PanicError:
+		return false
+	case interface{ Unwrap() []error }:
+		for _, x := range e.Unwrap() {
+			if walkReturned(x, match) {
+				return true
+			}
+		}
+	case interface{ Unwrap() error }:
+		return walkReturned(e.Unwrap(), match)
+	}
+	return false
+}
+
 // A HandlerError is what the error hook receives: the status the handler
 // answered and why. Status is 0 for callbacks that failed in an inbox
 // worker (Handler.Run), where nothing is answered.
@@ -679,8 +730,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		var se *StatusError
-		if errors.As(err, &se) && se.RetryAfter > 0 {
+		if se, ok := asReturned[*StatusError](err); ok && se.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64((se.RetryAfter+time.Second-1)/time.Second), 10))
 		}
 		h.rejectFor(ctx, w, d, code, ReasonCallback, err)
@@ -1062,13 +1112,13 @@ func statusOf(errs []error) (int, error) {
 	success, failure := 0, 0
 	failed := false
 	for _, err := range errs {
-		var se *StatusError
+		se, chose := asReturned[*StatusError](err)
 		switch {
-		case errors.As(err, &se) && se.Code >= 200 && se.Code < 300:
+		case chose && se.Code >= 200 && se.Code < 300:
 			if success == 0 {
 				success = se.Code
 			}
-		case errors.As(err, &se) && se.Code >= 300 && se.Code <= 599:
+		case chose && se.Code >= 300 && se.Code <= 599:
 			failed = true
 			if failure == 0 {
 				failure = se.Code
@@ -1111,29 +1161,29 @@ func (r *registry) reportError(ctx context.Context, logger *slog.Logger, d *Deli
 
 // OnJamCreated registers fn for Jam's jam.created.
 func (h *Handler) OnJamCreated(fn func(ctx context.Context, d *Delivery, e *JamCreated) error) {
-	h.onType(TypeJamCreated, typed(fn))
+	h.onType(TypeJamCreated, adapt(fn))
 }
 
 // OnRecorderRecorded registers fn for Jam's intercom.recorder.recorded: a
 // customer submitted a recording through the Intercom integration.
 func (h *Handler) OnRecorderRecorded(fn func(ctx context.Context, d *Delivery, e *RecorderRecorded) error) {
-	h.onType(TypeRecorderRecorded, typed(fn))
+	h.onType(TypeRecorderRecorded, adapt(fn))
 }
 
 // OnRecorderOptedOut registers fn for Jam's intercom.recorder.opted_out: a
 // customer declined to record.
 func (h *Handler) OnRecorderOptedOut(fn func(ctx context.Context, d *Delivery, e *RecorderOptedOut) error) {
-	h.onType(TypeRecorderOptedOut, typed(fn))
+	h.onType(TypeRecorderOptedOut, adapt(fn))
 }
 
 // OnRecordingLinkCreated registers fn for Jam's recording_link.created.
 func (h *Handler) OnRecordingLinkCreated(fn func(ctx context.Context, d *Delivery, e *RecordingLinkCreated) error) {
-	h.onType(TypeRecordingLinkCreated, typed(fn))
+	h.onType(TypeRecordingLinkCreated, adapt(fn))
 }
 
 // OnSeries registers fn for Intercom Series webhooks.
 func (h *Handler) OnSeries(fn func(ctx context.Context, d *Delivery, e *SeriesWebhook) error) {
-	h.onType(TypeSeriesWebhook, typed(fn))
+	h.onType(TypeSeriesWebhook, adapt(fn))
 }
 
 // OnAny registers fn for every dispatched event, known or unknown, after
@@ -1148,7 +1198,7 @@ func (h *Handler) OnAny(fn func(ctx context.Context, d *Delivery, e Event) error
 // They are acknowledged with 200 unless a callback fails.
 func (h *Handler) OnUnknown(fn func(ctx context.Context, d *Delivery, e *UnknownEvent) error) {
 	h.register(func(r *registry) {
-		r.unknown = append(r.unknown, typed(fn))
+		r.unknown = append(r.unknown, adapt(fn))
 	})
 }
 
@@ -1167,7 +1217,7 @@ func (h *Handler) OnError(fn func(ctx context.Context, d *Delivery, err *Handler
 // "conversation."), or "*" for every topic. It panics on any other use of
 // "*", as http.ServeMux does on a bad pattern.
 func (h *Handler) OnIntercom(topic string, fn func(ctx context.Context, d *Delivery, n *IntercomNotification) error) {
-	cb := typed(fn)
+	cb := adapt(fn)
 	switch {
 	case topic == "*":
 		h.register(func(r *registry) { r.patterns = append(r.patterns, pattern{prefix: "", fn: cb}) })
@@ -1181,10 +1231,10 @@ func (h *Handler) OnIntercom(topic string, fn func(ctx context.Context, d *Deliv
 	}
 }
 
-// typed adapts a callback for one event type. Callbacks are looked up by
+// adapt adapts a callback for one event type. Callbacks are looked up by
 // type name, so a different Go type under the same name is skipped rather
 // than asserted.
-func typed[T Event](fn func(context.Context, *Delivery, T) error) callback {
+func adapt[T Event](fn func(context.Context, *Delivery, T) error) callback {
 	return func(ctx context.Context, d *Delivery) error {
 		e, ok := d.Event.(T)
 		if !ok {

@@ -374,6 +374,11 @@ func TestHandlerCallbackFailures(t *testing.T) {
 	}{
 		{name: "error", fn: func() error { return errors.New("linear is down") }, status: 500},
 		{name: "panic", fn: func() error { panic("nil map") }, status: 500, is: new(*webhook.PanicError)},
+		// A panic's value is reachable as errors reach a cause, but never
+		// chooses the status or the Retry-After: a panic is a failure.
+		{name: "panic with a status", fn: func() error {
+			panic(&webhook.StatusError{Code: http.StatusAccepted, RetryAfter: time.Minute})
+		}, status: 500, is: new(*webhook.StatusError)},
 		{name: "410 unsubscribes", fn: func() error { return &webhook.StatusError{Code: http.StatusGone} }, status: 410},
 		{name: "503 with Retry-After", fn: func() error {
 			return &webhook.StatusError{Code: http.StatusServiceUnavailable, RetryAfter: 1500 * time.Millisecond}
@@ -794,4 +799,28 @@ type readCount struct {
 func (c *readCount) Read(p []byte) (int, error) {
 	c.n++
 	return c.r.Read(p)
+}
+
+func TestPanicErrorUnwrap(t *testing.T) {
+	cause := errors.New("disk full")
+	tests := []struct {
+		value any
+		want  error
+	}{
+		{value: cause, want: cause},
+		{value: fmt.Errorf("wrapped: %w", cause), want: cause},
+		{value: "a string", want: nil},
+		{value: 42, want: nil},
+	}
+	for _, tt := range tests {
+		pe := &webhook.PanicError{Value: tt.value}
+		if tt.want == nil {
+			require.Nil(t, pe.Unwrap(), "%v", tt.value)
+			continue
+		}
+		require.ErrorIs(t, pe, tt.want)
+		require.Equal(t, webhook.ReasonCallback, webhook.ReasonOf(pe), "a panic is the callback's failure")
+	}
+	// What a panic carries is not a reason of its own.
+	require.Equal(t, webhook.ReasonCallback, webhook.ReasonOf(&webhook.PanicError{Value: webhook.ErrNoMatchingSignature}))
 }

@@ -365,15 +365,14 @@ func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err er
 	}
 	cfg := h.workers
 	wait := cfg.backoff(e.Attempts)
-	var se *StatusError
-	if errors.As(err, &se) && se.RetryAfter > wait {
+	if se, ok := asReturned[*StatusError](err); ok && se.RetryAfter > wait {
 		wait = se.RetryAfter
 	}
 	next := h.now().Add(wait)
-	var perm *permanentError
+	_, perm := asReturned[*permanentError](err)
 	outcome := OutcomeRetry
 	switch {
-	case errors.As(err, &perm), e.Attempts >= cfg.MaxAttempts, next.Sub(e.ReceivedAt) > cfg.MaxAge:
+	case perm, e.Attempts >= cfg.MaxAttempts, next.Sub(e.ReceivedAt) > cfg.MaxAge:
 		h.logger.LogAttrs(sctx, slog.LevelError, "webhook inbox delivery dead", attrs...)
 		outcome = OutcomeDead
 		if serr := h.inbox.Kill(sctx, e.Key, l.Token, err.Error()); serr != nil {

@@ -36,8 +36,10 @@ type IntercomNotification struct {
 
 // IntercomData is the envelope's data object.
 type IntercomData struct {
-	Type string        `json:"type"` // "notification_event_data", sometimes absent
-	Item *IntercomItem `json:"item"`
+	Type string `json:"type"` // "notification_event_data", sometimes absent
+	// Item is data.item as decoded, for json.Unmarshal's sake; read it
+	// through the notification's typed accessors, or Item for the raw JSON.
+	Item *intercomItem `json:"item"`
 }
 
 // EventType returns the topic, such as "conversation.user.replied".
@@ -90,7 +92,7 @@ func (n *IntercomNotification) typedItem() any {
 	if n.item != nil {
 		return n.item
 	}
-	return n.Data.Item.typed()
+	return n.Data.Item.build()
 }
 
 // Conversation returns the item if it is a conversation, else nil.
@@ -224,7 +226,7 @@ const (
 	TopicEventCreated             = "event.created"
 	TopicVisitorSignedUp          = "visitor.signed_up"
 	TopicJobCompleted             = "job.completed"
-	TopicApiRequestCompleted      = "api.request.completed"
+	TopicAPIRequestCompleted      = "api.request.completed"
 	TopicContentStatSeriesWebhook = "content_stat.series.webhook"
 	// Legacy API 1.x topics, kept raw.
 	TopicUserCreated    = "user.created"
@@ -249,19 +251,20 @@ const (
 	ItemPing       = "ping"
 )
 
-// typedItemKinds lists the kinds IntercomItem.typed builds.
+// typedItemKinds lists the kinds intercomItem.typed builds.
 func typedItemKinds() []string {
 	return []string{ItemConversation, ItemContact, ItemUser, ItemTicket, ItemCompany, ItemAdmin,
 		ItemContactTag, ItemEvent, ItemPing}
 }
 
-// IntercomItem is data.item decoded in the same pass as the envelope: the
-// union of the fields of every item kind. Prefer the notification's typed
-// accessors; IntercomItem is exported so a notification decoded with
-// json.Unmarshal (from a queue, say) still has its item. Ids and
+// intercomItem is data.item decoded in the same pass as the envelope: the
+// union of the fields of every item kind. It sits in an exported field, so
+// a notification decoded with json.Unmarshal (from a queue, say) still has
+// its item, but users read it through the notification's typed accessors
+// or Item, never by its type's name. Ids and
 // timestamps use ID and Time because Intercom mixes numbers, numeric
 // strings, ISO 8601 strings and null in them.
-type IntercomItem struct {
+type intercomItem struct {
 	Type             string               `json:"type"`
 	ID               ID                   `json:"id"`
 	CreatedAt        Time                 `json:"created_at"`
@@ -272,8 +275,8 @@ type IntercomItem struct {
 	Open             bool                 `json:"open"`
 	AdminAssigneeID  ID                   `json:"admin_assignee_id"`
 	TeamAssigneeID   ID                   `json:"team_assignee_id"`
-	Contacts         *IntercomContactList `json:"contacts"`
-	Tags             *IntercomTagList     `json:"tags"`
+	Contacts         *intercomContactList `json:"contacts"`
+	Tags             *intercomTagList     `json:"tags"`
 	CustomAttributes map[string]any       `json:"custom_attributes"`
 
 	// Conversation.
@@ -285,12 +288,12 @@ type IntercomItem struct {
 	SnoozedUntil      Time                `json:"snoozed_until"`
 	Source            *IntercomSource     `json:"source"`
 	Statistics        *IntercomStatistics `json:"statistics"`
-	ConversationParts *IntercomPartList   `json:"conversation_parts"`
+	ConversationParts *intercomPartList   `json:"conversation_parts"`
 	// The older API generation's conversation: user for contacts,
 	// assignee for admin_assignee_id and team_assignee_id,
 	// conversation_message for source. Conversation maps them onto the
 	// same fields.
-	User                *IntercomItem   `json:"user"`
+	User                *intercomItem   `json:"user"`
 	Assignee            *IntercomAuthor `json:"assignee"`
 	ConversationMessage *IntercomSource `json:"conversation_message"`
 
@@ -304,7 +307,7 @@ type IntercomItem struct {
 
 	// Ticket. Ticket is set for ticket.closed from API 2.15, which nests
 	// the ticket one level down.
-	Ticket           *IntercomItem       `json:"ticket"`
+	Ticket           *intercomItem       `json:"ticket"`
 	TicketID         ID                  `json:"ticket_id"`
 	Category         string              `json:"category"`
 	TicketAttributes map[string]any      `json:"ticket_attributes"`
@@ -336,7 +339,7 @@ type IntercomItem struct {
 	// Contact tag; also the contact beside the nested ticket of
 	// ticket.contact.attached and .detached.
 	Tag     *IntercomTag  `json:"tag"`
-	Contact *IntercomItem `json:"contact"`
+	Contact *intercomItem `json:"contact"`
 
 	// Data event.
 	EventName      string         `json:"event_name"`
@@ -348,23 +351,23 @@ type IntercomItem struct {
 	Message string `json:"message"`
 }
 
-// IntercomContactList is the contacts object of a conversation or ticket.
-type IntercomContactList struct {
+// intercomContactList is the contacts object of a conversation or ticket.
+type intercomContactList struct {
 	Type     string               `json:"type"`
 	Contacts []IntercomContactRef `json:"contacts"`
 }
 
-// IntercomTagList is the tags object of an item. Conversations and
-// companies list tags under "tags", contacts under "data"; All returns
+// intercomTagList is the tags object of an item. Conversations and
+// companies list tags under "tags", contacts under "data"; all returns
 // either.
-type IntercomTagList struct {
+type intercomTagList struct {
 	Type string        `json:"type"`
 	Tags []IntercomTag `json:"tags"`
 	Data []IntercomTag `json:"data"`
 }
 
-// All returns the tags, whichever key they came under.
-func (l *IntercomTagList) All() []IntercomTag {
+// all returns the tags, whichever key they came under.
+func (l *intercomTagList) all() []IntercomTag {
 	if l == nil {
 		return nil
 	}
@@ -374,39 +377,51 @@ func (l *IntercomTagList) All() []IntercomTag {
 	return l.Data
 }
 
-// IntercomPartList is a conversation's conversation_parts object. Webhooks
+// intercomPartList is a conversation's conversation_parts object. Webhooks
 // carry only the part that triggered the notification; TotalCount counts
 // them all.
-type IntercomPartList struct {
+type intercomPartList struct {
 	Type       string                     `json:"type"`
 	Parts      []IntercomConversationPart `json:"conversation_parts"`
 	TotalCount int                        `json:"total_count"`
 }
 
-// Conversation priorities. Up to API 2.15 a conversation is "priority" or
-// "not_priority"; later versions use a five-step scale. Priority is an
-// open string: unknown values are kept as sent.
+// An IntercomPriority is a conversation's priority. Up to API 2.15 a
+// conversation is marked as priority or not (PriorityMarked,
+// PriorityNotMarked); later versions use a five-step scale. It is an open
+// set: unknown values are kept as sent.
+type IntercomPriority string
+
+// Conversation priorities, in both vocabularies.
 const (
-	PriorityPriority    = "priority"
-	PriorityNotPriority = "not_priority"
-	PriorityNone        = "none"
-	PriorityLow         = "low"
-	PriorityMedium      = "medium"
-	PriorityHigh        = "high"
-	PriorityUrgent      = "urgent"
+	PriorityMarked    IntercomPriority = "priority"     // marked as priority (API 2.15 and before)
+	PriorityNotMarked IntercomPriority = "not_priority" // not marked (API 2.15 and before)
+	PriorityNone      IntercomPriority = "none"
+	PriorityLow       IntercomPriority = "low"
+	PriorityMedium    IntercomPriority = "medium"
+	PriorityHigh      IntercomPriority = "high"
+	PriorityUrgent    IntercomPriority = "urgent"
 )
+
+// An IntercomConversationState is a conversation's state. It is an open
+// set: unknown values are kept as sent.
+type IntercomConversationState string
 
 // Conversation states.
 const (
-	StateOpen    = "open"
-	StateClosed  = "closed"
-	StateSnoozed = "snoozed"
+	StateOpen    IntercomConversationState = "open"
+	StateClosed  IntercomConversationState = "closed"
+	StateSnoozed IntercomConversationState = "snoozed"
 )
+
+// An IntercomRole is a contact's role. It is an open set: unknown values
+// are kept as sent.
+type IntercomRole string
 
 // Contact roles.
 const (
-	RoleUser = "user"
-	RoleLead = "lead"
+	RoleUser IntercomRole = "user"
+	RoleLead IntercomRole = "lead"
 )
 
 // An IntercomConversation is a conversation item.
@@ -417,11 +432,11 @@ type IntercomConversation struct {
 	WaitingSince     Time
 	SnoozedUntil     Time
 	Title            string
-	State            string // StateOpen, StateClosed, StateSnoozed
+	State            IntercomConversationState
 	Open             bool
 	Read             bool
-	Priority         string // either vocabulary; see PriorityPriority and PriorityNone
-	AdminAssigneeID  ID     // "" when unassigned
+	Priority         IntercomPriority // either vocabulary
+	AdminAssigneeID  ID               // "" when unassigned
 	TeamAssigneeID   ID
 	Source           IntercomSource
 	Contacts         []IntercomContactRef
@@ -512,7 +527,7 @@ type IntercomConversationPart struct {
 // An IntercomContact is a contact item: a user or a lead.
 type IntercomContact struct {
 	ID               ID
-	Role             string // RoleUser or RoleLead
+	Role             IntercomRole
 	Email            string
 	Phone            string
 	Name             string
@@ -689,8 +704,8 @@ type IntercomPing struct {
 	Message string
 }
 
-// typed builds the item's typed form, or returns nil for kinds without one.
-func (it *IntercomItem) typed() any {
+// build builds the item's typed form, or returns nil for kinds without one.
+func (it *intercomItem) build() any {
 	if it == nil {
 		return nil
 	}
@@ -713,7 +728,7 @@ func (it *IntercomItem) typed() any {
 			ID: it.ID, CompanyID: it.CompanyID, Name: it.Name, Plan: deref(it.Plan),
 			MonthlySpend: it.MonthlySpend, SessionCount: it.SessionCount, UserCount: it.UserCount,
 			Size: it.Size, Website: it.Website, Industry: it.Industry, CreatedAt: it.CreatedAt,
-			UpdatedAt: it.UpdatedAt, RemoteCreatedAt: it.RemoteCreatedAt, Tags: it.Tags.All(),
+			UpdatedAt: it.UpdatedAt, RemoteCreatedAt: it.RemoteCreatedAt, Tags: it.Tags.all(),
 			CustomAttributes: it.CustomAttributes, Deleted: it.Deleted,
 		}
 	case ItemAdmin:
@@ -739,12 +754,12 @@ func (it *IntercomItem) typed() any {
 	return nil
 }
 
-func (it *IntercomItem) conversation() *IntercomConversation {
+func (it *intercomItem) conversation() *IntercomConversation {
 	c := &IntercomConversation{
 		ID: it.ID, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, WaitingSince: it.WaitingSince,
-		SnoozedUntil: it.SnoozedUntil, Title: it.Title, State: it.State, Open: it.Open, Read: it.Read,
-		Priority: it.Priority, AdminAssigneeID: it.AdminAssigneeID, TeamAssigneeID: it.TeamAssigneeID,
-		Source: deref(it.Source), Tags: it.Tags.All(), Statistics: deref(it.Statistics),
+		SnoozedUntil: it.SnoozedUntil, Title: it.Title, State: IntercomConversationState(it.State), Open: it.Open, Read: it.Read,
+		Priority: IntercomPriority(it.Priority), AdminAssigneeID: it.AdminAssigneeID, TeamAssigneeID: it.TeamAssigneeID,
+		Source: deref(it.Source), Tags: it.Tags.all(), Statistics: deref(it.Statistics),
 		CustomAttributes: it.CustomAttributes, Deleted: it.Deleted,
 	}
 	if it.Contacts != nil {
@@ -773,27 +788,27 @@ func (it *IntercomItem) conversation() *IntercomConversation {
 
 // externalID is the contact's id in the workspace's own system: external_id,
 // or user_id in the older API generation.
-func (it *IntercomItem) externalID() string {
+func (it *intercomItem) externalID() string {
 	if it.ExternalID != "" {
 		return it.ExternalID
 	}
 	return it.UserID
 }
 
-func (it *IntercomItem) contact() *IntercomContact {
+func (it *intercomItem) contact() *IntercomContact {
 	role := it.Role
 	if role == "" && it.Type == ItemUser {
-		role = RoleUser // the older generation's kind is its role
+		role = string(RoleUser) // the older generation's kind is its role
 	}
 	return &IntercomContact{
-		ID: it.ID, Role: role, Email: it.Email, Phone: it.Phone, Name: it.Name,
+		ID: it.ID, Role: IntercomRole(role), Email: it.Email, Phone: it.Phone, Name: it.Name,
 		ExternalID: it.externalID(), WorkspaceID: it.WorkspaceID, CreatedAt: it.CreatedAt,
 		UpdatedAt: it.UpdatedAt, SignedUpAt: it.SignedUpAt, LastSeenAt: it.LastSeenAt,
-		Tags: it.Tags.All(), CustomAttributes: it.CustomAttributes, Deleted: it.Deleted,
+		Tags: it.Tags.all(), CustomAttributes: it.CustomAttributes, Deleted: it.Deleted,
 	}
 }
 
-func (it *IntercomItem) ticket() *IntercomTicket {
+func (it *intercomItem) ticket() *IntercomTicket {
 	t := &IntercomTicket{
 		ID: it.ID, TicketID: it.TicketID, Category: it.Category, TicketAttributes: it.TicketAttributes,
 		State: it.ticketState(), TicketType: deref(it.TicketType), AdminAssigneeID: it.AdminAssigneeID,
@@ -808,7 +823,7 @@ func (it *IntercomItem) ticket() *IntercomTicket {
 
 // ticketState is ticket_state, or the state and custom state labels that
 // ticket.contact.attached and .detached send instead.
-func (it *IntercomItem) ticketState() IntercomTicketState {
+func (it *intercomItem) ticketState() IntercomTicketState {
 	if it.TicketState != (IntercomTicketState{}) || it.State == "" {
 		return it.TicketState
 	}

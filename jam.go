@@ -5,6 +5,15 @@ import (
 	"strings"
 )
 
+// Jam's event types: the EventType of its events. Jam sends the first
+// three; the fourth comes from its newer Recording Link sources.
+const (
+	TypeJamCreated           = "jam.created"
+	TypeRecorderRecorded     = "intercom.recorder.recorded"
+	TypeRecorderOptedOut     = "intercom.recorder.opted_out"
+	TypeRecordingLinkCreated = "recording_link.created"
+)
+
 // JamCaptureType is the kind of capture a Jam holds: the type field of a
 // jam.created body. It is an open set: unknown values are kept as sent.
 type JamCaptureType string

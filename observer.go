@@ -160,7 +160,15 @@ var reasons = [...]struct {
 // *StatusError, and ReasonOther for anything else.
 func ReasonOf(err error) Reason {
 	for _, r := range reasons {
-		if errors.Is(err, r.err) {
+		// Not inside a panic: a panic is the callback's failure whatever
+		// its value.
+		if walkReturned(err, func(e error) bool {
+			if e == r.err {
+				return true
+			}
+			x, ok := e.(interface{ Is(error) bool })
+			return ok && x.Is(r.err)
+		}) {
 			return r.reason
 		}
 	}

@@ -16,6 +16,10 @@ const (
 	contentTypeForm = "application/x-www-form-urlencoded"
 )
 
+// TypeSeriesWebhook is the EventType of every *SeriesWebhook: a Series
+// body is designed by a workspace admin and names no type of its own.
+const TypeSeriesWebhook = "series.webhook"
+
 // A SeriesWebhook is the body of an Intercom Series or Workflow webhook
 // block. Its keys and values are whatever the workspace admin designed,
 // typically contact and company attributes, so it is a set of fields rather

@@ -32,6 +32,16 @@
 // Start with NewHandler and one of WithSecrets, WithIntercomSecrets or
 // WithSeries; package webhooktest signs requests for tests, and
 // "go run ./examples/quickstart" in the repository shows every status.
+// The runnable examples show each part in use: ExampleNewHandler and
+// ExampleHandler_OnIntercom (the handler), ExampleWithInbox (inbox mode),
+// ExampleWithObserver (hooks), ExampleVerifier_Verify and the other
+// verifiers' (verifying by hand), ExampleParse and ExampleParseFrom
+// (decoding).
+//
+// Read this documentation in that order: Handler and NewHandler, the
+// Option functions (With…), the verifiers (Verifier, IntercomVerifier,
+// SeriesVerifier), then the events (Event, JamCreated,
+// IntercomNotification, SeriesWebhook and the types they hold).
 //
 // Threat model in brief: an attacker can reach the endpoint and send any
 // bytes, replay captured deliveries, and send bodies of any size. The
