@@ -992,11 +992,12 @@ func (h *Handler) decode(src Source, body []byte, hd http.Header) (Event, error)
 // callbacks failed, and reports it to the logger, the error hook and the
 // observer, with the reason its error's sentinel gives.
 func (h *Handler) reject(ctx context.Context, w http.ResponseWriter, d *Delivery, code int, err error) {
-	h.rejectFor(ctx, w, d, code, ReasonOf(err), err)
+	h.rejectFor(ctx, w, d, code, "", err)
 }
 
 // rejectFor is reject for an error whose reason its sentinels do not say:
-// a callback's or a store's.
+// a callback's or a store's. An empty reason is ReasonOf(err), worked out
+// only if an observer asks.
 func (h *Handler) rejectFor(ctx context.Context, w http.ResponseWriter, d *Delivery, code int, reason Reason, err error) {
 	level := slog.LevelWarn
 	if code >= 500 {

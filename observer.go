@@ -213,6 +213,9 @@ func WithObserver(o *Observer) Option {
 
 func (o *Observer) rejected(ctx context.Context, d *Delivery, status int, reason Reason, err error) {
 	if o != nil && o.Rejected != nil {
+		if reason == "" {
+			reason = ReasonOf(err)
+		}
 		o.Rejected(ctx, Rejection{Delivery: d, Status: status, Reason: reason, Err: err})
 	}
 }
