@@ -134,9 +134,11 @@ type observer struct {
 	verification metric.Int64Counter
 	duplicates   metric.Int64Counter
 
-	inbox atomic.Pointer[inboxRef]
-	dests destinations
-	sets  attrSets
+	inbox   atomic.Pointer[inboxRef]
+	dests   cache[destKey, *destInfo]
+	sources cache[string, *sourceInfo]
+	sets    cache[setKey, attribute.Set]
+	nDests  atomic.Int64
 }
 
 type inboxRef struct{ ib webhook.Inbox }
@@ -234,17 +236,25 @@ func (o *observer) rejected(ctx context.Context, r webhook.Rejection) {
 			span.SetAttributes(SourceKey.String(src))
 		}
 	}
-	o.rejections.Add(ctx, 1, metric.WithAttributeSet(o.sets.rejection(src, r.Reason, r.Status)))
+	set := o.sets.get(setKey{source: src, reason: r.Reason, status: r.Status}, func() attribute.Set {
+		return attribute.NewSet(SourceKey.String(src), ReasonKey.String(string(r.Reason)), semconv.HTTPResponseStatusCode(r.Status))
+	})
+	o.rejections.Add(ctx, 1, metric.WithAttributeSet(set))
 	if r.Reason.Verification() {
-		o.verification.Add(ctx, 1, metric.WithAttributeSet(o.sets.pair(src, ReasonKey, string(r.Reason))))
+		set := o.sets.get(setKey{source: src, reason: r.Reason}, func() attribute.Set {
+			return attribute.NewSet(SourceKey.String(src), ReasonKey.String(string(r.Reason)))
+		})
+		o.verification.Add(ctx, 1, metric.WithAttributeSet(set))
 	}
 }
 
 func (o *observer) duplicate(ctx context.Context, d *webhook.Delivery) {
-	trace.SpanFromContext(ctx).SetAttributes(OutcomeKey.String("duplicate"))
-	src := string(d.Source)
-	o.duplicates.Add(ctx, 1, metric.WithAttributeSet(o.sets.pair(src, "", "")))
-	o.deliveries.Add(ctx, 1, metric.WithAttributeSet(o.sets.pair(src, OutcomeKey, "duplicate")))
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(OutcomeKey.String("duplicate"))
+	}
+	si := o.source(d.Source)
+	o.duplicates.Add(ctx, 1, si.duplicates...)
+	o.deliveries.Add(ctx, 1, si.duplicate...)
 }
 
 // storing writes the request's trace context into the entry's Meta.
@@ -253,67 +263,71 @@ func (o *observer) storing(ctx context.Context, d *webhook.Delivery, meta map[st
 }
 
 func (o *observer) stored(ctx context.Context, d *webhook.Delivery) {
-	trace.SpanFromContext(ctx).SetAttributes(OutcomeKey.String("stored"))
-	o.deliveries.Add(ctx, 1, metric.WithAttributeSet(o.sets.pair(string(d.Source), OutcomeKey, "stored")))
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(OutcomeKey.String("stored"))
+	}
+	o.deliveries.Add(ctx, 1, o.source(d.Source).stored...)
 }
 
 func (o *observer) dead(ctx context.Context, d *webhook.Delivery, err error) {
-	o.deliveries.Add(ctx, 1, metric.WithAttributeSet(o.sets.pair(string(d.Source), OutcomeKey, "dead")))
+	o.deliveries.Add(ctx, 1, o.source(d.Source).dead...)
 }
 
 // dispatch starts the process span for a run of the callbacks.
 func (o *observer) dispatch(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
-	dest := o.dests.name(d)
+	di := o.dest(d)
 	// Without meta the run is on the request: its span is the parent,
 	// and learns the outcome.
 	var onRequest trace.Span
 	if meta == nil {
 		onRequest = trace.SpanFromContext(ctx)
 	}
-	var link trace.Link
+	opts := di.start
 	if len(meta) > 0 {
 		stored := trace.SpanContextFromContext(o.prop.Extract(context.Background(), propagation.MapCarrier(meta)))
 		if stored.IsValid() {
-			link = trace.Link{SpanContext: stored}
+			opts = append(opts[:len(opts):len(opts)], trace.WithLinks(trace.Link{SpanContext: stored}))
 			if !trace.SpanContextFromContext(ctx).IsValid() {
 				ctx = trace.ContextWithRemoteSpanContext(ctx, stored)
 			}
 		}
 	}
-	attrs := make([]attribute.KeyValue, 0, 8)
-	attrs = append(attrs,
-		semconv.MessagingSystemKey.String("webhook"),
-		semconv.MessagingOperationTypeProcess,
-		semconv.MessagingOperationName("process"),
-		semconv.MessagingDestinationName(dest),
-		SourceKey.String(string(d.Source)),
-		EventTypeKey.String(d.Event.EventType()),
-	)
-	if d.ID != "" {
-		attrs = append(attrs, semconv.MessagingMessageID(d.ID))
+	ctx, span := o.tracer.Start(ctx, di.name, opts...)
+	if span.IsRecording() {
+		if d.ID != "" {
+			span.SetAttributes(semconv.MessagingMessageID(d.ID))
+		}
+		if di.unknown {
+			span.SetAttributes(EventTypeKey.String(d.Event.EventType()))
+		}
 	}
-	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...)}
-	if link.SpanContext.IsValid() {
-		opts = append(opts, trace.WithLinks(link))
-	}
-	ctx, span := o.tracer.Start(ctx, "process "+dest, opts...)
 	return ctx, func(r webhook.Dispatched) {
-		errType := ""
-		if r.Err != nil {
-			errType = errorType(r.Err)
-			span.SetAttributes(semconv.ErrorTypeKey.String(errType))
+		si := o.source(d.Source)
+		if r.Err == nil {
+			if span.IsRecording() {
+				span.SetAttributes(AttemptKey.Int(r.Attempt), OutcomeKey.String(string(r.Outcome)))
+			}
+			span.End()
+			if onRequest != nil && onRequest.IsRecording() {
+				onRequest.SetAttributes(OutcomeKey.String("processed"))
+			}
+			o.duration.Record(ctx, r.Duration.Seconds(), di.ok...)
+			o.deliveries.Add(ctx, 1, si.outcome(r.Outcome)...)
+			return
+		}
+		errType := errorType(r.Err)
+		if span.IsRecording() {
+			span.SetAttributes(AttemptKey.Int(r.Attempt), OutcomeKey.String(string(r.Outcome)), semconv.ErrorTypeKey.String(errType))
 			span.RecordError(r.Err)
 			span.SetStatus(codes.Error, "callback failed")
 		}
-		span.SetAttributes(AttemptKey.Int(r.Attempt), OutcomeKey.String(string(r.Outcome)))
 		span.End()
-		if onRequest != nil && r.Outcome == webhook.OutcomeSuccess {
-			onRequest.SetAttributes(OutcomeKey.String("processed"))
-		}
-		src := string(d.Source)
-		o.duration.Record(ctx, r.Duration.Seconds(), metric.WithAttributeSet(o.sets.process(src, dest, errType)))
+		set := o.sets.get(setKey{dest: di.dest, errType: errType}, func() attribute.Set {
+			return attribute.NewSet(append(di.metricAttrs[:len(di.metricAttrs):len(di.metricAttrs)], semconv.ErrorTypeKey.String(errType))...)
+		})
+		o.duration.Record(ctx, r.Duration.Seconds(), metric.WithAttributeSet(set))
 		if r.Outcome != webhook.OutcomeDead { // counted by the Dead hook, which also sees deaths without a run
-			o.deliveries.Add(ctx, 1, metric.WithAttributeSet(o.sets.pair(src, OutcomeKey, string(r.Outcome))))
+			o.deliveries.Add(ctx, 1, si.outcome(r.Outcome)...)
 		}
 	}
 }
@@ -361,90 +375,144 @@ func (o *observer) observeInbox(states metric.Int64ObservableGauge, oldest metri
 	}
 }
 
+// What follows is built once per source, destination or attribute set
+// and reused, so that a delivery costs no attribute sorting and, on no-op
+// providers, almost no allocation.
+
 // maxDestinations bounds the destinations named: event types come from
 // verified senders, but a sender that invented types by the thousand
 // should not make the metrics unbounded.
 const maxDestinations = 512
 
-// destinations names each delivery's destination, "source:event type",
-// once per pair. Unknown event types share "source:unknown".
-type destinations struct {
-	m sync.Map // destKey -> string
-	n atomic.Int64
-}
-
 type destKey struct{ source, eventType string }
 
-func (ds *destinations) name(d *webhook.Delivery) string {
+// destInfo is what a destination's runs share.
+type destInfo struct {
+	dest        string // "standard:jam.created"
+	name        string // the span's name, "process " + dest
+	unknown     bool   // an unknown event type: the span gets the type itself
+	start       []trace.SpanStartOption
+	metricAttrs []attribute.KeyValue
+	ok          []metric.RecordOption // the duration's attributes for a run that succeeded
+}
+
+// dest names each delivery's destination, "source:event type". Unknown
+// event types share "source:unknown", and past maxDestinations new ones
+// share "source:other".
+func (o *observer) dest(d *webhook.Delivery) *destInfo {
 	typ := d.Event.EventType()
-	if _, ok := d.Event.(*webhook.UnknownEvent); ok {
+	_, unknown := d.Event.(*webhook.UnknownEvent)
+	if unknown {
 		typ = "unknown"
 	}
 	k := destKey{string(d.Source), typ}
-	if v, ok := ds.m.Load(k); ok {
-		return v.(string)
+	if di, ok := o.dests.lookup(k); ok {
+		return di
 	}
-	if ds.n.Load() >= maxDestinations {
-		return k.source + ":other"
+	if o.nDests.Load() >= maxDestinations {
+		k.eventType, unknown = "other", true
 	}
-	v, loaded := ds.m.LoadOrStore(k, k.source+":"+typ)
-	if !loaded {
-		ds.n.Add(1)
-	}
-	return v.(string)
-}
-
-// attrSets caches the attribute sets of the metrics: each is built once,
-// so recording a point does not sort and allocate attributes again.
-type attrSets struct {
-	m sync.Map // setKey -> attribute.Set
-}
-
-type setKey struct {
-	kind         byte
-	source       string
-	key, value   string
-	reason       webhook.Reason
-	status       int
-	dest, errTyp string
-}
-
-func (s *attrSets) get(k setKey, build func() attribute.Set) attribute.Set {
-	if v, ok := s.m.Load(k); ok {
-		return v.(attribute.Set)
-	}
-	v, _ := s.m.LoadOrStore(k, build())
-	return v.(attribute.Set)
-}
-
-// pair is webhook.source and, when key is not empty, one more attribute.
-func (s *attrSets) pair(source string, key attribute.Key, value string) attribute.Set {
-	return s.get(setKey{kind: 'p', source: source, key: string(key), value: value}, func() attribute.Set {
-		if key == "" {
-			return attribute.NewSet(SourceKey.String(source))
-		}
-		return attribute.NewSet(SourceKey.String(source), key.String(value))
-	})
-}
-
-func (s *attrSets) rejection(source string, reason webhook.Reason, status int) attribute.Set {
-	return s.get(setKey{kind: 'r', source: source, reason: reason, status: status}, func() attribute.Set {
-		return attribute.NewSet(SourceKey.String(source), ReasonKey.String(string(reason)), semconv.HTTPResponseStatusCode(status))
-	})
-}
-
-func (s *attrSets) process(source, dest, errType string) attribute.Set {
-	return s.get(setKey{kind: 'd', source: source, dest: dest, errTyp: errType}, func() attribute.Set {
-		kv := []attribute.KeyValue{
+	return o.dests.get(k, func() *destInfo {
+		o.nDests.Add(1)
+		dest := k.source + ":" + k.eventType
+		di := &destInfo{dest: dest, name: "process " + dest, unknown: unknown}
+		di.metricAttrs = []attribute.KeyValue{
 			semconv.MessagingSystemKey.String("webhook"),
 			semconv.MessagingOperationName("process"),
 			semconv.MessagingOperationTypeProcess,
 			semconv.MessagingDestinationName(dest),
-			SourceKey.String(source),
+			SourceKey.String(k.source),
 		}
-		if errType != "" {
-			kv = append(kv, semconv.ErrorTypeKey.String(errType))
+		spanAttrs := di.metricAttrs[:len(di.metricAttrs):len(di.metricAttrs)]
+		if !unknown {
+			spanAttrs = append(spanAttrs, EventTypeKey.String(k.eventType))
 		}
-		return attribute.NewSet(kv...)
+		di.start = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(spanAttrs...)}
+		di.ok = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(di.metricAttrs...))}
+		return di
 	})
+}
+
+// sourceInfo holds a source's counter options, one per outcome.
+type sourceInfo struct {
+	success, failure, retry, stored, duplicate, dead []metric.AddOption
+	duplicates                                       []metric.AddOption
+}
+
+func (si *sourceInfo) outcome(o webhook.Outcome) []metric.AddOption {
+	switch o {
+	case webhook.OutcomeSuccess:
+		return si.success
+	case webhook.OutcomeFailure:
+		return si.failure
+	case webhook.OutcomeRetry:
+		return si.retry
+	}
+	return si.dead
+}
+
+func (o *observer) source(src webhook.Source) *sourceInfo {
+	return o.sources.get(string(src), func() *sourceInfo {
+		s := SourceKey.String(string(src))
+		opt := func(outcome string) []metric.AddOption {
+			return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(s, OutcomeKey.String(outcome)))}
+		}
+		return &sourceInfo{
+			success: opt("success"), failure: opt("failure"), retry: opt("retry"),
+			stored: opt("stored"), duplicate: opt("duplicate"), dead: opt("dead"),
+			duplicates: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(s))},
+		}
+	})
+}
+
+// setKey names an attribute set of the rejections, the verification
+// failures or a failed run's duration.
+type setKey struct {
+	source  string
+	reason  webhook.Reason
+	status  int
+	dest    string
+	errType string
+}
+
+// A cache maps keys to values built once. Reads take no lock and
+// allocate nothing: the map is replaced, never changed, on a miss. The
+// keys are few (sources, destinations, reasons), so copying is cheap.
+type cache[K comparable, V any] struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[K]V]
+}
+
+func (c *cache[K, V]) lookup(k K) (V, bool) {
+	if m := c.m.Load(); m != nil {
+		v, ok := (*m)[k]
+		return v, ok
+	}
+	var zero V
+	return zero, false
+}
+
+func (c *cache[K, V]) get(k K, build func() V) V {
+	if v, ok := c.lookup(k); ok {
+		return v
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	if old != nil {
+		if v, ok := (*old)[k]; ok {
+			return v
+		}
+	}
+	n := make(map[K]V, 1)
+	if old != nil {
+		n = make(map[K]V, len(*old)+1)
+		for k, v := range *old {
+			n[k] = v
+		}
+	}
+	v := build()
+	n[k] = v
+	c.m.Store(&n)
+	return v
 }
