@@ -1,13 +1,18 @@
 // Command observability runs a webhook receiver instrumented with
 // OpenTelemetry, sends it a delivery that is processed, the same one again
-// (a duplicate), a forged one and one whose callback fails, and writes the
-// spans and metrics to stdout with the SDK's stdout exporters:
+// (a duplicate), a forged one and one whose callback fails, then the same
+// in inbox mode, where the workers retry a failing callback until it
+// succeeds and dead-letter one that never does; it writes the spans and
+// metrics to stdout with the SDK's stdout exporters:
 //
 //	cd examples/observability && go run .
 //
 // The request's span comes from otelhttp around the handler; the
 // callbacks' "process" spans and the metrics come from otelwebhook. Swap
-// the stdout exporters for OTLP ones to send the same to a collector. The
+// the stdout exporters for OTLP ones to send the same to a collector. In
+// inbox mode every worker's "process" span is in the trace of the request
+// that stored the delivery and links to its span, so one trace shows the
+// request and every retry. The
 // prometheus directory beside this file serves the metrics to Prometheus
 // instead.
 package main
@@ -101,6 +106,9 @@ func run(out io.Writer) error {
 			return fmt.Errorf("%s: status %d, want %d", d.what, status, d.want)
 		}
 	}
+	if err := inboxMode(out, tp, mp); err != nil {
+		return err
+	}
 	fmt.Fprintln(out, "== metrics")
 	// Shutdown collects and exports the metrics one last time.
 	return mp.Shutdown(ctx)
@@ -123,4 +131,62 @@ func post(url, secret string, body []byte) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// inboxMode sends two deliveries to a handler in inbox mode: one whose
+// callback fails on its first run and succeeds on the retry, one whose
+// callback always fails, so it is dead after two runs.
+func inboxMode(out io.Writer, tp *sdktrace.TracerProvider, mp *sdkmetric.MeterProvider) error {
+	obs, err := otelwebhook.New(otelwebhook.WithTracerProvider(tp), otelwebhook.WithMeterProvider(mp))
+	if err != nil {
+		return err
+	}
+	ib := webhook.NewMemoryInbox(0, nil) // sqlitestore.Open(path) in production: MemoryInbox is not durable
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithObserver(obs),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+		webhook.WithInbox(ib),
+		webhook.WithWorkers(webhook.WorkerConfig{MaxAttempts: 2, MinBackoff: 20 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}),
+	)
+	if err != nil {
+		return err
+	}
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		if e.Title == "never works" || e.Title == "works the second time" && d.InboxAttempt == 1 {
+			return errors.New("the issue tracker is down")
+		}
+		return nil
+	})
+	srv := httptest.NewServer(otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp)))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- h.Run(ctx) }()
+
+	for _, title := range []string{"works the second time", "never works"} {
+		fmt.Fprintf(out, "== inbox: %s\n", title)
+		body := []byte(`{"jamId":"2c9d7e1a-0b4f-4a3e-8d6c-5f1e2a3b4c5d","teamId":"team_8Hq2","type":"video","title":"` + title + `"}`)
+		status, err := post(srv.URL, webhooktest.Secret, body)
+		if err != nil {
+			cancel()
+			return err
+		}
+		if status != http.StatusOK {
+			cancel()
+			return fmt.Errorf("inbox: %s: status %d", title, status)
+		}
+	}
+	// Wait for the workers: one delivery done, the other dead.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if st, err := ib.Stats(ctx); err == nil && st.Done == 1 && st.Dead == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			return errors.New("inbox: the workers did not settle the deliveries")
+		}
+	}
+	cancel()
+	return <-ran
 }

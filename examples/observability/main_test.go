@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,4 +26,54 @@ func TestRun(t *testing.T) {
 	} {
 		require.Contains(t, out.String(), want)
 	}
+	inboxRuns(t, out.String())
+}
+
+// inboxRuns checks the inbox part: each worker run's span is in the trace
+// of the request that stored the delivery, and links to that request's
+// span.
+func inboxRuns(t *testing.T, out string) {
+	t.Helper()
+	type spanContext struct{ TraceID, SpanID string }
+	type span struct {
+		Name        string
+		SpanContext spanContext
+		Parent      spanContext
+		SpanKind    int
+		Links       []struct{ SpanContext spanContext }
+		Attributes  []struct {
+			Key   string
+			Value struct{ Value any }
+		}
+	}
+	_, inbox, ok := strings.Cut(out, "== inbox:")
+	require.True(t, ok, "no inbox part")
+	requests := map[string]bool{} // trace id/span id of every request span
+	outcomes := map[string][]string{}
+	for _, line := range strings.Split(inbox, "\n") {
+		if !strings.HasPrefix(line, "{\"Name\"") {
+			continue
+		}
+		var s span
+		require.NoError(t, json.Unmarshal([]byte(line), &s))
+		if s.SpanKind == 2 { // server
+			requests[s.SpanContext.TraceID+"/"+s.SpanContext.SpanID] = true
+			continue
+		}
+		require.Equal(t, "process standard:jam.created", s.Name)
+		require.Len(t, s.Links, 1)
+		link := s.Links[0].SpanContext
+		require.Equal(t, link.TraceID, s.SpanContext.TraceID, "the run is not in its request's trace")
+		require.True(t, requests[link.TraceID+"/"+link.SpanID], "the run links to no request span seen before it")
+		for _, a := range s.Attributes {
+			if a.Key == "webhook.outcome" {
+				outcomes[link.TraceID] = append(outcomes[link.TraceID], a.Value.Value.(string))
+			}
+		}
+	}
+	var got []string
+	for _, o := range outcomes {
+		got = append(got, strings.Join(o, ","))
+	}
+	require.ElementsMatch(t, []string{"retry,success", "retry,dead"}, got)
 }
