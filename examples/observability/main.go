@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/inhook/webhook"
@@ -46,8 +47,10 @@ func main() {
 	}
 }
 
-func run(out io.Writer) error {
+func run(w io.Writer) error {
 	ctx := context.Background()
+	// The exporters write from the workers' goroutines too.
+	out := &lockedWriter{w: w}
 	spans, err := stdouttrace.New(stdouttrace.WithWriter(out))
 	if err != nil {
 		return err
@@ -189,4 +192,16 @@ func inboxMode(out io.Writer, tp *sdktrace.TracerProvider, mp *sdkmetric.MeterPr
 	}
 	cancel()
 	return <-ran
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
