@@ -13,7 +13,9 @@
 // dedupe at commit, one lease per delivery at a time, lease expiry and
 // re-delivery, stale tokens refused, due times and their order, dead
 // letters with their last error, replay, purge, listing, counts, exact
-// bytes, and all of it under concurrent callers. Run it with -race.
+// bytes, and all of it under concurrent callers; then the inbox under a
+// Handler in inbox mode and its workers: senders' duplicates, retries,
+// dead letters, a crashed worker's leases, shutdown. Run it with -race.
 package inboxtest
 
 import (
@@ -75,6 +77,9 @@ func Run(t *testing.T, newInbox NewInbox) {
 		{"ListLimit", testListLimit},
 		{"Stats", testStats},
 		{"ConcurrentWorkers", testConcurrentWorkers},
+		{"HandlerWorkers", testHandlerWorkers},
+		{"WorkerCrash", testWorkerCrash},
+		{"WorkerShutdown", testWorkerShutdown},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
