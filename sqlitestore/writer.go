@@ -184,6 +184,26 @@ type statements struct {
 const entryColumns = `key, source, msg_id, signed_at, received_at, header, body, meta,
 	state, attempts, next_attempt, lease_until, last_error, updated_at`
 
+// The queries whose cost must not grow with the inbox: each names its
+// index, as SQLite's planner, without statistics, prefers the (state,
+// received_at) index for "state = ?" and then sorts every row in the
+// state. TestQueryPlans holds them to their indexes.
+const (
+	// queryDuePending walks the due pending deliveries in order.
+	queryDuePending = `SELECT rowid, ` + entryColumns + ` FROM inbox INDEXED BY inbox_due
+		WHERE state = 'pending' AND next_attempt <= ? ORDER BY next_attempt, rowid LIMIT ?`
+	// queryDueLeased finds the expired leases; the leased are few (the
+	// workers' leases), so sorting them costs little.
+	queryDueLeased = `SELECT rowid, ` + entryColumns + ` FROM inbox INDEXED BY inbox_lease
+		WHERE state = 'leased' AND lease_until < ? ORDER BY next_attempt, rowid LIMIT ?`
+	// queryPurge deletes one chunk of the old done or dead deliveries;
+	// the IN term repeats the partial index's condition, which SQLite
+	// cannot infer from "state = ?".
+	queryPurge = `DELETE FROM inbox WHERE rowid IN (
+		SELECT rowid FROM inbox INDEXED BY inbox_updated
+		WHERE state IN ('done', 'dead') AND state = ? AND updated_at < ? LIMIT ?)`
+)
+
 func prepare(ctx context.Context, conn *sql.Conn) (statements, error) {
 	var st statements
 	list := []struct {
@@ -196,10 +216,8 @@ func prepare(ctx context.Context, conn *sql.Conn) (statements, error) {
 			ON CONFLICT (key) DO NOTHING`},
 		{&st.exists, `SELECT 1 FROM inbox WHERE key = ?`},
 		{&st.backlog, `SELECT coalesce(sum(n), 0) FROM inbox_counts WHERE bucket IN ('pending', 'retrying', 'leased')`},
-		{&st.duePending, `SELECT rowid, ` + entryColumns + ` FROM inbox
-			WHERE state = 'pending' AND next_attempt <= ? ORDER BY next_attempt, rowid LIMIT ?`},
-		{&st.dueLeased, `SELECT rowid, ` + entryColumns + ` FROM inbox
-			WHERE state = 'leased' AND lease_until < ? ORDER BY next_attempt, rowid LIMIT ?`},
+		{&st.duePending, queryDuePending},
+		{&st.dueLeased, queryDueLeased},
 		{&st.lease, `UPDATE inbox SET state = 'leased', attempts = attempts + 1, lease_until = ?, token = ?,
 			updated_at = ? WHERE rowid = ?`},
 		{&st.complete, `UPDATE inbox SET state = 'done', lease_until = 0, token = '', updated_at = ?
@@ -212,8 +230,7 @@ func prepare(ctx context.Context, conn *sql.Conn) (statements, error) {
 		{&st.replay, `UPDATE inbox SET state = 'pending', attempts = 0, next_attempt = ?, lease_until = 0,
 			token = '', updated_at = ? WHERE key = ? AND state IN ('done', 'dead')`},
 		{&st.makeDue, `UPDATE inbox SET next_attempt = ? WHERE key = ? AND state = 'pending' AND next_attempt > ?`},
-		{&st.purge, `DELETE FROM inbox WHERE rowid IN (
-			SELECT rowid FROM inbox WHERE state = ? AND updated_at < ? LIMIT ?)`},
+		{&st.purge, queryPurge},
 	}
 	for _, l := range list {
 		stmt, err := conn.PrepareContext(ctx, l.q)
