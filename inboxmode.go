@@ -159,6 +159,7 @@ func (h *Handler) store(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	if e.Key == "" {
 		e.Key = string(d.Source) + ":" + generatedKeyPrefix + crand.Text()
+		d.Key = e.Key // for the observer and the error hook
 	}
 	for _, k := range keptHeaders {
 		if v := r.Header[k]; len(v) > 0 {

@@ -124,6 +124,13 @@ func TestInboxModeStores(t *testing.T) {
 		require.Empty(t, e.Header.Values(webhooktest.SeriesHeader))
 	}
 	require.Equal(t, map[webhook.Source]int{webhook.SourceIntercom: 2, webhook.SourceSeries: 2}, gen)
+	// The request's hooks see the generated key too.
+	var hookKey string
+	full := newInboxRig(t, 1, webhook.WorkerConfig{})
+	full.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookKey = d.Key })
+	require.Equal(t, http.StatusOK, full.serve(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)).Code)
+	require.Equal(t, http.StatusServiceUnavailable, full.serve(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)).Code)
+	require.Regexp(t, `^series:gen-[A-Z2-7]{26}$`, hookKey)
 
 	// Rejections are as outside inbox mode, and store nothing.
 	bad := webhooktest.NewStandardRequest(t, "whsec_"+"b3RoZXItc2VjcmV0LW5vdC1jb25maWd1cmVkLWhlcmU=", jamBody)
