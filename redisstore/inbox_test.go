@@ -610,3 +610,21 @@ func TestInboxGroupCreated(t *testing.T) {
 	require.Len(t, ls, 1)
 	require.Equal(t, "standard:b", ls[0].Entry.Key)
 }
+
+// TestInboxClockFarAhead: a clock moved further ahead than the 2^40 ms
+// of the lease encoding asks XAUTOCLAIM for a negative idle time, which
+// Redis reads as any: every lease is expired, as it should be.
+func TestInboxClockFarAhead(t *testing.T) {
+	ctx := context.Background()
+	ib, clock, _, _ := newTestInbox(t)
+	_, err := ib.Store(ctx, entry("standard:msg_1"))
+	require.NoError(t, err)
+	ls, err := ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	clock.Advance(50 * 365 * 24 * time.Hour)
+	ls, err = ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	require.Equal(t, 2, ls[0].Entry.Attempts)
+}
