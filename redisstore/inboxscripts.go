@@ -50,9 +50,12 @@ return 1
 // inbox in the meta hash. A lease running out at L is stored as the
 // entry's delivery time f(L) - K, and XAUTOCLAIM is asked for entries
 // idle at least S - f(now) + K, S being Redis's time now, so an entry
-// qualifies exactly when now >= L. K (2^40 ms, about 35 years) keeps
-// both numbers positive and the delivery time in Redis's past, as
-// XCLAIM's TIME requires, however far a test clock runs ahead.
+// qualifies once now >= L, to the millisecond; the delivery's hash then
+// decides to the nanosecond (a lease runs out strictly after L), and an
+// entry taken a millisecond early gets its deadline back. K (2^40 ms,
+// about 35 years) keeps the delivery time in Redis's past, as XCLAIM's
+// TIME requires; a clock run further ahead than K asks for a negative
+// idle time, which Redis reads as any: every lease has run out.
 //
 // KEYS: stream, delay, new, retry, leased, meta. ARGV: base, group,
 // consumer, max, now ns, now us, now ms (floor), lease-until ns,
