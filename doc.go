@@ -7,8 +7,8 @@ package webhook
 //
 //	base      webhook.go doc.go jsonread.go scalars.go prune.go
 //	keys      keys.go base64pairs.go
-//	shapes    jam.go jamread.go intercom.go series.go
-//	table     events.go
+//	shapes    jam.go intercom.go series.go
+//	table     events.go jamread.go
 //	verify    verify.go
 //	dedupe    dedupe.go lease.go inbox.go memoryinbox.go
 //	handler   handler.go observer.go inboxmode.go
@@ -16,6 +16,7 @@ package webhook
 // base is the JSON reader and the scalars every body uses (Time, ID, the
 // unquoting and type-error helpers), with Source and the errors; keys
 // decodes secrets; shapes are the bodies, each beside its noun; table is
-// the one table of events, with detection and Parse; verify checks
+// the one table of events, with detection, Parse and its fast path for
+// a flat jam.created; verify checks
 // signatures; dedupe and inbox keep state across deliveries; handler ties
 // them together.

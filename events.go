@@ -27,6 +27,110 @@ type Event interface {
 // typeNotification is the type of every Intercom app webhook envelope.
 const typeNotification = "notification_event"
 
+// eventKind is one row of the event table: everything the package knows
+// about one event type. Detection, ParseAs, ParseFrom's families and the
+// completeness test read the table; a new event is a row, its struct (with
+// an On… method on Handler) and a fixture.
+type eventKind struct {
+	name   string       // the EventType; "" for notifications, whose type is their topic
+	source Source       // the family whose key may mint it
+	typ    reflect.Type // the struct it decodes into, a pointer type
+	// flat is the shape test for a body without an envelope, tried in
+	// table order; nil for events that only come in an envelope of their
+	// own. missing names the identifying field a flat body pinned to the
+	// type lacks, or "".
+	flat    func(f *jamFields) bool
+	missing func(f *jamFields) string
+	// jam builds a Jam event from its fields; id and created come from
+	// the envelope, capture is the type field beside the fields; the
+	// event keeps raw and reports errs.
+	jam func(id string, created Time, capture string, f *jamFields, raw []byte, errs []error) Event
+}
+
+// events is the event table.
+var events = []eventKind{{
+	name: TypeJamCreated, source: SourceStandard, typ: reflect.TypeFor[*JamCreated](),
+	flat: func(f *jamFields) bool { return f.JamID != "" && f.TeamID != "" },
+	missing: func(f *jamFields) string {
+		switch {
+		case f.JamID == "":
+			return "jamId"
+		case f.TeamID == "":
+			return "teamId"
+		}
+		return ""
+	},
+	jam: func(id string, created Time, capture string, f *jamFields, raw []byte, errs []error) Event {
+		return &JamCreated{
+			ID: id, JamID: f.JamID, JamURL: f.JamURL, TeamID: f.TeamID, Type: JamCaptureType(capture),
+			CreatedAt: created, Title: f.Title, Description: f.Description, OriginalURL: f.OriginalURL,
+			Origin: f.Origin, IsIncognito: f.IsIncognito, Author: f.Author, Media: f.Media, SystemInfo: f.SystemInfo,
+			raw: raw, fieldErrs: errs,
+		}
+	},
+}, {
+	name: TypeRecordingLinkCreated, source: SourceStandard, typ: reflect.TypeFor[*RecordingLinkCreated](),
+	flat:    func(f *jamFields) bool { return f.RecordingLinkID != "" },
+	missing: func(f *jamFields) string { return missingIf(f.RecordingLinkID == "", "recordingLinkId") },
+	jam: func(id string, created Time, capture string, f *jamFields, raw []byte, errs []error) Event {
+		return &RecordingLinkCreated{
+			ID: id, RecordingLinkID: f.RecordingLinkID, PublicID: f.PublicID, URL: f.URL, TeamID: f.TeamID,
+			Type: RecordingLinkType(capture), CreatedAt: created, Origin: f.Origin, Description: f.Description,
+			Reference: f.Reference, RecordingURL: f.LinkRecording, CreatedBy: f.CreatedBy,
+			raw: raw, fieldErrs: errs,
+		}
+	},
+}, {
+	name: TypeRecorderRecorded, source: SourceStandard, typ: reflect.TypeFor[*RecorderRecorded](),
+	flat: func(f *jamFields) bool {
+		return f.ConversationID != "" && (f.JamID != "" || f.JamURL != "" || f.RecordingURL != "")
+	},
+	missing: func(f *jamFields) string { return missingIf(f.ConversationID == "", "conversationId") },
+	jam: func(id string, created Time, _ string, f *jamFields, raw []byte, errs []error) Event {
+		u := f.JamURL
+		if u == "" {
+			u = f.RecordingURL
+		}
+		return &RecorderRecorded{ID: id, CreatedAt: created, ConversationID: f.ConversationID, JamID: f.JamID, JamURL: u,
+			raw: raw, fieldErrs: errs}
+	},
+}, {
+	name: TypeRecorderOptedOut, source: SourceStandard, typ: reflect.TypeFor[*RecorderOptedOut](),
+	flat:    func(f *jamFields) bool { return f.ConversationID != "" },
+	missing: func(f *jamFields) string { return missingIf(f.ConversationID == "", "conversationId") },
+	jam: func(id string, created Time, _ string, f *jamFields, raw []byte, errs []error) Event {
+		return &RecorderOptedOut{ID: id, CreatedAt: created, ConversationID: f.ConversationID,
+			raw: raw, fieldErrs: errs}
+	},
+}, {
+	source: SourceIntercom, typ: reflect.TypeFor[*IntercomNotification](),
+}, {
+	name: TypeSeriesWebhook, source: SourceSeries, typ: reflect.TypeFor[*SeriesWebhook](),
+}}
+
+func missingIf(cond bool, field string) string {
+	if cond {
+		return field
+	}
+	return ""
+}
+
+// kindOf returns the table's row for a named event type, or nil.
+func kindOf(eventType string) *eventKind {
+	for i := range events {
+		if k := &events[i]; k.name != "" && k.name == eventType {
+			return k
+		}
+	}
+	return nil
+}
+
+// isJamType reports whether t is one of the event types Jam sends.
+func isJamType(t string) bool {
+	k := kindOf(t)
+	return k != nil && k.jam != nil
+}
+
 // An UnknownEvent is a body whose type Parse does not recognise. It is not
 // an error: senders add event types over time, and acknowledging them keeps
 // the sender from retrying and eventually disabling the endpoint.
@@ -92,14 +196,16 @@ func parseGeneral(raw []byte) (Event, error) {
 func (b *body) event(raw []byte, errs []error) Event {
 	switch {
 	case b.Data != nil && strings.Contains(b.Type, "."):
-		return b.jamEvent(b.Type, b.Data.Type, &b.Data.jamFields, raw, errs)
+		return b.named(b.Type, b.Data.Type, &b.Data.jamFields, raw, errs)
 	case b.Type == typeNotification && b.Topic != "":
 		return b.notification(raw, errs)
 	case b.Event != "" && b.Payload != nil:
-		return b.jamEvent(b.Event, b.Payload.Type, &b.Payload.jamFields, raw, errs)
+		return b.named(b.Event, b.Payload.Type, &b.Payload.jamFields, raw, errs)
 	}
-	if t := b.flatType(); t != "" {
-		return b.jamEvent(t, b.Type, &b.jamFields, raw, errs)
+	for i := range events {
+		if k := &events[i]; k.flat != nil && k.flat(&b.jamFields) {
+			return b.jamEvent(k, b.Type, &b.jamFields, raw, errs)
+		}
 	}
 	return &UnknownEvent{Type: b.namedType(), Raw: raw}
 }
@@ -173,22 +279,14 @@ func parseAsFrom(src Source, eventType string, raw []byte) (Event, error) {
 // inFamily reports whether src sends events like ev; an *UnknownEvent
 // belongs to every family.
 func inFamily(src Source, ev Event) bool {
-	switch ev.(type) {
-	case *UnknownEvent:
+	if _, ok := ev.(*UnknownEvent); ok {
 		return true
-	case *IntercomNotification:
-		return src == SourceIntercom
-	case *SeriesWebhook:
-		return src == SourceSeries
 	}
-	return src == SourceStandard && isJamType(ev.EventType())
-}
-
-// isJamType reports whether t is one of the event types Jam sends.
-func isJamType(t string) bool {
-	switch t {
-	case TypeJamCreated, TypeRecorderRecorded, TypeRecorderOptedOut, TypeRecordingLinkCreated:
-		return true
+	t := reflect.TypeOf(ev)
+	for i := range events {
+		if events[i].typ == t {
+			return events[i].source == src
+		}
 	}
 	return false
 }
@@ -227,9 +325,8 @@ func parseAs(eventType string, raw []byte) (Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch eventType {
-	case TypeJamCreated, TypeRecorderRecorded, TypeRecorderOptedOut, TypeRecordingLinkCreated:
-	default:
+	k := kindOf(eventType)
+	if k == nil || k.jam == nil {
 		if b.Type == typeNotification && b.Topic == eventType {
 			return b.notification(raw, errs), nil
 		}
@@ -249,29 +346,12 @@ func parseAs(eventType string, raw []byte) (Event, error) {
 	}
 	// A body that names the pinned type is trusted, as Parse trusts it; a
 	// flat one must carry the type's identifying fields.
-	var missing string
-	switch {
-	case named != "":
-	case eventType == TypeJamCreated:
-		switch {
-		case fields.JamID == "":
-			missing = "jamId"
-		case fields.TeamID == "":
-			missing = "teamId"
-		}
-	case eventType == TypeRecordingLinkCreated:
-		if fields.RecordingLinkID == "" {
-			missing = "recordingLinkId"
-		}
-	default:
-		if fields.ConversationID == "" {
-			missing = "conversationId"
+	if named == "" {
+		if missing := k.missing(fields); missing != "" {
+			return nil, fmt.Errorf("%w: %s without %s", ErrWrongShape, eventType, missing)
 		}
 	}
-	if missing != "" {
-		return nil, fmt.Errorf("%w: %s without %s", ErrWrongShape, eventType, missing)
-	}
-	return b.jamEvent(eventType, capture, fields, raw, errs), nil
+	return b.jamEvent(k, capture, fields, raw, errs), nil
 }
 
 // body is the union of the top-level keys of every shape Parse knows, so
@@ -331,22 +411,6 @@ type jamFields struct {
 	CreatedBy       JamAuthor     `json:"createdBy"`
 }
 
-// flatType classifies a body without an envelope by its fields.
-func (b *body) flatType() string {
-	f := &b.jamFields
-	switch {
-	case f.JamID != "" && f.TeamID != "":
-		return TypeJamCreated
-	case f.RecordingLinkID != "":
-		return TypeRecordingLinkCreated
-	case f.ConversationID != "" && (f.JamID != "" || f.JamURL != "" || f.RecordingURL != ""):
-		return TypeRecorderRecorded
-	case f.ConversationID != "":
-		return TypeRecorderOptedOut
-	}
-	return ""
-}
-
 // namedType is the event type an unrecognised body names, if any.
 func (b *body) namedType() string {
 	switch {
@@ -372,65 +436,26 @@ func (f *jamFields) createdAt(envelope Time) Time {
 	return envelope
 }
 
-// jamEvent builds the event named typ from the fields f; capture is the
-// type field beside them (the capture kind for jam.created, the link kind
-// for recording_link.created).
-func (b *body) jamEvent(typ, capture string, f *jamFields, raw []byte, errs []error) Event {
+// named builds the Jam event a body names in its envelope or Fin
+// connector field, or an *UnknownEvent for a type Jam does not send.
+func (b *body) named(typ, capture string, f *jamFields, raw []byte, errs []error) Event {
+	k := kindOf(typ)
+	if k == nil || k.jam == nil {
+		return &UnknownEvent{Type: typ, Raw: raw}
+	}
+	return b.jamEvent(k, capture, f, raw, errs)
+}
+
+// jamEvent builds k's event from the fields f; capture is the type field
+// beside them (the capture kind for jam.created, the link kind for
+// recording_link.created).
+func (b *body) jamEvent(k *eventKind, capture string, f *jamFields, raw []byte, errs []error) Event {
 	id := string(b.ID) // set only by the envelope shape
 	env := b.CreatedAt
 	if env.IsZero() {
 		env = b.CreatedAtCamel // an envelope written in camel case
 	}
-	created := f.createdAt(env)
-	switch typ {
-	case TypeJamCreated:
-		return &JamCreated{
-			ID:          id,
-			JamID:       f.JamID,
-			JamURL:      f.JamURL,
-			TeamID:      f.TeamID,
-			Type:        JamCaptureType(capture),
-			CreatedAt:   created,
-			Title:       f.Title,
-			Description: f.Description,
-			OriginalURL: f.OriginalURL,
-			Origin:      f.Origin,
-			IsIncognito: f.IsIncognito,
-			Author:      f.Author,
-			Media:       f.Media,
-			SystemInfo:  f.SystemInfo,
-			raw:         raw,
-			fieldErrs:   errs,
-		}
-	case TypeRecorderRecorded:
-		u := f.JamURL
-		if u == "" {
-			u = f.RecordingURL
-		}
-		return &RecorderRecorded{ID: id, CreatedAt: created, ConversationID: f.ConversationID,
-			JamID: f.JamID, JamURL: u, raw: raw, fieldErrs: errs}
-	case TypeRecorderOptedOut:
-		return &RecorderOptedOut{ID: id, CreatedAt: created, ConversationID: f.ConversationID,
-			raw: raw, fieldErrs: errs}
-	case TypeRecordingLinkCreated:
-		return &RecordingLinkCreated{
-			ID:              id,
-			RecordingLinkID: f.RecordingLinkID,
-			PublicID:        f.PublicID,
-			URL:             f.URL,
-			TeamID:          f.TeamID,
-			Type:            RecordingLinkType(capture),
-			CreatedAt:       created,
-			Origin:          f.Origin,
-			Description:     f.Description,
-			Reference:       f.Reference,
-			RecordingURL:    f.LinkRecording,
-			CreatedBy:       f.CreatedBy,
-			raw:             raw,
-			fieldErrs:       errs,
-		}
-	}
-	return &UnknownEvent{Type: typ, Raw: raw}
+	return k.jam(id, f.createdAt(env), capture, f, raw, errs)
 }
 
 // notification builds the Intercom notification and its typed item.

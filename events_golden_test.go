@@ -574,22 +574,22 @@ func TestGoldenFixtures(t *testing.T) {
 // item kind has no fixture, so a new type cannot ship untested.
 func TestFixtureCompleteness(t *testing.T) {
 	eventTypes := map[string]bool{}
-	itemKinds := map[string]bool{}
+	kinds := map[string]bool{}
 	for name, b := range readFixtures(t) {
 		ev, err := decodeFixture(name, b)
 		require.NoError(t, err, name)
 		eventTypes[ev.EventType()] = true
 		if n, ok := ev.(*IntercomNotification); ok && n.typedItem() != nil {
-			itemKinds[n.ItemType()] = true
+			kinds[n.ItemType()] = true
 		}
 	}
 	for _, typ := range []string{TypeJamCreated, TypeRecorderRecorded, TypeRecorderOptedOut, TypeRecordingLinkCreated, TypeSeriesWebhook} {
 		require.True(t, eventTypes[typ], "no fixture for event type %s", typ)
 	}
 	var missing []string
-	for _, kind := range typedItemKinds() {
-		if !itemKinds[kind] {
-			missing = append(missing, kind)
+	for _, k := range itemKinds {
+		if !kinds[k.kind] {
+			missing = append(missing, k.kind)
 		}
 	}
 	sort.Strings(missing)

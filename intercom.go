@@ -251,12 +251,6 @@ const (
 	ItemPing       = "ping"
 )
 
-// typedItemKinds lists the kinds intercomItem.typed builds.
-func typedItemKinds() []string {
-	return []string{ItemConversation, ItemContact, ItemUser, ItemTicket, ItemCompany, ItemAdmin,
-		ItemContactTag, ItemEvent, ItemPing}
-}
-
 // intercomItem is data.item decoded in the same pass as the envelope: the
 // union of the fields of every item kind. It sits in an exported field, so
 // a notification decoded with json.Unmarshal (from a queue, say) still has
@@ -704,26 +698,22 @@ type IntercomPing struct {
 	Message string
 }
 
-// build builds the item's typed form, or returns nil for kinds without one.
-func (it *intercomItem) build() any {
-	if it == nil {
-		return nil
-	}
-	if it.Ticket != nil && it.Type != ItemConversation {
-		t := it.Ticket.ticket()
-		if it.Contact != nil {
-			t.ChangedContact = it.Contact.contact()
-		}
-		return t
-	}
-	switch it.Type {
-	case ItemConversation:
-		return it.conversation()
-	case ItemContact, ItemUser:
-		return it.contact()
-	case ItemTicket:
-		return it.ticket()
-	case ItemCompany:
+// itemKind is one row of the Intercom item table: a kind of data.item
+// with a typed accessor on IntercomNotification, and the function that
+// builds it. A new kind is a row, its struct, its accessor and a fixture;
+// the completeness test holds each row to all three.
+type itemKind struct {
+	kind  string
+	build func(it *intercomItem) any
+}
+
+// itemKinds is the Intercom item table.
+var itemKinds = []itemKind{
+	{ItemConversation, func(it *intercomItem) any { return it.conversation() }},
+	{ItemContact, func(it *intercomItem) any { return it.contact() }},
+	{ItemUser, func(it *intercomItem) any { return it.contact() }},
+	{ItemTicket, func(it *intercomItem) any { return it.ticket() }},
+	{ItemCompany, func(it *intercomItem) any {
 		return &IntercomCompany{
 			ID: it.ID, CompanyID: it.CompanyID, Name: it.Name, Plan: deref(it.Plan),
 			MonthlySpend: it.MonthlySpend, SessionCount: it.SessionCount, UserCount: it.UserCount,
@@ -731,25 +721,49 @@ func (it *intercomItem) build() any {
 			UpdatedAt: it.UpdatedAt, RemoteCreatedAt: it.RemoteCreatedAt, Tags: it.Tags.all(),
 			CustomAttributes: it.CustomAttributes, Deleted: it.Deleted,
 		}
-	case ItemAdmin:
+	}},
+	{ItemAdmin, func(it *intercomItem) any {
 		return &IntercomAdmin{
 			ID: it.ID, Name: it.Name, Email: it.Email, JobTitle: it.JobTitle,
 			AwayModeEnabled: it.AwayModeEnabled, AwayModeReassign: it.AwayModeReassign,
 			HasInboxSeat: it.HasInboxSeat, TeamIDs: it.TeamIDs,
 		}
-	case ItemContactTag:
+	}},
+	{ItemContactTag, func(it *intercomItem) any {
 		ct := &IntercomContactTag{CreatedAt: it.CreatedAt, Tag: deref(it.Tag)}
 		if it.Contact != nil {
 			ct.Contact = it.Contact.contact()
 		}
 		return ct
-	case ItemEvent:
+	}},
+	{ItemEvent, func(it *intercomItem) any {
 		return &IntercomDataEvent{
 			EventName: it.EventName, CreatedAt: it.CreatedAt, UserID: it.UserID,
 			IntercomUserID: it.IntercomUserID, Email: it.Email, Metadata: it.Metadata,
 		}
-	case ItemPing:
-		return &IntercomPing{Message: it.Message}
+	}},
+	{ItemPing, func(it *intercomItem) any { return &IntercomPing{Message: it.Message} }},
+}
+
+// build builds the item's typed form from the item table, or returns nil
+// for kinds without one.
+func (it *intercomItem) build() any {
+	if it == nil {
+		return nil
+	}
+	if it.Ticket != nil && it.Type != ItemConversation {
+		// ticket.closed from API 2.15, and ticket.contact.attached and
+		// .detached, nest the ticket one level down.
+		t := it.Ticket.ticket()
+		if it.Contact != nil {
+			t.ChangedContact = it.Contact.contact()
+		}
+		return t
+	}
+	for _, k := range itemKinds {
+		if k.kind == it.Type {
+			return k.build(it)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,10 @@
 package webhook
 
-import "strings"
+import (
+	"reflect"
+	"slices"
+	"strings"
+)
 
 // readFlatJam decodes the most common body, a flat jam.created, in one
 // forward pass with jsonReader, without encoding/json's separate
@@ -113,14 +117,26 @@ func readFlatJam(body []byte) (*JamCreated, bool) {
 
 // bodyKeys are the JSON names of every field of the union the general
 // path decodes the top level into (body and its Jam fields), so readFlatJam
-// can tell a key it may skip from one that changes the result. A test
-// checks the list against the union's struct tags.
-var bodyKeys = []string{
-	"id", "type", "created_at", "topic", "app_id", "first_sent_at", "delivery_attempts", "delivery_status",
-	"delivered_at", "self", "links", "data", "event", "payload",
-	"jamId", "jamUrl", "teamId", "createdAt", "title", "description", "originalUrl", "origin",
-	"isIncognito", "author", "media", "systemInfo", "conversationId", "recording_url", "recordingLinkId",
-	"publicId", "url", "reference", "recordingUrl", "createdBy",
+// can tell a key it may skip from one that changes the result. They come
+// from the union's struct tags, so a field added there is never skipped.
+var bodyKeys = jsonKeys(reflect.TypeFor[body]())
+
+// jsonKeys returns the JSON names of the fields of the struct type typ,
+// with those of its embedded structs; data and payload are names too,
+// which send a body to the general path, so nested keys are not needed.
+func jsonKeys(typ reflect.Type) []string {
+	var names []string
+	for f := range typ.Fields() {
+		if f.Anonymous {
+			names = append(names, jsonKeys(f.Type)...)
+			continue
+		}
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // unknown skips the value of a key that is not one of known, unless

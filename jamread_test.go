@@ -33,6 +33,10 @@ func TestBodyKeys(t *testing.T) {
 	names = slices.Compact(names)
 	got := slices.Sorted(slices.Values(bodyKeys))
 	require.Equal(t, names, got)
+	// The keys that decide a body's shape, by name, in case the walk and
+	// the union drift apart together.
+	require.Subset(t, bodyKeys, []string{"type", "data", "topic", "event", "payload", "id", "created_at", "createdAt",
+		"jamId", "teamId", "jamUrl", "conversationId", "recording_url", "recordingLinkId"})
 }
 
 var flatJamSeeds = []string{
