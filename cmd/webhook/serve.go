@@ -85,6 +85,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	debug := fs.Bool("debug", false, "also log duplicates and other debug lines")
 	raw := fs.Bool("raw", false, `print each verified body as received ("body") instead of the decoded event`)
 	inboxFile := fs.String("inbox", "", "inbox mode: store deliveries in this SQLite file, print them from workers")
+	var insp inspectFlags
+	insp.register(fs)
 	args, code, stop := parseFlags(fs, args)
 	if stop {
 		return code
@@ -99,6 +101,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if keys.seriesHeader == "" || keys.header() == webhooktest.SeriesHeader {
 			keys.tokens = append(keys.tokens, webhooktest.SeriesToken)
 		}
+	}
+	if err := insp.check(); err != nil {
+		return usageErr(stderr, "serve", "%v", err)
 	}
 	if keys.empty() {
 		return usageErr(stderr, "serve", "no keys: give --secret, --intercom-secret or --series-token, set %s, %s or %s, or use --test-keys",
@@ -130,6 +135,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		defer ib.Close()
 		opts = append(opts, webhook.WithInbox(ib))
 	}
+	in := insp.inspector(&keys, *tolerance, *maxBody, ib, logger)
+	opts = append(opts, in.options()...)
 	h, err := webhook.NewHandler(opts...)
 	if err != nil {
 		// Constructor errors name the problem, never the secret.
@@ -147,13 +154,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFail
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           in.receiver(h),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if in != nil {
+		stop, err := startInspector(in, insp.addr.addr, ln.Addr().String(), logger, stderr)
+		if err != nil {
+			ln.Close()
+			fmt.Fprintf(stderr, "webhook serve: inspector: %v\n", err)
+			return exitFail
+		}
+		defer stop()
 	}
 	return serveUntilDone(ctx, srv, ln, sources(&keys), workers, stderr)
 }

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/sqlitestore"
+)
+
+// defaultInspectAddr is where --inspect without a value serves the page:
+// the port ngrok's inspector made familiar.
+const defaultInspectAddr = "127.0.0.1:4040"
+
+// tokenHeader carries the per-run token on the inspector's POSTs.
+const tokenHeader = "X-Inspect-Token"
+
+//go:embed inspect
+var inspectFiles embed.FS
+
+// inspectFlags are serve's flags for the inspector.
+type inspectFlags struct {
+	addr           optionalAddr
+	public         bool
+	keep           int
+	forwardTo      string
+	forwardSecret  string
+	forwardInterco string
+	fixtures       string
+}
+
+// optionalAddr is a flag that may be given bare (--inspect) or with a
+// value (--inspect=ADDR), as a boolean flag may.
+type optionalAddr struct {
+	set  bool
+	addr string
+}
+
+func (a *optionalAddr) String() string   { return a.addr }
+func (a *optionalAddr) IsBoolFlag() bool { return true }
+
+func (a *optionalAddr) Set(v string) error {
+	switch v {
+	case "true":
+		a.set, a.addr = true, defaultInspectAddr
+	case "false":
+		a.set, a.addr = false, ""
+	case "":
+		return errors.New("empty address")
+	default:
+		a.set, a.addr = true, v
+	}
+	return nil
+}
+
+func (f *inspectFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.addr, "inspect", "serve the inspector page, a live list of deliveries, on `ADDR` (--inspect alone: "+defaultInspectAddr+")")
+	fs.BoolVar(&f.public, "inspect-public", false, "let --inspect bind a non-loopback address (the page shows bodies)")
+	fs.IntVar(&f.keep, "inspect-keep", 500, "inspector: how many recent deliveries to keep in memory")
+	fs.StringVar(&f.forwardTo, "forward-to", "", "inspector: forward each accepted delivery to this URL (your app)")
+	fs.StringVar(&f.forwardSecret, "forward-secret", "", "with --forward-to: re-sign Standard Webhooks deliveries with your app's whsec_ test secret (default: the original headers)")
+	fs.StringVar(&f.forwardInterco, "forward-intercom-secret", "", "with --forward-to: re-sign Intercom deliveries with your app's client secret (default: the original headers)")
+	fs.StringVar(&f.fixtures, "fixtures", "", "inspector: directory that \"save as fixture\" writes into, as jam/, intercom/ and series/")
+}
+
+// check reports flag combinations that make no sense, before anything
+// listens.
+func (f *inspectFlags) check() error {
+	if !f.addr.set {
+		for name, v := range map[string]string{"--forward-to": f.forwardTo, "--fixtures": f.fixtures, "--forward-secret": f.forwardSecret, "--forward-intercom-secret": f.forwardInterco} {
+			if v != "" {
+				return fmt.Errorf("%s needs --inspect", name)
+			}
+		}
+		return nil
+	}
+	if f.keep < 1 {
+		return errors.New("--inspect-keep must be at least 1")
+	}
+	if (f.forwardSecret != "" || f.forwardInterco != "") && f.forwardTo == "" {
+		return errors.New("--forward-secret and --forward-intercom-secret need --forward-to")
+	}
+	if f.forwardTo != "" && !strings.HasPrefix(f.forwardTo, "http://") && !strings.HasPrefix(f.forwardTo, "https://") {
+		return errors.New("--forward-to must be an http:// or https:// URL")
+	}
+	if f.forwardSecret != "" {
+		if _, err := webhook.NewVerifier([]string{f.forwardSecret}); err != nil {
+			return fmt.Errorf("--forward-secret: %v", err)
+		}
+	}
+	if f.forwardInterco != "" {
+		if _, err := webhook.NewIntercomVerifier(f.forwardInterco); err != nil {
+			return fmt.Errorf("--forward-intercom-secret: %v", err)
+		}
+	}
+	host, _, err := net.SplitHostPort(f.addr.addr)
+	if err != nil {
+		return fmt.Errorf("--inspect: %v", err)
+	}
+	if !f.public && !loopbackName(host) {
+		return fmt.Errorf("--inspect %s is not a loopback address; the page shows bodies, so give --inspect-public to bind it anyway", f.addr.addr)
+	}
+	return nil
+}
+
+// loopbackName reports whether host, a Host header's name or a listen
+// address's, names this machine only: localhost (and its subdomains, which
+// RFC 6761 reserves for loopback) or a loopback IP.
+func loopbackName(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// hostAllowed reports whether a request's Host may reach the page. A DNS
+// name other than localhost is refused even when it resolves to
+// 127.0.0.1: that is how a page on another site reaches a loopback
+// server (DNS rebinding). With --inspect-public any IP literal is
+// allowed, since no DNS answer stands behind it.
+func (in *inspector) hostAllowed(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	if loopbackName(host) {
+		return true
+	}
+	return in.public && net.ParseIP(strings.Trim(host, "[]")) != nil
+}
+
+// guard wraps the page's handlers with the Host check, the token and
+// same-origin check on POSTs, and headers that keep the page from being
+// framed or its bodies sniffed.
+func (in *inspector) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !in.hostAllowed(r.Host) {
+			http.Error(w, "inspector: this Host is not a loopback name; open the page at http://127.0.0.1 or http://localhost", http.StatusMisdirectedRequest)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := in.checkAction(r); err != nil {
+				http.Error(w, "inspector: "+err.Error(), http.StatusForbidden)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// checkAction admits a state-changing request only from the page itself:
+// its Origin is the page's own, and it carries the token the page was
+// served with, which another origin cannot read.
+func (in *inspector) checkAction(r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return errors.New("actions are POSTs")
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return errors.New("actions need an Origin header (the page's fetch sends one)")
+	}
+	if origin != "http://"+r.Host {
+		return errors.New("cross-origin request refused")
+	}
+	got := r.Header.Get(tokenHeader)
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(in.token)) != 1 {
+		return errors.New("missing or wrong " + tokenHeader)
+	}
+	return nil
+}
+
+// newToken returns a random per-run token.
+func newToken() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported systems
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// routes returns the page's handler, unguarded.
+func (in *inspector) routes() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(inspectFiles, "inspect")
+	index, _ := fs.ReadFile(static, "index.html")
+	page := []byte(strings.Replace(string(index), "{{TOKEN}}", in.token, 1))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(page)
+	})
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /api/config", in.serveConfig)
+	mux.HandleFunc("GET /api/deliveries", in.serveList)
+	mux.HandleFunc("GET /api/deliveries/{seq}", in.serveDetail)
+	mux.HandleFunc("GET /api/events", in.serveEvents)
+	mux.HandleFunc("GET /api/inbox", in.serveInbox)
+	mux.HandleFunc("POST /api/deliveries/{seq}/replay", in.serveReplay)
+	mux.HandleFunc("POST /api/deliveries/{seq}/forward", in.serveForward)
+	mux.HandleFunc("POST /api/deliveries/{seq}/fixture", in.serveFixture)
+	mux.HandleFunc("POST /api/inbox/replay", in.serveInboxReplay)
+	return mux
+}
+
+// startInspector listens on the inspector's address and serves the page
+// until the returned stop is called. It prints the page's URL to stderr.
+func startInspector(in *inspector, addr, receiver string, logger *slog.Logger, stderr io.Writer) (stop func(), err error) {
+	in.recvAddr = receiver
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{
+		Handler:           in.guard(in.routes()),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// No WriteTimeout: the event stream stays open.
+	}
+	srv.RegisterOnShutdown(in.closeStreams)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("webhook serve: inspector", slog.String("error", err.Error()))
+		}
+	}()
+	fmt.Fprintf(stderr, "webhook serve: inspector on http://%s\n", ln.Addr())
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+			<-done
+			in.wait()
+		})
+	}, nil
+}
+
+// inspector returns the inspector the flags ask for, or nil.
+func (f *inspectFlags) inspector(keys *keyFlags, tol time.Duration, maxBody int64, ib *sqlitestore.Store, logger *slog.Logger) *inspector {
+	if !f.addr.set {
+		return nil
+	}
+	var inbox webhook.Inbox
+	if ib != nil {
+		inbox = ib
+	}
+	return newInspector(f, keys, tol, maxBody, inbox, logger)
+}
+
+// options returns the handler options the inspector needs: its observer.
+func (in *inspector) options() []webhook.Option {
+	if in == nil {
+		return nil
+	}
+	return []webhook.Option{webhook.WithObserver(in.observer())}
+}
+
+// receiver returns h, recorded when the inspector is on.
+func (in *inspector) receiver(h http.Handler) http.Handler {
+	if in == nil {
+		return h
+	}
+	return in.wrap(h)
+}
+
+// inspectorClient sends forwarded deliveries. Senders give up after
+// seconds; so does this.
+func inspectorClient() *http.Client {
+	return &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+)
+
+// replayPlan says what replay will do with a delivery, for the page.
+type replayPlan struct {
+	Possible bool   `json:"possible"`
+	Resign   bool   `json:"resign"`  // Standard Webhooks: a fresh timestamp and signature
+	CanKeep  bool   `json:"can_keep"` // the message id may be kept or replaced
+	Note     string `json:"note"`
+}
+
+// signingSecret is the configured Standard secret that replays are
+// signed with: the first symmetric one (a whpk_ public key cannot sign).
+func (in *inspector) signingSecret() string {
+	for _, s := range in.keys.secrets {
+		if !strings.HasPrefix(s, "whpk_") {
+			return s
+		}
+	}
+	return ""
+}
+
+func (in *inspector) replayPlan(rec *record) replayPlan {
+	switch {
+	case rec.Cut:
+		return replayPlan{Note: "the body went past --max-body and was not kept whole"}
+	case rec.Source == string(webhook.SourceStandard) && in.signingSecret() == "":
+		return replayPlan{Note: "no whsec_ secret is configured to re-sign with"}
+	case rec.Source == string(webhook.SourceStandard):
+		return replayPlan{Possible: true, Resign: true, CanKeep: true,
+			Note: "re-signed with the configured secret and a fresh timestamp; with \"keep id\" the receiver acknowledges it as a duplicate if the original was processed, without it a new message id is used and the callbacks run again"}
+	case rec.Source == string(webhook.SourceIntercom):
+		return replayPlan{Possible: true,
+			Note: "sent byte for byte with its own X-Hub-Signature (Intercom signs no timestamp); its notification id is kept, so a processed one is acknowledged as a duplicate"}
+	case rec.Source == string(webhook.SourceSeries):
+		return replayPlan{Possible: true, Note: "sent byte for byte with its token header"}
+	}
+	return replayPlan{Possible: true, Note: "sent byte for byte: no configured source's headers were present"}
+}
+
+// replayRequest builds the request that replays rec to the receiver.
+func (in *inspector) replayRequest(rec *record, keepID bool) (*http.Request, string, error) {
+	plan := in.replayPlan(rec)
+	if !plan.Possible {
+		return nil, "", errors.New(plan.Note)
+	}
+	body := rec.Body
+	req := httptest.NewRequest(http.MethodPost, rec.Path, bytes.NewReader(body))
+	req.RemoteAddr = "127.0.0.1:0"
+	for k, vs := range rec.Header {
+		req.Header[k] = append([]string(nil), vs...)
+	}
+	req.Header.Del("Content-Length")
+	if !plan.Resign {
+		return req, fmt.Sprintf("replay of #%d, byte for byte", rec.Seq), nil
+	}
+	prefix := "Webhook-"
+	if req.Header.Get("Webhook-Signature") == "" && req.Header.Get("Svix-Signature") != "" {
+		prefix = "Svix-"
+	}
+	id := req.Header.Get(prefix + "Id")
+	note := fmt.Sprintf("replay of #%d, re-signed, id kept", rec.Seq)
+	if !keepID || id == "" {
+		id = "msg_replay_" + newToken()[:20]
+		note = fmt.Sprintf("replay of #%d, re-signed, new id", rec.Seq)
+	}
+	ts := in.now()
+	sig, err := webhooktest.SignStandard(in.signingSecret(), id, ts, body)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, p := range []string{"Webhook-", "Svix-"} {
+		for _, k := range []string{"Id", "Timestamp", "Signature"} {
+			req.Header.Del(p + k)
+		}
+	}
+	req.Header.Set(prefix+"Id", id)
+	req.Header.Set(prefix+"Timestamp", strconv.FormatInt(ts.Unix(), 10))
+	req.Header.Set(prefix+"Signature", sig)
+	return req, note, nil
+}
+
+func (in *inspector) serveReplay(w http.ResponseWriter, r *http.Request) {
+	rec := in.lookup(w, r)
+	if rec == nil {
+		return
+	}
+	req, note, err := in.replayRequest(in.snapshot(rec), r.URL.Query().Get("keep_id") == "1")
+	if err != nil {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+		return
+	}
+	ro := &replayOf{seq: rec.Seq, note: note}
+	req = req.WithContext(context.WithValue(r.Context(), replayKey{}, ro))
+	rw := httptest.NewRecorder()
+	in.recv.ServeHTTP(rw, req)
+	writeJSON(w, http.StatusOK, map[string]any{"status": rw.Code, "note": note, "seq": ro.made})
+}
+
+// forwardRequest builds the request that forwards rec to the app: the
+// original headers, or signatures made anew with the app's own secret.
+func (in *inspector) forwardRequest(ctx context.Context, rec *record) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.fwd.url, bytes.NewReader(rec.Body))
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range rec.Header {
+		switch k {
+		case "Host", "Content-Length", "Connection", "Transfer-Encoding", "Accept-Encoding", "Te", "Upgrade", "Keep-Alive", "Proxy-Connection":
+			continue
+		}
+		req.Header[k] = append([]string(nil), vs...)
+	}
+	switch {
+	case rec.Source == string(webhook.SourceStandard) && in.fwd.secret != "":
+		prefix := "Webhook-"
+		if req.Header.Get("Webhook-Id") == "" && req.Header.Get("Svix-Id") != "" {
+			prefix = "Svix-"
+		}
+		id := req.Header.Get(prefix + "Id")
+		ts := in.now()
+		sig, err := webhooktest.SignStandard(in.fwd.secret, id, ts, rec.Body)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set(prefix+"Timestamp", strconv.FormatInt(ts.Unix(), 10))
+		req.Header.Set(prefix+"Signature", sig)
+	case rec.Source == string(webhook.SourceIntercom) && in.fwd.intercom != "":
+		req.Header.Set("X-Hub-Signature", webhooktest.SignIntercom(in.fwd.intercom, rec.Body))
+	}
+	return req, nil
+}
+
+// forward sends rec to --forward-to and notes the result on the record.
+func (in *inspector) forward(ctx context.Context, rec *record) string {
+	result := func() string {
+		req, err := in.forwardRequest(ctx, in.snapshot(rec))
+		if err != nil {
+			return "not forwarded: " + err.Error()
+		}
+		resp, err := in.client.Do(req)
+		if err != nil {
+			return "forward failed: " + err.Error()
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		_ = resp.Body.Close()
+		return "forwarded: " + resp.Status
+	}()
+	in.mu.Lock()
+	rec.Forward = result
+	in.mu.Unlock()
+	in.publish(rec)
+	return result
+}
+
+func (in *inspector) serveForward(w http.ResponseWriter, r *http.Request) {
+	rec := in.lookup(w, r)
+	if rec == nil {
+		return
+	}
+	if in.fwd.url == "" {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "start serve with --forward-to URL to forward"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"result": in.forward(r.Context(), rec)})
+}
+
+// fixtureHeaders are the headers a saved fixture keeps: what
+// verification and decoding read. Others (proxies', the client's) would
+// only make the fixture depend on where it was captured.
+var fixtureHeaders = []string{"Content-Type", "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "Svix-Id", "Svix-Timestamp", "Svix-Signature", "X-Hub-Signature", "User-Agent"}
+
+// fixtureName returns the path, under the fixtures directory, that rec is
+// saved as: the sender's directory as in webhooktest's fixtures, then the
+// event type and message id (or the delivery's number) made safe.
+func fixtureName(rec *record) (string, error) {
+	dir := map[string]string{string(webhook.SourceStandard): "jam", string(webhook.SourceIntercom): "intercom", string(webhook.SourceSeries): "series"}[rec.Source]
+	if dir == "" {
+		return "", errors.New("no configured source's headers: nothing to save a fixture for")
+	}
+	typ := safeName(rec.Type)
+	if typ == "" {
+		typ = "delivery"
+	}
+	id := safeName(rec.ID)
+	if id == "" {
+		id = strconv.FormatInt(rec.Seq, 10)
+	}
+	ext := ".json"
+	if !json.Valid(rec.Body) {
+		ext = ".form"
+	}
+	return path.Join(dir, typ+"."+id+ext), nil
+}
+
+// safeName keeps letters, digits, '.', '-' and '_', so a name from a
+// body never leaves the directory or makes an odd file name.
+func safeName(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+			b.WriteRune(c)
+		case c == '.' && b.Len() > 0:
+			b.WriteRune(c)
+		}
+		if b.Len() >= 80 {
+			break
+		}
+	}
+	return strings.Trim(b.String(), ".")
+}
+
+// saveFixture writes rec's body and the headers that matter under dir.
+// The headers file is what "webhook verify --headers" reads, with the
+// arrival time on a comment line that webhooktest.ReadCapture reads.
+func saveFixture(dir, seriesHeader string, rec *record) (string, error) {
+	name, err := fixtureName(rec)
+	if err != nil {
+		return "", err
+	}
+	if rec.Cut {
+		return "", errors.New("the body went past --max-body and was not kept whole")
+	}
+	full := filepath.Join(dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		return "", err
+	}
+	var h bytes.Buffer
+	fmt.Fprintf(&h, "# captured by webhook serve --inspect: %s %s, answered %d", rec.Method, rec.Path, rec.Status)
+	if rec.Reason != "" {
+		fmt.Fprintf(&h, " (%s)", rec.Reason)
+	}
+	fmt.Fprintf(&h, "\n# received: %s\n", rec.Time.UTC().Format(time.RFC3339Nano))
+	for _, k := range fixtureHeaders {
+		for _, v := range rec.Header.Values(k) {
+			fmt.Fprintf(&h, "%s: %s\n", k, v)
+		}
+	}
+	if rec.Source == string(webhook.SourceSeries) {
+		k := http.CanonicalHeaderKey(seriesHeader)
+		for _, v := range rec.Header.Values(k) {
+			fmt.Fprintf(&h, "%s: %s\n", k, v)
+		}
+	}
+	if err := os.WriteFile(full, rec.Body, 0o644); err != nil {
+		return "", err
+	}
+	hname := strings.TrimSuffix(full, filepath.Ext(full)) + ".headers"
+	if err := os.WriteFile(hname, h.Bytes(), 0o644); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func (in *inspector) serveFixture(w http.ResponseWriter, r *http.Request) {
+	rec := in.lookup(w, r)
+	if rec == nil {
+		return
+	}
+	if in.fixtures == "" {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "start serve with --fixtures DIR to save fixtures"})
+		return
+	}
+	name, err := saveFixture(in.fixtures, in.keys.header(), in.snapshot(rec))
+	if err != nil {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"name": name, "dir": in.fixtures})
+}
+
+// inboxView is an inbox entry as the page shows it: no body, no headers.
+type inboxView struct {
+	Key         string    `json:"key"`
+	Source      string    `json:"source"`
+	ID          string    `json:"id"`
+	State       string    `json:"state"`
+	Attempts    int       `json:"attempts"`
+	ReceivedAt  time.Time `json:"received_at"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+func newInboxView(e webhook.InboxEntry) inboxView {
+	v := inboxView{Key: e.Key, Source: string(e.Source), ID: e.ID, State: string(e.State), Attempts: e.Attempts, ReceivedAt: e.ReceivedAt, LastError: e.LastError}
+	if e.State == webhook.InboxPending && e.Attempts > 0 {
+		v.State = "retrying"
+	}
+	if e.State == webhook.InboxPending {
+		v.NextAttempt = e.NextAttempt
+	}
+	return v
+}
+
+func (in *inspector) serveInbox(w http.ResponseWriter, r *http.Request) {
+	if in.inbox == nil {
+		writeJSON(w, http.StatusOK, []inboxView{})
+		return
+	}
+	entries, err := in.inbox.List(r.Context(), webhook.InboxQuery{Limit: 200})
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	out := make([]inboxView, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, newInboxView(e))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (in *inspector) serveInboxReplay(w http.ResponseWriter, r *http.Request) {
+	if in.inbox == nil {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "start serve with --inbox FILE"})
+		return
+	}
+	key := r.URL.Query().Get("key")
+	if err := in.inbox.Replay(r.Context(), key); err != nil {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"replayed": key})
+}
+
+// sortedHeaders lists h's values by name.
+func sortedHeaders(h http.Header) [][2]string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out [][2]string
+	for _, k := range keys {
+		for _, v := range h[k] {
+			out = append(out, [2]string{k, v})
+		}
+	}
+	return out
+}
+
+func encodeBase64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

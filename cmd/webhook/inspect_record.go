@@ -1,0 +1,544 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/inhook/webhook"
+)
+
+// An inspector records every request the receiver gets, learns each
+// one's outcome from the handler's Observer, and serves the page that
+// shows them.
+type inspector struct {
+	token    string
+	public   bool
+	keep     int
+	keys     *keyFlags
+	tol      time.Duration
+	maxBody  int64
+	inbox    webhook.Inbox // nil without --inbox
+	fixtures string
+	fwd      forwardConfig
+	client   *http.Client
+	logger   *slog.Logger
+	now      func() time.Time
+	recvAddr string
+
+	recv http.Handler // the receiver, wrapped: replays go through it
+
+	mu      sync.Mutex
+	seq     int64
+	ring    []*record         // oldest first, at most keep
+	byKey   map[string]*record // the latest record per dedupe key, for the inbox workers' outcomes
+	subs    map[chan []byte]struct{}
+	closed  bool
+	streams chan struct{} // closed on shutdown: ends the event streams
+	bg      sync.WaitGroup
+}
+
+type forwardConfig struct {
+	url, secret, intercom string
+}
+
+func newInspector(f *inspectFlags, keys *keyFlags, tol time.Duration, maxBody int64, ib webhook.Inbox, logger *slog.Logger) *inspector {
+	return &inspector{
+		token:    newToken(),
+		public:   f.public,
+		keep:     f.keep,
+		keys:     keys,
+		tol:      tol,
+		maxBody:  maxBody,
+		inbox:    ib,
+		fixtures: f.fixtures,
+		fwd:      forwardConfig{url: f.forwardTo, secret: f.forwardSecret, intercom: f.forwardInterco},
+		client:   inspectorClient(),
+		logger:   logger,
+		now:      time.Now,
+		byKey:    map[string]*record{},
+		subs:     map[chan []byte]struct{}{},
+		streams:  make(chan struct{}),
+	}
+}
+
+// A record is one request to the receiver. The fields after mu's comment
+// are written under inspector.mu.
+type record struct {
+	Seq      int64       `json:"seq"`
+	Time     time.Time   `json:"time"`
+	Method   string      `json:"method"`
+	Path     string      `json:"path"`
+	Header   http.Header `json:"-"`
+	Body     []byte      `json:"-"`
+	Cut      bool        `json:"truncated,omitempty"` // the body went past what is kept
+	ReplayOf int64       `json:"replay_of,omitempty"`
+	Replay   string      `json:"replay_note,omitempty"`
+
+	// Written under inspector.mu.
+	Source     string          `json:"source"`
+	Type       string          `json:"type"`
+	ID         string          `json:"id"`
+	IDVerified bool            `json:"id_verified"`
+	Status     int             `json:"status"`
+	Reason     string          `json:"reason,omitempty"`
+	Hint       string          `json:"hint,omitempty"`
+	Error      string          `json:"error,omitempty"`
+	LatencyMS  float64         `json:"latency_ms"`
+	Duplicate  bool            `json:"duplicate,omitempty"`
+	Key        string          `json:"key,omitempty"`
+	Outcome    string          `json:"outcome,omitempty"` // the callbacks' last run: success, failure, retry, dead
+	Attempts   int             `json:"attempts,omitempty"`
+	LastError  string          `json:"last_error,omitempty"`
+	Forward    string          `json:"forward,omitempty"` // the last forward's result
+	Event      json.RawMessage `json:"-"`
+}
+
+type recordKey struct{}
+type replayKey struct{}
+
+// replayOf marks a replayed request's context with the record it replays.
+type replayOf struct {
+	seq  int64
+	note string
+	made int64 // the replay's own record, set by the receiver's wrapper
+}
+
+// wrap returns the receiver with every request recorded: the exact bytes
+// are kept as the handler reads them, and the handler's Observer fills in
+// the outcome through the record in the request's context.
+func (in *inspector) wrap(h http.Handler) http.Handler {
+	in.recv = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &record{Time: in.now(), Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone()}
+		ro, _ := r.Context().Value(replayKey{}).(*replayOf)
+		if ro != nil {
+			rec.ReplayOf, rec.Replay = ro.seq, ro.note
+		}
+		rec.Source = string(detectSource(r.Header, in.keys.header()))
+		// Read what the handler may read, no more, and hand it the same
+		// stream: a body past the limit still reaches it, to be refused.
+		kept, err := io.ReadAll(io.LimitReader(r.Body, in.maxBody))
+		rec.Body = kept
+		if err == nil && int64(len(kept)) == in.maxBody {
+			rec.Cut = true
+		}
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(kept), errReader{err}, r.Body), r.Body}
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
+		code := sw.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		in.mu.Lock()
+		rec.Status = code
+		rec.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+		if rec.ID == "" {
+			rec.ID = claimedID(rec)
+		}
+		if rec.Type == "" {
+			rec.Type = claimedType(rec)
+		}
+		in.addLocked(rec)
+		if ro != nil {
+			ro.made = rec.Seq
+		}
+		forward := in.fwd.url != "" && code/100 == 2 && rec.Event != nil && !rec.Duplicate
+		in.mu.Unlock()
+		in.publish(rec)
+		if forward {
+			in.bg.Add(1)
+			go func() {
+				defer in.bg.Done()
+				in.forward(context.Background(), rec)
+			}()
+		}
+	})
+	return in.recv
+}
+
+// errReader returns err, or EOF when err is nil, after the kept bytes.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	return 0, io.EOF
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// addLocked appends rec to the ring, dropping the oldest past keep.
+func (in *inspector) addLocked(rec *record) {
+	in.seq++
+	rec.Seq = in.seq
+	in.ring = append(in.ring, rec)
+	if len(in.ring) > in.keep {
+		old := in.ring[0]
+		in.ring[0] = nil
+		in.ring = in.ring[1:]
+		if old.Key != "" && in.byKey[old.Key] == old {
+			delete(in.byKey, old.Key)
+		}
+	}
+}
+
+// snapshot copies rec's fields under the lock.
+func (in *inspector) snapshot(rec *record) *record {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	cp := *rec
+	return &cp
+}
+
+func (in *inspector) find(seq int64) *record {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, r := range in.ring {
+		if r.Seq == seq {
+			return r
+		}
+	}
+	return nil
+}
+
+// observer returns the hooks that fill in each record's outcome. On the
+// request they find the record in the context; an inbox worker's runs
+// find it by the delivery's key.
+func (in *inspector) observer() *webhook.Observer {
+	rec := func(ctx context.Context, d *webhook.Delivery) *record {
+		if r, ok := ctx.Value(recordKey{}).(*record); ok {
+			return r
+		}
+		if d == nil || d.Key == "" {
+			return nil
+		}
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		return in.byKey[d.Key]
+	}
+	update := func(r *record, f func(r *record)) {
+		in.mu.Lock()
+		f(r)
+		published := r.Seq != 0
+		in.mu.Unlock()
+		if published { // else the request's end publishes it
+			in.publish(r)
+		}
+	}
+	return &webhook.Observer{
+		Rejected: func(ctx context.Context, rj webhook.Rejection) {
+			r := rec(ctx, rj.Delivery)
+			if r == nil {
+				return
+			}
+			reason, hint := diagnose(rj, r.Header, r.Time)
+			update(r, func(r *record) {
+				r.Reason, r.Hint, r.Error = reason, hint, rj.Err.Error()
+				if d := rj.Delivery; d != nil {
+					if d.Source != "" {
+						r.Source = string(d.Source)
+					}
+					if d.ID != "" && d.Event != nil {
+						r.ID, r.IDVerified = d.ID, true
+					}
+				}
+				if rj.Status == 0 { // a worker's run failed
+					r.LastError = rj.Err.Error()
+				}
+			})
+		},
+		Decoded: func(ctx context.Context, d *webhook.Delivery) {
+			r := rec(ctx, d)
+			if r == nil {
+				return
+			}
+			ev, err := marshalEvent(d.Event)
+			if err != nil {
+				ev = nil
+			}
+			update(r, func(r *record) {
+				r.Source, r.ID, r.IDVerified, r.Type, r.Event = string(d.Source), d.ID, true, d.Event.EventType(), ev
+				if r.Key == "" {
+					r.Key = d.Key
+				}
+			})
+		},
+		Duplicate: func(ctx context.Context, d *webhook.Delivery) {
+			if r := rec(ctx, d); r != nil {
+				update(r, func(r *record) { r.Duplicate = true })
+			}
+		},
+		Stored: func(ctx context.Context, d *webhook.Delivery) {
+			if r := rec(ctx, d); r != nil {
+				update(r, func(r *record) {
+					r.Key, r.Outcome = d.Key, "stored"
+					in.byKey[d.Key] = r
+				})
+			}
+		},
+		Dispatch: func(ctx context.Context, d *webhook.Delivery, _ map[string]string) (context.Context, func(webhook.Dispatched)) {
+			r := rec(ctx, d)
+			if r == nil {
+				return ctx, nil
+			}
+			return ctx, func(o webhook.Dispatched) {
+				update(r, func(r *record) {
+					r.Outcome, r.Attempts = string(o.Outcome), o.Attempt
+					r.LastError = ""
+					if o.Err != nil {
+						r.LastError = o.Err.Error()
+					}
+				})
+			}
+		},
+		Dead: func(ctx context.Context, d *webhook.Delivery, err error) {
+			if r := rec(ctx, d); r != nil {
+				update(r, func(r *record) {
+					r.Outcome = "dead"
+					if err != nil {
+						r.LastError = err.Error()
+					}
+				})
+			}
+		},
+	}
+}
+
+// claimedID is the message id a rejected request's headers or body
+// claim: unverified, for finding the delivery in the sender's portal.
+func claimedID(r *record) string {
+	for _, k := range []string{"Webhook-Id", "Svix-Id"} {
+		if v := r.Header.Get(k); v != "" {
+			return v
+		}
+	}
+	if r.Source == string(webhook.SourceIntercom) {
+		var b struct {
+			ID json.RawMessage `json:"id"`
+		}
+		if json.Unmarshal(r.Body, &b) == nil && len(b.ID) > 0 && len(b.ID) < 260 {
+			if s, err := strconv.Unquote(string(b.ID)); err == nil {
+				return s
+			}
+			return string(b.ID)
+		}
+	}
+	return ""
+}
+
+// claimedType is the event type or topic an unverified body decodes
+// to, as the sender's portal would list it.
+func claimedType(r *record) string {
+	if r.Source == "" {
+		return ""
+	}
+	ev, err := decode(webhook.Source(r.Source), r.Body, r.Header)
+	if err != nil {
+		return ""
+	}
+	return ev.EventType()
+}
+
+// publish sends rec's summary to every open event stream. A stream too
+// slow to keep up misses events; the page reloads the list when it
+// reconnects.
+func (in *inspector) publish(rec *record) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return
+	}
+	for c := range in.subs {
+		select {
+		case c <- b:
+		default:
+		}
+	}
+}
+
+func (in *inspector) subscribe() (chan []byte, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed {
+		return nil, false
+	}
+	c := make(chan []byte, 256)
+	in.subs[c] = struct{}{}
+	return c, true
+}
+
+func (in *inspector) unsubscribe(c chan []byte) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	delete(in.subs, c)
+}
+
+// closeStreams ends the event streams, which would otherwise hold a
+// graceful shutdown open.
+func (in *inspector) closeStreams() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.closed {
+		in.closed = true
+		close(in.streams)
+	}
+}
+
+// wait waits for forwards in flight.
+func (in *inspector) wait() { in.bg.Wait() }
+
+func (in *inspector) serveEvents(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	c, ok := in.subscribe()
+	if !ok {
+		http.Error(w, "inspector: shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer in.unsubscribe(c)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, "retry: 1000\n: connected\n\n")
+	if rc.Flush() != nil {
+		return
+	}
+	tick := time.NewTicker(15 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-in.streams:
+			return
+		case <-tick.C:
+			_, _ = io.WriteString(w, ": keep-alive\n\n")
+		case b := <-c:
+			_, _ = io.WriteString(w, "event: delivery\ndata: ")
+			_, _ = w.Write(b)
+			_, _ = io.WriteString(w, "\n\n")
+		}
+		if rc.Flush() != nil {
+			return
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func (in *inspector) serveConfig(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"receiver":  in.recvAddr,
+		"sources":   sources(in.keys),
+		"inbox":     in.inbox != nil,
+		"forwardTo": in.fwd.url,
+		"fixtures":  in.fixtures,
+		"keep":      in.keep,
+	})
+}
+
+func (in *inspector) serveList(w http.ResponseWriter, _ *http.Request) {
+	in.mu.Lock()
+	list := make([]record, 0, len(in.ring))
+	for _, r := range in.ring {
+		list = append(list, *r)
+	}
+	in.mu.Unlock()
+	writeJSON(w, http.StatusOK, list)
+}
+
+// detail is a record with what the detail view shows besides the list's
+// columns.
+type detail struct {
+	record
+	Headers    [][2]string     `json:"headers"`
+	BodyText   string          `json:"body"`
+	BodyBase64 bool            `json:"body_base64,omitempty"`
+	BodyLen    int             `json:"body_len"`
+	Pretty     string          `json:"pretty,omitempty"`
+	Event      json.RawMessage `json:"event,omitempty"`
+	Verdict    []verdictStep   `json:"verdict"`
+	Replay     replayPlan      `json:"replay"`
+	Inbox      *inboxView      `json:"inbox,omitempty"`
+}
+
+func (in *inspector) serveDetail(w http.ResponseWriter, r *http.Request) {
+	rec := in.lookup(w, r)
+	if rec == nil {
+		return
+	}
+	in.mu.Lock()
+	d := detail{record: *rec, Event: rec.Event}
+	in.mu.Unlock()
+	d.Headers = sortedHeaders(rec.Header)
+	d.BodyLen = len(rec.Body)
+	if utf8.Valid(rec.Body) {
+		d.BodyText = string(rec.Body)
+	} else {
+		d.BodyText, d.BodyBase64 = encodeBase64(rec.Body), true
+	}
+	if json.Valid(rec.Body) {
+		var b bytes.Buffer
+		if json.Indent(&b, rec.Body, "", "  ") == nil {
+			d.Pretty = b.String()
+		}
+	}
+	d.Verdict = in.verdict(&d.record, d.Status, d.Reason, d.Duplicate)
+	d.Replay = in.replayPlan(&d.record)
+	if in.inbox != nil && d.Key != "" {
+		if e, err := in.inbox.Get(r.Context(), d.Key); err == nil {
+			v := newInboxView(e)
+			d.Inbox = &v
+		}
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// lookup finds the record the request's {seq} names, or answers 404.
+func (in *inspector) lookup(w http.ResponseWriter, r *http.Request) *record {
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	var rec *record
+	if err == nil {
+		rec = in.find(seq)
+	}
+	if rec == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such delivery (the in-memory list keeps the most recent ones)"})
+	}
+	return rec
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/inhook/webhook"
+)
+
+// diagnose turns a rejection into the reason and hint the page shows. It
+// is the one place that reads the handler's account of a rejection, so
+// a richer diagnosis from the library changes only this function.
+func diagnose(rj webhook.Rejection, h http.Header, received time.Time) (reason, hint string) {
+	reason = string(rj.Reason)
+	if rj.Reason == webhook.ReasonCallback {
+		return reason, "a callback failed: the sender will retry"
+	}
+	src := webhook.SourceStandard
+	if rj.Delivery != nil && rj.Delivery.Source != "" {
+		src = rj.Delivery.Source
+	}
+	var ve *webhook.VerifyError
+	if errors.As(rj.Err, &ve) || errors.Is(rj.Err, webhook.ErrNoMatchingSignature) {
+		return reason, explain(src, rj.Err, h, clockAt{now: func() time.Time { return received }})
+	}
+	switch rj.Reason {
+	case webhook.ReasonMediaType:
+		hint = "the Content-Type is one this sender never sends"
+	case webhook.ReasonBodyTooLarge:
+		hint = "the body is larger than --max-body"
+	case webhook.ReasonDecode:
+		hint = "the signature verified but the body is not the event shape the sender's documentation gives"
+	case webhook.ReasonMethod:
+		hint = "senders POST; a browser's GET lands here too"
+	}
+	return reason, hint
+}
+
+// A verdictStep is one check of the verification, as the detail view
+// lists them: pass, fail, or skip (not reached, or not this sender's).
+type verdictStep struct {
+	Step   string `json:"step"`
+	Result string `json:"result"`
+	Detail string `json:"detail"`
+}
+
+// verdict re-runs the handler's checks on the recorded bytes, one at a
+// time, with the arrival time as the clock, so the page can say which
+// step failed and why.
+func (in *inspector) verdict(rec *record, status int, reason string, duplicate bool) []verdictStep {
+	var steps []verdictStep
+	add := func(step, result, format string, args ...any) {
+		steps = append(steps, verdictStep{step, result, fmt.Sprintf(format, args...)})
+	}
+	clock := clockAt{now: func() time.Time { return rec.Time }}
+	src := webhook.Source(rec.Source)
+	names := map[webhook.Source]string{
+		webhook.SourceStandard: "Standard Webhooks (Jam)",
+		webhook.SourceIntercom: "Intercom",
+		webhook.SourceSeries:   "Intercom Series",
+	}
+	if src == "" {
+		add("sender", "fail", "no signature headers of a configured source: expected webhook-id, webhook-timestamp and webhook-signature (or svix-*), X-Hub-Signature, or %s", in.keys.header())
+		return append(steps, in.answered(status, reason, duplicate))
+	}
+	add("sender", "pass", "%s, from its headers", names[src])
+
+	switch src {
+	case webhook.SourceStandard:
+		if len(in.keys.secrets) == 0 {
+			add("key", "fail", "no Standard Webhooks secret is configured: the handler answers 401")
+			break
+		}
+		v, err := webhook.NewVerifier(in.keys.secrets, webhook.InsecureSkipTimestampCheck())
+		if err != nil {
+			add("key", "fail", "%v", err)
+			break
+		}
+		_, ts, err := v.Verify(rec.Body, rec.Header)
+		switch {
+		case errors.Is(err, webhook.ErrRequiredHeaders), errors.Is(err, webhook.ErrInvalidHeaders):
+			add("headers", "fail", "%s", explain(src, err, rec.Header, clock))
+			add("signature", "skip", "not checked")
+			add("timestamp", "skip", "not checked")
+		case err != nil:
+			add("headers", "pass", "id, timestamp and %s present", countEntries(rec.Header))
+			add("signature", "fail", "%s", explain(src, err, rec.Header, clock))
+			add("timestamp", "skip", "a timestamp only counts once the signature covering it matches")
+		default:
+			add("headers", "pass", "id, timestamp and %s present", countEntries(rec.Header))
+			add("signature", "pass", "matches a configured secret over id.timestamp.body (%d body bytes)", len(rec.Body))
+			skew := rec.Time.Sub(ts)
+			if skew < -in.tol || skew > in.tol {
+				add("timestamp", "fail", "signed %s: outside the ±%s window (%s)", clock.age(ts), in.tol, skewWords(skew))
+			} else {
+				add("timestamp", "pass", "signed %s before arrival, inside the ±%s window", skew.Round(time.Millisecond), in.tol)
+			}
+		}
+	case webhook.SourceIntercom:
+		if len(in.keys.intercom) == 0 {
+			add("key", "fail", "no Intercom client secret is configured: the handler answers 401")
+			break
+		}
+		v, err := webhook.NewIntercomVerifier(in.keys.intercom...)
+		if err != nil {
+			add("key", "fail", "%v", err)
+			break
+		}
+		if err := v.Verify(rec.Body, rec.Header); err != nil {
+			add("signature", "fail", "%s", explain(src, err, rec.Header, clock))
+			add("age", "skip", "not checked")
+			break
+		}
+		add("signature", "pass", "X-Hub-Signature (HMAC-SHA1 of the %d body bytes) matches a configured client secret", len(rec.Body))
+		if ev, err := webhook.ParseFrom(src, rec.Body); err == nil {
+			if n, ok := ev.(*webhook.IntercomNotification); ok {
+				if err := webhook.VerifyIntercomAge(n, rec.Time, webhook.DefaultRetention); err != nil {
+					add("age", "fail", "%s", explain(src, err, rec.Header, clock))
+				} else {
+					add("age", "pass", "created_at is inside the default max age (Intercom signs no timestamp header)")
+				}
+			}
+		}
+	case webhook.SourceSeries:
+		v, err := webhook.NewSeriesVerifier(in.keys.header(), in.keys.tokens...)
+		if err != nil {
+			add("key", "fail", "%v", err)
+			break
+		}
+		if err := v.Verify(rec.Header); err != nil {
+			add("token", "fail", "%s", explain(src, err, rec.Header, clock))
+		} else {
+			add("token", "pass", "the token in %s matches a configured token", v.Header())
+		}
+	}
+
+	ev, err := decode(src, rec.Body, rec.Header)
+	switch {
+	case status == http.StatusUnauthorized && err == nil:
+		add("decode", "skip", "unverified, the body would decode as %s", describeType(ev))
+	case err != nil:
+		add("decode", "fail", "%v", err)
+	default:
+		add("decode", "pass", "%s", describeType(ev))
+	}
+	return append(steps, in.answered(status, reason, duplicate))
+}
+
+// answered is the last step: what the handler did answer.
+func (in *inspector) answered(status int, reason string, duplicate bool) verdictStep {
+	s := verdictStep{Step: "answered", Result: "pass", Detail: strconv.Itoa(status) + " " + http.StatusText(status)}
+	switch {
+	case status/100 != 2:
+		s.Result = "fail"
+		if reason != "" {
+			s.Detail += " (" + reason + ")"
+		}
+	case duplicate:
+		s.Detail += ": a duplicate, acknowledged without running the callbacks again"
+	}
+	return s
+}
+
+// countEntries says how many signature entries of each version the
+// Standard Webhooks signature header holds.
+func countEntries(h http.Header) string {
+	v := h.Get("Webhook-Signature")
+	if v == "" {
+		v = h.Get("Svix-Signature")
+	}
+	n := map[string]int{}
+	var order []string
+	for _, e := range strings.Fields(v) {
+		ver, _, _ := strings.Cut(e, ",")
+		if n[ver] == 0 {
+			order = append(order, ver)
+		}
+		n[ver]++
+	}
+	var parts []string
+	for _, ver := range order {
+		parts = append(parts, fmt.Sprintf("%d %s", n[ver], ver))
+	}
+	if len(parts) == 0 {
+		return "no signature entries"
+	}
+	return "signature entries: " + strings.Join(parts, ", ")
+}
+
+// skewWords says which clock is off: the sender signed at ts, this host
+// received at ts+skew.
+func skewWords(skew time.Duration) string {
+	skew = skew.Round(time.Second)
+	if skew > 0 {
+		return "this clock is " + skew.String() + " ahead of the sender, or the delivery is a late replay"
+	}
+	return "this clock is " + (-skew).String() + " behind the sender"
+}
