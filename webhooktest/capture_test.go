@@ -1,0 +1,110 @@
+package webhooktest_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// capturedFS returns a directory as "webhook serve --inspect" saves a Jam
+// delivery into it: the body, and beside it the headers that matter.
+func capturedFS(t testing.TB, headers string) fstest.MapFS {
+	t.Helper()
+	body := webhooktest.Fixture(t, "jam/jam.created.maximal.json")
+	return fstest.MapFS{
+		"jam/jam.created.msg_1.json":    {Data: body},
+		"jam/jam.created.msg_1.headers": {Data: []byte(headers)},
+	}
+}
+
+func signedHeaders(t testing.TB, at time.Time) string {
+	t.Helper()
+	body := webhooktest.Fixture(t, "jam/jam.created.maximal.json")
+	sig, err := webhooktest.SignStandard(webhooktest.Secret, "msg_1", at, body)
+	require.NoError(t, err)
+	return "# captured by webhook serve --inspect: POST /hook, answered 200\n" +
+		"# received: " + at.Add(2*time.Second).UTC().Format(time.RFC3339Nano) + "\n" +
+		"Content-Type: application/json\nWebhook-Id: msg_1\n" +
+		"Webhook-Timestamp: " + strconv.FormatInt(at.Unix(), 10) + "\nWebhook-Signature: " + sig + "\n"
+}
+
+func TestReadCapture(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	tests := []struct {
+		name, headers, file string
+		wantErr             string
+		wantStatus          int
+		wantType            string
+	}{
+		{name: "verifies at its arrival time", headers: signedHeaders(t, at), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created"},
+		{name: "a changed signature is refused", headers: signedHeaders(t, at) + "Webhook-Signature: v1,AAAA\n", file: "jam/jam.created.msg_1.json", wantStatus: http.StatusUnauthorized},
+		{name: "no headers file", headers: "", file: "jam/other.json", wantErr: "file does not exist"},
+		{name: "bad received line", headers: "# received: yesterday\n", file: "jam/jam.created.msg_1.json", wantErr: "line 1"},
+		{name: "not a header line", headers: "{\"a\":1}\n", file: "jam/jam.created.msg_1.json", wantErr: "not \"Name: value\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := capturedFS(t, tt.headers)
+			if tt.file == "jam/other.json" {
+				fsys["jam/other.json"] = &fstest.MapFile{Data: []byte("{}")}
+			}
+			c, err := webhooktest.ReadCapture(fsys, tt.file)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, at.Add(2*time.Second), c.Received)
+			require.Equal(t, "msg_1", c.Header.Get("Webhook-Id"))
+			h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(func() time.Time { return c.Received }),
+				webhook.WithLogger(slog.New(slog.DiscardHandler)))
+			require.NoError(t, err)
+			var got string
+			h.OnAny(func(_ context.Context, d *webhook.Delivery, e webhook.Event) error { got = e.EventType(); return nil })
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, c.Request())
+			require.Equal(t, tt.wantStatus, w.Code)
+			require.Equal(t, tt.wantType, got)
+		})
+	}
+}
+
+// A delivery saved by the inspector's "save as fixture" becomes a test
+// input: read it with ReadCapture and serve it at its arrival time.
+func ExampleReadCapture() {
+	body, _ := webhooktest.ReadFixture("jam/jam.created.maximal.json") // the bytes Jam sent
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	sig, _ := webhooktest.SignStandard(webhooktest.Secret, "msg_1", at, body)
+	fsys := fstest.MapFS{ // in a test: os.DirFS("testdata/captured")
+		"jam/jam.created.msg_1.json": {Data: body},
+		"jam/jam.created.msg_1.headers": {Data: []byte("# received: 2026-12-01T09:30:01Z\n" +
+			"Content-Type: application/json\nWebhook-Id: msg_1\nWebhook-Timestamp: 1796117400\nWebhook-Signature: " + sig + "\n")},
+	}
+	c, err := webhooktest.ReadCapture(fsys, "jam/jam.created.msg_1.json")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	h, _ := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(func() time.Time { return c.Received }),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)))
+	h.OnAny(func(_ context.Context, d *webhook.Delivery, e webhook.Event) error {
+		fmt.Println(d.ID, e.EventType())
+		return nil
+	})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, c.Request())
+	fmt.Println(w.Code)
+	// Output:
+	// msg_1 jam.created
+	// 200
+}
