@@ -1,0 +1,462 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// Keys of the app that deliveries are forwarded to, unlike the
+// receiver's (the webhooktest keys).
+const (
+	appSecret   = "whsec_YXBwLXRlc3Qtc2VjcmV0LWZvci1mb3J3YXJkaW5n"
+	appIntercom = "app-intercom-client-secret-9f2d"
+)
+
+// inspectRig is a receiver with the inspector in front of it, as serve
+// wires them, and the page served over HTTP.
+type inspectRig struct {
+	in       *inspector
+	receiver *httptest.Server
+	page     *httptest.Server
+}
+
+func newInspectRig(t *testing.T, f inspectFlags, ib webhook.Inbox, onAny func(context.Context, *webhook.Delivery, webhook.Event) error) *inspectRig {
+	t.Helper()
+	f.addr = optionalAddr{set: true, addr: "127.0.0.1:0"}
+	if f.keep == 0 {
+		f.keep = 100
+	}
+	require.NoError(t, f.check())
+	keys := &keyFlags{secrets: listFlag{webhooktest.Secret}, intercom: listFlag{webhooktest.IntercomSecret}}
+	logger := slog.New(slog.DiscardHandler)
+	in := newInspector(&f, keys, webhook.DefaultTolerance, webhook.DefaultMaxBodySize, ib, logger)
+	opts := append([]webhook.Option{webhook.WithSecrets(keys.secrets...), webhook.WithIntercomSecrets(keys.intercom...), webhook.WithLogger(logger)}, in.options()...)
+	if ib != nil {
+		opts = append(opts, webhook.WithInbox(ib), webhook.WithWorkers(webhook.WorkerConfig{Poll: 10 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, MaxAttempts: 2}))
+	}
+	h, err := webhook.NewHandler(opts...)
+	require.NoError(t, err)
+	if onAny == nil {
+		onAny = func(context.Context, *webhook.Delivery, webhook.Event) error { return nil }
+	}
+	h.OnAny(onAny)
+	if ib != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = h.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	rig := &inspectRig{in: in}
+	rig.receiver = httptest.NewServer(in.receiver(h))
+	rig.page = httptest.NewServer(in.guard(in.routes()))
+	in.recvAddr = rig.receiver.Listener.Addr().String()
+	t.Cleanup(func() {
+		rig.page.Close()
+		rig.receiver.Close()
+		in.closeStreams()
+		in.wait()
+	})
+	return rig
+}
+
+// send posts r to the receiver and returns the status.
+func (rig *inspectRig) send(t *testing.T, r *http.Request) int {
+	t.Helper()
+	req, err := http.NewRequest(r.Method, rig.receiver.URL+"/hook", r.Body)
+	require.NoError(t, err)
+	req.Header = r.Header
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// action POSTs to the page as its own script does.
+func (rig *inspectRig) action(t *testing.T, path string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, rig.page.URL+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Origin", rig.page.URL)
+	req.Header.Set(tokenHeader, rig.in.token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func (rig *inspectRig) records(t *testing.T) []record {
+	t.Helper()
+	resp, err := http.Get(rig.page.URL + "/api/deliveries")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var list []record
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+	return list
+}
+
+func jamNow(t *testing.T, secret string) *http.Request {
+	t.Helper()
+	return webhooktest.NewStandardRequest(t, secret, webhooktest.Fixture(t, "jam/jam.created.maximal.json"), webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_"+strconv.FormatInt(time.Now().UnixNano(), 36)))
+}
+
+func intercomNow(t *testing.T) *http.Request {
+	t.Helper()
+	return webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, webhooktest.Fixture(t, "intercom/conversation.admin.replied.json"), webhooktest.WithTime(time.Now()))
+}
+
+// TestInspectorHost: the page answers only requests whose Host is a
+// loopback name, so a site that rebinds its own DNS name to 127.0.0.1
+// cannot read it; --inspect-public admits IP literals, never other names.
+func TestInspectorHost(t *testing.T) {
+	tests := []struct {
+		host   string
+		public bool
+		want   int
+	}{
+		{"127.0.0.1:4040", false, http.StatusOK},
+		{"localhost:4040", false, http.StatusOK},
+		{"LOCALHOST", false, http.StatusOK},
+		{"[::1]:4040", false, http.StatusOK},
+		{"inspect.localhost:4040", false, http.StatusOK},
+		{"evil.example:4040", false, http.StatusMisdirectedRequest},
+		{"evil.example", false, http.StatusMisdirectedRequest},
+		{"127.0.0.1.nip.io:4040", false, http.StatusMisdirectedRequest},
+		{"localhost.evil.example", false, http.StatusMisdirectedRequest},
+		{"192.168.1.20:4040", false, http.StatusMisdirectedRequest},
+		{"192.168.1.20:4040", true, http.StatusOK},
+		{"evil.example:4040", true, http.StatusMisdirectedRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host+"/public="+strconv.FormatBool(tt.public), func(t *testing.T) {
+			rig := newInspectRig(t, inspectFlags{public: tt.public}, nil, nil)
+			for _, path := range []string{"/", "/api/deliveries", "/api/events"} {
+				req, err := http.NewRequest(http.MethodGet, rig.page.URL+path, nil)
+				require.NoError(t, err)
+				req.Host = tt.host
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+				require.NoError(t, err)
+				_ = resp.Body.Close()
+				cancel()
+				require.Equal(t, tt.want, resp.StatusCode, path)
+			}
+		})
+	}
+}
+
+// TestInspectorActionsRefused: an action needs a POST from the page's
+// own origin carrying the run's token; anything else is 403 and does
+// nothing.
+func TestInspectorActionsRefused(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{}, nil, nil)
+	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))
+	path := rig.page.URL + "/api/deliveries/1/replay"
+	tests := []struct {
+		name, method, origin, token string
+		want                        int
+	}{
+		{"no token", http.MethodPost, rig.page.URL, "", http.StatusForbidden},
+		{"wrong token", http.MethodPost, rig.page.URL, strings.Repeat("0", 32), http.StatusForbidden},
+		{"cross origin", http.MethodPost, "http://evil.example", rig.in.token, http.StatusForbidden},
+		{"cross origin, other port", http.MethodPost, "http://127.0.0.1:1", rig.in.token, http.StatusForbidden},
+		{"null origin", http.MethodPost, "null", rig.in.token, http.StatusForbidden},
+		{"no origin", http.MethodPost, "", rig.in.token, http.StatusForbidden},
+		{"not a POST", http.MethodPut, rig.page.URL, rig.in.token, http.StatusForbidden},
+		{"GET", http.MethodGet, rig.page.URL, rig.in.token, http.StatusMethodNotAllowed},
+		{"same origin with token", http.MethodPost, rig.page.URL, rig.in.token, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(rig.records(t))
+			req, err := http.NewRequest(tt.method, path, nil)
+			require.NoError(t, err)
+			if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+			}
+			if tt.token != "" {
+				req.Header.Set(tokenHeader, tt.token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			require.Equal(t, tt.want, resp.StatusCode)
+			added := 0
+			if tt.want == http.StatusOK {
+				added = 1
+			}
+			require.Len(t, rig.records(t), before+added, "a refused action must not replay")
+		})
+	}
+}
+
+// TestInspectorPageToken: the page carries the run's token, which the
+// script sends; a second run has another.
+func TestInspectorPageToken(t *testing.T) {
+	a := newInspectRig(t, inspectFlags{}, nil, nil)
+	b := newInspectRig(t, inspectFlags{}, nil, nil)
+	require.NotEqual(t, a.in.token, b.in.token)
+	resp, err := http.Get(a.page.URL + "/")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	require.Contains(t, string(page), `content="`+a.in.token+`"`)
+	require.Contains(t, resp.Header.Get("Content-Security-Policy"), "default-src 'none'")
+	require.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
+}
+
+// TestInspectorForward: accepted deliveries reach the app with headers
+// that verify against the app's own keys (re-signed) or the receiver's
+// (the original headers); rejected ones are not forwarded.
+func TestInspectorForward(t *testing.T) {
+	tests := []struct {
+		name                  string
+		flags                 inspectFlags
+		appSecret, appInterco string
+	}{
+		{"re-signed for the app's test secrets", inspectFlags{forwardSecret: appSecret, forwardInterco: appIntercom}, appSecret, appIntercom},
+		{"original headers", inspectFlags{}, webhooktest.Secret, webhooktest.IntercomSecret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var got []string
+			app, err := webhook.NewHandler(webhook.WithSecrets(tt.appSecret), webhook.WithIntercomSecrets(tt.appInterco), webhook.WithLogger(slog.New(slog.DiscardHandler)))
+			require.NoError(t, err)
+			app.OnAny(func(_ context.Context, d *webhook.Delivery, e webhook.Event) error {
+				mu.Lock()
+				defer mu.Unlock()
+				got = append(got, string(d.Source)+" "+d.ID+" "+e.EventType())
+				return nil
+			})
+			var statuses []int
+			appSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				sw := &statusWriter{ResponseWriter: w}
+				app.ServeHTTP(sw, r)
+				mu.Lock()
+				statuses = append(statuses, sw.code)
+				mu.Unlock()
+			}))
+			defer appSrv.Close()
+			f := tt.flags
+			f.forwardTo = appSrv.URL + "/hooks"
+			rig := newInspectRig(t, f, nil, nil)
+
+			jam := jamNow(t, webhooktest.Secret)
+			jamID := jam.Header.Get("Webhook-Id")
+			require.Equal(t, http.StatusOK, rig.send(t, jam))
+			forged := jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y")
+			require.Equal(t, http.StatusUnauthorized, rig.send(t, forged))
+			require.Equal(t, http.StatusOK, rig.send(t, intercomNow(t)))
+			rig.in.wait()
+
+			mu.Lock()
+			defer mu.Unlock()
+			require.Equal(t, []int{http.StatusOK, http.StatusOK}, statuses, "only the accepted deliveries are forwarded, and they verify")
+			require.ElementsMatch(t, []string{
+				"standard " + jamID + " jam.created",
+				"intercom notif_a1b2c3d4-0002-4e00-8000-000000000002 conversation.admin.replied",
+			}, got)
+			for _, r := range rig.records(t) {
+				if r.Status == http.StatusOK {
+					require.Equal(t, "forwarded: 200 OK", r.Forward, r.Seq)
+				} else {
+					require.Empty(t, r.Forward, r.Seq)
+				}
+			}
+		})
+	}
+}
+
+// TestInspectorReplay: a Standard Webhooks delivery is replayed re-signed
+// with a fresh timestamp, so even a forged one is accepted (under a new id
+// unless the id is kept, when a processed one is a duplicate); an Intercom
+// one byte for byte, which dedupe then acknowledges.
+func TestInspectorReplay(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{}, nil, nil)
+	good := jamNow(t, webhooktest.Secret)
+	require.Equal(t, http.StatusOK, rig.send(t, good))                                                              // 1
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y"))) // 2
+	require.Equal(t, http.StatusOK, rig.send(t, intercomNow(t)))                                                    // 3
+	tests := []struct {
+		path       string
+		wantDup    bool
+		wantSameID bool
+		note       string
+	}{
+		{"/api/deliveries/2/replay", false, false, "replay of #2, re-signed, new id"},
+		{"/api/deliveries/2/replay?keep_id=1", false, true, "replay of #2, re-signed, id kept"},
+		{"/api/deliveries/1/replay", false, false, "replay of #1, re-signed, new id"},
+		{"/api/deliveries/1/replay?keep_id=1", true, true, "replay of #1, re-signed, id kept"},
+		{"/api/deliveries/3/replay", true, true, "replay of #3, byte for byte"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			code, out := rig.action(t, tt.path)
+			require.Equal(t, http.StatusOK, code, out)
+			require.Equal(t, float64(http.StatusOK), out["status"], out)
+			require.Equal(t, tt.note, out["note"])
+			list := rig.records(t)
+			last := list[len(list)-1]
+			require.Equal(t, int64(out["seq"].(float64)), last.Seq)
+			orig := list[last.ReplayOf-1]
+			require.Equal(t, http.StatusOK, last.Status)
+			require.True(t, last.IDVerified)
+			require.Equal(t, tt.wantDup, last.Duplicate)
+			require.Equal(t, tt.wantSameID, last.ID == orig.ID, "%s vs %s", last.ID, orig.ID)
+		})
+	}
+	code, out := rig.action(t, "/api/deliveries/99/replay")
+	require.Equal(t, http.StatusNotFound, code, out)
+}
+
+// TestInspectorFixture: "save as fixture" writes a capture that
+// webhooktest.ReadCapture loads and that verifies as it arrived; the
+// forged one loads too, and is refused as it was.
+func TestInspectorFixture(t *testing.T) {
+	dir := t.TempDir()
+	rig := newInspectRig(t, inspectFlags{fixtures: dir}, nil, nil)
+	good := jamNow(t, webhooktest.Secret)
+	require.Equal(t, http.StatusOK, rig.send(t, good))
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y")))
+	require.Equal(t, http.StatusOK, rig.send(t, intercomNow(t)))
+	for seq, want := range map[int]int{1: http.StatusOK, 2: http.StatusUnauthorized, 3: http.StatusOK} {
+		code, out := rig.action(t, "/api/deliveries/"+strconv.Itoa(seq)+"/fixture")
+		require.Equal(t, http.StatusOK, code, out)
+		name := out["name"].(string)
+		require.Regexp(t, `^(jam|intercom)/[a-z.]+\.[A-Za-z0-9_-]+\.json$`, name)
+		c, err := webhooktest.ReadCapture(os.DirFS(dir), name)
+		require.NoError(t, err)
+		require.Empty(t, c.Header.Get("Accept-Encoding"), "only the headers that matter are kept")
+		h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+			webhook.WithClock(func() time.Time { return c.Received }), webhook.WithLogger(slog.New(slog.DiscardHandler)))
+		require.NoError(t, err)
+		h.OnAny(func(context.Context, *webhook.Delivery, webhook.Event) error { return nil })
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, c.Request())
+		require.Equal(t, want, w.Code, name)
+		if seq == 1 {
+			require.Equal(t, "jam/jam.created."+good.Header.Get("Webhook-Id")+".json", name)
+			require.Equal(t, webhooktest.Fixture(t, "jam/jam.created.maximal.json"), c.Body)
+		}
+	}
+}
+
+// TestInspectorVerdict: the detail view says which step failed, with the
+// reason and hint in the list too, and never shows a secret.
+func TestInspectorVerdict(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{}, nil, nil)
+	old := webhooktest.NewStandardRequest(t, webhooktest.Secret, webhooktest.Fixture(t, "jam/jam.created.maximal.json"), webhooktest.WithTime(time.Now().Add(-10*time.Minute)))
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, old))
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y")))
+	tests := []struct {
+		seq, reason, failed, detail string
+	}{
+		{"1", "too_old", "timestamp", "ahead of the sender"},
+		{"2", "signature", "signature", "wrong secret"},
+	}
+	for _, tt := range tests {
+		resp, err := http.Get(rig.page.URL + "/api/deliveries/" + tt.seq)
+		require.NoError(t, err)
+		raw, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		var d struct {
+			Reason, Hint, ID string
+			IDVerified       bool `json:"id_verified"`
+			Verdict          []verdictStep
+		}
+		require.NoError(t, json.Unmarshal(raw, &d))
+		require.Equal(t, tt.reason, d.Reason)
+		require.NotEmpty(t, d.Hint)
+		require.NotEmpty(t, d.ID)
+		require.False(t, d.IDVerified)
+		var failed []string
+		for _, s := range d.Verdict {
+			if s.Result == "fail" {
+				failed = append(failed, s.Step)
+				if s.Step == tt.failed {
+					require.Contains(t, s.Detail, tt.detail)
+				}
+			}
+		}
+		require.Equal(t, []string{tt.failed, "answered"}, failed, string(raw))
+		require.NotContains(t, string(raw), strings.TrimPrefix(webhooktest.Secret, "whsec_"))
+	}
+}
+
+// TestInspectorEvents: the event stream sends each delivery as it is
+// recorded.
+func TestInspectorEvents(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{}, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, rig.page.URL+"/api/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	buf := make([]byte, 64)
+	_, err = resp.Body.Read(buf) // the stream is open once its greeting arrives
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))
+	var got bytes.Buffer
+	for !strings.Contains(got.String(), "\n\n") || !strings.Contains(got.String(), "event: delivery") {
+		n, err := resp.Body.Read(buf)
+		require.NoError(t, err)
+		got.Write(buf[:n])
+	}
+	_, data, _ := strings.Cut(got.String(), "data: ")
+	var r record
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(data)), &r))
+	require.Equal(t, int64(1), r.Seq)
+	require.Equal(t, "jam.created", r.Type)
+}
+
+// TestInspectorInbox: with an inbox the page lists its states, a
+// delivery whose callback keeps failing ends dead with its last error,
+// and replaying it from the page makes it pending again.
+func TestInspectorInbox(t *testing.T) {
+	ib := webhook.NewMemoryInbox(100, nil)
+	rig := newInspectRig(t, inspectFlags{}, ib, func(context.Context, *webhook.Delivery, webhook.Event) error {
+		return io.ErrUnexpectedEOF
+	})
+	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))
+	var entries []inboxView
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(rig.page.URL + "/api/inbox")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		entries = nil
+		_ = json.NewDecoder(resp.Body).Decode(&entries)
+		return len(entries) == 1 && entries[0].State == "dead"
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Contains(t, entries[0].LastError, "unexpected EOF")
+	require.Eventually(t, func() bool {
+		list := rig.records(t)
+		return len(list) == 1 && list[0].Outcome == "dead"
+	}, 5*time.Second, 10*time.Millisecond)
+
+	code, out := rig.action(t, "/api/inbox/replay?key="+entries[0].Key)
+	require.Equal(t, http.StatusOK, code, out)
+	e, err := ib.Get(context.Background(), entries[0].Key)
+	require.NoError(t, err)
+	require.NotEqual(t, webhook.InboxDead, e.State)
+}
