@@ -25,7 +25,7 @@ import (
 // replayPlan says what replay will do with a delivery, for the page.
 type replayPlan struct {
 	Possible bool   `json:"possible"`
-	Resign   bool   `json:"resign"`  // Standard Webhooks: a fresh timestamp and signature
+	Resign   bool   `json:"resign"`   // Standard Webhooks: a fresh timestamp and signature
 	CanKeep  bool   `json:"can_keep"` // the message id may be kept or replaced
 	Note     string `json:"note"`
 }

@@ -37,7 +37,7 @@ type inspector struct {
 
 	mu      sync.Mutex
 	seq     int64
-	ring    []*record         // oldest first, at most keep
+	ring    []*record          // oldest first, at most keep
 	byKey   map[string]*record // the latest record per dedupe key, for the inbox workers' outcomes
 	subs    map[chan []byte]struct{}
 	closed  bool

@@ -43,6 +43,12 @@ is stored in the SQLite file (created if missing) and answered 200 once it
 is on disk; workers in the same process then print it, retrying with
 backoff if printing fails, and "webhook inbox" looks into the file.
 
+With --inspect (or --inspect=ADDR) a page on 127.0.0.1:4040 lists every
+request live, shows why each was rejected and its verdict step by step,
+and replays, forwards (--forward-to) or saves one as a fixture
+(--fixtures). It answers loopback Host names only; its actions need the
+page's own origin and per-run token.
+
 At least one key is needed: --secret, --intercom-secret, --series-token, the
 environment variables, or --test-keys.
 `

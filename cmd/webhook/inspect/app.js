@@ -63,7 +63,7 @@ function row(r) {
   if (r.seq === selected) tr.classList.add('selected');
   tr.append(el('td', 'muted num', String(r.seq)));
   tr.append(el('td', 'mono nowrap', clock(r.time)));
-  tr.append(el('td', 'source', r.source || '—'));
+  tr.append(el('td', 'c-source', r.source || '—'));
   const type = el('td', 'type');
   if (r.type) {
     type.append(el('span', r.id_verified ? '' : 'muted', r.type));
@@ -95,7 +95,7 @@ function row(r) {
   if (out) why.append(el('div', r.outcome === 'dead' || r.outcome === 'failure' ? 'reason' : 'muted', out));
   if (r.forward) why.append(el('div', 'muted small', r.forward));
   tr.append(why);
-  tr.append(el('td', 'num mono', r.latency_ms.toFixed(1) + ' ms'));
+  tr.append(el('td', 'num mono c-latency', r.latency_ms.toFixed(1) + ' ms'));
   tr.addEventListener('click', () => select(r.seq));
   return tr;
 }
@@ -171,6 +171,7 @@ async function loadDetail(seq) {
 
 function renderDetail(d) {
   $('detail').hidden = false;
+  $('main').classList.add('with-detail');
   $('detail').dataset.seq = d.seq;
   $('d-title').textContent = '#' + d.seq + ' · ' + (d.source || 'unknown sender') + (d.type ? ' · ' + d.type : '') + ' · ' + d.status;
   const ro = $('d-replay-of');
@@ -197,8 +198,10 @@ function renderDetail(d) {
     li.append(el('span', 'detail', s.detail));
     v.append(li);
   }
+  // The hint shows when it adds to what the failed step says.
   const hint = $('d-hint');
-  hint.hidden = !d.hint;
+  const said = d.verdict.some((s) => s.result === 'fail' && s.detail === d.hint);
+  hint.hidden = !d.hint || said;
   hint.textContent = d.hint ? 'Hint: ' + d.hint : '';
 
   const ib = $('d-inbox');
@@ -267,6 +270,7 @@ $('save-fixture').addEventListener('click', () => act(async () => {
 $('close').addEventListener('click', () => {
   selected = 0;
   $('detail').hidden = true;
+  $('main').classList.remove('with-detail');
   for (const tr of document.querySelectorAll('#rows tr.selected')) tr.classList.remove('selected');
 });
 

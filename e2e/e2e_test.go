@@ -1,0 +1,245 @@
+// Package e2e drives the inspector of "webhook serve --inspect" in a real
+// browser. It is a module of its own so that neither the core nor the
+// CLI's module graph carries chromedp.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// artifactsEnv names the directory the screenshots go to; without it
+// they go to a temporary directory, printed.
+const artifactsEnv = "WEBHOOK_E2E_ARTIFACTS"
+
+var (
+	inspectorRE = regexp.MustCompile(`inspector on (http://\S+)`)
+	receiverRE  = regexp.MustCompile(`listening on (http://\S+)`)
+)
+
+// serve builds the CLI, starts "webhook serve --inspect" on free ports
+// and returns the receiver's and the page's URLs.
+func serve(t *testing.T, fixtures string) (receiver, page string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "webhook")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/inhook/webhook/cmd/webhook").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	cmd := exec.Command(bin, "serve", "--test-keys", "--addr", "127.0.0.1:0", "--inspect=127.0.0.1:0", "--fixtures", fixtures)
+	cmd.Stdout = io.Discard
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var logs strings.Builder
+	var mu sync.Mutex
+	addrs := make(chan [2]string, 1)
+	go func() {
+		var recv, insp string
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			mu.Lock()
+			logs.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if m := inspectorRE.FindStringSubmatch(sc.Text()); m != nil {
+				insp = m[1]
+			}
+			if m := receiverRE.FindStringSubmatch(sc.Text()); m != nil {
+				recv = m[1]
+			}
+			if recv != "" && insp != "" {
+				addrs <- [2]string{recv, insp}
+				recv = ""
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				mu.Lock()
+				t.Errorf("serve exited with %v; stderr:\n%s", err, logs.String())
+				mu.Unlock()
+			}
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Error("serve did not stop on SIGTERM")
+		}
+	})
+	select {
+	case a := <-addrs:
+		return a[0], a[1]
+	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("serve printed no addresses; stderr:\n%s", logs.String())
+	}
+	return "", ""
+}
+
+// browser starts Debian's chromium headless with a fresh profile. A
+// missing chromium fails the test: CI installs it (.ci/run).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("chromium is not installed: apt-get install -y chromium (.ci/run does): %v", err)
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1440, 900),
+	)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	return ctx
+}
+
+func post(t *testing.T, url string, r *http.Request) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+"/hooks", r.Body)
+	require.NoError(t, err)
+	req.Header = r.Header
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// wait polls a JavaScript predicate in the page.
+func wait(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("waiting for %s: %v\npage:\n%s", what, err, page)
+	}
+}
+
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	require.NoError(t, err, expr)
+	return v
+}
+
+func screenshot(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	time.Sleep(time.Second) // let a new row's highlight fade
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, png, 0o644))
+	t.Logf("screenshot: %s", p)
+}
+
+// TestInspectorInBrowser: three deliveries (a valid Jam one, a forged
+// one, an Intercom one) appear in the open page without a reload; the
+// forged one shows its reason; replaying it adds an accepted row; saving
+// the valid one as a fixture writes a capture that webhooktest loads and
+// that verifies.
+func TestInspectorInBrowser(t *testing.T) {
+	ctx := browser(t)
+	fixtures := t.TempDir()
+	artifacts := os.Getenv(artifactsEnv)
+	if artifacts == "" {
+		artifacts = t.TempDir()
+	}
+	require.NoError(t, os.MkdirAll(artifacts, 0o755))
+	receiver, page := serve(t, fixtures)
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page+"/")))
+	wait(t, ctx, "the event stream", `document.getElementById('conn').textContent === 'live'`)
+	eval[bool](t, ctx, `window.loadedOnce = true`) // gone if the page reloads
+
+	jamBody := webhooktest.Fixture(t, "jam/jam.created.maximal.json")
+	now := time.Now()
+	good := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(now), webhooktest.WithID("msg_2Qd8s1YfKz7LmW3vX9pA"))
+	require.Equal(t, http.StatusOK, post(t, receiver, good))
+	forged := webhooktest.NewStandardRequest(t, "whsec_Zm9yZ2VkLXNlY3JldC1ub3QtdGhlLWVuZHBvaW50cw==", jamBody, webhooktest.WithTime(now), webhooktest.WithID("msg_2Qd8s4HcRt0NbE6uJ1oZ"))
+	require.Equal(t, http.StatusUnauthorized, post(t, receiver, forged))
+	ic := webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, webhooktest.Fixture(t, "intercom/conversation.admin.replied.json"), webhooktest.WithTime(now))
+	require.Equal(t, http.StatusOK, post(t, receiver, ic))
+
+	wait(t, ctx, "three rows", `document.querySelectorAll('#rows tr').length === 3`)
+	require.True(t, eval[bool](t, ctx, `window.loadedOnce === true`), "the rows must arrive without a reload")
+	statuses := eval[[]string](t, ctx, `[...document.querySelectorAll('#rows tr')].map(r => r.dataset.status)`)
+	require.ElementsMatch(t, []string{"200", "401", "200"}, statuses)
+	why := eval[string](t, ctx, `document.querySelector('#rows tr[data-status="401"] .why').innerText`)
+	require.Contains(t, why, "signature")
+	require.Contains(t, why, "wrong secret")
+	types := eval[string](t, ctx, `document.getElementById('rows').innerText`)
+	require.Contains(t, types, "jam.created")
+	require.Contains(t, types, "conversation.admin.replied")
+	screenshot(t, ctx, artifacts, "inspector-list.png")
+
+	// The forged delivery's detail: the verdict names the failed step.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#rows tr[data-status="401"]`)))
+	wait(t, ctx, "the detail view", `!document.getElementById('detail').hidden && document.querySelectorAll('#verdict li').length > 0`)
+	failed := eval[[]string](t, ctx, `[...document.querySelectorAll('#verdict li.fail .step')].map(e => e.textContent)`)
+	require.Equal(t, []string{"signature", "answered"}, failed)
+	require.Contains(t, eval[string](t, ctx, `document.getElementById('raw').textContent`), `"jamId"`)
+	screenshot(t, ctx, artifacts, "inspector-detail.png")
+
+	// Replay re-signs it with the configured secret: a new accepted row.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#replay`)))
+	wait(t, ctx, "the replayed row", `document.querySelectorAll('#rows tr').length === 4 && document.querySelector('#rows tr').dataset.status === '200'`)
+	require.Contains(t, eval[string](t, ctx, `document.querySelector('#rows tr').innerText`), "replay of #2")
+	wait(t, ctx, "the replay's result", `document.getElementById('action-result').textContent.includes('answered 200')`)
+
+	// Save the valid Jam delivery as a fixture.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#rows tr[data-seq="1"]`)))
+	wait(t, ctx, "the first delivery's detail", `document.getElementById('d-title').textContent.startsWith('#1 ')`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#save-fixture`)))
+	wait(t, ctx, "the fixture's name", `document.getElementById('action-result').textContent.startsWith('Saved ')`)
+	msg := eval[string](t, ctx, `document.getElementById('action-result').textContent`)
+	name := strings.Fields(msg)[1]
+	require.Equal(t, "jam/jam.created.msg_2Qd8s1YfKz7LmW3vX9pA.json", name, msg)
+
+	c, err := webhooktest.ReadCapture(os.DirFS(fixtures), name)
+	require.NoError(t, err)
+	require.Equal(t, jamBody, c.Body)
+	h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(func() time.Time { return c.Received }),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	var got string
+	h.OnAny(func(_ context.Context, d *webhook.Delivery, e webhook.Event) error {
+		got = fmt.Sprintf("%s %s", d.ID, e.EventType())
+		return nil
+	})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, c.Request())
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, "msg_2Qd8s1YfKz7LmW3vX9pA jam.created", got)
+	t.Logf("screenshots in %s", artifacts)
+}
