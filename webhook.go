@@ -29,6 +29,12 @@
 // file and github.com/inhook/webhook/redisstore one in Redis; package
 // inboxtest is the conformance suite for Inbox implementations.
 //
+// WithObserver reports each step (rejected with a Reason, verified,
+// decoded, duplicate, stored, each run of the callbacks with its outcome,
+// dead) to an Observer's hooks, for traces, metrics and logs; unset, it
+// costs nothing. github.com/inhook/webhook/otelwebhook builds one for
+// OpenTelemetry, so this module depends on no telemetry library.
+//
 // Start with NewHandler and one of WithSecrets, WithIntercomSecrets or
 // WithSeries; package webhooktest signs requests for tests, and
 // "go run ./examples/quickstart" in the repository shows every status.

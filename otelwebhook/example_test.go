@@ -1,0 +1,73 @@
+package otelwebhook_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"sort"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/otelwebhook"
+	"github.com/inhook/webhook/webhooktest"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+// A handler reporting to OpenTelemetry, with otelhttp for the request's
+// span. Here the SDK records in memory; in production pass your
+// providers, or none for the global ones.
+func ExampleNew() {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+
+	obs, err := otelwebhook.New(otelwebhook.WithTracerProvider(tp), otelwebhook.WithMeterProvider(mp))
+	if err != nil {
+		panic(err)
+	}
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithClock(webhooktest.Time),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+		webhook.WithObserver(obs),
+	)
+	if err != nil {
+		panic(err)
+	}
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error { return nil })
+	srv := otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp))
+
+	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
+	for range 2 { // a delivery and its duplicate
+		r, _ := webhooktest.StandardRequest(webhooktest.Secret, body)
+		srv.ServeHTTP(httptest.NewRecorder(), r)
+	}
+
+	for _, s := range spans.Ended() {
+		fmt.Println("span:", s.SpanKind(), s.Name())
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		panic(err)
+	}
+	var names []string
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name == otelwebhook.ScopeName {
+			for _, m := range sm.Metrics {
+				names = append(names, m.Name)
+			}
+		}
+	}
+	sort.Strings(names)
+	fmt.Println("metrics:", names)
+	// Output:
+	// span: consumer process standard:jam.created
+	// span: server POST
+	// span: server POST
+	// metrics: [messaging.process.duration webhook.deliveries webhook.duplicates]
+}
