@@ -375,11 +375,11 @@ func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err er
 	switch {
 	case perm, e.Attempts >= cfg.MaxAttempts, next.Sub(e.ReceivedAt) > cfg.MaxAge:
 		h.logger.LogAttrs(sctx, slog.LevelError, "webhook inbox delivery dead", attrs...)
-		outcome = OutcomeDead
 		if serr := h.inbox.Kill(sctx, e.Key, l.Token, err.Error()); serr != nil {
 			// Not dead yet: it runs again once the lease runs out.
 			h.settleFailed(sctx, "kill", serr, attrs)
 		} else {
+			outcome = OutcomeDead
 			h.obs.dead(sctx, d, err)
 		}
 	default:
