@@ -68,6 +68,7 @@ func (in *inspector) replayRequest(rec *record, keepID bool) (*http.Request, str
 	body := rec.Body
 	req := httptest.NewRequest(http.MethodPost, rec.Path, bytes.NewReader(body))
 	req.RemoteAddr = "127.0.0.1:0"
+	req.Host = rec.Host // the path and host a handler may choose keys by
 	for k, vs := range rec.Header {
 		req.Header[k] = append([]string(nil), vs...)
 	}

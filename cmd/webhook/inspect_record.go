@@ -76,6 +76,7 @@ type record struct {
 	Time     time.Time   `json:"time"`
 	Method   string      `json:"method"`
 	Path     string      `json:"path"`
+	Host     string      `json:"-"`
 	Header   http.Header `json:"-"`
 	Body     []byte      `json:"-"`
 	Cut      bool        `json:"truncated,omitempty"` // the body went past what is kept
@@ -117,7 +118,7 @@ type replayOf struct {
 func (in *inspector) wrap(h http.Handler) http.Handler {
 	in.recv = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &record{Time: in.now(), Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone()}
+		rec := &record{Time: in.now(), Method: r.Method, Path: r.URL.RequestURI(), Host: r.Host, Header: r.Header.Clone()}
 		ro, _ := r.Context().Value(replayKey{}).(*replayOf)
 		if ro != nil {
 			rec.ReplayOf, rec.Replay = ro.seq, ro.note

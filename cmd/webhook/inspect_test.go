@@ -229,9 +229,11 @@ func TestInspectorForward(t *testing.T) {
 		name                  string
 		flags                 inspectFlags
 		appSecret, appInterco string
+		inbox                 bool
 	}{
-		{"re-signed for the app's test secrets", inspectFlags{forwardSecret: appSecret, forwardInterco: appIntercom}, appSecret, appIntercom},
-		{"original headers", inspectFlags{}, webhooktest.Secret, webhooktest.IntercomSecret},
+		{"re-signed for the app's test secrets", inspectFlags{forwardSecret: appSecret, forwardInterco: appIntercom}, appSecret, appIntercom, false},
+		{"original headers", inspectFlags{}, webhooktest.Secret, webhooktest.IntercomSecret, false},
+		{"re-signed, in inbox mode", inspectFlags{forwardSecret: appSecret, forwardInterco: appIntercom}, appSecret, appIntercom, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -256,7 +258,11 @@ func TestInspectorForward(t *testing.T) {
 			defer appSrv.Close()
 			f := tt.flags
 			f.forwardTo = appSrv.URL + "/hooks"
-			rig := newInspectRig(t, f, nil, nil)
+			var ib webhook.Inbox
+			if tt.inbox {
+				ib = webhook.NewMemoryInbox(100, nil)
+			}
+			rig := newInspectRig(t, f, ib, nil)
 
 			jam := jamNow(t, webhooktest.Secret)
 			jamID := jam.Header.Get("Webhook-Id")
@@ -459,4 +465,91 @@ func TestInspectorInbox(t *testing.T) {
 	e, err := ib.Get(context.Background(), entries[0].Key)
 	require.NoError(t, err)
 	require.NotEqual(t, webhook.InboxDead, e.State)
+}
+
+// TestInspectFlags: flag combinations that make no sense are usage
+// errors before anything listens, and a non-loopback address needs
+// --inspect-public.
+func TestInspectFlags(t *testing.T) {
+	clearEnv(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--forward-to", "http://127.0.0.1:3000/"}, "--forward-to needs --inspect"},
+		{[]string{"--fixtures", t.TempDir()}, "--fixtures needs --inspect"},
+		{[]string{"--inspect=0.0.0.0:4040"}, "not a loopback address"},
+		{[]string{"--inspect=:4040"}, "not a loopback address"},
+		{[]string{"--inspect=192.168.1.20:4040"}, "not a loopback address"},
+		{[]string{"--inspect=localhost"}, "missing port"},
+		{[]string{"--inspect", "--forward-secret", appSecret}, "need --forward-to"},
+		{[]string{"--inspect", "--forward-to", "127.0.0.1:3000"}, "http:// or https://"},
+		{[]string{"--inspect", "--forward-to", "http://127.0.0.1:3000/", "--forward-secret", "whsec_not base64"}, "--forward-secret"},
+		{[]string{"--inspect", "--inspect-keep", "0"}, "at least 1"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			res := runCmd(t, "", append([]string{"serve", "--test-keys", "--addr", "127.0.0.1:0"}, tt.args...)...)
+			require.Equal(t, exitUsage, res.code, res.stderr)
+			require.Contains(t, res.stderr, tt.want)
+			require.NotContains(t, res.stderr, "listening on")
+		})
+	}
+}
+
+// TestInspectServe runs serve with the inspector and an inbox file in
+// process: the page answers on its own address, lists a delivery, and
+// shows its inbox state.
+func TestInspectServe(t *testing.T) {
+	clearEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	inbox := t.TempDir() + "/inbox.db"
+	go func() {
+		done <- run(ctx, []string{"serve", "--test-keys", "--addr", "127.0.0.1:0", "--inspect=127.0.0.1:0", "--inbox", inbox}, strings.NewReader(""), io.Discard, &stderr)
+	}()
+	var recv, page string
+	require.Eventually(t, func() bool {
+		if m := listenRE.FindStringSubmatch(stderr.String()); m != nil {
+			recv = m[1]
+		}
+		if _, p, ok := strings.Cut(stderr.String(), "inspector on "); ok {
+			page, _, _ = strings.Cut(p, "\n")
+		}
+		return recv != "" && page != ""
+	}, 20*time.Second, 10*time.Millisecond, stderr.String())
+
+	jam := jamNow(t, webhooktest.Secret)
+	req, err := http.NewRequest(http.MethodPost, recv+"/hooks", jam.Body)
+	require.NoError(t, err)
+	req.Header = jam.Header
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	var d struct {
+		Type  string
+		Inbox *inboxView
+	}
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(page + "/api/deliveries/1")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		d.Inbox = nil
+		return json.NewDecoder(resp.Body).Decode(&d) == nil && d.Inbox != nil && d.Inbox.State == "done"
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, "jam.created", d.Type)
+	require.Equal(t, jam.Header.Get("Webhook-Id"), d.Inbox.ID)
+
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, exitOK, code, stderr.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
 }
