@@ -439,7 +439,16 @@ func goldenTable() map[string]golden {
 			require.Equal(t, int64(T+1300), e.CreatedAt.Unix())
 			require.Equal(t, map[string]any{"report_id": float64(1182), "format": "csv", "rows": float64(48213)}, e.Metadata)
 		}},
-		"intercom/visitor.signed_up.json":   {(*IntercomNotification)(nil), TopicVisitorSignedUp, raw("visitor", `"alex.morgan@ironbark-labs.example"`)},
+		"intercom/visitor.signed_up.json": {(*IntercomNotification)(nil), TopicVisitorSignedUp, func(t *testing.T, ev Event) {
+			n := ev.(*IntercomNotification)
+			require.Equal(t, ItemVisitor, n.ItemType())
+			require.Nil(t, n.Contact(), "a visitor is not a contact")
+			require.Equal(t, &IntercomVisitor{
+				ID: "65f1f2e3d4c5b6a798001122", UserID: "4c1e9d2a-visitor", Email: "alex.morgan@ironbark-labs.example",
+				Name: "Alex Morgan", CreatedAt: Time{time.Unix(1773408140, 0).UTC()}, UpdatedAt: Time{time.Unix(1773408200, 0).UTC()},
+				SignedUpAt: Time{time.Unix(1773408200, 0).UTC()}, CustomAttributes: map[string]any{"landing_page": "/pricing"},
+			}, n.Visitor())
+		}},
 		"intercom/article.created.json":     {(*IntercomNotification)(nil), "article.created", raw("article", `"Exporting reports to CSV"`)},
 		"intercom/content_stat.series.json": {(*IntercomNotification)(nil), "content_stat.series", raw("content_stat.series", `"series_id":"40217"`)},
 		"intercom/call.started.json":        {(*IntercomNotification)(nil), "call.started", raw("call", `"direction":"inbound"`)},

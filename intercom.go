@@ -9,7 +9,7 @@ import (
 // carries every topic, with the item the topic is about in Data.Item.
 //
 // The typed accessors (Conversation, Contact, Ticket, Company, Admin,
-// ContactTag, DataEvent, Ping) return the item as its kind, or nil when it
+// ContactTag, DataEvent, Visitor, Ping) return the item as its kind, or nil when it
 // is another kind; Item returns the raw item for the kinds without one
 // (articles, calls, activity logs, legacy API 1.x users and so on).
 //
@@ -141,6 +141,13 @@ func (n *IntercomNotification) DataEvent() *IntercomDataEvent {
 	return v
 }
 
+// Visitor returns the item if it is a visitor (topic visitor.signed_up),
+// else nil.
+func (n *IntercomNotification) Visitor() *IntercomVisitor {
+	v, _ := n.typedItem().(*IntercomVisitor)
+	return v
+}
+
 // Ping returns the item if it is a ping, which Intercom sends when a
 // subscription is set up, else nil.
 func (n *IntercomNotification) Ping() *IntercomPing {
@@ -248,6 +255,7 @@ const (
 	ItemAdmin      = "admin"
 	ItemContactTag = "contact_tag"
 	ItemEvent      = "event"
+	ItemVisitor    = "visitor"
 	ItemPing       = "ping"
 )
 
@@ -692,6 +700,19 @@ type IntercomDataEvent struct {
 	Metadata       map[string]any
 }
 
+// An IntercomVisitor is an anonymous visitor of the workspace's site or
+// app; visitor.signed_up sends one when the visitor gives an email.
+type IntercomVisitor struct {
+	ID               ID
+	UserID           string // the visitor's own id, which Intercom generates
+	Email            string
+	Name             string
+	CreatedAt        Time
+	UpdatedAt        Time
+	SignedUpAt       Time
+	CustomAttributes map[string]any
+}
+
 // An IntercomPing is the item of the ping topic, sent when a subscription
 // is set up and from the Developer Hub's test button.
 type IntercomPing struct {
@@ -740,6 +761,12 @@ var itemKinds = []itemKind{
 		return &IntercomDataEvent{
 			EventName: it.EventName, CreatedAt: it.CreatedAt, UserID: it.UserID,
 			IntercomUserID: it.IntercomUserID, Email: it.Email, Metadata: it.Metadata,
+		}
+	}},
+	{ItemVisitor, func(it *intercomItem) any {
+		return &IntercomVisitor{
+			ID: it.ID, UserID: it.UserID, Email: it.Email, Name: it.Name, CreatedAt: it.CreatedAt,
+			UpdatedAt: it.UpdatedAt, SignedUpAt: it.SignedUpAt, CustomAttributes: it.CustomAttributes,
 		}
 	}},
 	{ItemPing, func(it *intercomItem) any { return &IntercomPing{Message: it.Message} }},
