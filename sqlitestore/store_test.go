@@ -610,3 +610,28 @@ func TestQueryPlans(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelledDuringWrite checks that a caller whose context ends while
+// its write runs still gets the write's result: a Lease that committed
+// must reach the worker, or its deliveries sit leased until the lease
+// runs out.
+func TestCancelledDuringWrite(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "inbox.db"))
+	_, err := s.Store(context.Background(), entry("a"))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	var leased int
+	err = s.do(ctx, func(tx *wtx) (error, error) {
+		cancel() // the caller gives up while the write runs
+		rows, err := tx.s.stmt.duePending.QueryContext(tx.ctx, nanos(time.Now().Add(time.Hour)), 10)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			leased++
+		}
+		return nil, rows.Close()
+	})
+	require.NoError(t, err, "the committed result, not the caller's cancellation")
+	require.Equal(t, 1, leased)
+}

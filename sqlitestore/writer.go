@@ -31,9 +31,12 @@ type wtx struct {
 	backlog int
 }
 
-// do hands o to the writer and waits for the commit of the transaction
-// that holds it. If ctx ends first it returns ctx.Err(), and the write may
-// or may not have committed.
+// do hands a write to the writer and waits for the commit of the
+// transaction that holds it. If ctx ends before the writer takes the
+// write up, the write is dropped and do returns ctx.Err(); once the writer
+// has it, do waits for its result, so a Lease whose transaction committed
+// always reaches its caller instead of holding deliveries until the
+// lease runs out.
 func (s *Store) do(ctx context.Context, run func(tx *wtx) (outcome, err error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -51,12 +54,7 @@ func (s *Store) do(ctx context.Context, run func(tx *wtx) (outcome, err error)) 
 		return ctx.Err()
 	}
 	s.sendMu.RUnlock()
-	select {
-	case err := <-o.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return <-o.done
 }
 
 // writer commits the waiting ops, as many as are waiting (up to
