@@ -38,13 +38,13 @@ var (
 
 // serve builds the CLI, starts "webhook serve --inspect" on free ports
 // and returns the receiver's and the page's URLs.
-func serve(t *testing.T, fixtures string) (receiver, page string) {
+func serve(t *testing.T, fixtures string, extra ...string) (receiver, page string) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "webhook")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/inhook/webhook/cmd/webhook").CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 
-	cmd := exec.Command(bin, "serve", "--test-keys", "--addr", "127.0.0.1:0", "--inspect=127.0.0.1:0", "--fixtures", fixtures)
+	cmd := exec.Command(bin, append([]string{"serve", "--test-keys", "--addr", "127.0.0.1:0", "--inspect=127.0.0.1:0", "--fixtures", fixtures}, extra...)...)
 	cmd.Stdout = io.Discard
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -118,7 +118,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1440, 900),
+		chromedp.WindowSize(1440, 1000),
 	)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
@@ -163,11 +163,39 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Logf("screenshot: %s", p)
 }
 
+// appSecret is the developer's app's own test secret, which forwarded
+// deliveries are re-signed with.
+const appSecret = "whsec_YXBwLW93bi10ZXN0LXNlY3JldC1mb3ItZTJl"
+
+// app is the developer's app: a handler with its own secret that
+// counts the deliveries it verified.
+func app(t *testing.T) (url string, verified func() []string) {
+	t.Helper()
+	h, err := webhook.NewHandler(webhook.WithSecrets(appSecret), webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var got []string
+	h.OnAny(func(_ context.Context, d *webhook.Delivery, e webhook.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, d.ID)
+		return nil
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/webhooks", func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), got...)
+	}
+}
+
 // TestInspectorInBrowser: three deliveries (a valid Jam one, a forged
 // one, an Intercom one) appear in the open page without a reload; the
 // forged one shows its reason; replaying it adds an accepted row; saving
 // the valid one as a fixture writes a capture that webhooktest loads and
-// that verifies.
+// that verifies; the accepted ones reach the app, re-signed for it.
 func TestInspectorInBrowser(t *testing.T) {
 	ctx := browser(t)
 	fixtures := t.TempDir()
@@ -176,7 +204,8 @@ func TestInspectorInBrowser(t *testing.T) {
 		artifacts = t.TempDir()
 	}
 	require.NoError(t, os.MkdirAll(artifacts, 0o755))
-	receiver, page := serve(t, fixtures)
+	appURL, verified := app(t)
+	receiver, page := serve(t, fixtures, "--forward-to", appURL, "--forward-secret", appSecret)
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page+"/")))
 	wait(t, ctx, "the event stream", `document.getElementById('conn').textContent === 'live'`)
@@ -201,6 +230,9 @@ func TestInspectorInBrowser(t *testing.T) {
 	types := eval[string](t, ctx, `document.getElementById('rows').innerText`)
 	require.Contains(t, types, "jam.created")
 	require.Contains(t, types, "conversation.admin.replied")
+	wait(t, ctx, "the forwards", `[...document.querySelectorAll('#rows tr[data-status="200"]')].every(r => r.querySelector('.fwd-ok') && r.querySelector('.fwd-ok').title === 'forwarded: 200 OK')`)
+	require.NotContains(t, eval[string](t, ctx, `document.querySelector('#rows tr[data-status="401"]').innerText`), "forward")
+	require.ElementsMatch(t, []string{"msg_2Qd8s1YfKz7LmW3vX9pA", "notif_a1b2c3d4-0002-4e00-8000-000000000002"}, verified())
 	screenshot(t, ctx, artifacts, "inspector-list.png")
 
 	// The forged delivery's detail: the verdict names the failed step.

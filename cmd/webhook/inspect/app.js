@@ -62,7 +62,7 @@ function row(r) {
   tr.dataset.status = r.status;
   if (r.seq === selected) tr.classList.add('selected');
   tr.append(el('td', 'muted num', String(r.seq)));
-  tr.append(el('td', 'mono nowrap', clock(r.time)));
+  tr.append(el('td', 'mono nowrap c-time', clock(r.time)));
   tr.append(el('td', 'c-source', r.source || '—'));
   const type = el('td', 'type');
   if (r.type) {
@@ -85,6 +85,13 @@ function row(r) {
   st.append(statusBadge(r));
   if (r.duplicate) st.append(el('span', 'tag', 'duplicate'));
   if (r.replay_of) st.append(el('span', 'tag', 'replay of #' + r.replay_of));
+  if (r.forward) {
+    // "forwarded: 200 OK", or why not: the app's answer, in short.
+    const ok = /^forwarded: 2/.test(r.forward);
+    const f = el('span', 'tag ' + (ok ? 'fwd-ok' : 'fwd-bad'), ok ? 'forwarded ' + r.forward.split(' ')[1] : 'forward failed');
+    f.title = r.forward;
+    st.append(f);
+  }
   tr.append(st);
   const why = el('td', 'why');
   if (r.reason) {
@@ -93,7 +100,6 @@ function row(r) {
   }
   const out = outcomeText(r);
   if (out) why.append(el('div', r.outcome === 'dead' || r.outcome === 'failure' ? 'reason' : 'muted', out));
-  if (r.forward) why.append(el('div', 'muted small', r.forward));
   tr.append(why);
   tr.append(el('td', 'num mono c-latency', r.latency_ms.toFixed(1) + ' ms'));
   tr.addEventListener('click', () => select(r.seq));
