@@ -102,7 +102,14 @@ function row(r) {
   if (out) why.append(el('div', r.outcome === 'dead' || r.outcome === 'failure' ? 'reason' : 'muted', out));
   tr.append(why);
   tr.append(el('td', 'num mono c-latency', r.latency_ms.toFixed(1) + ' ms'));
+  tr.tabIndex = 0;
   tr.addEventListener('click', () => select(r.seq));
+  tr.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      select(r.seq);
+    }
+  });
   return tr;
 }
 
