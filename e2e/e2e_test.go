@@ -275,3 +275,29 @@ func TestInspectorInBrowser(t *testing.T) {
 	require.Equal(t, "msg_2Qd8s1YfKz7LmW3vX9pA jam.created", got)
 	t.Logf("screenshots in %s", artifacts)
 }
+
+// TestInspectorInboxInBrowser: with --inbox the page lists the inbox's
+// entries and their states, and an entry's row opens its delivery.
+func TestInspectorInboxInBrowser(t *testing.T) {
+	ctx := browser(t)
+	artifacts := os.Getenv(artifactsEnv)
+	if artifacts == "" {
+		artifacts = t.TempDir()
+	}
+	require.NoError(t, os.MkdirAll(artifacts, 0o755))
+	receiver, page := serve(t, t.TempDir(), "--inbox", filepath.Join(t.TempDir(), "inbox.db"))
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page+"/")))
+	wait(t, ctx, "the event stream", `document.getElementById('conn').textContent === 'live'`)
+	wait(t, ctx, "the inbox section", `!document.getElementById('inbox').hidden`)
+	jam := webhooktest.NewStandardRequest(t, webhooktest.Secret, webhooktest.Fixture(t, "jam/jam.created.maximal.json"),
+		webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_2Qd8sInboxE2e"))
+	require.Equal(t, http.StatusOK, post(t, receiver, jam))
+
+	wait(t, ctx, "the delivery, done", `document.querySelector('#inbox-rows tr[data-key="standard:msg_2Qd8sInboxE2e"] .badge')?.textContent === 'done'`)
+	wait(t, ctx, "the delivery's row", `document.querySelector('#rows tr[data-seq="1"]')?.dataset.status === '200'`)
+	wait(t, ctx, "the entry linked to its row", `document.querySelector('#inbox-rows tr.linked') !== null`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#inbox-rows tr.linked`)))
+	wait(t, ctx, "the detail's inbox state", `!document.getElementById('d-inbox').hidden && document.getElementById('d-inbox-text').textContent.startsWith('done · 1 attempt')`)
+	screenshot(t, ctx, artifacts, "inspector-inbox.png")
+}

@@ -317,6 +317,13 @@ async function loadInbox() {
       act.append(b);
     }
     tr.append(act);
+    // The delivery's row, while the list still holds it.
+    const rec = [...records.values()].reverse().find((r) => r.key === e.key);
+    if (rec) {
+      tr.classList.add('linked');
+      tr.title = 'show delivery #' + rec.seq;
+      tr.addEventListener('click', (ev) => { if (ev.target.tagName !== 'BUTTON') select(rec.seq); });
+    }
     body.append(tr);
   }
   $('inbox-empty').hidden = list.length > 0;
