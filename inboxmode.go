@@ -260,8 +260,12 @@ func (h *Handler) Run(ctx context.Context) error {
 				break fill
 			}
 		}
-		leases, err := h.inbox.Lease(ctx, n, h.lease)
-		if err != nil && ctx.Err() == nil {
+		// Not cancelled with ctx: a lease taken by a call cut short would
+		// strand its deliveries until it ran out.
+		lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+		leases, err := h.inbox.Lease(lctx, n, h.lease)
+		lcancel()
+		if err != nil {
 			h.logger.LogAttrs(ctx, slog.LevelError, "webhook inbox lease failed", slog.String("error", err.Error()))
 		}
 		for range n - len(leases) {
