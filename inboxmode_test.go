@@ -478,7 +478,8 @@ func TestInboxModeObserver(t *testing.T) {
 	require.Eventually(t, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return slices.Contains(events, "done standard:other run 2 dead")
+		// The hooks run after the inbox has the delivery dead.
+		return slices.Contains(events, "done standard:other run 2 dead") && slices.Contains(events, "done standard:obs run 2 dead")
 	}, 5*time.Second, time.Millisecond)
 	require.EqualValues(t, 4, spanSeen.Load(), "the callbacks get Dispatch's context")
 
