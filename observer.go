@@ -320,3 +320,91 @@ func (r *observedRun) report(attempt int, outcome Outcome, err error) {
 	r.done = nil // once only
 	done(Dispatched{Duration: took, Attempt: attempt, Outcome: outcome, Err: err})
 }
+
+// JoinObservers returns an Observer that calls each of obs in turn, so
+// that OpenTelemetry and your own hooks can watch the same handler. Nil
+// observers and nil hooks are skipped; a hook none of them sets stays nil,
+// and so costs nothing. Dispatch hooks nest: each gets the context the
+// one before it returned, and their done funcs run in reverse order, the
+// first observer's last.
+func JoinObservers(obs ...*Observer) *Observer {
+	var list []*Observer
+	for _, o := range obs {
+		if o != nil {
+			list = append(list, o)
+		}
+	}
+	j := &Observer{}
+	each := func(set func(o *Observer) bool) []*Observer {
+		var with []*Observer
+		for _, o := range list {
+			if set(o) {
+				with = append(with, o)
+			}
+		}
+		return with
+	}
+	if os := each(func(o *Observer) bool { return o.Rejected != nil }); len(os) > 0 {
+		j.Rejected = func(ctx context.Context, r Rejection) {
+			for _, o := range os {
+				o.Rejected(ctx, r)
+			}
+		}
+	}
+	deliveryHook := func(get func(o *Observer) func(context.Context, *Delivery)) func(context.Context, *Delivery) {
+		os := each(func(o *Observer) bool { return get(o) != nil })
+		if len(os) == 0 {
+			return nil
+		}
+		return func(ctx context.Context, d *Delivery) {
+			for _, o := range os {
+				get(o)(ctx, d)
+			}
+		}
+	}
+	j.Verified = deliveryHook(func(o *Observer) func(context.Context, *Delivery) { return o.Verified })
+	j.Decoded = deliveryHook(func(o *Observer) func(context.Context, *Delivery) { return o.Decoded })
+	j.Duplicate = deliveryHook(func(o *Observer) func(context.Context, *Delivery) { return o.Duplicate })
+	j.Stored = deliveryHook(func(o *Observer) func(context.Context, *Delivery) { return o.Stored })
+	if os := each(func(o *Observer) bool { return o.Storing != nil }); len(os) > 0 {
+		j.Storing = func(ctx context.Context, d *Delivery, meta map[string]string) {
+			for _, o := range os {
+				o.Storing(ctx, d, meta)
+			}
+		}
+	}
+	if os := each(func(o *Observer) bool { return o.Dispatch != nil }); len(os) > 0 {
+		j.Dispatch = func(ctx context.Context, d *Delivery, meta map[string]string) (context.Context, func(Dispatched)) {
+			dones := make([]func(Dispatched), 0, len(os))
+			for _, o := range os {
+				cctx, done := o.Dispatch(ctx, d, meta)
+				if cctx != nil {
+					ctx = cctx
+				}
+				if done != nil {
+					dones = append(dones, done)
+				}
+			}
+			return ctx, func(r Dispatched) {
+				for i := len(dones) - 1; i >= 0; i-- {
+					dones[i](r)
+				}
+			}
+		}
+	}
+	if os := each(func(o *Observer) bool { return o.Dead != nil }); len(os) > 0 {
+		j.Dead = func(ctx context.Context, d *Delivery, err error) {
+			for _, o := range os {
+				o.Dead(ctx, d, err)
+			}
+		}
+	}
+	if os := each(func(o *Observer) bool { return o.Inbox != nil }); len(os) > 0 {
+		j.Inbox = func(ib Inbox) {
+			for _, o := range os {
+				o.Inbox(ib)
+			}
+		}
+	}
+	return j
+}

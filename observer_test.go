@@ -269,3 +269,46 @@ func TestObserverInbox(t *testing.T) {
 	}, log.linesOf("msg_bad"))
 	require.GreaterOrEqual(t, len(log.runs), 4)
 }
+
+func TestJoinObservers(t *testing.T) {
+	var first, second eventLog
+	var order []string
+	a, b := first.observer(), second.observer()
+	// Nesting: the second observer's Dispatch sees the first's context,
+	// and the done funcs run innermost first.
+	aDispatch, bDispatch := a.Dispatch, b.Dispatch
+	a.Dispatch = func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+		ctx, done := aDispatch(ctx, d, meta)
+		return context.WithValue(ctx, ctxKey2{}, "first"), func(r webhook.Dispatched) { order = append(order, "first"); done(r) }
+	}
+	b.Dispatch = func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+		require.Equal(t, "first", ctx.Value(ctxKey2{}))
+		ctx, done := bDispatch(ctx, d, meta)
+		return ctx, func(r webhook.Dispatched) { order = append(order, "second"); done(r) }
+	}
+	b.Verified = nil // a hook only one of them sets
+	r := newRig(t, webhook.WithObserver(webhook.JoinObservers(nil, a, b)))
+	id := webhooktest.MessageID(jamBody)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.Equal(t, http.StatusUnauthorized, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(time.Unix(0, 0)))).Code)
+	require.Equal(t, []string{
+		"verified standard",
+		"decoded jam.created " + id,
+		"dispatch " + id + " meta=map[]",
+		"done " + id + " attempt=1 success err=false",
+		"rejected standard 401 too_old",
+	}, first.take())
+	require.Equal(t, []string{
+		"decoded jam.created " + id,
+		"dispatch " + id + " meta=map[]",
+		"done " + id + " attempt=1 success err=false",
+		"rejected standard 401 too_old",
+	}, second.take())
+	require.Equal(t, []string{"second", "first"}, order)
+
+	none := webhook.JoinObservers(nil, &webhook.Observer{})
+	require.Nil(t, none.Dispatch)
+	require.Nil(t, none.Rejected)
+}
+
+type ctxKey2 struct{}
