@@ -34,13 +34,13 @@ var inspectFiles embed.FS
 
 // inspectFlags are serve's flags for the inspector.
 type inspectFlags struct {
-	addr           optionalAddr
-	public         bool
-	keep           int
-	forwardTo      string
-	forwardSecret  string
-	forwardInterco string
-	fixtures       string
+	addr            optionalAddr
+	public          bool
+	keep            int
+	forwardTo       string
+	forwardSecret   string
+	forwardIntercom string
+	fixtures        string
 }
 
 // optionalAddr is a flag that may be given bare (--inspect) or with a
@@ -73,7 +73,7 @@ func (f *inspectFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.keep, "inspect-keep", 500, "inspector: how many recent deliveries to keep in memory")
 	fs.StringVar(&f.forwardTo, "forward-to", "", "inspector: forward each accepted delivery to this URL (your app)")
 	fs.StringVar(&f.forwardSecret, "forward-secret", "", "with --forward-to: re-sign Standard Webhooks deliveries with your app's whsec_ test secret (default: the original headers)")
-	fs.StringVar(&f.forwardInterco, "forward-intercom-secret", "", "with --forward-to: re-sign Intercom deliveries with your app's client secret (default: the original headers)")
+	fs.StringVar(&f.forwardIntercom, "forward-intercom-secret", "", "with --forward-to: re-sign Intercom deliveries with your app's client secret (default: the original headers)")
 	fs.StringVar(&f.fixtures, "fixtures", "", "inspector: directory that \"save as fixture\" writes into, as jam/, intercom/ and series/")
 }
 
@@ -81,7 +81,7 @@ func (f *inspectFlags) register(fs *flag.FlagSet) {
 // listens.
 func (f *inspectFlags) check() error {
 	if !f.addr.set {
-		for name, v := range map[string]string{"--forward-to": f.forwardTo, "--fixtures": f.fixtures, "--forward-secret": f.forwardSecret, "--forward-intercom-secret": f.forwardInterco} {
+		for name, v := range map[string]string{"--forward-to": f.forwardTo, "--fixtures": f.fixtures, "--forward-secret": f.forwardSecret, "--forward-intercom-secret": f.forwardIntercom} {
 			if v != "" {
 				return fmt.Errorf("%s needs --inspect", name)
 			}
@@ -91,7 +91,7 @@ func (f *inspectFlags) check() error {
 	if f.keep < 1 {
 		return errors.New("--inspect-keep must be at least 1")
 	}
-	if (f.forwardSecret != "" || f.forwardInterco != "") && f.forwardTo == "" {
+	if (f.forwardSecret != "" || f.forwardIntercom != "") && f.forwardTo == "" {
 		return errors.New("--forward-secret and --forward-intercom-secret need --forward-to")
 	}
 	if f.forwardTo != "" && !strings.HasPrefix(f.forwardTo, "http://") && !strings.HasPrefix(f.forwardTo, "https://") {
@@ -102,8 +102,8 @@ func (f *inspectFlags) check() error {
 			return fmt.Errorf("--forward-secret: %v", err)
 		}
 	}
-	if f.forwardInterco != "" {
-		if _, err := webhook.NewIntercomVerifier(f.forwardInterco); err != nil {
+	if f.forwardIntercom != "" {
+		if _, err := webhook.NewIntercomVerifier(f.forwardIntercom); err != nil {
 			return fmt.Errorf("--forward-intercom-secret: %v", err)
 		}
 	}

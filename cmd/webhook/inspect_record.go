@@ -59,7 +59,7 @@ func newInspector(f *inspectFlags, keys *keyFlags, tol time.Duration, maxBody in
 		maxBody:  maxBody,
 		inbox:    ib,
 		fixtures: f.fixtures,
-		fwd:      forwardConfig{url: f.forwardTo, secret: f.forwardSecret, intercom: f.forwardInterco},
+		fwd:      forwardConfig{url: f.forwardTo, secret: f.forwardSecret, intercom: f.forwardIntercom},
 		client:   inspectorClient(),
 		logger:   logger,
 		now:      time.Now,
@@ -126,10 +126,10 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 		rec.Source = string(detectSource(r.Header, in.keys.header()))
 		// Read what the handler may read, no more, and hand it the same
 		// stream: a body past the limit still reaches it, to be refused.
-		kept, err := io.ReadAll(io.LimitReader(r.Body, in.maxBody))
+		kept, err := io.ReadAll(io.LimitReader(r.Body, in.maxBody+1))
 		rec.Body = kept
-		if err == nil && int64(len(kept)) == in.maxBody {
-			rec.Cut = true
+		if int64(len(kept)) > in.maxBody {
+			rec.Body, rec.Cut = kept[:in.maxBody], true
 		}
 		r.Body = struct {
 			io.Reader

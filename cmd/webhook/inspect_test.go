@@ -231,9 +231,9 @@ func TestInspectorForward(t *testing.T) {
 		appSecret, appInterco string
 		inbox                 bool
 	}{
-		{"re-signed for the app's test secrets", inspectFlags{forwardSecret: appSecret, forwardInterco: appIntercom}, appSecret, appIntercom, false},
+		{"re-signed for the app's test secrets", inspectFlags{forwardSecret: appSecret, forwardIntercom: appIntercom}, appSecret, appIntercom, false},
 		{"original headers", inspectFlags{}, webhooktest.Secret, webhooktest.IntercomSecret, false},
-		{"re-signed, in inbox mode", inspectFlags{forwardSecret: appSecret, forwardInterco: appIntercom}, appSecret, appIntercom, true},
+		{"re-signed, in inbox mode", inspectFlags{forwardSecret: appSecret, forwardIntercom: appIntercom}, appSecret, appIntercom, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -551,5 +551,42 @@ func TestInspectServe(t *testing.T) {
 		require.Equal(t, exitOK, code, stderr.String())
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// TestInspectorBodyLimit: a body past --max-body still reaches the
+// handler, which refuses it with 413; the record keeps the first
+// --max-body bytes and says so, and neither replays nor saves them.
+func TestInspectorBodyLimit(t *testing.T) {
+	const max = 64
+	dir := t.TempDir()
+	f := inspectFlags{addr: optionalAddr{set: true, addr: "127.0.0.1:0"}, keep: 10, fixtures: dir}
+	keys := &keyFlags{secrets: listFlag{webhooktest.Secret}}
+	logger := slog.New(slog.DiscardHandler)
+	in := newInspector(&f, keys, webhook.DefaultTolerance, max, nil, logger)
+	h, err := webhook.NewHandler(append([]webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithMaxBodySize(max), webhook.WithLogger(logger)}, in.options()...)...)
+	require.NoError(t, err)
+	h.OnAny(func(context.Context, *webhook.Delivery, webhook.Event) error { return nil })
+	recv := in.receiver(h)
+	page := httptest.NewServer(in.guard(in.routes()))
+	defer page.Close()
+
+	for _, size := range []int{max, max + 1, 4 * max} {
+		body := []byte(`{"a":"` + strings.Repeat("x", size-8) + `"}`)
+		require.Len(t, body, size)
+		w := httptest.NewRecorder()
+		recv.ServeHTTP(w, webhooktest.NewStandardRequest(t, webhooktest.Secret, body, webhooktest.WithTime(time.Now())))
+		rec := in.find(in.seq)
+		require.Equal(t, size > max, rec.Cut, size)
+		if size > max {
+			require.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
+			require.Equal(t, body[:max], rec.Body)
+			require.False(t, in.replayPlan(rec).Possible)
+			_, err := saveFixture(dir, keys.header(), rec)
+			require.ErrorContains(t, err, "--max-body")
+		} else {
+			require.NotEqual(t, http.StatusRequestEntityTooLarge, w.Code)
+			require.Equal(t, body, rec.Body)
+		}
 	}
 }
