@@ -75,6 +75,9 @@ type Inbox struct {
 	base     string // prefix{name}:
 
 	store, lease, settle, replay, purge, list, stats *redis.Script
+	// batch sends Store and settling calls made at the same time in one
+	// pipeline.
+	batch *batcher
 }
 
 var _ webhook.Inbox = (*Inbox)(nil)
@@ -127,6 +130,7 @@ func NewInbox(client redis.UniversalClient, opts ...InboxOption) (*Inbox, error)
 		purge:  redis.NewScript(inboxPurgeScript),
 		list:   redis.NewScript(inboxListScript),
 		stats:  redis.NewScript(inboxStatsScript),
+		batch:  &batcher{client: client},
 	}
 	for _, opt := range opts {
 		opt(ib)
@@ -145,6 +149,18 @@ func NewInbox(client redis.UniversalClient, opts ...InboxOption) (*Inbox, error)
 	}
 	ib.base = ib.prefix + "{" + ib.name + "}:"
 	return ib, nil
+}
+
+// intReply is a script's integer reply.
+func (ib *Inbox) intReply(reply any, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	n, ok := reply.(int64)
+	if !ok {
+		return 0, fmt.Errorf("unexpected reply %T", reply)
+	}
+	return n, nil
 }
 
 // Key names under base.
@@ -188,7 +204,7 @@ func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error)
 	}
 	args := append([]any{ib.base, e.Key, usString(e.ReceivedAt), ib.capacity}, fields...)
 	keys := []string{ib.k("q"), ib.k("new"), ib.k("retry"), ib.k("leased"), ib.k("all")}
-	reply, err := ib.store.Run(ctx, ib.client, keys, args...).Int()
+	reply, err := ib.intReply(ib.batch.run(ctx, ib.store, keys, args...))
 	if err != nil {
 		return false, fmt.Errorf("redisstore: inbox: store: %w", err)
 	}
@@ -272,7 +288,7 @@ func (ib *Inbox) settleOp(ctx context.Context, op, key, token string, next time.
 		ib.k("done"), ib.k("dead"), ib.k("done:at"), ib.k("dead:at")}
 	args := []any{ib.base, inboxGroup, key, token, op,
 		nsString(now), usString(now), nsString(next), usString(next), lastErr}
-	reply, err := ib.settle.Run(ctx, ib.client, keys, args...).Int()
+	reply, err := ib.intReply(ib.batch.run(ctx, ib.settle, keys, args...))
 	if err != nil {
 		return fmt.Errorf("redisstore: inbox: %s: %w", op, err)
 	}
