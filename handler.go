@@ -42,6 +42,9 @@ const (
 type Delivery struct {
 	// Source is the scheme the request was verified with.
 	Source Source
+	// Tenant is the tenant whose keys verified the delivery (Keys.Tenant
+	// from the WithKeyFunc function); empty without one.
+	Tenant string
 	// ID is the message id (webhook-id) or the Intercom notification id,
 	// stable across retries; empty when the sender gives none (Intercom
 	// ping, Series).
@@ -161,9 +164,14 @@ func walkReturned(err error, match func(error) bool) bool {
 // A HandlerError is what the error hook receives: the status the handler
 // answered and why. Status is 0 for callbacks that failed in an inbox
 // worker (Handler.Run), where nothing is answered.
+//
+// Diagnosis, for a request that failed verification or whose body could
+// not be read whole, holds the evidence about why (see Diagnosis); it is
+// nil otherwise. The sender never sees it.
 type HandlerError struct {
-	Status int
-	Err    error
+	Status    int
+	Err       error
+	Diagnosis *Diagnosis
 }
 
 // Error gives the status answered and the reason.
@@ -235,6 +243,7 @@ type handlerConfig struct {
 	inbox            Inbox
 	workers          WorkerConfig
 	observer         *Observer
+	keyFunc          KeyFunc
 }
 
 // WithSecrets configures Standard Webhooks verification (Jam) with one or
@@ -485,6 +494,9 @@ type Handler struct {
 	workers WorkerConfig  // with the defaults filled in
 	wake    chan struct{} // a delivery was stored: workers look at once
 
+	keyFunc KeyFunc    // nil unless WithKeyFunc
+	drops   *unhandled // events no callback ran for
+
 	mu  sync.Mutex // serialises registration
 	reg atomic.Pointer[registry]
 }
@@ -546,7 +558,13 @@ func NewHandler(opts ...Option) (*Handler, error) {
 			return nil, err
 		}
 	}
-	if h.std == nil && h.intercom == nil && h.series == nil {
+	if c.keyFunc != nil {
+		if h.std != nil || h.intercom != nil {
+			return nil, errors.New("webhook: WithKeyFunc chooses the Standard Webhooks and Intercom keys: use it without WithSecrets, WithIntercomSecrets or their verifier forms")
+		}
+		h.keyFunc = c.keyFunc
+	}
+	if h.std == nil && h.intercom == nil && h.series == nil && h.keyFunc == nil {
 		return nil, fmt.Errorf("webhook: no source configured: %w", ErrEmptySecret)
 	}
 	if h.series != nil && isSignatureHeader(h.series.Header()) {
@@ -565,7 +583,8 @@ func NewHandler(opts ...Option) (*Handler, error) {
 		h.dedupe = NewMemoryStore(DefaultMaxEntries, vc.now)
 	}
 	h.budget.limit = c.maxBodyMemory
-	h.reg.Store(&registry{})
+	h.drops = &unhandled{logger: h.logger}
+	h.reg.Store(&registry{drops: h.drops})
 	h.obs.inbox(h.inbox)
 	return h, nil
 }
@@ -580,7 +599,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		w.Header().Set("Allow", "POST, PUT, HEAD")
-		h.reject(ctx, w, &Delivery{Header: r.Header}, http.StatusMethodNotAllowed, ErrMethodNotAllowed)
+		h.reject(ctx, w, &Delivery{Header: r.Header}, http.StatusMethodNotAllowed, methodErr(r.Method))
 		return
 	}
 
@@ -588,7 +607,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rs := &requestState{d: Delivery{Source: h.pickSource(r.Header), Header: r.Header}}
 	d := &rs.d
 	if d.Source == "" {
-		h.reject(ctx, w, d, http.StatusUnauthorized, verifyErr("", ErrRequiredHeaders, "no signature headers of a configured source"))
+		dg, err := h.noSource(r)
+		h.rejectDiag(ctx, w, d, http.StatusUnauthorized, err, dg)
 		return
 	}
 	if !acceptsMediaType(d.Source, r.Header.Get("Content-Type")) {
@@ -613,15 +633,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", "1")
 			h.reject(ctx, w, d, http.StatusServiceUnavailable, err)
 		default:
-			h.reject(ctx, w, d, http.StatusBadRequest, err)
+			h.rejectDiag(ctx, w, d, http.StatusBadRequest, err, diagnoseRead(d.Source, r, err, h.now()))
 		}
 		return
 	}
 
+	std, intercom := h.std, h.intercom
+	if h.keyFunc != nil && d.Source != SourceSeries {
+		var ok bool
+		if std, intercom, ok = h.tenantKeys(ctx, w, r, d, body); !ok {
+			return
+		}
+	}
+	var kr *keyring
 	switch d.Source {
 	case SourceStandard:
 		var copied int64
-		d.ID, d.Timestamp, copied, err = h.std.verify(body, r.Header, &h.budget)
+		kr = std.keys.Load()
+		d.ID, d.Timestamp, copied, err = std.verify(body, r.Header, &h.budget)
 		held += copied
 		if errors.Is(err, errMemBudget) {
 			w.Header().Set("Retry-After", "1")
@@ -629,10 +658,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case SourceIntercom:
-		err = h.intercom.Verify(body, r.Header)
+		kr = intercom.keys.Load()
+		err = intercom.Verify(body, r.Header)
 	}
 	if err != nil {
-		h.reject(ctx, w, d, http.StatusUnauthorized, err)
+		h.rejectDiag(ctx, w, d, http.StatusUnauthorized, err, diagnoseVerify(d.Source, r, body, kr, err, h.now()))
 		return
 	}
 	d.Body = body
@@ -654,7 +684,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.obs.decoded(ctx, d)
 	if d.ID != "" && (h.dedupe != nil || h.inbox != nil) {
-		d.Key = string(d.Source) + ":" + d.ID
+		d.Key = dedupeKey(d)
 	}
 	if h.inbox != nil {
 		h.store(ctx, w, r, d)
@@ -677,7 +707,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", err.Error()))
 			key = ""
 		case status == Processed:
-			h.logger.LogAttrs(ctx, slog.LevelDebug, "webhook duplicate acknowledged",
+			h.logger.LogAttrs(ctx, slog.LevelInfo, "webhook duplicate acknowledged",
 				slog.String("source", string(d.Source)), slog.String("id", d.ID))
 			h.obs.duplicate(ctx, d)
 			w.WriteHeader(http.StatusOK)
@@ -766,10 +796,10 @@ func (h *Handler) SetSecrets(secrets ...string) error {
 // pickSource chooses the verifier by the headers present, before the body
 // is read: the first configured source whose headers appear.
 func (h *Handler) pickSource(hd http.Header) Source {
-	if h.std != nil && hasAny(hd, headerWebhookID, headerWebhookTimestamp, headerWebhookSignature, headerSvixID, headerSvixTimestamp, headerSvixSignature) {
+	if (h.std != nil || h.keyFunc != nil) && hasAny(hd, headerWebhookID, headerWebhookTimestamp, headerWebhookSignature, headerSvixID, headerSvixTimestamp, headerSvixSignature) {
 		return SourceStandard
 	}
-	if h.intercom != nil && hasAny(hd, headerHubSignature) {
+	if (h.intercom != nil || h.keyFunc != nil) && hasAny(hd, headerHubSignature) {
 		return SourceIntercom
 	}
 	if h.series != nil && hasAny(hd, h.series.Header()) {
@@ -877,7 +907,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 		case n >= 0 && int64(got) > n:
 			return nil, held, errLongerThanDeclared
 		case err == io.EOF && n >= 0 && int64(got) < n:
-			return nil, held, bodyErr(io.ErrUnexpectedEOF)
+			return nil, held, &shortBodyError{got: int64(got), declared: n}
 		case err == io.EOF:
 			// The pooled buffer goes back; the body is what the
 			// request keeps, and it replaces the charge for the bytes.
@@ -928,7 +958,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 		case n >= 0 && int64(len(body)) > n:
 			return nil, held, errLongerThanDeclared
 		case err == io.EOF && n >= 0 && int64(len(body)) < n:
-			return nil, held, bodyErr(io.ErrUnexpectedEOF)
+			return nil, held, &shortBodyError{got: int64(len(body)), declared: n}
 		case err == io.EOF:
 			return body, held, nil
 		case err != nil:
@@ -999,11 +1029,16 @@ func (h *Handler) reject(ctx context.Context, w http.ResponseWriter, d *Delivery
 // a callback's or a store's. An empty reason is ReasonOf(err), worked out
 // only if an observer asks.
 func (h *Handler) rejectFor(ctx context.Context, w http.ResponseWriter, d *Delivery, code int, reason Reason, err error) {
-	level := slog.LevelWarn
-	if code >= 500 {
-		level = slog.LevelError
-	}
+	h.rejectWith(ctx, w, d, code, reason, err, nil)
+}
+
+// rejectWith is rejectFor with a diagnosis, which may be nil.
+func (h *Handler) rejectWith(ctx context.Context, w http.ResponseWriter, d *Delivery, code int, reason Reason, err error, dg *Diagnosis) {
+	level, msg := rejectLevel(code, reason, err)
 	attrs := []slog.Attr{slog.Int("status", code), slog.String("reason", err.Error())}
+	if reason != "" {
+		attrs = append(attrs, slog.String("class", string(reason)))
+	}
 	if d.Source != "" {
 		attrs = append(attrs, slog.String("source", string(d.Source)))
 	}
@@ -1017,8 +1052,14 @@ func (h *Handler) rejectFor(ctx context.Context, w http.ResponseWriter, d *Deliv
 	if errors.As(err, &pe) {
 		attrs = append(attrs, slog.String("stack", string(pe.Stack)))
 	}
-	h.logger.LogAttrs(ctx, level, "webhook rejected", attrs...)
-	h.reg.Load().reportError(ctx, h.logger, d, &HandlerError{Status: code, Err: err})
+	if d.Tenant != "" {
+		attrs = append(attrs, slog.String("tenant", d.Tenant))
+	}
+	if dg != nil {
+		attrs = dg.attrs(attrs)
+	}
+	h.logger.LogAttrs(ctx, level, msg, attrs...)
+	h.reg.Load().reportError(ctx, h.logger, d, &HandlerError{Status: code, Err: err, Diagnosis: dg})
 	h.obs.rejected(ctx, d, code, reason, err)
 	http.Error(w, http.StatusText(code), code)
 }
@@ -1034,6 +1075,7 @@ type registry struct {
 	unknown  []callback
 	any      []callback
 	errs     []func(context.Context, *Delivery, *HandlerError)
+	drops    *unhandled // the handler's, shared by every copy
 }
 
 type pattern struct {
@@ -1048,6 +1090,7 @@ func (r *registry) clone() *registry {
 		unknown:  append([]callback(nil), r.unknown...),
 		any:      append([]callback(nil), r.any...),
 		errs:     r.errs[:len(r.errs):len(r.errs)],
+		drops:    r.drops,
 	}
 	for k, v := range r.byType {
 		c.byType[k] = v[:len(v):len(v)]
@@ -1071,7 +1114,9 @@ func (h *Handler) onType(eventType string, fn callback) {
 // with, and the joined errors.
 func (r *registry) dispatch(ctx context.Context, d *Delivery) (int, error) {
 	var errs []error
+	ran := 0
 	run := func(fn callback) {
+		ran++
 		if err := call(ctx, d, fn); err != nil {
 			errs = append(errs, err)
 		}
@@ -1099,6 +1144,9 @@ func (r *registry) dispatch(ctx context.Context, d *Delivery) (int, error) {
 	}
 	for _, fn := range r.any {
 		run(fn)
+	}
+	if ran == 0 {
+		r.drops.note(ctx, d)
 	}
 	return statusOf(errs)
 }
@@ -1216,7 +1264,9 @@ func (h *Handler) OnError(fn func(ctx context.Context, d *Delivery, err *Handler
 // pattern: an exact topic such as "conversation.user.replied", a prefix
 // wildcard such as "conversation.*" (every topic that starts with
 // "conversation."), or "*" for every topic. It panics on any other use of
-// "*", as http.ServeMux does on a bad pattern.
+// "*", as http.ServeMux does on a bad pattern. A topic or prefix that
+// matches none of the Topic constants is registered all the same (Intercom
+// adds topics) and logged at WARN, since it is most often a typo.
 func (h *Handler) OnIntercom(topic string, fn func(ctx context.Context, d *Delivery, n *IntercomNotification) error) {
 	cb := adapt(fn)
 	switch {
@@ -1224,10 +1274,12 @@ func (h *Handler) OnIntercom(topic string, fn func(ctx context.Context, d *Deliv
 		h.register(func(r *registry) { r.patterns = append(r.patterns, pattern{prefix: "", fn: cb}) })
 	case len(topic) > 2 && strings.HasSuffix(topic, ".*") && !strings.Contains(topic[:len(topic)-2], "*"):
 		prefix := topic[:len(topic)-1]
+		h.warnTopic(topic, prefix, true)
 		h.register(func(r *registry) { r.patterns = append(r.patterns, pattern{prefix: prefix, fn: cb}) })
 	case topic == "" || strings.Contains(topic, "*"):
 		panic("webhook: bad Intercom topic pattern " + strconv.Quote(topic))
 	default:
+		h.warnTopic(topic, topic, false)
 		h.onType(topic, cb)
 	}
 }

@@ -178,6 +178,12 @@ func (h *Handler) store(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	// The observer's trace context, the request's own span, replaces the
 	// sender's.
 	e.Meta = h.obs.storing(ctx, d, e.Meta)
+	if d.Tenant != "" {
+		if e.Meta == nil {
+			e.Meta = make(map[string]string, 1)
+		}
+		e.Meta[metaTenant] = d.Tenant
+	}
 	stored, err := h.inbox.Store(ctx, e)
 	if err != nil {
 		w.Header().Set("Retry-After", inboxRetryAfter)
@@ -195,12 +201,15 @@ func (h *Handler) store(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		default:
 		}
 	} else {
-		h.logger.LogAttrs(ctx, slog.LevelDebug, "webhook duplicate acknowledged",
+		h.logger.LogAttrs(ctx, slog.LevelInfo, "webhook duplicate acknowledged",
 			slog.String("source", string(d.Source)), slog.String("id", d.ID))
 		h.obs.duplicate(ctx, d)
 	}
 	w.WriteHeader(http.StatusOK)
 }
+
+// metaTenant is the InboxEntry.Meta entry that keeps Delivery.Tenant.
+const metaTenant = "webhook.tenant"
 
 // generatedKeyPrefix marks the keys of deliveries without a message id.
 const generatedKeyPrefix = "gen-"
@@ -318,7 +327,7 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 	left := e.LeaseUntil.Sub(h.now()) - leaseMargin(h.lease)
 	lc := newLeaseContext(base, time.Now().Add(left))
 	defer lc.stop()
-	d := &Delivery{Source: e.Source, ID: e.ID, Timestamp: e.Timestamp, Header: e.Header, Body: e.Body, Key: e.Key, InboxAttempt: e.Attempts}
+	d := &Delivery{Source: e.Source, ID: e.ID, Timestamp: e.Timestamp, Header: e.Header, Body: e.Body, Key: e.Key, InboxAttempt: e.Attempts, Tenant: e.Meta[metaTenant]}
 	if d.Header == nil {
 		d.Header = http.Header{}
 	}

@@ -154,7 +154,10 @@ type VerifyError struct {
 
 // Error gives the source and the reason, never key material.
 func (e *VerifyError) Error() string {
-	msg := "webhook: " + string(e.Source) + ": " + e.Err.Error()
+	msg := "webhook: " + e.Err.Error()
+	if e.Source != "" {
+		msg = "webhook: " + string(e.Source) + ": " + e.Err.Error()
+	}
 	if e.Reason != "" {
 		msg += ": " + e.Reason
 	}

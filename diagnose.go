@@ -1,0 +1,385 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A Diagnosis is what the handler could tell about a delivery it could not
+// verify or read: the evidence for finding it in the sender's portal and
+// for telling a wrong key from a body changed on the way (by middleware,
+// a proxy, a re-encoding). The handler logs it and hands it to OnError in
+// HandlerError.Diagnosis, never to the sender. Nothing in it is verified,
+// and nothing in it is key material, a MAC, a received signature or the
+// body.
+type Diagnosis struct {
+	// MessageID is the webhook-id (or svix-id) header as received,
+	// unverified: anyone could have sent it. Empty for Intercom, whose
+	// notification id is inside the body.
+	MessageID string
+	// Timestamp is the webhook-timestamp (or svix-timestamp) header,
+	// unverified; zero when absent or malformed.
+	Timestamp time.Time
+	// Skew is the local clock minus Timestamp: positive when this clock
+	// is ahead of the sender's. Zero when Timestamp is.
+	Skew time.Duration
+	// BodyLen is how many body bytes were read; -1 when the request was
+	// refused before its body was read.
+	BodyLen int
+	// ContentLength is the length the request declared (its
+	// Content-Length header), -1 when it declared none.
+	ContentLength int64
+	// ContentEncoding is the Content-Encoding header, when present.
+	ContentEncoding string
+	// V1, V1a and OtherEntries count the signature entries received, by
+	// version: Standard Webhooks v1 (HMAC) and v1a (ed25519), and other
+	// versions, which are skipped. An Intercom X-Hub-Signature counts as
+	// one V1 entry.
+	V1, V1a, OtherEntries int
+	// Keys and PublicKeys count the keys the entries were tried against:
+	// HMAC keys (Standard Webhooks secrets or Intercom client secrets)
+	// and ed25519 public keys.
+	Keys, PublicKeys int
+	// Hint is the likeliest cause the evidence shows, or HintNone.
+	Hint Hint
+	// Evidence says, in a few words, what the hint rests on.
+	Evidence string
+}
+
+// A Hint names the likeliest cause of a rejection, chosen from evidence in
+// the request only. The README's "Troubleshooting: no matching signature"
+// section gives the fix for each.
+type Hint string
+
+// The hints a Diagnosis can give.
+const (
+	// HintNone: the evidence points nowhere in particular.
+	HintNone Hint = ""
+	// HintCheckSecret: the body looks as the sender sends it (JSON, of
+	// the declared length, not compressed), so the configured secret is
+	// the likeliest difference: another endpoint's, another
+	// environment's, or rotated by the sender.
+	HintCheckSecret Hint = "check_secret"
+	// HintCompressed: the body is compressed (a Content-Encoding header,
+	// or gzip or zlib bytes); senders sign the uncompressed bytes.
+	HintCompressed Hint = "compressed"
+	// HintEmptyBody: the body is empty, as when a middleware read it
+	// before the handler did.
+	HintEmptyBody Hint = "empty_body"
+	// HintLengthMismatch: the body read is not as long as the request's
+	// Content-Length header says.
+	HintLengthMismatch Hint = "length_mismatch"
+	// HintReencoded: the body's JSON shows marks of a re-encoding
+	// (sorted keys, Go's \u003c escapes, a trailing newline, Python's
+	// spacing), which changes the signed bytes.
+	HintReencoded Hint = "reencoded"
+	// HintNotJSON: the body is not JSON, which no sender of these sources
+	// sends: something replaced it.
+	HintNotJSON Hint = "not_json"
+	// HintClockAhead: the timestamp is older than the window by the local
+	// clock: this clock runs ahead of the sender's, or the delivery is an
+	// old capture replayed.
+	HintClockAhead Hint = "clock_ahead"
+	// HintClockBehind: the timestamp is in the future by the local clock:
+	// this clock runs behind the sender's.
+	HintClockBehind Hint = "clock_behind"
+	// HintSourceNotConfigured: the request carries the signature headers
+	// of a source the handler has no keys for.
+	HintSourceNotConfigured Hint = "source_not_configured"
+	// HintNoKeys: the key function (WithKeyFunc) gave no keys for this
+	// request's source: an unknown tenant, or a tenant without keys for it.
+	HintNoKeys Hint = "no_keys"
+)
+
+// diagnoseHeaders fills what the headers say: for Standard Webhooks the
+// unverified id and timestamp and the entries by version.
+func (dg *Diagnosis) diagnoseHeaders(src Source, hd http.Header, now time.Time) {
+	dg.ContentEncoding = clip(hd.Get("Content-Encoding"))
+	switch src {
+	case SourceStandard:
+		id, ts, sigs, err := standardHeaders(hd)
+		if err != nil {
+			id, ts = firstOf(hd, headerWebhookID, headerSvixID), firstOf(hd, headerWebhookTimestamp, headerSvixTimestamp)
+			sigs = ""
+		}
+		dg.MessageID = clip(id)
+		if sec, ok := parseUnix(ts); ok {
+			dg.Timestamp = time.Unix(sec, 0)
+			dg.Skew = now.Sub(dg.Timestamp).Round(time.Second)
+		}
+		n := 0
+		for entry, rest := nextEntry(sigs); (entry != "" || rest != "") && n < maxSignatures; entry, rest = nextEntry(rest) {
+			if entry == "" {
+				continue
+			}
+			n++
+			switch version, _, _ := strings.Cut(entry, ","); version {
+			case "v1":
+				dg.V1++
+			case "v1a":
+				dg.V1a++
+			default:
+				dg.OtherEntries++
+			}
+		}
+	case SourceIntercom:
+		if len(hd[headerHubSignature]) > 0 {
+			dg.V1 = 1
+		}
+	}
+}
+
+func firstOf(hd http.Header, keys ...string) string {
+	for _, k := range keys {
+		if v := hd[k]; len(v) > 0 && v[0] != "" {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// clip bounds a header value copied into a diagnosis: the sender chooses
+// it, and a log line should not carry kilobytes of it.
+func clip(s string) string {
+	const max = 64
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}
+
+// diagnoseVerify explains a failed verification of body against keys kr.
+func diagnoseVerify(src Source, r *http.Request, body []byte, kr *keyring, err error, now time.Time) *Diagnosis {
+	dg := &Diagnosis{BodyLen: len(body), ContentLength: r.ContentLength}
+	if cl, ok := declaredLength(r.Header); ok {
+		dg.ContentLength = cl
+	}
+	dg.diagnoseHeaders(src, r.Header, now)
+	if kr != nil {
+		dg.Keys, dg.PublicKeys = len(kr.macs), len(kr.pubs)
+	}
+	switch {
+	case errors.Is(err, ErrMessageTooOld):
+		dg.Hint, dg.Evidence = HintClockAhead, skewWords(dg.Skew)
+	case errors.Is(err, ErrMessageTooNew):
+		dg.Hint, dg.Evidence = HintClockBehind, skewWords(dg.Skew)
+	case errors.Is(err, ErrNoMatchingSignature):
+		dg.Hint, dg.Evidence = bodyHint(dg, body)
+	}
+	return dg
+}
+
+// diagnoseRead explains a body that could not be read whole.
+func diagnoseRead(src Source, r *http.Request, err error, now time.Time) *Diagnosis {
+	var sb *shortBodyError
+	if !errors.As(err, &sb) {
+		return nil
+	}
+	dg := &Diagnosis{BodyLen: int(sb.got), ContentLength: sb.declared}
+	dg.diagnoseHeaders(src, r.Header, now)
+	if sb.got == 0 {
+		dg.Hint, dg.Evidence = HintEmptyBody, "no body bytes, Content-Length "+strconv.FormatInt(sb.declared, 10)
+	} else {
+		dg.Hint, dg.Evidence = HintLengthMismatch, lengthWords(sb.got, sb.declared)
+	}
+	return dg
+}
+
+// declaredLength reads the Content-Length header itself: a middleware
+// that replaced the body may have set Request.ContentLength to match, but
+// seldom the header.
+func declaredLength(hd http.Header) (int64, bool) {
+	v := hd["Content-Length"]
+	if len(v) != 1 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v[0], 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// bodyHint picks the hint for a body that matched no signature, from the
+// most telling evidence down. Each test is of the request alone; when none
+// holds, the body looks as sent and the key is the likeliest difference.
+func bodyHint(dg *Diagnosis, body []byte) (Hint, string) {
+	switch {
+	case dg.ContentEncoding != "" && !strings.EqualFold(dg.ContentEncoding, "identity"):
+		return HintCompressed, "Content-Encoding " + dg.ContentEncoding
+	case bytes.HasPrefix(body, []byte{0x1f, 0x8b}):
+		return HintCompressed, "the body starts with the gzip magic bytes"
+	case len(body) >= 2 && body[0] == 0x78 && (body[1] == 0x01 || body[1] == 0x9c || body[1] == 0xda):
+		return HintCompressed, "the body starts as zlib data does"
+	case len(body) == 0:
+		return HintEmptyBody, "no body bytes"
+	case dg.ContentLength >= 0 && dg.ContentLength != int64(len(body)):
+		return HintLengthMismatch, lengthWords(int64(len(body)), dg.ContentLength)
+	}
+	if !validJSON(body) {
+		return HintNotJSON, "the body does not parse as JSON"
+	}
+	if marks := reencodeMarks(body); marks != "" {
+		return HintReencoded, marks
+	}
+	return HintCheckSecret, "the body is JSON of the declared length, not compressed"
+}
+
+func validJSON(b []byte) bool {
+	r := &jsonReader{b: b}
+	return r.skip(0) && r.end()
+}
+
+// reencodeMarks lists the marks of a re-encoding in a JSON body: its
+// object keys in byte order at the top level (a map re-marshalled: the
+// senders write their fields in their own order), Go's escapes of <, >
+// and &, a line break after the document (json.Encoder writes one; no
+// sender does), and Python's json.dumps spacing on a single line.
+func reencodeMarks(b []byte) string {
+	var marks []string
+	if sortedTopKeys(b) {
+		marks = append(marks, "top-level keys in sorted order, as a re-marshalled map has")
+	}
+	if bytes.Contains(b, []byte(`\u003c`)) || bytes.Contains(b, []byte(`\u003e`)) || bytes.Contains(b, []byte(`\u0026`)) {
+		marks = append(marks, `<, > or & escaped as \u003c, \u003e, \u0026, as Go's encoding/json does`)
+	}
+	if bytes.HasSuffix(b, []byte("}\n")) {
+		marks = append(marks, "a line break after the JSON, as json.Encoder writes")
+	}
+	if !bytes.Contains(b, []byte("\n")) && bytes.Contains(b, []byte(`", "`)) && bytes.Contains(b, []byte(`": `)) {
+		marks = append(marks, `", " and ": " on one line, as Python's json.dumps writes`)
+	}
+	return strings.Join(marks, "; ")
+}
+
+// sortedTopKeys reports whether the top-level object has at least four
+// keys and they are in byte order.
+func sortedTopKeys(b []byte) bool {
+	r := &jsonReader{b: b}
+	var prev []byte
+	n, sorted := 0, true
+	ok := r.object(func(key []byte) bool {
+		if n > 0 && bytes.Compare(prev, key) > 0 {
+			sorted = false
+		}
+		prev = key
+		n++
+		return r.skip(1)
+	})
+	return ok && sorted && n >= 4
+}
+
+// skewWords says how far the local clock is from the sender's.
+func skewWords(skew time.Duration) string {
+	switch {
+	case skew > 0:
+		return "clock " + shortDuration(skew) + " ahead of the sender"
+	case skew < 0:
+		return "clock " + shortDuration(-skew) + " behind the sender"
+	}
+	return "clock in step with the sender"
+}
+
+// shortDuration is d in whole seconds without zero trailing units:
+// "10m", "1h30m", "45s".
+func shortDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+func lengthWords(got, declared int64) string {
+	return "body " + strconv.FormatInt(got, 10) + " bytes, Content-Length " + strconv.FormatInt(declared, 10)
+}
+
+// triedWords says which entries were tried against which keys.
+func (dg *Diagnosis) triedWords() string {
+	s := strconv.Itoa(dg.V1) + " v1 against " + strconv.Itoa(dg.Keys) + " HMAC key(s)"
+	if dg.V1a > 0 || dg.PublicKeys > 0 {
+		s += ", " + strconv.Itoa(dg.V1a) + " v1a against " + strconv.Itoa(dg.PublicKeys) + " public key(s)"
+	}
+	if dg.OtherEntries > 0 {
+		s += ", " + strconv.Itoa(dg.OtherEntries) + " of other versions skipped"
+	}
+	return s
+}
+
+// attrs are the diagnosis as log attributes.
+func (dg *Diagnosis) attrs(attrs []slog.Attr) []slog.Attr {
+	if dg.MessageID != "" {
+		attrs = append(attrs, slog.String("id_unverified", dg.MessageID))
+	}
+	if !dg.Timestamp.IsZero() {
+		attrs = append(attrs, slog.Time("timestamp_unverified", dg.Timestamp), slog.String("skew", skewWords(dg.Skew)))
+	}
+	attrs = append(attrs, slog.Int("body_len", dg.BodyLen), slog.Int64("content_length", dg.ContentLength))
+	if dg.ContentEncoding != "" {
+		attrs = append(attrs, slog.String("content_encoding", dg.ContentEncoding))
+	}
+	if dg.V1+dg.V1a+dg.OtherEntries+dg.Keys+dg.PublicKeys > 0 {
+		attrs = append(attrs, slog.String("tried", dg.triedWords()))
+	}
+	if dg.Hint != HintNone {
+		attrs = append(attrs, slog.String("hint", string(dg.Hint)), slog.String("evidence", dg.Evidence))
+	}
+	return attrs
+}
+
+// shortBodyError is a body that ended before its Content-Length, with
+// how much of it came.
+type shortBodyError struct{ got, declared int64 }
+
+func (e *shortBodyError) Error() string {
+	return "webhook: reading body: " + io.ErrUnexpectedEOF.Error()
+}
+func (e *shortBodyError) Unwrap() error { return io.ErrUnexpectedEOF }
+
+// noSource is the error and diagnosis for a request without the headers
+// of any configured source: saying which source's headers it does carry
+// tells a delivery sent to the wrong handler from a stray request.
+func (h *Handler) noSource(r *http.Request) (*Diagnosis, error) {
+	hd := r.Header
+	dg := &Diagnosis{BodyLen: -1, ContentLength: r.ContentLength}
+	reason := "no signature headers of a configured source"
+	switch {
+	case hasAny(hd, headerWebhookID, headerWebhookTimestamp, headerWebhookSignature, headerSvixID, headerSvixTimestamp, headerSvixSignature):
+		reason = "Standard Webhooks (Jam) headers, but the handler has no Standard Webhooks keys (WithSecrets)"
+		dg.diagnoseHeaders(SourceStandard, hd, h.now())
+		dg.Hint, dg.Evidence = HintSourceNotConfigured, "webhook-*/svix-* headers at a handler for "+h.sourceNames()
+	case hasAny(hd, headerHubSignature):
+		reason = "an Intercom X-Hub-Signature, but the handler has no Intercom client secrets (WithIntercomSecrets)"
+		dg.diagnoseHeaders(SourceIntercom, hd, h.now())
+		dg.Hint, dg.Evidence = HintSourceNotConfigured, "X-Hub-Signature at a handler for "+h.sourceNames()
+	}
+	dg.ContentEncoding = clip(hd.Get("Content-Encoding"))
+	return dg, verifyErr("", ErrRequiredHeaders, reason)
+}
+
+// sourceNames lists the configured sources, for a diagnosis.
+func (h *Handler) sourceNames() string {
+	var names []string
+	if h.std != nil || h.keyFunc != nil {
+		names = append(names, string(SourceStandard))
+	}
+	if h.intercom != nil || h.keyFunc != nil {
+		names = append(names, string(SourceIntercom))
+	}
+	if h.series != nil {
+		names = append(names, string(SourceSeries))
+	}
+	return strings.Join(names, ", ") + " only"
+}
+
+// rejectDiag is reject with a diagnosis for the log and the error hook.
+func (h *Handler) rejectDiag(ctx context.Context, w http.ResponseWriter, d *Delivery, code int, err error, dg *Diagnosis) {
+	h.rejectWith(ctx, w, d, code, ReasonOf(err), err, dg)
+}

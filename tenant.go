@@ -1,0 +1,139 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// A KeyHint is what a KeyFunc learns about a request to choose its keys.
+// None of it is verified: it only picks the keys the signature is then
+// checked against, so a forged hint picks keys the forger cannot sign
+// with.
+type KeyHint struct {
+	// Source is the scheme the request's headers name: SourceStandard or
+	// SourceIntercom.
+	Source Source
+	// Host and Path are the request's Host and URL path.
+	Host, Path string
+	// AppID is the top-level app_id of an Intercom body, read before
+	// verification; "" for other sources, or a body without one.
+	AppID string
+	// Request is the request, for PathValue and headers. Its body has
+	// been read: do not read it.
+	Request *http.Request
+}
+
+// Keys are the keys a KeyFunc chose for a request: one tenant's.
+type Keys struct {
+	// Tenant names the tenant. It is Delivery.Tenant, it is logged, and
+	// it namespaces the dedupe key (and the inbox key), so equal message
+	// ids from two tenants never collide. It must be non-empty, at most
+	// 128 bytes, without ':'.
+	Tenant string
+	// Standard verifies the tenant's Standard Webhooks (Jam) deliveries;
+	// nil if it has none.
+	Standard *Verifier
+	// Intercom verifies the tenant's Intercom app deliveries; nil if it
+	// has none.
+	Intercom *IntercomVerifier
+}
+
+// A KeyFunc chooses the keys for a request, once per request, before its
+// signature is checked. It returns nil keys (and a nil error) for a
+// request of no known tenant, which is refused with 401; an error is
+// answered 500 without detail, so the sender retries, and logged.
+//
+// Build each tenant's Keys once and keep them (in a map, say, or a cache
+// in front of the database that holds the secrets): a KeyFunc that builds
+// verifiers on every request parses keys on every request. To rotate a
+// tenant's secret, call SetSecrets on its verifiers, or swap in new Keys.
+type KeyFunc func(ctx context.Context, hint KeyHint) (*Keys, error)
+
+// WithKeyFunc chooses the Standard Webhooks and Intercom keys per request,
+// for a product that receives webhooks for many customers: one Jam
+// endpoint secret per customer (told apart by URL path or host, say), one
+// Intercom client secret per app (told apart by app_id). It replaces
+// WithSecrets, WithIntercomSecrets and their verifier forms, which cannot
+// be combined with it; WithSeries can. The VerifyOptions given to the
+// handler do not apply to the verifiers fn returns: build those with the
+// options they need.
+func WithKeyFunc(fn KeyFunc) Option {
+	return handlerOption(func(c *handlerConfig) error {
+		if fn == nil {
+			return errors.New("webhook: WithKeyFunc needs a non-nil function")
+		}
+		c.keyFunc = fn
+		return nil
+	})
+}
+
+// ErrKeyFunc is reported, with 500, when the WithKeyFunc function fails or
+// returns unusable keys; the sender is told nothing more and retries.
+var ErrKeyFunc = errors.New("webhook: key function failed")
+
+// maxTenantLen bounds a tenant name, which goes into every dedupe key.
+const maxTenantLen = 128
+
+// tenantKeys asks the key function for the request's keys and sets
+// d.Tenant. It answers the request itself, and reports false, when there
+// are none to verify with.
+func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http.Request, d *Delivery, body []byte) (*Verifier, *IntercomVerifier, bool) {
+	hint := KeyHint{Source: d.Source, Host: r.Host, Path: r.URL.Path, Request: r}
+	if d.Source == SourceIntercom {
+		hint.AppID = unverifiedAppID(body)
+	}
+	keys, err := h.keyFunc(ctx, hint)
+	if err == nil && keys != nil {
+		switch t := keys.Tenant; {
+		case t == "":
+			err = errors.New("empty Keys.Tenant")
+		case len(t) > maxTenantLen || strings.Contains(t, ":"):
+			err = errors.New("Keys.Tenant longer than 128 bytes or holding ':'")
+		}
+	}
+	if err != nil {
+		h.rejectFor(ctx, w, d, http.StatusInternalServerError, ReasonOther, fmt.Errorf("%w: %w", ErrKeyFunc, err))
+		return nil, nil, false
+	}
+	var std *Verifier
+	var intercom *IntercomVerifier
+	evidence := "no tenant for this request"
+	if keys != nil {
+		d.Tenant, std, intercom = keys.Tenant, keys.Standard, keys.Intercom
+		evidence = "tenant " + keys.Tenant + " has no " + string(d.Source) + " keys"
+	}
+	if d.Source == SourceStandard && std == nil || d.Source == SourceIntercom && intercom == nil {
+		dg := &Diagnosis{BodyLen: len(body), ContentLength: r.ContentLength, Hint: HintNoKeys, Evidence: evidence}
+		dg.diagnoseHeaders(d.Source, r.Header, h.now())
+		h.rejectDiag(ctx, w, d, http.StatusUnauthorized, verifyErr(d.Source, ErrNoMatchingSignature, evidence), dg)
+		return nil, nil, false
+	}
+	return std, intercom, true
+}
+
+// unverifiedAppID reads the top-level app_id of a JSON body, or "".
+func unverifiedAppID(body []byte) string {
+	r := &jsonReader{b: body}
+	id := ""
+	r.object(func(key []byte) bool {
+		if string(key) == "app_id" && r.peek() == '"' {
+			s, ok := r.str()
+			id = s
+			return ok
+		}
+		return r.skip(1)
+	})
+	return id
+}
+
+// dedupeKey is the key a delivery is claimed and stored under: the source,
+// the tenant when there is one, and the message id.
+func dedupeKey(d *Delivery) string {
+	if d.Tenant != "" {
+		return string(d.Source) + ":" + d.Tenant + ":" + d.ID
+	}
+	return string(d.Source) + ":" + d.ID
+}
