@@ -215,18 +215,26 @@ func bodyHint(dg *Diagnosis, body []byte) (Hint, string) {
 		return HintCompressed, "the body starts with the gzip magic bytes"
 	case len(body) >= 2 && body[0] == 0x78 && (body[1] == 0x01 || body[1] == 0x9c || body[1] == 0xda):
 		return HintCompressed, "the body starts as zlib data does"
+	case len(body) == 0 && dg.ContentLength > 0:
+		return HintEmptyBody, "no body bytes, Content-Length " + strconv.FormatInt(dg.ContentLength, 10)
 	case len(body) == 0:
 		return HintEmptyBody, "no body bytes"
-	case dg.ContentLength >= 0 && dg.ContentLength != int64(len(body)):
-		return HintLengthMismatch, lengthWords(int64(len(body)), dg.ContentLength)
 	}
-	if !validJSON(body) {
-		return HintNotJSON, "the body does not parse as JSON"
-	}
-	if marks := reencodeMarks(body); marks != "" {
+	json := validJSON(body)
+	mismatch := dg.ContentLength >= 0 && dg.ContentLength != int64(len(body))
+	if marks := reencodeMarks(body); json && marks != "" {
+		if mismatch {
+			marks += "; " + lengthWords(int64(len(body)), dg.ContentLength)
+		}
 		return HintReencoded, marks
 	}
-	return HintCheckSecret, "the body is JSON of the declared length, not compressed"
+	switch {
+	case mismatch:
+		return HintLengthMismatch, lengthWords(int64(len(body)), dg.ContentLength)
+	case !json:
+		return HintNotJSON, "the body does not parse as JSON"
+	}
+	return HintCheckSecret, "the body is JSON of the declared length, not compressed, without marks of a re-encoding"
 }
 
 func validJSON(b []byte) bool {
@@ -301,6 +309,11 @@ func lengthWords(got, declared int64) string {
 	return "body " + strconv.FormatInt(got, 10) + " bytes, Content-Length " + strconv.FormatInt(declared, 10)
 }
 
+// entryWords counts the signature entries by version.
+func (dg *Diagnosis) entryWords() string {
+	return strconv.Itoa(dg.V1) + " v1, " + strconv.Itoa(dg.V1a) + " v1a, " + strconv.Itoa(dg.OtherEntries) + " of other versions"
+}
+
 // triedWords says which entries were tried against which keys.
 func (dg *Diagnosis) triedWords() string {
 	s := strconv.Itoa(dg.V1) + " v1 against " + strconv.Itoa(dg.Keys) + " HMAC key(s)"
@@ -325,8 +338,12 @@ func (dg *Diagnosis) attrs(attrs []slog.Attr) []slog.Attr {
 	if dg.ContentEncoding != "" {
 		attrs = append(attrs, slog.String("content_encoding", dg.ContentEncoding))
 	}
-	if dg.V1+dg.V1a+dg.OtherEntries+dg.Keys+dg.PublicKeys > 0 {
+	switch {
+	case dg.Keys+dg.PublicKeys > 0:
 		attrs = append(attrs, slog.String("tried", dg.triedWords()))
+	case dg.V1+dg.V1a+dg.OtherEntries > 0:
+		// No key was tried: the request was refused before.
+		attrs = append(attrs, slog.String("entries", dg.entryWords()))
 	}
 	if dg.Hint != HintNone {
 		attrs = append(attrs, slog.String("hint", string(dg.Hint)), slog.String("evidence", dg.Evidence))

@@ -1,0 +1,284 @@
+package webhook_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// otherSecret and otherClientSecret are keys of the right kind that the
+// handler is not configured with: the "wrong secret" of a real mistake.
+const (
+	otherSecret       = "whsec_b3RoZXItZW5kcG9pbnQtc2VjcmV0LW5vdC1vdXJz"
+	otherClientSecret = "7d2e9a41-c3b8-4f50-9e61-28a4d7c0b3f5"
+	accessToken       = "dG9rOjYxYmM0ZmQ3XzhkOWNfNDYxMl9hNmUyXzNlMjAwYTU0NWI3YjoxOjA="
+)
+
+// sent is one request as a sender sends it: over HTTP, so the server sets
+// Content-Length as it would in production.
+type sent struct {
+	body   []byte            // the bytes on the wire
+	header map[string]string // signature headers and any others
+}
+
+func signedJam(t *testing.T, secret string, body []byte, at time.Time) sent {
+	t.Helper()
+	id := webhooktest.MessageID(body)
+	sig, err := webhooktest.SignStandard(secret, id, at, body)
+	require.NoError(t, err)
+	return sent{body: body, header: map[string]string{
+		"Webhook-Id": id, "Webhook-Timestamp": strconv.FormatInt(at.Unix(), 10), "Webhook-Signature": sig, "Content-Type": "application/json",
+	}}
+}
+
+func signedIntercom(secret string, body []byte) sent {
+	return sent{body: body, header: map[string]string{
+		"X-Hub-Signature": webhooktest.SignIntercom(secret, body), "Content-Type": "application/json",
+	}}
+}
+
+// reencode is what a body-parsing middleware does: decode into a map and
+// encode again, keys sorted, compact.
+func reencode(t *testing.T, body []byte) []byte {
+	t.Helper()
+	var v map[string]any
+	require.NoError(t, json.Unmarshal(body, &v))
+	out, err := json.Marshal(v)
+	require.NoError(t, err)
+	return out
+}
+
+func gzipped(t *testing.T, body []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	_, err := zw.Write(body)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	return b.Bytes()
+}
+
+// middleware wraps the handler as a user's stack would.
+type middleware func(http.Handler) http.Handler
+
+// drains reads the body for itself and leaves the request's drained.
+func drains(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// empties reads the body for itself and hands on an empty one, adjusting
+// Request.ContentLength but not the header.
+func empties(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		r.Body, r.ContentLength = http.NoBody, 0
+		next.ServeHTTP(w, r)
+	})
+}
+
+// reencodes parses the JSON body and hands on its re-encoding.
+func reencodes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var v map[string]any
+		if json.Unmarshal(b, &v) == nil {
+			b, _ = json.Marshal(v)
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// TestDiagnosisPerMistake has one row per mistake users make wiring a
+// receiver. A mistake the constructors catch since the secret rules
+// (issue 18) asserts their error; the others are served over HTTP through
+// the middleware at fault and assert the status, the reason class and the
+// hint, in the log line and in what OnError receives. No log line may
+// hold a secret, a MAC, a received signature or the body.
+func TestDiagnosisPerMistake(t *testing.T) {
+	at := webhooktest.Time()
+	both := []webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithIntercomSecrets(webhooktest.IntercomSecret)}
+	tests := []struct {
+		name string
+		// A constructor mistake: the options and what the error says.
+		opts      []webhook.Option
+		construct string
+		// A delivery mistake: what is sent, through which middleware, to
+		// a handler at which clock offset.
+		send    func(t *testing.T) sent
+		through middleware
+		skew    time.Duration
+		status  int
+		reason  webhook.Reason
+		hint    webhook.Hint
+		words   string // in the log line, besides the hint
+	}{
+		{name: "wrong Jam secret", opts: both, send: func(t *testing.T) sent { return signedJam(t, otherSecret, jamBody, at) },
+			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintCheckSecret, words: `"tried":"1 v1 against 1 HMAC key(s)"`},
+		{name: "wrong Intercom client secret", opts: both, send: func(t *testing.T) sent { return signedIntercom(otherClientSecret, intercomBody) },
+			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintCheckSecret, words: `"tried":"1 v1 against 1 HMAC key(s)"`},
+		{name: "Jam body re-encoded by a middleware", opts: both, through: reencodes,
+			send:   func(t *testing.T) sent { return signedJam(t, webhooktest.Secret, jamBody, at) },
+			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintReencoded, words: "sorted order"},
+		{name: "Intercom body re-encoded by a middleware", opts: both, through: reencodes,
+			send:   func(t *testing.T) sent { return signedIntercom(webhooktest.IntercomSecret, intercomBody) },
+			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintReencoded, words: "sorted order"},
+		{name: "Jam body re-encoded by the sender's proxy", opts: both,
+			send: func(t *testing.T) sent {
+				s := signedJam(t, webhooktest.Secret, jamBody, at)
+				s.body = reencode(t, jamBody)
+				return s
+			},
+			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintReencoded, words: "sorted order"},
+		{name: "body drained by a middleware", opts: both, through: drains,
+			send:   func(t *testing.T) sent { return signedJam(t, webhooktest.Secret, jamBody, at) },
+			status: 400, reason: webhook.ReasonOther, hint: webhook.HintEmptyBody, words: `"body_len":0`},
+		{name: "body emptied by a middleware", opts: both, through: empties,
+			send:   func(t *testing.T) sent { return signedJam(t, webhooktest.Secret, jamBody, at) },
+			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintEmptyBody, words: `"body_len":0`},
+		{name: "gzip-encoded body", opts: both,
+			send: func(t *testing.T) sent {
+				s := signedJam(t, webhooktest.Secret, jamBody, at)
+				s.body, s.header["Content-Encoding"] = gzipped(t, jamBody), "gzip"
+				return s
+			},
+			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintCompressed, words: `"content_encoding":"gzip"`},
+		{name: "clock 10 minutes ahead", opts: both, skew: 10 * time.Minute,
+			send:   func(t *testing.T) sent { return signedJam(t, webhooktest.Secret, jamBody, at) },
+			status: 401, reason: webhook.ReasonTooOld, hint: webhook.HintClockAhead, words: `"skew":"clock 10m ahead of the sender"`},
+		{name: "clock 10 minutes behind", opts: both, skew: -10 * time.Minute,
+			send:   func(t *testing.T) sent { return signedJam(t, webhooktest.Secret, jamBody, at) },
+			status: 401, reason: webhook.ReasonTooNew, hint: webhook.HintClockBehind, words: `"skew":"clock 10m behind the sender"`},
+		{name: "Jam delivery to an Intercom-only handler", opts: []webhook.Option{webhook.WithIntercomSecrets(webhooktest.IntercomSecret)},
+			send:   func(t *testing.T) sent { return signedJam(t, webhooktest.Secret, jamBody, at) },
+			status: 401, reason: webhook.ReasonMissingHeaders, hint: webhook.HintSourceNotConfigured,
+			words: "Standard Webhooks (Jam) headers, but the handler has no Standard Webhooks keys"},
+		{name: "Intercom delivery to a Jam-only handler", opts: []webhook.Option{webhook.WithSecrets(webhooktest.Secret)},
+			send:   func(t *testing.T) sent { return signedIntercom(webhooktest.IntercomSecret, intercomBody) },
+			status: 401, reason: webhook.ReasonMissingHeaders, hint: webhook.HintSourceNotConfigured,
+			words: "an Intercom X-Hub-Signature, but the handler has no Intercom client secrets"},
+		{name: "Intercom access token as client secret", opts: []webhook.Option{webhook.WithIntercomSecrets(accessToken)},
+			construct: "looks like an Intercom access token"},
+		{name: "Jam secret given to Intercom", opts: []webhook.Option{webhook.WithIntercomSecrets(webhooktest.Secret)},
+			construct: "looks like a Standard Webhooks (Jam) signing secret"},
+		{name: "Intercom secret given to Jam", opts: []webhook.Option{webhook.WithSecrets(webhooktest.IntercomSecret)},
+			construct: "looks like a UUID, the form of an Intercom client secret"},
+		{name: "Jam secret with a trailing newline", opts: []webhook.Option{webhook.WithSecrets(webhooktest.Secret + "\n")},
+			construct: "ends with a line break"},
+		{name: "Jam secret with trailing spaces", opts: []webhook.Option{webhook.WithSecrets(webhooktest.Secret + "  ")},
+			construct: "ends with whitespace"},
+		{name: "Intercom secret with a trailing newline", opts: []webhook.Option{webhook.WithIntercomSecrets(webhooktest.IntercomSecret + "\n")},
+			construct: "ends with a line break"},
+		{name: "Intercom secret with trailing spaces", opts: []webhook.Option{webhook.WithIntercomSecrets(webhooktest.IntercomSecret + "  ")},
+			construct: "ends with whitespace"},
+		{name: "Series token with a trailing newline", opts: []webhook.Option{webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken+"\n")},
+			construct: "ends with a line break"},
+		{name: "Series token with trailing spaces", opts: []webhook.Option{webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken+"  ")},
+			construct: "ends with whitespace"},
+	}
+	var allLogs strings.Builder
+	forbidden := []string{
+		webhooktest.Secret, strings.TrimPrefix(webhooktest.Secret, "whsec_"), otherSecret, strings.TrimPrefix(otherSecret, "whsec_"),
+		webhooktest.IntercomSecret, otherClientSecret, accessToken, webhooktest.SeriesToken,
+		"Checkout button does nothing", "dana@northwind.example", "215471234567890", // body content
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			opts := append([]webhook.Option{
+				webhook.WithClock(func() time.Time { return at.Add(tt.skew) }),
+				webhook.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+			}, tt.opts...)
+			h, err := webhook.NewHandler(opts...)
+			if tt.construct != "" {
+				require.ErrorIs(t, err, webhook.ErrInvalidSecret)
+				require.ErrorContains(t, err, tt.construct)
+				allLogs.WriteString(err.Error())
+				return
+			}
+			require.NoError(t, err)
+			var mu sync.Mutex
+			var got []*webhook.HandlerError
+			h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) {
+				mu.Lock()
+				defer mu.Unlock()
+				got = append(got, err)
+			})
+			var served http.Handler = h
+			if tt.through != nil {
+				served = tt.through(h)
+			}
+			srv := httptest.NewServer(served)
+			defer srv.Close()
+			s := tt.send(t)
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/webhooks", bytes.NewReader(s.body))
+			require.NoError(t, err)
+			for k, v := range s.header {
+				req.Header.Set(k, v)
+			}
+			resp, err := srv.Client().Do(req)
+			require.NoError(t, err)
+			answer, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Equal(t, tt.status, resp.StatusCode)
+			require.Equal(t, http.StatusText(tt.status)+"\n", string(answer), "the sender learns nothing of the diagnosis")
+
+			mu.Lock()
+			require.Len(t, got, 1)
+			he := got[0]
+			mu.Unlock()
+			require.Equal(t, tt.reason, webhook.ReasonOf(he.Err))
+			require.NotNil(t, he.Diagnosis)
+			require.Equal(t, tt.hint, he.Diagnosis.Hint)
+			require.NotEmpty(t, he.Diagnosis.Evidence)
+			if id := s.header["Webhook-Id"]; id != "" {
+				require.Equal(t, id, he.Diagnosis.MessageID)
+			}
+
+			line := logs.String()
+			require.Equal(t, 1, strings.Count(line, "\n"), line)
+			require.Contains(t, line, `"class":"`+string(tt.reason)+`"`)
+			require.Contains(t, line, `"hint":"`+string(tt.hint)+`"`)
+			require.Contains(t, line, tt.words)
+			require.NotContains(t, line, "webhook: : ")
+			if id := s.header["Webhook-Id"]; id != "" {
+				require.Contains(t, line, `"id_unverified":"`+id+`"`)
+			}
+			if sig := s.header["Webhook-Signature"]; sig != "" {
+				require.NotContains(t, line, strings.TrimPrefix(sig, "v1,"))
+			}
+			if sig := s.header["X-Hub-Signature"]; sig != "" {
+				require.NotContains(t, line, strings.TrimPrefix(sig, "sha1="))
+			}
+			allLogs.WriteString(line)
+		})
+	}
+	// Computed MACs: what the configured keys give for the bodies sent.
+	for _, b := range [][]byte{jamBody, reencode(t, jamBody)} {
+		mac, err := webhooktest.SignStandard(webhooktest.Secret, webhooktest.MessageID(jamBody), at, b)
+		require.NoError(t, err)
+		forbidden = append(forbidden, mac[3:])
+	}
+	forbidden = append(forbidden, webhooktest.SignIntercom(webhooktest.IntercomSecret, intercomBody)[5:],
+		webhooktest.SignIntercom(webhooktest.IntercomSecret, reencode(t, intercomBody))[5:])
+	for _, f := range forbidden {
+		require.NotContains(t, allLogs.String(), f)
+	}
+}
