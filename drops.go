@@ -93,18 +93,20 @@ func rejectLevel(code int, reason Reason, err error) (slog.Level, string) {
 }
 
 // chosenOnly reports whether err, the callbacks' joined errors, is made
-// of StatusErrors only: the callbacks chose the status, none failed.
+// of StatusErrors only (wrapped or not): the callbacks chose the status,
+// none failed.
 func chosenOnly(err error) bool {
-	errs := []error{err}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	}
-	for _, e := range errs {
-		if _, ok := e.(*StatusError); !ok {
-			return false
+		errs := j.Unwrap()
+		for _, e := range errs {
+			if !chosenOnly(e) {
+				return false
+			}
 		}
+		return len(errs) > 0
 	}
-	return len(errs) > 0
+	var se *StatusError
+	return errors.As(err, &se)
 }
 
 // knownTopic reports whether an OnIntercom topic or prefix ("conversation."

@@ -1,0 +1,171 @@
+package webhook_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// logLine is one JSON log record.
+type logLine struct {
+	Level string `json:"level"`
+	Msg   string `json:"msg"`
+	Type  string `json:"type"`
+	Pat   string `json:"pattern"`
+	Code  int    `json:"status"`
+}
+
+func parseLogs(t *testing.T, s string) []logLine {
+	t.Helper()
+	var out []logLine
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if l == "" {
+			continue
+		}
+		var ll logLine
+		require.NoError(t, json.Unmarshal([]byte(l), &ll), l)
+		out = append(out, ll)
+	}
+	return out
+}
+
+func quietHandler(t *testing.T, logs *syncBuffer, opts ...webhook.Option) *webhook.Handler {
+	t.Helper()
+	h, err := webhook.NewHandler(append([]webhook.Option{
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+		webhook.WithClock(webhooktest.NewClock(webhooktest.Time()).Now),
+		webhook.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+	}, opts...)...)
+	require.NoError(t, err)
+	return h
+}
+
+// TestUnhandledEvents checks that verified events no callback runs for are
+// acknowledged, logged at INFO once per type, and counted per type.
+func TestUnhandledEvents(t *testing.T) {
+	logs := &syncBuffer{}
+	h := quietHandler(t, logs)
+	handled := 0
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		handled++
+		return nil
+	})
+	reqs := []*http.Request{
+		webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody),
+		webhooktest.NewStandardRequest(t, webhooktest.Secret, unknownBody, webhooktest.WithID("msg_a")),
+		webhooktest.NewStandardRequest(t, webhooktest.Secret, unknownBody, webhooktest.WithID("msg_b")),
+		webhooktest.NewStandardRequest(t, webhooktest.Secret, optedOutBody),
+		webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, webhooktest.StampIntercom(intercomBody, webhooktest.Time())),
+	}
+	for _, req := range reqs {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		require.Equal(t, http.StatusOK, w.Code)
+	}
+	require.Equal(t, 1, handled)
+	require.Equal(t, map[string]int64{
+		"jam.archived":               2,
+		webhook.TypeRecorderOptedOut: 1,
+		"conversation.user.replied":  1,
+	}, h.Unhandled())
+	var noted []string
+	for _, l := range parseLogs(t, logs.String()) {
+		if strings.Contains(l.Msg, "has no callback") {
+			require.Equal(t, "INFO", l.Level)
+			noted = append(noted, l.Type)
+		}
+	}
+	require.ElementsMatch(t, []string{"jam.archived", webhook.TypeRecorderOptedOut, "conversation.user.replied"}, noted)
+}
+
+// TestOnIntercomUnknownTopic checks that a pattern matching no known topic
+// is logged when registered, and still registered.
+func TestOnIntercomUnknownTopic(t *testing.T) {
+	logs := &syncBuffer{}
+	h := quietHandler(t, logs)
+	noop := func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error { return nil }
+	for _, p := range []string{"*", "conversation.*", "conversation.user.*", webhook.TopicPing, webhook.TopicConversationUserReplied} {
+		h.OnIntercom(p, noop)
+	}
+	require.Empty(t, logs.String(), "known topics and prefixes are not reported")
+	ran := 0
+	for _, p := range []string{"conversation.user.replyed", "conversaton.*"} {
+		h.OnIntercom(p, func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+			ran++
+			return nil
+		})
+	}
+	var warned []string
+	for _, l := range parseLogs(t, logs.String()) {
+		require.Equal(t, "WARN", l.Level)
+		warned = append(warned, l.Pat)
+	}
+	require.Equal(t, []string{"conversation.user.replyed", "conversaton.*"}, warned)
+	body := webhooktest.StampIntercom([]byte(strings.Replace(string(intercomBody), "conversation.user.replied", "conversation.user.replyed", 1)), webhooktest.Time())
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, body))
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, 1, ran, "an unknown topic's callback still runs")
+}
+
+// TestLogLevels checks that each outcome is logged as what it is: a status
+// a callback chose is no rejection at ERROR, a duplicate is INFO, a
+// browser's GET is DEBUG.
+func TestLogLevels(t *testing.T) {
+	tests := []struct {
+		name  string
+		ret   error
+		req   func(t *testing.T) *http.Request
+		twice bool
+		code  int
+		level string
+		msg   string
+	}{
+		{name: "chosen 410", ret: &webhook.StatusError{Code: http.StatusGone}, code: 410, level: "INFO", msg: "webhook callback chose status"},
+		{name: "chosen 503", ret: &webhook.StatusError{Code: http.StatusServiceUnavailable, RetryAfter: time.Minute}, code: 503, level: "WARN", msg: "webhook callback chose status"},
+		{name: "failed", ret: errors.New("tracker down"), code: 500, level: "ERROR", msg: "webhook rejected"},
+		{name: "failed and chosen", ret: errors.Join(errors.New("tracker down"), &webhook.StatusError{Code: 410}), code: 410, level: "WARN", msg: "webhook rejected"},
+		{name: "chosen, wrapped", ret: fmt.Errorf("paused: %w", &webhook.StatusError{Code: 409}), code: 409, level: "INFO", msg: "webhook callback chose status"},
+		{name: "duplicate", twice: true, code: 200, level: "INFO", msg: "webhook duplicate acknowledged"},
+		{name: "browser GET", req: func(t *testing.T) *http.Request { return httptest.NewRequest(http.MethodGet, "/webhooks", nil) },
+			code: 405, level: "DEBUG", msg: "webhook rejected"},
+		{name: "PATCH", req: func(t *testing.T) *http.Request {
+			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodPatch))
+		}, code: 405, level: "WARN", msg: "webhook rejected"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			h := quietHandler(t, logs)
+			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error { return tt.ret })
+			req := func() *http.Request { return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody) }
+			if tt.req != nil {
+				req = func() *http.Request { return tt.req(t) }
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req())
+			if tt.twice {
+				require.Empty(t, logs.String())
+				w = httptest.NewRecorder()
+				h.ServeHTTP(w, req())
+			}
+			require.Equal(t, tt.code, w.Code)
+			lines := parseLogs(t, logs.String())
+			require.Len(t, lines, 1)
+			require.Equal(t, tt.level, lines[0].Level)
+			require.Equal(t, tt.msg, lines[0].Msg)
+		})
+	}
+}

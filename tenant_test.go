@@ -1,0 +1,161 @@
+package webhook_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// tenantRig is a handler whose key function serves tenants by path.
+type tenantRig struct {
+	h     *webhook.Handler
+	logs  *syncBuffer
+	mu    sync.Mutex
+	seen  []string // tenant/id of each delivery the callbacks saw
+	herrs []*webhook.HandlerError
+	keys  map[string]*webhook.Keys
+	fail  error
+	calls int
+}
+
+func newTenantRig(t *testing.T, opts ...webhook.Option) *tenantRig {
+	t.Helper()
+	clock := webhooktest.NewClock(webhooktest.Time())
+	tr := &tenantRig{logs: &syncBuffer{}, keys: map[string]*webhook.Keys{}}
+	for name, secret := range map[string]string{"acme": webhooktest.Secret, "globex": otherSecret} {
+		v, err := webhook.NewVerifier([]string{secret}, webhook.WithClock(clock.Now))
+		require.NoError(t, err)
+		tr.keys[name] = &webhook.Keys{Tenant: name, Standard: v}
+	}
+	h, err := webhook.NewHandler(append([]webhook.Option{
+		webhook.WithClock(clock.Now),
+		webhook.WithLogger(slog.New(slog.NewJSONHandler(tr.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		webhook.WithKeyFunc(func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+			tr.mu.Lock()
+			defer tr.mu.Unlock()
+			tr.calls++
+			if tr.fail != nil {
+				return nil, tr.fail
+			}
+			return tr.keys[strings.TrimPrefix(hint.Path, "/hooks/")], nil
+		}),
+	}, opts...)...)
+	require.NoError(t, err)
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		tr.seen = append(tr.seen, d.Tenant+"/"+d.ID+"/"+d.Key)
+		return nil
+	})
+	h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		tr.herrs = append(tr.herrs, err)
+	})
+	tr.h = h
+	return tr
+}
+
+func (tr *tenantRig) serve(t *testing.T, tenant, secret string, opts ...webhooktest.RequestOption) int {
+	t.Helper()
+	w := httptest.NewRecorder()
+	tr.h.ServeHTTP(w, webhooktest.NewStandardRequest(t, secret, jamBody, append([]webhooktest.RequestOption{webhooktest.WithTarget("/hooks/" + tenant)}, opts...)...))
+	return w.Code
+}
+
+func TestKeyFunc(t *testing.T) {
+	tr := newTenantRig(t)
+	// Each tenant's deliveries verify with its own key only.
+	require.Equal(t, http.StatusOK, tr.serve(t, "acme", webhooktest.Secret))
+	require.Equal(t, http.StatusUnauthorized, tr.serve(t, "acme", otherSecret))
+	require.Equal(t, http.StatusOK, tr.serve(t, "globex", otherSecret), "the same message id, from another tenant")
+	require.Equal(t, http.StatusUnauthorized, tr.serve(t, "globex", webhooktest.Secret))
+	require.Equal(t, http.StatusOK, tr.serve(t, "acme", webhooktest.Secret), "a duplicate within a tenant")
+	id := webhooktest.MessageID(jamBody)
+	require.Equal(t, []string{"acme/" + id + "/standard:acme:" + id, "globex/" + id + "/standard:globex:" + id}, tr.seen)
+
+	// An unknown tenant: 401, and the diagnosis says so.
+	require.Equal(t, http.StatusUnauthorized, tr.serve(t, "initech", webhooktest.Secret))
+	last := tr.herrs[len(tr.herrs)-1]
+	require.ErrorIs(t, last.Err, webhook.ErrNoMatchingSignature)
+	require.Equal(t, webhook.HintNoKeys, last.Diagnosis.Hint)
+
+	// Rotation: the tenant's verifier takes new secrets at once.
+	require.NoError(t, tr.keys["acme"].Standard.SetSecrets(otherSecret))
+	require.Equal(t, http.StatusUnauthorized, tr.serve(t, "acme", webhooktest.Secret, webhooktest.WithID("msg_rot1")))
+	require.Equal(t, http.StatusOK, tr.serve(t, "acme", otherSecret, webhooktest.WithID("msg_rot2")))
+}
+
+func TestKeyFuncErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		fail error
+		keys *webhook.Keys
+	}{
+		{name: "lookup fails", fail: errors.New("secrets db: connection refused")},
+		{name: "empty tenant", keys: &webhook.Keys{}},
+		{name: "tenant with a colon", keys: &webhook.Keys{Tenant: "a:b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := newTenantRig(t)
+			tr.fail = tt.fail
+			if tt.keys != nil {
+				tr.keys["acme"] = tt.keys
+			}
+			w := httptest.NewRecorder()
+			tr.h.ServeHTTP(w, webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTarget("/hooks/acme")))
+			require.Equal(t, http.StatusInternalServerError, w.Code)
+			require.Equal(t, "Internal Server Error\n", w.Body.String(), "no detail for the sender")
+			require.Len(t, tr.herrs, 1)
+			require.ErrorIs(t, tr.herrs[0].Err, webhook.ErrKeyFunc)
+			lines := parseLogs(t, tr.logs.String())
+			require.Len(t, lines, 1)
+			require.Equal(t, "ERROR", lines[0].Level)
+			if tt.fail != nil {
+				require.Contains(t, tr.logs.String(), "connection refused", "the cause is logged")
+			}
+			require.Empty(t, tr.seen)
+		})
+	}
+}
+
+func TestKeyFuncExcludesStaticKeys(t *testing.T) {
+	fn := func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) { return nil, nil }
+	_, err := webhook.NewHandler(webhook.WithKeyFunc(fn), webhook.WithSecrets(webhooktest.Secret))
+	require.Error(t, err)
+	_, err = webhook.NewHandler(webhook.WithKeyFunc(fn), webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken))
+	require.NoError(t, err)
+}
+
+// TestKeyFuncInbox checks that in inbox mode equal message ids from two
+// tenants are stored apart and reach the callbacks with their tenant.
+func TestKeyFuncInbox(t *testing.T) {
+	ib := webhook.NewMemoryInbox(0, nil)
+	tr := newTenantRig(t, webhook.WithInbox(ib))
+	require.Equal(t, http.StatusOK, tr.serve(t, "acme", webhooktest.Secret))
+	require.Equal(t, http.StatusOK, tr.serve(t, "globex", otherSecret))
+	require.Equal(t, http.StatusOK, tr.serve(t, "globex", otherSecret), "a duplicate within a tenant")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tr.h.Run(ctx) }()
+	require.Eventually(t, func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		return len(tr.seen) >= 2
+	}, 10*time.Second, 10*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	id := webhooktest.MessageID(jamBody)
+	require.ElementsMatch(t, []string{"acme/" + id + "/standard:acme:" + id, "globex/" + id + "/standard:globex:" + id}, tr.seen)
+}
