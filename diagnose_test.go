@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -280,5 +281,19 @@ func TestDiagnosisPerMistake(t *testing.T) {
 		webhooktest.SignIntercom(webhooktest.IntercomSecret, reencode(t, intercomBody))[5:])
 	for _, f := range forbidden {
 		require.NotContains(t, allLogs.String(), f)
+	}
+}
+
+// TestTroubleshootingCoversHints checks that the README's troubleshooting
+// table gives a fix for every hint.
+func TestTroubleshootingCoversHints(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(readme), "## Troubleshooting: no matching signature")
+	require.True(t, ok)
+	section, _, _ = strings.Cut(section, "\n## ")
+	for _, h := range []webhook.Hint{webhook.HintCheckSecret, webhook.HintCompressed, webhook.HintEmptyBody, webhook.HintLengthMismatch,
+		webhook.HintReencoded, webhook.HintNotJSON, webhook.HintClockAhead, webhook.HintClockBehind, webhook.HintSourceNotConfigured, webhook.HintNoKeys} {
+		require.Contains(t, section, "| `"+string(h)+"` |", "no row for hint %s", h)
 	}
 }
