@@ -81,7 +81,7 @@ func newServer(jamTenants, intercomApps map[string]string, out io.Writer, now fu
 	for appID, secret := range intercomApps {
 		v, err := webhook.NewIntercomVerifier(secret)
 		if err != nil {
-			return nil, fmt.Errorf("Intercom app %s: %w", appID, err)
+			return nil, fmt.Errorf("intercom app %s: %w", appID, err)
 		}
 		s.intercom[appID] = &webhook.Keys{Tenant: "intercom-" + appID, Intercom: v}
 	}
