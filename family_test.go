@@ -85,17 +85,17 @@ func TestSourceFamilies(t *testing.T) {
 	finBody := []byte(`{"event":"intercom.recorder.opted_out","payload":{"conversationId":"215471234567891"}}`)
 	std := func(body []byte, id string) func(*testing.T) *http.Request {
 		return func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, body, webhooktest.WithID(id))
+			return webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithID(id))
 		}
 	}
 	ic := func(body []byte) func(*testing.T) *http.Request {
 		return func(t *testing.T) *http.Request {
-			return webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, body)
+			return webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body)
 		}
 	}
 	series := func(body []byte) func(*testing.T) *http.Request {
 		return func(t *testing.T) *http.Request {
-			return webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, body)
+			return webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, body)
 		}
 	}
 	tests := []struct {
@@ -162,7 +162,7 @@ func TestParseFromFamilies(t *testing.T) {
 		if strings.HasPrefix(name, "series/") {
 			continue
 		}
-		body := webhooktest.Fixture(t, name)
+		body := webhooktest.Fixture(name)
 		own, other := webhook.SourceStandard, webhook.SourceIntercom
 		if strings.HasPrefix(name, "intercom/") {
 			own, other = other, own

@@ -67,7 +67,7 @@ func benchServe(b *testing.B, h http.Handler, body []byte) {
 
 // benchBody is a jam.created of about 1.5 KB.
 func benchBody(b *testing.B) []byte {
-	body := webhooktest.Fixture(b, "jam/jam.created.maximal.json")
+	body := webhooktest.Fixture("jam/jam.created.maximal.json")
 	if len(body) < 1200 || len(body) > 1800 {
 		b.Fatalf("benchmark body is %d bytes, want about 1.5 KB", len(body))
 	}

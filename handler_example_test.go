@@ -49,16 +49,13 @@ func ExampleNewHandler() {
 
 	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
 	sign := func() *http.Request {
-		r, err := webhooktest.StandardRequest(webhooktest.Secret, body, webhooktest.WithID("msg_2Lx9"))
-		if err != nil {
-			panic(err)
-		}
+		r := webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithID("msg_2Lx9"))
 		return r
 	}
 	fmt.Println(post(srv.URL, sign()))
 	fmt.Println(post(srv.URL, sign()), "(a retry: acknowledged, not processed again)")
 
-	forged, _ := webhooktest.StandardRequest("whsec_Zm9yZ2VkLWJ5LXNvbWVvbmUtd2l0aG91dC10aGUta2V5", body)
+	forged := webhooktest.NewStandardRequest("whsec_Zm9yZ2VkLWJ5LXNvbWVvbmUtd2l0aG91dC10aGUta2V5", body)
 	fmt.Println(post(srv.URL, forged))
 	// Output:
 	// jam created: 4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03 message msg_2Lx9
@@ -95,7 +92,7 @@ func ExampleHandler_OnIntercom() {
 	body := []byte(`{"type":"notification_event","id":"notif_5b0d1c7e","topic":"conversation.user.replied","app_id":"q7x2lm4v",` +
 		`"delivery_attempts":1,"created_at":1795510800,"data":{"type":"notification_event_data","item":{"type":"conversation","id":"184467440737"}}}`)
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, webhooktest.IntercomRequest(webhooktest.IntercomSecret, body))
+	h.ServeHTTP(w, webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body))
 	fmt.Println(w.Code)
 	// Output:
 	// exact: conversation.user.replied
@@ -121,7 +118,7 @@ func ExampleStatusError() {
 	})
 	body := []byte(`{"name":"Dana Okafor","company":"Northwind"}`)
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, webhooktest.SeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, body))
+	h.ServeHTTP(w, webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, body))
 	fmt.Println(w.Code, w.Header().Get("Retry-After"))
 	// Output:
 	// 503 30

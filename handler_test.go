@@ -129,15 +129,15 @@ func TestHandlerStatusTable(t *testing.T) {
 	ts := webhooktest.Time()
 	std := func(body []byte, opts ...webhooktest.RequestOption) func(t *testing.T) *http.Request {
 		return func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, body, opts...)
+			return webhooktest.NewStandardRequest(webhooktest.Secret, body, opts...)
 		}
 	}
 	intercom := func(secret string, body []byte, opts ...webhooktest.RequestOption) func(t *testing.T) *http.Request {
-		return func(t *testing.T) *http.Request { return webhooktest.NewIntercomRequest(t, secret, body, opts...) }
+		return func(t *testing.T) *http.Request { return webhooktest.NewIntercomRequest(secret, body, opts...) }
 	}
 	series := func(token string, body []byte, opts ...webhooktest.RequestOption) func(t *testing.T) *http.Request {
 		return func(t *testing.T) *http.Request {
-			return webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, token, body, opts...)
+			return webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, token, body, opts...)
 		}
 	}
 	plain := func(method string, body []byte, hdr ...string) func(t *testing.T) *http.Request {
@@ -175,7 +175,7 @@ func TestHandlerStatusTable(t *testing.T) {
 		{name: "json with charset", req: std(jamBody, webhooktest.WithContentType("Application/JSON; charset=utf-8")), status: 200, callback: "jam.created"},
 		{name: "vendor json type", req: std(jamBody, webhooktest.WithContentType("application/vnd.jam+json")), status: 200, callback: "jam.created"},
 		{name: "no content type", req: func(t *testing.T) *http.Request {
-			r := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+			r := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
 			r.Header.Del("Content-Type")
 			return r
 		}, status: 200, callback: "jam.created"},
@@ -185,9 +185,9 @@ func TestHandlerStatusTable(t *testing.T) {
 		{name: "no signature headers", req: plain(http.MethodPost, jamBody, "Content-Type", "application/json"), status: 401, is: webhook.ErrRequiredHeaders},
 		{name: "partial webhook set", req: plain(http.MethodPost, jamBody, "Webhook-Id", "msg_1", "Webhook-Timestamp", "1795510800"), status: 401, is: webhook.ErrRequiredHeaders},
 		{name: "malformed signature", req: std(jamBody, webhooktest.WithHeader("Webhook-Signature", "v1,not base64!")), status: 401, is: webhook.ErrInvalidHeaders},
-		{name: "wrong key", req: func(t *testing.T) *http.Request { return webhooktest.NewStandardRequest(t, otherSecret, jamBody) }, status: 401, is: webhook.ErrNoMatchingSignature},
+		{name: "wrong key", req: func(t *testing.T) *http.Request { return webhooktest.NewStandardRequest(otherSecret, jamBody) }, status: 401, is: webhook.ErrNoMatchingSignature},
 		{name: "body changed after signing", req: func(t *testing.T) *http.Request {
-			r := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+			r := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
 			tampered := bytes.Replace(jamBody, []byte("Dana"), []byte("Mallory"), 1)
 			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(tampered)), int64(len(tampered))
 			return r
@@ -196,7 +196,7 @@ func TestHandlerStatusTable(t *testing.T) {
 		{name: "future timestamp", req: std(jamBody, webhooktest.WithTime(ts.Add(6*time.Minute))), status: 401, is: webhook.ErrMessageTooNew},
 		{name: "intercom wrong secret", req: intercom("not-the-client-secret", intercomBody), status: 401, is: webhook.ErrNoMatchingSignature},
 		{name: "intercom no sha1= prefix", req: func(t *testing.T) *http.Request {
-			r := webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)
+			r := webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody)
 			r.Header.Set("X-Hub-Signature", strings.TrimPrefix(r.Header.Get("X-Hub-Signature"), "sha1="))
 			return r
 		}, status: 401, is: webhook.ErrInvalidHeaders},
@@ -273,7 +273,7 @@ func TestHandlerStopsReadingAtLimit(t *testing.T) {
 	const limit = 4096
 	r := newRig(t, webhook.WithMaxBodySize(limit))
 	body := &endless{}
-	req := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+	req := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
 	req.Body, req.ContentLength = io.NopCloser(body), -1 // chunked, no length declared
 	w := r.serve(req)
 	require.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
@@ -281,7 +281,7 @@ func TestHandlerStopsReadingAtLimit(t *testing.T) {
 	require.Zero(t, r.calls.Load())
 
 	// A body longer than its Content-Length is refused, not truncated.
-	req = webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+	req = webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
 	req.ContentLength = int64(len(jamBody) - 10)
 	w = r.serve(req)
 	require.Equal(t, http.StatusBadRequest, w.Code)
@@ -294,18 +294,18 @@ func TestHandlerDuplicates(t *testing.T) {
 		// Each retry carries a new timestamp and so a new signature, as
 		// Svix sends them; the message id stays.
 		r.clock.Advance(time.Duration(i) * time.Minute)
-		req := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(r.clock.Now()))
+		req := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTime(r.clock.Now()))
 		require.Equal(t, http.StatusOK, r.serve(req).Code)
 		require.Equal(t, want, r.calls.Load(), "attempt %d", i+1)
 	}
 	// Intercom dedupes on the notification id.
 	for range 2 {
-		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)).Code)
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody)).Code)
 	}
 	require.Equal(t, int64(2), r.calls.Load())
 	// Pings carry no id, so each one runs.
 	for range 2 {
-		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, pingBody)).Code)
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, pingBody)).Code)
 	}
 	require.Equal(t, int64(4), r.calls.Load())
 }
@@ -319,15 +319,15 @@ func TestHandlerInFlight(t *testing.T) {
 		return nil
 	})
 	first := make(chan int)
-	go func() { first <- r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code }()
+	go func() { first <- r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code }()
 	<-entered
 	var hookErr *webhook.HandlerError
 	r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookErr = err })
-	require.Equal(t, http.StatusConflict, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.Equal(t, http.StatusConflict, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
 	require.ErrorIs(t, hookErr, webhook.ErrInFlight)
 	close(release)
 	require.Equal(t, http.StatusOK, <-first)
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
 	require.Equal(t, int64(1), r.calls.Load(), "the duplicate after completion ran the callbacks")
 }
 
@@ -347,7 +347,7 @@ func TestHandlerConcurrentSameMessage(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+			req := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
 			<-start
 			codes <- r.serve(req).Code
 		}()
@@ -402,7 +402,7 @@ func TestHandlerCallbackFailures(t *testing.T) {
 			})
 			var hookErr *webhook.HandlerError
 			r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookErr = err })
-			w := r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody))
+			w := r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
 			require.Equal(t, tt.status, w.Code)
 			require.Equal(t, tt.retryAfter, w.Header().Get("Retry-After"))
 			require.Equal(t, int64(1), r.calls.Load(), "the other callback still ran")
@@ -419,7 +419,7 @@ func TestHandlerCallbackFailures(t *testing.T) {
 			// the callbacks again and succeeds.
 			fail.Store(false)
 			r.clock.Advance(5 * time.Second)
-			w = r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(r.clock.Now())))
+			w = r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTime(r.clock.Now())))
 			require.Equal(t, http.StatusOK, w.Code)
 			require.Equal(t, int64(2), r.calls.Load())
 		})
@@ -440,7 +440,7 @@ func (brokenStore) Release(context.Context, string, string) error               
 func TestHandlerDedupeStoreDown(t *testing.T) {
 	// Default: process anyway, and say so in the log.
 	r := newRig(t, webhook.WithDeduper(brokenStore{}))
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
 	require.Equal(t, int64(1), r.calls.Load())
 	require.Contains(t, r.logs.String(), "connection refused")
 
@@ -448,7 +448,7 @@ func TestHandlerDedupeStoreDown(t *testing.T) {
 	r = newRig(t, webhook.WithDeduper(brokenStore{}), webhook.WithDedupeFailClosed())
 	var hookErr *webhook.HandlerError
 	r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookErr = err })
-	require.Equal(t, http.StatusInternalServerError, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.Equal(t, http.StatusInternalServerError, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
 	require.Zero(t, r.calls.Load())
 	require.ErrorIs(t, hookErr, errStoreDown)
 }
@@ -470,7 +470,7 @@ func TestHandlerCallbackOrderAndDelivery(t *testing.T) {
 		order = append(order, "any")
 		return nil
 	})
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody)).Code)
 	// Exact topics, then patterns in registration order, then OnAny.
 	require.Equal(t, []string{"exact", "*", "any"}, order)
 	require.Equal(t, webhook.SourceIntercom, got.Source)
@@ -480,7 +480,7 @@ func TestHandlerCallbackOrderAndDelivery(t *testing.T) {
 
 	got = nil
 	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error { got = d; return nil })
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("msg_2pQx"))).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("msg_2pQx"))).Code)
 	require.Equal(t, webhook.SourceStandard, got.Source)
 	require.Equal(t, "msg_2pQx", got.ID)
 	require.True(t, got.Timestamp.Equal(webhooktest.Time()))
@@ -501,7 +501,7 @@ func TestHandlerRotation(t *testing.T) {
 	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error { runs.Add(1); return nil })
 	for _, k := range []string{keyA, keyB} {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, webhooktest.NewStandardRequest(t, k, jamBody))
+		h.ServeHTTP(w, webhooktest.NewStandardRequest(k, jamBody))
 		require.Equal(t, http.StatusOK, w.Code, "key %s", k[:10])
 	}
 
@@ -535,7 +535,7 @@ func TestHandlerRotation(t *testing.T) {
 			defer wg.Done()
 			for range 200 {
 				w := httptest.NewRecorder()
-				h.ServeHTTP(w, webhooktest.NewStandardRequest(t, keyB, jamBody))
+				h.ServeHTTP(w, webhooktest.NewStandardRequest(keyB, jamBody))
 				if w.Code != http.StatusOK {
 					rejected.Add(1)
 				}
@@ -564,14 +564,14 @@ func TestHandlerLogsNoSecrets(t *testing.T) {
 		return s
 	}
 	reqs := []*http.Request{
-		webhooktest.NewStandardRequest(t, wrong, jamBody),
-		webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(webhooktest.Time().Add(-time.Hour))),
-		webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithHeader("Webhook-Signature", "v1,AAAA")),
-		webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody), // callback fails
-		webhooktest.NewIntercomRequest(t, "wrong-client-secret", intercomBody),
-		webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, "wrong-series-token", seriesJSON),
-		webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(`{"jamId":"unterminated-secret-value`)),
-		webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodPatch)),
+		webhooktest.NewStandardRequest(wrong, jamBody),
+		webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTime(webhooktest.Time().Add(-time.Hour))),
+		webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithHeader("Webhook-Signature", "v1,AAAA")),
+		webhooktest.NewStandardRequest(webhooktest.Secret, jamBody), // callback fails
+		webhooktest.NewIntercomRequest("wrong-client-secret", intercomBody),
+		webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, "wrong-series-token", seriesJSON),
+		webhooktest.NewStandardRequest(webhooktest.Secret, []byte(`{"jamId":"unterminated-secret-value`)),
+		webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodPatch)),
 	}
 	var responses strings.Builder
 	for _, req := range reqs {
@@ -641,7 +641,7 @@ func TestHandlerBodyMemoryBudget(t *testing.T) {
 	// limit (past half the limit growth takes the limit at once; the
 	// pooled 4 KiB went back), half the budget.
 	pr, pw := io.Pipe()
-	stalled := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+	stalled := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
 	stalled.Body, stalled.ContentLength = pr, -1
 	done := make(chan int)
 	go func() { done <- r.serve(stalled).Code }()
@@ -652,7 +652,7 @@ func TestHandlerBodyMemoryBudget(t *testing.T) {
 	// Until it is done, a request that needs more than what is left
 	// (16 KiB: 4 KiB pooled, then its own 13 KiB) is turned away.
 	big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", 13000)), 1)
-	w := r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, big))
+	w := r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, big))
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	require.Equal(t, "1", w.Header().Get("Retry-After"))
 	require.ErrorIs(t, hookErr, webhook.ErrBodyMemory)
@@ -662,7 +662,7 @@ func TestHandlerBodyMemoryBudget(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, <-done)
 	// The stalled request gave its memory back.
 	for range 3 {
-		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
 	}
 	require.Equal(t, int64(1), r.calls.Load())
 
@@ -708,7 +708,7 @@ func TestHandlerCallbackContextEndsWithLease(t *testing.T) {
 	})
 
 	before := time.Now()
-	w := r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody))
+	w := r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
 	after := time.Now()
 	s := <-got
 	require.True(t, s.hasDL, "no deadline on a claimed delivery's context")
@@ -719,7 +719,7 @@ func TestHandlerCallbackContextEndsWithLease(t *testing.T) {
 	require.Less(t, s.at.Sub(before), lease, "the context ended after the lease")
 	require.Equal(t, http.StatusInternalServerError, w.Code, "a callback stopped by its context fails")
 
-	w = r.serve(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON))
+	w = r.serve(webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON))
 	require.Equal(t, http.StatusOK, w.Code)
 	require.False(t, (<-got).hasDL, "a delivery without a claim has no lease")
 }
@@ -742,11 +742,11 @@ func TestHandlerGoexitReleasesClaim(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody))
+		r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
 	}()
 	<-done
 	exit.Store(false)
-	w := r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody))
+	w := r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
 	require.Equal(t, http.StatusOK, w.Code)
 	require.Equal(t, 2, runs)
 }
@@ -763,7 +763,7 @@ func TestHandlerBodyAtLimitFitsTwiceTheLimit(t *testing.T) {
 				pad := strings.Repeat("a", limit-len(jamBody))
 				body := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+pad), 1)
 				require.Len(t, body, limit)
-				req := webhooktest.NewStandardRequest(t, webhooktest.Secret, body)
+				req := webhooktest.NewStandardRequest(webhooktest.Secret, body)
 				if chunked {
 					req.Body, req.ContentLength = io.NopCloser(iotest.OneByteReader(bytes.NewReader(body))), -1
 				}
@@ -782,7 +782,7 @@ func TestHandlerSeriesTokenBeforeBody(t *testing.T) {
 	r := newRig(t)
 	for _, token := range []string{"wrong-token-wrong-token", ""} {
 		body := &readCount{r: bytes.NewReader(seriesJSON)}
-		req := webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)
+		req := webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)
 		req.Header.Set(webhooktest.SeriesHeader, token)
 		req.Body = io.NopCloser(body)
 		require.Equal(t, http.StatusUnauthorized, r.serve(req).Code, "token %q", token)

@@ -38,13 +38,9 @@ func ExampleWithInbox() {
 		return nil
 	})
 
-	req, err := webhooktest.StandardRequest(webhooktest.Secret,
+	req := webhooktest.NewStandardRequest(webhooktest.Secret,
 		[]byte(`{"jamId":"4f0c2b9e","teamId":"team_8Hq2","type":"video","title":"Checkout button does nothing"}`),
 		webhooktest.WithID("msg_2Kq8vZ"), webhooktest.WithTime(time.Now()))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
 	fmt.Println("answered", w.Code, "before any callback ran")

@@ -73,7 +73,7 @@ func TestInboxModeStores(t *testing.T) {
 	r := newInboxRig(t, 0, webhook.WorkerConfig{})
 	ctx := context.Background()
 
-	req := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("msg_inbox1"),
+	req := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("msg_inbox1"),
 		webhooktest.WithHeader("Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
 		webhooktest.WithHeader("Authorization", "Bearer not-to-be-kept"))
 	w := r.serve(req)
@@ -94,7 +94,7 @@ func TestInboxModeStores(t *testing.T) {
 	require.Equal(t, map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}, e.Meta)
 
 	// A retry of the same message: 200, no second copy.
-	w = r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("msg_inbox1"),
+	w = r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("msg_inbox1"),
 		webhooktest.WithTime(webhooktest.Time().Add(time.Second))))
 	require.Equal(t, http.StatusOK, w.Code)
 	st, err := r.ib.Stats(ctx)
@@ -103,14 +103,14 @@ func TestInboxModeStores(t *testing.T) {
 
 	// Intercom: keyed by the notification id; the ping, without one, by
 	// a generated key, as Series is, so each is stored.
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody)).Code)
 	r.get(t, "intercom:notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c")
 	for range 2 {
-		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, pingBody)).Code)
-		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)).Code)
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, pingBody)).Code)
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)).Code)
 	}
 	// Unknown events are stored too: OnUnknown runs in the worker.
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, unknownBody)).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, unknownBody)).Code)
 	all, err := r.ib.List(ctx, webhook.InboxQuery{})
 	require.NoError(t, err)
 	require.Len(t, all, 7)
@@ -133,9 +133,9 @@ func TestInboxModeStores(t *testing.T) {
 	require.Regexp(t, `^series:gen-[A-Z2-7]{26}$`, hookKey)
 
 	// Rejections are as outside inbox mode, and store nothing.
-	bad := webhooktest.NewStandardRequest(t, "whsec_"+"b3RoZXItc2VjcmV0LW5vdC1jb25maWd1cmVkLWhlcmU=", jamBody)
+	bad := webhooktest.NewStandardRequest("whsec_"+"b3RoZXItc2VjcmV0LW5vdC1jb25maWd1cmVkLWhlcmU=", jamBody)
 	require.Equal(t, http.StatusUnauthorized, r.serve(bad).Code)
-	require.Equal(t, http.StatusBadRequest, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(`{"jamId":`))).Code)
+	require.Equal(t, http.StatusBadRequest, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, []byte(`{"jamId":`))).Code)
 	st, err = r.ib.Stats(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 7, st.Pending)
@@ -151,17 +151,17 @@ func (brokenInbox) Store(context.Context, *webhook.InboxEntry) (bool, error) {
 
 func TestInboxModeFullOrDown(t *testing.T) {
 	r := newInboxRig(t, 1, webhook.WorkerConfig{})
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("a"))).Code)
-	w := r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("b")))
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("a"))).Code)
+	w := r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("b")))
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	require.Equal(t, "5", w.Header().Get("Retry-After"))
 	require.EqualValues(t, 1, r.errs.Load(), "the error hook hears of it")
 	require.Contains(t, r.logs.String(), "inbox full")
 	// The one already stored is still acknowledged.
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("a"))).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("a"))).Code)
 
 	down := newRig(t, webhook.WithInbox(brokenInbox{}))
-	w = down.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody))
+	w = down.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	require.Equal(t, "5", w.Header().Get("Retry-After"))
 	require.Zero(t, down.calls.Load())
@@ -190,10 +190,10 @@ func TestInboxWorkerRuns(t *testing.T) {
 		got.Store(d)
 		return nil
 	})
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("msg_run"))).Code)
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, unknownBody, webhooktest.WithID("msg_unknown"))).Code)
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)).Code)
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesForm,
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("msg_run"))).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, unknownBody, webhooktest.WithID("msg_unknown"))).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody)).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesForm,
 		webhooktest.WithContentType("application/x-www-form-urlencoded"))).Code)
 	r.run(t)
 	e := r.waitState(t, "standard:msg_run", webhook.InboxDone)
@@ -252,7 +252,7 @@ func TestInboxWorkerRetries(t *testing.T) {
 	start := r.clock.Now()
 	for key := range failures {
 		id := strings.TrimPrefix(key, "standard:")
-		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID(id))).Code)
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID(id))).Code)
 	}
 	r.run(t)
 	r.waitState(t, "standard:gone-2xx", webhook.InboxDone)
@@ -314,7 +314,7 @@ func TestInboxWorkerMaxAge(t *testing.T) {
 	// Past MaxAge a failing delivery is dead, however few its attempts.
 	r := newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Minute, MaxBackoff: time.Minute, MaxAge: 90 * time.Second})
 	r.h.OnJamCreated(func(context.Context, *webhook.Delivery, *webhook.JamCreated) error { return errors.New("down") })
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("old"))).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("old"))).Code)
 	r.run(t)
 	e := r.waitState(t, "standard:old", webhook.InboxPending)
 	require.Equal(t, 1, e.Attempts, "the retry a minute later is inside MaxAge")
@@ -332,7 +332,7 @@ func TestInboxWorkerLeaseEndsContext(t *testing.T) {
 		ctxErr.Store(ctx.Err())
 		return ctx.Err()
 	})
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("slow"))).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("slow"))).Code)
 	r.run(t)
 	e := r.waitState(t, "standard:slow", webhook.InboxPending)
 	require.Equal(t, 1, e.Attempts)
@@ -354,7 +354,7 @@ func TestInboxWorkerShutdown(t *testing.T) {
 			return nil
 		})
 		for _, id := range []string{"a", "b", "c"} {
-			require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID(id))).Code)
+			require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID(id))).Code)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -382,7 +382,7 @@ func TestInboxWorkerShutdown(t *testing.T) {
 			<-ctx.Done()
 			return ctx.Err()
 		})
-		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("stuck"))).Code)
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("stuck"))).Code)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- r.h.Run(ctx) }()
@@ -398,12 +398,12 @@ func TestInboxWorkerShutdown(t *testing.T) {
 
 func TestInboxWorkerPurgesDone(t *testing.T) {
 	r := newInboxRig(t, 0, webhook.WorkerConfig{}, webhook.WithDedupeTimes(time.Minute, time.Hour))
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("p"))).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("p"))).Code)
 	r.run(t)
 	r.waitState(t, "standard:p", webhook.InboxDone)
 	// Within the retention the done record dedupes a retry.
 	r.clock.Advance(30 * time.Minute)
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("p"), webhooktest.WithTime(r.clock.Now()))).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("p"), webhooktest.WithTime(r.clock.Now()))).Code)
 	require.EqualValues(t, 1, r.calls.Load())
 	r.clock.Advance(31 * time.Minute)
 	require.Eventually(t, func() bool {
@@ -419,7 +419,7 @@ func TestInboxWorkerGoexit(t *testing.T) {
 		runtime.Goexit()
 		return nil
 	})
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("exits"))).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("exits"))).Code)
 	r.run(t)
 	e := r.waitState(t, "standard:exits", webhook.InboxPending)
 	require.Contains(t, e.LastError, "Goexit")

@@ -42,9 +42,9 @@ func ExampleWithObserver() {
 	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error { return nil })
 
 	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
-	good, _ := webhooktest.StandardRequest(webhooktest.Secret, body)
-	forged, _ := webhooktest.StandardRequest("whsec_Zm9yZ2VkLWtleS1mb3JnZWQta2V5LWZvcmdlZA==", body)
-	stale, _ := webhooktest.StandardRequest(webhooktest.Secret, body, webhooktest.WithTime(webhooktest.Time().Add(-time.Hour)))
+	good := webhooktest.NewStandardRequest(webhooktest.Secret, body)
+	forged := webhooktest.NewStandardRequest("whsec_Zm9yZ2VkLWtleS1mb3JnZWQta2V5LWZvcmdlZA==", body)
+	stale := webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithTime(webhooktest.Time().Add(-time.Hour)))
 	for _, r := range []*http.Request{good, forged, stale} {
 		h.ServeHTTP(httptest.NewRecorder(), r)
 	}

@@ -76,7 +76,7 @@ func TestObserverSequences(t *testing.T) {
 		want []string
 	}{
 		{"delivered", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+			return webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
 		}, []string{
 			"verified standard",
 			"decoded jam.created " + jamID,
@@ -84,7 +84,7 @@ func TestObserverSequences(t *testing.T) {
 			"done " + jamID + " attempt=1 success err=false",
 		}},
 		{"intercom, id from the body", func(t *testing.T) *http.Request {
-			return webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)
+			return webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody)
 		}, []string{
 			"verified intercom",
 			"decoded conversation.user.replied " + intercomID,
@@ -92,24 +92,24 @@ func TestObserverSequences(t *testing.T) {
 			"done " + intercomID + " attempt=1 success err=false",
 		}},
 		{"bad signature", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, "whsec_"+strings.Repeat("QUJD", 8), jamBody)
+			return webhooktest.NewStandardRequest("whsec_"+strings.Repeat("QUJD", 8), jamBody)
 		}, []string{"rejected standard 401 signature"}},
 		{"too old", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(old))
+			return webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTime(old))
 		}, []string{"rejected standard 401 too_old"}},
 		{"no signature headers", func(t *testing.T) *http.Request {
-			r := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+			r := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
 			r.Header = http.Header{"Content-Type": {"application/json"}}
 			return r
 		}, []string{"rejected  401 missing_headers"}},
 		{"method", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodGet))
+			return webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodGet))
 		}, []string{"rejected  405 method"}},
 		{"media type", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithContentType("text/plain"))
+			return webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithContentType("text/plain"))
 		}, []string{"rejected standard 415 media_type"}},
 		{"not JSON", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte("[1,2]"))
+			return webhooktest.NewStandardRequest(webhooktest.Secret, []byte("[1,2]"))
 		}, []string{"verified standard", "rejected standard 400 decode"}},
 	}
 	for _, tt := range tests {
@@ -137,7 +137,7 @@ func TestObserverDuplicateAndFailure(t *testing.T) {
 	})
 	id := webhooktest.MessageID(jamBody)
 
-	require.Equal(t, http.StatusInternalServerError, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.Equal(t, http.StatusInternalServerError, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
 	require.Equal(t, "observed", seen, "the callbacks did not get the context Dispatch returned")
 	require.Equal(t, []string{
 		"verified standard",
@@ -149,9 +149,9 @@ func TestObserverDuplicateAndFailure(t *testing.T) {
 	require.GreaterOrEqual(t, log.runs[0].Duration, time.Millisecond)
 
 	fail = false
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
 	log.take()
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
 	require.Equal(t, []string{"verified standard", "decoded jam.created " + id, "duplicate " + id}, log.take())
 }
 
@@ -160,8 +160,8 @@ func TestObserverPartialAndNil(t *testing.T) {
 	var rejected int
 	for _, o := range []*webhook.Observer{nil, {}, {Rejected: func(context.Context, webhook.Rejection) { rejected++ }}} {
 		r := newRig(t, webhook.WithObserver(o))
-		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
-		require.Equal(t, http.StatusMethodNotAllowed, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodGet))).Code)
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
+		require.Equal(t, http.StatusMethodNotAllowed, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodGet))).Code)
 	}
 	require.Equal(t, 1, rejected)
 
@@ -170,7 +170,7 @@ func TestObserverPartialAndNil(t *testing.T) {
 	o := &webhook.Observer{Verified: func(context.Context, *webhook.Delivery) { calls++ }}
 	r := newRig(t, webhook.WithObserver(o))
 	o.Verified = func(context.Context, *webhook.Delivery) { calls += 100 }
-	r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody))
+	r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
 	require.Equal(t, 1, calls)
 }
 

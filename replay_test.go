@@ -57,7 +57,7 @@ func TestIntercomReplayAfterStoreForgot(t *testing.T) {
 	const retention = time.Hour
 	r := newReplayRig(t, clock, webhook.WithDedupeTimes(time.Minute, retention))
 	captured := func() *http.Request { // the same signed bytes every time
-		return webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody, webhooktest.WithTime(webhooktest.Time()))
+		return webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody, webhooktest.WithTime(webhooktest.Time()))
 	}
 	require.Equal(t, http.StatusOK, r.serve(captured()))
 	require.Equal(t, 1, r.ran)
@@ -121,7 +121,7 @@ func TestIntercomMaxAge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newReplayRig(t, webhooktest.NewClock(now), tt.opts...)
-			code := r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, tt.body))
+			code := r.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, tt.body))
 			if tt.want == nil {
 				require.Equal(t, http.StatusOK, code)
 				require.Equal(t, 1, r.ran)
@@ -162,7 +162,7 @@ func TestIntercomIDBound(t *testing.T) {
 			id := strings.Repeat("n", tt.n)
 			body := []byte(fmt.Sprintf(`{"type":"notification_event","id":%q,"topic":"conversation.user.replied","created_at":%d,"data":{}}`,
 				id, webhooktest.Unix))
-			require.Equal(t, tt.want, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, body)))
+			require.Equal(t, tt.want, r.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body)))
 			if tt.want == http.StatusOK {
 				require.Equal(t, 1, r.ran)
 				require.Equal(t, 1, store.claims)
@@ -194,15 +194,15 @@ func (s *countingStore) Claim(ctx context.Context, key string, lease time.Durati
 func TestInboxModeRefusesOldIntercom(t *testing.T) {
 	r := newInboxRig(t, 0, webhook.WorkerConfig{})
 	ctx := context.Background()
-	old := webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody,
+	old := webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody,
 		webhooktest.WithTime(webhooktest.Time().Add(-webhook.DefaultRetention-time.Minute)))
 	require.Equal(t, http.StatusUnauthorized, r.serve(old).Code)
 	long := []byte(fmt.Sprintf(`{"type":"notification_event","id":%q,"topic":"conversation.user.replied","created_at":%d}`,
 		strings.Repeat("n", 300), webhooktest.Unix))
-	require.Equal(t, http.StatusBadRequest, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, long)).Code)
+	require.Equal(t, http.StatusBadRequest, r.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, long)).Code)
 	st, err := r.ib.Stats(ctx)
 	require.NoError(t, err)
 	require.Zero(t, st.Pending)
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, intercomBody)).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody)).Code)
 	r.get(t, "intercom:notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c")
 }

@@ -204,7 +204,7 @@ func TestDelivered(t *testing.T) {
 	tel := newTelemetry(t)
 	srv := server(t, tel, nil)
 	id := webhooktest.MessageID(jamBody)
-	require.Equal(t, http.StatusOK, serve(srv, webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)))
+	require.Equal(t, http.StatusOK, serve(srv, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)))
 
 	req := tel.request(t)
 	require.Equal(t, "POST", req.Name())
@@ -252,21 +252,21 @@ func TestRejected(t *testing.T) {
 		verifying bool
 	}{
 		{"forged", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, forged, jamBody)
+			return webhooktest.NewStandardRequest(forged, jamBody)
 		}, http.StatusUnauthorized, "signature", "standard", true},
 		{"stale", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(webhooktest.Time().Add(-time.Hour)))
+			return webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTime(webhooktest.Time().Add(-time.Hour)))
 		}, http.StatusUnauthorized, "too_old", "standard", true},
 		{"unsigned", func(t *testing.T) *http.Request {
-			r := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+			r := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
 			r.Header = http.Header{"Content-Type": {"application/json"}}
 			return r
 		}, http.StatusUnauthorized, "missing_headers", "", true},
 		{"not JSON", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(`[1]`))
+			return webhooktest.NewStandardRequest(webhooktest.Secret, []byte(`[1]`))
 		}, http.StatusBadRequest, "decode", "standard", false},
 		{"GET", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodGet))
+			return webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodGet))
 		}, http.StatusMethodNotAllowed, "method", "", false},
 	}
 	for _, tt := range tests {
@@ -303,7 +303,7 @@ func TestDuplicate(t *testing.T) {
 	tel := newTelemetry(t)
 	srv := server(t, tel, nil)
 	for range 2 {
-		require.Equal(t, http.StatusOK, serve(srv, webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)))
+		require.Equal(t, http.StatusOK, serve(srv, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)))
 	}
 	reqs := tel.requests()
 	require.Len(t, reqs, 2)
@@ -335,7 +335,7 @@ func TestCallbackFails(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tel := newTelemetry(t)
 			srv := server(t, tel, tt.fail)
-			require.Equal(t, tt.status, serve(srv, webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)))
+			require.Equal(t, tt.status, serve(srv, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)))
 
 			run := tel.span(t, "process standard:jam.created")
 			require.Equal(t, codes.Error, run.Status().Code)

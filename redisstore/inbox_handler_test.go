@@ -77,9 +77,8 @@ func TestInboxHandlerRedisOutage(t *testing.T) {
 	go func() { ran <- h.Run(runCtx) }()
 
 	send := func(id int) *httptest.ResponseRecorder {
-		r, err := webhooktest.StandardRequest(webhooktest.Secret, jamBody(id),
+		r := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody(id),
 			webhooktest.WithID(msgID(id)), webhooktest.WithTime(time.Now()))
-		require.NoError(t, err)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		return w

@@ -222,17 +222,13 @@ func crashSend(ctx context.Context, client *http.Client, url string, i int) (int
 		body := fmt.Appendf(nil, `{"jamId":"jam-%d","jamUrl":"https://jam.dev/c/jam-%d","teamId":"c2a7e9d4-18f3-4b6a-9e05-7d1c3b8f2e90",`+
 			`"type":"screenshot","createdAt":"2026-11-24T08:58:41.512Z","title":"Crash","origin":"extension_chrome",`+
 			`"author":{"email":"dana.okafor@northwind.example","name":"Dana Okafor"}}`, i, i)
-		var err error
-		req, err = webhooktest.StandardRequest(webhooktest.Secret, body, webhooktest.WithID(id), webhooktest.WithTime(time.Now()))
-		if err != nil {
-			return 0, err
-		}
+		req = webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithID(id), webhooktest.WithTime(time.Now()))
 	} else {
 		now := time.Now().Unix()
 		body := fmt.Appendf(nil, `{"type":"notification_event","app_id":"x7k2p9m4","id":"notif_crash_%d","topic":"conversation.user.replied",`+
 			`"created_at":%d,"first_sent_at":%d,"delivery_attempts":1,"delivery_status":"pending","delivered_at":0,"self":null,"links":{},`+
 			`"data":{"type":"notification_event_data","item":{"type":"conversation","id":"215471234567890","state":"open"}}}`, i, now, now)
-		req = webhooktest.IntercomRequest(webhooktest.IntercomSecret, body)
+		req = webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body)
 	}
 	out, err := http.NewRequestWithContext(ctx, http.MethodPost, url, req.Body)
 	if err != nil {

@@ -76,12 +76,8 @@ func fill(b *testing.B, h http.Handler, n int) {
 			body := fmt.Appendf(nil, `{"jamId":"jam-%d","jamUrl":"https://jam.dev/c/jam-%d","teamId":"c2a7e9d4-18f3-4b6a-9e05-7d1c3b8f2e90",`+
 				`"type":"screenshot","createdAt":"2026-11-24T08:58:41.512Z","title":"Drain","origin":"extension_chrome",`+
 				`"author":{"email":"dana.okafor@northwind.example","name":"Dana Okafor"}}`, i, i)
-			req, err := webhooktest.StandardRequest(webhooktest.Secret, body,
+			req := webhooktest.NewStandardRequest(webhooktest.Secret, body,
 				webhooktest.WithID(fmt.Sprintf("msg_drain_%d", i)), webhooktest.WithTime(time.Now()))
-			if err != nil {
-				b.Error(err)
-				return
-			}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
 			if w.Code != http.StatusOK {

@@ -14,8 +14,8 @@ import (
 // Testing a handler with a fixture: configure the handler with the
 // package's test keys and a clock set to the instant requests are signed
 // at, serve the fixture's signed request with httptest, and check the
-// status and what the callbacks saw. In a test, NewFixtureRequest(t, name)
-// fails t instead of returning an error.
+// status and what the callbacks saw. Like httptest.NewRequest, the
+// builders return the request and panic on a name that is no fixture.
 func Example() {
 	clock := webhooktest.NewClock(webhooktest.Time())
 	h, err := webhook.NewHandler(
@@ -37,10 +37,7 @@ func Example() {
 	})
 
 	for _, name := range []string{"jam/jam.created.maximal.json", "intercom/conversation.user.replied.json"} {
-		r, err := webhooktest.FixtureRequest(name)
-		if err != nil {
-			panic(err)
-		}
+		r := webhooktest.NewFixtureRequest(name)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		fmt.Println("status:", w.Code)
@@ -49,7 +46,7 @@ func Example() {
 	// Ten minutes later, a request signed at webhooktest.Time() is
 	// outside the window.
 	clock.Advance(10 * time.Minute)
-	r, _ := webhooktest.FixtureRequest("jam/jam.created.minimal.json")
+	r := webhooktest.NewFixtureRequest("jam/jam.created.minimal.json")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	fmt.Println("status:", w.Code)

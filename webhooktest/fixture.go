@@ -3,8 +3,10 @@ package webhooktest
 import (
 	"embed"
 	"io/fs"
+	"net/http"
 	"path"
-	"testing"
+	"strconv"
+	"strings"
 )
 
 // fixtures holds one body per event shape, as senders send them: under
@@ -15,7 +17,8 @@ import (
 var fixtures embed.FS
 
 // Fixtures returns the embedded fixtures as a file system rooted at the
-// directory holding jam/, intercom/ and series/.
+// directory holding jam/, intercom/ and series/: read from it to handle a
+// missing name as an error.
 func Fixtures() fs.FS {
 	sub, err := fs.Sub(fixtures, "testdata")
 	if err != nil {
@@ -37,18 +40,57 @@ func FixtureNames() []string {
 	return names
 }
 
-// ReadFixture returns the bytes of the fixture name.
-func ReadFixture(name string) ([]byte, error) {
-	return fs.ReadFile(Fixtures(), path.Clean(name))
-}
-
-// Fixture returns the bytes of the fixture name, failing t if there is
-// none.
-func Fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := ReadFixture(name)
+// Fixture returns the bytes of the fixture name. Like the request
+// builders, it panics if there is no such fixture.
+func Fixture(name string) []byte {
+	b, err := fs.ReadFile(Fixtures(), path.Clean(name))
 	if err != nil {
-		t.Fatal(err)
+		panic("webhooktest: no fixture " + strconv.Quote(name))
 	}
 	return b
+}
+
+// FixtureSource reports how NewFixtureRequest sends the fixture name: the
+// sender's source, as the webhook package names it ("standard" for the
+// fixtures under jam/, "intercom" under intercom/, "series" under series/),
+// and the Content-Type (form-encoded for a Series fixture whose name ends
+// in .form, JSON otherwise). ok is false if there is no such fixture.
+func FixtureSource(name string) (source, contentType string, ok bool) {
+	if fi, err := fs.Stat(Fixtures(), path.Clean(name)); err != nil || fi.IsDir() {
+		return "", "", false
+	}
+	contentType = "application/json"
+	switch dir, _, _ := strings.Cut(path.Clean(name), "/"); dir {
+	case "jam":
+		return "standard", contentType, true
+	case "intercom":
+		return "intercom", contentType, true
+	case "series":
+		if strings.HasSuffix(name, ".form") {
+			contentType = "application/x-www-form-urlencoded"
+		}
+		return "series", contentType, true
+	}
+	return "", "", false // the embedded tree has only the three
+}
+
+// NewFixtureRequest returns a request for the fixture name, signed with
+// this package's test keys as its sender signs it (see FixtureSource).
+// Intercom fixtures are stamped at Time(), or at WithTime's instant, as
+// Intercom stamps what it sends: their own times are long past. It panics
+// if there is no such fixture.
+func NewFixtureRequest(name string, opts ...RequestOption) *http.Request {
+	source, ct, ok := FixtureSource(name)
+	if !ok {
+		panic("webhooktest: no fixture " + strconv.Quote(name))
+	}
+	body := Fixture(name)
+	opts = append([]RequestOption{WithContentType(ct)}, opts...)
+	switch source {
+	case "standard":
+		return NewStandardRequest(Secret, body, opts...)
+	case "intercom":
+		return NewIntercomRequest(IntercomSecret, body, append([]RequestOption{WithTime(Time())}, opts...)...)
+	}
+	return NewSeriesRequest(SeriesHeader, SeriesToken, body, opts...)
 }

@@ -49,7 +49,7 @@ func TestRequestsVerify(t *testing.T) {
 	v, err := webhook.NewVerifier([]string{webhooktest.Secret}, webhook.WithClock(clock.Now))
 	require.NoError(t, err)
 
-	r := webhooktest.NewStandardRequest(t, webhooktest.Secret, body)
+	r := webhooktest.NewStandardRequest(webhooktest.Secret, body)
 	id, ts, err := v.Verify(body, r.Header)
 	require.NoError(t, err)
 	require.Equal(t, webhooktest.MessageID(body), id, "a body's default id is stable, as a retry's is")
@@ -57,7 +57,7 @@ func TestRequestsVerify(t *testing.T) {
 	require.Equal(t, http.MethodPost, r.Method)
 	require.Equal(t, "application/json", r.Header.Get("Content-Type"))
 
-	r = webhooktest.NewStandardRequest(t, webhooktest.Secret, body, webhooktest.WithSvixHeaders(), webhooktest.WithID("msg_x"),
+	r = webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithSvixHeaders(), webhooktest.WithID("msg_x"),
 		webhooktest.WithTime(webhooktest.Time().Add(time.Minute)), webhooktest.WithMethod(http.MethodPut), webhooktest.WithTarget("/hooks/jam"))
 	require.Empty(t, r.Header.Get("Webhook-Id"))
 	id, ts, err = v.Verify(body, r.Header)
@@ -69,19 +69,19 @@ func TestRequestsVerify(t *testing.T) {
 
 	// The clock moves, and the window with it.
 	clock.Advance(10 * time.Minute)
-	_, _, err = v.Verify(body, webhooktest.NewStandardRequest(t, webhooktest.Secret, body).Header)
+	_, _, err = v.Verify(body, webhooktest.NewStandardRequest(webhooktest.Secret, body).Header)
 	require.ErrorIs(t, err, webhook.ErrMessageTooOld)
 	clock.Set(webhooktest.Time())
 
 	iv, err := webhook.NewIntercomVerifier(webhooktest.IntercomSecret)
 	require.NoError(t, err)
-	r = webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, body)
+	r = webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body)
 	require.NoError(t, iv.Verify(body, r.Header))
 	require.True(t, strings.HasPrefix(r.Header.Get("X-Hub-Signature"), "sha1="))
 
 	sv, err := webhook.NewSeriesVerifier(webhooktest.SeriesHeader, webhooktest.SeriesToken)
 	require.NoError(t, err)
-	r = webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, body, webhooktest.WithHeader("X-Extra", "1"))
+	r = webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, body, webhooktest.WithHeader("X-Extra", "1"))
 	require.NoError(t, sv.Verify(r.Header))
 	require.Equal(t, "1", r.Header.Get("X-Extra"))
 }
@@ -105,7 +105,7 @@ func TestEveryFixtureThroughHandler(t *testing.T) {
 			var got webhook.Event
 			h.OnAny(func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error {
 				got = e
-				want := webhooktest.Fixture(t, name)
+				want := webhooktest.Fixture(name)
 				if strings.HasPrefix(name, "intercom/") {
 					// Stamped at the request's time, as Intercom stamps what it sends.
 					want = webhooktest.StampIntercom(want, webhooktest.Time())
@@ -114,13 +114,96 @@ func TestEveryFixtureThroughHandler(t *testing.T) {
 				return nil
 			})
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, webhooktest.NewFixtureRequest(t, name))
+			h.ServeHTTP(w, webhooktest.NewFixtureRequest(name))
 			require.Equal(t, http.StatusOK, w.Code)
 			require.NotNil(t, got)
 		})
 	}
-	_, err := webhooktest.FixtureRequest("elsewhere/x.json")
-	require.Error(t, err)
-	_, err = webhooktest.ReadFixture("jam/no-such-fixture.json")
-	require.Error(t, err)
+}
+
+func TestFixtureSource(t *testing.T) {
+	// name: source and Content-Type; "" for a name that is no fixture.
+	sent := map[string][2]string{
+		"jam/jam.created.maximal.json": {"standard", "application/json"},
+		"intercom/ping.json":           {"intercom", "application/json"},
+		"series/contact.form":          {"series", "application/x-www-form-urlencoded"},
+		"series/contact.json":          {"series", "application/json"},
+		"jam/no-such-fixture.json":     {},
+		"elsewhere/x.json":             {},
+		"jam":                          {},
+	}
+	for name, want := range sent {
+		t.Run(name, func(t *testing.T) {
+			source, ct, ok := webhooktest.FixtureSource(name)
+			require.Equal(t, want[0] != "", ok)
+			require.Equal(t, want, [2]string{source, ct})
+			if ok {
+				r := webhooktest.NewFixtureRequest(name)
+				require.Equal(t, ct, r.Header.Get("Content-Type"), "NewFixtureRequest routes as FixtureSource says")
+			}
+		})
+	}
+	for _, name := range webhooktest.FixtureNames() {
+		_, _, ok := webhooktest.FixtureSource(name)
+		require.True(t, ok, name)
+	}
+}
+
+// TestBuildersPanic: every builder follows one rule, httptest.NewRequest's:
+// an argument no test means panics, with a message that holds no secret.
+func TestBuildersPanic(t *testing.T) {
+	body := []byte(`{"jamId":"0d6f3c1e"}`)
+	const bad = "whsec_not*base64"
+	tests := []struct {
+		name  string
+		build func()
+		want  string
+	}{
+		{"a secret that cannot sign", func() { webhooktest.NewStandardRequest(bad, body) }, "webhooktest: NewStandardRequest: secret is not whsec_ followed by base64"},
+		{"an extra secret that cannot sign", func() {
+			webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithExtraSecrets(bad))
+		}, "webhooktest: NewStandardRequest: secret is not whsec_ followed by base64"},
+		{"a public key", func() { webhooktest.NewStandardRequest("whpk_"+strings.Repeat("A", 44), body) }, "webhooktest: NewStandardRequest: secret is not whsec_ followed by base64"},
+		{"no such fixture", func() { webhooktest.NewFixtureRequest("jam/no-such-fixture.json") }, `webhooktest: no fixture "jam/no-such-fixture.json"`},
+		{"outside the senders", func() { webhooktest.NewFixtureRequest("elsewhere/x.json") }, `webhooktest: no fixture "elsewhere/x.json"`},
+		{"no such fixture body", func() { webhooktest.Fixture("jam/no-such-fixture.json") }, `webhooktest: no fixture "jam/no-such-fixture.json"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.PanicsWithValue(t, tt.want, tt.build)
+		})
+	}
+}
+
+// TestDefaultTarget: requests go where the README mounts the handler.
+func TestDefaultTarget(t *testing.T) {
+	body := []byte(`{}`)
+	for _, r := range []*http.Request{
+		webhooktest.NewStandardRequest(webhooktest.Secret, body),
+		webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body),
+		webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, body),
+		webhooktest.NewFixtureRequest("jam/jam.created.minimal.json"),
+	} {
+		require.Equal(t, "/webhooks", r.URL.Path)
+		require.Equal(t, webhooktest.DefaultTarget, r.URL.Path)
+	}
+}
+
+// TestExtraSecrets: a request signed while keys rotate verifies with
+// either key alone.
+func TestExtraSecrets(t *testing.T) {
+	body := []byte(`{"jamId":"0d6f3c1e-2b4a-4f5d-8e9c-7a1b2c3d4e5f","teamId":"team_1"}`)
+	const other = "whsec_b3RoZXIta2V5LWZvci1yb3RhdGlvbi10ZXN0cw=="
+	r := webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithExtraSecrets(other), webhooktest.WithSvixHeaders())
+	sigs := strings.Fields(r.Header.Get("Svix-Signature"))
+	require.Len(t, sigs, 2)
+	for i, secret := range []string{webhooktest.Secret, other} {
+		want, err := webhooktest.SignStandard(secret, webhooktest.MessageID(body), webhooktest.Time(), body)
+		require.NoError(t, err)
+		require.Equal(t, want, sigs[i])
+		v, err := webhook.NewVerifier([]string{secret}, webhook.WithClock(webhooktest.Time))
+		require.NoError(t, err)
+		_, _, err = v.Verify(body, r.Header)
+		require.NoError(t, err, "secret %d", i)
+	}
 }

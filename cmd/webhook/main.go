@@ -42,23 +42,10 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 )
-
-// Exit statuses.
-const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
-)
-
-const exitHelp = `Exit status: 0 ok; 1 verification failed, a non-2xx response, or a run-time
-failure; 2 usage error.`
 
 const topUsage = `webhook: a developer tool for github.com/inhook/webhook.
 
@@ -107,47 +94,5 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "webhook: unknown command %q\n\n%s", cmd, topUsage)
-	return exitUsage
-}
-
-// newFlagSet returns a FlagSet whose usage text starts with synopsis and
-// ends with the exit statuses.
-func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("webhook "+name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprintf(out, "%s\nFlags:\n", strings.TrimSpace(synopsis))
-		fs.PrintDefaults()
-		fmt.Fprintf(out, "\n%s\n", exitHelp)
-	}
-	return fs
-}
-
-// parseFlags parses args, flags and arguments in any order (flags after
-// a file name are still flags; "--" ends them), and returns the
-// arguments. stop reports that the command should exit with code: 0 for
-// --help, 2 for a usage error.
-func parseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, stop bool) {
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, exitOK, true
-			}
-			return nil, exitUsage, true
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, 0, false
-		}
-		if i := len(args) - len(rest); i > 0 && args[i-1] == "--" {
-			return append(pos, rest...), 0, false
-		}
-		pos, args = append(pos, rest[0]), rest[1:]
-	}
-}
-
-// usageErr reports a usage error for a command and returns exitUsage.
-func usageErr(stderr io.Writer, cmd, format string, args ...any) int {
-	fmt.Fprintf(stderr, "webhook %s: %s\nRun \"webhook %s --help\" for usage.\n", cmd, fmt.Sprintf(format, args...), cmd)
 	return exitUsage
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -58,6 +59,10 @@ func clearEnv(t *testing.T) {
 	}
 }
 
+// publicKey is a Standard Webhooks public key (whpk_): the verifiers take
+// it, the signers cannot sign with it.
+var publicKey = "whpk_" + base64.StdEncoding.EncodeToString(make([]byte, 32))
+
 func TestUsageAndHelp(t *testing.T) {
 	clearEnv(t)
 	tests := []struct {
@@ -88,6 +93,9 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"send", "--file", "x", "--source", "github"}, exitUsage, `source "github"`},
 		{[]string{"send", "--timestamp", "yesterday", "--file", os.Args[0]}, exitUsage, "neither unix seconds nor RFC 3339"},
 		{[]string{"sign", "--source", "stripe"}, exitUsage, `source "stripe"`},
+		// A public key verifies but cannot sign: an error, not webhooktest's panic.
+		{[]string{"sign", "--secret", publicKey, os.Args[0]}, exitUsage, "a --secret is not whsec_ and base64"},
+		{[]string{"send", "--secret", publicKey, "--file", os.Args[0]}, exitFail, "a --secret is not whsec_ and base64"},
 		{[]string{"sign", "a", "b"}, exitUsage, "one body file"},
 		{[]string{"sign", "a", "--source", "stripe"}, exitUsage, `source "stripe"`}, // flags after arguments count
 		{[]string{"serve", "--", "--secret"}, exitUsage, `unexpected argument "--secret"`},
@@ -218,8 +226,7 @@ func TestSignOutput(t *testing.T) {
 
 func TestVerifyRequestDumpAndHints(t *testing.T) {
 	clearEnv(t)
-	req, err := webhooktest.StandardRequest(webhooktest.Secret, []byte(jamBody), webhooktest.WithSvixHeaders())
-	require.NoError(t, err)
+	req := webhooktest.NewStandardRequest(webhooktest.Secret, []byte(jamBody), webhooktest.WithSvixHeaders())
 	dump, err := httputil.DumpRequest(req, true)
 	require.NoError(t, err)
 	dumpFile := writeFile(t, "req.http", string(dump))
@@ -231,8 +238,7 @@ func TestVerifyRequestDumpAndHints(t *testing.T) {
 	// From standard input, keys from the environment, the real clock: an
 	// hour-old capture is stale.
 	t.Setenv(envSecret, otherKey+","+webhooktest.Secret)
-	old, err := webhooktest.StandardRequest(webhooktest.Secret, []byte(jamBody), webhooktest.WithTime(time.Now().Add(-time.Hour)))
-	require.NoError(t, err)
+	old := webhooktest.NewStandardRequest(webhooktest.Secret, []byte(jamBody), webhooktest.WithTime(time.Now().Add(-time.Hour)))
 	oldDump, err := httputil.DumpRequest(old, true)
 	require.NoError(t, err)
 	r = runCmd(t, string(oldDump), "verify", "--request", "-")
@@ -418,15 +424,15 @@ func TestServe(t *testing.T) {
 		return resp.StatusCode
 	}
 	now := webhooktest.WithTime(time.Now())
-	require.Equal(t, 200, post(webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(jamBody), now, webhooktest.WithID("msg_serve_1"))))
-	require.Equal(t, 200, post(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, []byte(noticeBody), now)))
-	require.Equal(t, 200, post(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, []byte(seriesBody),
+	require.Equal(t, 200, post(webhooktest.NewStandardRequest(webhooktest.Secret, []byte(jamBody), now, webhooktest.WithID("msg_serve_1"))))
+	require.Equal(t, 200, post(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(noticeBody), now)))
+	require.Equal(t, 200, post(webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, []byte(seriesBody),
 		webhooktest.WithContentType("application/x-www-form-urlencoded"))))
-	require.Equal(t, 401, post(webhooktest.NewStandardRequest(t, otherKey, []byte(jamBody), now)))
-	require.Equal(t, 401, post(webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(jamBody), webhooktest.WithTime(time.Now().Add(-time.Hour)))))
+	require.Equal(t, 401, post(webhooktest.NewStandardRequest(otherKey, []byte(jamBody), now)))
+	require.Equal(t, 401, post(webhooktest.NewStandardRequest(webhooktest.Secret, []byte(jamBody), webhooktest.WithTime(time.Now().Add(-time.Hour)))))
 	// The header limit fits both signature sets with the longest lists
 	// accepted, and refuses a header block much larger than that.
-	long := webhooktest.NewStandardRequest(t, otherKey, []byte(jamBody), now)
+	long := webhooktest.NewStandardRequest(otherKey, []byte(jamBody), now)
 	list := strings.TrimSpace(strings.Repeat("v1a,"+strings.Repeat("A", 86)+"== ", 10))
 	for _, k := range []string{"Webhook-Signature", "Svix-Signature"} {
 		long.Header.Set(k, list)
@@ -434,7 +440,7 @@ func TestServe(t *testing.T) {
 	long.Header.Set("Svix-Id", strings.Repeat("m", 256))
 	long.Header.Set("Svix-Timestamp", long.Header.Get("Webhook-Timestamp"))
 	require.Equal(t, 401, post(long))
-	huge := webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(jamBody), now)
+	huge := webhooktest.NewStandardRequest(webhooktest.Secret, []byte(jamBody), now)
 	huge.Header.Set("X-Padding", strings.Repeat("p", 64<<10))
 	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, post(huge))
 
@@ -653,7 +659,7 @@ func TestServePrintsEventOfItsKind(t *testing.T) {
 	}
 	for name, absent := range others {
 		t.Run(name, func(t *testing.T) {
-			body := webhooktest.Fixture(t, name)
+			body := webhooktest.Fixture(name)
 			ev, err := webhook.Parse(body)
 			require.NoError(t, err)
 			n := ev.(*webhook.IntercomNotification)
@@ -670,7 +676,7 @@ func TestServePrintsEventOfItsKind(t *testing.T) {
 	}
 
 	// A kind without a typed accessor: the item as sent.
-	body := webhooktest.Fixture(t, "intercom/article.created.json")
+	body := webhooktest.Fixture("intercom/article.created.json")
 	ev, err := webhook.Parse(body)
 	require.NoError(t, err)
 	line := print(false, &webhook.Delivery{Source: webhook.SourceIntercom, Body: body, Event: ev})

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -40,14 +39,6 @@ and --series-token override them.
 
 // sendTimeout is how long a delivery may take, as long as Svix waits.
 const sendTimeout = 15 * time.Second
-
-// delivery is one body to send.
-type delivery struct {
-	label  string // the fixture name or the file
-	source webhook.Source
-	ctype  string
-	body   []byte
-}
 
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("send", sendUsage, stderr)
@@ -143,47 +134,19 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// fixtureDelivery loads an embedded fixture and names its sender by its
-// directory, as webhooktest.FixtureRequest does.
-func fixtureDelivery(name string) (delivery, error) {
-	body, err := webhooktest.ReadFixture(name)
-	if err != nil {
-		return delivery{}, fmt.Errorf("no fixture %q", name)
-	}
-	dir, _, _ := strings.Cut(name, "/")
-	d := delivery{label: name, source: webhook.Source(dir), body: body, ctype: "application/json"}
-	switch d.source {
-	case webhook.SourceIntercom:
-	case "jam":
-		d.source = webhook.SourceStandard
-	case webhook.SourceSeries:
-		if strings.HasSuffix(name, ".form") {
-			d.ctype = "application/x-www-form-urlencoded"
-		}
-	default:
-		return delivery{}, fmt.Errorf("fixture %q is not under jam/, intercom/ or series/", name)
-	}
-	return d, nil
-}
-
 // send signs and sends one delivery, and returns the response status and
 // the message id the receiver deduplicates it on.
 func send(ctx context.Context, client *http.Client, method, url string, d delivery, s *signing) (int, string, error) {
-	if d.source == webhook.SourceIntercom {
-		d.body = webhooktest.StampIntercom(d.body, s.ts)
+	if err := s.canSign(d.source); err != nil {
+		return 0, "", err
 	}
-	h, err := signHeaders(d.source, d.body, s)
+	h, body := s.sign(d, true)
+	d.body = body
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(d.body))
-	if err != nil {
-		return 0, "", err
-	}
-	for k, vs := range h {
-		req.Header[k] = vs
-	}
-	req.Header.Set("Content-Type", d.ctype)
+	req.Header = h
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err

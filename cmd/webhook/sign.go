@@ -1,22 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/inhook/webhook"
-	"github.com/inhook/webhook/webhooktest"
 )
 
 const signUsage = `
@@ -30,113 +21,6 @@ Keys default to the public test keys of package webhooktest; --secret,
 --intercom-secret, --series-header and --series-token override them. Several
 --secret values sign with each (as a sender does while rotating keys).
 `
-
-// signing holds what a signature depends on besides the body.
-type signing struct {
-	keys keyFlags
-	id   string    // Standard Webhooks message id; random when ""
-	ts   time.Time // Standard Webhooks timestamp
-	svix bool      // svix-* instead of webhook-* headers
-}
-
-// registerSigning registers the flags of send and sign that shape a
-// signature.
-func registerSigning(s *signing, fs *flag.FlagSet) (when *string) {
-	fs.StringVar(&s.id, "id", "", "Standard Webhooks message id (default: a new random msg_… id)")
-	fs.BoolVar(&s.svix, "svix", false, "send svix-* headers instead of webhook-* (as Jam does)")
-	var t string
-	fs.StringVar(&t, "timestamp", "", "sign at this time, unix seconds or RFC 3339 (default: now)")
-	return &t
-}
-
-// withTestKeys fills every kind of key left empty with webhooktest's.
-func (k *keyFlags) withTestKeys() {
-	if len(k.secrets) == 0 {
-		k.secrets = listFlag{webhooktest.Secret}
-	}
-	if len(k.intercom) == 0 {
-		k.intercom = listFlag{webhooktest.IntercomSecret}
-	}
-	if len(k.tokens) == 0 {
-		k.tokens = listFlag{webhooktest.SeriesToken}
-	}
-	if k.seriesHeader == "" {
-		k.seriesHeader = webhooktest.SeriesHeader
-	}
-}
-
-// parseWhen parses unix seconds or an RFC 3339 time.
-func parseWhen(s string) (time.Time, error) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.Unix(n, 0), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("time %q is neither unix seconds nor RFC 3339", s)
-	}
-	return t, nil
-}
-
-// newMessageID returns a fresh message id, so each send is a new message
-// rather than a duplicate the receiver acknowledges without running
-// callbacks.
-func newMessageID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return "msg_" + hex.EncodeToString(b[:])
-}
-
-func parseSource(s string) (webhook.Source, error) {
-	switch src := webhook.Source(s); src {
-	case webhook.SourceStandard, webhook.SourceIntercom, webhook.SourceSeries:
-		return src, nil
-	}
-	return "", fmt.Errorf("source %q is not standard, intercom or series", s)
-}
-
-// contentType guesses the Content-Type for body: JSON unless a Series
-// body does not look like a JSON object.
-func contentType(src webhook.Source, body []byte) string {
-	if src == webhook.SourceSeries && !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
-		return "application/x-www-form-urlencoded"
-	}
-	return "application/json"
-}
-
-// signHeaders returns the headers a sender of src sends with body.
-func signHeaders(src webhook.Source, body []byte, s *signing) (http.Header, error) {
-	h := http.Header{}
-	switch src {
-	case webhook.SourceStandard:
-		id := s.id
-		if id == "" {
-			id = newMessageID()
-		}
-		sigs := make([]string, 0, len(s.keys.secrets))
-		for _, secret := range s.keys.secrets {
-			sig, err := webhooktest.SignStandard(secret, id, s.ts, body)
-			if err != nil {
-				return nil, errors.New("a --secret is not whsec_ and base64")
-			}
-			sigs = append(sigs, sig)
-		}
-		prefix := "Webhook-"
-		if s.svix {
-			prefix = "Svix-"
-		}
-		h.Set(prefix+"Id", id)
-		h.Set(prefix+"Timestamp", strconv.FormatInt(s.ts.Unix(), 10))
-		h.Set(prefix+"Signature", strings.Join(sigs, " "))
-	case webhook.SourceIntercom:
-		h.Set("User-Agent", "intercom-parrot-service-client/1.0")
-		h.Set("X-Hub-Signature", webhooktest.SignIntercom(s.keys.intercom[0], body))
-	case webhook.SourceSeries:
-		h.Set(s.keys.header(), s.keys.tokens[0])
-	default:
-		return nil, fmt.Errorf("unknown source %q", src)
-	}
-	return h, nil
-}
 
 func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("sign", signUsage, stderr)
@@ -185,14 +69,14 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "webhook sign: %v\n", err)
 		return exitFail
 	}
-	h, err := signHeaders(src, body, &s)
-	if err != nil {
+	if err := s.canSign(src); err != nil {
 		return usageErr(stderr, "sign", "%v", err)
 	}
 	if *ctype == "" {
 		*ctype = contentType(src, body)
 	}
-	h.Set("Content-Type", *ctype)
+	// Not stamped: the body is sent as it is in file (--data-binary).
+	h, _ := s.sign(delivery{source: src, ctype: *ctype, body: body}, false)
 
 	if *curl {
 		fmt.Fprintln(stdout, curlCommand(*method, *url, h, file, body))

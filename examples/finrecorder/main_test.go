@@ -70,10 +70,10 @@ func TestFinRecorderFlow(t *testing.T) {
 	require.NoError(t, err)
 
 	jam := func(body string) *http.Request {
-		return webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(body))
+		return webhooktest.NewStandardRequest(webhooktest.Secret, []byte(body))
 	}
 	intercom := func(body []byte) *http.Request {
-		return webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, body)
+		return webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body)
 	}
 	tests := []struct {
 		name string

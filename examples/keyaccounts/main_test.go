@@ -58,7 +58,7 @@ func TestRoutesDeliveries(t *testing.T) {
 		`{"type":"jam.created","id":"evt_1","data":{"jamId":"8b1e4d2c-5a6f-4e7d-9c0b-1a2b3c4d5e6f","jamUrl":"https://jam.dev/c/8b1e4d2c-5a6f-4e7d-9c0b-1a2b3c4d5e6f","teamId":"t","title":"Typo","author":{"email":"li@gmail.example"}}}`,
 	} {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, webhooktest.NewStandardRequest(t, webhooktest.Secret, []byte(body)))
+		h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, []byte(body)))
 		require.Equal(t, http.StatusOK, w.Code)
 	}
 	require.Equal(t, "priority/Northwind\thttps://jam.dev/c/4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03\tCart empties\n"+

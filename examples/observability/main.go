@@ -119,10 +119,7 @@ func run(w io.Writer) error {
 
 // post sends a delivery signed with secret, as Jam's sender would.
 func post(url, secret string, body []byte) (int, error) {
-	r, err := webhooktest.StandardRequest(secret, body, webhooktest.WithTime(time.Now()))
-	if err != nil {
-		return 0, err
-	}
+	r := webhooktest.NewStandardRequest(secret, body, webhooktest.WithTime(time.Now()))
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, err

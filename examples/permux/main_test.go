@@ -24,7 +24,7 @@ func TestRoutes(t *testing.T) {
 	require.NoError(t, err)
 
 	jam := func(path string, body []byte, opts ...webhooktest.RequestOption) *http.Request {
-		return webhooktest.NewStandardRequest(t, webhooktest.Secret, body, append([]webhooktest.RequestOption{webhooktest.WithTarget(path)}, opts...)...)
+		return webhooktest.NewStandardRequest(webhooktest.Secret, body, append([]webhooktest.RequestOption{webhooktest.WithTarget(path)}, opts...)...)
 	}
 	tests := []struct {
 		name   string
@@ -40,8 +40,8 @@ func TestRoutes(t *testing.T) {
 		{"GET on a Jam URL: the mux answers", jam("/hooks/jam/created", created, webhooktest.WithMethod(http.MethodGet)), 405, ""},
 		{"no such route", jam("/hooks/jam/deleted", created), 404, ""},
 		{"Intercom HEAD check", httptest.NewRequest(http.MethodHead, "/hooks/intercom", nil), 200, ""},
-		{"Intercom ping", webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, ping, webhooktest.WithTarget("/hooks/intercom")), 200, `intercom ping: notification ""`},
-		{"Intercom signature on a Jam URL", webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, ping, webhooktest.WithTarget("/hooks/jam/created")), 401, ""},
+		{"Intercom ping", webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, ping, webhooktest.WithTarget("/hooks/intercom")), 200, `intercom ping: notification ""`},
+		{"Intercom signature on a Jam URL", webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, ping, webhooktest.WithTarget("/hooks/jam/created")), 401, ""},
 		{"replay: acknowledged, not run again", jam("/hooks/jam/recorder/opted-out", optedOut, webhooktest.WithID("msg_3")), 200, ""},
 	}
 	for _, tt := range tests {

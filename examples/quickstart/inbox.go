@@ -84,7 +84,7 @@ func runInbox(w io.Writer, client *http.Client, url string, ib webhook.Inbox, o 
 	}
 	send := func(fixture, id string) (int, error) {
 		return deliver(client, url, step{req: func(now time.Time) (*http.Request, error) {
-			return webhooktest.FixtureRequest(fixture, webhooktest.WithTime(now), webhooktest.WithID(id))
+			return webhooktest.NewFixtureRequest(fixture, webhooktest.WithTime(now), webhooktest.WithID(id)), nil
 		}})
 	}
 

@@ -125,16 +125,13 @@ const (
 func steps() []step {
 	fixture := func(name string, opts ...webhooktest.RequestOption) func(time.Time) (*http.Request, error) {
 		return func(now time.Time) (*http.Request, error) {
-			return webhooktest.FixtureRequest(name, append([]webhooktest.RequestOption{webhooktest.WithTime(now)}, opts...)...)
+			return webhooktest.NewFixtureRequest(name, append([]webhooktest.RequestOption{webhooktest.WithTime(now)}, opts...)...), nil
 		}
 	}
 	forged := func(now time.Time) (*http.Request, error) {
-		body, err := webhooktest.ReadFixture(fixtureJamCreated)
-		if err != nil {
-			return nil, err
-		}
 		// Signed with a key the receiver does not have.
-		return webhooktest.StandardRequest("whsec_Zm9yZ2VkLWJ5LXNvbWVvbmUtd2l0aG91dC10aGUta2V5", body, webhooktest.WithTime(now))
+		return webhooktest.NewStandardRequest("whsec_Zm9yZ2VkLWJ5LXNvbWVvbmUtd2l0aG91dC10aGUta2V5",
+			webhooktest.Fixture(fixtureJamCreated), webhooktest.WithTime(now)), nil
 	}
 	return []step{
 		{"Jam jam.created", fixture(fixtureJamCreated, webhooktest.WithID(replayID)), http.StatusOK},

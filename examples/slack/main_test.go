@@ -69,7 +69,7 @@ func TestPostsNewJams(t *testing.T) {
 		`"systemInfo":{"browser":{"name":"Chrome","version":"131.0"},"os":{"name":"macOS","version":"15.1"}}}`)
 	h, slack := setup(t, http.StatusOK)
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, webhooktest.NewStandardRequest(t, webhooktest.Secret, body, webhooktest.WithSvixHeaders()))
+	h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithSvixHeaders()))
 	require.Equal(t, http.StatusOK, w.Code)
 
 	msgs := slack.received()
@@ -88,7 +88,7 @@ func TestSlackFailureMeansRetry(t *testing.T) {
 	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"screenshot"}`)
 	h, slack := setup(t, http.StatusInternalServerError)
 	req := func() *http.Request {
-		return webhooktest.NewStandardRequest(t, webhooktest.Secret, body, webhooktest.WithID("msg_1"))
+		return webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithID("msg_1"))
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req())

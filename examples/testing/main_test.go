@@ -60,19 +60,19 @@ func TestQueue(t *testing.T) {
 		queued []Item
 	}{
 		{"jam.created", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)
+			return webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
 		}, 200, []Item{{"jam", "4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03"}}},
 		{"jam.created with svix-* headers, as Jam sends it", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithSvixHeaders())
+			return webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithSvixHeaders())
 		}, 200, []Item{{"jam", "4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03"}}},
 		{"Intercom reply", func(t *testing.T) *http.Request {
-			return webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, replyBody)
+			return webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, replyBody)
 		}, 200, []Item{{"reply", "notif_3e1f7a2c"}}},
 		{"forged", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, "whsec_Zm9yZ2VkLWJ5LXNvbWVvbmUtd2l0aG91dC10aGUta2V5", jamBody)
+			return webhooktest.NewStandardRequest("whsec_Zm9yZ2VkLWJ5LXNvbWVvbmUtd2l0aG91dC10aGUta2V5", jamBody)
 		}, 401, nil},
 		{"signed before the window", func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(webhooktest.Time().Add(-time.Hour)))
+			return webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTime(webhooktest.Time().Add(-time.Hour)))
 		}, 401, nil},
 	}
 	for _, tt := range tests {
@@ -92,27 +92,27 @@ func TestEveryFixtureAcknowledged(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			f := setup(t, 10)
-			require.Equal(t, http.StatusOK, f.serve(webhooktest.NewFixtureRequest(t, name)).Code, f.logs.String())
+			require.Equal(t, http.StatusOK, f.serve(webhooktest.NewFixtureRequest(name)).Code, f.logs.String())
 		})
 	}
 }
 
 func TestReplayRunsOnce(t *testing.T) {
 	f := setup(t, 10)
-	first := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("msg_1"))
+	first := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("msg_1"))
 	require.Equal(t, 200, f.serve(first).Code)
 	// The sender retries a minute later: same id, new timestamp.
 	f.clock.Advance(time.Minute)
-	retry := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("msg_1"), webhooktest.WithTime(f.clock.Now()))
+	retry := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("msg_1"), webhooktest.WithTime(f.clock.Now()))
 	require.Equal(t, 200, f.serve(retry).Code)
 	require.Len(t, f.q.Take(), 1)
 }
 
 func TestFullQueueAsksForRetry(t *testing.T) {
 	f := setup(t, 1)
-	require.Equal(t, 200, f.serve(webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, replyBody)).Code)
+	require.Equal(t, 200, f.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, replyBody)).Code)
 
-	w := f.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("msg_2")))
+	w := f.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("msg_2")))
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	require.Equal(t, "60", w.Header().Get("Retry-After"))
 	require.Contains(t, f.logs.String(), "status=503")
@@ -120,7 +120,7 @@ func TestFullQueueAsksForRetry(t *testing.T) {
 	// Once drained, the sender's retry is processed: the 503 released the claim.
 	require.Len(t, f.q.Take(), 1)
 	f.clock.Advance(RetryAfter)
-	retry := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID("msg_2"), webhooktest.WithTime(f.clock.Now()))
+	retry := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("msg_2"), webhooktest.WithTime(f.clock.Now()))
 	require.Equal(t, 200, f.serve(retry).Code)
 	require.Equal(t, []Item{{"jam", "4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03"}}, f.q.Take())
 }

@@ -81,10 +81,7 @@ func run(out io.Writer) (http.Handler, error) {
 
 	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
 	for _, secret := range []string{webhooktest.Secret, webhooktest.Secret, "whsec_Zm9yZ2VkLWtleS1mb3JnZWQta2V5LWZvcmdlZA=="} {
-		r, err := webhooktest.StandardRequest(secret, body, webhooktest.WithTime(time.Now()))
-		if err != nil {
-			return nil, err
-		}
+		r := webhooktest.NewStandardRequest(secret, body, webhooktest.WithTime(time.Now()))
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks", bytes.NewReader(body))
 		req.Header = r.Header
 		resp, err := http.DefaultClient.Do(req)

@@ -1,0 +1,128 @@
+package webhooktest
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultTarget is the path requests are sent to unless WithTarget says
+// otherwise: the path the README mounts the handler on.
+const DefaultTarget = "/webhooks"
+
+// A RequestOption adjusts a request built by this package.
+type RequestOption func(*request)
+
+type request struct {
+	method, target, contentType string
+	id                          string
+	ts                          time.Time
+	tsSet                       bool
+	svix                        bool
+	extra                       []string // more Standard Webhooks secrets
+	header                      http.Header
+}
+
+// WithID sets the Standard Webhooks message id (default MessageID(body)).
+func WithID(id string) RequestOption { return func(r *request) { r.id = id } }
+
+// WithTime sets the instant the request is signed at (default Time()).
+// Intercom signs no timestamp header: for its requests WithTime sets the
+// body's created_at and first_sent_at instead, as StampIntercom does, and
+// the signature covers them.
+func WithTime(t time.Time) RequestOption { return func(r *request) { r.ts, r.tsSet = t, true } }
+
+// WithSvixHeaders sends svix-* headers instead of webhook-*, as Jam does.
+func WithSvixHeaders() RequestOption { return func(r *request) { r.svix = true } }
+
+// WithExtraSecrets signs a Standard Webhooks request with each of secrets
+// too, one signature each after the first, as a sender does while keys
+// rotate. The builder panics on a secret it cannot sign with.
+func WithExtraSecrets(secrets ...string) RequestOption {
+	return func(r *request) { r.extra = append(r.extra, secrets...) }
+}
+
+// WithTarget sets the request URL (default DefaultTarget). It is passed to
+// httptest.NewRequest, which panics on a target it cannot parse.
+func WithTarget(target string) RequestOption { return func(r *request) { r.target = target } }
+
+// WithMethod sets the method (default POST).
+func WithMethod(method string) RequestOption { return func(r *request) { r.method = method } }
+
+// WithContentType sets Content-Type (default application/json).
+func WithContentType(ct string) RequestOption { return func(r *request) { r.contentType = ct } }
+
+// WithHeader adds a header, after signing: use it to add noise or to
+// override a signature header.
+func WithHeader(key, value string) RequestOption {
+	return func(r *request) { r.header.Add(key, value) }
+}
+
+func options(body []byte, opts []RequestOption) *request {
+	c := &request{method: http.MethodPost, target: DefaultTarget, contentType: "application/json", id: MessageID(body), ts: Time(), header: http.Header{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// build returns the request for body with sig, the sender's headers, set
+// before the headers of WithHeader.
+func (c *request) build(body []byte, sig http.Header) *http.Request {
+	r := httptest.NewRequest(c.method, c.target, bytes.NewReader(body))
+	r.Header.Set("Content-Type", c.contentType)
+	for k, vs := range sig {
+		r.Header[k] = vs
+	}
+	for k, vs := range c.header {
+		r.Header[k] = append(r.Header[k], vs...)
+	}
+	return r
+}
+
+// NewStandardRequest returns a request carrying body signed with secret
+// as a Standard Webhooks sender (Jam, through Svix) signs it. It panics if
+// SignStandard refuses secret.
+func NewStandardRequest(secret string, body []byte, opts ...RequestOption) *http.Request {
+	c := options(body, opts)
+	sigs := make([]string, 0, 1+len(c.extra))
+	for _, s := range append([]string{secret}, c.extra...) {
+		sig, err := SignStandard(s, c.id, c.ts, body)
+		if err != nil {
+			panic("webhooktest: NewStandardRequest: " + strings.TrimPrefix(err.Error(), "webhooktest: "))
+		}
+		sigs = append(sigs, sig)
+	}
+	prefix := "Webhook-"
+	if c.svix {
+		prefix = "Svix-"
+	}
+	return c.build(body, http.Header{
+		prefix + "Id":        {c.id},
+		prefix + "Timestamp": {strconv.FormatInt(c.ts.Unix(), 10)},
+		prefix + "Signature": {strings.Join(sigs, " ")},
+	})
+}
+
+// NewIntercomRequest returns a request carrying body signed as Intercom
+// signs it with an app's client secret.
+func NewIntercomRequest(clientSecret string, body []byte, opts ...RequestOption) *http.Request {
+	c := options(body, opts)
+	if c.tsSet {
+		body = StampIntercom(body, c.ts)
+	}
+	return c.build(body, http.Header{
+		"User-Agent":      {"intercom-parrot-service-client/1.0"},
+		"X-Hub-Signature": {SignIntercom(clientSecret, body)},
+	})
+}
+
+// NewSeriesRequest returns a request carrying body with token in header,
+// as an Intercom Series webhook block sends it.
+func NewSeriesRequest(header, token string, body []byte, opts ...RequestOption) *http.Request {
+	c := options(body, opts)
+	return c.build(body, http.Header{http.CanonicalHeaderKey(header): {token}})
+}
