@@ -462,7 +462,7 @@ func TestInboxModeObserver(t *testing.T) {
 		return errors.New("fails")
 	})
 	send := func(id string) int {
-		return r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID(id))).Code
+		return r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID(id))).Code
 	}
 	require.Equal(t, http.StatusOK, send("obs"))
 	require.Equal(t, http.StatusOK, send("obs"))

@@ -233,7 +233,7 @@ func TestObserverInbox(t *testing.T) {
 		return nil
 	})
 	for _, id := range []string{"msg_flaky", "msg_bad", "msg_flaky"} {
-		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID(id))).Code)
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID(id))).Code)
 	}
 	require.Equal(t, map[string]string{"traceparent": "trace-of-msg_flaky"}, r.get(t, "standard:msg_flaky").Meta,
 		"Storing's meta was not stored")

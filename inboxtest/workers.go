@@ -57,8 +57,7 @@ func newWorkerRig(t *testing.T, s *suite, wc webhook.WorkerConfig, fn func(d *we
 func (r *workerRig) send(t *testing.T, id string) int {
 	t.Helper()
 	body := fmt.Appendf(nil, `{"jamId":"jam-%s","teamId":"team_1","type":"video","title":"conformance"}`, id)
-	req, err := webhooktest.StandardRequest(webhooktest.Secret, body, webhooktest.WithID(id), webhooktest.WithTime(r.s.now()))
-	require.NoError(t, err)
+	req := webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithID(id), webhooktest.WithTime(r.s.now()))
 	w := httptest.NewRecorder()
 	r.h.ServeHTTP(w, req)
 	return w.Code

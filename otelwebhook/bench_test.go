@@ -46,7 +46,7 @@ func benchHandler(b *testing.B, seen *int, opts ...webhook.Option) http.Handler 
 // Interleaving calls keeps the comparison fair on a machine shared with
 // other work, as the core's BenchmarkHandlerPaired does.
 func BenchmarkObserverOverhead(b *testing.B) {
-	body := webhooktest.Fixture(b, "jam/jam.created.maximal.json")
+	body := webhooktest.Fixture("jam/jam.created.maximal.json")
 	noopObs, err := otelwebhook.New(otelwebhook.WithTracerProvider(tracenoop.NewTracerProvider()),
 		otelwebhook.WithMeterProvider(metricnoop.NewMeterProvider()))
 	if err != nil {
@@ -130,7 +130,7 @@ func BenchmarkHandlerNoop(b *testing.B) {
 func BenchmarkHandlerNone(b *testing.B) { benchOne(b) }
 
 func benchOne(b *testing.B, opts ...otelwebhook.Option) {
-	body := webhooktest.Fixture(b, "jam/jam.created.maximal.json")
+	body := webhooktest.Fixture("jam/jam.created.maximal.json")
 	var seen int
 	var h http.Handler
 	if opts == nil {

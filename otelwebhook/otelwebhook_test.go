@@ -434,7 +434,7 @@ func TestInbox(t *testing.T) {
 
 	reqSpan := map[string]sdktrace.ReadOnlySpan{}
 	for _, id := range []string{"msg_flaky", "msg_bad"} {
-		require.Equal(t, http.StatusOK, serve(srv, webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithID(id))))
+		require.Equal(t, http.StatusOK, serve(srv, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID(id))))
 		reqs := tel.requests()
 		reqSpan[id] = reqs[len(reqs)-1]
 		require.Equal(t, map[string]string{"webhook.outcome": "stored", "webhook.message.id": id},

@@ -114,9 +114,8 @@ func TestInboxRedisCrash(t *testing.T) {
 				return nil
 			})
 			send := func(id int) *httptest.ResponseRecorder {
-				r, err := webhooktest.StandardRequest(webhooktest.Secret, jamBody(id),
+				r := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody(id),
 					webhooktest.WithID(msgID(id)), webhooktest.WithTime(time.Now()))
-				require.NoError(t, err)
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, r)
 				return w

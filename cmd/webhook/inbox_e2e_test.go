@@ -90,7 +90,7 @@ func TestInboxDeadAndReplayEndToEnd(t *testing.T) {
 	go func() { ran <- h.Run(ctx) }()
 	defer func() { cancel(); require.NoError(t, <-ran) }()
 
-	req := webhooktest.NewFixtureRequest(t, "jam/jam.created.maximal.json", webhooktest.WithID("msg_e2e_dead"), webhooktest.WithTime(time.Now()))
+	req := webhooktest.NewFixtureRequest("jam/jam.created.maximal.json", webhooktest.WithID("msg_e2e_dead"), webhooktest.WithTime(time.Now()))
 	post, err := http.NewRequest(http.MethodPost, srv.URL, req.Body)
 	require.NoError(t, err)
 	post.Header = req.Header
