@@ -128,8 +128,8 @@ func TestInboxModeStores(t *testing.T) {
 	var hookKey string
 	full := newInboxRig(t, 1, webhook.WorkerConfig{})
 	full.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookKey = d.Key })
-	require.Equal(t, http.StatusOK, full.serve(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)).Code)
-	require.Equal(t, http.StatusServiceUnavailable, full.serve(webhooktest.NewSeriesRequest(t, webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)).Code)
+	require.Equal(t, http.StatusOK, full.serve(webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)).Code)
+	require.Equal(t, http.StatusServiceUnavailable, full.serve(webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)).Code)
 	require.Regexp(t, `^series:gen-[A-Z2-7]{26}$`, hookKey)
 
 	// Rejections are as outside inbox mode, and store nothing.

@@ -211,13 +211,13 @@ func TestInspectorInBrowser(t *testing.T) {
 	wait(t, ctx, "the event stream", `document.getElementById('conn').textContent === 'live'`)
 	eval[bool](t, ctx, `window.loadedOnce = true`) // gone if the page reloads
 
-	jamBody := webhooktest.Fixture(t, "jam/jam.created.maximal.json")
+	jamBody := webhooktest.Fixture("jam/jam.created.maximal.json")
 	now := time.Now()
-	good := webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(now), webhooktest.WithID("msg_2Qd8s1YfKz7LmW3vX9pA"))
+	good := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTime(now), webhooktest.WithID("msg_2Qd8s1YfKz7LmW3vX9pA"))
 	require.Equal(t, http.StatusOK, post(t, receiver, good))
-	forged := webhooktest.NewStandardRequest(t, "whsec_Zm9yZ2VkLXNlY3JldC1ub3QtdGhlLWVuZHBvaW50cw==", jamBody, webhooktest.WithTime(now), webhooktest.WithID("msg_2Qd8s4HcRt0NbE6uJ1oZ"))
+	forged := webhooktest.NewStandardRequest("whsec_Zm9yZ2VkLXNlY3JldC1ub3QtdGhlLWVuZHBvaW50cw==", jamBody, webhooktest.WithTime(now), webhooktest.WithID("msg_2Qd8s4HcRt0NbE6uJ1oZ"))
 	require.Equal(t, http.StatusUnauthorized, post(t, receiver, forged))
-	ic := webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, webhooktest.Fixture(t, "intercom/conversation.admin.replied.json"), webhooktest.WithTime(now))
+	ic := webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, webhooktest.Fixture("intercom/conversation.admin.replied.json"), webhooktest.WithTime(now))
 	require.Equal(t, http.StatusOK, post(t, receiver, ic))
 
 	wait(t, ctx, "three rows", `document.querySelectorAll('#rows tr').length === 3`)

@@ -44,7 +44,7 @@ func ExampleNew() {
 
 	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
 	for range 2 { // a delivery and its duplicate
-		r, _ := webhooktest.StandardRequest(webhooktest.Secret, body)
+		r := webhooktest.NewStandardRequest(webhooktest.Secret, body)
 		srv.ServeHTTP(httptest.NewRecorder(), r)
 	}
 

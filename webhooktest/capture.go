@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
-	"net/textproto"
 	"path"
 	"strings"
 	"time"
@@ -44,35 +43,51 @@ func ReadCapture(fsys fs.FS, name string) (*Capture, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Capture{Name: name, Header: http.Header{}, Body: body}
+	c := &Capture{Name: name, Body: body}
 	for i, line := range strings.Split(string(raw), "\n") {
-		line = strings.TrimRight(line, "\r")
-		if v, ok := strings.CutPrefix(line, "# received:"); ok {
+		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), "# received:"); ok {
 			if c.Received, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(v)); err != nil {
 				return nil, fmt.Errorf("webhooktest: %s line %d: %v", hname, i+1, err)
 			}
-			continue
 		}
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok || !headerName(textproto.TrimString(k)) {
-			return nil, fmt.Errorf("webhooktest: %s line %d is not \"Name: value\"", hname, i+1)
-		}
-		c.Header.Add(textproto.TrimString(k), textproto.TrimString(v))
+	}
+	if c.Header, err = ParseHeaders(raw); err != nil {
+		return nil, fmt.Errorf("webhooktest: %s: %v", hname, err)
 	}
 	return c, nil
 }
 
-// Request returns a POST to "/webhook" carrying the capture's body and
+// Request returns a POST to DefaultTarget carrying the capture's body and
 // headers, as it arrived.
 func (c *Capture) Request() *http.Request {
-	r := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(c.Body))
+	r := httptest.NewRequest(http.MethodPost, DefaultTarget, bytes.NewReader(c.Body))
 	for k, vs := range c.Header {
 		r.Header[k] = append([]string(nil), vs...)
 	}
 	return r
+}
+
+// ParseHeaders reads headers written as "Name: value" lines, as
+// "webhook sign" prints them and the inspector saves them beside a
+// capture. Blank lines and lines starting with # are skipped; names and
+// values are trimmed of the spaces around them. The error names the first
+// line that is not a header, and holds none of its text, which may be a
+// signature.
+func ParseHeaders(raw []byte) (http.Header, error) {
+	h := http.Header{}
+	for i, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, ":")
+		name = strings.TrimSpace(name)
+		if !ok || !headerName(name) {
+			return nil, fmt.Errorf("line %d is not \"Name: value\"", i+1)
+		}
+		h.Add(name, strings.TrimSpace(value))
+	}
+	return h, nil
 }
 
 // headerName reports whether s is a header name: RFC 9110 token

@@ -20,7 +20,7 @@ import (
 // delivery into it: the body, and beside it the headers that matter.
 func capturedFS(t testing.TB, headers string) fstest.MapFS {
 	t.Helper()
-	body := webhooktest.Fixture(t, "jam/jam.created.maximal.json")
+	body := webhooktest.Fixture("jam/jam.created.maximal.json")
 	return fstest.MapFS{
 		"jam/jam.created.msg_1.json":    {Data: body},
 		"jam/jam.created.msg_1.headers": {Data: []byte(headers)},
@@ -29,7 +29,7 @@ func capturedFS(t testing.TB, headers string) fstest.MapFS {
 
 func signedHeaders(t testing.TB, at time.Time) string {
 	t.Helper()
-	body := webhooktest.Fixture(t, "jam/jam.created.maximal.json")
+	body := webhooktest.Fixture("jam/jam.created.maximal.json")
 	sig, err := webhooktest.SignStandard(webhooktest.Secret, "msg_1", at, body)
 	require.NoError(t, err)
 	return "# captured by webhook serve --inspect: POST /hook, answered 200\n" +
@@ -82,7 +82,7 @@ func TestReadCapture(t *testing.T) {
 // A delivery saved by the inspector's "save as fixture" becomes a test
 // input: read it with ReadCapture and serve it at its arrival time.
 func ExampleReadCapture() {
-	body, _ := webhooktest.ReadFixture("jam/jam.created.maximal.json") // the bytes Jam sent
+	body := webhooktest.Fixture("jam/jam.created.maximal.json") // the bytes Jam sent
 	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
 	sig, _ := webhooktest.SignStandard(webhooktest.Secret, "msg_1", at, body)
 	fsys := fstest.MapFS{ // in a test: os.DirFS("testdata/captured")
@@ -107,4 +107,29 @@ func ExampleReadCapture() {
 	// Output:
 	// msg_1 jam.created
 	// 200
+}
+
+func TestParseHeaders(t *testing.T) {
+	tests := []struct {
+		name, raw string
+		want      http.Header
+		wantErr   string
+	}{
+		{"sign's output", "Content-Type: application/json\nWebhook-Id: msg_1\r\n", http.Header{"Content-Type": {"application/json"}, "Webhook-Id": {"msg_1"}}, ""},
+		{"comments, blank lines, repeats", "# received: 2026-11-24T09:00:00Z\n\n  X-A :  1 \nX-A: 2\n", http.Header{"X-A": {"1", "2"}}, ""},
+		{"empty", "", http.Header{}, ""},
+		{"a body", "{\"secret\": \"v1,abc\"}\n", nil, `line 1 is not "Name: value"`},
+		{"no colon", "Webhook-Id: msg_1\nWebhook-Signature v1,abc\n", nil, `line 2 is not "Name: value"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := webhooktest.ParseHeaders([]byte(tt.raw))
+			if tt.wantErr != "" {
+				require.EqualError(t, err, tt.wantErr) // the line's text, a signature maybe, stays out
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, h)
+		})
+	}
 }

@@ -113,12 +113,12 @@ func (rig *inspectRig) records(t *testing.T) []record {
 
 func jamNow(t *testing.T, secret string) *http.Request {
 	t.Helper()
-	return webhooktest.NewStandardRequest(t, secret, webhooktest.Fixture(t, "jam/jam.created.maximal.json"), webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_"+strconv.FormatInt(time.Now().UnixNano(), 36)))
+	return webhooktest.NewStandardRequest(secret, webhooktest.Fixture("jam/jam.created.maximal.json"), webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_"+strconv.FormatInt(time.Now().UnixNano(), 36)))
 }
 
 func intercomNow(t *testing.T) *http.Request {
 	t.Helper()
-	return webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, webhooktest.Fixture(t, "intercom/conversation.admin.replied.json"), webhooktest.WithTime(time.Now()))
+	return webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, webhooktest.Fixture("intercom/conversation.admin.replied.json"), webhooktest.WithTime(time.Now()))
 }
 
 // TestInspectorHost: the page answers only requests whose Host is a
@@ -359,7 +359,7 @@ func TestInspectorFixture(t *testing.T) {
 		require.Equal(t, want, w.Code, name)
 		if seq == 1 {
 			require.Equal(t, "jam/jam.created."+good.Header.Get("Webhook-Id")+".json", name)
-			require.Equal(t, webhooktest.Fixture(t, "jam/jam.created.maximal.json"), c.Body)
+			require.Equal(t, webhooktest.Fixture("jam/jam.created.maximal.json"), c.Body)
 		}
 	}
 }
@@ -368,7 +368,7 @@ func TestInspectorFixture(t *testing.T) {
 // reason and hint in the list too, and never shows a secret.
 func TestInspectorVerdict(t *testing.T) {
 	rig := newInspectRig(t, inspectFlags{}, nil, nil)
-	old := webhooktest.NewStandardRequest(t, webhooktest.Secret, webhooktest.Fixture(t, "jam/jam.created.maximal.json"), webhooktest.WithTime(time.Now().Add(-10*time.Minute)))
+	old := webhooktest.NewStandardRequest(webhooktest.Secret, webhooktest.Fixture("jam/jam.created.maximal.json"), webhooktest.WithTime(time.Now().Add(-10*time.Minute)))
 	require.Equal(t, http.StatusUnauthorized, rig.send(t, old))
 	require.Equal(t, http.StatusUnauthorized, rig.send(t, jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y")))
 	tests := []struct {

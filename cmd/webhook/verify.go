@@ -9,10 +9,10 @@ import (
 	"net/http"
 	"net/textproto"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
 )
 
 const verifyUsage = `
@@ -358,7 +358,7 @@ func readBodyAndHeaders(bodyName, headersName string, stdin io.Reader) ([]byte, 
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := parseHeaders(raw)
+	h, err := webhooktest.ParseHeaders(raw)
 	switch {
 	case len(h) == 0 && looksLikeBody(raw):
 		return nil, nil, fmt.Errorf("%s holds no headers: it looks like a JSON body (are --body and --headers swapped?)", headersName)
@@ -381,38 +381,4 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 		return io.ReadAll(stdin)
 	}
 	return os.ReadFile(name)
-}
-
-// parseHeaders reads "Name: value" lines. Blank lines and lines starting
-// with # are skipped.
-func parseHeaders(raw []byte) (http.Header, error) {
-	h := http.Header{}
-	for i, line := range strings.Split(string(raw), "\n") {
-		line = strings.TrimRight(line, "\r")
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, value, ok := strings.Cut(line, ":")
-		name = strings.TrimSpace(name)
-		if !ok || !isToken(name) {
-			return nil, fmt.Errorf("line %d is not \"Name: value\"", i+1)
-		}
-		h.Add(name, strings.TrimSpace(value))
-	}
-	return h, nil
-}
-
-// isToken reports whether s is a valid header name: one or more of the
-// token characters of RFC 9110, which JSON's braces and quotes are not.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
