@@ -289,8 +289,8 @@ func TestJoinObservers(t *testing.T) {
 	b.Verified = nil // a hook only one of them sets
 	r := newRig(t, webhook.WithObserver(webhook.JoinObservers(nil, a, b)))
 	id := webhooktest.MessageID(jamBody)
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody)).Code)
-	require.Equal(t, http.StatusUnauthorized, r.serve(webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTime(time.Unix(0, 0)))).Code)
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
+	require.Equal(t, http.StatusUnauthorized, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTime(time.Unix(0, 0)))).Code)
 	require.Equal(t, []string{
 		"verified standard",
 		"decoded jam.created " + id,

@@ -290,7 +290,7 @@ func TestInspectorInboxInBrowser(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page+"/")))
 	wait(t, ctx, "the event stream", `document.getElementById('conn').textContent === 'live'`)
 	wait(t, ctx, "the inbox section", `!document.getElementById('inbox').hidden`)
-	jam := webhooktest.NewStandardRequest(t, webhooktest.Secret, webhooktest.Fixture(t, "jam/jam.created.maximal.json"),
+	jam := webhooktest.NewStandardRequest(webhooktest.Secret, webhooktest.Fixture("jam/jam.created.maximal.json"),
 		webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_2Qd8sInboxE2e"))
 	require.Equal(t, http.StatusOK, post(t, receiver, jam))
 

@@ -44,10 +44,7 @@ func ExampleOpen() {
 		return nil
 	})
 
-	req, err := webhooktest.FixtureRequest("jam/jam.created.minimal.json", webhooktest.WithID("msg_example"))
-	if err != nil {
-		log.Fatal(err)
-	}
+	req := webhooktest.NewFixtureRequest("jam/jam.created.minimal.json", webhooktest.WithID("msg_example"))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
 	fmt.Println("answered", w.Code)

@@ -575,7 +575,7 @@ func TestInspectorBodyLimit(t *testing.T) {
 		body := []byte(`{"a":"` + strings.Repeat("x", size-8) + `"}`)
 		require.Len(t, body, size)
 		w := httptest.NewRecorder()
-		recv.ServeHTTP(w, webhooktest.NewStandardRequest(t, webhooktest.Secret, body, webhooktest.WithTime(time.Now())))
+		recv.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithTime(time.Now())))
 		rec := in.find(in.seq)
 		require.Equal(t, size > max, rec.Cut, size)
 		if size > max {
