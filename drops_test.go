@@ -63,11 +63,11 @@ func TestUnhandledEvents(t *testing.T) {
 		return nil
 	})
 	reqs := []*http.Request{
-		webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody),
-		webhooktest.NewStandardRequest(t, webhooktest.Secret, unknownBody, webhooktest.WithID("msg_a")),
-		webhooktest.NewStandardRequest(t, webhooktest.Secret, unknownBody, webhooktest.WithID("msg_b")),
-		webhooktest.NewStandardRequest(t, webhooktest.Secret, optedOutBody),
-		webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, webhooktest.StampIntercom(intercomBody, webhooktest.Time())),
+		webhooktest.NewStandardRequest(webhooktest.Secret, jamBody),
+		webhooktest.NewStandardRequest(webhooktest.Secret, unknownBody, webhooktest.WithID("msg_a")),
+		webhooktest.NewStandardRequest(webhooktest.Secret, unknownBody, webhooktest.WithID("msg_b")),
+		webhooktest.NewStandardRequest(webhooktest.Secret, optedOutBody),
+		webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, webhooktest.StampIntercom(intercomBody, webhooktest.Time())),
 	}
 	for _, req := range reqs {
 		w := httptest.NewRecorder()
@@ -115,7 +115,7 @@ func TestOnIntercomUnknownTopic(t *testing.T) {
 	require.Equal(t, []string{"conversation.user.replyed", "conversaton.*"}, warned)
 	body := webhooktest.StampIntercom([]byte(strings.Replace(string(intercomBody), "conversation.user.replied", "conversation.user.replyed", 1)), webhooktest.Time())
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, webhooktest.NewIntercomRequest(t, webhooktest.IntercomSecret, body))
+	h.ServeHTTP(w, webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body))
 	require.Equal(t, http.StatusOK, w.Code)
 	require.Equal(t, 1, ran, "an unknown topic's callback still runs")
 }
@@ -142,7 +142,7 @@ func TestLogLevels(t *testing.T) {
 		{name: "browser GET", req: func(t *testing.T) *http.Request { return httptest.NewRequest(http.MethodGet, "/webhooks", nil) },
 			code: 405, level: "DEBUG", msg: "webhook rejected"},
 		{name: "PATCH", req: func(t *testing.T) *http.Request {
-			return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodPatch))
+			return webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodPatch))
 		}, code: 405, level: "WARN", msg: "webhook rejected"},
 	}
 	for _, tt := range tests {
@@ -150,7 +150,7 @@ func TestLogLevels(t *testing.T) {
 			logs := &syncBuffer{}
 			h := quietHandler(t, logs)
 			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error { return tt.ret })
-			req := func() *http.Request { return webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody) }
+			req := func() *http.Request { return webhooktest.NewStandardRequest(webhooktest.Secret, jamBody) }
 			if tt.req != nil {
 				req = func() *http.Request { return tt.req(t) }
 			}

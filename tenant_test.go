@@ -69,7 +69,7 @@ func newTenantRig(t *testing.T, opts ...webhook.Option) *tenantRig {
 func (tr *tenantRig) serve(t *testing.T, tenant, secret string, opts ...webhooktest.RequestOption) int {
 	t.Helper()
 	w := httptest.NewRecorder()
-	tr.h.ServeHTTP(w, webhooktest.NewStandardRequest(t, secret, jamBody, append([]webhooktest.RequestOption{webhooktest.WithTarget("/hooks/" + tenant)}, opts...)...))
+	tr.h.ServeHTTP(w, webhooktest.NewStandardRequest(secret, jamBody, append([]webhooktest.RequestOption{webhooktest.WithTarget("/hooks/" + tenant)}, opts...)...))
 	return w.Code
 }
 
@@ -114,7 +114,7 @@ func TestKeyFuncErrors(t *testing.T) {
 				tr.keys["acme"] = tt.keys
 			}
 			w := httptest.NewRecorder()
-			tr.h.ServeHTTP(w, webhooktest.NewStandardRequest(t, webhooktest.Secret, jamBody, webhooktest.WithTarget("/hooks/acme")))
+			tr.h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTarget("/hooks/acme")))
 			require.Equal(t, http.StatusInternalServerError, w.Code)
 			require.Equal(t, "Internal Server Error\n", w.Body.String(), "no detail for the sender")
 			require.Len(t, tr.herrs, 1)

@@ -44,10 +44,10 @@ func newTestServer(t *testing.T) (*server, *http.ServeMux, *bytes.Buffer) {
 func TestTenants(t *testing.T) {
 	_, mux, out := newTestServer(t)
 	jam := func(tenant, secret, id string) *http.Request {
-		return webhooktest.NewStandardRequest(t, secret, created, webhooktest.WithTarget("/hooks/"+tenant), webhooktest.WithID(id))
+		return webhooktest.NewStandardRequest(secret, created, webhooktest.WithTarget("/hooks/"+tenant), webhooktest.WithID(id))
 	}
 	intercom := func(secret string, body []byte) *http.Request {
-		return webhooktest.NewIntercomRequest(t, secret, body, webhooktest.WithTarget("/hooks/intercom"))
+		return webhooktest.NewIntercomRequest(secret, body, webhooktest.WithTarget("/hooks/intercom"))
 	}
 	tests := []struct {
 		name   string
@@ -84,7 +84,7 @@ func TestRotation(t *testing.T) {
 	next := "whsec_YWNtZS1uZXh0LWVuZHBvaW50LXNlY3JldC0wMTIzNDU"
 	serve := func(secret, id string) int {
 		w := httptest.NewRecorder()
-		mux.ServeHTTP(w, webhooktest.NewStandardRequest(t, secret, created, webhooktest.WithTarget("/hooks/acme"), webhooktest.WithID(id)))
+		mux.ServeHTTP(w, webhooktest.NewStandardRequest(secret, created, webhooktest.WithTarget("/hooks/acme"), webhooktest.WithID(id)))
 		return w.Code
 	}
 	require.NoError(t, s.rotate("acme", acmeSecret, next)) // both during the rotation
