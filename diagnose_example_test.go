@@ -1,0 +1,100 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+)
+
+// A delivery that fails verification comes to OnError with a Diagnosis:
+// here a logging middleware read the body before the handler did. The
+// sender is told only 401 or 400; the log line holds the same evidence.
+func ExampleDiagnosis() {
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithClock(webhooktest.Time),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		panic(err)
+	}
+	h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) {
+		if dg := err.Diagnosis; dg != nil {
+			fmt.Printf("%d %s: message %s, hint %s (%s)\n", err.Status, webhook.ReasonOf(err.Err), dg.MessageID, dg.Hint, dg.Evidence)
+		}
+	})
+	logsBodies := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body) // and forgets to put it back
+			next.ServeHTTP(w, r)
+		})
+	}
+	srv := httptest.NewServer(logsBodies(h))
+	defer srv.Close()
+
+	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
+	signed, err := webhooktest.StandardRequest(webhooktest.Secret, body, webhooktest.WithID("msg_2Lx9"))
+	if err != nil {
+		panic(err)
+	}
+	r, err := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body)) // with Content-Length, as senders send
+	if err != nil {
+		panic(err)
+	}
+	r.Header = signed.Header
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	// Output:
+	// 400 other: message msg_2Lx9, hint empty_body (no body bytes, Content-Length 84)
+}
+
+// Keys per tenant: each customer's Jam endpoint posts to /hooks/{tenant},
+// and the key function picks that tenant's verifier, built once.
+func ExampleWithKeyFunc() {
+	acme, err := webhook.NewVerifier([]string{webhooktest.Secret}, webhook.WithClock(webhooktest.Time))
+	if err != nil {
+		panic(err)
+	}
+	tenants := map[string]*webhook.Keys{"acme": {Tenant: "acme", Standard: acme}}
+	h, err := webhook.NewHandler(
+		webhook.WithKeyFunc(func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+			return tenants[hint.Request.PathValue("tenant")], nil // nil for an unknown tenant: 401
+		}),
+		webhook.WithClock(webhooktest.Time),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		panic(err)
+	}
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		fmt.Println("jam created for", d.Tenant, "dedupe key", d.Key)
+		return nil
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/hooks/{tenant}", h)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
+	for _, tenant := range []string{"acme", "initech"} {
+		r, err := webhooktest.StandardRequest(webhooktest.Secret, body, webhooktest.WithID("msg_2Lx9"))
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(tenant, post(srv.URL+"/hooks/"+tenant, r))
+	}
+	// Output:
+	// jam created for acme dedupe key standard:acme:msg_2Lx9
+	// acme 200
+	// initech 401
+}
