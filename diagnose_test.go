@@ -203,7 +203,14 @@ func TestDiagnosisPerMistake(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			logs := &syncBuffer{}
+			var observed []webhook.Rejection
+			var omu sync.Mutex
 			opts := append([]webhook.Option{
+				webhook.WithObserver(&webhook.Observer{Rejected: func(ctx context.Context, r webhook.Rejection) {
+					omu.Lock()
+					defer omu.Unlock()
+					observed = append(observed, r)
+				}}),
 				webhook.WithClock(func() time.Time { return at.Add(tt.skew) }),
 				webhook.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
 			}, tt.opts...)
@@ -252,6 +259,12 @@ func TestDiagnosisPerMistake(t *testing.T) {
 			if id := s.header["Webhook-Id"]; id != "" {
 				require.Equal(t, id, he.Diagnosis.MessageID)
 			}
+
+			omu.Lock()
+			require.Len(t, observed, 1)
+			require.Same(t, he.Diagnosis, observed[0].Diagnosis, "the observer sees the diagnosis OnError does")
+			require.Equal(t, tt.reason, observed[0].Reason)
+			omu.Unlock()
 
 			line := logs.String()
 			require.Equal(t, 1, strings.Count(line, "\n"), line)

@@ -1060,7 +1060,7 @@ func (h *Handler) rejectWith(ctx context.Context, w http.ResponseWriter, d *Deli
 	}
 	h.logger.LogAttrs(ctx, level, msg, attrs...)
 	h.reg.Load().reportError(ctx, h.logger, d, &HandlerError{Status: code, Err: err, Diagnosis: dg})
-	h.obs.rejected(ctx, d, code, reason, err)
+	h.obs.rejected(ctx, d, code, reason, err, dg)
 	http.Error(w, http.StatusText(code), code)
 }
 

@@ -74,6 +74,10 @@ type Rejection struct {
 	// Err is the error, as OnError receives it in HandlerError.Err. Its
 	// text is safe to log but is not a metric attribute: it may hold ids.
 	Err error
+	// Diagnosis is the evidence about a request that failed verification
+	// or whose body could not be read whole, as HandlerError.Diagnosis
+	// has it; nil otherwise. Its Hint suits a metric attribute.
+	Diagnosis *Diagnosis
 }
 
 // Dispatched is the outcome of one run of the callbacks for a delivery.
@@ -211,12 +215,12 @@ func WithObserver(o *Observer) Option {
 // safe on a nil *Observer and small enough to inline, so an unset hook
 // costs a comparison.
 
-func (o *Observer) rejected(ctx context.Context, d *Delivery, status int, reason Reason, err error) {
+func (o *Observer) rejected(ctx context.Context, d *Delivery, status int, reason Reason, err error, dg *Diagnosis) {
 	if o != nil && o.Rejected != nil {
 		if reason == "" {
 			reason = ReasonOf(err)
 		}
-		o.Rejected(ctx, Rejection{Delivery: d, Status: status, Reason: reason, Err: err})
+		o.Rejected(ctx, Rejection{Delivery: d, Status: status, Reason: reason, Err: err, Diagnosis: dg})
 	}
 }
 
