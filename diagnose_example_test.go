@@ -40,10 +40,7 @@ func ExampleDiagnosis() {
 	defer srv.Close()
 
 	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
-	signed, err := webhooktest.StandardRequest(webhooktest.Secret, body, webhooktest.WithID("msg_2Lx9"))
-	if err != nil {
-		panic(err)
-	}
+	signed := webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithID("msg_2Lx9"))
 	r, err := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body)) // with Content-Length, as senders send
 	if err != nil {
 		panic(err)
@@ -87,10 +84,7 @@ func ExampleWithKeyFunc() {
 
 	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
 	for _, tenant := range []string{"acme", "initech"} {
-		r, err := webhooktest.StandardRequest(webhooktest.Secret, body, webhooktest.WithID("msg_2Lx9"))
-		if err != nil {
-			panic(err)
-		}
+		r := webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithID("msg_2Lx9"))
 		fmt.Println(tenant, post(srv.URL+"/hooks/"+tenant, r))
 	}
 	// Output:
