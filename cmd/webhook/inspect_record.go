@@ -100,6 +100,17 @@ type record struct {
 	LastError  string          `json:"last_error,omitempty"`
 	Forward    string          `json:"forward,omitempty"` // the last forward's result
 	Event      json.RawMessage `json:"-"`
+
+	rj   *webhook.Rejection // the handler's rejection, for the hint
+	diag *webhook.Diagnosis // its diagnosis, when it gave one
+}
+
+// explainLocked sets the record's reason and hint from the rejection and
+// the diagnosis, whichever hook told of them first.
+func (r *record) explainLocked() {
+	if r.rj != nil {
+		r.Reason, r.Hint = diagnose(*r.rj, r.diag, r.Header, r.Time)
+	}
 }
 
 type recordKey struct{}
@@ -263,9 +274,10 @@ func (in *inspector) observer() *webhook.Observer {
 			if r == nil {
 				return
 			}
-			reason, hint := diagnose(rj, r.Header, r.Time)
 			update(r, func(r *record) {
-				r.Reason, r.Hint, r.Error = reason, hint, rj.Err.Error()
+				r.rj = &rj
+				r.explainLocked()
+				r.Error = rj.Err.Error()
 				if d := rj.Delivery; d != nil {
 					if d.Source != "" {
 						r.Source = string(d.Source)
@@ -334,6 +346,20 @@ func (in *inspector) observer() *webhook.Observer {
 			}
 		},
 	}
+}
+
+// onError is the handler's error hook: it keeps the diagnosis of a
+// rejection, which the Observer's Rejection does not carry.
+func (in *inspector) onError(ctx context.Context, _ *webhook.Delivery, he *webhook.HandlerError) {
+	r, ok := ctx.Value(recordKey{}).(*record)
+	if !ok || he.Diagnosis == nil {
+		return
+	}
+	dg := *he.Diagnosis
+	in.mu.Lock()
+	r.diag = &dg
+	r.explainLocked()
+	in.mu.Unlock()
 }
 
 // claimedID is the message id a rejected request's headers or body
@@ -495,6 +521,7 @@ type detail struct {
 	Pretty     string          `json:"pretty,omitempty"`
 	Event      json.RawMessage `json:"event,omitempty"`
 	Verdict    []verdictStep   `json:"verdict"`
+	Evidence   [][2]string     `json:"evidence,omitempty"`
 	Replay     replayPlan      `json:"replay"`
 	Inbox      *inboxView      `json:"inbox,omitempty"`
 }
@@ -505,7 +532,7 @@ func (in *inspector) serveDetail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.mu.Lock()
-	d := detail{record: *rec, Event: rec.Event}
+	d := detail{record: *rec, Event: rec.Event, Evidence: evidence(rec.diag)}
 	in.mu.Unlock()
 	d.Headers = sortedHeaders(rec.Header)
 	d.BodyLen = len(rec.Body)

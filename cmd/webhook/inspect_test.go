@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -371,11 +372,21 @@ func TestInspectorVerdict(t *testing.T) {
 	old := webhooktest.NewStandardRequest(webhooktest.Secret, webhooktest.Fixture("jam/jam.created.maximal.json"), webhooktest.WithTime(time.Now().Add(-10*time.Minute)))
 	require.Equal(t, http.StatusUnauthorized, rig.send(t, old))
 	require.Equal(t, http.StatusUnauthorized, rig.send(t, jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y")))
+	gz := jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y")
+	gz.Header.Set("Content-Encoding", "gzip")
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, gz))
+	trimmed := bytes.TrimRight(webhooktest.Fixture("jam/jam.created.maximal.json"), "\n")
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, webhooktest.NewStandardRequest("whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y", trimmed, webhooktest.WithTime(time.Now()))))
 	tests := []struct {
 		seq, reason, failed, detail string
+		hint, evidence              string
 	}{
-		{"1", "too_old", "timestamp", "ahead of the sender"},
-		{"2", "signature", "signature", "wrong secret"},
+		{"1", "too_old", "timestamp", "ahead of the sender", "sync this clock", "ahead of the sender] [body 1374 bytes read"},
+		// The fixture file ends in a newline, which json.Encoder writes and
+		// senders do not.
+		{"2", "signature", "signature", "wrong secret", "re-encoded on the way (a body parser or framework binding): mount the handler before it (a line break after the JSON", "hint reencoded"},
+		{"3", "signature", "signature", "wrong secret", "the body is compressed", "gzip"},
+		{"4", "signature", "signature", "wrong secret", "the secret is the likeliest difference", "tried against 1 HMAC key(s)"},
 	}
 	for _, tt := range tests {
 		resp, err := http.Get(rig.page.URL + "/api/deliveries/" + tt.seq)
@@ -386,10 +397,13 @@ func TestInspectorVerdict(t *testing.T) {
 			Reason, Hint, ID string
 			IDVerified       bool `json:"id_verified"`
 			Verdict          []verdictStep
+			Evidence         [][2]string
 		}
 		require.NoError(t, json.Unmarshal(raw, &d))
 		require.Equal(t, tt.reason, d.Reason)
-		require.NotEmpty(t, d.Hint)
+		require.Contains(t, d.Hint, tt.hint)
+		require.Contains(t, fmt.Sprint(d.Evidence), tt.evidence)
+		require.Contains(t, fmt.Sprint(d.Evidence), "message id (unverified) "+d.ID)
 		require.NotEmpty(t, d.ID)
 		require.False(t, d.IDVerified)
 		var failed []string
@@ -588,5 +602,16 @@ func TestInspectorBodyLimit(t *testing.T) {
 			require.NotEqual(t, http.StatusRequestEntityTooLarge, w.Code)
 			require.Equal(t, body, rec.Body)
 		}
+	}
+}
+
+// TestHintFixes: every hint the handler gives has its fix on the page.
+func TestHintFixes(t *testing.T) {
+	for _, h := range []webhook.Hint{
+		webhook.HintCheckSecret, webhook.HintReencoded, webhook.HintEmptyBody, webhook.HintLengthMismatch,
+		webhook.HintCompressed, webhook.HintNotJSON, webhook.HintClockAhead, webhook.HintClockBehind,
+		webhook.HintSourceNotConfigured, webhook.HintNoKeys,
+	} {
+		require.NotEmpty(t, hintFixes[h], h)
 	}
 }

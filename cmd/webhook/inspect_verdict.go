@@ -11,13 +11,23 @@ import (
 	"github.com/inhook/webhook"
 )
 
-// diagnose turns a rejection into the reason and hint the page shows. It
-// is the one place that reads the handler's account of a rejection, so
-// a richer diagnosis from the library changes only this function.
-func diagnose(rj webhook.Rejection, h http.Header, received time.Time) (reason, hint string) {
+// diagnose turns a rejection, and the handler's diagnosis of it when
+// there is one, into the reason and hint the page shows. It is the one
+// place that reads the handler's account of a rejection.
+func diagnose(rj webhook.Rejection, dg *webhook.Diagnosis, h http.Header, received time.Time) (reason, hint string) {
 	reason = string(rj.Reason)
 	if rj.Reason == webhook.ReasonCallback {
 		return reason, "a callback failed: the sender will retry"
+	}
+	if dg != nil && dg.Hint != webhook.HintNone {
+		hint = hintFixes[dg.Hint]
+		if hint == "" {
+			hint = string(dg.Hint)
+		}
+		if dg.Evidence != "" {
+			hint += " (" + dg.Evidence + ")"
+		}
+		return reason, hint
 	}
 	src := webhook.SourceStandard
 	if rj.Delivery != nil && rj.Delivery.Source != "" {
@@ -38,6 +48,68 @@ func diagnose(rj webhook.Rejection, h http.Header, received time.Time) (reason, 
 		hint = "senders POST; a browser's GET lands here too"
 	}
 	return reason, hint
+}
+
+// hintFixes says what to do about each of the handler's hints, as the
+// README's "Troubleshooting: no matching signature" table does.
+var hintFixes = map[webhook.Hint]string{
+	webhook.HintCheckSecret:         "the body looks as sent, so the secret is the likeliest difference: copy the endpoint's secret (Intercom: the app's client secret) again, check the environment, or configure both during a rotation",
+	webhook.HintReencoded:           "the JSON was re-encoded on the way (a body parser or framework binding): mount the handler before it",
+	webhook.HintEmptyBody:           "the body is empty: a middleware read it before the handler; mount the handler outside it",
+	webhook.HintLengthMismatch:      "the body is not as long as Content-Length says: a middleware or proxy replaced or truncated it",
+	webhook.HintCompressed:          "the body is compressed: senders sign the uncompressed bytes; turn (de)compression off for this route",
+	webhook.HintNotJSON:             "the body is not JSON: something replaced it (an error page, a form); look at the proxies in front",
+	webhook.HintClockAhead:          "the timestamp is older than the window: sync this clock (NTP), or this is an old capture replayed",
+	webhook.HintClockBehind:         "the timestamp is in the future: sync this clock (NTP)",
+	webhook.HintSourceNotConfigured: "the headers are of a source serve has no keys for: add its keys (--secret, --intercom-secret)",
+	webhook.HintNoKeys:              "no keys for this request's source: an unknown tenant, or one without keys for it",
+}
+
+// evidence lists what a diagnosis found, for the detail view. None of it
+// is verified, and none of it is key material.
+func evidence(dg *webhook.Diagnosis) [][2]string {
+	if dg == nil {
+		return nil
+	}
+	var out [][2]string
+	add := func(k, v string) { out = append(out, [2]string{k, v}) }
+	if dg.MessageID != "" {
+		add("message id (unverified)", dg.MessageID)
+	}
+	if !dg.Timestamp.IsZero() {
+		w := "clock in step with the sender"
+		switch {
+		case dg.Skew > 0:
+			w = "clock " + dg.Skew.String() + " ahead of the sender"
+		case dg.Skew < 0:
+			w = "clock " + (-dg.Skew).String() + " behind the sender"
+		}
+		add("timestamp (unverified)", dg.Timestamp.UTC().Format(time.RFC3339)+": "+w)
+	}
+	body := "not read"
+	if dg.BodyLen >= 0 {
+		body = strconv.Itoa(dg.BodyLen) + " bytes read"
+	}
+	if dg.ContentLength >= 0 {
+		body += ", Content-Length " + strconv.FormatInt(dg.ContentLength, 10)
+	} else {
+		body += ", no Content-Length"
+	}
+	add("body", body)
+	if dg.ContentEncoding != "" {
+		add("Content-Encoding", dg.ContentEncoding)
+	}
+	if n := dg.V1 + dg.V1a + dg.OtherEntries; n > 0 {
+		e := fmt.Sprintf("%d v1, %d v1a, %d of other versions", dg.V1, dg.V1a, dg.OtherEntries)
+		if dg.Keys+dg.PublicKeys > 0 {
+			e += fmt.Sprintf("; tried against %d HMAC key(s), %d public key(s)", dg.Keys, dg.PublicKeys)
+		}
+		add("signature entries", e)
+	}
+	if dg.Hint != webhook.HintNone {
+		add("hint", string(dg.Hint)) // the hint block above says what it rests on
+	}
+	return out
 }
 
 // A verdictStep is one check of the verification, as the detail view

@@ -217,6 +217,15 @@ function renderDetail(d) {
   hint.hidden = !d.hint || said;
   hint.textContent = d.hint ? 'Hint: ' + d.hint : '';
 
+  const ev = $('evidence');
+  ev.replaceChildren();
+  for (const [k, val] of d.evidence || []) {
+    const tr = el('tr');
+    tr.append(el('td', '', k), el('td', '', val));
+    ev.append(tr);
+  }
+  $('d-evidence').hidden = !(d.evidence && d.evidence.length);
+
   const ib = $('d-inbox');
   ib.hidden = !d.inbox;
   if (d.inbox) $('d-inbox-text').textContent = inboxText(d.inbox);
@@ -231,11 +240,11 @@ function renderDetail(d) {
   $('raw-label').textContent = 'Exact bytes (' + d.body_len + (d.body_base64 ? ', not UTF-8: base64' : '') + (d.truncated ? ', cut at --max-body' : '') + ')';
   $('raw').textContent = d.body;
   $('pretty').textContent = d.pretty || 'not JSON';
-  let ev = 'not decoded';
+  let decoded = 'not decoded';
   if (d.event) {
-    try { ev = JSON.stringify(d.event, null, 2); } catch (e) { ev = String(d.event); }
+    try { decoded = JSON.stringify(d.event, null, 2); } catch (e) { decoded = String(d.event); }
   }
-  $('event').textContent = ev;
+  $('event').textContent = decoded;
 }
 
 function inboxText(e) {
