@@ -96,7 +96,12 @@ function row(r) {
   const why = el('td', 'why');
   if (r.reason) {
     why.append(el('div', 'reason', r.reason));
-    if (r.hint) why.append(el('div', 'hint-line', r.hint));
+    if (r.hint) {
+      // The list gives the hint's first clause; the detail, all of it.
+      const h = el('div', 'hint-line', r.hint.split(': ')[0]);
+      h.title = r.hint;
+      why.append(h);
+    }
   }
   const out = outcomeText(r);
   if (out) why.append(el('div', r.outcome === 'dead' || r.outcome === 'failure' ? 'reason' : 'muted', out));
