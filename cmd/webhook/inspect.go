@@ -282,11 +282,10 @@ func (in *inspector) options() []webhook.Option {
 }
 
 // receiver returns h, recorded when the inspector is on.
-func (in *inspector) receiver(h *webhook.Handler) http.Handler {
+func (in *inspector) receiver(h http.Handler) http.Handler {
 	if in == nil {
 		return h
 	}
-	h.OnError(in.onError)
 	return in.wrap(h)
 }
 

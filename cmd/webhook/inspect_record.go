@@ -102,11 +102,11 @@ type record struct {
 	Event      json.RawMessage `json:"-"`
 
 	rj   *webhook.Rejection // the handler's rejection, for the hint
-	diag *webhook.Diagnosis // its diagnosis, when it gave one
+	diag *webhook.Diagnosis // its evidence, when the handler gave some
 }
 
 // explainLocked sets the record's reason and hint from the rejection and
-// the diagnosis, whichever hook told of them first.
+// its diagnosis.
 func (r *record) explainLocked() {
 	if r.rj != nil {
 		r.Reason, r.Hint = diagnose(*r.rj, r.diag, r.Header, r.Time)
@@ -276,6 +276,10 @@ func (in *inspector) observer() *webhook.Observer {
 			}
 			update(r, func(r *record) {
 				r.rj = &rj
+				if rj.Diagnosis != nil {
+					dg := *rj.Diagnosis
+					r.diag = &dg
+				}
 				r.explainLocked()
 				r.Error = rj.Err.Error()
 				if d := rj.Delivery; d != nil {
@@ -346,20 +350,6 @@ func (in *inspector) observer() *webhook.Observer {
 			}
 		},
 	}
-}
-
-// onError is the handler's error hook: it keeps the diagnosis of a
-// rejection, which the Observer's Rejection does not carry.
-func (in *inspector) onError(ctx context.Context, _ *webhook.Delivery, he *webhook.HandlerError) {
-	r, ok := ctx.Value(recordKey{}).(*record)
-	if !ok || he.Diagnosis == nil {
-		return
-	}
-	dg := *he.Diagnosis
-	in.mu.Lock()
-	r.diag = &dg
-	r.explainLocked()
-	in.mu.Unlock()
 }
 
 // claimedID is the message id a rejected request's headers or body

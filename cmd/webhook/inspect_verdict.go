@@ -11,9 +11,10 @@ import (
 	"github.com/inhook/webhook"
 )
 
-// diagnose turns a rejection, and the handler's diagnosis of it when
-// there is one, into the reason and hint the page shows. It is the one
-// place that reads the handler's account of a rejection.
+// diagnose turns a rejection, and the handler's diagnosis of it
+// (Rejection.Diagnosis) when there is one, into the reason and hint the
+// page shows. It is the one place that reads the handler's account of a
+// rejection.
 func diagnose(rj webhook.Rejection, dg *webhook.Diagnosis, h http.Header, received time.Time) (reason, hint string) {
 	reason = string(rj.Reason)
 	if rj.Reason == webhook.ReasonCallback {
