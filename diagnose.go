@@ -334,7 +334,10 @@ func (dg *Diagnosis) attrs(attrs []slog.Attr) []slog.Attr {
 	if !dg.Timestamp.IsZero() {
 		attrs = append(attrs, slog.Time("timestamp_unverified", dg.Timestamp), slog.String("skew", skewWords(dg.Skew)))
 	}
-	attrs = append(attrs, slog.Int("body_len", dg.BodyLen), slog.Int64("content_length", dg.ContentLength))
+	if dg.BodyLen >= 0 {
+		attrs = append(attrs, slog.Int("body_len", dg.BodyLen))
+	}
+	attrs = append(attrs, slog.Int64("content_length", dg.ContentLength))
 	if dg.ContentEncoding != "" {
 		attrs = append(attrs, slog.String("content_encoding", dg.ContentEncoding))
 	}
