@@ -77,8 +77,8 @@ const (
 	// Content-Length header says.
 	HintLengthMismatch Hint = "length_mismatch"
 	// HintReencoded: the body's JSON shows marks of a re-encoding
-	// (sorted keys, Go's \u003c escapes, a trailing newline, Python's
-	// spacing), which changes the signed bytes.
+	// (sorted keys, Go's \u003c escapes, Python's spacing), which changes
+	// the signed bytes.
 	HintReencoded Hint = "reencoded"
 	// HintNotJSON: the body is not JSON, which no sender of these sources
 	// sends: something replaced it.
@@ -254,9 +254,6 @@ func reencodeMarks(b []byte) string {
 	}
 	if bytes.Contains(b, []byte(`\u003c`)) || bytes.Contains(b, []byte(`\u003e`)) || bytes.Contains(b, []byte(`\u0026`)) {
 		marks = append(marks, `<, > or & escaped as \u003c, \u003e, \u0026, as Go's encoding/json does`)
-	}
-	if bytes.HasSuffix(b, []byte("}\n")) {
-		marks = append(marks, "a line break after the JSON, as json.Encoder writes")
 	}
 	if !bytes.Contains(b, []byte("\n")) && bytes.Contains(b, []byte(`", "`)) && bytes.Contains(b, []byte(`": `)) {
 		marks = append(marks, `", " and ": " on one line, as Python's json.dumps writes`)

@@ -98,6 +98,12 @@ func newReceiver(o *outcome) (*webhook.Handler, error) {
 		return nil
 	})
 	h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) {
+		if dg := err.Diagnosis; dg != nil && dg.Hint != webhook.HintNone {
+			// The evidence about why, for the log and alerts; the
+			// sender only ever sees the status.
+			o.add("OnError: %v (hint %s: %s)", err.Err, dg.Hint, dg.Evidence)
+			return
+		}
 		o.add("OnError: %v", err.Err)
 	})
 	return h, nil
