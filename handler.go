@@ -42,8 +42,10 @@ const (
 type Delivery struct {
 	// Source is the scheme the request was verified with.
 	Source Source
-	// Tenant is the tenant whose keys verified the delivery (Keys.Tenant
-	// from the WithKeyFunc function); empty without one.
+	// Tenant is the tenant whose keys the delivery was checked against
+	// (Keys.Tenant from the WithKeyFunc function): for a delivery that
+	// reaches the callbacks, the keys that verified it. Empty without a
+	// key function.
 	Tenant string
 	// ID is the message id (webhook-id) or the Intercom notification id,
 	// stable across retries; empty when the sender gives none (Intercom

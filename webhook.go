@@ -42,7 +42,9 @@
 // ExampleHandler_OnIntercom (the handler), ExampleWithInbox (inbox mode),
 // ExampleWithObserver (hooks), ExampleVerifier_Verify and the other
 // verifiers' (verifying by hand), ExampleParse and ExampleParseFrom
-// (decoding).
+// (decoding), ExampleDiagnosis (why a delivery failed: logged and given
+// to OnError, never to the sender) and ExampleWithKeyFunc (keys per
+// tenant).
 //
 // Read this documentation in that order: Handler and NewHandler, the
 // Option functions (With…), the verifiers (Verifier, IntercomVerifier,
