@@ -681,7 +681,6 @@ func TestHandlerCallbackContextEndsWithLease(t *testing.T) {
 		deadline time.Time
 		hasDL    bool
 		err      error
-		at       time.Time
 	}
 	got := make(chan seen, 1)
 	wait := func(ctx context.Context) {
@@ -695,7 +694,7 @@ func TestHandlerCallbackContextEndsWithLease(t *testing.T) {
 		case <-ctx.Done():
 		case <-time.After(10 * time.Second):
 		}
-		s.err, s.at = ctx.Err(), time.Now()
+		s.err = ctx.Err()
 		got <- s
 	}
 	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
@@ -716,7 +715,9 @@ func TestHandlerCallbackContextEndsWithLease(t *testing.T) {
 	require.False(t, s.deadline.Before(before.Add(lease-margin)), "deadline %s before the claim's lease minus the margin", s.deadline.Sub(before))
 	require.False(t, s.deadline.After(after.Add(lease-margin)), "deadline %s after the lease minus the margin", s.deadline.Sub(before))
 	require.ErrorIs(t, s.err, context.DeadlineExceeded)
-	require.Less(t, s.at.Sub(before), lease, "the context ended after the lease")
+	// When the callback woke is the scheduler's business, not the
+	// handler's: under load it may be late by a second. The deadline
+	// checks above are what bind the context to the lease.
 	require.Equal(t, http.StatusInternalServerError, w.Code, "a callback stopped by its context fails")
 
 	w = r.serve(webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON))
