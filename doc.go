@@ -11,7 +11,7 @@ package webhook
 //	table     events.go jamread.go
 //	verify    verify.go
 //	dedupe    dedupe.go lease.go inbox.go memoryinbox.go
-//	handler   handler.go observer.go inboxmode.go diagnose.go drops.go tenant.go
+//	handler   handler.go serve.go observer.go inboxmode.go diagnose.go drops.go tenant.go
 //
 // base is the JSON reader and the scalars every body uses (Time, ID, the
 // unquoting and type-error helpers), with Source and the errors; keys

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -367,8 +368,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithDeduper sets the store that makes each message id run the callbacks
-// once. The default is a MemoryStore, which sees one process only: give
-// replicas a shared store.
+// once. The default is a MemoryStore on the handler's clock (WithClock),
+// which sees one process only: give replicas a shared store. A store given
+// here keeps its own clock.
 func WithDeduper(d Deduper) Option {
 	return handlerOption(func(c *handlerConfig) error {
 		if d == nil {
@@ -506,6 +508,9 @@ type Handler struct {
 // NewHandler returns a Handler. At least one source must be configured
 // (WithSecrets, WithIntercomSecrets, WithSeries or their verifier forms):
 // there is no way to build a handler that accepts unverified requests.
+// Each source takes its keys or a verifier, not both. Without WithDeduper,
+// WithoutDedupe or WithInbox, the dedupe store is
+// NewMemoryStore(DefaultMaxEntries, clock), clock being WithClock's.
 func NewHandler(opts ...Option) (*Handler, error) {
 	c := handlerConfig{maxBody: DefaultMaxBodySize, maxBodyMemory: DefaultMaxBodyMemory, lease: DefaultLease, retention: DefaultRetention}
 	for _, o := range opts {
@@ -530,35 +535,18 @@ func NewHandler(opts ...Option) (*Handler, error) {
 	if vc.skipTime {
 		h.maxAge = 0
 	}
-	switch {
-	case c.std != nil && len(c.secrets) > 0:
-		return nil, errors.New("webhook: use WithSecrets or WithVerifier, not both")
-	case c.std != nil:
-		h.std = c.std
-	case len(c.secrets) > 0:
-		if h.std, err = NewVerifier(c.secrets, c.verifyOpts...); err != nil {
-			return nil, err
-		}
-	}
-	switch {
-	case c.intercom != nil && len(c.intercomSecrets) > 0:
-		return nil, errors.New("webhook: use WithIntercomSecrets or WithIntercomVerifier, not both")
-	case c.intercom != nil:
-		h.intercom = c.intercom
-	case len(c.intercomSecrets) > 0:
-		if h.intercom, err = NewIntercomVerifier(c.intercomSecrets...); err != nil {
-			return nil, err
-		}
-	}
-	switch {
-	case c.series != nil && c.seriesHeader != "":
-		return nil, errors.New("webhook: use WithSeries or WithSeriesVerifier, not both")
-	case c.series != nil:
-		h.series = c.series
-	case c.seriesHeader != "":
-		if h.series, err = NewSeriesVerifier(c.seriesHeader, c.seriesTokens...); err != nil {
-			return nil, err
-		}
+	var errs [3]error
+	h.std, errs[0] = keysOrVerifier("WithSecrets", "WithVerifier", len(c.secrets) > 0, c.std, func() (*Verifier, error) {
+		return NewVerifier(c.secrets, c.verifyOpts...)
+	})
+	h.intercom, errs[1] = keysOrVerifier("WithIntercomSecrets", "WithIntercomVerifier", len(c.intercomSecrets) > 0, c.intercom, func() (*IntercomVerifier, error) {
+		return NewIntercomVerifier(c.intercomSecrets...)
+	})
+	h.series, errs[2] = keysOrVerifier("WithSeries", "WithSeriesVerifier", c.seriesHeader != "", c.series, func() (*SeriesVerifier, error) {
+		return NewSeriesVerifier(c.seriesHeader, c.seriesTokens...)
+	})
+	if err := cmp.Or(errs[:]...); err != nil {
+		return nil, err
 	}
 	if c.keyFunc != nil {
 		if h.std != nil || h.intercom != nil {
@@ -591,199 +579,20 @@ func NewHandler(opts ...Option) (*Handler, error) {
 	return h, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	switch r.Method {
-	case http.MethodPost, http.MethodPut:
-	case http.MethodHead:
-		w.WriteHeader(http.StatusOK)
-		return
-	default:
-		w.Header().Set("Allow", "POST, PUT, HEAD")
-		h.reject(ctx, w, &Delivery{Header: r.Header}, http.StatusMethodNotAllowed, methodErr(r.Method))
-		return
+// keysOrVerifier is the one rule for configuring a source: keys (the
+// option named keys, which builds the verifier) or a verifier the caller
+// built and may rotate (the option named verifier), not both; neither
+// leaves the source off.
+func keysOrVerifier[V any](keys, verifier string, haveKeys bool, v *V, build func() (*V, error)) (*V, error) {
+	switch {
+	case v != nil && haveKeys:
+		return nil, errors.New("webhook: use " + keys + " or " + verifier + ", not both")
+	case v != nil:
+		return v, nil
+	case haveKeys:
+		return build()
 	}
-
-	// One allocation for the delivery and the callbacks' lease context.
-	rs := &requestState{d: Delivery{Source: h.pickSource(r.Header), Header: r.Header}}
-	d := &rs.d
-	if d.Source == "" {
-		dg, err := h.noSource(r)
-		h.rejectDiag(ctx, w, d, http.StatusUnauthorized, err, dg)
-		return
-	}
-	if !acceptsMediaType(d.Source, r.Header.Get("Content-Type")) {
-		h.reject(ctx, w, d, http.StatusUnsupportedMediaType, ErrUnsupportedMediaType)
-		return
-	}
-	if d.Source == SourceSeries {
-		// The token is in a header: check it before the body is read,
-		// so a request without it never holds body memory.
-		if err := h.series.Verify(r.Header); err != nil {
-			h.reject(ctx, w, d, http.StatusUnauthorized, err)
-			return
-		}
-	}
-	body, held, err := h.readBody(w, r)
-	defer func() { h.budget.held.Add(-held) }() // held grows in verification too
-	if err != nil {
-		switch {
-		case errors.Is(err, ErrBodyTooLarge):
-			h.reject(ctx, w, d, http.StatusRequestEntityTooLarge, err)
-		case errors.Is(err, ErrBodyMemory):
-			w.Header().Set("Retry-After", "1")
-			h.reject(ctx, w, d, http.StatusServiceUnavailable, err)
-		default:
-			h.rejectDiag(ctx, w, d, http.StatusBadRequest, err, diagnoseRead(d.Source, r, err, h.now()))
-		}
-		return
-	}
-
-	std, intercom := h.std, h.intercom
-	if h.keyFunc != nil && d.Source != SourceSeries {
-		var ok bool
-		if std, intercom, ok = h.tenantKeys(ctx, w, r, d, body); !ok {
-			return
-		}
-	}
-	var kr *keyring
-	switch d.Source {
-	case SourceStandard:
-		var copied int64
-		kr = std.keys.Load()
-		d.ID, d.Timestamp, copied, err = std.verify(body, r.Header, &h.budget)
-		held += copied
-		if errors.Is(err, errMemBudget) {
-			w.Header().Set("Retry-After", "1")
-			h.reject(ctx, w, d, http.StatusServiceUnavailable, ErrBodyMemory)
-			return
-		}
-	case SourceIntercom:
-		kr = intercom.keys.Load()
-		err = intercom.Verify(body, r.Header)
-	}
-	if err != nil {
-		h.rejectDiag(ctx, w, d, http.StatusUnauthorized, err, diagnoseVerify(d.Source, r, body, kr, err, h.now()))
-		return
-	}
-	d.Body = body
-	h.obs.verified(ctx, d)
-
-	if d.Event, err = h.decode(d.Source, body, r.Header); err != nil {
-		h.reject(ctx, w, d, http.StatusBadRequest, err)
-		return
-	}
-	if n, ok := d.Event.(*IntercomNotification); ok { // only Intercom's bodies decode to one
-		if len(n.ID) <= maxIDLen { // an over-long one is refused below, and not logged
-			d.ID = n.ID.String()
-		}
-		d.Attempt = n.DeliveryAttempts
-		if err := h.checkIntercom(n); err != nil {
-			h.reject(ctx, w, d, intercomStatus(err), err)
-			return
-		}
-	}
-	h.obs.decoded(ctx, d)
-	if d.ID != "" && (h.dedupe != nil || h.inbox != nil) {
-		d.Key = dedupeKey(d)
-	}
-	if h.inbox != nil {
-		h.store(ctx, w, r, d)
-		return
-	}
-
-	key, token := "", ""
-	var claimed time.Time
-	if h.dedupe != nil && d.ID != "" {
-		key = d.Key
-		var status ClaimStatus
-		claimed = time.Now()
-		token, status, err = h.dedupe.Claim(ctx, key, h.lease)
-		switch {
-		case err != nil && h.fail:
-			h.rejectFor(ctx, w, d, http.StatusInternalServerError, ReasonStore, fmt.Errorf("webhook: dedupe claim: %w", err))
-			return
-		case err != nil:
-			h.logger.LogAttrs(ctx, slog.LevelError, "webhook dedupe store failed; processing without deduplication",
-				slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", err.Error()))
-			key = ""
-		case status == Processed:
-			h.logger.LogAttrs(ctx, slog.LevelInfo, "webhook duplicate acknowledged",
-				slog.String("source", string(d.Source)), slog.String("id", d.ID))
-			h.obs.duplicate(ctx, d)
-			w.WriteHeader(http.StatusOK)
-			return
-		case status == InFlight:
-			h.reject(ctx, w, d, http.StatusConflict, ErrInFlight)
-			return
-		}
-	}
-
-	cbctx, settled := ctx, false
-	if key != "" {
-		// Past the lease a retry may claim the message and run the
-		// callbacks again, concurrently: their context ends a margin
-		// before, so they can stop in time.
-		lc := &rs.lease
-		lc.Context, lc.deadline = ctx, claimed.Add(h.lease-leaseMargin(h.lease))
-		defer lc.stop()
-		cbctx = lc
-		// A callback that calls runtime.Goexit (t.FailNow in a test)
-		// skips the rest of this function, not its deferred calls:
-		// release the claim, or the retry would wait out the lease.
-		defer func() {
-			if !settled {
-				h.release(context.WithoutCancel(ctx), d, key, token)
-			}
-		}()
-	}
-	cbctx, run := h.obs.dispatch(cbctx, d, nil)
-	code, err := h.reg.Load().dispatch(cbctx, d)
-	settled = true
-	if err == nil {
-		run.finish(1, OutcomeSuccess, nil)
-	} else {
-		run.finish(1, OutcomeFailure, err)
-	}
-	if key != "" {
-		// Record the outcome even if the sender hung up while the
-		// callbacks ran, which cancels ctx: otherwise its retry would find
-		// the message in flight until the lease ran out, and a message the
-		// callbacks processed would then be processed again.
-		sctx := context.WithoutCancel(ctx)
-		if err == nil {
-			if cerr := h.dedupe.Commit(sctx, key, token, h.keep); cerr != nil {
-				h.logger.LogAttrs(ctx, slog.LevelError, "webhook dedupe commit failed",
-					slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", cerr.Error()))
-			}
-		} else {
-			h.release(sctx, d, key, token)
-		}
-	}
-	if err != nil {
-		if se, ok := asReturned[*StatusError](err); ok && se.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.FormatInt(int64((se.RetryAfter+time.Second-1)/time.Second), 10))
-		}
-		h.rejectFor(ctx, w, d, code, ReasonCallback, err)
-		return
-	}
-	w.WriteHeader(code)
-}
-
-// release gives up the claim on key, so the sender's retry runs the
-// callbacks again.
-func (h *Handler) release(ctx context.Context, d *Delivery, key, token string) {
-	if err := h.dedupe.Release(ctx, key, token); err != nil {
-		h.logger.LogAttrs(ctx, slog.LevelError, "webhook dedupe release failed",
-			slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", err.Error()))
-	}
-}
-
-// requestState is what ServeHTTP allocates per request.
-type requestState struct {
-	d     Delivery
-	lease leaseContext
+	return nil, nil
 }
 
 // SetSecrets replaces the Standard Webhooks keys at runtime; see

@@ -622,6 +622,86 @@ func TestNewHandlerNeedsASource(t *testing.T) {
 	}
 }
 
+// TestWithClockClocksTheDefaultStore: WithClock is the handler's one
+// clock, so the default MemoryStore forgets a processed id when that clock
+// passes the retention; a store the caller builds keeps its own clock.
+func TestWithClockClocksTheDefaultStore(t *testing.T) {
+	const retention = time.Hour
+	tests := []struct {
+		name      string
+		store     func(clock func() time.Time) []webhook.Option
+		runsAgain bool // after the handler's clock passes the retention
+	}{
+		{"default store", func(func() time.Time) []webhook.Option { return nil }, true},
+		{"store on the same clock", func(clock func() time.Time) []webhook.Option {
+			return []webhook.Option{webhook.WithDeduper(webhook.NewMemoryStore(0, clock))}
+		}, true},
+		{"store on the real clock", func(func() time.Time) []webhook.Option {
+			return []webhook.Option{webhook.WithDeduper(webhook.NewMemoryStore(0, nil))}
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := webhooktest.NewClock(webhooktest.Time())
+			opts := append([]webhook.Option{webhook.WithDedupeTimes(time.Minute, retention)}, tt.store(clock.Now)...)
+			r := newRig(t, append(opts, webhook.WithClock(clock.Now))...)
+			send := func() int {
+				return r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("msg_clock"), webhooktest.WithTime(clock.Now()))).Code
+			}
+			require.Equal(t, http.StatusOK, send())
+			require.Equal(t, http.StatusOK, send())
+			require.EqualValues(t, 1, r.calls.Load(), "a duplicate within the retention")
+			clock.Advance(retention + time.Second)
+			require.Equal(t, http.StatusOK, send())
+			want := int64(1)
+			if tt.runsAgain {
+				want = 2
+			}
+			require.Equal(t, want, r.calls.Load())
+		})
+	}
+}
+
+// TestKeysOrVerifier: each source takes keys or a verifier the caller
+// built, not both, by one rule; either alone serves that source.
+func TestKeysOrVerifier(t *testing.T) {
+	std, err := webhook.NewVerifier([]string{webhooktest.Secret}, webhook.WithClock(webhooktest.Time))
+	require.NoError(t, err)
+	ic, err := webhook.NewIntercomVerifier(webhooktest.IntercomSecret)
+	require.NoError(t, err)
+	sv, err := webhook.NewSeriesVerifier(webhooktest.SeriesHeader, webhooktest.SeriesToken)
+	require.NoError(t, err)
+	tests := []struct {
+		name, fixture  string
+		keys, verifier webhook.Option
+		both           string // NewHandler's error with both
+	}{
+		{"standard", "jam/jam.created.minimal.json", webhook.WithSecrets(webhooktest.Secret), webhook.WithVerifier(std),
+			"webhook: use WithSecrets or WithVerifier, not both"},
+		{"intercom", "intercom/ping.json", webhook.WithIntercomSecrets(webhooktest.IntercomSecret), webhook.WithIntercomVerifier(ic),
+			"webhook: use WithIntercomSecrets or WithIntercomVerifier, not both"},
+		{"series", "series/contact.json", webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken), webhook.WithSeriesVerifier(sv),
+			"webhook: use WithSeries or WithSeriesVerifier, not both"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := webhook.NewHandler(tt.keys, tt.verifier)
+			require.EqualError(t, err, tt.both)
+			require.Nil(t, h)
+			for _, o := range []webhook.Option{tt.keys, tt.verifier} {
+				h, err := webhook.NewHandler(o, webhook.WithClock(webhooktest.Time), webhook.WithLogger(slog.New(slog.DiscardHandler)))
+				require.NoError(t, err)
+				var got webhook.Source
+				h.OnAny(func(_ context.Context, d *webhook.Delivery, _ webhook.Event) error { got = d.Source; return nil })
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, webhooktest.NewFixtureRequest(tt.fixture))
+				require.Equal(t, http.StatusOK, w.Code)
+				require.Equal(t, webhook.Source(tt.name), got)
+			}
+		})
+	}
+}
+
 func TestOnIntercomBadPattern(t *testing.T) {
 	h, err := webhook.NewHandler(webhook.WithIntercomSecrets(webhooktest.IntercomSecret))
 	require.NoError(t, err)

@@ -64,6 +64,16 @@ func WithTolerance(d time.Duration) VerifyOption {
 
 // WithClock sets the clock the timestamp window is measured against, for
 // tests that replay fixtures signed at a fixed time. The default is time.Now.
+//
+// Given to NewHandler, it is the handler's one clock, for all that the
+// handler times by the clock: the timestamp window, the Intercom max age,
+// the default dedupe store's leases and retention (it is the clock
+// NewHandler gives NewMemoryStore), and in inbox mode the received times,
+// the leases' ends and the retry schedule. One clock, so that a test that
+// advances it sees all of them move together, never a delivery fresh by
+// one clock and expired by another. A Deduper or an Inbox built by the
+// caller keeps the clock it was built with (NewMemoryStore's and
+// NewMemoryInbox's now parameter): give it the same one.
 func WithClock(now func() time.Time) VerifyOption {
 	return func(c *verifyConfig) { c.now = now }
 }

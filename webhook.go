@@ -2,16 +2,19 @@
 // Svix), Intercom app webhooks (X-Hub-Signature) and Intercom Series
 // webhook blocks (a shared token in a header of the admin's choosing).
 //
-// A Handler is an http.Handler that takes each request through four steps:
+// A Handler is an http.Handler that takes each request through these
+// steps, in this order (Handler.ServeHTTP reads the same):
 //
+//	admit     the method, the source its headers name, the media type, the body within its limits (405, 401, 415, 413 or 503 if not)
 //	verify    the exact bytes read, against the configured keys (401 if not)
 //	decode    into a typed event: *JamCreated, *IntercomNotification, *SeriesWebhook, … (400 if not)
-//	dedupe    claim the message id, so a retry or a replay runs once (200, or 409 while in flight)
+//	claim     the message id, so a retry or a replay runs once (200, or 409 while in flight)
 //	dispatch  to the callbacks: OnJamCreated, OnIntercom, OnSeries, OnAny, … (500 if one fails)
+//	settle    the claim: the id is processed, or released when a callback failed, so the sender's retry runs again
 //
-// Decoding comes before deduplication because Intercom's notification id
-// is inside the body; a failed dispatch releases the claim so the sender's
-// retry runs again.
+// Decoding comes before the claim because Intercom's notification id is
+// inside the body. In inbox mode one step, store, takes the place of the
+// last three: see below.
 //
 // The handler answers 200 when every callback returned nil, for unknown
 // event types (acknowledged, passed to OnUnknown) and for duplicates; 200
