@@ -2,8 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -39,69 +37,44 @@ type eventKind struct {
 	// table order; nil for events that only come in an envelope of their
 	// own. missing names the identifying field a flat body pinned to the
 	// type lacks, or "".
-	flat    func(f *jamFields) bool
-	missing func(f *jamFields) string
-	// jam builds a Jam event from its fields; id and created come from
-	// the envelope, capture is the type field beside the fields; the
-	// event keeps raw and reports errs.
-	jam func(id string, created Time, capture string, f *jamFields, raw []byte, errs []error) Event
+	flat    func(s *shape) bool
+	missing func(s *shape) string
+	// decode decodes a Jam body of the given form once, straight into
+	// the event's struct; nil for the other families.
+	decode func(dec *decoder, form jamForm, raw []byte) (Event, error)
 }
 
 // events is the event table.
 var events = []eventKind{{
 	name: TypeJamCreated, source: SourceStandard, typ: reflect.TypeFor[*JamCreated](),
-	flat: func(f *jamFields) bool { return f.JamID != "" && f.TeamID != "" },
-	missing: func(f *jamFields) string {
+	flat: func(s *shape) bool { return s.JamID != "" && s.TeamID != "" },
+	missing: func(s *shape) string {
 		switch {
-		case f.JamID == "":
+		case s.JamID == "":
 			return "jamId"
-		case f.TeamID == "":
+		case s.TeamID == "":
 			return "teamId"
 		}
 		return ""
 	},
-	jam: func(id string, created Time, capture string, f *jamFields, raw []byte, errs []error) Event {
-		return &JamCreated{
-			ID: id, JamID: f.JamID, JamURL: f.JamURL, TeamID: f.TeamID, Type: JamCaptureType(capture),
-			CreatedAt: created, Title: f.Title, Description: f.Description, OriginalURL: f.OriginalURL,
-			Origin: f.Origin, IsIncognito: f.IsIncognito, Author: f.Author, Media: f.Media, SystemInfo: f.SystemInfo,
-			raw: raw, fieldErrs: errs,
-		}
-	},
+	decode: decodeJam[jamCreatedJSON, *JamCreated],
 }, {
 	name: TypeRecordingLinkCreated, source: SourceStandard, typ: reflect.TypeFor[*RecordingLinkCreated](),
-	flat:    func(f *jamFields) bool { return f.RecordingLinkID != "" },
-	missing: func(f *jamFields) string { return missingIf(f.RecordingLinkID == "", "recordingLinkId") },
-	jam: func(id string, created Time, capture string, f *jamFields, raw []byte, errs []error) Event {
-		return &RecordingLinkCreated{
-			ID: id, RecordingLinkID: f.RecordingLinkID, PublicID: f.PublicID, URL: f.URL, TeamID: f.TeamID,
-			Type: RecordingLinkType(capture), CreatedAt: created, Origin: f.Origin, Description: f.Description,
-			Reference: f.Reference, RecordingURL: f.LinkRecording, CreatedBy: f.CreatedBy,
-			raw: raw, fieldErrs: errs,
-		}
-	},
+	flat:    func(s *shape) bool { return s.RecordingLinkID != "" },
+	missing: func(s *shape) string { return missingIf(s.RecordingLinkID == "", "recordingLinkId") },
+	decode:  decodeJam[recordingLinkCreatedJSON, *RecordingLinkCreated],
 }, {
 	name: TypeRecorderRecorded, source: SourceStandard, typ: reflect.TypeFor[*RecorderRecorded](),
-	flat: func(f *jamFields) bool {
-		return f.ConversationID != "" && (f.JamID != "" || f.JamURL != "" || f.RecordingURL != "")
+	flat: func(s *shape) bool {
+		return s.ConversationID != "" && (s.JamID != "" || s.JamURL != "" || s.RecordingURL != "")
 	},
-	missing: func(f *jamFields) string { return missingIf(f.ConversationID == "", "conversationId") },
-	jam: func(id string, created Time, _ string, f *jamFields, raw []byte, errs []error) Event {
-		u := f.JamURL
-		if u == "" {
-			u = f.RecordingURL
-		}
-		return &RecorderRecorded{ID: id, CreatedAt: created, ConversationID: f.ConversationID, JamID: f.JamID, JamURL: u,
-			raw: raw, fieldErrs: errs}
-	},
+	missing: func(s *shape) string { return missingIf(s.ConversationID == "", "conversationId") },
+	decode:  decodeJam[recorderRecordedJSON, *RecorderRecorded],
 }, {
 	name: TypeRecorderOptedOut, source: SourceStandard, typ: reflect.TypeFor[*RecorderOptedOut](),
-	flat:    func(f *jamFields) bool { return f.ConversationID != "" },
-	missing: func(f *jamFields) string { return missingIf(f.ConversationID == "", "conversationId") },
-	jam: func(id string, created Time, _ string, f *jamFields, raw []byte, errs []error) Event {
-		return &RecorderOptedOut{ID: id, CreatedAt: created, ConversationID: f.ConversationID,
-			raw: raw, fieldErrs: errs}
-	},
+	flat:    func(s *shape) bool { return s.ConversationID != "" },
+	missing: func(s *shape) string { return missingIf(s.ConversationID == "", "conversationId") },
+	decode:  decodeJam[recorderOptedOutJSON, *RecorderOptedOut],
 }, {
 	source: SourceIntercom, typ: reflect.TypeFor[*IntercomNotification](),
 }, {
@@ -128,7 +101,7 @@ func kindOf(eventType string) *eventKind {
 // isJamType reports whether t is one of the event types Jam sends.
 func isJamType(t string) bool {
 	k := kindOf(t)
-	return k != nil && k.jam != nil
+	return k != nil && k.decode != nil
 }
 
 // An UnknownEvent is a body whose type Parse does not recognise. It is not
@@ -185,29 +158,35 @@ func parse(raw []byte) (Event, error) {
 // parseGeneral is parse through encoding/json, for every shape; the fast
 // path must agree with it.
 func parseGeneral(raw []byte) (Event, error) {
-	b, errs, err := decodeBody(raw)
+	return parseWith(lenient, raw)
+}
+
+// parseWith is parseGeneral with the given decoder.
+func parseWith(dec *decoder, raw []byte) (Event, error) {
+	s, err := shapeOf(dec, raw)
 	if err != nil {
 		return nil, err
 	}
-	return b.event(raw, errs), nil
+	return s.event(dec, raw)
 }
 
-// event classifies the decoded union by its shape and builds the event.
-func (b *body) event(raw []byte, errs []error) Event {
+// event classifies the body by its shape and decodes it once into the
+// event's struct.
+func (s *shape) event(dec *decoder, raw []byte) (Event, error) {
 	switch {
-	case b.Data != nil && strings.Contains(b.Type, "."):
-		return b.named(b.Type, b.Data.Type, &b.Data.jamFields, raw, errs)
-	case b.Type == typeNotification && b.Topic != "":
-		return b.notification(raw, errs)
-	case b.Event != "" && b.Payload != nil:
-		return b.named(b.Event, b.Payload.Type, &b.Payload.jamFields, raw, errs)
+	case s.Data != nil && strings.Contains(s.Type, "."):
+		return s.named(dec, s.Type, jamEnvelope, raw)
+	case s.Type == typeNotification && s.Topic != "":
+		return decodeNotification(dec, s, raw)
+	case s.Event != "" && s.Payload != nil:
+		return s.named(dec, s.Event, jamConnector, raw)
 	}
 	for i := range events {
-		if k := &events[i]; k.flat != nil && k.flat(&b.jamFields) {
-			return b.jamEvent(k, b.Type, &b.jamFields, raw, errs)
+		if k := &events[i]; k.flat != nil && k.flat(s) {
+			return k.decode(dec, jamFlat, raw)
 		}
 	}
-	return &UnknownEvent{Type: b.namedType(), Raw: raw}
+	return &UnknownEvent{Type: s.namedType(), Raw: raw}, nil
 }
 
 // ParseFrom is Parse for a body verified as coming from src, decoded into
@@ -241,13 +220,16 @@ func parseFrom(src Source, raw []byte) (Event, error) {
 	default:
 		return nil, fmt.Errorf("webhook: ParseFrom: unknown source %q", src)
 	}
-	b, errs, err := decodeBody(raw)
+	s, err := shapeOf(lenient, raw)
 	if err != nil {
 		return nil, err
 	}
-	ev := b.event(raw, errs)
+	ev, err := s.event(lenient, raw)
+	if err != nil {
+		return nil, err
+	}
 	if !inFamily(src, ev) {
-		return &UnknownEvent{Type: b.namedType(), Raw: raw}, nil
+		return &UnknownEvent{Type: s.namedType(), Raw: raw}, nil
 	}
 	return ev, nil
 }
@@ -261,7 +243,7 @@ func parseAsFrom(src Source, eventType string, raw []byte) (Event, error) {
 	case src == SourceSeries:
 		return parseAs(TypeSeriesWebhook, raw)
 	case eventType == TypeSeriesWebhook, src == SourceIntercom && isJamType(eventType):
-		if _, _, err := decodeBody(raw); err != nil {
+		if _, err := shapeOf(lenient, raw); err != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: want %s, body is signed by %s", ErrWrongShape, eventType, src)
@@ -321,24 +303,24 @@ func parseAs(eventType string, raw []byte) (Event, error) {
 			return j, nil
 		}
 	}
-	b, errs, err := decodeBody(raw)
+	s, err := shapeOf(lenient, raw)
 	if err != nil {
 		return nil, err
 	}
 	k := kindOf(eventType)
-	if k == nil || k.jam == nil {
-		if b.Type == typeNotification && b.Topic == eventType {
-			return b.notification(raw, errs), nil
+	if k == nil || k.decode == nil {
+		if s.Type == typeNotification && s.Topic == eventType {
+			return decodeNotification(lenient, s, raw)
 		}
 		return &UnknownEvent{Type: eventType, Raw: raw}, nil
 	}
-	named, capture, fields := "", b.Type, &b.jamFields
+	named, form := "", jamFlat
 	switch {
-	case b.Data != nil && strings.Contains(b.Type, "."):
-		named, capture, fields = b.Type, b.Data.Type, &b.Data.jamFields
-	case b.Event != "" && b.Payload != nil:
-		named, capture, fields = b.Event, b.Payload.Type, &b.Payload.jamFields
-	case b.Type == typeNotification:
+	case s.Data != nil && strings.Contains(s.Type, "."):
+		named, form = s.Type, jamEnvelope
+	case s.Event != "" && s.Payload != nil:
+		named, form = s.Event, jamConnector
+	case s.Type == typeNotification:
 		named = typeNotification
 	}
 	if named != "" && named != eventType {
@@ -347,174 +329,275 @@ func parseAs(eventType string, raw []byte) (Event, error) {
 	// A body that names the pinned type is trusted, as Parse trusts it; a
 	// flat one must carry the type's identifying fields.
 	if named == "" {
-		if missing := k.missing(fields); missing != "" {
+		if missing := k.missing(s); missing != "" {
 			return nil, fmt.Errorf("%w: %s without %s", ErrWrongShape, eventType, missing)
 		}
 	}
-	return b.jamEvent(k, capture, fields, raw, errs), nil
+	return k.decode(lenient, form, raw)
 }
 
-// body is the union of the top-level keys of every shape Parse knows, so
-// that one json.Unmarshal serves detection and decoding alike. Flat Jam
-// fields are embedded; keys at depth 0 (type, created_at) take precedence.
-type body struct {
-	ID        ID     `json:"id"`
-	Type      string `json:"type"`
-	CreatedAt Time   `json:"created_at"`
+// shape is what detection reads of a body: the keys that tell the shapes
+// apart and the identifying fields of the flat ones. The event itself is
+// then decoded once, into its own struct.
+type shape struct {
+	Type    string     `json:"type"`
+	Topic   string     `json:"topic"`
+	Event   string     `json:"event"`
+	Data    *shapeData `json:"data"`
+	Payload *struct{}  `json:"payload"`
 
-	Topic            string          `json:"topic"`
-	AppID            string          `json:"app_id"`
-	FirstSentAt      Time            `json:"first_sent_at"`
-	DeliveryAttempts int             `json:"delivery_attempts"`
-	DeliveryStatus   string          `json:"delivery_status"`
-	DeliveredAt      Time            `json:"delivered_at"`
-	Self             string          `json:"self"`
-	Links            json.RawMessage `json:"links"`
-	Data             *bodyData       `json:"data"`
-
-	Event   string    `json:"event"`
-	Payload *bodyData `json:"payload"`
-
-	jamFields
+	JamID           string `json:"jamId"`
+	TeamID          string `json:"teamId"`
+	JamURL          string `json:"jamUrl"`
+	ConversationID  ID     `json:"conversationId"`
+	RecordingURL    string `json:"recording_url"`
+	RecordingLinkID string `json:"recordingLinkId"`
 }
 
-// bodyData is the union of an envelope's data (Jam fields or an Intercom
-// item) and the Fin connector's payload.
-type bodyData struct {
-	Type string        `json:"type"`
-	Item *intercomItem `json:"item"`
-	jamFields
+// shapeData is what detection reads of an envelope's data.
+type shapeData struct {
+	Item *itemShape `json:"item"`
+	// item is the raw data.item, when scanShape found it; nil otherwise.
+	item []byte
 }
 
-// jamFields is the union of the fields of Jam's bodies.
-type jamFields struct {
-	JamID           string        `json:"jamId"`
-	JamURL          string        `json:"jamUrl"`
-	TeamID          string        `json:"teamId"`
-	CreatedAtCamel  Time          `json:"createdAt"`
-	CreatedAtSnake  Time          `json:"created_at"`
-	Title           string        `json:"title"`
-	Description     string        `json:"description"`
-	OriginalURL     string        `json:"originalUrl"`
-	Origin          JamOrigin     `json:"origin"`
-	IsIncognito     bool          `json:"isIncognito"`
-	Author          JamAuthor     `json:"author"`
-	Media           JamMedia      `json:"media"`
-	SystemInfo      JamSystemInfo `json:"systemInfo"`
-	ConversationID  ID            `json:"conversationId"`
-	RecordingURL    string        `json:"recording_url"`
-	RecordingLinkID string        `json:"recordingLinkId"`
-	PublicID        string        `json:"publicId"`
-	URL             string        `json:"url"`
-	Reference       string        `json:"reference"`
-	LinkRecording   string        `json:"recordingUrl"`
-	CreatedBy       JamAuthor     `json:"createdBy"`
+// shapeKeys are the keys of shape and of a flat jam.created: a key
+// encoding/json would match to one of them, but scanShape or readFlatJam
+// does not match exactly, sends the body to encoding/json.
+var shapeKeys = jsonKeys(reflect.TypeFor[shape](), reflect.TypeFor[jamCreatedJSON]())
+
+// shapeOf reads the shape of raw, a body that must be a JSON object:
+// with scanShape when dec allows and the body is plain, else by decoding
+// into shape with dec.
+func shapeOf(dec *decoder, raw []byte) (*shape, error) {
+	i := 0
+	for i < len(raw) && isSpace(raw[i]) {
+		i++
+	}
+	if i == len(raw) || raw[i] != '{' {
+		return nil, ErrInvalidJSON
+	}
+	if dec.scan {
+		if s, ok := scanShape(raw); ok {
+			return s, nil
+		}
+	}
+	s := new(shape)
+	if _, err := dec.unmarshal(raw, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// scanShape reads the shape of a body in one pass of jsonReader, which
+// also validates it. It reports false for anything encoding/json might
+// read otherwise: a shape key twice, in another case or escaped, or with
+// a value of another type than a plain string (an object for data,
+// payload, item and ticket).
+func scanShape(raw []byte) (*shape, bool) {
+	s := new(shape)
+	r := jsonReader{b: raw}
+	var seen uint32
+	once := func(bit uint32) bool {
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return true
+	}
+	ok := r.object(func(key []byte) bool {
+		switch string(key) {
+		case "type":
+			return once(1<<0) && r.plainString(&s.Type)
+		case "topic":
+			return once(1<<1) && r.plainString(&s.Topic)
+		case "event":
+			return once(1<<2) && r.plainString(&s.Event)
+		case "data":
+			if !once(1 << 3) {
+				return false
+			}
+			if r.null() {
+				return true
+			}
+			s.Data = new(shapeData)
+			return r.scanData(s.Data)
+		case "payload":
+			if !once(1 << 4) {
+				return false
+			}
+			if r.null() {
+				return true
+			}
+			s.Payload = new(struct{})
+			return r.peek() == '{' && r.skip(1)
+		case "jamId":
+			return once(1<<5) && r.plainString(&s.JamID)
+		case "teamId":
+			return once(1<<6) && r.plainString(&s.TeamID)
+		case "jamUrl":
+			return once(1<<7) && r.plainString(&s.JamURL)
+		case "conversationId":
+			return once(1<<8) && r.unmarshaler(s.ConversationID.UnmarshalJSON)
+		case "recording_url":
+			return once(1<<9) && r.plainString(&s.RecordingURL)
+		case "recordingLinkId":
+			return once(1<<10) && r.plainString(&s.RecordingLinkID)
+		}
+		return r.unknown(key, shapeKeys...)
+	})
+	return s, ok && r.end()
+}
+
+// scanData reads an envelope's data object for its item's shape.
+func (r *jsonReader) scanData(d *shapeData) bool {
+	if r.peek() != '{' {
+		return false
+	}
+	seen := false
+	return r.object(func(key []byte) bool {
+		if string(key) != "item" {
+			return r.unknown(key, "item")
+		}
+		if seen {
+			return false
+		}
+		seen = true
+		r.ws()
+		start := r.i
+		if r.peek() != '{' {
+			if !r.skip(1) {
+				return false
+			}
+			d.item = r.b[start:r.i:r.i]
+			return true
+		}
+		it := new(itemShape)
+		var once uint8
+		ok := r.object(func(key []byte) bool {
+			switch string(key) {
+			case "type":
+				if once&1 != 0 {
+					return false
+				}
+				once |= 1
+				return r.plainString(&it.Type)
+			case "ticket":
+				if once&2 != 0 {
+					return false
+				}
+				once |= 2
+				if r.null() {
+					return true
+				}
+				it.Ticket = new(struct{})
+				return r.peek() == '{' && r.skip(1)
+			}
+			return r.unknown(key, "type", "ticket")
+		})
+		d.Item, d.item = it, r.b[start:r.i:r.i]
+		return ok
+	})
+}
+
+// plainString reads a string into dst, or null, which leaves it as it is.
+func (r *jsonReader) plainString(dst *string) bool {
+	if r.null() {
+		return true
+	}
+	if r.peek() != '"' {
+		return false
+	}
+	v, ok := r.str()
+	*dst = v
+	return ok
 }
 
 // namedType is the event type an unrecognised body names, if any.
-func (b *body) namedType() string {
+func (s *shape) namedType() string {
 	switch {
-	case b.Event != "":
-		return b.Event
-	case b.Topic != "":
-		return b.Topic
-	case strings.Contains(b.Type, "."):
-		return b.Type
+	case s.Event != "":
+		return s.Event
+	case s.Topic != "":
+		return s.Topic
+	case strings.Contains(s.Type, "."):
+		return s.Type
 	}
 	return ""
 }
 
-// createdAt picks the first timestamp set, in either spelling, falling
-// back to the envelope's.
-func (f *jamFields) createdAt(envelope Time) Time {
-	switch {
-	case !f.CreatedAtCamel.IsZero():
-		return f.CreatedAtCamel
-	case !f.CreatedAtSnake.IsZero():
-		return f.CreatedAtSnake
-	}
-	return envelope
-}
-
-// named builds the Jam event a body names in its envelope or Fin
-// connector field, or an *UnknownEvent for a type Jam does not send.
-func (b *body) named(typ, capture string, f *jamFields, raw []byte, errs []error) Event {
+// named decodes the Jam event a body names in its envelope or Fin
+// connector field, or returns an *UnknownEvent for a type Jam does not send.
+func (s *shape) named(dec *decoder, typ string, form jamForm, raw []byte) (Event, error) {
 	k := kindOf(typ)
-	if k == nil || k.jam == nil {
-		return &UnknownEvent{Type: typ, Raw: raw}
+	if k == nil || k.decode == nil {
+		return &UnknownEvent{Type: typ, Raw: raw}, nil
 	}
-	return b.jamEvent(k, capture, f, raw, errs)
+	return k.decode(dec, form, raw)
 }
 
-// jamEvent builds k's event from the fields f; capture is the type field
-// beside them (the capture kind for jam.created, the link kind for
-// recording_link.created).
-func (b *body) jamEvent(k *eventKind, capture string, f *jamFields, raw []byte, errs []error) Event {
-	id := string(b.ID) // set only by the envelope shape
-	env := b.CreatedAt
-	if env.IsZero() {
-		env = b.CreatedAtCamel // an envelope written in camel case
-	}
-	return k.jam(id, f.createdAt(env), capture, f, raw, errs)
+// jamWire is a Jam event's wire form (in jam.go): event finishes the decoded struct
+// with the id and the fallback timestamp of the body around it.
+type jamWire[D any, E Event] interface {
+	*D
+	event(id ID, env Time, raw []byte, errs []error) E
+	flatID() ID // a flat body's id, which the wire form holds at the top
 }
 
-// notification builds the Intercom notification and its typed item.
-func (b *body) notification(raw []byte, errs []error) *IntercomNotification {
-	n := &IntercomNotification{
-		Type:             b.Type,
-		ID:               b.ID,
-		Topic:            b.Topic,
-		AppID:            b.AppID,
-		CreatedAt:        b.CreatedAt,
-		FirstSentAt:      b.FirstSentAt,
-		DeliveryAttempts: b.DeliveryAttempts,
-		DeliveryStatus:   b.DeliveryStatus,
-		DeliveredAt:      b.DeliveredAt,
-		Self:             b.Self,
-		Links:            b.Links,
-		raw:              raw,
-		fieldErrs:        errs,
+// decodeJam decodes raw, a body of the given form, once, into the wire
+// form D of one Jam event, whose struct is E.
+func decodeJam[D any, E Event, P jamWire[D, E]](dec *decoder, form jamForm, raw []byte) (Event, error) {
+	switch form {
+	case jamEnvelope:
+		w := new(jamEnvelopeJSON[D])
+		errs, err := dec.unmarshal(raw, w)
+		if err != nil {
+			return nil, err
+		}
+		return P(orNew(w.Data)).event(w.ID, firstTime(w.CreatedAt, w.CreatedAtCamel), raw, errs), nil
+	case jamConnector:
+		w := new(jamConnectorJSON[D])
+		errs, err := dec.unmarshal(raw, w)
+		if err != nil {
+			return nil, err
+		}
+		return P(orNew(w.Payload)).event(w.ID, firstTime(w.CreatedAt, w.CreatedAtCamel), raw, errs), nil
 	}
-	if b.Data != nil {
-		n.Data = IntercomData{Type: b.Data.Type, Item: b.Data.Item}
-		n.item = b.Data.Item.build()
+	d := new(D)
+	errs, err := dec.unmarshal(raw, d)
+	if err != nil {
+		return nil, err
 	}
-	return n
+	return P(d).event(P(d).flatID(), Time{}, raw, errs), nil
 }
 
-// decodeBody decodes body into the union in one pass. Only when that pass
-// reports a field of unexpected type does it decode again: it drops the
-// offending values, recording each, and decodes what remains, so one bad
-// field cannot cost the whole event.
-func decodeBody(data []byte) (*body, []error, error) {
-	i := 0
-	for i < len(data) && isSpace(data[i]) {
-		i++
+// decodeNotification decodes an Intercom body, whose shape s is, once:
+// the envelope straight into IntercomNotification, and the item, if the
+// table types its kind, into its struct in the same pass.
+func decodeNotification(dec *decoder, s *shape, raw []byte) (*IntercomNotification, error) {
+	var it *itemShape
+	if s.Data != nil {
+		it = s.Data.Item
 	}
-	if i == len(data) || data[i] != '{' {
-		return nil, nil, ErrInvalidJSON
+	k := it.kind()
+	if k == nil {
+		n := new(IntercomNotification)
+		errs, err := dec.unmarshal(raw, n)
+		if err != nil {
+			return nil, err
+		}
+		n.raw, n.fieldErrs, n.itemType, n.parsed = raw, errs, itemTypeOf(it), true
+		return n, nil
 	}
-	b := new(body)
-	err := json.Unmarshal(data, b)
-	if err == nil {
-		return b, nil, nil
+	n, err := k.notification(dec, raw)
+	if err != nil {
+		return nil, err
 	}
-	var syn *json.SyntaxError
-	if errors.As(err, &syn) {
-		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
+	n.raw, n.itemType = raw, itemTypeOf(it)
+	if s.Data.item != nil {
+		n.Data.Item = s.Data.item
+	} else {
+		n.Data.Item = rawItem(raw)
 	}
-	return recoverBody(data)
-}
-
-// recoverBody is the slow path of decodeBody for valid JSON whose values do
-// not all fit the union's types: it prunes the ill-typed values in place
-// and decodes the rest, so the result is what encoding/json decodes with
-// those values absent (see pruneJSON).
-func recoverBody(data []byte) (*body, []error, error) {
-	clean, errs := pruneJSON(reflect.TypeFor[body](), data)
-	b := new(body)
-	if err := json.Unmarshal(clean, b); err != nil {
-		errs = append(errs, err) // keep whatever decoded
-	}
-	return b, errs, nil
+	return n, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"unsafe"
@@ -122,11 +123,13 @@ var agreementSeeds = []string{
 }
 
 // FuzzParseAgreesWithJSON holds the general decoding path to
-// encoding/json: the union Parse decodes a body into, and so the event,
-// is what json.Unmarshal decodes, and field errors are reported exactly
-// when json.Unmarshal reports a type error. json.Unmarshal stops at the
-// first value a type with its own decoding (Time, ID) refuses, so for
-// those bodies only the weaker properties are checked.
+// encoding/json: the event is what json.Unmarshal decodes into the event's
+// struct (through the same wire form and the same detection), with the
+// ill-typed fields left zero, and field errors are reported exactly when
+// json.Unmarshal reports a type error; where scanShape reads the shape,
+// it reads what json.Unmarshal reads. json.Unmarshal stops at the first
+// value a type with its own decoding (Time, ID) refuses, so for those
+// bodies only the weaker properties are checked.
 func FuzzParseAgreesWithJSON(f *testing.F) {
 	for _, s := range agreementSeeds {
 		f.Add([]byte(s))
@@ -144,46 +147,126 @@ func FuzzParseAgreesWithJSON(f *testing.F) {
 // and reports whether encoding/json decoded it to the end.
 func checkAgainstJSON(t *testing.T, raw []byte) bool {
 	t.Helper()
-	got, errs, err := decodeBody(raw)
-	var want body
-	jerr := json.Unmarshal(raw, &want)
-	var syn *json.SyntaxError
-	if errors.As(jerr, &syn) || err != nil || bytes.IndexByte(bytes.TrimLeft(raw, " \t\r\n"), '{') != 0 {
-		if jerr == nil {
-			require.NoError(t, err, "body %q", raw)
+	// encoding/json alone, and the shape read by decoding too.
+	var jerrs []error
+	shapeStopped := false
+	plain := &decoder{unmarshal: func(data []byte, v any) ([]error, error) {
+		err := json.Unmarshal(data, v)
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
 		}
+		if err != nil {
+			if _, ok := v.(*shape); ok {
+				// Detection's errors are not the event's; one that
+				// stopped encoding/json leaves no whole shape. Where
+				// encoding/json allocated an ill-typed pointer field
+				// (data, payload), detection reads it as absent, as
+				// pruning leaves it: the same shape otherwise.
+				shapeStopped = shapeStopped || stopped(err)
+				got := zeroPointers(v)
+				if _, err := unmarshalLenient(data, v); err != nil {
+					return nil, err
+				}
+				if !stopped(err) {
+					require.Equal(t, got, zeroPointers(v), "shape of %q", data)
+				}
+				return nil, nil
+			}
+			jerrs = append(jerrs, err)
+			return []error{err}, nil
+		}
+		return nil, nil
+	}}
+	// Parse's decoder, checking that what it pruned decodes cleanly.
+	checked := &decoder{scan: true, unmarshal: func(data []byte, v any) ([]error, error) {
+		errs, err := unmarshalLenient(data, v)
+		if err == nil && len(errs) > 0 {
+			typ := reflect.TypeOf(v).Elem()
+			clean, _ := pruneJSON(typ, data)
+			require.NoError(t, json.Unmarshal(clean, reflect.New(typ).Interface()), "pruned %q to %q", data, clean)
+		}
+		for _, fe := range errs {
+			var ute *json.UnmarshalTypeError
+			require.True(t, errors.As(fe, &ute), "field error %v of %q", fe, raw)
+		}
+		return errs, err
+	}}
+	want, werr := parseWith(plain, raw)
+	got, err := parseWith(checked, raw)
+	if werr != nil {
+		require.Error(t, err, "encoding/json rejects %q (%v)", raw, werr)
 		return false
 	}
-	for _, fe := range errs {
-		var ute *json.UnmarshalTypeError
-		require.True(t, errors.As(fe, &ute), "field error %v of %q", fe, raw)
+	require.NoError(t, err, "body %q", raw)
+	if shapeStopped {
+		return false // detection by encoding/json alone saw part of the body
 	}
-	if jerr != nil {
-		clean, _ := pruneJSON(reflect.TypeFor[body](), raw)
-		require.NoError(t, json.Unmarshal(clean, new(body)), "pruned %q to %q", raw, clean)
-	}
-	if stopped(jerr) {
-		require.NotEmpty(t, errs, "json.Unmarshal failed on %q (%v), Parse reported nothing", raw, jerr)
-		return false // encoding/json stopped there: it gives no whole result
-	}
-	require.Equal(t, jerr != nil, len(errs) > 0, "json.Unmarshal error %v, field errors %v, body %q", jerr, errs, raw)
-	gotN, wantN := zeroPointers(got).(body), zeroPointers(&want).(body)
-	require.Equal(t, wantN, gotN, "body %q", raw)
 
-	// Classified alike (with an ill-typed pointer field unset, as pruning
-	// leaves it, where encoding/json would allocate it).
-	ev, ref := gotN.event(raw, nil), wantN.event(raw, nil)
-	require.IsType(t, ref, ev, "body %q", raw)
-	require.Equal(t, ref.EventType(), ev.EventType(), "body %q", raw)
-	if n, ok := ev.(*IntercomNotification); ok {
-		// The public struct decodes the same under encoding/json.
-		var pub IntercomNotification
-		if !stopped(json.Unmarshal(raw, &pub)) {
-			n.item, n.raw, n.fieldErrs = nil, nil, nil
-			require.Equal(t, zeroPointers(&pub), zeroPointers(n), "body %q", raw)
+	// The scan reads the shape json.Unmarshal reads.
+	if s, ok := scanShape(raw); ok {
+		var ref shape
+		if jerr := json.Unmarshal(raw, &ref); !stopped(jerr) {
+			if s.Data != nil {
+				s.Data.item = nil
+			}
+			require.Equal(t, zeroPointers(&ref), zeroPointers(s), "shape of %q", raw)
 		}
 	}
+
+	errs := fieldErrors(got)
+	for _, jerr := range jerrs {
+		if stopped(jerr) {
+			require.NotEmpty(t, errs, "json.Unmarshal failed on %q (%v), Parse reported nothing", raw, jerr)
+			return false // encoding/json stopped there: it gives no whole result
+		}
+	}
+	require.Equal(t, len(jerrs) > 0, len(errs) > 0, "json.Unmarshal errors %v, field errors %v, body %q", jerrs, errs, raw)
+	require.IsType(t, want, got, "body %q", raw)
+	require.Equal(t, want.EventType(), got.EventType(), "body %q", raw)
+	// With an ill-typed pointer field unset, as pruning leaves it, where
+	// encoding/json would allocate it.
+	if n, ok := got.(*IntercomNotification); ok {
+		m := want.(*IntercomNotification)
+		require.Equal(t, m.ItemType(), n.ItemType(), "body %q", raw)
+		if m.item != nil || n.item != nil {
+			require.Equal(t, zeroPointers(m.item), zeroPointers(n.item), "item of %q", raw)
+		}
+		// The public struct decodes the same under encoding/json alone.
+		var pub IntercomNotification
+		if !stopped(json.Unmarshal(raw, &pub)) {
+			c := *n
+			c.item, c.itemType, c.parsed, c.raw, c.fieldErrs = nil, "", false, nil, nil
+			require.Equal(t, zeroPointers(&pub), zeroPointers(&c), "body %q", raw)
+		}
+		m.item, n.item = nil, nil
+	}
+	clearFieldErrors(got)
+	clearFieldErrors(want)
+	require.Equal(t, zeroPointers(want), zeroPointers(got), "body %q", raw)
 	return true
+}
+
+func fieldErrors(ev Event) []error {
+	if fe, ok := ev.(interface{ FieldErrors() []error }); ok {
+		return fe.FieldErrors()
+	}
+	return nil
+}
+
+func clearFieldErrors(ev Event) {
+	switch ev := ev.(type) {
+	case *JamCreated:
+		ev.fieldErrs = nil
+	case *RecorderRecorded:
+		ev.fieldErrs = nil
+	case *RecorderOptedOut:
+		ev.fieldErrs = nil
+	case *RecordingLinkCreated:
+		ev.fieldErrs = nil
+	case *IntercomNotification:
+		ev.fieldErrs = nil
+	}
 }
 
 // stopped reports whether json.Unmarshal stopped decoding at err: it goes
@@ -216,7 +299,7 @@ func zeroPointers(v any) any {
 			out.Set(p)
 		case reflect.Struct:
 			for i := range v.NumField() {
-				// Unexported fields too: the union embeds jamFields.
+				// Unexported fields too: raw, fieldErrs and the typed item.
 				dst, src := out.Field(i), v.Field(i)
 				dst = reflect.NewAt(dst.Type(), unsafe.Pointer(dst.UnsafeAddr())).Elem()
 				if src.CanAddr() {

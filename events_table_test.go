@@ -33,7 +33,7 @@ func TestEventTable(t *testing.T) {
 				require.Equal(t, k.name, zero.EventType())
 			}
 			require.Contains(t, []Source{SourceStandard, SourceIntercom, SourceSeries}, k.source)
-			require.Equal(t, k.jam != nil, k.source == SourceStandard, "Jam's rows, and only they, build from Jam's fields")
+			require.Equal(t, k.decode != nil, k.source == SourceStandard, "Jam's rows, and only they, decode Jam's forms")
 			require.Equal(t, k.flat != nil, k.missing != nil, "a flat shape test comes with its identifying fields")
 
 			// A fixture.
@@ -102,7 +102,7 @@ func TestItemTable(t *testing.T) {
 	nt := reflect.TypeFor[*IntercomNotification]()
 	for _, k := range itemKinds {
 		t.Run(k.kind, func(t *testing.T) {
-			built := reflect.TypeOf(k.build(&intercomItem{Type: k.kind}))
+			built := k.typ
 			var accessor reflect.Method
 			for i := range nt.NumMethod() {
 				if m := nt.Method(i); m.Type.NumIn() == 1 && m.Type.NumOut() == 1 && m.Type.Out(0) == built {

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"encoding/json"
 	"reflect"
 )
@@ -29,7 +30,9 @@ type IntercomNotification struct {
 	Links            json.RawMessage `json:"links"`
 	Data             IntercomData    `json:"data"`
 
-	item      any // the typed item Parse built from Data.Item
+	item      any    // the typed item Parse decoded from data.item
+	itemType  string // ItemType, as Parse found it
+	parsed    bool   // item and itemType are set
 	raw       []byte
 	fieldErrs []error
 }
@@ -37,9 +40,9 @@ type IntercomNotification struct {
 // IntercomData is the envelope's data object.
 type IntercomData struct {
 	Type string `json:"type"` // "notification_event_data", sometimes absent
-	// Item is data.item as decoded, for json.Unmarshal's sake; read it
-	// through the notification's typed accessors, or Item for the raw JSON.
-	Item *intercomItem `json:"item"`
+	// Item is data.item as sent; read it through the notification's typed
+	// accessors, or Item.
+	Item json.RawMessage `json:"item"`
 }
 
 // EventType returns the topic, such as "conversation.user.replied".
@@ -57,42 +60,35 @@ func (n *IntercomNotification) FieldErrors() []error { return n.fieldErrs }
 // ItemType returns the kind of the item, data.item.type: one of the Item
 // constants or a kind this package does not type, such as "article".
 func (n *IntercomNotification) ItemType() string {
-	it := n.Data.Item
-	switch {
-	case it == nil:
-		return ""
-	case it.Type == "" && it.Ticket != nil:
-		return ItemTicket
+	if n.parsed {
+		return n.itemType
 	}
-	return it.Type
+	return itemTypeOf(itemShapeOf(n.Data.Item))
 }
 
-// Item returns the raw JSON of data.item, or nil if there is none. It
-// decodes the body kept by Parse on each call, so it is for the item kinds
-// without a typed accessor and for fields this package does not know.
+// Item returns the raw JSON of data.item, or nil if there is none, for the
+// item kinds without a typed accessor and for fields this package does not
+// know.
 func (n *IntercomNotification) Item() json.RawMessage {
-	var env struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if json.Unmarshal(n.raw, &env) != nil || len(env.Data) == 0 || env.Data[0] != '{' {
+	if len(n.Data.Item) == 0 || string(n.Data.Item) == "null" {
 		return nil
 	}
-	var data struct {
-		Item json.RawMessage `json:"item"`
-	}
-	if json.Unmarshal(env.Data, &data) != nil || string(data.Item) == "null" {
-		return nil
-	}
-	return data.Item
+	return n.Data.Item
 }
 
-// typedItem returns the item Parse built, or builds it for a notification
-// decoded some other way, such as with json.Unmarshal.
+// typedItem returns the item Parse decoded, or decodes it for a
+// notification decoded some other way, such as with json.Unmarshal.
 func (n *IntercomNotification) typedItem() any {
-	if n.item != nil {
+	if n.parsed {
 		return n.item
 	}
-	return n.Data.Item.build()
+	it := itemShapeOf(n.Data.Item)
+	k := it.kind()
+	if k == nil {
+		return nil
+	}
+	v, _ := k.decodeItem(lenient, n.Data.Item)
+	return v
 }
 
 // Conversation returns the item if it is a conversation, else nil.
@@ -259,100 +255,6 @@ const (
 	ItemPing       = "ping"
 )
 
-// intercomItem is data.item decoded in the same pass as the envelope: the
-// union of the fields of every item kind. It sits in an exported field, so
-// a notification decoded with json.Unmarshal (from a queue, say) still has
-// its item, but users read it through the notification's typed accessors
-// or Item, never by its type's name. Ids and
-// timestamps use ID and Time because Intercom mixes numbers, numeric
-// strings, ISO 8601 strings and null in them.
-type intercomItem struct {
-	Type             string               `json:"type"`
-	ID               ID                   `json:"id"`
-	CreatedAt        Time                 `json:"created_at"`
-	UpdatedAt        Time                 `json:"updated_at"`
-	Deleted          bool                 `json:"deleted"` // set on the stub of *.deleted topics
-	Name             string               `json:"name"`
-	Email            string               `json:"email"`
-	Open             bool                 `json:"open"`
-	AdminAssigneeID  ID                   `json:"admin_assignee_id"`
-	TeamAssigneeID   ID                   `json:"team_assignee_id"`
-	Contacts         *intercomContactList `json:"contacts"`
-	Tags             *intercomTagList     `json:"tags"`
-	CustomAttributes map[string]any       `json:"custom_attributes"`
-
-	// Conversation.
-	Title             string              `json:"title"`
-	State             string              `json:"state"`
-	Read              bool                `json:"read"`
-	Priority          string              `json:"priority"`
-	WaitingSince      Time                `json:"waiting_since"`
-	SnoozedUntil      Time                `json:"snoozed_until"`
-	Source            *IntercomSource     `json:"source"`
-	Statistics        *IntercomStatistics `json:"statistics"`
-	ConversationParts *intercomPartList   `json:"conversation_parts"`
-	// The older API generation's conversation: user for contacts,
-	// assignee for admin_assignee_id and team_assignee_id,
-	// conversation_message for source. Conversation maps them onto the
-	// same fields.
-	User                *intercomItem   `json:"user"`
-	Assignee            *IntercomAuthor `json:"assignee"`
-	ConversationMessage *IntercomSource `json:"conversation_message"`
-
-	// Contact.
-	Role        string `json:"role"`
-	Phone       string `json:"phone"`
-	ExternalID  string `json:"external_id"`
-	WorkspaceID string `json:"workspace_id"`
-	SignedUpAt  Time   `json:"signed_up_at"`
-	LastSeenAt  Time   `json:"last_seen_at"`
-
-	// Ticket. Ticket is set for ticket.closed from API 2.15, which nests
-	// the ticket one level down.
-	Ticket           *intercomItem       `json:"ticket"`
-	TicketID         ID                  `json:"ticket_id"`
-	Category         string              `json:"category"`
-	TicketAttributes map[string]any      `json:"ticket_attributes"`
-	TicketState      IntercomTicketState `json:"ticket_state"`
-	TicketType       *IntercomTicketType `json:"ticket_type"`
-	// ticket.contact.attached and .detached give the state as state, with
-	// these labels, instead of ticket_state.
-	TicketCustomStateAdminLabel string `json:"ticket_custom_state_admin_label"`
-	TicketCustomStateUserLabel  string `json:"ticket_custom_state_user_label"`
-
-	// Company.
-	CompanyID       string        `json:"company_id"`
-	Plan            *IntercomPlan `json:"plan"`
-	MonthlySpend    float64       `json:"monthly_spend"`
-	SessionCount    int           `json:"session_count"`
-	UserCount       int           `json:"user_count"`
-	Size            int           `json:"size"`
-	Website         string        `json:"website"`
-	Industry        string        `json:"industry"`
-	RemoteCreatedAt Time          `json:"remote_created_at"`
-
-	// Admin.
-	JobTitle         string `json:"job_title"`
-	AwayModeEnabled  bool   `json:"away_mode_enabled"`
-	AwayModeReassign bool   `json:"away_mode_reassign"`
-	HasInboxSeat     bool   `json:"has_inbox_seat"`
-	TeamIDs          []ID   `json:"team_ids"`
-
-	// Contact tag; also the contact beside the nested ticket of
-	// ticket.contact.attached and .detached.
-	Tag     *IntercomTag  `json:"tag"`
-	Contact *intercomItem `json:"contact"`
-
-	// Data event.
-	EventName      string         `json:"event_name"`
-	UserID         string         `json:"user_id"`
-	IntercomUserID ID             `json:"intercom_user_id"`
-	Metadata       map[string]any `json:"metadata"`
-
-	// Ping.
-	Message string `json:"message"`
-}
-
 // intercomContactList is the contacts object of a conversation or ticket.
 type intercomContactList struct {
 	Type     string               `json:"type"`
@@ -428,26 +330,26 @@ const (
 
 // An IntercomConversation is a conversation item.
 type IntercomConversation struct {
-	ID               ID
-	CreatedAt        Time
-	UpdatedAt        Time
-	WaitingSince     Time
-	SnoozedUntil     Time
-	Title            string
-	State            IntercomConversationState
-	Open             bool
-	Read             bool
-	Priority         IntercomPriority // either vocabulary
-	AdminAssigneeID  ID               // "" when unassigned
-	TeamAssigneeID   ID
-	Source           IntercomSource
-	Contacts         []IntercomContactRef
-	Tags             []IntercomTag
-	Statistics       IntercomStatistics
-	Parts            []IntercomConversationPart // only the part that triggered the notification
-	PartsTotal       int
-	CustomAttributes map[string]any
-	Deleted          bool // the item is the stub of conversation.deleted
+	ID               ID                         `json:"id"`
+	CreatedAt        Time                       `json:"created_at"`
+	UpdatedAt        Time                       `json:"updated_at"`
+	WaitingSince     Time                       `json:"waiting_since"`
+	SnoozedUntil     Time                       `json:"snoozed_until"`
+	Title            string                     `json:"title"`
+	State            IntercomConversationState  `json:"state"`
+	Open             bool                       `json:"open"`
+	Read             bool                       `json:"read"`
+	Priority         IntercomPriority           `json:"priority"`          // either vocabulary
+	AdminAssigneeID  ID                         `json:"admin_assignee_id"` // "" when unassigned
+	TeamAssigneeID   ID                         `json:"team_assignee_id"`
+	Source           IntercomSource             `json:"source"`
+	Contacts         []IntercomContactRef       `json:"contacts"`
+	Tags             []IntercomTag              `json:"tags"`
+	Statistics       IntercomStatistics         `json:"statistics"`
+	Parts            []IntercomConversationPart `json:"conversation_parts"` // only the part that triggered the notification
+	PartsTotal       int                        `json:"parts_total"`
+	CustomAttributes map[string]any             `json:"custom_attributes"`
+	Deleted          bool                       `json:"deleted"` // the item is the stub of conversation.deleted
 }
 
 // IntercomSource is the message that started a conversation.
@@ -528,41 +430,41 @@ type IntercomConversationPart struct {
 
 // An IntercomContact is a contact item: a user or a lead.
 type IntercomContact struct {
-	ID               ID
-	Role             IntercomRole
-	Email            string
-	Phone            string
-	Name             string
-	ExternalID       string
-	WorkspaceID      string
-	CreatedAt        Time // ISO 8601 in current payloads, Unix seconds in the spec
-	UpdatedAt        Time
-	SignedUpAt       Time
-	LastSeenAt       Time
-	Tags             []IntercomTag
-	CustomAttributes map[string]any
-	Deleted          bool // the item is the stub of contact.deleted
+	ID               ID             `json:"id"`
+	Role             IntercomRole   `json:"role"`
+	Email            string         `json:"email"`
+	Phone            string         `json:"phone"`
+	Name             string         `json:"name"`
+	ExternalID       string         `json:"external_id"`
+	WorkspaceID      string         `json:"workspace_id"`
+	CreatedAt        Time           `json:"created_at"` // ISO 8601 in current payloads, Unix seconds in the spec
+	UpdatedAt        Time           `json:"updated_at"`
+	SignedUpAt       Time           `json:"signed_up_at"`
+	LastSeenAt       Time           `json:"last_seen_at"`
+	Tags             []IntercomTag  `json:"tags"`
+	CustomAttributes map[string]any `json:"custom_attributes"`
+	Deleted          bool           `json:"deleted"` // the item is the stub of contact.deleted
 }
 
 // An IntercomTicket is a ticket item. State and TicketType hold both
 // forms the topics send (see IntercomTicketState, IntercomTicketType).
 type IntercomTicket struct {
-	ID               ID
-	TicketID         ID // the number teammates and customers see
-	Category         string
-	TicketAttributes map[string]any // includes _default_title_ and _default_description_
-	State            IntercomTicketState
-	TicketType       IntercomTicketType
-	Contacts         []IntercomContactRef
-	AdminAssigneeID  ID // strings such as "0" in real payloads
-	TeamAssigneeID   ID
-	CreatedAt        Time
-	UpdatedAt        Time
-	Open             bool
-	Deleted          bool
+	ID               ID                   `json:"id"`
+	TicketID         ID                   `json:"ticket_id"` // the number teammates and customers see
+	Category         string               `json:"category"`
+	TicketAttributes map[string]any       `json:"ticket_attributes"` // includes _default_title_ and _default_description_
+	State            IntercomTicketState  `json:"ticket_state"`
+	TicketType       IntercomTicketType   `json:"ticket_type"`
+	Contacts         []IntercomContactRef `json:"contacts"`
+	AdminAssigneeID  ID                   `json:"admin_assignee_id"` // strings such as "0" in real payloads
+	TeamAssigneeID   ID                   `json:"team_assignee_id"`
+	CreatedAt        Time                 `json:"created_at"`
+	UpdatedAt        Time                 `json:"updated_at"`
+	Open             bool                 `json:"open"`
+	Deleted          bool                 `json:"deleted"`
 	// ChangedContact is the contact that ticket.contact.attached or
 	// ticket.contact.detached is about; nil for other topics.
-	ChangedContact *IntercomContact
+	ChangedContact *IntercomContact `json:"changed_contact"`
 }
 
 // Title returns the ticket's _default_title_ attribute, if it is a string.
@@ -645,22 +547,22 @@ func (tt *IntercomTicketType) UnmarshalJSON(b []byte) error {
 
 // An IntercomCompany is a company item.
 type IntercomCompany struct {
-	ID               ID
-	CompanyID        string // the workspace's own id for the company
-	Name             string
-	Plan             IntercomPlan
-	MonthlySpend     float64
-	SessionCount     int
-	UserCount        int
-	Size             int
-	Website          string
-	Industry         string
-	CreatedAt        Time
-	UpdatedAt        Time
-	RemoteCreatedAt  Time
-	Tags             []IntercomTag
-	CustomAttributes map[string]any
-	Deleted          bool
+	ID               ID             `json:"id"`
+	CompanyID        string         `json:"company_id"` // the workspace's own id for the company
+	Name             string         `json:"name"`
+	Plan             IntercomPlan   `json:"plan"`
+	MonthlySpend     float64        `json:"monthly_spend"`
+	SessionCount     int            `json:"session_count"`
+	UserCount        int            `json:"user_count"`
+	Size             int            `json:"size"`
+	Website          string         `json:"website"`
+	Industry         string         `json:"industry"`
+	CreatedAt        Time           `json:"created_at"`
+	UpdatedAt        Time           `json:"updated_at"`
+	RemoteCreatedAt  Time           `json:"remote_created_at"`
+	Tags             []IntercomTag  `json:"tags"`
+	CustomAttributes map[string]any `json:"custom_attributes"`
+	Deleted          bool           `json:"deleted"`
 }
 
 // IntercomPlan is a company's plan.
@@ -673,150 +575,229 @@ type IntercomPlan struct {
 // An IntercomAdmin is a teammate. Webhooks send its id as a JSON number,
 // the REST API as a string; ID holds either as the same text.
 type IntercomAdmin struct {
-	ID               ID
-	Name             string
-	Email            string
-	JobTitle         string
-	AwayModeEnabled  bool
-	AwayModeReassign bool
-	HasInboxSeat     bool
-	TeamIDs          []ID
+	ID               ID     `json:"id"`
+	Name             string `json:"name"`
+	Email            string `json:"email"`
+	JobTitle         string `json:"job_title"`
+	AwayModeEnabled  bool   `json:"away_mode_enabled"`
+	AwayModeReassign bool   `json:"away_mode_reassign"`
+	HasInboxSeat     bool   `json:"has_inbox_seat"`
+	TeamIDs          []ID   `json:"team_ids"`
 }
 
 // An IntercomContactTag is a tag added to or removed from a contact.
 type IntercomContactTag struct {
-	CreatedAt Time
-	Tag       IntercomTag
-	Contact   *IntercomContact // nil if the item names none
+	CreatedAt Time             `json:"created_at"`
+	Tag       IntercomTag      `json:"tag"`
+	Contact   *IntercomContact `json:"contact"` // nil if the item names none
 }
 
 // An IntercomDataEvent is a custom data event recorded for a contact.
 type IntercomDataEvent struct {
-	EventName      string
-	CreatedAt      Time
-	UserID         string
-	IntercomUserID ID
-	Email          string
-	Metadata       map[string]any
+	EventName      string         `json:"event_name"`
+	CreatedAt      Time           `json:"created_at"`
+	UserID         string         `json:"user_id"`
+	IntercomUserID ID             `json:"intercom_user_id"`
+	Email          string         `json:"email"`
+	Metadata       map[string]any `json:"metadata"`
 }
 
 // An IntercomVisitor is an anonymous visitor of the workspace's site or
 // app; visitor.signed_up sends one when the visitor gives an email.
 type IntercomVisitor struct {
-	ID               ID
-	UserID           string // the visitor's own id, which Intercom generates
-	Email            string
-	Name             string
-	CreatedAt        Time
-	UpdatedAt        Time
-	SignedUpAt       Time
-	CustomAttributes map[string]any
+	ID               ID             `json:"id"`
+	UserID           string         `json:"user_id"` // the visitor's own id, which Intercom generates
+	Email            string         `json:"email"`
+	Name             string         `json:"name"`
+	CreatedAt        Time           `json:"created_at"`
+	UpdatedAt        Time           `json:"updated_at"`
+	SignedUpAt       Time           `json:"signed_up_at"`
+	CustomAttributes map[string]any `json:"custom_attributes"`
 }
 
 // An IntercomPing is the item of the ping topic, sent when a subscription
 // is set up and from the Developer Hub's test button.
 type IntercomPing struct {
-	Message string
+	Message string `json:"message"`
 }
 
 // itemKind is one row of the Intercom item table: a kind of data.item
-// with a typed accessor on IntercomNotification, and the function that
-// builds it. A new kind is a row, its struct, its accessor and a fixture;
-// the completeness test holds each row to all three.
+// with a typed accessor on IntercomNotification. A new kind is a row, its
+// struct (json tags for the item's keys), its accessor and a fixture; the
+// completeness test holds each row to all three.
 type itemKind struct {
-	kind  string
-	build func(it *intercomItem) any
+	kind string
+	typ  reflect.Type // what the accessor returns
+	// notification decodes a whole body whose item is of this kind, once,
+	// straight into the notification and the item's struct.
+	notification func(dec *decoder, raw []byte) (*IntercomNotification, error)
+	// decodeItem decodes the item alone.
+	decodeItem func(dec *decoder, item []byte) (any, []error)
 }
 
-// itemKinds is the Intercom item table.
+// itemKinds is the Intercom item table. Most kinds decode into their
+// struct as it is; a kind whose item spells a field otherwise (a list
+// wrapped in an object, the older API generation's names) decodes through
+// a wire form that embeds the struct and adds only those keys.
 var itemKinds = []itemKind{
-	{ItemConversation, func(it *intercomItem) any { return it.conversation() }},
-	{ItemContact, func(it *intercomItem) any { return it.contact() }},
-	{ItemUser, func(it *intercomItem) any { return it.contact() }},
-	{ItemTicket, func(it *intercomItem) any { return it.ticket() }},
-	{ItemCompany, func(it *intercomItem) any {
-		return &IntercomCompany{
-			ID: it.ID, CompanyID: it.CompanyID, Name: it.Name, Plan: deref(it.Plan),
-			MonthlySpend: it.MonthlySpend, SessionCount: it.SessionCount, UserCount: it.UserCount,
-			Size: it.Size, Website: it.Website, Industry: it.Industry, CreatedAt: it.CreatedAt,
-			UpdatedAt: it.UpdatedAt, RemoteCreatedAt: it.RemoteCreatedAt, Tags: it.Tags.all(),
-			CustomAttributes: it.CustomAttributes, Deleted: it.Deleted,
-		}
-	}},
-	{ItemAdmin, func(it *intercomItem) any {
-		return &IntercomAdmin{
-			ID: it.ID, Name: it.Name, Email: it.Email, JobTitle: it.JobTitle,
-			AwayModeEnabled: it.AwayModeEnabled, AwayModeReassign: it.AwayModeReassign,
-			HasInboxSeat: it.HasInboxSeat, TeamIDs: it.TeamIDs,
-		}
-	}},
-	{ItemContactTag, func(it *intercomItem) any {
-		ct := &IntercomContactTag{CreatedAt: it.CreatedAt, Tag: deref(it.Tag)}
-		if it.Contact != nil {
-			ct.Contact = it.Contact.contact()
-		}
-		return ct
-	}},
-	{ItemEvent, func(it *intercomItem) any {
-		return &IntercomDataEvent{
-			EventName: it.EventName, CreatedAt: it.CreatedAt, UserID: it.UserID,
-			IntercomUserID: it.IntercomUserID, Email: it.Email, Metadata: it.Metadata,
-		}
-	}},
-	{ItemVisitor, func(it *intercomItem) any {
-		return &IntercomVisitor{
-			ID: it.ID, UserID: it.UserID, Email: it.Email, Name: it.Name, CreatedAt: it.CreatedAt,
-			UpdatedAt: it.UpdatedAt, SignedUpAt: it.SignedUpAt, CustomAttributes: it.CustomAttributes,
-		}
-	}},
-	{ItemPing, func(it *intercomItem) any { return &IntercomPing{Message: it.Message} }},
+	itemRow(ItemConversation, (*conversationJSON).item),
+	itemRow(ItemContact, (*contactJSON).item),
+	itemRow(ItemUser, (*contactJSON).item),
+	itemRow(ItemTicket, (*ticketJSON).item),
+	itemRow(ItemCompany, (*companyJSON).item),
+	itemRow(ItemAdmin, same[IntercomAdmin]),
+	itemRow(ItemContactTag, (*contactTagJSON).item),
+	itemRow(ItemEvent, same[IntercomDataEvent]),
+	itemRow(ItemVisitor, same[IntercomVisitor]),
+	itemRow(ItemPing, same[IntercomPing]),
 }
 
-// build builds the item's typed form from the item table, or returns nil
-// for kinds without one.
-func (it *intercomItem) build() any {
+// nestedTicket is the item of ticket.closed from API 2.15, and of
+// ticket.contact.attached and .detached: the ticket one level down.
+var nestedTicket = itemRow(ItemTicket, (*nestedTicketJSON).item)
+
+// same is the finishing step of a kind that decodes into its struct as is.
+func same[T any](v *T) *T { return v }
+
+// itemRow makes the row of a kind whose item decodes into W, which finish
+// turns into the struct the accessor returns.
+func itemRow[W, T any](kind string, finish func(*W) *T) itemKind {
+	return itemKind{
+		kind: kind,
+		typ:  reflect.TypeFor[*T](),
+		notification: func(dec *decoder, raw []byte) (*IntercomNotification, error) {
+			w := new(notificationJSON[W])
+			errs, err := dec.unmarshal(raw, w)
+			if err != nil {
+				return nil, err
+			}
+			n := &w.IntercomNotification
+			n.Data.Type, n.fieldErrs, n.itemType, n.parsed = w.Data.Type, errs, kind, true
+			if w.Data.Item != nil {
+				n.item = finish(w.Data.Item)
+			}
+			return n, nil
+		},
+		decodeItem: func(dec *decoder, item []byte) (any, []error) {
+			w := new(W)
+			errs, err := dec.unmarshal(item, w)
+			if err != nil {
+				return nil, nil
+			}
+			return finish(w), errs
+		},
+	}
+}
+
+// notificationJSON is a notification whose item decodes into W in the
+// same pass as the envelope.
+type notificationJSON[W any] struct {
+	IntercomNotification
+	Data struct {
+		Type string `json:"type"`
+		Item *W     `json:"item"`
+	} `json:"data"`
+}
+
+// itemShape is what detection reads of data.item.
+type itemShape struct {
+	Type   string    `json:"type"`
+	Ticket *struct{} `json:"ticket"`
+}
+
+// kind returns the item table's row for the item, or nil.
+func (it *itemShape) kind() *itemKind {
 	if it == nil {
 		return nil
 	}
 	if it.Ticket != nil && it.Type != ItemConversation {
-		// ticket.closed from API 2.15, and ticket.contact.attached and
-		// .detached, nest the ticket one level down.
-		t := it.Ticket.ticket()
-		if it.Contact != nil {
-			t.ChangedContact = it.Contact.contact()
-		}
-		return t
+		return &nestedTicket
 	}
-	for _, k := range itemKinds {
-		if k.kind == it.Type {
-			return k.build(it)
+	for i := range itemKinds {
+		if itemKinds[i].kind == it.Type {
+			return &itemKinds[i]
 		}
 	}
 	return nil
 }
 
-func (it *intercomItem) conversation() *IntercomConversation {
-	c := &IntercomConversation{
-		ID: it.ID, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, WaitingSince: it.WaitingSince,
-		SnoozedUntil: it.SnoozedUntil, Title: it.Title, State: IntercomConversationState(it.State), Open: it.Open, Read: it.Read,
-		Priority: IntercomPriority(it.Priority), AdminAssigneeID: it.AdminAssigneeID, TeamAssigneeID: it.TeamAssigneeID,
-		Source: deref(it.Source), Tags: it.Tags.all(), Statistics: deref(it.Statistics),
-		CustomAttributes: it.CustomAttributes, Deleted: it.Deleted,
+// itemTypeOf is ItemType for an item of shape it.
+func itemTypeOf(it *itemShape) string {
+	switch {
+	case it == nil:
+		return ""
+	case it.Type == "" && it.Ticket != nil:
+		return ItemTicket
 	}
-	if it.Contacts != nil {
-		c.Contacts = it.Contacts.Contacts
+	return it.Type
+}
+
+// itemShapeOf reads the shape of a raw item; nil if it is not an object.
+func itemShapeOf(item json.RawMessage) *itemShape {
+	if len(item) == 0 || item[0] != '{' {
+		return nil
 	}
-	if p := it.ConversationParts; p != nil {
+	it := new(itemShape)
+	if _, err := lenient.unmarshal(item, it); err != nil {
+		return nil
+	}
+	return it
+}
+
+// rawItem finds data.item in a body as encoding/json does, for a body
+// scanShape did not read.
+func rawItem(raw []byte) json.RawMessage {
+	var env struct {
+		Data struct {
+			Item json.RawMessage `json:"item"`
+		} `json:"data"`
+	}
+	_, _ = lenient.unmarshal(raw, &env)
+	return env.Data.Item
+}
+
+// conversationJSON is a conversation's wire form: its lists come wrapped
+// in objects, and the older API generation names its contact user, its
+// assignee assignee and its source conversation_message; item maps them
+// onto the same fields.
+type conversationJSON struct {
+	IntercomConversation
+	Source              *IntercomSource      `json:"source"`
+	Contacts            *intercomContactList `json:"contacts"`
+	Tags                *intercomTagList     `json:"tags"`
+	ConversationParts   *intercomPartList    `json:"conversation_parts"`
+	User                *intercomUserRef     `json:"user"`
+	Assignee            *IntercomAuthor      `json:"assignee"`
+	ConversationMessage *IntercomSource      `json:"conversation_message"`
+}
+
+// intercomUserRef is the older API generation's user of a conversation.
+type intercomUserRef struct {
+	Type       string `json:"type"`
+	ID         ID     `json:"id"`
+	ExternalID string `json:"external_id"`
+	UserID     string `json:"user_id"`
+	Name       string `json:"name"`
+	Email      string `json:"email"`
+}
+
+func (w *conversationJSON) item() *IntercomConversation {
+	c := &w.IntercomConversation
+	c.Source, c.Tags = deref(w.Source), w.Tags.all()
+	if w.Contacts != nil {
+		c.Contacts = w.Contacts.Contacts
+	}
+	if p := w.ConversationParts; p != nil {
 		c.Parts, c.PartsTotal = p.Parts, p.TotalCount
 	}
 	// The older generation's fields, where the newer ones are absent.
-	if u := it.User; it.Contacts == nil && u != nil {
-		c.Contacts = []IntercomContactRef{{Type: u.Type, ID: u.ID, ExternalID: u.externalID(), Name: u.Name, Email: u.Email}}
+	if u := w.User; w.Contacts == nil && u != nil {
+		c.Contacts = []IntercomContactRef{{Type: u.Type, ID: u.ID, ExternalID: cmp.Or(u.ExternalID, u.UserID), Name: u.Name, Email: u.Email}}
 	}
-	if it.Source == nil && it.ConversationMessage != nil {
-		c.Source = *it.ConversationMessage
+	if w.Source == nil && w.ConversationMessage != nil {
+		c.Source = *w.ConversationMessage
 	}
-	if a := it.Assignee; a != nil && c.AdminAssigneeID == "" && c.TeamAssigneeID == "" {
+	if a := w.Assignee; a != nil && c.AdminAssigneeID == "" && c.TeamAssigneeID == "" {
 		switch a.Type {
 		case "admin":
 			c.AdminAssigneeID = a.ID
@@ -827,49 +808,82 @@ func (it *intercomItem) conversation() *IntercomConversation {
 	return c
 }
 
-// externalID is the contact's id in the workspace's own system: external_id,
-// or user_id in the older API generation.
-func (it *intercomItem) externalID() string {
-	if it.ExternalID != "" {
-		return it.ExternalID
-	}
-	return it.UserID
+// contactJSON is a contact's wire form: tags wrapped in an object, and the
+// older generation's user_id for external_id and kind user for its role.
+type contactJSON struct {
+	IntercomContact
+	Type   string           `json:"type"`
+	UserID string           `json:"user_id"`
+	Tags   *intercomTagList `json:"tags"`
 }
 
-func (it *intercomItem) contact() *IntercomContact {
-	role := it.Role
-	if role == "" && it.Type == ItemUser {
-		role = string(RoleUser) // the older generation's kind is its role
+func (w *contactJSON) item() *IntercomContact {
+	c := &w.IntercomContact
+	c.ExternalID, c.Tags = cmp.Or(c.ExternalID, w.UserID), w.Tags.all()
+	if c.Role == "" && w.Type == ItemUser {
+		c.Role = RoleUser // the older generation's kind is its role
 	}
-	return &IntercomContact{
-		ID: it.ID, Role: IntercomRole(role), Email: it.Email, Phone: it.Phone, Name: it.Name,
-		ExternalID: it.externalID(), WorkspaceID: it.WorkspaceID, CreatedAt: it.CreatedAt,
-		UpdatedAt: it.UpdatedAt, SignedUpAt: it.SignedUpAt, LastSeenAt: it.LastSeenAt,
-		Tags: it.Tags.all(), CustomAttributes: it.CustomAttributes, Deleted: it.Deleted,
-	}
+	return c
 }
 
-func (it *intercomItem) ticket() *IntercomTicket {
-	t := &IntercomTicket{
-		ID: it.ID, TicketID: it.TicketID, Category: it.Category, TicketAttributes: it.TicketAttributes,
-		State: it.ticketState(), TicketType: deref(it.TicketType), AdminAssigneeID: it.AdminAssigneeID,
-		TeamAssigneeID: it.TeamAssigneeID, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
-		Open: it.Open, Deleted: it.Deleted,
+// ticketJSON is a ticket's wire form: contacts wrapped in an object, and
+// the state as state with custom labels, as ticket.contact.attached and
+// .detached send it, where ticket_state is absent.
+type ticketJSON struct {
+	IntercomTicket
+	Contacts                    *intercomContactList `json:"contacts"`
+	State                       string               `json:"state"`
+	TicketCustomStateAdminLabel string               `json:"ticket_custom_state_admin_label"`
+	TicketCustomStateUserLabel  string               `json:"ticket_custom_state_user_label"`
+}
+
+func (w *ticketJSON) item() *IntercomTicket {
+	t := &w.IntercomTicket
+	if w.Contacts != nil {
+		t.Contacts = w.Contacts.Contacts
 	}
-	if it.Contacts != nil {
-		t.Contacts = it.Contacts.Contacts
+	if t.State == (IntercomTicketState{}) && w.State != "" {
+		t.State = IntercomTicketState{Category: w.State, InternalLabel: w.TicketCustomStateAdminLabel,
+			ExternalLabel: w.TicketCustomStateUserLabel}
 	}
 	return t
 }
 
-// ticketState is ticket_state, or the state and custom state labels that
-// ticket.contact.attached and .detached send instead.
-func (it *intercomItem) ticketState() IntercomTicketState {
-	if it.TicketState != (IntercomTicketState{}) || it.State == "" {
-		return it.TicketState
+// nestedTicketJSON is the item that holds the ticket one level down, with
+// the contact a ticket.contact.attached or .detached is about.
+type nestedTicketJSON struct {
+	Ticket  *ticketJSON  `json:"ticket"`
+	Contact *contactJSON `json:"contact"`
+}
+
+func (w *nestedTicketJSON) item() *IntercomTicket {
+	t := orNew(w.Ticket).item()
+	if w.Contact != nil {
+		t.ChangedContact = w.Contact.item()
 	}
-	return IntercomTicketState{Category: it.State, InternalLabel: it.TicketCustomStateAdminLabel,
-		ExternalLabel: it.TicketCustomStateUserLabel}
+	return t
+}
+
+type companyJSON struct {
+	IntercomCompany
+	Tags *intercomTagList `json:"tags"`
+}
+
+func (w *companyJSON) item() *IntercomCompany {
+	w.IntercomCompany.Tags = w.Tags.all()
+	return &w.IntercomCompany
+}
+
+type contactTagJSON struct {
+	IntercomContactTag
+	Contact *contactJSON `json:"contact"`
+}
+
+func (w *contactTagJSON) item() *IntercomContactTag {
+	if w.Contact != nil {
+		w.IntercomContactTag.Contact = w.Contact.item()
+	}
+	return &w.IntercomContactTag
 }
 
 func deref[T any](p *T) T {

@@ -231,3 +231,115 @@ func isUUID(s string) bool {
 	}
 	return true
 }
+
+// jamForm is where a Jam body holds its event's fields: at the top level,
+// in an envelope's data, or in the Fin connector's payload.
+type jamForm int
+
+const (
+	jamFlat jamForm = iota
+	jamEnvelope
+	jamConnector
+)
+
+// Each Jam event decodes straight into its struct, embedded in a wire
+// form that adds only what the struct does not spell as the body does:
+// id as an ID (a flat body's, replaced by the envelope's), the snake-case
+// created_at, and for RecorderRecorded the envelope's recording_url.
+// Fields at the top of the wire form shadow the struct's of the same name.
+
+type jamCreatedJSON struct {
+	JamCreated
+	ID             ID   `json:"id"`
+	CreatedAtSnake Time `json:"created_at"`
+}
+
+func (d *jamCreatedJSON) flatID() ID { return d.ID }
+
+func (d *jamCreatedJSON) event(id ID, env Time, raw []byte, errs []error) *JamCreated {
+	j := &d.JamCreated
+	j.ID, j.CreatedAt, j.raw, j.fieldErrs = string(id), firstTime(j.CreatedAt, d.CreatedAtSnake, env), raw, errs
+	return j
+}
+
+type recordingLinkCreatedJSON struct {
+	RecordingLinkCreated
+	ID             ID   `json:"id"`
+	CreatedAtSnake Time `json:"created_at"`
+}
+
+func (d *recordingLinkCreatedJSON) flatID() ID { return d.ID }
+
+func (d *recordingLinkCreatedJSON) event(id ID, env Time, raw []byte, errs []error) *RecordingLinkCreated {
+	r := &d.RecordingLinkCreated
+	r.ID, r.CreatedAt, r.raw, r.fieldErrs = string(id), firstTime(r.CreatedAt, d.CreatedAtSnake, env), raw, errs
+	return r
+}
+
+type recorderRecordedJSON struct {
+	RecorderRecorded
+	ID             ID     `json:"id"`
+	CreatedAtSnake Time   `json:"created_at"`
+	RecordingURL   string `json:"recording_url"`
+}
+
+func (d *recorderRecordedJSON) flatID() ID { return d.ID }
+
+func (d *recorderRecordedJSON) event(id ID, env Time, raw []byte, errs []error) *RecorderRecorded {
+	r := &d.RecorderRecorded
+	r.ID, r.CreatedAt, r.raw, r.fieldErrs = string(id), firstTime(r.CreatedAt, d.CreatedAtSnake, env), raw, errs
+	if r.JamURL == "" {
+		r.JamURL = d.RecordingURL
+	}
+	return r
+}
+
+type recorderOptedOutJSON struct {
+	RecorderOptedOut
+	ID             ID   `json:"id"`
+	CreatedAtSnake Time `json:"created_at"`
+}
+
+func (d *recorderOptedOutJSON) flatID() ID { return d.ID }
+
+func (d *recorderOptedOutJSON) event(id ID, env Time, raw []byte, errs []error) *RecorderOptedOut {
+	r := &d.RecorderOptedOut
+	r.ID, r.CreatedAt, r.raw, r.fieldErrs = string(id), firstTime(r.CreatedAt, d.CreatedAtSnake, env), raw, errs
+	return r
+}
+
+// jamEnvelopeJSON is Jam's envelope around the fields D of one event; a
+// timestamp inside data wins over the envelope's, in either spelling.
+type jamEnvelopeJSON[D any] struct {
+	ID             ID     `json:"id"`
+	Type           string `json:"type"`
+	CreatedAt      Time   `json:"created_at"`
+	CreatedAtCamel Time   `json:"createdAt"`
+	Data           *D     `json:"data"`
+}
+
+// jamConnectorJSON is the Fin connector's body around the fields D.
+type jamConnectorJSON[D any] struct {
+	ID             ID     `json:"id"`
+	Event          string `json:"event"`
+	CreatedAt      Time   `json:"created_at"`
+	CreatedAtCamel Time   `json:"createdAt"`
+	Payload        *D     `json:"payload"`
+}
+
+// firstTime returns the first of ts that is set.
+func firstTime(ts ...Time) Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return Time{}
+}
+
+func orNew[T any](p *T) *T {
+	if p == nil {
+		return new(T)
+	}
+	return p
+}

@@ -102,8 +102,8 @@ func readFlatJam(body []byte) (*JamCreated, bool) {
 			})
 		}
 		// Keys of the other shapes (data, topic, event, conversationId,
-		// …) are in bodyKeys: those bodies take the general path.
-		return r.unknown(key, bodyKeys...)
+		// …) are in shapeKeys: those bodies take the general path.
+		return r.unknown(key, shapeKeys...)
 	})
 	if !ok || !r.end() || j.JamID == "" || j.TeamID == "" {
 		return nil, false
@@ -115,24 +115,21 @@ func readFlatJam(body []byte) (*JamCreated, bool) {
 	return j, true
 }
 
-// bodyKeys are the JSON names of every field of the union the general
-// path decodes the top level into (body and its Jam fields), so readFlatJam
-// can tell a key it may skip from one that changes the result. They come
-// from the union's struct tags, so a field added there is never skipped.
-var bodyKeys = jsonKeys(reflect.TypeFor[body]())
-
-// jsonKeys returns the JSON names of the fields of the struct type typ,
-// with those of its embedded structs; data and payload are names too,
-// which send a body to the general path, so nested keys are not needed.
-func jsonKeys(typ reflect.Type) []string {
+// jsonKeys returns the JSON names of the fields of the struct types, with
+// those of their embedded structs; data and payload are names too, which
+// send a body to the general path, so nested keys are not needed. Deriving
+// them from the struct tags means a field added there is never skipped.
+func jsonKeys(types ...reflect.Type) []string {
 	var names []string
-	for f := range typ.Fields() {
-		if f.Anonymous {
-			names = append(names, jsonKeys(f.Type)...)
-			continue
-		}
-		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
-			names = append(names, name)
+	for _, typ := range types {
+		for f := range typ.Fields() {
+			if f.Anonymous {
+				names = append(names, jsonKeys(f.Type)...)
+				continue
+			}
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+				names = append(names, name)
+			}
 		}
 	}
 	slices.Sort(names)

@@ -12,9 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestBodyKeys holds bodyKeys to the union's struct tags: a key missing
-// from the list would let readFlatJam skip a field the general path uses.
-func TestBodyKeys(t *testing.T) {
+// TestShapeKeys holds shapeKeys to the struct tags of shape and of a flat
+// jam.created's wire form: a key missing from the list would let
+// readFlatJam skip a field the general path uses.
+func TestShapeKeys(t *testing.T) {
 	var names []string
 	var walk func(reflect.Type)
 	walk = func(typ reflect.Type) {
@@ -28,14 +29,15 @@ func TestBodyKeys(t *testing.T) {
 			}
 		}
 	}
-	walk(reflect.TypeFor[body]()) // data and payload send the body to the general path
+	walk(reflect.TypeFor[shape]()) // data and payload send the body to the general path
+	walk(reflect.TypeFor[jamCreatedJSON]())
 	slices.Sort(names)
 	names = slices.Compact(names)
-	got := slices.Sorted(slices.Values(bodyKeys))
+	got := slices.Sorted(slices.Values(shapeKeys))
 	require.Equal(t, names, got)
 	// The keys that decide a body's shape, by name, in case the walk and
-	// the union drift apart together.
-	require.Subset(t, bodyKeys, []string{"type", "data", "topic", "event", "payload", "id", "created_at", "createdAt",
+	// the structs drift apart together.
+	require.Subset(t, shapeKeys, []string{"type", "data", "topic", "event", "payload", "id", "created_at", "createdAt",
 		"jamId", "teamId", "jamUrl", "conversationId", "recording_url", "recordingLinkId"})
 }
 
@@ -81,7 +83,7 @@ func TestReadFlatJamAgrees(t *testing.T) {
 			accepted++
 		}
 	}
-	require.Equal(t, 6, accepted, "the seeds exercise both paths")
+	require.Equal(t, 7, accepted, "the seeds exercise both paths")
 	full := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_1","type":"video",` +
 		`"createdAt":"2026-11-24T08:59:12.345Z","author":{"email":"a@b.example"},"systemInfo":{"screen":{"width":1728}}}`)
 	j, ok := readFlatJam(full)

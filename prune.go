@@ -3,6 +3,8 @@ package webhook
 import (
 	"encoding"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
@@ -361,4 +363,41 @@ func joinPath(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// A decoder is how the general path decodes a body into the structs it
+// reads: Parse's is lenient; the agreement test swaps in encoding/json
+// alone, so the two runs share everything but the decoding itself.
+type decoder struct {
+	// unmarshal decodes data into v, a pointer to a zero struct, and
+	// reports the field errors it tolerated; an error is for data that
+	// is not JSON.
+	unmarshal func(data []byte, v any) ([]error, error)
+	// scan lets the shape be read by scanShape, which bails out to
+	// unmarshal on anything it is not sure of.
+	scan bool
+}
+
+// lenient is Parse's decoder: one json.Unmarshal, and only when that
+// reports a field of unexpected type a second one of the document with the
+// ill-typed values pruned (see pruneJSON), so that one bad field cannot
+// cost the whole event.
+var lenient = &decoder{unmarshal: unmarshalLenient, scan: true}
+
+func unmarshalLenient(data []byte, v any) ([]error, error) {
+	err := json.Unmarshal(data, v)
+	if err == nil {
+		return nil, nil
+	}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
+	}
+	rv := reflect.ValueOf(v).Elem()
+	clean, errs := pruneJSON(rv.Type(), data)
+	rv.SetZero()
+	if err := json.Unmarshal(clean, v); err != nil {
+		errs = append(errs, err) // keep whatever decoded
+	}
+	return errs, nil
 }
