@@ -366,6 +366,9 @@ type shapeData struct {
 // does not match exactly, sends the body to encoding/json.
 var shapeKeys = jsonKeys(reflect.TypeFor[shape](), reflect.TypeFor[jamCreatedJSON]())
 
+// detectKeys are the keys of shape alone, those scanShape must match.
+var detectKeys = jsonKeys(reflect.TypeFor[shape]())
+
 // shapeOf reads the shape of raw, a body that must be a JSON object:
 // with scanShape when dec allows and the body is plain, else by decoding
 // into shape with dec.
@@ -444,7 +447,7 @@ func scanShape(raw []byte) (*shape, bool) {
 		case "recordingLinkId":
 			return once(1<<10) && r.plainString(&s.RecordingLinkID)
 		}
-		return r.unknown(key, shapeKeys...)
+		return r.unknown(key, detectKeys...)
 	})
 	return s, ok && r.end()
 }
