@@ -135,9 +135,12 @@ func (e *UnknownEvent) RawJSON() []byte { return e.Raw }
 //     *RecorderOptedOut;
 //  5. anything else is an *UnknownEvent.
 //
-// The body is decoded once. A field whose JSON type is unexpected (a string
-// where a number belongs) never fails the event: the field is left zero,
-// the rest still decodes, and the event's FieldErrors method reports it.
+// The body is decoded once, straight into the event's struct, after a
+// quick pass over its keys picks the shape. A field whose JSON type is
+// unexpected (a string where a number belongs) never fails the event: the
+// field is left zero, the rest still decodes, and the event's FieldErrors
+// method reports it. Keys the event's struct does not have are ignored,
+// as encoding/json ignores them.
 // Parse returns an error wrapping ErrInvalidJSON only when body is not a
 // JSON object. The event keeps a copy of body; body may be reused.
 //
