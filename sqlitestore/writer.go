@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // An op is one write waiting for the writer. run does the write inside
@@ -60,10 +61,15 @@ func (s *Store) do(ctx context.Context, run func(tx *wtx) (outcome, err error)) 
 // writer commits the waiting ops, as many as are waiting (up to
 // maxBatch) in each transaction: while one transaction syncs, the next
 // one's writes queue up, so under load a sync serves many writes, and a
-// lone write is not delayed to wait for company.
+// lone write is not delayed to wait for company. Under concurrent load
+// it lingers briefly before committing (see linger).
 func (s *Store) writer() {
 	defer close(s.closed)
 	batch := make([]*op, 0, s.cfg.maxBatch)
+	var last lastCommit
+	var avg time.Duration
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		batch = batch[:0]
 		select {
@@ -92,9 +98,54 @@ func (s *Store) writer() {
 				break fill
 			}
 		}
+		if linger := s.linger(last); linger > 0 && len(batch) < s.cfg.maxBatch {
+			timer.Reset(linger)
+		gather:
+			for len(batch) < s.cfg.maxBatch {
+				select {
+				case o := <-s.ops:
+					batch = append(batch, o)
+				case <-timer.C:
+					break gather
+				}
+			}
+			timer.Stop()
+		}
+		start := time.Now()
 		s.commit(batch)
+		took := time.Since(start)
+		if avg == 0 {
+			avg = took
+		} else {
+			avg += (took - avg) / 8
+		}
+		last = lastCommit{ops: len(batch), avg: avg}
 	}
 }
+
+// lastCommit describes the writer's previous transaction, for linger:
+// its writes, and the moving average of the transactions' durations.
+type lastCommit struct {
+	ops int
+	avg time.Duration
+}
+
+// linger is how long the writer keeps gathering writes after the waiting
+// ones before it commits. Under concurrent load the callers split into
+// cohorts: those whose writes just committed go back to their requests
+// while the next transaction commits the others, so each sync serves
+// only part of them. Waiting a fraction of a sync lets the callers just
+// answered join the next transaction, and one sync then serves them all.
+// A lone caller (the previous transaction held one write) never waits.
+func (s *Store) linger(last lastCommit) time.Duration {
+	if last.ops < 2 || s.cfg.maxBatch < 2 {
+		return 0
+	}
+	return min(last.avg/2, maxLinger)
+}
+
+// maxLinger bounds linger, whatever a sync costs.
+const maxLinger = time.Millisecond
 
 // commit runs ops in one transaction and answers each. If an op spoils
 // the transaction, it runs each op again in a transaction of its own, so
