@@ -43,7 +43,7 @@ func (s *Store) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) 
 		body = []byte{} // the column is NOT NULL; a nil slice binds as NULL
 	}
 	var stored bool
-	err = s.do(ctx, func(tx *wtx) (error, error) {
+	err = s.send(ctx, func(tx *wtx) (error, error) {
 		stored = false
 		if s.cfg.capacity > 0 {
 			if tx.backlog < 0 {
@@ -84,7 +84,7 @@ func (s *Store) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) 
 			tx.backlog++
 		}
 		return nil, nil
-	})
+	}, true)
 	if err != nil {
 		return false, err
 	}

@@ -20,6 +20,8 @@ type op struct {
 	run     func(tx *wtx) (outcome, err error)
 	outcome error
 	done    chan error
+	// store marks a Store's write: only they make the writer linger.
+	store bool
 }
 
 // wtx is the writer's view of one transaction.
@@ -39,10 +41,15 @@ type wtx struct {
 // always reaches its caller instead of holding deliveries until the
 // lease runs out.
 func (s *Store) do(ctx context.Context, run func(tx *wtx) (outcome, err error)) error {
+	return s.send(ctx, run, false)
+}
+
+// send is do, store telling a Store's write from the others.
+func (s *Store) send(ctx context.Context, run func(tx *wtx) (outcome, err error), store bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &op{ctx: ctx, run: run, done: make(chan error, 1)}
+	o := &op{ctx: ctx, run: run, done: make(chan error, 1), store: store}
 	s.sendMu.RLock()
 	if s.isClosed {
 		s.sendMu.RUnlock()
@@ -119,12 +126,19 @@ func (s *Store) writer() {
 		} else {
 			avg += (took - avg) / 8
 		}
-		last = lastCommit{ops: len(batch), avg: avg}
+		stores := 0
+		for _, o := range batch {
+			if o.store {
+				stores++
+			}
+		}
+		last = lastCommit{ops: stores, avg: avg}
 	}
 }
 
 // lastCommit describes the writer's previous transaction, for linger:
-// its writes, and the moving average of the transactions' durations.
+// its Stores' writes, and the moving average of the transactions'
+// durations.
 type lastCommit struct {
 	ops int
 	avg time.Duration
@@ -136,7 +150,9 @@ type lastCommit struct {
 // while the next transaction commits the others, so each sync serves
 // only part of them. Waiting a fraction of a sync lets the callers just
 // answered join the next transaction, and one sync then serves them all.
-// A lone caller (the previous transaction held one write) never waits.
+// A lone caller (the previous transaction held one Store) never waits,
+// nor do the workers' leases and completions: a drain's workers are all
+// waiting already, and lingering only slowed them (BenchmarkDrain).
 func (s *Store) linger(last lastCommit) time.Duration {
 	if last.ops < 2 || s.cfg.maxBatch < 2 {
 		return 0
