@@ -14,10 +14,18 @@ import (
 // until the returned function sends them, together, and waits for them.
 func holdBatch(t *testing.T, ib *Inbox, calls int) (release func()) {
 	t.Helper()
-	ib.batch.mu.Lock()
-	require.False(t, ib.batch.running)
-	ib.batch.running = true
-	ib.batch.mu.Unlock()
+	// The flusher of an earlier call closes that call's done before it
+	// looks at the queue again and stops: wait for it to stop, then
+	// stand in for it.
+	require.Eventually(t, func() bool {
+		ib.batch.mu.Lock()
+		defer ib.batch.mu.Unlock()
+		if ib.batch.running {
+			return false
+		}
+		ib.batch.running = true
+		return true
+	}, 5*time.Second, time.Millisecond, "an earlier flusher never stopped")
 	return func() {
 		require.Eventually(t, func() bool {
 			ib.batch.mu.Lock()
