@@ -29,3 +29,25 @@ func TestLinger(t *testing.T) {
 		})
 	}
 }
+
+// TestGatherTo holds where lingering stops: at the largest batch since
+// the last probe, and at maxBatch (the whole linger) on a probe.
+func TestGatherTo(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		last lastCommit
+		want int
+	}{
+		{"first transaction probes", lastCommit{}, DefaultMaxBatch},
+		{"probe", lastCommit{ops: 8, peak: 16, n: probeEvery}, DefaultMaxBatch},
+		{"merged cohorts", lastCommit{ops: 16, peak: 16, n: 3}, 16},
+		{"a smaller batch since", lastCommit{ops: 5, peak: 16, n: 4}, 16},
+		{"at least two", lastCommit{ops: 1, peak: 1, n: 5}, 2},
+		{"bounded by maxBatch", lastCommit{ops: 300, peak: 300, n: 5}, DefaultMaxBatch},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Store{cfg: config{maxBatch: DefaultMaxBatch}}
+			require.Equal(t, tt.want, s.gatherTo(tt.last))
+		})
+	}
+}

@@ -105,10 +105,11 @@ func (s *Store) writer() {
 				break fill
 			}
 		}
-		if linger := s.linger(last); linger > 0 && len(batch) < s.cfg.maxBatch {
+		want := s.gatherTo(last)
+		if linger := s.linger(last); linger > 0 && len(batch) < want {
 			timer.Reset(linger)
 		gather:
-			for len(batch) < s.cfg.maxBatch {
+			for len(batch) < want {
 				select {
 				case o := <-s.ops:
 					batch = append(batch, o)
@@ -132,7 +133,11 @@ func (s *Store) writer() {
 				stores++
 			}
 		}
-		last = lastCommit{ops: stores, avg: avg}
+		peak := max(last.peak, stores)
+		if last.n%probeEvery == 0 {
+			peak = stores
+		}
+		last = lastCommit{ops: stores, avg: avg, peak: peak, n: last.n + 1}
 	}
 }
 
@@ -142,7 +147,16 @@ func (s *Store) writer() {
 type lastCommit struct {
 	ops int
 	avg time.Duration
+	// peak is the most Stores a transaction held since the last probe;
+	// n counts the transactions.
+	peak, n int
 }
+
+// probeEvery is how often the writer lingers its whole linger whatever
+// the batch holds. In between it commits once the batch is as large as
+// the largest since the probe: once the cohorts have merged, all of
+// them are there and waiting longer only delays them.
+const probeEvery = 16
 
 // linger is how long the writer keeps gathering writes after the waiting
 // ones before it commits. Under concurrent load the callers split into
@@ -158,6 +172,17 @@ func (s *Store) linger(last lastCommit) time.Duration {
 		return 0
 	}
 	return min(last.avg/2, maxLinger)
+}
+
+// gatherTo is the batch size at which the writer stops lingering: the
+// most Stores a transaction held since the last probe, or maxBatch on
+// every probeEvery-th transaction, which lingers its whole linger to
+// find a larger crowd.
+func (s *Store) gatherTo(last lastCommit) int {
+	if last.n%probeEvery == 0 {
+		return s.cfg.maxBatch
+	}
+	return min(max(last.peak, 2), s.cfg.maxBatch)
 }
 
 // maxLinger bounds linger, whatever a sync costs.
