@@ -167,14 +167,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	// The pragmas run on every connection the driver opens: the writer's
 	// and the readers'. busy_timeout first, so the others wait for a lock
-	// held by another process instead of failing. The log is checkpointed
-	// into the file every 4,000 pages (16 MB) rather than SQLite's 1,000:
-	// a checkpoint runs in the writer's commit, and the pages rewritten by
-	// many commits (the index leaves, the counts) are copied once per
-	// checkpoint, so fewer of them cost less (loadgen's inbox p99 went
-	// from about 6 ms to 4.3 ms, BENCHMARKS.md).
+	// held by another process instead of failing.
 	dsn := path + "?_pragma=busy_timeout(" + strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10) + ")" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")&_pragma=wal_autocheckpoint(4000)"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")"
 
 	wdb, err := sql.Open("sqlite", dsn)
 	if err != nil {

@@ -2,7 +2,6 @@ package sqlitestore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
@@ -635,17 +634,4 @@ func TestCancelledDuringWrite(t *testing.T) {
 	})
 	require.NoError(t, err, "the committed result, not the caller's cancellation")
 	require.Equal(t, 1, leased)
-}
-
-// TestWALAutocheckpoint holds the writer's and the readers' connections
-// to a checkpoint every 4,000 pages of log (see Open).
-func TestWALAutocheckpoint(t *testing.T) {
-	s := open(t, filepath.Join(t.TempDir(), "inbox.db"))
-	for name, q := range map[string]interface {
-		QueryRowContext(context.Context, string, ...any) *sql.Row
-	}{"writer": s.conn, "reader": s.db} {
-		var pages int
-		require.NoError(t, q.QueryRowContext(context.Background(), "PRAGMA wal_autocheckpoint").Scan(&pages), name)
-		require.Equal(t, 4000, pages, name)
-	}
 }
