@@ -153,19 +153,8 @@ func TestSoakRetries(t *testing.T) {
 	)
 	require.NoError(t, err)
 
-	l := &soakLedger{runs: map[string]int{}, successes: map[string]int{}, hookAttempts: map[string][]int{}}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
-		if want := "jam-" + d.ID; e.JamID != want {
-			return fmt.Errorf("jamId %q in message %s", e.JamID, d.ID)
-		}
-		return soakCallback(l, d.ID)
-	})
-	h.OnIntercom("conversation.user.replied", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
-		if n.ID.String() != d.ID || n.DeliveryAttempts != d.Attempt {
-			return fmt.Errorf("notification %s attempt %d, delivery %s attempt %d", n.ID, n.DeliveryAttempts, d.ID, d.Attempt)
-		}
-		return soakCallback(l, d.ID)
-	})
+	l := newSoakLedger()
+	onSoakEvents(h, l, nil)
 	h.OnError(func(ctx context.Context, d *webhook.Delivery, herr *webhook.HandlerError) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -180,110 +169,10 @@ func TestSoakRetries(t *testing.T) {
 	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}, Timeout: 15 * time.Second}
-	defer client.CloseIdleConnections()
 
-	// Messages start within the first minute, so the first attempts of
-	// late messages meet the retries of early ones.
-	rnd := rand.New(rand.NewPCG(soakSeed, 1))
-	var queue []soakEvent
-	var all []*soakSender
-	for i := range nJam + nIntercom {
-		s := &soakSender{start: time.Duration(rnd.IntN(60)) * time.Second}
-		if i < nJam {
-			s.id, s.schedule, s.replay = fmt.Sprintf("msg_soak_%05d", i), jamSchedule, rnd.IntN(20) == 0
-		} else {
-			s.id, s.schedule, s.intercom = fmt.Sprintf("notif_8c1d%04x-2b7e-4f3a-9d6c-%012d", i, i), intercomSchedule, true
-		}
-		all = append(all, s)
-		queue = append(queue, soakEvent{at: s.start, s: s})
-	}
-
-	send := func(ev soakEvent) int {
-		now := clock.Now()
-		var body []byte
-		hd := http.Header{"Content-Type": {"application/json"}}
-		if ev.s.intercom {
-			body = intercomSoakBody(ev.s.id, ev.s.attempts+1)
-			hd.Set("User-Agent", "intercom-parrot-service-client/1.0")
-			hd.Set("X-Hub-Signature", webhooktest.SignIntercom(webhooktest.IntercomSecret, body))
-		} else {
-			body = jamSoakBody(ev.s.id)
-			sig, err := webhooktest.SignStandard(webhooktest.Secret, ev.s.id, now, body)
-			if err != nil {
-				panic(err)
-			}
-			hd.Set("Svix-Id", ev.s.id)
-			hd.Set("Svix-Timestamp", strconv.FormatInt(now.Unix(), 10))
-			hd.Set("Svix-Signature", sig)
-		}
-		req, err := http.NewRequest(http.MethodPost, srv.URL+"/webhook", bytes.NewReader(body))
-		if err != nil {
-			panic(err)
-		}
-		req.Header = hd
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0 // a transport error counts as a failed attempt, as for the sender
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-
+	all, queue := soakMessages(nJam, nIntercom)
 	began := time.Now()
-	requests, batches := 0, 0
-	var replayStatuses []int
-	for len(queue) > 0 {
-		// Everything due at the earliest instant goes out at once.
-		slices.SortStableFunc(queue, func(a, b soakEvent) int { return cmp.Compare(a.at, b.at) })
-		at := queue[0].at
-		n := 0
-		for n < len(queue) && queue[n].at == at {
-			n++
-		}
-		batch := queue[:n:n]
-		queue = queue[n:]
-		clock.Set(start.Add(at))
-		statuses := make([]int, len(batch))
-		var wg sync.WaitGroup
-		next := make(chan int)
-		for range min(senders, len(batch)) {
-			wg.Go(func() {
-				for i := range next {
-					statuses[i] = send(batch[i])
-				}
-			})
-		}
-		for i := range batch {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-		requests += len(batch)
-		batches++
-
-		for i, ev := range batch {
-			s, code := ev.s, statuses[i]
-			if ev.replay {
-				replayStatuses = append(replayStatuses, code)
-				continue
-			}
-			s.attempts++
-			s.statuses = append(s.statuses, code)
-			switch {
-			case code >= 200 && code < 300:
-				s.delivered = true
-				if s.replay {
-					queue = append(queue, soakEvent{at: at + 24*time.Hour, s: s, replay: true})
-				}
-			case s.attempts < len(s.schedule):
-				queue = append(queue, soakEvent{at: at + s.schedule[s.attempts], s: s})
-			default:
-				s.failed = true
-			}
-		}
-	}
+	p := soakPlay(clock, start, srv.URL, senders, queue)
 	elapsed := time.Since(began)
 
 	l.mu.Lock()
@@ -325,8 +214,8 @@ func TestSoakRetries(t *testing.T) {
 		require.Zero(t, l.successes[s.id], "intercom %s", s.id)
 		require.Equal(t, []int{1, 2}, l.hookAttempts[s.id], "intercom %s: failures seen by the error hook", s.id)
 	}
-	require.Len(t, replayStatuses, jamReplays)
-	for _, code := range replayStatuses {
+	require.Len(t, p.replayStatuses, jamReplays)
+	for _, code := range p.replayStatuses {
 		require.Equal(t, http.StatusOK, code, "a replay of a processed message is acknowledged")
 	}
 	require.Equal(t, l.panics, l.hookPanics, "every panic reaches the error hook as a PanicError")
@@ -336,25 +225,196 @@ func TestSoakRetries(t *testing.T) {
 	}
 	require.Equal(t, l.failures+l.panics, totalHook, "every callback failure reaches the error hook")
 
-	// The fault injection really happened at the advertised rates, so the
-	// assertions above were exercised.
-	runs := 0
-	for _, n := range l.runs {
-		runs += n
-	}
-	require.InDelta(t, 0.20, float64(l.failures)/float64(runs), 0.03)
-	require.InDelta(t, 0.01, float64(l.panics)/float64(runs), 0.007)
 	require.Positive(t, intercomLost, "some notifications must fail twice for the Intercom assertions to mean anything")
 	require.Positive(t, attemptsHist[3], "some Jam messages must need a third attempt")
+	requireSoakFaults(t, l)
 
 	t.Logf("soak: %d Jam + %d Intercom messages, %d requests in %d virtual instants over %s virtual, %s real",
-		nJam, nIntercom, requests, batches, clock.Now().Sub(start).Round(time.Second), elapsed.Round(time.Millisecond))
-	t.Logf("callback runs %d: %d errors (%.1f%%), %d panics (%.2f%%)", runs, l.failures,
-		100*float64(l.failures)/float64(runs), l.panics, 100*float64(l.panics)/float64(runs))
+		nJam, nIntercom, p.requests, p.batches, clock.Now().Sub(start).Round(time.Second), elapsed.Round(time.Millisecond))
+	logSoakFaults(t, l)
 	t.Logf("jam: %d/%d delivered, each processed exactly once; %d attempts; messages by attempts needed %v; %d replays acknowledged without a callback run",
 		nJam, nJam, jamAttempts, attemptsHist[1:], jamReplays)
 	t.Logf("intercom: %d delivered, %d retried, %d lost (failed on both attempts; expected about %.0f), every loss seen by the error hook with Attempt 2",
 		intercomDelivered, intercomRetried, intercomLost, float64(nIntercom)*0.21*0.21)
+}
+
+func newSoakLedger() *soakLedger {
+	return &soakLedger{runs: map[string]int{}, successes: map[string]int{}, hookAttempts: map[string][]int{}}
+}
+
+// onSoakEvents registers the soak's two callbacks on h. Each checks that
+// the event agrees with its delivery, calls check (if not nil) and then
+// soakCallback.
+func onSoakEvents(h *webhook.Handler, l *soakLedger, check func(*webhook.Delivery, webhook.Source)) {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		if want := "jam-" + d.ID; e.JamID != want {
+			return fmt.Errorf("jamId %q in message %s", e.JamID, d.ID)
+		}
+		if check != nil {
+			check(d, webhook.SourceStandard)
+		}
+		return soakCallback(l, d.ID)
+	})
+	h.OnIntercom("conversation.user.replied", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+		if n.ID.String() != d.ID || n.DeliveryAttempts != d.Attempt {
+			return fmt.Errorf("notification %s attempt %d, delivery %s attempt %d", n.ID, n.DeliveryAttempts, d.ID, d.Attempt)
+		}
+		if check != nil {
+			check(d, webhook.SourceIntercom)
+		}
+		return soakCallback(l, d.ID)
+	})
+}
+
+// soakMessages returns the soak's senders, nJam Jam messages then
+// nIntercom Intercom notifications, and the queue of their first
+// attempts. Messages start within the first minute, so the first attempts
+// of late messages meet the retries of early ones; the seed makes every
+// soak play the same messages.
+func soakMessages(nJam, nIntercom int) ([]*soakSender, []soakEvent) {
+	rnd := rand.New(rand.NewPCG(soakSeed, 1))
+	var queue []soakEvent
+	var all []*soakSender
+	for i := range nJam + nIntercom {
+		s := &soakSender{start: time.Duration(rnd.IntN(60)) * time.Second}
+		if i < nJam {
+			s.id, s.schedule, s.replay = fmt.Sprintf("msg_soak_%05d", i), jamSchedule, rnd.IntN(20) == 0
+		} else {
+			s.id, s.schedule, s.intercom = fmt.Sprintf("notif_8c1d%04x-2b7e-4f3a-9d6c-%012d", i, i), intercomSchedule, true
+		}
+		all = append(all, s)
+		queue = append(queue, soakEvent{at: s.start, s: s})
+	}
+	return all, queue
+}
+
+// soakPlayed is what soakPlay sent.
+type soakPlayed struct {
+	requests, batches int
+	replayStatuses    []int // the answers to the manual replays
+}
+
+// soakPlay plays the senders' schedules from queue against the handler at
+// url, whose clock is clock and whose virtual time starts at start. It
+// sets the clock to each instant at which requests are due, sends them
+// all concurrently (senders at a time), each signed at the instant it is
+// sent, and schedules the retries of those that failed, until no sender
+// has anything left to send. It records each attempt's outcome in its
+// soakSender.
+func soakPlay(clock *webhooktest.Clock, start time.Time, url string, senders int, queue []soakEvent) soakPlayed {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}, Timeout: 15 * time.Second}
+	defer client.CloseIdleConnections()
+	send := func(ev soakEvent) int {
+		now := clock.Now()
+		var body []byte
+		hd := http.Header{"Content-Type": {"application/json"}}
+		if ev.s.intercom {
+			body = intercomSoakBody(ev.s.id, ev.s.attempts+1)
+			hd.Set("User-Agent", "intercom-parrot-service-client/1.0")
+			hd.Set("X-Hub-Signature", webhooktest.SignIntercom(webhooktest.IntercomSecret, body))
+		} else {
+			body = jamSoakBody(ev.s.id)
+			sig, err := webhooktest.SignStandard(webhooktest.Secret, ev.s.id, now, body)
+			if err != nil {
+				panic(err)
+			}
+			hd.Set("Svix-Id", ev.s.id)
+			hd.Set("Svix-Timestamp", strconv.FormatInt(now.Unix(), 10))
+			hd.Set("Svix-Signature", sig)
+		}
+		req, err := http.NewRequest(http.MethodPost, url+"/webhook", bytes.NewReader(body))
+		if err != nil {
+			panic(err)
+		}
+		req.Header = hd
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0 // a transport error counts as a failed attempt, as for the sender
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	var p soakPlayed
+	for len(queue) > 0 {
+		// Everything due at the earliest instant goes out at once.
+		slices.SortStableFunc(queue, func(a, b soakEvent) int { return cmp.Compare(a.at, b.at) })
+		at := queue[0].at
+		n := 0
+		for n < len(queue) && queue[n].at == at {
+			n++
+		}
+		batch := queue[:n:n]
+		queue = queue[n:]
+		clock.Set(start.Add(at))
+		statuses := make([]int, len(batch))
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range min(senders, len(batch)) {
+			wg.Go(func() {
+				for i := range next {
+					statuses[i] = send(batch[i])
+				}
+			})
+		}
+		for i := range batch {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		p.requests += len(batch)
+		p.batches++
+
+		for i, ev := range batch {
+			s, code := ev.s, statuses[i]
+			if ev.replay {
+				p.replayStatuses = append(p.replayStatuses, code)
+				continue
+			}
+			s.attempts++
+			s.statuses = append(s.statuses, code)
+			switch {
+			case code >= 200 && code < 300:
+				s.delivered = true
+				if s.replay {
+					queue = append(queue, soakEvent{at: at + 24*time.Hour, s: s, replay: true})
+				}
+			case s.attempts < len(s.schedule):
+				queue = append(queue, soakEvent{at: at + s.schedule[s.attempts], s: s})
+			default:
+				s.failed = true
+			}
+		}
+	}
+	return p
+}
+
+// totalRuns is how many times the callbacks ran. The caller holds l.mu.
+func (l *soakLedger) totalRuns() int {
+	runs := 0
+	for _, n := range l.runs {
+		runs += n
+	}
+	return runs
+}
+
+// requireSoakFaults checks that the fault injection really happened at
+// the advertised rates, so a soak's assertions were exercised. The caller
+// holds l.mu.
+func requireSoakFaults(t *testing.T, l *soakLedger) {
+	t.Helper()
+	runs := l.totalRuns()
+	require.InDelta(t, 0.20, float64(l.failures)/float64(runs), 0.03)
+	require.InDelta(t, 0.01, float64(l.panics)/float64(runs), 0.007)
+}
+
+// logSoakFaults logs the fault injection's counts. The caller holds l.mu.
+func logSoakFaults(t *testing.T, l *soakLedger) {
+	t.Helper()
+	runs := l.totalRuns()
+	t.Logf("callback runs %d: %d errors (%.1f%%), %d panics (%.2f%%)", runs, l.failures,
+		100*float64(l.failures)/float64(runs), l.panics, 100*float64(l.panics)/float64(runs))
 }
 
 func jamSoakBody(id string) []byte {
