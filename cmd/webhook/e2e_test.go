@@ -23,16 +23,7 @@ import (
 // embedded fixture to it with "send --all", and checks that each produced
 // one JSON line of the agreed shape; then stops serve with SIGTERM.
 func TestEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	if runtime.GOOS == "windows" {
-		t.Skip("uses SIGTERM")
-	}
-	bin := filepath.Join(t.TempDir(), "webhook")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+	bin := buildCLI(t)
 
 	// Keys by flag for Standard Webhooks, by environment for the others.
 	serve := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--secret", webhooktest.Secret)
@@ -44,40 +35,8 @@ func TestEndToEnd(t *testing.T) {
 	)
 	var stdout bytes.Buffer
 	serve.Stdout = &stdout
-	stderrPipe, err := serve.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, serve.Start())
-	exited := false
-	t.Cleanup(func() {
-		if !exited {
-			_ = serve.Process.Kill()
-			_ = serve.Wait()
-		}
-	})
-
-	// The first line on stderr names the address; keep reading the rest
-	// so serve never blocks on a full pipe.
-	addr := make(chan string, 1)
-	var logs syncBuffer
-	go func() {
-		sc := bufio.NewScanner(stderrPipe)
-		for sc.Scan() {
-			logs.Write(append(sc.Bytes(), '\n'))
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderrPipe)
-	}()
-	var url string
-	select {
-	case url = <-addr:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("serve printed no address; stderr: %s", logs.String())
-	}
+	srv := startServe(t, serve)
+	logs, url := srv.logs, srv.url
 
 	send := exec.Command(bin, "send", "--all", "--url", url+"/webhook")
 	send.Env = os.Environ()
@@ -86,11 +45,7 @@ func TestEndToEnd(t *testing.T) {
 	names := webhooktest.FixtureNames()
 	require.Len(t, strings.Split(strings.TrimSpace(string(sent)), "\n"), len(names), string(sent))
 
-	require.NoError(t, serve.Process.Signal(syscall.SIGTERM))
-	err = serve.Wait()
-	exited = true
-	require.NoError(t, err, "serve should exit 0 on SIGTERM; stderr: %s", logs.String())
-	require.Contains(t, logs.String(), "webhook serve: stopped")
+	srv.stop(t)
 
 	// One line per fixture, in the order sent, of the agreed shape.
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -120,4 +75,78 @@ func TestEndToEnd(t *testing.T) {
 		require.NotEqual(t, "null", string(got["event"]), name)
 	}
 	requireNoSecrets(t, logs.String(), "")
+}
+
+// buildCLI builds the webhook binary into a temporary directory.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("uses SIGTERM")
+	}
+	bin := filepath.Join(t.TempDir(), "webhook")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+// served is a "webhook serve" process started by startServe.
+type served struct {
+	cmd    *exec.Cmd
+	url    string      // the address serve listens on
+	logs   *syncBuffer // its standard error
+	exited bool
+}
+
+// startServe starts serve, a "webhook serve" command whose Stdout the
+// caller has set, and waits for the address it prints. The process is
+// killed when the test ends unless stop has run.
+func startServe(t *testing.T, serve *exec.Cmd) *served {
+	t.Helper()
+	stderrPipe, err := serve.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, serve.Start())
+	s := &served{cmd: serve, logs: new(syncBuffer)}
+	t.Cleanup(func() {
+		if !s.exited {
+			_ = serve.Process.Kill()
+			_ = serve.Wait()
+		}
+	})
+
+	// The first line on stderr names the address; keep reading the rest
+	// so serve never blocks on a full pipe.
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderrPipe)
+		for sc.Scan() {
+			s.logs.Write(append(sc.Bytes(), '\n'))
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderrPipe)
+	}()
+	select {
+	case s.url = <-addr:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("serve printed no address; stderr: %s", s.logs.String())
+	}
+	return s
+}
+
+// stop sends serve SIGTERM and requires that it stops cleanly: exit
+// status 0 and its "stopped" line.
+func (s *served) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	err := s.cmd.Wait()
+	s.exited = true
+	require.NoError(t, err, "serve should exit 0 on SIGTERM; stderr: %s", s.logs.String())
+	require.Contains(t, s.logs.String(), "webhook serve: stopped")
 }

@@ -1,20 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,21 +19,6 @@ import (
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
-
-// buildCLI builds the webhook binary into a temporary directory.
-func buildCLI(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	if runtime.GOOS == "windows" {
-		t.Skip("uses SIGTERM")
-	}
-	bin := filepath.Join(t.TempDir(), "webhook")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
-}
 
 // cli runs the binary with args and returns its standard output.
 func cli(t *testing.T, bin string, args ...string) string {
@@ -136,37 +117,8 @@ func TestServeInboxEndToEnd(t *testing.T) {
 	serve.Env = os.Environ()
 	var stdout syncBuffer
 	serve.Stdout = &stdout
-	stderrPipe, err := serve.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, serve.Start())
-	exited := false
-	t.Cleanup(func() {
-		if !exited {
-			_ = serve.Process.Kill()
-			_ = serve.Wait()
-		}
-	})
-	addr := make(chan string, 1)
-	var logs syncBuffer
-	go func() {
-		sc := bufio.NewScanner(stderrPipe)
-		for sc.Scan() {
-			logs.Write(append(sc.Bytes(), '\n'))
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderrPipe)
-	}()
-	var url string
-	select {
-	case url = <-addr:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("serve printed no address; stderr: %s", logs.String())
-	}
+	srv := startServe(t, serve)
+	logs, url := srv.logs, srv.url
 
 	// The Intercom notification twice (send gives a Jam delivery a new
 	// id each time, the notification keeps the fixture's): the second is
@@ -183,10 +135,6 @@ func TestServeInboxEndToEnd(t *testing.T) {
 		return strings.Contains(cli(t, bin, "inbox", "stats", "--json", "--inbox", path), `"pending":0,"retrying":0,"in_flight":0,"done":2,"dead":0`)
 	}, 10*time.Second, 10*time.Millisecond)
 
-	require.NoError(t, serve.Process.Signal(syscall.SIGTERM))
-	err = serve.Wait()
-	exited = true
-	require.NoError(t, err, "serve should exit 0 on SIGTERM; stderr: %s", logs.String())
-	require.Contains(t, logs.String(), "webhook serve: stopped")
+	srv.stop(t)
 	require.Equal(t, 2, strings.Count(stdout.String(), "\n"), "each delivery printed once: %s", stdout.String())
 }
