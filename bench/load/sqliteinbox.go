@@ -1,15 +1,8 @@
 package load
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
 	"path/filepath"
-	"sync/atomic"
-	"time"
 
-	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/sqlitestore"
 )
 
@@ -30,43 +23,10 @@ func SQLiteInboxTarget(dir string) (Target, func() error, error) {
 	if err != nil {
 		return Target{}, nil, err
 	}
-	h, err := webhook.NewHandler(webhook.WithSecrets(Secret), webhook.WithInbox(ib),
-		webhook.WithWorkers(webhook.WorkerConfig{Workers: 32}),
-		webhook.WithLogger(slog.New(slog.DiscardHandler)))
+	t, err := inboxTarget(Inbox, ib)
 	if err != nil {
 		ib.Close()
 		return Target{}, nil, err
 	}
-	var calls atomic.Int64
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
-		if e.JamID == "" {
-			return errors.New("jam.created without jamId")
-		}
-		calls.Add(1)
-		return nil
-	})
-	settle := func(ctx context.Context) error {
-		rctx, cancel := context.WithCancel(ctx)
-		ran := make(chan error, 1)
-		go func() { ran <- h.Run(rctx) }()
-		defer func() { cancel(); <-ran }()
-		for {
-			s, err := ib.Stats(ctx)
-			if err != nil {
-				return err
-			}
-			if s.Pending+s.Retrying+s.InFlight == 0 {
-				if s.Dead > 0 {
-					return fmt.Errorf("%s: %d dead deliveries", Inbox, s.Dead)
-				}
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("%s: %d deliveries not yet processed: %w", Inbox, s.Pending+s.Retrying+s.InFlight, ctx.Err())
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}
-	return Target{Name: Inbox, Handler: h, Calls: &calls, Settle: settle}, ib.Close, nil
+	return t, ib.Close, nil
 }
