@@ -179,12 +179,12 @@ func run(w io.Writer) error {
 	go func() { ran <- hi.Run(workers) }()
 	defer func() { stop(); <-ran }()
 	mux := http.NewServeMux()
-	mux.Handle("/webhook", h)
+	mux.Handle("/webhooks", h)
 	mux.Handle("/inbox", hi)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	url := "http://" + ln.Addr().String() + "/webhook"
+	url := "http://" + ln.Addr().String() + "/webhooks"
 	fmt.Fprintf(w, "receiver listening on %s\n\n", url)
 
 	client := &http.Client{Timeout: 10 * time.Second}

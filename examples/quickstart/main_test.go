@@ -13,7 +13,7 @@ func TestRun(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(&out))
 	text := out.String()
-	require.Regexp(t, `^receiver listening on http://127\.0\.0\.1:\d+/webhook\n`, text)
+	require.Regexp(t, `^receiver listening on http://127\.0\.0\.1:\d+/webhooks\n`, text)
 	require.True(t, strings.HasSuffix(text, "\nall statuses as expected\n"), text)
 
 	// One row per step: number, what was sent, status, what ran.
