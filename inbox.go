@@ -162,7 +162,8 @@ type Inbox interface {
 	Replay(ctx context.Context, key string) error
 	// Purge deletes done and dead deliveries (only state, when it is not
 	// empty) whose UpdatedAt is before before, and returns how many it
-	// deleted. Pending and leased deliveries are never purged.
+	// deleted. Pending and leased deliveries are never purged; a state
+	// that is none of the four is an error, and deletes nothing.
 	Purge(ctx context.Context, state InboxState, before time.Time) (int, error)
 	// Stats counts the deliveries by state.
 	Stats(ctx context.Context) (InboxStats, error)

@@ -242,6 +242,11 @@ func (m *MemoryInbox) Replay(_ context.Context, key string) error {
 
 // Purge implements Inbox.
 func (m *MemoryInbox) Purge(_ context.Context, state InboxState, before time.Time) (int, error) {
+	switch state {
+	case "", InboxPending, InboxLeased, InboxDone, InboxDead:
+	default:
+		return 0, fmt.Errorf("webhook: MemoryInbox: purge: unknown state %q", state)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0

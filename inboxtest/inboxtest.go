@@ -762,6 +762,9 @@ func testPurge(t *testing.T, s *suite) {
 		require.NoError(t, err)
 		require.Zero(t, n, "Purge of state %s", st)
 	}
+	n, err = s.ib.Purge(s.ctx, "finished", far)
+	require.Error(t, err, "Purge of a state that is none of the four")
+	require.Zero(t, n, "Purge of an unknown state deletes nothing")
 	n, err = s.ib.Purge(s.ctx, webhook.InboxDead, t1.Add(time.Millisecond))
 	require.NoError(t, err)
 	require.Equal(t, 1, n, "Purge dead before t1+1ms")
