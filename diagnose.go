@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/jsonread"
 )
 
 // A Diagnosis is what the handler could tell about a delivery it could not
@@ -100,10 +103,10 @@ const (
 
 // diagnoseHeaders fills what the headers say: for Standard Webhooks the
 // unverified id and timestamp and the entries by version.
-func (dg *Diagnosis) diagnoseHeaders(src Source, hd http.Header, now time.Time) {
+func (dg *Diagnosis) diagnoseHeaders(src event.Source, hd http.Header, now time.Time) {
 	dg.ContentEncoding = clip(hd.Get("Content-Encoding"))
 	switch src {
-	case SourceStandard:
+	case event.SourceStandard:
 		id, ts, sigs, err := standardHeaders(hd)
 		if err != nil {
 			id, ts = firstOf(hd, headerWebhookID, headerSvixID), firstOf(hd, headerWebhookTimestamp, headerSvixTimestamp)
@@ -129,7 +132,7 @@ func (dg *Diagnosis) diagnoseHeaders(src Source, hd http.Header, now time.Time) 
 				dg.OtherEntries++
 			}
 		}
-	case SourceIntercom:
+	case event.SourceIntercom:
 		if len(hd[headerHubSignature]) > 0 {
 			dg.V1 = 1
 		}
@@ -156,7 +159,7 @@ func clip(s string) string {
 }
 
 // diagnoseVerify explains a failed verification of body against keys kr.
-func diagnoseVerify(src Source, r *http.Request, body []byte, kr *keyring, err error, now time.Time) *Diagnosis {
+func diagnoseVerify(src event.Source, r *http.Request, body []byte, kr *keyring, err error, now time.Time) *Diagnosis {
 	dg := &Diagnosis{BodyLen: len(body), ContentLength: r.ContentLength}
 	if cl, ok := declaredLength(r.Header); ok {
 		dg.ContentLength = cl
@@ -177,7 +180,7 @@ func diagnoseVerify(src Source, r *http.Request, body []byte, kr *keyring, err e
 }
 
 // diagnoseRead explains a body that could not be read whole.
-func diagnoseRead(src Source, r *http.Request, err error, now time.Time) *Diagnosis {
+func diagnoseRead(src event.Source, r *http.Request, err error, now time.Time) *Diagnosis {
 	var sb *shortBodyError
 	if !errors.As(err, &sb) {
 		return nil
@@ -238,8 +241,8 @@ func bodyHint(dg *Diagnosis, body []byte) (Hint, string) {
 }
 
 func validJSON(b []byte) bool {
-	r := &jsonReader{b: b}
-	return r.skip(0) && r.end()
+	r := &jsonread.Reader{B: b}
+	return r.Skip(0) && r.End()
 }
 
 // reencodeMarks lists the marks of a re-encoding in a JSON body: its
@@ -264,16 +267,16 @@ func reencodeMarks(b []byte) string {
 // sortedTopKeys reports whether the top-level object has at least four
 // keys and they are in byte order.
 func sortedTopKeys(b []byte) bool {
-	r := &jsonReader{b: b}
+	r := &jsonread.Reader{B: b}
 	var prev []byte
 	n, sorted := 0, true
-	ok := r.object(func(key []byte) bool {
+	ok := r.Object(func(key []byte) bool {
 		if n > 0 && bytes.Compare(prev, key) > 0 {
 			sorted = false
 		}
 		prev = key
 		n++
-		return r.skip(1)
+		return r.Skip(1)
 	})
 	return ok && sorted && n >= 4
 }
@@ -370,11 +373,11 @@ func (h *Handler) noSource(r *http.Request) (*Diagnosis, error) {
 	switch {
 	case hasAny(hd, headerWebhookID, headerWebhookTimestamp, headerWebhookSignature, headerSvixID, headerSvixTimestamp, headerSvixSignature):
 		reason = "Standard Webhooks (Jam) headers, but the handler has no Standard Webhooks keys (WithSecrets)"
-		dg.diagnoseHeaders(SourceStandard, hd, h.now())
+		dg.diagnoseHeaders(event.SourceStandard, hd, h.now())
 		dg.Hint, dg.Evidence = HintSourceNotConfigured, "webhook-*/svix-* headers at a handler for "+h.sourceNames()
 	case hasAny(hd, headerHubSignature):
 		reason = "an Intercom X-Hub-Signature, but the handler has no Intercom client secrets (WithIntercomSecrets)"
-		dg.diagnoseHeaders(SourceIntercom, hd, h.now())
+		dg.diagnoseHeaders(event.SourceIntercom, hd, h.now())
 		dg.Hint, dg.Evidence = HintSourceNotConfigured, "X-Hub-Signature at a handler for "+h.sourceNames()
 	}
 	dg.ContentEncoding = clip(hd.Get("Content-Encoding"))
@@ -385,13 +388,13 @@ func (h *Handler) noSource(r *http.Request) (*Diagnosis, error) {
 func (h *Handler) sourceNames() string {
 	var names []string
 	if h.std != nil || h.keyFunc != nil {
-		names = append(names, string(SourceStandard))
+		names = append(names, string(event.SourceStandard))
 	}
 	if h.intercom != nil || h.keyFunc != nil {
-		names = append(names, string(SourceIntercom))
+		names = append(names, string(event.SourceIntercom))
 	}
 	if h.series != nil {
-		names = append(names, string(SourceSeries))
+		names = append(names, string(event.SourceSeries))
 	}
 	return strings.Join(names, ", ") + " only"
 }

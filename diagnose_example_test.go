@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 )
 
@@ -73,7 +74,7 @@ func ExampleWithKeyFunc() {
 	if err != nil {
 		panic(err)
 	}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		fmt.Println("jam created for", d.Tenant, "dedupe key", d.Key)
 		return nil
 	})

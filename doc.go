@@ -5,18 +5,14 @@ package webhook
 // read, tested and changed knowing only what is under it. TestLayers
 // checks it, with this table as its source; a new file gets a line here.
 //
-//	base      webhook.go doc.go jsonread.go scalars.go prune.go
+//	base      webhook.go doc.go
 //	keys      keys.go base64pairs.go
-//	shapes    jam.go intercom.go series.go topics.go
-//	table     events.go jamread.go
 //	verify    verify.go
 //	dedupe    dedupe.go lease.go inbox.go memoryinbox.go
 //	handler   handler.go serve.go observer.go inboxmode.go diagnose.go drops.go tenant.go
 //
-// base is the JSON reader and the scalars every body uses (Time, ID, the
-// unquoting and type-error helpers), with Source and the errors; keys
-// decodes secrets; shapes are the bodies, each beside its noun; table is
-// the one table of events, with detection, Parse and its fast path for
-// a flat jam.created; verify checks
+// Below them all is package event (the bodies, their decoding and the
+// event table, with layers of its own) and internal/jsonread, the JSON
+// reader both use. base is the errors; keys decodes secrets; verify checks
 // signatures; dedupe and inbox keep state across deliveries; handler ties
-// them together.
+// them together, decoding with package event.

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/inhook/webhook/event"
 )
 
 // maxUnhandledTypes bounds the event types counted apart in Unhandled:
@@ -112,7 +114,7 @@ func chosenOnly(err error) bool {
 // knownTopic reports whether an OnIntercom topic or prefix ("conversation."
 // for "conversation.*") names or starts a topic this package knows.
 func knownTopic(topic string, prefix bool) bool {
-	for _, t := range intercomTopics {
+	for _, t := range event.Topics() {
 		if t == topic || prefix && strings.HasPrefix(t, topic) {
 			return true
 		}

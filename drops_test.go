@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -58,7 +59,7 @@ func TestUnhandledEvents(t *testing.T) {
 	logs := &syncBuffer{}
 	h := quietHandler(t, logs)
 	handled := 0
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		handled++
 		return nil
 	})
@@ -76,9 +77,9 @@ func TestUnhandledEvents(t *testing.T) {
 	}
 	require.Equal(t, 1, handled)
 	require.Equal(t, map[string]int64{
-		"jam.archived":               2,
-		webhook.TypeRecorderOptedOut: 1,
-		"conversation.user.replied":  1,
+		"jam.archived":              2,
+		event.TypeRecorderOptedOut:  1,
+		"conversation.user.replied": 1,
 	}, h.Unhandled())
 	var noted []string
 	for _, l := range parseLogs(t, logs.String()) {
@@ -87,7 +88,7 @@ func TestUnhandledEvents(t *testing.T) {
 			noted = append(noted, l.Type)
 		}
 	}
-	require.ElementsMatch(t, []string{"jam.archived", webhook.TypeRecorderOptedOut, "conversation.user.replied"}, noted)
+	require.ElementsMatch(t, []string{"jam.archived", event.TypeRecorderOptedOut, "conversation.user.replied"}, noted)
 }
 
 // TestOnIntercomUnknownTopic checks that a pattern matching no known topic
@@ -95,14 +96,14 @@ func TestUnhandledEvents(t *testing.T) {
 func TestOnIntercomUnknownTopic(t *testing.T) {
 	logs := &syncBuffer{}
 	h := quietHandler(t, logs)
-	noop := func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error { return nil }
-	for _, p := range []string{"*", "conversation.*", "conversation.user.*", webhook.TopicPing, webhook.TopicConversationUserReplied} {
+	noop := func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error { return nil }
+	for _, p := range []string{"*", "conversation.*", "conversation.user.*", event.TopicPing, event.TopicConversationUserReplied} {
 		h.OnIntercom(p, noop)
 	}
 	require.Empty(t, logs.String(), "known topics and prefixes are not reported")
 	ran := 0
 	for _, p := range []string{"conversation.user.replyed", "conversaton.*"} {
-		h.OnIntercom(p, func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+		h.OnIntercom(p, func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 			ran++
 			return nil
 		})
@@ -149,7 +150,7 @@ func TestLogLevels(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			logs := &syncBuffer{}
 			h := quietHandler(t, logs)
-			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error { return tt.ret })
+			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error { return tt.ret })
 			req := func() *http.Request { return webhooktest.NewStandardRequest(webhooktest.Secret, jamBody) }
 			if tt.req != nil {
 				req = func() *http.Request { return tt.req(t) }

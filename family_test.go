@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -33,30 +34,30 @@ func newFamilyRig(t *testing.T, opts ...webhook.Option) *familyRig {
 	}, opts...)...)
 	require.NoError(t, err)
 	note := func(name string) { f.ran = append(f.ran, name) }
-	h.OnJamCreated(func(context.Context, *webhook.Delivery, *webhook.JamCreated) error { note("jam.created"); return nil })
-	h.OnRecorderRecorded(func(context.Context, *webhook.Delivery, *webhook.RecorderRecorded) error {
+	h.OnJamCreated(func(context.Context, *webhook.Delivery, *event.JamCreated) error { note("jam.created"); return nil })
+	h.OnRecorderRecorded(func(context.Context, *webhook.Delivery, *event.RecorderRecorded) error {
 		note("recorder.recorded")
 		return nil
 	})
-	h.OnRecorderOptedOut(func(context.Context, *webhook.Delivery, *webhook.RecorderOptedOut) error {
+	h.OnRecorderOptedOut(func(context.Context, *webhook.Delivery, *event.RecorderOptedOut) error {
 		note("recorder.opted_out")
 		return nil
 	})
-	h.OnIntercom("conversation.user.replied", func(context.Context, *webhook.Delivery, *webhook.IntercomNotification) error {
+	h.OnIntercom("conversation.user.replied", func(context.Context, *webhook.Delivery, *event.IntercomNotification) error {
 		note("intercom exact")
 		return nil
 	})
-	h.OnIntercom("conversation.*", func(context.Context, *webhook.Delivery, *webhook.IntercomNotification) error {
+	h.OnIntercom("conversation.*", func(context.Context, *webhook.Delivery, *event.IntercomNotification) error {
 		note("intercom prefix")
 		return nil
 	})
-	h.OnIntercom("*", func(context.Context, *webhook.Delivery, *webhook.IntercomNotification) error {
+	h.OnIntercom("*", func(context.Context, *webhook.Delivery, *event.IntercomNotification) error {
 		note("intercom *")
 		return nil
 	})
-	h.OnSeries(func(context.Context, *webhook.Delivery, *webhook.SeriesWebhook) error { note("series"); return nil })
-	h.OnUnknown(func(context.Context, *webhook.Delivery, *webhook.UnknownEvent) error { note("unknown"); return nil })
-	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error {
+	h.OnSeries(func(context.Context, *webhook.Delivery, *event.SeriesWebhook) error { note("series"); return nil })
+	h.OnUnknown(func(context.Context, *webhook.Delivery, *event.UnknownEvent) error { note("unknown"); return nil })
+	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
 		f.ids = append(f.ids, d.ID)
 		return nil
 	})
@@ -123,14 +124,14 @@ func TestSourceFamilies(t *testing.T) {
 		{"Series body shaped like a notification", "", series(notifShaped), 200, []string{"series"}, "", false},
 		{"Series body shaped like jam.created", "", series(jamBody), 200, []string{"series"}, "", false},
 
-		{"pinned jam.created, Intercom-signed flat jam.created", webhook.TypeJamCreated, ic(jamBody), 400, nil, "", false},
-		{"pinned jam.created, Intercom notification", webhook.TypeJamCreated, ic(intercomBody), 400, nil, "", false},
-		{"pinned topic, Standard-signed notification", webhook.TopicConversationUserReplied, std(notifShaped, "msg_pin_notif"), 200,
+		{"pinned jam.created, Intercom-signed flat jam.created", event.TypeJamCreated, ic(jamBody), 400, nil, "", false},
+		{"pinned jam.created, Intercom notification", event.TypeJamCreated, ic(intercomBody), 400, nil, "", false},
+		{"pinned topic, Standard-signed notification", event.TopicConversationUserReplied, std(notifShaped, "msg_pin_notif"), 200,
 			[]string{"unknown"}, "msg_pin_notif", true},
-		{"pinned topic, Intercom notification", webhook.TopicConversationUserReplied, ic(intercomBody), 200,
+		{"pinned topic, Intercom notification", event.TopicConversationUserReplied, ic(intercomBody), 200,
 			[]string{"intercom exact", "intercom prefix", "intercom *"}, "notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c", true},
-		{"pinned Series type, Standard-signed body", webhook.TypeSeriesWebhook, std(jamBody, "msg_pin_series"), 400, nil, "", false},
-		{"pinned Series type, Intercom-signed body", webhook.TypeSeriesWebhook, ic(intercomBody), 400, nil, "", false},
+		{"pinned Series type, Standard-signed body", event.TypeSeriesWebhook, std(jamBody, "msg_pin_series"), 400, nil, "", false},
+		{"pinned Series type, Intercom-signed body", event.TypeSeriesWebhook, ic(intercomBody), 400, nil, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,23 +164,23 @@ func TestParseFromFamilies(t *testing.T) {
 			continue
 		}
 		body := webhooktest.Fixture(name)
-		own, other := webhook.SourceStandard, webhook.SourceIntercom
+		own, other := event.SourceStandard, event.SourceIntercom
 		if strings.HasPrefix(name, "intercom/") {
 			own, other = other, own
 		}
-		ev, err := webhook.ParseFrom(own, body)
+		ev, err := event.ParseFrom(own, body)
 		require.NoError(t, err, name)
-		want, err := webhook.Parse(body)
+		want, err := event.Parse(body)
 		require.NoError(t, err)
 		require.Equal(t, want, ev, "%s from its own source decodes as Parse does", name)
 
-		ev, err = webhook.ParseFrom(other, body)
+		ev, err = event.ParseFrom(other, body)
 		require.NoError(t, err, name)
-		require.IsType(t, &webhook.UnknownEvent{}, ev, "%s from %s", name, other)
+		require.IsType(t, &event.UnknownEvent{}, ev, "%s from %s", name, other)
 	}
-	_, err := webhook.ParseFrom("elsewhere", jamBody)
+	_, err := event.ParseFrom("elsewhere", jamBody)
 	require.Error(t, err)
-	s, err := webhook.ParseFrom(webhook.SourceSeries, seriesJSON)
+	s, err := event.ParseFrom(event.SourceSeries, seriesJSON)
 	require.NoError(t, err)
-	require.IsType(t, &webhook.SeriesWebhook{}, s)
+	require.IsType(t, &event.SeriesWebhook{}, s)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -48,8 +49,8 @@ func TestHostileIdleFlood(t *testing.T) {
 	)
 	require.NoError(t, err)
 	var mu sync.Mutex
-	ran := map[webhook.Source]int{}
-	h.OnAny(func(_ context.Context, d *webhook.Delivery, _ webhook.Event) error {
+	ran := map[event.Source]int{}
+	h.OnAny(func(_ context.Context, d *webhook.Delivery, _ event.Event) error {
 		mu.Lock()
 		defer mu.Unlock()
 		ran[d.Source]++
@@ -141,7 +142,7 @@ func TestHostileIdleFlood(t *testing.T) {
 		}
 		require.Len(t, statuses[s], perSource)
 	}
-	require.Equal(t, map[webhook.Source]int{webhook.SourceStandard: perSource, webhook.SourceIntercom: perSource, webhook.SourceSeries: perSource}, ran)
+	require.Equal(t, map[event.Source]int{event.SourceStandard: perSource, event.SourceIntercom: perSource, event.SourceSeries: perSource}, ran)
 	t.Logf("%d signed deliveries during the flood, all 200, in %s", 3*perSource, time.Since(legit).Round(time.Millisecond))
 
 	require.Equal(t, int64(attackers), inside.Load(), "the flood is still waiting")

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/inhook/webhook/event"
 )
 
 // Defaults for a Handler.
@@ -42,7 +44,7 @@ const (
 // request.
 type Delivery struct {
 	// Source is the scheme the request was verified with.
-	Source Source
+	Source event.Source
 	// Tenant is the tenant whose keys the delivery was checked against
 	// (Keys.Tenant from the WithKeyFunc function): for a delivery that
 	// reaches the callbacks, the keys that verified it. Empty without a
@@ -76,7 +78,7 @@ type Delivery struct {
 	Body []byte
 	// Event is the decoded event; nil for a request rejected before it
 	// was decoded.
-	Event Event
+	Event event.Event
 }
 
 // A StatusError lets a callback choose the response status: for example
@@ -606,15 +608,15 @@ func (h *Handler) SetSecrets(secrets ...string) error {
 
 // pickSource chooses the verifier by the headers present, before the body
 // is read: the first configured source whose headers appear.
-func (h *Handler) pickSource(hd http.Header) Source {
+func (h *Handler) pickSource(hd http.Header) event.Source {
 	if (h.std != nil || h.keyFunc != nil) && hasAny(hd, headerWebhookID, headerWebhookTimestamp, headerWebhookSignature, headerSvixID, headerSvixTimestamp, headerSvixSignature) {
-		return SourceStandard
+		return event.SourceStandard
 	}
 	if (h.intercom != nil || h.keyFunc != nil) && hasAny(hd, headerHubSignature) {
-		return SourceIntercom
+		return event.SourceIntercom
 	}
 	if h.series != nil && hasAny(hd, h.series.Header()) {
-		return SourceSeries
+		return event.SourceSeries
 	}
 	return ""
 }
@@ -622,7 +624,7 @@ func (h *Handler) pickSource(hd http.Header) Source {
 // acceptsMediaType reports whether ct, with any parameters such as
 // charset, suits src. It is checked before the body is read, and parsed
 // by hand because mime.ParseMediaType allocates on every request.
-func acceptsMediaType(src Source, ct string) bool {
+func acceptsMediaType(src event.Source, ct string) bool {
 	if ct == "" {
 		return true
 	}
@@ -636,7 +638,7 @@ func acceptsMediaType(src Source, ct string) bool {
 	case len(ct) > len("application/+json") && strings.EqualFold(ct[:len("application/")], "application/") &&
 		strings.EqualFold(ct[len(ct)-len("+json"):], "+json"):
 		return true
-	case src == SourceSeries:
+	case src == event.SourceSeries:
 		return strings.EqualFold(ct, "application/x-www-form-urlencoded")
 	}
 	return false
@@ -790,7 +792,7 @@ func bodyErr(err error) error {
 
 // checkIntercom applies to a verified notification what its signature
 // cannot: a bounded age, and a bounded id before it becomes a dedupe key.
-func (h *Handler) checkIntercom(n *IntercomNotification) error {
+func (h *Handler) checkIntercom(n *event.IntercomNotification) error {
 	if h.maxAge > 0 {
 		if err := VerifyIntercomAge(n, h.now(), h.maxAge); err != nil {
 			return err
@@ -812,21 +814,10 @@ func intercomStatus(err error) int {
 	return http.StatusUnauthorized
 }
 
-// decode turns verified bytes into an event.
-func (h *Handler) decode(src Source, body []byte, hd http.Header) (Event, error) {
-	switch {
-	case src == SourceSeries:
-		// Not returned directly: a nil *SeriesWebhook in an Event
-		// interface would not compare equal to nil.
-		s, err := parseSeries(body, hd.Get("Content-Type"))
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	case h.pinned != "":
-		return parseAsFrom(src, h.pinned, body)
-	}
-	return parseFrom(src, body)
+// decode turns verified bytes into an event; the event keeps body, the
+// handler's own buffer.
+func (h *Handler) decode(src event.Source, body []byte, hd http.Header) (event.Event, error) {
+	return event.Decode(src, h.pinned, hd.Get("Content-Type"), body)
 }
 
 // reject answers a request that will not reach the callbacks, or whose
@@ -932,7 +923,7 @@ func (r *registry) dispatch(ctx context.Context, d *Delivery) (int, error) {
 			errs = append(errs, err)
 		}
 	}
-	_, unknown := d.Event.(*UnknownEvent)
+	_, unknown := d.Event.(*event.UnknownEvent)
 	if !unknown {
 		for _, fn := range r.byType[d.Event.EventType()] {
 			run(fn)
@@ -940,7 +931,7 @@ func (r *registry) dispatch(ctx context.Context, d *Delivery) (int, error) {
 		// The one rule for Intercom callbacks, exact topics and patterns
 		// alike: they run for notifications, which only Intercom-signed
 		// bodies decode to.
-		if n, ok := d.Event.(*IntercomNotification); ok {
+		if n, ok := d.Event.(*event.IntercomNotification); ok {
 			topic := n.Topic
 			for _, p := range r.patterns {
 				if strings.HasPrefix(topic, p.prefix) {
@@ -1020,35 +1011,35 @@ func (r *registry) reportError(ctx context.Context, logger *slog.Logger, d *Deli
 }
 
 // OnJamCreated registers fn for Jam's jam.created.
-func (h *Handler) OnJamCreated(fn func(ctx context.Context, d *Delivery, e *JamCreated) error) {
-	h.onType(TypeJamCreated, adapt(fn))
+func (h *Handler) OnJamCreated(fn func(ctx context.Context, d *Delivery, e *event.JamCreated) error) {
+	h.onType(event.TypeJamCreated, adapt(fn))
 }
 
 // OnRecorderRecorded registers fn for Jam's intercom.recorder.recorded: a
 // customer submitted a recording through the Intercom integration.
-func (h *Handler) OnRecorderRecorded(fn func(ctx context.Context, d *Delivery, e *RecorderRecorded) error) {
-	h.onType(TypeRecorderRecorded, adapt(fn))
+func (h *Handler) OnRecorderRecorded(fn func(ctx context.Context, d *Delivery, e *event.RecorderRecorded) error) {
+	h.onType(event.TypeRecorderRecorded, adapt(fn))
 }
 
 // OnRecorderOptedOut registers fn for Jam's intercom.recorder.opted_out: a
 // customer declined to record.
-func (h *Handler) OnRecorderOptedOut(fn func(ctx context.Context, d *Delivery, e *RecorderOptedOut) error) {
-	h.onType(TypeRecorderOptedOut, adapt(fn))
+func (h *Handler) OnRecorderOptedOut(fn func(ctx context.Context, d *Delivery, e *event.RecorderOptedOut) error) {
+	h.onType(event.TypeRecorderOptedOut, adapt(fn))
 }
 
 // OnRecordingLinkCreated registers fn for Jam's recording_link.created.
-func (h *Handler) OnRecordingLinkCreated(fn func(ctx context.Context, d *Delivery, e *RecordingLinkCreated) error) {
-	h.onType(TypeRecordingLinkCreated, adapt(fn))
+func (h *Handler) OnRecordingLinkCreated(fn func(ctx context.Context, d *Delivery, e *event.RecordingLinkCreated) error) {
+	h.onType(event.TypeRecordingLinkCreated, adapt(fn))
 }
 
 // OnSeries registers fn for Intercom Series webhooks.
-func (h *Handler) OnSeries(fn func(ctx context.Context, d *Delivery, e *SeriesWebhook) error) {
-	h.onType(TypeSeriesWebhook, adapt(fn))
+func (h *Handler) OnSeries(fn func(ctx context.Context, d *Delivery, e *event.SeriesWebhook) error) {
+	h.onType(event.TypeSeriesWebhook, adapt(fn))
 }
 
 // OnAny registers fn for every dispatched event, known or unknown, after
 // the event's own callbacks.
-func (h *Handler) OnAny(fn func(ctx context.Context, d *Delivery, e Event) error) {
+func (h *Handler) OnAny(fn func(ctx context.Context, d *Delivery, e event.Event) error) {
 	h.register(func(r *registry) {
 		r.any = append(r.any, func(ctx context.Context, d *Delivery) error { return fn(ctx, d, d.Event) })
 	})
@@ -1056,7 +1047,7 @@ func (h *Handler) OnAny(fn func(ctx context.Context, d *Delivery, e Event) error
 
 // OnUnknown registers fn for events of a type this package does not know.
 // They are acknowledged with 200 unless a callback fails.
-func (h *Handler) OnUnknown(fn func(ctx context.Context, d *Delivery, e *UnknownEvent) error) {
+func (h *Handler) OnUnknown(fn func(ctx context.Context, d *Delivery, e *event.UnknownEvent) error) {
 	h.register(func(r *registry) {
 		r.unknown = append(r.unknown, adapt(fn))
 	})
@@ -1078,7 +1069,7 @@ func (h *Handler) OnError(fn func(ctx context.Context, d *Delivery, err *Handler
 // "*", as http.ServeMux does on a bad pattern. A topic or prefix that
 // matches none of the Topic constants is registered all the same (Intercom
 // adds topics) and logged at WARN, since it is most often a typo.
-func (h *Handler) OnIntercom(topic string, fn func(ctx context.Context, d *Delivery, n *IntercomNotification) error) {
+func (h *Handler) OnIntercom(topic string, fn func(ctx context.Context, d *Delivery, n *event.IntercomNotification) error) {
 	cb := adapt(fn)
 	switch {
 	case topic == "*":
@@ -1098,7 +1089,7 @@ func (h *Handler) OnIntercom(topic string, fn func(ctx context.Context, d *Deliv
 // adapt adapts a callback for one event type. Callbacks are looked up by
 // type name, so a different Go type under the same name is skipped rather
 // than asserted.
-func adapt[T Event](fn func(context.Context, *Delivery, T) error) callback {
+func adapt[T event.Event](fn func(context.Context, *Delivery, T) error) callback {
 	return func(ctx context.Context, d *Delivery) error {
 		e, ok := d.Event.(T)
 		if !ok {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
@@ -81,7 +82,7 @@ func BenchmarkHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	var seen int
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		seen += len(e.JamID)
 		return nil
 	})
@@ -109,7 +110,7 @@ func referenceHandler(b *testing.B, seen *int) http.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	callback := func(ctx context.Context, e *webhook.JamCreated) error {
+	callback := func(ctx context.Context, e *event.JamCreated) error {
 		*seen += len(e.JamID)
 		return nil
 	}
@@ -123,7 +124,7 @@ func referenceHandler(b *testing.B, seen *int) http.Handler {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		var e webhook.JamCreated
+		var e event.JamCreated
 		if err := json.Unmarshal(body, &e); err != nil {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
@@ -149,7 +150,7 @@ func BenchmarkHandlerPaired(b *testing.B) {
 		b.Fatal(err)
 	}
 	var seen int
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		seen += len(e.JamID)
 		return nil
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 )
 
@@ -40,7 +41,7 @@ func ExampleNewHandler() {
 	if err != nil {
 		panic(err)
 	}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		fmt.Println("jam created:", e.JamID, "message", d.ID)
 		return nil
 	})
@@ -76,15 +77,15 @@ func ExampleHandler_OnIntercom() {
 	if err != nil {
 		panic(err)
 	}
-	h.OnIntercom("conversation.user.replied", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	h.OnIntercom("conversation.user.replied", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		fmt.Println("exact:", n.Topic)
 		return nil
 	})
-	h.OnIntercom("conversation.*", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	h.OnIntercom("conversation.*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		fmt.Println("prefix:", n.Topic, "notification", d.ID)
 		return nil
 	})
-	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error {
+	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
 		fmt.Println("any:", d.Source, e.EventType())
 		return nil
 	})
@@ -113,7 +114,7 @@ func ExampleStatusError() {
 	if err != nil {
 		panic(err)
 	}
-	h.OnSeries(func(ctx context.Context, d *webhook.Delivery, s *webhook.SeriesWebhook) error {
+	h.OnSeries(func(ctx context.Context, d *webhook.Delivery, s *event.SeriesWebhook) error {
 		return &webhook.StatusError{Code: http.StatusServiceUnavailable, RetryAfter: 30 * time.Second}
 	})
 	body := []byte(`{"name":"Dana Okafor","company":"Northwind"}`)

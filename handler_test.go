@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -82,31 +83,31 @@ func newRig(t testing.TB, opts ...webhook.Option) *rig {
 	require.NoError(t, err)
 	r.h = h
 	note := func(name string) { r.calls.Add(1); r.last.Store(name) }
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		note("jam.created")
 		return nil
 	})
-	h.OnRecorderRecorded(func(ctx context.Context, d *webhook.Delivery, e *webhook.RecorderRecorded) error {
+	h.OnRecorderRecorded(func(ctx context.Context, d *webhook.Delivery, e *event.RecorderRecorded) error {
 		note("recorder.recorded")
 		return nil
 	})
-	h.OnRecorderOptedOut(func(ctx context.Context, d *webhook.Delivery, e *webhook.RecorderOptedOut) error {
+	h.OnRecorderOptedOut(func(ctx context.Context, d *webhook.Delivery, e *event.RecorderOptedOut) error {
 		note("recorder.opted_out")
 		return nil
 	})
-	h.OnIntercom("conversation.*", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	h.OnIntercom("conversation.*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		note("intercom conversation.*")
 		return nil
 	})
-	h.OnIntercom("ping", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	h.OnIntercom("ping", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		note("intercom ping")
 		return nil
 	})
-	h.OnSeries(func(ctx context.Context, d *webhook.Delivery, e *webhook.SeriesWebhook) error {
+	h.OnSeries(func(ctx context.Context, d *webhook.Delivery, e *event.SeriesWebhook) error {
 		note("series")
 		return nil
 	})
-	h.OnUnknown(func(ctx context.Context, d *webhook.Delivery, e *webhook.UnknownEvent) error {
+	h.OnUnknown(func(ctx context.Context, d *webhook.Delivery, e *event.UnknownEvent) error {
 		note("unknown")
 		return nil
 	})
@@ -204,8 +205,8 @@ func TestHandlerStatusTable(t *testing.T) {
 		{name: "source not configured", req: intercom(webhooktest.IntercomSecret, intercomBody), jamOnly: true, status: 401, is: webhook.ErrRequiredHeaders},
 		{name: "signed but not JSON", req: std([]byte(`{"jamId": "4f0c`)), status: 400},
 		{name: "series empty body", req: series(webhooktest.SeriesToken, nil), status: 400},
-		{name: "pinned endpoint, other event", req: std(optedOutBody), opts: []webhook.Option{webhook.WithEventType(webhook.TypeJamCreated)}, status: 400},
-		{name: "pinned endpoint, its event", req: std(jamBody), opts: []webhook.Option{webhook.WithEventType(webhook.TypeJamCreated)}, status: 200, callback: "jam.created"},
+		{name: "pinned endpoint, other event", req: std(optedOutBody), opts: []webhook.Option{webhook.WithEventType(event.TypeJamCreated)}, status: 400},
+		{name: "pinned endpoint, its event", req: std(jamBody), opts: []webhook.Option{webhook.WithEventType(event.TypeJamCreated)}, status: 200, callback: "jam.created"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,7 +254,7 @@ func newJamOnlyRig(t *testing.T) *rig {
 	h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(r.clock.Now),
 		webhook.WithLogger(slog.New(slog.NewJSONHandler(r.logs, nil))))
 	require.NoError(t, err)
-	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error { r.calls.Add(1); return nil })
+	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error { r.calls.Add(1); return nil })
 	r.h = h
 	return r
 }
@@ -313,7 +314,7 @@ func TestHandlerDuplicates(t *testing.T) {
 func TestHandlerInFlight(t *testing.T) {
 	r := newRig(t)
 	entered, release := make(chan struct{}), make(chan struct{})
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		close(entered)
 		<-release
 		return nil
@@ -334,7 +335,7 @@ func TestHandlerInFlight(t *testing.T) {
 func TestHandlerConcurrentSameMessage(t *testing.T) {
 	r := newRig(t)
 	var runs atomic.Int64
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		runs.Add(1)
 		time.Sleep(5 * time.Millisecond) // hold the claim while others arrive
 		return nil
@@ -394,7 +395,7 @@ func TestHandlerCallbackFailures(t *testing.T) {
 			r := newRig(t)
 			var fail atomic.Bool
 			fail.Store(true)
-			r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+			r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 				if fail.Load() {
 					return tt.fn()
 				}
@@ -457,31 +458,31 @@ func TestHandlerCallbackOrderAndDelivery(t *testing.T) {
 	r := newRig(t)
 	var order []string
 	var got *webhook.Delivery
-	r.h.OnIntercom("*", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	r.h.OnIntercom("*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		order = append(order, "*")
 		return nil
 	})
-	r.h.OnIntercom("conversation.user.replied", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	r.h.OnIntercom("conversation.user.replied", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		order = append(order, "exact")
 		got = d
 		return nil
 	})
-	r.h.OnAny(func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error {
+	r.h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
 		order = append(order, "any")
 		return nil
 	})
 	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody)).Code)
 	// Exact topics, then patterns in registration order, then OnAny.
 	require.Equal(t, []string{"exact", "*", "any"}, order)
-	require.Equal(t, webhook.SourceIntercom, got.Source)
+	require.Equal(t, event.SourceIntercom, got.Source)
 	require.Equal(t, "notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c", got.ID)
 	require.Equal(t, 1, got.Attempt)
 	require.Equal(t, intercomBody, got.Body)
 
 	got = nil
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error { got = d; return nil })
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error { got = d; return nil })
 	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("msg_2pQx"))).Code)
-	require.Equal(t, webhook.SourceStandard, got.Source)
+	require.Equal(t, event.SourceStandard, got.Source)
 	require.Equal(t, "msg_2pQx", got.ID)
 	require.True(t, got.Timestamp.Equal(webhooktest.Time()))
 	require.Equal(t, jamBody, got.Body)
@@ -498,7 +499,7 @@ func TestHandlerRotation(t *testing.T) {
 		webhook.WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, err)
 	var runs atomic.Int64
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error { runs.Add(1); return nil })
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error { runs.Add(1); return nil })
 	for _, k := range []string{keyA, keyB} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, webhooktest.NewStandardRequest(k, jamBody))
@@ -554,7 +555,7 @@ func TestHandlerRotation(t *testing.T) {
 // or computed) or the body.
 func TestHandlerLogsNoSecrets(t *testing.T) {
 	r := newRig(t)
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		return fmt.Errorf("tracker rejected jam")
 	})
 	wrong := "whsec_d3Jvbmcta2V5LXNob3VsZC1uZXZlci1iZS1sb2dnZWQ="
@@ -691,12 +692,12 @@ func TestKeysOrVerifier(t *testing.T) {
 			for _, o := range []webhook.Option{tt.keys, tt.verifier} {
 				h, err := webhook.NewHandler(o, webhook.WithClock(webhooktest.Time), webhook.WithLogger(slog.New(slog.DiscardHandler)))
 				require.NoError(t, err)
-				var got webhook.Source
-				h.OnAny(func(_ context.Context, d *webhook.Delivery, _ webhook.Event) error { got = d.Source; return nil })
+				var got event.Source
+				h.OnAny(func(_ context.Context, d *webhook.Delivery, _ event.Event) error { got = d.Source; return nil })
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, webhooktest.NewFixtureRequest(tt.fixture))
 				require.Equal(t, http.StatusOK, w.Code)
-				require.Equal(t, webhook.Source(tt.name), got)
+				require.Equal(t, event.Source(tt.name), got)
 			}
 		})
 	}
@@ -705,7 +706,7 @@ func TestKeysOrVerifier(t *testing.T) {
 func TestOnIntercomBadPattern(t *testing.T) {
 	h, err := webhook.NewHandler(webhook.WithIntercomSecrets(webhooktest.IntercomSecret))
 	require.NoError(t, err)
-	noop := func(context.Context, *webhook.Delivery, *webhook.IntercomNotification) error { return nil }
+	noop := func(context.Context, *webhook.Delivery, *event.IntercomNotification) error { return nil }
 	for _, p := range []string{"", "conversation*", "*.replied", "conversation.*.*", ".*"} {
 		require.Panics(t, func() { h.OnIntercom(p, noop) }, p)
 	}
@@ -777,11 +778,11 @@ func TestHandlerCallbackContextEndsWithLease(t *testing.T) {
 		s.err = ctx.Err()
 		got <- s
 	}
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		wait(ctx)
 		return ctx.Err()
 	})
-	r.h.OnSeries(func(ctx context.Context, d *webhook.Delivery, e *webhook.SeriesWebhook) error {
+	r.h.OnSeries(func(ctx context.Context, d *webhook.Delivery, e *event.SeriesWebhook) error {
 		wait(ctx)
 		return nil
 	})
@@ -813,7 +814,7 @@ func TestHandlerGoexitReleasesClaim(t *testing.T) {
 	var exit atomic.Bool
 	exit.Store(true)
 	runs := 0
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		runs++
 		if exit.Load() {
 			runtime.Goexit()

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -38,7 +39,7 @@ type hostileRig struct {
 	seen  []string // which callbacks ran
 	// onIntercom, if set before requests are sent, also sees every
 	// Intercom notification.
-	onIntercom func(*webhook.Delivery, *webhook.IntercomNotification)
+	onIntercom func(*webhook.Delivery, *event.IntercomNotification)
 }
 
 func newHostileRig(t *testing.T, readTimeout time.Duration) *hostileRig {
@@ -58,29 +59,29 @@ func newHostileRig(t *testing.T, readTimeout time.Duration) *hostileRig {
 		r.seen = append(r.seen, name)
 		r.mu.Unlock()
 	}
-	h.OnJamCreated(func(context.Context, *webhook.Delivery, *webhook.JamCreated) error { note("jam.created"); return nil })
-	h.OnRecorderRecorded(func(context.Context, *webhook.Delivery, *webhook.RecorderRecorded) error {
+	h.OnJamCreated(func(context.Context, *webhook.Delivery, *event.JamCreated) error { note("jam.created"); return nil })
+	h.OnRecorderRecorded(func(context.Context, *webhook.Delivery, *event.RecorderRecorded) error {
 		note("recorder.recorded")
 		return nil
 	})
-	h.OnRecorderOptedOut(func(context.Context, *webhook.Delivery, *webhook.RecorderOptedOut) error {
+	h.OnRecorderOptedOut(func(context.Context, *webhook.Delivery, *event.RecorderOptedOut) error {
 		note("recorder.opted_out")
 		return nil
 	})
-	h.OnRecordingLinkCreated(func(context.Context, *webhook.Delivery, *webhook.RecordingLinkCreated) error {
+	h.OnRecordingLinkCreated(func(context.Context, *webhook.Delivery, *event.RecordingLinkCreated) error {
 		note("recording_link.created")
 		return nil
 	})
-	h.OnIntercom("*", func(_ context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	h.OnIntercom("*", func(_ context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		note("intercom")
 		if r.onIntercom != nil {
 			r.onIntercom(d, n)
 		}
 		return nil
 	})
-	h.OnSeries(func(context.Context, *webhook.Delivery, *webhook.SeriesWebhook) error { note("series"); return nil })
-	h.OnUnknown(func(context.Context, *webhook.Delivery, *webhook.UnknownEvent) error { note("unknown"); return nil })
-	h.OnAny(func(context.Context, *webhook.Delivery, webhook.Event) error { note("any"); return nil })
+	h.OnSeries(func(context.Context, *webhook.Delivery, *event.SeriesWebhook) error { note("series"); return nil })
+	h.OnUnknown(func(context.Context, *webhook.Delivery, *event.UnknownEvent) error { note("unknown"); return nil })
+	h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { note("any"); return nil })
 	r.srv = httptest.NewUnstartedServer(h)
 	r.srv.Config.ReadTimeout = readTimeout
 	r.srv.Start()
@@ -682,7 +683,7 @@ func TestHostileLongSignatureListIsCheap(t *testing.T) {
 		webhook.WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, err)
 	called := false
-	h.OnJamCreated(func(context.Context, *webhook.Delivery, *webhook.JamCreated) error { called = true; return nil })
+	h.OnJamCreated(func(context.Context, *webhook.Delivery, *event.JamCreated) error { called = true; return nil })
 	good := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody).Header.Get("Webhook-Signature")
 	long := strings.Repeat(bogusSig+" ", 9999) + good
 	const n = 200
@@ -706,7 +707,7 @@ func TestHostileSignedOddities(t *testing.T) {
 	r := newHostileRig(t, hostileReadTimeout)
 	var attempts []int
 	var mu sync.Mutex
-	r.onIntercom = func(d *webhook.Delivery, n *webhook.IntercomNotification) {
+	r.onIntercom = func(d *webhook.Delivery, n *event.IntercomNotification) {
 		mu.Lock()
 		defer mu.Unlock()
 		attempts = append(attempts, d.Attempt, n.DeliveryAttempts)

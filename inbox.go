@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/inhook/webhook/event"
 )
 
 // An InboxState is where a delivery stands in an Inbox.
@@ -36,7 +38,7 @@ type InboxEntry struct {
 	// (and the tenant, where there are several) and the message id.
 	Key string
 	// Source is the scheme the delivery was verified with.
-	Source Source
+	Source event.Source
 	// ID is the sender's message id; empty when the sender gives none.
 	ID string
 	// Timestamp is the signed timestamp of the attempt that was stored

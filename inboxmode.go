@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/inhook/webhook/event"
 )
 
 // Defaults for the workers of Handler.Run; see WorkerConfig.
@@ -346,7 +348,7 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 	if d.Event, err = h.decode(e.Source, e.Body, d.Header); err != nil {
 		err = Permanent(fmt.Errorf("webhook: decoding a stored delivery: %w", err))
 	} else {
-		if n, ok := d.Event.(*IntercomNotification); ok {
+		if n, ok := d.Event.(*event.IntercomNotification); ok {
 			d.Attempt = n.DeliveryAttempts
 		}
 		var cctx context.Context

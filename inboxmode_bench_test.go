@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 )
 
@@ -27,7 +28,7 @@ func BenchmarkInboxDrain(b *testing.B) {
 			var ran atomic.Int64
 			done := make(chan struct{})
 			n := int64(b.N)
-			h.OnJamCreated(func(context.Context, *webhook.Delivery, *webhook.JamCreated) error {
+			h.OnJamCreated(func(context.Context, *webhook.Delivery, *event.JamCreated) error {
 				if ran.Add(1) == n {
 					close(done)
 				}
@@ -36,7 +37,7 @@ func BenchmarkInboxDrain(b *testing.B) {
 			ctx := context.Background()
 			hd := http.Header{"Content-Type": {"application/json"}}
 			for i := range b.N {
-				if _, err := ib.Store(ctx, &webhook.InboxEntry{Key: "standard:" + strconv.Itoa(i), Source: webhook.SourceStandard,
+				if _, err := ib.Store(ctx, &webhook.InboxEntry{Key: "standard:" + strconv.Itoa(i), Source: event.SourceStandard,
 					ID: strconv.Itoa(i), ReceivedAt: time.Now(), Header: hd, Body: jamBody}); err != nil {
 					b.Fatal(err)
 				}

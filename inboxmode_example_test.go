@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 )
 
@@ -28,7 +29,7 @@ func ExampleWithInbox() {
 		return
 	}
 	done := make(chan struct{})
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		// Callbacks run at least once: key side effects by d.Key.
 		fmt.Printf("run %d of %s: jam %s\n", d.InboxAttempt, d.Key, e.JamID)
 		if d.InboxAttempt == 1 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -81,7 +82,7 @@ func TestInboxModeStores(t *testing.T) {
 	require.Zero(t, r.calls.Load(), "inbox mode runs no callback in the request")
 	e := r.get(t, "standard:msg_inbox1")
 	require.Equal(t, webhook.InboxPending, e.State)
-	require.Equal(t, webhook.SourceStandard, e.Source)
+	require.Equal(t, event.SourceStandard, e.Source)
 	require.Equal(t, "msg_inbox1", e.ID)
 	require.Equal(t, jamBody, e.Body)
 	require.True(t, e.ReceivedAt.Equal(r.clock.Now()))
@@ -114,7 +115,7 @@ func TestInboxModeStores(t *testing.T) {
 	all, err := r.ib.List(ctx, webhook.InboxQuery{})
 	require.NoError(t, err)
 	require.Len(t, all, 7)
-	gen := map[webhook.Source]int{}
+	gen := map[event.Source]int{}
 	for _, e := range all {
 		if strings.Contains(e.Key, ":gen-") {
 			gen[e.Source]++
@@ -123,7 +124,7 @@ func TestInboxModeStores(t *testing.T) {
 		// The Series token is a credential: never stored.
 		require.Empty(t, e.Header.Values(webhooktest.SeriesHeader))
 	}
-	require.Equal(t, map[webhook.Source]int{webhook.SourceIntercom: 2, webhook.SourceSeries: 2}, gen)
+	require.Equal(t, map[event.Source]int{event.SourceIntercom: 2, event.SourceSeries: 2}, gen)
 	// The request's hooks see the generated key too.
 	var hookKey string
 	full := newInboxRig(t, 1, webhook.WorkerConfig{})
@@ -185,7 +186,7 @@ func TestInboxModeOptions(t *testing.T) {
 func TestInboxWorkerRuns(t *testing.T) {
 	r := newInboxRig(t, 0, webhook.WorkerConfig{})
 	var got atomic.Pointer[webhook.Delivery]
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		require.Equal(t, "team_8Hq2", e.TeamID)
 		got.Store(d)
 		return nil
@@ -207,7 +208,7 @@ func TestInboxWorkerRuns(t *testing.T) {
 	require.Equal(t, "standard:msg_run", d.Key)
 	require.Equal(t, 1, d.InboxAttempt)
 	require.Equal(t, "msg_run", d.ID)
-	require.Equal(t, webhook.SourceStandard, d.Source)
+	require.Equal(t, event.SourceStandard, d.Source)
 	require.Equal(t, jamBody, d.Body)
 	require.True(t, d.Timestamp.Equal(webhooktest.Time()))
 	require.Equal(t, "msg_run", d.Header.Get("Webhook-Id"))
@@ -250,7 +251,7 @@ func TestInboxWorkerRetries(t *testing.T) {
 		"standard:always":    func(n int) error { return errors.New("still failing") },
 		"standard:gone-2xx":  func(int) error { return &webhook.StatusError{Code: http.StatusAccepted} },
 	}
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		mu.Lock()
 		runs[d.Key] = append(runs[d.Key], d.InboxAttempt)
 		fail := failures[d.Key]
@@ -324,7 +325,7 @@ func TestInboxWorkerRetries(t *testing.T) {
 func TestInboxWorkerMaxAge(t *testing.T) {
 	// Past MaxAge a failing delivery is dead, however few its attempts.
 	r := newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Minute, MaxBackoff: time.Minute, MaxAge: 90 * time.Second})
-	r.h.OnJamCreated(func(context.Context, *webhook.Delivery, *webhook.JamCreated) error { return errors.New("down") })
+	r.h.OnJamCreated(func(context.Context, *webhook.Delivery, *event.JamCreated) error { return errors.New("down") })
 	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("old"))).Code)
 	r.run(t)
 	e := r.waitState(t, "standard:old", webhook.InboxPending)
@@ -338,7 +339,7 @@ func TestInboxWorkerLeaseEndsContext(t *testing.T) {
 	// The callback's context ends with the lease; the run counts as failed.
 	r := newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Hour}, webhook.WithDedupeTimes(50*time.Millisecond, time.Hour))
 	var ctxErr atomic.Value
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		<-ctx.Done()
 		ctxErr.Store(ctx.Err())
 		return ctx.Err()
@@ -356,7 +357,7 @@ func TestInboxWorkerShutdown(t *testing.T) {
 		r := newInboxRig(t, 0, webhook.WorkerConfig{Workers: 2})
 		started, release := make(chan struct{}, 2), make(chan struct{})
 		var ctxLive atomic.Int32
-		r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 			started <- struct{}{}
 			<-release
 			if ctx.Err() == nil {
@@ -388,7 +389,7 @@ func TestInboxWorkerShutdown(t *testing.T) {
 	t.Run("gives up after the timeout", func(t *testing.T) {
 		r := newInboxRig(t, 0, webhook.WorkerConfig{ShutdownTimeout: 30 * time.Millisecond})
 		started := make(chan struct{})
-		r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+		r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 			close(started)
 			<-ctx.Done()
 			return ctx.Err()
@@ -426,7 +427,7 @@ func TestInboxWorkerPurgesDone(t *testing.T) {
 func TestInboxWorkerGoexit(t *testing.T) {
 	// A callback that exits its goroutine (t.FailNow) counts as failed.
 	r := newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Hour})
-	r.h.OnJamCreated(func(context.Context, *webhook.Delivery, *webhook.JamCreated) error {
+	r.h.OnJamCreated(func(context.Context, *webhook.Delivery, *event.JamCreated) error {
 		runtime.Goexit()
 		return nil
 	})
@@ -466,7 +467,7 @@ func TestInboxModeObserver(t *testing.T) {
 	r := newInboxRig(t, 2, webhook.WorkerConfig{MaxAttempts: 2, MinBackoff: time.Second, MaxBackoff: time.Second}, webhook.WithObserver(obs))
 	require.Same(t, r.ib, seen.(*webhook.MemoryInbox), "the observer is given the inbox")
 	var spanSeen atomic.Int32
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		if ctx.Value(ctxKey{}) == "span" {
 			spanSeen.Add(1)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/inhook/webhook/event"
 )
 
 // An Observer is told what happens to each delivery, for traces, metrics
@@ -152,8 +154,8 @@ var reasons = [...]struct {
 	{ErrUnsupportedMediaType, ReasonMediaType},
 	{ErrBodyTooLarge, ReasonBodyTooLarge},
 	{ErrBodyMemory, ReasonBodyMemory},
-	{ErrInvalidJSON, ReasonDecode},
-	{ErrWrongShape, ReasonDecode},
+	{event.ErrInvalidJSON, ReasonDecode},
+	{event.ErrWrongShape, ReasonDecode},
 	{ErrIDTooLong, ReasonDecode},
 	{ErrInFlight, ReasonInFlight},
 	{ErrInboxFull, ReasonInboxFull},

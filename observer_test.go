@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -127,7 +128,7 @@ func TestObserverDuplicateAndFailure(t *testing.T) {
 	r := newRig(t, webhook.WithObserver(log.observer()))
 	var seen any
 	fail := true
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		seen = ctx.Value(ctxKey{})
 		time.Sleep(time.Millisecond)
 		if fail {
@@ -180,17 +181,17 @@ func TestReasonOf(t *testing.T) {
 		reason webhook.Reason
 		verify bool
 	}{
-		{&webhook.VerifyError{Source: webhook.SourceStandard, Err: webhook.ErrRequiredHeaders}, webhook.ReasonMissingHeaders, true},
-		{&webhook.VerifyError{Source: webhook.SourceStandard, Err: webhook.ErrInvalidHeaders, Reason: "bad timestamp"}, webhook.ReasonInvalidHeaders, true},
-		{&webhook.VerifyError{Source: webhook.SourceIntercom, Err: webhook.ErrNoMatchingSignature}, webhook.ReasonSignature, true},
+		{&webhook.VerifyError{Source: event.SourceStandard, Err: webhook.ErrRequiredHeaders}, webhook.ReasonMissingHeaders, true},
+		{&webhook.VerifyError{Source: event.SourceStandard, Err: webhook.ErrInvalidHeaders, Reason: "bad timestamp"}, webhook.ReasonInvalidHeaders, true},
+		{&webhook.VerifyError{Source: event.SourceIntercom, Err: webhook.ErrNoMatchingSignature}, webhook.ReasonSignature, true},
 		{webhook.ErrMessageTooOld, webhook.ReasonTooOld, true},
 		{fmt.Errorf("wrapped: %w", webhook.ErrMessageTooNew), webhook.ReasonTooNew, true},
 		{webhook.ErrMethodNotAllowed, webhook.ReasonMethod, false},
 		{webhook.ErrUnsupportedMediaType, webhook.ReasonMediaType, false},
 		{webhook.ErrBodyTooLarge, webhook.ReasonBodyTooLarge, false},
 		{webhook.ErrBodyMemory, webhook.ReasonBodyMemory, false},
-		{fmt.Errorf("x: %w", webhook.ErrInvalidJSON), webhook.ReasonDecode, false},
-		{webhook.ErrWrongShape, webhook.ReasonDecode, false},
+		{fmt.Errorf("x: %w", event.ErrInvalidJSON), webhook.ReasonDecode, false},
+		{event.ErrWrongShape, webhook.ReasonDecode, false},
 		{webhook.ErrIDTooLong, webhook.ReasonDecode, false},
 		{webhook.ErrInFlight, webhook.ReasonInFlight, false},
 		{fmt.Errorf("store: %w", webhook.ErrInboxFull), webhook.ReasonInboxFull, false},
@@ -223,7 +224,7 @@ func TestObserverInbox(t *testing.T) {
 	r := newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Second, MaxBackoff: time.Second, MaxAttempts: 2},
 		webhook.WithObserver(log.observer()))
 	require.Equal(t, []string{"inbox *webhook.MemoryInbox"}, log.take(), "the observer was not given the inbox")
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		if ctx.Value(ctxKey{}) != "observed" {
 			return webhook.Permanent(errors.New("the callback did not get the context Dispatch returned"))
 		}

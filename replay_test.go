@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -33,8 +34,8 @@ func newReplayRig(t *testing.T, clock *webhooktest.Clock, opts ...webhook.Option
 		webhook.WithLogger(slog.New(slog.DiscardHandler)),
 	}, opts...)...)
 	require.NoError(t, err)
-	h.OnIntercom("*", func(context.Context, *webhook.Delivery, *webhook.IntercomNotification) error { r.ran++; return nil })
-	h.OnAny(func(context.Context, *webhook.Delivery, webhook.Event) error { return nil })
+	h.OnIntercom("*", func(context.Context, *webhook.Delivery, *event.IntercomNotification) error { r.ran++; return nil })
+	h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })
 	h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) {
 		r.fails = append(r.fails, err)
 	})
@@ -74,7 +75,7 @@ func TestIntercomReplayAfterStoreForgot(t *testing.T) {
 	require.ErrorIs(t, r.fails[0], webhook.ErrMessageTooOld)
 	var ve *webhook.VerifyError
 	require.ErrorAs(t, r.fails[0], &ve)
-	require.Equal(t, webhook.SourceIntercom, ve.Source)
+	require.Equal(t, event.SourceIntercom, ve.Source)
 
 	restarted := newReplayRig(t, clock, webhook.WithDedupeTimes(time.Minute, retention)) // a new in-memory store
 	require.Equal(t, http.StatusUnauthorized, restarted.serve(captured()))
@@ -139,11 +140,11 @@ func TestIntercomMaxAge(t *testing.T) {
 
 func TestVerifyIntercomAge(t *testing.T) {
 	now := webhooktest.Time()
-	n := &webhook.IntercomNotification{CreatedAt: webhook.Time{Time: now.Add(-time.Hour)}}
+	n := &event.IntercomNotification{CreatedAt: event.Time{Time: now.Add(-time.Hour)}}
 	require.NoError(t, webhook.VerifyIntercomAge(n, now, time.Hour))
 	err := webhook.VerifyIntercomAge(n, now, time.Hour-time.Second)
 	require.ErrorIs(t, err, webhook.ErrMessageTooOld)
-	require.ErrorIs(t, webhook.VerifyIntercomAge(&webhook.IntercomNotification{}, now, time.Hour), webhook.ErrMessageTooOld)
+	require.ErrorIs(t, webhook.VerifyIntercomAge(&event.IntercomNotification{}, now, time.Hour), webhook.ErrMessageTooOld)
 }
 
 // TestIntercomIDBound: a notification id becomes a dedupe key, so one

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/inhook/webhook/event"
 )
 
 // ServeHTTP takes a request through the steps of the package doc: admit,
@@ -91,7 +93,7 @@ func (s *serving) admit() bool {
 	case !acceptsMediaType(d.Source, r.Header.Get("Content-Type")):
 		h.reject(s.ctx, w, d, http.StatusUnsupportedMediaType, ErrUnsupportedMediaType)
 		return false
-	case d.Source == SourceSeries:
+	case d.Source == event.SourceSeries:
 		if err := h.series.Verify(r.Header); err != nil {
 			h.reject(s.ctx, w, d, http.StatusUnauthorized, err)
 			return false
@@ -120,7 +122,7 @@ func (s *serving) admit() bool {
 func (s *serving) verify() bool {
 	h, d := s.h, &s.rs.d
 	std, intercom := h.std, h.intercom
-	if h.keyFunc != nil && d.Source != SourceSeries {
+	if h.keyFunc != nil && d.Source != event.SourceSeries {
 		var ok bool
 		if std, intercom, ok = h.tenantKeys(s.ctx, s.w, s.r, d, s.body); !ok {
 			return false
@@ -129,7 +131,7 @@ func (s *serving) verify() bool {
 	var kr *keyring
 	var err error
 	switch d.Source {
-	case SourceStandard:
+	case event.SourceStandard:
 		var copied int64
 		kr = std.keys.Load()
 		d.ID, d.Timestamp, copied, err = std.verify(s.body, s.r.Header, &h.budget)
@@ -139,7 +141,7 @@ func (s *serving) verify() bool {
 			h.reject(s.ctx, s.w, d, http.StatusServiceUnavailable, ErrBodyMemory)
 			return false
 		}
-	case SourceIntercom:
+	case event.SourceIntercom:
 		kr = intercom.keys.Load()
 		err = intercom.Verify(s.body, s.r.Header)
 	}
@@ -163,7 +165,7 @@ func (s *serving) decode() bool {
 		h.reject(s.ctx, s.w, d, http.StatusBadRequest, err)
 		return false
 	}
-	if n, ok := d.Event.(*IntercomNotification); ok { // only Intercom's bodies decode to one
+	if n, ok := d.Event.(*event.IntercomNotification); ok { // only Intercom's bodies decode to one
 		if len(n.ID) <= maxIDLen { // an over-long one is refused below, and not logged
 			d.ID = n.ID.String()
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -48,7 +49,7 @@ func TestSoakRetriesInbox(t *testing.T) {
 
 	l := newSoakLedger()
 	var attemptMismatch []string
-	check := func(d *webhook.Delivery, source webhook.Source) {
+	check := func(d *webhook.Delivery, source event.Source) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if d.InboxAttempt != l.runs[d.ID]+1 || d.Key != string(source)+":"+d.ID {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -245,22 +246,22 @@ func newSoakLedger() *soakLedger {
 // onSoakEvents registers the soak's two callbacks on h. Each checks that
 // the event agrees with its delivery, calls check (if not nil) and then
 // soakCallback.
-func onSoakEvents(h *webhook.Handler, l *soakLedger, check func(*webhook.Delivery, webhook.Source)) {
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+func onSoakEvents(h *webhook.Handler, l *soakLedger, check func(*webhook.Delivery, event.Source)) {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		if want := "jam-" + d.ID; e.JamID != want {
 			return fmt.Errorf("jamId %q in message %s", e.JamID, d.ID)
 		}
 		if check != nil {
-			check(d, webhook.SourceStandard)
+			check(d, event.SourceStandard)
 		}
 		return soakCallback(l, d.ID)
 	})
-	h.OnIntercom("conversation.user.replied", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	h.OnIntercom("conversation.user.replied", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		if n.ID.String() != d.ID || n.DeliveryAttempts != d.Attempt {
 			return fmt.Errorf("notification %s attempt %d, delivery %s attempt %d", n.ID, n.DeliveryAttempts, d.ID, d.Attempt)
 		}
 		if check != nil {
-			check(d, webhook.SourceIntercom)
+			check(d, event.SourceIntercom)
 		}
 		return soakCallback(l, d.ID)
 	})

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/jsonread"
 )
 
 // A KeyHint is what a KeyFunc learns about a request to choose its keys.
@@ -15,7 +18,7 @@ import (
 type KeyHint struct {
 	// Source is the scheme the request's headers name: SourceStandard or
 	// SourceIntercom.
-	Source Source
+	Source event.Source
 	// Host and Path are the request's Host and URL path.
 	Host, Path string
 	// AppID is the top-level app_id of an Intercom body, read before
@@ -82,7 +85,7 @@ const maxTenantLen = 128
 // are none to verify with.
 func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http.Request, d *Delivery, body []byte) (*Verifier, *IntercomVerifier, bool) {
 	hint := KeyHint{Source: d.Source, Host: r.Host, Path: r.URL.Path, Request: r}
-	if d.Source == SourceIntercom {
+	if d.Source == event.SourceIntercom {
 		hint.AppID = unverifiedAppID(body)
 	}
 	keys, err := h.keyFunc(ctx, hint)
@@ -105,7 +108,7 @@ func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http
 		d.Tenant, std, intercom = keys.Tenant, keys.Standard, keys.Intercom
 		evidence = "tenant " + keys.Tenant + " has no " + string(d.Source) + " keys"
 	}
-	if d.Source == SourceStandard && std == nil || d.Source == SourceIntercom && intercom == nil {
+	if d.Source == event.SourceStandard && std == nil || d.Source == event.SourceIntercom && intercom == nil {
 		dg := &Diagnosis{BodyLen: len(body), ContentLength: r.ContentLength, Hint: HintNoKeys, Evidence: evidence}
 		dg.diagnoseHeaders(d.Source, r.Header, h.now())
 		h.rejectDiag(ctx, w, d, http.StatusUnauthorized, verifyErr(d.Source, ErrNoMatchingSignature, evidence), dg)
@@ -116,15 +119,15 @@ func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http
 
 // unverifiedAppID reads the top-level app_id of a JSON body, or "".
 func unverifiedAppID(body []byte) string {
-	r := &jsonReader{b: body}
+	r := &jsonread.Reader{B: body}
 	id := ""
-	r.object(func(key []byte) bool {
-		if string(key) == "app_id" && r.peek() == '"' {
-			s, ok := r.str()
+	r.Object(func(key []byte) bool {
+		if string(key) == "app_id" && r.Peek() == '"' {
+			s, ok := r.Str()
 			id = s
 			return ok
 		}
-		return r.skip(1)
+		return r.Skip(1)
 	})
 	return id
 }

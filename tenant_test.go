@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -51,7 +52,7 @@ func newTenantRig(t *testing.T, opts ...webhook.Option) *tenantRig {
 		}),
 	}, opts...)...)
 	require.NoError(t, err)
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
 		tr.seen = append(tr.seen, d.Tenant+"/"+d.ID+"/"+d.Key)

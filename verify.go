@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/inhook/webhook/event"
 )
 
 // DefaultTolerance is the default timestamp window, both into the past and
@@ -187,7 +189,7 @@ func (v *Verifier) verify(body []byte, h http.Header, b *memBudget) (id string, 
 	}
 	sec, ok := parseUnix(tsRaw)
 	if !ok {
-		return "", time.Time{}, 0, verifyErr(SourceStandard, ErrInvalidHeaders, "timestamp is not canonical unix seconds")
+		return "", time.Time{}, 0, verifyErr(event.SourceStandard, ErrInvalidHeaders, "timestamp is not canonical unix seconds")
 	}
 	if !v.cfg.skipTime {
 		if err := v.cfg.checkWindow(sec); err != nil {
@@ -231,16 +233,16 @@ func (c *verifyConfig) checkWindow(sec int64) error {
 	tol := int64(c.tolerance / time.Second)
 	switch {
 	case diff > tol+1:
-		return verifyErr(SourceStandard, ErrMessageTooOld, "")
+		return verifyErr(event.SourceStandard, ErrMessageTooOld, "")
 	case diff < -tol-1:
-		return verifyErr(SourceStandard, ErrMessageTooNew, "")
+		return verifyErr(event.SourceStandard, ErrMessageTooNew, "")
 	case diff >= tol-1 || diff <= -tol+1:
 		d := time.Duration(diff)*time.Second + time.Duration(now.Nanosecond())
 		if d > c.tolerance {
-			return verifyErr(SourceStandard, ErrMessageTooOld, "")
+			return verifyErr(event.SourceStandard, ErrMessageTooOld, "")
 		}
 		if d < -c.tolerance {
-			return verifyErr(SourceStandard, ErrMessageTooNew, "")
+			return verifyErr(event.SourceStandard, ErrMessageTooNew, "")
 		}
 	}
 	return nil
@@ -307,7 +309,7 @@ const (
 )
 
 func errTooManySignatures() error {
-	return verifyErr(SourceStandard, ErrInvalidHeaders, fmt.Sprintf("more than %d signatures", maxSignatures))
+	return verifyErr(event.SourceStandard, ErrInvalidHeaders, fmt.Sprintf("more than %d signatures", maxSignatures))
 }
 
 // matchV1 reports whether any v1 entry of the list is the MAC text t. A
@@ -406,17 +408,17 @@ func classifySignatures(sigs string) error {
 		var buf [ed25519.SignatureSize]byte
 		switch {
 		case !found || version == "" || value == "":
-			return verifyErr(SourceStandard, ErrInvalidHeaders, "signature entry is not version,signature")
+			return verifyErr(event.SourceStandard, ErrInvalidHeaders, "signature entry is not version,signature")
 		case version == "v1" && !decodeBase64(buf[:sha256.Size], value):
-			return verifyErr(SourceStandard, ErrInvalidHeaders, "v1 signature is not canonical base64 of 32 bytes")
+			return verifyErr(event.SourceStandard, ErrInvalidHeaders, "v1 signature is not canonical base64 of 32 bytes")
 		case version == "v1a" && !decodeBase64(buf[:], value):
-			return verifyErr(SourceStandard, ErrInvalidHeaders, "v1a signature is not canonical base64 of 64 bytes")
+			return verifyErr(event.SourceStandard, ErrInvalidHeaders, "v1a signature is not canonical base64 of 64 bytes")
 		}
 	}
 	if n == 0 {
-		return verifyErr(SourceStandard, ErrInvalidHeaders, "empty signature list")
+		return verifyErr(event.SourceStandard, ErrInvalidHeaders, "empty signature list")
 	}
-	return verifyErr(SourceStandard, ErrNoMatchingSignature, "")
+	return verifyErr(event.SourceStandard, ErrNoMatchingSignature, "")
 }
 
 // standardHeaders picks the webhook-* header set, or the svix-* set when
@@ -435,11 +437,11 @@ func standardHeaders(h http.Header) (id, ts, sig string, err error) {
 	}
 	switch {
 	case repeated:
-		return "", "", "", verifyErr(SourceStandard, ErrInvalidHeaders, "signature header repeated")
+		return "", "", "", verifyErr(event.SourceStandard, ErrInvalidHeaders, "signature header repeated")
 	case n < 3:
-		return "", "", "", verifyErr(SourceStandard, ErrRequiredHeaders, "need webhook-id, webhook-timestamp and webhook-signature (or the svix-* set)")
+		return "", "", "", verifyErr(event.SourceStandard, ErrRequiredHeaders, "need webhook-id, webhook-timestamp and webhook-signature (or the svix-* set)")
 	case len(id) > maxIDLen:
-		return "", "", "", verifyErr(SourceStandard, ErrInvalidHeaders, "message id too long")
+		return "", "", "", verifyErr(event.SourceStandard, ErrInvalidHeaders, "message id too long")
 	}
 	return id, ts, sig, nil
 }
@@ -550,17 +552,17 @@ func (v *IntercomVerifier) Verify(body []byte, h http.Header) error {
 	vs := h[headerHubSignature]
 	switch {
 	case len(vs) == 0 || vs[0] == "":
-		return verifyErr(SourceIntercom, ErrRequiredHeaders, "need X-Hub-Signature")
+		return verifyErr(event.SourceIntercom, ErrRequiredHeaders, "need X-Hub-Signature")
 	case len(vs) > 1:
-		return verifyErr(SourceIntercom, ErrInvalidHeaders, "X-Hub-Signature repeated")
+		return verifyErr(event.SourceIntercom, ErrInvalidHeaders, "X-Hub-Signature repeated")
 	}
 	hexSig, found := strings.CutPrefix(vs[0], "sha1=")
 	if !found {
-		return verifyErr(SourceIntercom, ErrInvalidHeaders, `X-Hub-Signature lacks the "sha1=" prefix`)
+		return verifyErr(event.SourceIntercom, ErrInvalidHeaders, `X-Hub-Signature lacks the "sha1=" prefix`)
 	}
 	var want [sha1.Size]byte
 	if !decodeHex(want[:], hexSig) {
-		return verifyErr(SourceIntercom, ErrInvalidHeaders, "X-Hub-Signature is not 40 hex digits")
+		return verifyErr(event.SourceIntercom, ErrInvalidHeaders, "X-Hub-Signature is not 40 hex digits")
 	}
 	for _, k := range v.keys.Load().macs {
 		m := k.get()
@@ -571,7 +573,7 @@ func (v *IntercomVerifier) Verify(body []byte, h http.Header) error {
 			return nil
 		}
 	}
-	return verifyErr(SourceIntercom, ErrNoMatchingSignature, "")
+	return verifyErr(event.SourceIntercom, ErrNoMatchingSignature, "")
 }
 
 // VerifyIntercomAge checks the age of notification n, decoded from a body
@@ -586,18 +588,18 @@ func (v *IntercomVerifier) Verify(body []byte, h http.Header) error {
 // so a window of hours never refuses a real delivery.
 //
 // Errors wrap ErrMessageTooOld or ErrMessageTooNew in a *VerifyError.
-func VerifyIntercomAge(n *IntercomNotification, now time.Time, maxAge time.Duration) error {
+func VerifyIntercomAge(n *event.IntercomNotification, now time.Time, maxAge time.Duration) error {
 	ts := n.CreatedAt
 	if ts.IsZero() {
 		ts = n.FirstSentAt
 	}
 	switch age := now.Sub(ts.Time); {
 	case ts.IsZero():
-		return verifyErr(SourceIntercom, ErrMessageTooOld, "notification has neither created_at nor first_sent_at")
+		return verifyErr(event.SourceIntercom, ErrMessageTooOld, "notification has neither created_at nor first_sent_at")
 	case age > maxAge:
-		return verifyErr(SourceIntercom, ErrMessageTooOld, "notification older than the max age")
+		return verifyErr(event.SourceIntercom, ErrMessageTooOld, "notification older than the max age")
 	case age < -DefaultTolerance:
-		return verifyErr(SourceIntercom, ErrMessageTooNew, "notification created in the future")
+		return verifyErr(event.SourceIntercom, ErrMessageTooNew, "notification created in the future")
 	}
 	return nil
 }
@@ -657,11 +659,11 @@ func (v *SeriesVerifier) Verify(h http.Header) error {
 	vs := h[v.header]
 	switch {
 	case len(vs) == 0 || vs[0] == "":
-		return verifyErr(SourceSeries, ErrRequiredHeaders, "need the "+v.header+" header")
+		return verifyErr(event.SourceSeries, ErrRequiredHeaders, "need the "+v.header+" header")
 	case len(vs) > 1:
-		return verifyErr(SourceSeries, ErrInvalidHeaders, v.header+" repeated")
+		return verifyErr(event.SourceSeries, ErrInvalidHeaders, v.header+" repeated")
 	case len(vs[0]) > maxTokenLen:
-		return verifyErr(SourceSeries, ErrInvalidHeaders, v.header+" too long")
+		return verifyErr(event.SourceSeries, ErrInvalidHeaders, v.header+" too long")
 	}
 	got := sha256.Sum256([]byte(vs[0]))
 	match := 0
@@ -669,7 +671,7 @@ func (v *SeriesVerifier) Verify(h http.Header) error {
 		match |= subtle.ConstantTimeCompare(got[:], want[:])
 	}
 	if match != 1 {
-		return verifyErr(SourceSeries, ErrNoMatchingSignature, "")
+		return verifyErr(event.SourceSeries, ErrNoMatchingSignature, "")
 	}
 	return nil
 }

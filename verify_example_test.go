@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 // The Standard Webhooks specification's own vector, verified at the time
@@ -93,11 +94,11 @@ func ExampleSeriesVerifier_Verify() {
 // dedupe store has forgotten its id is still refused.
 func ExampleVerifyIntercomAge() {
 	body := []byte(`{"type":"notification_event","id":"notif_3f1c","topic":"conversation.user.replied","created_at":1773406800}`)
-	ev, err := webhook.ParseFrom(webhook.SourceIntercom, body) // after IntercomVerifier.Verify
+	ev, err := event.ParseFrom(event.SourceIntercom, body) // after IntercomVerifier.Verify
 	if err != nil {
 		panic(err)
 	}
-	n := ev.(*webhook.IntercomNotification)
+	n := ev.(*event.IntercomNotification)
 	created := time.Unix(1773406800, 0)
 	fmt.Println(webhook.VerifyIntercomAge(n, created.Add(time.Minute), webhook.DefaultRetention)) // Intercom's retry
 	err = webhook.VerifyIntercomAge(n, created.Add(30*24*time.Hour), webhook.DefaultRetention)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inhook/webhook/event"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/require"
 )
@@ -310,7 +311,7 @@ func TestSeriesVerify(t *testing.T) {
 // match too.
 type badCase struct {
 	name string
-	src  Source
+	src  event.Source
 	h    http.Header
 	body []byte
 	want error
@@ -340,7 +341,7 @@ func badCases() []badCase {
 	hubGood := macSHA1(intercomKey, testBody)
 	series := func(v ...string) http.Header { return http.Header{seriesHeader: v} }
 
-	S, I, R := SourceStandard, SourceIntercom, SourceSeries
+	S, I, R := event.SourceStandard, event.SourceIntercom, event.SourceSeries
 	return []badCase{
 		// Missing, empty, partial and mixed header sets.
 		{"no headers", S, http.Header{}, testBody, ErrRequiredHeaders},
@@ -466,11 +467,11 @@ func TestVerifyRejects(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var err error
 			switch c.src {
-			case SourceStandard:
+			case event.SourceStandard:
 				_, _, err = std.Verify(c.body, c.h)
-			case SourceIntercom:
+			case event.SourceIntercom:
 				err = intercom.Verify(c.body, c.h)
-			case SourceSeries:
+			case event.SourceSeries:
 				err = series.Verify(c.h)
 			}
 			require.ErrorIs(t, err, c.want)

@@ -7,7 +7,7 @@
 //
 //	admit     the method, the source its headers name, the media type, the body within its limits (405, 401, 415, 413 or 503 if not)
 //	verify    the exact bytes read, against the configured keys (401 if not)
-//	decode    into a typed event: *JamCreated, *IntercomNotification, *SeriesWebhook, … (400 if not)
+//	decode    into a typed event of package event: *event.JamCreated, *event.IntercomNotification, … (400 if not)
 //	claim     the message id, so a retry or a replay runs once (200, or 409 while in flight)
 //	dispatch  to the callbacks: OnJamCreated, OnIntercom, OnSeries, OnAny, … (500 if one fails)
 //	settle    the claim: the id is processed, or released when a callback failed, so the sender's retry runs again
@@ -20,9 +20,10 @@
 // event types (acknowledged, passed to OnUnknown) and for duplicates; 200
 // for HEAD; 405, 413 and 415 for requests no sender makes; 503 with
 // Retry-After when the bodies in progress already hold the memory
-// WithMaxBodyMemory allows. The full table is on Handler. Each step is also usable alone: Verifier, IntercomVerifier
-// and SeriesVerifier for your own routing, Parse and ParseSeries for bytes
-// verified earlier (queues, replays), Deduper for your own store.
+// WithMaxBodyMemory allows. The full table is on Handler. Each step is also
+// usable alone: Verifier, IntercomVerifier and SeriesVerifier for your own
+// routing, event.ParseFrom and event.ParseSeries for bytes verified earlier
+// (queues, replays), Deduper for your own store.
 //
 // In inbox mode (WithInbox) the handler stores each verified delivery in an
 // Inbox and answers 200 once it is stored; Handler.Run's workers then run
@@ -44,15 +45,16 @@
 // The runnable examples show each part in use: ExampleNewHandler and
 // ExampleHandler_OnIntercom (the handler), ExampleWithInbox (inbox mode),
 // ExampleWithObserver (hooks), ExampleVerifier_Verify and the other
-// verifiers' (verifying by hand), ExampleParse and ExampleParseFrom
-// (decoding), ExampleDiagnosis (why a delivery failed: logged and given
-// to OnError, never to the sender) and ExampleWithKeyFunc (keys per
-// tenant).
+// verifiers' (verifying by hand), ExampleDiagnosis (why a delivery
+// failed: logged and given to OnError, never to the sender) and
+// ExampleWithKeyFunc (keys per tenant).
 //
 // Read this documentation in that order: Handler and NewHandler, the
 // Option functions (With…), the verifiers (Verifier, IntercomVerifier,
-// SeriesVerifier), then the events (Event, JamCreated,
-// IntercomNotification, SeriesWebhook and the types they hold).
+// SeriesVerifier), then Delivery, the errors, the inbox and the observer.
+// The events the callbacks receive, and their decoding by hand (Parse,
+// ParseFrom and its runnable examples), are package
+// github.com/inhook/webhook/event.
 //
 // Threat model in brief: an attacker can reach the endpoint and send any
 // bytes, replay captured deliveries, and send bodies of any size. The
@@ -78,7 +80,7 @@
 //
 // Bounds on what a signed body can make the handler do: a body decodes
 // into the event family of the source that verified it only (see
-// ParseFrom), so one sender's key never mints another sender's events, and
+// event.ParseFrom), so one sender's key never mints another sender's events, and
 // the dedupe id always comes from the source's own scheme (webhook-id for
 // Standard Webhooks, whatever id a body carries). An Intercom notification,
 // which no header timestamps, is refused (401) when its signed created_at
@@ -90,19 +92,9 @@
 // max age whose id the store lost early, to eviction or a restart.
 package webhook
 
-import standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
-
-// Source names the sender scheme that a delivery was verified with.
-type Source string
-
-// The sources this package verifies.
-const (
-	// SourceStandard is a Standard Webhooks delivery (Jam, through Svix).
-	SourceStandard Source = "standard"
-	// SourceIntercom is an Intercom app webhook signed with X-Hub-Signature.
-	SourceIntercom Source = "intercom"
-	// SourceSeries is an Intercom Series or Workflow webhook carrying a shared token.
-	SourceSeries Source = "series"
+import (
+	"github.com/inhook/webhook/event"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // sentinel is an error value that also matches the reference library's
@@ -152,7 +144,7 @@ var (
 // the verification sentinels; Reason is a short explanation that is safe to
 // log: it never holds a secret, a computed MAC or a received signature.
 type VerifyError struct {
-	Source Source
+	Source event.Source
 	Err    error
 	Reason string
 }
@@ -172,6 +164,6 @@ func (e *VerifyError) Error() string {
 // Unwrap returns the sentinel, so errors.Is(err, ErrNoMatchingSignature) works.
 func (e *VerifyError) Unwrap() error { return e.Err }
 
-func verifyErr(src Source, err error, reason string) error {
+func verifyErr(src event.Source, err error, reason string) error {
 	return &VerifyError{Source: src, Err: err, Reason: reason}
 }

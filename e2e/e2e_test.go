@@ -24,6 +24,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -177,7 +178,7 @@ func app(t *testing.T) (url string, verified func() []string) {
 	require.NoError(t, err)
 	var mu sync.Mutex
 	var got []string
-	h.OnAny(func(_ context.Context, d *webhook.Delivery, e webhook.Event) error {
+	h.OnAny(func(_ context.Context, d *webhook.Delivery, e event.Event) error {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, d.ID)
@@ -267,7 +268,7 @@ func TestInspectorInBrowser(t *testing.T) {
 		webhook.WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, err)
 	var got string
-	h.OnAny(func(_ context.Context, d *webhook.Delivery, e webhook.Event) error {
+	h.OnAny(func(_ context.Context, d *webhook.Delivery, e event.Event) error {
 		got = fmt.Sprintf("%s %s", d.ID, e.EventType())
 		return nil
 	})

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -105,7 +106,7 @@ func (s *suite) now() time.Time { return s.clock.Now() }
 func entry(key string, received time.Duration) *webhook.InboxEntry {
 	return &webhook.InboxEntry{
 		Key:        key,
-		Source:     webhook.SourceStandard,
+		Source:     event.SourceStandard,
 		ID:         "msg_" + key,
 		Timestamp:  start.Add(received - 3*time.Second + 123_456_789),
 		ReceivedAt: start.Add(received + 987_654_321),
@@ -223,9 +224,9 @@ func metaOrEmpty(m map[string]string) map[string]string {
 
 func testStoreAndGet(t *testing.T, s *suite) {
 	full := entry("full", 0)
-	bare := &webhook.InboxEntry{Key: "bare", Source: webhook.SourceSeries, ReceivedAt: start, Body: []byte("a=1&b=2")}
+	bare := &webhook.InboxEntry{Key: "bare", Source: event.SourceSeries, ReceivedAt: start, Body: []byte("a=1&b=2")}
 	intercom := entry("intercom:notif_1", time.Second)
-	intercom.Source, intercom.ID, intercom.Timestamp = webhook.SourceIntercom, "notif_1", time.Time{}
+	intercom.Source, intercom.ID, intercom.Timestamp = event.SourceIntercom, "notif_1", time.Time{}
 	for _, e := range []*webhook.InboxEntry{full, bare, intercom} {
 		s.store(t, e)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -43,7 +44,7 @@ func newWorkerRig(t *testing.T, s *suite, wc webhook.WorkerConfig, fn func(d *we
 	)
 	require.NoError(t, err)
 	r := &workerRig{s: s, h: h, runs: map[string]int{}}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		r.mu.Lock()
 		r.runs[d.ID]++
 		r.mu.Unlock()

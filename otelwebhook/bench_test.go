@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/otelwebhook"
 	"github.com/inhook/webhook/webhooktest"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -31,7 +32,7 @@ func benchHandler(b *testing.B, seen *int, opts ...webhook.Option) http.Handler 
 	if err != nil {
 		b.Fatal(err)
 	}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		*seen += len(e.JamID)
 		return nil
 	})

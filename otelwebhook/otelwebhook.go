@@ -60,6 +60,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -401,7 +402,7 @@ type destInfo struct {
 // share "source:other".
 func (o *observer) dest(d *webhook.Delivery) *destInfo {
 	typ := d.Event.EventType()
-	_, unknown := d.Event.(*webhook.UnknownEvent)
+	_, unknown := d.Event.(*event.UnknownEvent)
 	if unknown {
 		typ = "unknown"
 	}
@@ -451,7 +452,7 @@ func (si *sourceInfo) outcome(o webhook.Outcome) []metric.AddOption {
 	return si.dead
 }
 
-func (o *observer) source(src webhook.Source) *sourceInfo {
+func (o *observer) source(src event.Source) *sourceInfo {
 	return o.sources.get(string(src), func() *sourceInfo {
 		s := SourceKey.String(string(src))
 		opt := func(outcome string) []metric.AddOption {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/otelwebhook"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
@@ -184,7 +185,7 @@ func server(t *testing.T, tel *telemetry, fail func() error, opts ...webhook.Opt
 	}
 	h, err := webhook.NewHandler(append(base, opts...)...)
 	require.NoError(t, err)
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		require.True(t, trace.SpanFromContext(ctx).SpanContext().IsValid(), "the callback has no span")
 		if fail != nil {
 			return fail()
@@ -361,7 +362,7 @@ func TestCallbackFails(t *testing.T) {
 func TestStoredTraceContext(t *testing.T) {
 	tel := newTelemetry(t)
 	obs := tel.observer(t)
-	d := &webhook.Delivery{Source: webhook.SourceStandard, ID: "msg_stored", Event: &webhook.JamCreated{}}
+	d := &webhook.Delivery{Source: event.SourceStandard, ID: "msg_stored", Event: &event.JamCreated{}}
 	tracer := tel.tp.Tracer("test")
 
 	reqCtx, reqSpan := tracer.Start(context.Background(), "request", trace.WithSpanKind(trace.SpanKindServer))
@@ -421,7 +422,7 @@ func TestInbox(t *testing.T) {
 		webhook.WithWorkers(webhook.WorkerConfig{MinBackoff: time.Second, MaxBackoff: time.Second, MaxAttempts: 2, Poll: time.Millisecond}),
 	)
 	require.NoError(t, err)
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		if !trace.SpanFromContext(ctx).SpanContext().IsValid() {
 			return webhook.Permanent(errors.New("the callback has no span"))
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -74,7 +75,7 @@ func BenchmarkInboxCycle(b *testing.B) {
 	for b.Loop() {
 		id := "msg_2KWPBgLlAfxdpx2AI54pPJ85f" + strconv.Itoa(i)
 		i++
-		e := &webhook.InboxEntry{Key: "standard:" + id, Source: webhook.SourceStandard, ID: id,
+		e := &webhook.InboxEntry{Key: "standard:" + id, Source: event.SourceStandard, ID: id,
 			Timestamp: time.Now(), ReceivedAt: time.Now(), Header: header, Body: body}
 		if stored, err := ib.Store(ctx, e); err != nil || !stored {
 			b.Fatal(stored, err)
@@ -129,7 +130,7 @@ func BenchmarkInboxStoreParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			id := "msg_" + strconv.FormatInt(n.Add(1), 10)
-			e := &webhook.InboxEntry{Key: "standard:" + id, Source: webhook.SourceStandard, ID: id,
+			e := &webhook.InboxEntry{Key: "standard:" + id, Source: event.SourceStandard, ID: id,
 				ReceivedAt: time.Now(), Header: header, Body: body}
 			if stored, err := ib.Store(ctx, e); err != nil || !stored {
 				b.Fatal(stored, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/redisstore"
 	"github.com/redis/go-redis/v9"
 )
@@ -65,7 +66,7 @@ func ExampleNewInbox() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		log.Printf("jam %s (delivery %s, attempt %d)", e.JamID, d.Key, d.InboxAttempt)
 		return nil
 	})

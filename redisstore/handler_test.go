@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -116,7 +117,7 @@ func newFleet(t *testing.T, n int, clients []*redis.Client, prefix string, opts 
 	return f
 }
 
-func (f *fleet) callback(_ context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+func (f *fleet) callback(_ context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 	id, ok := f.index[e.JamID]
 	if !ok || d.ID != msgID(id) {
 		f.wrongID.Add(1)
@@ -558,7 +559,7 @@ func BenchmarkHandlerRedis(b *testing.B) {
 		b.Fatal(err)
 	}
 	var seen int
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		seen++
 		return nil
 	})
@@ -612,7 +613,7 @@ func TestHandlerStoreAfterSenderHangsUp(t *testing.T) {
 	f.failFirst[1] = true
 	h := f.handlers[0]
 	var hangUp atomic.Pointer[context.CancelFunc]
-	h.OnAny(func(context.Context, *webhook.Delivery, webhook.Event) error {
+	h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error {
 		if cancel := hangUp.Load(); cancel != nil {
 			(*cancel)()
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -444,7 +445,7 @@ func decodeEntry(r any) (webhook.InboxEntry, string, error) {
 func entryFromMap(m map[string]string) (webhook.InboxEntry, string, error) {
 	e := webhook.InboxEntry{
 		Key:       m["k"],
-		Source:    webhook.Source(m["src"]),
+		Source:    event.Source(m["src"]),
 		ID:        m["id"],
 		State:     webhook.InboxState(m["st"]),
 		LastError: m["err"],

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -107,7 +108,7 @@ func TestInboxRedisCrash(t *testing.T) {
 			require.NoError(t, err)
 			var mu sync.Mutex
 			processed := map[string]int{}
-			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 				mu.Lock()
 				defer mu.Unlock()
 				processed[d.ID]++

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -52,7 +53,7 @@ func TestInboxHandlerRedisOutage(t *testing.T) {
 		inCut     atomic.Int32
 		waiting   atomic.Int32
 	)
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		// The first runs hold on until Redis is gone, so their Complete
 		// fails and their deliveries must survive on their lease.
 		select {

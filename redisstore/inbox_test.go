@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -31,7 +32,7 @@ func newTestInbox(t *testing.T, opts ...InboxOption) (*Inbox, *webhooktest.Clock
 func entry(key string) *webhook.InboxEntry {
 	return &webhook.InboxEntry{
 		Key:        key,
-		Source:     webhook.SourceStandard,
+		Source:     event.SourceStandard,
 		ID:         strings.TrimPrefix(key, "standard:"),
 		Timestamp:  webhooktest.Time().Add(-time.Second),
 		ReceivedAt: webhooktest.Time(),
@@ -102,7 +103,7 @@ func TestInboxRoundTrip(t *testing.T) {
 	require.Equal(t, []webhook.InboxEntry{inUTC(*want)}, list)
 
 	// Nil and empty header, meta and body come back as they went in.
-	bare := &webhook.InboxEntry{Key: "intercom:n_1", Source: webhook.SourceIntercom, Body: []byte{}, Header: http.Header{}}
+	bare := &webhook.InboxEntry{Key: "intercom:n_1", Source: event.SourceIntercom, Body: []byte{}, Header: http.Header{}}
 	stored, err = ib.Store(ctx, bare)
 	require.NoError(t, err)
 	require.True(t, stored)

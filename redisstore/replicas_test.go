@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -95,7 +96,7 @@ func replicaMain(addr, prefix string) int {
 	if err != nil {
 		return fail(err)
 	}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		if e.JamID == "" || d.ID == "" {
 			return webhook.Permanent(errors.New("delivery without ids"))
 		}

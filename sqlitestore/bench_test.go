@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 // benchBody is the size of a typical jam.created delivery.
@@ -37,7 +38,7 @@ func BenchmarkStore(b *testing.B) {
 			ctx := context.Background()
 			var seq atomic.Int64
 			store := func() {
-				e := &webhook.InboxEntry{Key: fmt.Sprint("standard:msg_", seq.Add(1)), Source: webhook.SourceStandard, Body: benchBody}
+				e := &webhook.InboxEntry{Key: fmt.Sprint("standard:msg_", seq.Add(1)), Source: event.SourceStandard, Body: benchBody}
 				if _, err := s.Store(ctx, e); err != nil {
 					b.Error(err)
 				}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/sqlitestore"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
@@ -350,7 +351,7 @@ func crashChild(dir string) {
 	if err != nil {
 		fail(err)
 	}
-	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error {
+	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
 		if rand.Float64() < crashFailRate {
 			if _, err := fmt.Fprintf(failures, "%s %d\n", d.Key, d.InboxAttempt); err != nil {
 				return err

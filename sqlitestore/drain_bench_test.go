@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/sqlitestore"
 	"github.com/inhook/webhook/webhooktest"
 )
@@ -41,7 +42,7 @@ func BenchmarkDrain(b *testing.B) {
 			}
 			var ran atomic.Int64
 			all := make(chan struct{})
-			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 				if ran.Add(1) == int64(b.N) {
 					close(all)
 				}

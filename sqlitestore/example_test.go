@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/sqlitestore"
 	"github.com/inhook/webhook/webhooktest"
 )
@@ -38,7 +39,7 @@ func ExampleOpen() {
 		log.Fatal(err)
 	}
 	done := make(chan struct{})
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		fmt.Println("worker:", d.Key, "attempt", d.InboxAttempt)
 		close(done)
 		return nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 // DefaultListLimit is the number of deliveries List returns when the
@@ -396,7 +397,7 @@ func scanEntry(r scanner, rowid *int64, e *webhook.InboxEntry) error {
 		&state, &e.Attempts, &next, &until, &e.LastError, &updated); err != nil {
 		return err
 	}
-	e.Source = webhook.Source(source)
+	e.Source = event.Source(source)
 	e.State = webhook.InboxState(state)
 	e.Timestamp = fromNanos(signed)
 	e.ReceivedAt = fromNanos(received)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/stretchr/testify/require"
 )
 
@@ -46,7 +47,7 @@ func open(t testing.TB, path string, opts ...Option) *Store {
 func entry(key string) *webhook.InboxEntry {
 	return &webhook.InboxEntry{
 		Key:    key,
-		Source: webhook.SourceStandard,
+		Source: event.SourceStandard,
 		ID:     key,
 		Header: http.Header{"Webhook-Id": {key}},
 		Body:   []byte(`{"type":"jam.created"}`),
@@ -59,7 +60,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	e := &webhook.InboxEntry{
 		Key:        "standard:msg_1",
-		Source:     webhook.SourceStandard,
+		Source:     event.SourceStandard,
 		ID:         "msg_1",
 		Timestamp:  clk.Now().Add(-time.Second),
 		ReceivedAt: clk.Now(),

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -70,7 +71,7 @@ func TestReadCapture(t *testing.T) {
 				webhook.WithLogger(slog.New(slog.DiscardHandler)))
 			require.NoError(t, err)
 			var got string
-			h.OnAny(func(_ context.Context, d *webhook.Delivery, e webhook.Event) error { got = e.EventType(); return nil })
+			h.OnAny(func(_ context.Context, d *webhook.Delivery, e event.Event) error { got = e.EventType(); return nil })
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, c.Request())
 			require.Equal(t, tt.wantStatus, w.Code)
@@ -97,7 +98,7 @@ func ExampleReadCapture() {
 	}
 	h, _ := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(func() time.Time { return c.Received }),
 		webhook.WithLogger(slog.New(slog.DiscardHandler)))
-	h.OnAny(func(_ context.Context, d *webhook.Delivery, e webhook.Event) error {
+	h.OnAny(func(_ context.Context, d *webhook.Delivery, e event.Event) error {
 		fmt.Println(d.ID, e.EventType())
 		return nil
 	})

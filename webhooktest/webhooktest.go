@@ -2,7 +2,7 @@
 // github.com/inhook/webhook: it signs bodies as Jam (Standard Webhooks),
 // Intercom and Intercom Series do, builds signed *http.Request values at a
 // fixed time, provides a fake clock, and embeds a fixture for every event
-// shape the webhook package decodes.
+// shape package webhook/event decodes.
 //
 // There is one request builder per sender, NewStandardRequest,
 // NewIntercomRequest and NewSeriesRequest, and NewFixtureRequest for an

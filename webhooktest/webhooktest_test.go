@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -102,8 +103,8 @@ func TestEveryFixtureThroughHandler(t *testing.T) {
 				webhook.WithLogger(slog.New(slog.DiscardHandler)),
 			)
 			require.NoError(t, err)
-			var got webhook.Event
-			h.OnAny(func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error {
+			var got event.Event
+			h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
 				got = e
 				want := webhooktest.Fixture(name)
 				if strings.HasPrefix(name, "intercom/") {

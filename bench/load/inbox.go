@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 // inboxTarget returns the target name: our handler in inbox mode on ib,
@@ -24,7 +25,7 @@ func inboxTarget(name string, ib webhook.Inbox) (Target, error) {
 		return Target{}, err
 	}
 	var calls atomic.Int64
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		if e.JamID == "" {
 			return errors.New("jam.created without jamId")
 		}

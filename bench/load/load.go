@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
@@ -80,7 +81,7 @@ func Targets() ([]Target, error) {
 		return nil, err
 	}
 	var oursCalls, refCalls atomic.Int64
-	ours.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	ours.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		if e.JamID == "" {
 			return errors.New("jam.created without jamId")
 		}
@@ -100,7 +101,7 @@ func Targets() ([]Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	callback := func(ctx context.Context, e *webhook.JamCreated) error {
+	callback := func(ctx context.Context, e *event.JamCreated) error {
 		if e.JamID == "" {
 			return errors.New("jam.created without jamId")
 		}
@@ -117,7 +118,7 @@ func Targets() ([]Target, error) {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		var e webhook.JamCreated
+		var e event.JamCreated
 		if err := json.Unmarshal(body, &e); err != nil {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return

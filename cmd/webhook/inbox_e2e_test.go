@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/sqlitestore"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
@@ -56,7 +57,7 @@ func TestInboxDeadAndReplayEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	var fixed atomic.Bool
 	var runs, successes atomic.Int32
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		runs.Add(1)
 		if !fixed.Load() {
 			return errors.New("the CRM is down")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/sqlitestore"
 	"github.com/stretchr/testify/require"
 )
@@ -27,7 +28,7 @@ func inboxFixture(t *testing.T) string {
 	ctx := context.Background()
 	for _, k := range []string{"standard:msg_dead", "standard:msg_done", "intercom:notif_pending"} {
 		_, err := ib.Store(ctx, &webhook.InboxEntry{
-			Key: k, Source: webhook.Source(strings.Split(k, ":")[0]), ID: strings.Split(k, ":")[1],
+			Key: k, Source: event.Source(strings.Split(k, ":")[0]), ID: strings.Split(k, ":")[1],
 			Header: http.Header{"Webhook-Id": {strings.Split(k, ":")[1]}},
 			Body:   []byte(`{"type":"jam.created"}`), Meta: map[string]string{"traceparent": "00-1-2-01"},
 		})

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 )
 
@@ -45,15 +46,15 @@ func (in *inspector) replayPlan(rec *record) replayPlan {
 	switch {
 	case rec.Cut:
 		return replayPlan{Note: "the body went past --max-body and was not kept whole"}
-	case rec.Source == string(webhook.SourceStandard) && in.signingSecret() == "":
+	case rec.Source == string(event.SourceStandard) && in.signingSecret() == "":
 		return replayPlan{Note: "no whsec_ secret is configured to re-sign with"}
-	case rec.Source == string(webhook.SourceStandard):
+	case rec.Source == string(event.SourceStandard):
 		return replayPlan{Possible: true, Resign: true, CanKeep: true,
 			Note: "re-signed with the configured secret and a fresh timestamp; with \"keep id\" the receiver acknowledges it as a duplicate if the original was processed, without it a new message id is used and the callbacks run again"}
-	case rec.Source == string(webhook.SourceIntercom):
+	case rec.Source == string(event.SourceIntercom):
 		return replayPlan{Possible: true,
 			Note: "sent byte for byte with its own X-Hub-Signature (Intercom signs no timestamp); its notification id is kept, so a processed one is acknowledged as a duplicate"}
-	case rec.Source == string(webhook.SourceSeries):
+	case rec.Source == string(event.SourceSeries):
 		return replayPlan{Possible: true, Note: "sent byte for byte with its token header"}
 	}
 	return replayPlan{Possible: true, Note: "sent byte for byte: no configured source's headers were present"}
@@ -134,7 +135,7 @@ func (in *inspector) forwardRequest(ctx context.Context, rec *record) (*http.Req
 		req.Header[k] = append([]string(nil), vs...)
 	}
 	switch {
-	case rec.Source == string(webhook.SourceStandard) && in.fwd.secret != "":
+	case rec.Source == string(event.SourceStandard) && in.fwd.secret != "":
 		prefix := "Webhook-"
 		if req.Header.Get("Webhook-Id") == "" && req.Header.Get("Svix-Id") != "" {
 			prefix = "Svix-"
@@ -147,7 +148,7 @@ func (in *inspector) forwardRequest(ctx context.Context, rec *record) (*http.Req
 		}
 		req.Header.Set(prefix+"Timestamp", strconv.FormatInt(ts.Unix(), 10))
 		req.Header.Set(prefix+"Signature", sig)
-	case rec.Source == string(webhook.SourceIntercom) && in.fwd.intercom != "":
+	case rec.Source == string(event.SourceIntercom) && in.fwd.intercom != "":
 		req.Header.Set("X-Hub-Signature", webhooktest.SignIntercom(in.fwd.intercom, rec.Body))
 	}
 	return req, nil
@@ -196,7 +197,7 @@ var fixtureHeaders = []string{"Content-Type", "Webhook-Id", "Webhook-Timestamp",
 // saved as: the sender's directory as in webhooktest's fixtures, then the
 // event type and message id (or the delivery's number) made safe.
 func fixtureName(rec *record) (string, error) {
-	dir := map[string]string{string(webhook.SourceStandard): "jam", string(webhook.SourceIntercom): "intercom", string(webhook.SourceSeries): "series"}[rec.Source]
+	dir := map[string]string{string(event.SourceStandard): "jam", string(event.SourceIntercom): "intercom", string(event.SourceSeries): "series"}[rec.Source]
 	if dir == "" {
 		return "", errors.New("no configured source's headers: nothing to save a fixture for")
 	}
@@ -259,7 +260,7 @@ func saveFixture(dir, seriesHeader string, rec *record) (string, error) {
 			fmt.Fprintf(&h, "%s: %s\n", k, v)
 		}
 	}
-	if rec.Source == string(webhook.SourceSeries) {
+	if rec.Source == string(event.SourceSeries) {
 		k := http.CanonicalHeaderKey(seriesHeader)
 		for _, v := range rec.Header.Values(k) {
 			fmt.Fprintf(&h, "%s: %s\n", k, v)

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 // An inspector records every request the receiver gets, learns each
@@ -360,7 +361,7 @@ func claimedID(r *record) string {
 			return v
 		}
 	}
-	if r.Source == string(webhook.SourceIntercom) {
+	if r.Source == string(event.SourceIntercom) {
 		var b struct {
 			ID json.RawMessage `json:"id"`
 		}
@@ -380,7 +381,7 @@ func claimedType(r *record) string {
 	if r.Source == "" {
 		return ""
 	}
-	ev, err := decode(webhook.Source(r.Source), r.Body, r.Header)
+	ev, err := decode(event.Source(r.Source), r.Body, r.Header)
 	if err != nil {
 		return ""
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -36,7 +37,7 @@ type inspectRig struct {
 	page     *httptest.Server
 }
 
-func newInspectRig(t *testing.T, f inspectFlags, ib webhook.Inbox, onAny func(context.Context, *webhook.Delivery, webhook.Event) error) *inspectRig {
+func newInspectRig(t *testing.T, f inspectFlags, ib webhook.Inbox, onAny func(context.Context, *webhook.Delivery, event.Event) error) *inspectRig {
 	t.Helper()
 	f.addr = optionalAddr{set: true, addr: "127.0.0.1:0"}
 	if f.keep == 0 {
@@ -53,7 +54,7 @@ func newInspectRig(t *testing.T, f inspectFlags, ib webhook.Inbox, onAny func(co
 	h, err := webhook.NewHandler(opts...)
 	require.NoError(t, err)
 	if onAny == nil {
-		onAny = func(context.Context, *webhook.Delivery, webhook.Event) error { return nil }
+		onAny = func(context.Context, *webhook.Delivery, event.Event) error { return nil }
 	}
 	h.OnAny(onAny)
 	if ib != nil {
@@ -242,7 +243,7 @@ func TestInspectorForward(t *testing.T) {
 			var got []string
 			app, err := webhook.NewHandler(webhook.WithSecrets(tt.appSecret), webhook.WithIntercomSecrets(tt.appInterco), webhook.WithLogger(slog.New(slog.DiscardHandler)))
 			require.NoError(t, err)
-			app.OnAny(func(_ context.Context, d *webhook.Delivery, e webhook.Event) error {
+			app.OnAny(func(_ context.Context, d *webhook.Delivery, e event.Event) error {
 				mu.Lock()
 				defer mu.Unlock()
 				got = append(got, string(d.Source)+" "+d.ID+" "+e.EventType())
@@ -354,7 +355,7 @@ func TestInspectorFixture(t *testing.T) {
 		h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
 			webhook.WithClock(func() time.Time { return c.Received }), webhook.WithLogger(slog.New(slog.DiscardHandler)))
 		require.NoError(t, err)
-		h.OnAny(func(context.Context, *webhook.Delivery, webhook.Event) error { return nil })
+		h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, c.Request())
 		require.Equal(t, want, w.Code, name)
@@ -457,7 +458,7 @@ func TestInspectorEvents(t *testing.T) {
 // and replaying it from the page makes it pending again.
 func TestInspectorInbox(t *testing.T) {
 	ib := webhook.NewMemoryInbox(100, nil)
-	rig := newInspectRig(t, inspectFlags{}, ib, func(context.Context, *webhook.Delivery, webhook.Event) error {
+	rig := newInspectRig(t, inspectFlags{}, ib, func(context.Context, *webhook.Delivery, event.Event) error {
 		return io.ErrUnexpectedEOF
 	})
 	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))
@@ -584,7 +585,7 @@ func TestInspectorBodyLimit(t *testing.T) {
 	in := newInspector(&f, keys, webhook.DefaultTolerance, max, nil, logger)
 	h, err := webhook.NewHandler(append([]webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithMaxBodySize(max), webhook.WithLogger(logger)}, in.options()...)...)
 	require.NoError(t, err)
-	h.OnAny(func(context.Context, *webhook.Delivery, webhook.Event) error { return nil })
+	h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })
 	recv := in.receiver(h)
 	page := httptest.NewServer(in.guard(in.routes()))
 	defer page.Close()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 // diagnose turns a rejection, and the handler's diagnosis of it
@@ -30,7 +31,7 @@ func diagnose(rj webhook.Rejection, dg *webhook.Diagnosis, h http.Header, receiv
 		}
 		return reason, hint
 	}
-	src := webhook.SourceStandard
+	src := event.SourceStandard
 	if rj.Delivery != nil && rj.Delivery.Source != "" {
 		src = rj.Delivery.Source
 	}
@@ -130,11 +131,11 @@ func (in *inspector) verdict(rec *record, status int, reason string, duplicate b
 		steps = append(steps, verdictStep{step, result, fmt.Sprintf(format, args...)})
 	}
 	clock := clockAt{now: func() time.Time { return rec.Time }}
-	src := webhook.Source(rec.Source)
-	names := map[webhook.Source]string{
-		webhook.SourceStandard: "Standard Webhooks (Jam)",
-		webhook.SourceIntercom: "Intercom",
-		webhook.SourceSeries:   "Intercom Series",
+	src := event.Source(rec.Source)
+	names := map[event.Source]string{
+		event.SourceStandard: "Standard Webhooks (Jam)",
+		event.SourceIntercom: "Intercom",
+		event.SourceSeries:   "Intercom Series",
 	}
 	if src == "" {
 		add("sender", "fail", "no signature headers of a configured source: expected webhook-id, webhook-timestamp and webhook-signature (or svix-*), X-Hub-Signature, or %s", in.keys.header())
@@ -143,7 +144,7 @@ func (in *inspector) verdict(rec *record, status int, reason string, duplicate b
 	add("sender", "pass", "%s, from its headers", names[src])
 
 	switch src {
-	case webhook.SourceStandard:
+	case event.SourceStandard:
 		if len(in.keys.secrets) == 0 {
 			add("key", "fail", "no Standard Webhooks secret is configured: the handler answers 401")
 			break
@@ -173,7 +174,7 @@ func (in *inspector) verdict(rec *record, status int, reason string, duplicate b
 				add("timestamp", "pass", "signed %s before arrival, inside the ±%s window", skew.Round(time.Millisecond), in.tol)
 			}
 		}
-	case webhook.SourceIntercom:
+	case event.SourceIntercom:
 		if len(in.keys.intercom) == 0 {
 			add("key", "fail", "no Intercom client secret is configured: the handler answers 401")
 			break
@@ -189,8 +190,8 @@ func (in *inspector) verdict(rec *record, status int, reason string, duplicate b
 			break
 		}
 		add("signature", "pass", "X-Hub-Signature (HMAC-SHA1 of the %d body bytes) matches a configured client secret", len(rec.Body))
-		if ev, err := webhook.ParseFrom(src, rec.Body); err == nil {
-			if n, ok := ev.(*webhook.IntercomNotification); ok {
+		if ev, err := event.ParseFrom(src, rec.Body); err == nil {
+			if n, ok := ev.(*event.IntercomNotification); ok {
 				if err := webhook.VerifyIntercomAge(n, rec.Time, webhook.DefaultRetention); err != nil {
 					add("age", "fail", "%s", explain(src, err, rec.Header, clock))
 				} else {
@@ -198,7 +199,7 @@ func (in *inspector) verdict(rec *record, status int, reason string, duplicate b
 				}
 			}
 		}
-	case webhook.SourceSeries:
+	case event.SourceSeries:
 		v, err := webhook.NewSeriesVerifier(in.keys.header(), in.keys.tokens...)
 		if err != nil {
 			add("key", "fail", "%v", err)

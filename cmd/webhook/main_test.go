@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -158,7 +159,7 @@ func TestSignThenVerify(t *testing.T) {
 			verify: []string{"--intercom-secret", "not-the-client-secret", "--now", at}, code: exitFail, want: []string{"FAIL: no configured client secret"}},
 		{name: "series form", source: "series", body: seriesBody,
 			verify: []string{"--series-token", webhooktest.SeriesToken}, code: exitOK,
-			want: []string{"OK: Series token in X-Series-Token matches", "event: " + webhook.TypeSeriesWebhook}},
+			want: []string{"OK: Series token in X-Series-Token matches", "event: " + event.TypeSeriesWebhook}},
 		{name: "series wrong token", source: "series", body: seriesBody,
 			verify: []string{"--series-token", "another-token-of-16-bytes"}, code: exitFail, want: []string{"FAIL: the token matches no configured token"}},
 		{name: "series custom header", source: "series", body: seriesBody, signArgs: []string{"--series-header", "X-Hook-Auth", "--series-token", "custom-token-1234567890"},
@@ -293,7 +294,7 @@ func newReceiver(t *testing.T) (*httptest.Server, func() []string) {
 	require.NoError(t, err)
 	var mu sync.Mutex
 	var seen []string
-	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error {
+	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
 		mu.Lock()
 		defer mu.Unlock()
 		seen = append(seen, string(d.Source)+" "+e.EventType())
@@ -324,7 +325,7 @@ func TestSend(t *testing.T) {
 	require.Regexp(t, `^200 OK\s+\S+\s+intercom\s+notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c\n$`, r.stdout)
 	r = runCmd(t, "", "send", "--url", srv.URL, "--file", seriesFile, "--source", "series", "--method", "PUT")
 	require.Equal(t, exitOK, r.code, r.stderr)
-	require.Equal(t, []string{"standard jam.created", "intercom conversation.user.replied", "series " + webhook.TypeSeriesWebhook}, seen())
+	require.Equal(t, []string{"standard jam.created", "intercom conversation.user.replied", "series " + event.TypeSeriesWebhook}, seen())
 
 	// The same id twice: the duplicate is acknowledged without callbacks.
 	for range 2 {
@@ -455,7 +456,7 @@ func TestServe(t *testing.T) {
 	require.Len(t, lines, 3)
 	require.Equal(t, eventLine{Source: "standard", Type: "jam.created", ID: "msg_serve_1", Event: lines[0].Event}, lines[0])
 	require.Equal(t, eventLine{Source: "intercom", Type: "conversation.user.replied", ID: "notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c", Event: lines[1].Event}, lines[1])
-	require.Equal(t, eventLine{Source: "series", Type: webhook.TypeSeriesWebhook, ID: "", Event: lines[2].Event}, lines[2])
+	require.Equal(t, eventLine{Source: "series", Type: event.TypeSeriesWebhook, ID: "", Event: lines[2].Event}, lines[2])
 	for _, l := range lines {
 		require.True(t, json.Valid(l.Event) && string(l.Event) != "null", string(l.Event))
 	}
@@ -660,10 +661,10 @@ func TestServePrintsEventOfItsKind(t *testing.T) {
 	for name, absent := range others {
 		t.Run(name, func(t *testing.T) {
 			body := webhooktest.Fixture(name)
-			ev, err := webhook.Parse(body)
+			ev, err := event.Parse(body)
 			require.NoError(t, err)
-			n := ev.(*webhook.IntercomNotification)
-			line := print(false, &webhook.Delivery{Source: webhook.SourceIntercom, ID: n.ID.String(), Body: body, Event: ev})
+			n := ev.(*event.IntercomNotification)
+			line := print(false, &webhook.Delivery{Source: event.SourceIntercom, ID: n.ID.String(), Body: body, Event: ev})
 			got := item(line["event"])
 			want, err := json.Marshal(intercomItem(n))
 			require.NoError(t, err)
@@ -677,18 +678,18 @@ func TestServePrintsEventOfItsKind(t *testing.T) {
 
 	// A kind without a typed accessor: the item as sent.
 	body := webhooktest.Fixture("intercom/article.created.json")
-	ev, err := webhook.Parse(body)
+	ev, err := event.Parse(body)
 	require.NoError(t, err)
-	line := print(false, &webhook.Delivery{Source: webhook.SourceIntercom, Body: body, Event: ev})
-	require.JSONEq(t, string(ev.(*webhook.IntercomNotification).Item()), string(item(line["event"])))
+	line := print(false, &webhook.Delivery{Source: event.SourceIntercom, Body: body, Event: ev})
+	require.JSONEq(t, string(ev.(*event.IntercomNotification).Item()), string(item(line["event"])))
 	require.NotContains(t, string(line["event"]), "monthly_spend")
 
 	// --raw: the body as received, JSON as JSON, a form as a string.
-	line = print(true, &webhook.Delivery{Source: webhook.SourceIntercom, Body: body, Event: ev})
+	line = print(true, &webhook.Delivery{Source: event.SourceIntercom, Body: body, Event: ev})
 	require.NotContains(t, line, "event")
 	require.JSONEq(t, string(body), string(line["body"]))
-	series, err := webhook.ParseSeries([]byte(seriesBody), "application/x-www-form-urlencoded")
+	series, err := event.ParseSeries([]byte(seriesBody), "application/x-www-form-urlencoded")
 	require.NoError(t, err)
-	line = print(true, &webhook.Delivery{Source: webhook.SourceSeries, Body: []byte(seriesBody), Event: series})
+	line = print(true, &webhook.Delivery{Source: event.SourceSeries, Body: []byte(seriesBody), Event: series})
 	require.Equal(t, `"`+seriesBody+`"`, string(line["body"]))
 }

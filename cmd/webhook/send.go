@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 )
 
@@ -162,9 +162,9 @@ func messageID(d delivery, h http.Header) string {
 	if v := h.Get("Webhook-Id") + h.Get("Svix-Id"); v != "" {
 		return v
 	}
-	if d.source == webhook.SourceIntercom {
-		if e, err := webhook.ParseFrom(webhook.SourceIntercom, d.body); err == nil {
-			if n, ok := e.(*webhook.IntercomNotification); ok && n.ID != "" {
+	if d.source == event.SourceIntercom {
+		if e, err := event.ParseFrom(event.SourceIntercom, d.body); err == nil {
+			if n, ok := e.(*event.IntercomNotification); ok && n.ID != "" {
 				return n.ID.String()
 			}
 		}

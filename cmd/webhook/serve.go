@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/sqlitestore"
 	"github.com/inhook/webhook/webhooktest"
 )
@@ -231,24 +232,24 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sour
 func sources(k *keyFlags) []string {
 	var s []string
 	if len(k.secrets) > 0 {
-		s = append(s, string(webhook.SourceStandard))
+		s = append(s, string(event.SourceStandard))
 	}
 	if len(k.intercom) > 0 {
-		s = append(s, string(webhook.SourceIntercom))
+		s = append(s, string(event.SourceIntercom))
 	}
 	if len(k.tokens) > 0 {
-		s = append(s, string(webhook.SourceSeries)+" in "+k.header())
+		s = append(s, string(event.SourceSeries)+" in "+k.header())
 	}
 	return s
 }
 
 // printEvents returns an OnAny callback that writes one eventLine per
 // event to w. Lines are written whole, one request at a time.
-func printEvents(w io.Writer, logger *slog.Logger, raw bool) func(context.Context, *webhook.Delivery, webhook.Event) error {
+func printEvents(w io.Writer, logger *slog.Logger, raw bool) func(context.Context, *webhook.Delivery, event.Event) error {
 	var mu sync.Mutex
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	return func(ctx context.Context, d *webhook.Delivery, e webhook.Event) error {
+	return func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
 		line := eventLine{Source: string(d.Source), Type: e.EventType(), ID: d.ID}
 		if raw {
 			line.Body = rawBody(d.Body)
@@ -291,16 +292,16 @@ func rawBody(body []byte) json.RawMessage {
 // notification's item is shown as its kind, so the fields the package's
 // item model holds for other kinds (a contact's plan in a conversation,
 // say) do not appear as zeros.
-func marshalEvent(e webhook.Event) ([]byte, error) {
+func marshalEvent(e event.Event) ([]byte, error) {
 	switch e := e.(type) {
-	case *webhook.UnknownEvent:
+	case *event.UnknownEvent:
 		if json.Valid(e.Raw) {
 			return json.Marshal(struct {
 				Type string
 				Raw  json.RawMessage
 			}{e.Type, e.Raw})
 		}
-	case *webhook.IntercomNotification:
+	case *event.IntercomNotification:
 		return json.Marshal(intercomEvent{e, intercomEventData{Type: e.Data.Type, Item: intercomItem(e)}})
 	}
 	return json.Marshal(e)
@@ -309,7 +310,7 @@ func marshalEvent(e webhook.Event) ([]byte, error) {
 // intercomEvent is a notification with its data.item replaced: the
 // outer Data hides the embedded one for encoding/json.
 type intercomEvent struct {
-	*webhook.IntercomNotification
+	*event.IntercomNotification
 	Data intercomEventData `json:"data"`
 }
 
@@ -320,7 +321,7 @@ type intercomEventData struct {
 
 // intercomItem returns n's item as its typed kind, or as the raw JSON the
 // sender sent for a kind without a typed accessor, or nil.
-func intercomItem(n *webhook.IntercomNotification) any {
+func intercomItem(n *event.IntercomNotification) any {
 	if v := n.Conversation(); v != nil {
 		return v
 	}

@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 )
 
@@ -59,9 +59,9 @@ func newMessageID() string {
 	return "msg_" + hex.EncodeToString(b[:])
 }
 
-func parseSource(s string) (webhook.Source, error) {
-	switch src := webhook.Source(s); src {
-	case webhook.SourceStandard, webhook.SourceIntercom, webhook.SourceSeries:
+func parseSource(s string) (event.Source, error) {
+	switch src := event.Source(s); src {
+	case event.SourceStandard, event.SourceIntercom, event.SourceSeries:
 		return src, nil
 	}
 	return "", fmt.Errorf("source %q is not standard, intercom or series", s)
@@ -69,8 +69,8 @@ func parseSource(s string) (webhook.Source, error) {
 
 // contentType guesses the Content-Type for body: JSON unless a Series
 // body does not look like a JSON object.
-func contentType(src webhook.Source, body []byte) string {
-	if src == webhook.SourceSeries && !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
+func contentType(src event.Source, body []byte) string {
+	if src == event.SourceSeries && !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
 		return "application/x-www-form-urlencoded"
 	}
 	return "application/json"
@@ -79,7 +79,7 @@ func contentType(src webhook.Source, body []byte) string {
 // delivery is one body to sign.
 type delivery struct {
 	label  string // the fixture name or the file
-	source webhook.Source
+	source event.Source
 	ctype  string
 	body   []byte
 }
@@ -91,7 +91,7 @@ func fixtureDelivery(name string) (delivery, error) {
 	if !ok {
 		return delivery{}, fmt.Errorf("no fixture %q", name)
 	}
-	return delivery{label: name, source: webhook.Source(src), ctype: ct, body: webhooktest.Fixture(name)}, nil
+	return delivery{label: name, source: event.Source(src), ctype: ct, body: webhooktest.Fixture(name)}, nil
 }
 
 // errSecret is the error for a --secret that verifies but cannot sign (a
@@ -107,7 +107,7 @@ func (s *signing) sign(d delivery, stamp bool) (http.Header, []byte) {
 	opts := []webhooktest.RequestOption{webhooktest.WithContentType(d.ctype)}
 	var r *http.Request
 	switch d.source {
-	case webhook.SourceStandard:
+	case event.SourceStandard:
 		id := s.id
 		if id == "" {
 			id = newMessageID()
@@ -117,7 +117,7 @@ func (s *signing) sign(d delivery, stamp bool) (http.Header, []byte) {
 			opts = append(opts, webhooktest.WithSvixHeaders())
 		}
 		r = webhooktest.NewStandardRequest(s.keys.secrets[0], d.body, opts...)
-	case webhook.SourceIntercom:
+	case event.SourceIntercom:
 		if stamp {
 			opts = append(opts, webhooktest.WithTime(s.ts))
 		}
@@ -131,8 +131,8 @@ func (s *signing) sign(d delivery, stamp bool) (http.Header, []byte) {
 
 // canSign reports errSecret for a Standard Webhooks secret SignStandard
 // refuses, so sign never reaches a builder's panic.
-func (s *signing) canSign(src webhook.Source) error {
-	if src != webhook.SourceStandard {
+func (s *signing) canSign(src event.Source) error {
+	if src != event.SourceStandard {
 		return nil
 	}
 	for _, secret := range s.keys.secrets {

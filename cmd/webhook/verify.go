@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 )
 
@@ -78,7 +79,7 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 
-	src := webhook.Source(*source)
+	src := event.Source(*source)
 	if src == "" {
 		src = detectSource(hdr, keys.header())
 		if src == "" {
@@ -142,7 +143,7 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // fieldErrors returns the fields an event left zero because their JSON
 // type was unexpected. The errors name the field and the JSON kind, never
 // the value.
-func fieldErrors(e webhook.Event) []error {
+func fieldErrors(e event.Event) []error {
 	if fe, ok := e.(interface{ FieldErrors() []error }); ok {
 		return fe.FieldErrors()
 	}
@@ -150,8 +151,8 @@ func fieldErrors(e webhook.Event) []error {
 }
 
 // describeType names an event's type for people.
-func describeType(e webhook.Event) string {
-	if _, ok := e.(*webhook.UnknownEvent); ok {
+func describeType(e event.Event) string {
+	if _, ok := e.(*event.UnknownEvent); ok {
 		if e.EventType() == "" {
 			return "unknown (no type named; a handler acknowledges it and calls OnUnknown)"
 		}
@@ -160,15 +161,15 @@ func describeType(e webhook.Event) string {
 	return e.EventType()
 }
 
-func decode(src webhook.Source, body []byte, hdr http.Header) (webhook.Event, error) {
-	if src == webhook.SourceSeries {
-		s, err := webhook.ParseSeries(body, hdr.Get("Content-Type"))
+func decode(src event.Source, body []byte, hdr http.Header) (event.Event, error) {
+	if src == event.SourceSeries {
+		s, err := event.ParseSeries(body, hdr.Get("Content-Type"))
 		if err != nil {
 			return nil, err
 		}
 		return s, nil
 	}
-	return webhook.ParseFrom(src, body)
+	return event.ParseFrom(src, body)
 }
 
 // verifierFor returns a check for src built from keys; its result
@@ -177,9 +178,9 @@ func decode(src webhook.Source, body []byte, hdr http.Header) (webhook.Event, er
 // For Intercom, whose signature covers no timestamp header, it also checks
 // the notification's signed created_at against clock as a handler with the
 // default max age does, unless clock is nil.
-func verifierFor(src webhook.Source, keys *keyFlags, opts []webhook.VerifyOption, clock func() time.Time) (func([]byte, http.Header) (string, error), error) {
+func verifierFor(src event.Source, keys *keyFlags, opts []webhook.VerifyOption, clock func() time.Time) (func([]byte, http.Header) (string, error), error) {
 	switch src {
-	case webhook.SourceStandard:
+	case event.SourceStandard:
 		if len(keys.secrets) == 0 {
 			return nil, fmt.Errorf("the headers are Standard Webhooks (Jam); give --secret or set %s", envSecret)
 		}
@@ -194,7 +195,7 @@ func verifierFor(src webhook.Source, keys *keyFlags, opts []webhook.VerifyOption
 			}
 			return fmt.Sprintf("Standard Webhooks signature matches a configured secret; message id %s, signed at %s", id, ts.UTC().Format(time.RFC3339)), nil
 		}, nil
-	case webhook.SourceIntercom:
+	case event.SourceIntercom:
 		if len(keys.intercom) == 0 {
 			return nil, fmt.Errorf("the headers are Intercom's; give --intercom-secret or set %s", envIntercom)
 		}
@@ -206,8 +207,8 @@ func verifierFor(src webhook.Source, keys *keyFlags, opts []webhook.VerifyOption
 			if err := v.Verify(body, h); err != nil {
 				return "", err
 			}
-			ev, err := webhook.ParseFrom(webhook.SourceIntercom, body)
-			n, ok := ev.(*webhook.IntercomNotification)
+			ev, err := event.ParseFrom(event.SourceIntercom, body)
+			n, ok := ev.(*event.IntercomNotification)
 			if err == nil && ok && clock != nil {
 				if err := webhook.VerifyIntercomAge(n, clock(), webhook.DefaultRetention); err != nil {
 					return "", err
@@ -215,7 +216,7 @@ func verifierFor(src webhook.Source, keys *keyFlags, opts []webhook.VerifyOption
 			}
 			return "Intercom X-Hub-Signature matches a configured client secret (Intercom signs no timestamp: its created_at bounds the age, and dedupe is on the notification id)", nil
 		}, nil
-	case webhook.SourceSeries:
+	case event.SourceSeries:
 		if len(keys.tokens) == 0 {
 			return nil, fmt.Errorf("the headers are a Series webhook's; give --series-token or set %s", envSeriesToken)
 		}
@@ -235,17 +236,17 @@ func verifierFor(src webhook.Source, keys *keyFlags, opts []webhook.VerifyOption
 
 // detectSource picks the sender by the headers present, in the handler's
 // order.
-func detectSource(h http.Header, seriesHeader string) webhook.Source {
+func detectSource(h http.Header, seriesHeader string) event.Source {
 	for _, k := range []string{"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "Svix-Id", "Svix-Timestamp", "Svix-Signature"} {
 		if _, ok := h[k]; ok {
-			return webhook.SourceStandard
+			return event.SourceStandard
 		}
 	}
 	if _, ok := h["X-Hub-Signature"]; ok {
-		return webhook.SourceIntercom
+		return event.SourceIntercom
 	}
 	if _, ok := h[textproto.CanonicalMIMEHeaderKey(seriesHeader)]; ok {
-		return webhook.SourceSeries
+		return event.SourceSeries
 	}
 	return ""
 }
@@ -253,7 +254,7 @@ func detectSource(h http.Header, seriesHeader string) webhook.Source {
 // explain turns a verification error into a sentence with the likely
 // cause. It uses the error's sentinel and its Reason, which never hold a
 // secret or a MAC.
-func explain(src webhook.Source, err error, h http.Header, clock clockAt) string {
+func explain(src event.Source, err error, h http.Header, clock clockAt) string {
 	reason := ""
 	var ve *webhook.VerifyError
 	if errors.As(err, &ve) && ve.Reason != "" {
@@ -264,10 +265,10 @@ func explain(src webhook.Source, err error, h http.Header, clock clockAt) string
 		return "a required header is missing or empty" + reason
 	case errors.Is(err, webhook.ErrInvalidHeaders):
 		return "a signature header is malformed" + reason
-	case src == webhook.SourceIntercom && errors.Is(err, webhook.ErrMessageTooOld):
+	case src == event.SourceIntercom && errors.Is(err, webhook.ErrMessageTooOld):
 		return "the notification's created_at is older than a handler's default max age (the dedupe retention) allows" + reason +
 			": a replay or an old capture (use --now with the arrival time, or --skip-timestamp)"
-	case src == webhook.SourceIntercom && errors.Is(err, webhook.ErrMessageTooNew):
+	case src == event.SourceIntercom && errors.Is(err, webhook.ErrMessageTooNew):
 		return "the notification's created_at is further in the future than the clock skew allows" + reason + ": check the clocks (or use --now)"
 	case errors.Is(err, webhook.ErrMessageTooOld):
 		return "the timestamp " + stamp(h, clock) + " is older than the window allows: a replay, a slow queue, or an old capture (use --now with the arrival time, or --skip-timestamp)"
@@ -275,9 +276,9 @@ func explain(src webhook.Source, err error, h http.Header, clock clockAt) string
 		return "the timestamp " + stamp(h, clock) + " is further in the future than the window allows: check the clocks (or use --now)"
 	case errors.Is(err, webhook.ErrNoMatchingSignature):
 		switch src {
-		case webhook.SourceSeries:
+		case event.SourceSeries:
 			return "the token matches no configured token"
-		case webhook.SourceIntercom:
+		case event.SourceIntercom:
 			return "no configured client secret signed these bytes: a wrong secret (use the app's client secret), or a body changed after it was sent (re-encoded JSON, changed whitespace or line endings)"
 		}
 		return "no configured secret signed these bytes: a wrong secret (each endpoint has its own whsec_), or a body changed after it was sent (re-encoded JSON, changed whitespace or line endings)"

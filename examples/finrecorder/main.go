@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 func main() {
@@ -108,7 +109,7 @@ func (a *App) Handler(opts ...webhook.Option) (*webhook.Handler, error) {
 	return h, nil
 }
 
-func (a *App) recorded(ctx context.Context, d *webhook.Delivery, e *webhook.RecorderRecorded) error {
+func (a *App) recorded(ctx context.Context, d *webhook.Delivery, e *event.RecorderRecorded) error {
 	l := Link{ConversationID: e.ConversationID.String(), JamID: e.JamID, JamURL: e.JamURL}
 	if l.JamURL == "" && l.JamID != "" {
 		l.JamURL = "https://jam.dev/c/" + url.PathEscape(l.JamID)
@@ -121,14 +122,14 @@ func (a *App) recorded(ctx context.Context, d *webhook.Delivery, e *webhook.Reco
 		fmt.Sprintf(`<p>The customer recorded the problem with Jam: <a href="%s">%s</a></p>`, html.EscapeString(l.JamURL), html.EscapeString(l.JamURL)))
 }
 
-func (a *App) optedOut(ctx context.Context, d *webhook.Delivery, e *webhook.RecorderOptedOut) error {
+func (a *App) optedOut(ctx context.Context, d *webhook.Delivery, e *event.RecorderOptedOut) error {
 	l := Link{ConversationID: e.ConversationID.String(), OptedOut: true}
 	a.Links.Set(l)
 	a.printf("conversation %s: customer declined to record", l.ConversationID)
 	return a.Notes.AddNote(ctx, l.ConversationID, "<p>The customer declined to record the problem with Jam.</p>")
 }
 
-func (a *App) conversation(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+func (a *App) conversation(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 	c := n.Conversation()
 	if c == nil {
 		return nil

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 func main() {
@@ -68,7 +69,7 @@ func (r *Router) Queue(email string) string {
 }
 
 // OnJamCreated is the handler callback.
-func (r *Router) OnJamCreated(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+func (r *Router) OnJamCreated(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 	q := r.Queue(e.Author.Email)
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 func main() {
@@ -95,11 +96,11 @@ func newServer(jamTenants, intercomApps map[string]string, out io.Writer, now fu
 		defer mu.Unlock()
 		fmt.Fprintf(out, format+"\n", args...)
 	}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		report("%s: jam created %s (message %s)", d.Tenant, e.JamID, d.ID)
 		return nil
 	})
-	h.OnIntercom("*", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	h.OnIntercom("*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		// n.AppID is verified now: the app's own secret signed it.
 		report("%s: intercom %s (notification %s)", d.Tenant, n.Topic, d.ID)
 		return nil
@@ -115,9 +116,9 @@ func (s *server) keys(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys,
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	switch hint.Source {
-	case webhook.SourceStandard:
+	case event.SourceStandard:
 		return s.jam[hint.Request.PathValue("tenant")], nil
-	case webhook.SourceIntercom:
+	case event.SourceIntercom:
 		return s.intercom[hint.AppID], nil
 	}
 	return nil, nil

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/otelwebhook"
 	"github.com/inhook/webhook/webhooktest"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -78,7 +79,7 @@ func run(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		if e.Title == "fails" {
 			return errors.New("the issue tracker is down")
 		}
@@ -152,7 +153,7 @@ func inboxMode(out io.Writer, tp *sdktrace.TracerProvider, mp *sdkmetric.MeterPr
 	if err != nil {
 		return err
 	}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		if e.Title == "never works" || e.Title == "works the second time" && d.InboxAttempt == 1 {
 			return errors.New("the issue tracker is down")
 		}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 func main() {
@@ -56,31 +57,31 @@ func newMux(secret, intercomSecret string, out io.Writer, now func() time.Time) 
 	}
 
 	mux := http.NewServeMux()
-	created, err := jam(webhook.TypeJamCreated)
+	created, err := jam(event.TypeJamCreated)
 	if err != nil {
 		return nil, err
 	}
-	created.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	created.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		report("jam created: %s", e.JamID)
 		return nil
 	})
 	mux.Handle("POST /hooks/jam/created", created)
 
-	recorded, err := jam(webhook.TypeRecorderRecorded)
+	recorded, err := jam(event.TypeRecorderRecorded)
 	if err != nil {
 		return nil, err
 	}
-	recorded.OnRecorderRecorded(func(ctx context.Context, d *webhook.Delivery, e *webhook.RecorderRecorded) error {
+	recorded.OnRecorderRecorded(func(ctx context.Context, d *webhook.Delivery, e *event.RecorderRecorded) error {
 		report("recorder recorded: message %s", d.ID)
 		return nil
 	})
 	mux.Handle("POST /hooks/jam/recorder/recorded", recorded)
 
-	optedOut, err := jam(webhook.TypeRecorderOptedOut)
+	optedOut, err := jam(event.TypeRecorderOptedOut)
 	if err != nil {
 		return nil, err
 	}
-	optedOut.OnRecorderOptedOut(func(ctx context.Context, d *webhook.Delivery, e *webhook.RecorderOptedOut) error {
+	optedOut.OnRecorderOptedOut(func(ctx context.Context, d *webhook.Delivery, e *event.RecorderOptedOut) error {
 		report("recorder opted out: message %s", d.ID)
 		return nil
 	})
@@ -93,7 +94,7 @@ func newMux(secret, intercomSecret string, out io.Writer, now func() time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	intercom.OnIntercom("*", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	intercom.OnIntercom("*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		report("intercom %s: notification %q", n.Topic, d.ID)
 		return nil
 	})

@@ -4,24 +4,24 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 // The key fields each callback prints.
 
-func jamCreatedFields(e *webhook.JamCreated) string {
+func jamCreatedFields(e *event.JamCreated) string {
 	return fmt.Sprintf("jam %s by %s: %q", e.JamID, e.Author.Email, short(e.Title, 32))
 }
 
-func recordedFields(e *webhook.RecorderRecorded) string {
+func recordedFields(e *event.RecorderRecorded) string {
 	return fmt.Sprintf("conversation %s recorded %s", e.ConversationID, e.JamURL)
 }
 
-func optedOutFields(e *webhook.RecorderOptedOut) string {
+func optedOutFields(e *event.RecorderOptedOut) string {
 	return fmt.Sprintf("conversation %s declined to record", e.ConversationID)
 }
 
-func conversationFields(n *webhook.IntercomNotification) string {
+func conversationFields(n *event.IntercomNotification) string {
 	c := n.Conversation()
 	if c == nil {
 		return n.Topic
@@ -33,14 +33,14 @@ func conversationFields(n *webhook.IntercomNotification) string {
 	return s
 }
 
-func pingFields(n *webhook.IntercomNotification) string {
+func pingFields(n *event.IntercomNotification) string {
 	if p := n.Ping(); p != nil {
 		return fmt.Sprintf("%q", p.Message)
 	}
 	return ""
 }
 
-func seriesFields(s *webhook.SeriesWebhook) string {
+func seriesFields(s *event.SeriesWebhook) string {
 	return fmt.Sprintf("%s <%s> of %s", s.Fields["name"], s.Fields["email"], s.Fields["company"])
 }
 

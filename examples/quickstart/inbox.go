@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 )
 
@@ -32,7 +33,7 @@ func newInboxReceiver(o *outcome, ib webhook.Inbox, crmBroken *atomic.Bool) (*we
 	if err != nil {
 		return nil, err
 	}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		if d.InboxAttempt == 1 {
 			o.add("run 1 failed: CRM timed out")
 			return errors.New("CRM timed out")
@@ -40,7 +41,7 @@ func newInboxReceiver(o *outcome, ib webhook.Inbox, crmBroken *atomic.Bool) (*we
 		o.add("run %d: OnJamCreated: jam %s", d.InboxAttempt, e.JamID)
 		return nil
 	})
-	h.OnRecorderRecorded(func(ctx context.Context, d *webhook.Delivery, e *webhook.RecorderRecorded) error {
+	h.OnRecorderRecorded(func(ctx context.Context, d *webhook.Delivery, e *event.RecorderRecorded) error {
 		if crmBroken.Load() {
 			o.add("run %d failed", d.InboxAttempt)
 			return fmt.Errorf("CRM rejects conversation %s", e.ConversationID)

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 )
 
@@ -69,31 +70,31 @@ func newReceiver(o *outcome) (*webhook.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		o.add("OnJamCreated: %s", jamCreatedFields(e))
 		return nil
 	})
-	h.OnRecorderRecorded(func(ctx context.Context, d *webhook.Delivery, e *webhook.RecorderRecorded) error {
+	h.OnRecorderRecorded(func(ctx context.Context, d *webhook.Delivery, e *event.RecorderRecorded) error {
 		o.add("OnRecorderRecorded: %s", recordedFields(e))
 		return nil
 	})
-	h.OnRecorderOptedOut(func(ctx context.Context, d *webhook.Delivery, e *webhook.RecorderOptedOut) error {
+	h.OnRecorderOptedOut(func(ctx context.Context, d *webhook.Delivery, e *event.RecorderOptedOut) error {
 		o.add("OnRecorderOptedOut: %s", optedOutFields(e))
 		return nil
 	})
-	h.OnIntercom("conversation.*", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	h.OnIntercom("conversation.*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		o.add("OnIntercom(conversation.*): %s", conversationFields(n))
 		return nil
 	})
-	h.OnIntercom("ping", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	h.OnIntercom("ping", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		o.add("OnIntercom(ping): %s", pingFields(n))
 		return nil
 	})
-	h.OnSeries(func(ctx context.Context, d *webhook.Delivery, s *webhook.SeriesWebhook) error {
+	h.OnSeries(func(ctx context.Context, d *webhook.Delivery, s *event.SeriesWebhook) error {
 		o.add("OnSeries: %s", seriesFields(s))
 		return nil
 	})
-	h.OnUnknown(func(ctx context.Context, d *webhook.Delivery, e *webhook.UnknownEvent) error {
+	h.OnUnknown(func(ctx context.Context, d *webhook.Delivery, e *event.UnknownEvent) error {
 		o.add("OnUnknown: type=%q", e.Type)
 		return nil
 	})

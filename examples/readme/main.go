@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 func main() {
@@ -42,11 +43,11 @@ func newMux(jamSecret, intercomClientSecret string) (*http.ServeMux, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		log.Printf("new Jam %s by %s", e.JamURL, e.Author.Email)
 		return nil
 	})
-	h.OnIntercom("conversation.*", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	h.OnIntercom("conversation.*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		log.Printf("intercom %s (notification %s)", n.Topic, d.ID)
 		return nil
 	})

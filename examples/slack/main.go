@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 func main() {
@@ -48,7 +49,7 @@ type Notifier struct {
 }
 
 // OnJamCreated is the handler callback.
-func (n *Notifier) OnJamCreated(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+func (n *Notifier) OnJamCreated(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 	body, err := json.Marshal(NewMessage(e))
 	if err != nil {
 		return err
@@ -92,7 +93,7 @@ type Text struct {
 }
 
 // NewMessage formats a Jam for Slack.
-func NewMessage(e *webhook.JamCreated) Message {
+func NewMessage(e *event.JamCreated) Message {
 	title := strings.TrimSpace(e.Title)
 	if title == "" {
 		title = "Untitled Jam"
@@ -134,13 +135,13 @@ func NewMessage(e *webhook.JamCreated) Message {
 	return m
 }
 
-func kind(t webhook.JamCaptureType) string {
+func kind(t event.JamCaptureType) string {
 	switch t {
-	case webhook.CaptureVideo:
+	case event.CaptureVideo:
 		return "video"
-	case webhook.CaptureScreenshot:
+	case event.CaptureScreenshot:
 		return "screenshot"
-	case webhook.CaptureSessionReplay:
+	case event.CaptureSessionReplay:
 		return "session replay"
 	}
 	return "Jam"

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -118,9 +119,9 @@ func TestNewMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := webhook.Parse([]byte(tt.body))
+			e, err := event.Parse([]byte(tt.body))
 			require.NoError(t, err)
-			m := NewMessage(e.(*webhook.JamCreated))
+			m := NewMessage(e.(*event.JamCreated))
 			require.Equal(t, tt.text, m.Blocks[0].Text.Text)
 			if tt.ctx == "" {
 				require.Len(t, m.Blocks, 1)

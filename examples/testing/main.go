@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 func main() {
@@ -54,10 +55,10 @@ func (q *Queue) Handler(opts ...webhook.Option) (*webhook.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error {
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 		return q.push(Item{Kind: "jam", Ref: e.JamID})
 	})
-	h.OnIntercom("conversation.user.replied", func(ctx context.Context, d *webhook.Delivery, n *webhook.IntercomNotification) error {
+	h.OnIntercom("conversation.user.replied", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		return q.push(Item{Kind: "reply", Ref: d.ID})
 	})
 	return h, nil

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/otelwebhook"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,7 +73,7 @@ func run(out io.Writer) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *webhook.JamCreated) error { return nil })
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error { return nil })
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks", h)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

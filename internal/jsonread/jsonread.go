@@ -1,4 +1,7 @@
-package webhook
+// Package jsonread is the fast JSON reader under the event decoders and
+// the handler's few looks into unverified bodies (the tenant's app_id,
+// the diagnosis of a rejected body).
+package jsonread
 
 import (
 	"encoding/binary"
@@ -7,7 +10,7 @@ import (
 	"unicode/utf8"
 )
 
-// A jsonReader reads one JSON document in a single forward pass, for the
+// A Reader reads one JSON document in a single forward pass, for the
 // decoders of the common body shapes, which skip encoding/json's separate
 // validation pass and its reflection. It reports only success or failure:
 // on failure the caller falls back to encoding/json, which then gives the
@@ -16,84 +19,85 @@ import (
 // encoding/json would.
 //
 // What pays for it (BENCHMARKS.md, "What pays for the fast reader"): on a
-// flat jam.created, the commonest body, Parse through readFlatJam takes
+// flat jam.created, the commonest body, event.Parse through readFlatJam takes
 // 0.26 × the time of json.Unmarshal into JamCreated, paired in one loop
-// (BenchmarkDecodeOverhead, Go 1.26), with 4 allocations against 26.
+// (event.BenchmarkDecodeOverhead, Go 1.26), with 4 allocations against 26.
 // What retires it: encoding/json/v2 becoming the default. Built with
 // GOEXPERIMENT=jsonv2, json.Unmarshal makes 2 allocations and the same
 // pairing reads 0.70: a lead of a few microseconds a delivery, which would
 // no longer pay for this reader, readFlatJam and their fuzz targets. When
 // v2 is the default encoding/json, rerun the pairing; at 0.7 or above,
 // delete them and let Parse decode with encoding/json alone.
-type jsonReader struct {
-	b []byte
-	i int
-	// s, when set, is string(b): plain strings are then cut from it, one
+type Reader struct {
+	B []byte // the document
+	I int    // the offset of the next byte to read
+	// S, when set, is string(B): plain strings are then cut from it, one
 	// allocation for the whole document rather than one per string.
-	s string
+	S string
 }
 
-// maxDepth bounds the nesting the reader follows, so hostile input cannot
+// MaxDepth bounds the nesting the reader follows, so hostile input cannot
 // exhaust the stack; deeper documents go to encoding/json, which has its
 // own limit.
-const maxDepth = 64
+const MaxDepth = 64
 
-func (r *jsonReader) ws() {
-	for r.i < len(r.b) {
-		switch r.b[r.i] {
+// WS moves past white space.
+func (r *Reader) WS() {
+	for r.I < len(r.B) {
+		switch r.B[r.I] {
 		case ' ', '\t', '\n', '\r':
-			r.i++
+			r.I++
 		default:
 			return
 		}
 	}
 }
 
-// peek returns the next non-space byte, or 0 at the end.
-func (r *jsonReader) peek() byte {
-	r.ws()
-	if r.i < len(r.b) {
-		return r.b[r.i]
+// Peek returns the next non-space byte, or 0 at the end.
+func (r *Reader) Peek() byte {
+	r.WS()
+	if r.I < len(r.B) {
+		return r.B[r.I]
 	}
 	return 0
 }
 
-// end reports whether only white space is left.
-func (r *jsonReader) end() bool {
-	r.ws()
-	return r.i == len(r.b)
+// End reports whether only white space is left.
+func (r *Reader) End() bool {
+	r.WS()
+	return r.I == len(r.B)
 }
 
-// object reads an object, calling field with each key; field must read
+// Object reads an object, calling field with each key; field must read
 // the value (or skip it) and report success. Keys are compared as raw
 // bytes: a key holding an escape is passed as written, so it matches no
 // known name and the caller treats it as unknown.
-func (r *jsonReader) object(field func(key []byte) bool) bool {
-	if r.peek() != '{' {
+func (r *Reader) Object(field func(key []byte) bool) bool {
+	if r.Peek() != '{' {
 		return false
 	}
-	r.i++
-	if r.peek() == '}' {
-		r.i++
+	r.I++
+	if r.Peek() == '}' {
+		r.I++
 		return true
 	}
 	for {
-		if r.peek() != '"' {
+		if r.Peek() != '"' {
 			return false
 		}
 		key, _, ok := r.rawString()
-		if !ok || r.peek() != ':' {
+		if !ok || r.Peek() != ':' {
 			return false
 		}
-		r.i++
+		r.I++
 		if !field(key) {
 			return false
 		}
-		switch r.peek() {
+		switch r.Peek() {
 		case ',':
-			r.i++
+			r.I++
 		case '}':
-			r.i++
+			r.I++
 			return true
 		default:
 			return false
@@ -104,17 +108,17 @@ func (r *jsonReader) object(field func(key []byte) bool) bool {
 // rawString reads a string and returns its bytes between the quotes,
 // undecoded, after checking that they are valid, and whether they need
 // decoding (an escape, or a byte outside ASCII).
-func (r *jsonReader) rawString() (raw []byte, decode, ok bool) {
-	start := r.i + 1
+func (r *Reader) rawString() (raw []byte, decode, ok bool) {
+	start := r.I + 1
 	decode, ok = r.scanString()
 	if !ok {
 		return nil, false, false
 	}
-	return r.b[start : r.i-1], decode, true
+	return r.B[start : r.I-1], decode, true
 }
 
-// skipString moves past a string starting at the opening quote.
-func (r *jsonReader) skipString() bool {
+// SkipString moves past a string starting at the opening quote.
+func (r *Reader) SkipString() bool {
 	_, ok := r.scanString()
 	return ok
 }
@@ -132,8 +136,8 @@ const (
 // escapes and control characters, and reports whether its contents need
 // decoding. Runs of plain ASCII, nearly all of a webhook's strings, are
 // crossed eight bytes at a time.
-func (r *jsonReader) scanString() (decode, ok bool) {
-	b, i := r.b, r.i+1
+func (r *Reader) scanString() (decode, ok bool) {
+	b, i := r.B, r.I+1
 	for {
 		for i+8 <= len(b) {
 			w := binary.LittleEndian.Uint64(b[i:])
@@ -149,7 +153,7 @@ func (r *jsonReader) scanString() (decode, ok bool) {
 		}
 		switch c := b[i]; {
 		case c == '"':
-			r.i = i + 1
+			r.I = i + 1
 			return decode, true
 		case c == '\\':
 			decode = true
@@ -183,27 +187,27 @@ func (r *jsonReader) scanString() (decode, ok bool) {
 	}
 }
 
-// str reads a string value and decodes it as encoding/json does: escapes
+// Str reads a string value and decodes it as encoding/json does: escapes
 // resolved, invalid UTF-8 and unpaired surrogates replaced by U+FFFD.
-func (r *jsonReader) str() (string, bool) {
-	if r.peek() != '"' {
+func (r *Reader) Str() (string, bool) {
+	if r.Peek() != '"' {
 		return "", false
 	}
-	start := r.i + 1
+	start := r.I + 1
 	raw, decode, ok := r.rawString()
 	switch {
 	case !ok:
 		return "", false
 	case decode:
-		return decodeJSONString(raw), true
-	case len(r.s) == len(r.b):
-		return r.s[start : r.i-1], true
+		return DecodeString(raw), true
+	case len(r.S) == len(r.B):
+		return r.S[start : r.I-1], true
 	}
 	return string(raw), true
 }
 
-// decodeJSONString decodes the validated contents of a string.
-func decodeJSONString(raw []byte) string {
+// DecodeString decodes the validated contents of a string.
+func DecodeString(raw []byte) string {
 	out := make([]byte, 0, len(raw))
 	for i := 0; i < len(raw); {
 		c := raw[i]
@@ -256,51 +260,51 @@ func hex4(b []byte) rune {
 	return rune(hexValue(b[0]))<<12 | rune(hexValue(b[1]))<<8 | rune(hexValue(b[2]))<<4 | rune(hexValue(b[3]))
 }
 
-// number reads a number and returns its text, checking the grammar.
-func (r *jsonReader) number() ([]byte, bool) {
-	r.ws()
-	start := r.i
-	if r.i < len(r.b) && r.b[r.i] == '-' {
-		r.i++
+// Number reads a number and returns its text, checking the grammar.
+func (r *Reader) Number() ([]byte, bool) {
+	r.WS()
+	start := r.I
+	if r.I < len(r.B) && r.B[r.I] == '-' {
+		r.I++
 	}
 	switch {
-	case r.i < len(r.b) && r.b[r.i] == '0':
-		r.i++
-	case r.i < len(r.b) && r.b[r.i] >= '1' && r.b[r.i] <= '9':
+	case r.I < len(r.B) && r.B[r.I] == '0':
+		r.I++
+	case r.I < len(r.B) && r.B[r.I] >= '1' && r.B[r.I] <= '9':
 		r.digits()
 	default:
 		return nil, false
 	}
-	if r.i < len(r.b) && r.b[r.i] == '.' {
-		r.i++
+	if r.I < len(r.B) && r.B[r.I] == '.' {
+		r.I++
 		if r.digits() == 0 {
 			return nil, false
 		}
 	}
-	if r.i < len(r.b) && (r.b[r.i] == 'e' || r.b[r.i] == 'E') {
-		r.i++
-		if r.i < len(r.b) && (r.b[r.i] == '+' || r.b[r.i] == '-') {
-			r.i++
+	if r.I < len(r.B) && (r.B[r.I] == 'e' || r.B[r.I] == 'E') {
+		r.I++
+		if r.I < len(r.B) && (r.B[r.I] == '+' || r.B[r.I] == '-') {
+			r.I++
 		}
 		if r.digits() == 0 {
 			return nil, false
 		}
 	}
-	return r.b[start:r.i], true
+	return r.B[start:r.I], true
 }
 
-func (r *jsonReader) digits() int {
+func (r *Reader) digits() int {
 	n := 0
-	for r.i < len(r.b) && r.b[r.i] >= '0' && r.b[r.i] <= '9' {
-		r.i++
+	for r.I < len(r.B) && r.B[r.I] >= '0' && r.B[r.I] <= '9' {
+		r.I++
 		n++
 	}
 	return n
 }
 
-// integer reads a number that encoding/json would store in an int.
-func (r *jsonReader) integer() (int, bool) {
-	t, ok := r.number()
+// Integer reads a number that encoding/json would store in an int.
+func (r *Reader) Integer() (int, bool) {
+	t, ok := r.Number()
 	if !ok {
 		return 0, false
 	}
@@ -308,9 +312,9 @@ func (r *jsonReader) integer() (int, bool) {
 	return n, err == nil
 }
 
-// boolean reads true or false.
-func (r *jsonReader) boolean() (bool, bool) {
-	switch r.peek() {
+// Boolean reads true or false.
+func (r *Reader) Boolean() (bool, bool) {
+	switch r.Peek() {
 	case 't':
 		return true, r.literal("true")
 	case 'f':
@@ -319,49 +323,49 @@ func (r *jsonReader) boolean() (bool, bool) {
 	return false, false
 }
 
-// null reads null if it is next, and reports whether it was.
-func (r *jsonReader) null() bool {
-	return r.peek() == 'n' && r.literal("null")
+// Null reads null if it is next, and reports whether it was.
+func (r *Reader) Null() bool {
+	return r.Peek() == 'n' && r.literal("null")
 }
 
-func (r *jsonReader) literal(s string) bool {
-	if len(r.b)-r.i < len(s) || string(r.b[r.i:r.i+len(s)]) != s {
+func (r *Reader) literal(s string) bool {
+	if len(r.B)-r.I < len(s) || string(r.B[r.I:r.I+len(s)]) != s {
 		return false
 	}
-	r.i += len(s)
+	r.I += len(s)
 	return true
 }
 
-// skip reads any value, checking it, to at most maxDepth levels.
-func (r *jsonReader) skip(depth int) bool {
-	if depth > maxDepth {
+// Skip reads any value, checking it, to at most MaxDepth levels.
+func (r *Reader) Skip(depth int) bool {
+	if depth > MaxDepth {
 		return false
 	}
-	switch r.peek() {
+	switch r.Peek() {
 	case '{':
-		return r.object(func([]byte) bool { return r.skip(depth + 1) })
+		return r.Object(func([]byte) bool { return r.Skip(depth + 1) })
 	case '[':
-		r.i++
-		if r.peek() == ']' {
-			r.i++
+		r.I++
+		if r.Peek() == ']' {
+			r.I++
 			return true
 		}
 		for {
-			if !r.skip(depth + 1) {
+			if !r.Skip(depth + 1) {
 				return false
 			}
-			switch r.peek() {
+			switch r.Peek() {
 			case ',':
-				r.i++
+				r.I++
 			case ']':
-				r.i++
+				r.I++
 				return true
 			default:
 				return false
 			}
 		}
 	case '"':
-		return r.skipString()
+		return r.SkipString()
 	case 't':
 		return r.literal("true")
 	case 'f':
@@ -369,12 +373,11 @@ func (r *jsonReader) skip(depth int) bool {
 	case 'n':
 		return r.literal("null")
 	}
-	_, ok := r.number()
+	_, ok := r.Number()
 	return ok
 }
 
-// hexValue returns the value of the hex digit c, or 0xff. The reader's own
-// helper, so the decoding layer needs nothing from the crypto files.
+// hexValue returns the value of the hex digit c, or 0xff.
 func hexValue(c byte) byte {
 	switch {
 	case c >= '0' && c <= '9':

@@ -1,4 +1,4 @@
-package webhook
+package jsonread
 
 import (
 	"bytes"
@@ -32,32 +32,32 @@ func FuzzJSONReader(f *testing.F) {
 
 // checkJSONReader holds the reader to its contract: it accepts only what
 // encoding/json accepts, decodes strings and ints to the same values, and
-// rejects valid JSON only when it nests deeper than maxDepth.
+// rejects valid JSON only when it nests deeper than MaxDepth.
 func checkJSONReader(t *testing.T, b []byte) {
-	r := jsonReader{b: b}
-	ok := r.skip(0) && r.end()
+	r := Reader{B: b}
+	ok := r.Skip(0) && r.End()
 	valid := json.Valid(b)
 	if ok {
 		require.True(t, valid, "reader accepted invalid JSON %q", b)
 	} else if valid {
-		require.Greater(t, bytes.Count(b, []byte("["))+bytes.Count(b, []byte("{")), maxDepth,
+		require.Greater(t, bytes.Count(b, []byte("["))+bytes.Count(b, []byte("{")), MaxDepth,
 			"reader rejected valid JSON %q", b)
 	}
 
-	r = jsonReader{b: b}
-	if s, ok := r.str(); ok && r.end() {
+	r = Reader{B: b}
+	if s, ok := r.Str(); ok && r.End() {
 		var want string
 		require.NoError(t, json.Unmarshal(b, &want), "reader accepted string %q", b)
 		require.Equal(t, want, s, "string %q", b)
 	}
-	r = jsonReader{b: b}
-	if n, ok := r.integer(); ok && r.end() {
+	r = Reader{B: b}
+	if n, ok := r.Integer(); ok && r.End() {
 		var want int
 		require.NoError(t, json.Unmarshal(b, &want), "reader accepted int %q", b)
 		require.Equal(t, want, n)
 	}
-	r = jsonReader{b: b}
-	if v, ok := r.boolean(); ok && r.end() {
+	r = Reader{B: b}
+	if v, ok := r.Boolean(); ok && r.End() {
 		var want bool
 		require.NoError(t, json.Unmarshal(b, &want))
 		require.Equal(t, want, v)
@@ -65,11 +65,11 @@ func checkJSONReader(t *testing.T, b []byte) {
 }
 
 func TestJSONReaderDepth(t *testing.T) {
-	deep := bytes.Repeat([]byte("["), maxDepth+2)
-	deep = append(deep, bytes.Repeat([]byte("]"), maxDepth+2)...)
-	r := jsonReader{b: deep}
-	require.False(t, r.skip(0), "nesting past maxDepth must fall back")
+	deep := bytes.Repeat([]byte("["), MaxDepth+2)
+	deep = append(deep, bytes.Repeat([]byte("]"), MaxDepth+2)...)
+	r := Reader{B: deep}
+	require.False(t, r.Skip(0), "nesting past MaxDepth must fall back")
 	shallow := deep[2 : len(deep)-2]
-	r = jsonReader{b: shallow}
-	require.True(t, r.skip(0) && r.end())
+	r = Reader{B: shallow}
+	require.True(t, r.Skip(0) && r.End())
 }

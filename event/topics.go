@@ -1,4 +1,6 @@
-package webhook
+package event
+
+import "slices"
 
 // intercomTopics are the Intercom topics this package names, for telling
 // an OnIntercom pattern that matches none of them. Keep it in step with
@@ -77,3 +79,7 @@ var intercomTopics = [...]string{
 	TopicUserTagCreated,
 	TopicPing,
 }
+
+// Topics returns the Intercom topics this package names, the values of
+// the Topic constants, in their order. The slice is the caller's.
+func Topics() []string { return slices.Clone(intercomTopics[:]) }

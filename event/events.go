@@ -1,10 +1,12 @@
-package webhook
+package event
 
 import (
 	"bytes"
 	"fmt"
 	"reflect"
 	"strings"
+
+	"github.com/inhook/webhook/internal/jsonread"
 )
 
 // An Event is a decoded webhook body. The concrete types are *JamCreated,
@@ -28,7 +30,7 @@ const typeNotification = "notification_event"
 // eventKind is one row of the event table: everything the package knows
 // about one event type. Detection, ParseAs, ParseFrom's families and the
 // completeness test read the table; a new event is a row, its struct (with
-// an On… method on Handler) and a fixture.
+// an On… method on package webhook's Handler) and a fixture.
 type eventKind struct {
 	name   string       // the EventType; "" for notifications, whose type is their topic
 	source Source       // the family whose key may mint it
@@ -193,8 +195,8 @@ func (s *shape) event(dec *decoder, raw []byte) (Event, error) {
 }
 
 // ParseFrom is Parse for a body verified as coming from src, decoded into
-// that source's own event family only, as the Handler decodes: a Standard
-// Webhooks body yields Jam's events (*JamCreated, *RecorderRecorded,
+// that source's own event family only, as package webhook's Handler
+// decodes: a Standard Webhooks body yields Jam's events (*JamCreated, *RecorderRecorded,
 // *RecorderOptedOut, *RecordingLinkCreated) or an *UnknownEvent, an
 // Intercom body an *IntercomNotification or an *UnknownEvent, and a Series
 // body a *SeriesWebhook (as ParseSeries with the content type sniffed).
@@ -235,6 +237,28 @@ func parseFrom(src Source, raw []byte) (Event, error) {
 		return &UnknownEvent{Type: s.namedType(), Raw: raw}, nil
 	}
 	return ev, nil
+}
+
+// Decode decodes body, verified as coming from src, as package webhook's
+// Handler does: as ParseFrom does, or, when eventType is not "", as
+// ParseAs does within src's family; a Series body by contentType, the
+// request's Content-Type, as ParseSeries does. Unlike those, the event
+// keeps body itself, not a copy: Decode is for a receiver that owns body
+// and never changes it afterwards. After verifying by hand, use ParseFrom.
+func Decode(src Source, eventType, contentType string, body []byte) (Event, error) {
+	switch {
+	case src == SourceSeries:
+		// Not returned directly: a nil *SeriesWebhook in an Event
+		// interface would not compare equal to nil.
+		s, err := parseSeries(body, contentType)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case eventType != "":
+		return parseAsFrom(src, eventType, body)
+	}
+	return parseFrom(src, body)
 }
 
 // parseAsFrom is parseAs within src's family: a pinned type of another
@@ -402,7 +426,7 @@ func shapeOf(dec *decoder, raw []byte) (*shape, error) {
 // payload, item and ticket).
 func scanShape(raw []byte) (*shape, bool) {
 	s := new(shape)
-	r := jsonReader{b: raw}
+	r := jsonReader{jsonread.Reader{B: raw}}
 	var seen uint32
 	once := func(bit uint32) bool {
 		if seen&bit != 0 {
@@ -411,7 +435,7 @@ func scanShape(raw []byte) (*shape, bool) {
 		seen |= bit
 		return true
 	}
-	ok := r.object(func(key []byte) bool {
+	ok := r.Object(func(key []byte) bool {
 		switch string(key) {
 		case "type":
 			return once(1<<0) && r.plainString(&s.Type)
@@ -423,7 +447,7 @@ func scanShape(raw []byte) (*shape, bool) {
 			if !once(1 << 3) {
 				return false
 			}
-			if r.null() {
+			if r.Null() {
 				return true
 			}
 			s.Data = new(shapeData)
@@ -432,11 +456,11 @@ func scanShape(raw []byte) (*shape, bool) {
 			if !once(1 << 4) {
 				return false
 			}
-			if r.null() {
+			if r.Null() {
 				return true
 			}
 			s.Payload = new(struct{})
-			return r.peek() == '{' && r.skip(1)
+			return r.Peek() == '{' && r.Skip(1)
 		case "jamId":
 			return once(1<<5) && r.plainString(&s.JamID)
 		case "teamId":
@@ -452,16 +476,16 @@ func scanShape(raw []byte) (*shape, bool) {
 		}
 		return r.unknown(key, detectKeys...)
 	})
-	return s, ok && r.end()
+	return s, ok && r.End()
 }
 
 // scanData reads an envelope's data object for its item's shape.
 func (r *jsonReader) scanData(d *shapeData) bool {
-	if r.peek() != '{' {
+	if r.Peek() != '{' {
 		return false
 	}
 	seen := false
-	return r.object(func(key []byte) bool {
+	return r.Object(func(key []byte) bool {
 		if string(key) != "item" {
 			return r.unknown(key, "item")
 		}
@@ -469,18 +493,18 @@ func (r *jsonReader) scanData(d *shapeData) bool {
 			return false
 		}
 		seen = true
-		r.ws()
-		start := r.i
-		if r.peek() != '{' {
-			if !r.skip(1) {
+		r.WS()
+		start := r.I
+		if r.Peek() != '{' {
+			if !r.Skip(1) {
 				return false
 			}
-			d.item = r.b[start:r.i:r.i]
+			d.item = r.B[start:r.I:r.I]
 			return true
 		}
 		it := new(itemShape)
 		var once uint8
-		ok := r.object(func(key []byte) bool {
+		ok := r.Object(func(key []byte) bool {
 			switch string(key) {
 			case "type":
 				if once&1 != 0 {
@@ -493,28 +517,28 @@ func (r *jsonReader) scanData(d *shapeData) bool {
 					return false
 				}
 				once |= 2
-				if r.null() {
+				if r.Null() {
 					return true
 				}
 				it.Ticket = new(struct{})
-				return r.peek() == '{' && r.skip(1)
+				return r.Peek() == '{' && r.Skip(1)
 			}
 			return r.unknown(key, "type", "ticket")
 		})
-		d.Item, d.item = it, r.b[start:r.i:r.i]
+		d.Item, d.item = it, r.B[start:r.I:r.I]
 		return ok
 	})
 }
 
 // plainString reads a string into dst, or null, which leaves it as it is.
 func (r *jsonReader) plainString(dst *string) bool {
-	if r.null() {
+	if r.Null() {
 		return true
 	}
-	if r.peek() != '"' {
+	if r.Peek() != '"' {
 		return false
 	}
-	v, ok := r.str()
+	v, ok := r.Str()
 	*dst = v
 	return ok
 }

@@ -1,4 +1,4 @@
-package webhook
+package event
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/inhook/webhook/internal/jsonread"
 )
 
 // Decoding errors. Both mean the body can never be decoded, so a handler
@@ -172,9 +174,9 @@ func unquote(b []byte) (string, bool) {
 	if len(b) == 0 || b[0] != '"' {
 		return "", false
 	}
-	r := jsonReader{b: b}
-	v, ok := r.str()
-	return v, ok && r.i == len(b)
+	r := jsonReader{jsonread.Reader{B: b}}
+	v, ok := r.Str()
+	return v, ok && r.I == len(b)
 }
 
 // isJSONNumber reports whether b is exactly one JSON number literal.
@@ -182,9 +184,9 @@ func isJSONNumber(b []byte) bool {
 	if len(b) == 0 {
 		return false
 	}
-	r := jsonReader{b: b}
-	_, ok := r.number()
-	return ok && r.i == len(b) && b[0] != ' ' && b[0] != '\t' && b[0] != '\n' && b[0] != '\r'
+	r := jsonReader{jsonread.Reader{B: b}}
+	_, ok := r.Number()
+	return ok && r.I == len(b) && b[0] != ' ' && b[0] != '\t' && b[0] != '\n' && b[0] != '\r'
 }
 
 // valueKind names a JSON value for a *json.UnmarshalTypeError.
@@ -206,5 +208,9 @@ func valueKind(b []byte) string {
 	}
 	return "number " + string(b)
 }
+
+// jsonReader is package jsonread's reader, with the readers of the event
+// shapes (jamread.go, events.go) as its methods.
+type jsonReader struct{ jsonread.Reader }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

@@ -1,9 +1,11 @@
-package webhook
+package event
 
 import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/inhook/webhook/internal/jsonread"
 )
 
 // readFlatJam decodes the most common body, a flat jam.created, in one
@@ -20,8 +22,8 @@ func readFlatJam(body []byte) (*JamCreated, bool) {
 	j := &JamCreated{}
 	var created, snake Time
 	// The fields' strings share one copy of the body.
-	r := jsonReader{b: body, s: string(body)}
-	ok := r.object(func(key []byte) bool {
+	r := jsonReader{jsonread.Reader{B: body, S: string(body)}}
+	ok := r.Object(func(key []byte) bool {
 		switch string(key) {
 		case "jamId":
 			return r.optString(&j.JamID)
@@ -51,10 +53,10 @@ func readFlatJam(body []byte) (*JamCreated, bool) {
 		case "origin":
 			return r.optString((*string)(&j.Origin))
 		case "isIncognito":
-			if r.null() {
+			if r.Null() {
 				return true
 			}
-			v, ok := r.boolean()
+			v, ok := r.Boolean()
 			j.IsIncognito = v
 			return ok
 		case "author":
@@ -105,7 +107,7 @@ func readFlatJam(body []byte) (*JamCreated, bool) {
 		// …) are in shapeKeys: those bodies take the general path.
 		return r.unknown(key, shapeKeys...)
 	})
-	if !ok || !r.end() || j.JamID == "" || j.TeamID == "" {
+	if !ok || !r.End() || j.JamID == "" || j.TeamID == "" {
 		return nil, false
 	}
 	j.CreatedAt = created
@@ -150,16 +152,16 @@ func (r *jsonReader) unknown(key []byte, known ...string) bool {
 	if strings.IndexByte(k, '\\') >= 0 {
 		return false
 	}
-	return r.skip(1)
+	return r.Skip(1)
 }
 
 // optString reads a string into dst, leaving dst as it was for null, as
 // encoding/json does.
 func (r *jsonReader) optString(dst *string) bool {
-	if r.null() {
+	if r.Null() {
 		return true
 	}
-	s, ok := r.str()
+	s, ok := r.Str()
 	if ok {
 		*dst = s
 	}
@@ -167,10 +169,10 @@ func (r *jsonReader) optString(dst *string) bool {
 }
 
 func (r *jsonReader) optInt(dst *int) bool {
-	if r.null() {
+	if r.Null() {
 		return true
 	}
-	n, ok := r.integer()
+	n, ok := r.Integer()
 	if ok {
 		*dst = n
 	}
@@ -179,7 +181,7 @@ func (r *jsonReader) optInt(dst *int) bool {
 
 // optObject reads an object with field, or null.
 func (r *jsonReader) optObject(field func(key []byte) bool) bool {
-	return r.null() || r.object(field)
+	return r.Null() || r.Object(field)
 }
 
 func (r *jsonReader) software(dst *JamSoftware) bool {
@@ -198,10 +200,10 @@ func (r *jsonReader) software(dst *JamSoftware) bool {
 // with their own decoding (Time, ID) decode exactly as they do under
 // encoding/json.
 func (r *jsonReader) unmarshaler(unmarshal func([]byte) error) bool {
-	r.ws()
-	start := r.i
-	if !r.skip(1) {
+	r.WS()
+	start := r.I
+	if !r.Skip(1) {
 		return false
 	}
-	return unmarshal(r.b[start:r.i]) == nil
+	return unmarshal(r.B[start:r.I]) == nil
 }

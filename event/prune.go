@@ -1,4 +1,4 @@
-package webhook
+package event
 
 import (
 	"encoding"
@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/inhook/webhook/internal/jsonread"
 )
 
 // pruneJSON returns a copy of data, a valid JSON document, without the
@@ -23,7 +25,7 @@ import (
 // leaves it; an ill-typed array element becomes null, which keeps the
 // positions of the others.
 func pruneJSON(t reflect.Type, data []byte) ([]byte, []error) {
-	p := pruner{r: jsonReader{b: data}, out: make([]byte, 0, len(data)), fields: map[reflect.Type][]jsonField{}}
+	p := pruner{r: jsonReader{jsonread.Reader{B: data}}, out: make([]byte, 0, len(data)), fields: map[reflect.Type][]jsonField{}}
 	p.value(t, "")
 	return p.out, p.errs
 }
@@ -44,14 +46,14 @@ var (
 // t; when it does not, it appends nothing, records why and reports false.
 func (p *pruner) value(t reflect.Type, path string) bool {
 	r := &p.r
-	c := r.peek()
-	start := r.i
+	c := r.Peek()
+	start := r.I
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	bad := func() bool {
 		p.skip()
-		p.errs = append(p.errs, &json.UnmarshalTypeError{Value: valueKind(r.b[start:r.i]), Type: t,
+		p.errs = append(p.errs, &json.UnmarshalTypeError{Value: valueKind(r.B[start:r.I]), Type: t,
 			Offset: int64(start), Struct: "body", Field: path})
 		return false
 	}
@@ -59,11 +61,11 @@ func (p *pruner) value(t reflect.Type, path string) bool {
 	// encoding/json, and so does null for every type.
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		p.skip()
-		if err := reflect.New(t).Interface().(json.Unmarshaler).UnmarshalJSON(r.b[start:r.i]); err != nil {
-			r.i = start
+		if err := reflect.New(t).Interface().(json.Unmarshaler).UnmarshalJSON(r.B[start:r.I]); err != nil {
+			r.I = start
 			return bad()
 		}
-		p.out = append(p.out, r.b[start:r.i]...)
+		p.out = append(p.out, r.B[start:r.I]...)
 		return true
 	}
 	if c == 'n' {
@@ -75,12 +77,12 @@ func (p *pruner) value(t reflect.Type, path string) bool {
 		if c != '"' {
 			return bad()
 		}
-		s, _ := r.str()
+		s, _ := r.Str()
 		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
-			r.i = start
+			r.I = start
 			return bad()
 		}
-		p.out = append(p.out, r.b[start:r.i]...)
+		p.out = append(p.out, r.B[start:r.I]...)
 		return true
 	}
 	switch t.Kind() {
@@ -112,7 +114,7 @@ func (p *pruner) value(t reflect.Type, path string) bool {
 			return bad()
 		}
 		p.skip()
-		p.out = append(p.out, r.b[start:r.i]...)
+		p.out = append(p.out, r.B[start:r.I]...)
 		return true
 	case reflect.String:
 		if c != '"' {
@@ -123,31 +125,31 @@ func (p *pruner) value(t reflect.Type, path string) bool {
 			return bad()
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, ok := r.number()
+		n, ok := r.Number()
 		if _, err := strconv.ParseInt(string(n), 10, t.Bits()); !ok || err != nil {
-			r.i = start
+			r.I = start
 			return bad()
 		}
-		r.i = start
+		r.I = start
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		n, ok := r.number()
+		n, ok := r.Number()
 		if _, err := strconv.ParseUint(string(n), 10, t.Bits()); !ok || err != nil {
-			r.i = start
+			r.I = start
 			return bad()
 		}
-		r.i = start
+		r.I = start
 	case reflect.Float32, reflect.Float64:
-		n, ok := r.number()
+		n, ok := r.Number()
 		if _, err := strconv.ParseFloat(string(n), t.Bits()); !ok || err != nil {
-			r.i = start
+			r.I = start
 			return bad()
 		}
-		r.i = start
+		r.I = start
 	default:
 		return bad()
 	}
 	p.skip()
-	p.out = append(p.out, r.b[start:r.i]...)
+	p.out = append(p.out, r.B[start:r.I]...)
 	return true
 }
 
@@ -158,10 +160,10 @@ func (p *pruner) object(field func(key string) (reflect.Type, bool), path string
 	r := &p.r
 	p.out = append(p.out, '{')
 	first := true
-	r.object(func(raw []byte) bool {
+	r.Object(func(raw []byte) bool {
 		key := string(raw)
 		if strings.IndexByte(key, '\\') >= 0 || !isASCII(key) {
-			key = decodeJSONString(raw)
+			key = jsonread.DecodeString(raw)
 		}
 		ft, ok := field(key)
 		if !ok {
@@ -188,11 +190,11 @@ func (p *pruner) object(field func(key string) (reflect.Type, bool), path string
 // array copies an array, writing null for each element that does not fit.
 func (p *pruner) array(elem reflect.Type, path string) {
 	r := &p.r
-	r.peek()
-	r.i++ // '['
+	r.Peek()
+	r.I++ // '['
 	p.out = append(p.out, '[')
-	if r.peek() == ']' {
-		r.i++
+	if r.Peek() == ']' {
+		r.I++
 		p.out = append(p.out, ']')
 		return
 	}
@@ -203,11 +205,11 @@ func (p *pruner) array(elem reflect.Type, path string) {
 		if !p.value(elem, path+"["+strconv.Itoa(n)+"]") {
 			p.out = append(p.out, "null"...)
 		}
-		if r.peek() == ',' {
-			r.i++
+		if r.Peek() == ',' {
+			r.I++
 			continue
 		}
-		r.i++ // ']'
+		r.I++ // ']'
 		p.out = append(p.out, ']')
 		return
 	}
@@ -219,24 +221,24 @@ func (p *pruner) skip() {
 	r := &p.r
 	depth := 0
 	for {
-		switch c := r.peek(); c {
+		switch c := r.Peek(); c {
 		case '{', '[':
 			depth++
-			r.i++
+			r.I++
 		case '}', ']':
 			depth--
-			r.i++
+			r.I++
 		case '"':
-			r.skipString()
+			r.SkipString()
 		case ',', ':':
-			r.i++
+			r.I++
 			continue
 		case 't', 'n':
-			r.i += 4
+			r.I += 4
 		case 'f':
-			r.i += 5
+			r.I += 5
 		default:
-			r.number()
+			r.Number()
 		}
 		if depth == 0 {
 			return

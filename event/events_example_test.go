@@ -1,10 +1,10 @@
-package webhook_test
+package event_test
 
 import (
 	"fmt"
 	"log"
 
-	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 )
 
 func ExampleParse() {
@@ -18,21 +18,21 @@ func ExampleParse() {
 		`{"type":"jam.archived","data":{"jamId":"7c9e6679"}}`,
 	}
 	for _, body := range bodies {
-		ev, err := webhook.Parse([]byte(body))
+		ev, err := event.Parse([]byte(body))
 		if err != nil {
 			log.Fatal(err)
 		}
 		switch ev := ev.(type) {
-		case *webhook.JamCreated:
-			uuid, _ := webhook.JamUUID(ev.JamURL)
+		case *event.JamCreated:
+			uuid, _ := event.JamUUID(ev.JamURL)
 			fmt.Println(ev.EventType(), ev.Type, ev.Author.Email, uuid)
-		case *webhook.RecorderRecorded:
+		case *event.RecorderRecorded:
 			fmt.Println(ev.EventType(), ev.ConversationID, ev.JamURL)
-		case *webhook.IntercomNotification:
+		case *event.IntercomNotification:
 			if c := ev.Conversation(); c != nil {
 				fmt.Println(ev.EventType(), c.ID, c.Priority, c.AdminAssigneeID)
 			}
-		case *webhook.UnknownEvent:
+		case *event.UnknownEvent:
 			fmt.Println("unknown:", ev.Type)
 		}
 	}
@@ -50,14 +50,14 @@ func ExampleParse() {
 func ExampleParseFrom() {
 	body := []byte(`{"type":"notification_event","id":"notif_3f1c","topic":"conversation.user.replied",` +
 		`"created_at":1773406800,"data":{"item":{"type":"conversation","id":"215468124301118"}}}`)
-	for _, src := range []webhook.Source{webhook.SourceIntercom, webhook.SourceStandard} {
-		ev, err := webhook.ParseFrom(src, body)
+	for _, src := range []event.Source{event.SourceIntercom, event.SourceStandard} {
+		ev, err := event.ParseFrom(src, body)
 		if err != nil {
 			log.Fatal(err)
 		}
 		fmt.Printf("%s: %T %s\n", src, ev, ev.EventType())
 	}
 	// Output:
-	// intercom: *webhook.IntercomNotification conversation.user.replied
-	// standard: *webhook.UnknownEvent conversation.user.replied
+	// intercom: *event.IntercomNotification conversation.user.replied
+	// standard: *event.UnknownEvent conversation.user.replied
 }

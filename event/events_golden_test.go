@@ -1,4 +1,4 @@
-package webhook
+package event
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 
 // fixtureDir holds the fixtures; package webhooktest embeds the same
 // directory for users' tests.
-const fixtureDir = "webhooktest/testdata"
+const fixtureDir = "../webhooktest/testdata"
 
 // readFixtures returns every fixture by its path relative to fixtureDir.
 func readFixtures(tb testing.TB) map[string][]byte {
