@@ -16,8 +16,8 @@ import (
 // checked against, so a forged hint picks keys the forger cannot sign
 // with.
 type KeyHint struct {
-	// Source is the scheme the request's headers name: SourceStandard or
-	// SourceIntercom.
+	// Source is the scheme the request's headers name: event.SourceStandard or
+	// event.SourceIntercom.
 	Source event.Source
 	// Host and Path are the request's Host and URL path.
 	Host, Path string
