@@ -43,63 +43,145 @@ func (s *Store) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) 
 	if body == nil {
 		body = []byte{} // the column is NOT NULL; a nil slice binds as NULL
 	}
-	var stored bool
-	err = s.send(ctx, func(tx *wtx) (error, error) {
-		stored = false
-		if s.cfg.capacity > 0 {
-			if tx.backlog < 0 {
-				if err := tx.s.stmt.backlog.QueryRowContext(tx.ctx).Scan(&tx.backlog); err != nil {
-					return nil, err
-				}
-			}
-			if tx.backlog >= s.cfg.capacity {
-				// Full, but a key already stored is still only a
-				// duplicate to acknowledge.
-				var one int
-				switch err := tx.s.stmt.exists.QueryRowContext(tx.ctx, e.Key).Scan(&one); err {
-				case nil:
-					return nil, nil
-				case sql.ErrNoRows:
-					return fmt.Errorf("sqlitestore: %d deliveries waiting: %w", tx.backlog, webhook.ErrInboxFull), nil
-				default:
-					return nil, err
-				}
-			}
-		}
-		now := s.cfg.now()
-		received := e.ReceivedAt
-		if received.IsZero() {
-			received = now
-		}
-		res, err := tx.s.stmt.insert.ExecContext(tx.ctx, e.Key, string(e.Source), e.ID, nanos(e.Timestamp),
-			nanos(received), header, body, meta, nanos(now), nanos(now))
-		if err != nil {
-			return nil, err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return nil, err
-		}
-		stored = n == 1
-		if stored && tx.backlog >= 0 {
-			tx.backlog++
-		}
-		return nil, nil
-	}, true)
-	if err != nil {
+	row := &storeRow{key: e.Key, source: string(e.Source), id: e.ID, signed: nanos(e.Timestamp),
+		received: nanos(e.ReceivedAt), header: header, body: body, meta: meta}
+	if err := s.send(ctx, &op{ctx: ctx, row: row}); err != nil {
 		return false, err
+	}
+	return row.stored, nil
+}
+
+// storeRows inserts the rows of ops, Stores all, in tx. Under the
+// capacity it inserts them all at once; near it, one at a time, each
+// checking the backlog. It returns an op to blame if the database fails.
+func (s *Store) storeRows(tx *wtx, ops []*op) (*op, error) {
+	now := nanos(s.cfg.now())
+	for _, o := range ops {
+		o.row.stored = false
+		o.outcome = nil
+	}
+	if s.cfg.capacity > 0 {
+		if tx.backlog < 0 {
+			if err := tx.s.stmt.backlog.QueryRowContext(tx.ctx).Scan(&tx.backlog); err != nil {
+				return ops[0], err
+			}
+		}
+		if tx.backlog+len(ops) > s.cfg.capacity {
+			for _, o := range ops {
+				if err := s.storeNearFull(tx, o, now); err != nil {
+					return o, err
+				}
+			}
+			return nil, nil
+		}
+	}
+	// A key twice in one batch is stored for the first and a duplicate
+	// for the others, as if they had come one after the other.
+	first := make(map[string]*op, len(ops))
+	rows := make([]*storeRow, 0, len(ops))
+	for _, o := range ops {
+		if _, ok := first[o.row.key]; !ok {
+			first[o.row.key] = o
+			rows = append(rows, o.row)
+		}
+	}
+	n, err := s.insertRows(tx, rows, now)
+	if err != nil {
+		return ops[0], err
+	}
+	tx.counts[bucketPending] += n
+	if tx.backlog >= 0 {
+		tx.backlog += n
+	}
+	return nil, nil
+}
+
+// storeNearFull stores o's row alone, refusing it if the backlog is at
+// the capacity.
+func (s *Store) storeNearFull(tx *wtx, o *op, now int64) error {
+	if tx.backlog >= s.cfg.capacity {
+		// Full, but a key already stored is still only a duplicate to
+		// acknowledge.
+		var one int
+		switch err := tx.s.stmt.exists.QueryRowContext(tx.ctx, o.row.key).Scan(&one); err {
+		case nil:
+		case sql.ErrNoRows:
+			o.outcome = fmt.Errorf("sqlitestore: %d deliveries waiting: %w", tx.backlog, webhook.ErrInboxFull)
+		default:
+			return err
+		}
+		return nil
+	}
+	n, err := s.insertRows(tx, []*storeRow{o.row}, now)
+	if err != nil {
+		return err
+	}
+	tx.counts[bucketPending] += n
+	tx.backlog += n
+	return nil
+}
+
+// insertRows inserts rows, whose keys differ, as pending and due at now,
+// leaving a key already stored as it is. It marks the rows it stored and
+// returns their number.
+func (s *Store) insertRows(tx *wtx, rows []*storeRow, now int64) (int, error) {
+	byKey := make(map[string]*storeRow, len(rows))
+	for _, r := range rows {
+		byKey[r.key] = r
+	}
+	stored := 0
+	args := make([]any, 0, insertRowArgs*min(len(rows), maxInsert))
+	for len(rows) > 0 {
+		n := maxInsert
+		for n > len(rows) {
+			n /= 2
+		}
+		chunk := rows[:n]
+		rows = rows[n:]
+		stmt, err := s.insert(tx.ctx, n)
+		if err != nil {
+			return 0, err
+		}
+		args = args[:0]
+		for _, r := range chunk {
+			received := r.received
+			if received == 0 {
+				received = now
+			}
+			args = append(args, r.key, r.source, r.id, r.signed, received, r.header, r.body, r.meta, now, now)
+		}
+		res, err := stmt.QueryContext(tx.ctx, args...)
+		if err != nil {
+			return 0, err
+		}
+		for res.Next() {
+			var key string
+			if err := res.Scan(&key); err != nil {
+				res.Close()
+				return 0, err
+			}
+			if r := byKey[key]; r != nil {
+				r.stored = true
+				stored++
+			}
+		}
+		if err := errors.Join(res.Err(), res.Close()); err != nil {
+			return 0, err
+		}
 	}
 	return stored, nil
 }
 
 // Lease takes up to max due deliveries for lease, oldest NextAttempt
-// first: pending ones due by now and leased ones whose lease ran out.
+// first: pending ones due by now and leased ones whose lease ran out. It
+// returns once committed, without waiting for a sync (see the package
+// doc), as do Complete, Retry and Kill.
 func (s *Store) Lease(ctx context.Context, max int, lease time.Duration) ([]webhook.InboxLease, error) {
 	if max <= 0 {
 		return nil, nil
 	}
 	var leases []webhook.InboxLease
-	err := s.do(ctx, func(tx *wtx) (error, error) {
+	err := s.doSettled(ctx, func(tx *wtx) (error, error) {
 		leases = leases[:0]
 		now := s.cfg.now()
 		cands, err := queryDue(tx, tx.s.stmt.duePending, nanos(now), max, nil)
@@ -122,6 +204,7 @@ func (s *Store) Lease(ctx context.Context, max int, lease time.Duration) ([]webh
 		}
 		until := now.Add(lease)
 		for _, c := range cands {
+			tx.move(bucketOf(c.e.State, c.e.Attempts), bucketLeased, 1)
 			token := newToken()
 			if _, err := tx.s.stmt.lease.ExecContext(tx.ctx, nanos(until), token, nanos(now), c.rowid); err != nil {
 				return nil, err
@@ -163,7 +246,7 @@ func queryDue(tx *wtx, stmt *sql.Stmt, now int64, max int, into []candidate) ([]
 
 // Complete marks a leased delivery done.
 func (s *Store) Complete(ctx context.Context, key, token string) error {
-	return s.settle(ctx, key, func(tx *wtx, now int64) (sql.Result, error) {
+	return s.settle(ctx, key, bucketDone, func(tx *wtx, now int64) (sql.Result, error) {
 		return tx.s.stmt.complete.ExecContext(tx.ctx, now, key, token)
 	})
 }
@@ -171,22 +254,24 @@ func (s *Store) Complete(ctx context.Context, key, token string) error {
 // Retry returns a leased delivery to pending, due at next, recording
 // lastErr.
 func (s *Store) Retry(ctx context.Context, key, token string, next time.Time, lastErr string) error {
-	return s.settle(ctx, key, func(tx *wtx, now int64) (sql.Result, error) {
+	return s.settle(ctx, key, bucketRetrying, func(tx *wtx, now int64) (sql.Result, error) {
 		return tx.s.stmt.retry.ExecContext(tx.ctx, nanos(next), lastErr, now, key, token)
 	})
 }
 
 // Kill marks a leased delivery dead, recording lastErr.
 func (s *Store) Kill(ctx context.Context, key, token string, lastErr string) error {
-	return s.settle(ctx, key, func(tx *wtx, now int64) (sql.Result, error) {
+	return s.settle(ctx, key, bucketDead, func(tx *wtx, now int64) (sql.Result, error) {
 		return tx.s.stmt.kill.ExecContext(tx.ctx, lastErr, now, key, token)
 	})
 }
 
 // settle runs an update that applies only while token holds key's lease,
-// and reports ErrLeaseLost when it applied to nothing.
-func (s *Store) settle(ctx context.Context, key string, update func(tx *wtx, now int64) (sql.Result, error)) error {
-	return s.do(ctx, func(tx *wtx) (error, error) {
+// moving the delivery to bucket to, and reports ErrLeaseLost when it
+// applied to nothing. (A leased delivery has been attempted, so one
+// returned to pending is retrying.)
+func (s *Store) settle(ctx context.Context, key string, to bucket, update func(tx *wtx, now int64) (sql.Result, error)) error {
+	return s.doSettled(ctx, func(tx *wtx) (error, error) {
 		res, err := update(tx, nanos(s.cfg.now()))
 		if err != nil {
 			return nil, err
@@ -198,6 +283,7 @@ func (s *Store) settle(ctx context.Context, key string, update func(tx *wtx, now
 		if n == 0 {
 			return fmt.Errorf("sqlitestore: %q: %w", key, webhook.ErrLeaseLost), nil
 		}
+		tx.move(bucketLeased, to, int(n))
 		return nil, nil
 	})
 }
@@ -223,8 +309,16 @@ func (s *Store) Replay(ctx context.Context, key string) error {
 			_, err := tx.s.stmt.makeDue.ExecContext(tx.ctx, now, key, now)
 			return nil, err
 		default:
-			_, err := tx.s.stmt.replay.ExecContext(tx.ctx, now, now, key)
-			return nil, err
+			res, err := tx.s.stmt.replay.ExecContext(tx.ctx, now, now, key)
+			if err != nil {
+				return nil, err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return nil, err
+			}
+			tx.move(bucketOf(webhook.InboxState(state), 0), bucketPending, int(n))
+			return nil, nil
 		}
 	})
 }
@@ -255,8 +349,11 @@ func (s *Store) Purge(ctx context.Context, state webhook.InboxState, before time
 				if err != nil {
 					return nil, err
 				}
-				n, err = res.RowsAffected()
-				return nil, err
+				if n, err = res.RowsAffected(); err != nil {
+					return nil, err
+				}
+				tx.counts[bucketOf(st, 0)] -= int(n)
+				return nil, nil
 			})
 			if err != nil {
 				return total, err

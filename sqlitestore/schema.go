@@ -72,11 +72,20 @@ BEGIN
 		CASE WHEN NEW.state = 'pending' AND NEW.attempts > 0 THEN 'retrying' ELSE NEW.state END;
 END;
 `,
+	// 2: the writer keeps the counts, adding each transaction's changes
+	// by bucket in the transaction itself (exact with several processes
+	// too): a trigger's sub-program and statement journal for every row
+	// cost a fifth of a Store's insert.
+	`
+DROP TRIGGER IF EXISTS inbox_count_insert;
+DROP TRIGGER IF EXISTS inbox_count_delete;
+DROP TRIGGER IF EXISTS inbox_count_update;
+`,
 }
 
 // SchemaVersion is the schema version this package creates and reads.
 // Open migrates an older file up to it and refuses a newer one.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrate brings the file's schema up to SchemaVersion. It holds the write
 // lock (BEGIN IMMEDIATE) from reading the version to recording the new

@@ -10,16 +10,30 @@
 //	}
 //	defer ib.Close()
 //
-// The file is in WAL mode with synchronous=FULL: Store returns only once
-// its delivery is in the write-ahead log and the log is synced to disk,
-// so an acknowledged delivery survives a process crash and an operating
-// system crash or power loss alike. WithSync(SyncNormal) gives up the
+// The file is in WAL mode, and by default (SyncFull) Store returns only
+// once its delivery is committed to the write-ahead log and the log has
+// been synced to disk since, so an acknowledged delivery survives a
+// process crash and an operating system crash or power loss alike: the
+// guarantee of synchronous=FULL. WithSync(SyncNormal) gives up the
 // latter for speed.
 //
 // Writes go through one goroutine that commits whatever is waiting in
 // one transaction (group commit): under load many deliveries share one
-// fsync, and each caller returns when the transaction holding its write
-// has committed.
+// transaction and one sync. The connection runs with synchronous=NORMAL,
+// which in WAL mode differs from FULL only in that FULL syncs the log
+// after each commit, holding the write lock; instead the writer syncs
+// the log itself (one fsync of the -wal file) after the commit, outside
+// the lock, and only then answers. Only transactions holding a Store,
+// Replay or Purge are synced: the workers' writes (Lease, Complete,
+// Retry, Kill) return once committed, and an operating system crash may
+// undo the last of them, which only runs a delivery again (callbacks run
+// at least once, the inbox's contract). A reader (Get, List, Stats) may
+// see a write whose sync is under way. Checkpoints and the restart of
+// the log after one are SQLite's, unchanged: a checkpoint syncs the log
+// before copying it into the database and syncs the database before the
+// log may be restarted. If a sync fails, the writes waiting for it fail
+// and the Store refuses every write after: what is on disk is no longer
+// known.
 //
 // Several processes on one machine may open the same file: SQLite's
 // locks serialize their writes (each waits up to the busy timeout for
@@ -35,6 +49,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,13 +66,14 @@ import (
 type Sync int
 
 const (
-	// SyncFull (the default) syncs the write-ahead log at every commit: a
-	// committed delivery survives an operating system crash or a power
-	// loss.
+	// SyncFull (the default) syncs the write-ahead log after each commit
+	// and before Store, Replay and Purge return: an acknowledged delivery
+	// survives an operating system crash or a power loss.
 	SyncFull Sync = iota
-	// SyncNormal syncs only at checkpoints: a committed delivery survives
-	// the process crashing, but the last commits before an operating
-	// system crash or a power loss may be lost.
+	// SyncNormal syncs only at checkpoints, and writes return once
+	// committed, with no sync: a committed delivery survives the process
+	// crashing, but the last commits before an operating system crash or
+	// a power loss may be lost.
 	SyncNormal
 )
 
@@ -80,6 +98,8 @@ type config struct {
 	sync        Sync
 	busyTimeout time.Duration
 	maxBatch    int
+	// wrapSync, set by tests, wraps the sync of the write-ahead log.
+	wrapSync func(sync func() error) func() error
 }
 
 // WithClock sets the clock the store reads for due times, leases and
@@ -137,6 +157,17 @@ type Store struct {
 	commits   atomic.Int64
 	closeOnce sync.Once
 	closeErr  error
+
+	// With SyncFull: the log file the writer syncs (nil otherwise), the
+	// sync (a seam for tests), and the error of a failed sync, after
+	// which nothing is written.
+	wal     *os.File
+	syncWAL func() error
+	syncErr atomic.Pointer[error]
+
+	// The checkpointer's wake-up, stop and end.
+	ckptKick           chan struct{}
+	ckptStop, ckptDone chan struct{}
 }
 
 var _ webhook.Inbox = (*Store)(nil)
@@ -161,15 +192,14 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") || path == ":memory:" {
 		return nil, fmt.Errorf("sqlitestore: Open: %q is not a plain file name", path)
 	}
-	sync := "FULL"
-	if cfg.sync == SyncNormal {
-		sync = "NORMAL"
-	}
 	// The pragmas run on every connection the driver opens: the writer's
 	// and the readers'. busy_timeout first, so the others wait for a lock
-	// held by another process instead of failing.
+	// held by another process instead of failing. synchronous=NORMAL in
+	// both modes: in WAL mode it differs from FULL only by the sync of
+	// the log after each commit, which, with SyncFull, the writer does
+	// after the commit and before answering, outside the write lock.
 	dsn := path + "?_pragma=busy_timeout(" + strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10) + ")" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 
 	wdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -211,9 +241,52 @@ func Open(path string, opts ...Option) (*Store, error) {
 		ops:     make(chan *op, cfg.maxBatch),
 		closing: make(chan struct{}),
 		closed:  make(chan struct{}),
+
+		ckptKick: make(chan struct{}, 1),
+		ckptStop: make(chan struct{}),
+		ckptDone: make(chan struct{}),
 	}
+	if cfg.sync == SyncFull {
+		if err := s.openWAL(path); err != nil {
+			stmt.close()
+			conn.Close()
+			wdb.Close()
+			db.Close()
+			return nil, fmt.Errorf("sqlitestore: Open %s: %w", path, err)
+		}
+	}
+	go s.checkpointer()
 	go s.writer()
 	return s, nil
+}
+
+// openWAL opens the write-ahead log for the writer to sync. The migration's
+// transaction has created it, and it stays the same file while the
+// writer's connection is open: SQLite deletes it only when the last
+// connection to the database closes, and restarts it in place after a
+// checkpoint. An fsync of the file carries every process's commits to
+// disk. The directory is synced once, so the log's name is on disk too.
+func (s *Store) openWAL(path string) error {
+	f, err := os.OpenFile(path+"-wal", os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if runtime.GOOS != "windows" { // Windows cannot sync a directory
+		d, err := os.Open(filepath.Dir(path))
+		if err == nil {
+			err = errors.Join(d.Sync(), d.Close())
+		}
+		if err != nil {
+			f.Close()
+			return err
+		}
+	}
+	s.wal = f
+	s.syncWAL = f.Sync
+	if s.cfg.wrapSync != nil {
+		s.syncWAL = s.cfg.wrapSync(f.Sync)
+	}
+	return nil
 }
 
 // Close stops the writer once the writes already waiting have committed,
@@ -225,7 +298,12 @@ func (s *Store) Close() error {
 		s.sendMu.Unlock()
 		close(s.closing)
 		<-s.closed
+		close(s.ckptStop)
+		<-s.ckptDone
 		err := s.stmt.close()
+		if s.wal != nil {
+			err = errors.Join(err, s.wal.Close())
+		}
 		err = errors.Join(err, s.conn.Close(), s.wdb.Close(), s.db.Close())
 		if err != nil {
 			s.closeErr = fmt.Errorf("sqlitestore: Close: %w", err)

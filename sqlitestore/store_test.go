@@ -393,7 +393,9 @@ func TestReopen(t *testing.T) {
 	require.Equal(t, "wal", mode)
 	var sync int
 	require.NoError(t, s.conn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync))
-	require.Equal(t, 2, sync, "FULL")
+	require.Equal(t, 1, sync, "NORMAL: the writer does FULL's sync of the log, after the commit")
+	require.NotNil(t, s.wal, "SyncFull syncs the log itself")
+	require.Nil(t, open(t, filepath.Join(t.TempDir(), "normal.db"), WithSync(SyncNormal)).wal, "SyncNormal does not")
 }
 
 func TestMigrations(t *testing.T) {

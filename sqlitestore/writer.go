@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/inhook/webhook"
 )
 
 // An op is one write waiting for the writer. run does the write inside
@@ -20,8 +23,24 @@ type op struct {
 	run     func(tx *wtx) (outcome, err error)
 	outcome error
 	done    chan error
-	// store marks a Store's write: only they make the writer linger.
-	store bool
+	// settled marks the workers' writes (Lease, Complete, Retry, Kill),
+	// answered once committed even with SyncFull: an operating system
+	// crash that undid one would only run a delivery again, which
+	// callbacks allow for (they run at least once).
+	settled bool
+	// row is a Store's delivery, nil for the other writes. The writer
+	// inserts the rows of a transaction's Stores together (see
+	// storeRows), and only Stores make it linger.
+	row *storeRow
+}
+
+// A storeRow is a delivery on its way in, with the answer the writer
+// gives its Store.
+type storeRow struct {
+	key, source, id    string
+	signed, received   int64 // received 0: the commit's time
+	header, body, meta []byte
+	stored             bool
 }
 
 // wtx is the writer's view of one transaction.
@@ -32,6 +51,48 @@ type wtx struct {
 	// first Store of the transaction when there is a capacity and kept up
 	// to date by the Stores after it; -1 until read.
 	backlog int
+	// counts are the transaction's changes to the counts by bucket,
+	// written to inbox_counts just before it commits: one small update
+	// per bucket and transaction instead of one per row.
+	counts [numBuckets]int
+}
+
+// A bucket is a row of inbox_counts: a state, with the pending split
+// into never tried (pending) and tried before (retrying).
+type bucket int
+
+const (
+	bucketPending bucket = iota
+	bucketRetrying
+	bucketLeased
+	bucketDone
+	bucketDead
+	numBuckets
+)
+
+var bucketNames = [numBuckets]string{"pending", "retrying", "leased", "done", "dead"}
+
+// bucketOf is the bucket of a delivery in state after attempts.
+func bucketOf(state webhook.InboxState, attempts int) bucket {
+	switch state {
+	case webhook.InboxPending:
+		if attempts > 0 {
+			return bucketRetrying
+		}
+		return bucketPending
+	case webhook.InboxLeased:
+		return bucketLeased
+	case webhook.InboxDone:
+		return bucketDone
+	default:
+		return bucketDead
+	}
+}
+
+// move records n deliveries going from one bucket to another.
+func (tx *wtx) move(from, to bucket, n int) {
+	tx.counts[from] -= n
+	tx.counts[to] += n
 }
 
 // do hands a write to the writer and waits for the commit of the
@@ -41,15 +102,20 @@ type wtx struct {
 // always reaches its caller instead of holding deliveries until the
 // lease runs out.
 func (s *Store) do(ctx context.Context, run func(tx *wtx) (outcome, err error)) error {
-	return s.send(ctx, run, false)
+	return s.send(ctx, &op{ctx: ctx, run: run})
 }
 
-// send is do, store telling a Store's write from the others.
-func (s *Store) send(ctx context.Context, run func(tx *wtx) (outcome, err error), store bool) error {
+// doSettled is do for a write marked settled.
+func (s *Store) doSettled(ctx context.Context, run func(tx *wtx) (outcome, err error)) error {
+	return s.send(ctx, &op{ctx: ctx, run: run, settled: true})
+}
+
+// send hands o, a write or a Store's row, to the writer as do does.
+func (s *Store) send(ctx context.Context, o *op) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &op{ctx: ctx, run: run, done: make(chan error, 1), store: store}
+	o.done = make(chan error, 1)
 	s.sendMu.RLock()
 	if s.isClosed {
 		s.sendMu.RUnlock()
@@ -66,10 +132,11 @@ func (s *Store) send(ctx context.Context, run func(tx *wtx) (outcome, err error)
 }
 
 // writer commits the waiting ops, as many as are waiting (up to
-// maxBatch) in each transaction: while one transaction syncs, the next
-// one's writes queue up, so under load a sync serves many writes, and a
-// lone write is not delayed to wait for company. Under concurrent load
-// it lingers briefly before committing (see linger).
+// maxBatch) in each transaction: while one transaction commits and
+// syncs, the next one's writes queue up, so under load a transaction
+// and its sync serve many writes, and a lone write is not delayed to
+// wait for company. Under concurrent load it lingers briefly before
+// committing (see linger).
 func (s *Store) writer() {
 	defer close(s.closed)
 	batch := make([]*op, 0, s.cfg.maxBatch)
@@ -129,7 +196,7 @@ func (s *Store) writer() {
 		}
 		stores := 0
 		for _, o := range batch {
-			if o.store {
+			if o.row != nil {
 				stores++
 			}
 		}
@@ -161,12 +228,13 @@ const probeEvery = 16
 // linger is how long the writer keeps gathering writes after the waiting
 // ones before it commits. Under concurrent load the callers split into
 // cohorts: those whose writes just committed go back to their requests
-// while the next transaction commits the others, so each sync serves
-// only part of them. Waiting a fraction of a sync lets the callers just
-// answered join the next transaction, and one sync then serves them all.
-// A lone caller (the previous transaction held one Store) never waits,
-// nor do the workers' leases and completions: a drain's workers are all
-// waiting already, and lingering only slowed them (BenchmarkDrain).
+// while the next transaction commits and syncs the others, so each sync
+// serves only part of them. Waiting half a transaction (its commit and
+// sync) lets the callers just answered join the next one, and one sync
+// then serves them all. A lone caller (the previous transaction held one
+// Store) never waits, and only Stores count: a drain's workers are all
+// waiting already, and lingering for them only slowed them
+// (BenchmarkDrain).
 func (s *Store) linger(last lastCommit) time.Duration {
 	if last.ops < 2 || s.cfg.maxBatch < 2 {
 		return 0
@@ -188,14 +256,18 @@ func (s *Store) gatherTo(last lastCommit) int {
 // maxLinger bounds linger, whatever a sync costs.
 const maxLinger = time.Millisecond
 
-// commit runs ops in one transaction and answers each. If an op spoils
-// the transaction, it runs each op again in a transaction of its own, so
-// one bad write fails alone.
+// commit runs ops in one transaction and answers each (see answer). If
+// an op spoils the transaction, it runs each op again in a transaction
+// of its own, so one bad write fails alone.
 func (s *Store) commit(ops []*op) {
 	live := ops[:0:0]
 	for _, o := range ops {
 		if err := o.ctx.Err(); err != nil {
 			o.done <- err // its caller has gone: do not write for it
+			continue
+		}
+		if err := s.syncFailed(); err != nil {
+			o.done <- err
 			continue
 		}
 		live = append(live, o)
@@ -205,9 +277,7 @@ func (s *Store) commit(ops []*op) {
 	}
 	spoiled, err := s.runTx(live)
 	if err == nil {
-		for _, o := range live {
-			o.done <- o.outcome
-		}
+		s.answer(live)
 		return
 	}
 	if spoiled == nil || len(live) == 1 {
@@ -218,8 +288,45 @@ func (s *Store) commit(ops []*op) {
 		}
 		return
 	}
+	var committed []*op
 	for _, o := range live {
 		if _, err := s.runTx([]*op{o}); err != nil {
+			o.done <- err
+		} else {
+			committed = append(committed, o)
+		}
+	}
+	if len(committed) > 0 {
+		s.answer(committed)
+	}
+}
+
+// answer gives the ops of committed transactions their outcomes: the
+// settled ops and, without SyncFull, all of them at once; with SyncFull
+// the others once the log has been synced, after the commit, outside
+// SQLite's write lock. A transaction of settled ops alone is not synced.
+func (s *Store) answer(ops []*op) {
+	var durable []*op
+	for _, o := range ops {
+		if s.wal == nil || o.settled {
+			o.done <- o.outcome
+		} else {
+			durable = append(durable, o)
+		}
+	}
+	if len(durable) == 0 {
+		return
+	}
+	err := s.syncWAL()
+	if err != nil {
+		// The log's pages may be lost and will not be written again:
+		// what was committed since the last good sync cannot be known
+		// to be on disk, nor anything after.
+		err = fmt.Errorf("sqlitestore: syncing the write-ahead log: %w", err)
+		s.syncErr.CompareAndSwap(nil, &err)
+	}
+	for _, o := range durable {
+		if err != nil {
 			o.done <- err
 		} else {
 			o.done <- o.outcome
@@ -227,20 +334,46 @@ func (s *Store) commit(ops []*op) {
 	}
 }
 
-// runTx runs ops in one transaction. On failure it rolls back and
-// returns the error, with the op that caused it, or nil if beginning or
-// committing failed.
+// syncFailed is the error of a failed sync of the log, after which the
+// store refuses to write: it can no longer say what is on disk.
+func (s *Store) syncFailed() error {
+	if p := s.syncErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// runTx runs ops in one transaction: the Stores' rows first, together,
+// then the other ops in order (every op of a batch is waiting for its
+// answer, so any order is one the callers could have seen). On failure
+// it rolls back and returns the error, with the op that caused it, or
+// nil if beginning or committing failed.
 func (s *Store) runTx(ops []*op) (spoiled *op, err error) {
 	ctx := context.Background()
 	// IMMEDIATE takes the write lock at once, waiting up to the busy
 	// timeout for another process: a deferred transaction that reads
 	// first could fail to upgrade its lock, and busy_timeout does not
 	// help there.
-	if _, err := s.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := s.stmt.begin.ExecContext(ctx); err != nil {
 		return nil, fmt.Errorf("sqlitestore: begin: %w", err)
 	}
 	tx := &wtx{ctx: ctx, s: s, backlog: -1}
+	var stores []*op
 	for _, o := range ops {
+		if o.row != nil {
+			stores = append(stores, o)
+		}
+	}
+	if len(stores) > 0 {
+		if o, err := s.storeRows(tx, stores); err != nil {
+			s.rollback()
+			return o, fmt.Errorf("sqlitestore: %w", err)
+		}
+	}
+	for _, o := range ops {
+		if o.row != nil {
+			continue
+		}
 		var err error
 		o.outcome, err = o.run(tx)
 		if err != nil {
@@ -248,11 +381,21 @@ func (s *Store) runTx(ops []*op) (spoiled *op, err error) {
 			return o, fmt.Errorf("sqlitestore: %w", err)
 		}
 	}
-	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
+	for b, n := range tx.counts {
+		if n == 0 {
+			continue
+		}
+		if _, err := s.stmt.count.ExecContext(ctx, n, bucketNames[b]); err != nil {
+			s.rollback()
+			return ops[0], fmt.Errorf("sqlitestore: counts: %w", err)
+		}
+	}
+	if _, err := s.stmt.commit.ExecContext(ctx); err != nil {
 		s.rollback()
 		return nil, fmt.Errorf("sqlitestore: commit: %w", err)
 	}
 	s.commits.Add(1)
+	s.kickCheckpointer()
 	return nil, nil
 }
 
@@ -264,10 +407,13 @@ func (s *Store) rollback() {
 
 // statements are the writer's prepared statements, on its connection.
 type statements struct {
-	insert, exists, backlog       *sql.Stmt
+	begin, commit                 *sql.Stmt
+	count, exists, backlog        *sql.Stmt
 	duePending, dueLeased, lease  *sql.Stmt
 	complete, retry, kill         *sql.Stmt
 	state, replay, makeDue, purge *sql.Stmt
+	// inserts[n] inserts n rows; prepared when first needed.
+	inserts map[int]*sql.Stmt
 }
 
 // entryColumns are the columns scanEntry reads, in its order.
@@ -300,10 +446,9 @@ func prepare(ctx context.Context, conn *sql.Conn) (statements, error) {
 		p *(*sql.Stmt)
 		q string
 	}{
-		{&st.insert, `INSERT INTO inbox (key, source, msg_id, signed_at, received_at, header, body, meta,
-			state, attempts, next_attempt, lease_until, token, last_error, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, '', '', ?)
-			ON CONFLICT (key) DO NOTHING`},
+		{&st.begin, `BEGIN IMMEDIATE`},
+		{&st.commit, `COMMIT`},
+		{&st.count, `UPDATE inbox_counts SET n = n + ? WHERE bucket = ?`},
 		{&st.exists, `SELECT 1 FROM inbox WHERE key = ?`},
 		{&st.backlog, `SELECT coalesce(sum(n), 0) FROM inbox_counts WHERE bucket IN ('pending', 'retrying', 'leased')`},
 		{&st.duePending, queryDuePending},
@@ -330,12 +475,50 @@ func prepare(ctx context.Context, conn *sql.Conn) (statements, error) {
 		}
 		*l.p = stmt
 	}
+	st.inserts = make(map[int]*sql.Stmt)
 	return st, nil
+}
+
+// maxInsert is the most rows one INSERT statement takes; a larger batch
+// is inserted in chunks. Chunks are powers of two, so a few prepared
+// statements serve every batch size.
+const maxInsert = 128
+
+// insertRowArgs is the number of parameters of a row in insert.
+const insertRowArgs = 10
+
+// insert is the statement inserting n rows (a power of two), prepared
+// on first use. Only the writer calls it. Its parameters are anonymous:
+// the driver looks each numbered one up by name, in a list as long as
+// the statement's, which cost a quarter of a large batch.
+func (s *Store) insert(ctx context.Context, n int) (*sql.Stmt, error) {
+	if stmt := s.stmt.inserts[n]; stmt != nil {
+		return stmt, nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO inbox (key, source, msg_id, signed_at, received_at, header, body, meta,
+		state, attempts, next_attempt, lease_until, token, last_error, updated_at) VALUES `)
+	for i := range n {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, '', '', ?)")
+	}
+	q.WriteString(" ON CONFLICT (key) DO NOTHING RETURNING key")
+	stmt, err := s.conn.PrepareContext(ctx, q.String())
+	if err != nil {
+		return nil, err
+	}
+	s.stmt.inserts[n] = stmt
+	return stmt, nil
 }
 
 func (st *statements) close() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{st.insert, st.exists, st.backlog, st.duePending, st.dueLeased,
+	for _, stmt := range st.inserts {
+		errs = append(errs, stmt.Close())
+	}
+	for _, stmt := range []*sql.Stmt{st.begin, st.commit, st.count, st.exists, st.backlog, st.duePending, st.dueLeased,
 		st.lease, st.complete, st.retry, st.kill, st.state, st.replay, st.makeDue, st.purge} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
