@@ -124,11 +124,14 @@ func (s *Store) storeNearFull(tx *wtx, o *op, now int64) error {
 // insertRows inserts rows, whose keys differ, as pending and due at now,
 // leaving a key already stored as it is. It marks the rows it stored and
 // returns their number.
+//
+// Each chunk is one INSERT … ON CONFLICT DO NOTHING run with Exec: when
+// it inserted every row (a duplicate key is rare) its changes count says
+// so, without RETURNING's buffered result rows. Otherwise the rows it
+// inserted are the last ones of the table: without AUTOINCREMENT each
+// new rowid is one past the largest, so they hold the rowids up to the
+// last one inserted, and a query of those rowids names them.
 func (s *Store) insertRows(tx *wtx, rows []*storeRow, now int64) (int, error) {
-	byKey := make(map[string]*storeRow, len(rows))
-	for _, r := range rows {
-		byKey[r.key] = r
-	}
 	stored := 0
 	args := make([]any, 0, insertRowArgs*min(len(rows), maxInsert))
 	for len(rows) > 0 {
@@ -150,26 +153,70 @@ func (s *Store) insertRows(tx *wtx, rows []*storeRow, now int64) (int, error) {
 			}
 			args = append(args, r.key, r.source, r.id, r.signed, received, r.header, r.body, r.meta, now, now)
 		}
-		res, err := stmt.QueryContext(tx.ctx, args...)
+		res, err := stmt.ExecContext(tx.ctx, args...)
 		if err != nil {
 			return 0, err
 		}
-		for res.Next() {
-			var key string
-			if err := res.Scan(&key); err != nil {
-				res.Close()
-				return 0, err
-			}
-			if r := byKey[key]; r != nil {
-				r.stored = true
-				stored++
-			}
-		}
-		if err := errors.Join(res.Err(), res.Close()); err != nil {
+		inserted, err := res.RowsAffected()
+		if err != nil {
 			return 0, err
 		}
+		switch {
+		case inserted == int64(len(chunk)):
+			for _, r := range chunk {
+				r.stored = true
+			}
+		case inserted > 0:
+			last, err := res.LastInsertId()
+			if err != nil {
+				return 0, err
+			}
+			if err := s.markInserted(tx, chunk, last-inserted, last); err != nil {
+				return 0, err
+			}
+		}
+		stored += int(inserted)
 	}
 	return stored, nil
+}
+
+// markInserted marks the rows of chunk whose rows have rowids in (from,
+// to], those the chunk's insert added. It fails unless it finds one row
+// of the chunk for each rowid, so that a rowid chosen otherwise (SQLite
+// picks them at random once the largest is the largest integer) spoils
+// the transaction instead of misreporting a Store: each Store is then
+// run again alone, where the changes count is the whole answer.
+func (s *Store) markInserted(tx *wtx, chunk []*storeRow, from, to int64) error {
+	byKey := make(map[string]*storeRow, len(chunk))
+	for _, r := range chunk {
+		byKey[r.key] = r
+	}
+	res, err := tx.s.stmt.insertedKeys.QueryContext(tx.ctx, from, to)
+	if err != nil {
+		return err
+	}
+	found := int64(0)
+	for res.Next() {
+		var key string
+		if err := res.Scan(&key); err != nil {
+			res.Close()
+			return err
+		}
+		r := byKey[key]
+		if r == nil || r.stored {
+			res.Close()
+			return fmt.Errorf("inserted row %q is not the batch's", key)
+		}
+		r.stored = true
+		found++
+	}
+	if err := errors.Join(res.Err(), res.Close()); err != nil {
+		return err
+	}
+	if found != to-from {
+		return fmt.Errorf("found %d of the %d rows inserted", found, to-from)
+	}
+	return nil
 }
 
 // Lease takes up to max due deliveries for lease, oldest NextAttempt

@@ -469,6 +469,61 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
+// TestGroupCommitSomeStored checks each Store's answer when the rows of
+// one insert are partly new: keys stored before, and keys sent twice at
+// once, are duplicates, and only the others report stored.
+func TestGroupCommitSomeStored(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "inbox.db"), WithSync(SyncNormal))
+	const n = 600
+	for i := 0; i < n; i += 3 {
+		stored, err := s.Store(ctx, entry(fmt.Sprint(i)))
+		require.NoError(t, err)
+		require.True(t, stored)
+	}
+	// Key i%3 == 0 was stored before; i%3 == 1 is sent twice at once.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	answers := map[string][]bool{}
+	start := make(chan struct{})
+	for i := range n {
+		sends := 1
+		if i%3 == 1 {
+			sends = 2
+		}
+		for range sends {
+			wg.Go(func() {
+				<-start
+				key := fmt.Sprint(i)
+				stored, err := s.Store(ctx, entry(key))
+				require.NoError(t, err)
+				mu.Lock()
+				answers[key] = append(answers[key], stored)
+				mu.Unlock()
+			})
+		}
+	}
+	before := s.commits.Load()
+	close(start)
+	wg.Wait()
+	commits := s.commits.Load() - before
+	require.Less(t, commits, int64(n/4), "%d concurrent stores in %d transactions", n+n/3, commits)
+	for i := range n {
+		got := answers[fmt.Sprint(i)]
+		switch i % 3 {
+		case 0:
+			require.Equal(t, []bool{false}, got, "key %d, stored before", i)
+		case 1:
+			require.ElementsMatch(t, []bool{true, false}, got, "key %d, sent twice", i)
+		default:
+			require.Equal(t, []bool{true}, got, "key %d", i)
+		}
+	}
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, n, st.Pending)
+}
+
 // TestSpoiledBatch checks that a write failing in the database fails
 // alone: the others of its batch are committed.
 func TestSpoiledBatch(t *testing.T) {

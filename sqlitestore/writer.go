@@ -408,6 +408,7 @@ func (s *Store) rollback() {
 // statements are the writer's prepared statements, on its connection.
 type statements struct {
 	begin, commit                 *sql.Stmt
+	insertedKeys                  *sql.Stmt
 	count, exists, backlog        *sql.Stmt
 	duePending, dueLeased, lease  *sql.Stmt
 	complete, retry, kill         *sql.Stmt
@@ -448,6 +449,7 @@ func prepare(ctx context.Context, conn *sql.Conn) (statements, error) {
 	}{
 		{&st.begin, `BEGIN IMMEDIATE`},
 		{&st.commit, `COMMIT`},
+		{&st.insertedKeys, `SELECT key FROM inbox WHERE rowid > ? AND rowid <= ?`},
 		{&st.count, `UPDATE inbox_counts SET n = n + ? WHERE bucket = ?`},
 		{&st.exists, `SELECT 1 FROM inbox WHERE key = ?`},
 		{&st.backlog, `SELECT coalesce(sum(n), 0) FROM inbox_counts WHERE bucket IN ('pending', 'retrying', 'leased')`},
@@ -504,7 +506,7 @@ func (s *Store) insert(ctx context.Context, n int) (*sql.Stmt, error) {
 		}
 		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, 0, '', '', ?)")
 	}
-	q.WriteString(" ON CONFLICT (key) DO NOTHING RETURNING key")
+	q.WriteString(" ON CONFLICT (key) DO NOTHING")
 	stmt, err := s.conn.PrepareContext(ctx, q.String())
 	if err != nil {
 		return nil, err
@@ -518,7 +520,7 @@ func (st *statements) close() error {
 	for _, stmt := range st.inserts {
 		errs = append(errs, stmt.Close())
 	}
-	for _, stmt := range []*sql.Stmt{st.begin, st.commit, st.count, st.exists, st.backlog, st.duePending, st.dueLeased,
+	for _, stmt := range []*sql.Stmt{st.begin, st.commit, st.insertedKeys, st.count, st.exists, st.backlog, st.duePending, st.dueLeased,
 		st.lease, st.complete, st.retry, st.kill, st.state, st.replay, st.makeDue, st.purge} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
