@@ -21,9 +21,10 @@
 // one transaction (group commit): under load many deliveries share one
 // transaction and one sync. The connection runs with synchronous=NORMAL,
 // which in WAL mode differs from FULL only in that FULL syncs the log
-// after each commit, holding the write lock; instead the writer syncs
-// the log itself (one fsync of the -wal file) after the commit, outside
-// the lock, and only then answers. Only transactions holding a Store,
+// after each commit, holding the write lock; instead a second goroutine,
+// the syncer, syncs the log (one fsync of the -wal file) after the
+// commit, outside the lock, and only then answers, while the writer
+// commits the next transaction. Only transactions holding a Store,
 // Replay or Purge are synced: the workers' writes (Lease, Complete,
 // Retry, Kill) return once committed, and an operating system crash may
 // undo the last of them, which only runs a delivery again (callbacks run
@@ -164,6 +165,10 @@ type Store struct {
 	wal     *os.File
 	syncWAL func() error
 	syncErr atomic.Pointer[error]
+	// syncs hands the syncer the durable ops of each committed
+	// transaction; synced closes once the syncer has answered the last.
+	syncs  chan []*op
+	synced chan struct{}
 
 	// The checkpointer's wake-up, stop and end.
 	ckptKick           chan struct{}
@@ -197,7 +202,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// held by another process instead of failing. synchronous=NORMAL in
 	// both modes: in WAL mode it differs from FULL only by the sync of
 	// the log after each commit, which, with SyncFull, the writer does
-	// after the commit and before answering, outside the write lock.
+	// after the commit and before answering, outside the write lock (see
+	// syncer).
 	dsn := path + "?_pragma=busy_timeout(" + strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10) + ")" +
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 
@@ -242,6 +248,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 		closing: make(chan struct{}),
 		closed:  make(chan struct{}),
 
+		syncs:  make(chan []*op),
+		synced: make(chan struct{}),
+
 		ckptKick: make(chan struct{}, 1),
 		ckptStop: make(chan struct{}),
 		ckptDone: make(chan struct{}),
@@ -256,6 +265,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 		}
 	}
 	go s.checkpointer()
+	if s.wal != nil {
+		go s.syncer()
+	}
 	go s.writer()
 	return s, nil
 }
@@ -298,6 +310,10 @@ func (s *Store) Close() error {
 		s.sendMu.Unlock()
 		close(s.closing)
 		<-s.closed
+		close(s.syncs)
+		if s.wal != nil {
+			<-s.synced
+		}
 		close(s.ckptStop)
 		<-s.ckptDone
 		err := s.stmt.close()

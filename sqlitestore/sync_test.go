@@ -314,3 +314,65 @@ func TestSettledAtCommit(t *testing.T) {
 	synced(t, 1, func() error { return s.Replay(ctx, ls[2].Entry.Key) })
 	synced(t, 1, func() error { _, err := s.Purge(ctx, webhook.InboxDone, time.Now().Add(time.Hour)); return err })
 }
+
+// TestCommitsDuringSync holds the first sync of the log and requires the
+// next transaction to commit meanwhile, neither Store returning before a
+// sync after its commit; then fails that first sync and requires the
+// later transaction to fail with it, unsynced.
+func TestCommitsDuringSync(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		firstErr error
+	}{
+		{"sync succeeds", nil},
+		{"sync fails", fmt.Errorf("disk on fire")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			entered := make(chan struct{})
+			release := make(chan struct{})
+			var syncs atomic.Int32
+			s := open(t, filepath.Join(t.TempDir(), "inbox.db"), withWrapSync(func(sync func() error) func() error {
+				return func() error {
+					if syncs.Add(1) == 1 {
+						close(entered)
+						<-release
+						if tc.firstErr != nil {
+							return tc.firstErr
+						}
+					}
+					return sync()
+				}
+			}))
+			var once sync.Once
+			unblock := func() { once.Do(func() { close(release) }) }
+			t.Cleanup(unblock) // before the store's Close, should the test fail early
+			before := s.commits.Load()
+			results := make(chan error, 2)
+			store := func(key string) {
+				_, err := s.Store(ctx, entry(key))
+				results <- err
+			}
+			go store("a")
+			<-entered
+			go store("b")
+			require.Eventually(t, func() bool { return s.commits.Load() == before+2 },
+				5*time.Second, time.Millisecond, "b commits while a's sync runs")
+			require.Empty(t, results, "no Store returns before its sync")
+			unblock()
+			for range 2 {
+				err := <-results
+				if tc.firstErr == nil {
+					require.NoError(t, err)
+				} else {
+					require.ErrorIs(t, err, tc.firstErr)
+				}
+			}
+			if tc.firstErr == nil {
+				require.EqualValues(t, 2, syncs.Load(), "b's transaction synced after its commit")
+			} else {
+				require.EqualValues(t, 1, syncs.Load(), "no sync after a failed one")
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -132,9 +133,9 @@ func (s *Store) send(ctx context.Context, o *op) error {
 }
 
 // writer commits the waiting ops, as many as are waiting (up to
-// maxBatch) in each transaction: while one transaction commits and
-// syncs, the next one's writes queue up, so under load a transaction
-// and its sync serve many writes, and a lone write is not delayed to
+// maxBatch) in each transaction: while one transaction commits (and the
+// syncer syncs the one before), the next one's writes queue up, so
+// under load a transaction and its sync serve many writes, and a lone write is not delayed to
 // wait for company. Under concurrent load it lingers briefly before
 // committing (see linger).
 func (s *Store) writer() {
@@ -303,8 +304,8 @@ func (s *Store) commit(ops []*op) {
 
 // answer gives the ops of committed transactions their outcomes: the
 // settled ops and, without SyncFull, all of them at once; with SyncFull
-// the others once the log has been synced, after the commit, outside
-// SQLite's write lock. A transaction of settled ops alone is not synced.
+// it hands the others to the syncer, which answers them once the log has
+// been synced. A transaction of settled ops alone is not synced.
 func (s *Store) answer(ops []*op) {
 	var durable []*op
 	for _, o := range ops {
@@ -317,19 +318,41 @@ func (s *Store) answer(ops []*op) {
 	if len(durable) == 0 {
 		return
 	}
-	err := s.syncWAL()
-	if err != nil {
-		// The log's pages may be lost and will not be written again:
-		// what was committed since the last good sync cannot be known
-		// to be on disk, nor anything after.
-		err = fmt.Errorf("sqlitestore: syncing the write-ahead log: %w", err)
-		s.syncErr.CompareAndSwap(nil, &err)
-	}
-	for _, o := range durable {
-		if err != nil {
-			o.done <- err
-		} else {
-			o.done <- o.outcome
+	// The hand-over waits for the syncer to finish the previous sync, so
+	// that one transaction commits while another syncs, and no more: a
+	// writer further ahead would commit smaller transactions, each with
+	// its fixed cost, for no earlier answer.
+	s.syncs <- durable
+	// The syncer is now runnable on this goroutine's processor, behind
+	// it; yielding lets it start the sync at once instead of after the
+	// next transaction's statements.
+	runtime.Gosched()
+}
+
+// syncer syncs the write-ahead log for each committed transaction handed
+// over by the writer, then answers its ops. Every sync begins after the
+// commit of the ops it answers, so an answered Store is on disk. After a
+// failed sync it syncs no more: on Linux a failed fsync may drop the
+// pages it could not write and report success the next time.
+func (s *Store) syncer() {
+	defer close(s.synced)
+	for durable := range s.syncs {
+		err := s.syncFailed()
+		if err == nil {
+			if err = s.syncWAL(); err != nil {
+				// The log's pages may be lost and will not be written
+				// again: what was committed since the last good sync
+				// cannot be known to be on disk, nor anything after.
+				err = fmt.Errorf("sqlitestore: syncing the write-ahead log: %w", err)
+				s.syncErr.CompareAndSwap(nil, &err)
+			}
+		}
+		for _, o := range durable {
+			if err != nil {
+				o.done <- err
+			} else {
+				o.done <- o.outcome
+			}
 		}
 	}
 }
