@@ -165,8 +165,8 @@ type Store struct {
 	wal     *os.File
 	syncWAL func() error
 	syncErr atomic.Pointer[error]
-	// syncs hands the syncer the durable ops of each committed
-	// transaction; synced closes once the syncer has answered the last.
+	// With SyncFull: syncs hands the syncer the durable ops of each
+	// committed transaction; synced closes once it has answered the last.
 	syncs  chan []*op
 	synced chan struct{}
 
@@ -201,9 +201,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// and the readers'. busy_timeout first, so the others wait for a lock
 	// held by another process instead of failing. synchronous=NORMAL in
 	// both modes: in WAL mode it differs from FULL only by the sync of
-	// the log after each commit, which, with SyncFull, the writer does
-	// after the commit and before answering, outside the write lock (see
-	// syncer).
+	// the log after each commit, which, with SyncFull, the syncer does
+	// after the commit and before answering, outside the write lock.
 	dsn := path + "?_pragma=busy_timeout(" + strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10) + ")" +
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 
@@ -248,9 +247,6 @@ func Open(path string, opts ...Option) (*Store, error) {
 		closing: make(chan struct{}),
 		closed:  make(chan struct{}),
 
-		syncs:  make(chan []*op),
-		synced: make(chan struct{}),
-
 		ckptKick: make(chan struct{}, 1),
 		ckptStop: make(chan struct{}),
 		ckptDone: make(chan struct{}),
@@ -266,6 +262,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	go s.checkpointer()
 	if s.wal != nil {
+		s.syncs = make(chan []*op)
+		s.synced = make(chan struct{})
 		go s.syncer()
 	}
 	go s.writer()
@@ -310,8 +308,8 @@ func (s *Store) Close() error {
 		s.sendMu.Unlock()
 		close(s.closing)
 		<-s.closed
-		close(s.syncs)
-		if s.wal != nil {
+		if s.syncs != nil {
+			close(s.syncs)
 			<-s.synced
 		}
 		close(s.ckptStop)

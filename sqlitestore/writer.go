@@ -135,8 +135,8 @@ func (s *Store) send(ctx context.Context, o *op) error {
 // writer commits the waiting ops, as many as are waiting (up to
 // maxBatch) in each transaction: while one transaction commits (and the
 // syncer syncs the one before), the next one's writes queue up, so
-// under load a transaction and its sync serve many writes, and a lone write is not delayed to
-// wait for company. Under concurrent load it lingers briefly before
+// under load a transaction and its sync serve many writes, and a lone
+// write is not delayed to wait for company. Under concurrent load it lingers briefly before
 // committing (see linger).
 func (s *Store) writer() {
 	defer close(s.closed)
