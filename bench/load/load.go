@@ -156,7 +156,12 @@ type Result struct {
 	// FirstError is the first transport error or non-200 status seen.
 	FirstError error
 	// Rounds holds the deliveries per second of each round.
-	Rounds    []float64
+	Rounds []float64
+	// CPU is the CPU time, user and system, the whole process used while
+	// the target's rounds ran, summed over rounds: the clients' share
+	// included (the same for every target), a separate server's (Redis)
+	// not. Zero where the system does not report it.
+	CPU       time.Duration
 	latencies []time.Duration
 }
 
@@ -166,6 +171,16 @@ func (r Result) PerSecond() float64 {
 		return 0
 	}
 	return float64(r.Sent) / r.Elapsed.Seconds()
+}
+
+// CPUPerDelivery is CPU over the deliveries answered 200, or 0 when
+// either is unknown. A target whose work waits on a disk or a network pays
+// for the idle processors too: each wake-up after a wait costs CPU.
+func (r Result) CPUPerDelivery() time.Duration {
+	if r.Sent == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.Sent)
 }
 
 // Quantile returns the q-quantile (0 < q <= 1) of the request latencies.
@@ -297,6 +312,7 @@ func runOne(ctx context.Context, client *http.Client, url string, cfg Config, po
 		errs.Add(1)
 		errOnce.Do(func() { firstErr = err })
 	}
+	cpu0, cpuKnown := processCPU()
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
 	var wg sync.WaitGroup
@@ -337,6 +353,9 @@ func runOne(ctx context.Context, client *http.Client, url string, cfg Config, po
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if cpu1, ok := processCPU(); ok && cpuKnown {
+		res.CPU += cpu1 - cpu0
+	}
 	res.Elapsed += elapsed
 	res.Errors += int(errs.Load())
 	sent := 0
@@ -379,11 +398,15 @@ func Report(results []Result) string {
 		return medianRatio(a.Rounds, b.Rounds)
 	}
 	var b bytes.Buffer
-	fmt.Fprintln(&b, "| target | deliveries | errors | deliveries/s | p50 | p99 | × ours | × ceiling | × reference | × ours, median of rounds | × ceiling, median of rounds | × reference, median of rounds |")
-	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(&b, "| target | deliveries | errors | deliveries/s | p50 | p99 | CPU per delivery | × ours | × ceiling | × reference | × ours, median of rounds | × ceiling, median of rounds | × reference, median of rounds |")
+	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Name, r.Sent, r.Errors, r.PerSecond(),
-			r.Quantile(0.50).Round(time.Microsecond), r.Quantile(0.99).Round(time.Microsecond),
+		cpu := "-"
+		if per := r.CPUPerDelivery(); per > 0 {
+			cpu = per.Round(100 * time.Nanosecond).String()
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Name, r.Sent, r.Errors, r.PerSecond(),
+			r.Quantile(0.50).Round(time.Microsecond), r.Quantile(0.99).Round(time.Microsecond), cpu,
 			ratio(r, Ours), ratio(r, Ceiling), ratio(r, Reference),
 			median(r, Ours), median(r, Ceiling), median(r, Reference))
 	}

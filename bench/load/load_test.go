@@ -3,7 +3,9 @@ package load
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -70,6 +72,9 @@ func TestRun(t *testing.T) {
 		require.Positive(t, r.PerSecond(), r.Name)
 		require.LessOrEqual(t, r.Quantile(0.5), r.Quantile(0.99), r.Name)
 		require.Positive(t, r.Quantile(0.5), r.Name)
+		if _, ok := processCPU(); ok {
+			require.Positive(t, r.CPUPerDelivery(), r.Name)
+		}
 		if targets[i].Calls != nil {
 			require.Equal(t, int64(r.Sent), r.Calls, r.Name)
 		} else {
@@ -81,7 +86,48 @@ func TestRun(t *testing.T) {
 		require.Contains(t, report, "| "+name+" |")
 	}
 	// The columns against ours: 1.00 for ours itself.
-	require.Regexp(t, `\| ours \| \d+ \| 0 \| \d+ \| \S+ \| \S+ \| 1\.00 \| `, report)
+	require.Regexp(t, `\| ours \| \d+ \| 0 \| \d+ \| \S+ \| \S+ \| \S+ \| 1\.00 \| `, report)
+}
+
+// TestCPUPerDelivery checks that each target is charged the CPU of its
+// own rounds: a target that hashes a megabyte for every delivery costs at
+// least most of that hashing per delivery, and the ceiling, run in the
+// same rounds, far less.
+func TestCPUPerDelivery(t *testing.T) {
+	require.Zero(t, Result{CPU: time.Second}.CPUPerDelivery(), "nothing sent")
+	require.Equal(t, 3*time.Microsecond, Result{CPU: 3 * time.Millisecond, Sent: 1000}.CPUPerDelivery())
+	if _, ok := processCPU(); !ok {
+		return // the rest needs the system's CPU times
+	}
+	block := make([]byte, 1<<20)
+	work := func() {
+		sum := sha256.Sum256(block)
+		block[0] = sum[0]
+	}
+	const probes = 20
+	before, _ := processCPU()
+	for range probes {
+		work()
+	}
+	after, _ := processCPU()
+	perWork := (after - before) / probes
+	require.Positive(t, perWork)
+
+	targets, err := Targets()
+	require.NoError(t, err)
+	busy := Target{Name: "busy", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		work()
+	})}
+	ceiling := targets[1]
+	require.Equal(t, Ceiling, ceiling.Name)
+	// One client, so the handler's hashing is never run alongside
+	// another's and the bound holds on a busy machine too.
+	results, err := Run(context.Background(), Config{Clients: 1, Duration: time.Second, Max: 40, Rounds: 2}, []Target{busy, ceiling})
+	require.NoError(t, err)
+	require.Equal(t, 80, results[0].Sent)
+	require.GreaterOrEqual(t, results[0].CPUPerDelivery(), perWork*7/10, "busy: %v a delivery, the hashing alone %v", results[0].CPUPerDelivery(), perWork)
+	require.Less(t, results[1].CPUPerDelivery(), perWork/2, "ceiling: %v a delivery, the busy target's hashing %v", results[1].CPUPerDelivery(), perWork)
 }
 
 // TestRunRejectsBadConfig checks that a run without bounds is refused.

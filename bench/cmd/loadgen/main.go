@@ -4,7 +4,9 @@
 // inbox: our handler in inbox mode on a SQLite inbox (synchronous=FULL,
 // group commit, in -inbox-dir), answering 200 once each delivery is on
 // disk, in interleaved rounds of the same run. It prints a Markdown table
-// with deliveries per second, p50 and p99 latency and ratios. After the
+// with deliveries per second, p50 and p99 latency, the process's CPU time
+// per delivery (clients included, so compare targets with each other, not
+// with a server's own cost) and ratios. After the
 // rounds, the inbox's workers run every stored delivery, and each 200
 // must have reached the callback.
 //
