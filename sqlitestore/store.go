@@ -60,7 +60,8 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // A Sync is how hard a commit holds on to its write.
@@ -203,8 +204,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// both modes: in WAL mode it differs from FULL only by the sync of
 	// the log after each commit, which, with SyncFull, the syncer does
 	// after the commit and before answering, outside the write lock.
+	// WAL mode is kept in the file: setWAL sets it once, on the writer's
+	// connection, before any reader connects.
 	dsn := path + "?_pragma=busy_timeout(" + strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10) + ")" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+		"&_pragma=synchronous(NORMAL)"
 
 	wdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -216,6 +219,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 	ctx := context.Background()
 	conn, err := wdb.Conn(ctx)
 	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlitestore: Open %s: %w", path, err)
+	}
+	if err := setWAL(ctx, conn, cfg.busyTimeout); err != nil {
+		conn.Close()
 		wdb.Close()
 		return nil, fmt.Errorf("sqlitestore: Open %s: %w", path, err)
 	}
@@ -268,6 +276,32 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	go s.writer()
 	return s, nil
+}
+
+// setWAL puts the file in WAL mode, which the file keeps. Switching a
+// new file to WAL takes an exclusive lock for which SQLite answers
+// SQLITE_BUSY at once, without waiting out the busy timeout, when
+// another process is opening or switching the same file: that case is
+// retried here until the busy timeout passes. A file that stays in
+// another mode (a file system without the shared memory WAL needs) is an
+// error rather than a store without the durability it promises.
+func setWAL(ctx context.Context, conn *sql.Conn, busyTimeout time.Duration) error {
+	deadline := time.Now().Add(busyTimeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		var mode string
+		err := conn.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+		var se *sqlite.Error
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			return fmt.Errorf("the file stays in journal mode %q, not WAL", mode)
+		case errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY && time.Now().Before(deadline):
+			time.Sleep(wait)
+		default:
+			return err
+		}
+	}
 }
 
 // openWAL opens the write-ahead log for the writer to sync. The migration's

@@ -432,6 +432,43 @@ func TestMigrations(t *testing.T) {
 	})
 }
 
+// TestOpenConcurrently opens a new file from several stores at once, as
+// a receiver and "webhook inbox" or two receivers starting together do:
+// each must wait for the others (switching the file to WAL mode takes a
+// lock SQLite's busy timeout does not wait for) instead of failing, and
+// the schema is created once.
+func TestOpenConcurrently(t *testing.T) {
+	dir := t.TempDir()
+	for round := range 60 {
+		path := filepath.Join(dir, fmt.Sprint(round, ".db"))
+		start := make(chan struct{})
+		errs := make(chan error, 8)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				<-start
+				s, err := Open(path)
+				if err == nil {
+					err = s.Close()
+				}
+				errs <- err
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err, "round %d", round)
+		}
+		s := open(t, path)
+		var versions, buckets int
+		require.NoError(t, s.db.QueryRow(`SELECT count(*) FROM schema_version`).Scan(&versions))
+		require.NoError(t, s.db.QueryRow(`SELECT count(*) FROM inbox_counts`).Scan(&buckets))
+		require.Equal(t, 1, versions)
+		require.Equal(t, int(numBuckets), buckets)
+	}
+}
+
 // TestGroupCommit checks that concurrent writes share transactions and
 // that WithMaxBatch(1) gives each its own.
 func TestGroupCommit(t *testing.T) {
