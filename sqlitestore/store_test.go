@@ -439,7 +439,7 @@ func TestMigrations(t *testing.T) {
 // the schema is created once.
 func TestOpenConcurrently(t *testing.T) {
 	dir := t.TempDir()
-	for round := range 60 {
+	for round := range 40 {
 		path := filepath.Join(dir, fmt.Sprint(round, ".db"))
 		start := make(chan struct{})
 		errs := make(chan error, 8)
