@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -66,6 +67,20 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if stop {
 		return code
 	}
+	// A flag of another subcommand is an error, not ignored: "purge
+	// --limit 1" would purge everything.
+	var stray string
+	fs.Visit(func(f *flag.Flag) {
+		if stray == "" && !slices.Contains(inboxFlags[sub], f.Name) {
+			stray = f.Name
+		}
+	})
+	if stray != "" {
+		return usageErr(stderr, name, "%s does not take --%s", sub, stray)
+	}
+	if sub == "list" && *limit < 1 {
+		return usageErr(stderr, name, "--limit must be at least 1")
+	}
 	if *file == "" {
 		*file = strings.TrimSpace(os.Getenv(envInbox))
 	}
@@ -125,6 +140,15 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFail
 	}
 	return exitOK
+}
+
+// inboxFlags are the flags each subcommand takes.
+var inboxFlags = map[string][]string{
+	"list":   {"inbox", "state", "limit", "json"},
+	"show":   {"inbox"},
+	"replay": {"inbox"},
+	"purge":  {"inbox", "state", "older-than"},
+	"stats":  {"inbox", "json"},
 }
 
 func knownState(s webhook.InboxState) bool {

@@ -114,6 +114,25 @@ func TestInboxCommands(t *testing.T) {
 		{name: "show without key", args: []string{"show", "--inbox", "FILE"}, code: exitUsage, stderr: "one KEY"},
 		{name: "replay without key", args: []string{"replay", "--inbox", "FILE"}, code: exitUsage, stderr: "at least one KEY"},
 		{name: "list with an argument", args: []string{"list", "--inbox", "FILE", "x"}, code: exitUsage, stderr: "unexpected argument"},
+		// A flag another subcommand takes is refused, not ignored: "purge
+		// --limit 1" must not purge everything.
+		{name: "purge with list's limit", args: []string{"purge", "--inbox", "FILE", "--older-than", "0s", "--limit", "1"}, code: exitUsage,
+			stderr: "purge does not take --limit", after: func(t *testing.T, ib *sqlitestore.Store) {
+				st, err := ib.Stats(context.Background())
+				require.NoError(t, err)
+				require.Equal(t, webhook.InboxStats{Pending: 1, Done: 1, Dead: 1, OldestPending: st.OldestPending}, st)
+			}},
+		{name: "replay with a state", args: []string{"replay", "--inbox", "FILE", "--state", "dead", "standard:msg_done"}, code: exitUsage,
+			stderr: "replay does not take --state", after: func(t *testing.T, ib *sqlitestore.Store) {
+				e, err := ib.Get(context.Background(), "standard:msg_done")
+				require.NoError(t, err)
+				require.Equal(t, webhook.InboxDone, e.State)
+			}},
+		{name: "list with purge's age", args: []string{"list", "--inbox", "FILE", "--older-than", "1h"}, code: exitUsage, stderr: "list does not take --older-than"},
+		{name: "stats with a state", args: []string{"stats", "--inbox", "FILE", "--state", "dead"}, code: exitUsage, stderr: "stats does not take --state"},
+		{name: "show json", args: []string{"show", "--inbox", "FILE", "--json", "standard:msg_dead"}, code: exitUsage, stderr: "show does not take --json"},
+		{name: "list limit 0", args: []string{"list", "--inbox", "FILE", "--limit", "0"}, code: exitUsage, stderr: "--limit must be at least 1"},
+		{name: "list negative limit", args: []string{"list", "--inbox", "FILE", "--limit=-3"}, code: exitUsage, stderr: "--limit must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
