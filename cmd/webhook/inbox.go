@@ -31,7 +31,9 @@ Every subcommand takes --inbox FILE (or $WEBHOOK_INBOX), the SQLite file of
 the receiver; it may be running: the file is shared safely. A KEY is the
 delivery's dedupe key, as list prints it (e.g. standard:msg_…).
 
-replay returns a done or dead delivery to pending, due now, with its attempts
+show prints a delivery's fields, headers and body as stored; the values of
+headers that may carry a signature or a credential are redacted. replay
+returns a done or dead delivery to pending, due now, with its attempts
 reset; the receiver's workers run it again. purge deletes done and dead
 deliveries not updated within --older-than; pending and leased ones are
 never purged.
@@ -215,7 +217,8 @@ func inboxList(ctx context.Context, ib webhook.Inbox, q webhook.InboxQuery, asJS
 }
 
 // inboxShow prints one delivery: its fields, headers, annotations and
-// body, exactly as stored.
+// body, exactly as stored, except the values of headers that may carry a
+// signature or a credential.
 func inboxShow(ctx context.Context, ib webhook.Inbox, key string, w io.Writer) error {
 	e, err := ib.Get(ctx, key)
 	if err != nil {
@@ -244,6 +247,9 @@ func inboxShow(ctx context.Context, ib webhook.Inbox, key string, w io.Writer) e
 	}
 	for _, k := range sortedKeys(e.Header) {
 		for _, v := range e.Header[k] {
+			if credentialHeader(k) {
+				v = "[redacted]"
+			}
 			row("header:", k+": "+v)
 		}
 	}
@@ -261,6 +267,21 @@ func inboxShow(ctx context.Context, ib webhook.Inbox, key string, w io.Writer) e
 		_, err = io.WriteString(w, "\n")
 	}
 	return err
+}
+
+// credentialHeader reports whether a header may carry a signature or a
+// credential. The handler stores none of them, but other code writing a
+// sqlitestore file may, and show must not print them: its output ends up
+// in terminals, tickets and chat. A Series token's header has a name of
+// the user's choosing, hence the words rather than a list of names.
+func credentialHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"signature", "token", "secret", "auth", "cookie", "key", "password", "credential"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func inboxStats(ctx context.Context, ib webhook.Inbox, asJSON bool, w io.Writer) error {

@@ -48,6 +48,47 @@ func inboxFixture(t *testing.T) string {
 	return path
 }
 
+// TestInboxShowRedacts stores a delivery with credential-bearing headers,
+// as code other than the handler (which keeps none of them) may store in
+// a sqlitestore file, and checks that show names them without their
+// values.
+func TestInboxShowRedacts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inbox.db")
+	ib, err := sqlitestore.Open(path)
+	require.NoError(t, err)
+	secrets := map[string]string{
+		"Webhook-Signature": "v1,c2lnbmF0dXJlLXNlY3JldA==",
+		"Svix-Signature":    "v1,c3ZpeC1zaWduYXR1cmU=",
+		"X-Hub-Signature":   "sha1=0123456789abcdef0123456789abcdef01234567",
+		"X-Series-Token":    "series-token-value",
+		"Authorization":     "Bearer bearer-token-value",
+		"Cookie":            "session=cookie-value",
+		"X-Api-Key":         "api-key-value",
+	}
+	h := http.Header{"Webhook-Id": {"msg_1"}, "Content-Type": {"application/json"}}
+	for k, v := range secrets {
+		h.Set(k, v)
+	}
+	_, err = ib.Store(context.Background(), &webhook.InboxEntry{Key: "standard:msg_1", Source: event.SourceStandard, ID: "msg_1",
+		Header: h, Body: []byte(`{}`)})
+	require.NoError(t, err)
+	require.NoError(t, ib.Close())
+
+	code, stdout, stderr := runCLI(t, "inbox", "show", "--inbox", path, "standard:msg_1")
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, stdout, "Webhook-Id: msg_1")
+	require.Contains(t, stdout, "Content-Type: application/json")
+	for k, v := range secrets {
+		require.Contains(t, stdout, k+": [redacted]")
+		require.NotContains(t, stdout, v)
+		for _, part := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(",= ", r) }) {
+			if len(part) > 6 {
+				require.NotContains(t, stdout, part, k)
+			}
+		}
+	}
+}
+
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
