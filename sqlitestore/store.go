@@ -260,7 +260,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		ckptDone: make(chan struct{}),
 	}
 	if cfg.sync == SyncFull {
-		if err := s.openWAL(path); err != nil {
+		if err := s.openWAL(ctx); err != nil {
 			stmt.close()
 			conn.Close()
 			wdb.Close()
@@ -310,7 +310,14 @@ func setWAL(ctx context.Context, conn *sql.Conn, busyTimeout time.Duration) erro
 // connection to the database closes, and restarts it in place after a
 // checkpoint. An fsync of the file carries every process's commits to
 // disk. The directory is synced once, so the log's name is on disk too.
-func (s *Store) openWAL(path string) error {
+//
+// The log is named after the database file as SQLite resolved it, which
+// follows symbolic links: beside a link there is no log, or a stale one.
+func (s *Store) openWAL(ctx context.Context) error {
+	var path string
+	if err := s.conn.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&path); err != nil {
+		return fmt.Errorf("the database file's name: %w", err)
+	}
 	f, err := os.OpenFile(path+"-wal", os.O_RDWR, 0)
 	if err != nil {
 		return err

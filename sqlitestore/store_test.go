@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -466,6 +467,32 @@ func TestOpenConcurrently(t *testing.T) {
 		require.NoError(t, s.db.QueryRow(`SELECT count(*) FROM inbox_counts`).Scan(&buckets))
 		require.Equal(t, 1, versions)
 		require.Equal(t, int(numBuckets), buckets)
+	}
+}
+
+// TestOpenThroughSymlink opens the inbox by a symbolic link to the file,
+// as a deployment that moved the file to another disk does. SQLite follows
+// the link and keeps its log beside the real file, so the log that the
+// store syncs must be that one: not a missing file beside the link (Open
+// failed), nor a stale one left there (acknowledged deliveries would not
+// be on disk).
+func TestOpenThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "disk", "inbox.db")
+	require.NoError(t, os.Mkdir(filepath.Dir(real), 0o700))
+	s, err := Open(real)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	link := filepath.Join(dir, "inbox.db")
+	require.NoError(t, os.Symlink(real, link))
+	for _, decoy := range []bool{false, true} {
+		if decoy {
+			require.NoError(t, os.WriteFile(link+"-wal", nil, 0o600))
+		}
+		s := open(t, link)
+		_, err := s.Store(context.Background(), entry(fmt.Sprint("decoy-", decoy)))
+		require.NoError(t, err)
+		require.Equal(t, real+"-wal", s.wal.Name(), "the log SQLite writes")
 	}
 }
 
