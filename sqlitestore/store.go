@@ -91,10 +91,15 @@ const (
 // ErrClosed is returned by calls on a closed Store.
 var ErrClosed = errors.New("sqlitestore: store closed")
 
+// ErrNoInbox is wrapped by the error of Open with WithCreate(false) for a
+// file that holds no inbox: missing, empty, or another database.
+var ErrNoInbox = errors.New("sqlitestore: no inbox")
+
 // An Option configures Open.
 type Option func(*config)
 
 type config struct {
+	noCreate    bool
 	now         func() time.Time
 	capacity    int
 	sync        Sync
@@ -102,6 +107,17 @@ type config struct {
 	maxBatch    int
 	// wrapSync, set by tests, wraps the sync of the write-ahead log.
 	wrapSync func(sync func() error) func() error
+}
+
+// WithCreate(false) makes Open refuse, with an error wrapping ErrNoInbox,
+// a file that does not hold an inbox already (missing, empty, or another
+// program's database), leaving it as it was; an inbox of an older schema
+// is still migrated. By default Open creates the file and the schema. A
+// tool that only looks into an inbox, such as "webhook inbox", opens it
+// so, so that a mistyped or wrong file name is an error rather than a new,
+// empty inbox.
+func WithCreate(create bool) Option {
+	return func(c *config) { c.noCreate = !create }
 }
 
 // WithClock sets the clock the store reads for due times, leases and
@@ -198,6 +214,17 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") || path == ":memory:" {
 		return nil, fmt.Errorf("sqlitestore: Open: %q is not a plain file name", path)
 	}
+	if cfg.noCreate {
+		// SQLite would create a missing file, and takes an empty one for
+		// a new database.
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrNoInbox, err)
+		}
+		if fi.Mode().IsRegular() && fi.Size() == 0 {
+			return nil, fmt.Errorf("%w: %s is empty", ErrNoInbox, path)
+		}
+	}
 	// The pragmas run on every connection the driver opens: the writer's
 	// and the readers'. busy_timeout first, so the others wait for a lock
 	// held by another process instead of failing. synchronous=NORMAL in
@@ -221,6 +248,22 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlitestore: Open %s: %w", path, err)
+	}
+	if cfg.noCreate {
+		// Read only: neither the switch to WAL mode nor the schema
+		// touches a file found to hold no inbox.
+		var n int
+		err := conn.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'`).Scan(&n)
+		if err == nil && n == 0 {
+			err = fmt.Errorf("%w: %s is another database", ErrNoInbox, path)
+		} else if err != nil {
+			err = fmt.Errorf("sqlitestore: Open %s: %w", path, err)
+		}
+		if err != nil {
+			conn.Close()
+			wdb.Close()
+			return nil, err
+		}
 	}
 	if err := setWAL(ctx, conn, cfg.busyTimeout); err != nil {
 		conn.Close()

@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
@@ -494,6 +495,65 @@ func TestOpenThroughSymlink(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, real+"-wal", s.wal.Name(), "the log SQLite writes")
 	}
+}
+
+// TestOpenWithoutCreate checks that WithCreate(false), as "webhook inbox"
+// opens a file, opens an inbox but refuses anything else (a missing file,
+// an empty one, another program's database) and leaves it as it was: a
+// typo or the wrong file must not become an empty inbox whose counts say
+// all is well.
+func TestOpenWithoutCreate(t *testing.T) {
+	dir := t.TempDir()
+	inbox := filepath.Join(dir, "inbox.db")
+	s, err := Open(inbox)
+	require.NoError(t, err)
+	_, err = s.Store(context.Background(), entry("a"))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	empty := filepath.Join(dir, "empty.db")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	other := filepath.Join(dir, "other.db")
+	db, err := sql.Open("sqlite", other)
+	require.NoError(t, err)
+	_, err = db.Exec(`CREATE TABLE users (name TEXT)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	otherBytes, err := os.ReadFile(other)
+	require.NoError(t, err)
+
+	for _, tt := range []struct {
+		name, path string
+		size       int64 // of the file after the refused Open; -1: missing
+	}{
+		{"missing", filepath.Join(dir, "typo.db"), -1},
+		{"empty", empty, 0},
+		{"another database", other, int64(len(otherBytes))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Open(tt.path, WithCreate(false))
+			require.ErrorIs(t, err, ErrNoInbox)
+			fi, statErr := os.Stat(tt.path)
+			if tt.size < 0 {
+				require.ErrorIs(t, statErr, os.ErrNotExist)
+				return
+			}
+			require.NoError(t, statErr)
+			require.Equal(t, tt.size, fi.Size())
+			if tt.path == other {
+				b, err := os.ReadFile(other)
+				require.NoError(t, err)
+				require.Equal(t, otherBytes, b, "left as it was (not switched to WAL, no tables added)")
+			}
+			m, _ := filepath.Glob(tt.path + "-*")
+			require.Empty(t, m, "no log or shared memory file left")
+		})
+	}
+	t.Run("an inbox", func(t *testing.T) {
+		s := open(t, inbox, WithCreate(false))
+		_, err := s.Get(context.Background(), "a")
+		require.NoError(t, err)
+	})
 }
 
 // TestGroupCommit checks that concurrent writes share transactions and
