@@ -104,12 +104,9 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case sub != "show" && sub != "replay" && len(pos) > 0:
 		return usageErr(stderr, name, "unexpected argument %q", pos[0])
 	}
-	// Open creates a missing file; an operator's typo must not.
-	if _, err := os.Stat(*file); err != nil {
-		fmt.Fprintf(stderr, "webhook %s: %v\n", name, err)
-		return exitFail
-	}
-	ib, err := sqlitestore.Open(*file)
+	// Not created: an operator's typo, or the wrong file, must not become
+	// a new, empty inbox.
+	ib, err := sqlitestore.Open(*file, sqlitestore.WithCreate(false))
 	if err != nil {
 		fmt.Fprintf(stderr, "webhook %s: %v\n", name, err)
 		return exitFail

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,6 +109,7 @@ func TestInboxCommands(t *testing.T) {
 		after    func(t *testing.T, ib *sqlitestore.Store)
 		fromEnv  bool
 		noSuffix bool
+		empty    bool // FILE is an empty file
 	}{
 		{name: "list", args: []string{"list", "--inbox", "FILE"}, match: []string{
 			`KEY +STATE +ATTEMPTS +RECEIVED +UPDATED +LAST ERROR\n`,
@@ -150,6 +152,7 @@ func TestInboxCommands(t *testing.T) {
 		{name: "unknown subcommand", args: []string{"drop"}, code: exitUsage, stderr: `unknown subcommand "drop"`},
 		{name: "no file", args: []string{"list"}, code: exitUsage, stderr: "no inbox file"},
 		{name: "missing file is not created", args: []string{"stats", "--inbox", "FILE"}, noSuffix: true, code: exitFail, stderr: "no such file"},
+		{name: "an empty file is not made an inbox", args: []string{"stats", "--inbox", "FILE"}, empty: true, code: exitFail, stderr: "no inbox"},
 		{name: "bad state", args: []string{"list", "--state", "gone", "--inbox", "FILE"}, code: exitUsage, stderr: "unknown state"},
 		{name: "purge pending", args: []string{"purge", "--state", "pending", "--inbox", "FILE"}, code: exitUsage, stderr: "done or dead"},
 		{name: "show without key", args: []string{"show", "--inbox", "FILE"}, code: exitUsage, stderr: "one KEY"},
@@ -180,6 +183,15 @@ func TestInboxCommands(t *testing.T) {
 			path := inboxFixture(t)
 			if tt.noSuffix {
 				path += ".missing"
+			}
+			if tt.empty {
+				path += ".empty"
+				require.NoError(t, os.WriteFile(path, nil, 0o600))
+				defer func() {
+					fi, err := os.Stat(path)
+					require.NoError(t, err)
+					require.Zero(t, fi.Size(), "left empty")
+				}()
 			}
 			args := []string{"inbox"}
 			for _, a := range tt.args {
