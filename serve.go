@@ -44,8 +44,9 @@ type serving struct {
 	ctx context.Context
 	rs  *requestState // nil until the method is admitted
 
-	body []byte // the body read, d.Body once verified
-	held int64  // the body memory budget this request holds
+	body  []byte // the body read, d.Body once verified
+	held  int64  // the body memory budget this request holds
+	appID string // the unverified app_id the key function chose Intercom keys by
 
 	key, token string    // the claim on the dedupe store, if any
 	claimed    time.Time // when it was claimed
@@ -123,8 +124,11 @@ func (s *serving) verify() bool {
 	h, d := s.h, &s.rs.d
 	std, intercom := h.std, h.intercom
 	if h.keyFunc != nil && d.Source != event.SourceSeries {
+		if d.Source == event.SourceIntercom {
+			s.appID = unverifiedAppID(s.body)
+		}
 		var ok bool
-		if std, intercom, ok = h.tenantKeys(s.ctx, s.w, s.r, d, s.body); !ok {
+		if std, intercom, ok = h.tenantKeys(s.ctx, s.w, s.r, d, s.body, s.appID); !ok {
 			return false
 		}
 	}
@@ -157,7 +161,9 @@ func (s *serving) verify() bool {
 // decode turns the verified body into d.Event (400 if it does not
 // decode), takes an Intercom notification's id and attempt, and bounds
 // its age (401) and its id's length (400), which its signature cannot.
-// Then the delivery has its dedupe key, when something dedupes it.
+// With a key function, a notification must carry the app_id its keys
+// were chosen by (401 if not). Then the delivery has its dedupe key, when
+// something dedupes it.
 func (s *serving) decode() bool {
 	h, d := s.h, &s.rs.d
 	var err error
@@ -170,6 +176,15 @@ func (s *serving) decode() bool {
 			d.ID = n.ID.String()
 		}
 		d.Attempt = n.DeliveryAttempts
+		if h.keyFunc != nil && n.AppID != s.appID {
+			// The lookup read the app_id before verification, by the
+			// exact key; encoding/json matches keys in any case and
+			// unescaped, and keeps the last of repeated ones. A tenant
+			// signs its own bodies, so a body the two read apart would
+			// reach the callbacks as another app's.
+			h.reject(s.ctx, s.w, d, http.StatusUnauthorized, errAppIDMismatch)
+			return false
+		}
 		if err := h.checkIntercom(n); err != nil {
 			h.reject(s.ctx, s.w, d, intercomStatus(err), err)
 			return false

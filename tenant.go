@@ -22,7 +22,10 @@ type KeyHint struct {
 	// Host and Path are the request's Host and URL path.
 	Host, Path string
 	// AppID is the top-level app_id of an Intercom body, read before
-	// verification; "" for other sources, or a body without one.
+	// verification; "" for other sources, or a body without one. A
+	// notification reaches the callbacks only if its decoded AppID is
+	// this one, so choosing keys by it makes AppID as trustworthy as
+	// the keys.
 	AppID string
 	// Request is the request, for PathValue and headers. Its body has
 	// been read: do not read it.
@@ -83,11 +86,8 @@ const maxTenantLen = 128
 // tenantKeys asks the key function for the request's keys and sets
 // d.Tenant. It answers the request itself, and reports false, when there
 // are none to verify with.
-func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http.Request, d *Delivery, body []byte) (*Verifier, *IntercomVerifier, bool) {
-	hint := KeyHint{Source: d.Source, Host: r.Host, Path: r.URL.Path, Request: r}
-	if d.Source == event.SourceIntercom {
-		hint.AppID = unverifiedAppID(body)
-	}
+func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http.Request, d *Delivery, body []byte, appID string) (*Verifier, *IntercomVerifier, bool) {
+	hint := KeyHint{Source: d.Source, Host: r.Host, Path: r.URL.Path, AppID: appID, Request: r}
 	keys, err := h.keyFunc(ctx, hint)
 	if err == nil && keys != nil {
 		switch t := keys.Tenant; {
@@ -117,7 +117,13 @@ func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http
 	return std, intercom, true
 }
 
-// unverifiedAppID reads the top-level app_id of a JSON body, or "".
+// errAppIDMismatch refuses a notification whose decoded app_id is not the
+// one the key function chose its keys by.
+var errAppIDMismatch = verifyErr(event.SourceIntercom, ErrNoMatchingSignature, "the notification's app_id is not the one its keys were chosen by")
+
+// unverifiedAppID reads the top-level app_id of a JSON body, or "": by
+// its exact key, the last one if repeated. The handler refuses a
+// notification that decodes to another app_id.
 func unverifiedAppID(body []byte) string {
 	r := &jsonread.Reader{B: body}
 	id := ""

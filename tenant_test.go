@@ -160,3 +160,56 @@ func TestKeyFuncInbox(t *testing.T) {
 	id := webhooktest.MessageID(jamBody)
 	require.ElementsMatch(t, []string{"acme/" + id + "/standard:acme:" + id, "globex/" + id + "/standard:globex:" + id}, tr.seen)
 }
+
+// TestKeyFuncIntercomAppID: the key function picks an Intercom app's keys
+// by the app_id it is shown, read before verification; the callbacks must
+// then see that same app_id in the notification. A tenant signs its own
+// bodies, so without the check it could sign one whose app_id the key
+// lookup reads as its own but encoding/json decodes as another app's (a
+// key in other case, an escaped key, a repeated key), and the callbacks
+// would take it for that app's.
+func TestKeyFuncIntercomAppID(t *testing.T) {
+	const ownSecret, victimSecret = "6d1f0a3b-2c4e-4f7a-9b8c-5e6d7f8a9b0c", "0b7c5d2e-8f41-4a96-b3e0-c7d1f5a29e84"
+	apps := map[string]*webhook.Keys{}
+	for app, secret := range map[string]string{"own1app": ownSecret, "victim1": victimSecret} {
+		v, err := webhook.NewIntercomVerifier(secret)
+		require.NoError(t, err)
+		apps[app] = &webhook.Keys{Tenant: "intercom-" + app, Intercom: v}
+	}
+	clock := webhooktest.NewClock(webhooktest.Time())
+	h, err := webhook.NewHandler(webhook.WithClock(clock.Now), webhook.WithLogger(slog.New(slog.DiscardHandler)),
+		webhook.WithKeyFunc(func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+			return apps[hint.AppID], nil
+		}))
+	require.NoError(t, err)
+	var seen []string
+	h.OnIntercom("*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
+		seen = append(seen, d.Tenant+" "+n.AppID)
+		return nil
+	})
+	envelope := func(appIDs string, id string) []byte {
+		return []byte(`{"type":"notification_event",` + appIDs + `,"id":"` + id + `","topic":"conversation.user.replied",` +
+			`"created_at":1795510790,"delivery_attempts":1,"data":{"item":{"type":"conversation","id":"215471234567890"}}}`)
+	}
+	tests := []struct {
+		name   string
+		secret string
+		body   []byte
+		want   int
+	}{
+		{"own app", ownSecret, envelope(`"app_id":"own1app"`, "notif_1"), http.StatusOK},
+		{"victim app", victimSecret, envelope(`"app_id":"victim1"`, "notif_2"), http.StatusOK},
+		{"key in other case after", ownSecret, envelope(`"app_id":"own1app","APP_ID":"victim1"`, "notif_3"), http.StatusUnauthorized},
+		{"escaped key after", ownSecret, envelope(`"app_id":"own1app","app\u005fid":"victim1"`, "notif_4"), http.StatusUnauthorized},
+		{"only a key in other case", ownSecret, envelope(`"App_Id":"victim1"`, "notif_5"), http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, webhooktest.NewIntercomRequest(tt.secret, tt.body))
+			require.Equal(t, tt.want, w.Code)
+		})
+	}
+	require.Equal(t, []string{"intercom-own1app own1app", "intercom-victim1 victim1"}, seen,
+		"a notification reaches the callbacks only with the app_id its keys were chosen by")
+}
