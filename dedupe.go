@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -142,7 +143,7 @@ func (s *MemoryStore) Claim(_ context.Context, key string, lease time.Duration) 
 	for len(s.entries) >= s.max {
 		s.evictOldest()
 	}
-	token := s.write(k, now+int64(lease), true)
+	token := s.write(k, until(now, lease), true)
 	return strconv.FormatUint(token, 36), Claimed, nil
 }
 
@@ -155,7 +156,7 @@ func (s *MemoryStore) Commit(_ context.Context, key, token string, retention tim
 	if !s.owned(k, token, now) {
 		return ErrNotOwner
 	}
-	s.write(k, now+int64(retention), false)
+	s.write(k, until(now, retention), false)
 	return nil
 }
 
@@ -196,6 +197,15 @@ func (s *MemoryStore) write(k memoryKey, expires int64, claim bool) uint64 {
 		s.compact()
 	}
 	return s.seq
+}
+
+// until is now plus d, in unix nanoseconds, saturating: a lease or a
+// retention meant as "for ever" must not wrap into the past.
+func until(now int64, d time.Duration) int64 {
+	if d > 0 && now > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return now + int64(d)
 }
 
 func (s *MemoryStore) owned(k memoryKey, token string, now int64) bool {

@@ -210,3 +210,28 @@ func TestMemoryStoreOrderStaysBounded(t *testing.T) {
 	}
 	require.Equal(t, 50, s.Len())
 }
+
+// TestMemoryStoreLongTimes: a lease or a retention too long for the clock
+// to add (WithDedupeTimes with math.MaxInt64 for "forever") holds as long
+// as it can, never wraps into the past: a wrapped retention forgot the id
+// at once, so a replay ran the callbacks again, and a wrapped lease let a
+// second request claim a message in flight and made the holder's commit
+// fail.
+func TestMemoryStoreLongTimes(t *testing.T) {
+	ctx := context.Background()
+	const forever = time.Duration(1<<63 - 1)
+	clock := newFakeClock(testNow)
+	s := NewMemoryStore(10, clock.Now)
+
+	tok, st, err := s.Claim(ctx, "standard:msg_1", forever)
+	require.NoError(t, err)
+	require.Equal(t, Claimed, st)
+	_, st, err = s.Claim(ctx, "standard:msg_1", forever)
+	require.NoError(t, err)
+	require.Equal(t, InFlight, st, "a claim for ever is held")
+	require.NoError(t, s.Commit(ctx, "standard:msg_1", tok, forever))
+	clock.Advance(100 * 365 * 24 * time.Hour)
+	_, st, err = s.Claim(ctx, "standard:msg_1", time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, Processed, st, "an id kept for ever is remembered")
+}
