@@ -262,11 +262,12 @@ func WithSecrets(secrets ...string) Option {
 }
 
 // WithVerifier configures Standard Webhooks verification with a Verifier
-// the caller built and may rotate. VerifyOptions do not apply to it.
+// the caller built with NewVerifier or NewVerifierRaw and may rotate.
+// VerifyOptions do not apply to it.
 func WithVerifier(v *Verifier) Option {
 	return handlerOption(func(c *handlerConfig) error {
-		if v == nil {
-			return errors.New("webhook: WithVerifier(nil)")
+		if v == nil || !v.usable() {
+			return errors.New("webhook: WithVerifier needs a verifier built by NewVerifier")
 		}
 		c.std = v
 		return nil
@@ -283,11 +284,11 @@ func WithIntercomSecrets(clientSecrets ...string) Option {
 }
 
 // WithIntercomVerifier configures Intercom app webhooks with a verifier
-// the caller built and may rotate.
+// the caller built with NewIntercomVerifier and may rotate.
 func WithIntercomVerifier(v *IntercomVerifier) Option {
 	return handlerOption(func(c *handlerConfig) error {
-		if v == nil {
-			return errors.New("webhook: WithIntercomVerifier(nil)")
+		if v == nil || !v.usable() {
+			return errors.New("webhook: WithIntercomVerifier needs a verifier built by NewIntercomVerifier")
 		}
 		c.intercom = v
 		return nil
@@ -304,11 +305,11 @@ func WithSeries(header string, tokens ...string) Option {
 }
 
 // WithSeriesVerifier configures Intercom Series webhooks with a verifier
-// the caller built and may rotate.
+// the caller built with NewSeriesVerifier and may rotate.
 func WithSeriesVerifier(v *SeriesVerifier) Option {
 	return handlerOption(func(c *handlerConfig) error {
-		if v == nil {
-			return errors.New("webhook: WithSeriesVerifier(nil)")
+		if v == nil || !v.usable() {
+			return errors.New("webhook: WithSeriesVerifier needs a verifier built by NewSeriesVerifier")
 		}
 		c.series = v
 		return nil

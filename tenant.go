@@ -95,6 +95,8 @@ func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http
 			err = errors.New("empty Keys.Tenant")
 		case len(t) > maxTenantLen || strings.Contains(t, ":"):
 			err = errors.New("Keys.Tenant longer than 128 bytes or holding ':'")
+		case keys.Standard != nil && !keys.Standard.usable(), keys.Intercom != nil && !keys.Intercom.usable():
+			err = errors.New("Keys holds a verifier not built by its constructor")
 		}
 	}
 	if err != nil {

@@ -213,3 +213,49 @@ func TestKeyFuncIntercomAppID(t *testing.T) {
 	require.Equal(t, []string{"intercom-own1app own1app", "intercom-victim1 victim1"}, seen,
 		"a notification reaches the callbacks only with the app_id its keys were chosen by")
 }
+
+// TestZeroVerifiers: a verifier not built by its constructor holds no
+// keys. It verifies nothing and panics on nothing: Verify refuses every
+// delivery, the With…Verifier options refuse it, and a key function
+// returning one gets 500 (ErrKeyFunc, unusable keys), so the sender
+// retries once the keys are fixed. Each used to panic on the first
+// delivery.
+func TestZeroVerifiers(t *testing.T) {
+	jam := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
+	body := webhooktest.StampIntercom(intercomBody, webhooktest.Time())
+	ic := webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body)
+	_, _, err := (&webhook.Verifier{}).Verify(jamBody, jam.Header)
+	require.ErrorIs(t, err, webhook.ErrNoMatchingSignature)
+	require.ErrorIs(t, (&webhook.IntercomVerifier{}).Verify(body, ic.Header), webhook.ErrNoMatchingSignature)
+	series := webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)
+	require.ErrorIs(t, (&webhook.SeriesVerifier{}).Verify(series.Header), webhook.ErrNoMatchingSignature)
+
+	for _, opt := range []webhook.Option{
+		webhook.WithVerifier(&webhook.Verifier{}),
+		webhook.WithIntercomVerifier(&webhook.IntercomVerifier{}),
+		webhook.WithSeriesVerifier(&webhook.SeriesVerifier{}),
+	} {
+		_, err := webhook.NewHandler(opt)
+		require.Error(t, err)
+	}
+
+	h, err := webhook.NewHandler(webhook.WithLogger(slog.New(slog.DiscardHandler)),
+		webhook.WithKeyFunc(func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+			return &webhook.Keys{Tenant: "acme", Standard: &webhook.Verifier{}, Intercom: &webhook.IntercomVerifier{}}, nil
+		}))
+	require.NoError(t, err)
+	var herrs []*webhook.HandlerError
+	h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { herrs = append(herrs, err) })
+	for _, req := range []*http.Request{
+		webhooktest.NewStandardRequest(webhooktest.Secret, jamBody),
+		webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body),
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		require.Equal(t, http.StatusInternalServerError, w.Code)
+	}
+	require.Len(t, herrs, 2)
+	for _, herr := range herrs {
+		require.ErrorIs(t, herr, webhook.ErrKeyFunc)
+	}
+}

@@ -183,6 +183,10 @@ func (v *Verifier) Verify(body []byte, h http.Header) (id string, ts time.Time, 
 // verify is Verify charging to b, when not nil, the copy of the message
 // that v1a entries need, and returning how much it charged.
 func (v *Verifier) verify(body []byte, h http.Header, b *memBudget) (id string, ts time.Time, held int64, err error) {
+	kr := v.keys.Load()
+	if kr == nil {
+		return "", time.Time{}, 0, errNoKeys(event.SourceStandard)
+	}
 	id, tsRaw, sigs, err := standardHeaders(h)
 	if err != nil {
 		return "", time.Time{}, 0, err
@@ -196,11 +200,23 @@ func (v *Verifier) verify(body []byte, h http.Header, b *memBudget) (id string, 
 			return "", time.Time{}, 0, err
 		}
 	}
-	if held, err = v.keys.Load().verify(id, tsRaw, sigs, body, b); err != nil {
+	if held, err = kr.verify(id, tsRaw, sigs, body, b); err != nil {
 		return "", time.Time{}, held, err
 	}
 	return id, time.Unix(sec, 0), held, nil
 }
+
+// errNoKeys refuses a delivery at a verifier not built by its
+// constructor, which holds no keys: it verifies nothing, and does not
+// panic.
+func errNoKeys(src event.Source) error {
+	return verifyErr(src, ErrNoMatchingSignature, "verifier has no keys (not built by its constructor)")
+}
+
+// usable reports whether a verifier was built by its constructor.
+func (v *Verifier) usable() bool         { return v.keys.Load() != nil }
+func (v *IntercomVerifier) usable() bool { return v.keys.Load() != nil }
+func (v *SeriesVerifier) usable() bool   { return v.tokens.Load() != nil }
 
 // A memBudget is memory that the requests of a Handler in progress share:
 // their body buffers, and the message copies v1a verification needs.
@@ -564,7 +580,11 @@ func (v *IntercomVerifier) Verify(body []byte, h http.Header) error {
 	if !decodeHex(want[:], hexSig) {
 		return verifyErr(event.SourceIntercom, ErrInvalidHeaders, "X-Hub-Signature is not 40 hex digits")
 	}
-	for _, k := range v.keys.Load().macs {
+	kr := v.keys.Load()
+	if kr == nil {
+		return errNoKeys(event.SourceIntercom)
+	}
+	for _, k := range kr.macs {
 		m := k.get()
 		m.h.Write(body)
 		ok := hmac.Equal(m.h.Sum(m.sum[:0]), want[:])
@@ -656,6 +676,10 @@ func (v *SeriesVerifier) SetTokens(tokens ...string) error {
 // leaks through timing. Errors wrap ErrRequiredHeaders, ErrInvalidHeaders
 // or ErrNoMatchingSignature.
 func (v *SeriesVerifier) Verify(h http.Header) error {
+	tokens := v.tokens.Load()
+	if tokens == nil {
+		return errNoKeys(event.SourceSeries)
+	}
 	vs := h[v.header]
 	switch {
 	case len(vs) == 0 || vs[0] == "":
@@ -667,7 +691,7 @@ func (v *SeriesVerifier) Verify(h http.Header) error {
 	}
 	got := sha256.Sum256([]byte(vs[0]))
 	match := 0
-	for _, want := range *v.tokens.Load() {
+	for _, want := range *tokens {
 		match |= subtle.ConstantTimeCompare(got[:], want[:])
 	}
 	if match != 1 {
