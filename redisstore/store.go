@@ -66,11 +66,16 @@ const (
 )
 
 // KEYS[1] is the key, ARGV[1] the value of a claim, ARGV[2] the lease in
-// milliseconds.
+// milliseconds. A claim holding ARGV[1] already is this call's own: the
+// client sent it again after losing the reply (go-redis retries a
+// command on a broken connection), and the retry must not read as
+// another request's claim in flight.
 const claimScript = `
 local v = redis.call('GET', KEYS[1])
 if not v then
 	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+	return 1
+elseif v == ARGV[1] then
 	return 1
 elseif v == 'done' then
 	return 2
@@ -193,12 +198,17 @@ func (s *Store) ifOwner(ctx context.Context, op string, script *redis.Script, ke
 
 var errNotPositive = errors.New("must be positive")
 
-// millis converts d for PX, which takes whole milliseconds and rejects 0.
+// millis converts d for PX, which takes whole milliseconds and rejects 0,
+// rounding up without overflowing near the longest Duration.
 func millis(d time.Duration) (int64, error) {
 	if d <= 0 {
 		return 0, errNotPositive
 	}
-	return int64((d + time.Millisecond - 1) / time.Millisecond), nil
+	ms := int64(d / time.Millisecond)
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	return ms, nil
 }
 
 // newToken returns 16 random bytes in hex: unguessable and unique across

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -601,4 +602,26 @@ func (p *proxy) stop() {
 	p.open = nil
 	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+// TestLongTimes: a lease or retention up to the longest Duration (a
+// retention meant as "for good") is stored as such, not wrapped round to
+// a negative expiry that Redis refuses, which would fail every Commit
+// and leave each processed message to be processed again.
+func TestLongTimes(t *testing.T) {
+	ctx := context.Background()
+	client := newClient(t)
+	prefix := testPrefix(t, client)
+	s := New(client, WithPrefix(prefix))
+	for _, d := range []time.Duration{math.MaxInt64, math.MaxInt64 - time.Millisecond + 2, 100 * 365 * 24 * time.Hour} {
+		key := fmt.Sprintf("standard:msg_%d", d)
+		token, status, err := s.Claim(ctx, key, d)
+		require.NoError(t, err, "lease %v", d)
+		require.Equal(t, webhook.Claimed, status)
+		require.NoError(t, s.Commit(ctx, key, token, d), "retention %v", d)
+		require.Equal(t, "done", client.Get(ctx, prefix+key).Val())
+		ms, err := client.Do(ctx, "PTTL", prefix+key).Int64()
+		require.NoError(t, err)
+		require.Greater(t, ms, int64(d/time.Millisecond)-60_000, "retention %v", d)
+	}
 }
