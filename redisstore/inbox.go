@@ -35,6 +35,12 @@ const (
 	inboxConsumer = "worker"
 )
 
+// leaseCallKeep is how long a Lease call's list of the deliveries it
+// took is kept (or the lease, if shorter): longer than go-redis may take
+// to send the call again after losing its reply (MaxRetries times the
+// read timeout and backoff: about 10 s by default).
+const leaseCallKeep = 30 * time.Second
+
 // Batches of the scripts that walk a set.
 const (
 	promoteBatch = 1000
@@ -203,7 +209,7 @@ func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error)
 		}
 		fields = append(fields, "meta", b)
 	}
-	args := append([]any{ib.base, e.Key, usString(e.ReceivedAt), ib.capacity}, fields...)
+	args := append([]any{ib.base, e.Key, usString(e.ReceivedAt), ib.capacity, newToken()}, fields...)
 	keys := []string{ib.k("q"), ib.k("new"), ib.k("retry"), ib.k("leased"), ib.k("all")}
 	reply, err := ib.intReply(ib.batch.run(ctx, ib.store, keys, args...))
 	if err != nil {
@@ -237,10 +243,11 @@ func (ib *Inbox) Lease(ctx context.Context, max int, lease time.Duration) ([]web
 	if until.UnixNano()%1e6 != 0 {
 		untilMs++ // never report a lease as expired before its deadline
 	}
-	keys := []string{ib.k("q"), ib.k("delay"), ib.k("new"), ib.k("retry"), ib.k("leased"), ib.k("meta")}
+	tok := newToken()
+	keys := []string{ib.k("q"), ib.k("delay"), ib.k("new"), ib.k("retry"), ib.k("leased"), ib.k("meta"), ib.k("lease:" + tok)}
 	args := []any{ib.base, inboxGroup, inboxConsumer, max,
 		nsString(now), usString(now), now.UnixMilli(),
-		nsString(until), untilMs, newToken(), promoteBatch}
+		nsString(until), untilMs, tok, promoteBatch, min(untilMs-now.UnixMilli(), leaseCallKeep.Milliseconds())}
 	reply, err := ib.lease.Run(ctx, ib.client, keys, args...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: inbox: lease: %w", err)
@@ -288,7 +295,7 @@ func (ib *Inbox) settleOp(ctx context.Context, op, key, token string, next time.
 	keys := []string{ib.k("q"), ib.k("delay"), ib.k("leased"), ib.k("retry"),
 		ib.k("done"), ib.k("dead"), ib.k("done:at"), ib.k("dead:at")}
 	args := []any{ib.base, inboxGroup, key, token, op,
-		nsString(now), usString(now), nsString(next), usString(next), lastErr}
+		nsString(now), usString(now), nsString(next), usString(next), lastErr, newToken()}
 	reply, err := ib.intReply(ib.batch.run(ctx, ib.settle, keys, args...))
 	if err != nil {
 		return fmt.Errorf("redisstore: inbox: %s: %w", op, err)

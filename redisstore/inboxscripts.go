@@ -15,16 +15,28 @@ package redisstore
 // exactly.
 //
 // A delivery's hash holds k (key), src, id, ts, recv, recvus, hdr, body,
-// meta, st (state), att, next, lease, leasems, tok, err, upd and sid, the
-// id of its stream entry while it is queued or leased (empty otherwise).
+// meta, st (state), att, next, lease, leasems, tok, err, upd, sid, the
+// id of its stream entry while it is queued or leased (empty otherwise),
+// and op, the id of the Store or settling call that wrote it last (empty
+// once it is leased or replayed since).
+//
+// A script may run twice for one call: go-redis sends a command again
+// when the connection breaks before the reply arrives (its MaxRetries),
+// and Redis may have run it already. The second run must answer as the
+// first did, so each call carries an id of its own: Store and settling
+// recognise their own write by op, and a Lease finds the deliveries it
+// took in a short-lived list named by its token base.
 
 // inboxStoreScript claims the key and queues the delivery in one step.
 // KEYS: stream, new, retry, leased, all. ARGV: base, key, recvus,
-// capacity, then field/value pairs for the hash. Replies 1 stored,
-// 0 duplicate, -1 full.
+// capacity, call id, then field/value pairs for the hash. Replies 1
+// stored (by this call, also when it ran before), 0 duplicate, -1 full.
 const inboxStoreScript = `
 local h = ARGV[1] .. 'd:' .. ARGV[2]
 if redis.call('EXISTS', h) == 1 then
+	if redis.call('HGET', h, 'op') == ARGV[5] then
+		return 1
+	end
 	return 0
 end
 local cap = tonumber(ARGV[4])
@@ -32,7 +44,7 @@ if cap > 0 and redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3]) + red
 	return -1
 end
 local sid = redis.call('XADD', KEYS[1], '*', 'k', ARGV[2])
-redis.call('HSET', h, 'sid', sid, unpack(ARGV, 5))
+redis.call('HSET', h, 'sid', sid, 'op', ARGV[5], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
 return 1
@@ -57,18 +69,39 @@ return 1
 // TIME requires; a clock run further ahead than K asks for a negative
 // idle time, which Redis reads as any: every lease has run out.
 //
-// KEYS: stream, delay, new, retry, leased, meta. ARGV: base, group,
-// consumer, max, now ns, now us, now ms (floor), lease-until ns,
-// lease-until ms (ceiling), token base, promote batch. Replies the
-// leased deliveries' hashes (HGETALL).
+// The keys a call leased are listed under its token base, for as long as
+// a client may send the call again (ARGV 12, at most the lease); a
+// second run hands out those still leased under that base, and takes no
+// others.
+//
+// KEYS: stream, delay, new, retry, leased, meta, this call's list.
+// ARGV: base, group, consumer, max, now ns, now us, now ms (floor),
+// lease-until ns, lease-until ms (ceiling), token base, promote batch,
+// the list's lifetime in ms. Replies the leased deliveries' hashes
+// (HGETALL).
 const inboxLeaseScript = `
-local q, delay, inew, iretry, ileased, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local q, delay, inew, iretry, ileased, meta, calllist = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local base, group, consumer = ARGV[1], ARGV[2], ARGV[3]
 local max = tonumber(ARGV[4])
 local now_ns, now_us, now_ms = ARGV[5], ARGV[6], tonumber(ARGV[7])
 local until_ns, until_ms = ARGV[8], tonumber(ARGV[9])
 local tokbase = ARGV[10]
 local K = 1099511627776
+
+-- This call ran before, and lost its reply: the same deliveries again.
+local mine = redis.call('LRANGE', calllist, 0, -1)
+if #mine > 0 then
+	local out = {}
+	local pre = tokbase .. ':'
+	for _, key in ipairs(mine) do
+		local h = base .. 'd:' .. key
+		local f = redis.call('HMGET', h, 'st', 'tok')
+		if f[1] == 'leased' and f[2] and string.sub(f[2], 1, #pre) == pre then
+			table.insert(out, redis.call('HGETALL', h))
+		end
+	end
+	return out
+end
 
 local function fmt(n) return string.format('%.0f', n) end
 local function idless(a, b)
@@ -170,7 +203,11 @@ for _, e in ipairs(cands) do
 	if take then
 		local tok = tokbase .. ':' .. (#out + 1)
 		redis.call('HINCRBY', h, 'att', 1)
-		redis.call('HSET', h, 'st', 'leased', 'tok', tok, 'lease', until_ns, 'leasems', fmt(until_ms), 'upd', now_ns)
+		redis.call('HSET', h, 'st', 'leased', 'tok', tok, 'lease', until_ns, 'leasems', fmt(until_ms), 'upd', now_ns, 'op', '')
+		redis.call('RPUSH', calllist, key)
+		if #out == 0 then
+			redis.call('PEXPIRE', calllist, ARGV[12])
+		end
 		if st == 'pending' then
 			redis.call('ZREM', inew, key)
 			redis.call('ZREM', iretry, key)
@@ -203,20 +240,23 @@ return out
 // inboxSettleScript completes, retries or kills a leased delivery if the
 // token still holds it. KEYS: stream, delay, leased, retry, done, dead,
 // done-at, dead-at. ARGV: base, group, key, token, op (complete, retry or
-// kill), now ns, now us, next ns, next us, last error. Replies 1 settled,
-// 0 lease lost.
+// kill), now ns, now us, next ns, next us, last error, call id. Replies 1
+// settled (by this call, also when it ran before), 0 lease lost.
 const inboxSettleScript = `
 local q, delay, ileased, iretry, idone, idead, doneat, deadat = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local base, group, key, token, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local now_ns, now_us, next_ns, next_us, lasterr = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local now_ns, now_us, next_ns, next_us, lasterr, callid = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local h = base .. 'd:' .. key
-local f = redis.call('HMGET', h, 'st', 'tok', 'sid', 'recvus')
+local f = redis.call('HMGET', h, 'st', 'tok', 'sid', 'recvus', 'op')
 if f[1] ~= 'leased' or f[2] ~= token then
+	if f[5] == callid then
+		return 1
+	end
 	return 0
 end
 redis.call('XACK', q, group, f[3])
 redis.call('ZREM', ileased, key)
-redis.call('HSET', h, 'tok', '', 'lease', '', 'leasems', '', 'sid', '', 'upd', now_ns)
+redis.call('HSET', h, 'tok', '', 'lease', '', 'leasems', '', 'sid', '', 'upd', now_ns, 'op', callid)
 if op == 'complete' then
 	redis.call('HSET', h, 'st', 'done')
 	redis.call('ZADD', idone, f[4], key)
@@ -258,13 +298,14 @@ elseif st == 'pending' then
 	if f[2] > now_ns then
 		redis.call('HSET', h, 'next', now_ns)
 	end
+	redis.call('HSET', h, 'op', '')
 	return 1
 end
 redis.call('ZREM', idone, key)
 redis.call('ZREM', idead, key)
 redis.call('ZREM', doneat, key)
 redis.call('ZREM', deadat, key)
-redis.call('HSET', h, 'st', 'pending', 'att', 0, 'next', now_ns, 'upd', now_ns, 'sid', redis.call('XADD', q, '*', 'k', key))
+redis.call('HSET', h, 'st', 'pending', 'att', 0, 'next', now_ns, 'upd', now_ns, 'op', '', 'sid', redis.call('XADD', q, '*', 'k', key))
 redis.call('ZADD', inew, f[3], key)
 return 1
 `

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -154,4 +155,77 @@ func TestClaimReplyLost(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 2, p.cut.Load(), "no reply was lost")
 	require.Equal(t, webhook.InFlight, status)
+}
+
+// TestInboxReplyLost: each inbox operation whose reply is lost after
+// Redis ran its script is sent again by go-redis, and the second run
+// answers as the first did. Otherwise a Store that stored reports a
+// duplicate (the workers are not woken, the observer counts a
+// duplicate), a Complete, Retry or Kill that settled reports the lease
+// lost (a dead letter goes unreported to the observer's dead hook), and
+// a Lease's deliveries sit under tokens no worker holds until the lease
+// runs out, each such loss costing an attempt of the retry policy.
+func TestInboxReplyLost(t *testing.T) {
+	ctx := context.Background()
+	for _, op := range []string{"store", "lease", "complete", "retry", "kill"} {
+		t.Run(op, func(t *testing.T) {
+			direct := newClient(t)
+			prefix := testPrefix(t, direct)
+			clock := webhooktest.NewClock(webhooktest.Time())
+			p := startReplyCutter(t, redisOptions(t).Addr)
+			ib, err := NewInbox(cutterClient(t, p), WithInboxPrefix(prefix), WithInboxClock(clock.Now))
+			require.NoError(t, err)
+			// Redis has every script, so the command whose reply is lost
+			// is the one that ran it, not a NOSCRIPT refusal.
+			_, err = ib.Store(ctx, entry("standard:msg_warm"))
+			require.NoError(t, err)
+			warm, err := ib.Lease(ctx, 1, time.Minute)
+			require.NoError(t, err)
+			require.Len(t, warm, 1)
+			require.NoError(t, ib.Complete(ctx, warm[0].Entry.Key, warm[0].Token))
+
+			const key = "standard:msg_lost"
+			if op == "store" {
+				p.arm(key)
+			}
+			stored, err := ib.Store(ctx, entry(key))
+			require.NoError(t, err)
+			require.True(t, stored, "a Store that stored reported a duplicate")
+			if op == "store" {
+				require.EqualValues(t, 1, p.cut.Load(), "no reply was lost")
+				return
+			}
+			if op == "lease" {
+				p.arm(prefix + "{default}:meta")
+			}
+			ls, err := ib.Lease(ctx, 10, time.Minute)
+			require.NoError(t, err)
+			require.Len(t, ls, 1, "a Lease's deliveries were lost with its reply")
+			require.Equal(t, key, ls[0].Entry.Key)
+			require.Equal(t, 1, ls[0].Entry.Attempts, "the lost reply cost an attempt")
+			if op == "lease" {
+				require.EqualValues(t, 1, p.cut.Load(), "no reply was lost")
+				require.NoError(t, ib.Complete(ctx, key, ls[0].Token))
+				return
+			}
+
+			p.arm(key)
+			want := map[string]webhook.InboxState{"complete": webhook.InboxDone, "retry": webhook.InboxPending, "kill": webhook.InboxDead}[op]
+			switch op {
+			case "complete":
+				err = ib.Complete(ctx, key, ls[0].Token)
+			case "retry":
+				err = ib.Retry(ctx, key, ls[0].Token, clock.Now().Add(time.Minute), "boom")
+			case "kill":
+				err = ib.Kill(ctx, key, ls[0].Token, "boom")
+			}
+			require.EqualValues(t, 1, p.cut.Load(), "no reply was lost")
+			require.NoError(t, err, "a %s that settled reported the lease lost", op)
+			got, err := ib.Get(ctx, key)
+			require.NoError(t, err)
+			require.Equal(t, want, got.State)
+			// The token has settled: a second call of its own is refused.
+			require.ErrorIs(t, ib.Complete(ctx, key, ls[0].Token), webhook.ErrLeaseLost)
+		})
+	}
 }
