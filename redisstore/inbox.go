@@ -176,8 +176,8 @@ func (ib *Inbox) k(name string) string { return ib.base + name }
 // Store implements webhook.Inbox. It sets e's State, Attempts,
 // NextAttempt, LeaseUntil, LastError and UpdatedAt, and ReceivedAt when
 // it is zero. It returns once Redis has applied the write; how durable
-// that is depends on Redis's persistence settings (see the package
-// README).
+// that is depends on Redis's persistence settings (see the repository
+// README's "The inbox across replicas").
 func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) {
 	if e.Key == "" {
 		return false, errors.New("redisstore: inbox: store: empty key")
