@@ -36,7 +36,9 @@ headers that may carry a signature or a credential are redacted. replay
 returns a done or dead delivery to pending, due now, with its attempts
 reset; the receiver's workers run it again. purge deletes done and dead
 deliveries not updated within --older-than; pending and leased ones are
-never purged.
+never purged. Done deliveries are the receiver's dedupe records: purged
+before its retention (WithDedupeTimes, 72h by default), a sender's late
+retry of one is stored and run again.
 
 ` + exitHelp + "\n"
 
