@@ -255,7 +255,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		var n int
 		err := conn.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'`).Scan(&n)
 		if err == nil && n == 0 {
-			err = fmt.Errorf("%w: %s is another database", ErrNoInbox, path)
+			err = fmt.Errorf("%w in %s", ErrNoInbox, path)
 		} else if err != nil {
 			err = fmt.Errorf("sqlitestore: Open %s: %w", path, err)
 		}
