@@ -136,6 +136,7 @@ func WithCapacity(n int) Option {
 }
 
 // WithSync chooses the durability of a commit; the default is SyncFull.
+// Open refuses a value other than SyncFull and SyncNormal.
 func WithSync(s Sync) Option {
 	return func(c *config) { c.sync = s }
 }
@@ -148,11 +149,15 @@ func WithBusyTimeout(d time.Duration) Option {
 }
 
 // WithMaxBatch caps the writes committed in one transaction
-// (DefaultMaxBatch if n <= 0). 1 turns group commit off: one transaction,
-// and one sync, per write.
+// (DefaultMaxBatch if n <= 0; Open refuses more than 65,536). 1 turns
+// group commit off: one transaction, and one sync, per write.
 func WithMaxBatch(n int) Option {
 	return func(c *config) { c.maxBatch = n }
 }
+
+// maxMaxBatch bounds WithMaxBatch: the writer allocates its queue and
+// batch at that size.
+const maxMaxBatch = 1 << 16
 
 // A Store is a webhook.Inbox in a SQLite file. It is safe for concurrent
 // use. Close it to stop its writer and release the file.
@@ -210,6 +215,12 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	if cfg.maxBatch <= 0 {
 		cfg.maxBatch = DefaultMaxBatch
+	}
+	if cfg.sync != SyncFull && cfg.sync != SyncNormal {
+		return nil, fmt.Errorf("sqlitestore: Open: unknown Sync %d", cfg.sync)
+	}
+	if cfg.maxBatch > maxMaxBatch {
+		return nil, fmt.Errorf("sqlitestore: Open: WithMaxBatch(%d) is more than %d", cfg.maxBatch, maxMaxBatch)
 	}
 	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") || path == ":memory:" {
 		return nil, fmt.Errorf("sqlitestore: Open: %q is not a plain file name", path)

@@ -556,6 +556,29 @@ func TestOpenWithoutCreate(t *testing.T) {
 	})
 }
 
+// TestOpenBadOptions checks that options Open cannot honour are errors:
+// an unknown Sync must not quietly give up SyncFull's durability, and a
+// batch too large to allocate must not panic.
+func TestOpenBadOptions(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opt  Option
+		err  string
+	}{
+		{"unknown sync", WithSync(Sync(7)), "unknown Sync"},
+		{"negative sync", WithSync(Sync(-1)), "unknown Sync"},
+		{"huge batch", WithMaxBatch(1 << 40), "WithMaxBatch"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "inbox.db")
+			_, err := Open(path, tt.opt)
+			require.ErrorContains(t, err, tt.err)
+			_, statErr := os.Stat(path)
+			require.ErrorIs(t, statErr, os.ErrNotExist, "nothing created")
+		})
+	}
+}
+
 // TestGroupCommit checks that concurrent writes share transactions and
 // that WithMaxBatch(1) gives each its own.
 func TestGroupCommit(t *testing.T) {
