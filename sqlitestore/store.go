@@ -244,7 +244,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// after the commit and before answering, outside the write lock.
 	// WAL mode is kept in the file: setWAL sets it once, on the writer's
 	// connection, before any reader connects.
-	dsn := path + "?_pragma=busy_timeout(" + strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10) + ")" +
+	// In whole milliseconds, rounded up: 0 would not wait at all.
+	busyMS := (cfg.busyTimeout + time.Millisecond - 1).Milliseconds()
+	dsn := path + "?_pragma=busy_timeout(" + strconv.FormatInt(busyMS, 10) + ")" +
 		"&_pragma=synchronous(NORMAL)"
 
 	wdb, err := sql.Open("sqlite", dsn)

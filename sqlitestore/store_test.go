@@ -579,6 +579,23 @@ func TestOpenBadOptions(t *testing.T) {
 	}
 }
 
+// TestBusyTimeoutRoundsUp checks that a busy timeout under a millisecond,
+// SQLite's unit, still waits rather than becoming 0, which waits not at
+// all.
+func TestBusyTimeoutRoundsUp(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want int
+	}{{500 * time.Microsecond, 1}, {1500 * time.Microsecond, 2}, {time.Second, 1000}, {0, int(DefaultBusyTimeout.Milliseconds())}} {
+		s := open(t, filepath.Join(t.TempDir(), "inbox.db"), WithBusyTimeout(tt.d))
+		var ms int
+		require.NoError(t, s.conn.QueryRowContext(context.Background(), `PRAGMA busy_timeout`).Scan(&ms))
+		require.Equal(t, tt.want, ms, tt.d)
+		require.NoError(t, s.db.QueryRow(`PRAGMA busy_timeout`).Scan(&ms))
+		require.Equal(t, tt.want, ms, "readers, %v", tt.d)
+	}
+}
+
 // TestGroupCommit checks that concurrent writes share transactions and
 // that WithMaxBatch(1) gives each its own.
 func TestGroupCommit(t *testing.T) {
