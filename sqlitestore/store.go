@@ -50,6 +50,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -244,8 +245,13 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// after the commit and before answering, outside the write lock.
 	// WAL mode is kept in the file: setWAL sets it once, on the writer's
 	// connection, before any reader connects.
-	// In whole milliseconds, rounded up: 0 would not wait at all.
-	busyMS := (cfg.busyTimeout + time.Millisecond - 1).Milliseconds()
+	// In whole milliseconds, rounded up (0 would not wait at all), and
+	// at most what SQLite's int holds.
+	busyMS := cfg.busyTimeout.Milliseconds()
+	if cfg.busyTimeout%time.Millisecond != 0 {
+		busyMS++
+	}
+	busyMS = min(busyMS, math.MaxInt32)
 	dsn := path + "?_pragma=busy_timeout(" + strconv.FormatInt(busyMS, 10) + ")" +
 		"&_pragma=synchronous(NORMAL)"
 

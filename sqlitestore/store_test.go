@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -586,7 +587,8 @@ func TestBusyTimeoutRoundsUp(t *testing.T) {
 	for _, tt := range []struct {
 		d    time.Duration
 		want int
-	}{{500 * time.Microsecond, 1}, {1500 * time.Microsecond, 2}, {time.Second, 1000}, {0, int(DefaultBusyTimeout.Milliseconds())}} {
+	}{{500 * time.Microsecond, 1}, {1500 * time.Microsecond, 2}, {time.Second, 1000}, {0, int(DefaultBusyTimeout.Milliseconds())},
+		{math.MaxInt64, math.MaxInt32}} {
 		s := open(t, filepath.Join(t.TempDir(), "inbox.db"), WithBusyTimeout(tt.d))
 		var ms int
 		require.NoError(t, s.conn.QueryRowContext(context.Background(), `PRAGMA busy_timeout`).Scan(&ms))
