@@ -635,7 +635,9 @@ type SeriesVerifier struct {
 // NewSeriesVerifier returns a SeriesVerifier that accepts a request whose
 // header carries any of tokens. Tokens must be at least 16 bytes, with no
 // whitespace around them: HTTP strips it from header values, so such a
-// token could never match, and it is refused rather than trimmed.
+// token could never match, and it is refused rather than trimmed. For the
+// same reason tokens over 4096 bytes, or holding a control character other
+// than tab, are refused.
 func NewSeriesVerifier(header string, tokens ...string) (*SeriesVerifier, error) {
 	if header == "" || strings.ContainsAny(header, " \t\r\n:") {
 		return nil, fmt.Errorf("webhook: Series header name %q is not a valid header name", header)
@@ -665,9 +667,28 @@ func (v *SeriesVerifier) SetTokens(tokens ...string) error {
 		if err := checkSecretLen(kindSeries, i, []byte(t)); err != nil {
 			return err
 		}
+		if err := checkTokenCarried(i, t); err != nil {
+			return err
+		}
 		sums[i] = sha256.Sum256([]byte(t))
 	}
 	v.tokens.Store(&sums)
+	return nil
+}
+
+// checkTokenCarried refuses a token no request can deliver, which would
+// refuse every delivery instead: one longer than Verify reads, or one
+// holding a control character other than tab, which net/http refuses in a
+// header value. The error says what, never the token.
+func checkTokenCarried(i int, t string) error {
+	if len(t) > maxTokenLen {
+		return fmt.Errorf("webhook: %s %d is %d bytes, want at most %d: %w", kindSeries, i, len(t), maxTokenLen, ErrInvalidSecret)
+	}
+	for j := 0; j < len(t); j++ {
+		if c := t[j]; c < ' ' && c != '\t' || c == 0x7f {
+			return fmt.Errorf("webhook: %s %d holds a control character, which no HTTP header carries: %w", kindSeries, i, ErrInvalidSecret)
+		}
+	}
 	return nil
 }
 

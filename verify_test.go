@@ -575,6 +575,13 @@ func TestConstructorErrors(t *testing.T) {
 		{"series: no tokens", func() error { _, err := NewSeriesVerifier(seriesHeader); return err }, ErrEmptySecret},
 		{"series: empty token", func() error { _, err := NewSeriesVerifier(seriesHeader, ""); return err }, ErrEmptySecret},
 		{"series: short token", func() error { _, err := NewSeriesVerifier(seriesHeader, "hunter2"); return err }, ErrInvalidSecret},
+		// Tokens no request can carry: Verify refuses a header value past
+		// maxTokenLen, and net/http one holding a control character.
+		{"series: token too long for Verify", func() error {
+			_, err := NewSeriesVerifier(seriesHeader, strings.Repeat("t", maxTokenLen+1))
+			return err
+		}, ErrInvalidSecret},
+		{"series: control character inside", func() error { _, err := NewSeriesVerifier(seriesHeader, "token-with\x00-nul-inside"); return err }, ErrInvalidSecret},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
