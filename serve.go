@@ -168,7 +168,9 @@ func (s *serving) decode() bool {
 	h, d := s.h, &s.rs.d
 	var err error
 	if d.Event, err = h.decode(d.Source, d.Body, s.r.Header); err != nil {
-		h.reject(s.ctx, s.w, d, http.StatusBadRequest, err)
+		// Every error here is a decoding one, whether or not it wraps a
+		// sentinel ReasonOf knows (a form body's does not).
+		h.rejectFor(s.ctx, s.w, d, http.StatusBadRequest, ReasonDecode, err)
 		return false
 	}
 	if n, ok := d.Event.(*event.IntercomNotification); ok { // only Intercom's bodies decode to one

@@ -1,8 +1,13 @@
 package webhook_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -257,5 +262,113 @@ func TestZeroVerifiers(t *testing.T) {
 	require.Len(t, herrs, 2)
 	for _, herr := range herrs {
 		require.ErrorIs(t, herr, webhook.ErrKeyFunc)
+	}
+}
+
+// TestReportsHoldNoSecrets extends TestHandlerLogsNoSecrets to the paths
+// it does not take: a key function's tenants (no keys, an app_id that
+// does not match), v1a entries, svix-* headers, a Series token header too
+// long, a form body that does not decode, a body short of its
+// Content-Length; and to every report of a rejection, not only the log:
+// the error hook's HandlerError and Diagnosis, and the observer's
+// Rejection. None may hold a secret, a computed MAC, a received signature
+// or the body.
+func TestReportsHoldNoSecrets(t *testing.T) {
+	const appSecret, wrongAppSecret = "6d1f0a3b-2c4e-4f7a-9b8c-5e6d7f8a9b0c", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+	var seed [32]byte
+	copy(seed[:], "a seed for a v1a key, not secret")
+	priv := ed25519.NewKeyFromSeed(seed[:])
+	pub := "whpk_" + base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey))
+	clock := webhooktest.NewClock(webhooktest.Time())
+	std, err := webhook.NewVerifier([]string{webhooktest.Secret, pub}, webhook.WithClock(clock.Now))
+	require.NoError(t, err)
+	app, err := webhook.NewIntercomVerifier(appSecret)
+	require.NoError(t, err)
+	logs := &syncBuffer{}
+	var reports strings.Builder
+	var mu sync.Mutex
+	report := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(&reports, format+"\n", args...)
+	}
+	h, err := webhook.NewHandler(
+		webhook.WithClock(clock.Now),
+		webhook.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
+		webhook.WithObserver(&webhook.Observer{Rejected: func(ctx context.Context, r webhook.Rejection) {
+			report("rejection %d %s %v %+v", r.Status, r.Reason, r.Err, r.Diagnosis)
+		}}),
+		webhook.WithKeyFunc(func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+			switch {
+			case hint.Path == "/hooks/acme":
+				return &webhook.Keys{Tenant: "acme", Standard: std}, nil
+			case hint.AppID == "x7k2p9m4":
+				return &webhook.Keys{Tenant: "app", Intercom: app}, nil
+			}
+			return nil, nil
+		}))
+	require.NoError(t, err)
+	h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) {
+		report("hook %v %+v", err, err.Diagnosis)
+	})
+	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
+		t.Errorf("a rejected request reached a callback: %s", e.EventType())
+		return nil
+	})
+
+	wrong := "whsec_d3Jvbmcta2V5LXNob3VsZC1uZXZlci1iZS1sb2dnZWQ="
+	id := webhooktest.MessageID(jamBody)
+	sign := func(secret string, ts time.Time, body []byte) string {
+		s, err := webhooktest.SignStandard(secret, id, ts, body)
+		require.NoError(t, err)
+		return s
+	}
+	v1a := "v1a," + base64.StdEncoding.EncodeToString(ed25519.Sign(priv, []byte(id+".1.")))
+	acme := webhooktest.WithTarget("/hooks/acme")
+	icBody := webhooktest.StampIntercom(intercomBody, webhooktest.Time())
+	mismatched := bytes.Replace(icBody, []byte(`"app_id":"x7k2p9m4"`), []byte(`"app_id":"x7k2p9m4","APP_ID":"q7k3zm2x"`), 1)
+	short := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, acme)
+	short.Body = io.NopCloser(bytes.NewReader(jamBody[:len(jamBody)/2]))
+	longToken := strings.Repeat("a-long-series-token-", 300)
+	withV1a := webhooktest.NewStandardRequest(wrong, jamBody, acme)
+	withV1a.Header.Set("Webhook-Signature", withV1a.Header.Get("Webhook-Signature")+" "+v1a)
+	reqs := []*http.Request{
+		withV1a,
+		webhooktest.NewStandardRequest(wrong, jamBody, acme, webhooktest.WithSvixHeaders()),
+		webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, acme, webhooktest.WithTime(webhooktest.Time().Add(-time.Hour))),
+		webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTarget("/hooks/initech")),
+		webhooktest.NewStandardRequest(webhooktest.Secret, []byte(`{"jamId":"unterminated-secret-value`), acme),
+		short,
+		webhooktest.NewIntercomRequest(wrongAppSecret, icBody),
+		webhooktest.NewIntercomRequest(appSecret, mismatched),
+		webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, "wrong-series-token-0123", seriesJSON),
+		webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, longToken, seriesJSON),
+		webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, []byte("name=Dana%zz+Okafor&company=Northwind"),
+			webhooktest.WithContentType("application/x-www-form-urlencoded")),
+	}
+	var responses strings.Builder
+	for _, req := range reqs {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		require.NotEqual(t, http.StatusOK, w.Code, "%s %s", req.URL, req.Header)
+		responses.WriteString(w.Body.String())
+	}
+	all := logs.String() + reports.String() + responses.String()
+	require.Equal(t, len(reqs), strings.Count(reports.String(), "rejection "), "every request is rejected once")
+	require.Equal(t, len(reqs), strings.Count(reports.String(), "hook "))
+	require.Contains(t, reports.String(), "rejection 401 signature webhook: standard: no matching signature found &{", "the v1a entry was tried")
+	require.Contains(t, reports.String(), "rejection 400 decode webhook: invalid form body", "a body that does not decode is a decode rejection")
+	forbidden := []string{
+		webhooktest.Secret, strings.TrimPrefix(webhooktest.Secret, "whsec_"), wrong, strings.TrimPrefix(wrong, "whsec_"),
+		base64.StdEncoding.EncodeToString(seed[:]), string(seed[:]),
+		appSecret, wrongAppSecret, webhooktest.SeriesToken, "wrong-series-token", longToken[:64],
+		sign(webhooktest.Secret, webhooktest.Time(), jamBody)[3:], sign(wrong, webhooktest.Time(), jamBody)[3:], v1a[4:],
+		webhooktest.SignIntercom(appSecret, icBody)[5:], webhooktest.SignIntercom(wrongAppSecret, icBody)[5:],
+		webhooktest.SignIntercom(appSecret, mismatched)[5:],
+		"Checkout button does nothing", "unterminated-secret-value", "Dana", "Okafor", "Northwind", "215471234567890",
+	}
+	for _, s := range forbidden {
+		require.NotContains(t, all, s)
 	}
 }
