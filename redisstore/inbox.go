@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -498,12 +499,21 @@ func entryFromMap(m map[string]string) (webhook.InboxEntry, string, error) {
 }
 
 // nsString formats t as zero-padded Unix nanoseconds, so the scripts can
-// compare times as strings; the zero time is "".
+// compare times as strings; the zero time is "". A time beyond what an
+// int64 of nanoseconds holds (a lease or retry a Duration's span ahead
+// ends past 2262) saturates instead of wrapping round into the past.
 func nsString(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return fmt.Sprintf("%020d", t.UnixNano())
+	ns := t.UnixNano()
+	switch {
+	case t.After(time.Unix(0, math.MaxInt64)):
+		ns = math.MaxInt64
+	case t.Before(time.Unix(0, math.MinInt64)):
+		ns = math.MinInt64
+	}
+	return fmt.Sprintf("%020d", ns)
 }
 
 // usString formats t as whole Unix microseconds, a sorted-set score.
