@@ -34,7 +34,8 @@ delivery's dedupe key, as list prints it (e.g. standard:msg_…).
 show prints a delivery's fields, headers and body as stored; the values of
 headers that may carry a signature or a credential are redacted. replay
 returns a done or dead delivery to pending, due now, with its attempts
-reset; the receiver's workers run it again. purge deletes done and dead
+reset; the receiver's workers run it again. It tries every KEY, and exits 1
+if any failed. purge deletes done and dead
 deliveries not updated within --older-than; pending and leased ones are
 never purged. Done deliveries are the receiver's dedupe records: purged
 before its retention (WithDedupeTimes, 72h by default), a sender's late
@@ -121,11 +122,19 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case "show":
 		err = inboxShow(ctx, ib, pos[0], stdout)
 	case "replay":
+		// Every key is tried: one already replayed and leased, or a
+		// typo, does not hold back the others.
+		failed := false
 		for _, key := range pos {
-			if err = ib.Replay(ctx, key); err != nil {
-				break
+			if err := ib.Replay(ctx, key); err != nil {
+				fmt.Fprintf(stderr, "webhook %s: %v\n", name, err)
+				failed = true
+				continue
 			}
 			fmt.Fprintf(stdout, "replayed %s\n", key)
+		}
+		if failed {
+			return exitFail
 		}
 	case "purge":
 		var n int

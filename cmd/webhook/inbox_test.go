@@ -136,6 +136,13 @@ func TestInboxCommands(t *testing.T) {
 				require.Zero(t, e.Attempts)
 			}},
 		{name: "replay unknown", args: []string{"replay", "--inbox", "FILE", "standard:nope"}, code: exitFail, stderr: "no such delivery"},
+		{name: "replay goes on past a key it cannot replay", args: []string{"replay", "--inbox", "FILE", "standard:nope", "standard:msg_dead"},
+			code: exitFail, stderr: "no such delivery", stdout: []string{"replayed standard:msg_dead\n"},
+			after: func(t *testing.T, ib *sqlitestore.Store) {
+				e, err := ib.Get(context.Background(), "standard:msg_dead")
+				require.NoError(t, err)
+				require.Equal(t, webhook.InboxPending, e.State)
+			}},
 		{name: "purge spares the recent", args: []string{"purge", "--inbox", "FILE"}, stdout: []string{"purged 0\n"}},
 		{name: "purge dead", args: []string{"purge", "--inbox", "FILE", "--state", "dead", "--older-than", "1m"}, stdout: []string{"purged 1\n"},
 			after: func(t *testing.T, ib *sqlitestore.Store) {
