@@ -201,8 +201,10 @@ type Store struct {
 var _ webhook.Inbox = (*Store)(nil)
 
 // Open opens the inbox in the SQLite file at path, creating the file and
-// its schema if missing and migrating an older schema. path is a plain
-// file name; it may not contain '?'.
+// its schema if missing (unless WithCreate(false)) and migrating an older
+// schema; a file of a newer schema is refused. path is a plain file name,
+// which may be a symbolic link: not ":memory:", not a "file:" URI, and
+// without '?'. Several processes may open the same file at once.
 func Open(path string, opts ...Option) (*Store, error) {
 	cfg := config{now: time.Now, busyTimeout: DefaultBusyTimeout, maxBatch: DefaultMaxBatch}
 	for _, o := range opts {
