@@ -100,7 +100,8 @@ func (c WorkerConfig) backoff(attempts int) time.Duration {
 // them from the inbox, with retries. The inbox is the dedupe: a delivery
 // already stored is acknowledged without a second copy, and no Deduper is
 // used. A full or failing inbox answers 503 with Retry-After, so the
-// sender retries.
+// sender retries. A verified delivery is stored even if its sender hangs
+// up first: it was delivered, and the sender may not retry.
 //
 // WithDedupeTimes sets the workers' lease and how long done deliveries
 // are kept as dedupe records (DefaultLease, DefaultRetention).
@@ -186,7 +187,12 @@ func (h *Handler) store(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 		e.Meta[metaTenant] = d.Tenant
 	}
-	stored, err := h.inbox.Store(ctx, e)
+	// The sender may hang up now (Intercom gives up at 5 s) and not
+	// retry, but it has delivered: store the delivery all the same, for
+	// a bounded time, rather than drop it with the request's context.
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	stored, err := h.inbox.Store(sctx, e)
+	scancel()
 	if err != nil {
 		w.Header().Set("Retry-After", inboxRetryAfter)
 		reason := ReasonOf(err)
@@ -209,6 +215,10 @@ func (h *Handler) store(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	w.WriteHeader(http.StatusOK)
 }
+
+// storeTimeout bounds a Store in inbox mode, which outlives the request's
+// context. The body memory budget bounds the requests waiting on it.
+const storeTimeout = 10 * time.Second
 
 // metaTenant is the InboxEntry.Meta entry that keeps Delivery.Tenant.
 const metaTenant = "webhook.tenant"

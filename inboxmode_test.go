@@ -514,3 +514,32 @@ func TestInboxModeObserver(t *testing.T) {
 		"done standard:obs run 2 dead",
 	}, obsEvents)
 }
+
+// ctxInbox honours its context as sqlitestore and redisstore do: a Store
+// whose context has ended stores nothing.
+type ctxInbox struct{ *webhook.MemoryInbox }
+
+func (ib ctxInbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	return ib.MemoryInbox.Store(ctx, e)
+}
+
+func TestInboxModeClientGone(t *testing.T) {
+	// A sender that hangs up once its delivery is read and verified (a
+	// timeout, as Intercom's 5 s) delivered it all the same: it is
+	// stored, not dropped as an inbox failure. Intercom may not retry.
+	ib := webhook.NewMemoryInbox(0, nil)
+	r := newRig(t, webhook.WithInbox(ctxInbox{ib}))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("msg_gone")).WithContext(ctx)
+	w := r.serve(req)
+	e, err := ib.Get(context.Background(), "standard:msg_gone")
+	require.NoError(t, err, "the delivery of a sender that hung up was not stored")
+	require.Equal(t, webhook.InboxPending, e.State)
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Zero(t, r.errs.Load(), "reported as a failure")
+	require.NotContains(t, r.logs.String(), "inbox store")
+}
