@@ -38,7 +38,10 @@ const inboxRetryAfter = "5"
 // RetryAfter when that is longer. It is dead, keeping its last error,
 // once it has run MaxAttempts times, when its next attempt would come
 // more than MaxAge after it was received, or at once for an error marked
-// with Permanent.
+// with Permanent. Runs count as they start, so one that crashes the
+// process or outlasts its lease counts too: a delivery that keeps crashing
+// its workers is dead, without running again, once leased past
+// MaxAttempts runs.
 type WorkerConfig struct {
 	// Workers is how many deliveries run their callbacks at once
 	// (DefaultWorkers).
@@ -357,6 +360,10 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 	var err error
 	if d.Event, err = h.decode(e.Source, e.Body, d.Header); err != nil {
 		err = Permanent(fmt.Errorf("webhook: decoding a stored delivery: %w", err))
+	} else if e.Attempts > h.workers.MaxAttempts {
+		// The earlier runs settled nothing: each crashed the process or
+		// outlasted its lease. Running it again may crash it again.
+		err = Permanent(overRun(e))
 	} else {
 		if n, ok := d.Event.(*event.IntercomNotification); ok {
 			d.Attempt = n.DeliveryAttempts
@@ -368,6 +375,15 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 	}
 	settled = true
 	run.finish(e.Attempts, h.settle(base, l, d, err), err)
+}
+
+// overRun is the error of a delivery leased past MaxAttempts runs.
+func overRun(e *InboxEntry) error {
+	msg := fmt.Sprintf("webhook: already %d runs, the policy's most, and the last unfinished (a crash, or a lease that ran out)", e.Attempts-1)
+	if e.LastError != "" {
+		msg += "; the last error before them: " + e.LastError
+	}
+	return errors.New(msg)
 }
 
 // settle records the outcome of a run of l's callbacks: done for a nil

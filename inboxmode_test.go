@@ -543,3 +543,26 @@ func TestInboxModeClientGone(t *testing.T) {
 	require.Zero(t, r.errs.Load(), "reported as a failure")
 	require.NotContains(t, r.logs.String(), "inbox store")
 }
+
+func TestInboxWorkerCrashLoopDead(t *testing.T) {
+	// A delivery whose callback crashes the process (an out-of-memory, a
+	// log.Fatal) settles no run: each restart leases it again once the
+	// lease runs out. Past MaxAttempts runs it is dead, not run forever.
+	r := newInboxRig(t, 0, webhook.WorkerConfig{MaxAttempts: 3})
+	var dead atomic.Value
+	r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { dead.Store(err) })
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("poison"))).Code)
+	ctx := context.Background()
+	for range 3 { // three runs, each crashed holding the lease
+		ls, err := r.ib.Lease(ctx, 1, webhook.DefaultLease)
+		require.NoError(t, err)
+		require.Len(t, ls, 1)
+		r.clock.Advance(webhook.DefaultLease + time.Millisecond)
+	}
+	r.run(t)
+	e := r.waitState(t, "standard:poison", webhook.InboxDead)
+	require.Equal(t, 4, e.Attempts, "the lease that found it past the policy counts")
+	require.Contains(t, e.LastError, "3 runs")
+	require.Zero(t, r.calls.Load(), "a fourth run of a policy of three")
+	require.Eventually(t, func() bool { return dead.Load() != nil }, 5*time.Second, time.Millisecond, "the error hook hears of it")
+}
