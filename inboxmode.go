@@ -87,14 +87,21 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 
 // backoff is the wait before the retry that follows attempts failed runs.
 func (c WorkerConfig) backoff(attempts int) time.Duration {
-	hi := c.MaxBackoff
-	if attempts < 62 && c.MinBackoff<<attempts > 0 {
-		hi = min(hi, c.MinBackoff<<attempts)
-	}
+	hi := c.backoffCap(attempts)
 	if hi <= c.MinBackoff {
 		return c.MinBackoff
 	}
 	return c.MinBackoff + rand.N(hi-c.MinBackoff+1)
+}
+
+// backoffCap is the longest wait backoff may choose: MinBackoff·2ⁿ, at
+// most MaxBackoff. The shift is taken only where it cannot overflow.
+func (c WorkerConfig) backoffCap(attempts int) time.Duration {
+	attempts = max(attempts, 0)
+	if attempts < 63 && c.MinBackoff <= c.MaxBackoff>>attempts {
+		return c.MinBackoff << attempts
+	}
+	return c.MaxBackoff
 }
 
 // WithInbox switches the handler to inbox mode: it verifies and decodes
