@@ -252,8 +252,11 @@ const generatedKeyPrefix = "gen-"
 //
 // Once ctx is done Run leases nothing more, waits for the callbacks in
 // flight up to the ShutdownTimeout, and returns nil; past the timeout it
-// cancels their context and returns an error. Their deliveries run again
-// when their leases run out. Several Run calls, in one process or many,
+// cancels their context and returns an error. Their deliveries run again:
+// a callback that returns then has not failed, whatever its error, and
+// its delivery is due at once, neither backed off nor dead (Attempts
+// counts the run all the same); one that does not return runs again when
+// its lease runs out. Several Run calls, in one process or many,
 // may share an inbox. Run returns an error at once without WithInbox.
 func (h *Handler) Run(ctx context.Context) error {
 	if h.inbox == nil {
@@ -412,13 +415,22 @@ func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err er
 	if errors.As(err, &pe) {
 		attrs = append(attrs, slog.String("stack", string(pe.Stack)))
 	}
+	_, perm := asReturned[*permanentError](err)
+	if base.Err() != nil && !perm {
+		// Cut short by Run's shutdown timeout, not failed: due again at
+		// once, neither backed off nor judged dead.
+		h.logger.LogAttrs(sctx, slog.LevelWarn, "webhook inbox delivery interrupted by the shutdown; due again", attrs...)
+		if serr := h.inbox.Retry(sctx, e.Key, l.Token, h.now(), err.Error()); serr != nil {
+			h.settleFailed(sctx, "retry", serr, attrs)
+		}
+		return OutcomeRetry
+	}
 	cfg := h.workers
 	wait := cfg.backoff(e.Attempts)
 	if se, ok := asReturned[*StatusError](err); ok && se.RetryAfter > wait {
 		wait = se.RetryAfter
 	}
 	next := h.now().Add(wait)
-	_, perm := asReturned[*permanentError](err)
 	outcome := OutcomeRetry
 	switch {
 	case perm, e.Attempts >= cfg.MaxAttempts, next.Sub(e.ReceivedAt) > cfg.MaxAge:

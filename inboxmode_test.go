@@ -566,3 +566,32 @@ func TestInboxWorkerCrashLoopDead(t *testing.T) {
 	require.Zero(t, r.calls.Load(), "a fourth run of a policy of three")
 	require.Eventually(t, func() bool { return dead.Load() != nil }, 5*time.Second, time.Millisecond, "the error hook hears of it")
 }
+
+func TestInboxWorkerShutdownIsNoFailure(t *testing.T) {
+	// A callback cancelled by Run's shutdown timeout did not fail: its
+	// delivery runs again, due at once, however the policy would judge a
+	// failure (here past MaxAge by the backoff, so dead).
+	r := newInboxRig(t, 0, webhook.WorkerConfig{ShutdownTimeout: 30 * time.Millisecond, MinBackoff: time.Hour, MaxAge: time.Minute})
+	var runs atomic.Int32
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+		if runs.Add(1) == 1 {
+			<-ctx.Done()
+			return fmt.Errorf("saving: %w", ctx.Err())
+		}
+		return nil
+	})
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("cut"))).Code)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.h.Run(ctx) }()
+	require.Eventually(t, func() bool { return runs.Load() == 1 }, 5*time.Second, time.Millisecond)
+	cancel()
+	require.ErrorIs(t, <-done, context.DeadlineExceeded)
+	e := r.waitState(t, "standard:cut", webhook.InboxPending)
+	require.Equal(t, 1, e.Attempts)
+	require.False(t, e.NextAttempt.After(r.clock.Now()), "due at once, not backed off: %v", e.NextAttempt)
+	require.Contains(t, e.LastError, "context canceled")
+	// The next Run runs it.
+	r.run(t)
+	r.waitState(t, "standard:cut", webhook.InboxDone)
+}
