@@ -15,7 +15,8 @@
 // letters with their last error, replay, purge, listing, counts, exact
 // bytes, and all of it under concurrent callers; then the inbox under a
 // Handler in inbox mode and its workers: senders' duplicates, retries,
-// dead letters, a crashed worker's leases, shutdown. Run it with -race.
+// dead letters, a crashed worker's leases, a delivery that crashes every
+// worker, shutdown. Run it with -race.
 package inboxtest
 
 import (
@@ -80,6 +81,7 @@ func Run(t *testing.T, newInbox NewInbox) {
 		{"ConcurrentWorkers", testConcurrentWorkers},
 		{"HandlerWorkers", testHandlerWorkers},
 		{"WorkerCrash", testWorkerCrash},
+		{"WorkerCrashLoop", testWorkerCrashLoop},
 		{"WorkerShutdown", testWorkerShutdown},
 	}
 	for _, tc := range tests {
@@ -269,9 +271,16 @@ func testStoreCopies(t *testing.T, s *suite) {
 		got.Meta["traceparent"] = "changed"
 	}
 	requireSameData(t, want, s.get(t, "k"))
+	listed, err := s.ib.List(s.ctx, webhook.InboxQuery{})
+	require.NoError(t, err)
+	require.Len(t, listed, 1)
+	listed[0].Body[0] = 'L'
+	listed[0].Header.Set("Webhook-Id", "changed")
+	requireSameData(t, want, s.get(t, "k"))
 	l := s.leaseOne(t, "k", time.Minute)
 	requireSameData(t, want, l.Entry)
 	l.Entry.Body[0] = 'Z'
+	l.Entry.Header.Set("Webhook-Id", "changed")
 	requireSameData(t, want, s.get(t, "k"))
 }
 
@@ -422,6 +431,9 @@ func testLeaseMax(t *testing.T, s *suite) {
 		s.clock.Advance(time.Millisecond)
 	}
 	require.Empty(t, s.lease(t, 0, time.Minute), "Lease of at most 0")
+	neg, err := s.ib.Lease(s.ctx, -1, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, keys(neg), "Lease of at most -1 (SQL's LIMIT -1 is no limit)")
 	first := s.lease(t, 2, time.Minute)
 	require.Equal(t, []string{"k0", "k1"}, keys(first), "oldest due first")
 	rest := s.lease(t, 10, time.Minute)

@@ -170,6 +170,28 @@ func testWorkerCrash(t *testing.T, s *suite) {
 	}
 }
 
+func testWorkerCrashLoop(t *testing.T, s *suite) {
+	// A delivery whose every run crashes its worker (the process dies
+	// holding the lease) is dead once leased past MaxAttempts runs, and
+	// does not run again: the inbox counts the expired leases' runs.
+	r := newWorkerRig(t, s, webhook.WorkerConfig{MaxAttempts: 2}, func(*webhook.Delivery) error { return nil })
+	require.Equal(t, http.StatusOK, r.send(t, "msg_poison"))
+	for range 2 {
+		s.leaseOne(t, "standard:msg_poison", time.Minute)
+		s.clock.Advance(time.Minute + time.Millisecond)
+	}
+	stop := r.run()
+	require.Eventually(t, func() bool { return s.stats(t).Dead == 1 }, 10*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	e := s.get(t, "standard:msg_poison")
+	require.Equal(t, webhook.InboxDead, e.State)
+	require.Equal(t, 3, e.Attempts)
+	require.NotEmpty(t, e.LastError)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.Zero(t, r.runs["msg_poison"], "run past MaxAttempts")
+}
+
 func testWorkerShutdown(t *testing.T, s *suite) {
 	// Run returns once the callbacks in flight finish, and the deliveries
 	// they finished are done; those never started stay pending.
