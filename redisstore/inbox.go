@@ -40,7 +40,7 @@ const (
 // took is kept (or the lease, if shorter): longer than go-redis may take
 // to send the call again after losing its reply (MaxRetries times the
 // read timeout and backoff: about 10 s by default).
-const leaseCallKeep = 30 * time.Second
+const leaseCallKeep = 15 * time.Second
 
 // Batches of the scripts that walk a set.
 const (
