@@ -37,9 +37,10 @@ const (
 )
 
 // leaseCallKeep is how long a Lease call's list of the deliveries it
-// took is kept (or the lease, if shorter): longer than go-redis may take
-// to send the call again after losing its reply (MaxRetries times the
-// read timeout and backoff: about 10 s by default).
+// took (or the lease, if shorter) and a Purge batch's count are kept:
+// longer than go-redis may take to send the call again after losing its
+// reply (MaxRetries times the read timeout and backoff: about 10 s by
+// default).
 const leaseCallKeep = 15 * time.Second
 
 // Batches of the scripts that walk a set.
@@ -389,9 +390,9 @@ func (ib *Inbox) Purge(ctx context.Context, state webhook.InboxState, before tim
 	}
 	total := 0
 	for _, st := range states {
-		keys := []string{ib.k(string(st)), ib.k(string(st) + ":at"), ib.k("all")}
 		for {
-			n, err := ib.purge.Run(ctx, ib.client, keys, ib.base, usString(before), purgeBatch).Int()
+			keys := []string{ib.k(string(st)), ib.k(string(st) + ":at"), ib.k("all"), ib.k("purge:" + newToken())}
+			n, err := ib.purge.Run(ctx, ib.client, keys, ib.base, usString(before), purgeBatch, leaseCallKeep.Milliseconds()).Int()
 			if err != nil {
 				return total, fmt.Errorf("redisstore: inbox: purge: %w", err)
 			}

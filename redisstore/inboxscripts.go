@@ -24,8 +24,9 @@ package redisstore
 // when the connection breaks before the reply arrives (its MaxRetries),
 // and Redis may have run it already. The second run must answer as the
 // first did, so each call carries an id of its own: Store and settling
-// recognise their own write by op, and a Lease finds the deliveries it
-// took in a short-lived list named by its token base.
+// recognise their own write by op, a Lease finds the deliveries it took
+// in a short-lived list named by its token base, and a Purge its count
+// under its id.
 
 // inboxStoreScript claims the key and queues the delivery in one step.
 // KEYS: stream, new, retry, leased, all. ARGV: base, key, recvus,
@@ -311,15 +312,25 @@ return 1
 `
 
 // inboxPurgeScript deletes up to a batch of the deliveries in one state
-// last updated before a time. KEYS: state index, state-at index, all.
-// ARGV: base, before us (exclusive), batch. Replies how many it deleted.
+// last updated before a time, and keeps its count for a while under the
+// call's id, for a second run of the call to answer with. KEYS: state
+// index, state-at index, all, this call's count. ARGV: base, before us
+// (exclusive), batch, the count's lifetime in ms. Replies how many it
+// deleted.
 const inboxPurgeScript = `
+local ran = redis.call('GET', KEYS[4])
+if ran then
+	return tonumber(ran)
+end
 local keys = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, key in ipairs(keys) do
 	redis.call('DEL', ARGV[1] .. 'd:' .. key)
 	redis.call('ZREM', KEYS[1], key)
 	redis.call('ZREM', KEYS[2], key)
 	redis.call('ZREM', KEYS[3], key)
+end
+if #keys > 0 then
+	redis.call('SET', KEYS[4], #keys, 'PX', ARGV[4])
 end
 return #keys
 `

@@ -164,10 +164,11 @@ func TestClaimReplyLost(t *testing.T) {
 // duplicate), a Complete, Retry or Kill that settled reports the lease
 // lost (a dead letter goes unreported to the observer's dead hook), and
 // a Lease's deliveries sit under tokens no worker holds until the lease
-// runs out, each such loss costing an attempt of the retry policy.
+// runs out, each such loss costing an attempt of the retry policy; a
+// Purge's count would miss the batch whose reply was lost.
 func TestInboxReplyLost(t *testing.T) {
 	ctx := context.Background()
-	for _, op := range []string{"store", "lease", "complete", "retry", "kill"} {
+	for _, op := range []string{"store", "lease", "complete", "retry", "kill", "purge"} {
 		t.Run(op, func(t *testing.T) {
 			direct := newClient(t)
 			prefix := testPrefix(t, direct)
@@ -206,6 +207,17 @@ func TestInboxReplyLost(t *testing.T) {
 			if op == "lease" {
 				require.EqualValues(t, 1, p.cut.Load(), "no reply was lost")
 				require.NoError(t, ib.Complete(ctx, key, ls[0].Token))
+				return
+			}
+
+			if op == "purge" {
+				require.NoError(t, ib.Complete(ctx, key, ls[0].Token))
+				clock.Advance(time.Hour)
+				p.arm(prefix + "{default}:done:at")
+				n, err := ib.Purge(ctx, webhook.InboxDone, clock.Now())
+				require.NoError(t, err)
+				require.EqualValues(t, 1, p.cut.Load(), "no reply was lost")
+				require.Equal(t, 2, n, "a Purge's count was lost with its reply")
 				return
 			}
 
