@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -905,4 +907,65 @@ func TestPanicErrorUnwrap(t *testing.T) {
 	}
 	// What a panic carries is not a reason of its own.
 	require.Equal(t, webhook.ReasonCallback, webhook.ReasonOf(&webhook.PanicError{Value: webhook.ErrNoMatchingSignature}))
+}
+
+// FuzzHandlerSignedDelivered holds the handler to "nothing a sender
+// delivered is denied": a Standard Webhooks delivery signed and in its
+// window is answered 200 and runs a callback whenever its body is a JSON
+// object (an unknown shape is an UnknownEvent, acknowledged), and 400
+// otherwise; an Intercom notification signed and fresh is answered 200 and
+// runs a callback whatever its topic and whatever JSON its item holds (an
+// ill-typed field never fails the notification).
+func FuzzHandlerSignedDelivered(f *testing.F) {
+	for _, name := range webhooktest.FixtureNames() {
+		src, _, _ := webhooktest.FixtureSource(name)
+		body := webhooktest.Fixture(name)
+		switch event.Source(src) {
+		case event.SourceStandard:
+			f.Add(false, "", body)
+		case event.SourceIntercom:
+			var n struct {
+				Topic string `json:"topic"`
+				Data  struct {
+					Item json.RawMessage `json:"item"`
+				} `json:"data"`
+			}
+			require.NoError(f, json.Unmarshal(body, &n), name)
+			f.Add(true, n.Topic, []byte(n.Data.Item))
+		}
+	}
+	f.Add(false, "", []byte(`[{"jamId":"4f0c2b9e"}]`))
+	f.Add(false, "", []byte(`{"jamId": "4f0c`))
+	f.Add(true, "conversation.user.created", []byte(`{"type":"conversation","id":{"nested":true},"created_at":"soon"}`))
+	f.Fuzz(func(t *testing.T, intercom bool, topic string, body []byte) {
+		clock := webhooktest.NewClock(webhooktest.Time())
+		h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+			webhook.WithClock(clock.Now), webhook.WithLogger(slog.New(slog.DiscardHandler)))
+		require.NoError(t, err)
+		ran := 0
+		h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error { ran++; return nil })
+		w := httptest.NewRecorder()
+		if intercom {
+			if !json.Valid(body) {
+				return
+			}
+			tb, err := json.Marshal(topic)
+			require.NoError(t, err)
+			n := []byte(`{"type":"notification_event","app_id":"x7k2p9m4","id":"notif_5b2e","topic":` + string(tb) +
+				`,"created_at":` + strconv.FormatInt(webhooktest.Unix, 10) + `,"delivery_attempts":1,"data":{"type":"notification_event_data","item":` + string(body) + `}}`)
+			h.ServeHTTP(w, webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, n))
+			require.Equal(t, http.StatusOK, w.Code, "%s", n)
+			require.Equal(t, 1, ran)
+			return
+		}
+		h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, body))
+		trimmed := bytes.TrimLeft(body, " \t\r\n")
+		if json.Valid(body) && len(trimmed) > 0 && trimmed[0] == '{' {
+			require.Equal(t, http.StatusOK, w.Code, "%q", body)
+			require.Equal(t, 1, ran)
+		} else {
+			require.Equal(t, http.StatusBadRequest, w.Code, "%q", body)
+			require.Zero(t, ran)
+		}
+	})
 }
