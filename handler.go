@@ -232,6 +232,7 @@ type handlerConfig struct {
 	intercomSecrets  []string
 	seriesHeader     string
 	seriesTokens     []string
+	given            [3]bool // WithSecrets, WithIntercomSecrets, WithSeries: named even if given nothing
 	std              *Verifier
 	intercom         *IntercomVerifier
 	series           *SeriesVerifier
@@ -256,7 +257,7 @@ type handlerConfig struct {
 // keys at runtime, use Handler.SetSecrets or WithVerifier.
 func WithSecrets(secrets ...string) Option {
 	return handlerOption(func(c *handlerConfig) error {
-		c.secrets = append(c.secrets, secrets...)
+		c.secrets, c.given[0] = append(c.secrets, secrets...), true
 		return nil
 	})
 }
@@ -278,7 +279,7 @@ func WithVerifier(v *Verifier) Option {
 // client secrets.
 func WithIntercomSecrets(clientSecrets ...string) Option {
 	return handlerOption(func(c *handlerConfig) error {
-		c.intercomSecrets = append(c.intercomSecrets, clientSecrets...)
+		c.intercomSecrets, c.given[1] = append(c.intercomSecrets, clientSecrets...), true
 		return nil
 	})
 }
@@ -299,7 +300,7 @@ func WithIntercomVerifier(v *IntercomVerifier) Option {
 // admin set and the tokens it may carry.
 func WithSeries(header string, tokens ...string) Option {
 	return handlerOption(func(c *handlerConfig) error {
-		c.seriesHeader, c.seriesTokens = header, tokens
+		c.seriesHeader, c.seriesTokens, c.given[2] = header, tokens, true
 		return nil
 	})
 }
@@ -539,13 +540,16 @@ func NewHandler(opts ...Option) (*Handler, error) {
 		h.maxAge = 0
 	}
 	var errs [3]error
-	h.std, errs[0] = keysOrVerifier("WithSecrets", "WithVerifier", len(c.secrets) > 0, c.std, func() (*Verifier, error) {
+	// A source whose option is given builds its verifier, which refuses
+	// an empty list or header: left off beside the other sources, it
+	// would refuse its every delivery.
+	h.std, errs[0] = keysOrVerifier("WithSecrets", "WithVerifier", c.given[0], c.std, func() (*Verifier, error) {
 		return NewVerifier(c.secrets, c.verifyOpts...)
 	})
-	h.intercom, errs[1] = keysOrVerifier("WithIntercomSecrets", "WithIntercomVerifier", len(c.intercomSecrets) > 0, c.intercom, func() (*IntercomVerifier, error) {
+	h.intercom, errs[1] = keysOrVerifier("WithIntercomSecrets", "WithIntercomVerifier", c.given[1], c.intercom, func() (*IntercomVerifier, error) {
 		return NewIntercomVerifier(c.intercomSecrets...)
 	})
-	h.series, errs[2] = keysOrVerifier("WithSeries", "WithSeriesVerifier", c.seriesHeader != "", c.series, func() (*SeriesVerifier, error) {
+	h.series, errs[2] = keysOrVerifier("WithSeries", "WithSeriesVerifier", c.given[2], c.series, func() (*SeriesVerifier, error) {
 		return NewSeriesVerifier(c.seriesHeader, c.seriesTokens...)
 	})
 	if err := cmp.Or(errs[:]...); err != nil {

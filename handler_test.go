@@ -615,6 +615,11 @@ func TestNewHandlerNeedsASource(t *testing.T) {
 		{"series on a signature header", []webhook.Option{webhook.WithSeries("X-Hub-Signature", "tok-tok-tok-tok-tok")}},
 		{"bad body limit", []webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithMaxBodySize(0)}},
 		{"nil store", []webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithDeduper(nil)}},
+		// A source named but given nothing is an error, not a source left
+		// off beside the others, which would refuse its every delivery.
+		{"series header empty beside jam", []webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithSeries("", webhooktest.SeriesToken)}},
+		{"no jam secrets beside intercom", []webhook.Option{webhook.WithIntercomSecrets(webhooktest.IntercomSecret), webhook.WithSecrets()}},
+		{"no intercom secrets beside jam", []webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithIntercomSecrets()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
