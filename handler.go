@@ -463,7 +463,8 @@ func WithDedupeFailClosed() Option {
 // In inbox mode (WithInbox) the callbacks run later, in Handler.Run, and
 // a verified, decoded delivery is answered 200 once the inbox has stored
 // it (or holds it already), 503 with Retry-After when the inbox is full
-// or failing; 409 and 500 do not occur.
+// or failing; 409, and 500 for a callback or the dedupe store, do not
+// occur.
 //
 // Callbacks run one after another on the request's goroutine, in this
 // order: the callbacks for the event's type (for

@@ -49,7 +49,8 @@ type WorkerConfig struct {
 	// MaxAttempts is the most runs a delivery gets (DefaultMaxAttempts).
 	MaxAttempts int
 	// MaxAge is how long after it was received a delivery may still be
-	// retried (DefaultMaxAge).
+	// retried (DefaultMaxAge). Replay keeps the time it was received, so
+	// a replayed delivery older than MaxAge gets one run.
 	MaxAge time.Duration
 	// MinBackoff and MaxBackoff bound the wait before a retry
 	// (DefaultMinBackoff, DefaultMaxBackoff).

@@ -26,7 +26,8 @@ const defaultListLimit = 100
 //
 // It is bounded: it holds at most its capacity of deliveries in any state,
 // done and dead ones included (they are the dedupe records), and Store
-// returns ErrInboxFull past it until workers purge old ones. Size it for
+// returns ErrInboxFull past it until some are purged: done ones by the
+// workers once past the retention, dead ones only by Purge. Size it for
 // the deliveries received in a retention period.
 type MemoryInbox struct {
 	mu      sync.Mutex
