@@ -285,6 +285,12 @@ func (h *Handler) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			continue
 		}
+		if ctx.Err() != nil {
+			// Both were ready (ctx ended while purging, say), and select
+			// chose at random.
+			<-slots
+			continue
+		}
 		n := 1
 	fill:
 		for n < cfg.Workers {

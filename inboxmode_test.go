@@ -595,3 +595,35 @@ func TestInboxWorkerShutdownIsNoFailure(t *testing.T) {
 	r.run(t)
 	r.waitState(t, "standard:cut", webhook.InboxDone)
 }
+
+// slowPurge is an inbox whose Purge takes until its context ends.
+type slowPurge struct {
+	*webhook.MemoryInbox
+	purging chan struct{}
+}
+
+func (ib slowPurge) Purge(ctx context.Context, _ webhook.InboxState, _ time.Time) (int, error) {
+	ib.purging <- struct{}{}
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+func TestInboxWorkerLeasesNothingOnceDone(t *testing.T) {
+	// Run's context ends while it purges, with workers free: it leases
+	// nothing more, every time (a select between a free worker and the
+	// end picks either at random).
+	for range 30 {
+		ib := slowPurge{webhook.NewMemoryInbox(0, nil), make(chan struct{}, 1)}
+		r := newRig(t, webhook.WithInbox(ib), webhook.WithWorkers(webhook.WorkerConfig{Poll: time.Millisecond}))
+		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("late"))).Code)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.h.Run(ctx) }()
+		<-ib.purging
+		cancel()
+		require.NoError(t, <-done)
+		e, err := ib.Get(context.Background(), "standard:late")
+		require.NoError(t, err)
+		require.Zero(t, e.Attempts, "leased after Run's context ended")
+	}
+}
