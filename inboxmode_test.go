@@ -627,3 +627,35 @@ func TestInboxWorkerLeasesNothingOnceDone(t *testing.T) {
 		require.Zero(t, e.Attempts, "leased after Run's context ended")
 	}
 }
+
+func TestInboxWorkerUndecodableDead(t *testing.T) {
+	// What an inbox hands back that no longer decodes (a body cut short,
+	// a source this version does not know, no headers at all) reaches no
+	// callback, panics nothing, and is dead at once, for the observer
+	// too.
+	var deadKeys sync.Map
+	obs := &webhook.Observer{Dead: func(ctx context.Context, d *webhook.Delivery, err error) {
+		require.Nil(t, d.Event)
+		deadKeys.Store(d.Key, err.Error())
+	}}
+	r := newInboxRig(t, 0, webhook.WorkerConfig{}, webhook.WithObserver(obs))
+	ctx := context.Background()
+	for _, e := range []*webhook.InboxEntry{
+		{Key: "standard:cut", Source: event.SourceStandard, Body: []byte(`{"jamId":`), Header: http.Header{"Content-Type": {"application/json"}}},
+		{Key: "pigeon:1", Source: "pigeon", Body: jamBody},
+		{Key: "series:form", Source: event.SourceSeries, Body: []byte("%zz=1"), Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}},
+		{Key: "intercom:empty", Source: event.SourceIntercom},
+	} {
+		ok, err := r.ib.Store(ctx, e)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	r.run(t)
+	for _, key := range []string{"standard:cut", "pigeon:1", "series:form", "intercom:empty"} {
+		e := r.waitState(t, key, webhook.InboxDead)
+		require.Equal(t, 1, e.Attempts, key)
+		require.Contains(t, e.LastError, "decoding a stored delivery", key)
+		require.Eventually(t, func() bool { _, ok := deadKeys.Load(key); return ok }, 5*time.Second, time.Millisecond, key)
+	}
+	require.Zero(t, r.calls.Load())
+}
