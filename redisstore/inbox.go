@@ -392,7 +392,7 @@ func (ib *Inbox) Purge(ctx context.Context, state webhook.InboxState, before tim
 	for _, st := range states {
 		for {
 			keys := []string{ib.k(string(st)), ib.k(string(st) + ":at"), ib.k("all"), ib.k("purge:" + newToken())}
-			n, err := ib.purge.Run(ctx, ib.client, keys, ib.base, usString(before), purgeBatch, leaseCallKeep.Milliseconds()).Int()
+			n, err := ib.purge.Run(ctx, ib.client, keys, ib.base, usString(before), purgeBatch, leaseCallKeep.Milliseconds(), nsString(before)).Int()
 			if err != nil {
 				return total, fmt.Errorf("redisstore: inbox: purge: %w", err)
 			}

@@ -660,3 +660,39 @@ func TestInboxLongTimes(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, again, "a retry due in centuries ran at once")
 }
+
+// TestInboxPurgeNanoseconds: Purge deletes what was updated before the
+// time given, to the nanosecond, though the index it walks keeps whole
+// microseconds: within the last microsecond the delivery's own UpdatedAt
+// decides.
+func TestInboxPurgeNanoseconds(t *testing.T) {
+	ctx := context.Background()
+	ib, clock, _, _ := newTestInbox(t)
+	clock.Set(webhooktest.Time().Add(time.Microsecond + 500*time.Nanosecond))
+	for _, k := range []string{"standard:a", "standard:b"} {
+		_, err := ib.Store(ctx, entry(k))
+		require.NoError(t, err)
+		ls, err := ib.Lease(ctx, 1, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, ls, 1)
+		require.NoError(t, ib.Complete(ctx, k, ls[0].Token))
+		clock.Advance(200 * time.Nanosecond) // a at +1.5µs, b at +1.7µs
+	}
+	a := webhooktest.Time().Add(time.Microsecond + 500*time.Nanosecond)
+	for _, tc := range []struct {
+		before time.Time
+		want   int
+	}{
+		{a.Add(-100 * time.Nanosecond), 0}, // the same microsecond, before either
+		{a, 0},                             // not before a itself
+		{a.Add(100 * time.Nanosecond), 1},  // a, not b
+		{a.Add(201 * time.Nanosecond), 1},  // b
+	} {
+		n, err := ib.Purge(ctx, webhook.InboxDone, tc.before)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, n, "purge before %v", tc.before.Sub(a))
+	}
+	st, err := ib.Stats(ctx)
+	require.NoError(t, err)
+	require.Zero(t, st.Done)
+}

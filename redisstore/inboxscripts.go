@@ -313,26 +313,43 @@ return 1
 
 // inboxPurgeScript deletes up to a batch of the deliveries in one state
 // last updated before a time, and keeps its count for a while under the
-// call's id, for a second run of the call to answer with. KEYS: state
-// index, state-at index, all, this call's count. ARGV: base, before us
-// (exclusive), batch, the count's lifetime in ms. Replies how many it
-// deleted.
+// call's id, for a second run of the call to answer with. The index
+// holds whole microseconds: those of earlier microseconds go, and once
+// they are all gone, those of the time's own microsecond whose upd (in
+// ns) is before it. KEYS: state index, state-at index, all, this call's
+// count. ARGV: base, before us (floor), batch, the count's lifetime in
+// ms, before ns. Replies how many it deleted.
 const inboxPurgeScript = `
 local ran = redis.call('GET', KEYS[4])
 if ran then
 	return tonumber(ran)
 end
-local keys = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, key in ipairs(keys) do
-	redis.call('DEL', ARGV[1] .. 'd:' .. key)
+local base, batch = ARGV[1], tonumber(ARGV[3])
+local function del(key)
+	redis.call('DEL', base .. 'd:' .. key)
 	redis.call('ZREM', KEYS[1], key)
 	redis.call('ZREM', KEYS[2], key)
 	redis.call('ZREM', KEYS[3], key)
 end
-if #keys > 0 then
-	redis.call('SET', KEYS[4], #keys, 'PX', ARGV[4])
+local keys = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2], 'LIMIT', 0, batch)
+for _, key in ipairs(keys) do
+	del(key)
 end
-return #keys
+local n = #keys
+if n < batch then
+	local last = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[2], ARGV[2], 'LIMIT', 0, batch - n)
+	for _, key in ipairs(last) do
+		local upd = redis.call('HGET', base .. 'd:' .. key, 'upd')
+		if not upd or upd < ARGV[5] then
+			del(key)
+			n = n + 1
+		end
+	end
+end
+if n > 0 then
+	redis.call('SET', KEYS[4], n, 'PX', ARGV[4])
+end
+return n
 `
 
 // inboxListScript returns the hashes of up to limit deliveries from the
