@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -159,4 +161,77 @@ func TestInboxRedisCrash(t *testing.T) {
 			t.Logf("%s: %d of %d acknowledged deliveries survived SIGKILL of redis-server and ran", tc.name, kept, acked)
 		})
 	}
+}
+
+// TestInboxOutOfMemory: a Redis at its maxmemory (noeviction) refuses
+// new deliveries, so the handler answers 503, but the workers go on
+// leasing and settling the ones it acknowledged, a retry falling due
+// among them. Redis refuses a script's first write that may take memory
+// and lets the rest of a script that has written run; the Lease script
+// began with one (moving a due retry onto the stream), so while any
+// retry was due no worker could lease anything until memory was freed,
+// which for an inbox whose done deliveries are kept for days meant days.
+func TestInboxOutOfMemory(t *testing.T) {
+	ctx := context.Background()
+	srv := startRedisServer(t, "--maxmemory", "4mb")
+	client := redis.NewClient(&redis.Options{Addr: srv.addr})
+	t.Cleanup(func() { client.Close() })
+	clock := webhooktest.NewClock(webhooktest.Time())
+	ib, err := NewInbox(client, WithInboxClock(clock.Now))
+	require.NoError(t, err)
+	for _, k := range []string{"standard:a", "standard:b", "standard:c"} {
+		_, err := ib.Store(ctx, entry(k))
+		require.NoError(t, err)
+	}
+	ls, err := ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	require.NoError(t, ib.Retry(ctx, ls[0].Entry.Key, ls[0].Token, clock.Now().Add(time.Second), "boom"))
+
+	// Fill Redis to its maxmemory with keys of its own.
+	fill := bytes.Repeat([]byte("x"), 1000)
+	for i := 0; ; i++ {
+		err := client.Set(ctx, "fill:"+strconv.Itoa(i), fill, 0).Err()
+		if err != nil {
+			require.ErrorContains(t, err, "OOM")
+			break
+		}
+		require.Less(t, i, 100_000, "Redis never ran out of memory")
+	}
+	_, err = ib.Store(ctx, entry("standard:d"))
+	require.ErrorContains(t, err, "OOM", "a Store while Redis is out of memory")
+
+	clock.Advance(2 * time.Second) // the retry is due
+	ls, err = ib.Lease(ctx, 10, time.Minute)
+	require.NoError(t, err, "a Lease while Redis is out of memory")
+	require.ElementsMatch(t, []string{"standard:a", "standard:b", "standard:c"}, leaseKeys(ls))
+	// Every other operation a worker or an operator makes goes on too.
+	tokens := map[string]string{}
+	for _, l := range ls {
+		tokens[l.Entry.Key] = l.Token
+	}
+	require.NoError(t, ib.Complete(ctx, "standard:a", tokens["standard:a"]))
+	require.NoError(t, ib.Retry(ctx, "standard:b", tokens["standard:b"], clock.Now(), "boom"))
+	require.NoError(t, ib.Kill(ctx, "standard:c", tokens["standard:c"], "boom"))
+	require.NoError(t, ib.Replay(ctx, "standard:c"))
+	ls, err = ib.Lease(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"standard:b", "standard:c"}, leaseKeys(ls))
+	for _, l := range ls {
+		require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
+	}
+	st, err := ib.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxStats{Done: 3}, st)
+	n, err := ib.Purge(ctx, webhook.InboxDone, clock.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+}
+
+func leaseKeys(ls []webhook.InboxLease) []string {
+	var keys []string
+	for _, l := range ls {
+		keys = append(keys, l.Entry.Key)
+	}
+	return keys
 }

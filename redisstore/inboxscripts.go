@@ -89,6 +89,14 @@ local until_ns, until_ms = ARGV[8], tonumber(ARGV[9])
 local tokbase = ARGV[10]
 local K = 1099511627776
 
+-- Out of memory (maxmemory, noeviction), Redis refuses a script's first
+-- write that may take memory, and lets a script that has written go on,
+-- to keep it atomic. Store must be refused then (the handler answers
+-- 503), but leasing must go on, so that the workers drain what was
+-- acknowledged: a first write that takes none (HDEL of a field never
+-- set) lets the rest through.
+redis.call('HDEL', meta, 'none')
+
 -- This call ran before, and lost its reply: the same deliveries again.
 local mine = redis.call('LRANGE', calllist, 0, -1)
 if #mine > 0 then
