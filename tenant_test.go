@@ -231,6 +231,10 @@ func TestZeroVerifiers(t *testing.T) {
 	ic := webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body)
 	_, _, err := (&webhook.Verifier{}).Verify(jamBody, jam.Header)
 	require.ErrorIs(t, err, webhook.ErrNoMatchingSignature)
+	var set webhook.Verifier // given keys, but no clock nor window
+	require.NoError(t, set.SetSecrets(webhooktest.Secret))
+	_, _, err = set.Verify(jamBody, jam.Header)
+	require.ErrorIs(t, err, webhook.ErrNoMatchingSignature)
 	require.ErrorIs(t, (&webhook.IntercomVerifier{}).Verify(body, ic.Header), webhook.ErrNoMatchingSignature)
 	series := webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)
 	require.ErrorIs(t, (&webhook.SeriesVerifier{}).Verify(series.Header), webhook.ErrNoMatchingSignature)

@@ -184,7 +184,7 @@ func (v *Verifier) Verify(body []byte, h http.Header) (id string, ts time.Time, 
 // that v1a entries need, and returning how much it charged.
 func (v *Verifier) verify(body []byte, h http.Header, b *memBudget) (id string, ts time.Time, held int64, err error) {
 	kr := v.keys.Load()
-	if kr == nil {
+	if kr == nil || v.cfg.now == nil { // a zero Verifier, SetSecrets or not
 		return "", time.Time{}, 0, errNoKeys(event.SourceStandard)
 	}
 	id, tsRaw, sigs, err := standardHeaders(h)
@@ -214,7 +214,7 @@ func errNoKeys(src event.Source) error {
 }
 
 // usable reports whether a verifier was built by its constructor.
-func (v *Verifier) usable() bool         { return v.keys.Load() != nil }
+func (v *Verifier) usable() bool         { return v.keys.Load() != nil && v.cfg.now != nil }
 func (v *IntercomVerifier) usable() bool { return v.keys.Load() != nil }
 func (v *SeriesVerifier) usable() bool   { return v.tokens.Load() != nil }
 
