@@ -450,7 +450,9 @@ func WithDedupeFailClosed() Option {
 //	413  body over the limit
 //	401  no, malformed or unmatched signature headers; timestamp outside the
 //	     window; an Intercom notification outside its max age
-//	     (WithIntercomMaxAge); a source that is not configured
+//	     (WithIntercomMaxAge); a source that is not configured; with
+//	     WithKeyFunc, no keys, or a notification whose app_id is not the
+//	     KeyHint.AppID its keys were chosen by
 //	503  the bodies in progress hold WithMaxBodyMemory already (Retry-After)
 //	415  a Content-Type the source never sends (checked before reading)
 //	400  verified but not decodable; an Intercom id over 256 bytes
