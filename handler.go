@@ -709,7 +709,11 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 		held += k
 		return true
 	}
-	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
+	rc := r.Body
+	if rc == nil { // never from net/http's server; from http.NewRequest(…, nil) served by hand
+		rc = http.NoBody
+	}
+	rd := http.MaxBytesReader(w, rc, h.maxBody)
 
 	fb, _ := h.firstBufs.Get().(*firstBuf)
 	if fb == nil {

@@ -272,6 +272,32 @@ func (e *endless) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// TestHandlerNilBody: a request built by http.NewRequest with a nil body,
+// and served by calling ServeHTTP (a test, an adapter from a queue), has a
+// nil Body, which net/http's server never passes. It is an empty body, not
+// a panic.
+func TestHandlerNilBody(t *testing.T) {
+	r := newRig(t)
+	signed := webhooktest.NewStandardRequest(webhooktest.Secret, nil)
+	for _, tt := range []struct {
+		name   string
+		header http.Header
+		want   int
+	}{
+		{"signed", signed.Header, http.StatusBadRequest}, // verified, but not JSON
+		{"unsigned", http.Header{"Webhook-Id": {"msg_1"}}, http.StatusUnauthorized},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, "http://example.test/webhooks", nil)
+			require.NoError(t, err)
+			req.Header = tt.header
+			require.Nil(t, req.Body)
+			require.Equal(t, tt.want, r.serve(req).Code)
+		})
+	}
+	require.Zero(t, r.calls.Load())
+}
+
 func TestHandlerStopsReadingAtLimit(t *testing.T) {
 	const limit = 4096
 	r := newRig(t, webhook.WithMaxBodySize(limit))
