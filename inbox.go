@@ -134,7 +134,8 @@ var (
 // both settled by the old token and leased again.
 type Inbox interface {
 	// Store adds e as pending and due now (Attempts 0, State, NextAttempt,
-	// LeaseUntil, LastError and UpdatedAt are set by the inbox), and
+	// LeaseUntil, LastError and UpdatedAt are set by the inbox, and
+	// ReceivedAt to now when it is zero), and
 	// returns only once it is stored durably. If e.Key is already stored,
 	// in any state, it stores nothing and reports false. A full inbox
 	// returns an error wrapping ErrInboxFull.

@@ -251,7 +251,16 @@ func testStoreSetsState(t *testing.T, s *suite) {
 	requireTime(t, s.now(), got.NextAttempt, "NextAttempt: due now")
 	requireTime(t, s.now(), got.UpdatedAt, "UpdatedAt")
 	require.True(t, got.LeaseUntil.IsZero(), "LeaseUntil: %v", got.LeaseUntil)
-	require.Equal(t, []string{"k"}, keys(s.lease(t, 10, time.Minute)), "a stored delivery is due at once")
+	ls := s.lease(t, 10, time.Minute)
+	require.Equal(t, []string{"k"}, keys(ls), "a stored delivery is due at once")
+	require.NoError(t, s.ib.Complete(s.ctx, "k", ls[0].Token))
+
+	// A zero ReceivedAt is the time of the Store: the retry policy's
+	// MaxAge, List's order and OldestPending go by it.
+	s.clock.Advance(time.Second)
+	s.store(t, &webhook.InboxEntry{Key: "unreceived", Source: event.SourceSeries, Body: []byte("a=1")})
+	requireTime(t, s.now(), s.get(t, "unreceived").ReceivedAt, "ReceivedAt of an entry stored without one")
+	requireTime(t, s.now(), s.stats(t).OldestPending, "OldestPending")
 }
 
 func testStoreCopies(t *testing.T, s *suite) {
