@@ -17,16 +17,18 @@ package redisstore
 // A delivery's hash holds k (key), src, id, ts, recv, recvus, hdr, body,
 // meta, st (state), att, next, lease, leasems, tok, err, upd, sid, the
 // id of its stream entry while it is queued or leased (empty otherwise),
-// and op, the id of the Store or settling call that wrote it last (empty
-// once it is leased or replayed since).
+// sop, the id of the Store call that stored it, and op, the id of the
+// settling call that settled it last.
 //
 // A script may run twice for one call: go-redis sends a command again
 // when the connection breaks before the reply arrives (its MaxRetries),
 // and Redis may have run it already. The second run must answer as the
 // first did, so each call carries an id of its own: Store and settling
-// recognise their own write by op, a Lease finds the deliveries it took
-// in a short-lived list named by its token base, and a Purge its count
-// under its id.
+// recognise their own write by sop and op, a Lease finds the deliveries
+// it took in a short-lived list named by its token base, and a Purge its
+// count under its id. (A settling call run again after the delivery was
+// leased and settled anew reports the lease lost: only a Retry due at
+// once can be overtaken so, and its delivery does run again.)
 
 // inboxStoreScript claims the key and queues the delivery in one step.
 // KEYS: stream, new, retry, leased, all. ARGV: base, key, recvus,
@@ -35,7 +37,7 @@ package redisstore
 const inboxStoreScript = `
 local h = ARGV[1] .. 'd:' .. ARGV[2]
 if redis.call('EXISTS', h) == 1 then
-	if redis.call('HGET', h, 'op') == ARGV[5] then
+	if redis.call('HGET', h, 'sop') == ARGV[5] then
 		return 1
 	end
 	return 0
@@ -45,7 +47,7 @@ if cap > 0 and redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3]) + red
 	return -1
 end
 local sid = redis.call('XADD', KEYS[1], '*', 'k', ARGV[2])
-redis.call('HSET', h, 'sid', sid, 'op', ARGV[5], unpack(ARGV, 6))
+redis.call('HSET', h, 'sid', sid, 'sop', ARGV[5], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
 return 1
@@ -212,7 +214,7 @@ for _, e in ipairs(cands) do
 	if take then
 		local tok = tokbase .. ':' .. (#out + 1)
 		redis.call('HINCRBY', h, 'att', 1)
-		redis.call('HSET', h, 'st', 'leased', 'tok', tok, 'lease', until_ns, 'leasems', fmt(until_ms), 'upd', now_ns, 'op', '')
+		redis.call('HSET', h, 'st', 'leased', 'tok', tok, 'lease', until_ns, 'leasems', fmt(until_ms), 'upd', now_ns)
 		redis.call('RPUSH', calllist, key)
 		if #out == 0 then
 			redis.call('PEXPIRE', calllist, ARGV[12])
@@ -307,14 +309,13 @@ elseif st == 'pending' then
 	if f[2] > now_ns then
 		redis.call('HSET', h, 'next', now_ns)
 	end
-	redis.call('HSET', h, 'op', '')
 	return 1
 end
 redis.call('ZREM', idone, key)
 redis.call('ZREM', idead, key)
 redis.call('ZREM', doneat, key)
 redis.call('ZREM', deadat, key)
-redis.call('HSET', h, 'st', 'pending', 'att', 0, 'next', now_ns, 'upd', now_ns, 'op', '', 'sid', redis.call('XADD', q, '*', 'k', key))
+redis.call('HSET', h, 'st', 'pending', 'att', 0, 'next', now_ns, 'upd', now_ns, 'sid', redis.call('XADD', q, '*', 'k', key))
 redis.call('ZADD', inew, f[3], key)
 return 1
 `

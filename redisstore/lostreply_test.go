@@ -3,6 +3,7 @@ package redisstore
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,8 @@ type replyCutter struct {
 	addr   string
 	ln     net.Listener
 	marker atomic.Pointer[[]byte]
+	every  atomic.Int32 // with n > 0, every nth script call loses its reply
+	calls  atomic.Int32
 	cut    atomic.Int32 // connections cut
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -69,6 +72,9 @@ func startReplyCutter(t *testing.T, target string) *replyCutter {
 					if n > 0 {
 						if m := p.marker.Load(); m != nil && bytes.Contains(buf[:n], *m) && p.marker.CompareAndSwap(m, nil) {
 							cutting.Store(true) // before Redis can answer
+						}
+						if e := p.every.Load(); e > 0 && bytes.Contains(buf[:n], []byte("evalsha")) && p.calls.Add(1)%e == 0 {
+							cutting.Store(true)
 						}
 						if _, werr := up.Write(buf[:n]); werr != nil {
 							return
@@ -240,4 +246,85 @@ func TestInboxReplyLost(t *testing.T) {
 			require.ErrorIs(t, ib.Complete(ctx, key, ls[0].Token), webhook.ErrLeaseLost)
 		})
 	}
+}
+
+// TestInboxRepliesLost: workers drain an inbox through a network that
+// loses the reply of every fifth script call (a pipeline of several
+// counts once) after Redis ran it, while deliveries are stored. Every
+// Store reports its delivery stored, every Complete succeeds, and each
+// delivery is leased once: no lost reply strands a lease or costs an
+// attempt.
+func TestInboxRepliesLost(t *testing.T) {
+	ctx := context.Background()
+	direct := newClient(t)
+	prefix := testPrefix(t, direct)
+	p := startReplyCutter(t, redisOptions(t).Addr)
+	target := redisOptions(t)
+	client := redis.NewClient(&redis.Options{
+		Addr: p.addr, Username: target.Username, Password: target.Password, DB: target.DB,
+		MaxRetries: 3, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: 2 * time.Millisecond,
+	})
+	t.Cleanup(func() { client.Close() })
+	ib, err := NewInbox(client, WithInboxPrefix(prefix))
+	require.NoError(t, err)
+	// Redis has every script first (a NOSCRIPT refusal runs nothing).
+	_, err = ib.Store(ctx, entry("standard:msg_warm"))
+	require.NoError(t, err)
+	warm, err := ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, warm, 1)
+	require.NoError(t, ib.Complete(ctx, warm[0].Entry.Key, warm[0].Token))
+	p.every.Store(5)
+
+	const deliveries, senders, workers = 200, 8, 4
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Go(func() {
+			for i := s; i < deliveries; i += senders {
+				stored, err := ib.Store(ctx, entry(fmt.Sprintf("standard:msg_%03d", i)))
+				if err != nil || !stored {
+					t.Errorf("store %d: stored %v, %v", i, stored, err)
+				}
+			}
+		})
+	}
+	var mu sync.Mutex
+	leased := map[string]int{}
+	var done atomic.Int32
+	deadline := time.Now().Add(30 * time.Second)
+	for range workers {
+		wg.Go(func() {
+			for done.Load() < deliveries && time.Now().Before(deadline) {
+				ls, err := ib.Lease(ctx, 5, time.Minute)
+				if err != nil {
+					t.Errorf("lease: %v", err)
+					return
+				}
+				if len(ls) == 0 {
+					time.Sleep(5 * time.Millisecond)
+				}
+				for _, l := range ls {
+					mu.Lock()
+					leased[l.Entry.Key]++
+					mu.Unlock()
+					if err := ib.Complete(ctx, l.Entry.Key, l.Token); err != nil {
+						t.Errorf("complete %s: %v", l.Entry.Key, err)
+						continue
+					}
+					done.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Greater(t, p.cut.Load(), int32(deliveries/10), "too few replies lost")
+	require.EqualValues(t, deliveries, done.Load())
+	require.Len(t, leased, deliveries)
+	for k, n := range leased {
+		require.Equal(t, 1, n, "%s leased %d times", k, n)
+	}
+	stats, err := ib.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxStats{Done: deliveries + 1}, stats)
+	t.Logf("%d replies lost; every delivery stored, leased and completed once", p.cut.Load())
 }
