@@ -59,8 +59,8 @@ func NewMemoryInbox(capacity int, now func() time.Time) *MemoryInbox {
 
 // Store implements Inbox.
 func (m *MemoryInbox) Store(_ context.Context, e *InboxEntry) (bool, error) {
-	if e.Key == "" {
-		return false, fmt.Errorf("webhook: inbox: empty key")
+	if e == nil || e.Key == "" {
+		return false, fmt.Errorf("webhook: MemoryInbox: Store: an entry needs a key")
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -46,3 +46,21 @@ func TestMemoryInboxFull(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 }
+
+func TestMemoryInboxOddInput(t *testing.T) {
+	// A caller's mistakes are errors or nothing done, never a panic.
+	ctx := context.Background()
+	ib := webhook.NewMemoryInbox(-1, nil)
+	_, err := ib.Store(ctx, nil)
+	require.Error(t, err, "Store(nil)")
+	_, err = ib.Store(ctx, &webhook.InboxEntry{})
+	require.Error(t, err, "Store of an entry without a key")
+	ls, err := ib.Lease(ctx, -5, -time.Second)
+	require.NoError(t, err)
+	require.Empty(t, ls)
+	es, err := ib.List(ctx, webhook.InboxQuery{Limit: -1})
+	require.NoError(t, err)
+	require.Empty(t, es)
+	require.ErrorIs(t, ib.Replay(ctx, ""), webhook.ErrNotFound)
+	require.ErrorIs(t, ib.Complete(ctx, "", ""), webhook.ErrLeaseLost)
+}
