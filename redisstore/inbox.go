@@ -65,10 +65,12 @@ const (
 // ReceivedAt index the states for List and Stats. Acknowledged entries
 // are trimmed from the stream.
 //
-// Every operation is one Lua script, so the checks and writes are atomic
-// across replicas: two replicas storing the same key at the same moment
-// store it once. Every key carries the hash tag {name}, so the inbox runs
-// on Redis Cluster, on the one node that owns the tag's slot.
+// Every operation but Get is one Lua script (Purge one per batch), so the
+// checks and writes are atomic across replicas: two replicas storing the
+// same key at the same moment store it once. A call that go-redis sends
+// again after losing the reply answers as its first run did. Every key
+// carries the hash tag {name}, so the inbox runs on Redis Cluster, on the
+// one node that owns the tag's slot.
 //
 // Times come from the clock (WithInboxClock), as the webhook.Inbox
 // contract asks; Redis's clock is only used to express lease deadlines
