@@ -332,11 +332,12 @@ func testStoreDuplicate(t *testing.T, s *suite) {
 
 func testStoreConcurrentSameKey(t *testing.T, s *suite) {
 	// Dedupe happens at commit: of many concurrent Stores of one key,
-	// exactly one stores it.
+	// exactly one stores it, and the copy kept is that one's.
 	const n = 16
 	for round := range 5 {
 		key := fmt.Sprintf("same-%d", round)
 		var stored atomic.Int32
+		var winner atomic.Int32
 		var wg sync.WaitGroup
 		errs := make([]error, n)
 		for i := range n {
@@ -349,6 +350,7 @@ func testStoreConcurrentSameKey(t *testing.T, s *suite) {
 				errs[i] = err
 				if ok {
 					stored.Add(1)
+					winner.Store(int32(i))
 				}
 			}()
 		}
@@ -357,6 +359,7 @@ func testStoreConcurrentSameKey(t *testing.T, s *suite) {
 			require.NoError(t, err)
 		}
 		require.EqualValues(t, 1, stored.Load(), "concurrent Stores of %s that reported stored", key)
+		require.Equal(t, fmt.Sprintf(`{"writer":%d}`, winner.Load()), string(s.get(t, key).Body), "%s: the copy kept is not the one reported stored", key)
 	}
 	require.Equal(t, 5, s.stats(t).Pending)
 	require.Len(t, s.lease(t, 100, time.Minute), 5, "each key leased once")
