@@ -497,6 +497,8 @@ func testLeaseExpiry(t *testing.T, s *suite) {
 	got := s.get(t, "k")
 	require.Equal(t, webhook.InboxLeased, got.State, "a refused settle changed the state")
 	require.Equal(t, 2, got.Attempts)
+	require.Empty(t, got.LastError, "a refused settle recorded its error")
+	requireTime(t, second.Entry.LeaseUntil, got.LeaseUntil, "a refused settle changed LeaseUntil")
 
 	require.NoError(t, s.ib.Complete(s.ctx, "k", second.Token))
 	require.Equal(t, webhook.InboxDone, s.get(t, "k").State)
