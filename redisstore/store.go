@@ -84,9 +84,13 @@ return 3
 `
 
 // KEYS[1] is the key, ARGV[1] the owner's claim value, ARGV[2] the
-// retention in milliseconds.
+// retention in milliseconds. Out of memory (maxmemory, noeviction), Redis
+// refuses a script's first write that may take memory (SET) but lets a
+// script that has written go on: PEXPIRE, which takes none, goes first,
+// so a message claimed before Redis filled up is still recorded.
 const commitScript = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
+	redis.call('PEXPIRE', KEYS[1], ARGV[2])
 	redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2])
 	return 1
 end

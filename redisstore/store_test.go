@@ -625,3 +625,35 @@ func TestLongTimes(t *testing.T) {
 		require.Greater(t, ms, int64(d/time.Millisecond)-60_000, "retention %v", d)
 	}
 }
+
+// TestStoreOutOfMemory: a Redis at its maxmemory (noeviction) refuses
+// new claims, so the handler processes without them (or answers 500 with
+// WithDedupeFailClosed), but a message claimed before must still be
+// recorded processed when its callbacks succeed: a Commit refused then
+// leaves the claim to run out, and the sender's retry runs the callbacks
+// again.
+func TestStoreOutOfMemory(t *testing.T) {
+	ctx := context.Background()
+	srv := startRedisServer(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.addr})
+	t.Cleanup(func() { client.Close() })
+	s := New(client)
+	token, status, err := s.Claim(ctx, "standard:msg_before", time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, webhook.Claimed, status)
+	released, status, err := s.Claim(ctx, "standard:msg_released", time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, webhook.Claimed, status)
+
+	// Redis past its maxmemory: every write that may take memory, as a
+	// script's first, is refused.
+	require.NoError(t, client.ConfigSet(ctx, "maxmemory", "1").Err())
+	_, _, err = s.Claim(ctx, "standard:msg_during", time.Minute)
+	require.ErrorContains(t, err, "OOM", "a Claim while Redis is out of memory")
+
+	require.NoError(t, s.Commit(ctx, "standard:msg_before", token, time.Hour), "a Commit while Redis is out of memory")
+	require.NoError(t, s.Release(ctx, "standard:msg_released", released), "a Release while Redis is out of memory")
+	_, status, err = s.Claim(ctx, "standard:msg_before", time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, webhook.Processed, status)
+}
