@@ -317,7 +317,7 @@ func TestInboxRepliesLost(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.Greater(t, p.cut.Load(), int32(deliveries/10), "too few replies lost")
+	require.GreaterOrEqual(t, p.cut.Load(), int32(10), "too few replies lost")
 	require.EqualValues(t, deliveries, done.Load())
 	require.Len(t, leased, deliveries)
 	for k, n := range leased {
