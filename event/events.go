@@ -309,7 +309,8 @@ func inFamily(src Source, ev Event) bool {
 // An Intercom topic yields the *IntercomNotification when the body carries
 // that topic; TypeSeriesWebhook decodes like ParseSeries with the content
 // type sniffed; any other eventType yields an *UnknownEvent whose Type is
-// eventType.
+// eventType. A ping, which Intercom sends to every endpoint, is the ping
+// notification for any eventType but Jam's.
 func ParseAs(eventType string, body []byte) (Event, error) {
 	return parseAs(eventType, bytes.Clone(body))
 }
@@ -336,7 +337,9 @@ func parseAs(eventType string, raw []byte) (Event, error) {
 	}
 	k := kindOf(eventType)
 	if k == nil || k.decode == nil {
-		if s.Type == typeNotification && s.Topic == eventType {
+		// Intercom pings every endpoint, whatever its topics: a ping stays
+		// one, for the ping callbacks.
+		if s.Type == typeNotification && (s.Topic == eventType || s.Topic == TopicPing) {
 			return decodeNotification(lenient, s, raw)
 		}
 		return &UnknownEvent{Type: eventType, Raw: raw}, nil
@@ -351,7 +354,7 @@ func parseAs(eventType string, raw []byte) (Event, error) {
 		named = typeNotification
 	}
 	if named != "" && named != eventType {
-		return nil, fmt.Errorf("%w: want %s, body is %s", ErrWrongShape, eventType, named)
+		return nil, fmt.Errorf("%w: want %s, body is %s", ErrWrongShape, eventType, SafeName(named))
 	}
 	// A body that names the pinned type is trusted, as Parse trusts it; a
 	// flat one must carry the type's identifying fields.

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"reflect"
+	"regexp"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -27,6 +30,8 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			require.Nil(t, ev)
 			require.ErrorIs(t, err, ErrInvalidJSON)
+			// What and where, in words of its own: nothing of the body.
+			require.Regexp(t, decodeErrorText, err.Error())
 			return
 		}
 		require.NotNil(t, ev)
@@ -66,6 +71,10 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// decodeErrorText is every error Parse may return for a body that is not
+// a JSON object: the sentinel alone, or with a fault and an offset.
+var decodeErrorText = regexp.MustCompile(`^webhook: body is not a JSON object(: (invalid character[a-z :-]*( \(expecting '[a-z]'\))?|unexpected end of input|syntax error) at byte [0-9]+)?$`)
 
 // FuzzTimeID checks that Time and ID never panic and that whatever they
 // accept survives a round trip through JSON.
@@ -322,4 +331,41 @@ func zeroPointers(v any) any {
 		return out
 	}
 	return walk(reflect.ValueOf(v).Elem()).Interface()
+}
+
+// FuzzSeriesForm checks, on any bytes, that a form body decodes as
+// url.ParseQuery decodes it with each ';' sent as %3B, the first value of
+// a key kept: a ';' is a character, never a separator, and a malformed
+// escape is still an error, a *DecodeError wrapping ErrInvalidForm at the
+// offset of a '%'.
+func FuzzSeriesForm(f *testing.F) {
+	for _, s := range []string{`name=Dana+Okafor&company=Northwind`, `name=Smith; Jones&x=1`, `a=1;b=2`, `a=%zz`, `a=%4`,
+		`%3B=%3b`, `=&=&&`, `k`, `a=1&a=2`, `a=%e2%82%ac;`, `;;;`, `%;1`, `%3;`} {
+		f.Add([]byte(s))
+	}
+	for name, b := range readFixtures(f) {
+		if strings.HasSuffix(name, ".form") {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s, err := ParseSeries(body, contentTypeForm)
+		q, qerr := url.ParseQuery(strings.ReplaceAll(string(body), ";", "%3B"))
+		if qerr != nil {
+			require.ErrorIs(t, err, ErrInvalidForm, "url.ParseQuery: %v", qerr)
+			var de *DecodeError
+			require.ErrorAs(t, err, &de)
+			require.Less(t, de.Offset, int64(len(body)))
+			require.Equal(t, byte('%'), body[de.Offset])
+			require.Nil(t, s)
+			return
+		}
+		require.NoError(t, err)
+		want := make(map[string]string, len(q))
+		for k, v := range q {
+			want[k] = v[0]
+		}
+		require.Equal(t, want, s.Fields)
+		require.Equal(t, body, s.RawJSON())
+	})
 }

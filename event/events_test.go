@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,7 +262,6 @@ func TestParseAs(t *testing.T) {
 		{TopicConversationUserReplied, "intercom/conversation.user.replied.json", (*IntercomNotification)(nil), false},
 		{TopicPing, "intercom/ping.json", (*IntercomNotification)(nil), false},
 		{"jam.deleted", "jam/jam.created.minimal.json", (*UnknownEvent)(nil), false},
-		{TopicTicketCreated, "intercom/ping.json", (*UnknownEvent)(nil), false},
 		{TypeSeriesWebhook, "series/contact.json", (*SeriesWebhook)(nil), false},
 		{TypeSeriesWebhook, "series/contact.form", (*SeriesWebhook)(nil), false},
 
@@ -373,4 +373,166 @@ func TestParseAsSeriesError(t *testing.T) {
 	ev, err := ParseAs(TypeSeriesWebhook, []byte(`{"a":`))
 	require.ErrorIs(t, err, ErrInvalidJSON)
 	require.Nil(t, ev) // an untyped nil, not a nil *SeriesWebhook
+}
+
+// TestDecodeErrorsHoldNoBody checks that an error for a body that does
+// not decode says what is wrong and where, with the sentinel for
+// errors.Is and a *DecodeError for errors.As, and repeats none of the
+// body's bytes.
+func TestDecodeErrorsHoldNoBody(t *testing.T) {
+	tests := []struct {
+		name, body, contentType string
+		parse                   func(body []byte, contentType string) error
+		is                      error
+		offset                  int64
+		secret                  string // bytes of the body the error must not hold
+	}{
+		{"Parse, bad character", `{"jamId":"j",Xsecret}`, "", parseErr, ErrInvalidJSON, 14, "Xsecret"},
+		{"Parse, bad literal", `{"conversationId":tZUE}`, "", parseErr, ErrInvalidJSON, 20, "Z"},
+		{"Parse, bad escape", `{"topic":"\Q"}`, "", parseErr, ErrInvalidJSON, 12, `\Q`},
+		{"Parse, non-ASCII byte", "{\"a\":1,\xfe}", "", parseErr, ErrInvalidJSON, 8, "\xfe"},
+		{"Parse, unterminated", `{"jamId":"unterminated-secret-value`, "", parseErr, ErrInvalidJSON, 35, "unterminated-secret-value"},
+		{"ParseAs, bad character", `{"jamId":"j",Xsecret}`, "", parseAsErr, ErrInvalidJSON, 14, "Xsecret"},
+		{"ParseFrom Intercom", `{"type":"notification_event",Xsecret}`, "", parseFromIntercomErr, ErrInvalidJSON, 30, "Xsecret"},
+		{"Series JSON", `{"name":Xsecret}`, "application/json", seriesErr, ErrInvalidJSON, 9, "Xsecret"},
+		{"Series form, bad escape", `name=Dana&secret=%zz`, "application/x-www-form-urlencoded", seriesErr, ErrInvalidForm, 17, "%zz"},
+		{"Series form, cut escape", `name=Dana%4`, "application/x-www-form-urlencoded", seriesErr, ErrInvalidForm, 9, "%4"},
+		{"Series form, bad escape in a key", `a=1&se%crét=x`, "", seriesErr, ErrInvalidForm, 6, "%cr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.parse([]byte(tt.body), tt.contentType)
+			require.ErrorIs(t, err, tt.is)
+			var de *DecodeError
+			require.ErrorAs(t, err, &de)
+			require.Equal(t, tt.offset, de.Offset, "%v", err)
+			require.NotContains(t, err.Error(), tt.secret)
+			require.Contains(t, err.Error(), "at byte")
+		})
+	}
+}
+
+func parseErr(body []byte, _ string) error   { _, err := Parse(body); return err }
+func parseAsErr(body []byte, _ string) error { _, err := ParseAs(TypeJamCreated, body); return err }
+func parseFromIntercomErr(body []byte, _ string) error {
+	_, err := ParseFrom(SourceIntercom, body)
+	return err
+}
+func seriesErr(body []byte, ct string) error { _, err := ParseSeries(body, ct); return err }
+
+// TestFieldErrorsHoldNoValue checks that a field left zero is reported by
+// its name and the kind of its value, never the value itself.
+func TestFieldErrorsHoldNoValue(t *testing.T) {
+	ev, err := Parse([]byte(`{"jamId":"j","teamId":"t","systemInfo":{"screen":{"width":98765432109876543210,"height":4.25}},"createdAt":31415926535897932}`))
+	require.NoError(t, err)
+	errs := ev.(*JamCreated).FieldErrors()
+	require.Len(t, errs, 3)
+	for _, fe := range errs {
+		for _, digits := range []string{"98765432109876543210", "4.25", "31415926535897932"} {
+			require.NotContains(t, fe.Error(), digits)
+		}
+	}
+}
+
+// TestSenderNamesBounded checks that a type or topic a body names reaches
+// an error quoted and cut, however long or odd it is.
+func TestSenderNamesBounded(t *testing.T) {
+	long := "billing." + strings.Repeat("x", 10_000)
+	for _, body := range []string{
+		`{"type":"` + long + `","data":{}}`,
+		`{"event":"jam.` + strings.Repeat("y", 10_000) + `","payload":{}}`,
+		`{"type":"jam.archived\n level=ERROR msg=\"forged\"","data":{}}`,
+	} {
+		_, err := ParseAs(TypeJamCreated, []byte(body))
+		require.ErrorIs(t, err, ErrWrongShape)
+		require.Less(t, len(err.Error()), 200, "%.300s", err)
+		require.NotContains(t, err.Error(), "\n")
+		require.NotContains(t, err.Error(), `msg="forged"`)
+	}
+	tests := []struct{ in, want string }{
+		{"jam.created", "jam.created"},
+		{"conversation_part.tag.created", "conversation_part.tag.created"},
+		{"", ""},
+		{"a\nb", `"a\nb"`},
+		{"a b", `"a b"`},
+		{`a"b`, `"a\"b"`},
+		{"é", `"é"`},
+		{strings.Repeat("a", 64), strings.Repeat("a", 64)},
+		{strings.Repeat("a", 65), `"` + strings.Repeat("a", 64) + `"…(cut, 65 bytes)`},
+		{strings.Repeat("a", 63) + "é", `"` + strings.Repeat("a", 63) + `"…(cut, 65 bytes)`}, // not inside a rune
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, SafeName(tt.in))
+	}
+}
+
+// TestSeriesFormSemicolons checks that a ';' in a form body is a
+// character of its value, as a Series body sends "Smith; Jones" unencoded,
+// and only '&' separates pairs.
+func TestSeriesFormSemicolons(t *testing.T) {
+	tests := []struct {
+		body   string
+		fields map[string]string
+	}{
+		{`name=Smith; Jones&company=Northwind`, map[string]string{"name": "Smith; Jones", "company": "Northwind"}},
+		{`name=Smith;+Jones`, map[string]string{"name": "Smith; Jones"}},
+		{`a=1;b=2`, map[string]string{"a": "1;b=2"}},
+		{`;=x&&b=%3B`, map[string]string{";": "x", "b": ";"}},
+		{`tags=a;b;c&tags=d`, map[string]string{"tags": "a;b;c"}},
+		{`=v&k`, map[string]string{"": "v", "k": ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			s, err := ParseSeries([]byte(tt.body), "application/x-www-form-urlencoded")
+			require.NoError(t, err)
+			require.Equal(t, tt.fields, s.Fields)
+			require.Equal(t, contentTypeForm, s.ContentType)
+		})
+	}
+}
+
+// TestSeriesEmptyBody checks that an empty body, a block with no
+// key/value pairs, is a Series webhook with no fields whatever its
+// Content-Type, as a form body always was.
+func TestSeriesEmptyBody(t *testing.T) {
+	for _, tt := range []struct{ body, ct, wantCT string }{
+		{"", "application/json", contentTypeJSON},
+		{" \r\n", "application/json; charset=utf-8", contentTypeJSON},
+		{"", "application/x-www-form-urlencoded", contentTypeForm},
+		{"", "", contentTypeForm},
+	} {
+		s, err := ParseSeries([]byte(tt.body), tt.ct)
+		require.NoError(t, err, "%q %s", tt.body, tt.ct)
+		require.Empty(t, s.Fields)
+		require.NotNil(t, s.Fields)
+		require.Equal(t, tt.wantCT, s.ContentType)
+		var v struct{ Name string }
+		require.NoError(t, s.Decode(&v))
+	}
+}
+
+// TestParseAsPing checks that a ping, which Intercom sends to every
+// endpoint whatever its subscriptions, stays the ping notification at an
+// endpoint pinned to another topic.
+func TestParseAsPing(t *testing.T) {
+	fx := readFixtures(t)
+	for _, pinned := range []string{TopicTicketCreated, TopicConversationUserReplied, "article.created"} {
+		for _, decode := range []func() (Event, error){
+			func() (Event, error) { return ParseAs(pinned, fx["intercom/ping.json"]) },
+			func() (Event, error) {
+				return Decode(SourceIntercom, pinned, "application/json", fx["intercom/ping.json"])
+			},
+		} {
+			ev, err := decode()
+			require.NoError(t, err)
+			n, ok := ev.(*IntercomNotification)
+			require.True(t, ok, "%s: %T", pinned, ev)
+			require.Equal(t, TopicPing, n.Topic)
+			require.Equal(t, TopicPing, n.EventType())
+		}
+	}
+	// Signed by Jam's key, a ping-shaped body is still not Intercom's.
+	ev, err := Decode(SourceStandard, "article.created", "application/json", fx["intercom/ping.json"])
+	require.NoError(t, err)
+	require.IsType(t, (*UnknownEvent)(nil), ev)
 }

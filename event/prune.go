@@ -4,7 +4,6 @@ import (
 	"encoding"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
@@ -393,7 +392,7 @@ func unmarshalLenient(data []byte, v any) ([]error, error) {
 	}
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
+		return nil, jsonSyntaxError(syn)
 	}
 	rv := reflect.ValueOf(v).Elem()
 	clean, errs := pruneJSON(rv.Type(), data)

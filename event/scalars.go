@@ -7,11 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/inhook/webhook/internal/jsonread"
 )
 
-// Decoding errors. Both mean the body can never be decoded, so a handler
+// Decoding errors. Each means the body can never be decoded, so a handler
 // should answer 400 rather than ask the sender to retry.
 var (
 	// ErrInvalidJSON means the body is not a JSON object: a syntax error,
@@ -20,7 +21,87 @@ var (
 	// ErrWrongShape means ParseAs was asked for an event type whose
 	// required fields the body does not carry.
 	ErrWrongShape = errors.New("webhook: body does not have the shape of the event type")
+	// ErrInvalidForm means a form-encoded Series body does not decode: a
+	// '%' not followed by two hexadecimal digits.
+	ErrInvalidForm = errors.New("webhook: invalid form body")
 )
+
+// A DecodeError says what is wrong in a body that does not decode, and
+// where, without repeating any of its bytes: errors reach logs, and the
+// body is the sender's data. It wraps ErrInvalidJSON or ErrInvalidForm.
+type DecodeError struct {
+	Err    error  // ErrInvalidJSON or ErrInvalidForm
+	Fault  string // what is wrong, in words that quote nothing of the body
+	Offset int64  // where: for JSON the bytes read when the fault showed, as json.SyntaxError's; for a form the offset of the bad '%'
+}
+
+// Error gives the sentinel's message, the fault and the offset.
+func (e *DecodeError) Error() string {
+	return e.Err.Error() + ": " + e.Fault + " at byte " + strconv.FormatInt(e.Offset, 10)
+}
+
+// Unwrap returns the sentinel, so errors.Is(err, ErrInvalidJSON) works.
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// jsonSyntaxError is syn as a *DecodeError. encoding/json's message quotes
+// the offending byte ("invalid character 'x' looking for beginning of
+// value"); the fault keeps the words around it, and is only "syntax
+// error" for a message of another form, so no byte of the body can pass.
+func jsonSyntaxError(syn *json.SyntaxError) error {
+	msg, fault := syn.Error(), "syntax error"
+	if rest, ok := strings.CutPrefix(msg, "invalid character "); ok {
+		fault = "invalid character"
+		// The character, quoted as 'x', '\'' or '\xff': none holds a
+		// quote but the escaped one.
+		rest, ok = strings.CutPrefix(rest, `'\''`)
+		if !ok && strings.HasPrefix(rest, "'") {
+			if i := strings.IndexByte(rest[1:], '\''); i >= 0 {
+				rest, ok = rest[i+2:], true
+			}
+		}
+		if ok && !strings.ContainsAny(rest, "\"\\") {
+			fault += rest // " looking for beginning of value", " in literal true (expecting 'r')"
+		}
+	} else if msg == "unexpected end of JSON input" {
+		fault = "unexpected end of input"
+	}
+	return &DecodeError{Err: ErrInvalidJSON, Fault: fault, Offset: syn.Offset}
+}
+
+// maxNameLen is how much of a sender-chosen name SafeName keeps.
+const maxNameLen = 64
+
+// SafeName returns name, an event type or topic a body names (chosen by
+// the sender, signed or not), fit for an error, a log line or a metric:
+// as it is when it is at most 64 bytes of ASCII letters, digits, '.', '_'
+// and '-', as every real type and topic is; otherwise quoted as
+// strconv.Quote quotes, and cut to its first 64 bytes, marked
+// "…(cut, N bytes)". So a name can neither forge a log line nor make one
+// long.
+func SafeName(name string) string {
+	if len(name) <= maxNameLen && isPlainName(name) {
+		return name
+	}
+	if len(name) <= maxNameLen {
+		return strconv.Quote(name)
+	}
+	cut := maxNameLen
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return strconv.Quote(name[:cut]) + "…(cut, " + strconv.Itoa(len(name)) + " bytes)"
+}
+
+func isPlainName(s string) bool {
+	for i := range len(s) {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // A Time is a timestamp that decodes from every form the senders use: a
 // JSON number or numeric string of Unix seconds (with an optional
@@ -206,7 +287,8 @@ func valueKind(b []byte) string {
 	case 'n':
 		return "null"
 	}
-	return "number " + string(b)
+	// Unlike encoding/json's, without the digits: they are the body's.
+	return "number"
 }
 
 // jsonReader is package jsonread's reader, with the readers of the event

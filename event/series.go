@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"mime"
-	"net/url"
 	"strings"
 )
 
@@ -49,7 +48,14 @@ func (s *SeriesWebhook) RawJSON() []byte { return s.raw }
 // key/value pairs, as contentType (the request's Content-Type header)
 // says. If contentType is empty or neither, the body decides: one starting
 // with "{" is JSON. A JSON body that is not an object is an error wrapping
-// ErrInvalidJSON.
+// ErrInvalidJSON; a form body with a '%' not followed by two hexadecimal
+// digits, one wrapping ErrInvalidForm. An empty body (or, for JSON, one of
+// white space only) is a block with no key/value pairs: no fields, not an
+// error.
+//
+// Only '&' separates the pairs of a form body: a ';' is a character of
+// its key or value, as Intercom sends it unencoded in an attribute such
+// as "Smith; Jones". (url.ParseQuery refuses a ';' since Go 1.17.)
 func ParseSeries(body []byte, contentType string) (*SeriesWebhook, error) {
 	return parseSeries(bytes.Clone(body), contentType)
 }
@@ -65,20 +71,24 @@ func parseSeries(body []byte, contentType string) (*SeriesWebhook, error) {
 	}
 	s := &SeriesWebhook{raw: body}
 	if !isJSON {
-		q, err := url.ParseQuery(string(body))
+		fields, err := parseForm(body)
 		if err != nil {
-			return nil, fmt.Errorf("webhook: invalid form body: %w", err)
+			return nil, err
 		}
-		s.ContentType = contentTypeForm
-		s.Fields = make(map[string]string, len(q))
-		for k, v := range q {
-			s.Fields[k] = v[0]
-		}
+		s.ContentType, s.Fields = contentTypeForm, fields
 		return s, nil
 	}
 	s.ContentType = contentTypeJSON
+	if len(bytes.TrimLeft(body, " \t\r\n")) == 0 {
+		s.Fields = map[string]string{}
+		return s, nil
+	}
 	if err := json.Unmarshal(body, &s.json); err != nil || s.json == nil {
-		if err == nil {
+		var syn *json.SyntaxError
+		switch {
+		case errors.As(err, &syn):
+			return nil, jsonSyntaxError(syn)
+		case err == nil:
 			err = errors.New("null")
 		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
@@ -92,6 +102,77 @@ func parseSeries(body []byte, contentType string) (*SeriesWebhook, error) {
 		}
 	}
 	return s, nil
+}
+
+// parseForm decodes a form-encoded body as url.ParseQuery does, keeping
+// the first value of a repeated key, except that only '&' separates
+// pairs.
+func parseForm(body []byte) (map[string]string, error) {
+	fields := map[string]string{}
+	for off := 0; off < len(body); {
+		pair := body[off:]
+		end := bytes.IndexByte(pair, '&')
+		if end >= 0 {
+			pair = pair[:end]
+		}
+		if len(pair) > 0 {
+			k, v, _ := bytes.Cut(pair, []byte("="))
+			key, err := unescapeForm(k, off)
+			if err != nil {
+				return nil, err
+			}
+			val, err := unescapeForm(v, off+len(k)+1)
+			if err != nil {
+				return nil, err
+			}
+			if _, ok := fields[key]; !ok {
+				fields[key] = val
+			}
+		}
+		if end < 0 {
+			break
+		}
+		off += end + 1
+	}
+	return fields, nil
+}
+
+// unescapeForm decodes one key or value of a form, found at offset off of
+// the body: '+' is a space and '%' with two hexadecimal digits a byte.
+func unescapeForm(b []byte, off int) (string, error) {
+	if bytes.IndexByte(b, '%') < 0 && bytes.IndexByte(b, '+') < 0 {
+		return string(b), nil
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '+':
+			out = append(out, ' ')
+		case '%':
+			if i+2 >= len(b) || !isHex(b[i+1]) || !isHex(b[i+2]) {
+				return "", &DecodeError{Err: ErrInvalidForm, Fault: "'%' not followed by two hexadecimal digits", Offset: int64(off + i)}
+			}
+			out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))
+			i += 2
+		default:
+			out = append(out, c)
+		}
+	}
+	return string(out), nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // Decode stores the fields in v, which must be a non-nil pointer, as
