@@ -64,9 +64,13 @@ type Deduper interface {
 const DefaultMaxEntries = 100_000
 
 // A MemoryStore is a Deduper for one process, bounded in time (leases and
-// retention) and in size. At capacity it forgets the entries written least
-// recently, so under a flood of new ids a very old duplicate may be
+// retention) and in size. At capacity it forgets the processed ids written
+// least recently, so under a flood of new ids a very old duplicate may be
 // processed again; size it for the ids you receive in a retention period.
+// It keeps claims in progress over processed ids: only a store holding
+// nothing but claims in progress (maxEntries deliveries in flight at
+// once) forgets one, the oldest, whose duplicate may then run alongside
+// it, and whose Commit returns ErrNotOwner.
 // Replicas behind a load balancer need a shared store instead.
 //
 // It holds no pointers, so the garbage collector does not trace its
@@ -141,7 +145,7 @@ func (s *MemoryStore) Claim(_ context.Context, key string, lease time.Duration) 
 		delete(s.entries, k)
 	}
 	for len(s.entries) >= s.max {
-		s.evictOldest()
+		s.evictOldest(now)
 	}
 	token := s.write(k, until(now, lease), true)
 	return strconv.FormatUint(token, 36), Claimed, nil
@@ -231,15 +235,30 @@ func (s *MemoryStore) expire(now int64) {
 	s.order, s.head = s.order[:0], 0
 }
 
-// evictOldest forgets the least recently written entry.
-func (s *MemoryStore) evictOldest() {
+// evictOldest forgets the least recently written entry that is not a
+// claim in progress: forgotten, that claim would let a duplicate claim the
+// message and run its callbacks alongside the holder's. A claim in
+// progress met on the way is moved to the back, as if written now, each
+// at most once a call; when every entry is one, the oldest of them goes.
+func (s *MemoryStore) evictOldest(now int64) {
+	moved := 0
 	for ; s.head < len(s.order); s.head++ {
 		r := s.order[s.head]
-		if e, ok := s.entries[r.key]; ok && e.seq == r.seq {
-			delete(s.entries, r.key)
-			s.head++
-			return
+		e, ok := s.entries[r.key]
+		if !ok || e.seq != r.seq {
+			continue
 		}
+		if e.token != 0 && now < e.expires && moved < len(s.entries) {
+			moved++
+			s.seq++
+			e.seq = s.seq
+			s.entries[r.key] = e
+			s.order = append(s.order, memoryRecord{key: r.key, seq: e.seq})
+			continue
+		}
+		delete(s.entries, r.key)
+		s.head++
+		return
 	}
 }
 

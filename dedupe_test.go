@@ -175,8 +175,9 @@ func TestMemoryStoreEvictsLeastRecentlyWritten(t *testing.T) {
 	s := NewMemoryStore(2, newFakeClock(testNow).Now)
 	ta, _, err := s.Claim(ctx, "a", time.Minute)
 	require.NoError(t, err)
-	_, _, err = s.Claim(ctx, "b", time.Minute)
+	tb, _, err := s.Claim(ctx, "b", time.Minute)
 	require.NoError(t, err)
+	require.NoError(t, s.Commit(ctx, "b", tb, time.Hour))
 	// Committing a makes it the most recent write, so c evicts b.
 	require.NoError(t, s.Commit(ctx, "a", ta, time.Hour))
 	_, st, err := s.Claim(ctx, "c", time.Minute)
@@ -186,6 +187,50 @@ func TestMemoryStoreEvictsLeastRecentlyWritten(t *testing.T) {
 	require.Equal(t, Processed, st)
 	_, st, _ = s.Claim(ctx, "b", time.Minute)
 	require.Equal(t, Claimed, st, "b was forgotten")
+}
+
+// TestMemoryStoreKeepsClaimsInProgress: at capacity, a store forgets
+// processed ids before a claim whose callbacks are still running, which
+// forgotten would let a duplicate claim the message and run alongside
+// them. Only a store full of claims in progress forgets one, the oldest.
+func TestMemoryStoreKeepsClaimsInProgress(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock(testNow)
+	s := NewMemoryStore(3, clock.Now)
+	held, _, err := s.Claim(ctx, "held", time.Minute)
+	require.NoError(t, err)
+	for _, k := range []string{"done1", "done2"} {
+		tok, _, err := s.Claim(ctx, k, time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, s.Commit(ctx, k, tok, time.Hour))
+	}
+	// Each new claim evicts a processed id, never the claim written first.
+	for _, k := range []string{"new1", "new2"} {
+		_, st, err := s.Claim(ctx, k, time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, Claimed, st)
+		_, st, err = s.Claim(ctx, "held", time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, InFlight, st, "the claim in progress was forgotten")
+		require.LessOrEqual(t, s.Len(), 3)
+	}
+	require.NoError(t, s.Commit(ctx, "held", held, time.Hour))
+
+	// Full of claims in progress: the oldest goes, and its holder learns
+	// it at Commit.
+	s = NewMemoryStore(2, clock.Now)
+	first, _, err := s.Claim(ctx, "first", time.Minute)
+	require.NoError(t, err)
+	_, _, err = s.Claim(ctx, "second", time.Minute)
+	require.NoError(t, err)
+	_, st, err := s.Claim(ctx, "third", time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, Claimed, st)
+	require.Equal(t, 2, s.Len())
+	require.ErrorIs(t, s.Commit(ctx, "first", first, time.Hour), ErrNotOwner)
+	_, st, _ = s.Claim(ctx, "second", time.Minute)
+	require.Equal(t, InFlight, st)
+
 }
 
 // TestMemoryStoreOrderStaysBounded churns claims and releases behind one

@@ -32,7 +32,7 @@ func (u *unhandled) note(ctx context.Context, d *Delivery) {
 	if u == nil {
 		return
 	}
-	t := d.Event.EventType()
+	t := event.SafeName(d.Event.EventType()) // the sender's: bounded, as a key and in the log
 	u.mu.Lock()
 	if u.counts == nil {
 		u.counts = make(map[string]int64)
@@ -53,7 +53,9 @@ func (u *unhandled) note(ctx context.Context, d *Delivery) {
 // ran for: no callback for their type or topic, no OnUnknown for an
 // unknown type, no OnAny. Such an event is still acknowledged (the sender
 // would only retry it) and logged at INFO the first time its type comes.
-// Past 256 types the rest are counted under "(other)".
+// Past 256 types the rest are counted under "(other)". The types are as
+// event.SafeName gives them: a type that is no plain name of at most 64
+// bytes is quoted and cut.
 func (h *Handler) Unhandled() map[string]int64 {
 	u := h.drops
 	u.mu.Lock()

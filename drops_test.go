@@ -170,3 +170,43 @@ func TestLogLevels(t *testing.T) {
 		})
 	}
 }
+
+// TestSenderNamesInLogs checks that an event type a body names reaches the
+// log lines and Unhandled as event.SafeName gives it: bounded, and quoted
+// when it is not a plain name, so a signed body can neither forge a log
+// line nor make it, or the Unhandled map, large.
+func TestSenderNamesInLogs(t *testing.T) {
+	long := "jam." + strings.Repeat("x", 100_000)
+	forged := "jam.archived\n{\"level\":\"ERROR\",\"msg\":\"forged\"}"
+	envelope := func(typ string) []byte {
+		b, err := json.Marshal(map[string]any{"type": typ, "data": map[string]any{}})
+		require.NoError(t, err)
+		return b
+	}
+	logs := &syncBuffer{}
+	h := quietHandler(t, logs)
+	for i, typ := range []string{long, forged} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, envelope(typ), webhooktest.WithID(fmt.Sprint("msg_", i))))
+		require.Equal(t, http.StatusOK, w.Code)
+	}
+	require.Equal(t, map[string]int64{event.SafeName(long): 1, event.SafeName(forged): 1}, h.Unhandled())
+	for k := range h.Unhandled() {
+		require.LessOrEqual(t, len(k), 100)
+	}
+	// A callback that fails: the rejection's line names the type too.
+	h.OnUnknown(func(ctx context.Context, d *webhook.Delivery, e *event.UnknownEvent) error { return errors.New("no") })
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, envelope(long), webhooktest.WithID("msg_2")))
+	require.Equal(t, http.StatusInternalServerError, w.Code)
+
+	lines := parseLogs(t, logs.String())
+	require.Len(t, lines, 3)
+	for _, l := range lines {
+		require.Contains(t, []string{event.SafeName(long), event.SafeName(forged)}, l.Type)
+	}
+	for _, raw := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		require.Less(t, len(raw), 1000)
+		require.NotContains(t, raw, `"msg":"forged"`)
+	}
+}

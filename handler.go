@@ -319,7 +319,8 @@ func WithSeriesVerifier(v *SeriesVerifier) Option {
 
 // WithEventType pins the endpoint to one event type, for one-URL-per-event
 // setups: every Standard Webhooks and Intercom body is decoded as that
-// type, and one that does not fit is rejected with 400.
+// type, and one that does not fit is rejected with 400. An Intercom ping,
+// which Intercom sends to every endpoint, stays a ping (see event.ParseAs).
 func WithEventType(eventType string) Option {
 	return handlerOption(func(c *handlerConfig) error {
 		c.pinned = eventType
@@ -860,7 +861,7 @@ func (h *Handler) rejectWith(ctx context.Context, w http.ResponseWriter, d *Deli
 		attrs = append(attrs, slog.String("id", d.ID))
 	}
 	if d.Event != nil {
-		attrs = append(attrs, slog.String("type", d.Event.EventType()))
+		attrs = append(attrs, slog.String("type", event.SafeName(d.Event.EventType())))
 	}
 	var pe *PanicError
 	if errors.As(err, &pe) {

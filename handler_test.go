@@ -206,7 +206,13 @@ func TestHandlerStatusTable(t *testing.T) {
 		{name: "series wrong token", req: series("guess", seriesJSON), status: 401, is: webhook.ErrNoMatchingSignature},
 		{name: "source not configured", req: intercom(webhooktest.IntercomSecret, intercomBody), jamOnly: true, status: 401, is: webhook.ErrRequiredHeaders},
 		{name: "signed but not JSON", req: std([]byte(`{"jamId": "4f0c`)), status: 400},
-		{name: "series empty body", req: series(webhooktest.SeriesToken, nil), status: 400},
+		{name: "series empty body", req: series(webhooktest.SeriesToken, nil), status: 200, callback: "series"},
+		{name: "series empty form body", req: series(webhooktest.SeriesToken, nil, webhooktest.WithContentType("application/x-www-form-urlencoded")), status: 200, callback: "series"},
+		{name: "series form, raw ';' in a value", req: series(webhooktest.SeriesToken, []byte(`name=Smith; Jones&company=Northwind`), webhooktest.WithContentType("application/x-www-form-urlencoded")), status: 200, callback: "series"},
+		{name: "series form, malformed escape", req: series(webhooktest.SeriesToken, []byte(`name=Smith%zz`), webhooktest.WithContentType("application/x-www-form-urlencoded")), status: 400, is: event.ErrInvalidForm},
+		{name: "series JSON, not an object", req: series(webhooktest.SeriesToken, []byte(`null`)), status: 400, is: event.ErrInvalidJSON},
+		{name: "pinned Intercom endpoint, ping", req: intercom(webhooktest.IntercomSecret, pingBody), opts: []webhook.Option{webhook.WithEventType(event.TopicConversationUserReplied)}, status: 200, callback: "intercom ping"},
+		{name: "pinned Intercom endpoint, its topic", req: intercom(webhooktest.IntercomSecret, intercomBody), opts: []webhook.Option{webhook.WithEventType(event.TopicConversationUserReplied)}, status: 200, callback: "intercom conversation.*"},
 		{name: "pinned endpoint, other event", req: std(optedOutBody), opts: []webhook.Option{webhook.WithEventType(event.TypeJamCreated)}, status: 400},
 		{name: "pinned endpoint, its event", req: std(jamBody), opts: []webhook.Option{webhook.WithEventType(event.TypeJamCreated)}, status: 200, callback: "jam.created"},
 	}
@@ -601,6 +607,10 @@ func TestHandlerLogsNoSecrets(t *testing.T) {
 		webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, "wrong-series-token", seriesJSON),
 		webhooktest.NewStandardRequest(webhooktest.Secret, []byte(`{"jamId":"unterminated-secret-value`)),
 		webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithMethod(http.MethodPatch)),
+		webhooktest.NewStandardRequest(webhooktest.Secret, []byte(`{"jamId":"j",Zq}`)),
+		webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(`{"type":"notification_event","topic":"ping",Yq}`)),
+		webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, []byte(`{"name":Wq}`)),
+		webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, []byte(`name=Dana&key=%zq`), webhooktest.WithContentType("application/x-www-form-urlencoded")),
 	}
 	var responses strings.Builder
 	for _, req := range reqs {
@@ -619,6 +629,7 @@ func TestHandlerLogsNoSecrets(t *testing.T) {
 		webhooktest.SignIntercom(webhooktest.IntercomSecret, intercomBody)[5:],
 		webhooktest.SignIntercom("wrong-client-secret", intercomBody)[5:],
 		"Checkout button does nothing", "unterminated-secret-value", "Dana", // body content
+		"'Z'", "'Y'", "'W'", "%zq", // a byte of a body that does not decode
 	}
 	for _, s := range forbidden {
 		require.NotContains(t, logs, s)

@@ -130,7 +130,7 @@ const (
 	ReasonSignature      Reason = "signature"       // ErrNoMatchingSignature (401)
 	ReasonTooOld         Reason = "too_old"         // ErrMessageTooOld (401)
 	ReasonTooNew         Reason = "too_new"         // ErrMessageTooNew (401)
-	ReasonDecode         Reason = "decode"          // a verified body that does not decode: event.ErrInvalidJSON, event.ErrWrongShape, a form body's error; ErrIDTooLong (400)
+	ReasonDecode         Reason = "decode"          // a verified body that does not decode: event.ErrInvalidJSON, event.ErrWrongShape, event.ErrInvalidForm; ErrIDTooLong (400)
 	ReasonInFlight       Reason = "in_flight"       // ErrInFlight (409)
 	ReasonInboxFull      Reason = "inbox_full"      // ErrInboxFull (503)
 	ReasonStore          Reason = "store"           // the dedupe store or the inbox failed
@@ -156,6 +156,7 @@ var reasons = [...]struct {
 	{ErrBodyMemory, ReasonBodyMemory},
 	{event.ErrInvalidJSON, ReasonDecode},
 	{event.ErrWrongShape, ReasonDecode},
+	{event.ErrInvalidForm, ReasonDecode},
 	{ErrIDTooLong, ReasonDecode},
 	{ErrInFlight, ReasonInFlight},
 	{ErrInboxFull, ReasonInboxFull},

@@ -192,6 +192,7 @@ func TestReasonOf(t *testing.T) {
 		{webhook.ErrBodyMemory, webhook.ReasonBodyMemory, false},
 		{fmt.Errorf("x: %w", event.ErrInvalidJSON), webhook.ReasonDecode, false},
 		{event.ErrWrongShape, webhook.ReasonDecode, false},
+		{&event.DecodeError{Err: event.ErrInvalidForm, Fault: "bad escape"}, webhook.ReasonDecode, false},
 		{webhook.ErrIDTooLong, webhook.ReasonDecode, false},
 		{webhook.ErrInFlight, webhook.ReasonInFlight, false},
 		{fmt.Errorf("store: %w", webhook.ErrInboxFull), webhook.ReasonInboxFull, false},

@@ -169,7 +169,7 @@ func (s *serving) decode() bool {
 	var err error
 	if d.Event, err = h.decode(d.Source, d.Body, s.r.Header); err != nil {
 		// Every error here is a decoding one, whether or not it wraps a
-		// sentinel ReasonOf knows (a form body's does not).
+		// sentinel ReasonOf knows.
 		h.rejectFor(s.ctx, s.w, d, http.StatusBadRequest, ReasonDecode, err)
 		return false
 	}
