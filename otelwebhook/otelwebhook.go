@@ -26,7 +26,10 @@
 // messaging.system "webhook", messaging.operation.type and
 // messaging.operation.name "process", messaging.destination.name the
 // source and event type ("standard:jam.created",
-// "intercom:conversation.user.replied"), messaging.message.id the
+// "intercom:conversation.user.replied"; "standard:unknown" for a type
+// package event does not know, and "intercom:unknown" for a topic it
+// does not name, whose span gets webhook.event.type as
+// event.SafeName gives it), messaging.message.id the
 // sender's message id, error.type on failure, and webhook.attempt and
 // webhook.outcome. Without an inbox the span is a child of the request's.
 // With one, the handler stores the request's trace context with the
@@ -136,6 +139,7 @@ type observer struct {
 	duplicates   metric.Int64Counter
 
 	inbox   atomic.Pointer[inboxRef]
+	topics  map[string]bool // event.Topics(), the Intercom topics named apart
 	dests   cache[destKey, *destInfo]
 	sources cache[string, *sourceInfo]
 	sets    cache[setKey, attribute.Set]
@@ -164,7 +168,10 @@ func New(opts ...Option) (*webhook.Observer, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	o := &observer{tracer: c.tp.Tracer(ScopeName), prop: c.prop, now: c.now}
+	o := &observer{tracer: c.tp.Tracer(ScopeName), prop: c.prop, now: c.now, topics: map[string]bool{}}
+	for _, t := range event.Topics() {
+		o.topics[t] = true
+	}
 	meter := c.mp.Meter(ScopeName)
 	var err, e error
 	o.duration, e = meter.Float64Histogram("messaging.process.duration", metric.WithUnit("s"),
@@ -218,7 +225,7 @@ func (o *observer) verified(ctx context.Context, d *webhook.Delivery) {
 
 func (o *observer) decoded(ctx context.Context, d *webhook.Delivery) {
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		span.SetAttributes(EventTypeKey.String(d.Event.EventType()))
+		span.SetAttributes(EventTypeKey.String(event.SafeName(d.Event.EventType())))
 		if d.ID != "" {
 			span.SetAttributes(MessageIDKey.String(d.ID))
 		}
@@ -299,7 +306,7 @@ func (o *observer) dispatch(ctx context.Context, d *webhook.Delivery, meta map[s
 			span.SetAttributes(semconv.MessagingMessageID(d.ID))
 		}
 		if di.unknown {
-			span.SetAttributes(EventTypeKey.String(d.Event.EventType()))
+			span.SetAttributes(EventTypeKey.String(event.SafeName(d.Event.EventType())))
 		}
 	}
 	return ctx, func(r webhook.Dispatched) {
@@ -398,11 +405,15 @@ type destInfo struct {
 }
 
 // dest names each delivery's destination, "source:event type". Unknown
-// event types share "source:unknown", and past maxDestinations new ones
-// share "source:other".
+// event types, and Intercom topics package event does not name (the
+// sender's to choose, so the metrics' attribute sets would be too), share
+// "source:unknown", and past maxDestinations new ones share "source:other".
 func (o *observer) dest(d *webhook.Delivery) *destInfo {
 	typ := d.Event.EventType()
 	_, unknown := d.Event.(*event.UnknownEvent)
+	if _, ok := d.Event.(*event.IntercomNotification); ok && !o.topics[typ] {
+		unknown = true
+	}
 	if unknown {
 		typ = "unknown"
 	}

@@ -520,3 +520,49 @@ func TestInbox(t *testing.T) {
 	require.Equal(t, map[string]int64{"": 0}, points(t, ms["webhook.inbox.oldest_pending"]))
 	noIDs(t, ms, "msg_flaky", "msg_bad")
 }
+
+// TestSenderTopics checks that Intercom topics this package does not know,
+// which the sender chooses, share one destination in the metrics,
+// "intercom:unknown", so that they cannot grow the metrics' attribute
+// sets, and reach span attributes bounded by event.SafeName.
+func TestSenderTopics(t *testing.T) {
+	tel := newTelemetry(t)
+	h, err := webhook.NewHandler(
+		webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+		webhook.WithClock(webhooktest.Time),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+		webhook.WithObserver(tel.observer(t)),
+	)
+	require.NoError(t, err)
+	h.OnIntercom("*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error { return nil })
+	long := "invented." + strings.Repeat("x", 10_000)
+	topics := []string{event.TopicConversationUserReplied, long, "a\nb"}
+	for i := range 20 {
+		topics = append(topics, "invented.topic"+strconv.Itoa(i))
+	}
+	for i, topic := range topics {
+		body := []byte(`{"type":"notification_event","app_id":"x7k2p9m4","id":"notif_` + strconv.Itoa(i) + `","topic":` + strconv.Quote(topic) +
+			`,"created_at":1795510790,"data":{"type":"notification_event_data","item":{"type":"conversation","id":"1"}}}`)
+		require.Equal(t, http.StatusOK, serve(h, webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, webhooktest.StampIntercom(body, webhooktest.Time()))))
+	}
+	dests := map[string]bool{}
+	for set := range points(t, tel.metrics(t)["messaging.process.duration"]) {
+		for _, kv := range strings.Split(set, ",") {
+			if v, ok := strings.CutPrefix(kv, "messaging.destination.name="); ok {
+				dests[v] = true
+			}
+		}
+	}
+	require.Equal(t, map[string]bool{"intercom:conversation.user.replied": true, "intercom:unknown": true}, dests)
+	runs := tel.spansNamed("process ")
+	require.Len(t, runs, len(topics))
+	var named []string
+	for _, s := range runs {
+		typ := attrs(s)["webhook.event.type"]
+		require.LessOrEqual(t, len(typ), 100)
+		named = append(named, typ)
+	}
+	require.Contains(t, named, event.SafeName(long))
+	require.Contains(t, named, `"a\nb"`)
+	require.Contains(t, named, "invented.topic7")
+}
