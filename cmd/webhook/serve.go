@@ -258,14 +258,14 @@ func printEvents(w io.Writer, logger *slog.Logger, raw bool) func(context.Contex
 			if err != nil {
 				// Still print the line; the event is what failed, not the delivery.
 				logger.LogAttrs(ctx, slog.LevelWarn, "webhook serve: event not marshalable",
-					slog.String("type", e.EventType()), slog.String("error", err.Error()))
+					slog.String("type", event.SafeName(e.EventType())), slog.String("error", err.Error()))
 				ev = []byte("null")
 			}
 			line.Event = ev
 		}
 		for _, ferr := range fieldErrors(e) {
 			logger.LogAttrs(ctx, slog.LevelWarn, "webhook serve: field left zero",
-				slog.String("type", e.EventType()), slog.String("id", d.ID), slog.String("error", ferr.Error()))
+				slog.String("type", event.SafeName(e.EventType())), slog.String("id", d.ID), slog.String("error", ferr.Error()))
 		}
 		mu.Lock()
 		defer mu.Unlock()

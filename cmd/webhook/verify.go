@@ -156,9 +156,9 @@ func describeType(e event.Event) string {
 		if e.EventType() == "" {
 			return "unknown (no type named; a handler acknowledges it and calls OnUnknown)"
 		}
-		return e.EventType() + " (unknown to this version; a handler acknowledges it and calls OnUnknown)"
+		return event.SafeName(e.EventType()) + " (unknown to this version; a handler acknowledges it and calls OnUnknown)"
 	}
-	return e.EventType()
+	return event.SafeName(e.EventType()) // an Intercom topic is the sender's too
 }
 
 func decode(src event.Source, body []byte, hdr http.Header) (event.Event, error) {
