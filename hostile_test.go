@@ -422,8 +422,8 @@ func hostileCases(t *testing.T) []hostileCase {
 	}
 	add("empty body, unsigned", rawPost(nil, nil), 401)
 	add("empty body, signed", rawPost(stdHeaders(t, "Webhook", "msg_empty", nil), nil), 400)
+	add("Series token, form, malformed escape", rawPost([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken, "Content-Type: application/x-www-form-urlencoded"}, []byte("name=%zz")), 400)
 	add("empty body, Intercom-signed", rawPost([]string{"X-Hub-Signature: " + webhooktest.SignIntercom(webhooktest.IntercomSecret, nil)}, nil), 400)
-	add("empty body, Series token, JSON", rawPost([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken, "Content-Type: application/json"}, nil), 400)
 	// A body longer than Content-Length: the handler sees the declared
 	// prefix, which the signature (over the whole body) does not cover.
 	// The rest would be the next request on the connection; Connection:
@@ -725,6 +725,10 @@ func TestHostileSignedOddities(t *testing.T) {
 		{"Intercom delivery_attempts -1", intercomSigned(bytes.Replace(intercomBody, []byte(`"delivery_attempts":1`), []byte(`"delivery_attempts":-1`), 1)),
 			[]string{"intercom", "any"}, []int{-1, -1}},
 		{"Series token, empty body, no Content-Type: an empty form", rawPost([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken}, nil),
+			[]string{"series", "any"}, nil},
+		{"Series token, empty body, JSON: a block with no pairs, as the form", rawPost([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken, "Content-Type: application/json"}, nil),
+			[]string{"series", "any"}, nil},
+		{"Series token, form with a raw ';'", rawPost([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken, "Content-Type: application/x-www-form-urlencoded"}, []byte("name=Smith; Jones")),
 			[]string{"series", "any"}, nil},
 	} {
 		attempts = nil
