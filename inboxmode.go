@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -316,6 +317,7 @@ func (h *Handler) Run(ctx context.Context) error {
 			inflight.Add(1)
 			go func() {
 				defer func() { <-slots; inflight.Done() }()
+				defer h.recoverSettled(l.Entry.Key)
 				h.process(hard, l)
 			}()
 		}
@@ -345,6 +347,16 @@ func (h *Handler) Run(ctx context.Context) error {
 	}
 }
 
+// recoverSettled keeps a panic in the hooks that run after a delivery is
+// settled (OnError's, an observer's done) from ending the process, as
+// process does for those before; the outcome is recorded by then.
+func (h *Handler) recoverSettled(key string) {
+	if p := recover(); p != nil {
+		h.logger.LogAttrs(context.Background(), slog.LevelError, "webhook inbox worker panicked after settling a delivery, in a hook (OnError's or an observer's)",
+			slog.String("key", key), slog.String("error", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
+	}
+}
+
 // purgeEvery is how often, by the handler's clock, Run purges done
 // deliveries past the retention.
 const purgeEvery = time.Minute
@@ -367,9 +379,19 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 	var run observedRun
 	// A callback that calls runtime.Goexit (t.FailNow in a test) skips
 	// the rest of this function, not its deferred calls.
+	//
+	// A panic outside the callbacks (theirs are recovered as PanicErrors),
+	// in an observer's hook, is recovered here too: on a worker's
+	// goroutine it would end the process and every delivery in flight
+	// with it, where net/http keeps a handler's panic to its request.
 	defer func() {
 		if !settled {
 			err := errors.New("webhook: callback exited without returning (runtime.Goexit)")
+			if p := recover(); p != nil {
+				err = fmt.Errorf("webhook: panic outside the callbacks, in an observer's hook?: %v", p)
+				h.logger.LogAttrs(context.Background(), slog.LevelError, "webhook inbox worker panicked outside the callbacks",
+					slog.String("key", e.Key), slog.String("error", err.Error()), slog.String("stack", string(debug.Stack())))
+			}
 			run.stop()
 			run.finish(e.Attempts, h.settle(base, l, d, err), err)
 		}

@@ -659,3 +659,89 @@ func TestInboxWorkerUndecodableDead(t *testing.T) {
 	}
 	require.Zero(t, r.calls.Load())
 }
+
+func TestInboxWorkerHookPanics(t *testing.T) {
+	// A panic in a hook on a worker's goroutine would end the process
+	// and every delivery in flight with it. Before the delivery is
+	// settled it is a failed run, retried; after, it changes nothing.
+	// Either way the workers go on.
+	type hooks struct {
+		obs     *webhook.Observer
+		onError func(*webhook.HandlerError)
+	}
+	var once sync.Map // row name: the first panic has happened
+	first := func(name string) bool { _, done := once.LoadOrStore(name, true); return !done }
+	tests := []struct {
+		name    string
+		hooks   func(name string) hooks
+		fail    error              // the callback's first run's error
+		settled webhook.InboxState // the state after the panicking run
+		lastErr string             // in the entry after it
+		logLine string
+	}{
+		{name: "dispatch", hooks: func(name string) hooks {
+			return hooks{obs: &webhook.Observer{Dispatch: func(ctx context.Context, d *webhook.Delivery, _ map[string]string) (context.Context, func(webhook.Dispatched)) {
+				if first(name) {
+					panic("dispatch hook")
+				}
+				return ctx, nil
+			}}}
+		}, settled: webhook.InboxPending, lastErr: "panic outside the callbacks", logLine: "panicked outside the callbacks"},
+		{name: "done", hooks: func(name string) hooks {
+			return hooks{obs: &webhook.Observer{Dispatch: func(ctx context.Context, d *webhook.Delivery, _ map[string]string) (context.Context, func(webhook.Dispatched)) {
+				return ctx, func(webhook.Dispatched) {
+					if first(name) {
+						panic("done hook")
+					}
+				}
+			}}}
+		}, settled: webhook.InboxDone, logLine: "panicked after settling"},
+		{name: "dead", hooks: func(name string) hooks {
+			return hooks{obs: &webhook.Observer{Dead: func(ctx context.Context, d *webhook.Delivery, err error) {
+				if first(name) {
+					panic("dead hook")
+				}
+			}}}
+		}, fail: webhook.Permanent(errors.New("no such account")), settled: webhook.InboxDead, lastErr: "no such account", logLine: "panicked after settling"},
+		{name: "onerror", hooks: func(name string) hooks {
+			return hooks{onError: func(*webhook.HandlerError) {
+				if first(name) {
+					panic("error hook")
+				}
+			}}
+		}, fail: errors.New("database down"), settled: webhook.InboxPending, lastErr: "database down", logLine: "error hook panicked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hk := tt.hooks(tt.name)
+			var opts []webhook.Option
+			if hk.obs != nil {
+				opts = append(opts, webhook.WithObserver(hk.obs))
+			}
+			r := newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Minute, MaxBackoff: time.Minute}, opts...)
+			if hk.onError != nil {
+				r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hk.onError(err) })
+			}
+			var runs atomic.Int32
+			r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+				if runs.Add(1) == 1 && d.Key == "standard:a" {
+					return tt.fail
+				}
+				return nil
+			})
+			require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("a"))).Code)
+			r.run(t)
+			e := r.waitState(t, "standard:a", tt.settled)
+			require.Contains(t, e.LastError, tt.lastErr)
+			require.Eventually(t, func() bool { return strings.Contains(r.logs.String(), tt.logLine) }, 5*time.Second, time.Millisecond)
+			// The workers go on: a new delivery runs, and a retried one
+			// runs again once due.
+			require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("b"))).Code)
+			r.waitState(t, "standard:b", webhook.InboxDone)
+			if tt.settled == webhook.InboxPending {
+				r.clock.Advance(time.Minute + time.Second)
+				r.waitState(t, "standard:a", webhook.InboxDone)
+			}
+		})
+	}
+}

@@ -20,7 +20,10 @@ import (
 // Hooks run synchronously, on the request's goroutine or on the worker's,
 // so they must be quick and must not block; several may run at once for
 // different deliveries. They must not modify the Delivery, and must not
-// log its Body or Header: the Header holds the signatures.
+// log its Body or Header: the Header holds the signatures. A hook that
+// panics on a worker is recovered and logged, so it cannot end the
+// process: before the delivery's outcome is recorded (Dispatch) the run
+// counts as failed and is retried under the worker policy.
 type Observer struct {
 	// Rejected reports a request answered with an error status: refused
 	// before the callbacks (the Reason says why) or failed by them
