@@ -130,6 +130,12 @@ func TestSourceFamilies(t *testing.T) {
 			[]string{"unknown"}, "msg_pin_notif", true},
 		{"pinned topic, Intercom notification", event.TopicConversationUserReplied, ic(intercomBody), 200,
 			[]string{"intercom exact", "intercom prefix", "intercom *"}, "notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c", true},
+		// Intercom sends every topic an app subscribes to, pinned or not:
+		// one of another topic is still a notification, with its id.
+		{"pinned topic, Intercom notification of another topic", event.TopicTicketCreated, ic(intercomBody), 200,
+			[]string{"intercom exact", "intercom prefix", "intercom *"}, "notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c", true},
+		{"pinned unknown type, Intercom notification", "article.created", ic(intercomBody), 200,
+			[]string{"intercom exact", "intercom prefix", "intercom *"}, "notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c", true},
 		{"pinned Series type, Standard-signed body", event.TypeSeriesWebhook, std(jamBody, "msg_pin_series"), 400, nil, "", false},
 		{"pinned Series type, Intercom-signed body", event.TypeSeriesWebhook, ic(intercomBody), 400, nil, "", false},
 	}

@@ -318,9 +318,12 @@ func WithSeriesVerifier(v *SeriesVerifier) Option {
 }
 
 // WithEventType pins the endpoint to one event type, for one-URL-per-event
-// setups: every Standard Webhooks and Intercom body is decoded as that
-// type, and one that does not fit is rejected with 400. An Intercom ping,
-// which Intercom sends to every endpoint, stays a ping (see event.ParseAs).
+// setups: every Standard Webhooks body is decoded as that type, and one
+// that does not fit is rejected with 400, as is an Intercom body at an
+// endpoint pinned to a Jam type. An Intercom notification (a ping too) is
+// decoded as itself whatever its topic, and runs the callbacks for its
+// topic: Intercom sends every topic an app subscribes to to the app's one
+// URL, and a notification keeps its age check and its id for dedupe.
 func WithEventType(eventType string) Option {
 	return handlerOption(func(c *handlerConfig) error {
 		c.pinned = eventType

@@ -213,6 +213,8 @@ func TestHandlerStatusTable(t *testing.T) {
 		{name: "series JSON, not an object", req: series(webhooktest.SeriesToken, []byte(`null`)), status: 400, is: event.ErrInvalidJSON},
 		{name: "pinned Intercom endpoint, ping", req: intercom(webhooktest.IntercomSecret, pingBody), opts: []webhook.Option{webhook.WithEventType(event.TopicConversationUserReplied)}, status: 200, callback: "intercom ping"},
 		{name: "pinned Intercom endpoint, its topic", req: intercom(webhooktest.IntercomSecret, intercomBody), opts: []webhook.Option{webhook.WithEventType(event.TopicConversationUserReplied)}, status: 200, callback: "intercom conversation.*"},
+		{name: "pinned Intercom endpoint, other topic older than the max age", req: intercom(webhooktest.IntercomSecret, webhooktest.StampIntercom(intercomBody, ts.Add(-30*24*time.Hour))),
+			opts: []webhook.Option{webhook.WithEventType(event.TopicTicketCreated)}, status: 401, is: webhook.ErrMessageTooOld},
 		{name: "pinned endpoint, other event", req: std(optedOutBody), opts: []webhook.Option{webhook.WithEventType(event.TypeJamCreated)}, status: 400},
 		{name: "pinned endpoint, its event", req: std(jamBody), opts: []webhook.Option{webhook.WithEventType(event.TypeJamCreated)}, status: 200, callback: "jam.created"},
 	}

@@ -241,7 +241,9 @@ func parseFrom(src Source, raw []byte) (Event, error) {
 
 // Decode decodes body, verified as coming from src, as package webhook's
 // Handler does: as ParseFrom does, or, when eventType is not "", as
-// ParseAs does within src's family; a Series body by contentType, the
+// ParseAs does within src's family, except that an Intercom notification
+// decodes as itself whatever its topic (Intercom sends every topic an app
+// subscribes to to one URL); a Series body by contentType, the
 // request's Content-Type, as ParseSeries does. Unlike those, the event
 // keeps body itself, not a copy: Decode is for a receiver that owns body
 // and never changes it afterwards. After verifying by hand, use ParseFrom.
@@ -264,7 +266,10 @@ func Decode(src Source, eventType, contentType string, body []byte) (Event, erro
 // parseAsFrom is parseAs within src's family: a pinned type of another
 // family is a wrong shape for a body of src, except that a Standard
 // Webhooks endpoint pinned to a type Jam does not send gets the
-// *UnknownEvent ParseAs gives for any type it does not know.
+// *UnknownEvent ParseAs gives for any type it does not know. An Intercom
+// notification is itself whatever the pin: Intercom sends every topic an
+// app subscribes to, and pings, to the app's one URL, and as an
+// *UnknownEvent it would escape the handler's age check and dedupe.
 func parseAsFrom(src Source, eventType string, raw []byte) (Event, error) {
 	switch {
 	case src == SourceSeries:
@@ -274,6 +279,14 @@ func parseAsFrom(src Source, eventType string, raw []byte) (Event, error) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: want %s, body is signed by %s", ErrWrongShape, eventType, src)
+	case src == SourceIntercom:
+		s, err := shapeOf(lenient, raw)
+		if err != nil {
+			return nil, err
+		}
+		if s.Type == typeNotification && s.Topic != "" {
+			return decodeNotification(lenient, s, raw)
+		}
 	}
 	ev, err := parseAs(eventType, raw)
 	if err != nil {
