@@ -360,8 +360,8 @@ func (ib *Inbox) List(ctx context.Context, q webhook.InboxQuery) ([]webhook.Inbo
 
 // Replay implements webhook.Inbox.
 func (ib *Inbox) Replay(ctx context.Context, key string) error {
-	keys := []string{ib.k("q"), ib.k("delay"), ib.k("new"), ib.k("done"), ib.k("dead"), ib.k("done:at"), ib.k("dead:at")}
-	reply, err := ib.replay.Run(ctx, ib.client, keys, ib.base, key, nsString(ib.now())).Int()
+	keys, args := ib.replayCall(key, newToken())
+	reply, err := ib.replay.Run(ctx, ib.client, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: inbox: replay: %w", err)
 	}
@@ -374,6 +374,13 @@ func (ib *Inbox) Replay(ctx context.Context, key string) error {
 		return fmt.Errorf("redisstore: inbox: replay %q: %w", key, webhook.ErrInFlight)
 	}
 	return fmt.Errorf("redisstore: inbox: replay: unexpected reply %d", reply)
+}
+
+// replayCall returns the keys and arguments of the replay script for one
+// call.
+func (ib *Inbox) replayCall(key, callID string) ([]string, []any) {
+	keys := []string{ib.k("q"), ib.k("delay"), ib.k("new"), ib.k("done"), ib.k("dead"), ib.k("done:at"), ib.k("dead:at")}
+	return keys, []any{ib.base, key, nsString(ib.now()), callID}
 }
 
 // Purge implements webhook.Inbox. It deletes in batches, each one

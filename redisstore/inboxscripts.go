@@ -17,18 +17,19 @@ package redisstore
 // A delivery's hash holds k (key), src, id, ts, recv, recvus, hdr, body,
 // meta, st (state), att, next, lease, leasems, tok, err, upd, sid, the
 // id of its stream entry while it is queued or leased (empty otherwise),
-// sop, the id of the Store call that stored it, and op, the id of the
-// settling call that settled it last.
+// sop, the id of the Store call that stored it, op, the id of the
+// settling call that settled it last, and rop, that of the last Replay.
 //
 // A script may run twice for one call: go-redis sends a command again
 // when the connection breaks before the reply arrives (its MaxRetries),
 // and Redis may have run it already. The second run must answer as the
-// first did, so each call carries an id of its own: Store and settling
-// recognise their own write by sop and op, a Lease finds the deliveries
-// it took in a short-lived list named by its token base, and a Purge its
-// count under its id. (A settling call run again after the delivery was
-// leased and settled anew reports the lease lost: only a Retry due at
-// once can be overtaken so, and its delivery does run again.)
+// first did, so each call carries an id of its own: Store, settling and
+// Replay recognise their own write by sop, op and rop, a Lease finds the
+// deliveries it took in a short-lived list named by its token base, and
+// a Purge its count under its id. (A settling call run again after the
+// delivery was leased and settled anew reports the lease lost: only a
+// Retry due at once can be overtaken so, and its delivery does run
+// again.)
 
 // inboxStoreScript claims the key and queues the delivery in one step.
 // KEYS: stream, new, retry, leased, all. ARGV: base, key, recvus,
@@ -289,17 +290,22 @@ return 1
 `
 
 // inboxReplayScript returns a done or dead delivery to pending, due now,
-// or makes a pending one due now. KEYS: stream, delay, new, done, dead,
-// done-at, dead-at. ARGV: base, key, now ns. Replies 1 replayed, -1 not
+// or makes a pending one due now, recording the call's id as rop: run
+// again for the same call (after a lost reply), it answers 1 and does
+// nothing more, though a worker may have leased, run and settled the
+// delivery in between. KEYS: stream, delay, new, done, dead, done-at,
+// dead-at. ARGV: base, key, now ns, call id. Replies 1 replayed, -1 not
 // found, -2 leased.
 const inboxReplayScript = `
 local q, delay, inew, idone, idead, doneat, deadat = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local base, key, now_ns = ARGV[1], ARGV[2], ARGV[3]
+local base, key, now_ns, callid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local h = base .. 'd:' .. key
-local f = redis.call('HMGET', h, 'st', 'next', 'recvus')
+local f = redis.call('HMGET', h, 'st', 'next', 'recvus', 'rop')
 local st = f[1]
 if not st then
 	return -1
+elseif f[4] == callid then
+	return 1
 elseif st == 'leased' then
 	return -2
 elseif st == 'pending' then
@@ -309,13 +315,14 @@ elseif st == 'pending' then
 	if f[2] > now_ns then
 		redis.call('HSET', h, 'next', now_ns)
 	end
+	redis.call('HSET', h, 'rop', callid)
 	return 1
 end
 redis.call('ZREM', idone, key)
 redis.call('ZREM', idead, key)
 redis.call('ZREM', doneat, key)
 redis.call('ZREM', deadat, key)
-redis.call('HSET', h, 'st', 'pending', 'att', 0, 'next', now_ns, 'upd', now_ns, 'sid', redis.call('XADD', q, '*', 'k', key))
+redis.call('HSET', h, 'st', 'pending', 'att', 0, 'next', now_ns, 'upd', now_ns, 'rop', callid, 'sid', redis.call('XADD', q, '*', 'k', key))
 redis.call('ZADD', inew, f[3], key)
 return 1
 `

@@ -332,3 +332,44 @@ func TestInboxRepliesLost(t *testing.T) {
 	require.Equal(t, webhook.InboxStats{Done: deliveries + 1}, stats)
 	t.Logf("%d replies lost; every delivery stored, leased and completed once", p.cut.Load())
 }
+
+// TestInboxReplayRunTwice: a Replay whose reply is lost is sent again by
+// go-redis, and a worker may lease, run and complete the replayed
+// delivery in between. The second run must not replay it once more,
+// which would run its callbacks again, nor report it in flight.
+func TestInboxReplayRunTwice(t *testing.T) {
+	ctx := context.Background()
+	ib, _, client, _ := newTestInbox(t)
+	const key = "standard:msg_1"
+	_, err := ib.Store(ctx, entry(key))
+	require.NoError(t, err)
+	ls, err := ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	require.NoError(t, ib.Kill(ctx, key, ls[0].Token, "boom"))
+
+	// One call of Replay, its script run twice with the same arguments.
+	keys, args := ib.replayCall(key, newToken())
+	n, err := ib.replay.Run(ctx, client, keys, args...).Int()
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	ls, err = ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	n, err = ib.replay.Run(ctx, client, keys, args...).Int()
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the second run reported the replayed delivery in flight")
+	require.NoError(t, ib.Complete(ctx, key, ls[0].Token))
+	n, err = ib.replay.Run(ctx, client, keys, args...).Int()
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	got, err := ib.Get(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxDone, got.State, "the second run replayed the delivery again")
+
+	// Another call replays it.
+	require.NoError(t, ib.Replay(ctx, key))
+	got, err = ib.Get(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxPending, got.State)
+}
