@@ -17,9 +17,10 @@ import (
 )
 
 // A replyCutter forwards connections to the test Redis and, once armed,
-// lets the first command that mentions a marker through to Redis, then
-// cuts that connection before Redis's reply gets back: the network
-// failing after Redis ran the command. go-redis then sends the command
+// lets the first command that mentions a marker (or, with every set,
+// every nth script call) through to Redis, then cuts that connection
+// before Redis's reply gets back: the network failing after Redis ran
+// the command. go-redis then sends the command
 // again on a new connection (its MaxRetries), so a script runs twice
 // with the same arguments, and its second run must answer as the first
 // would have.
