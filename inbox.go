@@ -133,18 +133,21 @@ var (
 // refused then already; either is correct, as long as a delivery is never
 // both settled by the old token and leased again.
 type Inbox interface {
-	// Store adds e as pending and due now (Attempts 0, State, NextAttempt,
-	// LeaseUntil, LastError and UpdatedAt are set by the inbox, and
-	// ReceivedAt to now when it is zero), and
-	// returns only once it is stored durably. If e.Key is already stored,
-	// in any state, it stores nothing and reports false. A full inbox
-	// returns an error wrapping ErrInboxFull.
+	// Store adds a copy of e as pending and due now, and returns only
+	// once it is stored durably. The inbox sets the copy's state fields
+	// (State, Attempts 0, NextAttempt, LeaseUntil, LastError and
+	// UpdatedAt), and its ReceivedAt to now when e's is zero; it does not
+	// change *e. If e.Key is already stored, in any state, it stores
+	// nothing and reports false. A full inbox returns an error wrapping
+	// ErrInboxFull; a nil e, or one without a Key, is an error.
 	Store(ctx context.Context, e *InboxEntry) (stored bool, err error)
 	// Lease takes up to max due deliveries (pending with NextAttempt not
 	// after now, or leased with LeaseUntil before now) for lease, oldest
 	// NextAttempt first, incrementing Attempts, setting LeaseUntil to now
 	// plus lease and keeping LastError. Each delivery is held by one lease
-	// at a time; each lease has a new token.
+	// at a time; each lease has a new token. A lease that is not positive
+	// is an error, whatever max is, and leases nothing; a max of 0 or
+	// less leases nothing.
 	Lease(ctx context.Context, max int, lease time.Duration) ([]InboxLease, error)
 	// Complete marks a leased delivery done.
 	Complete(ctx context.Context, key, token string) error

@@ -104,6 +104,9 @@ func (m *MemoryInbox) schedule(me *memoryInboxEntry, at time.Time) {
 
 // Lease implements Inbox.
 func (m *MemoryInbox) Lease(_ context.Context, max int, lease time.Duration) ([]InboxLease, error) {
+	if lease <= 0 {
+		return nil, fmt.Errorf("webhook: MemoryInbox: Lease: lease %v is not positive", lease)
+	}
 	if max <= 0 {
 		return nil, nil
 	}

@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -59,12 +60,15 @@ func Run(t *testing.T, newInbox NewInbox) {
 		{"StoreAndGet", testStoreAndGet},
 		{"StoreSetsState", testStoreSetsState},
 		{"StoreCopies", testStoreCopies},
+		{"StoreLeavesEntry", testStoreLeavesEntry},
+		{"StoreBadEntry", testStoreBadEntry},
 		{"StoreDuplicate", testStoreDuplicate},
 		{"StoreConcurrentSameKey", testStoreConcurrentSameKey},
 		{"StoreConcurrentKeys", testStoreConcurrentKeys},
 		{"GetNotFound", testGetNotFound},
 		{"Lease", testLease},
 		{"LeaseMax", testLeaseMax},
+		{"LeaseNotPositive", testLeaseNotPositive},
 		{"LeaseOrder", testLeaseOrder},
 		{"LeaseExpiry", testLeaseExpiry},
 		{"LeaseExclusiveConcurrent", testLeaseExclusiveConcurrent},
@@ -293,6 +297,69 @@ func testStoreCopies(t *testing.T, s *suite) {
 	requireSameData(t, want, s.get(t, "k"))
 }
 
+func testStoreLeavesEntry(t *testing.T, s *suite) {
+	// Store reads the caller's entry and leaves it as it was: the state
+	// fields it sets are the stored copy's, and a zero ReceivedAt stays
+	// zero in the caller's value.
+	for _, tc := range []struct {
+		name string
+		e    *webhook.InboxEntry
+	}{
+		{"full", entry("full", 0)},
+		{"stale state", func() *webhook.InboxEntry {
+			e := entry("stale", 0)
+			e.State, e.Attempts, e.LastError = webhook.InboxDead, 7, "stale"
+			e.NextAttempt, e.LeaseUntil, e.UpdatedAt = start.Add(time.Hour), start.Add(time.Hour), start.Add(-time.Hour)
+			return e
+		}()},
+		{"unreceived", &webhook.InboxEntry{Key: "unreceived", Source: event.SourceSeries, Body: []byte("a=1")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := copyEntry(tc.e)
+			s.store(t, tc.e)
+			require.Equal(t, before, *tc.e, "Store changed the caller's entry")
+			// A duplicate leaves it as it was too.
+			ok, err := s.ib.Store(s.ctx, tc.e)
+			require.NoError(t, err)
+			require.False(t, ok)
+			require.Equal(t, before, *tc.e, "a duplicate Store changed the caller's entry")
+		})
+	}
+}
+
+// copyEntry returns a copy of e sharing no memory with it.
+func copyEntry(e *webhook.InboxEntry) webhook.InboxEntry {
+	c := *e
+	c.Header = e.Header.Clone()
+	c.Body = bytes.Clone(e.Body)
+	c.Meta = maps.Clone(e.Meta)
+	return c
+}
+
+func testStoreBadEntry(t *testing.T, s *suite) {
+	// A nil entry, or one without a key, is the caller's mistake: an
+	// error, never a panic, and nothing stored.
+	for _, tc := range []struct {
+		name string
+		e    *webhook.InboxEntry
+	}{
+		{"nil", nil},
+		{"no key", &webhook.InboxEntry{Source: event.SourceStandard, ID: "msg_1", Body: []byte("{}")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ok bool
+			var err error
+			require.NotPanics(t, func() { ok, err = s.ib.Store(s.ctx, tc.e) }, "Store")
+			require.Error(t, err, "Store")
+			require.False(t, ok, "Store reported stored")
+		})
+	}
+	require.Equal(t, webhook.InboxStats{}, s.stats(t), "a refused Store stored something")
+	// The inbox still works.
+	s.store(t, entry("k", 0))
+	s.leaseOne(t, "k", time.Minute)
+}
+
 func testStoreDuplicate(t *testing.T, s *suite) {
 	// A key is stored once in every state, until it is purged.
 	for _, end := range []string{"pending", "leased", "retrying", "done", "dead"} {
@@ -451,6 +518,27 @@ func testLeaseMax(t *testing.T, s *suite) {
 	rest := s.lease(t, 10, time.Minute)
 	require.Equal(t, []string{"k2", "k3", "k4"}, keys(rest))
 	s.requireNothingDue(t)
+}
+
+func testLeaseNotPositive(t *testing.T, s *suite) {
+	// A lease must be positive: one of zero or less would hold nothing,
+	// the delivery due again at once while its worker runs. Handler.Run
+	// never asks for one (WithDedupeTimes refuses it), so it is the
+	// caller's mistake: an error, whatever max is, and nothing leased.
+	s.store(t, entry("k", 0))
+	for _, d := range []time.Duration{0, -time.Nanosecond, -time.Minute} {
+		for _, max := range []int{10, 0, -1} {
+			ls, err := s.ib.Lease(s.ctx, max, d)
+			require.Error(t, err, "Lease(%d, %v)", max, d)
+			require.Empty(t, keys(ls), "Lease(%d, %v)", max, d)
+		}
+	}
+	got := s.get(t, "k")
+	require.Equal(t, webhook.InboxPending, got.State, "a refused Lease leased")
+	require.Zero(t, got.Attempts, "a refused Lease counted an attempt")
+	l := s.leaseOne(t, "k", time.Nanosecond)
+	require.Equal(t, 1, l.Entry.Attempts)
+	require.True(t, l.Entry.LeaseUntil.After(s.now()), "LeaseUntil %v of the shortest lease is not after now %v", l.Entry.LeaseUntil, s.now())
 }
 
 func testLeaseOrder(t *testing.T, s *suite) {

@@ -177,22 +177,21 @@ func (ib *Inbox) intReply(reply any, err error) (int64, error) {
 // Key names under base.
 func (ib *Inbox) k(name string) string { return ib.base + name }
 
-// Store implements webhook.Inbox. It sets e's State, Attempts,
-// NextAttempt, LeaseUntil, LastError and UpdatedAt, and ReceivedAt when
-// it is zero. It returns once Redis has applied the write; how durable
-// that is depends on Redis's persistence settings (see the repository
-// README's "The inbox across replicas").
+// Store implements webhook.Inbox. It returns once Redis has applied the
+// write; how durable that is depends on Redis's persistence settings (see
+// the repository README's "The inbox across replicas").
 func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) {
-	if e.Key == "" {
-		return false, errors.New("redisstore: inbox: store: empty key")
+	if e == nil || e.Key == "" {
+		return false, errors.New("redisstore: inbox: store: an entry needs a key")
 	}
 	now := ib.now()
-	if e.ReceivedAt.IsZero() {
-		e.ReceivedAt = now
+	received := e.ReceivedAt
+	if received.IsZero() {
+		received = now
 	}
 	fields := []any{
 		"k", e.Key, "src", string(e.Source), "id", e.ID,
-		"ts", nsString(e.Timestamp), "recv", nsString(e.ReceivedAt), "recvus", usString(e.ReceivedAt),
+		"ts", nsString(e.Timestamp), "recv", nsString(received), "recvus", usString(received),
 		"st", string(webhook.InboxPending), "att", "0", "next", nsString(now),
 		"lease", "", "leasems", "", "tok", "", "err", "", "upd", nsString(now),
 	}
@@ -213,7 +212,7 @@ func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error)
 		}
 		fields = append(fields, "meta", b)
 	}
-	args := append([]any{ib.base, e.Key, usString(e.ReceivedAt), ib.capacity, newToken()}, fields...)
+	args := append([]any{ib.base, e.Key, usString(received), ib.capacity, newToken()}, fields...)
 	keys := []string{ib.k("q"), ib.k("new"), ib.k("retry"), ib.k("leased"), ib.k("all")}
 	reply, err := ib.intReply(ib.batch.run(ctx, ib.store, keys, args...))
 	if err != nil {
@@ -221,8 +220,6 @@ func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error)
 	}
 	switch reply {
 	case 1:
-		e.State, e.Attempts, e.NextAttempt = webhook.InboxPending, 0, now
-		e.LeaseUntil, e.LastError, e.UpdatedAt = time.Time{}, "", now
 		return true, nil
 	case 0:
 		return false, nil

@@ -225,6 +225,9 @@ func (s *Store) markInserted(tx *wtx, chunk []*storeRow, from, to int64) error {
 // returns once committed, without waiting for a sync (see the package
 // doc), as do Complete, Retry and Kill.
 func (s *Store) Lease(ctx context.Context, max int, lease time.Duration) ([]webhook.InboxLease, error) {
+	if lease <= 0 {
+		return nil, fmt.Errorf("sqlitestore: Lease: lease %v is not positive", lease)
+	}
 	if max <= 0 {
 		return nil, nil
 	}
