@@ -170,6 +170,14 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (str
 
 // Commit implements webhook.Deduper. The retention is rounded up to whole
 // milliseconds; a retention that is not positive is an error.
+//
+// A Commit that go-redis sends again after losing its reply (the
+// connection broke after Redis ran it) finds the key done and returns
+// webhook.ErrNotOwner, though the message is recorded processed: the
+// value "done" names no holder, and it must stay "done" for other
+// versions of this package on other replicas, so the call sent again
+// cannot be told from a holder whose lease ran out while another
+// processed and committed the message. The handler only logs the error.
 func (s *Store) Commit(ctx context.Context, key, token string, retention time.Duration) error {
 	ms, err := millis(retention)
 	if err != nil {
@@ -178,7 +186,10 @@ func (s *Store) Commit(ctx context.Context, key, token string, retention time.Du
 	return s.ifOwner(ctx, "commit", s.commit, key, token, ms)
 }
 
-// Release implements webhook.Deduper.
+// Release implements webhook.Deduper. Like a Commit, a Release that
+// go-redis sends again after losing its reply finds no claim of its
+// token, the first run having dropped it, and returns
+// webhook.ErrNotOwner.
 func (s *Store) Release(ctx context.Context, key, token string) error {
 	return s.ifOwner(ctx, "release", s.release, key, token)
 }
