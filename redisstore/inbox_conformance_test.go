@@ -24,13 +24,11 @@ func TestInboxConformance(t *testing.T) {
 	})
 }
 
-// TestInboxConformanceCluster runs the suite on Redis Cluster, named by
-// WEBHOOK_REDIS_CLUSTER_ADDR (scripts/redis-test.sh starts a one-node
-// cluster holding every slot), through go-redis's cluster client. A node
-// that holds every slot lets a script touch keys of any of them, so
-// each subtest also checks that every key it left hashes to one slot: on
-// a cluster of several nodes, a key of another slot would fail.
-func TestInboxConformanceCluster(t *testing.T) {
+// clusterClient is a cluster client of the Redis Cluster named by
+// WEBHOOK_REDIS_CLUSTER_ADDR, which answers a ping, closed when the test
+// ends.
+func clusterClient(t *testing.T) *redis.ClusterClient {
+	t.Helper()
 	addr := os.Getenv("WEBHOOK_REDIS_CLUSTER_ADDR")
 	if addr == "" {
 		if os.Getenv("CI") == "true" {
@@ -43,6 +41,17 @@ func TestInboxConformanceCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, client.Ping(ctx).Err(), "ping WEBHOOK_REDIS_CLUSTER_ADDR")
+	return client
+}
+
+// TestInboxConformanceCluster runs the suite on Redis Cluster, named by
+// WEBHOOK_REDIS_CLUSTER_ADDR (scripts/redis-test.sh starts a one-node
+// cluster holding every slot), through go-redis's cluster client. A node
+// that holds every slot lets a script touch keys of any of them, so
+// each subtest also checks that every key it left hashes to one slot: on
+// a cluster of several nodes, a key of another slot would fail.
+func TestInboxConformanceCluster(t *testing.T) {
+	client := clusterClient(t)
 	inboxtest.Run(t, func(t *testing.T, now func() time.Time) webhook.Inbox {
 		prefix := fmt.Sprintf("webhooktest:%s:%d:", t.Name(), time.Now().UnixNano())
 		t.Cleanup(func() {

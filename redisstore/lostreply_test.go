@@ -186,14 +186,7 @@ func TestInboxReplyLost(t *testing.T) {
 			p := startReplyCutter(t, redisOptions(t).Addr)
 			ib, err := NewInbox(cutterClient(t, p), WithInboxPrefix(prefix), WithInboxClock(clock.Now))
 			require.NoError(t, err)
-			// Redis has every script, so the command whose reply is lost
-			// is the one that ran it, not a NOSCRIPT refusal.
-			_, err = ib.Store(ctx, entry("standard:msg_warm"))
-			require.NoError(t, err)
-			warm, err := ib.Lease(ctx, 1, time.Minute)
-			require.NoError(t, err)
-			require.Len(t, warm, 1)
-			require.NoError(t, ib.Complete(ctx, warm[0].Entry.Key, warm[0].Token))
+			warmScripts(t, ib)
 
 			const key = "standard:msg_lost"
 			if op == "store" {
@@ -272,13 +265,7 @@ func TestInboxRepliesLost(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	ib, err := NewInbox(client, WithInboxPrefix(prefix))
 	require.NoError(t, err)
-	// Redis has every script first (a NOSCRIPT refusal runs nothing).
-	_, err = ib.Store(ctx, entry("standard:msg_warm"))
-	require.NoError(t, err)
-	warm, err := ib.Lease(ctx, 1, time.Minute)
-	require.NoError(t, err)
-	require.Len(t, warm, 1)
-	require.NoError(t, ib.Complete(ctx, warm[0].Entry.Key, warm[0].Token))
+	warmScripts(t, ib)
 	p.every.Store(5)
 
 	const deliveries, senders, workers = 200, 8, 4
@@ -373,4 +360,18 @@ func TestInboxReplayRunTwice(t *testing.T) {
 	got, err = ib.Get(ctx, key)
 	require.NoError(t, err)
 	require.Equal(t, webhook.InboxPending, got.State)
+}
+
+// warmScripts runs a delivery through ib, so that Redis has every script
+// the test's calls use and the command whose reply is lost is the one
+// that ran a script, not a NOSCRIPT refusal, which runs nothing.
+func warmScripts(t *testing.T, ib *Inbox) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := ib.Store(ctx, entry("standard:msg_warm"))
+	require.NoError(t, err)
+	warm, err := ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, warm, 1)
+	require.NoError(t, ib.Complete(ctx, warm[0].Entry.Key, warm[0].Token))
 }

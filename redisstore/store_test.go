@@ -219,15 +219,7 @@ func TestLifecycle(t *testing.T) {
 // TestInboxConformanceCluster) through go-redis's cluster client: each
 // script touches its one key.
 func TestLifecycleCluster(t *testing.T) {
-	addr := os.Getenv("WEBHOOK_REDIS_CLUSTER_ADDR")
-	if addr == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("WEBHOOK_REDIS_CLUSTER_ADDR not set: CI must run these tests against a Redis Cluster (scripts/redis-test.sh starts one)")
-		}
-		t.Skip("WEBHOOK_REDIS_CLUSTER_ADDR not set; run scripts/redis-test.sh")
-	}
-	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}})
-	t.Cleanup(func() { client.Close() })
+	client := clusterClient(t)
 	for _, tc := range lifecycle {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
