@@ -25,92 +25,68 @@ import (
 // with the same arguments, and its second run must answer as the first
 // would have.
 type replyCutter struct {
-	addr   string
-	ln     net.Listener
+	*proxy
 	marker atomic.Pointer[[]byte]
 	every  atomic.Int32 // with n > 0, every nth script call loses its reply
 	calls  atomic.Int32
 	sent   sync.Map     // the calls cut, by their bytes: a call sent again is not cut again
 	cut    atomic.Int32 // connections cut
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
 }
 
 func startReplyCutter(t *testing.T, target string) *replyCutter {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &replyCutter{addr: ln.Addr().String(), ln: ln}
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	p.wg.Go(func() {
+	p := &replyCutter{}
+	p.proxy = startProxyWith(t, "127.0.0.1:0", target, p.forward)
+	return p
+}
+
+// forward moves c's commands to up and up's replies to c, cutting both
+// connections instead of passing on the reply to a command chosen to lose
+// it.
+func (p *replyCutter) forward(wg *sync.WaitGroup, c, up net.Conn) {
+	var cutting atomic.Bool
+	wg.Go(func() {
+		defer up.Close()
+		buf := make([]byte, 64<<10)
 		for {
-			c, err := ln.Accept()
+			n, err := c.Read(buf)
+			if n > 0 {
+				if m := p.marker.Load(); m != nil && bytes.Contains(buf[:n], *m) && p.marker.CompareAndSwap(m, nil) {
+					cutting.Store(true) // before Redis can answer
+				}
+				if e := p.every.Load(); e > 0 && bytes.Contains(buf[:n], []byte("evalsha")) && p.calls.Add(1)%e == 0 {
+					if _, again := p.sent.LoadOrStore(string(buf[:n]), true); !again {
+						cutting.Store(true)
+					}
+				}
+				if _, werr := up.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
 			if err != nil {
 				return
 			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			var cutting atomic.Bool
-			p.wg.Go(func() {
-				defer up.Close()
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if m := p.marker.Load(); m != nil && bytes.Contains(buf[:n], *m) && p.marker.CompareAndSwap(m, nil) {
-							cutting.Store(true) // before Redis can answer
-						}
-						if e := p.every.Load(); e > 0 && bytes.Contains(buf[:n], []byte("evalsha")) && p.calls.Add(1)%e == 0 {
-							if _, again := p.sent.LoadOrStore(string(buf[:n]), true); !again {
-								cutting.Store(true)
-							}
-						}
-						if _, werr := up.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			})
-			p.wg.Go(func() {
-				defer c.Close()
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := up.Read(buf)
-					if n > 0 && cutting.Load() {
-						p.cut.Add(1)
-						return // the reply is lost with the connection
-					}
-					if n > 0 {
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			})
 		}
 	})
-	return p
+	wg.Go(func() {
+		defer c.Close()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := up.Read(buf)
+			if n > 0 && cutting.Load() {
+				p.cut.Add(1)
+				return // the reply is lost with the connection
+			}
+			if n > 0 {
+				if _, werr := c.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
 }
 
 // arm makes the next command mentioning marker lose its reply.

@@ -565,6 +565,15 @@ type proxy struct {
 // startProxy forwards connections on addr to target until stop or the end
 // of the test.
 func startProxy(t *testing.T, addr, target string) *proxy {
+	return startProxyWith(t, addr, target, func(wg *sync.WaitGroup, c, up net.Conn) {
+		wg.Go(func() { io.Copy(up, c); up.Close() })
+		wg.Go(func() { io.Copy(c, up); c.Close() })
+	})
+}
+
+// startProxyWith is startProxy with the bytes of each pair of connections
+// (the client's c, Redis's up) moved by goroutines forward starts on wg.
+func startProxyWith(t *testing.T, addr, target string, forward func(wg *sync.WaitGroup, c, up net.Conn)) *proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
@@ -584,8 +593,7 @@ func startProxy(t *testing.T, addr, target string) *proxy {
 			if !p.track(c, up) {
 				return
 			}
-			p.wg.Go(func() { io.Copy(up, c); up.Close() })
-			p.wg.Go(func() { io.Copy(c, up); c.Close() })
+			forward(&p.wg, c, up)
 		}
 	})
 	return p
