@@ -459,10 +459,12 @@ func WithDedupeFailClosed() Option {
 //	     KeyHint.AppID its keys were chosen by
 //	503  the bodies in progress hold WithMaxBodyMemory already (Retry-After)
 //	415  a Content-Type the source never sends (checked before reading)
-//	400  verified but not decodable; an Intercom id over 256 bytes
+//	400  verified but not decodable; an Intercom id over 256 bytes; a
+//	     body that ends before its Content-Length or runs past it
 //	409  the same message id is in flight in another request
 //	500  a callback failed or panicked; the dedupe store failed and
-//	     WithDedupeFailClosed is set
+//	     WithDedupeFailClosed is set; the WithKeyFunc function failed or
+//	     gave unusable keys (ErrKeyFunc), in inbox mode too
 //
 // A callback may choose another status with a StatusError.
 //

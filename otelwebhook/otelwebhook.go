@@ -10,7 +10,7 @@
 //
 //	obs, err := otelwebhook.New() // the global TracerProvider and MeterProvider
 //	h, err := webhook.NewHandler(webhook.WithSecrets(secret), webhook.WithObserver(obs))
-//	http.Handle("POST /webhooks", otelhttp.NewHandler(h, "webhook"))
+//	http.Handle("/webhooks", otelhttp.NewHandler(h, "webhook")) // every method: Intercom checks the URL with HEAD
 //
 // # Traces
 //

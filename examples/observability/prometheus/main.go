@@ -75,7 +75,7 @@ func run(out io.Writer) (http.Handler, error) {
 	}
 	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error { return nil })
 	mux := http.NewServeMux()
-	mux.Handle("POST /webhooks", h)
+	mux.Handle("/webhooks", h) // every method: the handler answers HEAD and 405s the rest
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
