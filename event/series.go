@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"mime"
 	"strings"
+
+	"github.com/inhook/webhook/internal/jsonread"
 )
 
 // Media types of the two bodies a Series webhook block can send.
@@ -149,30 +151,20 @@ func unescapeForm(b []byte, off int) (string, error) {
 		case '+':
 			out = append(out, ' ')
 		case '%':
-			if i+2 >= len(b) || !isHex(b[i+1]) || !isHex(b[i+2]) {
+			var hi, lo byte = 0xff, 0xff
+			if i+2 < len(b) {
+				hi, lo = jsonread.HexValue(b[i+1]), jsonread.HexValue(b[i+2])
+			}
+			if hi == 0xff || lo == 0xff {
 				return "", &DecodeError{Err: ErrInvalidForm, Fault: "'%' not followed by two hexadecimal digits", Offset: int64(off + i)}
 			}
-			out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))
+			out = append(out, hi<<4|lo)
 			i += 2
 		default:
 			out = append(out, c)
 		}
 	}
 	return string(out), nil
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
 }
 
 // Decode stores the fields in v, which must be a non-nil pointer, as

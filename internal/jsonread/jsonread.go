@@ -168,7 +168,7 @@ func (r *Reader) scanString() (decode, ok bool) {
 					return false, false
 				}
 				for _, h := range b[i+2 : i+6] {
-					if hexValue(h) == 0xff {
+					if HexValue(h) == 0xff {
 						return false, false
 					}
 				}
@@ -257,7 +257,7 @@ func DecodeString(raw []byte) string {
 }
 
 func hex4(b []byte) rune {
-	return rune(hexValue(b[0]))<<12 | rune(hexValue(b[1]))<<8 | rune(hexValue(b[2]))<<4 | rune(hexValue(b[3]))
+	return rune(HexValue(b[0]))<<12 | rune(HexValue(b[1]))<<8 | rune(HexValue(b[2]))<<4 | rune(HexValue(b[3]))
 }
 
 // Number reads a number and returns its text, checking the grammar.
@@ -377,8 +377,8 @@ func (r *Reader) Skip(depth int) bool {
 	return ok
 }
 
-// hexValue returns the value of the hex digit c, or 0xff.
-func hexValue(c byte) byte {
+// HexValue returns the value of the hex digit c, or 0xff.
+func HexValue(c byte) byte {
 	switch {
 	case c >= '0' && c <= '9':
 		return c - '0'
