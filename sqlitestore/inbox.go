@@ -257,7 +257,7 @@ func (s *Store) Lease(ctx context.Context, max int, lease time.Duration) ([]webh
 		for _, c := range cands {
 			tx.move(bucketOf(c.e.State, c.e.Attempts), bucketLeased, 1)
 			token := newToken()
-			if _, err := tx.s.stmt.lease.ExecContext(tx.ctx, farNanos(until), token, nanos(now), c.rowid); err != nil {
+			if _, err := tx.s.stmt.lease.ExecContext(tx.ctx, nanos(until), token, nanos(now), c.rowid); err != nil {
 				return nil, err
 			}
 			c.e.State = webhook.InboxLeased
@@ -306,7 +306,7 @@ func (s *Store) Complete(ctx context.Context, key, token string) error {
 // lastErr.
 func (s *Store) Retry(ctx context.Context, key, token string, next time.Time, lastErr string) error {
 	return s.settle(ctx, key, bucketRetrying, func(tx *wtx, now int64) (sql.Result, error) {
-		return tx.s.stmt.retry.ExecContext(tx.ctx, farNanos(next), lastErr, now, key, token)
+		return tx.s.stmt.retry.ExecContext(tx.ctx, nanos(next), lastErr, now, key, token)
 	})
 }
 
@@ -563,20 +563,12 @@ func scanEntry(r scanner, rowid *int64, e *webhook.InboxEntry) error {
 	return nil
 }
 
-// nanos is t in unix nanoseconds, 0 for the zero time.
+// nanos is t in unix nanoseconds, 0 for the zero time. A time past what
+// an int64 of nanoseconds holds (the year 2262: a lease's end or a retry's
+// due time a caller's Duration ahead) saturates instead of wrapping round
+// into the past, which would end a lease before its callback began or
+// make a retry due at once.
 func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-// farNanos is nanos for a time a caller's Duration ahead (a lease's end,
-// a retry's due time), which may lie past what an int64 of nanoseconds
-// holds (the year 2262): such a time saturates instead of wrapping round
-// into the past, which would end a lease before its callback began or make
-// a retry due at once.
-func farNanos(t time.Time) int64 {
 	switch {
 	case t.IsZero():
 		return 0
