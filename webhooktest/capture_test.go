@@ -28,10 +28,10 @@ func capturedFS(t testing.TB, headers string) fstest.MapFS {
 	}
 }
 
-func signedHeaders(t testing.TB, at time.Time) string {
+func signedHeaders(t testing.TB, secret string, at time.Time) string {
 	t.Helper()
 	body := webhooktest.Fixture("jam/jam.created.maximal.json")
-	sig, err := webhooktest.SignStandard(webhooktest.Secret, "msg_1", at, body)
+	sig, err := webhooktest.SignStandard(secret, "msg_1", at, body)
 	require.NoError(t, err)
 	return "# captured by webhook serve --inspect: POST /hook, answered 200\n" +
 		"# received: " + at.Add(2*time.Second).UTC().Format(time.RFC3339Nano) + "\n" +
@@ -47,9 +47,10 @@ func TestReadCapture(t *testing.T) {
 		wantStatus          int
 		wantType            string
 	}{
-		{name: "verifies at its arrival time", headers: signedHeaders(t, at), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created"},
-		{name: "a changed signature is refused", headers: signedHeaders(t, at) + "Webhook-Signature: v1,AAAA\n", file: "jam/jam.created.msg_1.json", wantStatus: http.StatusUnauthorized},
+		{name: "verifies at its arrival time", headers: signedHeaders(t, webhooktest.Secret, at), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created"},
+		{name: "another key's signature is refused", headers: signedHeaders(t, "whsec_b3RoZXIta2V5LWZvci1yb3RhdGlvbi10ZXN0cw==", at), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusUnauthorized},
 		{name: "no headers file", headers: "", file: "jam/other.json", wantErr: "file does not exist"},
+		{name: "a repeated signature is refused", headers: signedHeaders(t, webhooktest.Secret, at) + "Webhook-Signature: v1,AAAA\n", file: "jam/jam.created.msg_1.json", wantStatus: http.StatusUnauthorized},
 		{name: "bad received line", headers: "# received: yesterday\n", file: "jam/jam.created.msg_1.json", wantErr: "line 1"},
 		{name: "not a header line", headers: "{\"a\":1}\n", file: "jam/jam.created.msg_1.json", wantErr: "not \"Name: value\""},
 	}

@@ -55,8 +55,10 @@ func WithMethod(method string) RequestOption { return func(r *request) { r.metho
 // WithContentType sets Content-Type (default application/json).
 func WithContentType(ct string) RequestOption { return func(r *request) { r.contentType = ct } }
 
-// WithHeader adds a header, after signing: use it to add noise or to
-// override a signature header.
+// WithHeader sets a header after signing, replacing the value the builder
+// gave it: use it to send a wrong or malformed signature, id or token, or
+// another Content-Type, or to add noise. Given again for the same key, it
+// adds a value, for a test of a repeated header.
 func WithHeader(key, value string) RequestOption {
 	return func(r *request) { r.header.Add(key, value) }
 }
@@ -69,8 +71,8 @@ func options(body []byte, opts []RequestOption) *request {
 	return c
 }
 
-// build returns the request for body with sig, the sender's headers, set
-// before the headers of WithHeader.
+// build returns the request for body with sig, the sender's headers,
+// which the headers of WithHeader replace.
 func (c *request) build(body []byte, sig http.Header) *http.Request {
 	r := httptest.NewRequest(c.method, c.target, bytes.NewReader(body))
 	r.Header.Set("Content-Type", c.contentType)
@@ -78,7 +80,7 @@ func (c *request) build(body []byte, sig http.Header) *http.Request {
 		r.Header[k] = vs
 	}
 	for k, vs := range c.header {
-		r.Header[k] = append(r.Header[k], vs...)
+		r.Header[k] = append([]string(nil), vs...)
 	}
 	return r
 }

@@ -208,3 +208,67 @@ func TestExtraSecrets(t *testing.T) {
 		require.NoError(t, err, "secret %d", i)
 	}
 }
+
+// TestWithHeaderFaults: WithHeader replaces a header the builder set, so a
+// test that sends a wrong signature gets the fault it asks for, not a
+// repeated header; given twice for one key it repeats the header.
+func TestWithHeaderFaults(t *testing.T) {
+	body := []byte(`{"jamId":"0d6f3c1e-2b4a-4f5d-8e9c-7a1b2c3d4e5f","teamId":"team_1"}`)
+	intercomBody := webhooktest.Fixture("intercom/ping.json")
+	const other = "whsec_b3RoZXIta2V5LWZvci1yb3RhdGlvbi10ZXN0cw=="
+	otherSig, err := webhooktest.SignStandard(other, webhooktest.MessageID(body), webhooktest.Time(), body)
+	require.NoError(t, err)
+	stamped := webhooktest.StampIntercom(intercomBody, webhooktest.Time())
+	tests := []struct {
+		name   string
+		req    *http.Request
+		status int
+		is     error // what the error hook's error wraps; nil for none
+		header string
+		values []string // the header's values in the request
+	}{
+		{"another key's signature", webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithHeader("Webhook-Signature", otherSig)),
+			401, webhook.ErrNoMatchingSignature, "Webhook-Signature", []string{otherSig}},
+		{"a malformed signature", webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithHeader("webhook-signature", "v1,not base64!")),
+			401, webhook.ErrInvalidHeaders, "Webhook-Signature", []string{"v1,not base64!"}},
+		{"another id than the signed one", webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithSvixHeaders(), webhooktest.WithHeader("Svix-Id", "msg_other")),
+			401, webhook.ErrNoMatchingSignature, "Svix-Id", []string{"msg_other"}},
+		{"a repeated signature header", webhooktest.NewStandardRequest(webhooktest.Secret, body,
+			webhooktest.WithHeader("Webhook-Signature", otherSig), webhooktest.WithHeader("Webhook-Signature", otherSig)),
+			401, webhook.ErrInvalidHeaders, "Webhook-Signature", []string{otherSig, otherSig}},
+		{"another client secret's Intercom signature", webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody, webhooktest.WithTime(webhooktest.Time()),
+			webhooktest.WithHeader("X-Hub-Signature", webhooktest.SignIntercom("7d2e9a41-c3b8-4f50-9e61-28a4d7c0b3f5", stamped))),
+			401, webhook.ErrNoMatchingSignature, "X-Hub-Signature", []string{webhooktest.SignIntercom("7d2e9a41-c3b8-4f50-9e61-28a4d7c0b3f5", stamped)}},
+		{"a wrong Series token", webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, []byte(`{"name":"Dana"}`),
+			webhooktest.WithHeader(webhooktest.SeriesHeader, "series-wrong-token-0000000")),
+			401, webhook.ErrNoMatchingSignature, webhooktest.SeriesHeader, []string{"series-wrong-token-0000000"}},
+		{"a Content-Type the source never sends", webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithHeader("Content-Type", "text/plain")),
+			415, webhook.ErrUnsupportedMediaType, "Content-Type", []string{"text/plain"}},
+		{"noise beside the signature", webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithHeader("X-Request-Id", "r1"), webhooktest.WithHeader("X-Request-Id", "r2")),
+			200, nil, "X-Request-Id", []string{"r1", "r2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.values, tt.req.Header.Values(tt.header))
+			h, err := webhook.NewHandler(
+				webhook.WithSecrets(webhooktest.Secret),
+				webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+				webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
+				webhook.WithClock(webhooktest.Time),
+				webhook.WithLogger(slog.New(slog.DiscardHandler)),
+			)
+			require.NoError(t, err)
+			h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })
+			var got error
+			h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) { got = err })
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, tt.req)
+			require.Equal(t, tt.status, w.Code)
+			if tt.is == nil {
+				require.NoError(t, got)
+				return
+			}
+			require.ErrorIs(t, got, tt.is)
+		})
+	}
+}
