@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +78,15 @@ func StampIntercom(body []byte, t time.Time) []byte {
 			end := dec.InputOffset()
 			spans = append(spans, span{end - int64(len(v)), end})
 		}
+	}
+	// The object must end, and nothing but space follow it: a body cut
+	// short or followed by more is not one, and a test sending it means
+	// those bytes.
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return body
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return body
 	}
 	out := make([]byte, 0, len(body)+8)
 	last := int64(0)

@@ -1,0 +1,67 @@
+package webhooktest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// TestStampIntercom: only the top-level created_at and first_sent_at of a
+// JSON object change, byte for byte in place; any other body is returned
+// as it came, a body cut short or followed by more bytes included.
+func TestStampIntercom(t *testing.T) {
+	at := time.Unix(1795510800, 0)
+	tests := []struct{ name, body, want string }{
+		{"both, spaced", "{\"created_at\" : 1 ,\n\t\"first_sent_at\":  2  }", "{\"created_at\" : 1795510800 ,\n\t\"first_sent_at\":  1795510800  }"},
+		{"nested ones stay", `{"data":{"item":{"created_at":5}},"created_at":null}`, `{"data":{"item":{"created_at":5}},"created_at":1795510800}`},
+		{"absent keys are not added", `{"topic":"ping"}`, `{"topic":"ping"}`},
+		{"trailing space", "{\"created_at\":1}\n", "{\"created_at\":1795510800}\n"},
+		{"cut short", `{"created_at":1,"topic":"pi`, `{"created_at":1,"topic":"pi`},
+		{"cut after a value", `{"created_at":1`, `{"created_at":1`},
+		{"bytes after the object", `{"created_at":1}x`, `{"created_at":1}x`},
+		{"two objects", `{"created_at":1} {"created_at":2}`, `{"created_at":1} {"created_at":2}`},
+		{"an array", `[{"created_at":1}]`, `[{"created_at":1}]`},
+		{"empty", ``, ``},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, string(webhooktest.StampIntercom([]byte(tt.body), at)))
+		})
+	}
+}
+
+// FuzzStampIntercom: a body that is not a JSON object comes back as it
+// came; a JSON object comes back a JSON object with the same members,
+// but created_at and first_sent_at, where present, at t.
+func FuzzStampIntercom(f *testing.F) {
+	for _, name := range webhooktest.FixtureNames() {
+		f.Add(webhooktest.Fixture(name), int64(webhooktest.Unix))
+	}
+	f.Add([]byte(`{"created_at":1`), int64(0))
+	f.Add([]byte(`{"created_at":1}{}`), int64(-5))
+	f.Add([]byte(` {"created\u005fat":"x","first_sent_at":[1,{"a":2}]} `), int64(1e12))
+	f.Fuzz(func(t *testing.T, body []byte, sec int64) {
+		in := bytes.Clone(body)
+		out := webhooktest.StampIntercom(body, time.Unix(sec, 0))
+		require.Equal(t, in, body, "the body given is not changed")
+		var before map[string]json.RawMessage
+		if !json.Valid(body) || json.Unmarshal(body, &before) != nil || before == nil {
+			require.Equal(t, body, out, "not a JSON object: returned as it came")
+			return
+		}
+		var after map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(out, &after), "%q", out)
+		require.Len(t, after, len(before))
+		for k, v := range before {
+			if k == "created_at" || k == "first_sent_at" {
+				v = json.RawMessage(strconv.FormatInt(sec, 10))
+			}
+			require.Equal(t, string(v), string(after[k]), k)
+		}
+	})
+}
