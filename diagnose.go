@@ -34,7 +34,8 @@ type Diagnosis struct {
 	// is ahead of the sender's. Zero when Timestamp is.
 	Skew time.Duration
 	// BodyLen is how many body bytes were read; -1 when the request was
-	// refused before its body was read.
+	// refused before its body was read. A body that runs past its
+	// Content-Length is read to one byte past it.
 	BodyLen int
 	// ContentLength is the length the request declared (its
 	// Content-Length header), -1 when it declared none.
@@ -179,10 +180,18 @@ func diagnoseVerify(src event.Source, r *http.Request, body []byte, kr *keyring,
 	return dg
 }
 
-// diagnoseRead explains a body that could not be read whole.
+// diagnoseRead explains a body that could not be read whole: one that
+// ended before its Content-Length, or ran past it (a middleware replaced
+// it and kept Request.ContentLength; reading stopped one byte past).
 func diagnoseRead(src event.Source, r *http.Request, err error, now time.Time) *Diagnosis {
 	var sb *shortBodyError
-	if !errors.As(err, &sb) {
+	switch {
+	case errors.Is(err, errLongerThanDeclared):
+		dg := &Diagnosis{BodyLen: int(r.ContentLength + 1), ContentLength: r.ContentLength}
+		dg.diagnoseHeaders(src, r.Header, now)
+		dg.Hint, dg.Evidence = HintLengthMismatch, "the body runs past its Content-Length "+strconv.FormatInt(r.ContentLength, 10)
+		return dg
+	case !errors.As(err, &sb):
 		return nil
 	}
 	dg := &Diagnosis{BodyLen: int(sb.got), ContentLength: sb.declared}

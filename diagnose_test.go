@@ -94,6 +94,17 @@ func empties(next http.Handler) http.Handler {
 	})
 }
 
+// lengthens hands on a longer body than the one sent, as a middleware
+// that rewrites it does, keeping Request.ContentLength.
+func lengthens(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		b = bytes.Replace(b, []byte("Dana"), []byte("Mallory"), 1)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		next.ServeHTTP(w, r)
+	})
+}
+
 // reencodes parses the JSON body and hands on its re-encoding.
 func reencodes(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -154,6 +165,9 @@ func TestDiagnosisPerMistake(t *testing.T) {
 		{name: "body emptied by a middleware", opts: both, through: empties,
 			send:   func(t *testing.T) sent { return signedJam(t, webhooktest.Secret, jamBody, at) },
 			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintEmptyBody, words: `"body_len":0`},
+		{name: "body lengthened by a middleware", opts: both, through: lengthens,
+			send:   func(t *testing.T) sent { return signedJam(t, webhooktest.Secret, jamBody, at) },
+			status: 400, reason: webhook.ReasonOther, hint: webhook.HintLengthMismatch, words: "runs past its Content-Length " + strconv.Itoa(len(jamBody))},
 		{name: "gzip-encoded body", opts: both,
 			send: func(t *testing.T) sent {
 				s := signedJam(t, webhooktest.Secret, jamBody, at)
