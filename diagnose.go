@@ -116,7 +116,7 @@ func (dg *Diagnosis) diagnoseHeaders(src event.Source, hd http.Header, now time.
 		dg.MessageID = clip(id)
 		if sec, ok := parseUnix(ts); ok {
 			dg.Timestamp = time.Unix(sec, 0)
-			dg.Skew = now.Sub(dg.Timestamp).Round(time.Second)
+			dg.Skew = max(now.Sub(dg.Timestamp), -maxSkew).Round(time.Second)
 		}
 		n := 0
 		for entry, rest := nextEntry(sigs); (entry != "" || rest != "") && n < maxSignatures; entry, rest = nextEntry(rest) {
@@ -139,6 +139,12 @@ func (dg *Diagnosis) diagnoseHeaders(src event.Source, hd http.Header, now time.
 		}
 	}
 }
+
+// maxSkew bounds Skew, which time.Time.Sub saturates at the Duration
+// limits: a timestamp that far off (twelve digits allow year 33658) reads
+// as the longest whole-second skew, of the right sign, not a negative
+// "behind" or a fraction of a second.
+const maxSkew = time.Duration(1<<63-1) / time.Second * time.Second
 
 func firstOf(hd http.Header, keys ...string) string {
 	for _, k := range keys {

@@ -2,12 +2,15 @@ package webhook
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/inhook/webhook/event"
 	"github.com/stretchr/testify/require"
 )
 
@@ -80,5 +83,33 @@ func TestShortDuration(t *testing.T) {
 		dur, err := time.ParseDuration(d)
 		require.NoError(t, err)
 		require.Equal(t, want, shortDuration(dur))
+	}
+}
+
+// TestSkewFarTimestamps: a timestamp as far from the clock as its twelve
+// digits allow still has a skew of the right sign in whole seconds, whose
+// words a reader can take as they are.
+func TestSkewFarTimestamps(t *testing.T) {
+	now := time.Unix(1795510800, 0)
+	words := regexp.MustCompile(`^clock (\d+h)?(\d+m)?(\d+s)? (ahead of|behind) the sender$`)
+	tests := []struct {
+		ts     string
+		behind bool
+	}{
+		{"999999999999", true},
+		{"1", false},
+		{"1795511400", true},
+		{"1795510200", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ts, func(t *testing.T) {
+			dg := &Diagnosis{}
+			dg.diagnoseHeaders(event.SourceStandard, http.Header{"Webhook-Id": {"msg_1"}, "Webhook-Timestamp": {tt.ts}, "Webhook-Signature": {"v1,AAAA"}}, now)
+			require.Equal(t, tt.behind, dg.Skew < 0, dg.Skew)
+			require.Zero(t, dg.Skew%time.Second, dg.Skew)
+			w := skewWords(dg.Skew)
+			require.Regexp(t, words, w)
+			require.Equal(t, tt.behind, strings.HasSuffix(w, "behind the sender"), w)
+		})
 	}
 }
