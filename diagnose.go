@@ -263,8 +263,9 @@ func validJSON(b []byte) bool {
 // reencodeMarks lists the marks of a re-encoding in a JSON body: its
 // object keys in byte order at the top level (a map re-marshalled: the
 // senders write their fields in their own order), Go's escapes of <, >
-// and &, a line break after the document (json.Encoder writes one; no
-// sender does), and Python's json.dumps spacing on a single line.
+// and &, and Python's json.dumps spacing on a single line. A line break
+// after the document is no mark: json.Encoder writes one, but so does a
+// body saved to a file and sent again.
 func reencodeMarks(b []byte) string {
 	var marks []string
 	if sortedTopKeys(b) {
