@@ -47,9 +47,11 @@ type Diagnosis struct {
 	// versions, which are skipped. An Intercom X-Hub-Signature counts as
 	// one V1 entry.
 	V1, V1a, OtherEntries int
-	// Keys and PublicKeys count the keys the entries were tried against:
-	// HMAC keys (Standard Webhooks secrets or Intercom client secrets)
-	// and ed25519 public keys.
+	// Keys and PublicKeys count the keys the entries were tried against,
+	// when none matched (ErrNoMatchingSignature): HMAC keys (Standard
+	// Webhooks secrets or Intercom client secrets) and ed25519 public
+	// keys. Both are zero when the request was refused before its
+	// entries were compared: for its headers or its timestamp.
 	Keys, PublicKeys int
 	// Hint is the likeliest cause the evidence shows, or HintNone.
 	Hint Hint
@@ -172,7 +174,9 @@ func diagnoseVerify(src event.Source, r *http.Request, body []byte, kr *keyring,
 		dg.ContentLength = cl
 	}
 	dg.diagnoseHeaders(src, r.Header, now)
-	if kr != nil {
+	if kr != nil && errors.Is(err, ErrNoMatchingSignature) {
+		// Only then were the entries compared with the keys: a request
+		// refused for its headers or its timestamp was refused before.
 		dg.Keys, dg.PublicKeys = len(kr.macs), len(kr.pubs)
 	}
 	switch {

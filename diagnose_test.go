@@ -324,3 +324,52 @@ func TestTroubleshootingCoversHints(t *testing.T) {
 		require.Contains(t, section, "| `"+string(h)+"` |", "no row for hint %s", h)
 	}
 }
+
+// TestDiagnosisTried: a diagnosis counts the keys the signature entries
+// were compared with only when they were: a request refused for its
+// headers or its timestamp, before any MAC, says which entries it
+// carried, not that they were tried.
+func TestDiagnosisTried(t *testing.T) {
+	ts := webhooktest.Time()
+	std := func(opts ...webhooktest.RequestOption) *http.Request {
+		return webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, opts...)
+	}
+	tests := []struct {
+		name  string
+		req   *http.Request
+		is    error
+		keys  int
+		words string // the log line's account of the entries
+	}{
+		{"wrong key", webhooktest.NewStandardRequest(otherSecret, jamBody), webhook.ErrNoMatchingSignature, 1, `"tried":"1 v1 against 1 HMAC key(s)"`},
+		{"wrong client secret", webhooktest.NewIntercomRequest(otherClientSecret, intercomBody), webhook.ErrNoMatchingSignature, 1, `"tried":"1 v1 against 1 HMAC key(s)"`},
+		{"timestamp too old", std(webhooktest.WithTime(ts.Add(-10 * time.Minute))), webhook.ErrMessageTooOld, 0, `"entries":"1 v1, 0 v1a, 0 of other versions"`},
+		{"timestamp too new", std(webhooktest.WithTime(ts.Add(10 * time.Minute))), webhook.ErrMessageTooNew, 0, `"entries":"1 v1, 0 v1a, 0 of other versions"`},
+		{"timestamp not unix seconds", std(webhooktest.WithHeader("Webhook-Timestamp", "1795510800000")), webhook.ErrInvalidHeaders, 0, `"entries":"1 v1, 0 v1a, 0 of other versions"`},
+		{"signature header empty", std(webhooktest.WithHeader("Webhook-Signature", "")), webhook.ErrRequiredHeaders, 0, `"body_len"`},
+		{"malformed Intercom signature", webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody, webhooktest.WithHeader("X-Hub-Signature", "sha1=zz")),
+			webhook.ErrInvalidHeaders, 0, `"entries":"1 v1, 0 v1a, 0 of other versions"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+				webhook.WithClock(webhooktest.Time), webhook.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
+			require.NoError(t, err)
+			var got *webhook.HandlerError
+			h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) { got = err })
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, tt.req)
+			require.Equal(t, http.StatusUnauthorized, w.Code)
+			require.NotNil(t, got)
+			require.ErrorIs(t, got, tt.is)
+			require.NotNil(t, got.Diagnosis)
+			require.Equal(t, tt.keys, got.Diagnosis.Keys)
+			require.Zero(t, got.Diagnosis.PublicKeys)
+			require.Contains(t, logs.String(), tt.words)
+			if tt.keys == 0 {
+				require.NotContains(t, logs.String(), `"tried"`)
+			}
+		})
+	}
+}
