@@ -3,18 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/sqlitestore"
 	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite" // to make and read fixtures as no command would
 )
 
 // inboxFixture is a SQLite inbox holding a pending, a dead and a done
@@ -233,6 +238,197 @@ func TestInboxCommands(t *testing.T) {
 				defer ib.Close()
 				tt.after(t, ib)
 			}
+		})
+	}
+}
+
+// fileBytes is the bytes of an inbox file and of its log, nil for a
+// missing one.
+func fileBytes(t *testing.T, path string) (db, wal []byte) {
+	t.Helper()
+	db, err := os.ReadFile(path)
+	require.NoError(t, err)
+	wal, err = os.ReadFile(path + "-wal")
+	if errors.Is(err, os.ErrNotExist) {
+		return db, nil
+	}
+	require.NoError(t, err)
+	return db, wal
+}
+
+// crashedInbox is the fixture as a receiver that crashed leaves it: its
+// last commit, a pending standard:msg_late, in the log only, which
+// opening it read-write would copy into the file and remove on Close.
+func crashedInbox(t *testing.T) string {
+	t.Helper()
+	path := inboxFixture(t)
+	ib, err := sqlitestore.Open(path)
+	require.NoError(t, err)
+	_, err = ib.Store(context.Background(), &webhook.InboxEntry{Key: "standard:msg_late", Source: event.SourceStandard,
+		ID: "msg_late", Body: []byte(`{}`)})
+	require.NoError(t, err)
+	crashed := filepath.Join(t.TempDir(), "crashed.db")
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(path + suffix)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(crashed+suffix, b, 0o600))
+	}
+	require.NoError(t, ib.Close())
+	_, wal := fileBytes(t, crashed)
+	require.NotEmpty(t, wal, "the last commit is in the log")
+	return crashed
+}
+
+// olderInbox is the fixture as an older receiver left it: schema
+// version 1.
+func olderInbox(t *testing.T) string {
+	t.Helper()
+	path := inboxFixture(t)
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.Exec(`UPDATE schema_version SET version = 1`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	return path
+}
+
+func inboxSchemaVersion(t *testing.T, path string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	require.NoError(t, err)
+	defer db.Close()
+	var v int
+	require.NoError(t, db.QueryRow(`SELECT version FROM schema_version`).Scan(&v))
+	return v
+}
+
+// TestInboxReadCommandsLeaveFile runs list, show and stats on files a
+// receiver may be running on: one with its last commits in the log, one
+// of an older schema (an older receiver may still be running on it, and
+// may not read a migrated file). They must leave both byte for byte as
+// they were, the log too; on the older file they refuse, saying what to
+// do. replay and purge still open the file read-write, migrating it.
+func TestInboxReadCommandsLeaveFile(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		file    func(t *testing.T) string
+		args    []string // after "inbox"; FILE is replaced by the file's path
+		code    int
+		stdout  string
+		stderr  string
+		changed bool // the command writes: the file is migrated
+	}{
+		{name: "list", file: crashedInbox, args: []string{"list"}, stdout: "standard:msg_late"},
+		{name: "list json", file: crashedInbox, args: []string{"list", "--json"}, stdout: `"key":"standard:msg_late"`},
+		{name: "show", file: crashedInbox, args: []string{"show", "standard:msg_late"}, stdout: "id:"},
+		{name: "stats", file: crashedInbox, args: []string{"stats"}, stdout: "pending:"},
+		{name: "stats json", file: crashedInbox, args: []string{"stats", "--json"}, stdout: `"pending":2`},
+		{name: "list older", file: olderInbox, args: []string{"list"}, code: exitFail, stderr: "schema version 1, older"},
+		{name: "list json older", file: olderInbox, args: []string{"list", "--json"}, code: exitFail, stderr: "open it read-write once"},
+		{name: "show older", file: olderInbox, args: []string{"show", "standard:msg_dead"}, code: exitFail, stderr: "older"},
+		{name: "stats older", file: olderInbox, args: []string{"stats"}, code: exitFail, stderr: "older"},
+		{name: "replay migrates an older file", file: olderInbox, args: []string{"replay", "standard:msg_dead"},
+			stdout: "replayed standard:msg_dead", changed: true},
+		{name: "purge migrates an older file", file: olderInbox, args: []string{"purge"}, stdout: "purged 0", changed: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := tt.file(t)
+			version := inboxSchemaVersion(t, path)
+			db, wal := fileBytes(t, path)
+			t.Setenv(envInbox, path)
+			code, stdout, stderr := runCLI(t, append([]string{"inbox"}, tt.args...)...)
+			require.Equal(t, tt.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
+			require.Contains(t, stdout, tt.stdout)
+			require.Contains(t, stderr, tt.stderr)
+			if tt.changed {
+				require.Equal(t, sqlitestore.SchemaVersion, inboxSchemaVersion(t, path))
+				return
+			}
+			require.Equal(t, version, inboxSchemaVersion(t, path), "not migrated")
+			dbAfter, walAfter := fileBytes(t, path)
+			require.Equal(t, db, dbAfter, "the file is unchanged")
+			if wal != nil {
+				require.Equal(t, wal, walAfter, "the log is unchanged")
+			}
+		})
+	}
+}
+
+// requirePrintable fails if out holds a character a terminal could take
+// for a command: anything but printable characters, spaces and newlines,
+// or bytes that are not UTF-8.
+func requirePrintable(t *testing.T, out string) {
+	t.Helper()
+	require.True(t, utf8.ValidString(out), "not UTF-8: %q", out)
+	for _, r := range out {
+		if r != '\n' && !unicode.IsPrint(r) {
+			require.Failf(t, "a control character reaches the terminal", "%U in %q", r, out)
+		}
+	}
+}
+
+// TestInboxTextEscapes stores a delivery whose every field a sender or a
+// callback chose carries control characters, terminal escapes and a
+// bidirectional override, and checks that list and show print them
+// escaped, and show's body as stored only when it is text.
+func TestInboxTextEscapes(t *testing.T) {
+	const key = "standard:msg_\x1b[31mred\r"
+	for _, tt := range []struct {
+		name    string
+		body    string
+		escaped bool
+		want    string // in the body as printed
+	}{
+		{name: "text", body: "{\"a\":1,\r\n\t\"b\":\"é\"}", want: "{\"a\":1,\r\n\t\"b\":\"é\"}\n"},
+		{name: "escape sequence", body: "{\"a\":\"\x1b[2J\"}", escaped: true, want: `{"a":"\x1b[2J"}`},
+		{name: "not UTF-8", body: "{\"a\":\"\xff\xfe\"}", escaped: true, want: `{"a":"\xff\xfe"}`},
+		{name: "C1 control", body: "\u009b31m", escaped: true, want: `\u009b31m`},
+		{name: "NUL", body: "a\x00b", escaped: true, want: `a\x00b`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "inbox.db")
+			ib, err := sqlitestore.Open(path)
+			require.NoError(t, err)
+			ctx := context.Background()
+			_, err = ib.Store(ctx, &webhook.InboxEntry{
+				Key: key, Source: "standard\x07", ID: "msg_\x1b]0;title\x07",
+				Header: http.Header{"X-Evil\x1b[2J": {"v\x1b[1mbold\u202e"}, "Webhook-Signature\x1b": {"v1,c2VjcmV0LXNpZ25hdHVyZQ=="}},
+				Meta:   map[string]string{"k\x1b": "v\r\u009b"},
+				Body:   []byte(tt.body),
+			})
+			require.NoError(t, err)
+			ls, err := ib.Lease(ctx, 1, time.Minute)
+			require.NoError(t, err)
+			require.Len(t, ls, 1)
+			require.NoError(t, ib.Kill(ctx, key, ls[0].Token, "boom\x1b[0m\rover\x00\u202e"))
+			require.NoError(t, ib.Close())
+
+			code, stdout, stderr := runCLI(t, "inbox", "list", "--inbox", path)
+			require.Equal(t, exitOK, code, stderr)
+			requirePrintable(t, stdout)
+			require.Contains(t, stdout, `standard:msg_\x1b[31mred\r`)
+			require.Contains(t, stdout, `boom\x1b[0m over\x00\u202e`)
+
+			code, stdout, stderr = runCLI(t, "inbox", "show", "--inbox", path, key)
+			require.Equal(t, exitOK, code, stderr)
+			fields, body, ok := strings.Cut(stdout, " bytes")
+			require.True(t, ok, stdout)
+			bodyLine, body, _ := strings.Cut(body, "\n")
+			requirePrintable(t, fields+bodyLine)
+			for _, s := range []string{
+				`standard:msg_\x1b[31mred\r`, `standard\a`, `msg_\x1b]0;title\a`, `boom\x1b[0m\rover\x00\u202e`,
+				`X-Evil\x1b[2J: v\x1b[1mbold\u202e`, `Webhook-Signature\x1b: [redacted]`, `k\x1b=v\r\u009b`,
+			} {
+				require.Contains(t, fields, s)
+			}
+			require.NotContains(t, stdout, "c2VjcmV0LXNpZ25hdHVyZQ")
+			if tt.escaped {
+				require.Contains(t, bodyLine, "escaped")
+				requirePrintable(t, body)
+			} else {
+				require.NotContains(t, bodyLine, "escaped")
+			}
+			require.Contains(t, body, tt.want)
 		})
 	}
 }
