@@ -29,6 +29,9 @@ const purgeChunk = 500
 // holding it has committed (and, with SyncFull, is on disk). A key already
 // stored, in any state, is left as it is and Store reports false.
 func (s *Store) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) {
+	if s.cfg.readOnly {
+		return false, ErrReadOnly
+	}
 	if e == nil || e.Key == "" {
 		return false, errors.New("sqlitestore: Store: an entry needs a key")
 	}
@@ -225,6 +228,9 @@ func (s *Store) markInserted(tx *wtx, chunk []*storeRow, from, to int64) error {
 // returns once committed, without waiting for a sync (see the package
 // doc), as do Complete, Retry and Kill.
 func (s *Store) Lease(ctx context.Context, max int, lease time.Duration) ([]webhook.InboxLease, error) {
+	if s.cfg.readOnly {
+		return nil, ErrReadOnly
+	}
 	if lease <= 0 {
 		return nil, fmt.Errorf("sqlitestore: Lease: lease %v is not positive", lease)
 	}
@@ -380,6 +386,9 @@ func (s *Store) Replay(ctx context.Context, key string) error {
 // stored meanwhile; if it fails part way, the count says what was
 // deleted.
 func (s *Store) Purge(ctx context.Context, state webhook.InboxState, before time.Time) (int, error) {
+	if s.cfg.readOnly {
+		return 0, ErrReadOnly
+	}
 	var states []webhook.InboxState
 	switch state {
 	case "":

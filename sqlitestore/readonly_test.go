@@ -105,6 +105,18 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 		})
 	}
 
+	// The guarantee is SQLite's: a write on the store's connection fails,
+	// with query_only turned off too (mode=ro).
+	conn, err := s.db.Conn(ctx)
+	require.NoError(t, err)
+	_, err = conn.ExecContext(ctx, `DELETE FROM inbox`)
+	require.ErrorContains(t, err, "readonly")
+	_, err = conn.ExecContext(ctx, `PRAGMA query_only = 0`)
+	require.NoError(t, err)
+	_, err = conn.ExecContext(ctx, `DELETE FROM inbox`)
+	require.ErrorContains(t, err, "readonly")
+	require.NoError(t, conn.Close())
+
 	st, err := s.Stats(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, st.Pending)
@@ -190,6 +202,44 @@ func TestReadOnlyLeavesFile(t *testing.T) {
 			require.Empty(t, m, "no log or shared memory left")
 		})
 	}
+}
+
+// TestReadOnlyFileNames opens read-only files whose names mean something
+// in a URI ('#', '%', ' '), a relative name and a symbolic link: each must
+// name the file itself.
+func TestReadOnlyFileNames(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, tt := range []struct{ name, open string }{
+		{"hash", filepath.Join(dir, "in #1.db")},
+		{"percent", filepath.Join(dir, "100%41.db")},
+		{"space", filepath.Join(dir, "an inbox.db")},
+		{"relative", "relative.db"},
+		{"relative in a directory", filepath.Join("sub", "inbox.db")},
+		{"symbolic link", filepath.Join(dir, "link.db")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := tt.open
+			if tt.name == "symbolic link" {
+				path = filepath.Join(dir, "target.db")
+				require.NoError(t, os.Symlink(path, tt.open))
+			}
+			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o700))
+			rw, err := Open(path)
+			require.NoError(t, err)
+			_, err = rw.Store(ctx, entry(tt.name))
+			require.NoError(t, err)
+			require.NoError(t, rw.Close())
+
+			s := open(t, tt.open, WithReadOnly())
+			_, err = s.Get(ctx, tt.name)
+			require.NoError(t, err)
+		})
+	}
+	m, err := filepath.Glob(filepath.Join(dir, "100A.db*"))
+	require.NoError(t, err)
+	require.Empty(t, m, "%41 is not taken for an escape")
 }
 
 // TestReadOnlySchemaVersion checks that a read-only Open refuses a file

@@ -42,6 +42,10 @@
 // of them, and the counts stay exact. The file must be on a local file
 // system; WAL mode does not work over a network file system.
 //
+// A tool that only looks into a receiver's inbox opens it with
+// WithReadOnly: it reads beside the receiver, and writes nothing, not
+// even a migration.
+//
 // Pure Go (modernc.org/sqlite): no cgo.
 package sqlitestore
 
@@ -96,11 +100,16 @@ var ErrClosed = errors.New("sqlitestore: store closed")
 // file that holds no inbox: missing, empty, or another database.
 var ErrNoInbox = errors.New("sqlitestore: no inbox")
 
+// ErrReadOnly is returned by every write (Store, Lease, Complete, Retry,
+// Kill, Replay, Purge) on a Store opened with WithReadOnly.
+var ErrReadOnly = errors.New("sqlitestore: store opened read-only")
+
 // An Option configures Open.
 type Option func(*config)
 
 type config struct {
 	noCreate    bool
+	readOnly    bool
 	now         func() time.Time
 	capacity    int
 	sync        Sync
@@ -119,6 +128,29 @@ type config struct {
 // empty inbox.
 func WithCreate(create bool) Option {
 	return func(c *config) { c.noCreate = !create }
+}
+
+// WithReadOnly opens the file for reading only, as a tool that looks
+// into a receiver's inbox needs: Get, List and Stats work, and every
+// write returns ErrReadOnly. SQLite itself opens the file read-only
+// (mode=ro, and query_only), so that no statement can write to the file
+// or its log: the file is not created (WithReadOnly implies
+// WithCreate(false)), not migrated (a file of another schema version
+// than SchemaVersion is refused: an older one may still have an older
+// receiver running on it), and its log is neither checkpointed nor
+// removed. No writer, syncer or checkpointer runs; the options about
+// writing have no effect.
+//
+// Other processes may write to the file meanwhile: each read sees their
+// commits up to its start. Like every reader of a WAL file, the Store
+// reads the log (path-wal) and keeps its read locks in the shared memory
+// file (path-shm). On a file no process has open SQLite creates both,
+// the log empty, and leaves them when the Store closes, as a read-only
+// connection may not remove them; the next read-write Open takes them
+// over and removes them on Close. SQLite's documentation says that
+// they must exist already or the directory must let them be created.
+func WithReadOnly() Option {
+	return func(c *config) { c.readOnly = true }
 }
 
 // WithClock sets the clock the store reads for due times, leases and
@@ -202,9 +234,10 @@ var _ webhook.Inbox = (*Store)(nil)
 
 // Open opens the inbox in the SQLite file at path, creating the file and
 // its schema if missing (unless WithCreate(false)) and migrating an older
-// schema; a file of a newer schema is refused. path is a plain file name,
-// which may be a symbolic link: not ":memory:", not a "file:" URI, and
-// without '?'. Several processes may open the same file at once.
+// schema; a file of a newer schema is refused. With WithReadOnly it
+// writes nothing and refuses a file of another schema. path is a plain
+// file name, which may be a symbolic link: not ":memory:", not a "file:"
+// URI, and without '?'. Several processes may open the same file at once.
 func Open(path string, opts ...Option) (*Store, error) {
 	cfg := config{now: time.Now, busyTimeout: DefaultBusyTimeout, maxBatch: DefaultMaxBatch}
 	for _, o := range opts {
@@ -227,6 +260,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") || path == ":memory:" {
 		return nil, fmt.Errorf("sqlitestore: Open: %q is not a plain file name", path)
+	}
+	if cfg.readOnly {
+		cfg.noCreate = true
 	}
 	if cfg.noCreate {
 		// SQLite would create a missing file, and takes an empty one for
@@ -254,6 +290,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 		busyMS++
 	}
 	busyMS = min(busyMS, math.MaxInt32)
+	if cfg.readOnly {
+		return openReadOnly(path, cfg, busyMS)
+	}
 	dsn := path + "?_pragma=busy_timeout(" + strconv.FormatInt(busyMS, 10) + ")" +
 		"&_pragma=synchronous(NORMAL)"
 
@@ -273,14 +312,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if cfg.noCreate {
 		// Read only: neither the switch to WAL mode nor the schema
 		// touches a file found to hold no inbox.
-		var n int
-		err := conn.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'`).Scan(&n)
-		if err == nil && n == 0 {
-			err = fmt.Errorf("%w in %s", ErrNoInbox, path)
-		} else if err != nil {
-			err = fmt.Errorf("sqlitestore: Open %s: %w", path, err)
-		}
-		if err != nil {
+		if _, err := inboxVersion(ctx, conn, path); err != nil {
 			conn.Close()
 			wdb.Close()
 			return nil, err
@@ -340,6 +372,77 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	go s.writer()
 	return s, nil
+}
+
+// openReadOnly opens the file at path for WithReadOnly: one pool of
+// read-only connections, and nothing else.
+func openReadOnly(path string, cfg config, busyMS int64) (*Store, error) {
+	// mode=ro has SQLite open the file read-only, so no statement can
+	// write to it whatever it is; query_only refuses one before it gets
+	// that far. mode is a URI parameter, hence the file: URI.
+	dsn := fileURI(path) + "?mode=ro&_pragma=busy_timeout(" + strconv.FormatInt(busyMS, 10) + ")" +
+		"&_pragma=query_only(1)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: Open: %w", err)
+	}
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlitestore: Open %s: %w", path, err)
+	}
+	version, err := inboxVersion(ctx, conn, path)
+	conn.Close()
+	switch {
+	case err != nil:
+	case version < SchemaVersion:
+		err = fmt.Errorf("sqlitestore: %s has schema version %d, older than this version's %d, and a read-only Open does not migrate: "+
+			"open it read-write once to migrate it (a receiver of this version does), or read it with the version that wrote it",
+			path, version, SchemaVersion)
+	case version > SchemaVersion:
+		err = fmt.Errorf("sqlitestore: %s has schema version %d, newer than this version's %d: read it with a newer version",
+			path, version, SchemaVersion)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{cfg: cfg, db: db}, nil
+}
+
+// fileURI is the SQLite URI of the file at path, a plain file name.
+func fileURI(path string) string {
+	p := strings.NewReplacer("%", "%25", "#", "%23").Replace(filepath.ToSlash(path))
+	if filepath.IsAbs(path) && !strings.HasPrefix(p, "/") {
+		p = "/" + p // a Windows drive: file:///C:/…
+	}
+	if strings.HasPrefix(p, "/") {
+		return "file://" + p // an empty authority: file://dir/… would name a host
+	}
+	return "file:" + p
+}
+
+// inboxVersion is the schema version of the inbox in the file conn is
+// on, or an error wrapping ErrNoInbox for a file that holds none. A
+// schema_version table without its row, which no migration commits,
+// reads as version 0, as migrate takes it.
+func inboxVersion(ctx context.Context, conn *sql.Conn, path string) (int, error) {
+	var n int
+	err := conn.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: Open %s: %w", path, err)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("%w in %s", ErrNoInbox, path)
+	}
+	var version int
+	switch err := conn.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version); err {
+	case nil, sql.ErrNoRows:
+		return version, nil
+	default:
+		return 0, fmt.Errorf("sqlitestore: Open %s: reading the schema version: %w", path, err)
+	}
 }
 
 // setWAL puts the file in WAL mode, which the file keeps. Switching a
@@ -411,6 +514,12 @@ func (s *Store) Close() error {
 		s.sendMu.Lock()
 		s.isClosed = true
 		s.sendMu.Unlock()
+		if s.cfg.readOnly {
+			if err := s.db.Close(); err != nil {
+				s.closeErr = fmt.Errorf("sqlitestore: Close: %w", err)
+			}
+			return
+		}
 		close(s.closing)
 		<-s.closed
 		if s.syncs != nil {

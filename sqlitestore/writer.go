@@ -113,6 +113,9 @@ func (s *Store) doSettled(ctx context.Context, run func(tx *wtx) (outcome, err e
 
 // send hands o, a write or a Store's row, to the writer as do does.
 func (s *Store) send(ctx context.Context, o *op) error {
+	if s.cfg.readOnly {
+		return ErrReadOnly // and no writer to take o
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
