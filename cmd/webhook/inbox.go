@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/sqlitestore"
@@ -31,8 +33,20 @@ Every subcommand takes --inbox FILE (or $WEBHOOK_INBOX), the SQLite file of
 the receiver; it may be running: the file is shared safely. A KEY is the
 delivery's dedupe key, as list prints it (e.g. standard:msg_…).
 
+list, show and stats open the file read-only: they never create, write or
+migrate it, so they cannot disturb a running receiver, whatever its
+version. They refuse a file of another schema: a newer one needs a newer
+webhook; an older one must first be opened read-write once, by a receiver
+of this version or by replay or purge, which migrate it (once the older
+receivers have stopped).
+
 show prints a delivery's fields, headers and body as stored; the values of
-headers that may carry a signature or a credential are redacted. replay
+headers that may carry a signature or a credential are redacted. In the
+text output of list and show, characters a terminal could act on (control
+characters, escape sequences, bytes that are not UTF-8) in what a sender or
+a callback chose are printed as Go escapes (\x1b, \r, \u202e, \xff); a body
+that is not plain text (UTF-8 without control characters but tab, newline
+and carriage return) is printed so, and the body: line says so. replay
 returns a done or dead delivery to pending, due now, with its attempts
 reset; the receiver's workers run it again. It tries every KEY, and exits 1
 if any failed. purge deletes done and dead
@@ -108,8 +122,14 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr(stderr, name, "unexpected argument %q", pos[0])
 	}
 	// Not created: an operator's typo, or the wrong file, must not become
-	// a new, empty inbox.
-	ib, err := sqlitestore.Open(*file, sqlitestore.WithCreate(false))
+	// a new, empty inbox. Read-only for the commands that only read: a
+	// read-write Open would migrate the file under a running older
+	// receiver, and copy its log into it on Close.
+	opts := []sqlitestore.Option{sqlitestore.WithCreate(false)}
+	if sub == "list" || sub == "show" || sub == "stats" {
+		opts = append(opts, sqlitestore.WithReadOnly())
+	}
+	ib, err := sqlitestore.Open(*file, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "webhook %s: %v\n", name, err)
 		return exitFail
@@ -218,15 +238,16 @@ func inboxList(ctx context.Context, ib webhook.Inbox, q webhook.InboxQuery, asJS
 	fmt.Fprintln(tw, "KEY\tSTATE\tATTEMPTS\tRECEIVED\tUPDATED\tLAST ERROR")
 	for i := range entries {
 		e := &entries[i]
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", e.Key, e.State, e.Attempts,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", printable(e.Key), printable(string(e.State)), e.Attempts,
 			inboxTime(e.ReceivedAt), inboxTime(e.UpdatedAt), oneLine(e.LastError, 60))
 	}
 	return tw.Flush()
 }
 
 // inboxShow prints one delivery: its fields, headers, annotations and
-// body, exactly as stored, except the values of headers that may carry a
-// signature or a credential.
+// body, as stored but escaped where a terminal could act on them (see
+// printable; the body as it is when it is text), and without the values
+// of headers that may carry a signature or a credential.
 func inboxShow(ctx context.Context, ib webhook.Inbox, key string, w io.Writer) error {
 	e, err := ib.Get(ctx, key)
 	if err != nil {
@@ -234,10 +255,10 @@ func inboxShow(ctx context.Context, ib webhook.Inbox, key string, w io.Writer) e
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
-	row("key:", e.Key)
-	row("source:", string(e.Source))
-	row("id:", e.ID)
-	row("state:", string(e.State))
+	row("key:", printable(e.Key))
+	row("source:", printable(string(e.Source)))
+	row("id:", printable(e.ID))
+	row("state:", printable(string(e.State)))
 	row("attempts:", strconv.Itoa(e.Attempts))
 	if !e.Timestamp.IsZero() {
 		row("signed at:", inboxTime(e.Timestamp))
@@ -251,27 +272,33 @@ func inboxShow(ctx context.Context, ib webhook.Inbox, key string, w io.Writer) e
 		row("lease until:", inboxTime(e.LeaseUntil))
 	}
 	if e.LastError != "" {
-		row("last error:", e.LastError)
+		row("last error:", printable(e.LastError))
 	}
 	for _, k := range sortedKeys(e.Header) {
 		for _, v := range e.Header[k] {
 			if credentialHeader(k) {
 				v = "[redacted]"
 			}
-			row("header:", k+": "+v)
+			row("header:", printable(k)+": "+printable(v))
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(e.Meta)) {
-		row("meta:", k+"="+e.Meta[k])
+		row("meta:", printable(k)+"="+printable(e.Meta[k]))
 	}
-	row("body:", strconv.Itoa(len(e.Body))+" bytes")
+	body := e.Body
+	if plainText(body) {
+		row("body:", strconv.Itoa(len(e.Body))+" bytes")
+	} else {
+		row("body:", strconv.Itoa(len(e.Body))+" bytes, shown escaped: it holds control characters or bytes that are not UTF-8")
+		body = []byte(escapeExcept(string(body), "\n"))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if _, err := w.Write(e.Body); err != nil {
+	if _, err := w.Write(body); err != nil {
 		return err
 	}
-	if len(e.Body) > 0 && e.Body[len(e.Body)-1] != '\n' {
+	if len(body) > 0 && body[len(body)-1] != '\n' {
 		_, err = io.WriteString(w, "\n")
 	}
 	return err
@@ -327,11 +354,54 @@ func inboxTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// oneLine keeps a message on one table row, cut to n runes.
+// oneLine keeps a message on one table row, printable, cut to n runes.
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = printable(strings.Join(strings.Fields(s), " "))
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// printable returns s with each character a terminal could act on written
+// as a Go escape (\x1b, \r, \u202e; \xff for a byte that is not UTF-8):
+// control characters, which move the cursor, recolour the screen or
+// break the table, format characters such as bidirectional overrides,
+// which reorder what is shown, and spaces other than ' '. Backslashes
+// are kept, so an escape may have been typed: doubling them would make
+// every JSON body and many errors harder to read, and what matters is
+// that no stored byte reaches the terminal unescaped.
+func printable(s string) string { return escapeExcept(s, "") }
+
+// escapeExcept is printable leaving the characters of keep as they are.
+func escapeExcept(s, keep string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r) || strings.ContainsRune(keep, r):
+			b.WriteString(s[i : i+n])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// plainText reports whether show may print body as stored: UTF-8 with no
+// control characters but tab, newline and carriage return.
+func plainText(body []byte) bool {
+	if !utf8.Valid(body) {
+		return false
+	}
+	for _, r := range string(body) {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return false
+		}
+	}
+	return true
 }
