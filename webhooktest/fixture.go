@@ -76,6 +76,8 @@ func FixtureSource(name string) (source, contentType string, ok bool) {
 
 // NewFixtureRequest returns a request for the fixture name, signed with
 // this package's test keys as its sender signs it (see FixtureSource).
+// Jam fixtures carry the webhook-* headers, which the handler reads as it
+// reads the svix-* set Jam sends: add WithSvixHeaders for those.
 // Intercom fixtures are stamped at Time(), or at WithTime's instant, as
 // Intercom stamps what it sends: their own times are long past. It panics
 // if there is no such fixture.

@@ -110,7 +110,8 @@ func NewStandardRequest(secret string, body []byte, opts ...RequestOption) *http
 }
 
 // NewIntercomRequest returns a request carrying body signed as Intercom
-// signs it with an app's client secret.
+// signs it with an app's client secret. The body goes as given, its
+// created_at and first_sent_at too, unless WithTime stamps them.
 func NewIntercomRequest(clientSecret string, body []byte, opts ...RequestOption) *http.Request {
 	c := options(body, opts)
 	if c.tsSet {
