@@ -71,7 +71,10 @@ const (
 	// HintCheckSecret: the body looks as the sender sends it (JSON, of
 	// the declared length, not compressed), so the configured secret is
 	// the likeliest difference: another endpoint's, another
-	// environment's, or rotated by the sender.
+	// environment's, or rotated by the sender. Or, whatever the body, no
+	// signature entry is of a version the configured keys verify (v1a
+	// entries and no whpk_ public key, v1 and no whsec_ secret, or only
+	// versions the handler skips).
 	HintCheckSecret Hint = "check_secret"
 	// HintCompressed: the body is compressed (a Content-Encoding header,
 	// or gzip or zlib bytes); senders sign the uncompressed bytes.
@@ -184,6 +187,11 @@ func diagnoseVerify(src event.Source, r *http.Request, body []byte, kr *keyring,
 		dg.Hint, dg.Evidence = HintClockAhead, skewWords(dg.Skew)
 	case errors.Is(err, ErrMessageTooNew):
 		dg.Hint, dg.Evidence = HintClockBehind, skewWords(dg.Skew)
+	case errors.Is(err, ErrNoMatchingSignature) && kr != nil && !(dg.V1 > 0 && dg.Keys > 0) && !(dg.V1a > 0 && dg.PublicKeys > 0):
+		// No entry could have matched whatever the body: the sender
+		// signs with a kind of key the handler lacks (a whpk_ public key
+		// for v1a, a whsec_ secret for v1), or with a version it skips.
+		dg.Hint, dg.Evidence = HintCheckSecret, "no signature entry of a version the configured keys verify: "+dg.triedWords()
 	case errors.Is(err, ErrNoMatchingSignature):
 		dg.Hint, dg.Evidence = bodyHint(dg, body)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -372,4 +374,68 @@ func TestDiagnosisTried(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDiagnosisNoComparableEntry: when no signature entry is of a version
+// the configured keys verify (v1a entries at a handler with HMAC keys
+// only, v1 at one with public keys only, versions it does not know), no
+// body could have verified, so the diagnosis names the keys, not what
+// the body shows.
+func TestDiagnosisNoComparableEntry(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	whpk := "whpk_" + base64.StdEncoding.EncodeToString(pub)
+	v1a := func(body []byte) string {
+		msg := webhooktest.MessageID(body) + "." + strconv.FormatInt(webhooktest.Unix, 10) + "." + string(body)
+		return "v1a," + base64.StdEncoding.EncodeToString(ed25519.Sign(priv, []byte(msg)))
+	}
+	gz := gzipped(t, jamBody)
+	sorted := reencode(t, jamBody)
+	tests := []struct {
+		name     string
+		secrets  []string
+		req      *http.Request
+		hint     webhook.Hint
+		evidence string
+	}{
+		{"v1a entry, HMAC keys only, compressed body", []string{webhooktest.Secret},
+			webhooktest.NewStandardRequest(webhooktest.Secret, gz, webhooktest.WithHeader("Webhook-Signature", v1a(gz)), webhooktest.WithHeader("Content-Encoding", "gzip")),
+			webhook.HintCheckSecret, "no signature entry of a version the configured keys verify"},
+		{"v1a entry, HMAC keys only, re-encoded body", []string{webhooktest.Secret},
+			webhooktest.NewStandardRequest(webhooktest.Secret, sorted, webhooktest.WithHeader("Webhook-Signature", v1a(jamBody))),
+			webhook.HintCheckSecret, "no signature entry of a version the configured keys verify"},
+		{"unknown versions only", []string{webhooktest.Secret},
+			webhooktest.NewStandardRequest(webhooktest.Secret, sorted, webhooktest.WithHeader("Webhook-Signature", "v2,c2lnbmVk v3,c2lnbmVk")),
+			webhook.HintCheckSecret, "no signature entry of a version the configured keys verify"},
+		{"v1 entry, public keys only", []string{whpk},
+			webhooktest.NewStandardRequest(webhooktest.Secret, jamBody),
+			webhook.HintCheckSecret, "no signature entry of a version the configured keys verify"},
+		{"v1 entry, HMAC key, compressed body", []string{webhooktest.Secret, whpk},
+			webhooktest.NewStandardRequest(webhooktest.Secret, gz, webhooktest.WithHeader("Webhook-Signature", v1a(jamBody)+" "+mustSign(t, otherSecret, gz)),
+				webhooktest.WithHeader("Content-Encoding", "gzip")),
+			webhook.HintCompressed, "Content-Encoding gzip"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := webhook.NewHandler(webhook.WithSecrets(tt.secrets...), webhook.WithClock(webhooktest.Time), webhook.WithLogger(slog.New(slog.DiscardHandler)))
+			require.NoError(t, err)
+			var got *webhook.HandlerError
+			h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) { got = err })
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, tt.req)
+			require.Equal(t, http.StatusUnauthorized, w.Code)
+			require.NotNil(t, got)
+			require.ErrorIs(t, got, webhook.ErrNoMatchingSignature)
+			require.NotNil(t, got.Diagnosis)
+			require.Equal(t, tt.hint, got.Diagnosis.Hint, got.Diagnosis.Evidence)
+			require.Contains(t, got.Diagnosis.Evidence, tt.evidence)
+		})
+	}
+}
+
+func mustSign(t *testing.T, secret string, body []byte) string {
+	t.Helper()
+	sig, err := webhooktest.SignStandard(secret, webhooktest.MessageID(body), webhooktest.Time(), body)
+	require.NoError(t, err)
+	return sig
 }
