@@ -408,7 +408,7 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 			d.Attempt = n.DeliveryAttempts
 		}
 		var cctx context.Context
-		cctx, run = h.obs.dispatch(lc, d, e.Meta)
+		cctx, run = h.obs.dispatchStored(lc, d, e.Meta)
 		_, err = h.reg.Load().dispatch(cctx, d)
 		run.stop()
 	}

@@ -51,7 +51,8 @@ type Observer struct {
 	Stored func(ctx context.Context, d *Delivery)
 	// Dispatch is called before the callbacks run for d: on the request
 	// without an inbox (meta is nil), on a worker with one (meta is the
-	// stored InboxEntry.Meta). The context it returns is the one the
+	// stored InboxEntry.Meta, empty but never nil, so that nil always
+	// means the request). The context it returns is the one the
 	// callbacks get, so a span started here covers them. done, when not
 	// nil, is called once with the run's outcome after they return.
 	Dispatch func(ctx context.Context, d *Delivery, meta map[string]string) (cctx context.Context, done func(Dispatched))
@@ -288,6 +289,19 @@ func (o *Observer) inbox(ib Inbox) {
 func (o *Observer) dispatch(ctx context.Context, d *Delivery, meta map[string]string) (context.Context, observedRun) {
 	if o == nil || o.Dispatch == nil {
 		return ctx, observedRun{}
+	}
+	return o.startDispatch(ctx, d, meta)
+}
+
+// dispatchStored is dispatch for a worker's run of a stored delivery:
+// meta is never nil there, so a hook can tell the run from one on the
+// request even for an entry stored without meta.
+func (o *Observer) dispatchStored(ctx context.Context, d *Delivery, meta map[string]string) (context.Context, observedRun) {
+	if o == nil || o.Dispatch == nil {
+		return ctx, observedRun{}
+	}
+	if meta == nil {
+		meta = map[string]string{}
 	}
 	return o.startDispatch(ctx, d, meta)
 }

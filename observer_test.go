@@ -272,6 +272,39 @@ func TestObserverInbox(t *testing.T) {
 	require.GreaterOrEqual(t, len(log.runs), 4)
 }
 
+// TestObserverWorkerMeta: a worker's Dispatch gets a non-nil meta even
+// for an entry stored without any (no Storing hook, or one that wrote
+// nothing), since nil tells a hook the run is on the request.
+func TestObserverWorkerMeta(t *testing.T) {
+	tests := []struct {
+		name    string
+		storing func(ctx context.Context, d *webhook.Delivery, meta map[string]string)
+	}{
+		{"no Storing hook", nil},
+		{"Storing wrote nothing", func(context.Context, *webhook.Delivery, map[string]string) {}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			metas := make(chan map[string]string, 1)
+			obs := &webhook.Observer{
+				Storing: tt.storing,
+				Dispatch: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+					metas <- meta
+					return ctx, nil
+				},
+			}
+			r := newInboxRig(t, 0, webhook.WorkerConfig{}, webhook.WithObserver(obs))
+			r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error { return nil })
+			require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
+			require.Nil(t, r.get(t, "standard:"+webhooktest.MessageID(jamBody)).Meta)
+			r.run(t)
+			meta := <-metas
+			require.NotNil(t, meta, "a worker's run looks like one on the request")
+			require.Empty(t, meta)
+		})
+	}
+}
+
 func TestJoinObservers(t *testing.T) {
 	var first, second eventLog
 	var order []string

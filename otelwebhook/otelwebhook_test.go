@@ -566,3 +566,58 @@ func TestSenderTopics(t *testing.T) {
 	require.Contains(t, named, `"a\nb"`)
 	require.Contains(t, named, "invented.topic7")
 }
+
+// TestWorkerWithoutStoredContext: a delivery stored with no trace context
+// (the request had no span, so Storing wrote nothing) is still run on a
+// worker, not on the request. The run is a child of the span the
+// workers' context carries, links to nothing, and leaves that span's
+// attributes alone: webhook.outcome belongs to request spans.
+func TestWorkerWithoutStoredContext(t *testing.T) {
+	tests := []struct {
+		name string
+		fail bool
+	}{
+		{"success", false},
+		{"failure", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tel := newTelemetry(t)
+			ib := webhook.NewMemoryInbox(0, nil)
+			h, err := webhook.NewHandler(
+				webhook.WithSecrets(webhooktest.Secret),
+				webhook.WithClock(webhooktest.Time),
+				webhook.WithLogger(slog.New(slog.DiscardHandler)),
+				webhook.WithObserver(tel.observer(t)),
+				webhook.WithInbox(ib),
+				webhook.WithWorkers(webhook.WorkerConfig{MaxAttempts: 1, Poll: time.Millisecond}),
+			)
+			require.NoError(t, err)
+			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+				if tt.fail {
+					return errors.New("downstream is down")
+				}
+				return nil
+			})
+			// Served without otelhttp: the request has no span to store.
+			require.Equal(t, http.StatusOK, serve(h, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)))
+			e, err := ib.Get(context.Background(), "standard:"+webhooktest.MessageID(jamBody))
+			require.NoError(t, err)
+			require.Empty(t, e.Meta)
+
+			ctx, workers := tel.tp.Tracer("test").Start(context.Background(), "workers")
+			ctx, cancel := context.WithCancel(ctx)
+			ran := make(chan error, 1)
+			go func() { ran <- h.Run(ctx) }()
+			require.Eventually(t, func() bool { return len(tel.spansNamed("process")) == 1 }, 10*time.Second, time.Millisecond)
+			cancel()
+			require.NoError(t, <-ran)
+			workers.End()
+
+			run := tel.span(t, "process standard:jam.created")
+			require.Equal(t, workers.SpanContext().SpanID(), run.Parent().SpanID())
+			require.Empty(t, run.Links())
+			require.NotContains(t, attrs(tel.span(t, "workers")), "webhook.outcome", "a worker's run marked its context's span as a request")
+		})
+	}
+}
