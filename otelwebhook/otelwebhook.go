@@ -18,8 +18,9 @@
 // gets the attributes webhook.source, webhook.message.id,
 // webhook.event.type and webhook.outcome: processed (the callbacks ran on
 // the request and succeeded), failed (they failed), stored (in the inbox),
-// duplicate or rejected, with webhook.reason and error.type for the last
-// two.
+// duplicate or rejected; failed and rejected ones get webhook.reason, and
+// error.type (the same reason) when the status is a 5xx, the HTTP
+// conventions' server errors.
 //
 // Each run of the callbacks is a CONSUMER span named "process" and the
 // destination, following the messaging semantic conventions:
@@ -239,7 +240,13 @@ func (o *observer) rejected(ctx context.Context, r webhook.Rejection) {
 		if r.Reason == webhook.ReasonCallback {
 			outcome = "failed"
 		}
-		span.SetAttributes(OutcomeKey.String(outcome), ReasonKey.String(string(r.Reason)), semconv.ErrorTypeKey.String(string(r.Reason)))
+		span.SetAttributes(OutcomeKey.String(outcome), ReasonKey.String(string(r.Reason)))
+		// The HTTP conventions count only a 5xx as the server's error; a
+		// 4xx (a forged signature, a stale timestamp) is the client's, and
+		// gets no error.type, so that probes do not read as failures.
+		if r.Status >= 500 {
+			span.SetAttributes(semconv.ErrorTypeKey.String(string(r.Reason)))
+		}
 		if src != "" {
 			span.SetAttributes(SourceKey.String(src))
 		}

@@ -277,11 +277,16 @@ func TestRejected(t *testing.T) {
 			require.Equal(t, tt.status, serve(srv, tt.req(t)))
 
 			req := tel.request(t)
-			want := map[string]string{"webhook.outcome": "rejected", "webhook.reason": tt.reason, "error.type": tt.reason}
+			want := map[string]string{"webhook.outcome": "rejected", "webhook.reason": tt.reason}
 			if tt.source != "" {
 				want["webhook.source"] = tt.source
 			}
 			require.Subset(t, attrs(req), want)
+			// A 4xx is the client's error, not the server's: the HTTP
+			// conventions leave the server span's status unset and give
+			// it no error.type.
+			require.NotContains(t, attrs(req), "error.type")
+			require.Equal(t, codes.Unset, req.Status().Code)
 			require.Empty(t, tel.spansNamed("process"), "a rejected request reached the callbacks")
 
 			ms := tel.metrics(t)
@@ -341,7 +346,7 @@ func TestCallbackFails(t *testing.T) {
 			run := tel.span(t, "process standard:jam.created")
 			require.Equal(t, codes.Error, run.Status().Code)
 			require.Subset(t, attrs(run), map[string]string{"error.type": tt.errType, "webhook.outcome": "failure", "webhook.attempt": "1"})
-			require.Subset(t, attrs(tel.request(t)), map[string]string{"webhook.outcome": "failed", "webhook.reason": "callback"})
+			require.Subset(t, attrs(tel.request(t)), map[string]string{"webhook.outcome": "failed", "webhook.reason": "callback", "error.type": "callback"})
 
 			ms := tel.metrics(t)
 			require.Equal(t, map[string]int64{"webhook.outcome=failure,webhook.source=standard": 1}, points(t, ms["webhook.deliveries"]))
