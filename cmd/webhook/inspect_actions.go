@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -66,8 +67,14 @@ func (in *inspector) replayRequest(rec *record, keepID bool) (*http.Request, str
 	if !plan.Possible {
 		return nil, "", errors.New(plan.Note)
 	}
+	// The target as the receiver saw it, which httptest.NewRequest
+	// panics on unless it parses: net/http admits an absolute URI
+	// without "//" ("http:x"), whose RequestURI is no path.
+	if _, err := url.ParseRequestURI(rec.Path); err != nil {
+		return nil, "", fmt.Errorf("the request target %s is not a path: not replayed", strconv.Quote(rec.Path))
+	}
 	body := rec.Body
-	req := httptest.NewRequest(http.MethodPost, rec.Path, bytes.NewReader(body))
+	req := httptest.NewRequest(rec.Method, rec.Path, bytes.NewReader(body))
 	req.RemoteAddr = "127.0.0.1:0"
 	req.Host = rec.Host // the path and host a handler may choose keys by
 	for k, vs := range rec.Header {
@@ -123,7 +130,7 @@ func (in *inspector) serveReplay(w http.ResponseWriter, r *http.Request) {
 // forwardRequest builds the request that forwards rec to the app: the
 // original headers, or signatures made anew with the app's own secret.
 func (in *inspector) forwardRequest(ctx context.Context, rec *record) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.fwd.url, bytes.NewReader(rec.Body))
+	req, err := http.NewRequestWithContext(ctx, rec.Method, in.fwd.url, bytes.NewReader(rec.Body))
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -618,5 +620,101 @@ func TestHintFixes(t *testing.T) {
 		webhook.HintSourceNotConfigured, webhook.HintNoKeys,
 	} {
 		require.NotEmpty(t, hintFixes[h], h)
+	}
+}
+
+// sendRaw writes r to the receiver with the request target as given,
+// which net/http's client would normalise, and returns the status.
+func (rig *inspectRig) sendRaw(t *testing.T, target string, r *http.Request) int {
+	t.Helper()
+	c, err := net.Dial("tcp", rig.receiver.Listener.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	body, err := io.ReadAll(r.Body)
+	require.NoError(t, err)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: %d\r\n", r.Method, target, len(body))
+	require.NoError(t, r.Header.Write(&b))
+	b.WriteString("\r\n")
+	b.Write(body)
+	_, err = c.Write(b.Bytes())
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestInspectorReplayTargets: a delivery is replayed to the path and
+// query it arrived on, and one whose request target is not a path (an
+// absolute URI without "//", which net/http admits) is refused with a
+// clear error; it made the page's replay panic.
+func TestInspectorReplayTargets(t *testing.T) {
+	tests := []struct {
+		target   string
+		replayed int // the replay action's status
+		path     string
+	}{
+		{"/hooks/jam?tenant=a%20b", http.StatusOK, "/hooks/jam?tenant=a%20b"},
+		{"//double/slash", http.StatusOK, "//double/slash"},
+		{"http://127.0.0.1/absolute?x=1", http.StatusOK, "/absolute?x=1"},
+		{"http:opaque", http.StatusConflict, ""},
+		{"*", http.StatusOK, "*"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			rig := newInspectRig(t, inspectFlags{}, nil, nil)
+			status := rig.sendRaw(t, tt.target, jamNow(t, webhooktest.Secret))
+			list := rig.records(t)
+			require.Len(t, list, 1)
+			code, out := rig.action(t, "/api/deliveries/1/replay")
+			require.Equal(t, tt.replayed, code, out)
+			if tt.replayed != http.StatusOK {
+				require.Contains(t, out["error"], strconv.Quote(list[0].Path))
+				require.Len(t, rig.records(t), 1, "a refused replay reached the receiver")
+				return
+			}
+			require.Equal(t, http.StatusOK, status)
+			require.Equal(t, float64(http.StatusOK), out["status"], out)
+			list = rig.records(t)
+			require.Len(t, list, 2)
+			require.Equal(t, tt.path, list[0].Path)
+			require.Equal(t, tt.path, list[1].Path, "the replay went to another path")
+		})
+	}
+}
+
+// TestInspectorKeepsMethod: replay and forward send a delivery with the
+// method it came with (Series blocks PUT theirs), not always POST, so an
+// app that routes by method gets it where the sender would have sent it.
+func TestInspectorKeepsMethod(t *testing.T) {
+	tests := []struct{ method string }{{http.MethodPost}, {http.MethodPut}}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			var mu sync.Mutex
+			var got []string
+			appSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				got = append(got, r.Method)
+				mu.Unlock()
+			}))
+			defer appSrv.Close()
+			rig := newInspectRig(t, inspectFlags{forwardTo: appSrv.URL}, nil, nil)
+			r := jamNow(t, webhooktest.Secret)
+			r.Method = tt.method
+			require.Equal(t, http.StatusOK, rig.send(t, r))
+			code, out := rig.action(t, "/api/deliveries/1/replay")
+			require.Equal(t, http.StatusOK, code, out)
+			code, out = rig.action(t, "/api/deliveries/1/forward")
+			require.Equal(t, http.StatusOK, code, out)
+			rig.in.wait()
+			list := rig.records(t)
+			require.Len(t, list, 2)
+			require.Equal(t, tt.method, list[1].Method, "the replay's method")
+			mu.Lock()
+			defer mu.Unlock()
+			// The delivery, its replay (a new id, so forwarded too), and the button.
+			require.Equal(t, []string{tt.method, tt.method, tt.method}, got, "the forwards' methods")
+		})
 	}
 }
