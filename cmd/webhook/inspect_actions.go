@@ -192,6 +192,15 @@ func (in *inspector) serveForward(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": "start serve with --forward-to URL to forward"})
 		return
 	}
+	// As the page offers it: a delivery that failed verification, or was
+	// cut at --max-body, would reach the app re-signed as if it were good.
+	in.mu.Lock()
+	status, accepted := rec.Status, rec.Status/100 == 2 && rec.Event != nil
+	in.mu.Unlock()
+	if !accepted {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": fmt.Sprintf("only accepted deliveries are forwarded; this one was answered %d", status)})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"result": in.forward(r.Context(), rec)})
 }
 

@@ -718,3 +718,52 @@ func TestInspectorKeepsMethod(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectorForwardRefused: the forward action sends accepted
+// deliveries only, as the page offers it. Re-signing for the app a body
+// that failed verification, or one cut at --max-body, would hand the app
+// a forgery or a torn body under a valid signature.
+func TestInspectorForwardRefused(t *testing.T) {
+	big := []byte(`{"a":"` + strings.Repeat("x", webhook.DefaultMaxBodySize) + `"}`)
+	tests := []struct {
+		name   string
+		req    *http.Request
+		status int
+	}{
+		{"forged", jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y"), http.StatusUnauthorized},
+		{"cut at --max-body", webhooktest.NewStandardRequest(webhooktest.Secret, big, webhooktest.WithTime(time.Now())), http.StatusRequestEntityTooLarge},
+		{"no sender's headers", httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`)), http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var verified []string
+			app, err := webhook.NewHandler(webhook.WithSecrets(appSecret), webhook.WithLogger(slog.New(slog.DiscardHandler)))
+			require.NoError(t, err)
+			app.OnAny(func(_ context.Context, d *webhook.Delivery, e event.Event) error {
+				mu.Lock()
+				defer mu.Unlock()
+				verified = append(verified, d.ID)
+				return nil
+			})
+			var posts int
+			appSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				posts++
+				mu.Unlock()
+				app.ServeHTTP(w, r)
+			}))
+			defer appSrv.Close()
+			rig := newInspectRig(t, inspectFlags{forwardTo: appSrv.URL, forwardSecret: appSecret}, nil, nil)
+			require.Equal(t, tt.status, rig.send(t, tt.req))
+			code, out := rig.action(t, "/api/deliveries/1/forward")
+			require.Equal(t, http.StatusConflict, code, out)
+			require.Contains(t, out["error"], "accepted")
+			rig.in.wait()
+			mu.Lock()
+			defer mu.Unlock()
+			require.Zero(t, posts, "the app got a delivery the receiver refused")
+			require.Empty(t, verified)
+		})
+	}
+}
