@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -250,10 +251,21 @@ func safeName(s string) string {
 	return strings.Trim(b.String(), ".")
 }
 
+// Series tokens are credentials sent as they are, not signatures over
+// one body: a fixture, made to be committed, holds a stand-in.
+const (
+	// fixtureTokenNote heads a fixture whose token matched.
+	fixtureTokenNote = "# the Series token, a credential, is saved as webhooktest.SeriesToken: verify with webhook.WithSeries(%q, webhooktest.SeriesToken)\n"
+	// unmatchedToken stands in for a token that matched none, and
+	// matches none either.
+	unmatchedToken   = "redacted-token-that-matched-no-configured-token"
+	unmatchedTokNote = "# the Series token matched no configured token; saved as a value that matches none\n"
+)
+
 // saveFixture writes rec's body and the headers that matter under dir.
 // The headers file is what "webhook verify --headers" reads, with the
 // arrival time on a comment line that webhooktest.ReadCapture reads.
-func saveFixture(dir, seriesHeader string, rec *record) (string, error) {
+func saveFixture(dir string, keys *keyFlags, rec *record) (string, error) {
 	name, err := fixtureName(rec)
 	if err != nil {
 		return "", err
@@ -277,8 +289,15 @@ func saveFixture(dir, seriesHeader string, rec *record) (string, error) {
 		}
 	}
 	if rec.Source == string(event.SourceSeries) {
-		k := http.CanonicalHeaderKey(seriesHeader)
+		k := http.CanonicalHeaderKey(keys.header())
 		for _, v := range rec.Header.Values(k) {
+			if slices.Contains(keys.tokens, v) {
+				fmt.Fprintf(&h, fixtureTokenNote, k)
+				v = webhooktest.SeriesToken
+			} else {
+				h.WriteString(unmatchedTokNote)
+				v = unmatchedToken
+			}
 			fmt.Fprintf(&h, "%s: %s\n", k, v)
 		}
 	}
@@ -301,7 +320,7 @@ func (in *inspector) serveFixture(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": "start serve with --fixtures DIR to save fixtures"})
 		return
 	}
-	name, err := saveFixture(in.fixtures, in.keys.header(), in.snapshot(rec))
+	name, err := saveFixture(in.fixtures, in.keys, in.snapshot(rec))
 	if err != nil {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
 		return
@@ -360,6 +379,23 @@ func (in *inspector) serveInboxReplay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"replayed": key})
+}
+
+// shownHeaders lists h's values by name for the page, with the
+// credentials among them redacted: the Series token, which is sent as it
+// is, and the headers a tunnel or a browser may add (basic auth,
+// cookies). Signatures are shown: each covers one body, and comparing
+// them is what the page is for.
+func (in *inspector) shownHeaders(h http.Header) [][2]string {
+	series := http.CanonicalHeaderKey(in.keys.header())
+	out := sortedHeaders(h)
+	for i, kv := range out {
+		switch kv[0] {
+		case series, "Authorization", "Proxy-Authorization", "Cookie":
+			out[i][1] = fmt.Sprintf("[redacted, %d bytes]", len(kv[1]))
+		}
+	}
+	return out
 }
 
 // sortedHeaders lists h's values by name.

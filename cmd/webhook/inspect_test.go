@@ -31,6 +31,10 @@ const (
 	appIntercom = "app-intercom-client-secret-9f2d"
 )
 
+// liveSeriesToken is the receiver's Series token: a credential, unlike
+// webhooktest's public one, that the page and fixtures must not show.
+const liveSeriesToken = "series-live-token-Qm3x8Kp2Lw7Zt"
+
 // inspectRig is a receiver with the inspector in front of it, as serve
 // wires them, and the page served over HTTP.
 type inspectRig struct {
@@ -46,10 +50,11 @@ func newInspectRig(t *testing.T, f inspectFlags, ib webhook.Inbox, onAny func(co
 		f.keep = 100
 	}
 	require.NoError(t, f.check())
-	keys := &keyFlags{secrets: listFlag{webhooktest.Secret}, intercom: listFlag{webhooktest.IntercomSecret}}
+	keys := &keyFlags{secrets: listFlag{webhooktest.Secret}, intercom: listFlag{webhooktest.IntercomSecret}, tokens: listFlag{liveSeriesToken}}
 	logger := slog.New(slog.DiscardHandler)
 	in := newInspector(&f, keys, webhook.DefaultTolerance, webhook.DefaultMaxBodySize, ib, logger)
-	opts := append([]webhook.Option{webhook.WithSecrets(keys.secrets...), webhook.WithIntercomSecrets(keys.intercom...), webhook.WithLogger(logger)}, in.options()...)
+	opts := append([]webhook.Option{webhook.WithSecrets(keys.secrets...), webhook.WithIntercomSecrets(keys.intercom...),
+		webhook.WithSeries(keys.header(), keys.tokens...), webhook.WithLogger(logger)}, in.options()...)
 	if ib != nil {
 		opts = append(opts, webhook.WithInbox(ib), webhook.WithWorkers(webhook.WorkerConfig{Poll: 10 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, MaxAttempts: 2}))
 	}
@@ -603,7 +608,7 @@ func TestInspectorBodyLimit(t *testing.T) {
 			require.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
 			require.Equal(t, body[:max], rec.Body)
 			require.False(t, in.replayPlan(rec).Possible)
-			_, err := saveFixture(dir, keys.header(), rec)
+			_, err := saveFixture(dir, keys, rec)
 			require.ErrorContains(t, err, "--max-body")
 		} else {
 			require.NotEqual(t, http.StatusRequestEntityTooLarge, w.Code)
@@ -764,6 +769,72 @@ func TestInspectorForwardRefused(t *testing.T) {
 			defer mu.Unlock()
 			require.Zero(t, posts, "the app got a delivery the receiver refused")
 			require.Empty(t, verified)
+		})
+	}
+}
+
+// TestInspectorSeriesToken: a Series token is a credential sent as is,
+// not a signature over the body, so the page shows its header redacted
+// (as Authorization and Cookie), and a saved fixture holds
+// webhooktest.SeriesToken in its place when it matched, so the fixture
+// verifies with the test keys as the delivery did with the receiver's, or
+// a value matching nothing when it did not, so it is refused as it was.
+// Neither holds the receiver's token.
+func TestInspectorSeriesToken(t *testing.T) {
+	dir := t.TempDir()
+	rig := newInspectRig(t, inspectFlags{fixtures: dir}, nil, nil)
+	body := webhooktest.Fixture("series/contact.json")
+	tests := []struct {
+		name  string
+		token string
+		want  int
+	}{
+		{"the receiver's token", liveSeriesToken, http.StatusOK},
+		{"a wrong token", liveSeriesToken + "-old", http.StatusUnauthorized},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, tt.token, body)
+			r.Header.Set("Authorization", "Basic dHVubmVsOmh1bnRlcjI=")
+			r.Header.Set("Cookie", "session=s3cr3t-cookie")
+			require.Equal(t, tt.want, rig.send(t, r))
+			seq := strconv.Itoa(i + 1)
+
+			resp, err := http.Get(rig.page.URL + "/api/deliveries/" + seq)
+			require.NoError(t, err)
+			raw, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			for _, secret := range []string{liveSeriesToken, "dHVubmVsOmh1bnRlcjI", "s3cr3t-cookie"} {
+				require.NotContains(t, string(raw), secret)
+			}
+			var d struct{ Headers [][2]string }
+			require.NoError(t, json.Unmarshal(raw, &d))
+			shown := map[string]string{}
+			for _, kv := range d.Headers {
+				shown[kv[0]] = kv[1]
+			}
+			require.Contains(t, shown[webhooktest.SeriesHeader], "redacted")
+			require.Contains(t, shown["Authorization"], "redacted")
+			require.Equal(t, "application/json", shown["Content-Type"], "a header that is no credential is shown as sent")
+
+			code, out := rig.action(t, "/api/deliveries/"+seq+"/fixture")
+			require.Equal(t, http.StatusOK, code, out)
+			name := out["name"].(string)
+			for _, f := range []string{name, strings.TrimSuffix(name, ".json") + ".headers"} {
+				b, err := os.ReadFile(dir + "/" + f)
+				require.NoError(t, err)
+				require.NotContains(t, string(b), liveSeriesToken, f)
+			}
+			c, err := webhooktest.ReadCapture(os.DirFS(dir), name)
+			require.NoError(t, err)
+			require.Equal(t, body, c.Body)
+			h, err := webhook.NewHandler(webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken), webhook.WithLogger(slog.New(slog.DiscardHandler)))
+			require.NoError(t, err)
+			h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, c.Request())
+			require.Equal(t, tt.want, w.Code, "the fixture does not verify with the test keys as the delivery did with the receiver's")
 		})
 	}
 }
