@@ -304,3 +304,20 @@ func TestInspectorInboxInBrowser(t *testing.T) {
 	wait(t, ctx, "the detail's inbox state", `!document.getElementById('d-inbox').hidden && document.getElementById('d-inbox-text').textContent.startsWith('done · 1 attempt')`)
 	screenshot(t, ctx, artifacts, "inspector-inbox.png")
 }
+
+// TestInspectorKeepBytesInBrowser: a delivery the server drops from its
+// ring past --inspect-keep-bytes leaves the open page too, so no row is
+// left whose detail the server no longer has.
+func TestInspectorKeepBytesInBrowser(t *testing.T) {
+	ctx := browser(t)
+	receiver, page := serve(t, t.TempDir(), "--inspect-keep-bytes", "1") // the newest delivery only
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page+"/")))
+	wait(t, ctx, "the event stream", `document.getElementById('conn').textContent === 'live'`)
+	for i := range 3 {
+		forged := webhooktest.NewStandardRequest("whsec_Zm9yZ2VkLXNlY3JldC1ub3QtdGhlLWVuZHBvaW50cw==", webhooktest.Fixture("jam/jam.created.maximal.json"),
+			webhooktest.WithTime(time.Now()), webhooktest.WithID(fmt.Sprintf("msg_2Qd8sKeepBytes%d", i)))
+		require.Equal(t, http.StatusUnauthorized, post(t, receiver, forged))
+	}
+	wait(t, ctx, "the newest row only", `document.querySelectorAll('#rows tr').length === 1 && document.querySelector('#rows tr').dataset.seq === '3'`)
+	require.Equal(t, "0 accepted · 1 rejected", eval[string](t, ctx, `document.getElementById('counts').textContent`))
+}

@@ -26,6 +26,11 @@ import (
 // the port ngrok's inspector made familiar.
 const defaultInspectAddr = "127.0.0.1:4040"
 
+// defaultKeepBytes bounds the bodies the inspector keeps: anyone who can
+// reach the receiver (through a tunnel, say) can fill the ring, and
+// 500 bodies of --max-body's 1 MiB would be half a GiB.
+const defaultKeepBytes = 64 << 20
+
 // tokenHeader carries the per-run token on the inspector's POSTs.
 const tokenHeader = "X-Inspect-Token"
 
@@ -37,6 +42,7 @@ type inspectFlags struct {
 	addr            optionalAddr
 	public          bool
 	keep            int
+	keepBytes       int64
 	forwardTo       string
 	forwardSecret   string
 	forwardIntercom string
@@ -71,6 +77,7 @@ func (f *inspectFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.addr, "inspect", "serve the inspector page, a live list of deliveries, on `ADDR` (--inspect alone: "+defaultInspectAddr+")")
 	fs.BoolVar(&f.public, "inspect-public", false, "let --inspect bind a non-loopback address (the page shows bodies)")
 	fs.IntVar(&f.keep, "inspect-keep", 500, "inspector: how many recent deliveries to keep in memory")
+	fs.Int64Var(&f.keepBytes, "inspect-keep-bytes", defaultKeepBytes, "inspector: how many bytes of bodies to keep in memory, the newest delivery always")
 	fs.StringVar(&f.forwardTo, "forward-to", "", "inspector: forward each accepted delivery to this URL (your app)")
 	fs.StringVar(&f.forwardSecret, "forward-secret", "", "with --forward-to: re-sign Standard Webhooks deliveries with your app's whsec_ test secret (default: the original headers)")
 	fs.StringVar(&f.forwardIntercom, "forward-intercom-secret", "", "with --forward-to: re-sign Intercom deliveries with your app's client secret (default: the original headers)")
@@ -90,6 +97,9 @@ func (f *inspectFlags) check() error {
 	}
 	if f.keep < 1 {
 		return errors.New("--inspect-keep must be at least 1")
+	}
+	if f.keepBytes < 1 {
+		return errors.New("--inspect-keep-bytes must be at least 1")
 	}
 	if (f.forwardSecret != "" || f.forwardIntercom != "") && f.forwardTo == "" {
 		return errors.New("--forward-secret and --forward-intercom-secret need --forward-to")

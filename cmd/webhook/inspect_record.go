@@ -20,25 +20,27 @@ import (
 // one's outcome from the handler's Observer, and serves the page that
 // shows them.
 type inspector struct {
-	token    string
-	public   bool
-	keep     int
-	keys     *keyFlags
-	tol      time.Duration
-	maxBody  int64
-	inbox    webhook.Inbox // nil without --inbox
-	fixtures string
-	fwd      forwardConfig
-	client   *http.Client
-	logger   *slog.Logger
-	now      func() time.Time
-	recvAddr string
+	token     string
+	public    bool
+	keep      int
+	keepBytes int64
+	keys      *keyFlags
+	tol       time.Duration
+	maxBody   int64
+	inbox     webhook.Inbox // nil without --inbox
+	fixtures  string
+	fwd       forwardConfig
+	client    *http.Client
+	logger    *slog.Logger
+	now       func() time.Time
+	recvAddr  string
 
 	recv http.Handler // the receiver, wrapped: replays go through it
 
 	mu      sync.Mutex
 	seq     int64
-	ring    []*record          // oldest first, at most keep
+	ring    []*record          // oldest first, at most keep, and keepBytes but for the newest
+	size    int64              // the ring's bytes, as record.size counts them
 	byKey   map[string]*record // the latest record per dedupe key, for the inbox workers' outcomes
 	subs    map[chan []byte]struct{}
 	closed  bool
@@ -52,21 +54,22 @@ type forwardConfig struct {
 
 func newInspector(f *inspectFlags, keys *keyFlags, tol time.Duration, maxBody int64, ib webhook.Inbox, logger *slog.Logger) *inspector {
 	return &inspector{
-		token:    newToken(),
-		public:   f.public,
-		keep:     f.keep,
-		keys:     keys,
-		tol:      tol,
-		maxBody:  maxBody,
-		inbox:    ib,
-		fixtures: f.fixtures,
-		fwd:      forwardConfig{url: f.forwardTo, secret: f.forwardSecret, intercom: f.forwardIntercom},
-		client:   inspectorClient(),
-		logger:   logger,
-		now:      time.Now,
-		byKey:    map[string]*record{},
-		subs:     map[chan []byte]struct{}{},
-		streams:  make(chan struct{}),
+		token:     newToken(),
+		public:    f.public,
+		keep:      f.keep,
+		keepBytes: f.keepBytes,
+		keys:      keys,
+		tol:       tol,
+		maxBody:   maxBody,
+		inbox:     ib,
+		fixtures:  f.fixtures,
+		fwd:       forwardConfig{url: f.forwardTo, secret: f.forwardSecret, intercom: f.forwardIntercom},
+		client:    inspectorClient(),
+		logger:    logger,
+		now:       time.Now,
+		byKey:     map[string]*record{},
+		subs:      map[chan []byte]struct{}{},
+		streams:   make(chan struct{}),
 	}
 }
 
@@ -102,8 +105,9 @@ type record struct {
 	Forward    string          `json:"forward,omitempty"` // the last forward's result
 	Event      json.RawMessage `json:"-"`
 
-	rj   *webhook.Rejection // the handler's rejection, for the hint
-	diag *webhook.Diagnosis // its evidence, when the handler gave some
+	rj    *webhook.Rejection // the handler's rejection, for the hint
+	diag  *webhook.Diagnosis // its evidence, when the handler gave some
+	bytes int64              // its size when added to the ring
 }
 
 // explainLocked sets the record's reason and hint from the rejection and
@@ -139,9 +143,10 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 		// Read what the handler may read, no more, and hand it the same
 		// stream: a body past the limit still reaches it, to be refused.
 		kept, err := io.ReadAll(io.LimitReader(r.Body, in.maxBody+1))
-		rec.Body = kept
+		// A copy of its own length: ReadAll's buffer has grown past it.
+		rec.Body = bytes.Clone(kept)
 		if int64(len(kept)) > in.maxBody {
-			rec.Body, rec.Cut = kept[:in.maxBody], true
+			rec.Body, rec.Cut = bytes.Clone(kept[:in.maxBody]), true
 		}
 		r.Body = struct {
 			io.Reader
@@ -162,11 +167,14 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 		if rec.Type == "" {
 			rec.Type = claimedType(rec)
 		}
-		in.addLocked(rec)
+		gone := in.addLocked(rec)
 		if ro != nil {
 			ro.made = rec.Seq
 		}
 		forward := in.fwd.url != "" && code/100 == 2 && rec.Event != nil && !rec.Duplicate
+		for _, seq := range gone { // the page drops their rows
+			in.sendLocked([]byte("event: gone\ndata: " + strconv.FormatInt(seq, 10) + "\n\n"))
+		}
 		in.mu.Unlock()
 		in.publish(rec)
 		if forward {
@@ -211,19 +219,39 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// addLocked appends rec to the ring, dropping the oldest past keep.
-func (in *inspector) addLocked(rec *record) {
+// size is what a record holds in memory, near enough: its body, its
+// decoded event and its headers.
+func (r *record) size() int64 {
+	n := len(r.Body) + len(r.Event)
+	for k, vs := range r.Header {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	return int64(n)
+}
+
+// addLocked appends rec to the ring, dropping the oldest past keep and
+// past keepBytes (but never rec itself), and returns the dropped ones'
+// numbers.
+func (in *inspector) addLocked(rec *record) (gone []int64) {
 	in.seq++
 	rec.Seq = in.seq
 	in.ring = append(in.ring, rec)
-	if len(in.ring) > in.keep {
+	rec.bytes = rec.size()
+	in.size += rec.bytes
+	for len(in.ring) > 1 && (len(in.ring) > in.keep || in.size > in.keepBytes) {
 		old := in.ring[0]
 		in.ring[0] = nil
 		in.ring = in.ring[1:]
+		in.size -= old.bytes
+		gone = append(gone, old.Seq)
 		if old.Key != "" && in.byKey[old.Key] == old {
 			delete(in.byKey, old.Key)
 		}
 	}
+	return gone
 }
 
 // snapshot copies rec's fields under the lock.
@@ -398,9 +426,14 @@ func (in *inspector) publish(rec *record) {
 	if err != nil {
 		return
 	}
+	in.sendLocked(append(append([]byte("event: delivery\ndata: "), b...), "\n\n"...))
+}
+
+// sendLocked sends an event, whole, to every open event stream.
+func (in *inspector) sendLocked(msg []byte) {
 	for c := range in.subs {
 		select {
-		case c <- b:
+		case c <- msg:
 		default:
 		}
 	}
@@ -461,10 +494,8 @@ func (in *inspector) serveEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-tick.C:
 			_, _ = io.WriteString(w, ": keep-alive\n\n")
-		case b := <-c:
-			_, _ = io.WriteString(w, "event: delivery\ndata: ")
-			_, _ = w.Write(b)
-			_, _ = io.WriteString(w, "\n\n")
+		case msg := <-c:
+			_, _ = w.Write(msg)
 		}
 		if rc.Flush() != nil {
 			return

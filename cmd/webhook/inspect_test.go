@@ -49,6 +49,9 @@ func newInspectRig(t *testing.T, f inspectFlags, ib webhook.Inbox, onAny func(co
 	if f.keep == 0 {
 		f.keep = 100
 	}
+	if f.keepBytes == 0 {
+		f.keepBytes = defaultKeepBytes
+	}
 	require.NoError(t, f.check())
 	keys := &keyFlags{secrets: listFlag{webhooktest.Secret}, intercom: listFlag{webhooktest.IntercomSecret}, tokens: listFlag{liveSeriesToken}}
 	logger := slog.New(slog.DiscardHandler)
@@ -512,6 +515,7 @@ func TestInspectFlags(t *testing.T) {
 		{[]string{"--inspect", "--forward-to", "127.0.0.1:3000"}, "http:// or https://"},
 		{[]string{"--inspect", "--forward-to", "http://127.0.0.1:3000/", "--forward-secret", "whsec_not base64"}, "--forward-secret"},
 		{[]string{"--inspect", "--inspect-keep", "0"}, "at least 1"},
+		{[]string{"--inspect", "--inspect-keep-bytes", "0"}, "--inspect-keep-bytes must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -586,7 +590,7 @@ func TestInspectServe(t *testing.T) {
 func TestInspectorBodyLimit(t *testing.T) {
 	const max = 64
 	dir := t.TempDir()
-	f := inspectFlags{addr: optionalAddr{set: true, addr: "127.0.0.1:0"}, keep: 10, fixtures: dir}
+	f := inspectFlags{addr: optionalAddr{set: true, addr: "127.0.0.1:0"}, keep: 10, keepBytes: defaultKeepBytes, fixtures: dir}
 	keys := &keyFlags{secrets: listFlag{webhooktest.Secret}}
 	logger := slog.New(slog.DiscardHandler)
 	in := newInspector(&f, keys, webhook.DefaultTolerance, max, nil, logger)
@@ -835,6 +839,71 @@ func TestInspectorSeriesToken(t *testing.T) {
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, c.Request())
 			require.Equal(t, tt.want, w.Code, "the fixture does not verify with the test keys as the delivery did with the receiver's")
+		})
+	}
+}
+
+// TestInspectorKeepBytes: the ring keeps bodies up to --inspect-keep-bytes
+// as well as --inspect-keep deliveries, dropping the oldest first and
+// telling the page, and always keeps the newest delivery, however large.
+// Anyone who reaches the receiver can fill it, and rejected requests are
+// kept too.
+func TestInspectorKeepBytes(t *testing.T) {
+	forged := func(t *testing.T) *http.Request { return jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y") }
+	size := func(t *testing.T) int64 {
+		r := &record{Body: webhooktest.Fixture("jam/jam.created.maximal.json"), Header: forged(t).Header}
+		return r.size()
+	}
+	tests := []struct {
+		name      string
+		keep      int
+		keepBytes func(one int64) int64
+		want      []int64 // the seqs kept after five deliveries
+	}{
+		{"by count", 3, func(one int64) int64 { return 100 * one }, []int64{3, 4, 5}},
+		{"by bytes", 100, func(one int64) int64 { return 2*one + one/2 }, []int64{4, 5}},
+		{"the newest, past the bytes", 100, func(one int64) int64 { return 1 }, []int64{5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rig := newInspectRig(t, inspectFlags{keep: tt.keep, keepBytes: tt.keepBytes(size(t) + 64)}, nil, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, rig.page.URL+"/api/events", nil)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			sc := bufio.NewScanner(resp.Body)
+			require.True(t, sc.Scan()) // the stream is open once its greeting arrives
+
+			for range 5 {
+				require.Equal(t, http.StatusUnauthorized, rig.send(t, forged(t)))
+			}
+			var seqs []int64
+			for _, r := range rig.records(t) {
+				seqs = append(seqs, r.Seq)
+			}
+			require.Equal(t, tt.want, seqs)
+
+			// A delivery's drops are sent before the delivery itself.
+			var gone []int64
+			for delivered := 0; delivered < 5; {
+				require.True(t, sc.Scan(), "the stream ended: %v", sc.Err())
+				switch sc.Text() {
+				case "event: delivery":
+					delivered++
+				case "event: gone":
+					require.True(t, sc.Scan())
+					seq, err := strconv.ParseInt(strings.TrimPrefix(sc.Text(), "data: "), 10, 64)
+					require.NoError(t, err)
+					gone = append(gone, seq)
+				}
+			}
+			var wantGone []int64
+			for seq := int64(1); seq <= 5-int64(len(tt.want)); seq++ {
+				wantGone = append(wantGone, seq)
+			}
+			require.Equal(t, wantGone, gone)
 		})
 	}
 }

@@ -163,6 +163,14 @@ function connect() {
     $('conn').className = 'conn off';
   });
   es.addEventListener('delivery', (e) => upsert(JSON.parse(e.data), true));
+  // A delivery the server dropped from its ring, past --inspect-keep-bytes.
+  es.addEventListener('gone', (e) => {
+    const seq = Number(e.data);
+    records.delete(seq);
+    const tr = document.querySelector('#rows tr[data-seq="' + seq + '"]');
+    if (tr) tr.remove();
+    counts();
+  });
 }
 
 function select(seq) {
