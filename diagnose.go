@@ -20,8 +20,8 @@ import (
 // for telling a wrong key from a body changed on the way (by middleware,
 // a proxy, a re-encoding). The handler logs it and hands it to OnError in
 // HandlerError.Diagnosis, never to the sender. Nothing in it is verified,
-// and nothing in it is key material, a MAC, a received signature or the
-// body.
+// but the age of an Intercom notification refused for it, and nothing in
+// it is key material, a token, a MAC, a received signature or the body.
 type Diagnosis struct {
 	// MessageID is the webhook-id (or svix-id) header as received,
 	// unverified: anyone could have sent it. Empty for Intercom, whose
@@ -93,11 +93,13 @@ const (
 	// sends: something replaced it.
 	HintNotJSON Hint = "not_json"
 	// HintClockAhead: the timestamp is older than the window by the local
-	// clock: this clock runs ahead of the sender's, or the delivery is an
+	// clock, or an Intercom notification's created_at older than the max
+	// age: this clock runs ahead of the sender's, or the delivery is an
 	// old capture replayed.
 	HintClockAhead Hint = "clock_ahead"
-	// HintClockBehind: the timestamp is in the future by the local clock:
-	// this clock runs behind the sender's.
+	// HintClockBehind: the timestamp (an Intercom notification's
+	// created_at) is in the future by the local clock: this clock runs
+	// behind the sender's.
 	HintClockBehind Hint = "clock_behind"
 	// HintSourceNotConfigured: the request carries the signature headers
 	// of a source the handler has no keys for.
@@ -218,6 +220,47 @@ func diagnoseRead(src event.Source, r *http.Request, err error, now time.Time) *
 		dg.Hint, dg.Evidence = HintEmptyBody, "no body bytes, Content-Length "+strconv.FormatInt(sb.declared, 10)
 	} else {
 		dg.Hint, dg.Evidence = HintLengthMismatch, lengthWords(sb.got, sb.declared)
+	}
+	return dg
+}
+
+// diagnoseAge explains an Intercom notification n refused for its age
+// (err, from VerifyIntercomAge) by how far its created_at, or its
+// first_sent_at when unset, is from the clock. That time is signed, but
+// only words about it go into the evidence; a notification with neither
+// has no hint, its error saying so.
+func diagnoseAge(r *http.Request, n *event.IntercomNotification, maxAge time.Duration, err error, now time.Time) *Diagnosis {
+	dg := &Diagnosis{BodyLen: len(n.RawJSON()), ContentLength: r.ContentLength}
+	if cl, ok := declaredLength(r.Header); ok {
+		dg.ContentLength = cl
+	}
+	dg.diagnoseHeaders(event.SourceIntercom, r.Header, now)
+	name, ts := "created_at", n.CreatedAt
+	if ts.IsZero() {
+		name, ts = "first_sent_at", n.FirstSentAt
+	}
+	if ts.IsZero() {
+		return dg
+	}
+	age := max(min(now.Sub(ts.Time), maxSkew), -maxSkew)
+	switch {
+	case errors.Is(err, ErrMessageTooOld):
+		dg.Hint, dg.Evidence = HintClockAhead, name+" "+shortDuration(age)+" ago by this clock, past the max age "+shortDuration(maxAge)
+	case errors.Is(err, ErrMessageTooNew):
+		dg.Hint, dg.Evidence = HintClockBehind, name+" "+shortDuration(-age)+" ahead of this clock, past the "+shortDuration(DefaultTolerance)+" allowed"
+	}
+	return dg
+}
+
+// diagnoseSeries explains a Series request whose token header did not
+// verify. Its body was not read.
+func diagnoseSeries(v *SeriesVerifier, r *http.Request, err error) *Diagnosis {
+	dg := &Diagnosis{BodyLen: -1, ContentLength: r.ContentLength, ContentEncoding: clip(r.Header.Get("Content-Encoding"))}
+	if cl, ok := declaredLength(r.Header); ok {
+		dg.ContentLength = cl
+	}
+	if errors.Is(err, ErrNoMatchingSignature) {
+		dg.Hint, dg.Evidence = HintCheckSecret, "the "+v.Header()+" header holds none of the configured tokens"
 	}
 	return dg
 }

@@ -183,6 +183,21 @@ func TestDiagnosisPerMistake(t *testing.T) {
 		{name: "clock 10 minutes behind", opts: both, skew: -10 * time.Minute,
 			send:   func(t *testing.T) sent { return signedJam(t, webhooktest.Secret, jamBody, at) },
 			status: 401, reason: webhook.ReasonTooNew, hint: webhook.HintClockBehind, words: `"skew":"clock 10m behind the sender"`},
+		{name: "Intercom notification replayed long after", opts: both,
+			send: func(t *testing.T) sent {
+				return signedIntercom(webhooktest.IntercomSecret, webhooktest.StampIntercom(intercomBody, at.Add(-100*24*time.Hour)))
+			},
+			status: 401, reason: webhook.ReasonTooOld, hint: webhook.HintClockAhead, words: `"evidence":"created_at 2400h ago by this clock, past the max age 72h"`},
+		{name: "Intercom notification from the future", opts: both,
+			send: func(t *testing.T) sent {
+				return signedIntercom(webhooktest.IntercomSecret, webhooktest.StampIntercom(intercomBody, at.Add(10*time.Minute)))
+			},
+			status: 401, reason: webhook.ReasonTooNew, hint: webhook.HintClockBehind, words: `"evidence":"created_at 10m ahead of this clock, past the 5m allowed"`},
+		{name: "wrong Series token", opts: []webhook.Option{webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken)},
+			send: func(t *testing.T) sent {
+				return sent{body: seriesJSON, header: map[string]string{webhooktest.SeriesHeader: "series-token-of-another-workspace", "Content-Type": "application/json"}}
+			},
+			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintCheckSecret, words: `"evidence":"the X-Series-Token header holds none of the configured tokens"`},
 		{name: "Jam delivery to an Intercom-only handler", opts: []webhook.Option{webhook.WithIntercomSecrets(webhooktest.IntercomSecret)},
 			send:   func(t *testing.T) sent { return signedJam(t, webhooktest.Secret, jamBody, at) },
 			status: 401, reason: webhook.ReasonMissingHeaders, hint: webhook.HintSourceNotConfigured,

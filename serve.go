@@ -96,7 +96,7 @@ func (s *serving) admit() bool {
 		return false
 	case d.Source == event.SourceSeries:
 		if err := h.series.Verify(r.Header); err != nil {
-			h.reject(s.ctx, w, d, http.StatusUnauthorized, err)
+			h.rejectDiag(s.ctx, w, d, http.StatusUnauthorized, err, diagnoseSeries(h.series, r, err))
 			return false
 		}
 	}
@@ -188,7 +188,11 @@ func (s *serving) decode() bool {
 			return false
 		}
 		if err := h.checkIntercom(n); err != nil {
-			h.reject(s.ctx, s.w, d, intercomStatus(err), err)
+			var dg *Diagnosis
+			if !errors.Is(err, ErrIDTooLong) {
+				dg = diagnoseAge(s.r, n, h.maxAge, err, h.now())
+			}
+			h.rejectDiag(s.ctx, s.w, d, intercomStatus(err), err, dg)
 			return false
 		}
 	}
