@@ -6,7 +6,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -312,6 +315,9 @@ func TestDiagnosisPerMistake(t *testing.T) {
 			if sig := s.header["X-Hub-Signature"]; sig != "" {
 				require.NotContains(t, line, strings.TrimPrefix(sig, "sha1="))
 			}
+			if token := s.header[webhooktest.SeriesHeader]; token != "" {
+				require.NotContains(t, line, token)
+			}
 			allLogs.WriteString(line)
 		})
 	}
@@ -453,4 +459,86 @@ func mustSign(t *testing.T, secret string, body []byte) string {
 	sig, err := webhooktest.SignStandard(secret, webhooktest.MessageID(body), webhooktest.Time(), body)
 	require.NoError(t, err)
 	return sig
+}
+
+// FuzzDiagnosisHoldsNoSecrets holds every rejection's log line and
+// Diagnosis to what they may carry: whatever the body, the received
+// signature or token, and the mistake, neither holds a configured key or
+// token, the MAC a key computes, the signature or token received, or the
+// body's text.
+func FuzzDiagnosisHoldsNoSecrets(f *testing.F) {
+	f.Add([]byte("Checkout button does nothing"), []byte("0123456789abcdef0123456789abcdef"), uint8(0), int16(0))
+	f.Add([]byte("dana@northwind.example"), []byte("sig"), uint8(1), int16(-700))
+	f.Add([]byte("215471234567890"), []byte{}, uint8(2), int16(900))
+	for m := uint8(3); m < 8; m++ {
+		f.Add([]byte("a note of a customer"), []byte("another-token-of-theirs"), m, int16(0))
+	}
+	f.Fuzz(func(t *testing.T, payload, sig []byte, mode uint8, skew int16) {
+		if len(payload) < 4 {
+			return // too short for its text to tell
+		}
+		text := hex.EncodeToString(payload)
+		body := []byte(`{"type":"notification_event","topic":"conversation.user.replied","created_at":` +
+			strconv.FormatInt(webhooktest.Unix, 10) + `,"note":"` + text + `"}`)
+		received := ""
+		var r *http.Request
+		switch mode % 8 {
+		case 0: // another endpoint's secret
+			r = webhooktest.NewStandardRequest(otherSecret, body)
+		case 1: // a signature of the sender's choosing
+			received = base64.StdEncoding.EncodeToString(sig)
+			r = webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithHeader("Webhook-Signature", "v1,"+received))
+		case 2: // compressed on the way
+			r = webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithHeader("Content-Encoding", "gzip"))
+			gz := gzipped(t, body)
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(gz)), int64(len(gz))
+		case 3: // cut short on the way
+			r = webhooktest.NewStandardRequest(webhooktest.Secret, body)
+			r.Body = io.NopCloser(bytes.NewReader(body[:len(body)/2]))
+		case 4: // lengthened on the way
+			r = webhooktest.NewStandardRequest(webhooktest.Secret, body)
+			r.Body = io.NopCloser(bytes.NewReader(append(bytes.Clone(body), body...)))
+		case 5: // another app's client secret
+			r = webhooktest.NewIntercomRequest(otherClientSecret, body)
+		case 6: // an Intercom signature of the sender's choosing
+			received = hex.EncodeToString(sig)
+			r = webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body, webhooktest.WithHeader("X-Hub-Signature", "sha1="+received))
+		case 7: // a Series token of the sender's choosing
+			received = "tok-" + hex.EncodeToString(sig)
+			r = webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, received, body)
+		}
+		logs := &syncBuffer{}
+		h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+			webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
+			webhook.WithClock(func() time.Time { return webhooktest.Time().Add(time.Duration(skew) * time.Second) }),
+			webhook.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: dropTime}))))
+		require.NoError(t, err)
+		var dg *webhook.Diagnosis
+		h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) { dg = err.Diagnosis })
+		h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code == http.StatusOK {
+			require.Equal(t, uint8(7), mode%8, "only a Series token of the sender's choosing can be the configured one")
+			return
+		}
+		out := logs.String() + fmt.Sprintf("%+v", dg)
+		forbidden := []string{webhooktest.Secret, strings.TrimPrefix(webhooktest.Secret, "whsec_"), webhooktest.IntercomSecret, webhooktest.SeriesToken,
+			mustSign(t, webhooktest.Secret, body)[3:], webhooktest.SignIntercom(webhooktest.IntercomSecret, body)[5:], text}
+		if len(received) >= 8 {
+			forbidden = append(forbidden, received)
+		}
+		for _, s := range forbidden {
+			require.NotContains(t, out, s)
+		}
+	})
+}
+
+// dropTime leaves the log's clock out of a line whose text a test
+// searches: its digits are not the request's.
+func dropTime(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey && len(groups) == 0 {
+		return slog.Attr{}
+	}
+	return a
 }
