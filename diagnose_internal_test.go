@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -30,7 +31,9 @@ func TestBodyHint(t *testing.T) {
 		{"three keys in order: too few to tell", `{"a":1,"b":2,"c":3}`, -1, "", HintCheckSecret},
 		{"keys sorted: a map re-marshalled", `{"app_id":"x","created_at":1,"data":{},"id":"n","topic":"ping","type":"notification_event"}`, -1, "", HintReencoded},
 		{"Go's escapes", `{"type":"notification_event","body":"\u003cp\u003eHi\u003c/p\u003e"}`, -1, "", HintReencoded},
-		{"Python's spacing on one line", `{"type": "notification_event", "topic": "ping", "app_id": "x"}`, -1, "", HintReencoded},
+		{"Python's spacing on one line, resized", `{"type": "notification_event", "topic": "ping", "app_id": "x"}`, 70, "", HintReencoded},
+		{"Python's spacing on one line, as declared: a sender's own", `{"type": "notification_event", "topic": "ping", "app_id": "x"}`, 62, "", HintCheckSecret},
+		{"Python's spacing on one line, no length declared", `{"jamId": "4f0c", "jamUrl": "https://jam.dev/c/4f0c", "teamId": "t"}`, -1, "", HintCheckSecret},
 		{"re-encoded and shorter than declared", `{"app_id":"x","created_at":1,"data":{},"id":"n"}`, 90, "", HintReencoded},
 		{"shorter than declared", `{"type":"video"}`, 90, "", HintLengthMismatch},
 		{"not JSON", `<html>502 Bad Gateway</html>`, -1, "", HintNotJSON},
@@ -64,6 +67,13 @@ func TestBodyHintFixtures(t *testing.T) {
 		dg := &Diagnosis{BodyLen: len(b), ContentLength: int64(len(b))}
 		hint, evidence := bodyHint(dg, b)
 		require.Equal(t, HintCheckSecret, hint, "%s: %s", f, evidence)
+		// Without the file's last line break, as the sender sends it,
+		// and with no Content-Length, as in a test's httptest request.
+		sent := bytes.TrimSuffix(b, []byte("\n"))
+		for _, declared := range []int64{int64(len(sent)), -1} {
+			hint, evidence = bodyHint(&Diagnosis{BodyLen: len(sent), ContentLength: declared}, sent)
+			require.Equal(t, HintCheckSecret, hint, "%s as sent: %s", f, evidence)
+		}
 
 		var m map[string]any
 		require.NoError(t, json.Unmarshal(b, &m), f)
