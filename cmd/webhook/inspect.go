@@ -20,6 +20,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/sqlitestore"
+	"github.com/inhook/webhook/webhooktest"
 )
 
 // defaultInspectAddr is where --inspect without a value serves the page:
@@ -109,6 +110,14 @@ func (f *inspectFlags) check() error {
 	}
 	if f.forwardSecret != "" {
 		if _, err := webhook.NewVerifier([]string{f.forwardSecret}); err != nil {
+			return fmt.Errorf("--forward-secret: %v", err)
+		}
+		// Forwards are signed with it: a key the verifiers take may still
+		// not sign.
+		if strings.HasPrefix(f.forwardSecret, "whpk_") {
+			return errors.New("--forward-secret: a whpk_ public key cannot sign; give the app's whsec_ secret")
+		}
+		if _, err := webhooktest.SignStandard(f.forwardSecret, "msg_check", time.Unix(0, 0), nil); err != nil {
 			return fmt.Errorf("--forward-secret: %v", err)
 		}
 	}

@@ -496,6 +496,30 @@ func TestInspectorInbox(t *testing.T) {
 	require.NotEqual(t, webhook.InboxDead, e.State)
 }
 
+// TestInspectFlagsForwardSecret: --forward-secret is what forwards are
+// signed with, so a key that verifies but cannot sign (a whpk_ public
+// key) is refused before anything listens, not at every forward.
+func TestInspectFlagsForwardSecret(t *testing.T) {
+	tests := []struct {
+		secret, want string
+	}{
+		{appSecret, ""},
+		{publicKey, "--forward-secret: a whpk_ public key cannot sign"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.secret, func(t *testing.T) {
+			f := inspectFlags{addr: optionalAddr{set: true, addr: "127.0.0.1:0"}, keep: 1, keepBytes: 1, forwardTo: "http://127.0.0.1:3000/", forwardSecret: tt.secret}
+			err := f.check()
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.want)
+			require.NotContains(t, err.Error(), tt.secret)
+		})
+	}
+}
+
 // TestInspectFlags: flag combinations that make no sense are usage
 // errors before anything listens, and a non-loopback address needs
 // --inspect-public.
