@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -301,14 +302,61 @@ func saveFixture(dir string, keys *keyFlags, rec *record) (string, error) {
 			fmt.Fprintf(&h, "%s: %s\n", k, v)
 		}
 	}
-	if err := os.WriteFile(full, rec.Body, 0o644); err != nil {
-		return "", err
+	// Never over a fixture already there: a forgery claiming a saved
+	// delivery's id, or a replay keeping it, has the same name. The same
+	// delivery saved again finds its own files.
+	ext := path.Ext(name)
+	stem := strings.TrimSuffix(name, ext)
+	for n := 1; n <= maxFixtureSuffix; n++ {
+		cand := stem
+		if n > 1 {
+			cand += "-" + strconv.Itoa(n)
+		}
+		body := filepath.Join(dir, filepath.FromSlash(cand+ext))
+		hname := filepath.Join(dir, filepath.FromSlash(cand+".headers"))
+		if sameFile(body, rec.Body) && sameFile(hname, h.Bytes()) {
+			return cand + ext, nil
+		}
+		switch err := createFile(body, rec.Body); {
+		case errors.Is(err, fs.ErrExist):
+			continue
+		case err != nil:
+			return "", err
+		}
+		if err := createFile(hname, h.Bytes()); err != nil {
+			_ = os.Remove(body) // no body without its headers
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+			return "", err
+		}
+		return cand + ext, nil
 	}
-	hname := strings.TrimSuffix(full, filepath.Ext(full)) + ".headers"
-	if err := os.WriteFile(hname, h.Bytes(), 0o644); err != nil {
-		return "", err
+	return "", fmt.Errorf("%d fixtures named %s already: move some away", maxFixtureSuffix, stem)
+}
+
+// maxFixtureSuffix bounds the names tried for one fixture.
+const maxFixtureSuffix = 100
+
+// sameFile reports whether the file at name holds exactly b.
+func sameFile(name string, b []byte) bool {
+	got, err := os.ReadFile(name)
+	return err == nil && bytes.Equal(got, b)
+}
+
+// createFile writes b to a new file, failing with fs.ErrExist if there is
+// one.
+func createFile(name string, b []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
 	}
-	return name, nil
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		_ = os.Remove(name)
+		return err
+	}
+	return f.Close()
 }
 
 func (in *inspector) serveFixture(w http.ResponseWriter, r *http.Request) {

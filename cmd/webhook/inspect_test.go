@@ -931,3 +931,47 @@ func TestInspectorKeepBytes(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectorFixtureNoClobber: saving never replaces a fixture already
+// in the directory. A delivery saved again gets its own name back; another
+// under the same name (a forgery claiming a saved delivery's id, a replay
+// keeping it) gets a name of its own, the saved one left as it was.
+func TestInspectorFixtureNoClobber(t *testing.T) {
+	dir := t.TempDir()
+	rig := newInspectRig(t, inspectFlags{fixtures: dir}, nil, nil)
+	good := jamNow(t, webhooktest.Secret)
+	id := good.Header.Get("Webhook-Id")
+	require.Equal(t, http.StatusOK, rig.send(t, good))
+	forged := jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y")
+	forged.Header.Set("Webhook-Id", id)
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, forged))
+	base := "jam/jam.created." + id
+	tests := []struct {
+		seq  string
+		want string
+	}{
+		{"1", base + ".json"},
+		{"1", base + ".json"}, // the same delivery: the same files
+		{"2", base + "-2.json"},
+		{"2", base + "-2.json"},
+	}
+	for i, tt := range tests {
+		code, out := rig.action(t, "/api/deliveries/"+tt.seq+"/fixture")
+		require.Equal(t, http.StatusOK, code, out)
+		require.Equal(t, tt.want, out["name"], "save %d", i+1)
+	}
+	for name, status := range map[string]int{base + ".json": http.StatusOK, base + "-2.json": http.StatusUnauthorized} {
+		c, err := webhooktest.ReadCapture(os.DirFS(dir), name)
+		require.NoError(t, err)
+		h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(func() time.Time { return c.Received }),
+			webhook.WithLogger(slog.New(slog.DiscardHandler)))
+		require.NoError(t, err)
+		h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, c.Request())
+		require.Equal(t, status, w.Code, name)
+	}
+	entries, err := os.ReadDir(dir + "/jam")
+	require.NoError(t, err)
+	require.Len(t, entries, 4, "two fixtures, each a body and its headers")
+}
