@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -511,12 +512,22 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
+// redactedURL is raw without the password it may carry: the page is for
+// showing, and screenshots of it end up in tickets and chat.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(not a URL)"
+	}
+	return u.Redacted()
+}
+
 func (in *inspector) serveConfig(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"receiver":  in.recvAddr,
 		"sources":   sources(in.keys),
 		"inbox":     in.inbox != nil,
-		"forwardTo": in.fwd.url,
+		"forwardTo": redactedURL(in.fwd.url),
 		"fixtures":  in.fixtures,
 		"keep":      in.keep,
 	})

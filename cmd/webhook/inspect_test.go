@@ -435,6 +435,24 @@ func TestInspectorVerdict(t *testing.T) {
 	}
 }
 
+// TestInspectorVerdictSeriesToken: a wrong Series token is a credential
+// that matched none, not a signature over the body, so the hint names
+// the token and claims nothing about the body, which was never compared.
+func TestInspectorVerdictSeriesToken(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{}, nil, nil)
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, liveSeriesToken+"-old", webhooktest.Fixture("series/contact.json"))))
+	resp, err := http.Get(rig.page.URL + "/api/deliveries/1")
+	require.NoError(t, err)
+	raw, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	var d struct{ Reason, Hint string }
+	require.NoError(t, json.Unmarshal(raw, &d))
+	require.Contains(t, d.Hint, "the Series token")
+	require.Contains(t, d.Hint, "none of the configured tokens")
+	require.NotContains(t, d.Hint, "body")
+	require.NotContains(t, string(raw), liveSeriesToken)
+}
+
 // TestInspectorEvents: the event stream sends each delivery as it is
 // recorded.
 func TestInspectorEvents(t *testing.T) {
@@ -974,4 +992,19 @@ func TestInspectorFixtureNoClobber(t *testing.T) {
 	entries, err := os.ReadDir(dir + "/jam")
 	require.NoError(t, err)
 	require.Len(t, entries, 4, "two fixtures, each a body and its headers")
+}
+
+// TestInspectorConfigRedactsForwardURL: the page shows where deliveries
+// are forwarded, but not a password written into that URL.
+func TestInspectorConfigRedactsForwardURL(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{forwardTo: "http://dev:hunter2-app-pass@127.0.0.1:3000/hooks"}, nil, nil)
+	resp, err := http.Get(rig.page.URL + "/api/config")
+	require.NoError(t, err)
+	raw, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var c struct{ ForwardTo string }
+	require.NoError(t, json.Unmarshal(raw, &c))
+	require.Equal(t, "http://dev:xxxxx@127.0.0.1:3000/hooks", c.ForwardTo)
+	require.NotContains(t, string(raw), "hunter2")
 }

@@ -55,7 +55,7 @@ func diagnose(rj webhook.Rejection, dg *webhook.Diagnosis, h http.Header, receiv
 // hintFixes says what to do about each of the handler's hints, as the
 // README's "Troubleshooting: no matching signature" table does.
 var hintFixes = map[webhook.Hint]string{
-	webhook.HintCheckSecret:         "the body looks as sent, so the secret is the likeliest difference: copy the endpoint's secret (Intercom: the app's client secret) again, check the environment, or configure both during a rotation",
+	webhook.HintCheckSecret:         "the secret is the likeliest difference: copy the endpoint's secret (Intercom: the app's client secret; Series: the Series token) again, check the environment, or configure both during a rotation",
 	webhook.HintReencoded:           "the JSON was re-encoded on the way (a body parser or framework binding): mount the handler before it",
 	webhook.HintEmptyBody:           "the body is empty: a middleware read it before the handler; mount the handler outside it",
 	webhook.HintLengthMismatch:      "the body is not as long as Content-Length says: a middleware or proxy replaced or truncated it",
