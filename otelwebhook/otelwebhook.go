@@ -58,10 +58,12 @@ package otelwebhook
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
@@ -151,7 +153,9 @@ type inboxRef struct{ ib webhook.Inbox }
 
 // New returns an observer that reports to OpenTelemetry; pass it to
 // webhook.WithObserver. Use one per handler: the inbox gauges follow the
-// inbox of the last handler it was given to.
+// inbox of the last handler it was given to, and stop, their callback
+// unregistered from the meter provider, once every handler it was given
+// to has been garbage collected.
 func New(opts ...Option) (*webhook.Observer, error) {
 	c := config{}
 	for _, o := range opts {
@@ -200,9 +204,15 @@ func New(opts ...Option) (*webhook.Observer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := meter.RegisterCallback(o.observeInbox(states, oldest), states, oldest); err != nil {
+	// The meter provider may outlive the handler (a global one, or one
+	// shared by the handlers an app builds on each reload), so its
+	// callback holds the observer weakly and is unregistered once the
+	// handler's hooks, the observer's only strong holders, are gone.
+	reg, err := meter.RegisterCallback(observeInbox(weak.Make(o), states, oldest), states, oldest)
+	if err != nil {
 		return nil, err
 	}
+	runtime.AddCleanup(o, func(r metric.Registration) { _ = r.Unregister() }, reg)
 	return &webhook.Observer{
 		Rejected:  o.rejected,
 		Verified:  o.verified,
@@ -362,12 +372,16 @@ func errorType(err error) string {
 }
 
 // observeInbox reports the inbox's counts when the metrics are collected.
-func (o *observer) observeInbox(states metric.Int64ObservableGauge, oldest metric.Float64ObservableGauge) metric.Callback {
+func observeInbox(wo weak.Pointer[observer], states metric.Int64ObservableGauge, oldest metric.Float64ObservableGauge) metric.Callback {
 	set := func(state string) metric.ObserveOption {
 		return metric.WithAttributeSet(attribute.NewSet(InboxStateKey.String(state)))
 	}
 	pending, retrying, inFlight, done, dead := set("pending"), set("retrying"), set("in_flight"), set("done"), set("dead")
 	return func(ctx context.Context, obs metric.Observer) error {
+		o := wo.Value()
+		if o == nil {
+			return nil // its handler is gone; the cleanup unregisters this
+		}
 		ref := o.inbox.Load()
 		if ref == nil {
 			return nil

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -625,4 +627,39 @@ func TestWorkerWithoutStoredContext(t *testing.T) {
 			require.NotContains(t, attrs(tel.span(t, "workers")), "webhook.outcome", "a worker's run marked its context's span as a request")
 		})
 	}
+}
+
+// statsCounter counts the reads of an inbox's counts.
+type statsCounter struct {
+	*webhook.MemoryInbox
+	reads *atomic.Int64
+}
+
+func (s statsCounter) Stats(ctx context.Context) (webhook.InboxStats, error) {
+	s.reads.Add(1)
+	return s.MemoryInbox.Stats(ctx)
+}
+
+// TestDroppedHandlerStopsGauges: once the handler an observer was given
+// to is gone, the inbox gauges stop reading its inbox. An app that builds
+// a new handler and observer on each reload, on a meter provider that
+// outlives them, would otherwise keep every old inbox alive and read its
+// counts at each collection, closed stores included.
+func TestDroppedHandlerStopsGauges(t *testing.T) {
+	tel := newTelemetry(t)
+	var reads atomic.Int64
+	func() {
+		h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithLogger(slog.New(slog.DiscardHandler)),
+			webhook.WithObserver(tel.observer(t)), webhook.WithInbox(statsCounter{webhook.NewMemoryInbox(0, nil), &reads}))
+		require.NoError(t, err)
+		tel.metrics(t)
+		require.Equal(t, int64(1), reads.Load(), "the gauges read the live handler's inbox")
+		runtime.KeepAlive(h)
+	}()
+	require.Eventually(t, func() bool {
+		runtime.GC()
+		before := reads.Load()
+		tel.metrics(t)
+		return reads.Load() == before
+	}, 10*time.Second, 10*time.Millisecond, "the gauges still read a dropped handler's inbox")
 }
