@@ -19,6 +19,10 @@ import (
 type Capture struct {
 	// Name is the body's file name, such as "jam/jam.created.msg_….json".
 	Name string
+	// Method is the delivery's method, from the headers file's
+	// "# captured by webhook serve --inspect: PUT /path, …" line: a
+	// Series block can send PUT. Empty if the line is absent.
+	Method string
 	// Header holds the saved headers.
 	Header http.Header
 	// Body is the body as received.
@@ -45,9 +49,17 @@ func ReadCapture(fsys fs.FS, name string) (*Capture, error) {
 	}
 	c := &Capture{Name: name, Body: body}
 	for i, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), "# received:"); ok {
+		line = strings.TrimRight(line, "\r")
+		if v, ok := strings.CutPrefix(line, "# received:"); ok {
 			if c.Received, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(v)); err != nil {
 				return nil, fmt.Errorf("webhooktest: %s line %d: %v", hname, i+1, err)
+			}
+		}
+		if v, ok := strings.CutPrefix(line, capturedBy); ok {
+			// A method is a token (RFC 9110); anything else would make
+			// Request panic in httptest.NewRequest.
+			if c.Method, _, _ = strings.Cut(strings.TrimSpace(v), " "); !headerName(c.Method) {
+				return nil, fmt.Errorf("webhooktest: %s line %d: no method after %q", hname, i+1, capturedBy)
 			}
 		}
 	}
@@ -57,10 +69,19 @@ func ReadCapture(fsys fs.FS, name string) (*Capture, error) {
 	return c, nil
 }
 
-// Request returns a POST to DefaultTarget carrying the capture's body and
-// headers, as it arrived.
+// capturedBy starts the line on which the inspector writes how a
+// delivery came: "# captured by webhook serve --inspect: PUT /hook,
+// answered 200".
+const capturedBy = "# captured by webhook serve --inspect:"
+
+// Request returns a request to DefaultTarget carrying the capture's body
+// and headers, as it arrived, with its Method, or POST if it has none.
 func (c *Capture) Request() *http.Request {
-	r := httptest.NewRequest(http.MethodPost, DefaultTarget, bytes.NewReader(c.Body))
+	method := c.Method
+	if method == "" {
+		method = http.MethodPost
+	}
+	r := httptest.NewRequest(method, DefaultTarget, bytes.NewReader(c.Body))
 	for k, vs := range c.Header {
 		r.Header[k] = append([]string(nil), vs...)
 	}

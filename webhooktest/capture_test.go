@@ -1,12 +1,14 @@
 package webhooktest_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -46,11 +48,16 @@ func TestReadCapture(t *testing.T) {
 		wantErr             string
 		wantStatus          int
 		wantType            string
+		wantMethod          string // Capture.Method; the request's method is it, or POST
 	}{
-		{name: "verifies at its arrival time", headers: signedHeaders(t, webhooktest.Secret, at), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created"},
-		{name: "another key's signature is refused", headers: signedHeaders(t, "whsec_b3RoZXIta2V5LWZvci1yb3RhdGlvbi10ZXN0cw==", at), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusUnauthorized},
+		{name: "verifies at its arrival time", headers: signedHeaders(t, webhooktest.Secret, at), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created", wantMethod: http.MethodPost},
+		{name: "a PUT stays a PUT", headers: strings.Replace(signedHeaders(t, webhooktest.Secret, at), ": POST /hook", ": PUT /hook", 1), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created", wantMethod: http.MethodPut},
+		{name: "no captured line: POST", headers: strings.SplitN(signedHeaders(t, webhooktest.Secret, at), "\n", 2)[1], file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created"},
+		{name: "a method that is no token", headers: "# captured by webhook serve --inspect: P(T /hook, answered 200\n", file: "jam/jam.created.msg_1.json", wantErr: "line 1"},
+		{name: "no method", headers: "# captured by webhook serve --inspect:\n", file: "jam/jam.created.msg_1.json", wantErr: "line 1"},
+		{name: "another key's signature is refused", headers: signedHeaders(t, "whsec_b3RoZXIta2V5LWZvci1yb3RhdGlvbi10ZXN0cw==", at), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusUnauthorized, wantMethod: http.MethodPost},
 		{name: "no headers file", headers: "", file: "jam/other.json", wantErr: "file does not exist"},
-		{name: "a repeated signature is refused", headers: signedHeaders(t, webhooktest.Secret, at) + "Webhook-Signature: v1,AAAA\n", file: "jam/jam.created.msg_1.json", wantStatus: http.StatusUnauthorized},
+		{name: "a repeated signature is refused", headers: signedHeaders(t, webhooktest.Secret, at) + "Webhook-Signature: v1,AAAA\n", file: "jam/jam.created.msg_1.json", wantStatus: http.StatusUnauthorized, wantMethod: http.MethodPost},
 		{name: "bad received line", headers: "# received: yesterday\n", file: "jam/jam.created.msg_1.json", wantErr: "line 1"},
 		{name: "not a header line", headers: "{\"a\":1}\n", file: "jam/jam.created.msg_1.json", wantErr: "not \"Name: value\""},
 	}
@@ -68,13 +75,17 @@ func TestReadCapture(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, at.Add(2*time.Second), c.Received)
 			require.Equal(t, "msg_1", c.Header.Get("Webhook-Id"))
+			require.Equal(t, tt.wantMethod, c.Method)
+			r := c.Request()
+			require.Equal(t, cmp.Or(tt.wantMethod, http.MethodPost), r.Method)
+			require.Equal(t, webhooktest.DefaultTarget, r.URL.Path)
 			h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(func() time.Time { return c.Received }),
 				webhook.WithLogger(slog.New(slog.DiscardHandler)))
 			require.NoError(t, err)
 			var got string
 			h.OnAny(func(_ context.Context, d *webhook.Delivery, e event.Event) error { got = e.EventType(); return nil })
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, c.Request())
+			h.ServeHTTP(w, r)
 			require.Equal(t, tt.wantStatus, w.Code)
 			require.Equal(t, tt.wantType, got)
 		})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/inhook/webhook"
@@ -57,4 +58,34 @@ func Example() {
 	// intercom: conversation.user.replied notif_3f1c9a2e-7b4d-4e58-a6c1-0d9e8f7a6b5c
 	// status: 200
 	// status: 401
+}
+
+// A handler that verifies v1a (ed25519) signatures is configured with a
+// whpk_ public key; its tests sign with the matching whsk_ signing key,
+// which only a sender holds.
+func ExampleNewStandardRequest_signingKey() {
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.PublicKey),
+		webhook.WithClock(webhooktest.Time),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		panic(err)
+	}
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+		fmt.Println("jam.created:", e.JamID)
+		return nil
+	})
+	body := webhooktest.Fixture("jam/jam.created.minimal.json")
+	for _, key := range []string{webhooktest.SigningKey, webhooktest.Secret} {
+		r := webhooktest.NewStandardRequest(key, body)
+		version, _, _ := strings.Cut(r.Header.Get("Webhook-Signature"), ",")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(version, "status:", w.Code)
+	}
+	// Output:
+	// jam.created: 0b6d2f1e-93c4-4d7a-8e25-6f1a9c3b4d80
+	// v1a status: 200
+	// v1 status: 401
 }

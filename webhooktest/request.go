@@ -40,7 +40,8 @@ func WithSvixHeaders() RequestOption { return func(r *request) { r.svix = true }
 
 // WithExtraSecrets signs a Standard Webhooks request with each of secrets
 // too, one signature each after the first, as a sender does while keys
-// rotate. The builder panics on a secret it cannot sign with.
+// rotate: a whsec_ secret adds a v1 entry, a whsk_ signing key a v1a one
+// (see SignStandard). The builder panics on a secret it cannot sign with.
 func WithExtraSecrets(secrets ...string) RequestOption {
 	return func(r *request) { r.extra = append(r.extra, secrets...) }
 }
@@ -86,8 +87,9 @@ func (c *request) build(body []byte, sig http.Header) *http.Request {
 }
 
 // NewStandardRequest returns a request carrying body signed with secret
-// as a Standard Webhooks sender (Jam, through Svix) signs it. It panics if
-// SignStandard refuses secret.
+// as a Standard Webhooks sender (Jam, through Svix) signs it: v1 for a
+// whsec_ secret, v1a for a whsk_ signing key such as SigningKey. It
+// panics if SignStandard refuses secret.
 func NewStandardRequest(secret string, body []byte, opts ...RequestOption) *http.Request {
 	c := options(body, opts)
 	sigs := make([]string, 0, 1+len(c.extra))

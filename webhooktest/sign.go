@@ -2,6 +2,7 @@ package webhooktest
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -16,11 +17,36 @@ import (
 	"unicode"
 )
 
-// SignStandard returns a Standard Webhooks v1 signature header value,
-// "v1,<base64>", for body sent as message id at ts. secret is a whsec_ or
-// bare base64 key, padded or not, taken exactly as given, as the verifiers
-// take it: no whitespace.
+// SignStandard returns a Standard Webhooks signature header value for
+// body sent as message id at ts, both kinds over the same content,
+// "id.ts.body":
+//
+//   - "v1,<base64 HMAC-SHA256>" for a whsec_ or bare base64 secret, padded
+//     or not, as the verifiers take it;
+//   - "v1a,<base64 ed25519 signature>" for a whsk_ signing key, whose
+//     whpk_ public key verifies it (see SigningKey).
+//
+// A whsk_ key is standard base64, padded or not, of either form of an
+// ed25519 private key: the 32-byte seed (RFC 8032's private key) or the
+// 64 bytes of seed and public key (Go's ed25519.PrivateKey, libsodium's
+// secret key), whose public half must be the seed's. Nothing else is
+// taken: no URL alphabet, no stray bits in the last character, no other
+// length, because a key mangled in copying would otherwise sign, and
+// every delivery signed with it fail for a reason the test cannot see.
+//
+// Keys are taken exactly as given: no whitespace. A whpk_ key cannot
+// sign and is refused. No error holds any of the key.
 func SignStandard(secret, id string, ts time.Time, body []byte) (string, error) {
+	if strings.HasPrefix(secret, "whpk_") {
+		return "", errors.New("webhooktest: a whpk_ public key cannot sign; sign with its whsk_ signing key")
+	}
+	if b64, ok := strings.CutPrefix(secret, "whsk_"); ok {
+		priv, err := signingKey(b64)
+		if err != nil {
+			return "", err
+		}
+		return "v1a," + base64.StdEncoding.EncodeToString(ed25519.Sign(priv, signedContent(id, ts, body))), nil
+	}
 	b64 := strings.TrimPrefix(secret, "whsec_")
 	enc := base64.StdEncoding
 	if len(b64)%4 != 0 {
@@ -34,6 +60,49 @@ func SignStandard(secret, id string, ts time.Time, body []byte) (string, error) 
 	m.Write([]byte(id + "." + strconv.FormatInt(ts.Unix(), 10) + "."))
 	m.Write(body)
 	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil)), nil
+}
+
+// signedContent is what both versions sign: "id.ts.body". ed25519 takes
+// its message in one piece, unlike an HMAC.
+func signedContent(id string, ts time.Time, body []byte) []byte {
+	b := make([]byte, 0, len(id)+len(body)+22)
+	b = append(b, id...)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, ts.Unix(), 10)
+	b = append(b, '.')
+	return append(b, body...)
+}
+
+// signingKey decodes the base64 of a whsk_ key as SignStandard's doc
+// says.
+func signingKey(b64 string) (ed25519.PrivateKey, error) {
+	errNotKey := errors.New("webhooktest: whsk_ key is not base64 of a 32-byte ed25519 seed or a 64-byte private key (seed and public key)")
+	// The decoders skip line breaks; a key holding one was not copied
+	// whole or alone.
+	if strings.ContainsFunc(b64, unicode.IsSpace) {
+		return nil, errNotKey
+	}
+	enc := base64.StdEncoding.Strict()
+	if len(b64)%4 != 0 {
+		enc = base64.RawStdEncoding.Strict()
+	}
+	raw, err := enc.DecodeString(b64)
+	if err != nil {
+		return nil, errNotKey
+	}
+	switch len(raw) {
+	case ed25519.SeedSize:
+		return ed25519.NewKeyFromSeed(raw), nil
+	case ed25519.PrivateKeySize:
+		priv := ed25519.NewKeyFromSeed(raw[:ed25519.SeedSize])
+		// ed25519.Sign hashes the stored public half in: a wrong one
+		// gives signatures no public key verifies.
+		if !bytes.Equal(priv[ed25519.SeedSize:], raw[ed25519.SeedSize:]) {
+			return nil, errors.New("webhooktest: whsk_ key's last 32 bytes are not the public key of its first 32")
+		}
+		return priv, nil
+	}
+	return nil, errNotKey
 }
 
 // SignIntercom returns an X-Hub-Signature header value, "sha1=<hex>", for

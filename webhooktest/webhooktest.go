@@ -14,8 +14,8 @@
 // Requests go to DefaultTarget, the path the README mounts the handler on.
 //
 // The signers here are written independently of the package's verifiers,
-// with crypto/hmac, so a test that signs here and verifies there checks
-// one against the other.
+// with crypto/hmac and crypto/ed25519, so a test that signs here and
+// verifies there checks one against the other.
 package webhooktest
 
 import (
@@ -24,10 +24,21 @@ import (
 )
 
 // Keys that tests can share between the handler under test and the
-// requests they build. They are test values: never use them in production.
+// requests they build. They are test values, public in this package's
+// source, so anyone can sign with them: never use them in production.
 const (
-	// Secret is a Standard Webhooks signing secret.
+	// Secret is a Standard Webhooks signing secret, for v1 (HMAC)
+	// signatures.
 	Secret = "whsec_dGVzdC1zZWNyZXQtZm9yLWluaG9vay13ZWJob29rdGVzdA=="
+	// SigningKey is a Standard Webhooks ed25519 signing key, whsk_ and
+	// the base64 of 64 bytes (seed and public key), for v1a signatures:
+	// what a sender signs with and a receiver never holds. Sign test
+	// requests with it (NewStandardRequest, WithExtraSecrets).
+	SigningKey = "whsk_0CCBr+NtGQUv2yMmK+yoCCxMMCq4HFXc0Z7BL5b3FNxwlPRJR1qm838FVTg8DAxD/HI5XLE67mf6OW5KmAEelw=="
+	// PublicKey is SigningKey's public key, whpk_ and the base64 of 32
+	// bytes: give it to webhook.WithSecrets to verify what SigningKey
+	// signs.
+	PublicKey = "whpk_cJT0SUdapvN/BVU4PAwMQ/xyOVyxOu5n+jluSpgBHpc="
 	// IntercomSecret is an Intercom app client secret.
 	IntercomSecret = "0b7c5d2e-8f41-4a96-b3e0-c7d1f5a29e84"
 	// SeriesHeader is the custom header a Series admin adds.

@@ -164,7 +164,7 @@ func TestBuildersPanic(t *testing.T) {
 		{"an extra secret that cannot sign", func() {
 			webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithExtraSecrets(bad))
 		}, "webhooktest: NewStandardRequest: secret is not whsec_ followed by base64"},
-		{"a public key", func() { webhooktest.NewStandardRequest("whpk_"+strings.Repeat("A", 44), body) }, "webhooktest: NewStandardRequest: secret is not whsec_ followed by base64"},
+		{"a public key", func() { webhooktest.NewStandardRequest("whpk_"+strings.Repeat("A", 44), body) }, "webhooktest: NewStandardRequest: a whpk_ public key cannot sign; sign with its whsk_ signing key"},
 		{"no such fixture", func() { webhooktest.NewFixtureRequest("jam/no-such-fixture.json") }, `webhooktest: no fixture "jam/no-such-fixture.json"`},
 		{"outside the senders", func() { webhooktest.NewFixtureRequest("elsewhere/x.json") }, `webhooktest: no fixture "elsewhere/x.json"`},
 		{"no such fixture body", func() { webhooktest.Fixture("jam/no-such-fixture.json") }, `webhooktest: no fixture "jam/no-such-fixture.json"`},
