@@ -831,16 +831,17 @@ func TestInspectorSeriesToken(t *testing.T) {
 	rig := newInspectRig(t, inspectFlags{fixtures: dir}, nil, nil)
 	body := webhooktest.Fixture("series/contact.json")
 	tests := []struct {
-		name  string
-		token string
-		want  int
+		name   string
+		token  string
+		method string // a Series block may PUT: the fixture keeps it
+		want   int
 	}{
-		{"the receiver's token", liveSeriesToken, http.StatusOK},
-		{"a wrong token", liveSeriesToken + "-old", http.StatusUnauthorized},
+		{"the receiver's token", liveSeriesToken, http.MethodPut, http.StatusOK},
+		{"a wrong token", liveSeriesToken + "-old", http.MethodPost, http.StatusUnauthorized},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, tt.token, body)
+			r := webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, tt.token, body, webhooktest.WithMethod(tt.method))
 			r.Header.Set("Authorization", "Basic dHVubmVsOmh1bnRlcjI=")
 			r.Header.Set("Cookie", "session=s3cr3t-cookie")
 			require.Equal(t, tt.want, rig.send(t, r))
@@ -875,11 +876,14 @@ func TestInspectorSeriesToken(t *testing.T) {
 			c, err := webhooktest.ReadCapture(os.DirFS(dir), name)
 			require.NoError(t, err)
 			require.Equal(t, body, c.Body)
+			require.Equal(t, tt.method, c.Method)
+			cr := c.Request()
+			require.Equal(t, tt.method, cr.Method)
 			h, err := webhook.NewHandler(webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken), webhook.WithLogger(slog.New(slog.DiscardHandler)))
 			require.NoError(t, err)
 			h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, c.Request())
+			h.ServeHTTP(w, cr)
 			require.Equal(t, tt.want, w.Code, "the fixture does not verify with the test keys as the delivery did with the receiver's")
 		})
 	}
