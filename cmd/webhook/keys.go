@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
 )
 
 // listFlag is a repeatable string flag.
@@ -54,6 +56,10 @@ const (
 
 const defaultSeriesHeader = "X-Series-Token"
 
+// prefixSigningKey marks a Standard Webhooks ed25519 signing key: the
+// sender's, which signs v1a.
+const prefixSigningKey = "whsk_"
+
 func (k *keyFlags) register(fs *flag.FlagSet, env bool) {
 	from := func(name string) string {
 		if env {
@@ -61,7 +67,7 @@ func (k *keyFlags) register(fs *flag.FlagSet, env bool) {
 		}
 		return ""
 	}
-	fs.Var(&k.secrets, "secret", "Standard Webhooks secret, whsec_… (repeatable)"+from(envSecret))
+	fs.Var(&k.secrets, "secret", "Standard Webhooks secret, whsec_… (repeatable; send and sign also take a whsk_ signing key, for v1a)"+from(envSecret))
 	fs.Var(&k.intercom, "intercom-secret", "Intercom app client secret (repeatable)"+from(envIntercom))
 	fs.Var(&k.tokens, "series-token", "Intercom Series shared token (repeatable)"+from(envSeriesToken))
 	headerEnv := ""
@@ -100,10 +106,20 @@ func (k *keyFlags) empty() bool {
 
 // check applies the library's rules to every key given, so sign and send
 // refuse what serve and verify refuse, with the same messages (which never
-// hold the key).
+// hold the key). The one difference is the sender's own key: a whsk_
+// signing key signs v1a, which the verifiers refuse to hold; webhooktest's
+// rules for it apply instead.
 func (k *keyFlags) check() error {
-	if len(k.secrets) > 0 {
-		if _, err := webhook.NewVerifier(k.secrets); err != nil {
+	var verify []string
+	for _, secret := range k.secrets {
+		if !strings.HasPrefix(secret, prefixSigningKey) {
+			verify = append(verify, secret)
+		} else if _, err := webhooktest.SignStandard(secret, "", time.Time{}, nil); err != nil {
+			return fmt.Errorf("--secret: %w", err)
+		}
+	}
+	if len(verify) > 0 {
+		if _, err := webhook.NewVerifier(verify); err != nil {
 			return err
 		}
 	}

@@ -95,8 +95,11 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"send", "--timestamp", "yesterday", "--file", os.Args[0]}, exitUsage, "neither unix seconds nor RFC 3339"},
 		{[]string{"sign", "--source", "stripe"}, exitUsage, `source "stripe"`},
 		// A public key verifies but cannot sign: an error, not webhooktest's panic.
-		{[]string{"sign", "--secret", publicKey, os.Args[0]}, exitUsage, "a --secret is not whsec_ and base64"},
-		{[]string{"send", "--secret", publicKey, "--file", os.Args[0]}, exitFail, "a --secret is not whsec_ and base64"},
+		{[]string{"sign", "--secret", publicKey, os.Args[0]}, exitUsage, "a --secret is a whpk_ public key, which cannot sign"},
+		{[]string{"send", "--secret", publicKey, "--file", os.Args[0]}, exitFail, "a --secret is a whpk_ public key, which cannot sign"},
+		{[]string{"sign", "--secret", "whsk_" + base64.StdEncoding.EncodeToString(make([]byte, 20)), os.Args[0]}, exitUsage, "--secret: webhooktest:"},
+		// The receiver never holds the sender's key.
+		{[]string{"serve", "--secret", webhooktest.SigningKey}, exitUsage, "is a whsk_ signing key; configure the sender's whpk_ public key"},
 		{[]string{"sign", "a", "b"}, exitUsage, "one body file"},
 		{[]string{"sign", "a", "--source", "stripe"}, exitUsage, `source "stripe"`}, // flags after arguments count
 		{[]string{"serve", "--", "--secret"}, exitUsage, `unexpected argument "--secret"`},
@@ -131,6 +134,12 @@ func TestSignThenVerify(t *testing.T) {
 			want: []string{"OK: Standard Webhooks signature matches", "message id msg_one", "signed at 2026-11-24T09:00:00Z", "event: jam.created"}},
 		{name: "standard svix headers, rotated secrets", source: "standard", body: jamBody, signArgs: []string{"--svix", "--secret", otherKey, "--secret", webhooktest.Secret},
 			verify: []string{"--secret", webhooktest.Secret, "--now", at}, code: exitOK, want: []string{"OK: Standard Webhooks"}},
+		{name: "standard v1a", source: "standard", body: jamBody, signArgs: []string{"--secret", webhooktest.SigningKey},
+			verify: []string{"--secret", webhooktest.PublicKey, "--now", at}, code: exitOK, want: []string{"OK: Standard Webhooks signature matches"}},
+		{name: "standard v1a and v1, verified by the HMAC key", source: "standard", body: jamBody, signArgs: []string{"--secret", webhooktest.SigningKey, "--secret", webhooktest.Secret},
+			verify: []string{"--secret", webhooktest.Secret, "--now", at}, code: exitOK, want: []string{"OK: Standard Webhooks signature matches"}},
+		{name: "standard v1a, another public key", source: "standard", body: jamBody, signArgs: []string{"--secret", webhooktest.SigningKey},
+			verify: []string{"--secret", publicKey, "--now", at}, code: exitFail, want: []string{"FAIL:"}},
 		{name: "standard wrong secret", source: "standard", body: jamBody,
 			verify: []string{"--secret", otherKey, "--now", at}, code: exitFail, want: []string{"FAIL: no configured secret signed these bytes"}},
 		{name: "standard stale", source: "standard", body: jamBody,
@@ -194,11 +203,11 @@ func TestSignThenVerify(t *testing.T) {
 // signatures in headers.
 func requireNoSecrets(t *testing.T, out, headers string) {
 	t.Helper()
-	for _, secret := range []string{webhooktest.Secret, webhooktest.IntercomSecret, webhooktest.SeriesToken, otherKey, "custom-token-1234567890"} {
+	for _, secret := range []string{webhooktest.Secret, webhooktest.SigningKey, webhooktest.IntercomSecret, webhooktest.SeriesToken, otherKey, "custom-token-1234567890"} {
 		require.NotContains(t, out, secret)
 	}
-	for _, m := range regexp.MustCompile(`(v1,[A-Za-z0-9+/=]+|sha1=[0-9a-f]+)`).FindAllString(headers, -1) {
-		require.NotContains(t, out, strings.TrimPrefix(strings.TrimPrefix(m, "v1,"), "sha1="))
+	for _, m := range regexp.MustCompile(`(v1a?,[A-Za-z0-9+/=]+|sha1=[0-9a-f]+)`).FindAllString(headers, -1) {
+		require.NotContains(t, out, m[strings.IndexAny(m, ",=")+1:])
 	}
 }
 

@@ -96,7 +96,7 @@ func fixtureDelivery(name string) (delivery, error) {
 
 // errSecret is the error for a --secret that verifies but cannot sign (a
 // whpk_ public key).
-var errSecret = errors.New("a --secret is not whsec_ and base64")
+var errSecret = errors.New("a --secret is a whpk_ public key, which cannot sign: give its whsk_ signing key")
 
 // sign returns the headers d's sender sends with it, Content-Type
 // included, and the body they sign, from webhooktest's builders. stamp
