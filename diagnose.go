@@ -107,6 +107,13 @@ const (
 	// HintNoKeys: the key function (WithKeyFunc) gave no keys for this
 	// request's source: an unknown tenant, or a tenant without keys for it.
 	HintNoKeys Hint = "no_keys"
+	// HintCraftedBody: the body verified, but it is not one the sender
+	// sends: an Intercom notification whose app_id key comes in another
+	// case or escaped (so that it decodes to another app_id than the one
+	// the key function chose its keys by), or whose id is longer than 256
+	// bytes. Whoever signed it holds the key: a tool of the receiver's own
+	// that signs test deliveries, or someone the key leaked to.
+	HintCraftedBody Hint = "crafted_body"
 )
 
 // diagnoseHeaders fills what the headers say: for Standard Webhooks the

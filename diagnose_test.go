@@ -132,6 +132,15 @@ func reencodes(next http.Handler) http.Handler {
 func TestDiagnosisPerMistake(t *testing.T) {
 	at := webhooktest.Time()
 	both := []webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithIntercomSecrets(webhooktest.IntercomSecret)}
+	app, err := webhook.NewIntercomVerifier(webhooktest.IntercomSecret)
+	require.NoError(t, err)
+	perApp := []webhook.Option{webhook.WithKeyFunc(func(_ context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+		if hint.AppID == "x7k2p9m4" {
+			return &webhook.Keys{Tenant: "app-x7k2p9m4", Intercom: app}, nil
+		}
+		return nil, nil
+	})}
+	longID := strings.Repeat("n", 300)
 	tests := []struct {
 		name string
 		// A constructor mistake: the options and what the error says.
@@ -196,6 +205,19 @@ func TestDiagnosisPerMistake(t *testing.T) {
 				return signedIntercom(webhooktest.IntercomSecret, webhooktest.StampIntercom(intercomBody, at.Add(10*time.Minute)))
 			},
 			status: 401, reason: webhook.ReasonTooNew, hint: webhook.HintClockBehind, words: `"evidence":"created_at 10m ahead of this clock, past the 5m allowed"`},
+		{name: "Intercom app_id in another case, keys per tenant", opts: perApp,
+			send: func(t *testing.T) sent {
+				return signedIntercom(webhooktest.IntercomSecret, webhooktest.StampIntercom(
+					bytes.Replace(intercomBody, []byte(`"app_id":"x7k2p9m4"`), []byte(`"app_id":"x7k2p9m4","APP_ID":"q7k3zm2x"`), 1), at))
+			},
+			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintCraftedBody,
+			words: `"evidence":"2 top-level app_id keys, 1 in another case or escaped: the keys were chosen by the exact one, the notification decodes to the last in any case"`},
+		{name: "Intercom id over 256 bytes", opts: both,
+			send: func(t *testing.T) sent {
+				return signedIntercom(webhooktest.IntercomSecret, webhooktest.StampIntercom(
+					bytes.Replace(intercomBody, []byte(`"id":"notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c"`), []byte(`"id":"`+longID+`"`), 1), at))
+			},
+			status: 400, reason: webhook.ReasonDecode, hint: webhook.HintCraftedBody, words: `"evidence":"id 300 bytes long, past the 256 allowed"`},
 		{name: "wrong Series token", opts: []webhook.Option{webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken)},
 			send: func(t *testing.T) sent {
 				return sent{body: seriesJSON, header: map[string]string{webhooktest.SeriesHeader: "series-token-of-another-workspace", "Content-Type": "application/json"}}
@@ -232,7 +254,7 @@ func TestDiagnosisPerMistake(t *testing.T) {
 	forbidden := []string{
 		webhooktest.Secret, strings.TrimPrefix(webhooktest.Secret, "whsec_"), otherSecret, strings.TrimPrefix(otherSecret, "whsec_"),
 		webhooktest.IntercomSecret, otherClientSecret, accessToken, webhooktest.SeriesToken,
-		"Checkout button does nothing", "dana@northwind.example", "215471234567890", // body content
+		"Checkout button does nothing", "dana@northwind.example", "215471234567890", "q7k3zm2x", longID[:64], // body content
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -343,7 +365,8 @@ func TestTroubleshootingCoversHints(t *testing.T) {
 	require.True(t, ok)
 	section, _, _ = strings.Cut(section, "\n## ")
 	for _, h := range []webhook.Hint{webhook.HintCheckSecret, webhook.HintCompressed, webhook.HintEmptyBody, webhook.HintLengthMismatch,
-		webhook.HintReencoded, webhook.HintNotJSON, webhook.HintClockAhead, webhook.HintClockBehind, webhook.HintSourceNotConfigured, webhook.HintNoKeys} {
+		webhook.HintReencoded, webhook.HintNotJSON, webhook.HintClockAhead, webhook.HintClockBehind, webhook.HintSourceNotConfigured, webhook.HintNoKeys,
+		webhook.HintCraftedBody} {
 		require.Contains(t, section, "| `"+string(h)+"` |", "no row for hint %s", h)
 	}
 }
@@ -470,7 +493,7 @@ func FuzzDiagnosisHoldsNoSecrets(f *testing.F) {
 	f.Add([]byte("Checkout button does nothing"), []byte("0123456789abcdef0123456789abcdef"), uint8(0), int16(0))
 	f.Add([]byte("dana@northwind.example"), []byte("sig"), uint8(1), int16(-700))
 	f.Add([]byte("215471234567890"), []byte{}, uint8(2), int16(900))
-	for m := uint8(3); m < 8; m++ {
+	for m := uint8(3); m < 10; m++ {
 		f.Add([]byte("a note of a customer"), []byte("another-token-of-theirs"), m, int16(0))
 	}
 	f.Fuzz(func(t *testing.T, payload, sig []byte, mode uint8, skew int16) {
@@ -482,7 +505,8 @@ func FuzzDiagnosisHoldsNoSecrets(f *testing.F) {
 			strconv.FormatInt(webhooktest.Unix, 10) + `,"note":"` + text + `"}`)
 		received := ""
 		var r *http.Request
-		switch mode % 8 {
+		opts := []webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithIntercomSecrets(webhooktest.IntercomSecret)}
+		switch mode % 10 {
 		case 0: // another endpoint's secret
 			r = webhooktest.NewStandardRequest(otherSecret, body)
 		case 1: // a signature of the sender's choosing
@@ -506,12 +530,26 @@ func FuzzDiagnosisHoldsNoSecrets(f *testing.F) {
 		case 7: // a Series token of the sender's choosing
 			received = "tok-" + hex.EncodeToString(sig)
 			r = webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, received, body)
+		case 8: // keys per app, and a signed body whose app_id the decoding reads apart
+			body = bytes.Replace(body, []byte(`"note":`), []byte(`"app_id":"x7k2p9m4","App_ID":"`+text+`","id":"notif_1","note":`), 1)
+			r = webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body)
+			app, err := webhook.NewIntercomVerifier(webhooktest.IntercomSecret)
+			require.NoError(t, err)
+			opts = []webhook.Option{webhook.WithKeyFunc(func(_ context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+				if hint.AppID == "x7k2p9m4" {
+					return &webhook.Keys{Tenant: "app-x7k2p9m4", Intercom: app}, nil
+				}
+				return nil, nil
+			})}
+		case 9: // a signed notification id past the bound
+			body = bytes.Replace(body, []byte(`"note":`), []byte(`"id":"`+strings.Repeat(text, 257/len(text)+1)+`","note":`), 1)
+			r = webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body)
 		}
 		logs := &syncBuffer{}
-		h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+		h, err := webhook.NewHandler(append(opts,
 			webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
 			webhook.WithClock(func() time.Time { return webhooktest.Time().Add(time.Duration(skew) * time.Second) }),
-			webhook.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: dropTime}))))
+			webhook.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: dropTime}))))...)
 		require.NoError(t, err)
 		var dg *webhook.Diagnosis
 		h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) { dg = err.Diagnosis })
@@ -519,8 +557,12 @@ func FuzzDiagnosisHoldsNoSecrets(f *testing.F) {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		if w.Code == http.StatusOK {
-			require.Equal(t, uint8(7), mode%8, "only a Series token of the sender's choosing can be the configured one")
+			require.Equal(t, uint8(7), mode%10, "only a Series token of the sender's choosing can be the configured one")
 			return
+		}
+		if m := mode % 10; m == 8 || m == 9 && skew > -300 {
+			require.NotNil(t, dg, "mode %d: %d %s", m, w.Code, logs.String())
+			require.Equal(t, webhook.HintCraftedBody, dg.Hint, "mode %d: %s", m, dg.Evidence)
 		}
 		out := logs.String() + fmt.Sprintf("%+v", dg)
 		forbidden := []string{webhooktest.Secret, strings.TrimPrefix(webhooktest.Secret, "whsec_"), webhooktest.IntercomSecret, webhooktest.SeriesToken,

@@ -148,7 +148,8 @@ func TestVerifyIntercomAge(t *testing.T) {
 }
 
 // TestIntercomIDBound: a notification id becomes a dedupe key, so one
-// longer than a webhook-id may be is refused before it reaches the store.
+// longer than a webhook-id may be is refused before it reaches the store,
+// and diagnosed by its length.
 func TestIntercomIDBound(t *testing.T) {
 	store := &countingStore{Deduper: webhook.NewMemoryStore(10, webhooktest.Time)}
 	for _, tt := range []struct {
@@ -175,6 +176,13 @@ func TestIntercomIDBound(t *testing.T) {
 			require.True(t, errors.Is(r.fails[0], webhook.ErrIDTooLong))
 			require.Less(t, len(r.fails[0].Error()), 200, "the error does not carry the id")
 			require.NotContains(t, logs.String(), id[:257], "nor does the log")
+			dg := r.fails[0].Diagnosis
+			require.NotNil(t, dg, "a refused id is diagnosed")
+			require.Equal(t, webhook.HintCraftedBody, dg.Hint)
+			require.Equal(t, fmt.Sprintf("id %d bytes long, past the 256 allowed", tt.n), dg.Evidence)
+			require.Equal(t, len(body), dg.BodyLen)
+			require.NotContains(t, fmt.Sprintf("%+v", dg), id[:64], "nor does the diagnosis")
+			require.Contains(t, logs.String(), "hint=crafted_body")
 		})
 	}
 }

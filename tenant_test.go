@@ -184,9 +184,14 @@ func TestKeyFuncIntercomAppID(t *testing.T) {
 	clock := webhooktest.NewClock(webhooktest.Time())
 	h, err := webhook.NewHandler(webhook.WithClock(clock.Now), webhook.WithLogger(slog.New(slog.DiscardHandler)),
 		webhook.WithKeyFunc(func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+			if app, ok := strings.CutPrefix(hint.Path, "/apps/"); ok {
+				return apps[app], nil
+			}
 			return apps[hint.AppID], nil
 		}))
 	require.NoError(t, err)
+	var got *webhook.HandlerError
+	h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) { got = err })
 	var seen []string
 	h.OnIntercom("*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
 		seen = append(seen, d.Tenant+" "+n.AppID)
@@ -196,23 +201,52 @@ func TestKeyFuncIntercomAppID(t *testing.T) {
 		return []byte(`{"type":"notification_event",` + appIDs + `,"id":"` + id + `","topic":"conversation.user.replied",` +
 			`"created_at":1795510790,"delivery_attempts":1,"data":{"item":{"type":"conversation","id":"215471234567890"}}}`)
 	}
+	// A refused one is diagnosed: which app_id keys the body holds, by
+	// count, not by value.
 	tests := []struct {
-		name   string
-		secret string
-		body   []byte
-		want   int
+		name     string
+		secret   string
+		path     string // the keys are chosen by it when set, else by app_id
+		body     []byte
+		want     int
+		hint     webhook.Hint
+		evidence string
 	}{
-		{"own app", ownSecret, envelope(`"app_id":"own1app"`, "notif_1"), http.StatusOK},
-		{"victim app", victimSecret, envelope(`"app_id":"victim1"`, "notif_2"), http.StatusOK},
-		{"key in other case after", ownSecret, envelope(`"app_id":"own1app","APP_ID":"victim1"`, "notif_3"), http.StatusUnauthorized},
-		{"escaped key after", ownSecret, envelope(`"app_id":"own1app","app\u005fid":"victim1"`, "notif_4"), http.StatusUnauthorized},
-		{"only a key in other case", ownSecret, envelope(`"App_Id":"victim1"`, "notif_5"), http.StatusUnauthorized},
+		{"own app", ownSecret, "", envelope(`"app_id":"own1app"`, "notif_1"), http.StatusOK, "", ""},
+		{"victim app", victimSecret, "", envelope(`"app_id":"victim1"`, "notif_2"), http.StatusOK, "", ""},
+		{"key in other case after", ownSecret, "", envelope(`"app_id":"own1app","APP_ID":"victim1"`, "notif_3"), http.StatusUnauthorized,
+			webhook.HintCraftedBody, "2 top-level app_id keys, 1 in another case or escaped: the keys were chosen by the exact one, the notification decodes to the last in any case"},
+		{"escaped key after", ownSecret, "", envelope(`"app_id":"own1app","app\u005fid":"victim1"`, "notif_4"), http.StatusUnauthorized,
+			webhook.HintCraftedBody, "2 top-level app_id keys, 1 in another case or escaped: the keys were chosen by the exact one, the notification decodes to the last in any case"},
+		{"only a key in other case", ownSecret, "", envelope(`"App_Id":"victim1"`, "notif_5"), http.StatusUnauthorized,
+			webhook.HintNoKeys, "no tenant for this request"},
+		{"only a key in other case, keys by path", ownSecret, "/apps/own1app", envelope(`"App_Id":"victim1"`, "notif_6"), http.StatusUnauthorized,
+			webhook.HintCraftedBody, "1 top-level app_id key, in another case or escaped: the keys were chosen with no app_id, the notification decodes to one"},
+		{"keys in other case only, keys by path", ownSecret, "/apps/own1app", envelope(`"App_Id":"victim1","APP_ID":"victim1"`, "notif_7"), http.StatusUnauthorized,
+			webhook.HintCraftedBody, "2 top-level app_id keys, 2 in another case or escaped: the keys were chosen with no app_id, the notification decodes to one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			got = nil
+			var opts []webhooktest.RequestOption
+			if tt.path != "" {
+				opts = append(opts, webhooktest.WithTarget(tt.path))
+			}
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, webhooktest.NewIntercomRequest(tt.secret, tt.body))
+			h.ServeHTTP(w, webhooktest.NewIntercomRequest(tt.secret, tt.body, opts...))
 			require.Equal(t, tt.want, w.Code)
+			if tt.want == http.StatusOK {
+				return
+			}
+			require.NotNil(t, got)
+			require.ErrorIs(t, got, webhook.ErrNoMatchingSignature)
+			require.NotNil(t, got.Diagnosis)
+			require.Equal(t, tt.hint, got.Diagnosis.Hint, got.Diagnosis.Evidence)
+			require.Equal(t, tt.evidence, got.Diagnosis.Evidence)
+			require.Equal(t, len(tt.body), got.Diagnosis.BodyLen)
+			require.Equal(t, 1, got.Diagnosis.V1)
+			require.Zero(t, got.Diagnosis.Keys, "the signature matched: no keys were tried in vain")
+			require.NotContains(t, fmt.Sprintf("%+v", got.Diagnosis), "victim1")
 		})
 	}
 	require.Equal(t, []string{"intercom-own1app own1app", "intercom-victim1 victim1"}, seen,

@@ -668,7 +668,7 @@ func TestHintFixes(t *testing.T) {
 	for _, h := range []webhook.Hint{
 		webhook.HintCheckSecret, webhook.HintReencoded, webhook.HintEmptyBody, webhook.HintLengthMismatch,
 		webhook.HintCompressed, webhook.HintNotJSON, webhook.HintClockAhead, webhook.HintClockBehind,
-		webhook.HintSourceNotConfigured, webhook.HintNoKeys,
+		webhook.HintSourceNotConfigured, webhook.HintNoKeys, webhook.HintCraftedBody,
 	} {
 		require.NotEmpty(t, hintFixes[h], h)
 	}
