@@ -19,9 +19,10 @@ import (
 // verify or read: the evidence for finding it in the sender's portal and
 // for telling a wrong key from a body changed on the way (by middleware,
 // a proxy, a re-encoding). The handler logs it and hands it to OnError in
-// HandlerError.Diagnosis, never to the sender. Nothing in it is verified,
-// but the age of an Intercom notification refused for it, and nothing in
-// it is key material, a token, a MAC, a received signature or the body.
+// HandlerError.Diagnosis, never to the sender. Nothing in it is verified
+// but what it says of a verified Intercom notification refused all the
+// same (for its age, its id's length or its app_id), and nothing in it is
+// key material, a token, a MAC, a received signature or the body.
 type Diagnosis struct {
 	// MessageID is the webhook-id (or svix-id) header as received,
 	// unverified: anyone could have sent it. Empty for Intercom, whose
@@ -51,7 +52,9 @@ type Diagnosis struct {
 	// when none matched (ErrNoMatchingSignature): HMAC keys (Standard
 	// Webhooks secrets or Intercom client secrets) and ed25519 public
 	// keys. Both are zero when the request was refused before its
-	// entries were compared: for its headers or its timestamp.
+	// entries were compared (for its headers or its timestamp), or after
+	// one matched (an Intercom notification refused for its age, its id
+	// or its app_id).
 	Keys, PublicKeys int
 	// Hint is the likeliest cause the evidence shows, or HintNone.
 	Hint Hint
@@ -237,11 +240,7 @@ func diagnoseRead(src event.Source, r *http.Request, err error, now time.Time) *
 // only words about it go into the evidence; a notification with neither
 // has no hint, its error saying so.
 func diagnoseAge(r *http.Request, n *event.IntercomNotification, maxAge time.Duration, err error, now time.Time) *Diagnosis {
-	dg := &Diagnosis{BodyLen: len(n.RawJSON()), ContentLength: r.ContentLength}
-	if cl, ok := declaredLength(r.Header); ok {
-		dg.ContentLength = cl
-	}
-	dg.diagnoseHeaders(event.SourceIntercom, r.Header, now)
+	dg := diagnoseNotification(r, n, now)
 	name, ts := "created_at", n.CreatedAt
 	if ts.IsZero() {
 		name, ts = "first_sent_at", n.FirstSentAt
@@ -256,6 +255,57 @@ func diagnoseAge(r *http.Request, n *event.IntercomNotification, maxAge time.Dur
 	case errors.Is(err, ErrMessageTooNew):
 		dg.Hint, dg.Evidence = HintClockBehind, name+" "+shortDuration(-age)+" ahead of this clock, past the "+shortDuration(DefaultTolerance)+" allowed"
 	}
+	return dg
+}
+
+// diagnoseNotification is what the request shows of a verified Intercom
+// notification, before the evidence of why it was refused.
+func diagnoseNotification(r *http.Request, n *event.IntercomNotification, now time.Time) *Diagnosis {
+	dg := &Diagnosis{BodyLen: len(n.RawJSON()), ContentLength: r.ContentLength}
+	if cl, ok := declaredLength(r.Header); ok {
+		dg.ContentLength = cl
+	}
+	dg.diagnoseHeaders(event.SourceIntercom, r.Header, now)
+	return dg
+}
+
+// diagnoseIDLen explains a notification refused for an id over maxIDLen:
+// Intercom's are a few dozen bytes, so whoever signed it was not Intercom.
+// Only the id's length goes into the evidence.
+func diagnoseIDLen(r *http.Request, n *event.IntercomNotification, now time.Time) *Diagnosis {
+	dg := diagnoseNotification(r, n, now)
+	dg.Hint, dg.Evidence = HintCraftedBody, "id "+strconv.Itoa(len(n.ID))+" bytes long, past the "+strconv.Itoa(maxIDLen)+" allowed"
+	return dg
+}
+
+// diagnoseAppID explains a notification refused because it decodes to
+// another app_id than the one its keys were chosen by: the lookup read
+// the exact top-level key, encoding/json reads the last of any case, its
+// escapes resolved. Intercom writes the one key, so the body was signed by
+// someone else holding the tenant's key. The evidence counts the body's
+// app_id keys; their values, body bytes, stay out of it.
+func diagnoseAppID(r *http.Request, n *event.IntercomNotification, now time.Time) *Diagnosis {
+	dg := diagnoseNotification(r, n, now)
+	exact, other := 0, 0
+	rd := &jsonread.Reader{B: n.RawJSON()}
+	rd.Object(func(key []byte) bool {
+		switch {
+		case string(key) == "app_id":
+			exact++
+		case strings.EqualFold(jsonread.DecodeString(key), "app_id"):
+			other++
+		}
+		return rd.Skip(1)
+	})
+	keys := strconv.Itoa(exact+other) + " top-level app_id keys, " + strconv.Itoa(other) + " in another case or escaped"
+	if exact+other == 1 {
+		keys = "1 top-level app_id key, in another case or escaped"
+	}
+	chosen := "the keys were chosen by the exact one, the notification decodes to the last in any case"
+	if exact == 0 {
+		chosen = "the keys were chosen with no app_id, the notification decodes to one"
+	}
+	dg.Hint, dg.Evidence = HintCraftedBody, keys+": "+chosen
 	return dg
 }
 

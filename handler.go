@@ -170,10 +170,11 @@ func walkReturned(err error, match func(error) bool) bool {
 // answered and why. Status is 0 for callbacks that failed in an inbox
 // worker (Handler.Run), where nothing is answered.
 //
-// Diagnosis, for a request that failed verification (a Series token, an
-// Intercom notification's age included) or whose body could not be read
-// whole, holds the evidence about why (see Diagnosis); it is nil
-// otherwise. The sender never sees it.
+// Diagnosis, for a request that failed verification (a Series token
+// included), a verified Intercom notification refused for its age, its
+// id's length or, with WithKeyFunc, its app_id, or a request whose body
+// could not be read whole, holds the evidence about why (see Diagnosis);
+// it is nil otherwise. The sender never sees it.
 type HandlerError struct {
 	Status    int
 	Err       error

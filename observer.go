@@ -81,8 +81,9 @@ type Rejection struct {
 	// text is safe to log but is not a metric attribute: it may hold ids.
 	Err error
 	// Diagnosis is the evidence about a request that failed verification
-	// (a Series token, an Intercom notification's age included) or whose
-	// body could not be read whole, as HandlerError.Diagnosis has it; nil
+	// (a Series token included), a verified Intercom notification refused
+	// for its age, its id's length or its app_id, or a request whose body
+	// could not be read whole, as HandlerError.Diagnosis has it; nil
 	// otherwise. Its Hint suits a metric attribute.
 	Diagnosis *Diagnosis
 }

@@ -184,12 +184,14 @@ func (s *serving) decode() bool {
 			// unescaped, and keeps the last of repeated ones. A tenant
 			// signs its own bodies, so a body the two read apart would
 			// reach the callbacks as another app's.
-			h.reject(s.ctx, s.w, d, http.StatusUnauthorized, errAppIDMismatch)
+			h.rejectDiag(s.ctx, s.w, d, http.StatusUnauthorized, errAppIDMismatch, diagnoseAppID(s.r, n, h.now()))
 			return false
 		}
 		if err := h.checkIntercom(n); err != nil {
 			var dg *Diagnosis
-			if !errors.Is(err, ErrIDTooLong) {
+			if errors.Is(err, ErrIDTooLong) {
+				dg = diagnoseIDLen(s.r, n, h.now())
+			} else {
 				dg = diagnoseAge(s.r, n, h.maxAge, err, h.now())
 			}
 			h.rejectDiag(s.ctx, s.w, d, intercomStatus(err), err, dg)

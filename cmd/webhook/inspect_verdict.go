@@ -65,6 +65,7 @@ var hintFixes = map[webhook.Hint]string{
 	webhook.HintClockBehind:         "the timestamp is in the future: sync this clock (NTP)",
 	webhook.HintSourceNotConfigured: "the headers are of a source serve has no keys for: add its keys (--secret, --intercom-secret)",
 	webhook.HintNoKeys:              "no keys for this request's source: an unknown tenant, or one without keys for it",
+	webhook.HintCraftedBody:         "the signature matched, but on a body the sender never sends: if no tool of yours signs with this key, it has leaked; rotate it at the sender",
 }
 
 // evidence lists what a diagnosis found, for the detail view. None of it
