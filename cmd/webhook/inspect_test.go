@@ -1012,3 +1012,25 @@ func TestInspectorConfigRedactsForwardURL(t *testing.T) {
 	require.Equal(t, "http://dev:xxxxx@127.0.0.1:3000/hooks", c.ForwardTo)
 	require.NotContains(t, string(raw), "hunter2")
 }
+
+// TestInspectorVerdictRefusedAfterDecode: a body the handler decodes but
+// refuses (an Intercom id longer than a message id may be) fails the
+// decode step, as the answer does, instead of passing beside a 400.
+func TestInspectorVerdictRefusedAfterDecode(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{}, nil, nil)
+	body := []byte(`{"type":"notification_event","app_id":"app1","id":"notif_` + strings.Repeat("x", 300) + `","topic":"ping","created_at":1795510790,"data":{"item":{"type":"ping","message":"hi"}}}`)
+	require.Equal(t, http.StatusBadRequest, rig.send(t, webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body, webhooktest.WithTime(time.Now()))))
+	resp, err := http.Get(rig.page.URL + "/api/deliveries/1")
+	require.NoError(t, err)
+	raw, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	var d struct{ Verdict []verdictStep }
+	require.NoError(t, json.Unmarshal(raw, &d))
+	steps := map[string]string{}
+	for _, s := range d.Verdict {
+		steps[s.Step] = s.Result
+	}
+	require.Equal(t, "pass", steps["signature"], string(raw))
+	require.Equal(t, "fail", steps["decode"], string(raw))
+	require.Equal(t, "fail", steps["answered"], string(raw))
+}

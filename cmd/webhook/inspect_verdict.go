@@ -219,6 +219,10 @@ func (in *inspector) verdict(rec *record, status int, reason string, duplicate b
 		add("decode", "skip", "unverified, the body would decode as %s", describeType(ev))
 	case err != nil:
 		add("decode", "fail", "%v", err)
+	case status == http.StatusBadRequest && reason == string(webhook.ReasonDecode):
+		// The handler checks more of the event than decoding does (an
+		// Intercom id no longer than a message id may be).
+		add("decode", "fail", "decodes as %s, which the handler refuses: %s", describeType(ev), rec.Error)
 	default:
 		add("decode", "pass", "%s", describeType(ev))
 	}
