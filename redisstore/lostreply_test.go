@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -141,6 +142,131 @@ func TestClaimReplyLost(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 2, p.cut.Load(), "no reply was lost")
 	require.Equal(t, webhook.InFlight, status)
+}
+
+// TestSettleReplyLost: a Commit or Release whose reply is lost after
+// Redis ran its script is sent again by go-redis, and the second run
+// must answer as the first did: nil, with the key processed or free. A
+// holder whose lease ran out while another claimed, committed or
+// released the key is still refused with webhook.ErrNotOwner, its reply
+// lost too, and leaves the key as the other holder left it.
+func TestSettleReplyLost(t *testing.T) {
+	const key = "standard:msg_lost"
+	for _, tc := range []struct {
+		name string
+		// before runs from the holder's claim to its settling call, with
+		// direct, a Store that does not go through the proxy.
+		before  func(t *testing.T, direct *Store)
+		op      string // commit or release
+		wantErr error
+		value   *regexp.Regexp // the key's value after the call
+		ttl     time.Duration  // its expiry after the call, within a second
+		claim   webhook.ClaimStatus
+	}{
+		{name: "commit", op: "commit", value: regexp.MustCompile(`^done:[0-9a-f]{32}$`), ttl: time.Hour, claim: webhook.Processed},
+		{name: "release", op: "release", value: regexp.MustCompile(`^released:[0-9a-f]{32}$`), ttl: time.Minute, claim: webhook.Claimed},
+		{
+			name: "commit after another's claim", op: "commit", wantErr: webhook.ErrNotOwner,
+			before: func(t *testing.T, direct *Store) { claimAfterLease(t, direct, key) },
+			value:  regexp.MustCompile(`^claimed:[0-9a-f]{32}$`), ttl: time.Minute, claim: webhook.InFlight,
+		},
+		{
+			name: "commit after another's commit", op: "commit", wantErr: webhook.ErrNotOwner,
+			before: func(t *testing.T, direct *Store) {
+				token := claimAfterLease(t, direct, key)
+				require.NoError(t, direct.Commit(context.Background(), key, token, 2*time.Hour))
+			},
+			value: regexp.MustCompile(`^done:[0-9a-f]{32}$`), ttl: 2 * time.Hour, claim: webhook.Processed,
+		},
+		{
+			name: "release after another's claim", op: "release", wantErr: webhook.ErrNotOwner,
+			before: func(t *testing.T, direct *Store) { claimAfterLease(t, direct, key) },
+			value:  regexp.MustCompile(`^claimed:[0-9a-f]{32}$`), ttl: time.Minute, claim: webhook.InFlight,
+		},
+		{
+			name: "release after another's release", op: "release", wantErr: webhook.ErrNotOwner,
+			before: func(t *testing.T, direct *Store) {
+				token := claimAfterLease(t, direct, key)
+				require.NoError(t, direct.Release(context.Background(), key, token))
+			},
+			value: regexp.MustCompile(`^released:[0-9a-f]{32}$`), ttl: time.Minute, claim: webhook.Claimed,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			client := newClient(t)
+			prefix := testPrefix(t, client)
+			direct := New(client, WithPrefix(prefix))
+			p := startReplyCutter(t, redisOptions(t).Addr)
+			s := New(cutterClient(t, p), WithPrefix(prefix))
+			warmStore(t, s)
+
+			lease := time.Minute
+			if tc.before != nil {
+				lease = short
+			}
+			token, status, err := s.Claim(ctx, key, lease)
+			require.NoError(t, err)
+			require.Equal(t, webhook.Claimed, status)
+			if tc.before != nil {
+				tc.before(t, direct)
+			}
+			before := client.Get(ctx, prefix+key).Val()
+
+			p.arm(key)
+			if tc.op == "commit" {
+				err = s.Commit(ctx, key, token, time.Hour)
+			} else {
+				err = s.Release(ctx, key, token)
+			}
+			require.EqualValues(t, 1, p.cut.Load(), "no reply was lost")
+			if tc.wantErr == nil {
+				require.NoError(t, err, "a %s that ran reported the claim lost", tc.op)
+			} else {
+				require.ErrorIs(t, err, tc.wantErr)
+				require.Equal(t, before, client.Get(ctx, prefix+key).Val(), "a holder that lost its claim changed the key")
+			}
+			require.Regexp(t, tc.value, client.Get(ctx, prefix+key).Val())
+			ttl := client.PTTL(ctx, prefix+key).Val()
+			require.True(t, ttl > tc.ttl-time.Second && ttl <= tc.ttl, "TTL %v, want about %v", ttl, tc.ttl)
+
+			_, status, err = direct.Claim(ctx, key, time.Minute)
+			require.NoError(t, err)
+			require.Equal(t, tc.claim, status)
+		})
+	}
+}
+
+// claimAfterLease waits out the lease of the holder's claim on key (the
+// short one of the lifecycle table) and claims key for another holder,
+// whose token it returns.
+func claimAfterLease(t *testing.T, s *Store, key string) string {
+	t.Helper()
+	time.Sleep(past)
+	token, status, err := s.Claim(context.Background(), key, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, webhook.Claimed, status)
+	return token
+}
+
+// warmStore runs a claim through each of s's scripts, so that Redis has
+// them and the command whose reply is lost is the one that ran a script,
+// not a NOSCRIPT refusal, which runs nothing.
+func warmStore(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	for _, commit := range []bool{true, false} {
+		token, status, err := s.Claim(ctx, "standard:msg_warm", time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, webhook.Claimed, status)
+		if commit {
+			require.NoError(t, s.Commit(ctx, "standard:msg_warm", token, time.Minute))
+			require.NoError(t, s.client.Del(ctx, s.prefix+"standard:msg_warm").Err())
+		} else {
+			require.NoError(t, s.Release(ctx, "standard:msg_warm", token))
+		}
+	}
 }
 
 // TestInboxReplyLost: each inbox operation whose reply is lost after

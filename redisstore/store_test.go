@@ -142,6 +142,18 @@ var lifecycle = []struct {
 		commit("b", long, nil),
 		claim("c", long, webhook.Processed),
 	}},
+	{"expired holder cannot settle after a newer release", []step{
+		claim("a", short, webhook.Claimed),
+		sleep(past),
+		claim("b", long, webhook.Claimed),
+		release("b", nil),
+		release("a", webhook.ErrNotOwner),
+		commit("a", long, webhook.ErrNotOwner),
+		release("b", webhook.ErrNotOwner),
+		claim("c", long, webhook.Claimed), // b's release freed it
+		commit("b", long, webhook.ErrNotOwner),
+		commit("c", long, nil),
+	}},
 	{"expired lease cannot be committed", []step{
 		claim("a", short, webhook.Claimed),
 		sleep(past),
@@ -240,8 +252,10 @@ func TestLifecycleMemoryStore(t *testing.T) {
 }
 
 // TestLayout pins what is stored in Redis: under the prefix, a claim holds
-// the token and expires with the lease; a commit holds "done" and expires
-// with the retention. Other versions of this package, running on other
+// the token and expires with the lease; a commit holds "done:" and the
+// id of the Commit call, and expires with the retention; a release holds
+// "released:" and the id of the Release call for a minute, a key Claim
+// takes as free. Other versions of this package, running on other
 // replicas during a rolling deploy, depend on it.
 func TestLayout(t *testing.T) {
 	ctx := context.Background()
@@ -259,7 +273,9 @@ func TestLayout(t *testing.T) {
 	require.True(t, ttl > 29*time.Second && ttl <= 30*time.Second, "lease TTL %v", ttl)
 
 	require.NoError(t, s.Commit(ctx, "intercom:notif_1", token, time.Hour))
-	require.Equal(t, "done", client.Get(ctx, key).Val())
+	committed := client.Get(ctx, key).Val()
+	require.Regexp(t, `^done:[0-9a-f]{32}$`, committed)
+	require.NotEqual(t, "done:"+token, committed, "a Commit's id is its own, not the claim's token")
 	ttl = client.PTTL(ctx, key).Val()
 	require.True(t, ttl > 59*time.Minute && ttl <= time.Hour, "retention TTL %v", ttl)
 
@@ -267,6 +283,21 @@ func TestLayout(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, webhook.Claimed, status)
 	require.NotEqual(t, token, other)
+	require.NoError(t, s.Release(ctx, "intercom:notif_2", other))
+	released := client.Get(ctx, prefix+"intercom:notif_2").Val()
+	require.Regexp(t, `^released:[0-9a-f]{32}$`, released)
+	require.NotEqual(t, "released:"+other, released, "a Release's id is its own, not the claim's token")
+	ttl = client.PTTL(ctx, prefix+"intercom:notif_2").Val()
+	require.True(t, ttl > 59*time.Second && ttl <= time.Minute, "released TTL %v", ttl)
+	_, status, err = s.Claim(ctx, "intercom:notif_2", time.Second)
+	require.NoError(t, err)
+	require.Equal(t, webhook.Claimed, status, "a released key is free")
+
+	// A key that an earlier build committed holds "done" alone.
+	require.NoError(t, client.Set(ctx, prefix+"intercom:notif_3", "done", time.Minute).Err())
+	_, status, err = s.Claim(ctx, "intercom:notif_3", time.Second)
+	require.NoError(t, err)
+	require.Equal(t, webhook.Processed, status)
 
 	n, err := client.Exists(ctx, DefaultPrefix+"intercom:notif_1", "intercom:notif_1").Result()
 	require.NoError(t, err)
@@ -642,7 +673,7 @@ func TestLongTimes(t *testing.T) {
 		require.NoError(t, err, "lease %v", d)
 		require.Equal(t, webhook.Claimed, status)
 		require.NoError(t, s.Commit(ctx, key, token, d), "retention %v", d)
-		require.Equal(t, "done", client.Get(ctx, prefix+key).Val())
+		require.Regexp(t, `^done:[0-9a-f]{32}$`, client.Get(ctx, prefix+key).Val())
 		ms, err := client.Do(ctx, "PTTL", prefix+key).Int64()
 		require.NoError(t, err)
 		require.Greater(t, ms, int64(d/time.Millisecond)-60_000, "retention %v", d)
