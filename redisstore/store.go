@@ -51,12 +51,26 @@ import (
 // says otherwise.
 const DefaultPrefix = "webhook:dedupe:"
 
-// A claimed key holds claimedPrefix followed by the owner's token; a
-// processed key holds done. Tokens are hex, so they can never equal done.
+// A claimed key holds claimedPrefix followed by the owner's token, a
+// processed key donePrefix followed by the id of the Commit call that
+// recorded it, and a released key releasedPrefix followed by the id of
+// the Release call for releasedFor. The ids are fresh for each call, so
+// that the call go-redis sends again after losing its reply (the same
+// arguments) finds its own write, while another call, even of the same
+// holder, does not. Claim takes any value starting with "done" as
+// processed ("done" alone was an earlier build's), and a released key as
+// free.
 const (
-	claimedPrefix = "claimed:"
-	done          = "done"
+	claimedPrefix  = "claimed:"
+	donePrefix     = "done:"
+	releasedPrefix = "released:"
 )
+
+// releasedFor is how long a released key holds its Release's id: longer
+// than go-redis takes to send a command again with its default options
+// (three retries, each up to a 5s dial and 3s write and read timeouts).
+// A Claim takes the key meanwhile, so its only cost is the memory.
+const releasedFor = time.Minute
 
 // Script replies.
 const (
@@ -69,38 +83,36 @@ const (
 // milliseconds. A claim holding ARGV[1] already is this call's own: the
 // client sent it again after losing the reply (go-redis retries a
 // command on a broken connection), and the retry must not read as
-// another request's claim in flight.
+// another request's claim in flight. The literals are releasedPrefix and
+// donePrefix without its colon.
 const claimScript = `
 local v = redis.call('GET', KEYS[1])
-if not v then
+if not v or string.sub(v, 1, 9) == 'released:' then
 	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 	return 1
 elseif v == ARGV[1] then
 	return 1
-elseif v == 'done' then
+elseif string.sub(v, 1, 4) == 'done' then
 	return 2
 end
 return 3
 `
 
-// KEYS[1] is the key, ARGV[1] the owner's claim value, ARGV[2] the
-// retention in milliseconds. Out of memory (maxmemory, noeviction), Redis
-// refuses a script's first write that may take memory (SET) but lets a
-// script that has written go on: PEXPIRE, which takes none, goes first,
-// so a message claimed before Redis filled up is still recorded.
-const commitScript = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-	redis.call('PEXPIRE', KEYS[1], ARGV[2])
-	redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2])
+// KEYS[1] is the key, ARGV[1] the owner's claim value, ARGV[2] the value
+// to write, ARGV[3] its expiry in milliseconds: Commit and Release
+// differ only in what they write. A key holding ARGV[2]
+// already was written by this call: the client sent it again after
+// losing the reply. Out of memory (maxmemory, noeviction), Redis refuses
+// a script's first write that may take memory (SET) but lets a script
+// that has written go on: PEXPIRE, which takes none, goes first, so a
+// message claimed before Redis filled up is still recorded or released.
+const settleScript = `
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+	redis.call('PEXPIRE', KEYS[1], ARGV[3])
+	redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 	return 1
-end
-return 0
-`
-
-// KEYS[1] is the key, ARGV[1] the owner's claim value.
-const releaseScript = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-	redis.call('DEL', KEYS[1])
+elseif v == ARGV[2] then
 	return 1
 end
 return 0
@@ -110,11 +122,10 @@ return 0
 // for concurrent use, and any number of Stores, in any number of
 // processes, may share one Redis and prefix.
 type Store struct {
-	client  redis.UniversalClient
-	prefix  string
-	claim   *redis.Script
-	commit  *redis.Script
-	release *redis.Script
+	client redis.UniversalClient
+	prefix string
+	claim  *redis.Script
+	settle *redis.Script
 }
 
 var _ webhook.Deduper = (*Store)(nil)
@@ -133,11 +144,10 @@ func WithPrefix(prefix string) Option {
 // own client: closing it is the caller's job.
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	s := &Store{
-		client:  client,
-		prefix:  DefaultPrefix,
-		claim:   redis.NewScript(claimScript),
-		commit:  redis.NewScript(commitScript),
-		release: redis.NewScript(releaseScript),
+		client: client,
+		prefix: DefaultPrefix,
+		claim:  redis.NewScript(claimScript),
+		settle: redis.NewScript(settleScript),
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -172,36 +182,39 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (str
 // milliseconds; a retention that is not positive is an error.
 //
 // A Commit that go-redis sends again after losing its reply (the
-// connection broke after Redis ran it) finds the key done and returns
-// webhook.ErrNotOwner, though the message is recorded processed: the
-// value "done" names no holder, and it must stay "done" for other
-// versions of this package on other replicas, so the call sent again
-// cannot be told from a holder whose lease ran out while another
-// processed and committed the message. The handler only logs the error.
+// connection broke after Redis ran it) finds the key recorded by this
+// call and returns nil, as its first run did; another Commit of the same
+// token, once the first has returned, finds the key owned by no claim
+// and returns webhook.ErrNotOwner.
 func (s *Store) Commit(ctx context.Context, key, token string, retention time.Duration) error {
 	ms, err := millis(retention)
 	if err != nil {
 		return fmt.Errorf("redisstore: commit: retention %w", err)
 	}
-	return s.ifOwner(ctx, "commit", s.commit, key, token, ms)
+	return s.ifOwner(ctx, "commit", key, token, donePrefix, ms)
 }
 
-// Release implements webhook.Deduper. Like a Commit, a Release that
-// go-redis sends again after losing its reply finds no claim of its
-// token, the first run having dropped it, and returns
-// webhook.ErrNotOwner.
+// Release implements webhook.Deduper. The key is free to Claim at once.
+//
+// Like a Commit, a Release that go-redis sends again after losing its
+// reply returns nil, as its first run did: the released key remembers
+// the call for a minute. If another holder claimed the key in between,
+// or the minute passed, the retry returns webhook.ErrNotOwner, though
+// this call released the key.
 func (s *Store) Release(ctx context.Context, key, token string) error {
-	return s.ifOwner(ctx, "release", s.release, key, token)
+	return s.ifOwner(ctx, "release", key, token, releasedPrefix, releasedFor.Milliseconds())
 }
 
-// ifOwner runs script, which acts only if token still owns key.
-func (s *Store) ifOwner(ctx context.Context, op string, script *redis.Script, key, token string, args ...any) error {
+// ifOwner writes prefix followed by a fresh call id to key, expiring
+// after ms milliseconds, if token still owns key, or finds the write
+// already done by this call.
+func (s *Store) ifOwner(ctx context.Context, op, key, token, prefix string, ms int64) error {
 	if token == "" {
 		// Claim hands out no empty tokens, and "claimed:" alone would
 		// never match; skip the round trip.
 		return webhook.ErrNotOwner
 	}
-	reply, err := script.Run(ctx, s.client, []string{s.prefix + key}, append([]any{claimedPrefix + token}, args...)...).Int()
+	reply, err := s.settle.Run(ctx, s.client, []string{s.prefix + key}, claimedPrefix+token, prefix+newToken(), ms).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
