@@ -80,7 +80,7 @@ func (f *inspectFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.keep, "inspect-keep", 500, "inspector: how many recent deliveries to keep in memory")
 	fs.Int64Var(&f.keepBytes, "inspect-keep-bytes", defaultKeepBytes, "inspector: how many bytes of bodies to keep in memory, the newest delivery always")
 	fs.StringVar(&f.forwardTo, "forward-to", "", "inspector: forward each accepted delivery to this URL (your app)")
-	fs.StringVar(&f.forwardSecret, "forward-secret", "", "with --forward-to: re-sign Standard Webhooks deliveries with your app's whsec_ test secret (default: the original headers)")
+	fs.StringVar(&f.forwardSecret, "forward-secret", "", "with --forward-to: re-sign Standard Webhooks deliveries with your app's whsec_ test secret, or a whsk_ signing key for an app holding its whpk_ key (default: the original headers)")
 	fs.StringVar(&f.forwardIntercom, "forward-intercom-secret", "", "with --forward-to: re-sign Intercom deliveries with your app's client secret (default: the original headers)")
 	fs.StringVar(&f.fixtures, "fixtures", "", "inspector: directory that \"save as fixture\" writes into, as jam/, intercom/ and series/")
 }
@@ -109,13 +109,16 @@ func (f *inspectFlags) check() error {
 		return errors.New("--forward-to must be an http:// or https:// URL")
 	}
 	if f.forwardSecret != "" {
-		if _, err := webhook.NewVerifier([]string{f.forwardSecret}); err != nil {
-			return fmt.Errorf("--forward-secret: %v", err)
+		// Forwards are signed with it, as sign and send sign: a whsk_
+		// signing key (v1a) is the sender's, which the verifiers refuse
+		// to hold, and a key the verifiers take may still not sign.
+		if !strings.HasPrefix(f.forwardSecret, prefixSigningKey) {
+			if _, err := webhook.NewVerifier([]string{f.forwardSecret}); err != nil {
+				return fmt.Errorf("--forward-secret: %v", err)
+			}
 		}
-		// Forwards are signed with it: a key the verifiers take may still
-		// not sign.
 		if strings.HasPrefix(f.forwardSecret, "whpk_") {
-			return errors.New("--forward-secret: a whpk_ public key cannot sign; give the app's whsec_ secret")
+			return errors.New("--forward-secret: a whpk_ public key cannot sign; give the app's whsec_ secret, or the whsk_ signing key of its whpk_ key")
 		}
 		if _, err := webhooktest.SignStandard(f.forwardSecret, "msg_check", time.Unix(0, 0), nil); err != nil {
 			return fmt.Errorf("--forward-secret: %v", err)

@@ -246,6 +246,7 @@ func TestInspectorForward(t *testing.T) {
 		{"re-signed for the app's test secrets", inspectFlags{forwardSecret: appSecret, forwardIntercom: appIntercom}, appSecret, appIntercom, false},
 		{"original headers", inspectFlags{}, webhooktest.Secret, webhooktest.IntercomSecret, false},
 		{"re-signed, in inbox mode", inspectFlags{forwardSecret: appSecret, forwardIntercom: appIntercom}, appSecret, appIntercom, true},
+		{"re-signed v1a for the app's public key", inspectFlags{forwardSecret: webhooktest.SigningKey, forwardIntercom: appIntercom}, webhooktest.PublicKey, appIntercom, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -522,7 +523,9 @@ func TestInspectFlagsForwardSecret(t *testing.T) {
 		secret, want string
 	}{
 		{appSecret, ""},
+		{webhooktest.SigningKey, ""}, // signs v1a, for an app holding its whpk_ public key
 		{publicKey, "--forward-secret: a whpk_ public key cannot sign"},
+		{"whsk_" + strings.Repeat("A", 40), "--forward-secret: webhooktest: whsk_ key is not base64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.secret, func(t *testing.T) {
