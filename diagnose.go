@@ -184,10 +184,7 @@ func clip(s string) string {
 
 // diagnoseVerify explains a failed verification of body against keys kr.
 func diagnoseVerify(src event.Source, r *http.Request, body []byte, kr *keyring, err error, now time.Time) *Diagnosis {
-	dg := &Diagnosis{BodyLen: len(body), ContentLength: r.ContentLength}
-	if cl, ok := declaredLength(r.Header); ok {
-		dg.ContentLength = cl
-	}
+	dg := &Diagnosis{BodyLen: len(body), ContentLength: declaredLength(r)}
 	dg.diagnoseHeaders(src, r.Header, now)
 	if kr != nil && errors.Is(err, ErrNoMatchingSignature) {
 		// Only then were the entries compared with the keys: a request
@@ -261,10 +258,7 @@ func diagnoseAge(r *http.Request, n *event.IntercomNotification, maxAge time.Dur
 // diagnoseNotification is what the request shows of a verified Intercom
 // notification, before the evidence of why it was refused.
 func diagnoseNotification(r *http.Request, n *event.IntercomNotification, now time.Time) *Diagnosis {
-	dg := &Diagnosis{BodyLen: len(n.RawJSON()), ContentLength: r.ContentLength}
-	if cl, ok := declaredLength(r.Header); ok {
-		dg.ContentLength = cl
-	}
+	dg := &Diagnosis{BodyLen: len(n.RawJSON()), ContentLength: declaredLength(r)}
 	dg.diagnoseHeaders(event.SourceIntercom, r.Header, now)
 	return dg
 }
@@ -312,26 +306,24 @@ func diagnoseAppID(r *http.Request, n *event.IntercomNotification, now time.Time
 // diagnoseSeries explains a Series request whose token header did not
 // verify. Its body was not read.
 func diagnoseSeries(v *SeriesVerifier, r *http.Request, err error) *Diagnosis {
-	dg := &Diagnosis{BodyLen: -1, ContentLength: r.ContentLength, ContentEncoding: clip(r.Header.Get("Content-Encoding"))}
-	if cl, ok := declaredLength(r.Header); ok {
-		dg.ContentLength = cl
-	}
+	dg := &Diagnosis{BodyLen: -1, ContentLength: declaredLength(r), ContentEncoding: clip(r.Header.Get("Content-Encoding"))}
 	if errors.Is(err, ErrNoMatchingSignature) {
 		dg.Hint, dg.Evidence = HintCheckSecret, "the "+v.Header()+" header holds none of the configured tokens"
 	}
 	return dg
 }
 
-// declaredLength reads the Content-Length header itself: a middleware
-// that replaced the body may have set Request.ContentLength to match, but
-// seldom the header.
-func declaredLength(hd http.Header) (int64, bool) {
-	v := hd["Content-Length"]
-	if len(v) != 1 {
-		return 0, false
+// declaredLength is the length r declared: its Content-Length header,
+// read here, as a middleware that replaced the body may have set
+// Request.ContentLength to match, but seldom the header; else
+// Request.ContentLength.
+func declaredLength(r *http.Request) int64 {
+	if v := r.Header["Content-Length"]; len(v) == 1 {
+		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
+			return n
+		}
 	}
-	n, err := strconv.ParseInt(v[0], 10, 64)
-	return n, err == nil && n >= 0
+	return r.ContentLength
 }
 
 // bodyHint picks the hint for a body that matched no signature, from the
