@@ -508,7 +508,8 @@ func (s *Store) openWAL(ctx context.Context) error {
 }
 
 // Close stops the writer once the writes already waiting have committed,
-// and closes the file. Calls after Close return ErrClosed.
+// and closes the file. Calls after Close return ErrClosed (a read-only
+// Store's writes still return ErrReadOnly).
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.sendMu.Lock()
