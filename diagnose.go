@@ -467,7 +467,8 @@ func (dg *Diagnosis) attrs(attrs []slog.Attr) []slog.Attr {
 	case dg.Keys+dg.PublicKeys > 0:
 		attrs = append(attrs, slog.String("tried", dg.triedWords()))
 	case dg.V1+dg.V1a+dg.OtherEntries > 0:
-		// No key was tried: the request was refused before.
+		// No key was counted: the request was refused before the
+		// entries were compared, or after one matched.
 		attrs = append(attrs, slog.String("entries", dg.entryWords()))
 	}
 	if dg.Hint != HintNone {
