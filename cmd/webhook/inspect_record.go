@@ -109,6 +109,9 @@ type record struct {
 	rj    *webhook.Rejection // the handler's rejection, for the hint
 	diag  *webhook.Diagnosis // its evidence, when the handler gave some
 	bytes int64              // its size when added to the ring
+	// dropped: the ring let it go, and the page was told; a forward
+	// ending later must not send it to the page again.
+	dropped bool
 }
 
 // explainLocked sets the record's reason and hint from the rejection and
@@ -247,6 +250,7 @@ func (in *inspector) addLocked(rec *record) (gone []int64) {
 		in.ring[0] = nil
 		in.ring = in.ring[1:]
 		in.size -= old.bytes
+		old.dropped = true
 		gone = append(gone, old.Seq)
 		if old.Key != "" && in.byKey[old.Key] == old {
 			delete(in.byKey, old.Key)
@@ -423,6 +427,9 @@ func claimedType(r *record) string {
 func (in *inspector) publish(rec *record) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if rec.dropped {
+		return // the page dropped its row on "gone"
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return

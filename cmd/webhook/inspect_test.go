@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1036,4 +1037,53 @@ func TestInspectorVerdictRefusedAfterDecode(t *testing.T) {
 	require.Equal(t, "pass", steps["signature"], string(raw))
 	require.Equal(t, "fail", steps["decode"], string(raw))
 	require.Equal(t, "fail", steps["answered"], string(raw))
+}
+
+// TestInspectorForwardAfterDrop: a forward that ends after its delivery
+// left the ring (--inspect-keep, --inspect-keep-bytes) must not send the
+// delivery to the page again: the page dropped its row on "gone", and a
+// row come back would name a delivery the server no longer has.
+func TestInspectorForwardAfterDrop(t *testing.T) {
+	release := make(chan struct{})
+	var first sync.Once
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		first.Do(func() { <-release }) // the first forward ends once its delivery is gone
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer app.Close()
+	rig := newInspectRig(t, inspectFlags{keep: 1, forwardTo: app.URL}, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, rig.page.URL+"/api/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	require.True(t, sc.Scan()) // the stream is open once its greeting arrives
+
+	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret))) // 1, its forward held
+	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret))) // 2 drops 1
+	close(release)
+	rig.in.wait()
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y"))) // 3, the end of the test's events
+
+	var events []string // "delivery 1", "gone 1", …
+	for !slices.Contains(events, "delivery 3") {
+		require.True(t, sc.Scan(), "the stream ended: %v", sc.Err())
+		kind, ok := strings.CutPrefix(sc.Text(), "event: ")
+		if !ok {
+			continue
+		}
+		require.True(t, sc.Scan())
+		data := strings.TrimPrefix(sc.Text(), "data: ")
+		if kind == "delivery" {
+			var r record
+			require.NoError(t, json.Unmarshal([]byte(data), &r))
+			data = strconv.FormatInt(r.Seq, 10)
+		}
+		events = append(events, kind+" "+data)
+	}
+	gone := slices.Index(events, "gone 1")
+	require.GreaterOrEqual(t, gone, 0, "%v", events)
+	require.NotContains(t, events[gone:], "delivery 1", "a dropped delivery came back to the page: %v", events)
 }
