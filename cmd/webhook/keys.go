@@ -110,15 +110,20 @@ func (k *keyFlags) empty() bool {
 // signing key signs v1a, which the verifiers refuse to hold; webhooktest's
 // rules for it apply instead.
 func (k *keyFlags) check() error {
-	var verify []string
-	for _, secret := range k.secrets {
-		if !strings.HasPrefix(secret, prefixSigningKey) {
-			verify = append(verify, secret)
-		} else if _, err := webhooktest.SignStandard(secret, "", time.Time{}, nil); err != nil {
-			return fmt.Errorf("--secret: %w", err)
+	if len(k.secrets) > 0 {
+		// The test secret stands in for each whsk_ key, so that the
+		// verifiers' messages count the others' positions among all
+		// the --secret flags.
+		verify := make([]string, len(k.secrets))
+		for i, secret := range k.secrets {
+			verify[i] = secret
+			if strings.HasPrefix(secret, prefixSigningKey) {
+				if _, err := webhooktest.SignStandard(secret, "", time.Time{}, nil); err != nil {
+					return fmt.Errorf("--secret: %w", err)
+				}
+				verify[i] = webhooktest.Secret
+			}
 		}
-	}
-	if len(verify) > 0 {
 		if _, err := webhook.NewVerifier(verify); err != nil {
 			return err
 		}

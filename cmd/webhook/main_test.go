@@ -531,6 +531,8 @@ func TestKeyRule(t *testing.T) {
 			[]string{"verify", "--body", body, "--headers", headers}, "secret 0 ends with a line break"},
 		{"sign: --secret with a newline", nil,
 			[]string{"sign", "--secret", webhooktest.Secret + "\n", body}, "secret 0 ends with a line break"},
+		{"sign: a whsk_ key, then a --secret with a newline", nil, // counted among all the --secret flags
+			[]string{"sign", "--secret", webhooktest.SigningKey, "--secret", webhooktest.Secret + "\n", body}, "secret 1 ends with a line break"},
 		{"sign: --intercom-secret whsec_", nil,
 			[]string{"sign", "--source", "intercom", "--intercom-secret", webhooktest.Secret, body}, "Standard Webhooks (Jam) signing secret"},
 		{"send: --series-token with a space", nil,
