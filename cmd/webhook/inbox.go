@@ -46,7 +46,8 @@ text output of list and show, characters a terminal could act on (control
 characters, escape sequences, bytes that are not UTF-8) in what a sender or
 a callback chose are printed as Go escapes (\x1b, \r, \u202e, \xff); a body
 that is not plain text (UTF-8 without control characters but tab, newline
-and carriage return) is printed so, and the body: line says so. replay
+and carriage return, and without bidirectional overrides or isolates) is
+printed so, and the body: line says so. replay
 returns a done or dead delivery to pending, due now, with its attempts
 reset; the receiver's workers run it again. It tries every KEY, and exits 1
 if any failed. purge deletes done and dead
@@ -289,7 +290,7 @@ func inboxShow(ctx context.Context, ib webhook.Inbox, key string, w io.Writer) e
 	if plainText(body) {
 		row("body:", strconv.Itoa(len(e.Body))+" bytes")
 	} else {
-		row("body:", strconv.Itoa(len(e.Body))+" bytes, shown escaped: it holds control characters or bytes that are not UTF-8")
+		row("body:", strconv.Itoa(len(e.Body))+" bytes, shown escaped: it holds control characters, bidirectional controls or bytes that are not UTF-8")
 		body = []byte(escapeExcept(string(body), "\n"))
 	}
 	if err := tw.Flush(); err != nil {
@@ -393,13 +394,16 @@ func escapeExcept(s, keep string) string {
 }
 
 // plainText reports whether show may print body as stored: UTF-8 with no
-// control characters but tab, newline and carriage return.
+// control characters but tab, newline and carriage return, and no
+// bidirectional controls. Those are no control characters, but a JSON
+// string may hold them as they are, and a Jam title is anyone's text:
+// an override would reorder what the screen shows around it.
 func plainText(body []byte) bool {
 	if !utf8.Valid(body) {
 		return false
 	}
 	for _, r := range string(body) {
-		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' || unicode.Is(unicode.Bidi_Control, r) {
 			return false
 		}
 	}

@@ -384,6 +384,11 @@ func TestInboxTextEscapes(t *testing.T) {
 		{name: "not UTF-8", body: "{\"a\":\"\xff\xfe\"}", escaped: true, want: `{"a":"\xff\xfe"}`},
 		{name: "C1 control", body: "\u009b31m", escaped: true, want: `\u009b31m`},
 		{name: "NUL", body: "a\x00b", escaped: true, want: `a\x00b`},
+		// A Jam title is anyone's text, signed all the same: an override
+		// in it would reorder the lines around it on the screen.
+		{name: "bidirectional override", body: "{\"title\":\"abc\u202edef\"}", escaped: true, want: `{"title":"abc\u202edef"}`},
+		{name: "bidirectional isolate", body: "{\"title\":\"\u2067abc\u2069\"}", escaped: true, want: `{"title":"\u2067abc\u2069"}`},
+		{name: "emoji with joiners", body: "{\"title\":\"\U0001F468\u200d\U0001F469\u200d\U0001F467\"}", want: "{\"title\":\"\U0001F468\u200d\U0001F469\u200d\U0001F467\"}"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "inbox.db")
