@@ -114,6 +114,21 @@ func (rig *inspectRig) action(t *testing.T, path string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// events opens the page's event stream, once its greeting has come, for
+// the rest of the test.
+func (rig *inspectRig) events(t *testing.T) *bufio.Scanner {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, rig.page.URL+"/api/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = resp.Body.Close() })
+	sc := bufio.NewScanner(resp.Body)
+	require.True(t, sc.Scan())
+	return sc
+}
+
 func (rig *inspectRig) records(t *testing.T) []record {
 	t.Helper()
 	resp, err := http.Get(rig.page.URL + "/api/deliveries")
@@ -917,14 +932,7 @@ func TestInspectorKeepBytes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rig := newInspectRig(t, inspectFlags{keep: tt.keep, keepBytes: tt.keepBytes(size(t) + 64)}, nil, nil)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, rig.page.URL+"/api/events", nil)
-			resp, err := http.DefaultClient.Do(req)
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			sc := bufio.NewScanner(resp.Body)
-			require.True(t, sc.Scan()) // the stream is open once its greeting arrives
+			sc := rig.events(t)
 
 			for range 5 {
 				require.Equal(t, http.StatusUnauthorized, rig.send(t, forged(t)))
@@ -1052,14 +1060,7 @@ func TestInspectorForwardAfterDrop(t *testing.T) {
 	}))
 	defer app.Close()
 	rig := newInspectRig(t, inspectFlags{keep: 1, forwardTo: app.URL}, nil, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, rig.page.URL+"/api/events", nil)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	require.True(t, sc.Scan()) // the stream is open once its greeting arrives
+	sc := rig.events(t)
 
 	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret))) // 1, its forward held
 	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret))) // 2 drops 1
