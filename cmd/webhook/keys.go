@@ -119,7 +119,7 @@ func (k *keyFlags) check() error {
 			verify[i] = secret
 			if strings.HasPrefix(secret, prefixSigningKey) {
 				if _, err := webhooktest.SignStandard(secret, "", time.Time{}, nil); err != nil {
-					return fmt.Errorf("--secret: %w", err)
+					return fmt.Errorf("--secret %d: %v: %w", i, err, webhook.ErrInvalidSecret)
 				}
 				verify[i] = webhooktest.Secret
 			}

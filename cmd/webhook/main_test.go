@@ -97,7 +97,7 @@ func TestUsageAndHelp(t *testing.T) {
 		// A public key verifies but cannot sign: an error, not webhooktest's panic.
 		{[]string{"sign", "--secret", publicKey, os.Args[0]}, exitUsage, "a --secret is a whpk_ public key, which cannot sign"},
 		{[]string{"send", "--secret", publicKey, "--file", os.Args[0]}, exitFail, "a --secret is a whpk_ public key, which cannot sign"},
-		{[]string{"sign", "--secret", "whsk_" + base64.StdEncoding.EncodeToString(make([]byte, 20)), os.Args[0]}, exitUsage, "--secret: webhooktest:"},
+		{[]string{"sign", "--secret", "whsk_" + base64.StdEncoding.EncodeToString(make([]byte, 20)), os.Args[0]}, exitUsage, "--secret 0: webhooktest:"},
 		// The receiver never holds the sender's key.
 		{[]string{"serve", "--secret", webhooktest.SigningKey}, exitUsage, "is a whsk_ signing key; configure the sender's whpk_ public key"},
 		{[]string{"sign", "a", "b"}, exitUsage, "one body file"},
@@ -533,6 +533,8 @@ func TestKeyRule(t *testing.T) {
 			[]string{"sign", "--secret", webhooktest.Secret + "\n", body}, "secret 0 ends with a line break"},
 		{"sign: a whsk_ key, then a --secret with a newline", nil, // counted among all the --secret flags
 			[]string{"sign", "--secret", webhooktest.SigningKey, "--secret", webhooktest.Secret + "\n", body}, "secret 1 ends with a line break"},
+		{"sign: a bad whsk_ key after a good one", nil, // named by its position too
+			[]string{"sign", "--secret", webhooktest.SigningKey, "--secret", "whsk_AAAA", body}, "--secret 1: webhooktest: whsk_ key is not base64"},
 		{"sign: --intercom-secret whsec_", nil,
 			[]string{"sign", "--source", "intercom", "--intercom-secret", webhooktest.Secret, body}, "Standard Webhooks (Jam) signing secret"},
 		{"send: --series-token with a space", nil,
