@@ -402,12 +402,7 @@ func TestDiagnosisTried(t *testing.T) {
 			h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
 				webhook.WithClock(webhooktest.Time), webhook.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
 			require.NoError(t, err)
-			var got *webhook.HandlerError
-			h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) { got = err })
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, tt.req)
-			require.Equal(t, http.StatusUnauthorized, w.Code)
-			require.NotNil(t, got)
+			got := refused(t, h, tt.req, http.StatusUnauthorized)
 			require.ErrorIs(t, got, tt.is)
 			require.NotNil(t, got.Diagnosis)
 			require.Equal(t, tt.keys, got.Diagnosis.Keys)
@@ -463,12 +458,7 @@ func TestDiagnosisNoComparableEntry(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h, err := webhook.NewHandler(webhook.WithSecrets(tt.secrets...), webhook.WithClock(webhooktest.Time), webhook.WithLogger(slog.New(slog.DiscardHandler)))
 			require.NoError(t, err)
-			var got *webhook.HandlerError
-			h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) { got = err })
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, tt.req)
-			require.Equal(t, http.StatusUnauthorized, w.Code)
-			require.NotNil(t, got)
+			got := refused(t, h, tt.req, http.StatusUnauthorized)
 			require.ErrorIs(t, got, webhook.ErrNoMatchingSignature)
 			require.NotNil(t, got.Diagnosis)
 			require.Equal(t, tt.hint, got.Diagnosis.Hint, got.Diagnosis.Evidence)
@@ -583,4 +573,17 @@ func dropTime(groups []string, a slog.Attr) slog.Attr {
 		return slog.Attr{}
 	}
 	return a
+}
+
+// refused serves req on h, requires the status code, and returns the
+// HandlerError that OnError was given.
+func refused(t *testing.T, h *webhook.Handler, req *http.Request, code int) *webhook.HandlerError {
+	t.Helper()
+	var got *webhook.HandlerError
+	h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) { got = err })
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	require.Equal(t, code, w.Code)
+	require.NotNil(t, got)
+	return got
 }

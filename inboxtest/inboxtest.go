@@ -11,7 +11,8 @@
 // are tested without sleeping. It checks what the webhook.Inbox
 // documentation promises and what the handler and its workers rely on:
 // dedupe at commit, one lease per delivery at a time, lease expiry and
-// re-delivery, stale tokens refused, due times and their order, dead
+// re-delivery, stale tokens refused, due times and their order (leases
+// and retries as long as a Duration holds, past the year 2262), dead
 // letters with their last error, replay, purge, listing, counts, exact
 // bytes, and all of it under concurrent callers; then the inbox under a
 // Handler in inbox mode and its workers: senders' duplicates, retries,
@@ -25,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -71,6 +73,7 @@ func Run(t *testing.T, newInbox NewInbox) {
 		{"LeaseNotPositive", testLeaseNotPositive},
 		{"LeaseOrder", testLeaseOrder},
 		{"LeaseExpiry", testLeaseExpiry},
+		{"LongTimes", testLongTimes},
 		{"LeaseExclusiveConcurrent", testLeaseExclusiveConcurrent},
 		{"LeaseLost", testLeaseLost},
 		{"ExpiredLeaseRace", testExpiredLeaseRace},
@@ -590,6 +593,25 @@ func testLeaseExpiry(t *testing.T, s *suite) {
 
 	require.NoError(t, s.ib.Complete(s.ctx, "k", second.Token))
 	require.Equal(t, webhook.InboxDone, s.get(t, "k").State)
+}
+
+// testLongTimes: a lease or a retry delay up to the longest Duration
+// ends past the Unix nanoseconds an int64 holds (the year 2262). It must
+// read as far off, not wrap round into the past, which would end the
+// lease before its callback began (another worker running it at the same
+// time) and make the retry due at once.
+func testLongTimes(t *testing.T, s *suite) {
+	s.store(t, entry("k", 0))
+	l := s.leaseOne(t, "k", math.MaxInt64)
+	far := s.now().Add(200 * 365 * 24 * time.Hour)
+	require.True(t, s.get(t, "k").LeaseUntil.After(far), "lease until %v", s.get(t, "k").LeaseUntil)
+	s.clock.Advance(time.Hour)
+	s.requireNothingDue(t) // the first lease still holds
+
+	require.NoError(t, s.ib.Retry(s.ctx, "k", l.Token, s.now().Add(math.MaxInt64), "later"))
+	require.True(t, s.get(t, "k").NextAttempt.After(far), "next attempt %v", s.get(t, "k").NextAttempt)
+	s.clock.Advance(time.Hour)
+	s.requireNothingDue(t) // a retry due in centuries does not run at once
 }
 
 func testLeaseExclusiveConcurrent(t *testing.T, s *suite) {

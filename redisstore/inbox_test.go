@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"fmt"
-	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -639,36 +638,6 @@ func TestInboxClockFarAhead(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ls, 1)
 	require.Equal(t, 2, ls[0].Entry.Attempts)
-}
-
-// TestInboxLongTimes: a lease or a retry delay up to the longest
-// Duration ends far in the future, past the Unix nanoseconds an int64
-// holds (the year 2262). Its deadline must read as far off, not wrap
-// round into the past, which made every lease end before its callback
-// began and every such retry due at once.
-func TestInboxLongTimes(t *testing.T) {
-	ctx := context.Background()
-	ib, clock, _, _ := newTestInbox(t)
-	_, err := ib.Store(ctx, entry("standard:msg_1"))
-	require.NoError(t, err)
-	ls, err := ib.Lease(ctx, 1, math.MaxInt64)
-	require.NoError(t, err)
-	require.Len(t, ls, 1)
-	far := clock.Now().Add(200 * 365 * 24 * time.Hour)
-	require.True(t, ls[0].Entry.LeaseUntil.After(far), "lease until %v", ls[0].Entry.LeaseUntil)
-	clock.Advance(time.Hour)
-	again, err := ib.Lease(ctx, 1, time.Minute)
-	require.NoError(t, err)
-	require.Empty(t, again, "leased again while the first lease holds")
-
-	require.NoError(t, ib.Retry(ctx, "standard:msg_1", ls[0].Token, clock.Now().Add(math.MaxInt64), "later"))
-	got, err := ib.Get(ctx, "standard:msg_1")
-	require.NoError(t, err)
-	require.True(t, got.NextAttempt.After(far), "next attempt %v", got.NextAttempt)
-	clock.Advance(time.Hour)
-	again, err = ib.Lease(ctx, 1, time.Minute)
-	require.NoError(t, err)
-	require.Empty(t, again, "a retry due in centuries ran at once")
 }
 
 // TestInboxPurgeNanoseconds: Purge deletes what was updated before the

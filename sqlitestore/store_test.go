@@ -598,39 +598,6 @@ func TestBusyTimeoutRoundsUp(t *testing.T) {
 	}
 }
 
-// TestLongTimes: a lease or a retry delay up to the longest Duration ends
-// past the Unix nanoseconds an int64 holds (the year 2262). It must read
-// as far off, not wrap round into the past, which would end the lease
-// before its callback began (another worker running it at the same time)
-// and make the retry due at once.
-func TestLongTimes(t *testing.T) {
-	ctx := context.Background()
-	clk := newClock()
-	s := open(t, filepath.Join(t.TempDir(), "inbox.db"), WithClock(clk.Now))
-	_, err := s.Store(ctx, entry("a"))
-	require.NoError(t, err)
-	ls, err := s.Lease(ctx, 1, math.MaxInt64)
-	require.NoError(t, err)
-	require.Len(t, ls, 1)
-	far := clk.Now().Add(200 * 365 * 24 * time.Hour)
-	got, err := s.Get(ctx, "a")
-	require.NoError(t, err)
-	require.True(t, got.LeaseUntil.After(far), "lease until %v", got.LeaseUntil)
-	clk.Add(time.Hour)
-	again, err := s.Lease(ctx, 1, time.Minute)
-	require.NoError(t, err)
-	require.Empty(t, again, "leased again while the first lease holds")
-
-	require.NoError(t, s.Retry(ctx, "a", ls[0].Token, clk.Now().Add(math.MaxInt64), "later"))
-	got, err = s.Get(ctx, "a")
-	require.NoError(t, err)
-	require.True(t, got.NextAttempt.After(far), "next attempt %v", got.NextAttempt)
-	clk.Add(time.Hour)
-	again, err = s.Lease(ctx, 1, time.Minute)
-	require.NoError(t, err)
-	require.Empty(t, again, "a retry due in centuries ran at once")
-}
-
 // TestGroupCommit checks that concurrent writes share transactions and
 // that WithMaxBatch(1) gives each its own.
 func TestGroupCommit(t *testing.T) {
