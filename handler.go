@@ -108,6 +108,8 @@ func (e *StatusError) Unwrap() error { return e.Err }
 
 // A PanicError is a recovered callback panic.
 type PanicError struct {
+	// Value is what the callback panicked with; nil for panic(nil) under
+	// GODEBUG=panicnil=1, where recover cannot tell it from no panic.
 	Value any
 	Stack []byte
 }
@@ -1007,14 +1009,22 @@ func statusOf(errs []error) (int, error) {
 	return failure, errors.Join(errs...)
 }
 
-// call runs one callback, turning a panic into a *PanicError.
+// call runs one callback, turning a panic into a *PanicError. It tells
+// a panic by fn not returning, not by recover's value: under
+// GODEBUG=panicnil=1 (the default of a main module declaring go 1.20 or
+// older) panic(nil) recovers as nil, and would pass for success. (A
+// runtime.Goexit, which nothing recovers, leaves the same way; its
+// goroutine ends all the same.)
 func call(ctx context.Context, d *Delivery, fn callback) (err error) {
+	returned := false
 	defer func() {
-		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
+		if !returned {
+			err = &PanicError{Value: recover(), Stack: debug.Stack()}
 		}
 	}()
-	return fn(ctx, d)
+	err = fn(ctx, d)
+	returned = true
+	return err
 }
 
 func (r *registry) reportError(ctx context.Context, logger *slog.Logger, d *Delivery, err *HandlerError) {

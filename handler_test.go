@@ -408,6 +408,7 @@ func TestHandlerCallbackFailures(t *testing.T) {
 		status     int
 		retryAfter string
 		is         any
+		godebug    string // GODEBUG while the row runs
 	}{
 		{name: "error", fn: func() error { return errors.New("linear is down") }, status: 500},
 		{name: "panic", fn: func() error { panic("nil map") }, status: 500, is: new(*webhook.PanicError)},
@@ -416,6 +417,10 @@ func TestHandlerCallbackFailures(t *testing.T) {
 		{name: "panic with a status", fn: func() error {
 			panic(&webhook.StatusError{Code: http.StatusAccepted, RetryAfter: time.Minute})
 		}, status: 500, is: new(*webhook.StatusError)},
+		// Under panicnil=1 (the default of a main module declaring go
+		// 1.20 or older) recover returns nil for panic(nil): the panic is
+		// still no success.
+		{name: "panic(nil) under panicnil=1", fn: func() error { panic(nil) }, status: 500, is: new(*webhook.PanicError), godebug: "panicnil=1"},
 		{name: "410 unsubscribes", fn: func() error { return &webhook.StatusError{Code: http.StatusGone} }, status: 410},
 		{name: "503 with Retry-After", fn: func() error {
 			return &webhook.StatusError{Code: http.StatusServiceUnavailable, RetryAfter: 1500 * time.Millisecond}
@@ -428,6 +433,9 @@ func TestHandlerCallbackFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.godebug != "" {
+				t.Setenv("GODEBUG", tt.godebug)
+			}
 			r := newRig(t)
 			var fail atomic.Bool
 			fail.Store(true)

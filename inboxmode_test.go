@@ -424,17 +424,37 @@ func TestInboxWorkerPurgesDone(t *testing.T) {
 	}, 5*time.Second, time.Millisecond, "done past the retention is purged")
 }
 
-func TestInboxWorkerGoexit(t *testing.T) {
-	// A callback that exits its goroutine (t.FailNow) counts as failed.
-	r := newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Hour})
-	r.h.OnJamCreated(func(context.Context, *webhook.Delivery, *event.JamCreated) error {
-		runtime.Goexit()
-		return nil
-	})
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("exits"))).Code)
-	r.run(t)
-	e := r.waitState(t, "standard:exits", webhook.InboxPending)
-	require.Contains(t, e.LastError, "Goexit")
+func TestInboxWorkerNoReturn(t *testing.T) {
+	// A callback that does not return counts as failed: one that exits
+	// its goroutine (t.FailNow), or panics with nil where recover cannot
+	// tell that from no panic (GODEBUG=panicnil=1, the default of a main
+	// module declaring go 1.20 or older).
+	tests := []struct {
+		name    string
+		fn      func()
+		godebug string
+		lastErr string
+	}{
+		{name: "Goexit", fn: runtime.Goexit, lastErr: "Goexit"},
+		{name: "panic(nil) under panicnil=1", fn: func() { panic(nil) }, godebug: "panicnil=1", lastErr: "panicked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.godebug != "" {
+				t.Setenv("GODEBUG", tt.godebug)
+			}
+			r := newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Hour})
+			r.h.OnJamCreated(func(context.Context, *webhook.Delivery, *event.JamCreated) error {
+				tt.fn()
+				return nil
+			})
+			require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("exits"))).Code)
+			r.run(t)
+			e := r.waitState(t, "standard:exits", webhook.InboxPending)
+			require.Contains(t, e.LastError, tt.lastErr)
+			require.Equal(t, 1, e.Attempts)
+		})
+	}
 }
 
 func TestInboxModeObserver(t *testing.T) {
