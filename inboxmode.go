@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -257,9 +258,11 @@ const generatedKeyPrefix = "gen-"
 // cancels their context and returns an error. Their deliveries run again:
 // a callback that returns then has not failed, whatever its error, and
 // its delivery is due at once, neither backed off nor dead (Attempts
-// counts the run all the same); one that does not return runs again when
-// its lease runs out. Several Run calls, in one process or many,
-// may share an inbox. Run returns an error at once without WithInbox.
+// counts the run all the same, and LastError says it was cut short; one
+// cut short at the policy's last run still gets a run after it); one
+// that does not return runs again when its lease runs out. Several Run
+// calls, in one process or many, may share an inbox. Run returns an
+// error at once without WithInbox.
 func (h *Handler) Run(ctx context.Context) error {
 	if h.inbox == nil {
 		return errors.New("webhook: Run needs a handler built WithInbox")
@@ -399,9 +402,11 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 	var err error
 	if d.Event, err = h.decode(e.Source, e.Body, d.Header); err != nil {
 		err = Permanent(fmt.Errorf("webhook: decoding a stored delivery: %w", err))
-	} else if e.Attempts > h.workers.MaxAttempts {
+	} else if e.Attempts > h.workers.MaxAttempts+cutShort(e.LastError) {
 		// The earlier runs settled nothing: each crashed the process or
-		// outlasted its lease. Running it again may crash it again.
+		// outlasted its lease. Running it again may crash it again. (Runs
+		// cut short by a shutdown settled, but failed nothing: they do
+		// not count against the policy here.)
 		err = Permanent(overRun(e))
 	} else {
 		if n, ok := d.Event.(*event.IntercomNotification); ok {
@@ -414,6 +419,30 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 	}
 	settled = true
 	run.finish(e.Attempts, h.settle(base, l, d, err), err)
+}
+
+// cutShortPrefix begins the LastError of a delivery whose last run was
+// cut short by Run's shutdown timeout, with the count of such runs
+// since its last failure, which process does not hold against it: a run
+// cut short at the policy's last attempt would otherwise find it past
+// MaxAttempts and dead, without the run the docs promise.
+const cutShortPrefix = "webhook: run cut short by the shutdown ("
+
+// cutShort is the count of runs cut short by a shutdown that lastErr
+// records, 0 if none.
+func cutShort(lastErr string) int {
+	rest, ok := strings.CutPrefix(lastErr, cutShortPrefix)
+	if !ok {
+		return 0
+	}
+	n := 0
+	for _, c := range []byte(rest) {
+		if c < '0' || c > '9' || n > 1<<20 {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
 
 // overRun is the error of a delivery leased past MaxAttempts runs.
@@ -449,7 +478,8 @@ func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err er
 		// Cut short by Run's shutdown timeout, not failed: due again at
 		// once, neither backed off nor judged dead.
 		h.logger.LogAttrs(sctx, slog.LevelWarn, "webhook inbox delivery interrupted by the shutdown; due again", attrs...)
-		if serr := h.inbox.Retry(sctx, e.Key, l.Token, h.now(), err.Error()); serr != nil {
+		lastErr := fmt.Sprintf("%s%d): %v", cutShortPrefix, cutShort(e.LastError)+1, err)
+		if serr := h.inbox.Retry(sctx, e.Key, l.Token, h.now(), lastErr); serr != nil {
 			h.settleFailed(sctx, "retry", serr, attrs)
 		}
 		return OutcomeRetry

@@ -568,52 +568,72 @@ func TestInboxWorkerCrashLoopDead(t *testing.T) {
 	// A delivery whose callback crashes the process (an out-of-memory, a
 	// log.Fatal) settles no run: each restart leases it again once the
 	// lease runs out. Past MaxAttempts runs it is dead, not run forever.
-	r := newInboxRig(t, 0, webhook.WorkerConfig{MaxAttempts: 3})
-	var dead atomic.Value
-	r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { dead.Store(err) })
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("poison"))).Code)
-	ctx := context.Background()
-	for range 3 { // three runs, each crashed holding the lease
-		ls, err := r.ib.Lease(ctx, 1, webhook.DefaultLease)
-		require.NoError(t, err)
-		require.Len(t, ls, 1)
-		r.clock.Advance(webhook.DefaultLease + time.Millisecond)
+	// A run cut short by a shutdown before them is not held against it,
+	// and opens no endless loop either.
+	for _, cutShort := range []bool{false, true} {
+		t.Run(fmt.Sprint("after a run cut short: ", cutShort), func(t *testing.T) {
+			r := newInboxRig(t, 0, webhook.WorkerConfig{MaxAttempts: 3})
+			var dead atomic.Value
+			r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { dead.Store(err) })
+			require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("poison"))).Code)
+			ctx := context.Background()
+			runs := 3
+			if cutShort {
+				ls, err := r.ib.Lease(ctx, 1, webhook.DefaultLease)
+				require.NoError(t, err)
+				require.NoError(t, r.ib.Retry(ctx, ls[0].Entry.Key, ls[0].Token, r.clock.Now(), "webhook: run cut short by the shutdown (1): context canceled"))
+				runs++
+			}
+			for range 3 { // three runs, each crashed holding the lease
+				ls, err := r.ib.Lease(ctx, 1, webhook.DefaultLease)
+				require.NoError(t, err)
+				require.Len(t, ls, 1)
+				r.clock.Advance(webhook.DefaultLease + time.Millisecond)
+			}
+			r.run(t)
+			e := r.waitState(t, "standard:poison", webhook.InboxDead)
+			require.Equal(t, runs+1, e.Attempts, "the lease that found it past the policy counts")
+			require.Contains(t, e.LastError, fmt.Sprint(runs, " runs"))
+			require.Zero(t, r.calls.Load(), "a fourth run of a policy of three")
+			require.Eventually(t, func() bool { return dead.Load() != nil }, 5*time.Second, time.Millisecond, "the error hook hears of it")
+		})
 	}
-	r.run(t)
-	e := r.waitState(t, "standard:poison", webhook.InboxDead)
-	require.Equal(t, 4, e.Attempts, "the lease that found it past the policy counts")
-	require.Contains(t, e.LastError, "3 runs")
-	require.Zero(t, r.calls.Load(), "a fourth run of a policy of three")
-	require.Eventually(t, func() bool { return dead.Load() != nil }, 5*time.Second, time.Millisecond, "the error hook hears of it")
 }
 
 func TestInboxWorkerShutdownIsNoFailure(t *testing.T) {
 	// A callback cancelled by Run's shutdown timeout did not fail: its
 	// delivery runs again, due at once, however the policy would judge a
-	// failure (here past MaxAge by the backoff, so dead).
-	r := newInboxRig(t, 0, webhook.WorkerConfig{ShutdownTimeout: 30 * time.Millisecond, MinBackoff: time.Hour, MaxAge: time.Minute})
-	var runs atomic.Int32
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
-		if runs.Add(1) == 1 {
-			<-ctx.Done()
-			return fmt.Errorf("saving: %w", ctx.Err())
-		}
-		return nil
-	})
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("cut"))).Code)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.h.Run(ctx) }()
-	require.Eventually(t, func() bool { return runs.Load() == 1 }, 5*time.Second, time.Millisecond)
-	cancel()
-	require.ErrorIs(t, <-done, context.DeadlineExceeded)
-	e := r.waitState(t, "standard:cut", webhook.InboxPending)
-	require.Equal(t, 1, e.Attempts)
-	require.False(t, e.NextAttempt.After(r.clock.Now()), "due at once, not backed off: %v", e.NextAttempt)
-	require.Contains(t, e.LastError, "context canceled")
-	// The next Run runs it.
-	r.run(t)
-	r.waitState(t, "standard:cut", webhook.InboxDone)
+	// failure (here past MaxAge by the backoff, so dead), also when the
+	// run cut short was the last the policy allows.
+	for _, maxAttempts := range []int{0, 1} {
+		t.Run(fmt.Sprint("MaxAttempts=", maxAttempts), func(t *testing.T) {
+			r := newInboxRig(t, 0, webhook.WorkerConfig{ShutdownTimeout: 30 * time.Millisecond, MinBackoff: time.Hour, MaxAge: time.Minute, MaxAttempts: maxAttempts})
+			var runs atomic.Int32
+			r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+				if runs.Add(1) == 1 {
+					<-ctx.Done()
+					return fmt.Errorf("saving: %w", ctx.Err())
+				}
+				return nil
+			})
+			require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("cut"))).Code)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- r.h.Run(ctx) }()
+			require.Eventually(t, func() bool { return runs.Load() == 1 }, 5*time.Second, time.Millisecond)
+			cancel()
+			require.ErrorIs(t, <-done, context.DeadlineExceeded)
+			e := r.waitState(t, "standard:cut", webhook.InboxPending)
+			require.Equal(t, 1, e.Attempts)
+			require.False(t, e.NextAttempt.After(r.clock.Now()), "due at once, not backed off: %v", e.NextAttempt)
+			require.Equal(t, "webhook: run cut short by the shutdown (1): saving: context canceled", e.LastError)
+			// The next Run runs it.
+			r.run(t)
+			e = r.waitState(t, "standard:cut", webhook.InboxDone)
+			require.EqualValues(t, 2, runs.Load())
+			require.Equal(t, 2, e.Attempts)
+		})
+	}
 }
 
 // slowPurge is an inbox whose Purge takes until its context ends.
