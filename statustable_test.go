@@ -141,7 +141,9 @@ func TestREADMEStatusTable(t *testing.T) {
 	retryAfter := func(t *testing.T, w *httptest.ResponseRecorder) {
 		require.NotEmpty(t, w.Header().Get("Retry-After"), "no Retry-After")
 	}
-	inbox := func(capacity int) webhook.Option { return webhook.WithInbox(webhook.NewMemoryInbox(capacity, webhooktest.Time)) }
+	inbox := func(capacity int) webhook.Option {
+		return webhook.WithInbox(webhook.NewMemoryInbox(capacity, webhooktest.Time))
+	}
 
 	noTimes := bytes.Replace(bytes.Replace(intercomBody, []byte(`"created_at":1795510790,`), nil, 1), []byte(`"first_sent_at":1795510791,`), nil, 1)
 	require.NotContains(t, string(noTimes), "_at\":17", "the body still carries a timestamp")
