@@ -135,7 +135,7 @@ func TestREADMEStatusTable(t *testing.T) {
 		require.NoError(t, err)
 		return &webhook.Keys{Tenant: "acme", Standard: v, Intercom: iv}
 	}
-	keysFor := func(t *testing.T, keys *webhook.Keys, err error) webhook.KeyFunc {
+	keysFor := func(keys *webhook.Keys, err error) webhook.KeyFunc {
 		return func(context.Context, webhook.KeyHint) (*webhook.Keys, error) { return keys, err }
 	}
 	retryAfter := func(t *testing.T, w *httptest.ResponseRecorder) {
@@ -226,9 +226,9 @@ func TestREADMEStatusTable(t *testing.T) {
 				require.NoError(t, err)
 				return serve(h, intercom(intercomBody)())
 			}, want: 401},
-			{name: "key function, no keys", serve: tenants(std(jamBody), keysFor(t, nil, nil)), want: 401},
+			{name: "key function, no keys", serve: tenants(std(jamBody), keysFor(nil, nil)), want: 401},
 			{name: "key function, other app_id", serve: func(t *testing.T) *httptest.ResponseRecorder {
-				return tenants(intercom(otherAppID), keysFor(t, acme(t), nil))(t)
+				return tenants(intercom(otherAppID), keysFor(acme(t), nil))(t)
 			}, want: 401},
 		},
 		"verified but not decodable (bad JSON, a Series form with a bad `%` escape, wrong shape for a pinned endpoint); Intercom notification id over 256 bytes; a body that ends before its `Content-Length` or runs past it": {
@@ -264,13 +264,13 @@ func TestREADMEStatusTable(t *testing.T) {
 			{name: "status chosen by a callback", serve: withCallback(std(jamBody), func() error { return &webhook.StatusError{Code: http.StatusGone} }), want: 410, edge: true},
 			{name: "dedupe store down, fail closed", serve: one(std(jamBody), webhook.WithDeduper(brokenStore{}), webhook.WithDedupeFailClosed()), want: 500},
 			{name: "dedupe store down, fail open", serve: one(std(jamBody), webhook.WithDeduper(brokenStore{})), want: 200, edge: true},
-			{name: "key function failed", serve: tenants(std(jamBody), keysFor(t, nil, errors.New("secrets db down"))), want: 500},
+			{name: "key function failed", serve: tenants(std(jamBody), keysFor(nil, errors.New("secrets db down"))), want: 500},
 			{name: "key function, unusable keys", serve: func(t *testing.T) *httptest.ResponseRecorder {
 				k := acme(t)
 				k.Tenant = "acme:eu"
-				return tenants(std(jamBody), keysFor(t, k, nil))(t)
+				return tenants(std(jamBody), keysFor(k, nil))(t)
 			}, want: 500},
-			{name: "key function failed, inbox mode", serve: tenants(std(jamBody), keysFor(t, nil, errors.New("secrets db down")), inbox(10)), want: 500},
+			{name: "key function failed, inbox mode", serve: tenants(std(jamBody), keysFor(nil, errors.New("secrets db down")), inbox(10)), want: 500},
 		},
 		"inbox mode (`WithInbox`): verified, decoded and stored, or stored already": {
 			{name: "stored", serve: one(std(jamBody), inbox(10)), want: 200},
