@@ -972,7 +972,7 @@ func FuzzHandlerSignedDelivered(f *testing.F) {
 	for _, name := range webhooktest.FixtureNames() {
 		src, _, _ := webhooktest.FixtureSource(name)
 		body := webhooktest.Fixture(name)
-		switch event.Source(src) {
+		switch src {
 		case event.SourceStandard:
 			f.Add(false, "", body)
 		case event.SourceIntercom:

@@ -14,8 +14,9 @@ import (
 
 // ServeHTTP takes a request through the steps of the package doc: admit,
 // verify and decode it, then claim it, dispatch it to the callbacks and
-// settle the claim, or in inbox mode store it. A step that stops the
-// request answers it, and reports false.
+// settle the claim, or in inbox mode store it. The first step that refuses
+// the request answers it with the status the Handler's table gives, and
+// the steps after it do not run.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := serving{h: h, w: w, r: r, ctx: r.Context()}
 	defer s.free()

@@ -57,9 +57,12 @@ type verifyConfig struct {
 	skipTime  bool
 }
 
-// WithTolerance sets how far a delivery's timestamp may be from the clock,
-// in either direction. It must be positive; to switch the check off use
-// InsecureSkipTimestampCheck.
+// WithTolerance sets how far a Standard Webhooks delivery's signed
+// timestamp may be from the clock, in either direction (default
+// DefaultTolerance). It must be positive; to switch the check off use
+// InsecureSkipTimestampCheck. An Intercom notification's age is bounded by
+// WithIntercomMaxAge instead, and its lead by DefaultTolerance whatever
+// this is.
 func WithTolerance(d time.Duration) VerifyOption {
 	return func(c *verifyConfig) { c.tolerance = d }
 }
@@ -127,7 +130,10 @@ func NewVerifier(secrets []string, opts ...VerifyOption) (*Verifier, error) {
 	return newVerifier(kr, opts)
 }
 
-// NewVerifierRaw returns a Verifier for HMAC keys given as raw bytes.
+// NewVerifierRaw returns a Verifier for one or more HMAC keys given as raw
+// bytes (a whsec_ secret's base64, decoded), each of at least 16 bytes.
+// Keys given this way are v1 only: ed25519 public keys go to NewVerifier
+// as whpk_ strings.
 func NewVerifierRaw(keys [][]byte, opts ...VerifyOption) (*Verifier, error) {
 	kr, err := parseRawSecrets(kindStandard, sha256.New, keys)
 	if err != nil {
@@ -158,7 +164,8 @@ func (v *Verifier) SetSecrets(secrets ...string) error {
 	return nil
 }
 
-// SetRawSecrets replaces the verifier's keys with raw HMAC keys.
+// SetRawSecrets replaces the verifier's keys with raw HMAC keys, as
+// NewVerifierRaw takes them. On error the old keys stay in place.
 func (v *Verifier) SetRawSecrets(keys ...[]byte) error {
 	kr, err := parseRawSecrets(kindStandard, sha256.New, keys)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/inhook/webhook/event"
 )
 
 // fixtures holds one body per event shape, as senders send them: under
@@ -51,25 +53,25 @@ func Fixture(name string) []byte {
 }
 
 // FixtureSource reports how NewFixtureRequest sends the fixture name: the
-// sender's source, as the webhook package names it ("standard" for the
-// fixtures under jam/, "intercom" under intercom/, "series" under series/),
+// sender's source (event.SourceStandard for the fixtures under jam/,
+// event.SourceIntercom under intercom/, event.SourceSeries under series/),
 // and the Content-Type (form-encoded for a Series fixture whose name ends
 // in .form, JSON otherwise). ok is false if there is no such fixture.
-func FixtureSource(name string) (source, contentType string, ok bool) {
+func FixtureSource(name string) (source event.Source, contentType string, ok bool) {
 	if fi, err := fs.Stat(Fixtures(), path.Clean(name)); err != nil || fi.IsDir() {
 		return "", "", false
 	}
 	contentType = "application/json"
 	switch dir, _, _ := strings.Cut(path.Clean(name), "/"); dir {
 	case "jam":
-		return "standard", contentType, true
+		return event.SourceStandard, contentType, true
 	case "intercom":
-		return "intercom", contentType, true
+		return event.SourceIntercom, contentType, true
 	case "series":
 		if strings.HasSuffix(name, ".form") {
 			contentType = "application/x-www-form-urlencoded"
 		}
-		return "series", contentType, true
+		return event.SourceSeries, contentType, true
 	}
 	return "", "", false // the embedded tree has only the three
 }
@@ -89,9 +91,9 @@ func NewFixtureRequest(name string, opts ...RequestOption) *http.Request {
 	body := Fixture(name)
 	opts = append([]RequestOption{WithContentType(ct)}, opts...)
 	switch source {
-	case "standard":
+	case event.SourceStandard:
 		return NewStandardRequest(Secret, body, opts...)
-	case "intercom":
+	case event.SourceIntercom:
 		return NewIntercomRequest(IntercomSecret, body, append([]RequestOption{WithTime(Time())}, opts...)...)
 	}
 	return NewSeriesRequest(SeriesHeader, SeriesToken, body, opts...)

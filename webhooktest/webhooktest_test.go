@@ -137,7 +137,7 @@ func TestFixtureSource(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			source, ct, ok := webhooktest.FixtureSource(name)
 			require.Equal(t, want[0] != "", ok)
-			require.Equal(t, want, [2]string{source, ct})
+			require.Equal(t, want, [2]string{string(source), ct})
 			if ok {
 				r := webhooktest.NewFixtureRequest(name)
 				require.Equal(t, ct, r.Header.Get("Content-Type"), "NewFixtureRequest routes as FixtureSource says")

@@ -91,7 +91,7 @@ func fixtureDelivery(name string) (delivery, error) {
 	if !ok {
 		return delivery{}, fmt.Errorf("no fixture %q", name)
 	}
-	return delivery{label: name, source: event.Source(src), ctype: ct, body: webhooktest.Fixture(name)}, nil
+	return delivery{label: name, source: src, ctype: ct, body: webhooktest.Fixture(name)}, nil
 }
 
 // errSecret is the error for a --secret that verifies but cannot sign (a
