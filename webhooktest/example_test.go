@@ -89,3 +89,81 @@ func ExampleNewStandardRequest_signingKey() {
 	// v1a status: 200
 	// v1 status: 401
 }
+
+// Intercom signs the body with the app's client secret and stamps no
+// header with a time: the handler bounds a notification's age by its
+// signed created_at, and deduplicates on its id. WithTime stamps the body
+// before signing it, as Intercom stamps what it sends.
+func ExampleNewIntercomRequest() {
+	h, err := webhook.NewHandler(
+		webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+		webhook.WithClock(webhooktest.Time),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		panic(err)
+	}
+	h.OnIntercom("conversation.*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
+		fmt.Println("ran for", n.Topic, "conversation", n.Conversation().ID)
+		return nil
+	})
+	body := webhooktest.Fixture("intercom/conversation.user.replied.json")
+	for _, at := range []time.Time{
+		webhooktest.Time(),                      // fresh
+		webhooktest.Time(),                      // Intercom's retry: the same body and id, a duplicate
+		webhooktest.Time().Add(-96 * time.Hour), // older than the max age (72h by default)
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body, webhooktest.WithTime(at)))
+		fmt.Println("status:", w.Code)
+	}
+	// Output:
+	// ran for conversation.user.replied conversation 215468124301118
+	// status: 200
+	// status: 200
+	// status: 401
+}
+
+// A Series webhook block carries a shared token in a header the admin
+// chose, and a body of the admin's design, JSON or form-encoded.
+func ExampleNewSeriesRequest() {
+	h, err := webhook.NewHandler(
+		webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		panic(err)
+	}
+	h.OnSeries(func(ctx context.Context, d *webhook.Delivery, e *event.SeriesWebhook) error {
+		fmt.Println("series:", e.Fields["name"], "of", e.Fields["company"])
+		return nil
+	})
+	body := []byte("name=Dana+Okafor&company=Northwind")
+	for _, token := range []string{webhooktest.SeriesToken, "not-the-series-token"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, token, body,
+			webhooktest.WithContentType("application/x-www-form-urlencoded")))
+		fmt.Println("status:", w.Code)
+	}
+	// Output:
+	// series: Dana Okafor of Northwind
+	// status: 200
+	// status: 401
+}
+
+// SignStandard and SignIntercom give the signature header value alone, for
+// a request a test builds itself; a key SignStandard cannot sign with (a
+// whpk_ public key) is an error, not a panic. The values are the HMACs any
+// implementation computes: "id.timestamp.body" under the decoded whsec_
+// key, the body under the client secret.
+func ExampleSignStandard() {
+	sig, err := webhooktest.SignStandard(webhooktest.Secret, "msg_2Kq8vZ", webhooktest.Time(), []byte(`{"type":"jam.created"}`))
+	fmt.Println(sig, err)
+	_, err = webhooktest.SignStandard(webhooktest.PublicKey, "msg_2Kq8vZ", webhooktest.Time(), []byte(`{}`))
+	fmt.Println(err != nil)
+	fmt.Println(webhooktest.SignIntercom(webhooktest.IntercomSecret, []byte(`{}`)))
+	// Output:
+	// v1,FFDsbTkYTgdSImWeVczpAcF2oOF8GInJvNKrNC3jWUE= <nil>
+	// true
+	// sha1=299ebc1f597b3f1d841d2566c5e8e04e3b767996
+}
