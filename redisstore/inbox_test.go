@@ -675,3 +675,54 @@ func TestInboxPurgeNanoseconds(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, st.Done)
 }
+
+// TestInboxStreamLost: the stream and the set of retries by due time are
+// deleted (an operator's DEL, or an allkeys eviction policy Redis should
+// not have) while the deliveries' hashes remain, and a Store recreates
+// the stream before the next Lease. The deliveries they queued, pending,
+// leased or waiting to retry, are still in their hashes, acknowledged:
+// the Lease that finds the consumer group gone queues them again, so
+// each runs, the leased one once its lease runs out and the retry once
+// it is due. Without that they stayed pending or leased for
+// good, and a sender's retry of one was answered as a duplicate.
+func TestInboxStreamLost(t *testing.T) {
+	ctx := context.Background()
+	ib, clock, client, prefix := newTestInbox(t)
+	for _, k := range []string{"standard:a", "standard:b", "standard:c", "standard:d"} {
+		_, err := ib.Store(ctx, entry(k))
+		require.NoError(t, err)
+	}
+	a, err := ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, a, 1)
+	require.Equal(t, "standard:a", a[0].Entry.Key)
+	b, err := ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, b, 1)
+	require.NoError(t, ib.Retry(ctx, "standard:b", b[0].Token, clock.Now().Add(time.Minute), "boom"))
+
+	require.NoError(t, client.Del(ctx, prefix+"{default}:q", prefix+"{default}:delay").Err())
+	stored, err := ib.Store(ctx, entry("standard:e"))
+	require.NoError(t, err)
+	require.True(t, stored)
+	stored, err = ib.Store(ctx, entry("standard:c")) // a sender's retry
+	require.NoError(t, err)
+	require.False(t, stored)
+
+	settle := func(want ...string) {
+		t.Helper()
+		ls, err := ib.Lease(ctx, 10, time.Minute)
+		require.NoError(t, err)
+		require.ElementsMatch(t, want, leaseKeys(ls))
+		for _, l := range ls {
+			require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
+		}
+	}
+	settle("standard:c", "standard:d", "standard:e")
+	clock.Advance(2 * time.Minute)
+	settle("standard:a", "standard:b")
+	settle()
+	st, err := ib.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxStats{Done: 5}, st)
+}

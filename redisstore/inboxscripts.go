@@ -57,7 +57,9 @@ return 1
 // inboxLeaseScript moves due retries onto the stream, reclaims expired
 // leases with XAUTOCLAIM, reads new entries with XREADGROUP, leases what
 // its hash says is due, and trims the acknowledged head of the stream.
-// The first call on an inbox creates the consumer group.
+// The first call on an inbox creates the consumer group; a call that
+// finds it gone (the stream was lost) queues the unfinished deliveries
+// again from their hashes.
 //
 // The pending entries list times a lease in Redis's clock (the idle time
 // since the entry's last delivery) while the inbox's clock decides when
@@ -146,6 +148,34 @@ for _, key in ipairs(due) do
 	end
 end
 
+-- A group missing on an inbox that holds deliveries means the stream
+-- was lost (deleted, or evicted by a policy other than noeviction) and
+-- maybe made anew by a Store, the group and the pending entries list
+-- with it, while the hashes, the record of truth, remain: every pending
+-- or leased delivery whose entry is gone joins the stream again (a
+-- leased one gets its deadline back when it is read), and a retry
+-- missing from the delay set rejoins it. On a new inbox each entry is
+-- found where Store put it. One walk of the unfinished deliveries, once.
+local function requeue()
+	for _, idx in ipairs({inew, iretry, ileased}) do
+		for _, key in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+			local h = base .. 'd:' .. key
+			local f = redis.call('HMGET', h, 'st', 'sid', 'next')
+			local st, sid = f[1], f[2]
+			if st == 'pending' or st == 'leased' then
+				if sid and sid ~= '' then
+					if #redis.call('XRANGE', q, sid, sid) == 0 then
+						redis.call('HSET', h, 'sid', redis.call('XADD', q, '*', 'k', key))
+					end
+				elseif st == 'pending' and f[3] and #f[3] > 3 and not redis.call('ZSCORE', delay, key) then
+					-- next is in ns; the delay set's scores are us.
+					redis.call('ZADD', delay, string.sub(f[3], 1, -4), key)
+				end
+			end
+		end
+	end
+end
+
 local cands = {}
 -- Expired leases. XAUTOCLAIM walks the pending entries list in id order
 -- from the cursor the last call left, looking at up to ten entries per
@@ -166,6 +196,7 @@ for pass = 1, 2 do
 		end
 		redis.call('XGROUP', 'CREATE', q, group, '0', 'MKSTREAM')
 		redis.call('HDEL', meta, 'last')
+		requeue()
 		r = redis.call('XAUTOCLAIM', q, group, consumer, minidle, from, 'COUNT', max - #cands)
 	end
 	for _, e in ipairs(r[2]) do
