@@ -128,6 +128,8 @@ end
 local t = redis.call('TIME')
 local S = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local D = redis.call('HGET', meta, 'offset')
+-- A Lease has run on this inbox before: its group existed.
+local grouped = D ~= false
 if D then
 	D = tonumber(D)
 else
@@ -148,14 +150,15 @@ for _, key in ipairs(due) do
 	end
 end
 
--- A group missing on an inbox that holds deliveries means the stream
--- was lost (deleted, or evicted by a policy other than noeviction) and
--- maybe made anew by a Store, the group and the pending entries list
--- with it, while the hashes, the record of truth, remain: every pending
--- or leased delivery whose entry is gone joins the stream again (a
--- leased one gets its deadline back when it is read), and a retry
--- missing from the delay set rejoins it. On a new inbox each entry is
--- found where Store put it. One walk of the unfinished deliveries, once.
+-- A group missing on an inbox that a Lease ran on before means the
+-- stream was lost (deleted, or evicted by a policy other than
+-- noeviction) and maybe made anew by a Store, the group and the pending
+-- entries list with it, while the hashes, the record of truth, remain:
+-- every pending or leased delivery whose entry is gone joins the stream
+-- again (a leased one gets its deadline back when it is read), and a
+-- retry missing from the delay set rejoins it. One walk of the
+-- unfinished deliveries, once; a new inbox's first Lease, which finds
+-- every entry where Store put it, skips it.
 local function requeue()
 	for _, idx in ipairs({inew, iretry, ileased}) do
 		for _, key in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
@@ -196,7 +199,9 @@ for pass = 1, 2 do
 		end
 		redis.call('XGROUP', 'CREATE', q, group, '0', 'MKSTREAM')
 		redis.call('HDEL', meta, 'last')
-		requeue()
+		if grouped then
+			requeue()
+		end
 		r = redis.call('XAUTOCLAIM', q, group, consumer, minidle, from, 'COUNT', max - #cands)
 	end
 	for _, e in ipairs(r[2]) do
