@@ -773,19 +773,25 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 			if size <= int64(len(body)) {
 				return nil, held, ErrBodyTooLarge
 			}
-			// The whole new buffer counts, not just its growth: the one
-			// it replaces stays on the heap until the collector runs.
+			if pooled > 0 {
+				// The pooled buffer goes back to the pool, not to the
+				// collector: its charge passes to the new buffer before
+				// that is charged. Charged side by side, the two
+				// outgrew twice a limit of 4097 (4097+4098 bytes), and
+				// a body of exactly that limit was refused on an idle
+				// handler.
+				h.budget.held.Add(-pooled)
+				held, pooled = held-pooled, 0
+			}
+			// The whole new buffer counts, not just its growth: a heap
+			// buffer it replaces stays on the heap until the collector
+			// runs.
 			if !charge(size) {
 				return nil, held, ErrBodyMemory
 			}
 			grown := make([]byte, len(body), size) // exactly size, as counted
 			copy(grown, body)
 			body = grown
-			if pooled > 0 {
-				// The pooled buffer's bytes now have their own.
-				h.budget.held.Add(-pooled)
-				held, pooled = held-pooled, 0
-			}
 		}
 		m, err := rd.Read(body[len(body):cap(body)])
 		body = body[:len(body)+m]

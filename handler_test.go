@@ -785,8 +785,10 @@ func TestHandlerBodyMemoryBudget(t *testing.T) {
 	require.Equal(t, int64(limit+1), webhook.BodyHeld(r.h))
 
 	// Until it is done, a request that needs more than what is left
-	// (16 KiB: 4 KiB pooled, then its own 13 KiB) is turned away.
-	big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", 13000)), 1)
+	// (16 KiB - 1) is turned away: one of the limit's size takes 16 KiB
+	// + 1 once past the pooled 4 KiB, whose charge it takes over.
+	big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", limit-len(jamBody))), 1)
+	require.Len(t, big, limit)
 	w := r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, big))
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	require.Equal(t, "1", w.Header().Get("Retry-After"))
@@ -890,9 +892,10 @@ func TestHandlerGoexitReleasesClaim(t *testing.T) {
 // TestHandlerBodyAtLimitFitsTwiceTheLimit: on an idle handler whose budget
 // is the smallest allowed, twice the body limit, a body of exactly the
 // limit is read, declared or chunked, whatever the limit: the buffers it
-// grows through stay within twice the limit.
+// grows through stay within twice the limit. Around the pooled first
+// buffer's 4 KiB, a limit of 4097 grows once, straight out of the pool.
 func TestHandlerBodyAtLimitFitsTwiceTheLimit(t *testing.T) {
-	for _, limit := range []int{16 << 10, 600_000, 1 << 20} {
+	for _, limit := range []int{4096, 4097, 4098, 16 << 10, 600_000, 1 << 20} {
 		for _, chunked := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%d chunked=%v", limit, chunked), func(t *testing.T) {
 				r := newRig(t, webhook.WithMaxBodySize(int64(limit)), webhook.WithMaxBodyMemory(2*int64(limit)))
