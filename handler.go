@@ -356,7 +356,10 @@ func WithMaxBodySize(n int64) Option {
 // send headers and then nothing hold none of it. It must be at least
 // twice the max body size: a body grows by doubling, and the buffers it
 // outgrows count until the garbage collector frees them. With whpk_ keys,
-// the copy of the message that ed25519 needs counts too.
+// the copy of the message that ed25519 needs counts too, so it must be
+// three times the max body size: NewHandler and Handler.SetSecrets refuse
+// whpk_ keys with less. Keys they do not see (a WithKeyFunc tenant's, or a
+// WithVerifier verifier's set later by its own SetSecrets) need the same.
 func WithMaxBodyMemory(n int64) Option {
 	return handlerOption(func(c *handlerConfig) error {
 		if n <= 0 {
@@ -546,6 +549,7 @@ func NewHandler(opts ...Option) (*Handler, error) {
 	}
 	h := &Handler{pinned: c.pinned, maxBody: c.maxBody, logger: c.logger, fail: c.failClosed, lease: c.lease, keep: c.retention,
 		now: vc.now, maxAge: c.intercomMaxAge, inbox: c.inbox, workers: c.workers.withDefaults(), wake: make(chan struct{}, 1), obs: c.observer}
+	h.budget.limit = c.maxBodyMemory
 	if h.maxAge == 0 {
 		h.maxAge = c.retention
 	}
@@ -577,6 +581,11 @@ func NewHandler(opts ...Option) (*Handler, error) {
 	if h.std == nil && h.intercom == nil && h.series == nil && h.keyFunc == nil {
 		return nil, fmt.Errorf("webhook: no source configured: %w", ErrEmptySecret)
 	}
+	if h.std != nil {
+		if err := h.checkV1aBudget(h.std.keys.Load()); err != nil {
+			return nil, err
+		}
+	}
 	if h.series != nil && isSignatureHeader(h.series.Header()) {
 		return nil, fmt.Errorf("webhook: Series header %s is a signature header of another source", h.series.Header())
 	}
@@ -592,7 +601,6 @@ func NewHandler(opts ...Option) (*Handler, error) {
 	default:
 		h.dedupe = NewMemoryStore(DefaultMaxEntries, vc.now)
 	}
-	h.budget.limit = c.maxBodyMemory
 	h.drops = &unhandled{logger: h.logger}
 	h.reg.Store(&registry{drops: h.drops})
 	h.obs.inbox(h.inbox)
@@ -616,12 +624,35 @@ func keysOrVerifier[V any](keys, verifier string, haveKeys bool, v *V, build fun
 }
 
 // SetSecrets replaces the Standard Webhooks keys at runtime; see
-// Verifier.SetSecrets. It fails if Standard Webhooks is not configured.
+// Verifier.SetSecrets. It fails if Standard Webhooks is not configured,
+// and for whpk_ keys when the body memory budget is under three times the
+// max body size (see WithMaxBodyMemory); the old keys then stay.
 func (h *Handler) SetSecrets(secrets ...string) error {
 	if h.std == nil {
 		return errors.New("webhook: Standard Webhooks is not configured")
 	}
-	return h.std.SetSecrets(secrets...)
+	kr, err := parseStandardSecrets(secrets)
+	if err != nil {
+		return err
+	}
+	if err := h.checkV1aBudget(kr); err != nil {
+		return err
+	}
+	h.std.keys.Store(kr)
+	return nil
+}
+
+// checkV1aBudget refuses ed25519 keys for a budget that cannot hold, on
+// an idle handler, a v1a delivery of the largest size: up to twice the
+// limit for the buffers it was read into, and once more, with its id and
+// timestamp, for ed25519's copy of the message. Without the refusal such
+// a delivery is answered 503 on every attempt, and the sender drops it.
+func (h *Handler) checkV1aBudget(kr *keyring) error {
+	const prefix = maxIDLen + maxTimestampDigits + 2 // "id.ts." around the body in the copy
+	if kr == nil || len(kr.pubs) == 0 || h.budget.limit >= 2*h.maxBody+max(h.maxBody, prefix) {
+		return nil
+	}
+	return errors.New("webhook: max body memory is less than three times the max body size, which a v1a delivery of that size needs with whpk_ keys (its body, and ed25519's copy of the message)")
 }
 
 // pickSource chooses the verifier by the headers present, before the body

@@ -913,6 +913,61 @@ func TestHandlerBodyAtLimitFitsTwiceTheLimit(t *testing.T) {
 	}
 }
 
+// TestHandlerV1aBodyAtLimitFits: with a whpk_ key, a v1a delivery of
+// exactly the limit also needs ed25519's copy of the message, beside the
+// buffers it was read into. A budget the handler accepts (at
+// construction, or when SetSecrets adds the key) holds both on an idle
+// handler; one that cannot is refused there, rather than the delivery on
+// every attempt.
+func TestHandlerV1aBodyAtLimitFits(t *testing.T) {
+	const limit = 64 << 10
+	pad := strings.Repeat("a", limit-len(jamBody))
+	body := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+pad), 1)
+	require.Len(t, body, limit)
+	clock := webhooktest.NewClock(webhooktest.Time())
+	quiet := webhook.WithLogger(slog.New(slog.DiscardHandler))
+	for _, tt := range []struct {
+		name string
+		keys func(budget int64) (*webhook.Handler, error)
+	}{
+		{"WithSecrets", func(budget int64) (*webhook.Handler, error) {
+			return webhook.NewHandler(webhook.WithSecrets(webhooktest.PublicKey), webhook.WithMaxBodySize(limit),
+				webhook.WithMaxBodyMemory(budget), webhook.WithClock(clock.Now), quiet)
+		}},
+		{"WithVerifier", func(budget int64) (*webhook.Handler, error) {
+			v, err := webhook.NewVerifier([]string{webhooktest.Secret, webhooktest.PublicKey}, webhook.WithClock(clock.Now))
+			require.NoError(t, err)
+			return webhook.NewHandler(webhook.WithVerifier(v), webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(budget), quiet)
+		}},
+		{"SetSecrets", func(budget int64) (*webhook.Handler, error) {
+			h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithMaxBodySize(limit),
+				webhook.WithMaxBodyMemory(budget), webhook.WithClock(clock.Now), quiet)
+			require.NoError(t, err, "without a whpk_ key twice the limit is enough")
+			return h, h.SetSecrets(webhooktest.Secret, webhooktest.PublicKey)
+		}},
+	} {
+		for _, budget := range []int64{2 * limit, 3*limit - 1, 3 * limit} {
+			t.Run(fmt.Sprintf("%s budget %d", tt.name, budget), func(t *testing.T) {
+				h, err := tt.keys(budget)
+				if err != nil {
+					require.Less(t, budget, int64(3*limit), "a budget of three times the limit holds a v1a body of the limit")
+					return
+				}
+				for _, chunked := range []bool{false, true} {
+					req := webhooktest.NewStandardRequest(webhooktest.SigningKey, body, webhooktest.WithID(fmt.Sprintf("msg_v1a_%v", chunked)))
+					if chunked {
+						req.Body, req.ContentLength = io.NopCloser(iotest.HalfReader(bytes.NewReader(body))), -1
+					}
+					w := httptest.NewRecorder()
+					h.ServeHTTP(w, req)
+					require.Equal(t, http.StatusOK, w.Code, "chunked=%v: the handler took budget %d and then refused the one delivery of the limit", chunked, budget)
+					require.Zero(t, webhook.BodyHeld(h))
+				}
+			})
+		}
+	}
+}
+
 // TestHandlerSeriesTokenBeforeBody: a Series token is in a header, so it
 // is checked before the body is read; a request without the right one is
 // answered 401 without a byte of its body read, and never holds body
