@@ -200,7 +200,8 @@ func TestREADMEStatusTable(t *testing.T) {
 				go func() { serve(h, stalled); close(done) }()
 				_, err := pw.Write(bytes.Repeat([]byte("x"), 12<<10+1))
 				require.NoError(t, err)
-				big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", 13000)), 1)
+				// 16 KiB + 1 once past the pooled 4 KiB: more than the 16 KiB - 1 left.
+				big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", limit-len(jamBody))), 1)
 				w := serve(h, std(big)())
 				require.NoError(t, pw.CloseWithError(io.ErrUnexpectedEOF))
 				<-done
