@@ -191,8 +191,12 @@ func (e *HandlerError) Error() string {
 	return "webhook: " + strconv.Itoa(e.Status) + " " + http.StatusText(e.Status) + ": " + e.Err.Error()
 }
 
-// Unwrap returns the cause: a *VerifyError, a decoding error, the joined
-// callback errors, or a dedupe store error.
+// Unwrap returns the cause: one of the admission errors
+// (ErrMethodNotAllowed, ErrUnsupportedMediaType, ErrBodyTooLarge,
+// ErrBodyMemory, or the error reading a body that ended before its
+// Content-Length or ran past it), a *VerifyError, a decoding error (event.ErrInvalidJSON
+// and the like, ErrIDTooLong), ErrInFlight, an error wrapping ErrKeyFunc,
+// a dedupe store or inbox error, or the joined callback errors.
 func (e *HandlerError) Unwrap() error { return e.Err }
 
 // Errors the handler reports through the error hook and the logger.
@@ -1120,9 +1124,13 @@ func (h *Handler) OnUnknown(fn func(ctx context.Context, d *Delivery, e *event.U
 	})
 }
 
-// OnError registers fn for every request that is not answered 200: each
-// rejection (with the status and the reason) and each callback failure.
-// It is for metrics and alerts; its return cannot change the response.
+// OnError registers fn for every request not answered with a 2xx status:
+// each rejection (with the status and the reason) and each callback
+// failure; and in inbox mode for each failed run of the callbacks on a
+// worker (HandlerError.Status 0). A dedupe store failure that the handler
+// processes through (without WithDedupeFailClosed) is answered 200 and
+// only logged. It is for metrics and alerts; its return cannot change the
+// response.
 // For a rejected request, d holds what was known by then: Body is nil
 // unless the body was verified, Event nil unless it was decoded.
 func (h *Handler) OnError(fn func(ctx context.Context, d *Delivery, err *HandlerError)) {

@@ -43,11 +43,13 @@
 // WithSeries; package webhooktest signs requests for tests, and
 // "go run ./examples/quickstart" in the repository shows every status.
 // The runnable examples show each part in use: ExampleNewHandler and
-// ExampleHandler_OnIntercom (the handler), ExampleWithInbox (inbox mode),
-// ExampleWithObserver (hooks), ExampleVerifier_Verify and the other
-// verifiers' (verifying by hand), ExampleDiagnosis (why a delivery
-// failed: logged and given to OnError, never to the sender) and
-// ExampleWithKeyFunc (keys per tenant).
+// ExampleHandler_OnIntercom (the handler), ExampleStatusError (a status a
+// callback chooses), ExampleWithInbox and ExampleHandler_Run (inbox mode:
+// retries, a dead letter replayed), ExampleWithObserver (hooks),
+// ExampleVerifier_Verify and the other verifiers' (verifying by hand),
+// ExampleDiagnosis (why a delivery failed: logged and given to OnError,
+// never to the sender) and ExampleWithKeyFunc (keys per tenant); package
+// webhooktest's sign requests as each sender does.
 //
 // Read this documentation in that order: Handler and NewHandler, the
 // Option functions (With…), the verifiers (Verifier, IntercomVerifier,
