@@ -73,9 +73,11 @@ import (
 type Sync int
 
 const (
-	// SyncFull (the default) syncs the write-ahead log after each commit
-	// and before Store, Replay and Purge return: an acknowledged delivery
-	// survives an operating system crash or a power loss.
+	// SyncFull (the default) syncs the write-ahead log after a commit
+	// that holds a Store, Replay or Purge, before they return: an
+	// acknowledged delivery survives an operating system crash or a power
+	// loss. The workers' writes (Lease, Complete, Retry, Kill) return at
+	// commit, unsynced (see the package doc).
 	SyncFull Sync = iota
 	// SyncNormal syncs only at checkpoints, and writes return once
 	// committed, with no sync: a committed delivery survives the process
