@@ -250,8 +250,9 @@ const generatedKeyPrefix = "gen-"
 // Callbacks run at least once, not exactly once: a crash, or a lease that
 // runs out, between a callback's success and the inbox recording it runs
 // the callback again. Make callbacks idempotent, keyed by Delivery.Key.
-// A callback's context ends when its lease does (WithDedupeTimes), so
-// set the lease above the slowest callback.
+// A callback's context ends a margin before its lease does (a tenth of the
+// lease WithDedupeTimes sets, at most 5 s), as outside inbox mode, so set
+// the lease well above the slowest callback.
 //
 // Once ctx is done Run leases nothing more, waits for the callbacks in
 // flight up to the ShutdownTimeout, and returns nil; past the timeout it
