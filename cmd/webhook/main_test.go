@@ -96,7 +96,10 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"sign", "--source", "stripe"}, exitUsage, `source "stripe"`},
 		// A public key verifies but cannot sign: an error, not webhooktest's panic.
 		{[]string{"sign", "--secret", publicKey, os.Args[0]}, exitUsage, "a --secret is a whpk_ public key, which cannot sign"},
-		{[]string{"send", "--secret", publicKey, "--file", os.Args[0]}, exitFail, "a --secret is a whpk_ public key, which cannot sign"},
+		{[]string{"send", "--secret", publicKey, "--file", os.Args[0]}, exitUsage, "a --secret is a whpk_ public key, which cannot sign"},
+		// Refused before anything is sent, as sign refuses it: not after the
+		// Intercom fixtures, sorted first, went out.
+		{[]string{"send", "--secret", publicKey, "--all", "--url", "http://127.0.0.1:1/"}, exitUsage, "a --secret is a whpk_ public key, which cannot sign"},
 		{[]string{"sign", "--secret", "whsk_" + base64.StdEncoding.EncodeToString(make([]byte, 20)), os.Args[0]}, exitUsage, "--secret 0: webhooktest:"},
 		// The receiver never holds the sender's key.
 		{[]string{"serve", "--secret", webhooktest.SigningKey}, exitUsage, "is a whsk_ signing key; configure the sender's whpk_ public key"},

@@ -29,7 +29,7 @@ send the same --id twice to see the receiver acknowledge the duplicate
 without running callbacks. Intercom deliveries are deduplicated on the
 notification id inside the body. Intercom signs no timestamp header, so an
 Intercom body's created_at and first_sent_at are set to the signing time
-(now, or --when) before it is signed, as Intercom stamps what it sends:
+(now, or --timestamp) before it is signed, as Intercom stamps what it sends:
 receivers refuse notifications older than their max age.
 
 Keys default to the public test keys of package webhooktest (see
@@ -114,6 +114,13 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := s.keys.check(); err != nil {
 		return usageErr(stderr, "send", "%v", err)
 	}
+	// A key that cannot sign is refused before anything is sent, as sign
+	// refuses it.
+	for _, d := range ds {
+		if err := s.canSign(d.source); err != nil {
+			return usageErr(stderr, "send", "%v", err)
+		}
+	}
 
 	client := &http.Client{Timeout: sendTimeout}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
@@ -135,11 +142,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // send signs and sends one delivery, and returns the response status and
-// the message id the receiver deduplicates it on.
+// the message id the receiver deduplicates it on. Every key must have
+// passed canSign for d's source.
 func send(ctx context.Context, client *http.Client, method, url string, d delivery, s *signing) (int, string, error) {
-	if err := s.canSign(d.source); err != nil {
-		return 0, "", err
-	}
 	h, body := s.sign(d, true)
 	d.body = body
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))

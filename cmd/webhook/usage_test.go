@@ -1,0 +1,54 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// helpFlags returns a command's --help text and the flags it lists
+// ("  -name …" lines after "Flags:").
+func helpFlags(t *testing.T, args ...string) (text string, flags map[string]bool) {
+	t.Helper()
+	r := runCmd(t, "", append(args, "--help")...)
+	require.Equal(t, exitOK, r.code, "%v --help: %s", args, r.stderr)
+	out := r.stdout + r.stderr
+	_, list, _ := strings.Cut(out, "\nFlags:\n")
+	flags = map[string]bool{"help": true}
+	for _, m := range regexp.MustCompile(`(?m)^  -([a-z][a-z0-9-]*)`).FindAllStringSubmatch(list, -1) {
+		flags[m[1]] = true
+	}
+	return out, flags
+}
+
+// TestHelpNamesRealFlags: every --flag the help texts (their prose and the
+// flags' own descriptions) speak of is a flag
+// of the command they speak of it for (the command's own, or the one named
+// just before it, as in "webhook serve --test-keys"), so the prose cannot
+// drift from the flags.
+func TestHelpNamesRealFlags(t *testing.T) {
+	clearEnv(t)
+	commands := map[string][]string{
+		"serve": {"serve"}, "send": {"send"}, "sign": {"sign"}, "verify": {"verify"},
+		"version": {"version"}, "inbox": {"inbox", "list"},
+	}
+	flags := map[string]map[string]bool{}
+	prose := map[string]string{}
+	for name, args := range commands {
+		prose[name], flags[name] = helpFlags(t, args...)
+	}
+	top := runCmd(t, "", "--help")
+	prose[""], flags[""] = top.stdout+top.stderr, map[string]bool{"help": true} // webhook <command> --help
+	mention := regexp.MustCompile(`(?:\b(serve|send|sign|verify|inbox)(?: [a-z]+)? )?--([a-z][a-z0-9-]*)`)
+	for name, text := range prose {
+		for _, m := range mention.FindAllStringSubmatch(text, -1) {
+			of := name
+			if m[1] != "" {
+				of = m[1]
+			}
+			require.True(t, flags[of][m[2]], "%q --help speaks of --%s, which %s does not take", name, m[2], of)
+		}
+	}
+}
