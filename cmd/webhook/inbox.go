@@ -47,14 +47,16 @@ characters, escape sequences, bytes that are not UTF-8) in what a sender or
 a callback chose are printed as Go escapes (\x1b, \r, \u202e, \xff); a body
 that is not plain text (UTF-8 without control characters but tab, newline
 and carriage return, and without bidirectional overrides or isolates) is
-printed so, and the body: line says so. replay
-returns a done or dead delivery to pending, due now, with its attempts
-reset; the receiver's workers run it again. It tries every KEY, and exits 1
-if any failed. purge deletes done and dead
-deliveries not updated within --older-than; pending and leased ones are
-never purged. Done deliveries are the receiver's dedupe records: purged
-before its retention (WithDedupeTimes, 72h by default), a sender's late
-retry of one is stored and run again.
+printed so, and the body: line says so.
+
+replay returns a done or dead delivery to pending, due now, with its
+attempts reset; the receiver's workers run it again. It tries every KEY,
+and exits 1 if any failed.
+
+purge deletes done and dead deliveries not updated within --older-than;
+pending and leased ones are never purged. Done deliveries are the
+receiver's dedupe records: purged before its retention (WithDedupeTimes,
+72h by default), a sender's late retry of one is stored and run again.
 
 ` + exitHelp + "\n"
 
