@@ -245,7 +245,7 @@ func (ib *Inbox) Lease(ctx context.Context, max int, lease time.Duration) ([]web
 		untilMs++ // never report a lease as expired before its deadline
 	}
 	tok := newToken()
-	keys := []string{ib.k("q"), ib.k("delay"), ib.k("new"), ib.k("retry"), ib.k("leased"), ib.k("meta"), ib.k("lease:" + tok)}
+	keys := []string{ib.k("q"), ib.k("delay"), ib.k("new"), ib.k("retry"), ib.k("leased"), ib.k("meta"), ib.k("lease:" + tok), ib.k("all")}
 	args := []any{ib.base, inboxGroup, inboxConsumer, max,
 		nsString(now), usString(now), now.UnixMilli(),
 		nsString(until), untilMs, tok, promoteBatch, min(untilMs-now.UnixMilli(), leaseCallKeep.Milliseconds())}

@@ -688,7 +688,7 @@ func TestInboxPurgeNanoseconds(t *testing.T) {
 func TestInboxStreamLost(t *testing.T) {
 	ctx := context.Background()
 	ib, clock, client, prefix := newTestInbox(t)
-	for _, k := range []string{"standard:a", "standard:b", "standard:c", "standard:d"} {
+	for _, k := range []string{"standard:a", "standard:b", "standard:c", "standard:d", "standard:f"} {
 		_, err := ib.Store(ctx, entry(k))
 		require.NoError(t, err)
 	}
@@ -701,7 +701,8 @@ func TestInboxStreamLost(t *testing.T) {
 	require.Len(t, b, 1)
 	require.NoError(t, ib.Retry(ctx, "standard:b", b[0].Token, clock.Now().Add(time.Minute), "boom"))
 
-	require.NoError(t, client.Del(ctx, prefix+"{default}:q", prefix+"{default}:delay").Err())
+	// f's hash goes too: it cannot run, and no longer counts as pending.
+	require.NoError(t, client.Del(ctx, prefix+"{default}:q", prefix+"{default}:delay", prefix+"{default}:d:standard:f").Err())
 	stored, err := ib.Store(ctx, entry("standard:e"))
 	require.NoError(t, err)
 	require.True(t, stored)
@@ -725,4 +726,47 @@ func TestInboxStreamLost(t *testing.T) {
 	st, err := ib.Stats(ctx)
 	require.NoError(t, err)
 	require.Equal(t, webhook.InboxStats{Done: 5}, st)
+}
+
+// TestInboxHashLost: a delivery's hash is deleted (an operator's DEL, or
+// an allkeys eviction policy) while the indexes still name it: pending,
+// waiting to retry, or leased. Its bytes are gone, and it cannot run;
+// but the Lease that meets its entry drops it from the indexes, so that
+// it no longer counts against the capacity (the inbox refused every
+// delivery once such names filled it), nor as pending in Stats, and
+// List lists the deliveries that remain instead of failing on it.
+func TestInboxHashLost(t *testing.T) {
+	ctx := context.Background()
+	ib, clock, client, prefix := newTestInbox(t, WithInboxCapacity(3))
+	for _, k := range []string{"standard:a", "standard:b", "standard:c"} {
+		_, err := ib.Store(ctx, entry(k))
+		require.NoError(t, err)
+	}
+	ls, err := ib.Lease(ctx, 2, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, []string{"standard:a", "standard:b"}, leaseKeys(ls))
+	require.NoError(t, ib.Retry(ctx, "standard:b", ls[1].Token, clock.Now().Add(time.Second), "boom"))
+	for _, k := range []string{"standard:a", "standard:b", "standard:c"} {
+		require.NoError(t, client.Del(ctx, prefix+"{default}:d:"+k).Err())
+	}
+	_, err = ib.Store(ctx, entry("standard:d"))
+	require.ErrorIs(t, err, webhook.ErrInboxFull, "the lost deliveries still fill the inbox")
+	l, err := ib.List(ctx, webhook.InboxQuery{})
+	require.NoError(t, err)
+	require.Empty(t, l)
+
+	clock.Advance(2 * time.Minute) // a's lease has run out, b's retry is due
+	ls, err = ib.Lease(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, ls)
+	st, err := ib.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxStats{}, st)
+	stored, err := ib.Store(ctx, entry("standard:d"))
+	require.NoError(t, err)
+	require.True(t, stored)
+	l, err = ib.List(ctx, webhook.InboxQuery{})
+	require.NoError(t, err)
+	require.Len(t, l, 1)
+	require.Equal(t, "standard:d", l[0].Key)
 }

@@ -80,13 +80,18 @@ return 1
 // second run hands out those still leased under that base, and takes no
 // others.
 //
-// KEYS: stream, delay, new, retry, leased, meta, this call's list.
+// A delivery whose hash is gone (deleted, or evicted by a policy other
+// than noeviction) cannot run; the call that meets its entry, or its
+// retry falling due, drops its key from the indexes, where it would count
+// against the capacity and as unfinished for good.
+//
+// KEYS: stream, delay, new, retry, leased, meta, this call's list, all.
 // ARGV: base, group, consumer, max, now ns, now us, now ms (floor),
 // lease-until ns, lease-until ms (ceiling), token base, promote batch,
 // the list's lifetime in ms. Replies the leased deliveries' hashes
 // (HGETALL).
 const inboxLeaseScript = `
-local q, delay, inew, iretry, ileased, meta, calllist = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local q, delay, inew, iretry, ileased, meta, calllist, iall = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local base, group, consumer = ARGV[1], ARGV[2], ARGV[3]
 local max = tonumber(ARGV[4])
 local now_ns, now_us, now_ms = ARGV[5], ARGV[6], tonumber(ARGV[7])
@@ -118,6 +123,12 @@ if #mine > 0 then
 end
 
 local function fmt(n) return string.format('%.0f', n) end
+local function forget(key)
+	redis.call('ZREM', inew, key)
+	redis.call('ZREM', iretry, key)
+	redis.call('ZREM', ileased, key)
+	redis.call('ZREM', iall, key)
+end
 local function idless(a, b)
 	local am, as = string.match(a, '^(%d+)-(%d+)$')
 	local bm, bs = string.match(b, '^(%d+)-(%d+)$')
@@ -144,6 +155,7 @@ for _, key in ipairs(due) do
 	local nxt = redis.call('HGET', h, 'next')
 	if not nxt then
 		redis.call('ZREM', delay, key)
+		forget(key)
 	elseif nxt <= now_ns then
 		redis.call('HSET', h, 'sid', redis.call('XADD', q, '*', 'k', key))
 		redis.call('ZREM', delay, key)
@@ -165,7 +177,9 @@ local function requeue()
 			local h = base .. 'd:' .. key
 			local f = redis.call('HMGET', h, 'st', 'sid', 'next')
 			local st, sid = f[1], f[2]
-			if st == 'pending' or st == 'leased' then
+			if not st then
+				forget(key)
+			elseif st == 'pending' or st == 'leased' then
 				if sid and sid ~= '' then
 					if #redis.call('XRANGE', q, sid, sid) == 0 then
 						redis.call('HSET', h, 'sid', redis.call('XADD', q, '*', 'k', key))
@@ -267,6 +281,9 @@ for _, e in ipairs(cands) do
 		-- Not this delivery's current entry (settled, replayed or
 		-- purged since): drop it from the pending entries list.
 		redis.call('XACK', q, group, id)
+		if not st then
+			forget(key)
+		end
 	end
 end
 
@@ -405,8 +422,9 @@ return n
 `
 
 // inboxListScript returns the hashes of up to limit deliveries from the
-// given indexes, merged by ReceivedAt (ties by key). KEYS: the indexes.
-// ARGV: base, limit.
+// given indexes, merged by ReceivedAt (ties by key), passing over a key
+// whose hash is gone (it may be fewer then). KEYS: the indexes. ARGV:
+// base, limit.
 const inboxListScript = `
 local limit = tonumber(ARGV[2])
 local lists, pos = {}, {}
@@ -430,7 +448,10 @@ while #out < limit do
 		break
 	end
 	pos[best] = pos[best] + 2
-	table.insert(out, redis.call('HGETALL', ARGV[1] .. 'd:' .. bm))
+	local h = redis.call('HGETALL', ARGV[1] .. 'd:' .. bm)
+	if #h > 0 then
+		table.insert(out, h)
+	end
 end
 return out
 `
