@@ -683,8 +683,9 @@ func TestInboxPurgeNanoseconds(t *testing.T) {
 // leased or waiting to retry, are still in their hashes, acknowledged:
 // the Lease that finds the consumer group gone queues them again, so
 // each runs, the leased one once its lease runs out and the retry once
-// it is due. Without that they stayed pending or leased for
-// good, and a sender's retry of one was answered as a duplicate.
+// it is due. Without that they stayed pending or leased for good, and a
+// sender's retry of one was answered as a duplicate. One whose hash went
+// too is dropped from the indexes.
 func TestInboxStreamLost(t *testing.T) {
 	ctx := context.Background()
 	ib, clock, client, prefix := newTestInbox(t)
