@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -496,6 +497,50 @@ func TestServe(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 	require.Contains(t, stderr.String(), "webhook serve: stopped")
+}
+
+// TestServeMaxBody: serve takes any --max-body, and then accepts a
+// delivery of that size, v1a included: it gives the handler the body
+// memory such a body needs, which it had no flag for (past 8 MiB serve
+// could not start).
+func TestServeMaxBody(t *testing.T) {
+	clearEnv(t)
+	const maxBody = 12 << 20
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--max-body", strconv.Itoa(maxBody),
+			"--secret", webhooktest.Secret, "--secret", webhooktest.PublicKey}, nil, &stdout, &stderr)
+	}()
+	var url string
+	for deadline := time.Now().Add(10 * time.Second); url == ""; time.Sleep(10 * time.Millisecond) {
+		select {
+		case code := <-done:
+			require.FailNow(t, "serve exited", "code %d: %s", code, stderr.String())
+		default:
+		}
+		if m := listenRE.FindStringSubmatch(stderr.String()); m != nil {
+			url = m[1]
+		}
+		require.True(t, time.Now().Before(deadline), "serve did not report its address: %s", stderr.String())
+	}
+	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","title":"` + strings.Repeat("x", maxBody-100) + `"}`)
+	body = append(body, bytes.Repeat([]byte(" "), maxBody-len(body))...)
+	require.Len(t, body, maxBody)
+	for _, secret := range []string{webhooktest.Secret, webhooktest.SigningKey} {
+		req := webhooktest.NewStandardRequest(secret, body, webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_max_body_"+secret[:4]))
+		out, err := http.NewRequest(req.Method, url+"/hooks", req.Body)
+		require.NoError(t, err)
+		out.Header, out.ContentLength = req.Header, req.ContentLength
+		resp, err := http.DefaultClient.Do(out)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "signed with %s…: %s", secret[:5], stderr.String())
+	}
+	cancel()
+	require.Equal(t, exitOK, <-done, stderr.String())
 }
 
 func TestServeTestKeysAndBadAddr(t *testing.T) {

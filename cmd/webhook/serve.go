@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os/signal"
@@ -122,7 +123,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	opts := []webhook.Option{webhook.WithLogger(logger), webhook.WithTolerance(*tolerance), webhook.WithMaxBodySize(*maxBody)}
+	opts := []webhook.Option{webhook.WithLogger(logger), webhook.WithTolerance(*tolerance), webhook.WithMaxBodySize(*maxBody),
+		webhook.WithMaxBodyMemory(bodyMemory(*maxBody))}
 	if len(keys.secrets) > 0 {
 		opts = append(opts, webhook.WithSecrets(keys.secrets...))
 	}
@@ -179,6 +181,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		defer stop()
 	}
 	return serveUntilDone(ctx, srv, ln, sources(&keys), workers, stderr)
+}
+
+// bodyMemory is the body memory budget for --max-body: the library's
+// default, or three times the largest body when that is more, which a
+// body of that size needs with whpk_ keys (its buffers, and ed25519's
+// copy of the message). serve has no flag for it, so without this a
+// --max-body past the default's share could not start.
+func bodyMemory(maxBody int64) int64 {
+	if maxBody > 0 && maxBody <= math.MaxInt64/3 && 3*maxBody > webhook.DefaultMaxBodyMemory {
+		return 3 * maxBody
+	}
+	return webhook.DefaultMaxBodyMemory
 }
 
 // serveUntilDone serves on ln until ctx is done or SIGINT or SIGTERM
