@@ -135,7 +135,10 @@ type Option func(*Store)
 
 // WithPrefix sets the prefix of the Store's Redis keys, so that several
 // applications, or a test and production, can share one Redis. Stores
-// that must see each other's claims need the same prefix.
+// that must see each other's claims need the same prefix: a receiver's
+// replicas. Receivers that must each run a message need different ones:
+// a sender delivering a message to two endpoints gives it the same id at
+// both, and under one prefix the second answers it as a duplicate.
 func WithPrefix(prefix string) Option {
 	return func(s *Store) { s.prefix = prefix }
 }
