@@ -70,8 +70,9 @@ const DefaultMaxEntries = 100_000
 // It keeps claims in progress over processed ids: only a store holding
 // nothing but claims in progress (maxEntries deliveries in flight at
 // once) forgets one, the oldest, whose duplicate may then run alongside
-// it, and whose Commit returns ErrNotOwner.
-// Replicas behind a load balancer need a shared store instead.
+// it, and whose Commit returns ErrNotOwner. It is safe for concurrent use
+// within the process; replicas behind a load balancer need a shared store
+// instead.
 //
 // It holds no pointers, so the garbage collector does not trace its
 // entries: a store of a hundred thousand ids costs no collector work.

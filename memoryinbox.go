@@ -22,11 +22,12 @@ const defaultListLimit = 100
 // A MemoryInbox is an Inbox in the memory of one process, for tests and
 // for receivers that accept losing their pending deliveries on a restart
 // or a crash. It is not durable: in inbox mode a 200 then means only that
-// the delivery is held in this process's memory.
+// the delivery is held in this process's memory. It is safe for
+// concurrent use.
 //
 // It is bounded: it holds at most its capacity of deliveries in any state,
 // done and dead ones included (they are the dedupe records), and Store
-// returns ErrInboxFull past it until some are purged: done ones by the
+// returns an error wrapping ErrInboxFull past it until some are purged: done ones by the
 // workers once past the retention, dead ones only by Purge. Size it for
 // the deliveries received in a retention period.
 type MemoryInbox struct {
