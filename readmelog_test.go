@@ -1,0 +1,49 @@
+package webhook_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// TestREADMELogLine: the log line the README's troubleshooting section
+// shows is the one the handler writes (slog's text handler, without the
+// time) for the delivery it stands for: a Jam body that a middleware
+// re-marshalled before the handler read it, signed 3 s before this clock.
+func TestREADMELogLine(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(readme), "## Troubleshooting: no matching signature")
+	require.True(t, ok)
+	_, block, ok := strings.Cut(section, "\n```\nlevel=")
+	require.True(t, ok, "no log line in the troubleshooting section")
+	want, _, _ := strings.Cut("level="+block, "\n")
+
+	var logs bytes.Buffer
+	h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(webhooktest.Time),
+		webhook.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{
+			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey {
+					return slog.Attr{}
+				}
+				return a
+			},
+		}))))
+	require.NoError(t, err)
+	body := webhooktest.Fixture("jam/jam.created.minimal.json")
+	r := webhooktest.NewStandardRequest(webhooktest.Secret, body,
+		webhooktest.WithID("msg_2Qb8sT1yKz"), webhooktest.WithTime(webhooktest.Time().Add(-3*time.Second)))
+	re := reencode(t, body)
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(re)), int64(len(re))
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	require.Equal(t, want, strings.TrimSuffix(logs.String(), "\n"))
+}
