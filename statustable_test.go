@@ -266,10 +266,28 @@ func TestREADMEStatusTable(t *testing.T) {
 			{name: "dedupe store down, fail closed", serve: one(std(jamBody), webhook.WithDeduper(brokenStore{}), webhook.WithDedupeFailClosed()), want: 500},
 			{name: "dedupe store down, fail open", serve: one(std(jamBody), webhook.WithDeduper(brokenStore{})), want: 200, edge: true},
 			{name: "key function failed", serve: tenants(std(jamBody), keysFor(nil, errors.New("secrets db down"))), want: 500},
-			{name: "key function, unusable keys", serve: func(t *testing.T) *httptest.ResponseRecorder {
+			{name: "key function, a tenant holding ':'", serve: func(t *testing.T) *httptest.ResponseRecorder {
 				k := acme(t)
 				k.Tenant = "acme:eu"
 				return tenants(std(jamBody), keysFor(k, nil))(t)
+			}, want: 500},
+			{name: "key function, an empty tenant", serve: func(t *testing.T) *httptest.ResponseRecorder {
+				k := acme(t)
+				k.Tenant = ""
+				return tenants(std(jamBody), keysFor(k, nil))(t)
+			}, want: 500},
+			{name: "key function, a tenant over 128 bytes", serve: func(t *testing.T) *httptest.ResponseRecorder {
+				k := acme(t)
+				k.Tenant = strings.Repeat("a", 129)
+				return tenants(std(jamBody), keysFor(k, nil))(t)
+			}, want: 500},
+			{name: "key function, a tenant of 128 bytes", serve: func(t *testing.T) *httptest.ResponseRecorder {
+				k := acme(t)
+				k.Tenant = strings.Repeat("a", 128)
+				return tenants(std(jamBody), keysFor(k, nil))(t)
+			}, want: 200, edge: true},
+			{name: "key function, a verifier not built by its constructor", serve: func(t *testing.T) *httptest.ResponseRecorder {
+				return tenants(std(jamBody), keysFor(&webhook.Keys{Tenant: "acme", Standard: &webhook.Verifier{}}, nil))(t)
 			}, want: 500},
 			{name: "key function failed, inbox mode", serve: tenants(std(jamBody), keysFor(nil, errors.New("secrets db down")), inbox(10)), want: 500},
 		},
