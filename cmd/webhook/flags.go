@@ -56,6 +56,13 @@ func parseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, stop b
 	}
 }
 
+// isSet reports whether the flag name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // usageErr reports a usage error for a command and returns exitUsage.
 func usageErr(stderr io.Writer, cmd, format string, args ...any) int {
 	fmt.Fprintf(stderr, "webhook %s: %s\nRun \"webhook %s --help\" for usage.\n", cmd, fmt.Sprintf(format, args...), cmd)

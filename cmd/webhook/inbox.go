@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
+	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +37,9 @@ Every subcommand takes --inbox FILE (or $WEBHOOK_INBOX), the SQLite file of
 the receiver; it may be running: the file is shared safely. A KEY is the
 delivery's dedupe key, as list prints it (e.g. standard:msg_…).
 
+list prints the oldest --limit deliveries (of --state), and says on
+standard error how many there are in all when it shows fewer.
+
 list, show and stats open the file read-only: they never create, write or
 migrate it, so they cannot disturb a running receiver, whatever its
 version. They refuse a file of another schema: a newer one needs a newer
@@ -53,10 +60,16 @@ replay returns a done or dead delivery to pending, due now, with its
 attempts reset; the receiver's workers run it again. It tries every KEY,
 and exits 1 if any failed.
 
-purge deletes done and dead deliveries not updated within --older-than;
-pending and leased ones are never purged. Done deliveries are the
-receiver's dedupe records: purged before its retention (WithDedupeTimes,
-72h by default), a sender's late retry of one is stored and run again.
+purge deletes done deliveries not updated within --older-than, and with
+--state dead dead ones instead: a dead delivery was never processed, so it
+goes only when named. Pending and leased ones are never purged. Done
+deliveries are the receiver's dedupe records: purged before its retention
+(WithDedupeTimes, 72h by default), a sender's late retry of one is stored
+and run again.
+
+stats exits 0 whatever it counts, dead deliveries included (1 only when it
+cannot read the file): an alert reads the count, as in
+  webhook inbox stats --json | jq -e '.dead == 0'
 
 ` + exitHelp + "\n"
 
@@ -132,7 +145,7 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if sub == "list" || sub == "show" || sub == "stats" {
 		opts = append(opts, sqlitestore.WithReadOnly())
 	}
-	ib, err := sqlitestore.Open(*file, opts...)
+	ib, err := openInbox(*file, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "webhook %s: %v\n", name, err)
 		return exitFail
@@ -141,7 +154,7 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	switch sub {
 	case "list":
-		err = inboxList(ctx, ib, webhook.InboxQuery{State: st, Limit: *limit}, *asJSON, stdout)
+		err = inboxList(ctx, ib, webhook.InboxQuery{State: st, Limit: *limit}, *asJSON, stdout, stderr)
 	case "show":
 		err = inboxShow(ctx, ib, pos[0], stdout)
 	case "replay":
@@ -160,6 +173,9 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitFail
 		}
 	case "purge":
+		if st == "" {
+			st = webhook.InboxDone // dead deliveries only by name
+		}
 		var n int
 		n, err = ib.Purge(ctx, st, time.Now().Add(-*olderThan))
 		if err == nil {
@@ -173,6 +189,25 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFail
 	}
 	return exitOK
+}
+
+// openInbox opens the SQLite inbox of --inbox path, with an error that
+// names the flag and says what is wrong with the path where SQLite would
+// only say it is "unable to open database file" (a directory, a missing
+// directory).
+func openInbox(path string, opts ...sqlitestore.Option) (*sqlitestore.Store, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("--inbox %s is a directory, not a SQLite file", path)
+	} else if errors.Is(err, fs.ErrNotExist) {
+		if _, derr := os.Stat(filepath.Dir(path)); errors.Is(derr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("--inbox %s: directory %s does not exist", path, filepath.Dir(path))
+		}
+	}
+	ib, err := sqlitestore.Open(path, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("--inbox %s: %w", path, err)
+	}
+	return ib, nil
 }
 
 // inboxFlags are the flags each subcommand takes.
@@ -222,10 +257,24 @@ func lineOf(e *webhook.InboxEntry) entryLine {
 	return l
 }
 
-func inboxList(ctx context.Context, ib webhook.Inbox, q webhook.InboxQuery, asJSON bool, w io.Writer) error {
+// inboxList prints the deliveries q selects, and a note on errw when
+// there are more than q.Limit: without it, the first page of a backlog
+// reads as the whole of it.
+func inboxList(ctx context.Context, ib webhook.Inbox, q webhook.InboxQuery, asJSON bool, w, errw io.Writer) error {
+	limit := q.Limit
+	q.Limit = limit + 1 // one more, to tell whether there are more
+	if limit == math.MaxInt {
+		q.Limit = limit
+	}
 	entries, err := ib.List(ctx, q)
 	if err != nil {
 		return err
+	}
+	if len(entries) > limit {
+		entries = entries[:limit]
+		if err := listNote(ctx, ib, q.State, limit, errw); err != nil {
+			return err
+		}
 	}
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -245,6 +294,28 @@ func inboxList(ctx context.Context, ib webhook.Inbox, q webhook.InboxQuery, asJS
 			inboxTime(e.ReceivedAt), inboxTime(e.UpdatedAt), oneLine(e.LastError, 60))
 	}
 	return tw.Flush()
+}
+
+// listNote says on w that list showed limit deliveries of more.
+func listNote(ctx context.Context, ib webhook.Inbox, state webhook.InboxState, limit int, w io.Writer) error {
+	st, err := ib.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	n := map[webhook.InboxState]int{
+		webhook.InboxPending: st.Pending + st.Retrying,
+		webhook.InboxLeased:  st.InFlight,
+		webhook.InboxDone:    st.Done,
+		webhook.InboxDead:    st.Dead,
+		"":                   st.Pending + st.Retrying + st.InFlight + st.Done + st.Dead,
+	}[state]
+	what := "deliveries"
+	if state != "" {
+		what = string(state) + " " + what
+	}
+	// The count is read after the list: writers may have moved it.
+	fmt.Fprintf(w, "webhook inbox list: the oldest %d shown of %d %s; give a larger --limit for more\n", limit, max(n, limit+1), what)
+	return nil
 }
 
 // inboxShow prints one delivery: its fields, headers, annotations and

@@ -115,6 +115,7 @@ func TestInboxCommands(t *testing.T) {
 		fromEnv  bool
 		noSuffix bool
 		empty    bool // FILE is an empty file
+		noteless bool // nothing on stderr
 	}{
 		{name: "list", args: []string{"list", "--inbox", "FILE"}, match: []string{
 			`KEY +STATE +ATTEMPTS +RECEIVED +UPDATED +LAST ERROR\n`,
@@ -125,7 +126,16 @@ func TestInboxCommands(t *testing.T) {
 		{name: "list from the environment", args: []string{"list", "--state=done"}, fromEnv: true,
 			stdout: []string{"standard:msg_done"}, notOut: []string{"msg_dead"}},
 		{name: "list json", args: []string{"list", "--json", "--limit", "1", "--inbox", "FILE"},
-			stdout: []string{`"key":"standard:msg_dead"`, `"state":"dead"`, `"attempts":1`, `"bytes":22`}, notOut: []string{"msg_done", "jam.created"}},
+			stdout: []string{`"key":"standard:msg_dead"`, `"state":"dead"`, `"attempts":1`, `"bytes":22`}, notOut: []string{"msg_done", "jam.created"},
+			stderr: "webhook inbox list: the oldest 1 shown of 3 deliveries; give a larger --limit for more\n"},
+		// The first page of a backlog does not pass for the whole of it.
+		{name: "list says it shows a part", args: []string{"list", "--limit", "2", "--inbox", "FILE"},
+			stdout: []string{"standard:msg_dead", "standard:msg_done"}, notOut: []string{"notif_pending"},
+			stderr: "webhook inbox list: the oldest 2 shown of 3 deliveries; give a larger --limit for more\n"},
+		{name: "list of one state, all shown", args: []string{"list", "--limit", "1", "--state", "done", "--inbox", "FILE"},
+			stdout: []string{"standard:msg_done"}, noteless: true},
+		{name: "list all says nothing more", args: []string{"list", "--limit", "3", "--inbox", "FILE"}, stdout: []string{"notif_pending"}, noteless: true},
+		{name: "list with the largest limit", args: []string{"list", "--limit", "9223372036854775807", "--inbox", "FILE"}, stdout: []string{"notif_pending"}, noteless: true},
 		{name: "show", args: []string{"show", "standard:msg_dead", "--inbox", "FILE"},
 			stdout: []string{"state:", "dead", "attempts:", "last error:", "header:", "Webhook-Id: msg_dead", "meta:", "traceparent=00-1-2-01",
 				"body:", "22 bytes\n{\"type\":\"jam.created\"}\n"}},
@@ -155,7 +165,15 @@ func TestInboxCommands(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, webhook.InboxStats{Pending: 1, Done: 1, OldestPending: st.OldestPending}, st)
 			}},
-		{name: "purge all", args: []string{"purge", "--inbox", "FILE", "--older-than", "0s"}, stdout: []string{"purged 2\n"}},
+		// A dead delivery was never processed: purged only by name.
+		{name: "purge all spares the dead", args: []string{"purge", "--inbox", "FILE", "--older-than", "0s"}, stdout: []string{"purged 1\n"},
+			after: func(t *testing.T, ib *sqlitestore.Store) {
+				st, err := ib.Stats(context.Background())
+				require.NoError(t, err)
+				require.Equal(t, webhook.InboxStats{Pending: 1, Dead: 1, OldestPending: st.OldestPending}, st)
+			}},
+		{name: "purge done", args: []string{"purge", "--inbox", "FILE", "--state", "done", "--older-than", "0s"}, stdout: []string{"purged 1\n"}},
+		{name: "purge all dead", args: []string{"purge", "--inbox", "FILE", "--state", "dead", "--older-than", "0s"}, stdout: []string{"purged 1\n"}},
 		{name: "stats", args: []string{"stats", "--inbox", "FILE"}, match: []string{`pending: +1\n`, `dead: +1\n`, `done: +1\n`, `oldest pending: +\S+ \(1h0m\ds ago\)`}},
 		{name: "stats json", args: []string{"stats", "--json", "--inbox", "FILE"}, stdout: []string{`"pending":1,"retrying":0,"in_flight":0,"done":1,"dead":1,"oldest_pending_age_seconds":36`}},
 		{name: "help", args: []string{"--help"}, stdout: []string{"webhook inbox list"}},
@@ -226,6 +244,9 @@ func TestInboxCommands(t *testing.T) {
 			}
 			if tt.stderr != "" {
 				require.Contains(t, stderr, tt.stderr)
+			}
+			if tt.noteless {
+				require.Empty(t, stderr)
 			}
 			if strings.Contains(strings.Join(tt.args, " "), "--json") && tt.code == exitOK {
 				for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {

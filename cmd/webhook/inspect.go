@@ -247,7 +247,7 @@ func (in *inspector) routes() http.Handler {
 
 // startInspector listens on the inspector's address and serves the page
 // until the returned stop is called. It prints the page's URL to stderr.
-func startInspector(in *inspector, addr, receiver string, logger *slog.Logger, stderr io.Writer) (stop func(), err error) {
+func startInspector(in *inspector, addr, receiver string, timeout time.Duration, logger *slog.Logger, stderr io.Writer) (stop func(), err error) {
 	in.recvAddr = receiver
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -274,7 +274,7 @@ func startInspector(in *inspector, addr, receiver string, logger *slog.Logger, s
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			_ = srv.Shutdown(ctx)
 			<-done

@@ -67,6 +67,7 @@ var publicKey = "whpk_" + base64.StdEncoding.EncodeToString(make([]byte, 32))
 
 func TestUsageAndHelp(t *testing.T) {
 	clearEnv(t)
+	dir := t.TempDir()
 	tests := []struct {
 		args []string
 		code int
@@ -87,6 +88,14 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"serve"}, exitUsage, "no keys"},
 		{[]string{"serve", "--secret", "whsec_not base64!"}, exitUsage, "invalid secret"},
 		{[]string{"serve", "extra"}, exitUsage, `unexpected argument "extra"`},
+		// --inbox "$FILE" with FILE unset is not a receiver without its inbox.
+		{[]string{"serve", "--test-keys", "--addr", "256.0.0.1:bad", "--inbox", ""}, exitUsage, "--inbox needs a file name"},
+		{[]string{"serve", "--test-keys", "--addr", "256.0.0.1:bad", "--inbox", dir}, exitFail, "--inbox " + dir + " is a directory, not a SQLite file"},
+		{[]string{"serve", "--test-keys", "--addr", "256.0.0.1:bad", "--inbox", filepath.Join(dir, "no", "inbox.db")}, exitFail,
+			"--inbox " + filepath.Join(dir, "no", "inbox.db") + ": directory " + filepath.Join(dir, "no") + " does not exist"},
+		{[]string{"inbox", "stats", "--inbox", dir}, exitFail, "--inbox " + dir + " is a directory, not a SQLite file"},
+		{[]string{"inbox", "replay", "k", "--inbox", dir}, exitFail, "--inbox " + dir + " is a directory, not a SQLite file"},
+		{[]string{"serve", "--test-keys", "--shutdown-timeout", "0s"}, exitUsage, "--shutdown-timeout must be positive"},
 		{[]string{"send"}, exitUsage, "nothing to send"},
 		{[]string{"send", "--all", "jam/x.json"}, exitUsage, "not both"},
 		{[]string{"send", "--file", "x", "--all"}, exitUsage, "not several"},

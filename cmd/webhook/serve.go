@@ -38,7 +38,11 @@ as JSON on one line, anything else as a string.
 Rejections are logged to standard error with the status and the reason.
 The listening address is printed to standard error once the server is
 ready, so --addr 127.0.0.1:0 picks a free port. SIGINT or SIGTERM shuts the
-server down gracefully (exit 0).
+server down gracefully (exit 0): it takes no new connection, and waits up to
+--shutdown-timeout for the requests in flight and, in inbox mode, for the
+workers' callbacks; past it, it exits 1. A second SIGINT or SIGTERM stops it
+at once, with nothing acknowledged lost: a request cut short has not been
+answered 200, and the sender retries it.
 
 With --inbox FILE the receiver runs in inbox mode: each verified delivery
 is stored in the SQLite file (created if missing) and answered 200 once it
@@ -62,7 +66,9 @@ const (
 	readTimeout       = 10 * time.Second
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 60 * time.Second
-	shutdownTimeout   = 10 * time.Second
+	// shutdownTimeout is --shutdown-timeout's default: docker stop's
+	// grace period before it kills.
+	shutdownTimeout = 10 * time.Second
 )
 
 // maxHeaderBytes bounds a request's header block. Signature headers take
@@ -93,6 +99,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	debug := fs.Bool("debug", false, "also log duplicates and other debug lines")
 	raw := fs.Bool("raw", false, `print each verified body as received ("body") instead of the decoded event`)
 	inboxFile := fs.String("inbox", "", "inbox mode: store deliveries in this SQLite file, print them from workers")
+	stopWithin := fs.Duration("shutdown-timeout", shutdownTimeout, "on SIGINT or SIGTERM, how long to wait for requests in flight and the inbox's workers")
 	var insp inspectFlags
 	insp.register(fs)
 	args, code, stop := parseFlags(fs, args)
@@ -112,6 +119,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if err := insp.check(); err != nil {
 		return usageErr(stderr, "serve", "%v", err)
+	}
+	if *stopWithin <= 0 {
+		return usageErr(stderr, "serve", "--shutdown-timeout must be positive")
+	}
+	if *inboxFile == "" && isSet(fs, "inbox") {
+		// --inbox "$FILE" with FILE unset: not a receiver without its
+		// inbox, which would answer 200 with nothing stored.
+		return usageErr(stderr, "serve", "--inbox needs a file name")
 	}
 	if keys.empty() {
 		return usageErr(stderr, "serve", "no keys: give --secret, --intercom-secret or --series-token, set %s, %s or %s, or use --test-keys",
@@ -137,12 +152,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var ib *sqlitestore.Store
 	if *inboxFile != "" {
 		var err error
-		if ib, err = sqlitestore.Open(*inboxFile); err != nil {
+		if ib, err = openInbox(*inboxFile); err != nil {
 			fmt.Fprintf(stderr, "webhook serve: %v\n", err)
 			return exitFail
 		}
 		defer ib.Close()
-		opts = append(opts, webhook.WithInbox(ib))
+		// The workers' callbacks get the server's shutdown timeout, not
+		// the library's longer default: both run from the signal on, so
+		// serve stops within the one timeout it documents.
+		opts = append(opts, webhook.WithInbox(ib), webhook.WithWorkers(webhook.WorkerConfig{ShutdownTimeout: *stopWithin}))
 	}
 	in := insp.inspector(&keys, *tolerance, *maxBody, ib, logger)
 	opts = append(opts, in.options()...)
@@ -172,7 +190,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	if in != nil {
-		stop, err := startInspector(in, insp.addr.addr, ln.Addr().String(), logger, stderr)
+		stop, err := startInspector(in, insp.addr.addr, ln.Addr().String(), *stopWithin, logger, stderr)
 		if err != nil {
 			ln.Close()
 			fmt.Fprintf(stderr, "webhook serve: inspector: %v\n", err)
@@ -180,7 +198,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		defer stop()
 	}
-	return serveUntilDone(ctx, srv, ln, sources(&keys), workers, stderr)
+	return serveUntilDone(ctx, srv, ln, sources(&keys), workers, *stopWithin, stderr)
 }
 
 // bodyMemory is the body memory budget for --max-body: the library's
@@ -196,12 +214,14 @@ func bodyMemory(maxBody int64) int64 {
 }
 
 // serveUntilDone serves on ln until ctx is done or SIGINT or SIGTERM
-// arrives, then shuts srv down gracefully. workers, when not nil, runs
-// the inbox's workers until then; they finish their callbacks after the
-// server has stopped taking deliveries.
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sources []string, workers func(context.Context) error, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+// arrives, then shuts srv down gracefully, waiting up to timeout for the
+// requests in flight. workers, when not nil, runs the inbox's workers
+// until then; they finish their callbacks (within their own shutdown
+// timeout) while the server finishes its requests.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sources []string, workers func(context.Context) error, timeout time.Duration, stderr io.Writer) int {
+	sigctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	ctx = sigctx
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	stopWorkers := func() error { return nil }
@@ -225,7 +245,12 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sour
 		return exitFail
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	// The signal's own behaviour again: a second SIGINT or SIGTERM ends
+	// the process at once. Nothing answered 200 is lost by it: the inbox
+	// has it on disk, and a request cut short was not answered.
+	stop()
+	fmt.Fprintf(stderr, "webhook serve: stopping: waiting up to %v for requests in flight; a second signal stops at once\n", timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		fmt.Fprintf(stderr, "webhook serve: shutdown: %v\n", err)
