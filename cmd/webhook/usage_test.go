@@ -1,6 +1,8 @@
 package main
 
 import (
+	"go/parser"
+	"go/token"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,7 +26,7 @@ func helpFlags(t *testing.T, args ...string) (text string, flags map[string]bool
 }
 
 // TestHelpNamesRealFlags: every --flag the help texts (their prose and the
-// flags' own descriptions) speak of is a flag
+// flags' own descriptions) and the package doc speak of is a flag
 // of the command they speak of it for (the command's own, or the one named
 // just before it, as in "webhook serve --test-keys"), so the prose cannot
 // drift from the flags.
@@ -41,6 +43,17 @@ func TestHelpNamesRealFlags(t *testing.T) {
 	}
 	top := runCmd(t, "", "--help")
 	prose[""], flags[""] = top.stdout+top.stderr, map[string]bool{"help": true} // webhook <command> --help
+	f, err := parser.ParseFile(token.NewFileSet(), "main.go", nil, parser.PackageClauseOnly|parser.ParseComments)
+	require.NoError(t, err)
+	require.NotNil(t, f.Doc)
+	// Its usage lines list several flags after one command: there a flag
+	// need only be some command's.
+	prose["go doc"], flags["go doc"] = f.Doc.Text(), map[string]bool{}
+	for name := range commands {
+		for fl := range flags[name] {
+			flags["go doc"][fl] = true
+		}
+	}
 	mention := regexp.MustCompile(`(?:\b(serve|send|sign|verify|inbox)(?: [a-z]+)? )?--([a-z][a-z0-9-]*)`)
 	for name, text := range prose {
 		for _, m := range mention.FindAllStringSubmatch(text, -1) {
