@@ -3,7 +3,12 @@
 //
 //	func TestConformance(t *testing.T) {
 //		inboxtest.Run(t, func(t *testing.T, now func() time.Time) webhook.Inbox {
-//			return mystore.Open(t.TempDir(), mystore.WithClock(now))
+//			ib, err := mystore.Open(filepath.Join(t.TempDir(), "inbox"), mystore.WithClock(now))
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			t.Cleanup(func() { ib.Close() })
+//			return ib
 //		})
 //	}
 //
