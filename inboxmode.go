@@ -32,9 +32,8 @@ const (
 const inboxRetryAfter = "5"
 
 // A WorkerConfig tunes the workers that Handler.Run runs in inbox mode,
-// and their retry policy. Zero (or negative)
-// fields take the defaults, and a MaxBackoff below MinBackoff is raised to
-// it.
+// and their retry policy. Zero (or negative) fields take the defaults, and
+// a MaxBackoff below MinBackoff is raised to it.
 //
 // A delivery whose callbacks fail is retried after a random wait between
 // MinBackoff and MinBackoff·2ⁿ (n the attempts so far), capped at
