@@ -50,7 +50,8 @@ var ErrNotOwner = errors.New("webhook: dedupe claim no longer owned")
 // the lease and a retry processes the message. Only the holder's token may
 // Commit or Release, so a holder whose lease expired cannot overwrite a
 // newer claim. Implementations must be safe for concurrent use; keys are
-// already namespaced by source.
+// already namespaced by source (and by tenant, with WithKeyFunc), as
+// Delivery.Key shows them.
 type Deduper interface {
 	// Claim takes key for lease unless it is processed or held.
 	Claim(ctx context.Context, key string, lease time.Duration) (token string, status ClaimStatus, err error)

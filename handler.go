@@ -61,7 +61,8 @@ type Delivery struct {
 	// (Intercom's delivery_attempts), else 0.
 	Attempt int
 	// Key names the message uniquely and stably: the dedupe key, which is
-	// the source and the message id ("standard:msg_…", "intercom:…").
+	// the source and the message id ("standard:msg_…", "intercom:…"), with
+	// the tenant between them under WithKeyFunc ("standard:acme:msg_…").
 	// In inbox mode a delivery without a message id (an Intercom ping,
 	// Series) gets a generated one, so Key is never empty there; outside
 	// inbox mode it is empty for those, and when deduplication is off.
