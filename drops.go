@@ -124,6 +124,20 @@ func knownTopic(topic string, prefix bool) bool {
 	return false
 }
 
+// warnEventType logs a WithEventType pin that names no event of package
+// event: a typo, most likely, which would decode every Jam body as an
+// *event.UnknownEvent, acknowledged and seen by OnUnknown only.
+func (h *Handler) warnEventType(eventType string) {
+	switch eventType {
+	case "", event.TypeJamCreated, event.TypeRecorderRecorded, event.TypeRecorderOptedOut, event.TypeRecordingLinkCreated, event.TypeSeriesWebhook:
+		return
+	}
+	if !knownTopic(eventType, false) {
+		h.logger.LogAttrs(context.Background(), slog.LevelWarn, "webhook WithEventType names no known event type; check its spelling",
+			slog.String("event_type", event.SafeName(eventType)))
+	}
+}
+
 // warnTopic logs an OnIntercom pattern that matches no known topic: a
 // typo, most likely, which would otherwise leave the callback silent.
 func (h *Handler) warnTopic(pattern, topic string, prefix bool) {

@@ -210,3 +210,29 @@ func TestSenderNamesInLogs(t *testing.T) {
 		require.NotContains(t, raw, `"msg":"forged"`)
 	}
 }
+
+// TestWithEventTypeUnknown: an endpoint pinned to a type no event of this
+// package has (a typo, most likely) decodes every Jam body as an
+// UnknownEvent, acknowledged and given to OnUnknown only, so NewHandler
+// says so at WARN; a known type or topic is not reported.
+func TestWithEventTypeUnknown(t *testing.T) {
+	for _, pinned := range []string{event.TypeJamCreated, event.TypeRecorderRecorded, event.TypeRecorderOptedOut,
+		event.TypeRecordingLinkCreated, event.TypeSeriesWebhook, event.TopicConversationUserReplied, event.TopicPing} {
+		logs := &syncBuffer{}
+		quietHandler(t, logs, webhook.WithEventType(pinned))
+		require.Empty(t, logs.String(), pinned)
+	}
+	logs := &syncBuffer{}
+	h := quietHandler(t, logs, webhook.WithEventType("jam.creatd"))
+	lines := parseLogs(t, logs.String())
+	require.Len(t, lines, 1)
+	require.Equal(t, "WARN", lines[0].Level)
+	require.Contains(t, logs.String(), `"event_type":"jam.creatd"`)
+	// Still pinned so: the body is acknowledged as an unknown event.
+	unknown := 0
+	h.OnUnknown(func(ctx context.Context, d *webhook.Delivery, e *event.UnknownEvent) error { unknown++; return nil })
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, 1, unknown)
+}

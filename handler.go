@@ -333,6 +333,9 @@ func WithSeriesVerifier(v *SeriesVerifier) Option {
 // decoded as itself whatever its topic, and runs the callbacks for its
 // topic: Intercom sends every topic an app subscribes to to the app's one
 // URL, and a notification keeps its age check and its id for dedupe.
+// NewHandler logs a WARN for a type that is none of package event's Type
+// or Topic constants (a typo leaves every Jam body an *event.UnknownEvent,
+// acknowledged and seen by OnUnknown only), and pins to it all the same.
 func WithEventType(eventType string) Option {
 	return handlerOption(func(c *handlerConfig) error {
 		c.pinned = eventType
@@ -608,6 +611,7 @@ func NewHandler(opts ...Option) (*Handler, error) {
 	}
 	h.drops = &unhandled{logger: h.logger}
 	h.reg.Store(&registry{drops: h.drops})
+	h.warnEventType(h.pinned)
 	h.obs.inbox(h.inbox)
 	return h, nil
 }
