@@ -685,7 +685,8 @@ func TestInboxPurgeNanoseconds(t *testing.T) {
 // each runs, the leased one once its lease runs out and the retry once
 // it is due. Without that they stayed pending or leased for good, and a
 // sender's retry of one was answered as a duplicate. One whose hash went
-// too is dropped from the indexes.
+// too is dropped from the indexes; one whose entry's id names another
+// delivery's entry in the new stream is queued again all the same.
 func TestInboxStreamLost(t *testing.T) {
 	ctx := context.Background()
 	ib, clock, client, prefix := newTestInbox(t)
@@ -703,7 +704,13 @@ func TestInboxStreamLost(t *testing.T) {
 	require.NoError(t, ib.Retry(ctx, "standard:b", b[0].Token, clock.Now().Add(time.Minute), "boom"))
 
 	// f's hash goes too: it cannot run, and no longer counts as pending.
-	require.NoError(t, client.Del(ctx, prefix+"{default}:q", prefix+"{default}:delay", prefix+"{default}:d:standard:f").Err())
+	stream := prefix + "{default}:q"
+	sid, err := client.HGet(ctx, prefix+"{default}:d:standard:c", "sid").Result()
+	require.NoError(t, err)
+	require.NoError(t, client.Del(ctx, stream, prefix+"{default}:delay", prefix+"{default}:d:standard:f").Err())
+	// The stream made anew numbers its entries afresh: e's, stored in the
+	// same millisecond as c was, takes the id c's had.
+	require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: sid, Values: []any{"k", "standard:e"}}).Err())
 	stored, err := ib.Store(ctx, entry("standard:e"))
 	require.NoError(t, err)
 	require.True(t, stored)

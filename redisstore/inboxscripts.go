@@ -181,7 +181,11 @@ local function requeue()
 				forget(key)
 			elseif st == 'pending' or st == 'leased' then
 				if sid and sid ~= '' then
-					if #redis.call('XRANGE', q, sid, sid) == 0 then
+					-- A stream made anew numbers its entries afresh: one
+					-- stored within the same millisecond may have an id the
+					-- lost one had, for another delivery.
+					local e = redis.call('XRANGE', q, sid, sid)[1]
+					if not (e and e[2][2] == key) then
 						redis.call('HSET', h, 'sid', redis.call('XADD', q, '*', 'k', key))
 					end
 				elseif st == 'pending' and f[3] and #f[3] > 3 and not redis.call('ZSCORE', delay, key) then
