@@ -19,7 +19,8 @@
 // re-delivery, stale tokens refused, due times and their order (leases
 // and retries as long as a Duration holds, past the year 2262), dead
 // letters with their last error, replay, purge, listing, counts, exact
-// bytes, and all of it under concurrent callers; then the inbox under a
+// bytes, all of it under concurrent callers, and random interleavings
+// checked against a model of the contract; then the inbox under a
 // Handler in inbox mode and its workers: senders' duplicates, retries,
 // dead letters, a crashed worker's leases, a delivery that crashes every
 // worker, shutdown. Run it with -race.
@@ -91,6 +92,7 @@ func Run(t *testing.T, newInbox NewInbox) {
 		{"ListLimit", testListLimit},
 		{"Stats", testStats},
 		{"ConcurrentWorkers", testConcurrentWorkers},
+		{"RandomOperations", testRandomOperations},
 		{"HandlerWorkers", testHandlerWorkers},
 		{"WorkerCrash", testWorkerCrash},
 		{"WorkerCrashLoop", testWorkerCrashLoop},
