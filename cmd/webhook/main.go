@@ -59,9 +59,10 @@ Usage:
 
 Run "webhook <command> --help" for a command's flags.
 
-Keys come from flags or from WEBHOOK_SECRET, INTERCOM_CLIENT_SECRET and
-SERIES_TOKEN (comma-separated, no spaces: keys are used exactly as given).
-send and sign default to the public test keys of package webhooktest.
+serve and verify take keys from flags or from WEBHOOK_SECRET,
+INTERCOM_CLIENT_SECRET and SERIES_TOKEN (comma-separated, no spaces: keys
+are used exactly as given) and SERIES_HEADER. send and sign take them from
+flags only, and default to the public test keys of package webhooktest.
 
 ` + exitHelp + "\n"
 
