@@ -399,19 +399,31 @@ func newInboxView(e webhook.InboxEntry) inboxView {
 	return v
 }
 
+// inboxRows is how many inbox deliveries the page lists.
+const inboxRows = 200
+
 func (in *inspector) serveInbox(w http.ResponseWriter, r *http.Request) {
 	if in.inbox == nil {
 		writeJSON(w, http.StatusOK, []inboxView{})
 		return
 	}
-	entries, err := in.inbox.List(r.Context(), webhook.InboxQuery{Limit: 200})
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-		return
-	}
-	out := make([]inboxView, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, newInboxView(e))
+	// What needs attention first, each state oldest first, then the done
+	// ones in what rows are left: listed oldest first across states, the
+	// rows held only done ones once a day's traffic was older than a
+	// dead delivery, and its replay button was out of reach.
+	out := make([]inboxView, 0, inboxRows)
+	for _, st := range []webhook.InboxState{webhook.InboxDead, webhook.InboxPending, webhook.InboxLeased, webhook.InboxDone} {
+		if len(out) == inboxRows {
+			break
+		}
+		entries, err := in.inbox.List(r.Context(), webhook.InboxQuery{State: st, Limit: inboxRows - len(out)})
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		for _, e := range entries {
+			out = append(out, newInboxView(e))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -531,6 +531,45 @@ func TestInspectorInbox(t *testing.T) {
 	require.NotEqual(t, webhook.InboxDead, e.State)
 }
 
+// TestInspectorInboxAttentionFirst: the page's inbox panel lists the
+// dead, pending and leased deliveries before the done ones, so a dead
+// delivery stays in view, with its replay button, however many done ones
+// are older: listed oldest first across states, the panel's 200 rows held
+// only done ones once that many had been received.
+func TestInspectorInboxAttentionFirst(t *testing.T) {
+	ctx := context.Background()
+	clock := webhooktest.NewClock(time.Now().Add(-time.Hour))
+	ib := webhook.NewMemoryInbox(1000, clock.Now)
+	settle := func(key string, dead bool) {
+		_, err := ib.Store(ctx, &webhook.InboxEntry{Key: key, Source: event.SourceStandard, ID: key, Body: []byte(`{}`)})
+		require.NoError(t, err)
+		ls, err := ib.Lease(ctx, 1, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, ls, 1)
+		if dead {
+			require.NoError(t, ib.Kill(ctx, key, ls[0].Token, "the CRM is down"))
+		} else {
+			require.NoError(t, ib.Complete(ctx, key, ls[0].Token))
+		}
+		clock.Advance(time.Second)
+	}
+	for i := range 250 {
+		settle(fmt.Sprintf("standard:msg_done_%d", i), false)
+	}
+	settle("standard:msg_dead", true)
+
+	rig := newInspectRig(t, inspectFlags{}, ib, nil)
+	resp, err := http.Get(rig.page.URL + "/api/inbox")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var entries []inboxView
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&entries))
+	require.Len(t, entries, 200)
+	require.Equal(t, "standard:msg_dead", entries[0].Key)
+	require.Equal(t, "dead", entries[0].State)
+	require.Equal(t, "standard:msg_done_0", entries[1].Key, "then the done ones, oldest first")
+}
+
 // TestInspectFlagsForwardSecret: --forward-secret is what forwards are
 // signed with, so a key that verifies but cannot sign (a whpk_ public
 // key) is refused before anything listens, not at every forward.
