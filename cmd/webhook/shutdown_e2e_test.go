@@ -68,8 +68,20 @@ func deliveryBytes(t *testing.T, addr, id string) []byte {
 // them. The others got an error or no connection, and retry.
 func TestServeInboxSignalUnderLoad(t *testing.T) {
 	bin := buildCLI(t)
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
-		t.Run(sig.String(), func(t *testing.T) {
+	tests := []struct {
+		name  string
+		sig   syscall.Signal
+		again syscall.Signal // a second signal once serve is stopping, 0 for none
+	}{
+		{"SIGTERM", syscall.SIGTERM, 0},
+		{"SIGINT", syscall.SIGINT, 0},
+		// The second signal ends serve while the slow senders are
+		// mid-body: they get no answer, and nothing answered is lost.
+		{"SIGTERM then SIGINT", syscall.SIGTERM, syscall.SIGINT},
+	}
+	for _, tt := range tests {
+		sig := tt.sig
+		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "inbox.db")
 			var printed syncBuffer
 			start := func() *served {
@@ -86,7 +98,7 @@ func TestServeInboxSignalUnderLoad(t *testing.T) {
 			// signal, the rest after it.
 			const slow = 4
 			var slowReady, slowWG sync.WaitGroup
-			signalled := make(chan struct{})
+			release := make(chan struct{}) // the slow senders send the rest
 			for i := range slow {
 				slowReady.Add(1)
 				slowWG.Add(1)
@@ -108,8 +120,7 @@ func TestServeInboxSignalUnderLoad(t *testing.T) {
 						out.record(id, 0, err)
 						return
 					}
-					<-signalled
-					time.Sleep(300 * time.Millisecond) // the listener closed meanwhile
+					<-release
 					if _, err := conn.Write(raw[half:]); err != nil {
 						out.record(id, 0, err)
 						return
@@ -167,41 +178,72 @@ func TestServeInboxSignalUnderLoad(t *testing.T) {
 			require.Eventually(t, func() bool { return sent.Load() >= 150 }, 30*time.Second, time.Millisecond)
 			signalledAt := time.Now()
 			require.NoError(t, srv.cmd.Process.Signal(sig))
-			close(signalled)
+			require.Eventually(t, func() bool { return strings.Contains(srv.logs.String(), "webhook serve: stopping") }, 5*time.Second, time.Millisecond)
+			if tt.again != 0 {
+				require.NoError(t, srv.cmd.Process.Signal(tt.again))
+			}
+			time.Sleep(300 * time.Millisecond) // the listener closed meanwhile
+			close(release)
 			exited := make(chan error, 1)
 			go func() { exited <- srv.cmd.Wait() }()
 			select {
 			case err := <-exited:
 				srv.exited = true
-				require.NoError(t, err, "serve should exit 0 on %v; stderr: %s", sig, srv.logs.String())
+				if tt.again == 0 {
+					require.NoError(t, err, "serve should exit 0 on %v; stderr: %s", sig, srv.logs.String())
+				} else {
+					var ee *exec.ExitError
+					require.ErrorAs(t, err, &ee, "stderr: %s", srv.logs.String())
+					require.Equal(t, tt.again, ee.Sys().(syscall.WaitStatus).Signal(), "ended by the second signal")
+				}
 			case <-time.After(shutdownTimeout + 5*time.Second):
 				t.Fatalf("serve still running %v after %v; stderr: %s", time.Since(signalledAt), sig, srv.logs.String())
 			}
 			wg.Wait()
 			slowWG.Wait()
-			require.Contains(t, srv.logs.String(), "webhook serve: stopped")
-			for i := range slow {
-				require.True(t, out.acked[fmt.Sprintf("msg_slow_%d", i)], "a request mid-body at the signal is finished and answered 200")
+			if tt.again == 0 {
+				require.Contains(t, srv.logs.String(), "webhook serve: stopped")
+				for i := range slow {
+					require.True(t, out.acked[fmt.Sprintf("msg_slow_%d", i)], "a request mid-body at the signal is finished and answered 200")
+				}
+			} else {
+				for i := range slow {
+					require.False(t, out.acked[fmt.Sprintf("msg_slow_%d", i)], "cut short by the second signal")
+				}
 			}
-			t.Logf("%v: exited %v after the signal; acked %d, refused %v, transport errors %d",
-				sig, time.Since(signalledAt).Round(time.Millisecond), len(out.acked), out.refused, out.errs)
+			t.Logf("%s: exited %v after the signal; acked %d, refused %v, transport errors %d",
+				tt.name, time.Since(signalledAt).Round(time.Millisecond), len(out.acked), out.refused, out.errs)
 
-			// Every acknowledged delivery is in the file.
+			// Every acknowledged delivery is in the file. Those the
+			// workers held when a second signal ended serve stay leased
+			// until their lease runs out (a minute): they run again then.
 			ro, err := sqlitestore.Open(path, sqlitestore.WithReadOnly())
 			require.NoError(t, err)
 			for id := range out.acked {
 				_, err := ro.Get(context.Background(), "standard:"+id)
 				require.NoError(t, err, "acknowledged %s is not in the inbox", id)
 			}
+			held, err := ro.List(context.Background(), webhook.InboxQuery{State: webhook.InboxLeased, Limit: 1000})
+			require.NoError(t, err)
+			if tt.again == 0 {
+				require.Empty(t, held, "a graceful stop leaves nothing leased")
+			}
+			before, err := ro.Stats(context.Background())
+			require.NoError(t, err)
 			require.NoError(t, ro.Close())
 
 			// A restarted receiver processes what the first one left.
 			srv = start()
+			total := before.Pending + before.Retrying + before.InFlight + before.Done
+			want := fmt.Sprintf(`"pending":0,"retrying":0,"in_flight":%d,"done":%d,`, len(held), total-len(held))
 			require.Eventually(t, func() bool {
-				return strings.Contains(cli(t, bin, "inbox", "stats", "--json", "--inbox", path), `"pending":0,"retrying":0,"in_flight":0,`)
-			}, 30*time.Second, 50*time.Millisecond)
+				return strings.Contains(cli(t, bin, "inbox", "stats", "--json", "--inbox", path), want)
+			}, 30*time.Second, 50*time.Millisecond, "want %s", want)
 			srv.stop(t)
 			seen := map[string]bool{}
+			for _, e := range held {
+				seen[e.ID] = true
+			}
 			for _, line := range strings.Split(strings.TrimSpace(printed.String()), "\n") {
 				var l eventLine
 				require.NoError(t, json.Unmarshal([]byte(line), &l), line)
