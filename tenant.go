@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/internal/jsonread"
@@ -36,8 +37,8 @@ type KeyHint struct {
 type Keys struct {
 	// Tenant names the tenant. It is Delivery.Tenant, it is logged, and
 	// it namespaces the dedupe key (and the inbox key), so equal message
-	// ids from two tenants never collide. It must be non-empty, at most
-	// 128 bytes, without ':'.
+	// ids from two tenants never collide. It must be non-empty, valid
+	// UTF-8, at most 128 bytes, without ':'.
 	Tenant string
 	// Standard verifies the tenant's Standard Webhooks (Jam) deliveries;
 	// nil if it has none.
@@ -95,6 +96,11 @@ func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http
 			err = errors.New("empty Keys.Tenant")
 		case len(t) > maxTenantLen || strings.Contains(t, ":"):
 			err = errors.New("Keys.Tenant longer than 128 bytes or holding ':'")
+		case !utf8.ValidString(t):
+			// An inbox may keep it as JSON text (sqlitestore does), which
+			// turns each invalid byte into U+FFFD: the workers would see
+			// another tenant's name, and two tenants as one.
+			err = errors.New("Keys.Tenant not valid UTF-8")
 		case keys.Standard != nil && !keys.Standard.usable(), keys.Intercom != nil && !keys.Intercom.usable():
 			err = errors.New("Keys holds a verifier not built by its constructor")
 		}

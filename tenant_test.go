@@ -111,6 +111,9 @@ func TestKeyFuncErrors(t *testing.T) {
 		{name: "lookup fails", fail: errors.New("secrets db: connection refused")},
 		{name: "empty tenant", keys: &webhook.Keys{}},
 		{name: "tenant with a colon", keys: &webhook.Keys{Tenant: "a:b"}},
+		// An inbox keeping Meta as JSON (sqlitestore) would hand the
+		// workers "caf\uFFFD" for it, and for "caf\xe8" too.
+		{name: "tenant not UTF-8", keys: &webhook.Keys{Tenant: "caf\xe9"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
