@@ -126,14 +126,21 @@ func entry(key string, received time.Duration) *webhook.InboxEntry {
 		ID:         "msg_" + key,
 		Timestamp:  start.Add(received - 3*time.Second + 123_456_789),
 		ReceivedAt: start.Add(received + 987_654_321),
+		// Header values that are not UTF-8 (net/http passes a header's
+		// obs-text bytes on as they came) come back as they were, as do
+		// escapes that JSON would read as a lone surrogate or a rune.
 		Header: http.Header{
 			"Webhook-Id":   {"msg_" + key},
 			"Content-Type": {"application/json"},
 			"X-Repeated":   {"one", "two", ""},
+			"User-Agent":   {"Jam/1.0 (caf\xe9; \xff\xfe) \\udcff \\u00e9 \u2028 <&>"},
 		},
 		// Exact bytes: a NUL, bytes that are not UTF-8, a CRLF.
 		Body: []byte("{\"key\":\"" + key + "\",\"bin\":\"\x00\xff\xfe\"}\r\n"),
-		Meta: map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+		Meta: map[string]string{
+			"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+			"tracestate":  "vendor=\xe9,x=\xed\xb3\xbf",
+		},
 	}
 }
 

@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -199,14 +198,14 @@ func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error)
 		fields = append(fields, "body", e.Body)
 	}
 	if e.Header != nil {
-		b, err := json.Marshal(e.Header)
+		b, err := marshalHeader(e.Header)
 		if err != nil {
 			return false, fmt.Errorf("redisstore: inbox: store: header: %w", err)
 		}
 		fields = append(fields, "hdr", b)
 	}
 	if e.Meta != nil {
-		b, err := json.Marshal(e.Meta)
+		b, err := marshalMeta(e.Meta)
 		if err != nil {
 			return false, fmt.Errorf("redisstore: inbox: store: meta: %w", err)
 		}
@@ -472,7 +471,7 @@ func entryFromMap(m map[string]string) (webhook.InboxEntry, string, error) {
 		e.Body = []byte(b)
 	}
 	if h, ok := m["hdr"]; ok {
-		if err := json.Unmarshal([]byte(h), &e.Header); err != nil {
+		if err := unmarshalHeader([]byte(h), &e.Header); err != nil {
 			return e, "", fmt.Errorf("delivery %q: header: %w", e.Key, err)
 		}
 		if e.Header == nil {
@@ -480,7 +479,7 @@ func entryFromMap(m map[string]string) (webhook.InboxEntry, string, error) {
 		}
 	}
 	if mt, ok := m["meta"]; ok {
-		if err := json.Unmarshal([]byte(mt), &e.Meta); err != nil {
+		if err := unmarshalMeta([]byte(mt), &e.Meta); err != nil {
 			return e, "", fmt.Errorf("delivery %q: meta: %w", e.Key, err)
 		}
 		if e.Meta == nil {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -35,11 +34,11 @@ func (s *Store) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) 
 	if e == nil || e.Key == "" {
 		return false, errors.New("sqlitestore: Store: an entry needs a key")
 	}
-	header, err := json.Marshal(e.Header)
+	header, err := marshalHeader(e.Header)
 	if err != nil {
 		return false, fmt.Errorf("sqlitestore: Store: header: %w", err)
 	}
-	meta, err := json.Marshal(e.Meta)
+	meta, err := marshalMeta(e.Meta)
 	if err != nil {
 		return false, fmt.Errorf("sqlitestore: Store: meta: %w", err)
 	}
@@ -562,11 +561,11 @@ func scanEntry(r scanner, rowid *int64, e *webhook.InboxEntry) error {
 	e.LeaseUntil = fromNanos(until)
 	e.UpdatedAt = fromNanos(updated)
 	e.Header = nil
-	if err := json.Unmarshal(header, &e.Header); err != nil {
+	if err := unmarshalHeader(header, &e.Header); err != nil {
 		return fmt.Errorf("stored header of %q: %w", e.Key, err)
 	}
 	e.Meta = nil
-	if err := json.Unmarshal(meta, &e.Meta); err != nil {
+	if err := unmarshalMeta(meta, &e.Meta); err != nil {
 		return fmt.Errorf("stored meta of %q: %w", e.Key, err)
 	}
 	return nil
