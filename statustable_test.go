@@ -347,3 +347,25 @@ func TestREADMEStatusTable(t *testing.T) {
 		}
 	}
 }
+
+// TestHandlerDocStatusTable: the Handler's doc lists the statuses the
+// README's table gives the synchronous handler, no more and no fewer (the
+// inbox's 503 is the body memory budget's there), so go doc and the README
+// cannot drift apart.
+func TestHandlerDocStatusTable(t *testing.T) {
+	src, err := os.ReadFile("handler.go")
+	require.NoError(t, err)
+	doc := map[int]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^//\t([1-5][0-9][0-9])  `).FindAllStringSubmatch(string(src), -1) {
+		code, _ := strconv.Atoi(m[1])
+		doc[code] = true
+	}
+	readme := map[int]bool{}
+	number := regexp.MustCompile(`^[1-5][0-9][0-9]\b`)
+	for _, status := range readmeStatusTable(t) {
+		code, err := strconv.Atoi(number.FindString(status))
+		require.NoError(t, err, status)
+		readme[code] = true
+	}
+	require.Equal(t, readme, doc)
+}
