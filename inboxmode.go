@@ -16,7 +16,10 @@ import (
 	"github.com/inhook/webhook/event"
 )
 
-// Defaults for the workers of Handler.Run; see WorkerConfig.
+// Defaults for the workers of Handler.Run, each the default of the
+// WorkerConfig field of its name. DefaultMaxAge is WorkerConfig.MaxAge's,
+// how long a delivery is retried; the Intercom max age (WithIntercomMaxAge)
+// defaults to the retention, DefaultRetention.
 const (
 	DefaultWorkers         = 8
 	DefaultMaxAttempts     = 25
