@@ -222,7 +222,8 @@ var (
 )
 
 // An Option configures a Handler. Every VerifyOption is also an Option,
-// applied to the verifiers the handler builds from secrets.
+// applied to the verifiers the handler builds from secrets. A nil Option
+// is an error from NewHandler.
 type Option interface {
 	apply(*handlerConfig) error
 }
@@ -541,7 +542,10 @@ type Handler struct {
 // NewMemoryStore(DefaultMaxEntries, clock), clock being WithClock's.
 func NewHandler(opts ...Option) (*Handler, error) {
 	c := handlerConfig{maxBody: DefaultMaxBodySize, maxBodyMemory: DefaultMaxBodyMemory, lease: DefaultLease, retention: DefaultRetention}
-	for _, o := range opts {
+	for i, o := range opts {
+		if vo, ok := o.(VerifyOption); o == nil || ok && vo == nil {
+			return nil, fmt.Errorf("webhook: NewHandler: option %d is nil", i)
+		}
 		if err := o.apply(&c); err != nil {
 			return nil, err
 		}

@@ -48,7 +48,8 @@ const (
 	headerHubSignature     = "X-Hub-Signature"
 )
 
-// A VerifyOption configures a Verifier.
+// A VerifyOption configures a Verifier. A nil VerifyOption is an error
+// from the constructor given it.
 type VerifyOption func(*verifyConfig)
 
 type verifyConfig struct {
@@ -92,7 +93,10 @@ func InsecureSkipTimestampCheck() VerifyOption {
 
 func newVerifyConfig(opts []VerifyOption) (verifyConfig, error) {
 	c := verifyConfig{tolerance: DefaultTolerance, now: time.Now}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return c, fmt.Errorf("webhook: verify option %d is nil", i)
+		}
 		o(&c)
 	}
 	if c.tolerance <= 0 {

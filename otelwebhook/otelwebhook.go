@@ -58,6 +58,7 @@ package otelwebhook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strconv"
 	"sync"
@@ -90,7 +91,7 @@ const (
 	InboxStateKey = attribute.Key("webhook.inbox.state")
 )
 
-// An Option configures New.
+// An Option configures New. A nil Option is an error from New.
 type Option func(*config)
 
 type config struct {
@@ -158,7 +159,10 @@ type inboxRef struct{ ib webhook.Inbox }
 // to has been garbage collected.
 func New(opts ...Option) (*webhook.Observer, error) {
 	c := config{}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("otelwebhook: option %d is nil", i)
+		}
 		o(&c)
 	}
 	if c.tp == nil {

@@ -663,3 +663,11 @@ func TestDroppedHandlerStopsGauges(t *testing.T) {
 		return reads.Load() == before
 	}, 10*time.Second, 10*time.Millisecond, "the gauges still read a dropped handler's inbox")
 }
+
+// TestNilOption: an Option left unset is an error from New, not a nil
+// dereference inside it.
+func TestNilOption(t *testing.T) {
+	var unset otelwebhook.Option
+	_, err := otelwebhook.New(otelwebhook.WithClock(time.Now), unset)
+	require.ErrorContains(t, err, "option 1 is nil")
+}
