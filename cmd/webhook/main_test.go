@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -556,7 +557,19 @@ func TestServeTestKeysAndBadAddr(t *testing.T) {
 	clearEnv(t)
 	r := runCmd(t, "", "serve", "--test-keys", "--addr", "256.0.0.1:bad")
 	require.Equal(t, exitFail, r.code)
-	require.Contains(t, r.stderr, "webhook serve:")
+	require.Contains(t, r.stderr, "webhook serve: --addr 256.0.0.1:bad: ")
+
+	// An address in use: the message names the flag that chose it.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	r = runCmd(t, "", "serve", "--test-keys", "--addr", taken.Addr().String())
+	require.Equal(t, exitFail, r.code)
+	require.Contains(t, r.stderr, "webhook serve: --addr "+taken.Addr().String()+": ")
+	r = runCmd(t, "", "serve", "--test-keys", "--addr", "127.0.0.1:0", "--inspect="+taken.Addr().String())
+	require.Equal(t, exitFail, r.code)
+	require.Contains(t, r.stderr, "webhook serve: --inspect "+taken.Addr().String()+": ")
+	require.NotContains(t, r.stderr, "listening on")
 }
 
 // TestKeyRule: every command takes keys as the library does, from flags

@@ -177,7 +177,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		fmt.Fprintf(stderr, "webhook serve: %v\n", err)
+		fmt.Fprintf(stderr, "webhook serve: --addr %s: %v\n", *addr, err)
 		return exitFail
 	}
 	srv := &http.Server{
@@ -193,7 +193,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		stop, err := startInspector(in, insp.addr.addr, ln.Addr().String(), *stopWithin, logger, stderr)
 		if err != nil {
 			ln.Close()
-			fmt.Fprintf(stderr, "webhook serve: inspector: %v\n", err)
+			fmt.Fprintf(stderr, "webhook serve: --inspect %s: %v\n", insp.addr.addr, err)
 			return exitFail
 		}
 		defer stop()
