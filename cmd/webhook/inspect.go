@@ -247,7 +247,7 @@ func (in *inspector) routes() http.Handler {
 
 // startInspector listens on the inspector's address and serves the page
 // until the returned stop is called. It prints the page's URL to stderr.
-func startInspector(in *inspector, addr, receiver string, timeout time.Duration, logger *slog.Logger, stderr io.Writer) (stop func(), err error) {
+func startInspector(in *inspector, addr, receiver string, logger *slog.Logger, stderr io.Writer) (stop func(context.Context), err error) {
 	in.recvAddr = receiver
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -272,13 +272,11 @@ func startInspector(in *inspector, addr, receiver string, timeout time.Duration,
 	}()
 	fmt.Fprintf(stderr, "webhook serve: inspector on http://%s\n", ln.Addr())
 	var once sync.Once
-	return func() {
+	return func(ctx context.Context) {
 		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
 			_ = srv.Shutdown(ctx)
 			<-done
-			in.wait()
+			in.waitUntil(ctx)
 		})
 	}, nil
 }

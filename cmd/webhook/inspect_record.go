@@ -47,6 +47,10 @@ type inspector struct {
 	closed  bool
 	streams chan struct{} // closed on shutdown: ends the event streams
 	bg      sync.WaitGroup
+	// bgCtx is the context of the forwards made in the background;
+	// bgCancel ends them when the stop's time is up.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
 }
 
 type forwardConfig struct {
@@ -54,7 +58,10 @@ type forwardConfig struct {
 }
 
 func newInspector(f *inspectFlags, keys *keyFlags, tol time.Duration, maxBody int64, ib webhook.Inbox, logger *slog.Logger) *inspector {
+	bgCtx, bgCancel := context.WithCancel(context.Background())
 	return &inspector{
+		bgCtx:     bgCtx,
+		bgCancel:  bgCancel,
 		token:     newToken(),
 		public:    f.public,
 		keep:      f.keep,
@@ -185,7 +192,7 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 			in.bg.Add(1)
 			go func() {
 				defer in.bg.Done()
-				in.forward(context.Background(), rec)
+				in.forward(in.bgCtx, rec)
 			}()
 		}
 	})
@@ -477,6 +484,20 @@ func (in *inspector) closeStreams() {
 
 // wait waits for forwards in flight.
 func (in *inspector) wait() { in.bg.Wait() }
+
+// waitUntil waits for forwards in flight until ctx is done, then cancels
+// them and waits for them to return: a --forward-to that never answers
+// holds a stop no longer than its timeout.
+func (in *inspector) waitUntil(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { in.wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		in.bgCancel()
+		<-done
+	}
+}
 
 func (in *inspector) serveEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)

@@ -684,6 +684,63 @@ func TestInspectServe(t *testing.T) {
 	}
 }
 
+// TestInspectServeStopsHungForward: a forward to a --forward-to that
+// never answers holds serve's stop no longer than --shutdown-timeout; it
+// waited out the forward's 15 s timeout after the receiver had stopped.
+func TestInspectServeStopsHungForward(t *testing.T) {
+	clearEnv(t)
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer hung.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := hung.Accept()
+		if err == nil {
+			accepted <- c // held open, never answered
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--test-keys", "--addr", "127.0.0.1:0", "--inspect=127.0.0.1:0",
+			"--forward-to", "http://" + hung.Addr().String() + "/", "--shutdown-timeout", "1s"}, strings.NewReader(""), io.Discard, &stderr)
+	}()
+	var recv string
+	require.Eventually(t, func() bool {
+		m := listenRE.FindStringSubmatch(stderr.String())
+		if m != nil {
+			recv = m[1]
+		}
+		return m != nil
+	}, 20*time.Second, 10*time.Millisecond, stderr.String())
+	jam := jamNow(t, webhooktest.Secret)
+	req, err := http.NewRequest(http.MethodPost, recv+"/", jam.Body)
+	require.NoError(t, err)
+	req.Header = jam.Header
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var c net.Conn
+	select {
+	case c = <-accepted:
+		defer c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("no forward came")
+	}
+
+	at := time.Now()
+	cancel()
+	select {
+	case <-done:
+		require.Less(t, time.Since(at), 1*time.Second+3*time.Second, stderr.String())
+	case <-time.After(14 * time.Second):
+		t.Fatalf("serve still running %v after its stop; stderr: %s", time.Since(at), stderr.String())
+	}
+}
+
 // TestInspectorBodyLimit: a body past --max-body still reaches the
 // handler, which refuses it with 413; the record keeps the first
 // --max-body bytes and says so, and neither replays nor saves them.

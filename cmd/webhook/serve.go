@@ -189,16 +189,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	var stopInspector func(context.Context)
 	if in != nil {
-		stop, err := startInspector(in, insp.addr.addr, ln.Addr().String(), *stopWithin, logger, stderr)
+		stop, err := startInspector(in, insp.addr.addr, ln.Addr().String(), logger, stderr)
 		if err != nil {
 			ln.Close()
 			fmt.Fprintf(stderr, "webhook serve: --inspect %s: %v\n", insp.addr.addr, err)
 			return exitFail
 		}
-		defer stop()
+		stopInspector = stop
+		defer func() { // after an early return; else stopped already
+			sctx, cancel := context.WithTimeout(context.Background(), *stopWithin)
+			defer cancel()
+			stop(sctx)
+		}()
 	}
-	return serveUntilDone(ctx, srv, ln, sources(&keys), workers, *stopWithin, stderr)
+	return serveUntilDone(ctx, srv, ln, sources(&keys), workers, stopInspector, *stopWithin, stderr)
 }
 
 // bodyMemory is the body memory budget for --max-body: the library's
@@ -217,8 +223,10 @@ func bodyMemory(maxBody int64) int64 {
 // arrives, then shuts srv down gracefully, waiting up to timeout for the
 // requests in flight. workers, when not nil, runs the inbox's workers
 // until then; they finish their callbacks (within their own shutdown
-// timeout) while the server finishes its requests.
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sources []string, workers func(context.Context) error, timeout time.Duration, stderr io.Writer) int {
+// timeout) while the server finishes its requests. also, when not nil,
+// stops something else (the inspector) beside the server, by the same
+// deadline.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sources []string, workers func(context.Context) error, also func(context.Context), timeout time.Duration, stderr io.Writer) int {
 	sigctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ctx = sigctx
@@ -252,6 +260,11 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sour
 	fmt.Fprintf(stderr, "webhook serve: stopping: waiting up to %v for requests in flight; a second signal stops at once\n", timeout)
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	if also != nil {
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); also(sctx) }()
+		defer func() { <-stopped }()
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		fmt.Fprintf(stderr, "webhook serve: shutdown: %v\n", err)
 		return exitFail
