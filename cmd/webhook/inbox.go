@@ -29,7 +29,7 @@ const inboxUsage = `webhook inbox: look into and repair a SQLite inbox (serve --
 Usage:
   webhook inbox list   [--state pending|leased|done|dead] [--limit 100] [--json]
   webhook inbox show   KEY
-  webhook inbox replay KEY...
+  webhook inbox replay KEY... | --state dead [--limit 100]
   webhook inbox purge  [--state done|dead] [--older-than 72h]
   webhook inbox stats  [--json]
 
@@ -58,7 +58,9 @@ printed so, and the body: line says so.
 
 replay returns a done or dead delivery to pending, due now, with its
 attempts reset; the receiver's workers run it again. It tries every KEY,
-and exits 1 if any failed.
+and exits 1 if any failed. With --state dead it replays the oldest --limit
+dead deliveries, as after an outage that killed many: run it again for
+the next ones (it says on standard error how many are left).
 
 purge deletes done deliveries not updated within --older-than, and with
 --state dead dead ones instead: a dead delivery was never processed, so it
@@ -94,8 +96,8 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	name := "inbox " + sub
 	fs := newFlagSet(name, inboxUsage, stderr)
 	file := fs.String("inbox", "", "the SQLite inbox file (or $"+envInbox+")")
-	state := fs.String("state", "", "list: only this state; purge: only done or dead")
-	limit := fs.Int("limit", sqlitestore.DefaultListLimit, "list: at most this many deliveries")
+	state := fs.String("state", "", "list: only this state; purge: done (the default) or dead; replay: dead, for the oldest dead deliveries")
+	limit := fs.Int("limit", sqlitestore.DefaultListLimit, "list, replay --state dead: at most this many deliveries")
 	asJSON := fs.Bool("json", false, "list, stats: one JSON object per line")
 	olderThan := fs.Duration("older-than", 72*time.Hour, "purge: delete only deliveries last updated longer ago than this")
 	pos, code, stop := parseFlags(fs, rest)
@@ -113,7 +115,7 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if stray != "" {
 		return usageErr(stderr, name, "%s does not take --%s", sub, stray)
 	}
-	if sub == "list" && *limit < 1 {
+	if (sub == "list" || sub == "replay") && *limit < 1 {
 		return usageErr(stderr, name, "--limit must be at least 1")
 	}
 	if *file == "" {
@@ -128,12 +130,18 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr(stderr, name, "unknown state %q (pending, leased, done or dead)", *state)
 	case sub == "purge" && st != "" && st != webhook.InboxDone && st != webhook.InboxDead:
 		return usageErr(stderr, name, "purge takes --state done or dead, not %q", *state)
+	case sub == "replay" && st != "" && st != webhook.InboxDead:
+		return usageErr(stderr, name, "replay takes --state dead, not %q (a done delivery is replayed by its KEY)", *state)
+	case sub == "replay" && st != "" && len(pos) > 0:
+		return usageErr(stderr, name, "give KEYs or --state dead, not both")
+	case sub == "replay" && st == "" && isSet(fs, "limit"):
+		return usageErr(stderr, name, "--limit goes with --state dead")
 	case sub == "purge" && *olderThan < 0:
 		return usageErr(stderr, name, "--older-than must not be negative")
 	case (sub == "show") && len(pos) != 1:
 		return usageErr(stderr, name, "give one KEY")
-	case sub == "replay" && len(pos) == 0:
-		return usageErr(stderr, name, "give at least one KEY")
+	case sub == "replay" && st == "" && len(pos) == 0:
+		return usageErr(stderr, name, "give at least one KEY, or --state dead")
 	case sub != "show" && sub != "replay" && len(pos) > 0:
 		return usageErr(stderr, name, "unexpected argument %q", pos[0])
 	}
@@ -158,6 +166,11 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case "show":
 		err = inboxShow(ctx, ib, pos[0], stdout)
 	case "replay":
+		if st == webhook.InboxDead {
+			if pos, err = deadKeys(ctx, ib, *limit, stderr); err != nil {
+				break
+			}
+		}
 		// Every key is tried: one already replayed and leased, or a
 		// typo, does not hold back the others.
 		failed := false
@@ -167,7 +180,7 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				failed = true
 				continue
 			}
-			fmt.Fprintf(stdout, "replayed %s\n", key)
+			fmt.Fprintf(stdout, "replayed %s\n", printable(key)) // --state dead's keys are the senders' ids
 		}
 		if failed {
 			return exitFail
@@ -214,7 +227,7 @@ func openInbox(path string, opts ...sqlitestore.Option) (*sqlitestore.Store, err
 var inboxFlags = map[string][]string{
 	"list":   {"inbox", "state", "limit", "json"},
 	"show":   {"inbox"},
-	"replay": {"inbox"},
+	"replay": {"inbox", "state", "limit"},
 	"purge":  {"inbox", "state", "older-than"},
 	"stats":  {"inbox", "json"},
 }
@@ -294,6 +307,34 @@ func inboxList(ctx context.Context, ib webhook.Inbox, q webhook.InboxQuery, asJS
 			inboxTime(e.ReceivedAt), inboxTime(e.UpdatedAt), oneLine(e.LastError, 60))
 	}
 	return tw.Flush()
+}
+
+// deadKeys returns the keys of the oldest limit dead deliveries, and says
+// on errw how many there are when there are more.
+func deadKeys(ctx context.Context, ib webhook.Inbox, limit int, errw io.Writer) ([]string, error) {
+	q := webhook.InboxQuery{State: webhook.InboxDead, Limit: limit + 1}
+	if limit == math.MaxInt {
+		q.Limit = limit
+	}
+	entries, err := ib.List(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, min(len(entries), limit))
+	for i := range entries[:min(len(entries), limit)] {
+		keys = append(keys, entries[i].Key)
+	}
+	if len(entries) == 0 {
+		fmt.Fprintln(errw, "webhook inbox replay: no dead deliveries")
+	}
+	if len(entries) > limit {
+		st, err := ib.Stats(ctx)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(errw, "webhook inbox replay: the oldest %d of %d dead deliveries; run it again for the next ones\n", limit, max(st.Dead, limit+1))
+	}
+	return keys, nil
 }
 
 // listNote says on w that list showed limit deliveries of more.

@@ -116,6 +116,7 @@ func TestInboxCommands(t *testing.T) {
 		noSuffix bool
 		empty    bool // FILE is an empty file
 		noteless bool // nothing on stderr
+		noDead   bool // the dead delivery is purged first
 	}{
 		{name: "list", args: []string{"list", "--inbox", "FILE"}, match: []string{
 			`KEY +STATE +ATTEMPTS +RECEIVED +UPDATED +LAST ERROR\n`,
@@ -150,6 +151,21 @@ func TestInboxCommands(t *testing.T) {
 				require.NoError(t, err)
 				require.Zero(t, e.Attempts)
 			}},
+		// After an outage: every dead delivery, without a KEY each.
+		{name: "replay the dead", args: []string{"replay", "--state", "dead", "--inbox", "FILE"},
+			stdout: []string{"replayed standard:msg_dead\n"}, notOut: []string{"msg_done", "notif_pending"}, noteless: true,
+			after: func(t *testing.T, ib *sqlitestore.Store) {
+				st, err := ib.Stats(context.Background())
+				require.NoError(t, err)
+				require.Equal(t, webhook.InboxStats{Pending: 2, Done: 1, OldestPending: st.OldestPending}, st)
+			}},
+		{name: "replay the dead when none", args: []string{"replay", "--state", "dead", "--inbox", "FILE"}, noDead: true,
+			stderr: "webhook inbox replay: no dead deliveries\n"},
+		{name: "replay done by state", args: []string{"replay", "--state", "done", "--inbox", "FILE"}, code: exitUsage, stderr: "replay takes --state dead"},
+		{name: "replay a key with a limit", args: []string{"replay", "--limit", "1", "--inbox", "FILE", "standard:msg_dead"}, code: exitUsage,
+			stderr: "--limit goes with --state dead"},
+		{name: "replay the dead, limit 0", args: []string{"replay", "--state", "dead", "--limit", "0", "--inbox", "FILE"}, code: exitUsage,
+			stderr: "--limit must be at least 1"},
 		{name: "replay unknown", args: []string{"replay", "--inbox", "FILE", "standard:nope"}, code: exitFail, stderr: "no such delivery"},
 		{name: "replay goes on past a key it cannot replay", args: []string{"replay", "--inbox", "FILE", "standard:nope", "standard:msg_dead"},
 			code: exitFail, stderr: "no such delivery", stdout: []string{"replayed standard:msg_dead\n"},
@@ -196,8 +212,8 @@ func TestInboxCommands(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, webhook.InboxStats{Pending: 1, Done: 1, Dead: 1, OldestPending: st.OldestPending}, st)
 			}},
-		{name: "replay with a state", args: []string{"replay", "--inbox", "FILE", "--state", "dead", "standard:msg_done"}, code: exitUsage,
-			stderr: "replay does not take --state", after: func(t *testing.T, ib *sqlitestore.Store) {
+		{name: "replay with a state and a key", args: []string{"replay", "--inbox", "FILE", "--state", "dead", "standard:msg_done"}, code: exitUsage,
+			stderr: "give KEYs or --state dead, not both", after: func(t *testing.T, ib *sqlitestore.Store) {
 				e, err := ib.Get(context.Background(), "standard:msg_done")
 				require.NoError(t, err)
 				require.Equal(t, webhook.InboxDone, e.State)
@@ -211,6 +227,14 @@ func TestInboxCommands(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := inboxFixture(t)
+			if tt.noDead {
+				ib, err := sqlitestore.Open(path)
+				require.NoError(t, err)
+				n, err := ib.Purge(context.Background(), webhook.InboxDead, time.Now())
+				require.NoError(t, err)
+				require.Equal(t, 1, n)
+				require.NoError(t, ib.Close())
+			}
 			if tt.noSuffix {
 				path += ".missing"
 			}
@@ -457,4 +481,49 @@ func TestInboxTextEscapes(t *testing.T) {
 			require.Contains(t, body, tt.want)
 		})
 	}
+}
+
+// TestInboxReplayDeadInPages: "replay --state dead" replays the oldest
+// --limit dead deliveries, says how many there were when it left some, and
+// prints their keys, a sender's ids, escaped.
+func TestInboxReplayDeadInPages(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inbox.db")
+	clock := time.Now().Add(-time.Hour)
+	ib, err := sqlitestore.Open(path, sqlitestore.WithClock(func() time.Time { return clock }))
+	require.NoError(t, err)
+	ctx := context.Background()
+	keys := []string{"standard:msg_1", "standard:msg_\x1b[31m", "standard:msg_3"}
+	for _, k := range keys {
+		_, err := ib.Store(ctx, &webhook.InboxEntry{Key: k, Source: event.SourceStandard, ID: strings.TrimPrefix(k, "standard:"), Body: []byte(`{}`)})
+		require.NoError(t, err)
+		ls, err := ib.Lease(ctx, 1, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, ls, 1)
+		require.NoError(t, ib.Kill(ctx, ls[0].Entry.Key, ls[0].Token, "the CRM is down"))
+		clock = clock.Add(time.Second)
+	}
+	require.NoError(t, ib.Close())
+	t.Setenv(envInbox, path)
+
+	code, stdout, stderr := runCLI(t, "inbox", "replay", "--state", "dead", "--limit", "2")
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, "replayed standard:msg_1\nreplayed standard:msg_\\x1b[31m\n", stdout)
+	require.Equal(t, "webhook inbox replay: the oldest 2 of 3 dead deliveries; run it again for the next ones\n", stderr)
+
+	code, stdout, stderr = runCLI(t, "inbox", "replay", "--state", "dead", "--limit", "2")
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, "replayed standard:msg_3\n", stdout)
+	require.Empty(t, stderr)
+
+	code, stdout, stderr = runCLI(t, "inbox", "replay", "--state", "dead")
+	require.Equal(t, exitOK, code)
+	require.Empty(t, stdout)
+	require.Equal(t, "webhook inbox replay: no dead deliveries\n", stderr)
+
+	ro, err := sqlitestore.Open(path, sqlitestore.WithReadOnly())
+	require.NoError(t, err)
+	defer ro.Close()
+	st, err := ro.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, st.Pending, "all three replayed")
 }
