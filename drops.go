@@ -55,7 +55,7 @@ func (u *unhandled) note(ctx context.Context, d *Delivery) {
 // would only retry it) and logged at INFO the first time its type comes.
 // Past 256 types the rest are counted under "(other)". The types are as
 // event.SafeName gives them: a type that is no plain name of at most 64
-// bytes is quoted and cut.
+// bytes is quoted and cut. The map is a copy, the caller's.
 func (h *Handler) Unhandled() map[string]int64 {
 	u := h.drops
 	u.mu.Lock()
