@@ -505,6 +505,9 @@ func WithDedupeFailClosed() Option {
 // lease a retry may run the callbacks again, so a callback still working
 // then should stop and fail. A callback that ends its goroutine with
 // runtime.Goexit (t.FailNow) releases the claim, as a failure does.
+//
+// A Handler is safe for concurrent use: ServeHTTP, the On… registrations,
+// SetSecrets, Unhandled and Run may be called from any goroutine at once.
 type Handler struct {
 	std      *Verifier
 	intercom *IntercomVerifier
