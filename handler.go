@@ -1077,7 +1077,36 @@ func call(ctx context.Context, d *Delivery, fn callback) (err error) {
 	}()
 	err = fn(ctx, d)
 	returned = true
+	return readable(err)
+}
+
+// readable returns err, or for an error whose Error method panics (a
+// typed nil, such as a nil *StatusError, whose method reads its
+// receiver) an error saying so. Such an error is read for the logs and
+// the inbox's LastError after the callbacks, where its panic would drop
+// the sender's connection, or leave a delivery leased until its lease
+// ran out as though its worker had crashed. It is a failure that chooses
+// nothing: the error it replaces is not reachable by errors.As, whose
+// *StatusError would be nil.
+func readable(err error) (safe error) {
+	if err == nil {
+		return nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			safe = &unreadableError{typ: fmt.Sprintf("%T", err), panic: fmt.Sprint(p)}
+		}
+	}()
+	_ = err.Error()
 	return err
+}
+
+// An unreadableError stands for a callback's error whose Error method
+// panicked.
+type unreadableError struct{ typ, panic string }
+
+func (e *unreadableError) Error() string {
+	return "webhook: callback returned a " + e.typ + " whose Error method panicked: " + e.panic
 }
 
 func (r *registry) reportError(ctx context.Context, logger *slog.Logger, d *Delivery, err *HandlerError) {

@@ -421,6 +421,10 @@ func TestHandlerCallbackFailures(t *testing.T) {
 		// 1.20 or older) recover returns nil for panic(nil): the panic is
 		// still no success.
 		{name: "panic(nil) under panicnil=1", fn: func() error { panic(nil) }, status: 500, is: new(*webhook.PanicError), godebug: "panicnil=1"},
+		// A typed nil whose Error method dereferences it (as a nil
+		// *StatusError's does) is a failure, not a panic out of
+		// ServeHTTP that drops the connection.
+		{name: "typed nil *StatusError", fn: func() error { var se *webhook.StatusError; return se }, status: 500},
 		{name: "410 unsubscribes", fn: func() error { return &webhook.StatusError{Code: http.StatusGone} }, status: 410},
 		{name: "503 with Retry-After", fn: func() error {
 			return &webhook.StatusError{Code: http.StatusServiceUnavailable, RetryAfter: 1500 * time.Millisecond}

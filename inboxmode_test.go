@@ -435,6 +435,37 @@ func TestInboxWorkerPurgesDone(t *testing.T) {
 	}, 5*time.Second, time.Millisecond, "done past the retention is purged")
 }
 
+// nilErr is an error type whose Error method needs a non-nil receiver.
+type nilErr struct{ msg string }
+
+func (e *nilErr) Error() string { return e.msg }
+
+func TestInboxWorkerBrokenError(t *testing.T) {
+	// A callback that returns a typed nil error (a nil pointer in a
+	// non-nil interface) has failed, and its delivery is retried as
+	// after any failure: not left leased until its lease runs out, as if
+	// it had crashed, because the error's message could not be read.
+	tests := []struct {
+		name string
+		err  func() error
+	}{
+		{name: "typed nil *StatusError", err: func() error { var se *webhook.StatusError; return se }},
+		{name: "typed nil of another type", err: func() error { var e *nilErr; return e }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Hour}, webhook.WithDedupeTimes(time.Hour, webhook.DefaultRetention))
+			r.h.OnJamCreated(func(context.Context, *webhook.Delivery, *event.JamCreated) error { return tt.err() })
+			require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("broken"))).Code)
+			r.run(t)
+			e := r.waitState(t, "standard:broken", webhook.InboxPending)
+			require.Equal(t, 1, e.Attempts)
+			require.Contains(t, e.LastError, "Error method panicked")
+			require.True(t, e.NextAttempt.After(r.clock.Now().Add(59*time.Minute)), "backed off: %v", e.NextAttempt)
+		})
+	}
+}
+
 func TestInboxWorkerNoReturn(t *testing.T) {
 	// A callback that does not return counts as failed: one that exits
 	// its goroutine (t.FailNow), or panics with nil where recover cannot
