@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,54 @@ func isSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// keyFlagNames are the flags whose values are keys.
+var keyFlagNames = []string{"secret", "intercom-secret", "series-token", "forward-secret", "forward-intercom-secret"}
+
+// keyPrefixes begin Standard Webhooks keys: secrets, signing keys and
+// public keys.
+var keyPrefixes = []string{"whsec_", prefixSigningKey, "whpk_"}
+
+// mayBeKey reports whether a, an argument on the command line args, may
+// be a key, so that no error shows it: it has a Standard Webhooks key's
+// prefix, or it comes right after a key flag's value, as the second key
+// of "--secret A B", given without its flag.
+func mayBeKey(args []string, a string) bool {
+	for _, p := range keyPrefixes {
+		if strings.HasPrefix(a, p) {
+			return true
+		}
+	}
+	keyFlag := func(tok string) (ok, withValue bool) {
+		name, _, eq := strings.Cut(strings.TrimLeft(tok, "-"), "=")
+		return strings.HasPrefix(tok, "-") && slices.Contains(keyFlagNames, name), eq
+	}
+	for i, tok := range args {
+		if tok != a {
+			continue
+		}
+		if i >= 1 {
+			if ok, _ := keyFlag(args[i-1]); ok {
+				return true // a key flag's value, or the argument after it
+			}
+		}
+		if i >= 2 {
+			if ok, eq := keyFlag(args[i-2]); ok && !eq {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// argText is how an error shows the argument a of the command line args:
+// quoted, or not at all when it may be a key.
+func argText(args []string, a string) string {
+	if mayBeKey(args, a) {
+		return "(not shown: it may be a key; give each key its own flag)"
+	}
+	return strconv.Quote(a)
 }
 
 // usageErr reports a usage error for a command and returns exitUsage.

@@ -143,7 +143,7 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case sub == "replay" && st == "" && len(pos) == 0:
 		return usageErr(stderr, name, "give at least one KEY, or --state dead")
 	case sub != "show" && sub != "replay" && len(pos) > 0:
-		return usageErr(stderr, name, "unexpected argument %q", pos[0])
+		return usageErr(stderr, name, "unexpected argument %s", argText(rest, pos[0]))
 	}
 	// Not created: an operator's typo, or the wrong file, must not become
 	// a new, empty inbox. Read-only for the commands that only read: a

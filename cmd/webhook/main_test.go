@@ -783,3 +783,36 @@ func TestServePrintsEventOfItsKind(t *testing.T) {
 	line = print(true, &webhook.Delivery{Source: event.SourceSeries, Body: []byte(seriesBody), Event: series})
 	require.Equal(t, `"`+seriesBody+`"`, string(line["body"]))
 }
+
+// TestArgumentMayBeKey: an argument that may be a key, one with a
+// Standard Webhooks key's prefix or one right after a key flag's value (a
+// second key given without its flag: --secret A B), is never shown in an
+// error, whichever command refuses it.
+func TestArgumentMayBeKey(t *testing.T) {
+	clearEnv(t)
+	const second = "SECONDKEYnotshown0123456789"
+	tests := []struct {
+		args []string
+		code int
+	}{
+		{[]string{"serve", "--secret", webhooktest.Secret, "whsec_" + second}, exitUsage},
+		{[]string{"serve", "--intercom-secret", webhooktest.IntercomSecret, second}, exitUsage},
+		{[]string{"serve", "--series-token=" + liveSeriesToken, second}, exitUsage},
+		{[]string{"serve", "--test-keys", "whpk_" + second}, exitUsage},
+		{[]string{"verify", "--secret", webhooktest.Secret, "whsec_" + second, "--request", "r.http"}, exitUsage},
+		{[]string{"version", "whsk_" + second}, exitUsage},
+		{[]string{"inbox", "list", "--inbox", "inbox.db", "whsec_" + second}, exitUsage},
+		{[]string{"sign", "--secret", webhooktest.Secret, "whsec_" + second}, exitFail},
+		{[]string{"sign", "--source", "intercom", "--intercom-secret", webhooktest.IntercomSecret, second}, exitFail},
+		{[]string{"send", "--secret", webhooktest.Secret, "whsec_" + second}, exitUsage},
+		{[]string{"send", "--intercom-secret", webhooktest.IntercomSecret, second}, exitUsage},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := runCmd(t, "", tt.args...)
+			require.Equal(t, tt.code, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+			require.NotContains(t, r.stdout+r.stderr, second)
+			require.Contains(t, r.stderr, "not shown: it may be a key")
+		})
+	}
+}

@@ -52,6 +52,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	source := fs.String("source", "standard", "sender for --file: standard (Jam), intercom or series")
 	ctype := fs.String("content-type", "", "Content-Type for --file (default: JSON, or form-encoded for a Series body that is not a JSON object)")
 	method := fs.String("method", http.MethodPost, "HTTP method (Series blocks may PUT)")
+	given := args
 	args, code, stop := parseFlags(fs, args)
 	if stop {
 		return code
@@ -95,6 +96,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, name := range names {
 			d, err := fixtureDelivery(name)
 			if err != nil {
+				if mayBeKey(given, name) {
+					return usageErr(stderr, "send", "no fixture %s (see --list)", argText(given, name))
+				}
 				return usageErr(stderr, "send", "%v (see --list)", err)
 			}
 			ds = append(ds, d)

@@ -102,12 +102,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	stopWithin := fs.Duration("shutdown-timeout", shutdownTimeout, "on SIGINT or SIGTERM, how long to wait for requests in flight and the inbox's workers")
 	var insp inspectFlags
 	insp.register(fs)
+	given := args
 	args, code, stop := parseFlags(fs, args)
 	if stop {
 		return code
 	}
 	if len(args) > 0 {
-		return usageErr(stderr, "serve", "unexpected argument %q", args[0])
+		return usageErr(stderr, "serve", "unexpected argument %s", argText(given, args[0]))
 	}
 	keys.fromEnv()
 	if *testKeys {

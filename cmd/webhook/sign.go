@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,6 +33,7 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	curl := fs.Bool("curl", false, "print a curl command instead of headers")
 	url := fs.String("url", "http://127.0.0.1:8080/", "URL for --curl")
 	method := fs.String("method", http.MethodPost, "method for --curl (Series blocks may PUT)")
+	given := args
 	args, code, stop := parseFlags(fs, args)
 	if stop {
 		return code
@@ -66,6 +68,10 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		body, err = os.ReadFile(file)
 	}
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) && mayBeKey(given, file) {
+			err = fmt.Errorf("the body file %s: %w", argText(given, file), pe.Err)
+		}
 		fmt.Fprintf(stderr, "webhook sign: %v\n", err)
 		return exitFail
 	}

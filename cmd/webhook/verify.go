@@ -48,13 +48,14 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	now := fs.String("now", "", "check the timestamp window at this time, unix seconds or RFC 3339")
 	skipTime := fs.Bool("skip-timestamp", false, "do not check the Standard Webhooks timestamp window, nor an Intercom notification's age")
 	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "timestamp window, each way")
+	given := args
 	args, code, stop := parseFlags(fs, args)
 	if stop {
 		return code
 	}
 	switch {
 	case len(args) > 0:
-		return usageErr(stderr, "verify", "unexpected argument %q", args[0])
+		return usageErr(stderr, "verify", "unexpected argument %s", argText(given, args[0]))
 	case *requestFile != "" && (*bodyFile != "" || *headersFile != ""):
 		return usageErr(stderr, "verify", "give --request, or --body and --headers, not both")
 	case *requestFile == "" && (*bodyFile == "" || *headersFile == ""):

@@ -16,12 +16,13 @@ checkout report "(devel)" unless the go command stamped a version.
 
 func runVersion(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("version", versionUsage, stderr)
+	given := args
 	args, code, stop := parseFlags(fs, args)
 	if stop {
 		return code
 	}
 	if len(args) > 0 {
-		return usageErr(stderr, "version", "unexpected argument %q", args[0])
+		return usageErr(stderr, "version", "unexpected argument %s", argText(given, args[0]))
 	}
 	fmt.Fprintln(stdout, versionLine(debug.ReadBuildInfo()))
 	return exitOK
