@@ -686,54 +686,73 @@ func TestInboxPurgeNanoseconds(t *testing.T) {
 // it is due. Without that they stayed pending or leased for good, and a
 // sender's retry of one was answered as a duplicate. One whose hash went
 // too is dropped from the indexes; one whose entry's id names another
-// delivery's entry in the new stream is queued again all the same.
+// delivery's entry in the new stream is queued again all the same; and
+// so they are if the meta hash went too.
 func TestInboxStreamLost(t *testing.T) {
-	ctx := context.Background()
-	ib, clock, client, prefix := newTestInbox(t)
-	for _, k := range []string{"standard:a", "standard:b", "standard:c", "standard:d", "standard:f"} {
-		_, err := ib.Store(ctx, entry(k))
-		require.NoError(t, err)
-	}
-	a, err := ib.Lease(ctx, 1, time.Minute)
-	require.NoError(t, err)
-	require.Len(t, a, 1)
-	require.Equal(t, "standard:a", a[0].Entry.Key)
-	b, err := ib.Lease(ctx, 1, time.Minute)
-	require.NoError(t, err)
-	require.Len(t, b, 1)
-	require.NoError(t, ib.Retry(ctx, "standard:b", b[0].Token, clock.Now().Add(time.Minute), "boom"))
+	for _, tc := range []struct {
+		name string
+		also []string // keys deleted with the stream, the delay set and f's hash
+	}{
+		{"stream", nil},
+		// Nothing says a Lease ran before: the oldest delivery found
+		// without its entry does.
+		{"stream and meta", []string{"meta"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			ib, clock, client, prefix := newTestInbox(t)
+			for _, k := range []string{"standard:a", "standard:b", "standard:c", "standard:d", "standard:f"} {
+				_, err := ib.Store(ctx, entry(k))
+				require.NoError(t, err)
+			}
+			a, err := ib.Lease(ctx, 1, time.Minute)
+			require.NoError(t, err)
+			require.Len(t, a, 1)
+			require.Equal(t, "standard:a", a[0].Entry.Key)
+			b, err := ib.Lease(ctx, 1, time.Minute)
+			require.NoError(t, err)
+			require.Len(t, b, 1)
+			require.NoError(t, ib.Retry(ctx, "standard:b", b[0].Token, clock.Now().Add(time.Minute), "boom"))
 
-	// f's hash goes too: it cannot run, and no longer counts as pending.
-	stream := prefix + "{default}:q"
-	sid, err := client.HGet(ctx, prefix+"{default}:d:standard:c", "sid").Result()
-	require.NoError(t, err)
-	require.NoError(t, client.Del(ctx, stream, prefix+"{default}:delay", prefix+"{default}:d:standard:f").Err())
-	// The stream made anew numbers its entries afresh: e's, stored in the
-	// same millisecond as c was, takes the id c's had.
-	require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: sid, Values: []any{"k", "standard:e"}}).Err())
-	stored, err := ib.Store(ctx, entry("standard:e"))
-	require.NoError(t, err)
-	require.True(t, stored)
-	stored, err = ib.Store(ctx, entry("standard:c")) // a sender's retry
-	require.NoError(t, err)
-	require.False(t, stored)
+			// f's hash goes too: it cannot run, and no longer counts as
+			// pending.
+			stream := prefix + "{default}:q"
+			sid, err := client.HGet(ctx, prefix+"{default}:d:standard:c", "sid").Result()
+			require.NoError(t, err)
+			del := []string{stream, prefix + "{default}:delay", prefix + "{default}:d:standard:f"}
+			for _, k := range tc.also {
+				del = append(del, prefix+"{default}:"+k)
+			}
+			require.NoError(t, client.Del(ctx, del...).Err())
+			// The stream made anew numbers its entries afresh: e's,
+			// stored in the same millisecond as c was, takes the id c's
+			// had.
+			require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: sid, Values: []any{"k", "standard:e"}}).Err())
+			stored, err := ib.Store(ctx, entry("standard:e"))
+			require.NoError(t, err)
+			require.True(t, stored)
+			stored, err = ib.Store(ctx, entry("standard:c")) // a sender's retry
+			require.NoError(t, err)
+			require.False(t, stored)
 
-	settle := func(want ...string) {
-		t.Helper()
-		ls, err := ib.Lease(ctx, 10, time.Minute)
-		require.NoError(t, err)
-		require.ElementsMatch(t, want, leaseKeys(ls))
-		for _, l := range ls {
-			require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
-		}
+			settle := func(want ...string) {
+				t.Helper()
+				ls, err := ib.Lease(ctx, 10, time.Minute)
+				require.NoError(t, err)
+				require.ElementsMatch(t, want, leaseKeys(ls))
+				for _, l := range ls {
+					require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
+				}
+			}
+			settle("standard:c", "standard:d", "standard:e")
+			clock.Advance(2 * time.Minute)
+			settle("standard:a", "standard:b")
+			settle()
+			st, err := ib.Stats(ctx)
+			require.NoError(t, err)
+			require.Equal(t, webhook.InboxStats{Done: 5}, st)
+		})
 	}
-	settle("standard:c", "standard:d", "standard:e")
-	clock.Advance(2 * time.Minute)
-	settle("standard:a", "standard:b")
-	settle()
-	st, err := ib.Stats(ctx)
-	require.NoError(t, err)
-	require.Equal(t, webhook.InboxStats{Done: 5}, st)
 }
 
 // TestInboxHashLost: a delivery's hash is deleted (an operator's DEL, or

@@ -162,37 +162,61 @@ for _, key in ipairs(due) do
 	end
 end
 
--- A group missing on an inbox that a Lease ran on before means the
--- stream was lost (deleted, or evicted by a policy other than
--- noeviction) and maybe made anew by a Store, the group and the pending
--- entries list with it, while the hashes, the record of truth, remain:
--- every pending or leased delivery whose entry is gone joins the stream
--- again (a leased one gets its deadline back when it is read), and a
--- retry missing from the delay set rejoins it. One walk of the
--- unfinished deliveries, once; a new inbox's first Lease, which finds
--- every entry where Store put it, skips it.
+-- A group missing on an inbox that holds deliveries means the stream
+-- was lost (deleted, or evicted by a policy other than noeviction) and
+-- maybe made anew by a Store, the group and the pending entries list
+-- with it, while the hashes, the record of truth, remain. place puts an
+-- unfinished delivery back where the queue needs it, and says whether it
+-- was elsewhere: its entry in the stream (a leased one gets its deadline
+-- back when it is read; a stream made anew numbers its entries afresh,
+-- so one stored within the same millisecond may have the id the lost
+-- one had, for another delivery), or, a retry due later, in the delay
+-- set. A key whose hash is gone leaves the indexes.
+local function place(key, fix)
+	local h = base .. 'd:' .. key
+	local f = redis.call('HMGET', h, 'st', 'sid', 'next')
+	local st, sid, nxt = f[1], f[2], f[3]
+	if not st then
+		if fix then
+			forget(key)
+		end
+		return true
+	elseif st ~= 'pending' and st ~= 'leased' then
+		return false
+	elseif sid and sid ~= '' then
+		local e = redis.call('XRANGE', q, sid, sid)[1]
+		if e and e[2][2] == key then
+			return false
+		end
+		if fix then
+			redis.call('HSET', h, 'sid', redis.call('XADD', q, '*', 'k', key))
+		end
+		return true
+	elseif st == 'pending' and not redis.call('ZSCORE', delay, key) then
+		-- next is in ns; the delay set's scores are us.
+		if fix and nxt and #nxt > 3 then
+			redis.call('ZADD', delay, string.sub(nxt, 1, -4), key)
+		end
+		return true
+	end
+	return false
+end
+-- The inbox lost its stream if a Lease ran on it before (the meta hash
+-- says so), or if the oldest delivery of an index is misplaced (the meta
+-- hash went too); a new inbox's first Lease finds each where Store put
+-- it. Then one walk of the unfinished deliveries puts each back.
 local function requeue()
+	local lost = grouped
+	for _, idx in ipairs({inew, iretry, ileased}) do
+		local oldest = redis.call('ZRANGE', idx, 0, 0)[1]
+		lost = lost or (oldest and place(oldest, false))
+	end
+	if not lost then
+		return
+	end
 	for _, idx in ipairs({inew, iretry, ileased}) do
 		for _, key in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
-			local h = base .. 'd:' .. key
-			local f = redis.call('HMGET', h, 'st', 'sid', 'next')
-			local st, sid = f[1], f[2]
-			if not st then
-				forget(key)
-			elseif st == 'pending' or st == 'leased' then
-				if sid and sid ~= '' then
-					-- A stream made anew numbers its entries afresh: one
-					-- stored within the same millisecond may have an id the
-					-- lost one had, for another delivery.
-					local e = redis.call('XRANGE', q, sid, sid)[1]
-					if not (e and e[2][2] == key) then
-						redis.call('HSET', h, 'sid', redis.call('XADD', q, '*', 'k', key))
-					end
-				elseif st == 'pending' and f[3] and #f[3] > 3 and not redis.call('ZSCORE', delay, key) then
-					-- next is in ns; the delay set's scores are us.
-					redis.call('ZADD', delay, string.sub(f[3], 1, -4), key)
-				end
-			end
+			place(key, true)
 		end
 	end
 end
@@ -217,9 +241,7 @@ for pass = 1, 2 do
 		end
 		redis.call('XGROUP', 'CREATE', q, group, '0', 'MKSTREAM')
 		redis.call('HDEL', meta, 'last')
-		if grouped then
-			requeue()
-		end
+		requeue()
 		r = redis.call('XAUTOCLAIM', q, group, consumer, minidle, from, 'COUNT', max - #cands)
 	end
 	for _, e in ipairs(r[2]) do
