@@ -97,6 +97,11 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"inbox", "stats", "--inbox", dir}, exitFail, "--inbox " + dir + " is a directory, not a SQLite file"},
 		{[]string{"inbox", "replay", "k", "--inbox", dir}, exitFail, "--inbox " + dir + " is a directory, not a SQLite file"},
 		{[]string{"serve", "--test-keys", "--shutdown-timeout", "0s"}, exitUsage, "--shutdown-timeout must be positive"},
+		// Named by the flag, not by the library's option (serve has no
+		// InsecureSkipTimestampCheck).
+		{[]string{"serve", "--test-keys", "--tolerance", "0s"}, exitUsage, "webhook serve: --tolerance must be positive\n"},
+		{[]string{"serve", "--test-keys", "--max-body", "-1"}, exitUsage, "webhook serve: --max-body must be positive\n"},
+		{[]string{"verify", "--request", "r", "--tolerance", "-5m"}, exitUsage, "webhook verify: --tolerance must be positive; --skip-timestamp turns the check off\n"},
 		{[]string{"send"}, exitUsage, "nothing to send"},
 		{[]string{"send", "--all", "jam/x.json"}, exitUsage, "not both"},
 		{[]string{"send", "--file", "x", "--all"}, exitUsage, "not several"},

@@ -121,6 +121,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := insp.check(); err != nil {
 		return usageErr(stderr, "serve", "%v", err)
 	}
+	// The library's messages name its options, not these flags.
+	if *tolerance <= 0 {
+		return usageErr(stderr, "serve", "--tolerance must be positive")
+	}
+	if *maxBody <= 0 {
+		return usageErr(stderr, "serve", "--max-body must be positive")
+	}
 	if *stopWithin <= 0 {
 		return usageErr(stderr, "serve", "--shutdown-timeout must be positive")
 	}

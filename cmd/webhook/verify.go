@@ -62,6 +62,9 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "verify", "need --body and --headers, or --request")
 	case *now != "" && *skipTime:
 		return usageErr(stderr, "verify", "give --now or --skip-timestamp, not both")
+	case *tolerance <= 0:
+		// The library's message names its option, not this flag.
+		return usageErr(stderr, "verify", "--tolerance must be positive; --skip-timestamp turns the check off")
 	}
 	keys.fromEnv()
 
