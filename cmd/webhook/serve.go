@@ -47,7 +47,9 @@ answered 200, and the sender retries it.
 With --inbox FILE the receiver runs in inbox mode: each verified delivery
 is stored in the SQLite file (created if missing) and answered 200 once it
 is on disk; workers in the same process then print it, retrying with
-backoff if printing fails, and "webhook inbox" looks into the file.
+backoff if printing fails, and "webhook inbox" looks into the file. Once
+serve is stopping its workers take no new delivery: what is stored
+meanwhile, or was left unfinished, is printed by the next serve on the file.
 
 With --inspect (or --inspect=ADDR) a page on 127.0.0.1:4040 lists every
 request live, shows why each was rejected and its verdict step by step,
