@@ -94,8 +94,48 @@ func TestServeInboxSignalUnderLoad(t *testing.T) {
 			addr := strings.TrimPrefix(srv.url, "http://")
 			out := &loadOutcome{acked: map[string]bool{}, refused: map[int]int{}}
 
+			// Steady senders on keep-alive connections, until serve
+			// refuses connections or each has sent its most.
+			const senders, most = 8, 400
+			var sent atomic.Int64
+			tr := &http.Transport{MaxIdleConnsPerHost: senders}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+			var wg sync.WaitGroup
+			for g := range senders {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					refusedInARow := 0
+					for i := range most {
+						id := fmt.Sprintf("msg_load_%d_%d", g, i)
+						r := webhooktest.NewFixtureRequest("jam/jam.created.maximal.json", webhooktest.WithID(id), webhooktest.WithTime(time.Now()))
+						post, err := http.NewRequest(http.MethodPost, srv.url+"/", r.Body)
+						require.NoError(t, err)
+						post.Header = r.Header
+						resp, err := client.Do(post)
+						sent.Add(1)
+						if err != nil {
+							out.record(id, 0, err)
+							var op *net.OpError
+							if errors.As(err, &op) && op.Op == "dial" {
+								if refusedInARow++; refusedInARow >= 3 {
+									return
+								}
+							}
+							continue
+						}
+						refusedInARow = 0
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						out.record(id, resp.StatusCode, nil)
+					}
+				}()
+			}
+			require.Eventually(t, func() bool { return sent.Load() >= 150 }, 30*time.Second, time.Millisecond)
 			// Slow senders: the headers and half the body before the
-			// signal, the rest after it.
+			// signal, the rest after it. They start once the load runs,
+			// so that serve's read timeout (10 s) counts from here.
 			const slow = 4
 			var slowReady, slowWG sync.WaitGroup
 			release := make(chan struct{}) // the slow senders send the rest
@@ -136,46 +176,7 @@ func TestServeInboxSignalUnderLoad(t *testing.T) {
 				}()
 			}
 			slowReady.Wait()
-
-			// Steady senders on keep-alive connections, until serve
-			// refuses connections or each has sent its most.
-			const senders, most = 8, 400
-			var sent atomic.Int64
-			tr := &http.Transport{MaxIdleConnsPerHost: senders}
-			defer tr.CloseIdleConnections()
-			client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
-			var wg sync.WaitGroup
-			for g := range senders {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					refusedInARow := 0
-					for i := range most {
-						id := fmt.Sprintf("msg_load_%d_%d", g, i)
-						r := webhooktest.NewFixtureRequest("jam/jam.created.maximal.json", webhooktest.WithID(id), webhooktest.WithTime(time.Now()))
-						post, err := http.NewRequest(http.MethodPost, srv.url+"/", r.Body)
-						require.NoError(t, err)
-						post.Header = r.Header
-						resp, err := client.Do(post)
-						sent.Add(1)
-						if err != nil {
-							out.record(id, 0, err)
-							var op *net.OpError
-							if errors.As(err, &op) && op.Op == "dial" {
-								if refusedInARow++; refusedInARow >= 3 {
-									return
-								}
-							}
-							continue
-						}
-						refusedInARow = 0
-						_, _ = io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						out.record(id, resp.StatusCode, nil)
-					}
-				}()
-			}
-			require.Eventually(t, func() bool { return sent.Load() >= 150 }, 30*time.Second, time.Millisecond)
+			time.Sleep(200 * time.Millisecond) // serve accepts them and reads their headers
 			signalledAt := time.Now()
 			require.NoError(t, srv.cmd.Process.Signal(sig))
 			require.Eventually(t, func() bool { return strings.Contains(srv.logs.String(), "webhook serve: stopping") }, 5*time.Second, time.Millisecond)
