@@ -755,6 +755,64 @@ func TestInboxStreamLost(t *testing.T) {
 	}
 }
 
+// TestInboxStreamTrimmed: something outside the inbox trims the stream
+// (XTRIM MAXLEN, to cap its memory) past entries the inbox still needs:
+// those of pending deliveries not yet read, and of leased ones, whose
+// pending entries stay without them. The consumer group is still there.
+// The Lease after it finds the oldest pending delivery without its entry
+// and queues them all again: the pending ones run at once, the leased
+// ones once their leases run out. Without that the pending ones never
+// ran, and the leased ones stayed leased for good once XAUTOCLAIM had
+// dropped their pending entries, as Redis 7 does for deleted entries;
+// that, too, now makes the Lease queue them again.
+func TestInboxStreamTrimmed(t *testing.T) {
+	ctx := context.Background()
+	ib, clock, client, prefix := newTestInbox(t)
+	for _, k := range []string{"standard:a", "standard:b", "standard:c", "standard:d"} {
+		_, err := ib.Store(ctx, entry(k))
+		require.NoError(t, err)
+	}
+	ls, err := ib.Lease(ctx, 2, time.Minute)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"standard:a", "standard:b"}, leaseKeys(ls))
+	require.NoError(t, client.XTrimMaxLen(ctx, prefix+"{default}:q", 0).Err())
+
+	settle := func(want ...string) {
+		t.Helper()
+		ls, err := ib.Lease(ctx, 10, time.Minute)
+		require.NoError(t, err)
+		require.ElementsMatch(t, want, leaseKeys(ls))
+		for _, l := range ls {
+			require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
+		}
+	}
+	settle("standard:c", "standard:d")
+	clock.Advance(2 * time.Minute)
+	settle("standard:a", "standard:b")
+	settle()
+	st, err := ib.Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxStats{Done: 4}, st)
+
+	// A trim that takes only a leased delivery's entry, the oldest
+	// deliveries of the indexes keeping theirs: XAUTOCLAIM says so once
+	// the lease has run out.
+	for _, k := range []string{"standard:f", "standard:e"} { // f's entry first, e older by key
+		_, err := ib.Store(ctx, entry(k))
+		require.NoError(t, err)
+	}
+	ls, err = ib.Lease(ctx, 2, time.Minute)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"standard:e", "standard:f"}, leaseKeys(ls))
+	sid, err := client.HGet(ctx, prefix+"{default}:d:standard:e", "sid").Result()
+	require.NoError(t, err)
+	require.NoError(t, client.XTrimMinID(ctx, prefix+"{default}:q", sid).Err())
+	settle()
+	clock.Advance(2 * time.Minute)
+	settle("standard:e", "standard:f")
+	settle()
+}
+
 // TestInboxHashLost: a delivery's hash is deleted (an operator's DEL, or
 // an allkeys eviction policy) while the indexes still name it: pending,
 // waiting to retry, or leased. Its bytes are gone, and it cannot run;

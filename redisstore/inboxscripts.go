@@ -162,10 +162,11 @@ for _, key in ipairs(due) do
 	end
 end
 
--- A group missing on an inbox that holds deliveries means the stream
--- was lost (deleted, or evicted by a policy other than noeviction) and
--- maybe made anew by a Store, the group and the pending entries list
--- with it, while the hashes, the record of truth, remain. place puts an
+-- The stream may lose entries the inbox needs while the hashes, the
+-- record of truth, remain: all of them with the stream (deleted, or
+-- evicted by a policy other than noeviction; maybe made anew by a Store),
+-- the group and the pending entries list going too, or some to a trim
+-- from outside (XTRIM MAXLEN), the group staying. place puts an
 -- unfinished delivery back where the queue needs it, and says whether it
 -- was elsewhere: its entry in the stream (a leased one gets its deadline
 -- back when it is read; a stream made anew numbers its entries afresh,
@@ -201,15 +202,17 @@ local function place(key, fix)
 	end
 	return false
 end
--- The inbox lost its stream if a Lease ran on it before (the meta hash
--- says so), or if the oldest delivery of an index is misplaced (the meta
--- hash went too); a new inbox's first Lease finds each where Store put
--- it. Then one walk of the unfinished deliveries puts each back.
-local function requeue()
-	local lost = grouped
+-- requeue walks the unfinished deliveries, putting each back, if lost
+-- says entries were lost or the oldest delivery of an index is misplaced
+-- (the oldest entries are the ones a trim takes); so every call looks at
+-- three, and only a call after a loss walks.
+local function requeue(lost)
 	for _, idx in ipairs({inew, iretry, ileased}) do
+		if lost then
+			break
+		end
 		local oldest = redis.call('ZRANGE', idx, 0, 0)[1]
-		lost = lost or (oldest and place(oldest, false))
+		lost = oldest and place(oldest, false)
 	end
 	if not lost then
 		return
@@ -222,6 +225,7 @@ local function requeue()
 end
 
 local cands = {}
+local created, deleted = false, false
 -- Expired leases. XAUTOCLAIM walks the pending entries list in id order
 -- from the cursor the last call left, looking at up to ten entries per
 -- delivery wanted; a walk that reaches the end goes on once from the
@@ -239,9 +243,13 @@ for pass = 1, 2 do
 		if not string.find(r.err, 'NOGROUP', 1, true) then
 			return redis.error_reply(r.err)
 		end
+		-- A group missing on an inbox a Lease ran on before (the meta
+		-- hash says so) means the stream was lost; a new inbox's first
+		-- Lease finds each delivery where Store put it.
 		redis.call('XGROUP', 'CREATE', q, group, '0', 'MKSTREAM')
 		redis.call('HDEL', meta, 'last')
-		requeue()
+		requeue(grouped)
+		created = true
 		r = redis.call('XAUTOCLAIM', q, group, consumer, minidle, from, 'COUNT', max - #cands)
 	end
 	for _, e in ipairs(r[2]) do
@@ -249,12 +257,20 @@ for pass = 1, 2 do
 			table.insert(cands, e)
 		end
 	end
+	-- Redis 7 lists the pending entries whose stream entries are gone,
+	-- and drops them: leases a trim cut loose.
+	if r[3] and #r[3] > 0 then
+		deleted = true
+	end
 	cursor = r[1]
 	if #cands >= max or cursor ~= '0-0' or from == '0-0' then
 		break
 	end
 end
 redis.call('HSET', meta, 'cursor', cursor)
+if not created then
+	requeue(deleted)
+end
 
 -- New and replayed entries.
 if #cands < max then
