@@ -3,7 +3,11 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // migrations[i] takes the schema from version i to version i+1. Each runs
@@ -90,6 +94,9 @@ const SchemaVersion = 2
 // migrate brings the file's schema up to SchemaVersion. It holds the write
 // lock (BEGIN IMMEDIATE) from reading the version to recording the new
 // one, so processes opening the same new file at once migrate it once.
+// errNotWritable is migrate's error for a file SQLite opened read-only.
+var errNotWritable = errors.New("the file is not writable (opened read-only); give the process write access to it and its directory, or open it WithReadOnly")
+
 func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("sqlitestore: migrate: %w", err)
@@ -114,6 +121,17 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 	}
 	if version > len(migrations) {
 		return fmt.Errorf("sqlitestore: the file's schema version %d is newer than this package's %d", version, len(migrations))
+	}
+	// A write every Open makes, of nothing: SQLite opens a file it may
+	// not write (its mode, a read-only mount, an immutable file) read-only
+	// without a word, and the transaction above takes the write lock all
+	// the same in WAL mode; a Store on it would fail every write after.
+	if _, err := conn.ExecContext(ctx, `UPDATE schema_version SET version = version`); err != nil {
+		var se *sqlite.Error
+		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY {
+			return errNotWritable
+		}
+		return fmt.Errorf("sqlitestore: migrate: %w", err)
 	}
 	for v := version; v < len(migrations); v++ {
 		if _, err := conn.ExecContext(ctx, migrations[v]); err != nil {

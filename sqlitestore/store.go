@@ -236,10 +236,12 @@ var _ webhook.Inbox = (*Store)(nil)
 
 // Open opens the inbox in the SQLite file at path, creating the file and
 // its schema if missing (unless WithCreate(false)) and migrating an older
-// schema; a file of a newer schema is refused. With WithReadOnly it
-// writes nothing and refuses a file of another schema. path is a plain
-// file name, which may be a symbolic link: not ":memory:", not a "file:"
-// URI, and without '?'. Several processes may open the same file at once.
+// schema; a file of a newer schema is refused, and so is one it cannot
+// write, which SQLite would open read-only, every write failing. With
+// WithReadOnly it writes nothing and refuses a file of another schema.
+// path is a plain file name, which may be a symbolic link: not ":memory:",
+// not a "file:" URI, and without '?'. Several processes may open the same
+// file at once.
 func Open(path string, opts ...Option) (*Store, error) {
 	cfg := config{now: time.Now, busyTimeout: DefaultBusyTimeout, maxBatch: DefaultMaxBatch}
 	for _, o := range opts {
@@ -328,6 +330,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err := migrate(ctx, conn); err != nil {
 		conn.Close()
 		wdb.Close()
+		if errors.Is(err, errNotWritable) {
+			err = fmt.Errorf("sqlitestore: Open %s: %w", path, err)
+		}
 		return nil, err
 	}
 	stmt, err := prepare(ctx, conn)

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/sqlitestore"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -62,6 +64,25 @@ func clearEnv(t *testing.T) {
 	}
 }
 
+// unwritableInbox returns an inbox file this process cannot write: mode
+// 0444, or for root, whom modes do not stop, the immutable attribute
+// (chattr +i), taken off when the test ends.
+func unwritableInbox(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "inbox.db")
+	ib, err := sqlitestore.Open(path)
+	require.NoError(t, err)
+	require.NoError(t, ib.Close())
+	if os.Geteuid() != 0 {
+		require.NoError(t, os.Chmod(path, 0o444))
+		return path
+	}
+	out, err := exec.Command("chattr", "+i", path).CombinedOutput()
+	require.NoError(t, err, "chattr +i %s: %s", path, out)
+	t.Cleanup(func() { _ = exec.Command("chattr", "-i", path).Run() })
+	return path
+}
+
 // publicKey is a Standard Webhooks public key (whpk_): the verifiers take
 // it, the signers cannot sign with it.
 var publicKey = "whpk_" + base64.StdEncoding.EncodeToString(make([]byte, 32))
@@ -69,6 +90,7 @@ var publicKey = "whpk_" + base64.StdEncoding.EncodeToString(make([]byte, 32))
 func TestUsageAndHelp(t *testing.T) {
 	clearEnv(t)
 	dir := t.TempDir()
+	lockedInbox := unwritableInbox(t)
 	tests := []struct {
 		args []string
 		code int
@@ -97,6 +119,10 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"inbox", "stats", "--inbox", dir}, exitFail, "--inbox " + dir + " is a directory, not a SQLite file"},
 		{[]string{"inbox", "replay", "k", "--inbox", dir}, exitFail, "--inbox " + dir + " is a directory, not a SQLite file"},
 		{[]string{"serve", "--test-keys", "--shutdown-timeout", "0s"}, exitUsage, "--shutdown-timeout must be positive"},
+		// A file it cannot write is refused: it started, and answered 503 to every delivery.
+		{[]string{"serve", "--test-keys", "--addr", "256.0.0.1:bad", "--inbox", lockedInbox}, exitFail,
+			"webhook serve: --inbox " + lockedInbox + ": sqlitestore: Open " + lockedInbox + ": the file is not writable"},
+		{[]string{"inbox", "purge", "--inbox", lockedInbox}, exitFail, "webhook inbox purge: --inbox " + lockedInbox + ": sqlitestore: Open " + lockedInbox + ": the file is not writable"},
 		// Named by the flag, not by the library's option (serve has no
 		// InsecureSkipTimestampCheck).
 		{[]string{"serve", "--test-keys", "--tolerance", "0s"}, exitUsage, "webhook serve: --tolerance must be positive\n"},
