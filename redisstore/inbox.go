@@ -13,6 +13,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/strjson"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -198,14 +199,14 @@ func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error)
 		fields = append(fields, "body", e.Body)
 	}
 	if e.Header != nil {
-		b, err := marshalHeader(e.Header)
+		b, err := strjson.MarshalHeader(e.Header)
 		if err != nil {
 			return false, fmt.Errorf("redisstore: inbox: store: header: %w", err)
 		}
 		fields = append(fields, "hdr", b)
 	}
 	if e.Meta != nil {
-		b, err := marshalMeta(e.Meta)
+		b, err := strjson.MarshalMeta(e.Meta)
 		if err != nil {
 			return false, fmt.Errorf("redisstore: inbox: store: meta: %w", err)
 		}
@@ -471,7 +472,7 @@ func entryFromMap(m map[string]string) (webhook.InboxEntry, string, error) {
 		e.Body = []byte(b)
 	}
 	if h, ok := m["hdr"]; ok {
-		if err := unmarshalHeader([]byte(h), &e.Header); err != nil {
+		if err := strjson.UnmarshalHeader([]byte(h), &e.Header); err != nil {
 			return e, "", fmt.Errorf("delivery %q: header: %w", e.Key, err)
 		}
 		if e.Header == nil {
@@ -479,7 +480,7 @@ func entryFromMap(m map[string]string) (webhook.InboxEntry, string, error) {
 		}
 	}
 	if mt, ok := m["meta"]; ok {
-		if err := unmarshalMeta([]byte(mt), &e.Meta); err != nil {
+		if err := strjson.UnmarshalMeta([]byte(mt), &e.Meta); err != nil {
 			return e, "", fmt.Errorf("delivery %q: meta: %w", e.Key, err)
 		}
 		if e.Meta == nil {

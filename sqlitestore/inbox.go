@@ -13,6 +13,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/strjson"
 )
 
 // DefaultListLimit is the number of deliveries List returns when the
@@ -34,11 +35,11 @@ func (s *Store) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) 
 	if e == nil || e.Key == "" {
 		return false, errors.New("sqlitestore: Store: an entry needs a key")
 	}
-	header, err := marshalHeader(e.Header)
+	header, err := strjson.MarshalHeader(e.Header)
 	if err != nil {
 		return false, fmt.Errorf("sqlitestore: Store: header: %w", err)
 	}
-	meta, err := marshalMeta(e.Meta)
+	meta, err := strjson.MarshalMeta(e.Meta)
 	if err != nil {
 		return false, fmt.Errorf("sqlitestore: Store: meta: %w", err)
 	}
@@ -561,11 +562,11 @@ func scanEntry(r scanner, rowid *int64, e *webhook.InboxEntry) error {
 	e.LeaseUntil = fromNanos(until)
 	e.UpdatedAt = fromNanos(updated)
 	e.Header = nil
-	if err := unmarshalHeader(header, &e.Header); err != nil {
+	if err := strjson.UnmarshalHeader(header, &e.Header); err != nil {
 		return fmt.Errorf("stored header of %q: %w", e.Key, err)
 	}
 	e.Meta = nil
-	if err := unmarshalMeta(meta, &e.Meta); err != nil {
+	if err := strjson.UnmarshalMeta(meta, &e.Meta); err != nil {
 		return fmt.Errorf("stored meta of %q: %w", e.Key, err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package redisstore
+package strjson
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// FuzzStrJSON holds the hdr and meta fields' encoding to three
+// FuzzStrJSON holds the header and meta encoding to three
 // properties: what is written reads back exactly, bytes that are not
 // UTF-8 included; a reader of rows written by json.Marshal (before it)
 // reads what encoding/json reads; and an older reader, encoding/json,
@@ -29,15 +29,15 @@ func FuzzStrJSON(f *testing.F) {
 		h := http.Header{k: {v, w, ""}, "Empty": {}, "Nil": nil}
 		m := map[string]string{k: v, "w": w}
 
-		hb, err := marshalHeader(h)
+		hb, err := MarshalHeader(h)
 		require.NoError(t, err)
 		var gotH http.Header
-		require.NoError(t, unmarshalHeader(hb, &gotH))
+		require.NoError(t, UnmarshalHeader(hb, &gotH))
 		require.Equal(t, h, gotH, "header %q", hb)
-		mb, err := marshalMeta(m)
+		mb, err := MarshalMeta(m)
 		require.NoError(t, err)
 		var gotM map[string]string
-		require.NoError(t, unmarshalMeta(mb, &gotM))
+		require.NoError(t, UnmarshalMeta(mb, &gotM))
 		require.Equal(t, m, gotM, "meta %q", mb)
 
 		oldH, err := json.Marshal(h)
@@ -50,11 +50,11 @@ func FuzzStrJSON(f *testing.F) {
 		}
 		var wantH, readH http.Header
 		require.NoError(t, json.Unmarshal(oldH, &wantH))
-		require.NoError(t, unmarshalHeader(oldH, &readH))
+		require.NoError(t, UnmarshalHeader(oldH, &readH))
 		require.Equal(t, wantH, readH, "an older row %q", oldH)
 		var wantM, readM map[string]string
 		require.NoError(t, json.Unmarshal(oldM, &wantM))
-		require.NoError(t, unmarshalMeta(oldM, &readM))
+		require.NoError(t, UnmarshalMeta(oldM, &readM))
 		require.Equal(t, wantM, readM, "an older row %q", oldM)
 
 		var olderH http.Header
@@ -66,15 +66,15 @@ func FuzzStrJSON(f *testing.F) {
 	})
 }
 
-// TestStrJSONMalformed checks that a column read by hand (one holding
-// an escaped byte) that is not whole JSON of its shape is an error.
+// TestStrJSONMalformed checks that a value read by hand (one holding an
+// escaped byte) that is not whole JSON of its shape is an error.
 func TestStrJSONMalformed(t *testing.T) {
 	for _, bad := range []string{`{"a":["\udcff"`, `{"a":["\udcff"]} x`, `{"a":"\udcff"}`, `["\udcff"]`, `{"a":["\udcf"]}`, `{"\udcff":["\q"]}`} {
 		var h http.Header
-		require.Error(t, unmarshalHeader([]byte(bad), &h), bad)
+		require.Error(t, UnmarshalHeader([]byte(bad), &h), bad)
 	}
 	for _, bad := range []string{`{"a":["\udcff"]}`, `{"a":"\udcff"`, `{"a":"\udcff",}`} {
 		var m map[string]string
-		require.Error(t, unmarshalMeta([]byte(bad), &m), bad)
+		require.Error(t, UnmarshalMeta([]byte(bad), &m), bad)
 	}
 }

@@ -1,4 +1,17 @@
-package sqlitestore
+// Package strjson encodes the header and meta maps the durable inboxes
+// (sqlitestore's columns, redisstore's hash fields) keep as JSON. JSON
+// holds text: encoding/json writes each byte of a string that is not
+// UTF-8 as U+FFFD, so a header value's obs-text bytes (which net/http
+// passes on as they came) came back changed. A string that is not UTF-8
+// is written instead with each such byte as the escape \udcXX (XX its
+// hex): a lone low surrogate, which encoding/json never writes and no
+// UTF-8 string holds. An older reader takes the escape for U+FFFD, as it
+// took the byte before; this one reads the byte back. Strings that are
+// UTF-8, nearly all, are written and read by encoding/json as before.
+//
+// It is one package for both stores, internal to the module tree, so that
+// rows and hashes written by one version of either read back alike.
+package strjson
 
 import (
 	"bytes"
@@ -11,18 +24,8 @@ import (
 	"unicode/utf8"
 )
 
-// The header and meta columns hold JSON, and JSON holds text:
-// encoding/json writes each byte of a string that is not UTF-8 as
-// U+FFFD, so a header value's obs-text bytes (which net/http passes on as
-// they came) came back changed. A string that is not UTF-8 is written
-// instead with each such byte as the escape \udcXX (XX its hex): a lone
-// low surrogate, which encoding/json never writes and no UTF-8 string
-// holds. An older reader takes the escape for U+FFFD, as it took the byte
-// before; this one reads the byte back. Strings that are UTF-8, nearly
-// all, are written and read by encoding/json as before.
-
-// marshalHeader is json.Marshal(h), keeping bytes that are not UTF-8.
-func marshalHeader(h http.Header) ([]byte, error) {
+// MarshalHeader is json.Marshal(h), keeping bytes that are not UTF-8.
+func MarshalHeader(h http.Header) ([]byte, error) {
 	valid := true
 	for k, vs := range h {
 		valid = valid && utf8.ValidString(k)
@@ -55,8 +58,8 @@ func marshalHeader(h http.Header) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// marshalMeta is json.Marshal(m), keeping bytes that are not UTF-8.
-func marshalMeta(m map[string]string) ([]byte, error) {
+// MarshalMeta is json.Marshal(m), keeping bytes that are not UTF-8.
+func MarshalMeta(m map[string]string) ([]byte, error) {
 	valid := true
 	for k, v := range m {
 		valid = valid && utf8.ValidString(k) && utf8.ValidString(v)
@@ -101,9 +104,9 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// unmarshalHeader reads what marshalHeader wrote (or json.Marshal, in
+// UnmarshalHeader reads what MarshalHeader wrote (or json.Marshal, in
 // rows written before it) into *h.
-func unmarshalHeader(data []byte, h *http.Header) error {
+func UnmarshalHeader(data []byte, h *http.Header) error {
 	if !bytes.Contains(data, []byte(`\udc`)) {
 		return json.Unmarshal(data, h)
 	}
@@ -136,9 +139,9 @@ func unmarshalHeader(data []byte, h *http.Header) error {
 	return r.end()
 }
 
-// unmarshalMeta reads what marshalMeta wrote (or json.Marshal, in rows
+// UnmarshalMeta reads what MarshalMeta wrote (or json.Marshal, in rows
 // written before it) into *m.
-func unmarshalMeta(data []byte, m *map[string]string) error {
+func UnmarshalMeta(data []byte, m *map[string]string) error {
 	if !bytes.Contains(data, []byte(`\udc`)) {
 		return json.Unmarshal(data, m)
 	}
@@ -162,7 +165,7 @@ func unmarshalMeta(data []byte, m *map[string]string) error {
 
 var errStrJSON = errors.New("malformed JSON")
 
-// strReader reads the JSON of marshalHeader and marshalMeta: objects,
+// strReader reads the JSON of MarshalHeader and MarshalMeta: objects,
 // arrays and strings, and null.
 type strReader struct {
 	b []byte
