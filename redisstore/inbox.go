@@ -143,7 +143,10 @@ func NewInbox(client redis.UniversalClient, opts ...InboxOption) (*Inbox, error)
 		stats:  redis.NewScript(inboxStatsScript),
 		batch:  &batcher{client: client},
 	}
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("redisstore: NewInbox: option %d is nil", i)
+		}
 		opt(ib)
 	}
 	switch {

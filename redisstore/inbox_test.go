@@ -67,6 +67,7 @@ func TestNewInboxOptions(t *testing.T) {
 		{"brace in name", []InboxOption{WithInboxName("a}b")}, "braces"},
 		{"nil clock", []InboxOption{WithInboxClock(nil)}, "nil clock"},
 		{"negative capacity", []InboxOption{WithInboxCapacity(-1)}, "negative capacity"},
+		{"nil option", []InboxOption{WithInboxName("orders"), nil}, "option 1 is nil"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ib, err := NewInbox(client, tc.opts...)
@@ -80,6 +81,7 @@ func TestNewInboxOptions(t *testing.T) {
 	}
 	_, err := NewInbox(nil)
 	require.ErrorContains(t, err, "nil client")
+	require.PanicsWithValue(t, "redisstore: New: option 1 is nil", func() { New(client, WithPrefix("app:"), nil) })
 }
 
 // storedAs returns e as an inbox stores it at now: pending and due now,

@@ -144,7 +144,7 @@ func WithPrefix(prefix string) Option {
 }
 
 // New returns a Store that keeps its keys in client. The Store does not
-// own client: closing it is the caller's job.
+// own client: closing it is the caller's job. A nil option panics.
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	s := &Store{
 		client: client,
@@ -152,7 +152,12 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 		claim:  redis.NewScript(claimScript),
 		settle: redis.NewScript(settleScript),
 	}
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			// New has no error to return; say which option, rather
+			// than fail on a nil func call.
+			panic(fmt.Sprintf("redisstore: New: option %d is nil", i))
+		}
 		opt(s)
 	}
 	return s

@@ -244,7 +244,10 @@ var _ webhook.Inbox = (*Store)(nil)
 // file at once.
 func Open(path string, opts ...Option) (*Store, error) {
 	cfg := config{now: time.Now, busyTimeout: DefaultBusyTimeout, maxBatch: DefaultMaxBatch}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("sqlitestore: Open: option %d is nil", i)
+		}
 		o(&cfg)
 	}
 	if cfg.now == nil {

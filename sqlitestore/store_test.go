@@ -569,6 +569,7 @@ func TestOpenBadOptions(t *testing.T) {
 		{"unknown sync", WithSync(Sync(7)), "unknown Sync"},
 		{"negative sync", WithSync(Sync(-1)), "unknown Sync"},
 		{"huge batch", WithMaxBatch(1 << 40), "WithMaxBatch"},
+		{"nil option", nil, "option 0 is nil"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "inbox.db")
