@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -856,4 +857,87 @@ func TestInboxHashLost(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, l, 1)
 	require.Equal(t, "standard:d", l[0].Key)
+}
+
+// TestInboxStreamTrimmedUnread: entries no consumer has read yet go
+// from the stream, while the oldest delivery of each index (by the time
+// it was received) keeps its place: a retry due at once behind an older
+// retry waiting in the delay set, or a delivery replayed with an old
+// receive time behind a newer one. The oldest of each index says
+// nothing, and the pending entries list holds none of those entries.
+// For a trim from outside the count of entries the stream lost tells;
+// for the stream deleted with the meta hash, a retry or a lease in the
+// indexes says a Lease ran before. Without them each stayed pending for
+// good.
+func TestInboxStreamTrimmedUnread(t *testing.T) {
+	ctx := context.Background()
+	retryBehindDelayed := func(t *testing.T, ib *Inbox, clock *webhooktest.Clock) string {
+		for _, k := range []string{"standard:a", "standard:b"} {
+			_, err := ib.Store(ctx, entry(k))
+			require.NoError(t, err)
+		}
+		ls, err := ib.Lease(ctx, 2, time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, []string{"standard:a", "standard:b"}, leaseKeys(ls))
+		require.NoError(t, ib.Retry(ctx, "standard:a", ls[0].Token, clock.Now().Add(time.Hour), "later"))
+		require.NoError(t, ib.Retry(ctx, "standard:b", ls[1].Token, clock.Now(), "at once"))
+		return "standard:b"
+	}
+	newBehindReplayed := func(t *testing.T, ib *Inbox, clock *webhooktest.Clock) string {
+		_, err := ib.Store(ctx, entry("standard:a"))
+		require.NoError(t, err)
+		ls, err := ib.Lease(ctx, 1, time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, ib.Complete(ctx, "standard:a", ls[0].Token))
+		late := entry("standard:b")
+		late.ReceivedAt = late.ReceivedAt.Add(time.Second)
+		_, err = ib.Store(ctx, late)
+		require.NoError(t, err)
+		require.NoError(t, ib.Replay(ctx, "standard:a"))
+		return "standard:b"
+	}
+	// trim takes every entry up to and including the lost delivery's.
+	trim := func(t *testing.T, client *redis.Client, prefix, sid string) {
+		require.NoError(t, client.XTrimMinID(ctx, prefix+"{default}:q", nextID(t, sid)).Err())
+	}
+	deleteWithMeta := func(t *testing.T, client *redis.Client, prefix, _ string) {
+		require.NoError(t, client.Del(ctx, prefix+"{default}:q", prefix+"{default}:meta").Err())
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, ib *Inbox, clock *webhooktest.Clock) (lost string)
+		cut   func(t *testing.T, client *redis.Client, prefix, sid string)
+	}{
+		{"trim: retry behind a delayed retry", retryBehindDelayed, trim},
+		{"trim: new delivery behind a replayed one", newBehindReplayed, trim},
+		{"stream and meta: retry behind a delayed retry", retryBehindDelayed, deleteWithMeta},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ib, clock, client, prefix := newTestInbox(t)
+			lost := tc.setup(t, ib, clock)
+			sid, err := client.HGet(ctx, prefix+"{default}:d:"+lost, "sid").Result()
+			require.NoError(t, err)
+			require.NotEmpty(t, sid)
+			tc.cut(t, client, prefix, sid)
+			ls, err := ib.Lease(ctx, 10, time.Minute)
+			require.NoError(t, err)
+			require.Contains(t, leaseKeys(ls), lost)
+			for _, l := range ls {
+				require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
+			}
+			ls, err = ib.Lease(ctx, 10, time.Minute)
+			require.NoError(t, err)
+			require.Empty(t, leaseKeys(ls), "each runs once")
+		})
+	}
+}
+
+// nextID returns the stream id after id.
+func nextID(t *testing.T, id string) string {
+	t.Helper()
+	ms, seq, ok := strings.Cut(id, "-")
+	require.True(t, ok, id)
+	n, err := strconv.ParseUint(seq, 10, 64)
+	require.NoError(t, err)
+	return ms + "-" + strconv.FormatUint(n+1, 10)
 }

@@ -204,8 +204,8 @@ local function place(key, fix)
 end
 -- requeue walks the unfinished deliveries, putting each back, if lost
 -- says entries were lost or the oldest delivery of an index is misplaced
--- (the oldest entries are the ones a trim takes); so every call looks at
--- three, and only a call after a loss walks.
+-- (the oldest entries are mostly the ones a trim takes); so every call
+-- looks at three, and only a call after a loss walks.
 local function requeue(lost)
 	for _, idx in ipairs({inew, iretry, ileased}) do
 		if lost then
@@ -222,6 +222,33 @@ local function requeue(lost)
 			place(key, true)
 		end
 	end
+end
+
+-- gone is how many entries the stream has lost all told (Redis 7's
+-- entries-added less its length), nil on Redis 6. Only this script
+-- deletes entries, by its trim, and it records the count after; a
+-- count grown since says entries went from outside, which may be ones
+-- no consumer has read (those the pending entries list does not hold,
+-- XAUTOCLAIM cannot report, and the oldest of the indexes may not be:
+-- a retry queued behind one waiting in the delay set, a new delivery
+-- behind one replayed).
+local function gone()
+	local r = redis.pcall('XINFO', 'STREAM', q)
+	if r.err then
+		return nil
+	end
+	local added, len
+	for i = 1, #r - 1, 2 do
+		if r[i] == 'entries-added' then
+			added = r[i + 1]
+		elseif r[i] == 'length' then
+			len = r[i + 1]
+		end
+	end
+	if not added or not len then
+		return nil
+	end
+	return added - len
 end
 
 local cands = {}
@@ -244,11 +271,12 @@ for pass = 1, 2 do
 			return redis.error_reply(r.err)
 		end
 		-- A group missing on an inbox a Lease ran on before (the meta
-		-- hash says so) means the stream was lost; a new inbox's first
-		-- Lease finds each delivery where Store put it.
+		-- hash says so, or when that went with the stream a lease or a
+		-- retry in the indexes) means the stream was lost; a new
+		-- inbox's first Lease finds each delivery where Store put it.
 		redis.call('XGROUP', 'CREATE', q, group, '0', 'MKSTREAM')
 		redis.call('HDEL', meta, 'last')
-		requeue(grouped)
+		requeue(grouped or redis.call('ZCARD', iretry) > 0 or redis.call('ZCARD', ileased) > 0)
 		created = true
 		r = redis.call('XAUTOCLAIM', q, group, consumer, minidle, from, 'COUNT', max - #cands)
 	end
@@ -268,6 +296,13 @@ for pass = 1, 2 do
 	end
 end
 redis.call('HSET', meta, 'cursor', cursor)
+local lost = gone()
+if lost then
+	local seen = redis.call('HGET', meta, 'gone')
+	if seen and tonumber(seen) ~= lost then
+		deleted = true
+	end
+end
 if not created then
 	requeue(deleted)
 end
@@ -339,7 +374,13 @@ if last then
 	if p[2] and idless(p[2], minid) then
 		minid = p[2]
 	end
-	redis.call('XTRIM', q, 'MINID', minid)
+	local n = redis.call('XTRIM', q, 'MINID', minid)
+	if lost then
+		lost = lost + n
+	end
+end
+if lost then
+	redis.call('HSET', meta, 'gone', fmt(lost))
 end
 return out
 `
