@@ -22,6 +22,8 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/sqlitestore"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 const inboxUsage = `webhook inbox: look into and repair a SQLite inbox (serve --inbox, sqlitestore).
@@ -217,7 +219,12 @@ func openInbox(path string, opts ...sqlitestore.Option) (*sqlitestore.Store, err
 		}
 	}
 	ib, err := sqlitestore.Open(path, opts...)
-	if err != nil {
+	var se *sqlite.Error
+	switch {
+	case errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CANTOPEN:
+		return nil, fmt.Errorf("--inbox %s: %w: SQLite opens the file and creates %s-wal and %s-shm beside it: are they and their directory writable?",
+			path, err, filepath.Base(path), filepath.Base(path))
+	case err != nil:
 		return nil, fmt.Errorf("--inbox %s: %w", path, err)
 	}
 	return ib, nil

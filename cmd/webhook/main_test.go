@@ -64,23 +64,36 @@ func clearEnv(t *testing.T) {
 	}
 }
 
-// unwritableInbox returns an inbox file this process cannot write: mode
-// 0444, or for root, whom modes do not stop, the immutable attribute
-// (chattr +i), taken off when the test ends.
+// unwritableInbox returns an inbox file this process cannot write.
 func unwritableInbox(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "inbox.db")
 	ib, err := sqlitestore.Open(path)
 	require.NoError(t, err)
 	require.NoError(t, ib.Close())
+	unwritable(t, path)
+	return path
+}
+
+// unwritable makes the file or directory at path one this process cannot
+// write: mode 0444 (0555 for a directory), or for root, whom modes do not
+// stop, the immutable attribute (chattr +i), taken off when the test ends.
+func unwritable(t *testing.T, path string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
-		require.NoError(t, os.Chmod(path, 0o444))
-		return path
+		fi, err := os.Stat(path)
+		require.NoError(t, err)
+		mode := os.FileMode(0o444)
+		if fi.IsDir() {
+			mode = 0o555
+		}
+		require.NoError(t, os.Chmod(path, mode))
+		t.Cleanup(func() { _ = os.Chmod(path, 0o700) })
+		return
 	}
 	out, err := exec.Command("chattr", "+i", path).CombinedOutput()
 	require.NoError(t, err, "chattr +i %s: %s", path, out)
 	t.Cleanup(func() { _ = exec.Command("chattr", "-i", path).Run() })
-	return path
 }
 
 // publicKey is a Standard Webhooks public key (whpk_): the verifiers take
@@ -91,6 +104,8 @@ func TestUsageAndHelp(t *testing.T) {
 	clearEnv(t)
 	dir := t.TempDir()
 	lockedInbox := unwritableInbox(t)
+	lockedDir := t.TempDir()
+	unwritable(t, lockedDir)
 	tests := []struct {
 		args []string
 		code int
@@ -123,6 +138,8 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"serve", "--test-keys", "--addr", "256.0.0.1:bad", "--inbox", lockedInbox}, exitFail,
 			"webhook serve: --inbox " + lockedInbox + ": sqlitestore: Open " + lockedInbox + ": the file is not writable"},
 		{[]string{"inbox", "purge", "--inbox", lockedInbox}, exitFail, "webhook inbox purge: --inbox " + lockedInbox + ": sqlitestore: Open " + lockedInbox + ": the file is not writable"},
+		{[]string{"serve", "--test-keys", "--addr", "256.0.0.1:bad", "--inbox", filepath.Join(lockedDir, "inbox.db")}, exitFail,
+			"inbox.db-wal and inbox.db-shm beside it: are they and their directory writable?"},
 		// Named by the flag, not by the library's option (serve has no
 		// InsecureSkipTimestampCheck).
 		{[]string{"serve", "--test-keys", "--tolerance", "0s"}, exitUsage, "webhook serve: --tolerance must be positive\n"},
