@@ -186,17 +186,12 @@ func (h *Handler) store(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			e.Header[k] = v
 		}
 	}
-	// The W3C trace context, for a worker to continue the trace.
-	for _, k := range [...]string{"traceparent", "tracestate"} {
-		if v := r.Header.Get(k); v != "" {
-			if e.Meta == nil {
-				e.Meta = make(map[string]string, 2)
-			}
-			e.Meta[k] = v
-		}
-	}
-	// The observer's trace context, the request's own span, replaces the
-	// sender's.
+	// The trace context a worker continues is the observer's, the
+	// request's own span. The sender's traceparent and tracestate headers
+	// are not kept: they are not signed, and a sender's trace is across a
+	// trust boundary, for the request span to link to at most (otelhttp's
+	// WithPublicEndpointFn); as a parent it would choose every run's trace
+	// and sampling.
 	e.Meta = h.obs.storing(ctx, d, e.Meta)
 	if d.Tenant != "" {
 		if e.Meta == nil {

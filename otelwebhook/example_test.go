@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"sort"
 
@@ -41,7 +42,9 @@ func ExampleNew() {
 		panic(err)
 	}
 	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error { return nil })
-	srv := otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp))
+	// A sender's trace is a link from the request's span, not its parent.
+	public := otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true })
+	srv := otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp), public)
 
 	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
 	for range 2 { // a delivery and its duplicate

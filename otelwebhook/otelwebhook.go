@@ -10,7 +10,13 @@
 //
 //	obs, err := otelwebhook.New() // the global TracerProvider and MeterProvider
 //	h, err := webhook.NewHandler(webhook.WithSecrets(secret), webhook.WithObserver(obs))
-//	http.Handle("/webhooks", otelhttp.NewHandler(h, "webhook")) // every method: Intercom checks the URL with HEAD
+//	public := otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true })
+//	http.Handle("/webhooks", otelhttp.NewHandler(h, "webhook", public)) // every method: Intercom checks the URL with HEAD
+//
+// The sender is across a trust boundary, and its traceparent header is
+// not signed: WithPublicEndpointFn makes the request's span the root of a
+// trace of the receiver's, linked to the sender's, rather than the
+// sender's child.
 //
 // # Traces
 //
@@ -33,8 +39,9 @@
 // event.SafeName gives it), messaging.message.id the
 // sender's message id, error.type on failure, and webhook.attempt and
 // webhook.outcome. Without an inbox the span is a child of the request's.
-// With one, the handler stores the request's trace context with the
-// delivery (InboxEntry.Meta "traceparent" and "tracestate"), and each
+// With one, the handler stores the request span's trace context with the
+// delivery (InboxEntry.Meta "traceparent" and "tracestate"; never the
+// sender's headers), and each
 // worker's run links to it and, when the worker's context carries no span,
 // is its child: one trace shows the request and every retry.
 //

@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -627,6 +628,90 @@ func TestWorkerWithoutStoredContext(t *testing.T) {
 			require.NotContains(t, attrs(tel.span(t, "workers")), "webhook.outcome", "a worker's run marked its context's span as a request")
 		})
 	}
+}
+
+// TestSenderTraceContext: a sender's traceparent and tracestate headers
+// are neither signed nor the receiver's, so a worker's run follows the
+// request's own span, whatever otelhttp made of the headers, and never
+// the raw headers: not as a parent, not as a link, not their tracestate
+// beside the request's traceparent.
+func TestSenderTraceContext(t *testing.T) {
+	const (
+		senderParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+		senderState  = "ot=th:0,vendor=sender"
+		senderTrace  = "0af7651916cd43dd8448eb211c80319c"
+	)
+	everyRequest := otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true })
+	tests := []struct {
+		name string
+		wrap func(h http.Handler, tel *telemetry) http.Handler
+	}{
+		{"no request span", func(h http.Handler, tel *telemetry) http.Handler { return h }},
+		{"otelhttp, no propagator", func(h http.Handler, tel *telemetry) http.Handler {
+			return otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tel.tp), otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator()))
+		}},
+		{"otelhttp, public endpoint", func(h http.Handler, tel *telemetry) http.Handler {
+			return otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tel.tp), otelhttp.WithPropagators(propagation.TraceContext{}), everyRequest)
+		}},
+		// otelhttp's choice, which the docs advise against: the request is
+		// the sender's child, and so are the runs, through the request.
+		{"otelhttp, sender's child", func(h http.Handler, tel *telemetry) http.Handler {
+			return otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tel.tp), otelhttp.WithPropagators(propagation.TraceContext{}))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tel := newTelemetry(t)
+			ib := webhook.NewMemoryInbox(0, nil)
+			h, err := webhook.NewHandler(
+				webhook.WithSecrets(webhooktest.Secret),
+				webhook.WithClock(webhooktest.Time),
+				webhook.WithLogger(slog.New(slog.DiscardHandler)),
+				webhook.WithObserver(tel.observer(t)),
+				webhook.WithInbox(ib),
+				webhook.WithWorkers(webhook.WorkerConfig{MaxAttempts: 1, Poll: time.Millisecond}),
+			)
+			require.NoError(t, err)
+			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error { return nil })
+			require.Equal(t, http.StatusOK, serve(tt.wrap(h, tel), webhooktest.NewStandardRequest(webhooktest.Secret, jamBody,
+				webhooktest.WithHeader("Traceparent", senderParent), webhooktest.WithHeader("Tracestate", senderState))))
+
+			var req trace.SpanContext // the request's span, if any
+			if reqs := tel.requests(); len(reqs) > 0 {
+				req = reqs[0].SpanContext()
+			}
+			want := propagation.MapCarrier{}
+			propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(context.Background(), req), want)
+			e, err := ib.Get(context.Background(), "standard:"+webhooktest.MessageID(jamBody))
+			require.NoError(t, err)
+			require.Equal(t, map[string]string(want), nonNil(e.Meta), "the stored trace context is not the request span's")
+
+			ctx, cancel := context.WithCancel(context.Background())
+			ran := make(chan error, 1)
+			go func() { ran <- h.Run(ctx) }()
+			require.Eventually(t, func() bool { return len(tel.spansNamed("process")) == 1 }, 10*time.Second, time.Millisecond)
+			cancel()
+			require.NoError(t, <-ran)
+			run := tel.span(t, "process standard:jam.created")
+			if !req.IsValid() {
+				require.False(t, run.Parent().IsValid(), "the run is the child of the sender's span")
+				require.NotEqual(t, senderTrace, run.SpanContext().TraceID().String())
+				require.Empty(t, run.Links())
+				return
+			}
+			require.True(t, run.Parent().Equal(req.WithRemote(true)), "the run's parent %v is not the request's span %v", run.Parent(), req)
+			require.Len(t, run.Links(), 1)
+			require.True(t, run.Links()[0].SpanContext.Equal(req.WithRemote(true)), "the run links to %v, not the request's span %v", run.Links()[0].SpanContext, req)
+		})
+	}
+}
+
+// nonNil is m, or an empty map for nil.
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 // statsCounter counts the reads of an inbox's counts.

@@ -85,7 +85,7 @@ func run(w io.Writer) error {
 		}
 		return nil
 	})
-	srv := httptest.NewServer(otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp)))
+	srv := httptest.NewServer(otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp), public))
 	defer srv.Close()
 
 	ok := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video","title":"works"}`)
@@ -117,6 +117,11 @@ func run(w io.Writer) error {
 	// Shutdown collects and exports the metrics one last time.
 	return mp.Shutdown(ctx)
 }
+
+// public makes otelhttp start each request's trace, linked to a trace
+// context the sender sent rather than its child: a sender is across a
+// trust boundary, and its traceparent header is not signed.
+var public = otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true })
 
 // post sends a delivery signed with secret, as Jam's sender would.
 func post(url, secret string, body []byte) (int, error) {
@@ -159,7 +164,7 @@ func inboxMode(out io.Writer, tp *sdktrace.TracerProvider, mp *sdkmetric.MeterPr
 		}
 		return nil
 	})
-	srv := httptest.NewServer(otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp)))
+	srv := httptest.NewServer(otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp), public))
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
