@@ -96,7 +96,8 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	name := "inbox " + sub
-	fs := newFlagSet(name, inboxUsage, stderr)
+	// The flag set's usage ends with the exit statuses itself.
+	fs := newFlagSet(name, strings.TrimSuffix(inboxUsage, exitHelp+"\n"), stderr)
 	file := fs.String("inbox", "", "the SQLite inbox file (or $"+envInbox+")")
 	state := fs.String("state", "", "list: only this state; purge: done (the default) or dead; replay: dead, for the oldest dead deliveries")
 	limit := fs.Int("limit", sqlitestore.DefaultListLimit, "list, replay --state dead: at most this many deliveries")

@@ -65,3 +65,21 @@ func TestHelpNamesRealFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpSaysExitStatusOnce: each help text ends with the exit statuses,
+// once; a subcommand of inbox printed them twice, the inbox text's and
+// its flags'.
+func TestHelpSaysExitStatusOnce(t *testing.T) {
+	clearEnv(t)
+	for _, args := range [][]string{
+		{"--help"}, {"serve", "--help"}, {"send", "--help"}, {"sign", "--help"}, {"verify", "--help"}, {"version", "--help"},
+		{"inbox", "--help"}, {"inbox", "list", "--help"}, {"inbox", "show", "--help"}, {"inbox", "replay", "--help"},
+		{"inbox", "purge", "--help"}, {"inbox", "stats", "--help"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			r := runCmd(t, "", args...)
+			require.Equal(t, exitOK, r.code)
+			require.Equal(t, 1, strings.Count(r.stdout+r.stderr, "Exit status:"), r.stdout+r.stderr)
+		})
+	}
+}
