@@ -57,6 +57,10 @@
 //	webhook.inbox.deliveries       gauge by webhook.inbox.state: pending, retrying, in_flight, done, dead
 //	webhook.inbox.oldest_pending   gauge (s): the age of the oldest pending or leased delivery
 //
+// Both gauges have webhook.inbox.name too when WithInboxName sets it, as
+// handlers with inboxes on one meter provider need: without, their
+// gauges are one series, which shows one of their inboxes.
+//
 // No metric has a message id or any other per-delivery value as an
 // attribute. The inbox gauges read Inbox.Stats when the metrics are
 // collected; they report nothing for a handler without an inbox.
@@ -96,6 +100,7 @@ const (
 	ReasonKey     = attribute.Key("webhook.reason")
 	AttemptKey    = attribute.Key("webhook.attempt")
 	InboxStateKey = attribute.Key("webhook.inbox.state")
+	InboxNameKey  = attribute.Key("webhook.inbox.name")
 )
 
 // An Option configures New. A nil Option is an error from New.
@@ -106,6 +111,7 @@ type config struct {
 	mp   metric.MeterProvider
 	prop propagation.TextMapPropagator
 	now  func() time.Time
+	name string
 }
 
 // WithClock sets the clock the age of the oldest pending delivery is
@@ -113,6 +119,16 @@ type config struct {
 // time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.now = now }
+}
+
+// WithInboxName gives the inbox gauges the attribute webhook.inbox.name.
+// Handlers whose observers report to one meter provider (the global one,
+// by default) need a name each for their inboxes: unnamed, each inbox's
+// gauges are one series, and the SDK keeps the counts of whichever inbox
+// it read last. Choose a name of your own, such as the endpoint's: it
+// becomes a metric attribute.
+func WithInboxName(name string) Option {
+	return func(c *config) { c.name = name }
 }
 
 // WithTracerProvider sets the TracerProvider; the default is the global
@@ -163,7 +179,8 @@ type inboxRef struct{ ib webhook.Inbox }
 // webhook.WithObserver. Use one per handler: the inbox gauges follow the
 // inbox of the last handler it was given to, and stop, their callback
 // unregistered from the meter provider, once every handler it was given
-// to has been garbage collected.
+// to has been garbage collected. Give each handler's inbox a name
+// (WithInboxName) when several report to one meter provider.
 func New(opts ...Option) (*webhook.Observer, error) {
 	c := config{}
 	for i, o := range opts {
@@ -219,7 +236,7 @@ func New(opts ...Option) (*webhook.Observer, error) {
 	// shared by the handlers an app builds on each reload), so its
 	// callback holds the observer weakly and is unregistered once the
 	// handler's hooks, the observer's only strong holders, are gone.
-	reg, err := meter.RegisterCallback(observeInbox(weak.Make(o), states, oldest), states, oldest)
+	reg, err := meter.RegisterCallback(observeInbox(weak.Make(o), c.name, states, oldest), states, oldest)
 	if err != nil {
 		return nil, err
 	}
@@ -383,11 +400,16 @@ func errorType(err error) string {
 }
 
 // observeInbox reports the inbox's counts when the metrics are collected.
-func observeInbox(wo weak.Pointer[observer], states metric.Int64ObservableGauge, oldest metric.Float64ObservableGauge) metric.Callback {
+func observeInbox(wo weak.Pointer[observer], name string, states metric.Int64ObservableGauge, oldest metric.Float64ObservableGauge) metric.Callback {
+	var named []attribute.KeyValue
+	if name != "" {
+		named = []attribute.KeyValue{InboxNameKey.String(name)}
+	}
 	set := func(state string) metric.ObserveOption {
-		return metric.WithAttributeSet(attribute.NewSet(InboxStateKey.String(state)))
+		return metric.WithAttributeSet(attribute.NewSet(append(named[:len(named):len(named)], InboxStateKey.String(state))...))
 	}
 	pending, retrying, inFlight, done, dead := set("pending"), set("retrying"), set("in_flight"), set("done"), set("dead")
+	age := metric.WithAttributeSet(attribute.NewSet(named...))
 	return func(ctx context.Context, obs metric.Observer) error {
 		o := wo.Value()
 		if o == nil {
@@ -406,11 +428,11 @@ func observeInbox(wo weak.Pointer[observer], states metric.Int64ObservableGauge,
 		obs.ObserveInt64(states, int64(st.InFlight), inFlight)
 		obs.ObserveInt64(states, int64(st.Done), done)
 		obs.ObserveInt64(states, int64(st.Dead), dead)
-		age := 0.0
+		secs := 0.0
 		if !st.OldestPending.IsZero() {
-			age = max(o.now().Sub(st.OldestPending).Seconds(), 0)
+			secs = max(o.now().Sub(st.OldestPending).Seconds(), 0)
 		}
-		obs.ObserveFloat64(oldest, age)
+		obs.ObserveFloat64(oldest, secs, age)
 		return nil
 	}
 }

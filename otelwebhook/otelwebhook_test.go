@@ -714,6 +714,41 @@ func nonNil(m map[string]string) map[string]string {
 	return m
 }
 
+// TestInboxNames: two handlers with inboxes on one meter provider (the
+// global one, by default) each report their inbox's counts, apart, once
+// named; unnamed, one inbox's gauges overwrote the other's.
+func TestInboxNames(t *testing.T) {
+	tel := newTelemetry(t)
+	clock := webhooktest.NewClock(webhooktest.Time())
+	var handlers []*webhook.Handler
+	for _, ib := range []struct {
+		name    string
+		pending int
+		age     time.Duration
+	}{{"jam", 3, 40 * time.Second}, {"billing", 5, 0}} {
+		h, err := webhook.NewHandler(
+			webhook.WithSecrets(webhooktest.Secret),
+			webhook.WithClock(clock.Now),
+			webhook.WithLogger(slog.New(slog.DiscardHandler)),
+			webhook.WithObserver(tel.observer(t, otelwebhook.WithInboxName(ib.name), otelwebhook.WithClock(clock.Now))),
+			webhook.WithInbox(webhook.NewMemoryInbox(0, clock.Now)),
+		)
+		require.NoError(t, err)
+		for i := range ib.pending {
+			req := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID(ib.name+strconv.Itoa(i)))
+			require.Equal(t, http.StatusOK, serve(h, req))
+		}
+		clock.Advance(ib.age)
+		handlers = append(handlers, h)
+	}
+	ms := tel.metrics(t)
+	for name, pending := range map[string]int64{"jam": 3, "billing": 5} {
+		require.Equal(t, pending, points(t, ms["webhook.inbox.deliveries"])["webhook.inbox.name="+name+",webhook.inbox.state=pending"], name)
+	}
+	require.Equal(t, map[string]int64{"webhook.inbox.name=jam": 40, "webhook.inbox.name=billing": 0}, points(t, ms["webhook.inbox.oldest_pending"]))
+	runtime.KeepAlive(handlers)
+}
+
 // statsCounter counts the reads of an inbox's counts.
 type statsCounter struct {
 	*webhook.MemoryInbox
