@@ -91,12 +91,13 @@ DROP TRIGGER IF EXISTS inbox_count_update;
 // Open migrates an older file up to it and refuses a newer one.
 const SchemaVersion = 2
 
-// migrate brings the file's schema up to SchemaVersion. It holds the write
-// lock (BEGIN IMMEDIATE) from reading the version to recording the new
-// one, so processes opening the same new file at once migrate it once.
 // errNotWritable is migrate's error for a file SQLite opened read-only.
 var errNotWritable = errors.New("the file is not writable (opened read-only); give the process write access to it and its directory, or open it WithReadOnly")
 
+// migrate brings the file's schema up to SchemaVersion. It holds the write
+// lock (BEGIN IMMEDIATE) from reading the version to recording the new
+// one, so processes opening the same new file at once migrate it once.
+// It writes the file at every Open, to tell one it cannot write.
 func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("sqlitestore: migrate: %w", err)
