@@ -1,9 +1,10 @@
 // Command observability runs a webhook receiver instrumented with
 // OpenTelemetry, sends it a delivery that is processed, the same one again
-// (a duplicate), a forged one and one whose callback fails, then the same
-// in inbox mode, where the workers retry a failing callback until it
-// succeeds and dead-letter one that never does; it writes the spans and
-// metrics to stdout with the SDK's stdout exporters:
+// (a duplicate), a forged one and one whose callback fails; then, to a
+// receiver in inbox mode, one whose callback fails once, which the workers
+// retry until it succeeds, and one whose callback always fails, which they
+// dead-letter. It writes the spans and metrics to stdout with the SDK's
+// stdout exporters:
 //
 //	cd examples/observability && go run .
 //
