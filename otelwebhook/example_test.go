@@ -13,6 +13,7 @@ import (
 	"github.com/inhook/webhook/otelwebhook"
 	"github.com/inhook/webhook/webhooktest"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -42,9 +43,11 @@ func ExampleNew() {
 		panic(err)
 	}
 	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error { return nil })
-	// A sender's trace is a link from the request's span, not its parent.
+	// A sender's trace is a link from the request's span, not its parent,
+	// and its baggage stays out of the callbacks' context.
 	public := otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true })
-	srv := otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp), public)
+	traceOnly := otelhttp.WithPropagators(propagation.TraceContext{})
+	srv := otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp), public, traceOnly)
 
 	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
 	for range 2 { // a delivery and its duplicate

@@ -11,12 +11,15 @@
 //	obs, err := otelwebhook.New() // the global TracerProvider and MeterProvider
 //	h, err := webhook.NewHandler(webhook.WithSecrets(secret), webhook.WithObserver(obs))
 //	public := otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true })
-//	http.Handle("/webhooks", otelhttp.NewHandler(h, "webhook", public)) // every method: Intercom checks the URL with HEAD
+//	traceOnly := otelhttp.WithPropagators(propagation.TraceContext{}) // no sender's baggage
+//	http.Handle("/webhooks", otelhttp.NewHandler(h, "webhook", public, traceOnly)) // every method: Intercom checks the URL with HEAD
 //
-// The sender is across a trust boundary, and its traceparent header is
-// not signed: WithPublicEndpointFn makes the request's span the root of a
-// trace of the receiver's, linked to the sender's, rather than the
-// sender's child.
+// The sender is across a trust boundary, and its traceparent and baggage
+// headers are not signed: WithPublicEndpointFn makes the request's span
+// the root of a trace of the receiver's, linked to the sender's, rather
+// than the sender's child; WithPropagators keeps a global Baggage
+// propagator from putting the sender's baggage in the callbacks' context,
+// whence an instrumented client would forward it.
 //
 // # Traces
 //

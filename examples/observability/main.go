@@ -38,6 +38,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -86,7 +87,7 @@ func run(w io.Writer) error {
 		}
 		return nil
 	})
-	srv := httptest.NewServer(otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp), public))
+	srv := httptest.NewServer(otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp), public(), traceOnly()))
 	defer srv.Close()
 
 	ok := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video","title":"works"}`)
@@ -122,7 +123,14 @@ func run(w io.Writer) error {
 // public makes otelhttp start each request's trace, linked to a trace
 // context the sender sent rather than its child: a sender is across a
 // trust boundary, and its traceparent header is not signed.
-var public = otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true })
+func public() otelhttp.Option {
+	return otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true })
+}
+
+// traceOnly reads a sender's traceparent (for public's link), not its
+// baggage, which a global Baggage propagator would put in the callbacks'
+// context.
+func traceOnly() otelhttp.Option { return otelhttp.WithPropagators(propagation.TraceContext{}) }
 
 // post sends a delivery signed with secret, as Jam's sender would.
 func post(url, secret string, body []byte) (int, error) {
@@ -167,7 +175,7 @@ func inboxMode(out io.Writer, tp *sdktrace.TracerProvider, mp *sdkmetric.MeterPr
 		}
 		return nil
 	})
-	srv := httptest.NewServer(otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp), public))
+	srv := httptest.NewServer(otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp), otelhttp.WithMeterProvider(mp), public(), traceOnly()))
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
