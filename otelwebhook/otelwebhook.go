@@ -44,9 +44,9 @@
 // webhook.outcome. Without an inbox the span is a child of the request's.
 // With one, the handler stores the request span's trace context with the
 // delivery (InboxEntry.Meta "traceparent" and "tracestate"; never the
-// sender's headers), and each
-// worker's run links to it and, when the worker's context carries no span,
-// is its child: one trace shows the request and every retry.
+// sender's headers), and each worker's run links to it and, when the
+// worker's context carries no span, is its child: one trace shows the
+// request and every retry.
 //
 // # Metrics
 //
