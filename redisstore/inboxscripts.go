@@ -138,7 +138,8 @@ end
 
 local t = redis.call('TIME')
 local S = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local D = redis.call('HGET', meta, 'offset')
+local mf = redis.call('HMGET', meta, 'offset', 'gone', 'cursor')
+local D, seen = mf[1], mf[2]
 -- A Lease has run on this inbox before: its group existed.
 local grouped = D ~= false
 if D then
@@ -260,7 +261,7 @@ local created, deleted = false, false
 -- leases held (one per callback running) is covered by one or a few
 -- calls.
 local minidle = fmt(S - (now_ms + D) + K)
-local cursor = redis.call('HGET', meta, 'cursor') or '0-0'
+local cursor = mf[3] or '0-0'
 for pass = 1, 2 do
 	local from = cursor
 	local r = redis.pcall('XAUTOCLAIM', q, group, consumer, minidle, from, 'COUNT', max - #cands)
@@ -295,13 +296,9 @@ for pass = 1, 2 do
 		break
 	end
 end
-redis.call('HSET', meta, 'cursor', cursor)
 local lost = gone()
-if lost then
-	local seen = redis.call('HGET', meta, 'gone')
-	if seen and tonumber(seen) ~= lost then
-		deleted = true
-	end
+if lost and seen and tonumber(seen) ~= lost then
+	deleted = true
 end
 if not created then
 	requeue(deleted)
@@ -380,7 +377,9 @@ if last then
 	end
 end
 if lost then
-	redis.call('HSET', meta, 'gone', fmt(lost))
+	redis.call('HSET', meta, 'cursor', cursor, 'gone', fmt(lost))
+else
+	redis.call('HSET', meta, 'cursor', cursor)
 end
 return out
 `
