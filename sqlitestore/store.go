@@ -34,7 +34,10 @@
 // before copying it into the database and syncs the database before the
 // log may be restarted. If a sync fails, the writes waiting for it fail
 // and the Store refuses every write after: what is on disk is no longer
-// known.
+// known. Nor does a Store succeed once the file or its log has been
+// removed or replaced under it (ErrFileMoved): SQLite would go on writing
+// to the unlinked file, and the next start would not find what it
+// acknowledged.
 //
 // Several processes on one machine may open the same file: SQLite's
 // locks serialize their writes (each waits up to the busy timeout for
@@ -105,6 +108,15 @@ var ErrNoInbox = errors.New("sqlitestore: no inbox")
 // ErrReadOnly is returned by every write (Store, Lease, Complete, Retry,
 // Kill, Replay, Purge) on a Store opened with WithReadOnly.
 var ErrReadOnly = errors.New("sqlitestore: store opened read-only")
+
+// ErrFileMoved is wrapped by the error of every Store, Replay and Purge
+// once the inbox file or its write-ahead log has been removed or replaced
+// while the Store had it open. SQLite goes on writing to the unlinked
+// file, so what it stored would be gone at the next start; the handler
+// answers 503 instead, and the sender retries until a receiver runs on a
+// file in place. The workers' writes go on, so deliveries acknowledged
+// before still run in this process. Restart the receiver to write again.
+var ErrFileMoved = errors.New("sqlitestore: the inbox file was removed or replaced while open")
 
 // An Option configures Open.
 type Option func(*config)
@@ -226,6 +238,15 @@ type Store struct {
 	// committed transaction; synced closes once it has answered the last.
 	syncs  chan []*op
 	synced chan struct{}
+
+	// files are the database file and its log as Open found them, by
+	// name; moved holds ErrFileMoved's error once either name no longer
+	// leads to the file this Store writes (see inPlace).
+	files [2]struct {
+		name string
+		info os.FileInfo
+	}
+	moved atomic.Pointer[error]
 
 	// The checkpointer's wake-up, stop and end.
 	ckptKick           chan struct{}
@@ -365,8 +386,15 @@ func Open(path string, opts ...Option) (*Store, error) {
 		ckptStop: make(chan struct{}),
 		ckptDone: make(chan struct{}),
 	}
+	if err := s.noteFiles(ctx); err != nil {
+		stmt.close()
+		conn.Close()
+		wdb.Close()
+		db.Close()
+		return nil, fmt.Errorf("sqlitestore: Open %s: %w", path, err)
+	}
 	if cfg.sync == SyncFull {
-		if err := s.openWAL(ctx); err != nil {
+		if err := s.openWAL(); err != nil {
 			stmt.close()
 			conn.Close()
 			wdb.Close()
@@ -490,11 +518,8 @@ func setWAL(ctx context.Context, conn *sql.Conn, busyTimeout time.Duration) erro
 //
 // The log is named after the database file as SQLite resolved it, which
 // follows symbolic links: beside a link there is no log, or a stale one.
-func (s *Store) openWAL(ctx context.Context) error {
-	var path string
-	if err := s.conn.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&path); err != nil {
-		return fmt.Errorf("the database file's name: %w", err)
-	}
+func (s *Store) openWAL() error {
+	path := s.files[0].name
 	f, err := os.OpenFile(path+"-wal", os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -513,6 +538,44 @@ func (s *Store) openWAL(ctx context.Context) error {
 	s.syncWAL = f.Sync
 	if s.cfg.wrapSync != nil {
 		s.syncWAL = s.cfg.wrapSync(f.Sync)
+	}
+	return nil
+}
+
+// noteFiles records the database file and its log, named as SQLite
+// resolved the file, for inPlace.
+func (s *Store) noteFiles(ctx context.Context) error {
+	var path string
+	if err := s.conn.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&path); err != nil {
+		return fmt.Errorf("the database file's name: %w", err)
+	}
+	for i, name := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			return err
+		}
+		s.files[i].name, s.files[i].info = name, fi
+	}
+	return nil
+}
+
+// inPlace reports, as an error wrapping ErrFileMoved, that the database
+// file or its log is no longer at its name: removed, replaced, or its
+// directory moved. SQLite would go on writing to the file it has open,
+// which nothing finds at the next start. It costs two stats, once for
+// each transaction holding a Store, Replay or Purge. Once it has failed
+// it fails for good: the Store cannot tell which of its writes went
+// where.
+func (s *Store) inPlace() error {
+	if p := s.moved.Load(); p != nil {
+		return *p
+	}
+	for _, f := range s.files {
+		if fi, err := os.Stat(f.name); err != nil || !os.SameFile(fi, f.info) {
+			err := fmt.Errorf("%w: %s", ErrFileMoved, f.name)
+			s.moved.CompareAndSwap(nil, &err)
+			return *s.moved.Load()
+		}
 	}
 	return nil
 }

@@ -274,6 +274,10 @@ func (s *Store) commit(ops []*op) {
 			o.done <- err
 			continue
 		}
+		if p := s.moved.Load(); p != nil && !o.settled {
+			o.done <- *p // would be written where nothing finds it
+			continue
+		}
 		live = append(live, o)
 	}
 	if len(live) == 0 {
@@ -306,19 +310,33 @@ func (s *Store) commit(ops []*op) {
 }
 
 // answer gives the ops of committed transactions their outcomes: the
-// settled ops and, without SyncFull, all of them at once; with SyncFull
-// it hands the others to the syncer, which answers them once the log has
-// been synced. A transaction of settled ops alone is not synced.
+// settled ops at once; the others, without SyncFull, once the files are
+// seen in place (inPlace), and with SyncFull through the syncer, which
+// answers them once the log has been synced and the files seen in
+// place. A transaction of settled ops alone is not synced.
 func (s *Store) answer(ops []*op) {
 	var durable []*op
 	for _, o := range ops {
-		if s.wal == nil || o.settled {
+		if o.settled {
 			o.done <- o.outcome
 		} else {
 			durable = append(durable, o)
 		}
 	}
 	if len(durable) == 0 {
+		return
+	}
+	if s.wal == nil {
+		// SyncNormal: answered at commit, once the files are seen in
+		// place.
+		err := s.inPlace()
+		for _, o := range durable {
+			if err != nil {
+				o.done <- err
+			} else {
+				o.done <- o.outcome
+			}
+		}
 		return
 	}
 	// The hand-over waits for the syncer to finish the previous sync, so
@@ -348,6 +366,8 @@ func (s *Store) syncer() {
 				// cannot be known to be on disk, nor anything after.
 				err = fmt.Errorf("sqlitestore: syncing the write-ahead log: %w", err)
 				s.syncErr.CompareAndSwap(nil, &err)
+			} else {
+				err = s.inPlace()
 			}
 		}
 		for _, o := range durable {
