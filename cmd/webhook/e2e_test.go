@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -105,39 +104,54 @@ type served struct {
 // killed when the test ends unless stop has run.
 func startServe(t *testing.T, serve *exec.Cmd) *served {
 	t.Helper()
-	stderrPipe, err := serve.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, serve.Start())
 	s := &served{cmd: serve, logs: new(syncBuffer)}
+	addr := make(chan string, 1)
+	// A writer, not StderrPipe: Wait then returns only once every line
+	// serve wrote is in logs. With a pipe read here, Wait closed it at
+	// serve's exit, and the last lines ("stopped") could be lost unread.
+	serve.Stderr = &stderrLines{logs: s.logs, addr: addr}
+	require.NoError(t, serve.Start())
 	t.Cleanup(func() {
 		if !s.exited {
 			_ = serve.Process.Kill()
 			_ = serve.Wait()
 		}
 	})
-
-	// The first line on stderr names the address; keep reading the rest
-	// so serve never blocks on a full pipe.
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderrPipe)
-		for sc.Scan() {
-			s.logs.Write(append(sc.Bytes(), '\n'))
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderrPipe)
-	}()
 	select {
 	case s.url = <-addr:
 	case <-time.After(20 * time.Second):
 		t.Fatalf("serve printed no address; stderr: %s", s.logs.String())
 	}
 	return s
+}
+
+// stderrLines keeps what serve writes to its standard error in logs, and
+// sends the address of the first line that names it to addr.
+type stderrLines struct {
+	logs *syncBuffer
+	addr chan<- string
+	mu   sync.Mutex
+	part []byte // the line being written
+}
+
+func (w *stderrLines) Write(p []byte) (int, error) {
+	w.logs.Write(p)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.part = append(w.part, p...)
+	for {
+		line, rest, ok := bytes.Cut(w.part, []byte("\n"))
+		if !ok {
+			return len(p), nil
+		}
+		if m := listenRE.FindSubmatch(line); m != nil {
+			select {
+			case w.addr <- string(m[1]):
+			default:
+			}
+		}
+		w.part = rest
+	}
 }
 
 // stop sends serve SIGTERM and requires that it stops cleanly: exit
