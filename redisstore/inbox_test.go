@@ -941,3 +941,55 @@ func nextID(t *testing.T, id string) string {
 	require.NoError(t, err)
 	return ms + "-" + strconv.FormatUint(n+1, 10)
 }
+
+// TestInboxStreamTrimmedLeases: a trim from outside cuts loose the
+// entries of many leased deliveries. The Lease that finds it puts every
+// delivery back at once, and their old entries leave the pending entries
+// list with it: left there, XAUTOCLAIM reported a few of them per call,
+// each report walking every unfinished delivery again (a walk holds Redis
+// about 7 ms per 1,000 deliveries), and the trim the inbox makes of its
+// own stream stopped at the oldest of them.
+func TestInboxStreamTrimmedLeases(t *testing.T) {
+	ctx := context.Background()
+	ib, clock, client, prefix := newTestInbox(t)
+	const n = 40
+	for i := range n {
+		_, err := ib.Store(ctx, entry(fmt.Sprintf("standard:k%02d", i)))
+		require.NoError(t, err)
+	}
+	ls, err := ib.Lease(ctx, n, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, n)
+	q := prefix + "{default}:q"
+	require.NoError(t, client.XTrimMaxLen(ctx, q, 0).Err())
+
+	ls, err = ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, ls, "all leased still")
+	p, err := client.XPending(ctx, q, inboxGroup).Result()
+	require.NoError(t, err)
+	for i := range n {
+		sid, err := client.HGet(ctx, prefix+"{default}:d:"+fmt.Sprintf("standard:k%02d", i), "sid").Result()
+		require.NoError(t, err)
+		e, err := client.XRange(ctx, q, sid, sid).Result()
+		require.NoError(t, err)
+		require.Len(t, e, 1, "k%02d has its entry again", i)
+	}
+	require.LessOrEqual(t, p.Count, int64(1), "the old entries are off the pending entries list")
+
+	clock.Advance(2 * time.Minute)
+	got := map[string]bool{}
+	for range n {
+		ls, err := ib.Lease(ctx, 10, time.Minute)
+		require.NoError(t, err)
+		if len(ls) == 0 {
+			break
+		}
+		for _, l := range ls {
+			require.False(t, got[l.Entry.Key], "%s twice", l.Entry.Key)
+			got[l.Entry.Key] = true
+			require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
+		}
+	}
+	require.Len(t, got, n)
+}

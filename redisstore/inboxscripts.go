@@ -191,6 +191,10 @@ local function place(key, fix)
 			return false
 		end
 		if fix then
+			-- Its old entry leaves the pending entries list too: there
+			-- each would make a later XAUTOCLAIM report a loss, and
+			-- walk again, and hold back the trim below.
+			redis.call('XACK', q, group, sid)
 			redis.call('HSET', h, 'sid', redis.call('XADD', q, '*', 'k', key))
 		end
 		return true
