@@ -31,6 +31,7 @@ func (s *Store) checkpointer() {
 		}
 		// A failed pass leaves the work to SQLite's own checkpoint.
 		_, _ = s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		_ = s.logInPlace() // refuses the writes after, if it fails
 		select {
 		case <-time.After(checkpointEvery):
 		case <-s.ckptStop:
