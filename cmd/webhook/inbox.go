@@ -60,9 +60,11 @@ printed so, and the body: line says so.
 
 replay returns a done or dead delivery to pending, due now, with its
 attempts reset; the receiver's workers run it again. It tries every KEY,
-and exits 1 if any failed. With --state dead it replays the oldest --limit
-dead deliveries, as after an outage that killed many: run it again for
-the next ones (it says on standard error how many are left).
+and exits 1 if any failed. With --state dead it replays the --limit
+deliveries dead the longest, as after an outage that killed many: run it
+again for the next ones (it says on standard error how many are dead).
+Those that die again count as dead from then on, so they come after the
+ones not yet replayed, and repeated runs go through them all.
 
 purge deletes done deliveries not updated within --older-than, and with
 --state dead dead ones instead: a dead delivery was never processed, so it
@@ -99,7 +101,7 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// The flag set's usage ends with the exit statuses itself.
 	fs := newFlagSet(name, strings.TrimSuffix(inboxUsage, exitHelp+"\n"), stderr)
 	file := fs.String("inbox", "", "the SQLite inbox file (or $"+envInbox+")")
-	state := fs.String("state", "", "list: only this state; purge: done (the default) or dead; replay: dead, for the oldest dead deliveries")
+	state := fs.String("state", "", "list: only this state; purge: done (the default) or dead; replay: dead, for the deliveries dead the longest")
 	limit := fs.Int("limit", sqlitestore.DefaultListLimit, "list, replay --state dead: at most this many deliveries")
 	asJSON := fs.Bool("json", false, "list, stats: one JSON object per line")
 	olderThan := fs.Duration("older-than", 72*time.Hour, "purge: delete only deliveries last updated longer ago than this")
@@ -317,30 +319,30 @@ func inboxList(ctx context.Context, ib webhook.Inbox, q webhook.InboxQuery, asJS
 	return tw.Flush()
 }
 
-// deadKeys returns the keys of the oldest limit dead deliveries, and says
-// on errw how many there are when there are more.
+// deadKeys returns the keys of the limit deliveries dead the longest
+// (oldest UpdatedAt, the time they died), and says on errw how many there
+// are when there are more. Not the oldest received, List's order: a
+// delivery replayed that dies again keeps its ReceivedAt, and every next
+// run would take it again and never reach the others. Ordered by death,
+// it comes after every delivery dead before it, so repeated runs go
+// through all of them. InboxQuery selects by state only, so every dead
+// delivery is read to order them.
 func deadKeys(ctx context.Context, ib webhook.Inbox, limit int, errw io.Writer) ([]string, error) {
-	q := webhook.InboxQuery{State: webhook.InboxDead, Limit: limit + 1}
-	if limit == math.MaxInt {
-		q.Limit = limit
-	}
-	entries, err := ib.List(ctx, q)
+	entries, err := ib.List(ctx, webhook.InboxQuery{State: webhook.InboxDead, Limit: math.MaxInt})
 	if err != nil {
 		return nil, err
-	}
-	keys := make([]string, 0, min(len(entries), limit))
-	for i := range entries[:min(len(entries), limit)] {
-		keys = append(keys, entries[i].Key)
 	}
 	if len(entries) == 0 {
 		fmt.Fprintln(errw, "webhook inbox replay: no dead deliveries")
 	}
+	// Stable: deliveries dead at the same time stay oldest received first.
+	slices.SortStableFunc(entries, func(a, b webhook.InboxEntry) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
+	keys := make([]string, 0, min(len(entries), limit))
+	for i := range entries[:min(len(entries), limit)] {
+		keys = append(keys, entries[i].Key)
+	}
 	if len(entries) > limit {
-		st, err := ib.Stats(ctx)
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(errw, "webhook inbox replay: the oldest %d of %d dead deliveries; run it again for the next ones\n", limit, max(st.Dead, limit+1))
+		fmt.Fprintf(errw, "webhook inbox replay: %d of %d dead deliveries, those dead the longest; run it again for the next ones (any that die again come after them)\n", limit, len(entries))
 	}
 	return keys, nil
 }

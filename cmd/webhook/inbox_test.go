@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -483,8 +484,8 @@ func TestInboxTextEscapes(t *testing.T) {
 	}
 }
 
-// TestInboxReplayDeadInPages: "replay --state dead" replays the oldest
-// --limit dead deliveries, says how many there were when it left some, and
+// TestInboxReplayDeadInPages: "replay --state dead" replays the --limit
+// deliveries dead the longest, says how many there were when it left some, and
 // prints their keys, a sender's ids, escaped.
 func TestInboxReplayDeadInPages(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "inbox.db")
@@ -508,7 +509,7 @@ func TestInboxReplayDeadInPages(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "inbox", "replay", "--state", "dead", "--limit", "2")
 	require.Equal(t, exitOK, code, stderr)
 	require.Equal(t, "replayed standard:msg_1\nreplayed standard:msg_\\x1b[31m\n", stdout)
-	require.Equal(t, "webhook inbox replay: the oldest 2 of 3 dead deliveries; run it again for the next ones\n", stderr)
+	require.Equal(t, "webhook inbox replay: 2 of 3 dead deliveries, those dead the longest; run it again for the next ones (any that die again come after them)\n", stderr)
 
 	code, stdout, stderr = runCLI(t, "inbox", "replay", "--state", "dead", "--limit", "2")
 	require.Equal(t, exitOK, code, stderr)
@@ -526,4 +527,53 @@ func TestInboxReplayDeadInPages(t *testing.T) {
 	st, err := ro.Stats(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 3, st.Pending, "all three replayed")
+}
+
+// TestInboxReplayDeadDyingAgain: the deliveries "replay --state dead"
+// replays may die again before the next run, as when the outage that
+// killed them is not over; they keep their ReceivedAt, so the next run
+// must not take them again before the dead deliveries not yet replayed.
+// Two runs of --limit 2 replay all four.
+func TestInboxReplayDeadDyingAgain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inbox.db")
+	clock := time.Now().Add(-time.Hour)
+	ib, err := sqlitestore.Open(path, sqlitestore.WithClock(func() time.Time { return clock }))
+	require.NoError(t, err)
+	ctx := context.Background()
+	kill := func(n int) []string {
+		t.Helper()
+		ls, err := ib.Lease(ctx, n, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, ls, n)
+		var keys []string
+		for _, l := range ls {
+			require.NoError(t, ib.Kill(ctx, l.Entry.Key, l.Token, "the CRM is down"))
+			keys = append(keys, l.Entry.Key)
+		}
+		return keys
+	}
+	for i := 1; i <= 4; i++ {
+		_, err := ib.Store(ctx, &webhook.InboxEntry{Key: "standard:msg_" + strconv.Itoa(i), Source: event.SourceStandard,
+			ID: "msg_" + strconv.Itoa(i), Body: []byte(`{}`)})
+		require.NoError(t, err)
+		kill(1)
+		clock = clock.Add(time.Second)
+	}
+	t.Setenv(envInbox, path)
+
+	code, stdout, stderr := runCLI(t, "inbox", "replay", "--state", "dead", "--limit", "2")
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, "replayed standard:msg_1\nreplayed standard:msg_2\n", stdout)
+	require.Contains(t, stderr, "2 of 4 dead deliveries")
+	require.Contains(t, stderr, "run it again for the next ones")
+
+	// The receiver's workers run them again, and they fail again.
+	clock = time.Now()
+	require.ElementsMatch(t, []string{"standard:msg_1", "standard:msg_2"}, kill(2))
+
+	code, stdout, stderr = runCLI(t, "inbox", "replay", "--state", "dead", "--limit", "2")
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, "replayed standard:msg_3\nreplayed standard:msg_4\n", stdout)
+	require.Contains(t, stderr, "2 of 4 dead deliveries")
+	require.NoError(t, ib.Close())
 }
