@@ -36,6 +36,11 @@ const (
 	// DefaultRetention is how long a processed message id is remembered.
 	// Jam's retries span about 28 hours; three days covers them with room.
 	DefaultRetention = 72 * time.Hour
+
+	// minIntercomMaxAge admits Intercom's one retry, sent a minute after
+	// a failed attempt (itself up to 5 s long), with room for the time
+	// between created_at and the first attempt and for clock skew.
+	minIntercomMaxAge = 5 * time.Minute
 )
 
 // A Delivery is what a callback learns about the request besides the
@@ -415,7 +420,9 @@ func WithoutDedupe() Option {
 }
 
 // WithDedupeTimes sets the claim lease and the retention of processed ids
-// (defaults DefaultLease and DefaultRetention).
+// (defaults DefaultLease and DefaultRetention). The retention is also the
+// default Intercom max age, which must be at least 5 minutes (see
+// WithIntercomMaxAge).
 func WithDedupeTimes(lease, retention time.Duration) Option {
 	return handlerOption(func(c *handlerConfig) error {
 		if lease <= 0 || retention <= 0 {
@@ -432,6 +439,13 @@ func WithDedupeTimes(lease, retention time.Duration) Option {
 // or the one WithDedupeTimes sets): a replay younger than that is caught by
 // its id while the store remembers it, an older one by its age. A longer
 // max age leaves replays between the two to the dedupe store alone.
+// The max age, set or by default, must be at least 5 minutes wherever
+// Intercom notifications are accepted (WithIntercomSecrets, its verifier
+// form, WithKeyFunc), or NewHandler returns an error: Intercom retries a
+// failed notification once, a minute after the attempt, and a shorter
+// max age would refuse that retry and lose the notification. So a
+// retention under 5 minutes needs a longer one here, which leaves the
+// retry's duplicates past the retention to run again.
 // A refused notification reaches no callback and is not claimed in the
 // dedupe store or stored in an inbox; the error hook sees it, wrapping
 // ErrMessageTooOld or ErrMessageTooNew. Pings are checked too: their id is
@@ -595,6 +609,11 @@ func NewHandler(opts ...Option) (*Handler, error) {
 	}
 	if h.std == nil && h.intercom == nil && h.series == nil && h.keyFunc == nil {
 		return nil, fmt.Errorf("webhook: no source configured: %w", ErrEmptySecret)
+	}
+	if (h.intercom != nil || h.keyFunc != nil) && h.maxAge > 0 && h.maxAge < minIntercomMaxAge {
+		// Raising it over the retention instead would let a resend the
+		// store has forgotten run twice.
+		return nil, fmt.Errorf("webhook: Intercom max age %v (the dedupe retention unless WithIntercomMaxAge sets it) is under %v: Intercom's retry of a failed notification, a minute later, would be refused as too old and the notification lost; give WithDedupeTimes a retention of at least that, or WithIntercomMaxAge a max age of at least that (duplicates older than the retention then run again)", h.maxAge, minIntercomMaxAge)
 	}
 	if h.std != nil {
 		if err := h.checkV1aBudget(h.std.keys.Load()); err != nil {

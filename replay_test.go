@@ -215,3 +215,75 @@ func TestInboxModeRefusesOldIntercom(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody)).Code)
 	r.get(t, "intercom:notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c")
 }
+
+// TestIntercomMaxAgeFloor: Intercom retries a failed notification once, a
+// minute after the attempt, so a max age under 5 minutes (by default the
+// dedupe retention) would refuse that retry as too old and lose the
+// notification for good. NewHandler refuses such a max age wherever
+// Intercom notifications are checked, rather than raise it silently over
+// a retention that no longer covers it.
+func TestIntercomMaxAgeFloor(t *testing.T) {
+	intercom := webhook.WithIntercomSecrets(webhooktest.IntercomSecret)
+	keyFunc := webhook.WithKeyFunc(func(context.Context, webhook.KeyHint) (*webhook.Keys, error) { return nil, nil })
+	tests := []struct {
+		name    string
+		opts    []webhook.Option
+		refused bool
+	}{
+		{"retention under the floor", []webhook.Option{intercom, webhook.WithDedupeTimes(time.Minute, 30*time.Second)}, true},
+		{"retention just under the floor", []webhook.Option{intercom, webhook.WithDedupeTimes(time.Minute, 5*time.Minute-time.Second)}, true},
+		{"retention at the floor", []webhook.Option{intercom, webhook.WithDedupeTimes(time.Minute, 5*time.Minute)}, false},
+		{"max age under the floor", []webhook.Option{intercom, webhook.WithIntercomMaxAge(time.Minute)}, true},
+		{"max age at the floor, short retention", []webhook.Option{intercom, webhook.WithDedupeTimes(time.Minute, 30*time.Second),
+			webhook.WithIntercomMaxAge(5 * time.Minute)}, false},
+		{"key function, retention under the floor", []webhook.Option{keyFunc, webhook.WithDedupeTimes(time.Minute, 30*time.Second)}, true},
+		{"age check off", []webhook.Option{intercom, webhook.WithDedupeTimes(time.Minute, 30*time.Second), webhook.InsecureSkipTimestampCheck()}, false},
+		{"no Intercom source", []webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithDedupeTimes(time.Minute, 30*time.Second)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := webhook.NewHandler(tt.opts...)
+			if !tt.refused {
+				require.NoError(t, err)
+				require.NotNil(t, h)
+				return
+			}
+			require.Error(t, err)
+			require.Nil(t, h)
+			require.Contains(t, err.Error(), "Intercom max age")
+			require.Contains(t, err.Error(), "5m0s")
+		})
+	}
+}
+
+// TestIntercomRetryAtTheFloor: at the shortest retention NewHandler takes
+// with Intercom, a notification whose first attempt failed runs on
+// Intercom's retry a minute later, and a duplicate of it after that is
+// still caught by its id.
+func TestIntercomRetryAtTheFloor(t *testing.T) {
+	clock := webhooktest.NewClock(webhooktest.Time())
+	h, err := webhook.NewHandler(webhook.WithIntercomSecrets(webhooktest.IntercomSecret), webhook.WithClock(clock.Now),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)), webhook.WithDedupeTimes(time.Minute, 5*time.Minute))
+	require.NoError(t, err)
+	runs, ok := 0, 0
+	h.OnIntercom("*", func(context.Context, *webhook.Delivery, *event.IntercomNotification) error {
+		runs++
+		if runs == 1 {
+			return errors.New("the CRM is down")
+		}
+		ok++
+		return nil
+	})
+	send := func() int {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody, webhooktest.WithTime(webhooktest.Time())))
+		return w.Code
+	}
+	require.GreaterOrEqual(t, send(), 500)
+	clock.Advance(5*time.Second + time.Minute) // Intercom's timeout, then its one retry
+	require.Equal(t, http.StatusOK, send())
+	require.Equal(t, 1, ok)
+	clock.Advance(2 * time.Minute) // a slow answer's resend
+	require.Equal(t, http.StatusOK, send())
+	require.Equal(t, 1, ok, "a duplicate within the max age is caught by its id")
+}
