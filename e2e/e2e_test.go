@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -48,31 +47,13 @@ func serve(t *testing.T, fixtures string, extra ...string) (receiver, page strin
 
 	cmd := exec.Command(bin, append([]string{"serve", "--test-keys", "--addr", "127.0.0.1:0", "--inspect=127.0.0.1:0", "--fixtures", fixtures}, extra...)...)
 	cmd.Stdout = io.Discard
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	var logs strings.Builder
-	var mu sync.Mutex
 	addrs := make(chan [2]string, 1)
-	go func() {
-		var recv, insp string
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			mu.Lock()
-			logs.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			if m := inspectorRE.FindStringSubmatch(sc.Text()); m != nil {
-				insp = m[1]
-			}
-			if m := receiverRE.FindStringSubmatch(sc.Text()); m != nil {
-				recv = m[1]
-			}
-			if recv != "" && insp != "" {
-				addrs <- [2]string{recv, insp}
-				recv = ""
-			}
-		}
-	}()
+	// A writer, not StderrPipe: Wait then returns only once every line
+	// serve wrote is in logs. With a pipe read here, Wait closed it at
+	// serve's exit, and the last lines could be lost from the report.
+	logs := &stderrLines{addrs: addrs}
+	cmd.Stderr = logs
+	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
@@ -80,9 +61,7 @@ func serve(t *testing.T, fixtures string, extra ...string) (receiver, page strin
 		select {
 		case err := <-done:
 			if err != nil {
-				mu.Lock()
-				t.Errorf("serve exited with %v; stderr:\n%s", err, logs.String())
-				mu.Unlock()
+				t.Errorf("serve exited with %v; stderr:\n%s", err, logs)
 			}
 		case <-time.After(20 * time.Second):
 			_ = cmd.Process.Kill()
@@ -93,11 +72,54 @@ func serve(t *testing.T, fixtures string, extra ...string) (receiver, page strin
 	case a := <-addrs:
 		return a[0], a[1]
 	case <-time.After(30 * time.Second):
-		mu.Lock()
-		defer mu.Unlock()
-		t.Fatalf("serve printed no addresses; stderr:\n%s", logs.String())
+		t.Fatalf("serve printed no addresses; stderr:\n%s", logs)
 	}
 	return "", ""
+}
+
+// stderrLines keeps what serve writes to its standard error, and sends
+// the receiver's and the inspector's addresses to addrs once it has seen
+// the lines naming both.
+type stderrLines struct {
+	addrs      chan<- [2]string
+	mu         sync.Mutex
+	logs       []byte
+	part       []byte // the line being written
+	recv, insp string
+}
+
+func (w *stderrLines) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.logs = append(w.logs, p...)
+	w.part = append(w.part, p...)
+	for {
+		line, rest, ok := bytes.Cut(w.part, []byte("\n"))
+		if !ok {
+			return len(p), nil
+		}
+		w.part = rest
+		if m := inspectorRE.FindSubmatch(line); m != nil {
+			w.insp = string(m[1])
+		}
+		if m := receiverRE.FindSubmatch(line); m != nil {
+			w.recv = string(m[1])
+		}
+		if w.recv != "" && w.insp != "" {
+			select {
+			case w.addrs <- [2]string{w.recv, w.insp}:
+			default:
+			}
+			w.recv = ""
+		}
+	}
+}
+
+// String returns everything written so far.
+func (w *stderrLines) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.logs)
 }
 
 // browser starts Debian's chromium headless with a fresh profile. A
