@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,9 +76,59 @@ func unwritableInbox(t *testing.T) string {
 	return path
 }
 
+// nobody is the uid and gid of the unprivileged user asNobody runs a
+// test as; envNobody, set for that run, has the test binary drop to it.
+const (
+	nobody    = 65534
+	envNobody = "WEBHOOK_TEST_AS_NOBODY"
+)
+
+// asNobody runs the test again, in a child of the test binary, as the
+// user nobody when this process is root and cannot make a file immutable
+// (no CAP_LINUX_IMMUTABLE, as in a container, or a file system without
+// the attribute): unwritable has no other way to stop root. It reports
+// whether it did; the caller then returns, the child's run being the
+// test. In the child it drops to nobody before the test makes anything,
+// so its files are nobody's and file modes hold. It needs CAP_SETUID and
+// CAP_SETGID, which a container keeps by default.
+func asNobody(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(envNobody) != "" {
+		require.NoError(t, syscall.Setgroups(nil))
+		require.NoError(t, syscall.Setgid(nobody))
+		require.NoError(t, syscall.Setuid(nobody))
+		return false
+	}
+	if os.Geteuid() != 0 || canChattr(t) {
+		return false
+	}
+	bin, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(bin, "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), envNobody+"=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s as uid %d: %s", t.Name(), nobody, out)
+	require.Contains(t, string(out), "--- PASS: "+t.Name()+" ", "%s as uid %d ran no test: %s", t.Name(), nobody, out)
+	t.Logf("root here cannot chattr +i: ran as uid %d in a child", nobody)
+	return true
+}
+
+// canChattr reports whether chattr +i works here, on a file of its own.
+func canChattr(t *testing.T) bool {
+	t.Helper()
+	probe := filepath.Join(t.TempDir(), "probe")
+	require.NoError(t, os.WriteFile(probe, nil, 0o600))
+	if exec.Command("chattr", "+i", probe).Run() != nil {
+		return false
+	}
+	require.NoError(t, exec.Command("chattr", "-i", probe).Run())
+	return true
+}
+
 // unwritable makes the file or directory at path one this process cannot
 // write: mode 0444 (0555 for a directory), or for root, whom modes do not
 // stop, the immutable attribute (chattr +i), taken off when the test ends.
+// A test that calls it as root starts with asNobody.
 func unwritable(t *testing.T, path string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -101,9 +152,15 @@ func unwritable(t *testing.T, path string) {
 var publicKey = "whpk_" + base64.StdEncoding.EncodeToString(make([]byte, 32))
 
 func TestUsageAndHelp(t *testing.T) {
+	if asNobody(t) {
+		return
+	}
 	clearEnv(t)
 	dir := t.TempDir()
 	lockedInbox := unwritableInbox(t)
+	// A body file the user nobody can read: the test binary may sit in a
+	// directory only root may enter (asNobody).
+	body := writeFile(t, "body.json", jamBody)
 	lockedDir := t.TempDir()
 	unwritable(t, lockedDir)
 	tests := []struct {
@@ -151,15 +208,15 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"send", "no/such.json"}, exitUsage, "no fixture"},
 		{[]string{"send", "--all", "--id", "msg_1"}, exitUsage, "--id applies to one delivery"},
 		{[]string{"send", "--file", "x", "--source", "github"}, exitUsage, `source "github"`},
-		{[]string{"send", "--timestamp", "yesterday", "--file", os.Args[0]}, exitUsage, "neither unix seconds nor RFC 3339"},
+		{[]string{"send", "--timestamp", "yesterday", "--file", body}, exitUsage, "neither unix seconds nor RFC 3339"},
 		{[]string{"sign", "--source", "stripe"}, exitUsage, `source "stripe"`},
 		// A public key verifies but cannot sign: an error, not webhooktest's panic.
-		{[]string{"sign", "--secret", publicKey, os.Args[0]}, exitUsage, "a --secret is a whpk_ public key, which cannot sign"},
-		{[]string{"send", "--secret", publicKey, "--file", os.Args[0]}, exitUsage, "a --secret is a whpk_ public key, which cannot sign"},
+		{[]string{"sign", "--secret", publicKey, body}, exitUsage, "a --secret is a whpk_ public key, which cannot sign"},
+		{[]string{"send", "--secret", publicKey, "--file", body}, exitUsage, "a --secret is a whpk_ public key, which cannot sign"},
 		// Refused before anything is sent, as sign refuses it: not after the
 		// Intercom fixtures, sorted first, went out.
 		{[]string{"send", "--secret", publicKey, "--all", "--url", "http://127.0.0.1:1/"}, exitUsage, "a --secret is a whpk_ public key, which cannot sign"},
-		{[]string{"sign", "--secret", "whsk_" + base64.StdEncoding.EncodeToString(make([]byte, 20)), os.Args[0]}, exitUsage, "--secret 0: webhooktest:"},
+		{[]string{"sign", "--secret", "whsk_" + base64.StdEncoding.EncodeToString(make([]byte, 20)), body}, exitUsage, "--secret 0: webhooktest:"},
 		// The receiver never holds the sender's key.
 		{[]string{"serve", "--secret", webhooktest.SigningKey}, exitUsage, "is a whsk_ signing key; configure the sender's whpk_ public key"},
 		{[]string{"sign", "a", "b"}, exitUsage, "one body file"},
