@@ -2,93 +2,19 @@ package sqlitestore
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"syscall"
 	"testing"
 
+	"github.com/inhook/webhook/internal/testfs"
 	"github.com/stretchr/testify/require"
 )
-
-// nobody is the uid and gid of the unprivileged user asNobody runs a
-// test as; envNobody, set for that run, has the test binary drop to it.
-const (
-	nobody    = 65534
-	envNobody = "WEBHOOK_TEST_AS_NOBODY"
-)
-
-// asNobody runs the test again, in a child of the test binary, as the
-// user nobody when this process is root and cannot make a file immutable
-// (no CAP_LINUX_IMMUTABLE, as in a container, or a file system without
-// the attribute): unwritable has no other way to stop root. It reports
-// whether it did; the caller then returns, the child's run being the
-// test. In the child it drops to nobody before the test makes anything,
-// so its files are nobody's and file modes hold. It needs CAP_SETUID and
-// CAP_SETGID, which a container keeps by default.
-func asNobody(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(envNobody) != "" {
-		require.NoError(t, syscall.Setgroups(nil))
-		require.NoError(t, syscall.Setgid(nobody))
-		require.NoError(t, syscall.Setuid(nobody))
-		return false
-	}
-	if os.Geteuid() != 0 || canChattr(t) {
-		return false
-	}
-	bin, err := os.Executable()
-	require.NoError(t, err)
-	cmd := exec.Command(bin, "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), envNobody+"=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s as uid %d: %s", t.Name(), nobody, out)
-	require.Contains(t, string(out), "--- PASS: "+t.Name()+" ", "%s as uid %d ran no test: %s", t.Name(), nobody, out)
-	t.Logf("root here cannot chattr +i: ran as uid %d in a child", nobody)
-	return true
-}
-
-// canChattr reports whether chattr +i works here, on a file of its own.
-func canChattr(t *testing.T) bool {
-	t.Helper()
-	probe := filepath.Join(t.TempDir(), "probe")
-	require.NoError(t, os.WriteFile(probe, nil, 0o600))
-	if exec.Command("chattr", "+i", probe).Run() != nil {
-		return false
-	}
-	require.NoError(t, exec.Command("chattr", "-i", probe).Run())
-	return true
-}
-
-// unwritable makes the file or directory at path one this process cannot
-// write: mode 0444 (0555 for a directory), or for root, whom modes do not
-// stop, the immutable attribute (chattr +i), taken off when the test ends.
-// A test that calls it as root starts with asNobody.
-func unwritable(t *testing.T, path string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		fi, err := os.Stat(path)
-		require.NoError(t, err)
-		mode := os.FileMode(0o444)
-		if fi.IsDir() {
-			mode = 0o555
-		}
-		require.NoError(t, os.Chmod(path, mode))
-		t.Cleanup(func() { _ = os.Chmod(path, 0o700) })
-		return
-	}
-	out, err := exec.Command("chattr", "+i", path).CombinedOutput()
-	require.NoError(t, err, "chattr +i %s: %s", path, out)
-	t.Cleanup(func() { _ = exec.Command("chattr", "-i", path).Run() })
-}
 
 // TestOpenUnwritableFile: Open refuses an inbox file it cannot write.
 // SQLite opens such a file read-only without a word, and the Store
 // failed every write after: a receiver on it started, and answered 503
 // to every delivery. WithReadOnly still reads it.
 func TestOpenUnwritableFile(t *testing.T) {
-	if asNobody(t) {
+	if testfs.AsNobody(t) {
 		return
 	}
 	path := filepath.Join(t.TempDir(), "inbox.db")
@@ -96,7 +22,7 @@ func TestOpenUnwritableFile(t *testing.T) {
 	_, err := s.Store(context.Background(), entry("a"))
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
-	unwritable(t, path)
+	testfs.Unwritable(t, path)
 
 	_, err = Open(path)
 	require.Error(t, err)
