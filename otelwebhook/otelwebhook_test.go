@@ -591,16 +591,7 @@ func TestWorkerWithoutStoredContext(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tel := newTelemetry(t)
-			ib := webhook.NewMemoryInbox(0, nil)
-			h, err := webhook.NewHandler(
-				webhook.WithSecrets(webhooktest.Secret),
-				webhook.WithClock(webhooktest.Time),
-				webhook.WithLogger(slog.New(slog.DiscardHandler)),
-				webhook.WithObserver(tel.observer(t)),
-				webhook.WithInbox(ib),
-				webhook.WithWorkers(webhook.WorkerConfig{MaxAttempts: 1, Poll: time.Millisecond}),
-			)
-			require.NoError(t, err)
+			h, ib := oneRunInbox(t, tel)
 			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
 				if tt.fail {
 					return errors.New("downstream is down")
@@ -662,16 +653,7 @@ func TestSenderTraceContext(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tel := newTelemetry(t)
-			ib := webhook.NewMemoryInbox(0, nil)
-			h, err := webhook.NewHandler(
-				webhook.WithSecrets(webhooktest.Secret),
-				webhook.WithClock(webhooktest.Time),
-				webhook.WithLogger(slog.New(slog.DiscardHandler)),
-				webhook.WithObserver(tel.observer(t)),
-				webhook.WithInbox(ib),
-				webhook.WithWorkers(webhook.WorkerConfig{MaxAttempts: 1, Poll: time.Millisecond}),
-			)
-			require.NoError(t, err)
+			h, ib := oneRunInbox(t, tel)
 			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error { return nil })
 			require.Equal(t, http.StatusOK, serve(tt.wrap(h, tel), webhooktest.NewStandardRequest(webhooktest.Secret, jamBody,
 				webhooktest.WithHeader("Traceparent", senderParent), webhooktest.WithHeader("Tracestate", senderState))))
@@ -790,4 +772,21 @@ func TestNilOption(t *testing.T) {
 	var unset otelwebhook.Option
 	_, err := otelwebhook.New(otelwebhook.WithClock(time.Now), unset)
 	require.ErrorContains(t, err, "option 1 is nil")
+}
+
+// oneRunInbox returns a handler in inbox mode on a new MemoryInbox,
+// observed by tel, whose workers give each delivery one run.
+func oneRunInbox(t *testing.T, tel *telemetry) (*webhook.Handler, *webhook.MemoryInbox) {
+	t.Helper()
+	ib := webhook.NewMemoryInbox(0, nil)
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithClock(webhooktest.Time),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+		webhook.WithObserver(tel.observer(t)),
+		webhook.WithInbox(ib),
+		webhook.WithWorkers(webhook.WorkerConfig{MaxAttempts: 1, Poll: time.Millisecond}),
+	)
+	require.NoError(t, err)
+	return h, ib
 }

@@ -277,16 +277,7 @@ func TestReadOnlySchemaVersion(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	empty := filepath.Join(dir, "empty.db")
-	require.NoError(t, os.WriteFile(empty, nil, 0o600))
-	other := filepath.Join(dir, "other.db")
-	db, err := sql.Open("sqlite", other)
-	require.NoError(t, err)
-	_, err = db.Exec(`CREATE TABLE users (name TEXT)`)
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
-	otherBytes, err := os.ReadFile(other)
-	require.NoError(t, err)
+	empty, other, otherBytes := notInboxes(t, dir)
 	for _, tt := range []struct {
 		name, path string
 		bytes      []byte // the file's after the refused Open; nil: missing

@@ -512,16 +512,7 @@ func TestOpenWithoutCreate(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 
-	empty := filepath.Join(dir, "empty.db")
-	require.NoError(t, os.WriteFile(empty, nil, 0o600))
-	other := filepath.Join(dir, "other.db")
-	db, err := sql.Open("sqlite", other)
-	require.NoError(t, err)
-	_, err = db.Exec(`CREATE TABLE users (name TEXT)`)
-	require.NoError(t, err)
-	require.NoError(t, db.Close())
-	otherBytes, err := os.ReadFile(other)
-	require.NoError(t, err)
+	empty, other, otherBytes := notInboxes(t, dir)
 
 	for _, tt := range []struct {
 		name, path string
@@ -859,4 +850,21 @@ func TestCancelledDuringWrite(t *testing.T) {
 	})
 	require.NoError(t, err, "the committed result, not the caller's cancellation")
 	require.Equal(t, 1, leased)
+}
+
+// notInboxes makes two files in dir that hold no inbox: an empty one, and
+// another program's SQLite database, whose bytes it returns.
+func notInboxes(t *testing.T, dir string) (empty, other string, otherBytes []byte) {
+	t.Helper()
+	empty = filepath.Join(dir, "empty.db")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	other = filepath.Join(dir, "other.db")
+	db, err := sql.Open("sqlite", other)
+	require.NoError(t, err)
+	_, err = db.Exec(`CREATE TABLE users (name TEXT)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	otherBytes, err = os.ReadFile(other)
+	require.NoError(t, err)
+	return empty, other, otherBytes
 }
