@@ -7,7 +7,7 @@ package webhook
 //
 //	base      webhook.go doc.go
 //	keys      keys.go base64pairs.go
-//	verify    verify.go
+//	verify    verify.go verifier.go intercomverifier.go seriesverifier.go
 //	dedupe    dedupe.go lease.go inbox.go memoryinbox.go
 //	handler   handler.go delivery.go errors.go option.go body.go reject.go registry.go callbacks.go serve.go observer.go inboxmode.go diagnose.go drops.go tenant.go
 //
