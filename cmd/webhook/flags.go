@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/inhook/webhook"
 )
 
 // Exit statuses.
@@ -116,6 +118,28 @@ func argText(args []string, a string) string {
 func usageErr(stderr io.Writer, cmd, format string, args ...any) int {
 	fmt.Fprintf(stderr, "webhook %s: %s\nRun \"webhook %s --help\" for usage.\n", cmd, fmt.Sprintf(format, args...), cmd)
 	return exitUsage
+}
+
+// minIntercomMaxAge is the shortest Intercom max age NewHandler accepts:
+// Intercom retries a failed notification once, a minute later, with the
+// same created_at, and a shorter max age would refuse the retry.
+const minIntercomMaxAge = 5 * time.Minute
+
+// intercomMaxAgeFlag registers --intercom-max-age on fs. serve and verify
+// share it, so that verify judges a notification's age as serve given
+// the same flag does.
+func intercomMaxAgeFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("intercom-max-age", webhook.DefaultRetention,
+		"Intercom: how old a notification may be, by its signed created_at, before it is refused (at least "+minIntercomMaxAge.String()+"; by default a handler's, the dedupe retention)")
+}
+
+// checkIntercomMaxAge refuses an --intercom-max-age under the library's
+// floor with a message naming the flag; the library's names its option.
+func checkIntercomMaxAge(d time.Duration) error {
+	if d < minIntercomMaxAge {
+		return fmt.Errorf("--intercom-max-age must be at least %v: Intercom retries a failed notification a minute later, with the same created_at, and a shorter max age would refuse that retry", minIntercomMaxAge)
+	}
+	return nil
 }
 
 // parseWhen parses unix seconds or an RFC 3339 time.

@@ -282,7 +282,7 @@ func startInspector(in *inspector, addr, receiver string, logger *slog.Logger, s
 }
 
 // inspector returns the inspector the flags ask for, or nil.
-func (f *inspectFlags) inspector(keys *keyFlags, tol time.Duration, maxBody int64, ib *sqlitestore.Store, logger *slog.Logger) *inspector {
+func (f *inspectFlags) inspector(keys *keyFlags, lim receiverLimits, ib *sqlitestore.Store, logger *slog.Logger) *inspector {
 	if !f.addr.set {
 		return nil
 	}
@@ -290,7 +290,7 @@ func (f *inspectFlags) inspector(keys *keyFlags, tol time.Duration, maxBody int6
 	if ib != nil {
 		inbox = ib
 	}
-	return newInspector(f, keys, tol, maxBody, inbox, logger)
+	return newInspector(f, keys, lim, inbox, logger)
 }
 
 // options returns the handler options the inspector needs: its observer.

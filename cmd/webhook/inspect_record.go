@@ -26,9 +26,8 @@ type inspector struct {
 	keep      int
 	keepBytes int64
 	keys      *keyFlags
-	tol       time.Duration
-	maxBody   int64
-	inbox     webhook.Inbox // nil without --inbox
+	lim       receiverLimits // the handler's, for the verdict
+	inbox     webhook.Inbox  // nil without --inbox
 	fixtures  string
 	fwd       forwardConfig
 	client    *http.Client
@@ -57,7 +56,7 @@ type forwardConfig struct {
 	url, secret, intercom string
 }
 
-func newInspector(f *inspectFlags, keys *keyFlags, tol time.Duration, maxBody int64, ib webhook.Inbox, logger *slog.Logger) *inspector {
+func newInspector(f *inspectFlags, keys *keyFlags, lim receiverLimits, ib webhook.Inbox, logger *slog.Logger) *inspector {
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	return &inspector{
 		bgCtx:     bgCtx,
@@ -67,8 +66,7 @@ func newInspector(f *inspectFlags, keys *keyFlags, tol time.Duration, maxBody in
 		keep:      f.keep,
 		keepBytes: f.keepBytes,
 		keys:      keys,
-		tol:       tol,
-		maxBody:   maxBody,
+		lim:       lim,
 		inbox:     ib,
 		fixtures:  f.fixtures,
 		fwd:       forwardConfig{url: f.forwardTo, secret: f.forwardSecret, intercom: f.forwardIntercom},
@@ -153,11 +151,11 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 		rec.Source = string(detectSource(r.Header, in.keys.header()))
 		// Read what the handler may read, no more, and hand it the same
 		// stream: a body past the limit still reaches it, to be refused.
-		kept, err := io.ReadAll(io.LimitReader(r.Body, in.maxBody+1))
+		kept, err := io.ReadAll(io.LimitReader(r.Body, in.lim.maxBody+1))
 		// A copy of its own length: ReadAll's buffer has grown past it.
 		rec.Body = bytes.Clone(kept)
-		if int64(len(kept)) > in.maxBody {
-			rec.Body, rec.Cut = bytes.Clone(kept[:in.maxBody]), true
+		if int64(len(kept)) > in.lim.maxBody {
+			rec.Body, rec.Cut = bytes.Clone(kept[:in.lim.maxBody]), true
 		}
 		r.Body = struct {
 			io.Reader

@@ -56,7 +56,7 @@ func newInspectRig(t *testing.T, f inspectFlags, ib webhook.Inbox, onAny func(co
 	require.NoError(t, f.check())
 	keys := &keyFlags{secrets: listFlag{webhooktest.Secret}, intercom: listFlag{webhooktest.IntercomSecret}, tokens: listFlag{liveSeriesToken}}
 	logger := slog.New(slog.DiscardHandler)
-	in := newInspector(&f, keys, webhook.DefaultTolerance, webhook.DefaultMaxBodySize, ib, logger)
+	in := newInspector(&f, keys, receiverLimits{tolerance: webhook.DefaultTolerance, maxBody: webhook.DefaultMaxBodySize, intercomMaxAge: webhook.DefaultRetention}, ib, logger)
 	opts := append([]webhook.Option{webhook.WithSecrets(keys.secrets...), webhook.WithIntercomSecrets(keys.intercom...),
 		webhook.WithSeries(keys.header(), keys.tokens...), webhook.WithLogger(logger)}, in.options()...)
 	if ib != nil {
@@ -750,7 +750,7 @@ func TestInspectorBodyLimit(t *testing.T) {
 	f := inspectFlags{addr: optionalAddr{set: true, addr: "127.0.0.1:0"}, keep: 10, keepBytes: defaultKeepBytes, fixtures: dir}
 	keys := &keyFlags{secrets: listFlag{webhooktest.Secret}}
 	logger := slog.New(slog.DiscardHandler)
-	in := newInspector(&f, keys, webhook.DefaultTolerance, max, nil, logger)
+	in := newInspector(&f, keys, receiverLimits{tolerance: webhook.DefaultTolerance, maxBody: max, intercomMaxAge: webhook.DefaultRetention}, nil, logger)
 	h, err := webhook.NewHandler(append([]webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithMaxBodySize(max), webhook.WithLogger(logger)}, in.options()...)...)
 	require.NoError(t, err)
 	h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })

@@ -169,10 +169,10 @@ func (in *inspector) verdict(rec *record, status int, reason string, duplicate b
 			add("headers", "pass", "id, timestamp and %s present", countEntries(rec.Header))
 			add("signature", "pass", "matches a configured secret over id.timestamp.body (%d body bytes)", len(rec.Body))
 			skew := rec.Time.Sub(ts)
-			if skew < -in.tol || skew > in.tol {
-				add("timestamp", "fail", "signed %s: outside the ±%s window (%s)", clock.age(ts), in.tol, skewWords(skew))
+			if skew < -in.lim.tolerance || skew > in.lim.tolerance {
+				add("timestamp", "fail", "signed %s: outside the ±%s window (%s)", clock.age(ts), in.lim.tolerance, skewWords(skew))
 			} else {
-				add("timestamp", "pass", "signed %s before arrival, inside the ±%s window", skew.Round(time.Millisecond), in.tol)
+				add("timestamp", "pass", "signed %s before arrival, inside the ±%s window", skew.Round(time.Millisecond), in.lim.tolerance)
 			}
 		}
 	case event.SourceIntercom:
@@ -193,10 +193,10 @@ func (in *inspector) verdict(rec *record, status int, reason string, duplicate b
 		add("signature", "pass", "X-Hub-Signature (HMAC-SHA1 of the %d body bytes) matches a configured client secret", len(rec.Body))
 		if ev, err := event.ParseFrom(src, rec.Body); err == nil {
 			if n, ok := ev.(*event.IntercomNotification); ok {
-				if err := webhook.VerifyIntercomAge(n, rec.Time, webhook.DefaultRetention); err != nil {
-					add("age", "fail", "%s", explain(src, err, rec.Header, clock))
+				if err := webhook.VerifyIntercomAge(n, rec.Time, in.lim.intercomMaxAge); err != nil {
+					add("age", "fail", "%s (the max age is %v)", explain(src, err, rec.Header, clock), in.lim.intercomMaxAge)
 				} else {
-					add("age", "pass", "created_at is inside the default max age (Intercom signs no timestamp header)")
+					add("age", "pass", "created_at is inside the max age, %v (--intercom-max-age; Intercom signs no timestamp header)", in.lim.intercomMaxAge)
 				}
 			}
 		}

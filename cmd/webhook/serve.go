@@ -98,6 +98,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	testKeys := fs.Bool("test-keys", false, "accept the PUBLIC test keys of package webhooktest (never in production)")
 	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "Standard Webhooks timestamp window, each way")
 	maxBody := fs.Int64("max-body", webhook.DefaultMaxBodySize, "largest body accepted, in bytes")
+	maxAge := intercomMaxAgeFlag(fs)
 	debug := fs.Bool("debug", false, "also log duplicates and other debug lines")
 	raw := fs.Bool("raw", false, `print each verified body as received ("body") instead of the decoded event`)
 	inboxFile := fs.String("inbox", "", "inbox mode: store deliveries in this SQLite file, print them from workers")
@@ -133,6 +134,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *stopWithin <= 0 {
 		return usageErr(stderr, "serve", "--shutdown-timeout must be positive")
 	}
+	if err := checkIntercomMaxAge(*maxAge); err != nil {
+		return usageErr(stderr, "serve", "%v", err)
+	}
 	if *inboxFile == "" && isSet(fs, "inbox") {
 		// --inbox "$FILE" with FILE unset: not a receiver without its
 		// inbox, which would answer 200 with nothing stored.
@@ -149,7 +153,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	opts := []webhook.Option{webhook.WithLogger(logger), webhook.WithTolerance(*tolerance), webhook.WithMaxBodySize(*maxBody),
-		webhook.WithMaxBodyMemory(bodyMemory(*maxBody))}
+		webhook.WithMaxBodyMemory(bodyMemory(*maxBody)), webhook.WithIntercomMaxAge(*maxAge)}
 	if len(keys.secrets) > 0 {
 		opts = append(opts, webhook.WithSecrets(keys.secrets...))
 	}
@@ -172,7 +176,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		// serve stops within the one timeout it documents.
 		opts = append(opts, webhook.WithInbox(ib), webhook.WithWorkers(webhook.WorkerConfig{ShutdownTimeout: *stopWithin}))
 	}
-	in := insp.inspector(&keys, *tolerance, *maxBody, ib, logger)
+	in := insp.inspector(&keys, receiverLimits{tolerance: *tolerance, maxBody: *maxBody, intercomMaxAge: *maxAge}, ib, logger)
 	opts = append(opts, in.options()...)
 	h, err := webhook.NewHandler(opts...)
 	if err != nil {
@@ -215,6 +219,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}()
 	}
 	return serveUntilDone(ctx, srv, ln, sources(&keys), workers, stopInspector, *stopWithin, stderr)
+}
+
+// receiverLimits are the flags serve builds its handler's checks from,
+// which the inspector's verdict checks again.
+type receiverLimits struct {
+	tolerance      time.Duration // --tolerance
+	maxBody        int64         // --max-body
+	intercomMaxAge time.Duration // --intercom-max-age
 }
 
 // bodyMemory is the body memory budget for --max-body: the library's

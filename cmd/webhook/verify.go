@@ -27,10 +27,12 @@ httputil.DumpRequest or a proxy. "-" reads either from standard input.
 
 The sender is picked from the headers as the handler picks it (webhook-* or
 svix-* for Standard Webhooks, X-Hub-Signature for Intercom, the Series
-header), unless --source names it. Standard Webhooks timestamps, and an
-Intercom notification's signed created_at (against a handler's default max
-age, the dedupe retention), are checked against the clock: use --now with
-the time the delivery arrived, or --skip-timestamp, for old captures.
+header), unless --source names it. Standard Webhooks timestamps (against
+--tolerance), and an Intercom notification's signed created_at (against
+--intercom-max-age, by default a handler's, the dedupe retention), are
+checked against the clock, as "webhook serve" given the same flags checks
+them: use --now with the time the delivery arrived, or --skip-timestamp,
+for old captures.
 
 Keys come from the flags or from WEBHOOK_SECRET, INTERCOM_CLIENT_SECRET,
 SERIES_TOKEN and SERIES_HEADER. Secrets and computed signatures are never
@@ -48,6 +50,7 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	now := fs.String("now", "", "check the timestamp window at this time, unix seconds or RFC 3339")
 	skipTime := fs.Bool("skip-timestamp", false, "do not check the Standard Webhooks timestamp window, nor an Intercom notification's age")
 	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "timestamp window, each way")
+	maxAge := intercomMaxAgeFlag(fs)
 	given := args
 	args, code, stop := parseFlags(fs, args)
 	if stop {
@@ -65,6 +68,10 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case *tolerance <= 0:
 		// The library's message names its option, not this flag.
 		return usageErr(stderr, "verify", "--tolerance must be positive; --skip-timestamp turns the check off")
+	}
+	if err := checkIntercomMaxAge(*maxAge); err != nil {
+		// serve refuses it too: there is no such handler to agree with.
+		return usageErr(stderr, "verify", "%v", err)
 	}
 	keys.fromEnv()
 
@@ -114,7 +121,7 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		opts = append(opts, webhook.WithClock(clock.now))
 	}
 
-	check, err := verifierFor(src, &keys, opts, ageClock)
+	check, err := verifierFor(src, &keys, opts, ageClock, *maxAge)
 	if err != nil {
 		return usageErr(stderr, "verify", "%v", err)
 	}
@@ -180,9 +187,9 @@ func decode(src event.Source, body []byte, hdr http.Header) (event.Event, error)
 // describes what verified, without any secret or MAC.
 //
 // For Intercom, whose signature covers no timestamp header, it also checks
-// the notification's signed created_at against clock as a handler with the
-// default max age does, unless clock is nil.
-func verifierFor(src event.Source, keys *keyFlags, opts []webhook.VerifyOption, clock func() time.Time) (func([]byte, http.Header) (string, error), error) {
+// the notification's signed created_at against clock as a handler with
+// the max age maxAge does, unless clock is nil.
+func verifierFor(src event.Source, keys *keyFlags, opts []webhook.VerifyOption, clock func() time.Time, maxAge time.Duration) (func([]byte, http.Header) (string, error), error) {
 	switch src {
 	case event.SourceStandard:
 		if len(keys.secrets) == 0 {
@@ -214,7 +221,7 @@ func verifierFor(src event.Source, keys *keyFlags, opts []webhook.VerifyOption, 
 			ev, err := event.ParseFrom(event.SourceIntercom, body)
 			n, ok := ev.(*event.IntercomNotification)
 			if err == nil && ok && clock != nil {
-				if err := webhook.VerifyIntercomAge(n, clock(), webhook.DefaultRetention); err != nil {
+				if err := webhook.VerifyIntercomAge(n, clock(), maxAge); err != nil {
 					return "", err
 				}
 			}
@@ -270,7 +277,7 @@ func explain(src event.Source, err error, h http.Header, clock clockAt) string {
 	case errors.Is(err, webhook.ErrInvalidHeaders):
 		return "a signature header is malformed" + reason
 	case src == event.SourceIntercom && errors.Is(err, webhook.ErrMessageTooOld):
-		return "the notification's created_at is older than a handler's default max age (the dedupe retention) allows" + reason +
+		return "the notification's created_at is older than the max age (--intercom-max-age) allows" + reason +
 			": a replay or an old capture (use --now with the arrival time, or --skip-timestamp)"
 	case src == event.SourceIntercom && errors.Is(err, webhook.ErrMessageTooNew):
 		return "the notification's created_at is further in the future than the clock skew allows" + reason + ": check the clocks (or use --now)"
