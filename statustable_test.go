@@ -259,13 +259,16 @@ func TestREADMEStatusTable(t *testing.T) {
 				return serve(h, r)
 			}, want: 409},
 		},
-		"callback returned an error or panicked; dedupe store unreachable and `WithDedupeFailClosed`; the `WithKeyFunc` function failed or gave unusable keys (in inbox mode too)": {
+		"callback returned an error or panicked; dedupe store unreachable and `WithDedupeFailClosed`; the `WithKeyFunc` function failed (an error or a panic) or gave unusable keys (in inbox mode too)": {
 			{name: "callback error", serve: withCallback(std(jamBody), func() error { return errors.New("CRM down") }), want: 500},
 			{name: "callback panic", serve: withCallback(std(jamBody), func() error { panic("nil map") }), want: 500},
 			{name: "status chosen by a callback", serve: withCallback(std(jamBody), func() error { return &webhook.StatusError{Code: http.StatusGone} }), want: 410, edge: true},
 			{name: "dedupe store down, fail closed", serve: one(std(jamBody), webhook.WithDeduper(brokenStore{}), webhook.WithDedupeFailClosed()), want: 500},
 			{name: "dedupe store down, fail open", serve: one(std(jamBody), webhook.WithDeduper(brokenStore{})), want: 200, edge: true},
 			{name: "key function failed", serve: tenants(std(jamBody), keysFor(nil, errors.New("secrets db down"))), want: 500},
+			{name: "key function panicked", serve: tenants(std(jamBody), func(context.Context, webhook.KeyHint) (*webhook.Keys, error) {
+				panic("assignment to entry in nil map")
+			}), want: 500},
 			{name: "key function, a tenant holding ':'", serve: func(t *testing.T) *httptest.ResponseRecorder {
 				k := acme(t)
 				k.Tenant = "acme:eu"

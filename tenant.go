@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"unicode/utf8"
 
@@ -50,8 +51,9 @@ type Keys struct {
 
 // A KeyFunc chooses the keys for a request, once per request, before its
 // signature is checked. It returns nil keys (and a nil error) for a
-// request of no known tenant, which is refused with 401; an error is
-// answered 500 without detail, so the sender retries, and logged.
+// request of no known tenant, which is refused with 401; an error, or a
+// panic (a *PanicError under ErrKeyFunc), is answered 500 without detail,
+// so the sender retries, and logged: keep secrets out of its errors.
 //
 // Build each tenant's Keys once and keep them (in a map, say, or a cache
 // in front of the database that holds the secrets): a KeyFunc that builds
@@ -89,7 +91,7 @@ const maxTenantLen = 128
 // are none to verify with.
 func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http.Request, d *Delivery, body []byte, appID string) (*Verifier, *IntercomVerifier, bool) {
 	hint := KeyHint{Source: d.Source, Host: r.Host, Path: r.URL.Path, AppID: appID, Request: r}
-	keys, err := h.keyFunc(ctx, hint)
+	keys, err := callKeyFunc(ctx, h.keyFunc, hint)
 	if err == nil && keys != nil {
 		switch t := keys.Tenant; {
 		case t == "":
@@ -123,6 +125,23 @@ func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http
 		return nil, nil, false
 	}
 	return std, intercom, true
+}
+
+// callKeyFunc calls fn, turning a panic into an error, as call does for a
+// callback: a lookup that panics (a nil map, a closed cache) would
+// otherwise leave ServeHTTP, dropping the sender's connection under
+// net/http and ending a program that serves requests by calling
+// ServeHTTP itself.
+func callKeyFunc(ctx context.Context, fn KeyFunc, hint KeyHint) (keys *Keys, err error) {
+	returned := false
+	defer func() {
+		if !returned {
+			keys, err = nil, &PanicError{Value: recover(), Stack: debug.Stack()}
+		}
+	}()
+	keys, err = fn(ctx, hint)
+	returned = true
+	return keys, err
 }
 
 // errAppIDMismatch refuses a notification whose decoded app_id is not the

@@ -413,3 +413,125 @@ func TestReportsHoldNoSecrets(t *testing.T) {
 		require.NotContains(t, all, s)
 	}
 }
+
+// lookupError is a key function's own error type, with a pointer
+// receiver that reads its fields, as most do.
+type lookupError struct{ table string }
+
+func (e *lookupError) Error() string { return "lookup in " + e.table + " failed" }
+
+// panickyError is an error whose Error method panics.
+type panickyError struct{}
+
+func (panickyError) Error() string { panic("an Error method that panics") }
+
+// TestKeyFuncMisbehaves: whatever the key function does (panic, return
+// an error that cannot be read, keys and an error, keys of the wrong kind
+// or another tenant's, wait until the sender hangs up), the request gets
+// the status the README's table gives, no callback runs, nothing panics
+// out of ServeHTTP, and nothing a secret is reaches the logs, the error
+// hook or the sender.
+func TestKeyFuncMisbehaves(t *testing.T) {
+	acme, err := webhook.NewVerifier([]string{webhooktest.Secret}, webhook.WithClock(webhooktest.NewClock(webhooktest.Time()).Now))
+	require.NoError(t, err)
+	globex, err := webhook.NewVerifier([]string{otherSecret}, webhook.WithClock(webhooktest.NewClock(webhooktest.Time()).Now))
+	require.NoError(t, err)
+	var seed [32]byte
+	copy(seed[:], "a seed for a v1a key, not secret")
+	pub := "whpk_" + base64.StdEncoding.EncodeToString(ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey))
+	pubOnly, err := webhook.NewVerifier([]string{pub}, webhook.WithClock(webhooktest.NewClock(webhooktest.Time()).Now))
+	require.NoError(t, err)
+	app, err := webhook.NewIntercomVerifier(webhooktest.IntercomSecret)
+	require.NoError(t, err)
+	tests := []struct {
+		name   string
+		fn     webhook.KeyFunc
+		cancel bool // the sender hangs up while the key function runs
+		want   int
+		is     error
+		hint   webhook.Hint
+	}{
+		{name: "panics with a string", want: http.StatusInternalServerError, is: webhook.ErrKeyFunc,
+			fn: func(context.Context, webhook.KeyHint) (*webhook.Keys, error) { panic("assignment to entry in nil map") }},
+		{name: "panics with an error", want: http.StatusInternalServerError, is: webhook.ErrKeyFunc,
+			fn: func(context.Context, webhook.KeyHint) (*webhook.Keys, error) { panic(errors.New("cache: closed")) }},
+		{name: "panics with nil", want: http.StatusInternalServerError, is: webhook.ErrKeyFunc,
+			fn: func(context.Context, webhook.KeyHint) (*webhook.Keys, error) { panic(nil) }},
+		{name: "returns a typed nil error", want: http.StatusInternalServerError, is: webhook.ErrKeyFunc,
+			fn: func(context.Context, webhook.KeyHint) (*webhook.Keys, error) {
+				var err *lookupError // nil, but not a nil error
+				return nil, err
+			}},
+		{name: "returns an error whose Error panics", want: http.StatusInternalServerError, is: webhook.ErrKeyFunc,
+			fn: func(context.Context, webhook.KeyHint) (*webhook.Keys, error) { return nil, panickyError{} }},
+		{name: "returns keys and an error", want: http.StatusInternalServerError, is: webhook.ErrKeyFunc,
+			fn: func(context.Context, webhook.KeyHint) (*webhook.Keys, error) {
+				return &webhook.Keys{Tenant: "acme", Standard: acme}, &lookupError{table: "tenants"}
+			}},
+		{name: "waits until the sender hangs up", cancel: true, want: http.StatusInternalServerError, is: webhook.ErrKeyFunc,
+			fn: func(ctx context.Context, _ webhook.KeyHint) (*webhook.Keys, error) {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}},
+		{name: "keys of no verifier", want: http.StatusUnauthorized, is: webhook.ErrNoMatchingSignature, hint: webhook.HintNoKeys,
+			fn: func(context.Context, webhook.KeyHint) (*webhook.Keys, error) { return &webhook.Keys{Tenant: "acme"}, nil }},
+		{name: "only the other source's keys", want: http.StatusUnauthorized, is: webhook.ErrNoMatchingSignature, hint: webhook.HintNoKeys,
+			fn: func(context.Context, webhook.KeyHint) (*webhook.Keys, error) {
+				return &webhook.Keys{Tenant: "acme", Intercom: app}, nil
+			}},
+		{name: "only a v1a public key for a v1 delivery", want: http.StatusUnauthorized, is: webhook.ErrNoMatchingSignature, hint: webhook.HintCheckSecret,
+			fn: func(context.Context, webhook.KeyHint) (*webhook.Keys, error) {
+				return &webhook.Keys{Tenant: "acme", Standard: pubOnly}, nil
+			}},
+		{name: "another tenant's keys", want: http.StatusUnauthorized, is: webhook.ErrNoMatchingSignature, hint: webhook.HintCheckSecret,
+			fn: func(context.Context, webhook.KeyHint) (*webhook.Keys, error) {
+				return &webhook.Keys{Tenant: "globex", Standard: globex}, nil
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			h, err := webhook.NewHandler(webhook.WithKeyFunc(tt.fn),
+				webhook.WithClock(webhooktest.NewClock(webhooktest.Time()).Now),
+				webhook.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			require.NoError(t, err)
+			h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
+				t.Errorf("a delivery reached a callback with tenant %q", d.Tenant)
+				return nil
+			})
+			var herrs []*webhook.HandlerError
+			h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { herrs = append(herrs, err) })
+			req := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTarget("/hooks/acme"))
+			if tt.cancel {
+				ctx, cancel := context.WithTimeout(req.Context(), 20*time.Millisecond)
+				defer cancel()
+				req = req.WithContext(ctx)
+			}
+			w := httptest.NewRecorder()
+			require.NotPanics(t, func() { h.ServeHTTP(w, req) })
+			require.Equal(t, tt.want, w.Code)
+			require.Equal(t, http.StatusText(tt.want)+"\n", w.Body.String(), "no detail for the sender")
+			require.Len(t, herrs, 1)
+			require.ErrorIs(t, herrs[0], tt.is)
+			var pe *webhook.PanicError
+			require.Equal(t, strings.HasPrefix(tt.name, "panics"), errors.As(herrs[0], &pe), "a panic is reported as one")
+			msg := ""
+			require.NotPanics(t, func() { msg = herrs[0].Error() }, "the error hook's error can be read")
+			if tt.hint != "" {
+				require.NotNil(t, herrs[0].Diagnosis)
+				require.Equal(t, tt.hint, herrs[0].Diagnosis.Hint, herrs[0].Diagnosis.Evidence)
+			}
+			lines := parseLogs(t, logs.String())
+			require.Len(t, lines, 1)
+			if tt.want >= 500 {
+				require.Equal(t, "ERROR", lines[0].Level)
+			}
+			all := logs.String() + msg + fmt.Sprintf("%+v", herrs[0].Diagnosis)
+			sig := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody).Header.Get("Webhook-Signature")
+			for _, s := range []string{webhooktest.Secret, strings.TrimPrefix(webhooktest.Secret, "whsec_"), otherSecret,
+				webhooktest.IntercomSecret, sig[3:], "Checkout button"} {
+				require.NotContains(t, all, s)
+			}
+		})
+	}
+}
