@@ -474,7 +474,9 @@ func TestKeyFuncMisbehaves(t *testing.T) {
 				return nil, ctx.Err()
 			}},
 		{name: "keys of no verifier", want: http.StatusUnauthorized, is: webhook.ErrNoMatchingSignature, hint: webhook.HintNoKeys,
-			fn: func(context.Context, webhook.KeyHint) (*webhook.Keys, error) { return &webhook.Keys{Tenant: "acme"}, nil }},
+			fn: func(context.Context, webhook.KeyHint) (*webhook.Keys, error) {
+				return &webhook.Keys{Tenant: "acme"}, nil
+			}},
 		{name: "only the other source's keys", want: http.StatusUnauthorized, is: webhook.ErrNoMatchingSignature, hint: webhook.HintNoKeys,
 			fn: func(context.Context, webhook.KeyHint) (*webhook.Keys, error) {
 				return &webhook.Keys{Tenant: "acme", Intercom: app}, nil
