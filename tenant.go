@@ -27,7 +27,9 @@ type KeyHint struct {
 	// verification; "" for other sources, or a body without one. A
 	// notification reaches the callbacks only if its decoded AppID is
 	// this one, so choosing keys by it makes AppID as trustworthy as
-	// the keys.
+	// the keys. Keys chosen by something else (the path) verify the
+	// tenant, not the app_id, which is then what the tenant's key
+	// signed: any app's, so go by Delivery.Tenant.
 	AppID string
 	// Request is the request, for PathValue and headers. Its body has
 	// been read: do not read it.
@@ -39,7 +41,12 @@ type Keys struct {
 	// Tenant names the tenant. It is Delivery.Tenant, it is logged, and
 	// it namespaces the dedupe key (and the inbox key), so equal message
 	// ids from two tenants never collide. It must be non-empty, valid
-	// UTF-8, at most 128 bytes, without ':'.
+	// UTF-8, at most 128 bytes, without ':'. Take it from your own
+	// records, the same for every request of the tenant and across its
+	// rotations, never from the request as received: names are compared
+	// byte for byte, so a tenant found by another spelling of its path
+	// (another case, say) under that spelling's Tenant would run a
+	// replay, and a retry across a renaming, again.
 	Tenant string
 	// Standard verifies the tenant's Standard Webhooks (Jam) deliveries;
 	// nil if it has none.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -536,4 +537,135 @@ func TestKeyFuncMisbehaves(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCrossTenantForgery: someone holding one tenant's key (the tenant
+// itself, say, which signs its own test deliveries) tries to have a
+// delivery processed, deduplicated or stored as another tenant's. The
+// key function is the README's: Jam tenants by path, Intercom apps by
+// app_id, and for the last rows Intercom apps by path. Every attempt is
+// refused, or runs as the signer's own tenant in its own namespace: it
+// never marks the victim's message ids as processed, so the victim's
+// real deliveries of the same ids still run.
+func TestCrossTenantForgery(t *testing.T) {
+	const acmeApp, globexApp = "6d1f0a3b-2c4e-4f7a-9b8c-5e6d7f8a9b0c", "0b7c5d2e-8f41-4a96-b3e0-c7d1f5a29e84"
+	clock := webhooktest.NewClock(webhooktest.Time())
+	keys := map[string]*webhook.Keys{}
+	for name, secrets := range map[string][2]string{"acme": {webhooktest.Secret, acmeApp}, "globex": {otherSecret, globexApp}} {
+		std, err := webhook.NewVerifier([]string{secrets[0]}, webhook.WithClock(clock.Now))
+		require.NoError(t, err)
+		app, err := webhook.NewIntercomVerifier(secrets[1])
+		require.NoError(t, err)
+		keys[name] = &webhook.Keys{Tenant: name, Standard: std, Intercom: app}
+	}
+	type run struct{ tenant, key, appID string }
+	var runs []run
+	h, err := webhook.NewHandler(webhook.WithClock(clock.Now), webhook.WithLogger(slog.New(slog.DiscardHandler)),
+		webhook.WithKeyFunc(func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+			if tenant, ok := strings.CutPrefix(hint.Path, "/hooks/"); ok {
+				return keys[tenant], nil
+			}
+			return keys[hint.AppID], nil
+		}))
+	require.NoError(t, err)
+	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
+		r := run{tenant: d.Tenant, key: d.Key}
+		if n, ok := e.(*event.IntercomNotification); ok {
+			r.appID = n.AppID
+		}
+		runs = append(runs, r)
+		return nil
+	})
+	notification := func(appID, id string) []byte {
+		return []byte(`{"type":"notification_event","app_id":"` + appID + `","id":"` + id + `","topic":"conversation.user.replied",` +
+			`"created_at":1795510790,"delivery_attempts":1,"data":{"item":{"type":"conversation","id":"215471234567890"}}}`)
+	}
+	jam := func(secret, path, id string) *http.Request {
+		return webhooktest.NewStandardRequest(secret, jamBody, webhooktest.WithTarget(path), webhooktest.WithID(id))
+	}
+	tests := []struct {
+		name string
+		req  *http.Request
+		want int
+		run  *run // the callbacks' run, if any
+	}{
+		{"Jam: acme's key on globex's path", jam(webhooktest.Secret, "/hooks/globex", "msg_1"), 401, nil},
+		{"Jam: acme's key on acme's path, a message id of globex's", jam(webhooktest.Secret, "/hooks/acme", "msg_1"), 200,
+			&run{tenant: "acme", key: "standard:acme:msg_1"}},
+		{"Jam: an id holding globex's dedupe key", jam(webhooktest.Secret, "/hooks/acme", "globex:msg_1"), 200,
+			&run{tenant: "acme", key: "standard:acme:globex:msg_1"}},
+		{"Jam: an id of ':' and globex's name", jam(webhooktest.Secret, "/hooks/acme", ":globex:msg_1"), 200,
+			&run{tenant: "acme", key: "standard:acme::globex:msg_1"}},
+		{"Jam: globex's own delivery still runs", jam(otherSecret, "/hooks/globex", "msg_1"), 200,
+			&run{tenant: "globex", key: "standard:globex:msg_1"}},
+		{"Intercom: acme's key, globex's app_id", webhooktest.NewIntercomRequest(acmeApp, notification("globex", "notif_1")), 401, nil},
+		{"Intercom: acme's key and app_id, a notification id of globex's", webhooktest.NewIntercomRequest(acmeApp, notification("acme", "notif_1")), 200,
+			&run{tenant: "acme", key: "intercom:acme:notif_1", appID: "acme"}},
+		{"Intercom: an id holding globex's dedupe key", webhooktest.NewIntercomRequest(acmeApp, notification("acme", "globex:notif_1")), 200,
+			&run{tenant: "acme", key: "intercom:acme:globex:notif_1", appID: "acme"}},
+		{"Intercom: globex's own notification still runs", webhooktest.NewIntercomRequest(globexApp, notification("globex", "notif_1")), 200,
+			&run{tenant: "globex", key: "intercom:globex:notif_1", appID: "globex"}},
+		{"Intercom by path: acme's key on globex's path", webhooktest.NewIntercomRequest(acmeApp, notification("globex", "notif_2"),
+			webhooktest.WithTarget("/hooks/globex")), 401, nil},
+		// Keys chosen by path verify the tenant, not the body's app_id:
+		// the callbacks must go by Delivery.Tenant (KeyHint.AppID's doc).
+		{"Intercom by path: acme's key on acme's path, globex's app_id", webhooktest.NewIntercomRequest(acmeApp, notification("globex", "notif_2"),
+			webhooktest.WithTarget("/hooks/acme")), 200, &run{tenant: "acme", key: "intercom:acme:notif_2", appID: "globex"}},
+		{"Intercom by path: globex's own notification still runs", webhooktest.NewIntercomRequest(globexApp, notification("globex", "notif_2"),
+			webhooktest.WithTarget("/hooks/globex")), 200, &run{tenant: "globex", key: "intercom:globex:notif_2", appID: "globex"}},
+	}
+	for _, tt := range tests {
+		runs = nil
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, tt.req)
+		require.Equal(t, tt.want, w.Code, tt.name)
+		if tt.run == nil {
+			require.Empty(t, runs, tt.name)
+		} else {
+			require.Equal(t, []run{*tt.run}, runs, tt.name)
+		}
+	}
+}
+
+// TestTenantNames: the dedupe namespace is Keys.Tenant, byte for byte.
+// Tenants whose names differ only in case or Unicode form are apart, and
+// the same tenant reached by another spelling of its path (a key function
+// that looks tenants up case-insensitively, returning the Keys it keeps)
+// shares its namespace, so a replay by that spelling is a duplicate.
+func TestTenantNames(t *testing.T) {
+	clock := webhooktest.NewClock(webhooktest.Time())
+	keys := map[string]*webhook.Keys{}
+	for _, name := range []string{"acme", "Acme", "ａｃｍｅ", "caf\u00e9", "cafe\u0301"} {
+		v, err := webhook.NewVerifier([]string{webhooktest.Secret}, webhook.WithClock(clock.Now))
+		require.NoError(t, err)
+		keys[name] = &webhook.Keys{Tenant: name, Standard: v}
+	}
+	keys["acme-eu"] = keys["acme"] // one tenant under two paths
+	var seen []string
+	h, err := webhook.NewHandler(webhook.WithClock(clock.Now), webhook.WithLogger(slog.New(slog.DiscardHandler)),
+		webhook.WithKeyFunc(func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+			name := strings.TrimPrefix(hint.Path, "/hooks/")
+			if k := keys[name]; k != nil {
+				return k, nil
+			}
+			for n, k := range keys {
+				if strings.EqualFold(n, name) {
+					return k, nil
+				}
+			}
+			return nil, nil
+		}))
+	require.NoError(t, err)
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+		seen = append(seen, d.Key)
+		return nil
+	})
+	for _, path := range []string{"acme", "Acme", "ａｃｍｅ", "caf\u00e9", "cafe\u0301", "ACME", "acme-eu", "ACME-EU"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTarget("/hooks/"+url.PathEscape(path)),
+			webhooktest.WithID("msg_1")))
+		require.Equal(t, http.StatusOK, w.Code, path)
+	}
+	require.Equal(t, []string{"standard:acme:msg_1", "standard:Acme:msg_1", "standard:ａｃｍｅ:msg_1",
+		"standard:caf\u00e9:msg_1", "standard:cafe\u0301:msg_1"}, seen)
 }
