@@ -669,3 +669,89 @@ func TestTenantNames(t *testing.T) {
 	require.Equal(t, []string{"standard:acme:msg_1", "standard:Acme:msg_1", "standard:ａｃｍｅ:msg_1",
 		"standard:caf\u00e9:msg_1", "standard:cafe\u0301:msg_1"}, seen)
 }
+
+// TestTenantDiagnosis: a tenant delivery refused is diagnosed with the
+// evidence of the request and of its own tenant's keys only. The sender
+// learns nothing (every 401 has the same response, whether the tenant
+// exists, lacks keys for the source, or holds other keys), and the log
+// line and the error hook name no other tenant and count no other
+// tenant's keys: acme holds 2 Jam keys, globex 3.
+func TestTenantDiagnosis(t *testing.T) {
+	const globexApp = "0b7c5d2e-8f41-4a96-b3e0-c7d1f5a29e84"
+	clock := webhooktest.NewClock(webhooktest.Time())
+	acmeStd, err := webhook.NewVerifier([]string{webhooktest.Secret, rotOld}, webhook.WithClock(clock.Now))
+	require.NoError(t, err)
+	globexStd, err := webhook.NewVerifier([]string{otherSecret, rotNew, rotStranger}, webhook.WithClock(clock.Now))
+	require.NoError(t, err)
+	globexApp1, err := webhook.NewIntercomVerifier(globexApp)
+	require.NoError(t, err)
+	keys := map[string]*webhook.Keys{
+		"acme":   {Tenant: "acme", Standard: acmeStd},
+		"globex": {Tenant: "globex", Standard: globexStd, Intercom: globexApp1},
+	}
+	logs := &syncBuffer{}
+	h, err := webhook.NewHandler(webhook.WithClock(clock.Now),
+		webhook.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		webhook.WithKeyFunc(func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+			if tenant, ok := strings.CutPrefix(hint.Path, "/hooks/"); ok {
+				return keys[tenant], nil
+			}
+			return keys[hint.AppID], nil
+		}))
+	require.NoError(t, err)
+	var got *webhook.HandlerError
+	h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { got = err })
+	wrong := "whsec_d3Jvbmcta2V5LXNob3VsZC1uZXZlci1iZS1sb2dnZWQ="
+	tests := []struct {
+		name     string
+		req      *http.Request
+		tenant   string // logged, and the only tenant named
+		hint     webhook.Hint
+		evidence string
+		keys     int
+	}{
+		{name: "no such tenant", req: webhooktest.NewStandardRequest(wrong, jamBody, webhooktest.WithTarget("/hooks/initech")),
+			hint: webhook.HintNoKeys, evidence: "no tenant for this request"},
+		{name: "a tenant without the source's keys", req: webhooktest.NewIntercomRequest(webhooktest.IntercomSecret,
+			webhooktest.StampIntercom(intercomBody, webhooktest.Time()), webhooktest.WithTarget("/hooks/acme")),
+			tenant: "acme", hint: webhook.HintNoKeys, evidence: "tenant acme has no intercom keys"},
+		{name: "another key than the tenant's", req: webhooktest.NewStandardRequest(wrong, jamBody, webhooktest.WithTarget("/hooks/acme")),
+			tenant: "acme", hint: webhook.HintCheckSecret, keys: 2},
+		{name: "another tenant's key", req: webhooktest.NewStandardRequest(otherSecret, jamBody, webhooktest.WithTarget("/hooks/acme")),
+			tenant: "acme", hint: webhook.HintCheckSecret, keys: 2},
+		{name: "an app_id of no tenant", req: webhooktest.NewIntercomRequest(globexApp, webhooktest.StampIntercom(intercomBody, webhooktest.Time())),
+			hint: webhook.HintNoKeys, evidence: "no tenant for this request"},
+	}
+	var response string
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got = nil
+			before := len(logs.String())
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, tt.req)
+			require.Equal(t, http.StatusUnauthorized, w.Code)
+			if response == "" {
+				response = fmt.Sprint(w.Header(), w.Body.String())
+			}
+			require.Equal(t, response, fmt.Sprint(w.Header(), w.Body.String()), "every 401 reads alike")
+			require.NotNil(t, got)
+			dg := got.Diagnosis
+			require.NotNil(t, dg)
+			require.Equal(t, tt.hint, dg.Hint, dg.Evidence)
+			if tt.evidence != "" {
+				require.Equal(t, tt.evidence, dg.Evidence)
+			}
+			require.Equal(t, tt.keys, dg.Keys, "only the tenant's own keys are counted")
+			require.Equal(t, 1, dg.V1, "the request's evidence is there")
+			require.Equal(t, tt.req.ContentLength, int64(dg.BodyLen))
+			line := logs.String()[before:]
+			require.Equal(t, tt.tenant != "", strings.Contains(line, `"tenant":"`+tt.tenant+`"`), line)
+			report := line + got.Error() + fmt.Sprintf("%+v", *dg)
+			for _, other := range []string{"acme", "globex", "initech"} {
+				if other != tt.tenant {
+					require.NotContains(t, report, other)
+				}
+			}
+		})
+	}
+}
