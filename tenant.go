@@ -115,7 +115,12 @@ func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http
 		}
 	}
 	if err != nil {
-		h.rejectFor(ctx, w, d, http.StatusInternalServerError, ReasonOther, fmt.Errorf("%w: %w", ErrKeyFunc, err))
+		if pe, ok := err.(*PanicError); ok {
+			err = keyFuncPanic{pe}
+		} else {
+			err = fmt.Errorf("%w: %w", ErrKeyFunc, err)
+		}
+		h.rejectFor(ctx, w, d, http.StatusInternalServerError, ReasonOther, err)
 		return nil, nil, false
 	}
 	var std *Verifier
@@ -150,6 +155,14 @@ func callKeyFunc(ctx context.Context, fn KeyFunc, hint KeyHint) (keys *Keys, err
 	returned = true
 	return keys, err
 }
+
+// keyFuncPanic is ErrKeyFunc for a key function that panicked: its
+// message says so (a PanicError's speaks of a callback), and it wraps the
+// PanicError, whose stack the log line carries.
+type keyFuncPanic struct{ pe *PanicError }
+
+func (e keyFuncPanic) Error() string   { return fmt.Sprintf("%v: panicked: %v", ErrKeyFunc, e.pe.Value) }
+func (e keyFuncPanic) Unwrap() []error { return []error{ErrKeyFunc, e.pe} }
 
 // errAppIDMismatch refuses a notification whose decoded app_id is not the
 // one the key function chose its keys by.

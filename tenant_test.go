@@ -518,6 +518,10 @@ func TestKeyFuncMisbehaves(t *testing.T) {
 			require.ErrorIs(t, herrs[0], tt.is)
 			var pe *webhook.PanicError
 			require.Equal(t, strings.HasPrefix(tt.name, "panics"), errors.As(herrs[0], &pe), "a panic is reported as one")
+			if pe != nil {
+				require.Contains(t, herrs[0].Error(), "webhook: key function failed: panicked: ")
+				require.Contains(t, logs.String(), `"stack":"goroutine `, "the stack is logged, as a callback's is")
+			}
 			msg := ""
 			require.NotPanics(t, func() { msg = herrs[0].Error() }, "the error hook's error can be read")
 			if tt.hint != "" {
