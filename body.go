@@ -145,3 +145,12 @@ func bodyErr(err error) error {
 	}
 	return fmt.Errorf("webhook: reading body: %w", err)
 }
+
+// shortBodyError is a body that ended before its Content-Length, with
+// how much of it came.
+type shortBodyError struct{ got, declared int64 }
+
+func (e *shortBodyError) Error() string {
+	return "webhook: reading body: " + io.ErrUnexpectedEOF.Error()
+}
+func (e *shortBodyError) Unwrap() error { return io.ErrUnexpectedEOF }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -254,61 +253,6 @@ func (h *Handler) checkV1aBudget(kr *keyring) error {
 		return nil
 	}
 	return errors.New("webhook: max body memory is less than three times the max body size, which a v1a delivery of that size needs with whpk_ keys (its body, and ed25519's copy of the message)")
-}
-
-// pickSource chooses the verifier by the headers present, before the body
-// is read: the first configured source whose headers appear.
-func (h *Handler) pickSource(hd http.Header) event.Source {
-	if (h.std != nil || h.keyFunc != nil) && hasAny(hd, headerWebhookID, headerWebhookTimestamp, headerWebhookSignature, headerSvixID, headerSvixTimestamp, headerSvixSignature) {
-		return event.SourceStandard
-	}
-	if (h.intercom != nil || h.keyFunc != nil) && hasAny(hd, headerHubSignature) {
-		return event.SourceIntercom
-	}
-	if h.series != nil && hasAny(hd, h.series.Header()) {
-		return event.SourceSeries
-	}
-	return ""
-}
-
-// acceptsMediaType reports whether ct, with any parameters such as
-// charset, suits src. It is checked before the body is read, and parsed
-// by hand because mime.ParseMediaType allocates on every request.
-func acceptsMediaType(src event.Source, ct string) bool {
-	if ct == "" {
-		return true
-	}
-	if i := strings.IndexByte(ct, ';'); i >= 0 {
-		ct = ct[:i]
-	}
-	ct = strings.TrimSpace(ct)
-	switch {
-	case strings.EqualFold(ct, "application/json"):
-		return true
-	case len(ct) > len("application/+json") && strings.EqualFold(ct[:len("application/")], "application/") &&
-		strings.EqualFold(ct[len(ct)-len("+json"):], "+json"):
-		return true
-	case src == event.SourceSeries:
-		return strings.EqualFold(ct, "application/x-www-form-urlencoded")
-	}
-	return false
-}
-
-func hasAny(h http.Header, keys ...string) bool {
-	for _, k := range keys {
-		if _, ok := h[k]; ok {
-			return true
-		}
-	}
-	return false
-}
-
-func isSignatureHeader(k string) bool {
-	switch k {
-	case headerWebhookID, headerWebhookTimestamp, headerWebhookSignature, headerSvixID, headerSvixTimestamp, headerSvixSignature, headerHubSignature:
-		return true
-	}
-	return false
 }
 
 // checkIntercom applies to a verified notification what its signature

@@ -54,3 +54,8 @@ func (h *Handler) rejectWith(ctx context.Context, w http.ResponseWriter, d *Deli
 	h.obs.rejected(ctx, d, code, reason, err, dg)
 	http.Error(w, http.StatusText(code), code)
 }
+
+// rejectDiag is reject with a diagnosis for the log and the error hook.
+func (h *Handler) rejectDiag(ctx context.Context, w http.ResponseWriter, d *Delivery, code int, err error, dg *Diagnosis) {
+	h.rejectWith(ctx, w, d, code, ReasonOf(err), err, dg)
+}
