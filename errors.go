@@ -146,3 +146,19 @@ var (
 	// to hold keys of any size a signed body can carry.
 	ErrIDTooLong = errors.New("webhook: notification id too long")
 )
+
+// A permanentError marks a callback error that no retry can fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as permanent: in inbox mode a delivery whose
+// callback returns it is dead at once, without retries. It returns nil
+// for nil. Outside inbox mode it is an ordinary error.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}

@@ -1,0 +1,300 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/inhook/webhook/event"
+)
+
+// Run runs the workers of inbox mode until ctx is done: they lease due
+// deliveries from the inbox, decode the stored bytes (verified when they
+// were stored, and not again) and call the callbacks with the same
+// Delivery as outside inbox mode, plus Key and InboxAttempt. A delivery
+// whose callbacks all succeed is done; one whose callbacks fail or panic
+// is retried or dead under the WorkerConfig's policy. Done deliveries are
+// purged after the retention; dead ones stay until replayed or purged.
+//
+// Callbacks run at least once, not exactly once: a crash, or a lease that
+// runs out, between a callback's success and the inbox recording it runs
+// the callback again. Make callbacks idempotent, keyed by Delivery.Key.
+// A callback's context ends a margin before its lease does (a tenth of the
+// lease WithDedupeTimes sets, at most 5 s), as outside inbox mode, so set
+// the lease well above the slowest callback.
+//
+// Once ctx is done Run leases nothing more, waits for the callbacks in
+// flight up to the ShutdownTimeout, and returns nil; past the timeout it
+// cancels their context and returns an error. Their deliveries run again:
+// a callback that returns then has not failed, whatever its error, and
+// its delivery is due at once, neither backed off nor dead (Attempts
+// counts the run all the same, and LastError says it was cut short; one
+// cut short at the policy's last run still gets a run after it); one
+// that does not return runs again when its lease runs out. Several Run
+// calls, in one process or many, may share an inbox. Run returns an
+// error at once without WithInbox.
+func (h *Handler) Run(ctx context.Context) error {
+	if h.inbox == nil {
+		return errors.New("webhook: Run needs a handler built WithInbox")
+	}
+	cfg := h.workers
+	// Callbacks outlive ctx by up to the shutdown timeout.
+	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardCancel()
+	slots := make(chan struct{}, cfg.Workers)
+	var inflight sync.WaitGroup
+	var lastPurge time.Time
+	poll := time.NewTimer(cfg.Poll)
+	defer poll.Stop()
+	for ctx.Err() == nil {
+		if now := h.now(); now.Sub(lastPurge) >= purgeEvery {
+			lastPurge = now
+			if _, err := h.inbox.Purge(ctx, InboxDone, now.Add(-h.keep)); err != nil && ctx.Err() == nil {
+				h.logger.LogAttrs(ctx, slog.LevelError, "webhook inbox purge failed", slog.String("error", err.Error()))
+			}
+		}
+		// Wait for one free worker, then take every other free one.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		if ctx.Err() != nil {
+			// Both were ready (ctx ended while purging, say), and select
+			// chose at random.
+			<-slots
+			continue
+		}
+		n := 1
+	fill:
+		for n < cfg.Workers {
+			select {
+			case slots <- struct{}{}:
+				n++
+			default:
+				break fill
+			}
+		}
+		// Not cancelled with ctx: a lease taken by a call cut short would
+		// strand its deliveries until it ran out.
+		lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+		leases, err := h.inbox.Lease(lctx, n, h.lease)
+		lcancel()
+		if err != nil {
+			h.logger.LogAttrs(ctx, slog.LevelError, "webhook inbox lease failed", slog.String("error", err.Error()))
+		}
+		for range n - len(leases) {
+			<-slots
+		}
+		for _, l := range leases {
+			inflight.Add(1)
+			go func() {
+				defer func() { <-slots; inflight.Done() }()
+				defer h.recoverSettled(l.Entry.Key)
+				h.process(hard, l)
+			}()
+		}
+		if len(leases) > 0 {
+			continue
+		}
+		// Nothing due (or the inbox failed): wait for a store, the poll
+		// or the end.
+		poll.Reset(cfg.Poll)
+		select {
+		case <-h.wake:
+		case <-poll.C:
+		case <-ctx.Done():
+		}
+	}
+
+	done := make(chan struct{})
+	go func() { inflight.Wait(); close(done) }()
+	timeout := time.NewTimer(cfg.ShutdownTimeout)
+	defer timeout.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-timeout.C:
+		hardCancel()
+		return fmt.Errorf("webhook: Run: callbacks still running after the shutdown timeout (%v): %w", cfg.ShutdownTimeout, context.DeadlineExceeded)
+	}
+}
+
+// recoverSettled keeps a panic in the hooks that run after a delivery is
+// settled (OnError's, an observer's done) from ending the process, as
+// process does for those before; the outcome is recorded by then.
+func (h *Handler) recoverSettled(key string) {
+	if p := recover(); p != nil {
+		h.logger.LogAttrs(context.Background(), slog.LevelError, "webhook inbox worker panicked after settling a delivery, in a hook (OnError's or an observer's)",
+			slog.String("key", key), slog.String("error", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
+	}
+}
+
+// purgeEvery is how often, by the handler's clock, Run purges done
+// deliveries past the retention.
+const purgeEvery = time.Minute
+
+// process runs the callbacks for one leased delivery and settles it.
+func (h *Handler) process(base context.Context, l InboxLease) {
+	e := &l.Entry
+	// The lease is on the handler's clock, the context on real time. It
+	// ends a margin before the lease, as outside inbox mode, so that a
+	// callback can stop and its outcome be settled before another worker
+	// may lease the delivery.
+	left := e.LeaseUntil.Sub(h.now()) - leaseMargin(h.lease)
+	lc := newLeaseContext(base, time.Now().Add(left))
+	defer lc.stop()
+	d := &Delivery{Source: e.Source, ID: e.ID, Timestamp: e.Timestamp, Header: e.Header, Body: e.Body, Key: e.Key, InboxAttempt: e.Attempts, Tenant: e.Meta[metaTenant]}
+	if d.Header == nil {
+		d.Header = http.Header{}
+	}
+	settled := false
+	var run observedRun
+	// A callback that calls runtime.Goexit (t.FailNow in a test) skips
+	// the rest of this function, not its deferred calls.
+	//
+	// A panic outside the callbacks (theirs are recovered as PanicErrors),
+	// in an observer's hook, is recovered here too: on a worker's
+	// goroutine it would end the process and every delivery in flight
+	// with it, where net/http keeps a handler's panic to its request.
+	defer func() {
+		if !settled {
+			err := errors.New("webhook: callback exited without returning (runtime.Goexit)")
+			if p := recover(); p != nil {
+				err = fmt.Errorf("webhook: panic outside the callbacks, in an observer's hook?: %v", p)
+				h.logger.LogAttrs(context.Background(), slog.LevelError, "webhook inbox worker panicked outside the callbacks",
+					slog.String("key", e.Key), slog.String("error", err.Error()), slog.String("stack", string(debug.Stack())))
+			}
+			run.stop()
+			run.finish(e.Attempts, h.settle(base, l, d, err), err)
+		}
+	}()
+	var err error
+	if d.Event, err = h.decode(e.Source, e.Body, d.Header); err != nil {
+		err = Permanent(fmt.Errorf("webhook: decoding a stored delivery: %w", err))
+	} else if e.Attempts > h.workers.MaxAttempts+cutShort(e.LastError) {
+		// The earlier runs settled nothing: each crashed the process or
+		// outlasted its lease. Running it again may crash it again. (Runs
+		// cut short by a shutdown settled, but failed nothing: they do
+		// not count against the policy here.)
+		err = Permanent(overRun(e))
+	} else {
+		if n, ok := d.Event.(*event.IntercomNotification); ok {
+			d.Attempt = n.DeliveryAttempts
+		}
+		var cctx context.Context
+		cctx, run = h.obs.dispatchStored(lc, d, e.Meta)
+		_, err = h.reg.Load().dispatch(cctx, d)
+		run.stop()
+	}
+	settled = true
+	run.finish(e.Attempts, h.settle(base, l, d, err), err)
+}
+
+// cutShortPrefix begins the LastError of a delivery whose last run was
+// cut short by Run's shutdown timeout, with the count of such runs
+// since its last failure, which process does not hold against it: a run
+// cut short at the policy's last attempt would otherwise find it past
+// MaxAttempts and dead, without the run the docs promise.
+const cutShortPrefix = "webhook: run cut short by the shutdown ("
+
+// cutShort is the count of runs cut short by a shutdown that lastErr
+// records, 0 if none.
+func cutShort(lastErr string) int {
+	rest, ok := strings.CutPrefix(lastErr, cutShortPrefix)
+	if !ok {
+		return 0
+	}
+	n := 0
+	for _, c := range []byte(rest) {
+		if c < '0' || c > '9' || n > 1<<20 {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// overRun is the error of a delivery leased past MaxAttempts runs.
+func overRun(e *InboxEntry) error {
+	msg := fmt.Sprintf("webhook: already %d runs, the policy's most, and the last unfinished (a crash, or a lease that ran out)", e.Attempts-1)
+	if e.LastError != "" {
+		msg += "; the last error before them: " + e.LastError
+	}
+	return errors.New(msg)
+}
+
+// settle records the outcome of a run of l's callbacks: done for a nil
+// err, else retrying or dead under the worker policy. It returns which.
+func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err error) Outcome {
+	e := &l.Entry
+	// Settle even if the callbacks' context was cancelled.
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(base), settleTimeout)
+	defer scancel()
+	attrs := []slog.Attr{slog.String("key", e.Key), slog.String("source", string(e.Source)), slog.Int("attempt", e.Attempts)}
+	if err == nil {
+		if serr := h.inbox.Complete(sctx, e.Key, l.Token); serr != nil {
+			h.settleFailed(sctx, "complete", serr, attrs)
+		}
+		return OutcomeSuccess
+	}
+	attrs = append(attrs, slog.String("error", err.Error()))
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		attrs = append(attrs, slog.String("stack", string(pe.Stack)))
+	}
+	_, perm := asReturned[*permanentError](err)
+	if base.Err() != nil && !perm {
+		// Cut short by Run's shutdown timeout, not failed: due again at
+		// once, neither backed off nor judged dead.
+		h.logger.LogAttrs(sctx, slog.LevelWarn, "webhook inbox delivery interrupted by the shutdown; due again", attrs...)
+		lastErr := fmt.Sprintf("%s%d): %v", cutShortPrefix, cutShort(e.LastError)+1, err)
+		if serr := h.inbox.Retry(sctx, e.Key, l.Token, h.now(), lastErr); serr != nil {
+			h.settleFailed(sctx, "retry", serr, attrs)
+		}
+		return OutcomeRetry
+	}
+	cfg := h.workers
+	wait := cfg.backoff(e.Attempts)
+	if se, ok := asReturned[*StatusError](err); ok && se.RetryAfter > wait {
+		wait = se.RetryAfter
+	}
+	next := h.now().Add(wait)
+	outcome := OutcomeRetry
+	switch {
+	case perm, e.Attempts >= cfg.MaxAttempts, next.Sub(e.ReceivedAt) > cfg.MaxAge:
+		h.logger.LogAttrs(sctx, slog.LevelError, "webhook inbox delivery dead", attrs...)
+		if serr := h.inbox.Kill(sctx, e.Key, l.Token, err.Error()); serr != nil {
+			// Not dead yet: it runs again once the lease runs out.
+			h.settleFailed(sctx, "kill", serr, attrs)
+		} else {
+			outcome = OutcomeDead
+			h.obs.dead(sctx, d, err)
+		}
+	default:
+		attrs = append(attrs, slog.Time("next", next))
+		h.logger.LogAttrs(sctx, slog.LevelWarn, "webhook inbox delivery failed; retrying", attrs...)
+		if serr := h.inbox.Retry(sctx, e.Key, l.Token, next, err.Error()); serr != nil {
+			h.settleFailed(sctx, "retry", serr, attrs)
+		}
+	}
+	h.reg.Load().reportError(sctx, h.logger, d, &HandlerError{Err: err})
+	return outcome
+}
+
+// settleTimeout bounds settling a delivery after its callbacks returned.
+const settleTimeout = 10 * time.Second
+
+func (h *Handler) settleFailed(ctx context.Context, op string, err error, attrs []slog.Attr) {
+	msg := "webhook inbox " + op + " failed; the delivery runs again when its lease runs out"
+	if errors.Is(err, ErrLeaseLost) {
+		msg = "webhook inbox lease lost before " + op + "; the delivery runs again"
+	}
+	h.logger.LogAttrs(ctx, slog.LevelError, msg, append(attrs, slog.String("inbox_error", err.Error()))...)
+}
