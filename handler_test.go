@@ -16,7 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"testing/iotest"
 	"time"
 
 	"github.com/inhook/webhook"
@@ -269,62 +268,6 @@ func newJamOnlyRig(t *testing.T) *rig {
 	return r
 }
 
-// endless is a body that never ends, counting what was read from it.
-type endless struct{ n atomic.Int64 }
-
-func (e *endless) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = 'a'
-	}
-	e.n.Add(int64(len(p)))
-	return len(p), nil
-}
-
-// TestHandlerNilBody: a request built by http.NewRequest with a nil body,
-// and served by calling ServeHTTP (a test, an adapter from a queue), has a
-// nil Body, which net/http's server never passes. It is an empty body, not
-// a panic.
-func TestHandlerNilBody(t *testing.T) {
-	r := newRig(t)
-	signed := webhooktest.NewStandardRequest(webhooktest.Secret, nil)
-	for _, tt := range []struct {
-		name   string
-		header http.Header
-		want   int
-	}{
-		{"signed", signed.Header, http.StatusBadRequest}, // verified, but not JSON
-		{"unsigned", http.Header{"Webhook-Id": {"msg_1"}}, http.StatusUnauthorized},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodPost, "http://example.test/webhooks", nil)
-			require.NoError(t, err)
-			req.Header = tt.header
-			require.Nil(t, req.Body)
-			require.Equal(t, tt.want, r.serve(req).Code)
-		})
-	}
-	require.Zero(t, r.calls.Load())
-}
-
-func TestHandlerStopsReadingAtLimit(t *testing.T) {
-	const limit = 4096
-	r := newRig(t, webhook.WithMaxBodySize(limit))
-	body := &endless{}
-	req := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
-	req.Body, req.ContentLength = io.NopCloser(body), -1 // chunked, no length declared
-	w := r.serve(req)
-	require.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
-	require.LessOrEqual(t, body.n.Load(), int64(limit+1024), "read far past the limit")
-	require.Zero(t, r.calls.Load())
-
-	// A body longer than its Content-Length is refused, not truncated.
-	req = webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
-	req.ContentLength = int64(len(jamBody) - 10)
-	w = r.serve(req)
-	require.Equal(t, http.StatusBadRequest, w.Code)
-	require.Zero(t, r.calls.Load())
-}
-
 func TestHandlerDuplicates(t *testing.T) {
 	r := newRig(t)
 	for i, want := range []int64{1, 1, 1} {
@@ -401,80 +344,6 @@ func TestHandlerConcurrentSameMessage(t *testing.T) {
 	require.GreaterOrEqual(t, count[200], 1)
 }
 
-func TestHandlerCallbackFailures(t *testing.T) {
-	tests := []struct {
-		name       string
-		fn         func() error
-		status     int
-		retryAfter string
-		is         any
-		godebug    string // GODEBUG while the row runs
-	}{
-		{name: "error", fn: func() error { return errors.New("linear is down") }, status: 500},
-		{name: "panic", fn: func() error { panic("nil map") }, status: 500, is: new(*webhook.PanicError)},
-		// A panic's value is reachable as errors reach a cause, but never
-		// chooses the status or the Retry-After: a panic is a failure.
-		{name: "panic with a status", fn: func() error {
-			panic(&webhook.StatusError{Code: http.StatusAccepted, RetryAfter: time.Minute})
-		}, status: 500, is: new(*webhook.StatusError)},
-		// Under panicnil=1 (the default of a main module declaring go
-		// 1.20 or older) recover returns nil for panic(nil): the panic is
-		// still no success.
-		{name: "panic(nil) under panicnil=1", fn: func() error { panic(nil) }, status: 500, is: new(*webhook.PanicError), godebug: "panicnil=1"},
-		// A typed nil whose Error method dereferences it (as a nil
-		// *StatusError's does) is a failure, not a panic out of
-		// ServeHTTP that drops the connection.
-		{name: "typed nil *StatusError", fn: func() error { var se *webhook.StatusError; return se }, status: 500},
-		{name: "410 unsubscribes", fn: func() error { return &webhook.StatusError{Code: http.StatusGone} }, status: 410},
-		{name: "503 with Retry-After", fn: func() error {
-			return &webhook.StatusError{Code: http.StatusServiceUnavailable, RetryAfter: 1500 * time.Millisecond}
-		}, status: 503, retryAfter: "2"},
-		{name: "202 counts as success", fn: func() error { return &webhook.StatusError{Code: http.StatusAccepted} }, status: 202},
-		// A 1xx would reach the sender as success while the claim is
-		// released: the event would be lost.
-		{name: "1xx answers 500", fn: func() error { return &webhook.StatusError{Code: http.StatusProcessing} }, status: 500},
-		{name: "600 answers 500", fn: func() error { return &webhook.StatusError{Code: 600} }, status: 500},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.godebug != "" {
-				t.Setenv("GODEBUG", tt.godebug)
-			}
-			r := newRig(t)
-			var fail atomic.Bool
-			fail.Store(true)
-			r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
-				if fail.Load() {
-					return tt.fn()
-				}
-				return nil
-			})
-			var hookErr *webhook.HandlerError
-			r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookErr = err })
-			w := r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
-			require.Equal(t, tt.status, w.Code)
-			require.Equal(t, tt.retryAfter, w.Header().Get("Retry-After"))
-			require.Equal(t, int64(1), r.calls.Load(), "the other callback still ran")
-			if tt.status < 300 {
-				require.Nil(t, hookErr)
-				return
-			}
-			require.NotNil(t, hookErr)
-			require.Equal(t, tt.status, hookErr.Status)
-			if tt.is != nil {
-				require.ErrorAs(t, hookErr, tt.is)
-			}
-			// The failure released the claim: the sender's retry runs
-			// the callbacks again and succeeds.
-			fail.Store(false)
-			r.clock.Advance(5 * time.Second)
-			w = r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTime(r.clock.Now())))
-			require.Equal(t, http.StatusOK, w.Code)
-			require.Equal(t, int64(2), r.calls.Load())
-		})
-	}
-}
-
 // brokenStore is a Deduper whose backend is down.
 type brokenStore struct{}
 
@@ -500,40 +369,6 @@ func TestHandlerDedupeStoreDown(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
 	require.Zero(t, r.calls.Load())
 	require.ErrorIs(t, hookErr, errStoreDown)
-}
-
-func TestHandlerCallbackOrderAndDelivery(t *testing.T) {
-	r := newRig(t)
-	var order []string
-	var got *webhook.Delivery
-	r.h.OnIntercom("*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
-		order = append(order, "*")
-		return nil
-	})
-	r.h.OnIntercom("conversation.user.replied", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
-		order = append(order, "exact")
-		got = d
-		return nil
-	})
-	r.h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
-		order = append(order, "any")
-		return nil
-	})
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody)).Code)
-	// Exact topics, then patterns in registration order, then OnAny.
-	require.Equal(t, []string{"exact", "*", "any"}, order)
-	require.Equal(t, event.SourceIntercom, got.Source)
-	require.Equal(t, "notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c", got.ID)
-	require.Equal(t, 1, got.Attempt)
-	require.Equal(t, intercomBody, got.Body)
-
-	got = nil
-	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error { got = d; return nil })
-	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("msg_2pQx"))).Code)
-	require.Equal(t, event.SourceStandard, got.Source)
-	require.Equal(t, "msg_2pQx", got.ID)
-	require.True(t, got.Timestamp.Equal(webhooktest.Time()))
-	require.Equal(t, jamBody, got.Body)
 }
 
 func TestHandlerRotation(t *testing.T) {
@@ -761,56 +596,6 @@ func TestKeysOrVerifier(t *testing.T) {
 	}
 }
 
-func TestOnIntercomBadPattern(t *testing.T) {
-	h, err := webhook.NewHandler(webhook.WithIntercomSecrets(webhooktest.IntercomSecret))
-	require.NoError(t, err)
-	noop := func(context.Context, *webhook.Delivery, *event.IntercomNotification) error { return nil }
-	for _, p := range []string{"", "conversation*", "*.replied", "conversation.*.*", ".*"} {
-		require.Panics(t, func() { h.OnIntercom(p, noop) }, p)
-	}
-}
-
-func TestHandlerBodyMemoryBudget(t *testing.T) {
-	const limit = 16 << 10
-	r := newRig(t, webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(2*limit))
-	var hookErr *webhook.HandlerError
-	r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookErr = err })
-
-	// A chunked upload that stalls after 12 KiB holds a buffer of the
-	// limit (past half the limit growth takes the limit at once; the
-	// pooled 4 KiB went back), half the budget.
-	pr, pw := io.Pipe()
-	stalled := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
-	stalled.Body, stalled.ContentLength = pr, -1
-	done := make(chan int)
-	go func() { done <- r.serve(stalled).Code }()
-	_, err := pw.Write(bytes.Repeat([]byte("x"), 12<<10+1))
-	require.NoError(t, err)
-	require.Equal(t, int64(limit+1), webhook.BodyHeld(r.h))
-
-	// Until it is done, a request that needs more than what is left
-	// (16 KiB - 1) is turned away: one of the limit's size takes 16 KiB
-	// + 1 once past the pooled 4 KiB, whose charge it takes over.
-	big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", limit-len(jamBody))), 1)
-	require.Len(t, big, limit)
-	w := r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, big))
-	require.Equal(t, http.StatusServiceUnavailable, w.Code)
-	require.Equal(t, "1", w.Header().Get("Retry-After"))
-	require.ErrorIs(t, hookErr, webhook.ErrBodyMemory)
-	require.Zero(t, r.calls.Load())
-
-	require.NoError(t, pw.CloseWithError(io.ErrUnexpectedEOF))
-	require.Equal(t, http.StatusBadRequest, <-done)
-	// The stalled request gave its memory back.
-	for range 3 {
-		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
-	}
-	require.Equal(t, int64(1), r.calls.Load())
-
-	_, err = webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(2*limit-1))
-	require.Error(t, err, "a budget below two bodies could never read the largest of unknown length")
-}
-
 // TestHandlerCallbackContextEndsWithLease: a callback that holds a claim
 // gets a context that ends a margin before the lease, so it can stop
 // before a retry may run it again; one without a claim (Series has no
@@ -893,136 +678,6 @@ func TestHandlerGoexitReleasesClaim(t *testing.T) {
 	require.Equal(t, 2, runs)
 }
 
-// TestHandlerBodyAtLimitFitsTwiceTheLimit: on an idle handler whose budget
-// is the smallest allowed, twice the body limit, a body of exactly the
-// limit is read, declared or chunked, whatever the limit: the buffers it
-// grows through stay within twice the limit. Around the pooled first
-// buffer's 4 KiB, a limit of 4097 grows once, straight out of the pool.
-func TestHandlerBodyAtLimitFitsTwiceTheLimit(t *testing.T) {
-	for _, limit := range []int{4096, 4097, 4098, 16 << 10, 600_000, 1 << 20} {
-		for _, chunked := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%d chunked=%v", limit, chunked), func(t *testing.T) {
-				r := newRig(t, webhook.WithMaxBodySize(int64(limit)), webhook.WithMaxBodyMemory(2*int64(limit)))
-				pad := strings.Repeat("a", limit-len(jamBody))
-				body := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+pad), 1)
-				require.Len(t, body, limit)
-				req := webhooktest.NewStandardRequest(webhooktest.Secret, body)
-				if chunked {
-					req.Body, req.ContentLength = io.NopCloser(iotest.OneByteReader(bytes.NewReader(body))), -1
-				}
-				require.Equal(t, http.StatusOK, r.serve(req).Code)
-				require.Equal(t, int64(0), webhook.BodyHeld(r.h))
-			})
-		}
-	}
-}
-
-// TestHandlerV1aBodyAtLimitFits: with a whpk_ key, a v1a delivery of
-// exactly the limit also needs ed25519's copy of the message, beside the
-// buffers it was read into. A budget the handler accepts (at
-// construction, or when SetSecrets adds the key) holds both on an idle
-// handler; one that cannot is refused there, rather than the delivery on
-// every attempt.
-func TestHandlerV1aBodyAtLimitFits(t *testing.T) {
-	const limit = 64 << 10
-	pad := strings.Repeat("a", limit-len(jamBody))
-	body := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+pad), 1)
-	require.Len(t, body, limit)
-	clock := webhooktest.NewClock(webhooktest.Time())
-	quiet := webhook.WithLogger(slog.New(slog.DiscardHandler))
-	for _, tt := range []struct {
-		name string
-		keys func(budget int64) (*webhook.Handler, error)
-	}{
-		{"WithSecrets", func(budget int64) (*webhook.Handler, error) {
-			return webhook.NewHandler(webhook.WithSecrets(webhooktest.PublicKey), webhook.WithMaxBodySize(limit),
-				webhook.WithMaxBodyMemory(budget), webhook.WithClock(clock.Now), quiet)
-		}},
-		{"WithVerifier", func(budget int64) (*webhook.Handler, error) {
-			v, err := webhook.NewVerifier([]string{webhooktest.Secret, webhooktest.PublicKey}, webhook.WithClock(clock.Now))
-			require.NoError(t, err)
-			return webhook.NewHandler(webhook.WithVerifier(v), webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(budget), quiet)
-		}},
-		{"SetSecrets", func(budget int64) (*webhook.Handler, error) {
-			h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithMaxBodySize(limit),
-				webhook.WithMaxBodyMemory(budget), webhook.WithClock(clock.Now), quiet)
-			require.NoError(t, err, "without a whpk_ key twice the limit is enough")
-			return h, h.SetSecrets(webhooktest.Secret, webhooktest.PublicKey)
-		}},
-	} {
-		for _, budget := range []int64{2 * limit, 3*limit - 1, 3 * limit} {
-			t.Run(fmt.Sprintf("%s budget %d", tt.name, budget), func(t *testing.T) {
-				h, err := tt.keys(budget)
-				if err != nil {
-					require.Less(t, budget, int64(3*limit), "a budget of three times the limit holds a v1a body of the limit")
-					return
-				}
-				for _, chunked := range []bool{false, true} {
-					req := webhooktest.NewStandardRequest(webhooktest.SigningKey, body, webhooktest.WithID(fmt.Sprintf("msg_v1a_%v", chunked)))
-					if chunked {
-						req.Body, req.ContentLength = io.NopCloser(iotest.HalfReader(bytes.NewReader(body))), -1
-					}
-					w := httptest.NewRecorder()
-					h.ServeHTTP(w, req)
-					require.Equal(t, http.StatusOK, w.Code, "chunked=%v: the handler took budget %d and then refused the one delivery of the limit", chunked, budget)
-					require.Zero(t, webhook.BodyHeld(h))
-				}
-			})
-		}
-	}
-}
-
-// TestHandlerSeriesTokenBeforeBody: a Series token is in a header, so it
-// is checked before the body is read; a request without the right one is
-// answered 401 without a byte of its body read, and never holds body
-// memory.
-func TestHandlerSeriesTokenBeforeBody(t *testing.T) {
-	r := newRig(t)
-	for _, token := range []string{"wrong-token-wrong-token", ""} {
-		body := &readCount{r: bytes.NewReader(seriesJSON)}
-		req := webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON)
-		req.Header.Set(webhooktest.SeriesHeader, token)
-		req.Body = io.NopCloser(body)
-		require.Equal(t, http.StatusUnauthorized, r.serve(req).Code, "token %q", token)
-		require.Zero(t, body.n, "the body was read")
-	}
-	require.Zero(t, r.calls.Load())
-}
-
-type readCount struct {
-	r io.Reader
-	n int
-}
-
-func (c *readCount) Read(p []byte) (int, error) {
-	c.n++
-	return c.r.Read(p)
-}
-
-func TestPanicErrorUnwrap(t *testing.T) {
-	cause := errors.New("disk full")
-	tests := []struct {
-		value any
-		want  error
-	}{
-		{value: cause, want: cause},
-		{value: fmt.Errorf("wrapped: %w", cause), want: cause},
-		{value: "a string", want: nil},
-		{value: 42, want: nil},
-	}
-	for _, tt := range tests {
-		pe := &webhook.PanicError{Value: tt.value}
-		if tt.want == nil {
-			require.Nil(t, pe.Unwrap(), "%v", tt.value)
-			continue
-		}
-		require.ErrorIs(t, pe, tt.want)
-		require.Equal(t, webhook.ReasonCallback, webhook.ReasonOf(pe), "a panic is the callback's failure")
-	}
-	// What a panic carries is not a reason of its own.
-	require.Equal(t, webhook.ReasonCallback, webhook.ReasonOf(&webhook.PanicError{Value: webhook.ErrNoMatchingSignature}))
-}
-
 // FuzzHandlerSignedDelivered holds the handler to "nothing a sender
 // delivered is denied": a Standard Webhooks delivery signed and in its
 // window is answered 200 and runs a callback whenever its body is a JSON
@@ -1082,19 +737,4 @@ func FuzzHandlerSignedDelivered(f *testing.F) {
 			require.Zero(t, ran)
 		}
 	})
-}
-
-// TestNilOptions: a nil Option or VerifyOption (an option variable left
-// unset) is a constructor error naming its position, as a nil argument to
-// an option is, not a nil dereference inside the constructor.
-func TestNilOptions(t *testing.T) {
-	var unset webhook.Option
-	_, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), unset)
-	require.ErrorContains(t, err, "option 1 is nil")
-	_, err = webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.VerifyOption(nil))
-	require.ErrorContains(t, err, "is nil")
-	_, err = webhook.NewVerifier([]string{webhooktest.Secret}, webhook.WithTolerance(time.Minute), nil)
-	require.ErrorContains(t, err, "option 1 is nil")
-	_, err = webhook.NewVerifierRaw([][]byte{[]byte("0123456789abcdef")}, nil)
-	require.ErrorContains(t, err, "option 0 is nil")
 }
