@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -758,4 +759,80 @@ func TestTenantDiagnosis(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzTenantAppID: whoever holds one Intercom app's client secret
+// (mallory's) signs any body, with any app_id keys, and sends it; the
+// key function chooses the keys by the body's app_id, or, for byPath, by
+// the path, which names mallory. Whatever reaches a callback ran as
+// mallory's, in mallory's dedupe namespace, and with keys chosen by
+// app_id carries mallory's app_id: never the victim's.
+func FuzzTenantAppID(f *testing.F) {
+	f.Add([]byte(`"app_id":"mallory",`), "notif_1", false)
+	f.Add([]byte(`"app_id":"mallory","APP_ID":"victim",`), "notif_1", false)
+	f.Add([]byte(`"app_id":"mallory","app\u005fid":"victim",`), "notif_1", false)
+	f.Add([]byte(`"app_id":"victim",`), "notif_1", true)
+	f.Add([]byte(`"app_id":"mal\u006cory","app_id":null,`), "victim:notif_1", false)
+	f.Add([]byte(`"app_id":"mallory","app_id":1,`), "notif_1", false)
+	const mallorySecret, victimSecret = "6d1f0a3b-2c4e-4f7a-9b8c-5e6d7f8a9b0c", "0b7c5d2e-8f41-4a96-b3e0-c7d1f5a29e84"
+	keys := map[string]*webhook.Keys{}
+	for app, secret := range map[string]string{"mallory": mallorySecret, "victim": victimSecret} {
+		v, err := webhook.NewIntercomVerifier(secret)
+		require.NoError(f, err)
+		keys[app] = &webhook.Keys{Tenant: app, Intercom: v}
+	}
+	clock := webhooktest.NewClock(webhooktest.Time())
+	h, err := webhook.NewHandler(webhook.WithClock(clock.Now), webhook.WithLogger(slog.New(slog.DiscardHandler)), webhook.WithoutDedupe(),
+		webhook.WithKeyFunc(func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+			if tenant, ok := strings.CutPrefix(hint.Path, "/hooks/"); ok {
+				return keys[tenant], nil
+			}
+			return keys[hint.AppID], nil
+		}))
+	require.NoError(f, err)
+	type run struct {
+		tenant, appID string
+		byPath        bool
+	}
+	var mu sync.Mutex
+	var runs []run
+	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
+		r := run{tenant: d.Tenant, byPath: strings.HasPrefix(d.Header.Get("X-Path"), "/hooks/")}
+		if n, ok := e.(*event.IntercomNotification); ok {
+			r.appID = n.AppID
+		}
+		mu.Lock()
+		runs = append(runs, r)
+		mu.Unlock()
+		return nil
+	})
+	f.Fuzz(func(t *testing.T, fields []byte, id string, byPath bool) {
+		body := append([]byte(`{"type":"notification_event",`), fields...)
+		body = append(body, `"id":`+strconv.Quote(id)+`,"topic":"conversation.user.replied","created_at":`+strconv.FormatInt(webhooktest.Unix, 10)+
+			`,"delivery_attempts":1,"data":{"item":{"type":"conversation","id":"215471234567890"}}}`...)
+		target := webhooktest.DefaultTarget
+		if byPath {
+			target = "/hooks/mallory"
+		}
+		req := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature", webhooktest.SignIntercom(mallorySecret, body))
+		req.Header.Set("X-Path", target)
+		mu.Lock()
+		runs = nil
+		mu.Unlock()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range runs {
+			require.Equal(t, "mallory", r.tenant, "%s", body)
+			if !r.byPath {
+				require.Equal(t, "mallory", r.appID, "%s", body)
+			}
+		}
+		if w.Code == http.StatusOK && !byPath {
+			require.NotEmpty(t, runs, "a notification acknowledged ran: %s", body)
+		}
+	})
 }
