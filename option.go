@@ -153,7 +153,9 @@ func WithMaxBodySize(n int64) Option {
 // the copy of the message that ed25519 needs counts too, so it must be
 // three times the max body size: NewHandler and Handler.SetSecrets refuse
 // whpk_ keys with less. Keys they do not see (a WithKeyFunc tenant's, or a
-// WithVerifier verifier's set later by its own SetSecrets) need the same.
+// WithVerifier verifier's set later by its own SetSecrets) need the same:
+// with less, a v1a delivery that does not fit beside its copy even on an
+// idle handler is answered 500, with an error naming this budget, not 503.
 func WithMaxBodyMemory(n int64) Option {
 	return handlerOption(func(c *handlerConfig) error {
 		if n <= 0 {

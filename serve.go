@@ -142,6 +142,16 @@ func (s *serving) verify() bool {
 		d.ID, d.Timestamp, copied, err = std.verify(s.body, s.r.Header, &h.budget)
 		s.held += copied
 		if errors.Is(err, errMemBudget) {
+			id, ts, _, _ := standardHeaders(s.r.Header) // verify took them
+			if s.held+int64(len(id)+len(ts)+2+len(s.body)) > h.budget.limit {
+				// Not even an idle handler holds the body and its copy:
+				// every retry would be refused alike, and a 503 would
+				// read as load. Keys NewHandler and SetSecrets never saw
+				// (a key function's, or a verifier's own SetSecrets)
+				// escaped their check.
+				h.rejectFor(s.ctx, s.w, d, http.StatusInternalServerError, ReasonOther, errV1aBudget)
+				return false
+			}
 			s.w.Header().Set("Retry-After", "1")
 			h.reject(s.ctx, s.w, d, http.StatusServiceUnavailable, ErrBodyMemory)
 			return false

@@ -259,7 +259,7 @@ func TestREADMEStatusTable(t *testing.T) {
 				return serve(h, r)
 			}, want: 409},
 		},
-		"callback returned an error or panicked; dedupe store unreachable and `WithDedupeFailClosed`; the `WithKeyFunc` function failed (an error or a panic) or gave unusable keys (in inbox mode too)": {
+		"callback returned an error or panicked; dedupe store unreachable and `WithDedupeFailClosed`; the `WithKeyFunc` function failed (an error or a panic) or gave unusable keys (in inbox mode too); a `v1a` delivery that with ed25519's copy of its message passes the body memory budget on its own (`whpk_` keys `NewHandler` never saw, under three times the max body size)": {
 			{name: "callback error", serve: withCallback(std(jamBody), func() error { return errors.New("CRM down") }), want: 500},
 			{name: "callback panic", serve: withCallback(std(jamBody), func() error { panic("nil map") }), want: 500},
 			{name: "status chosen by a callback", serve: withCallback(std(jamBody), func() error { return &webhook.StatusError{Code: http.StatusGone} }), want: 410, edge: true},
@@ -291,6 +291,15 @@ func TestREADMEStatusTable(t *testing.T) {
 			}, want: 200, edge: true},
 			{name: "key function, a verifier not built by its constructor", serve: func(t *testing.T) *httptest.ResponseRecorder {
 				return tenants(std(jamBody), keysFor(&webhook.Keys{Tenant: "acme", Standard: &webhook.Verifier{}}, nil))(t)
+			}, want: 500},
+			{name: "key function, whpk_ keys under too small a budget, a v1a delivery too large for it", serve: func(t *testing.T) *httptest.ResponseRecorder {
+				v, err := webhook.NewVerifier([]string{webhooktest.PublicKey}, webhook.WithClock(webhooktest.Time))
+				require.NoError(t, err)
+				body := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", 60<<10)), 1)
+				h, err := webhook.NewHandler(webhook.WithKeyFunc(keysFor(&webhook.Keys{Tenant: "acme", Standard: v}, nil)), webhook.WithClock(webhooktest.Time), quiet,
+					webhook.WithMaxBodySize(64<<10), webhook.WithMaxBodyMemory(128<<10))
+				require.NoError(t, err)
+				return serve(h, webhooktest.NewStandardRequest(webhooktest.SigningKey, body))
 			}, want: 500},
 			{name: "key function failed, inbox mode", serve: tenants(std(jamBody), keysFor(nil, errors.New("secrets db down")), inbox(10)), want: 500},
 		},

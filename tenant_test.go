@@ -836,3 +836,101 @@ func FuzzTenantAppID(f *testing.F) {
 		}
 	})
 }
+
+// TestV1aKeysBudget: v1a verification copies the message, so whpk_ keys
+// need a body memory budget of three times the max body size; NewHandler
+// and Handler.SetSecrets refuse them under a smaller one. Keys they never
+// see (a key function's, or a WithVerifier verifier's set by its own
+// SetSecrets during a rotation) answered a v1a delivery too large for
+// the budget and its copy 503 "budget exhausted" on an idle handler, on
+// every attempt, as though under load, until the sender dropped it. Now
+// such a delivery is a 500 whose error names the budget to raise, while
+// the ones that fit (small v1a deliveries, v1 ones) still pass.
+func TestV1aKeysBudget(t *testing.T) {
+	var seed [32]byte
+	copy(seed[:], "a seed for a v1a key, not secret")
+	priv := ed25519.NewKeyFromSeed(seed[:])
+	pub := "whpk_" + base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey))
+	signer := "whsk_" + base64.StdEncoding.EncodeToString(seed[:])
+	large := append(bytes.TrimSuffix(jamBody, []byte("}")), `,"pad":"`+strings.Repeat("x", 60<<10)+`"}`...)
+	small := webhook.WithMaxBodyMemory(128 << 10) // twice the max body size below: enough without whpk_ keys
+	tests := []struct {
+		name   string
+		static bool // WithVerifier, its keys set later, instead of a key function
+		budget []webhook.Option
+		keys   []string
+		signer string
+		body   []byte
+		want   int
+	}{
+		{name: "key function, large v1a delivery", budget: []webhook.Option{small}, keys: []string{pub}, signer: signer, body: large, want: 500},
+		{name: "key function, small v1a delivery", budget: []webhook.Option{small}, keys: []string{pub}, signer: signer, body: jamBody, want: 200},
+		{name: "key function, v1 delivery beside a whpk_ key", budget: []webhook.Option{small}, keys: []string{webhooktest.Secret, pub}, signer: webhooktest.Secret, body: large, want: 200},
+		{name: "key function, no whpk_ key", budget: []webhook.Option{small}, keys: []string{webhooktest.Secret}, signer: webhooktest.Secret, body: large, want: 200},
+		{name: "key function, a budget of three times", budget: []webhook.Option{webhook.WithMaxBodyMemory(3*64<<10 + 1024)}, keys: []string{pub}, signer: signer, body: large, want: 200},
+		{name: "WithVerifier, whpk_ set by its SetSecrets", static: true, budget: []webhook.Option{small}, keys: []string{pub}, signer: signer, body: large, want: 500},
+		{name: "WithVerifier, a budget of three times", static: true, budget: []webhook.Option{webhook.WithMaxBodyMemory(3*64<<10 + 1024)}, keys: []string{pub}, signer: signer, body: large, want: 200},
+	}
+	t.Run("a budget held by another request", func(t *testing.T) {
+		// Load is still 503: the retry finds the budget free.
+		v, err := webhook.NewVerifier([]string{pub}, webhook.WithClock(webhooktest.Time))
+		require.NoError(t, err)
+		h, err := webhook.NewHandler(webhook.WithMaxBodySize(64<<10), webhook.WithMaxBodyMemory(3*64<<10+1024), webhook.WithClock(webhooktest.Time),
+			webhook.WithLogger(slog.New(slog.DiscardHandler)),
+			webhook.WithKeyFunc(func(context.Context, webhook.KeyHint) (*webhook.Keys, error) {
+				return &webhook.Keys{Tenant: "acme", Standard: v}, nil
+			}))
+		require.NoError(t, err)
+		pr, pw := io.Pipe()
+		slow := webhooktest.NewStandardRequest(signer, large, webhooktest.WithID("msg_slow"))
+		slow.Body, slow.ContentLength = pr, -1
+		done := make(chan int)
+		go func() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, slow)
+			done <- w.Code
+		}()
+		_, err = pw.Write(large[:40<<10])
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return webhook.BodyHeld(h) >= 64<<10 }, 5*time.Second, time.Millisecond)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, webhooktest.NewStandardRequest(signer, large))
+		require.Equal(t, http.StatusServiceUnavailable, w.Code)
+		_, err = pw.Write(large[40<<10:])
+		require.NoError(t, err)
+		require.NoError(t, pw.Close())
+		require.Equal(t, http.StatusOK, <-done)
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, webhooktest.NewStandardRequest(signer, large))
+		require.Equal(t, http.StatusOK, w.Code, "the retry, on an idle handler")
+	})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := webhook.NewVerifier([]string{otherSecret}, webhook.WithClock(webhooktest.Time))
+			require.NoError(t, err)
+			opts := append([]webhook.Option{webhook.WithMaxBodySize(64 << 10), webhook.WithClock(webhooktest.Time),
+				webhook.WithLogger(slog.New(slog.DiscardHandler))}, tt.budget...)
+			if tt.static {
+				opts = append(opts, webhook.WithVerifier(v))
+			} else {
+				opts = append(opts, webhook.WithKeyFunc(func(context.Context, webhook.KeyHint) (*webhook.Keys, error) {
+					return &webhook.Keys{Tenant: "acme", Standard: v}, nil
+				}))
+			}
+			h, err := webhook.NewHandler(opts...)
+			require.NoError(t, err)
+			require.NoError(t, v.SetSecrets(tt.keys...), "the rotation")
+			var herr *webhook.HandlerError
+			h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) { herr = err })
+			for attempt := 0; attempt < 3; attempt++ { // the sender's retries, on an idle handler
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, webhooktest.NewStandardRequest(tt.signer, tt.body))
+				require.Equal(t, tt.want, w.Code, "attempt %d: %v", attempt, herr)
+			}
+			if tt.want == 500 {
+				require.ErrorContains(t, herr, "three times the max body size")
+				require.NotErrorIs(t, herr, webhook.ErrBodyMemory, "not the load of other requests")
+			}
+		})
+	}
+}

@@ -132,3 +132,8 @@ func (b *memBudget) charge(n int64) bool {
 // errMemBudget is what verification returns when the message copy for
 // v1a does not fit in the budget.
 var errMemBudget = errors.New("webhook: no memory budget left for the v1a message")
+
+// errV1aBudget refuses a v1a delivery whose body and message copy
+// together pass the budget on their own: its keys hold whpk_ keys, under
+// a budget smaller than three times the max body size.
+var errV1aBudget = errors.New("webhook: this v1a delivery and ed25519's copy of its message need more than the max body memory, which with whpk_ keys must be three times the max body size (WithMaxBodyMemory)")
