@@ -45,6 +45,11 @@ func (v *IntercomVerifier) SetSecrets(clientSecrets ...string) error {
 // Verify checks body against the X-Hub-Signature header in h. Errors wrap
 // ErrRequiredHeaders, ErrInvalidHeaders or ErrNoMatchingSignature.
 func (v *IntercomVerifier) Verify(body []byte, h http.Header) error {
+	return v.verify(v.keys.Load(), body, h)
+}
+
+// verify is Verify against keys kr, v's at some instant.
+func (v *IntercomVerifier) verify(kr *keyring, body []byte, h http.Header) error {
 	vs := h[headerHubSignature]
 	switch {
 	case len(vs) == 0 || vs[0] == "":
@@ -60,7 +65,6 @@ func (v *IntercomVerifier) Verify(body []byte, h http.Header) error {
 	if !decodeHex(want[:], hexSig) {
 		return verifyErr(event.SourceIntercom, ErrInvalidHeaders, "X-Hub-Signature is not 40 hex digits")
 	}
-	kr := v.keys.Load()
 	if kr == nil {
 		return errNoKeys(event.SourceIntercom)
 	}

@@ -263,3 +263,69 @@ func TestConcurrentRotation(t *testing.T) {
 	require.Zero(t, bad.Load(), "deliveries answered otherwise than their keys say")
 	require.Equal(t, int64(2*workers*each), rr.runs.Load())
 }
+
+// TestRotationDiagnosis: the diagnosis of a refused delivery counts the
+// keys it was verified against, also while SetSecrets swaps them. Keys
+// alternate between {HMAC key A} and {a whpk_ key}; deliveries are
+// signed with A. One refused was verified against the whpk_ key alone,
+// so its diagnosis counts no HMAC key: had it counted A, it would hold
+// the key that signed it, refused. The handler used to load the keys once
+// to verify and again to diagnose, and under -race this caught a
+// diagnosis of "1 v1 against 1 HMAC key(s)", check_secret, for a
+// delivery signed with that very key, in most runs.
+func TestRotationDiagnosis(t *testing.T) {
+	clock := webhooktest.NewClock(webhooktest.Time())
+	v, err := webhook.NewVerifier([]string{rotOld}, webhook.WithClock(clock.Now))
+	require.NoError(t, err)
+	h, err := webhook.NewHandler(webhook.WithClock(clock.Now), webhook.WithLogger(slog.New(slog.DiscardHandler)), webhook.WithoutDedupe(),
+		webhook.WithKeyFunc(func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+			return &webhook.Keys{Tenant: "acme", Standard: v}, nil
+		}))
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var wrong []string
+	refused := 0
+	h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) {
+		mu.Lock()
+		defer mu.Unlock()
+		refused++
+		if dg := err.Diagnosis; dg == nil || dg.Keys != 0 || dg.PublicKeys != 1 {
+			wrong = append(wrong, fmt.Sprintf("%+v", dg))
+		}
+	})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			keys := []string{rotOld}
+			if i%2 == 1 {
+				keys = []string{webhooktest.PublicKey}
+			}
+			if err := v.SetSecrets(keys...); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 3000; i++ {
+				h.ServeHTTP(httptest.NewRecorder(), webhooktest.NewStandardRequest(rotOld, jamBody))
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-done
+	require.NotZero(t, refused, "the rotation never refused one: the test saw no swap")
+	require.Empty(t, wrong, "of %d refused, diagnoses counting keys the delivery was not verified against", refused)
+}

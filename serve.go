@@ -139,7 +139,7 @@ func (s *serving) verify() bool {
 	case event.SourceStandard:
 		var copied int64
 		kr = std.keys.Load()
-		d.ID, d.Timestamp, copied, err = std.verify(s.body, s.r.Header, &h.budget)
+		d.ID, d.Timestamp, copied, err = std.verify(kr, s.body, s.r.Header, &h.budget)
 		s.held += copied
 		if errors.Is(err, errMemBudget) {
 			id, ts, _, _ := standardHeaders(s.r.Header) // verify took them
@@ -158,7 +158,7 @@ func (s *serving) verify() bool {
 		}
 	case event.SourceIntercom:
 		kr = intercom.keys.Load()
-		err = intercom.Verify(s.body, s.r.Header)
+		err = intercom.verify(kr, s.body, s.r.Header)
 	}
 	if err != nil {
 		h.rejectDiag(s.ctx, s.w, d, http.StatusUnauthorized, err, diagnoseVerify(d.Source, s.r, s.body, kr, err, h.now()))

@@ -91,14 +91,16 @@ func (v *Verifier) SetRawSecrets(keys ...[]byte) error {
 // Errors wrap ErrRequiredHeaders, ErrInvalidHeaders, ErrNoMatchingSignature,
 // ErrMessageTooOld or ErrMessageTooNew in a *VerifyError.
 func (v *Verifier) Verify(body []byte, h http.Header) (id string, ts time.Time, err error) {
-	id, ts, _, err = v.verify(body, h, nil)
+	id, ts, _, err = v.verify(v.keys.Load(), body, h, nil)
 	return id, ts, err
 }
 
-// verify is Verify charging to b, when not nil, the copy of the message
-// that v1a entries need, and returning how much it charged.
-func (v *Verifier) verify(body []byte, h http.Header, b *memBudget) (id string, ts time.Time, held int64, err error) {
-	kr := v.keys.Load()
+// verify is Verify against keys kr, v's at some instant, charging to b,
+// when not nil, the copy of the message that v1a entries need, and
+// returning how much it charged. The handler loads kr once for the
+// verification and its diagnosis, which a SetSecrets between two loads
+// would set apart.
+func (v *Verifier) verify(kr *keyring, body []byte, h http.Header, b *memBudget) (id string, ts time.Time, held int64, err error) {
 	if kr == nil || v.cfg.now == nil { // a zero Verifier, SetSecrets or not
 		return "", time.Time{}, 0, errNoKeys(event.SourceStandard)
 	}
