@@ -60,12 +60,19 @@ type Keys struct {
 // signature is checked. It returns nil keys (and a nil error) for a
 // request of no known tenant, which is refused with 401; an error, or a
 // panic (a *PanicError under ErrKeyFunc), is answered 500 without detail,
-// so the sender retries, and logged: keep secrets out of its errors.
+// so the sender retries, and logged: keep secrets out of its errors. Its
+// context is the request's; in inbox mode it is not canceled when the
+// sender hangs up, since the delivery is stored all the same, but ends
+// after 10 seconds.
 //
 // Build each tenant's Keys once and keep them (in a map, say, or a cache
 // in front of the database that holds the secrets): a KeyFunc that builds
-// verifiers on every request parses keys on every request. To rotate a
-// tenant's secret, call SetSecrets on its verifiers, or swap in new Keys.
+// verifiers on every request parses keys on every request. Intercom
+// retries a failed notification once, a minute later, so a cache should
+// keep serving the keys it has while that database is down. To rotate a
+// tenant's secret, call SetSecrets on its verifiers, or swap in new Keys
+// of the same Tenant; hold the old and the new key until the sender signs
+// with the new one only.
 type KeyFunc func(ctx context.Context, hint KeyHint) (*Keys, error)
 
 // WithKeyFunc chooses the Standard Webhooks and Intercom keys per request,
@@ -98,7 +105,17 @@ const maxTenantLen = 128
 // are none to verify with.
 func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http.Request, d *Delivery, body []byte, appID string) (*Verifier, *IntercomVerifier, bool) {
 	hint := KeyHint{Source: d.Source, Host: r.Host, Path: r.URL.Path, AppID: appID, Request: r}
-	keys, err := callKeyFunc(ctx, h.keyFunc, hint)
+	kctx := ctx
+	if h.inbox != nil {
+		// A verified delivery is stored even if the sender hangs up
+		// before the answer (see store): the lookup before the
+		// verification must outlive the hang-up too, within the bound of
+		// a Store.
+		var cancel context.CancelFunc
+		kctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		defer cancel()
+	}
+	keys, err := callKeyFunc(kctx, h.keyFunc, hint)
 	if err == nil && keys != nil {
 		switch t := keys.Tenant; {
 		case t == "":

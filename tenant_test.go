@@ -934,3 +934,57 @@ func TestV1aKeysBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyFuncOutlivesHangUp: in inbox mode a verified delivery is stored
+// even if the sender hangs up before the answer (Intercom gives up after
+// 5 seconds, and may not send that attempt again), so the key function
+// that stands between the delivery and its verification must not be cut
+// short by the hang-up either: a lookup still running when the sender
+// gave up used to see its context canceled, and the delivery was lost.
+// Without an inbox nothing is stored for the hang-up to spare, and the key
+// function keeps the request's context.
+func TestKeyFuncOutlivesHangUp(t *testing.T) {
+	for _, inbox := range []bool{true, false} {
+		t.Run(fmt.Sprintf("inbox %v", inbox), func(t *testing.T) {
+			v, err := webhook.NewIntercomVerifier(webhooktest.IntercomSecret)
+			require.NoError(t, err)
+			ib := webhook.NewMemoryInbox(0, nil)
+			hungUp := make(chan struct{})
+			opts := []webhook.Option{webhook.WithClock(webhooktest.Time), webhook.WithLogger(slog.New(slog.DiscardHandler)),
+				webhook.WithKeyFunc(func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+					<-hungUp // a slow lookup, still running when the sender gives up
+					select {
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					case <-time.After(20 * time.Millisecond):
+						return &webhook.Keys{Tenant: "acme", Intercom: v}, nil
+					}
+				})}
+			if inbox {
+				opts = append(opts, webhook.WithInbox(ib))
+			}
+			h, err := webhook.NewHandler(opts...)
+			require.NoError(t, err)
+			ran := false
+			h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { ran = true; return nil })
+			ctx, hangUp := context.WithCancel(context.Background())
+			req := webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, webhooktest.StampIntercom(intercomBody, webhooktest.Time())).WithContext(ctx)
+			go func() {
+				time.Sleep(5 * time.Millisecond)
+				hangUp()
+				close(hungUp)
+			}()
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			stats, err := ib.Stats(context.Background())
+			require.NoError(t, err)
+			if inbox {
+				require.Equal(t, http.StatusOK, w.Code)
+				require.Equal(t, 1, stats.Pending, "the delivery is stored")
+			} else {
+				require.Equal(t, http.StatusInternalServerError, w.Code)
+				require.False(t, ran)
+			}
+		})
+	}
+}
