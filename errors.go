@@ -147,6 +147,22 @@ var (
 	ErrIDTooLong = errors.New("webhook: notification id too long")
 )
 
+// Errors the workers of Handler.Run end a delivery with when no run of
+// its callbacks did: the Dead hook's DeadLetter.Err, OnError's
+// HandlerError.Err and the inbox's LastError wrap them.
+var (
+	// ErrUndecodable ends, dead at once without a run of the callbacks,
+	// a delivery whose stored body no longer decodes: cut short, or of a
+	// source or shape this version does not read. It was verified and
+	// decoded when it was stored, so no retry can help.
+	ErrUndecodable = errors.New("webhook: decoding a stored delivery")
+	// ErrUnfinishedRuns ends, dead without running again, a delivery
+	// leased past WorkerConfig.MaxAttempts runs whose last runs settled
+	// nothing: each crashed the process or outlasted its lease, and
+	// another run may crash it again.
+	ErrUnfinishedRuns = errors.New("webhook: runs unfinished")
+)
+
 // A permanentError marks a callback error that no retry can fix.
 type permanentError struct{ err error }
 

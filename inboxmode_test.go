@@ -522,7 +522,7 @@ func TestInboxModeObserver(t *testing.T) {
 				note("done %s run %d %s", d.Key, r.Attempt, r.Outcome)
 			}
 		},
-		Dead:     func(ctx context.Context, d *webhook.Delivery, err error) { note("dead %s: %v", d.Key, err) },
+		Dead:     func(ctx context.Context, dl webhook.DeadLetter) { note("dead %s: %v", dl.Delivery.Key, dl.Err) },
 		Rejected: func(ctx context.Context, r webhook.Rejection) { note("rejected %d %s", r.Status, r.Reason) },
 		Inbox:    func(ib webhook.Inbox) { seen = ib },
 	}
@@ -716,9 +716,10 @@ func TestInboxWorkerUndecodableDead(t *testing.T) {
 	// callback, panics nothing, and is dead at once, for the observer
 	// too.
 	var deadKeys sync.Map
-	obs := &webhook.Observer{Dead: func(ctx context.Context, d *webhook.Delivery, err error) {
-		require.Nil(t, d.Event)
-		deadKeys.Store(d.Key, err.Error())
+	obs := &webhook.Observer{Dead: func(ctx context.Context, dl webhook.DeadLetter) {
+		require.Nil(t, dl.Delivery.Event)
+		require.ErrorIs(t, dl.Err, webhook.ErrUndecodable)
+		deadKeys.Store(dl.Delivery.Key, dl.Err.Error())
 	}}
 	r := newInboxRig(t, 0, webhook.WorkerConfig{}, webhook.WithObserver(obs))
 	ctx := context.Background()
@@ -779,7 +780,7 @@ func TestInboxWorkerHookPanics(t *testing.T) {
 			}}}
 		}, settled: webhook.InboxDone, logLine: "panicked after settling"},
 		{name: "dead", hooks: func(name string) hooks {
-			return hooks{obs: &webhook.Observer{Dead: func(ctx context.Context, d *webhook.Delivery, err error) {
+			return hooks{obs: &webhook.Observer{Dead: func(ctx context.Context, dl webhook.DeadLetter) {
 				if first(name) {
 					panic("dead hook")
 				}

@@ -53,10 +53,12 @@ type Observer struct {
 	// callbacks get, so a span started here covers them. done, when not
 	// nil, is called once with the run's outcome after they return.
 	Dispatch func(ctx context.Context, d *Delivery, meta map[string]string) (cctx context.Context, done func(Dispatched))
-	// Dead reports a delivery a worker has marked dead, with the error
-	// that ended it, also when no callback ran (a stored body that no
-	// longer decodes, for instance: d.Event is nil then).
-	Dead func(ctx context.Context, d *Delivery, err error)
+	// Dead reports a delivery a worker has marked dead (see DeadLetter),
+	// also when no callback ran: then no Dispatch reports its last run,
+	// and this hook is the only one to hear of it after the request.
+	// When a run of the callbacks ended it, Dispatch's done learns
+	// OutcomeDead after this hook returns.
+	Dead func(ctx context.Context, dl DeadLetter)
 	// Inbox is called once by NewHandler with the inbox WithInbox
 	// configures, so the observer can read Inbox.Stats when its metrics
 	// are collected, rather than the handler polling on a timer.
@@ -83,6 +85,28 @@ type Rejection struct {
 	// could not be read whole, as HandlerError.Diagnosis has it; nil
 	// otherwise. Its Hint suits a metric attribute.
 	Diagnosis *Diagnosis
+}
+
+// A DeadLetter is a delivery a worker has marked dead, as the Dead hook
+// hears of it.
+type DeadLetter struct {
+	// Delivery is the delivery as the worker read it from the inbox,
+	// its Key and InboxAttempt (the runs counted, the one that ended it
+	// included) set. Event is nil when the stored body no longer
+	// decodes.
+	Delivery *Delivery
+	// Meta is the entry's InboxEntry.Meta, what Storing added when it was
+	// stored (the request's trace context, for one): empty but never nil.
+	Meta map[string]string
+	// Ran reports whether the callbacks ran in the run that ended it. It
+	// is false for a delivery dead without running them: one leased past
+	// WorkerConfig.MaxAttempts runs none of which settled
+	// (ErrUnfinishedRuns), or whose stored body no longer decodes
+	// (ErrUndecodable).
+	Ran bool
+	// Err is the error that ended it, whose text the inbox keeps as
+	// InboxEntry.LastError.
+	Err error
 }
 
 // Dispatched is the outcome of one run of the callbacks for a delivery.
@@ -186,9 +210,12 @@ func (o *Observer) stored(ctx context.Context, d *Delivery) {
 	}
 }
 
-func (o *Observer) dead(ctx context.Context, d *Delivery, err error) {
+func (o *Observer) dead(ctx context.Context, dl DeadLetter) {
 	if o != nil && o.Dead != nil {
-		o.Dead(ctx, d, err)
+		if dl.Meta == nil {
+			dl.Meta = map[string]string{}
+		}
+		o.Dead(ctx, dl)
 	}
 }
 
@@ -332,9 +359,9 @@ func JoinObservers(obs ...*Observer) *Observer {
 		}
 	}
 	if os := each(func(o *Observer) bool { return o.Dead != nil }); len(os) > 0 {
-		j.Dead = func(ctx context.Context, d *Delivery, err error) {
+		j.Dead = func(ctx context.Context, dl DeadLetter) {
 			for _, o := range os {
-				o.Dead(ctx, d, err)
+				o.Dead(ctx, dl)
 			}
 		}
 	}

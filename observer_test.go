@@ -53,7 +53,7 @@ func (l *eventLog) observer() *webhook.Observer {
 			meta["traceparent"] = "trace-of-" + d.ID
 		},
 		Stored: func(ctx context.Context, d *webhook.Delivery) { l.add("stored %s", d.ID) },
-		Dead:   func(ctx context.Context, d *webhook.Delivery, err error) { l.add("dead %s %v", d.ID, err) },
+		Dead:   func(ctx context.Context, dl webhook.DeadLetter) { l.add("dead %s %v", dl.Delivery.ID, dl.Err) },
 		Inbox:  func(ib webhook.Inbox) { l.add("inbox %T", ib) },
 		Dispatch: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
 			l.add("dispatch %s meta=%v", d.ID, meta)

@@ -32,13 +32,15 @@ import (
 // Once ctx is done Run leases nothing more, waits for the callbacks in
 // flight up to the ShutdownTimeout, and returns nil; past the timeout it
 // cancels their context and returns an error. Their deliveries run again:
-// a callback that returns then has not failed, whatever its error, and
-// its delivery is due at once, neither backed off nor dead (Attempts
-// counts the run all the same, and LastError says it was cut short; one
-// cut short at the policy's last run still gets a run after it); one
-// that does not return runs again when its lease runs out. Several Run
-// calls, in one process or many, may share an inbox. Run returns an
-// error at once without WithInbox.
+// a callback that returns then has not failed, whatever it returns (an
+// error, a Permanent one included, or nil: a callback may give up on its
+// context without an error), and its delivery is due at once, neither
+// backed off, dead nor done (Attempts counts the run all the same, and
+// LastError says it was cut short; one cut short at the policy's last run
+// still gets a run after it); one that does not return runs again when
+// its lease runs out. Only callbacks that returned before the timeout
+// make a delivery done. Several Run calls, in one process or many, may
+// share an inbox. Run returns an error at once without WithInbox.
 func (h *Handler) Run(ctx context.Context) error {
 	if h.inbox == nil {
 		return errors.New("webhook: Run needs a handler built WithInbox")
@@ -52,6 +54,12 @@ func (h *Handler) Run(ctx context.Context) error {
 	var lastPurge time.Time
 	poll := time.NewTimer(cfg.Poll)
 	defer poll.Stop()
+	// The shutdown timeout runs from ctx's end, not from the loop's: a
+	// Lease in progress then, which ctx does not cancel, must not add to
+	// it.
+	endedAt := make(chan time.Time, 1)
+	stopEndedAt := context.AfterFunc(ctx, func() { endedAt <- time.Now() })
+	defer stopEndedAt()
 	for ctx.Err() == nil {
 		if now := h.now(); now.Sub(lastPurge) >= purgeEvery {
 			lastPurge = now
@@ -115,12 +123,22 @@ func (h *Handler) Run(ctx context.Context) error {
 
 	done := make(chan struct{})
 	go func() { inflight.Wait(); close(done) }()
-	timeout := time.NewTimer(cfg.ShutdownTimeout)
+	ended := time.Now() // if the AfterFunc has yet to run, about when it will
+	select {
+	case ended = <-endedAt:
+	default:
+	}
+	timeout := time.NewTimer(max(cfg.ShutdownTimeout-time.Since(ended), 0))
 	defer timeout.Stop()
 	select {
 	case <-done:
 		return nil
 	case <-timeout.C:
+		select {
+		case <-done: // both were ready: they returned in time
+			return nil
+		default:
+		}
 		hardCancel()
 		return fmt.Errorf("webhook: Run: callbacks still running after the shutdown timeout (%v): %w", cfg.ShutdownTimeout, context.DeadlineExceeded)
 	}
@@ -155,6 +173,7 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 		d.Header = http.Header{}
 	}
 	settled := false
+	ran := false // Dispatch returned, and the callbacks were called
 	var run observedRun
 	// A callback that calls runtime.Goexit (t.FailNow in a test) skips
 	// the rest of this function, not its deferred calls.
@@ -172,12 +191,13 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 					slog.String("key", e.Key), slog.String("error", err.Error()), slog.String("stack", string(debug.Stack())))
 			}
 			run.stop()
-			run.finish(e.Attempts, h.settle(base, l, d, err), err)
+			outcome, err := h.settle(base, l, d, err, ran)
+			run.finish(e.Attempts, outcome, err)
 		}
 	}()
 	var err error
 	if d.Event, err = h.decode(e.Source, e.Body, d.Header); err != nil {
-		err = Permanent(fmt.Errorf("webhook: decoding a stored delivery: %w", err))
+		err = Permanent(fmt.Errorf("%w: %w", ErrUndecodable, err))
 	} else if e.Attempts > h.workers.MaxAttempts+cutShort(e.LastError) {
 		// The earlier runs settled nothing: each crashed the process or
 		// outlasted its lease. Running it again may crash it again. (Runs
@@ -190,11 +210,13 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 		}
 		var cctx context.Context
 		cctx, run = h.obs.dispatchStored(lc, d, e.Meta)
+		ran = true
 		_, err = h.reg.Load().dispatch(cctx, d)
 		run.stop()
 	}
 	settled = true
-	run.finish(e.Attempts, h.settle(base, l, d, err), err)
+	outcome, err := h.settle(base, l, d, err, ran)
+	run.finish(e.Attempts, outcome, err)
 }
 
 // cutShortPrefix begins the LastError of a delivery whose last run was
@@ -223,42 +245,54 @@ func cutShort(lastErr string) int {
 
 // overRun is the error of a delivery leased past MaxAttempts runs.
 func overRun(e *InboxEntry) error {
-	msg := fmt.Sprintf("webhook: already %d runs, the policy's most, and the last unfinished (a crash, or a lease that ran out)", e.Attempts-1)
+	msg := fmt.Sprintf("already %d runs, the policy's most, and the last unfinished (a crash, or a lease that ran out)", e.Attempts-1)
 	if e.LastError != "" {
 		msg += "; the last error before them: " + e.LastError
 	}
-	return errors.New(msg)
+	return fmt.Errorf("%w: %s", ErrUnfinishedRuns, msg)
 }
 
 // settle records the outcome of a run of l's callbacks: done for a nil
-// err, else retrying or dead under the worker policy. It returns which.
-func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err error) Outcome {
+// err, else retrying or dead under the worker policy; ran says whether the
+// callbacks ran. It returns which, and the error it settled the run with:
+// err, or for callbacks that returned nil once cut short by the shutdown,
+// errCutShort.
+func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err error, ran bool) (Outcome, error) {
 	e := &l.Entry
 	// Settle even if the callbacks' context was cancelled.
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(base), settleTimeout)
 	defer scancel()
 	attrs := []slog.Attr{slog.String("key", e.Key), slog.String("source", string(e.Source)), slog.Int("attempt", e.Attempts)}
-	if err == nil {
+	_, perm := asReturned[*permanentError](err)
+	// Callbacks whose context Run's shutdown timeout cancelled before
+	// they returned were cut short, not failed, whatever they returned:
+	// nil may be a callback giving up on its context without an error,
+	// and a Permanent error may be about the cancellation. Only what
+	// ended a delivery before its callbacks (a body that no longer
+	// decodes, runs unfinished) stays permanent.
+	cut := base.Err() != nil && (ran || !perm)
+	if err == nil && !cut {
 		if serr := h.inbox.Complete(sctx, e.Key, l.Token); serr != nil {
 			h.settleFailed(sctx, "complete", serr, attrs)
 		}
-		return OutcomeSuccess
+		return OutcomeSuccess, nil
+	}
+	if err == nil {
+		err = errCutShort
 	}
 	attrs = append(attrs, slog.String("error", err.Error()))
 	var pe *PanicError
 	if errors.As(err, &pe) {
 		attrs = append(attrs, slog.String("stack", string(pe.Stack)))
 	}
-	_, perm := asReturned[*permanentError](err)
-	if base.Err() != nil && !perm {
-		// Cut short by Run's shutdown timeout, not failed: due again at
-		// once, neither backed off nor judged dead.
+	if cut {
+		// Due again at once, neither backed off, judged dead nor done.
 		h.logger.LogAttrs(sctx, slog.LevelWarn, "webhook inbox delivery interrupted by the shutdown; due again", attrs...)
 		lastErr := fmt.Sprintf("%s%d): %v", cutShortPrefix, cutShort(e.LastError)+1, err)
 		if serr := h.inbox.Retry(sctx, e.Key, l.Token, h.now(), lastErr); serr != nil {
 			h.settleFailed(sctx, "retry", serr, attrs)
 		}
-		return OutcomeRetry
+		return OutcomeRetry, err
 	}
 	cfg := h.workers
 	wait := cfg.backoff(e.Attempts)
@@ -275,7 +309,7 @@ func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err er
 			h.settleFailed(sctx, "kill", serr, attrs)
 		} else {
 			outcome = OutcomeDead
-			h.obs.dead(sctx, d, err)
+			h.obs.dead(sctx, DeadLetter{Delivery: d, Meta: e.Meta, Ran: ran, Err: err})
 		}
 	default:
 		attrs = append(attrs, slog.Time("next", next))
@@ -285,8 +319,12 @@ func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err er
 		}
 	}
 	h.reg.Load().reportError(sctx, h.logger, d, &HandlerError{Err: err})
-	return outcome
+	return outcome, err
 }
+
+// errCutShort is the error of a run whose callbacks returned nil once the
+// shutdown had cancelled their context: not known to have finished.
+var errCutShort = fmt.Errorf("webhook: the callbacks returned no error once the shutdown had cancelled their context, so may not have finished: %w", context.Canceled)
 
 // settleTimeout bounds settling a delivery after its callbacks returned.
 const settleTimeout = 10 * time.Second

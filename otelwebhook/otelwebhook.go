@@ -48,6 +48,16 @@
 // worker's context carries no span, is its child: one trace shows the
 // request and every retry.
 //
+// A delivery a worker marks dead without running its callbacks gets such
+// a span too, linked and parented the same way, so that the trace shows
+// how the delivery ended: one leased past the policy's MaxAttempts runs
+// none of which settled (each crashed the process or outlasted its
+// lease), error.type "unfinished_runs", and one whose stored body no
+// longer decodes ("standard:unknown", say), error.type "undecodable".
+// Both have webhook.outcome dead, webhook.attempt the runs counted, and
+// the error recorded; neither is a run, so messaging.process.duration
+// leaves them out.
+//
 // # Metrics
 //
 //	messaging.process.duration     histogram (s) of callback runs, by destination and error.type
@@ -325,19 +335,30 @@ func (o *observer) stored(ctx context.Context, d *webhook.Delivery) {
 	o.deliveries.Add(ctx, 1, o.source(d.Source).stored...)
 }
 
-func (o *observer) dead(ctx context.Context, d *webhook.Delivery, err error) {
+// dead counts every death, and gives one without a run of the callbacks
+// (its runs crashed, or its body no longer decodes) the process span that
+// a run's death has: the only trace of such a delivery after its request.
+func (o *observer) dead(ctx context.Context, dl webhook.DeadLetter) {
+	d := dl.Delivery
 	o.deliveries.Add(ctx, 1, o.source(d.Source).dead...)
+	if dl.Ran {
+		return // the run's span reports it, told by its done
+	}
+	_, span, _ := o.startProcess(ctx, d, dl.Meta)
+	if span.IsRecording() {
+		span.SetAttributes(AttemptKey.Int(d.InboxAttempt), OutcomeKey.String(string(webhook.OutcomeDead)), semconv.ErrorTypeKey.String(errorType(dl.Err)))
+		span.RecordError(dl.Err)
+		span.SetStatus(codes.Error, "dead without a run of the callbacks")
+	}
+	span.End()
 }
 
-// dispatch starts the process span for a run of the callbacks.
-func (o *observer) dispatch(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+// startProcess starts the process span of a delivery on a worker (meta
+// not nil) or on the request (meta nil): on a worker it links to the
+// trace context stored with the delivery, and is its child unless ctx
+// carries a span.
+func (o *observer) startProcess(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, trace.Span, *destInfo) {
 	di := o.dest(d)
-	// Without meta the run is on the request: its span is the parent,
-	// and learns the outcome.
-	var onRequest trace.Span
-	if meta == nil {
-		onRequest = trace.SpanFromContext(ctx)
-	}
 	opts := di.start
 	if len(meta) > 0 {
 		stored := trace.SpanContextFromContext(o.prop.Extract(context.Background(), propagation.MapCarrier(meta)))
@@ -353,10 +374,22 @@ func (o *observer) dispatch(ctx context.Context, d *webhook.Delivery, meta map[s
 		if d.ID != "" {
 			span.SetAttributes(semconv.MessagingMessageID(d.ID))
 		}
-		if di.unknown {
+		if di.unknown && d.Event != nil {
 			span.SetAttributes(EventTypeKey.String(event.SafeName(d.Event.EventType())))
 		}
 	}
+	return ctx, span, di
+}
+
+// dispatch starts the process span for a run of the callbacks.
+func (o *observer) dispatch(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+	// Without meta the run is on the request: its span is the parent,
+	// and learns the outcome.
+	var onRequest trace.Span
+	if meta == nil {
+		onRequest = trace.SpanFromContext(ctx)
+	}
+	ctx, span, di := o.startProcess(ctx, d, meta)
 	return ctx, func(r webhook.Dispatched) {
 		si := o.source(d.Source)
 		if r.Err == nil {
@@ -388,9 +421,17 @@ func (o *observer) dispatch(ctx context.Context, d *webhook.Delivery, meta map[s
 	}
 }
 
-// errorType classes a callback failure for error.type: "panic", the
-// status a callback chose with a StatusError, or "callback".
+// errorType classes a failure for error.type: "undecodable" and
+// "unfinished_runs" for the deaths without a run of the callbacks, and
+// for a callback's, "panic", the status it chose with a StatusError, or
+// "callback".
 func errorType(err error) string {
+	switch {
+	case errors.Is(err, webhook.ErrUndecodable):
+		return "undecodable"
+	case errors.Is(err, webhook.ErrUnfinishedRuns):
+		return "unfinished_runs"
+	}
 	var pe *webhook.PanicError
 	if errors.As(err, &pe) {
 		return "panic"
@@ -464,10 +505,15 @@ type destInfo struct {
 // dest names each delivery's destination, "source:event type". Unknown
 // event types, and Intercom topics package event does not name (the
 // sender's to choose, so the metrics' attribute sets would be too), share
-// "source:unknown", and past maxDestinations new ones share "source:other".
+// "source:unknown", as do stored bodies that no longer decode (no Event),
+// and past maxDestinations new ones share "source:other".
 func (o *observer) dest(d *webhook.Delivery) *destInfo {
-	typ := d.Event.EventType()
-	_, unknown := d.Event.(*event.UnknownEvent)
+	typ := ""
+	unknown := d.Event == nil
+	if !unknown {
+		typ = d.Event.EventType()
+		_, unknown = d.Event.(*event.UnknownEvent)
+	}
 	if _, ok := d.Event.(*event.IntercomNotification); ok && !o.topics[typ] {
 		unknown = true
 	}

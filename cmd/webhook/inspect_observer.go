@@ -104,12 +104,13 @@ func (in *inspector) observer() *webhook.Observer {
 				})
 			}
 		},
-		Dead: func(ctx context.Context, d *webhook.Delivery, err error) {
-			if r := rec(ctx, d); r != nil {
+		Dead: func(ctx context.Context, dl webhook.DeadLetter) {
+			if r := rec(ctx, dl.Delivery); r != nil {
 				update(r, func(r *record) {
-					r.Outcome = "dead"
-					if err != nil {
-						r.LastError = err.Error()
+					// A death without a run had no Dispatch to count it.
+					r.Outcome, r.Attempts = "dead", dl.Delivery.InboxAttempt
+					if dl.Err != nil {
+						r.LastError = dl.Err.Error()
 					}
 				})
 			}
