@@ -132,9 +132,7 @@ func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http
 		}
 	}
 	if err != nil {
-		if pe, ok := err.(*PanicError); ok {
-			err = keyFuncPanic{pe}
-		} else {
+		if _, panicked := err.(keyFuncPanic); !panicked {
 			err = fmt.Errorf("%w: %w", ErrKeyFunc, err)
 		}
 		h.rejectFor(ctx, w, d, http.StatusInternalServerError, ReasonOther, err)
@@ -165,7 +163,7 @@ func callKeyFunc(ctx context.Context, fn KeyFunc, hint KeyHint) (keys *Keys, err
 	returned := false
 	defer func() {
 		if !returned {
-			keys, err = nil, &PanicError{Value: recover(), Stack: debug.Stack()}
+			keys, err = nil, keyFuncPanic{&PanicError{Value: recover(), Stack: debug.Stack()}}
 		}
 	}()
 	keys, err = fn(ctx, hint)
