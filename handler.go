@@ -224,11 +224,14 @@ func keysOrVerifier[V any](keys, verifier string, haveKeys bool, v *V, build fun
 }
 
 // SetSecrets replaces the Standard Webhooks keys at runtime; see
-// Verifier.SetSecrets. It fails if Standard Webhooks is not configured,
-// and for whpk_ keys when the body memory budget is under three times the
+// Verifier.SetSecrets. It fails if Standard Webhooks is not configured
+// (with WithKeyFunc, each tenant's Verifier holds its keys), and for whpk_ keys when the body memory budget is under three times the
 // max body size (see WithMaxBodyMemory); the old keys then stay.
 func (h *Handler) SetSecrets(secrets ...string) error {
-	if h.std == nil {
+	switch {
+	case h.keyFunc != nil:
+		return errors.New("webhook: the Standard Webhooks keys come from the WithKeyFunc function: call SetSecrets on the tenant's Verifier")
+	case h.std == nil:
 		return errors.New("webhook: Standard Webhooks is not configured")
 	}
 	kr, err := parseStandardSecrets(secrets)

@@ -993,3 +993,14 @@ func TestKeyFuncOutlivesHangUp(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyFuncHandlerSetSecrets: with a key function the handler holds no
+// Standard Webhooks keys of its own, so Handler.SetSecrets, a rotation
+// call that would change nothing, fails, and says where the keys are.
+func TestKeyFuncHandlerSetSecrets(t *testing.T) {
+	h, err := webhook.NewHandler(webhook.WithKeyFunc(func(context.Context, webhook.KeyHint) (*webhook.Keys, error) { return nil, nil }))
+	require.NoError(t, err)
+	err = h.SetSecrets(webhooktest.Secret)
+	require.ErrorContains(t, err, "WithKeyFunc")
+	require.NotContains(t, err.Error(), strings.TrimPrefix(webhooktest.Secret, "whsec_"))
+}
