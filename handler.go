@@ -225,8 +225,9 @@ func keysOrVerifier[V any](keys, verifier string, haveKeys bool, v *V, build fun
 
 // SetSecrets replaces the Standard Webhooks keys at runtime; see
 // Verifier.SetSecrets. It fails if Standard Webhooks is not configured
-// (with WithKeyFunc, each tenant's Verifier holds its keys), and for whpk_ keys when the body memory budget is under three times the
-// max body size (see WithMaxBodyMemory); the old keys then stay.
+// (with WithKeyFunc, each tenant's Verifier holds its keys), and for
+// whpk_ keys when the body memory budget is under three times the max
+// body size (see WithMaxBodyMemory); the old keys then stay.
 func (h *Handler) SetSecrets(secrets ...string) error {
 	switch {
 	case h.keyFunc != nil:
