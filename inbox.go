@@ -77,12 +77,50 @@ type InboxLease struct {
 	Token string
 }
 
-// An InboxQuery selects deliveries for Inbox.List.
+// An InboxOrder is the order Inbox.List returns deliveries in.
+type InboxOrder int
+
+// The orders of Inbox.List.
+const (
+	// InboxByReceived lists the oldest ReceivedAt first, in any state.
+	InboxByReceived InboxOrder = iota
+	// InboxByUpdated lists the oldest UpdatedAt first: for done and dead
+	// deliveries, the longest done or dead first. It takes State done or
+	// dead only, whose UpdatedAt stays as it is while they stay in it.
+	InboxByUpdated
+)
+
+// An InboxQuery selects a page of deliveries for Inbox.List.
 type InboxQuery struct {
 	// State selects one state; empty selects every state.
 	State InboxState
-	// Limit caps the result; 0 means the implementation's default (100).
+	// Order is the order of the deliveries; the zero value is
+	// InboxByReceived.
+	Order InboxOrder
+	// After is a cursor from an earlier page's Next, of the same State
+	// and Order: the page starts after it. Empty starts at the first
+	// delivery.
+	After string
+	// Limit caps the page; 0 or less means the implementation's default
+	// (100).
 	Limit int
+	// OmitBody leaves the entries' Body nil, for a listing that needs
+	// none: an inbox need not read the bodies.
+	OmitBody bool
+}
+
+// An InboxPage is what Inbox.List returns.
+type InboxPage struct {
+	// Entries are the page's deliveries, in the query's order.
+	Entries []InboxEntry
+	// Next is the cursor to pass as InboxQuery.After for the page that
+	// follows: the position of the last entry, or the query's After when
+	// the page is empty. It stays valid whatever happens to that entry,
+	// so it also serves to poll for deliveries that come later.
+	Next string
+	// More reports whether there were deliveries past the page when it
+	// was read.
+	More bool
 }
 
 // InboxStats counts an inbox's deliveries by state, for metrics.
@@ -108,6 +146,10 @@ var (
 	ErrLeaseLost = errors.New("webhook: inbox lease lost")
 	// ErrNotFound is returned for a key the inbox does not hold.
 	ErrNotFound = errors.New("webhook: inbox: no such delivery")
+	// ErrBadCursor is returned by Inbox.List for an After that is no
+	// cursor of that inbox, or one from a query of another State or
+	// Order.
+	ErrBadCursor = errors.New("webhook: inbox: bad list cursor")
 	// ErrInFlight is reported when the same message is being processed
 	// by another request, and returned by Inbox.Replay for a delivery a
 	// worker holds.
@@ -159,8 +201,20 @@ type Inbox interface {
 
 	// Get returns one delivery, or ErrNotFound.
 	Get(ctx context.Context, key string) (InboxEntry, error)
-	// List returns deliveries, oldest ReceivedAt first.
-	List(ctx context.Context, q InboxQuery) ([]InboxEntry, error)
+	// List returns a page of the deliveries in q.State, in q.Order,
+	// starting after the cursor q.After, with the cursor to read on
+	// from. Each page is one bounded read. Paging is stable: reading
+	// page after page from an empty After while deliveries arrive,
+	// change state or are purged yields every delivery that stayed in
+	// q.State throughout exactly once, in order; one that arrived, left
+	// or came back meanwhile may be listed or not (by update order, a
+	// delivery that died again comes again). Deliveries of one time are
+	// in an order of the implementation's. An unknown state selects
+	// nothing. An After that is no cursor of this inbox's, or of a
+	// query of another State or Order, is an error wrapping
+	// ErrBadCursor; an unknown Order, or InboxByUpdated of a state other
+	// than done or dead, is an error.
+	List(ctx context.Context, q InboxQuery) (InboxPage, error)
 	// Replay returns a done or dead delivery to pending, due now, with
 	// Attempts reset to 0 and LastError kept. It makes a pending one due
 	// now, returns ErrInFlight for a leased one and ErrNotFound for an

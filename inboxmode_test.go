@@ -112,8 +112,9 @@ func TestInboxModeStores(t *testing.T) {
 	}
 	// Unknown events are stored too: OnUnknown runs in the worker.
 	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, unknownBody)).Code)
-	all, err := r.ib.List(ctx, webhook.InboxQuery{})
+	page, err := r.ib.List(ctx, webhook.InboxQuery{})
 	require.NoError(t, err)
+	all := page.Entries
 	require.Len(t, all, 7)
 	gen := map[event.Source]int{}
 	for _, e := range all {

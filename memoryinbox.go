@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/inhook/webhook/internal/listcursor"
 )
 
 // DefaultInboxEntries is the default capacity of a MemoryInbox.
@@ -196,31 +198,126 @@ func (m *MemoryInbox) Get(_ context.Context, key string) (InboxEntry, error) {
 	return copyEntry(&me.e), nil
 }
 
-// List implements Inbox.
-func (m *MemoryInbox) List(_ context.Context, q InboxQuery) ([]InboxEntry, error) {
+// List implements Inbox. It looks at every delivery under the lock, one
+// pass keeping the page's worth that come first: the inbox keeps no
+// ordered index, which would cost every Lease and settle.
+func (m *MemoryInbox) List(_ context.Context, q InboxQuery) (InboxPage, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = defaultListLimit
 	}
+	if err := checkListQuery(q); err != nil {
+		return InboxPage{}, fmt.Errorf("webhook: MemoryInbox: List: %w", err)
+	}
+	var after *listPos
+	if q.After != "" {
+		c, err := listcursor.Parse(q.After, memoryCursorKind, int(q.Order), string(q.State))
+		if err != nil {
+			return InboxPage{}, fmt.Errorf("webhook: MemoryInbox: List: %w: %v", ErrBadCursor, err)
+		}
+		at, err := time.Parse(time.RFC3339Nano, c.At)
+		if err != nil {
+			return InboxPage{}, fmt.Errorf("webhook: MemoryInbox: List: %w: its time does not parse", ErrBadCursor)
+		}
+		after = &listPos{at: at, key: c.Tie}
+	}
+	posOf := func(e *InboxEntry) listPos {
+		if q.Order == InboxByUpdated {
+			return listPos{at: e.UpdatedAt, key: e.Key}
+		}
+		return listPos{at: e.ReceivedAt, key: e.Key}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var sel []*memoryInboxEntry
+	// The first limit+1 past after, in a max-heap by position: one more
+	// than the page, to tell whether there are more.
+	var h listHeap
 	for _, me := range m.entries {
-		if q.State == "" || me.e.State == q.State {
-			sel = append(sel, me)
+		if q.State != "" && me.e.State != q.State {
+			continue
+		}
+		p := posOf(&me.e)
+		if after != nil && p.compare(*after) <= 0 {
+			continue
+		}
+		if len(h) <= limit {
+			heap.Push(&h, listItem{p, me})
+		} else if p.compare(h[0].pos) < 0 {
+			h[0] = listItem{p, me}
+			heap.Fix(&h, 0)
 		}
 	}
-	slices.SortFunc(sel, func(a, b *memoryInboxEntry) int {
-		if c := a.e.ReceivedAt.Compare(b.e.ReceivedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.e.Key, b.e.Key)
-	})
-	out := make([]InboxEntry, 0, min(limit, len(sel)))
-	for _, me := range sel[:min(limit, len(sel))] {
-		out = append(out, copyEntry(&me.e))
+	page := InboxPage{Next: q.After, More: len(h) > limit}
+	if page.More {
+		heap.Pop(&h)
 	}
-	return out, nil
+	page.Entries = make([]InboxEntry, len(h))
+	for i := len(h) - 1; i >= 0; i-- {
+		it := heap.Pop(&h).(listItem)
+		if q.OmitBody {
+			body := it.me.e.Body
+			it.me.e.Body = nil
+			page.Entries[i] = copyEntry(&it.me.e)
+			it.me.e.Body = body
+		} else {
+			page.Entries[i] = copyEntry(&it.me.e)
+		}
+		if i == len(page.Entries)-1 {
+			page.Next = listcursor.Cursor{Kind: memoryCursorKind, Order: int(q.Order), State: string(q.State),
+				At: it.pos.at.UTC().Format(time.RFC3339Nano), Tie: it.pos.key}.String()
+		}
+	}
+	return page, nil
+}
+
+// memoryCursorKind marks a MemoryInbox's list cursors.
+const memoryCursorKind = "memory"
+
+// checkListQuery checks what every Inbox refuses in a query, but its
+// cursor.
+func checkListQuery(q InboxQuery) error {
+	switch q.Order {
+	case InboxByReceived:
+	case InboxByUpdated:
+		if q.State != InboxDone && q.State != InboxDead {
+			return fmt.Errorf("update order lists done or dead deliveries, not state %q", q.State)
+		}
+	default:
+		return fmt.Errorf("unknown order %d", q.Order)
+	}
+	return nil
+}
+
+// A listPos is a delivery's place in a List order.
+type listPos struct {
+	at  time.Time
+	key string
+}
+
+func (p listPos) compare(o listPos) int {
+	if c := p.at.Compare(o.at); c != 0 {
+		return c
+	}
+	return strings.Compare(p.key, o.key)
+}
+
+type listItem struct {
+	pos listPos
+	me  *memoryInboxEntry
+}
+
+// listHeap is a max-heap of listItems by position.
+type listHeap []listItem
+
+func (h listHeap) Len() int           { return len(h) }
+func (h listHeap) Less(i, j int) bool { return h[i].pos.compare(h[j].pos) > 0 }
+func (h listHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *listHeap) Push(x any)        { *h = append(*h, x.(listItem)) }
+func (h *listHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
 }
 
 // Replay implements Inbox.

@@ -61,7 +61,8 @@ func TestMemoryInboxOddInput(t *testing.T) {
 	ls, err = ib.Lease(ctx, 1, -time.Second)
 	require.Error(t, err, "Lease for a negative time")
 	require.Empty(t, ls)
-	es, err := ib.List(ctx, webhook.InboxQuery{Limit: -1})
+	p, err := ib.List(ctx, webhook.InboxQuery{Limit: -1})
+	es := p.Entries
 	require.NoError(t, err)
 	require.Empty(t, es)
 	require.ErrorIs(t, ib.Replay(ctx, ""), webhook.ErrNotFound)

@@ -90,6 +90,12 @@ func Run(t *testing.T, newInbox NewInbox) {
 		{"Purge", testPurge},
 		{"List", testList},
 		{"ListLimit", testListLimit},
+		{"ListPages", testListPages},
+		{"ListByUpdated", testListByUpdated},
+		{"ListPageEnds", testListPageEnds},
+		{"ListBadCursor", testListBadCursor},
+		{"ListOmitBody", testListOmitBody},
+		{"ListPagesConcurrent", testListPagesConcurrent},
 		{"Stats", testStats},
 		{"ConcurrentWorkers", testConcurrentWorkers},
 		{"RandomOperations", testRandomOperations},
@@ -100,18 +106,21 @@ func Run(t *testing.T, newInbox NewInbox) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := webhooktest.NewClock(start)
+			clock := newClock()
 			ib := newInbox(t, clock.Now)
 			require.NotNil(t, ib, "newInbox returned nil")
-			tc.fn(t, &suite{ib: ib, clock: clock, ctx: context.Background()})
+			tc.fn(t, &suite{ib: ib, clock: clock, ctx: context.Background(), newInbox: newInbox})
 		})
 	}
 }
 
+func newClock() *webhooktest.Clock { return webhooktest.NewClock(start) }
+
 type suite struct {
-	ib    webhook.Inbox
-	clock *webhooktest.Clock
-	ctx   context.Context
+	ib       webhook.Inbox
+	clock    *webhooktest.Clock
+	ctx      context.Context
+	newInbox NewInbox
 }
 
 func (s *suite) now() time.Time { return s.clock.Now() }
@@ -301,8 +310,9 @@ func testStoreCopies(t *testing.T, s *suite) {
 		got.Meta["traceparent"] = "changed"
 	}
 	requireSameData(t, want, s.get(t, "k"))
-	listed, err := s.ib.List(s.ctx, webhook.InboxQuery{})
+	page, err := s.ib.List(s.ctx, webhook.InboxQuery{})
 	require.NoError(t, err)
+	listed := page.Entries
 	require.Len(t, listed, 1)
 	listed[0].Body[0] = 'L'
 	listed[0].Header.Set("Webhook-Id", "changed")
@@ -815,8 +825,7 @@ func testKill(t *testing.T, s *suite) {
 	s.clock.Advance(1000 * time.Hour)
 	s.requireNothingDue(t)
 	require.Equal(t, webhook.InboxStats{Dead: 1}, s.stats(t))
-	dead, err := s.ib.List(s.ctx, webhook.InboxQuery{State: webhook.InboxDead})
-	require.NoError(t, err)
+	dead := s.page(t, webhook.InboxQuery{State: webhook.InboxDead}).Entries
 	require.Equal(t, []string{"k"}, entryKeys(dead))
 	require.Equal(t, "permanent: bad account", dead[0].LastError)
 }
@@ -932,8 +941,7 @@ func testPurge(t *testing.T, s *suite) {
 	for _, k := range []string{"pending", "leased", "retrying"} {
 		s.get(t, k)
 	}
-	all, err := s.ib.List(s.ctx, webhook.InboxQuery{})
-	require.NoError(t, err)
+	all := s.page(t, webhook.InboxQuery{}).Entries
 	require.Equal(t, []string{"leased", "retrying", "pending"}, entryKeys(all))
 	require.Equal(t, webhook.InboxStats{Pending: 1, InFlight: 1, Retrying: 1, OldestPending: entry("leased", 4*time.Millisecond).ReceivedAt}, s.stats(t))
 
@@ -955,9 +963,7 @@ func testList(t *testing.T, s *suite) {
 	}
 	list := func(q webhook.InboxQuery) []webhook.InboxEntry {
 		t.Helper()
-		es, err := s.ib.List(s.ctx, q)
-		require.NoError(t, err)
-		return es
+		return s.page(t, q).Entries
 	}
 	all := list(webhook.InboxQuery{})
 	require.Equal(t, []string{"a", "b", "c", "d", "e", "f"}, entryKeys(all))
@@ -994,14 +1000,17 @@ func testListLimit(t *testing.T, s *suite) {
 	for i := range 130 {
 		s.store(t, entry(fmt.Sprintf("k%03d", i), time.Duration(i)*time.Millisecond))
 	}
-	es, err := s.ib.List(s.ctx, webhook.InboxQuery{})
-	require.NoError(t, err)
+	p := s.page(t, webhook.InboxQuery{})
+	es := p.Entries
 	require.Len(t, es, 100, "Limit 0 means 100")
+	require.True(t, p.More)
 	require.Equal(t, "k000", es[0].Key)
 	require.Equal(t, "k099", es[99].Key)
-	es, err = s.ib.List(s.ctx, webhook.InboxQuery{Limit: 500})
-	require.NoError(t, err)
-	require.Len(t, es, 130)
+	p = s.page(t, webhook.InboxQuery{Limit: 500})
+	require.Len(t, p.Entries, 130)
+	require.False(t, p.More)
+	p = s.page(t, webhook.InboxQuery{After: p.Next})
+	require.Empty(t, p.Entries)
 }
 
 func testStats(t *testing.T, s *suite) {
@@ -1111,8 +1120,7 @@ func testConcurrentWorkers(t *testing.T, s *suite) {
 		require.EqualValues(t, got.Attempts, c.(*atomic.Int32).Load(), "%s: runs", key)
 	}
 	require.Equal(t, want, s.stats(t))
-	done, err := s.ib.List(s.ctx, webhook.InboxQuery{State: webhook.InboxDone, Limit: n})
-	require.NoError(t, err)
+	done := s.page(t, webhook.InboxQuery{State: webhook.InboxDone, Limit: n}).Entries
 	require.Len(t, done, want.Done)
 	require.True(t, slices.IsSortedFunc(done, func(a, b webhook.InboxEntry) int { return a.ReceivedAt.Compare(b.ReceivedAt) }))
 }
