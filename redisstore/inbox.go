@@ -13,6 +13,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/listcursor"
 	"github.com/inhook/webhook/internal/strjson"
 	"github.com/redis/go-redis/v9"
 )
@@ -326,37 +327,88 @@ func (ib *Inbox) Get(ctx context.Context, key string) (webhook.InboxEntry, error
 	return e, nil
 }
 
-// List implements webhook.Inbox.
-func (ib *Inbox) List(ctx context.Context, q webhook.InboxQuery) ([]webhook.InboxEntry, error) {
+// List implements webhook.Inbox. Its order is that of the indexes:
+// ReceivedAt (for InboxByUpdated, UpdatedAt) in whole microseconds,
+// ties by key; a page is one script, which finds where the cursor's
+// position falls in each index by binary search and reads a page's
+// worth from there.
+func (ib *Inbox) List(ctx context.Context, q webhook.InboxQuery) (webhook.InboxPage, error) {
 	var keys []string
-	switch q.State {
-	case "":
-		keys = []string{ib.k("all")}
-	case webhook.InboxPending:
-		keys = []string{ib.k("new"), ib.k("retry")}
-	case webhook.InboxLeased, webhook.InboxDone, webhook.InboxDead:
-		keys = []string{ib.k(string(q.State))}
+	switch q.Order {
+	case webhook.InboxByReceived:
+		switch q.State {
+		case "":
+			keys = []string{ib.k("all")}
+		case webhook.InboxPending:
+			keys = []string{ib.k("new"), ib.k("retry")}
+		case webhook.InboxLeased, webhook.InboxDone, webhook.InboxDead:
+			keys = []string{ib.k(string(q.State))}
+		}
+	case webhook.InboxByUpdated:
+		if q.State != webhook.InboxDone && q.State != webhook.InboxDead {
+			return webhook.InboxPage{}, fmt.Errorf("redisstore: inbox: list: update order lists done or dead deliveries, not state %q", q.State)
+		}
+		keys = []string{ib.k(string(q.State) + ":at")}
 	default:
-		return nil, nil // no delivery is in a state that does not exist
+		return webhook.InboxPage{}, fmt.Errorf("redisstore: inbox: list: unknown order %d", q.Order)
+	}
+	var score, member string
+	if q.After != "" {
+		c, err := listcursor.Parse(q.After, cursorKind, int(q.Order), string(q.State))
+		if err == nil {
+			_, err = strconv.ParseInt(c.At, 10, 64)
+		}
+		if err != nil {
+			return webhook.InboxPage{}, fmt.Errorf("redisstore: inbox: list: %w: %v", webhook.ErrBadCursor, err)
+		}
+		score, member = c.At, c.Tie
+	}
+	if keys == nil {
+		return webhook.InboxPage{Next: q.After}, nil // no delivery is in a state that does not exist
 	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = defaultLimit
 	}
-	reply, err := ib.list.Run(ctx, ib.client, keys, ib.base, limit).Slice()
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: inbox: list: %w", err)
+	limit = min(limit, maxListLimit)
+	nobody := "0"
+	if q.OmitBody {
+		nobody = "1"
 	}
-	out := make([]webhook.InboxEntry, 0, len(reply))
-	for _, r := range reply {
+	reply, err := ib.list.Run(ctx, ib.client, keys, ib.base, limit, score, member, nobody).Slice()
+	if err != nil {
+		return webhook.InboxPage{}, fmt.Errorf("redisstore: inbox: list: %w", err)
+	}
+	if len(reply) < 3 {
+		return webhook.InboxPage{}, fmt.Errorf("redisstore: inbox: list: unexpected reply of %d values", len(reply))
+	}
+	more, _ := reply[0].(int64)
+	lastScore, _ := reply[1].(string)
+	lastKey, _ := reply[2].(string)
+	page := webhook.InboxPage{Next: q.After, More: more == 1, Entries: make([]webhook.InboxEntry, 0, len(reply)-3)}
+	for _, r := range reply[3:] {
 		e, _, err := decodeEntry(r)
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: inbox: list: %w", err)
+			return webhook.InboxPage{}, fmt.Errorf("redisstore: inbox: list: %w", err)
 		}
-		out = append(out, e)
+		page.Entries = append(page.Entries, e)
 	}
-	return out, nil
+	if lastScore != "" {
+		// The score as Redis prints it: a whole number of microseconds.
+		if _, err := strconv.ParseInt(lastScore, 10, 64); err != nil {
+			return webhook.InboxPage{}, fmt.Errorf("redisstore: inbox: list: unexpected score %q", lastScore)
+		}
+		page.Next = listcursor.Cursor{Kind: cursorKind, Order: int(q.Order), State: string(q.State), At: lastScore, Tie: lastKey}.String()
+	}
+	return page, nil
 }
+
+// cursorKind marks an Inbox's list cursors.
+const cursorKind = "redis"
+
+// maxListLimit caps a page: the script holds the page in Redis's memory
+// and runs, blocking every other client, for as long as it reads it.
+const maxListLimit = 10_000
 
 // Replay implements webhook.Inbox.
 func (ib *Inbox) Replay(ctx context.Context, key string) error {

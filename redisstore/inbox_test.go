@@ -113,7 +113,7 @@ func TestInboxRoundTrip(t *testing.T) {
 
 	list, err := ib.List(ctx, webhook.InboxQuery{})
 	require.NoError(t, err)
-	require.Equal(t, []webhook.InboxEntry{want}, list)
+	require.Equal(t, []webhook.InboxEntry{want}, list.Entries)
 
 	// Nil and empty header, meta and body come back as they went in.
 	bare := &webhook.InboxEntry{Key: "intercom:n_1", Source: event.SourceIntercom, Body: []byte{}, Header: http.Header{}}
@@ -372,17 +372,17 @@ func TestInboxDeadReplayPurge(t *testing.T) {
 		list, err := ib.List(ctx, webhook.InboxQuery{State: tc.state})
 		require.NoError(t, err)
 		var keys []string
-		for _, e := range list {
+		for _, e := range list.Entries {
 			keys = append(keys, e.Key)
 		}
 		require.Equal(t, tc.want, keys, "state %q", tc.state)
 	}
 	list, err := ib.List(ctx, webhook.InboxQuery{Limit: 2})
 	require.NoError(t, err)
-	require.Len(t, list, 2)
+	require.Len(t, list.Entries, 2)
 	list, err = ib.List(ctx, webhook.InboxQuery{State: "bogus"})
 	require.NoError(t, err)
-	require.Empty(t, list)
+	require.Empty(t, list.Entries)
 
 	dead, err := ib.Get(ctx, "standard:dead")
 	require.NoError(t, err)
@@ -841,7 +841,7 @@ func TestInboxHashLost(t *testing.T) {
 	require.ErrorIs(t, err, webhook.ErrInboxFull, "the lost deliveries still fill the inbox")
 	l, err := ib.List(ctx, webhook.InboxQuery{})
 	require.NoError(t, err)
-	require.Empty(t, l)
+	require.Empty(t, l.Entries)
 
 	clock.Advance(2 * time.Minute) // a's lease has run out, b's retry is due
 	ls, err = ib.Lease(ctx, 10, time.Minute)
@@ -855,8 +855,8 @@ func TestInboxHashLost(t *testing.T) {
 	require.True(t, stored)
 	l, err = ib.List(ctx, webhook.InboxQuery{})
 	require.NoError(t, err)
-	require.Len(t, l, 1)
-	require.Equal(t, "standard:d", l[0].Key)
+	require.Len(t, l.Entries, 1)
+	require.Equal(t, "standard:d", l.Entries[0].Key)
 }
 
 // TestInboxStreamTrimmedUnread: entries no consumer has read yet go

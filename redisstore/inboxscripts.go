@@ -507,36 +507,91 @@ end
 return n
 `
 
-// inboxListScript returns the hashes of up to limit deliveries from the
-// given indexes, merged by ReceivedAt (ties by key), passing over a key
-// whose hash is gone (it may be fewer then). KEYS: the indexes. ARGV:
-// base, limit.
+// inboxListScript reads a page of List: up to limit deliveries from the
+// given indexes past a position, merged by score (ReceivedAt or
+// UpdatedAt in whole microseconds), ties by key, passing over a key
+// whose hash is gone (the page may be shorter then). A position is a
+// score and a key, which need not be in the index any more; each index
+// finds its first member past it by a binary search among the members
+// of that score, so a page costs the same wherever it starts. Keys are
+// compared byte by byte, as Redis orders them: Lua's string comparison
+// follows the server's locale. KEYS: the indexes. ARGV: base, limit,
+// the position's score ('' for the start) and key, '1' to leave out the
+// body. Replies whether there are more, the score and key of the last
+// delivery the page passed, then the deliveries' fields (as HGETALL).
 const inboxListScript = `
-local limit = tonumber(ARGV[2])
+local base, limit, s, m, nobody = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5] == '1'
+local function before(a, b)
+	local n = math.min(#a, #b)
+	for i = 1, n do
+		local x, y = string.byte(a, i), string.byte(b, i)
+		if x ~= y then
+			return x < y
+		end
+	end
+	return #a < #b
+end
 local lists, pos = {}, {}
-for i, k in ipairs(KEYS) do
-	lists[i] = redis.call('ZRANGE', k, 0, limit - 1, 'WITHSCORES')
+for i, idx in ipairs(KEYS) do
+	local from = 0
+	if s ~= '' then
+		local lo = redis.call('ZCOUNT', idx, '-inf', '(' .. s)
+		local hi = lo + redis.call('ZCOUNT', idx, s, s)
+		while lo < hi do
+			local mid = math.floor((lo + hi) / 2)
+			if before(m, redis.call('ZRANGE', idx, mid, mid)[1]) then
+				hi = mid
+			else
+				lo = mid + 1
+			end
+		end
+		from = lo
+	end
+	lists[i] = redis.call('ZRANGE', idx, from, from + limit, 'WITHSCORES')
 	pos[i] = 1
 end
-local out = {}
-while #out < limit do
+local fields = {'k', 'src', 'id', 'ts', 'recv', 'hdr', 'meta', 'st', 'att', 'next', 'lease', 'tok', 'err', 'upd'}
+local out = {0, '', ''}
+local taken = 0
+while true do
 	local best, bs, bm
 	for i = 1, #lists do
 		local l, p = lists[i], pos[i]
 		if p <= #l then
-			local m, s = l[p], tonumber(l[p + 1])
-			if not best or s < bs or (s == bs and m < bm) then
-				best, bs, bm = i, s, m
+			local mm, sc = l[p], tonumber(l[p + 1])
+			if not best or sc < bs or (sc == bs and before(mm, bm)) then
+				best, bs, bm = i, sc, mm
 			end
 		end
 	end
 	if not best then
 		break
 	end
+	if taken == limit then
+		out[1] = 1
+		break
+	end
+	out[2], out[3] = lists[best][pos[best] + 1], bm
 	pos[best] = pos[best] + 2
-	local h = redis.call('HGETALL', ARGV[1] .. 'd:' .. bm)
-	if #h > 0 then
-		table.insert(out, h)
+	taken = taken + 1
+	local h = base .. 'd:' .. bm
+	if nobody then
+		local v = redis.call('HMGET', h, unpack(fields))
+		if v[1] then
+			local flat = {}
+			for j, f in ipairs(fields) do
+				if v[j] then
+					table.insert(flat, f)
+					table.insert(flat, v[j])
+				end
+			end
+			table.insert(out, flat)
+		end
+	else
+		local flat = redis.call('HGETALL', h)
+		if #flat > 0 then
+			table.insert(out, flat)
+		end
 	end
 end
 return out

@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/listcursor"
 	"github.com/inhook/webhook/internal/strjson"
 )
 
@@ -446,65 +449,119 @@ func (s *Store) Get(ctx context.Context, key string) (webhook.InboxEntry, error)
 	}
 }
 
-// List returns deliveries in q.State (every state if empty), oldest
-// ReceivedAt first, at most q.Limit of them (DefaultListLimit if 0).
-func (s *Store) List(ctx context.Context, q webhook.InboxQuery) ([]webhook.InboxEntry, error) {
+// List returns a page of the deliveries in q.State (every state if
+// empty), at most q.Limit of them (DefaultListLimit if 0), as
+// webhook.Inbox.List says. Each state's part of the page is one walk of
+// its index, inbox_received (state, received_at) or inbox_updated
+// (state, updated_at), from the cursor's position; rowid breaks ties.
+// The states are read in one read transaction, at one moment.
+func (s *Store) List(ctx context.Context, q webhook.InboxQuery) (webhook.InboxPage, error) {
 	if err := s.checkOpen(); err != nil {
-		return nil, err
+		return webhook.InboxPage{}, err
 	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = DefaultListLimit
 	}
-	states := []webhook.InboxState{q.State}
-	if q.State == "" {
-		states = []webhook.InboxState{webhook.InboxPending, webhook.InboxLeased, webhook.InboxDone, webhook.InboxDead}
+	fetch := limit
+	if fetch < math.MaxInt {
+		fetch++ // one more, to tell whether there are more
 	}
-	// One read transaction, so the states are read at one moment; one
-	// query per state, so each walks the (state, received_at) index
-	// instead of sorting the whole table.
+	query := queryListReceived
+	switch q.Order {
+	case webhook.InboxByReceived:
+	case webhook.InboxByUpdated:
+		if q.State != webhook.InboxDone && q.State != webhook.InboxDead {
+			return webhook.InboxPage{}, fmt.Errorf("sqlitestore: List: update order lists done or dead deliveries, not state %q", q.State)
+		}
+		query = queryListUpdated
+	default:
+		return webhook.InboxPage{}, fmt.Errorf("sqlitestore: List: unknown order %d", q.Order)
+	}
+	// Before every row: times are int64 nanoseconds, rowids positive.
+	at, rowid := int64(math.MinInt64), int64(math.MinInt64)
+	if q.After != "" {
+		c, err := listcursor.Parse(q.After, cursorKind, int(q.Order), string(q.State))
+		if err == nil {
+			at, err = strconv.ParseInt(c.At, 10, 64)
+		}
+		if err == nil {
+			rowid, err = strconv.ParseInt(c.Tie, 10, 64)
+		}
+		if err != nil {
+			return webhook.InboxPage{}, fmt.Errorf("sqlitestore: List: %w: %v", webhook.ErrBadCursor, err)
+		}
+	}
+	if q.OmitBody {
+		query = strings.Replace(query, "header, body, meta", "header, x'', meta", 1)
+	}
+	states := []webhook.InboxState{q.State}
+	switch q.State {
+	case "":
+		states = []webhook.InboxState{webhook.InboxPending, webhook.InboxLeased, webhook.InboxDone, webhook.InboxDead}
+	case webhook.InboxPending, webhook.InboxLeased, webhook.InboxDone, webhook.InboxDead:
+	default:
+		return webhook.InboxPage{Next: q.After}, nil // no delivery is in a state that does not exist
+	}
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: List: %w", err)
+		return webhook.InboxPage{}, fmt.Errorf("sqlitestore: List: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }() // read only: nothing to keep
 	var all []candidate
 	for _, st := range states {
-		rows, err := tx.QueryContext(ctx, `SELECT rowid, `+entryColumns+` FROM inbox
-			WHERE state = ? ORDER BY received_at, rowid LIMIT ?`, string(st), limit)
+		rows, err := tx.QueryContext(ctx, query, string(st), at, rowid, fetch)
 		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: List: %w", err)
+			return webhook.InboxPage{}, fmt.Errorf("sqlitestore: List: %w", err)
 		}
 		for rows.Next() {
 			var c candidate
 			if err := scanEntry(rows, &c.rowid, &c.e); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("sqlitestore: List: %w", err)
+				return webhook.InboxPage{}, fmt.Errorf("sqlitestore: List: %w", err)
+			}
+			if q.OmitBody {
+				c.e.Body = nil
 			}
 			all = append(all, c)
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: List: %w", err)
+			return webhook.InboxPage{}, fmt.Errorf("sqlitestore: List: %w", err)
 		}
+	}
+	posOf := func(c *candidate) int64 {
+		if q.Order == webhook.InboxByUpdated {
+			return nanos(c.e.UpdatedAt)
+		}
+		return nanos(c.e.ReceivedAt)
 	}
 	sort.Slice(all, func(i, j int) bool {
-		a, b := all[i], all[j]
-		if !a.e.ReceivedAt.Equal(b.e.ReceivedAt) {
-			return a.e.ReceivedAt.Before(b.e.ReceivedAt)
+		a, b := posOf(&all[i]), posOf(&all[j])
+		if a != b {
+			return a < b
 		}
-		return a.rowid < b.rowid
+		return all[i].rowid < all[j].rowid
 	})
-	if len(all) > limit {
+	page := webhook.InboxPage{Next: q.After, More: len(all) > limit}
+	if page.More {
 		all = all[:limit]
 	}
-	out := make([]webhook.InboxEntry, len(all))
+	page.Entries = make([]webhook.InboxEntry, len(all))
 	for i, c := range all {
-		out[i] = c.e
+		page.Entries[i] = c.e
 	}
-	return out, nil
+	if n := len(all); n > 0 {
+		last := &all[n-1]
+		page.Next = listcursor.Cursor{Kind: cursorKind, Order: int(q.Order), State: string(q.State),
+			At: strconv.FormatInt(posOf(last), 10), Tie: strconv.FormatInt(last.rowid, 10)}.String()
+	}
+	return page, nil
 }
+
+// cursorKind marks a Store's list cursors.
+const cursorKind = "sqlite"
 
 // Stats counts the deliveries by state, read at one moment.
 func (s *Store) Stats(ctx context.Context) (webhook.InboxStats, error) {

@@ -121,8 +121,9 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, st.Pending)
 	require.Equal(t, 1, st.InFlight)
-	all, err := s.List(ctx, webhook.InboxQuery{})
+	allPage, err := s.List(ctx, webhook.InboxQuery{})
 	require.NoError(t, err)
+	all := allPage.Entries
 	require.Len(t, all, 2)
 	e, err := s.Get(ctx, ls[0].Entry.Key)
 	require.NoError(t, err)
@@ -170,8 +171,9 @@ func TestReadOnlyLeavesFile(t *testing.T) {
 			st, err := s.Stats(ctx)
 			require.NoError(t, err)
 			require.Equal(t, 20, st.Pending, "the deliveries in the log are read")
-			all, err := s.List(ctx, webhook.InboxQuery{Limit: 100})
+			allPage, err := s.List(ctx, webhook.InboxQuery{Limit: 100})
 			require.NoError(t, err)
+			all := allPage.Entries
 			require.Len(t, all, 20)
 			_, err = s.Store(ctx, entry("new"))
 			require.ErrorIs(t, err, ErrReadOnly)

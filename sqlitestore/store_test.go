@@ -189,8 +189,9 @@ func TestLifecycle(t *testing.T) {
 			l := lease1(t, s, "a")
 			require.ErrorIs(t, s.Replay(ctx, "a"), webhook.ErrInFlight)
 			require.NoError(t, s.Kill(ctx, "a", l.Token, "permanent"))
-			dead, err := s.List(ctx, webhook.InboxQuery{State: webhook.InboxDead})
+			deadPage, err := s.List(ctx, webhook.InboxQuery{State: webhook.InboxDead})
 			require.NoError(t, err)
+			dead := deadPage.Entries
 			require.Len(t, dead, 1)
 			require.Equal(t, "permanent", dead[0].LastError)
 			require.Equal(t, 1, dead[0].Attempts)
@@ -266,8 +267,9 @@ func TestLifecycle(t *testing.T) {
 			n, err = s.Purge(ctx, "", cut)
 			require.NoError(t, err)
 			require.Equal(t, 1, n)
-			all, err := s.List(ctx, webhook.InboxQuery{})
+			allPage, err := s.List(ctx, webhook.InboxQuery{})
 			require.NoError(t, err)
+			all := allPage.Entries
 			var keys []string
 			for _, e := range all {
 				keys = append(keys, e.Key)
@@ -293,14 +295,17 @@ func TestLifecycle(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, "c", ls[0].Entry.Key, "every NextAttempt is equal: arrival order breaks the tie")
 			require.NoError(t, s.Complete(ctx, "c", ls[0].Token))
-			all, err := s.List(ctx, webhook.InboxQuery{})
+			allPage, err := s.List(ctx, webhook.InboxQuery{})
 			require.NoError(t, err)
+			all := allPage.Entries
 			require.Equal(t, []string{"a", "b", "c"}, []string{all[0].Key, all[1].Key, all[2].Key})
-			two, err := s.List(ctx, webhook.InboxQuery{Limit: 2})
+			twoPage, err := s.List(ctx, webhook.InboxQuery{Limit: 2})
 			require.NoError(t, err)
+			two := twoPage.Entries
 			require.Len(t, two, 2)
-			pending, err := s.List(ctx, webhook.InboxQuery{State: webhook.InboxPending})
+			pendingPage, err := s.List(ctx, webhook.InboxQuery{State: webhook.InboxPending})
 			require.NoError(t, err)
+			pending := pendingPage.Entries
 			require.Len(t, pending, 2)
 			st, err := s.Stats(ctx)
 			require.NoError(t, err)
@@ -811,8 +816,8 @@ func TestQueryPlans(t *testing.T) {
 		{"due pending", queryDuePending, []any{1, 1}, "USING INDEX inbox_due (next_attempt<?)", false},
 		{"expired leases", queryDueLeased, []any{1, 1}, "USING INDEX inbox_lease (lease_until<?)", true},
 		{"purge", queryPurge, []any{"done", 1, 1}, "INDEX inbox_updated (state=? AND updated_at<?)", false},
-		{"list", `SELECT rowid FROM inbox WHERE state = ? ORDER BY received_at, rowid LIMIT ?`, []any{"dead", 1},
-			"USING COVERING INDEX inbox_received (state=?)", false},
+		{"list", queryListReceived, []any{"dead", 1, 2, 1}, "USING INDEX inbox_received (state=? AND received_at>?)", false},
+		{"list by update", queryListUpdated, []any{"dead", 1, 2, 1}, "USING INDEX inbox_updated (state=? AND updated_at>?)", false},
 		{"oldest pending", `SELECT min(received_at) FROM inbox WHERE state = 'pending'`, nil,
 			"USING COVERING INDEX inbox_received (state=?)", false},
 	}

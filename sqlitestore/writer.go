@@ -485,6 +485,15 @@ const (
 	queryPurge = `DELETE FROM inbox WHERE rowid IN (
 		SELECT rowid FROM inbox INDEXED BY inbox_updated
 		WHERE state IN ('done', 'dead') AND state = ? AND updated_at < ? LIMIT ?)`
+	// queryListReceived and queryListUpdated read one state's page of
+	// List, from the position after the cursor's row; the rowid that
+	// breaks ties is in every index entry, so the page is read in
+	// order from the index. The cursor's row may be gone: the position
+	// is values, not the row.
+	queryListReceived = `SELECT rowid, ` + entryColumns + ` FROM inbox INDEXED BY inbox_received
+		WHERE state = ? AND (received_at, rowid) > (?, ?) ORDER BY received_at, rowid LIMIT ?`
+	queryListUpdated = `SELECT rowid, ` + entryColumns + ` FROM inbox INDEXED BY inbox_updated
+		WHERE state IN ('done', 'dead') AND state = ? AND (updated_at, rowid) > (?, ?) ORDER BY updated_at, rowid LIMIT ?`
 )
 
 func prepare(ctx context.Context, conn *sql.Conn) (statements, error) {
