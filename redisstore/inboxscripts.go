@@ -516,7 +516,7 @@ return n
 // of that score, so a page costs the same wherever it starts. Keys are
 // compared byte by byte, as Redis orders them: Lua's string comparison
 // follows the server's locale. KEYS: the indexes. ARGV: base, limit,
-// the position's score (” for the start) and key, '1' to leave out the
+// the position's score (empty for the start) and key, 1 to leave out the
 // body. Replies whether there are more, the score and key of the last
 // delivery the page passed, then the deliveries' fields (as HGETALL).
 const inboxListScript = `
