@@ -379,7 +379,7 @@ func testListPagesConcurrent(t *testing.T, s *suite) {
 			replayed[k] = true
 			mu.Unlock()
 			if err := s.ib.Replay(s.ctx, k); err != nil && !errors.Is(err, webhook.ErrInFlight) {
-				errs <- fmt.Errorf("Replay %s: %w", k, err)
+				errs <- fmt.Errorf("replay %s: %w", k, err)
 				return
 			}
 			if _, err := s.ib.Store(s.ctx, entry(fmt.Sprintf("new%03d", i), time.Duration(i)*time.Millisecond+time.Microsecond)); err != nil {
@@ -393,7 +393,7 @@ func testListPagesConcurrent(t *testing.T, s *suite) {
 			}
 			for _, l := range ls {
 				if err := s.ib.Kill(s.ctx, l.Entry.Key, l.Token, "dies"); err != nil {
-					errs <- fmt.Errorf("Kill %s: %w", l.Entry.Key, err)
+					errs <- fmt.Errorf("kill %s: %w", l.Entry.Key, err)
 					return
 				}
 			}

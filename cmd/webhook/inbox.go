@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"maps"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,7 +28,7 @@ import (
 const inboxUsage = `webhook inbox: look into and repair a SQLite inbox (serve --inbox, sqlitestore).
 
 Usage:
-  webhook inbox list   [--state pending|leased|done|dead] [--limit 100] [--json]
+  webhook inbox list   [--state pending|leased|done|dead] [--order received|updated] [--limit 100] [--after CURSOR] [--json]
   webhook inbox show   KEY
   webhook inbox replay KEY... | --state dead [--limit 100]
   webhook inbox purge  [--state done|dead] [--older-than 72h]
@@ -39,8 +38,13 @@ Every subcommand takes --inbox FILE (or $WEBHOOK_INBOX), the SQLite file of
 the receiver; it may be running: the file is shared safely. A KEY is the
 delivery's dedupe key, as list prints it (e.g. standard:msg_…).
 
-list prints the oldest --limit deliveries (of --state), and says on
-standard error how many there are in all when it shows fewer.
+list prints the first --limit deliveries (of --state), the oldest received
+first, or with --order updated (of --state done or dead) those done or dead
+the longest first. When there are more it says on standard error how many
+there are in all and the cursor of the next page: give it as --after CURSOR,
+with the same --state and --order, for the deliveries after these. Paging
+is stable while the receiver runs: every delivery that stays in the state
+is listed once, on one page.
 
 list, show and stats open the file read-only: they never create, write or
 migrate it, so they cannot disturb a running receiver, whatever its
@@ -61,10 +65,12 @@ printed so, and the body: line says so.
 replay returns a done or dead delivery to pending, due now, with its
 attempts reset; the receiver's workers run it again. It tries every KEY,
 and exits 1 if any failed. With --state dead it replays the --limit
-deliveries dead the longest, as after an outage that killed many: run it
-again for the next ones (it says on standard error how many are dead).
-Those that die again count as dead from then on, so they come after the
-ones not yet replayed, and repeated runs go through them all.
+deliveries dead the longest, as after an outage that killed many, reading
+them a page at a time in update order (list --state dead --order updated),
+without their bodies: run it again for the next ones (it says on standard
+error how many are dead). Those that die again count as dead from then on,
+so they come after the ones not yet replayed, and repeated runs go through
+them all; one run replays each at most once.
 
 purge deletes done deliveries not updated within --older-than, and with
 --state dead dead ones instead: a dead delivery was never processed, so it
@@ -103,6 +109,8 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	file := fs.String("inbox", "", "the SQLite inbox file (or $"+envInbox+")")
 	state := fs.String("state", "", "list: only this state; purge: done (the default) or dead; replay: dead, for the deliveries dead the longest")
 	limit := fs.Int("limit", sqlitestore.DefaultListLimit, "list, replay --state dead: at most this many deliveries")
+	order := fs.String("order", "received", "list: received (the oldest received first) or updated (with --state done or dead: those done or dead the longest first)")
+	after := fs.String("after", "", "list: the page after this cursor, which list printed for its next page")
 	asJSON := fs.Bool("json", false, "list, stats: one JSON object per line")
 	olderThan := fs.Duration("older-than", 72*time.Hour, "purge: delete only deliveries last updated longer ago than this")
 	pos, code, stop := parseFlags(fs, rest)
@@ -133,6 +141,10 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	switch {
 	case sub == "list" && st != "" && !knownState(st):
 		return usageErr(stderr, name, "unknown state %q (pending, leased, done or dead)", *state)
+	case sub == "list" && *order != "received" && *order != "updated":
+		return usageErr(stderr, name, "unknown order %q (received or updated)", *order)
+	case sub == "list" && *order == "updated" && st != webhook.InboxDone && st != webhook.InboxDead:
+		return usageErr(stderr, name, "--order updated goes with --state done or dead")
 	case sub == "purge" && st != "" && st != webhook.InboxDone && st != webhook.InboxDead:
 		return usageErr(stderr, name, "purge takes --state done or dead, not %q", *state)
 	case sub == "replay" && st != "" && st != webhook.InboxDead:
@@ -167,25 +179,24 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	switch sub {
 	case "list":
-		err = inboxList(ctx, ib, webhook.InboxQuery{State: st, Limit: *limit}, *asJSON, stdout, stderr)
+		q := webhook.InboxQuery{State: st, Limit: *limit, After: *after}
+		if *order == "updated" {
+			q.Order = webhook.InboxByUpdated
+		}
+		err = inboxList(ctx, ib, q, *asJSON, stdout, stderr)
+		if errors.Is(err, webhook.ErrBadCursor) {
+			return usageErr(stderr, name, "--after %s is not a cursor of this list: give the one list printed for its next page, with the same --state and --order", printable(*after))
+		}
 	case "show":
 		err = inboxShow(ctx, ib, pos[0], stdout)
 	case "replay":
-		if st == webhook.InboxDead {
-			if pos, err = deadKeys(ctx, ib, *limit, stderr); err != nil {
-				break
-			}
-		}
-		// Every key is tried: one already replayed and leased, or a
-		// typo, does not hold back the others.
 		failed := false
-		for _, key := range pos {
-			if err := ib.Replay(ctx, key); err != nil {
-				fmt.Fprintf(stderr, "webhook %s: %v\n", name, err)
-				failed = true
-				continue
+		if st == webhook.InboxDead {
+			failed = replayDead(ctx, ib, *limit, stdout, stderr)
+		} else {
+			for _, key := range pos {
+				failed = !replayOne(ctx, ib, key, stdout, stderr) || failed
 			}
-			fmt.Fprintf(stdout, "replayed %s\n", printable(key)) // --state dead's keys are the senders' ids
 		}
 		if failed {
 			return exitFail
@@ -235,7 +246,7 @@ func openInbox(path string, opts ...sqlitestore.Option) (*sqlitestore.Store, err
 
 // inboxFlags are the flags each subcommand takes.
 var inboxFlags = map[string][]string{
-	"list":   {"inbox", "state", "limit", "json"},
+	"list":   {"inbox", "state", "order", "limit", "after", "json"},
 	"show":   {"inbox"},
 	"replay": {"inbox", "state", "limit"},
 	"purge":  {"inbox", "state", "older-than"},
@@ -280,25 +291,15 @@ func lineOf(e *webhook.InboxEntry) entryLine {
 	return l
 }
 
-// inboxList prints the deliveries q selects, and a note on errw when
-// there are more than q.Limit: without it, the first page of a backlog
-// reads as the whole of it.
+// inboxList prints the page of deliveries q selects, and on errw, when
+// there are more, how many there are and the cursor of the next page:
+// without it, the first page of a backlog reads as the whole of it.
 func inboxList(ctx context.Context, ib webhook.Inbox, q webhook.InboxQuery, asJSON bool, w, errw io.Writer) error {
-	limit := q.Limit
-	q.Limit = limit + 1 // one more, to tell whether there are more
-	if limit == math.MaxInt {
-		q.Limit = limit
-	}
-	entries, err := ib.List(ctx, q)
+	page, err := ib.List(ctx, q)
 	if err != nil {
 		return err
 	}
-	if len(entries) > limit {
-		entries = entries[:limit]
-		if err := listNote(ctx, ib, q.State, limit, errw); err != nil {
-			return err
-		}
-	}
+	entries := page.Entries
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
@@ -307,52 +308,34 @@ func inboxList(ctx context.Context, ib webhook.Inbox, q webhook.InboxQuery, asJS
 				return err
 			}
 		}
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY\tSTATE\tATTEMPTS\tRECEIVED\tUPDATED\tLAST ERROR")
+		for i := range entries {
+			e := &entries[i]
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", printable(e.Key), printable(string(e.State)), e.Attempts,
+				inboxTime(e.ReceivedAt), inboxTime(e.UpdatedAt), oneLine(e.LastError, 60))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if !page.More {
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tSTATE\tATTEMPTS\tRECEIVED\tUPDATED\tLAST ERROR")
-	for i := range entries {
-		e := &entries[i]
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", printable(e.Key), printable(string(e.State)), e.Attempts,
-			inboxTime(e.ReceivedAt), inboxTime(e.UpdatedAt), oneLine(e.LastError, 60))
-	}
-	return tw.Flush()
-}
-
-// deadKeys returns the keys of the limit deliveries dead the longest
-// (oldest UpdatedAt, the time they died), and says on errw how many there
-// are when there are more. Not the oldest received, List's order: a
-// delivery replayed that dies again keeps its ReceivedAt, and every next
-// run would take it again and never reach the others. Ordered by death,
-// it comes after every delivery dead before it, so repeated runs go
-// through all of them. InboxQuery selects by state only, so every dead
-// delivery is read to order them.
-func deadKeys(ctx context.Context, ib webhook.Inbox, limit int, errw io.Writer) ([]string, error) {
-	entries, err := ib.List(ctx, webhook.InboxQuery{State: webhook.InboxDead, Limit: math.MaxInt})
-	if err != nil {
-		return nil, err
-	}
-	if len(entries) == 0 {
-		fmt.Fprintln(errw, "webhook inbox replay: no dead deliveries")
-	}
-	// Stable: deliveries dead at the same time stay oldest received first.
-	slices.SortStableFunc(entries, func(a, b webhook.InboxEntry) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
-	keys := make([]string, 0, min(len(entries), limit))
-	for i := range entries[:min(len(entries), limit)] {
-		keys = append(keys, entries[i].Key)
-	}
-	if len(entries) > limit {
-		fmt.Fprintf(errw, "webhook inbox replay: %d of %d dead deliveries, those dead the longest; run it again for the next ones (any that die again come after them)\n", limit, len(entries))
-	}
-	return keys, nil
-}
-
-// listNote says on w that list showed limit deliveries of more.
-func listNote(ctx context.Context, ib webhook.Inbox, state webhook.InboxState, limit int, w io.Writer) error {
 	st, err := ib.Stats(ctx)
 	if err != nil {
 		return err
 	}
+	// The count is read after the page: writers may have moved it.
+	n, what := stateCount(st, q.State)
+	fmt.Fprintf(errw, "webhook inbox list: %d shown of %d %s; the next page: --after %s\n", len(entries), max(n, len(entries)+1), what, page.Next)
+	return nil
+}
+
+// stateCount is how many deliveries st counts in state ("" for all), and
+// what they are called.
+func stateCount(st webhook.InboxStats, state webhook.InboxState) (int, string) {
 	n := map[webhook.InboxState]int{
 		webhook.InboxPending: st.Pending + st.Retrying,
 		webhook.InboxLeased:  st.InFlight,
@@ -360,13 +343,73 @@ func listNote(ctx context.Context, ib webhook.Inbox, state webhook.InboxState, l
 		webhook.InboxDead:    st.Dead,
 		"":                   st.Pending + st.Retrying + st.InFlight + st.Done + st.Dead,
 	}[state]
-	what := "deliveries"
-	if state != "" {
-		what = string(state) + " " + what
+	if state == "" {
+		return n, "deliveries"
 	}
-	// The count is read after the list: writers may have moved it.
-	fmt.Fprintf(w, "webhook inbox list: the oldest %d shown of %d %s; give a larger --limit for more\n", limit, max(n, limit+1), what)
-	return nil
+	return n, string(state) + " deliveries"
+}
+
+// replayPage is how many dead deliveries replay --state dead reads at a
+// time.
+const replayPage = 100
+
+// replayDead replays the limit deliveries dead the longest (oldest
+// UpdatedAt, the time they died), reading them a page at a time by
+// update order, and says on errw how many are dead when it leaves some.
+// Not the oldest received: a delivery replayed that dies again keeps its
+// ReceivedAt, and every next run would take it again and never reach the
+// others. Ordered by death, it comes after every delivery dead before
+// it, so repeated runs go through all of them. One that dies again
+// while the run goes on comes again in its pages: it is replayed once.
+// It reports whether anything failed.
+func replayDead(ctx context.Context, ib webhook.Inbox, limit int, w, errw io.Writer) (failed bool) {
+	st, err := ib.Stats(ctx)
+	if err != nil {
+		fmt.Fprintf(errw, "webhook inbox replay: %v\n", err)
+		return true
+	}
+	if st.Dead == 0 {
+		fmt.Fprintln(errw, "webhook inbox replay: no dead deliveries")
+		return false
+	}
+	q := webhook.InboxQuery{State: webhook.InboxDead, Order: webhook.InboxByUpdated, OmitBody: true}
+	tried := map[string]bool{}
+	more := false
+	for len(tried) < limit {
+		q.Limit = min(limit-len(tried), replayPage)
+		page, err := ib.List(ctx, q)
+		if err != nil {
+			fmt.Fprintf(errw, "webhook inbox replay: %v\n", err)
+			return true
+		}
+		for _, e := range page.Entries {
+			if tried[e.Key] || len(tried) == limit {
+				continue
+			}
+			tried[e.Key] = true
+			failed = !replayOne(ctx, ib, e.Key, w, errw) || failed
+		}
+		q.After, more = page.Next, page.More
+		if !more {
+			break
+		}
+	}
+	if more {
+		fmt.Fprintf(errw, "webhook inbox replay: %d of %d dead deliveries, those dead the longest; run it again for the next ones (any that die again come after them)\n", len(tried), max(st.Dead, len(tried)+1))
+	}
+	return failed
+}
+
+// replayOne replays one delivery, saying so on w, or why not on errw,
+// and reports whether it did. Every key is tried: one already replayed
+// and leased, or a typo, does not hold back the others.
+func replayOne(ctx context.Context, ib webhook.Inbox, key string, w, errw io.Writer) bool {
+	if err := ib.Replay(ctx, key); err != nil {
+		fmt.Fprintf(errw, "webhook inbox replay: %v\n", err)
+		return false
+	}
+	fmt.Fprintf(w, "replayed %s\n", printable(key)) // --state dead's keys are the senders' ids
+	return true
 }
 
 // inboxShow prints one delivery: its fields, headers, annotations and

@@ -6,9 +6,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -129,11 +132,25 @@ func TestInboxCommands(t *testing.T) {
 			stdout: []string{"standard:msg_done"}, notOut: []string{"msg_dead"}},
 		{name: "list json", args: []string{"list", "--json", "--limit", "1", "--inbox", "FILE"},
 			stdout: []string{`"key":"standard:msg_dead"`, `"state":"dead"`, `"attempts":1`, `"bytes":22`}, notOut: []string{"msg_done", "jam.created"},
-			stderr: "webhook inbox list: the oldest 1 shown of 3 deliveries; give a larger --limit for more\n"},
+			stderr: "webhook inbox list: 1 shown of 3 deliveries; the next page: --after "},
 		// The first page of a backlog does not pass for the whole of it.
 		{name: "list says it shows a part", args: []string{"list", "--limit", "2", "--inbox", "FILE"},
 			stdout: []string{"standard:msg_dead", "standard:msg_done"}, notOut: []string{"notif_pending"},
-			stderr: "webhook inbox list: the oldest 2 shown of 3 deliveries; give a larger --limit for more\n"},
+			stderr: "webhook inbox list: 2 shown of 3 deliveries; the next page: --after "},
+		{name: "list by update order", args: []string{"list", "--state", "dead", "--order", "updated", "--inbox", "FILE"},
+			stdout: []string{"standard:msg_dead"}, noteless: true},
+		{name: "list by update order, not done or dead", args: []string{"list", "--order", "updated", "--inbox", "FILE"}, code: exitUsage,
+			stderr: "--order updated goes with --state done or dead"},
+		{name: "list in an unknown order", args: []string{"list", "--order", "newest", "--inbox", "FILE"}, code: exitUsage,
+			stderr: `unknown order "newest" (received or updated)`},
+		{name: "list after a bad cursor", args: []string{"list", "--after", "nonsense", "--inbox", "FILE"}, code: exitUsage,
+			stderr: "--after nonsense is not a cursor of this list: give the one list printed for its next page"},
+		{name: "list after a bad cursor, escaped", args: []string{"list", "--state", "done", "--after", "Z\x1bZ", "--inbox", "FILE"}, code: exitUsage,
+			stderr: `--after Z\x1bZ is not a cursor of this list`},
+		{name: "replay takes no cursor", args: []string{"replay", "--state", "dead", "--after", "x", "--inbox", "FILE"}, code: exitUsage,
+			stderr: "replay does not take --after"},
+		{name: "replay takes no order", args: []string{"replay", "--state", "dead", "--order", "updated", "--inbox", "FILE"}, code: exitUsage,
+			stderr: "replay does not take --order"},
 		{name: "list of one state, all shown", args: []string{"list", "--limit", "1", "--state", "done", "--inbox", "FILE"},
 			stdout: []string{"standard:msg_done"}, noteless: true},
 		{name: "list all says nothing more", args: []string{"list", "--limit", "3", "--inbox", "FILE"}, stdout: []string{"notif_pending"}, noteless: true},
@@ -527,6 +544,157 @@ func TestInboxReplayDeadInPages(t *testing.T) {
 	st, err := ro.Stats(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 3, st.Pending, "all three replayed")
+}
+
+// TestInboxListPages: list's note names the cursor of the next page, and
+// --after it lists the next ones, to the end, in text and --json, in
+// received order and by update, while deliveries arrive between the
+// pages.
+func TestInboxListPages(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "inbox.db")
+	clock := time.Now().Add(-time.Hour)
+	ib, err := sqlitestore.Open(path, sqlitestore.WithClock(func() time.Time { return clock }))
+	require.NoError(t, err)
+	defer ib.Close()
+	ctx := context.Background()
+	store := func(k string) {
+		t.Helper()
+		_, err := ib.Store(ctx, &webhook.InboxEntry{Key: k, Source: event.SourceStandard, ID: strings.TrimPrefix(k, "standard:"), Body: []byte(`{}`)})
+		require.NoError(t, err)
+		clock = clock.Add(time.Second)
+	}
+	// Received in the reverse order of their death.
+	for i := range 7 {
+		store(fmt.Sprintf("standard:msg_%d", i))
+	}
+	for i := 6; i >= 0; i-- {
+		ls, err := ib.Lease(ctx, 7, time.Minute)
+		require.NoError(t, err)
+		for _, l := range ls {
+			if l.Entry.Key == fmt.Sprintf("standard:msg_%d", i) {
+				require.NoError(t, ib.Kill(ctx, l.Entry.Key, l.Token, "gone"))
+			} else {
+				require.NoError(t, ib.Retry(ctx, l.Entry.Key, l.Token, clock, "again"))
+			}
+		}
+		clock = clock.Add(time.Second)
+	}
+	t.Setenv(envInbox, path)
+	next := regexp.MustCompile(`; the next page: --after (\S+)\n$`)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"received", []string{"--state", "dead"}, []string{"msg_0", "msg_1", "msg_2", "msg_3", "msg_4", "msg_5", "msg_6"}},
+		{"updated", []string{"--state", "dead", "--order", "updated"}, []string{"msg_6", "msg_5", "msg_4", "msg_3", "msg_2", "msg_1", "msg_0"}},
+		{"json", []string{"--order", "updated", "--state", "dead", "--json"}, []string{"msg_6", "msg_5", "msg_4", "msg_3", "msg_2", "msg_1", "msg_0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			args := append([]string{"inbox", "list", "--limit", "3"}, tc.args...)
+			for page := 0; ; page++ {
+				require.Less(t, page, 5, "the pages do not end")
+				code, stdout, stderr := runCLI(t, args...)
+				require.Equal(t, exitOK, code, stderr)
+				for _, m := range regexp.MustCompile(`standard:(msg_\d)`).FindAllStringSubmatch(stdout, -1) {
+					got = append(got, m[1])
+				}
+				m := next.FindStringSubmatch(stderr)
+				if m == nil {
+					require.Empty(t, stderr, "the last page says nothing")
+					break
+				}
+				require.Contains(t, stderr, "3 shown of 7 dead deliveries")
+				args = append(append([]string{"inbox", "list", "--limit", "3"}, tc.args...), "--after", m[1])
+				if page == 0 {
+					store("standard:msg_late") // pending: no page of the dead shows it
+				}
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+	// A cursor of the dead by update order is no cursor of the done.
+	code, stdout, stderr := runCLI(t, "inbox", "list", "--state", "dead", "--order", "updated", "--limit", "1")
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, stdout, "msg_6")
+	m := next.FindStringSubmatch(stderr)
+	require.NotNil(t, m, stderr)
+	code, _, stderr = runCLI(t, "inbox", "list", "--state", "done", "--order", "updated", "--after", m[1])
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, "is not a cursor of this list")
+}
+
+// TestInboxReplayDeadReadsPages: replay --state dead reads the dead in
+// pages by update order, without their bodies, instead of every dead
+// delivery: the List calls it makes are bounded by --limit, however many
+// are dead.
+func TestInboxReplayDeadReadsPages(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	clock := func() time.Time { return now }
+	mem := webhook.NewMemoryInbox(0, clock)
+	const dead = 400
+	for i := range dead {
+		_, err := mem.Store(ctx, &webhook.InboxEntry{Key: fmt.Sprintf("standard:msg_%04d", i), Source: event.SourceStandard, Body: []byte(`{"big":"body"}`)})
+		require.NoError(t, err)
+	}
+	// They die in the reverse order of their keys, one a second.
+	for left := dead; left > 0; left-- {
+		ls, err := mem.Lease(ctx, dead, time.Minute)
+		require.NoError(t, err)
+		slices.SortFunc(ls, func(a, b webhook.InboxLease) int { return strings.Compare(b.Entry.Key, a.Entry.Key) })
+		for i, l := range ls {
+			if i == 0 {
+				require.NoError(t, mem.Kill(ctx, l.Entry.Key, l.Token, "gone"))
+			} else {
+				require.NoError(t, mem.Retry(ctx, l.Entry.Key, l.Token, now, "again"))
+			}
+		}
+		now = now.Add(time.Second)
+	}
+	ib := &listCounter{Inbox: mem}
+	var stdout, stderr bytes.Buffer
+	require.False(t, replayDead(ctx, ib, 25, &stdout, &stderr))
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	require.Len(t, lines, 25)
+	for i, l := range lines {
+		require.Equal(t, fmt.Sprintf("replayed standard:msg_%04d", dead-1-i), l, "the longest dead first")
+	}
+	require.Equal(t, "webhook inbox replay: 25 of 400 dead deliveries, those dead the longest; run it again for the next ones (any that die again come after them)\n", stderr.String())
+	require.NotZero(t, ib.calls)
+	require.LessOrEqual(t, ib.listed, 25, "replay read more than it replayed")
+	require.True(t, ib.allOmitBody, "replay read the bodies")
+
+	// More than a page: 250 of the 375 left.
+	ib.listed = 0
+	stdout.Reset()
+	stderr.Reset()
+	require.False(t, replayDead(ctx, ib, 250, &stdout, &stderr))
+	lines = strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	require.Len(t, lines, 250)
+	require.Equal(t, fmt.Sprintf("replayed standard:msg_%04d", dead-1-25), lines[0])
+	require.Equal(t, fmt.Sprintf("replayed standard:msg_%04d", dead-25-250), lines[249])
+	require.LessOrEqual(t, ib.listed, 250)
+	require.Contains(t, stderr.String(), "250 of 375 dead deliveries")
+}
+
+// listCounter counts what List hands out.
+type listCounter struct {
+	webhook.Inbox
+	calls, listed int
+	allOmitBody   bool
+}
+
+func (c *listCounter) List(ctx context.Context, q webhook.InboxQuery) (webhook.InboxPage, error) {
+	if c.calls == 0 {
+		c.allOmitBody = true
+	}
+	c.calls++
+	c.allOmitBody = c.allOmitBody && q.OmitBody
+	p, err := c.Inbox.List(ctx, q)
+	c.listed += len(p.Entries)
+	return p, err
 }
 
 // TestInboxReplayDeadDyingAgain: the deliveries "replay --state dead"

@@ -421,7 +421,7 @@ func (in *inspector) serveInbox(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 			return
 		}
-		for _, e := range entries {
+		for _, e := range entries.Entries {
 			out = append(out, newInboxView(e))
 		}
 	}
