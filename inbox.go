@@ -119,7 +119,8 @@ type InboxPage struct {
 	// so it also serves to poll for deliveries that come later.
 	Next string
 	// More reports whether there were deliveries past the page when it
-	// was read.
+	// was read. A page may hold fewer than the Limit asked with More
+	// set: an implementation may cap a page.
 	More bool
 }
 
@@ -203,13 +204,16 @@ type Inbox interface {
 	Get(ctx context.Context, key string) (InboxEntry, error)
 	// List returns a page of the deliveries in q.State, in q.Order,
 	// starting after the cursor q.After, with the cursor to read on
-	// from. Each page is one bounded read. Paging is stable: reading
+	// from. A page should be one bounded read of an index, costing the
+	// same wherever it starts (MemoryInbox, for tests, looks at every
+	// delivery instead). Paging is stable: reading
 	// page after page from an empty After while deliveries arrive,
 	// change state or are purged yields every delivery that stayed in
 	// q.State throughout exactly once, in order; one that arrived, left
 	// or came back meanwhile may be listed or not (by update order, a
-	// delivery that died again comes again). Deliveries of one time are
-	// in an order of the implementation's. An unknown state selects
+	// delivery that died again comes again). Deliveries of one time (to
+	// the implementation's resolution) come in an order of its own, the
+	// same on every page. An unknown state selects
 	// nothing. An After that is no cursor of this inbox's, or of a
 	// query of another State or Order, is an error wrapping
 	// ErrBadCursor; an unknown Order, or InboxByUpdated of a state other

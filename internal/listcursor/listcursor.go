@@ -11,7 +11,8 @@ import (
 	"strings"
 )
 
-// A Cursor is the position after which the next page starts.
+// A Cursor is the position after which the next page starts. Kind,
+// State and At hold no '|'; Tie may hold anything.
 type Cursor struct {
 	// Kind names the implementation that made the cursor.
 	Kind string
