@@ -11,7 +11,7 @@
 //	webhook sign   [--source standard] [--curl --url URL] [file]
 //	webhook verify (--body body.json --headers headers.txt | --request dump.http) [--now T | --skip-timestamp] [--intercom-max-age 72h]
 //	webhook version
-//	webhook inbox  (list [--state S] | show KEY | replay KEY… | purge [--older-than 72h] | stats) --inbox FILE
+//	webhook inbox  (list [--state S] [--order updated] [--after CURSOR] | show KEY | replay KEY… | purge [--older-than 72h] | stats) --inbox FILE
 //
 // serve and verify take their keys from flags, each repeatable, or from
 // the environment: WEBHOOK_SECRET (Standard Webhooks secrets, as Jam shows
