@@ -113,3 +113,59 @@ func BenchmarkLeaseComplete(b *testing.B) {
 		left -= len(ls)
 	}
 }
+
+// BenchmarkListDead measures a page of 100 of 20,000 dead deliveries of
+// 1.5 KB in update order: the first page and one near the end, with and
+// without their bodies, beside a read of every dead delivery, which
+// webhook inbox replay --state dead made before List paged.
+func BenchmarkListDead(b *testing.B) {
+	const dead = 20_000
+	s, err := Open(filepath.Join(b.TempDir(), "inbox.db"), WithSync(SyncNormal))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for i := range dead {
+		if _, err := s.Store(ctx, &webhook.InboxEntry{Key: fmt.Sprint("standard:msg_", i), Source: event.SourceStandard, Body: benchBody}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for {
+		ls, err := s.Lease(ctx, 500, time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(ls) == 0 {
+			break
+		}
+		for _, l := range ls {
+			if err := s.Kill(ctx, l.Entry.Key, l.Token, "gone"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	q := webhook.InboxQuery{State: webhook.InboxDead, Order: webhook.InboxByUpdated, Limit: dead - 100}
+	near, err := s.List(ctx, webhook.InboxQuery{State: q.State, Order: q.Order, Limit: dead - 100, OmitBody: true})
+	if err != nil || !near.More {
+		b.Fatal(err, near.More)
+	}
+	for _, bc := range []struct {
+		name string
+		q    webhook.InboxQuery
+	}{
+		{"page/first", webhook.InboxQuery{State: q.State, Order: q.Order, Limit: 100, OmitBody: true}},
+		{"page/last", webhook.InboxQuery{State: q.State, Order: q.Order, Limit: 100, OmitBody: true, After: near.Next}},
+		{"page/first/bodies", webhook.InboxQuery{State: q.State, Order: q.Order, Limit: 100}},
+		{"all", webhook.InboxQuery{State: q.State, Limit: dead + 1}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				p, err := s.List(ctx, bc.q)
+				if err != nil || len(p.Entries) == 0 {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
