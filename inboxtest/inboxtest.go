@@ -18,7 +18,9 @@
 // dedupe at commit, one lease per delivery at a time, lease expiry and
 // re-delivery, stale tokens refused, due times and their order (leases
 // and retries as long as a Duration holds, past the year 2262), dead
-// letters with their last error, replay, purge, listing, counts, exact
+// letters with their last error, replay, purge, listing and paging
+// (every delivery that stays in the state once, in order, while others
+// arrive and change state; cursors of another query refused), counts, exact
 // bytes, all of it under concurrent callers, and random interleavings
 // checked against a model of the contract; then the inbox under a
 // Handler in inbox mode and its workers: senders' duplicates, retries,

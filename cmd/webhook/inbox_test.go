@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode"
@@ -677,6 +678,64 @@ func TestInboxReplayDeadReadsPages(t *testing.T) {
 	require.Equal(t, fmt.Sprintf("replayed standard:msg_%04d", dead-25-250), lines[249])
 	require.LessOrEqual(t, ib.listed, 250)
 	require.Contains(t, stderr.String(), "250 of 375 dead deliveries")
+}
+
+// TestInboxReplayDeadDyingDuringTheRun: deliveries replay --state dead
+// replays may die again while it runs, a running receiver's workers
+// being quick; they come again in its later pages, after the ones not
+// yet replayed, and it replays each once, then stops.
+func TestInboxReplayDeadDyingDuringTheRun(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func() { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Second) }
+	mem := webhook.NewMemoryInbox(0, clock)
+	const dead = 150
+	for i := range dead {
+		_, err := mem.Store(ctx, &webhook.InboxEntry{Key: fmt.Sprintf("standard:msg_%03d", i), Source: event.SourceStandard, Body: []byte(`{}`)})
+		require.NoError(t, err)
+		ls, err := mem.Lease(ctx, 1, time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, mem.Kill(ctx, ls[0].Entry.Key, ls[0].Token, "gone"))
+		advance()
+	}
+	ib := &dyingAgain{MemoryInbox: mem, advance: advance}
+	var stdout, stderr bytes.Buffer
+	require.False(t, replayDead(ctx, ib, 2*dead, &stdout, &stderr))
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	require.Len(t, lines, dead, "each once")
+	for i, l := range lines {
+		require.Equal(t, fmt.Sprintf("replayed standard:msg_%03d", i), l)
+	}
+	require.Empty(t, stderr.String())
+	require.Equal(t, dead, ib.replays)
+}
+
+// dyingAgain is an inbox whose deliveries die again as soon as they are
+// replayed.
+type dyingAgain struct {
+	*webhook.MemoryInbox
+	advance func()
+	replays int
+}
+
+func (d *dyingAgain) Replay(ctx context.Context, key string) error {
+	d.replays++
+	if err := d.MemoryInbox.Replay(ctx, key); err != nil {
+		return err
+	}
+	d.advance()
+	ls, err := d.Lease(ctx, 10, time.Minute)
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		if err := d.Kill(ctx, l.Entry.Key, l.Token, "gone again"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // listCounter counts what List hands out.
