@@ -32,8 +32,18 @@ const defaultInspectAddr = "127.0.0.1:4040"
 // 500 bodies of --max-body's 1 MiB would be half a GiB.
 const defaultKeepBytes = 64 << 20
 
+// maxForwards bounds the forwards in flight to --forward-to: each holds
+// its delivery's body until the app answers or the client gives up, so
+// against an app that hangs a flood held bodies past --inspect-keep-bytes.
+const maxForwards = 16
+
 // tokenHeader carries the per-run token on the inspector's POSTs.
 const tokenHeader = "X-Inspect-Token"
+
+// forwardHeader marks the inspector's forwards with a per-run value, not
+// the token: the app sees it. A request to the receiver carrying it is a
+// forward come back, and forwarding it again would go round for ever.
+const forwardHeader = "X-Webhook-Inspector-Forward"
 
 //go:embed inspect
 var inspectFiles embed.FS

@@ -83,6 +83,7 @@ func (in *inspector) replayRequest(rec *record, keepID bool) (*http.Request, str
 		req.Header[k] = append([]string(nil), vs...)
 	}
 	req.Header.Del("Content-Length")
+	req.Header.Del(forwardHeader) // a forward come back is replayed as the sender sent it
 	if !plan.Resign {
 		return req, fmt.Sprintf("replay of #%d, byte for byte", rec.Seq), nil
 	}
@@ -143,6 +144,7 @@ func (in *inspector) forwardRequest(ctx context.Context, rec *record) (*http.Req
 		}
 		req.Header[k] = append([]string(nil), vs...)
 	}
+	req.Header.Set(forwardHeader, in.mark)
 	switch {
 	case rec.Source == string(event.SourceStandard) && in.fwd.secret != "":
 		prefix := "Webhook-"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 // shows them.
 type inspector struct {
 	token     string
+	mark      string // forwardHeader's value
 	public    bool
 	keep      int
 	keepBytes int64
@@ -43,6 +45,7 @@ type inspector struct {
 	closed  bool
 	streams chan struct{} // closed on shutdown: ends the event streams
 	bg      sync.WaitGroup
+	fwds    chan struct{} // a slot per forward in flight, maxForwards of them
 	// bgCtx is the context of the forwards made in the background;
 	// bgCancel ends them when the stop's time is up.
 	bgCtx    context.Context
@@ -59,6 +62,7 @@ func newInspector(f *inspectFlags, keys *keyFlags, lim receiverLimits, ib webhoo
 		bgCtx:     bgCtx,
 		bgCancel:  bgCancel,
 		token:     newToken(),
+		mark:      newToken(),
 		public:    f.public,
 		keep:      f.keep,
 		keepBytes: f.keepBytes,
@@ -73,6 +77,7 @@ func newInspector(f *inspectFlags, keys *keyFlags, lim receiverLimits, ib webhoo
 		byKey:     map[string]*record{},
 		subs:      map[chan []byte]struct{}{},
 		streams:   make(chan struct{}),
+		fwds:      make(chan struct{}, maxForwards),
 	}
 }
 
@@ -159,7 +164,14 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 			io.Closer
 		}{io.MultiReader(bytes.NewReader(kept), errReader{err}, r.Body), r.Body}
 		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
+		if r.Header.Get(forwardHeader) == in.mark {
+			// Not to the handler either: a Series delivery has no id to
+			// be a duplicate by, and would run the callbacks again.
+			rec.Reason, rec.Hint = "forward loop", loopHint
+			http.Error(sw, "webhook serve: "+loopHint, http.StatusLoopDetected)
+		} else {
+			h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
+		}
 		code := sw.code
 		if code == 0 {
 			code = http.StatusOK
@@ -183,16 +195,29 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 		}
 		in.mu.Unlock()
 		in.publish(rec)
-		if forward {
+		if !forward {
+			return
+		}
+		select {
+		case in.fwds <- struct{}{}:
 			in.bg.Add(1)
 			go func() {
 				defer in.bg.Done()
+				defer func() { <-in.fwds }()
 				in.forward(in.bgCtx, rec)
 			}()
+		default:
+			in.mu.Lock()
+			rec.Forward = fmt.Sprintf("not forwarded: %d forwards are in flight to --forward-to, which is slow or hung; forward it from its row once it answers", maxForwards)
+			in.mu.Unlock()
+			in.publish(rec)
 		}
 	})
 	return in.recv
 }
+
+// loopHint says why a forward that came back is refused.
+const loopHint = "this is a forward of this inspector's come back: --forward-to leads to this receiver; point it at your app"
 
 // errReader returns err, or EOF when err is nil, after the kept bytes.
 type errReader struct{ err error }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// TestInspectorForwardLoop: a --forward-to that leads back to the
+// receiver, itself or through a proxy, gets its forward answered 508,
+// which is not forwarded again. A Series delivery has no id to be a
+// duplicate by: it went round again, forever, running the callbacks each
+// time; a Standard one came back a duplicate, acknowledged 200 as if
+// the app had it.
+func TestInspectorForwardLoop(t *testing.T) {
+	tests := []struct {
+		name string
+		req  func(t *testing.T) *http.Request
+	}{
+		{"series", func(t *testing.T) *http.Request {
+			return webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, liveSeriesToken, webhooktest.Fixture("series/contact.json"))
+		}},
+		{"standard", func(t *testing.T) *http.Request { return jamNow(t, webhooktest.Secret) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rig := newInspectRig(t, inspectFlags{}, nil, nil)
+			rig.in.fwd.url = rig.receiver.URL + "/hook" // known once it listens
+			require.Equal(t, http.StatusOK, rig.send(t, tt.req(t)))
+			time.Sleep(300 * time.Millisecond) // a loop has gone round many times by now
+			rig.in.bgCancel()                  // and ends here, so the test does
+			rig.in.wait()
+			list := rig.records(t)
+			require.Equal(t, 2, len(list), "the delivery and its forward, come back")
+			require.Equal(t, "forwarded: 508 Loop Detected", list[0].Forward)
+			require.Equal(t, http.StatusLoopDetected, list[1].Status)
+			require.Empty(t, list[1].Forward)
+			require.Contains(t, list[1].Hint, "--forward-to")
+			require.False(t, strings.Contains(list[1].Hint, rig.in.token))
+		})
+	}
+}
+
+// TestInspectorForwardsBounded: against a --forward-to that hangs, at
+// most maxForwards forwards are in flight; a delivery past them is not
+// forwarded, and its row says so. Each forward held its delivery's body
+// for the client's 15 s, so a flood (anyone can sign with --test-keys)
+// held bodies without bound, the ring's --inspect-keep-bytes aside.
+func TestInspectorForwardsBounded(t *testing.T) {
+	release := make(chan struct{})
+	var inFlight atomic.Int64
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inFlight.Add(1)
+		<-release
+	}))
+	defer app.Close()
+	defer close(release) // before app.Close, which waits for the handlers
+	rig := newInspectRig(t, inspectFlags{forwardTo: app.URL}, nil, nil)
+	const sent = maxForwards + 8
+	for range sent {
+		require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))
+	}
+	require.Eventually(t, func() bool { return inFlight.Load() >= maxForwards }, 10*time.Second, 5*time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // for any forward past the bound to arrive
+	require.Equal(t, int64(maxForwards), inFlight.Load())
+	refused := 0
+	for _, r := range rig.records(t) {
+		if strings.HasPrefix(r.Forward, "not forwarded: ") {
+			refused++
+			require.Contains(t, r.Forward, "in flight")
+		}
+	}
+	require.Equal(t, sent-maxForwards, refused)
+}
