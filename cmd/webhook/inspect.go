@@ -37,6 +37,11 @@ const defaultKeepBytes = 64 << 20
 // against an app that hangs a flood held bodies past --inspect-keep-bytes.
 const maxForwards = 16
 
+// maxShown bounds the event type and message id a record shows, each a
+// sender's string of up to --max-body that the list and every event to
+// the page would carry: a message id the handler accepts is never longer.
+const maxShown = 256
+
 // tokenHeader carries the per-run token on the inspector's POSTs.
 const tokenHeader = "X-Inspect-Token"
 

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
@@ -77,4 +79,50 @@ func TestInspectorForwardsBounded(t *testing.T) {
 		}
 	}
 	require.Equal(t, sent-maxForwards, refused)
+}
+
+// TestInspectorLongNames: an event type or message id of a megabyte, as
+// anyone may send unverified (an Intercom topic, a Webhook-Id header),
+// or signed, is cut to maxShown bytes in the list and the event stream:
+// the page held each whole in its list (500 rows of them), every event
+// sent to the page carried it again, and the ring's --inspect-keep-bytes
+// did not count it.
+func TestInspectorLongNames(t *testing.T) {
+	long := strings.Repeat("<img src=x onerror=alert(1)>é", 30000)
+	intercom := func(secret string) *http.Request {
+		b := `{"type":"notification_event","app_id":"app1","id":"notif_1","topic":"` + long + `","created_at":1795510790,"data":{"item":{"type":"ping","message":"hi"}}}`
+		return webhooktest.NewIntercomRequest(secret, []byte(b), webhooktest.WithTime(time.Now()))
+	}
+	longID := jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y")
+	longID.Header.Set("Webhook-Id", strings.Repeat("msg_<b>é", 1500))
+	tests := []struct {
+		name   string
+		req    *http.Request
+		status int
+	}{
+		{"unverified topic", intercom("not-the-client-secret"), http.StatusUnauthorized},
+		{"verified topic", intercom(webhooktest.IntercomSecret), http.StatusOK},
+		{"unverified id", longID, http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rig := newInspectRig(t, inspectFlags{}, nil, nil)
+			sc := rig.events(t)
+			require.Equal(t, tt.status, rig.send(t, tt.req))
+			for sc.Scan() && sc.Text() != "event: delivery" {
+			}
+			require.True(t, sc.Scan(), "the event sent to the page: %v", sc.Err()) // too long: past 64 KiB
+			require.Less(t, len(sc.Text()), 2*maxShown+1024, "the event sent to the page")
+			resp, err := http.Get(rig.page.URL + "/api/deliveries")
+			require.NoError(t, err)
+			raw, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			require.Less(t, len(raw), 2*maxShown+1024, "the list")
+			r := rig.records(t)[0]
+			require.LessOrEqual(t, len(r.Type), maxShown+len("…"))
+			require.LessOrEqual(t, len(r.ID), maxShown+len("…"))
+			require.True(t, utf8.ValidString(r.Type) && utf8.ValidString(r.ID), "cut between a rune's bytes")
+			require.True(t, strings.HasPrefix(long, strings.TrimSuffix(r.Type, "…")) || strings.HasPrefix(r.ID, "msg_<b>"), "%q %q", r.Type, r.ID)
+		})
+	}
 }

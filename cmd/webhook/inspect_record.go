@@ -185,6 +185,7 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 		if rec.Type == "" {
 			rec.Type = claimedType(rec)
 		}
+		rec.ID, rec.Type = clip(rec.ID), clip(rec.Type)
 		gone := in.addLocked(rec)
 		if ro != nil {
 			ro.made = rec.Seq
@@ -218,6 +219,18 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 
 // loopHint says why a forward that came back is refused.
 const loopHint = "this is a forward of this inspector's come back: --forward-to leads to this receiver; point it at your app"
+
+// clip cuts s to maxShown bytes, at a rune's start, marking the cut.
+func clip(s string) string {
+	if len(s) <= maxShown {
+		return s
+	}
+	cut := maxShown
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
 
 // errReader returns err, or EOF when err is nil, after the kept bytes.
 type errReader struct{ err error }
