@@ -268,6 +268,12 @@ func startInspector(in *inspector, addr, receiver string, logger *slog.Logger, s
 	if err != nil {
 		return nil, err
 	}
+	// What the name resolved to, not the name, which check trusts:
+	// a .localhost name is asked of the network's DNS.
+	if ip := ln.Addr().(*net.TCPAddr).IP; !in.public && !ip.IsLoopback() {
+		ln.Close()
+		return nil, fmt.Errorf("%s is not a loopback address; the page shows bodies, so give --inspect-public to bind it anyway", ip)
+	}
 	srv := &http.Server{
 		Handler:           in.guard(in.routes()),
 		ReadHeaderTimeout: readHeaderTimeout,

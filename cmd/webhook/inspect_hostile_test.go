@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"github.com/inhook/webhook"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -123,6 +128,38 @@ func TestInspectorLongNames(t *testing.T) {
 			require.LessOrEqual(t, len(r.ID), maxShown+len("…"))
 			require.True(t, utf8.ValidString(r.Type) && utf8.ValidString(r.ID), "cut between a rune's bytes")
 			require.True(t, strings.HasPrefix(long, strings.TrimSuffix(r.Type, "…")) || strings.HasPrefix(r.ID, "msg_<b>"), "%q %q", r.Type, r.ID)
+		})
+	}
+}
+
+// TestInspectorBindsLoopback: without --inspect-public the inspector
+// refuses an address that resolved to no loopback IP. The flags' check
+// trusts names under .localhost, which Go's resolver asks the network's
+// DNS about (and /etc/hosts may map anywhere): the page, bodies and all,
+// was served to the network it named.
+func TestInspectorBindsLoopback(t *testing.T) {
+	tests := []struct {
+		addr   string
+		public bool
+		ok     bool
+	}{
+		{"127.0.0.1:0", false, true},
+		{"localhost:0", false, true},
+		{"0.0.0.0:0", false, false},
+		{"0.0.0.0:0", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr+"/public="+strconv.FormatBool(tt.public), func(t *testing.T) {
+			in := newInspector(&inspectFlags{public: tt.public, keep: 1, keepBytes: 1}, &keyFlags{}, webhook.DefaultTolerance, webhook.DefaultMaxBodySize, nil, slog.New(slog.DiscardHandler))
+			var stderr bytes.Buffer
+			stop, err := startInspector(in, tt.addr, "127.0.0.1:1", slog.New(slog.DiscardHandler), &stderr)
+			if !tt.ok {
+				require.ErrorContains(t, err, "not a loopback address")
+				require.ErrorContains(t, err, "--inspect-public")
+				return
+			}
+			require.NoError(t, err)
+			stop(context.Background())
 		})
 	}
 }
