@@ -280,8 +280,15 @@ func saveFixture(dir string, keys *keyFlags, rec *record) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 		return "", err
 	}
+	// The path without its query, where an endpoint may carry a
+	// credential of its own; the capture's request goes to
+	// webhooktest.DefaultTarget anyway.
+	target, query, _ := strings.Cut(rec.Path, "?")
+	if query != "" {
+		target += "?…"
+	}
 	var h bytes.Buffer
-	fmt.Fprintf(&h, "# captured by webhook serve --inspect: %s %s, answered %d", rec.Method, rec.Path, rec.Status)
+	fmt.Fprintf(&h, "# captured by webhook serve --inspect: %s %s, answered %d", rec.Method, target, rec.Status)
 	if rec.Reason != "" {
 		fmt.Fprintf(&h, " (%s)", rec.Reason)
 	}

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -162,4 +164,24 @@ func TestInspectorBindsLoopback(t *testing.T) {
 			stop(context.Background())
 		})
 	}
+}
+
+// TestInspectorFixtureNoQuery: a saved fixture, made to be committed,
+// names the path a delivery came to without its query, where an endpoint
+// may carry a credential of its own (?key=); ReadCapture reads neither.
+func TestInspectorFixtureNoQuery(t *testing.T) {
+	dir := t.TempDir()
+	rig := newInspectRig(t, inspectFlags{fixtures: dir}, nil, nil)
+	require.Equal(t, http.StatusOK, rig.sendRaw(t, "/hooks/jam?key=endpoint-credential-7Hq2", jamNow(t, webhooktest.Secret)))
+	code, out := rig.action(t, "/api/deliveries/1/fixture")
+	require.Equal(t, http.StatusOK, code, out)
+	name := out["name"].(string)
+	hname := strings.TrimSuffix(name, ".json") + ".headers"
+	b, err := os.ReadFile(filepath.Join(dir, hname))
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "endpoint-credential-7Hq2")
+	require.Contains(t, string(b), "POST /hooks/jam?…,")
+	c, err := webhooktest.ReadCapture(os.DirFS(dir), name)
+	require.NoError(t, err)
+	require.Equal(t, http.MethodPost, c.Method)
 }
