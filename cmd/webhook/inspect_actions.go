@@ -118,12 +118,13 @@ func (in *inspector) serveReplay(w http.ResponseWriter, r *http.Request) {
 	if rec == nil {
 		return
 	}
-	req, note, err := in.replayRequest(in.snapshot(rec), r.URL.Query().Get("keep_id") == "1")
+	snap := in.snapshot(rec)
+	req, note, err := in.replayRequest(snap, r.URL.Query().Get("keep_id") == "1")
 	if err != nil {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
 		return
 	}
-	ro := &replayOf{seq: rec.Seq, note: note}
+	ro := &replayOf{seq: rec.Seq, note: note, resigned: in.replayPlan(snap).Resign}
 	req = req.WithContext(context.WithValue(r.Context(), replayKey{}, ro))
 	rw := httptest.NewRecorder()
 	in.recv.ServeHTTP(rw, req)
@@ -453,15 +454,22 @@ func (in *inspector) serveInboxReplay(w http.ResponseWriter, r *http.Request) {
 // shownHeaders lists h's values by name for the page, with the
 // credentials among them redacted: the Series token, which is sent as it
 // is, and the headers a tunnel or a browser may add (basic auth,
-// cookies). Signatures are shown: each covers one body, and comparing
-// them is what the page is for.
-func (in *inspector) shownHeaders(h http.Header) [][2]string {
+// cookies). Received signatures are shown: each covers one body, and
+// comparing them is what the page is for. A re-signed replay's are
+// redacted: made with the configured secret over a body the sender
+// chose, they verify wherever that secret does until the timestamp
+// window closes.
+func (in *inspector) shownHeaders(rec *record) [][2]string {
 	series := http.CanonicalHeaderKey(in.keys.header())
-	out := sortedHeaders(h)
+	out := sortedHeaders(rec.Header)
 	for i, kv := range out {
 		switch kv[0] {
 		case series, "Authorization", "Proxy-Authorization", "Cookie":
 			out[i][1] = fmt.Sprintf("[redacted, %d bytes]", len(kv[1]))
+		case "Webhook-Signature", "Svix-Signature":
+			if rec.resigned {
+				out[i][1] = fmt.Sprintf("[redacted: made by this replay with the configured secret, %d bytes]", len(kv[1]))
+			}
 		}
 	}
 	return out

@@ -72,7 +72,7 @@ func (in *inspector) serveDetail(w http.ResponseWriter, r *http.Request) {
 	in.mu.Lock()
 	d := detail{record: *rec, Event: rec.Event, Evidence: evidence(rec.diag)}
 	in.mu.Unlock()
-	d.Headers = in.shownHeaders(rec.Header)
+	d.Headers = in.shownHeaders(rec)
 	d.BodyLen = len(rec.Body)
 	if utf8.Valid(rec.Body) {
 		d.BodyText = string(rec.Body)

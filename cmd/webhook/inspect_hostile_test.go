@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"github.com/inhook/webhook"
 	"io"
 	"log/slog"
@@ -152,7 +153,7 @@ func TestInspectorBindsLoopback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.addr+"/public="+strconv.FormatBool(tt.public), func(t *testing.T) {
-			in := newInspector(&inspectFlags{public: tt.public, keep: 1, keepBytes: 1}, &keyFlags{}, webhook.DefaultTolerance, webhook.DefaultMaxBodySize, nil, slog.New(slog.DiscardHandler))
+			in := newInspector(&inspectFlags{public: tt.public, keep: 1, keepBytes: 1}, &keyFlags{}, receiverLimits{tolerance: webhook.DefaultTolerance, maxBody: webhook.DefaultMaxBodySize, intercomMaxAge: webhook.DefaultRetention}, nil, slog.New(slog.DiscardHandler))
 			var stderr bytes.Buffer
 			stop, err := startInspector(in, tt.addr, "127.0.0.1:1", slog.New(slog.DiscardHandler), &stderr)
 			if !tt.ok {
@@ -184,4 +185,45 @@ func TestInspectorFixtureNoQuery(t *testing.T) {
 	c, err := webhooktest.ReadCapture(os.DirFS(dir), name)
 	require.NoError(t, err)
 	require.Equal(t, http.MethodPost, c.Method)
+}
+
+// TestInspectorReplaySignatureHidden: the signature a replay is made
+// with is computed with the configured secret, over a body and id the
+// sender chose, and verifies anywhere that secret does (at the sender's
+// other endpoints' receivers, if it is a live one) until the timestamp
+// window closes; the page shows the replay's id and timestamp, not it.
+// A received signature is shown: comparing those is what the page is
+// for.
+func TestInspectorReplaySignatureHidden(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{}, nil, nil)
+	body := webhooktest.Fixture("jam/jam.created.maximal.json")
+	forged := webhooktest.NewStandardRequest("whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y", body, webhooktest.WithTime(time.Now()))
+	received := forged.Header.Get("Webhook-Signature")
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, forged))
+	code, out := rig.action(t, "/api/deliveries/1/replay")
+	require.Equal(t, http.StatusOK, code, out)
+	require.Equal(t, float64(http.StatusOK), out["status"], out)
+
+	detail := func(seq string) (string, map[string]string) {
+		resp, err := http.Get(rig.page.URL + "/api/deliveries/" + seq)
+		require.NoError(t, err)
+		raw, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		var d struct{ Headers [][2]string }
+		require.NoError(t, json.Unmarshal(raw, &d))
+		shown := map[string]string{}
+		for _, kv := range d.Headers {
+			shown[kv[0]] = kv[1]
+		}
+		return string(raw), shown
+	}
+	_, orig := detail("1")
+	require.Equal(t, received, orig["Webhook-Signature"])
+	raw, shown := detail("2")
+	ts, err := strconv.ParseInt(shown["Webhook-Timestamp"], 10, 64)
+	require.NoError(t, err)
+	made, err := webhooktest.SignStandard(webhooktest.Secret, shown["Webhook-Id"], time.Unix(ts, 0), body)
+	require.NoError(t, err)
+	require.NotContains(t, raw, strings.TrimPrefix(made, "v1,"))
+	require.Contains(t, shown["Webhook-Signature"], "redacted")
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/inhook/webhook"
 )
@@ -116,6 +117,9 @@ type record struct {
 	rj    *webhook.Rejection // the handler's rejection, for the hint
 	diag  *webhook.Diagnosis // its evidence, when the handler gave some
 	bytes int64              // its size when added to the ring
+	// resigned: a replay signed by the inspector, whose signature the
+	// page does not show.
+	resigned bool
 	// dropped: the ring let it go, and the page was told; a forward
 	// ending later must not send it to the page again.
 	dropped bool
@@ -134,9 +138,10 @@ type replayKey struct{}
 
 // replayOf marks a replayed request's context with the record it replays.
 type replayOf struct {
-	seq  int64
-	note string
-	made int64 // the replay's own record, set by the receiver's wrapper
+	seq      int64
+	note     string
+	resigned bool  // its signature is the inspector's
+	made     int64 // the replay's own record, set by the receiver's wrapper
 }
 
 // wrap returns the receiver with every request recorded: the exact bytes
@@ -148,7 +153,7 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 		rec := &record{Time: in.now(), Method: r.Method, Path: r.URL.RequestURI(), Host: r.Host, Header: r.Header.Clone()}
 		ro, _ := r.Context().Value(replayKey{}).(*replayOf)
 		if ro != nil {
-			rec.ReplayOf, rec.Replay = ro.seq, ro.note
+			rec.ReplayOf, rec.Replay, rec.resigned = ro.seq, ro.note, ro.resigned
 		}
 		rec.Source = string(detectSource(r.Header, in.keys.header()))
 		// Read what the handler may read, no more, and hand it the same
