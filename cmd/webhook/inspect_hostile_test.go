@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"github.com/inhook/webhook"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -226,4 +228,84 @@ func TestInspectorReplaySignatureHidden(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, raw, strings.TrimPrefix(made, "v1,"))
 	require.Contains(t, shown["Webhook-Signature"], "redacted")
+}
+
+// TestInspectorFixtureHostileNames: a fixture is named from the sender's
+// event type and message id, which anyone may set; whatever they hold,
+// the files land in the source's directory under --fixtures, with names
+// of letters, digits, '.', '-' and '_'.
+func TestInspectorFixtureHostileNames(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "fixtures")
+	rig := newInspectRig(t, inspectFlags{fixtures: dir}, nil, nil)
+	ids := []string{"../../escaped", "..", ".", "/etc/passwd", `a\..\..\b`, "a/../../b", "msg_é\u202e<script>", ".hidden", strings.Repeat("x", 300)}
+	for _, id := range ids {
+		r := jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y")
+		r.Header.Set("Webhook-Id", id)
+		require.Equal(t, http.StatusUnauthorized, rig.send(t, r))
+	}
+	ic := `{"type":"notification_event","app_id":"a","id":"../../../intercom-escaped","topic":"../../topic/..","created_at":1795510790,"data":{"item":{"type":"ping"}}}`
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, webhooktest.NewIntercomRequest("not-the-client-secret", []byte(ic), webhooktest.WithTime(time.Now()))))
+	name := regexp.MustCompile(`^(jam|intercom)/[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}\.(json|form)$`)
+	for seq := 1; seq <= len(ids)+1; seq++ {
+		code, out := rig.action(t, "/api/deliveries/"+strconv.Itoa(seq)+"/fixture")
+		require.Equal(t, http.StatusOK, code, out)
+		require.Regexp(t, name, out["name"])
+		_, err := webhooktest.ReadCapture(os.DirFS(dir), out["name"].(string))
+		require.NoError(t, err)
+	}
+	var outside []string
+	require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(dir, p)
+		if p != root && !filepath.IsLocal(rel) && rel != "." {
+			outside = append(outside, p)
+		}
+		return err
+	}))
+	require.Empty(t, outside, "files outside --fixtures")
+	for _, sub := range []string{"jam", "intercom"} {
+		entries, err := os.ReadDir(filepath.Join(dir, sub))
+		require.NoError(t, err)
+		for _, e := range entries {
+			require.False(t, e.IsDir(), "a directory made under %s: %s", sub, e.Name())
+		}
+	}
+}
+
+// FuzzSafeName: whatever a sender names, the part of a fixture's name
+// made from it is a single local path element, or empty, of at most 80
+// bytes.
+func FuzzSafeName(f *testing.F) {
+	for _, s := range []string{"jam.created", "../..", ".", "a/b", `a\b`, "msg_é", "..a..", strings.Repeat("é", 100)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := safeName(s)
+		require.LessOrEqual(t, len(n), 80)
+		if n == "" {
+			return
+		}
+		require.True(t, filepath.IsLocal(n), "%q", n)
+		require.Equal(t, n, filepath.Base(n), "%q", n)
+		require.NotEqual(t, '.', rune(n[0]))
+		require.Regexp(t, `^[A-Za-z0-9._-]+$`, n)
+	})
+}
+
+// TestInspectorForwardRedirect: a forward is not sent on where the app
+// redirects it (another host, say); the row shows the redirect.
+func TestInspectorForwardRedirect(t *testing.T) {
+	var other atomic.Int64
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { other.Add(1) }))
+	defer elsewhere.Close()
+	app := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/stolen", http.StatusTemporaryRedirect))
+	defer app.Close()
+	rig := newInspectRig(t, inspectFlags{forwardTo: app.URL, forwardSecret: appSecret}, nil, nil)
+	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))
+	rig.in.wait()
+	require.Equal(t, "forwarded: 307 Temporary Redirect", rig.records(t)[0].Forward)
+	code, out := rig.action(t, "/api/deliveries/1/forward")
+	require.Equal(t, http.StatusOK, code, out)
+	require.Equal(t, "forwarded: 307 Temporary Redirect", out["result"])
+	require.Zero(t, other.Load(), "the forward followed the redirect")
 }
