@@ -343,3 +343,68 @@ func TestInspectorKeepBytesInBrowser(t *testing.T) {
 	wait(t, ctx, "the newest row only", `document.querySelectorAll('#rows tr').length === 1 && document.querySelector('#rows tr').dataset.seq === '3'`)
 	require.Equal(t, "0 accepted · 1 rejected", eval[string](t, ctx, `document.getElementById('counts').textContent`))
 }
+
+// TestInspectorHostileInBrowser: deliveries whose body, headers, message
+// id and event type are markup, one whose body is not UTF-8, and one of
+// a megabyte that pretty-prints to half a million lines: the page shows
+// each as text, runs none of it, and opens each detail in seconds, the
+// megabyte's first 64 Ki characters until asked for all.
+func TestInspectorHostileInBrowser(t *testing.T) {
+	ctx := browser(t)
+	receiver, page := serve(t, t.TempDir())
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page+"/")))
+	wait(t, ctx, "the event stream", `document.getElementById('conn').textContent === 'live'`)
+
+	const forger = "whsec_Zm9yZ2VkLXNlY3JldC1ub3QtdGhlLWVuZHBvaW50cw=="
+	now := time.Now()
+	markup := `</pre></td><script>window.pwned=1</script><img src=x onerror=window.pwned=2>` // no quote to escape in JSON
+	jam := webhooktest.NewStandardRequest(forger, []byte(`{"type":"video","title":"`+markup+`"}`),
+		webhooktest.WithTime(now), webhooktest.WithID(`msg_<img src=x onerror=window.pwned=3>`))
+	jam.Header.Set("X-Evil", `<svg onload=window.pwned=4></svg>`)
+	require.Equal(t, http.StatusUnauthorized, post(t, receiver, jam))
+	topic := `<img src=x onerror=window.pwned=5>`
+	ic := webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(`{"type":"notification_event","app_id":"a","id":"notif_hostile","topic":"`+topic+`","created_at":`+fmt.Sprint(now.Unix())+`,"data":{"item":{"type":"ping","message":"`+markup+`"}}}`))
+	require.Equal(t, http.StatusOK, post(t, receiver, ic))
+	binary := append([]byte{0xff, 0xfe, 0x00, 0x80}, markup...)
+	require.Equal(t, http.StatusUnauthorized, post(t, receiver, webhooktest.NewStandardRequest(forger, binary, webhooktest.WithTime(now))))
+	big := []byte("[" + strings.Repeat("0,", webhook.DefaultMaxBodySize/2-2) + "0]") // under --max-body
+	require.Equal(t, http.StatusUnauthorized, post(t, receiver, webhooktest.NewStandardRequest(forger, big, webhooktest.WithTime(now))))
+
+	wait(t, ctx, "four rows", `document.querySelectorAll('#rows tr').length === 4`)
+	injected := `document.querySelectorAll('img, svg, script:not([src]), iframe, object').length`
+	require.Zero(t, eval[int](t, ctx, injected))
+	rows := eval[string](t, ctx, `document.getElementById('rows').innerText`)
+	require.Contains(t, rows, `msg_<img src=x onerror=window.pwned=3>`)
+	require.Contains(t, rows, topic)
+	for seq, want := range []string{1: markup, 2: markup, 3: "base64", 4: "0,0,0"} {
+		if seq == 0 {
+			continue
+		}
+		start := time.Now()
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(fmt.Sprintf(`#rows tr[data-seq="%d"]`, seq))))
+		wait(t, ctx, fmt.Sprintf("delivery %d's detail", seq), fmt.Sprintf(`document.getElementById('d-title').textContent.startsWith('#%d ')`, seq))
+		took := time.Since(start)
+		t.Logf("delivery %d's detail in %v", seq, took)
+		require.Less(t, took, 5*time.Second, "delivery %d", seq) // 12 s, when the page set the whole megabyte
+		require.Less(t, eval[int](t, ctx, `document.getElementById('pretty').textContent.length + document.getElementById('raw').textContent.length`), 200<<10,
+			"delivery %d: the page shows a preview until asked", seq)
+		shown := eval[string](t, ctx, `document.getElementById('raw-label').textContent + document.getElementById('raw').textContent.slice(0, 4096)`)
+		require.Contains(t, shown, want, "delivery %d", seq)
+		require.Zero(t, eval[int](t, ctx, injected), "delivery %d", seq)
+	}
+	artifacts := os.Getenv(artifactsEnv)
+	if artifacts == "" {
+		artifacts = t.TempDir()
+	}
+	require.NoError(t, os.MkdirAll(artifacts, 0o755))
+	screenshot(t, ctx, artifacts, "inspector-hostile.png")
+
+	// Delivery 4 is open: all of its exact bytes on request.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#raw .show-all`)))
+	wait(t, ctx, "all of delivery 4's bytes", fmt.Sprintf(`document.getElementById('raw').textContent.length === %d`, len(big)))
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#rows tr[data-seq="1"]`)))
+	wait(t, ctx, "delivery 1's headers", `document.getElementById('headers').textContent.includes('<svg onload=window.pwned=4></svg>')`)
+	require.Zero(t, eval[int](t, ctx, injected))
+	require.True(t, eval[bool](t, ctx, `window.pwned === undefined`))
+}

@@ -251,13 +251,32 @@ function renderDetail(d) {
     h.append(tr);
   }
   $('raw-label').textContent = 'Exact bytes (' + d.body_len + (d.body_base64 ? ', not UTF-8: base64' : '') + (d.truncated ? ', cut at --max-body' : '') + ')';
-  $('raw').textContent = d.body;
-  $('pretty').textContent = d.pretty || 'not JSON';
+  showText($('raw'), d.body);
+  showText($('pretty'), d.pretty || 'not JSON');
   let decoded = 'not decoded';
   if (d.event) {
     try { decoded = JSON.stringify(d.event, null, 2); } catch (e) { decoded = String(d.event); }
   }
-  $('event').textContent = decoded;
+  showText($('event'), decoded);
+}
+
+// previewChars is how much of a body a <pre> shows until asked for all:
+// a megabyte pretty-printed to half a million lines held the page for
+// seconds, on every update of the selected row.
+const previewChars = 64 * 1024;
+
+function showText(pre, text) {
+  if (text.length <= previewChars) {
+    pre.textContent = text;
+    return;
+  }
+  let cut = previewChars;
+  const c = text.charCodeAt(cut);
+  if (c >= 0xdc00 && c <= 0xdfff) cut--; // not between a surrogate pair
+  pre.textContent = text.slice(0, cut);
+  const all = el('button', 'show-all', 'show all ' + text.length + ' characters');
+  all.addEventListener('click', () => { pre.textContent = text; });
+  pre.append('\n… ', all);
 }
 
 function inboxText(e) {
