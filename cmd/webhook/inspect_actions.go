@@ -294,13 +294,17 @@ func saveFixture(dir string, keys *keyFlags, rec *record) (string, error) {
 		fmt.Fprintf(&h, " (%s)", rec.Reason)
 	}
 	fmt.Fprintf(&h, "\n# received: %s\n", rec.Time.UTC().Format(time.RFC3339Nano))
+	series := http.CanonicalHeaderKey(keys.header())
 	for _, k := range fixtureHeaders {
+		if k == series {
+			continue // a token, written below as its stand-in
+		}
 		for _, v := range rec.Header.Values(k) {
 			fmt.Fprintf(&h, "%s: %s\n", k, v)
 		}
 	}
 	if rec.Source == string(event.SourceSeries) {
-		k := http.CanonicalHeaderKey(keys.header())
+		k := series
 		for _, v := range rec.Header.Values(k) {
 			if slices.Contains(keys.tokens, v) {
 				fmt.Fprintf(&h, fixtureTokenNote, k)

@@ -309,3 +309,26 @@ func TestInspectorForwardRedirect(t *testing.T) {
 	require.Equal(t, "forwarded: 307 Temporary Redirect", out["result"])
 	require.Zero(t, other.Load(), "the forward followed the redirect")
 }
+
+// TestInspectorFixtureSeriesHeaderKept: a Series token carried in a
+// header that fixtures keep anyway (--series-header User-Agent) is saved
+// as the stand-in only; the kept headers wrote the live token first.
+func TestInspectorFixtureSeriesHeaderKept(t *testing.T) {
+	for _, header := range []string{"User-Agent", "content-type"} {
+		t.Run(header, func(t *testing.T) {
+			dir := t.TempDir()
+			keys := &keyFlags{seriesHeader: header, tokens: listFlag{liveSeriesToken}}
+			body := webhooktest.Fixture("series/contact.json")
+			r := webhooktest.NewSeriesRequest(header, liveSeriesToken, body)
+			rec := &record{Seq: 1, Time: time.Now(), Method: r.Method, Path: "/hook", Header: r.Header, Body: body, Source: "series", Status: http.StatusOK}
+			name, err := saveFixture(dir, keys, rec)
+			require.NoError(t, err)
+			b, err := os.ReadFile(filepath.Join(dir, strings.TrimSuffix(name, ".json")+".headers"))
+			require.NoError(t, err)
+			require.NotContains(t, string(b), liveSeriesToken)
+			c, err := webhooktest.ReadCapture(os.DirFS(dir), name)
+			require.NoError(t, err)
+			require.Equal(t, []string{webhooktest.SeriesToken}, c.Header.Values(header))
+		})
+	}
+}
