@@ -49,6 +49,8 @@ func (in *inspector) replayPlan(rec *record) replayPlan {
 	switch {
 	case rec.Cut:
 		return replayPlan{Note: "the body went past --max-body and was not kept whole"}
+	case rec.Unkept:
+		return replayPlan{Note: unkeptNote}
 	case rec.Source == string(event.SourceStandard) && in.signingSecret() == "":
 		return replayPlan{Note: "no whsec_ secret is configured to re-sign with"}
 	case rec.Source == string(event.SourceStandard):
@@ -199,6 +201,10 @@ func (in *inspector) serveForward(w http.ResponseWriter, r *http.Request) {
 	}
 	// As the page offers it: a delivery that failed verification, or was
 	// cut at --max-body, would reach the app re-signed as if it were good.
+	if rec.Unkept {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "not forwarded: " + unkeptNote})
+		return
+	}
 	in.mu.Lock()
 	status, accepted := rec.Status, rec.Status/100 == 2 && rec.Event != nil
 	in.mu.Unlock()
@@ -276,6 +282,9 @@ func saveFixture(dir string, keys *keyFlags, rec *record) (string, error) {
 	}
 	if rec.Cut {
 		return "", errors.New("the body went past --max-body and was not kept whole")
+	}
+	if rec.Unkept {
+		return "", errors.New(unkeptNote)
 	}
 	full := filepath.Join(dir, filepath.FromSlash(name))
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"github.com/inhook/webhook"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -330,5 +332,64 @@ func TestInspectorFixtureSeriesHeaderKept(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, []string{webhooktest.SeriesToken}, c.Header.Values(header))
 		})
+	}
+}
+
+// TestInspectorBodiesInFlight: the bodies the inspector reads before the
+// handler, to keep them, are held to the handler's body memory budget
+// (bodyMemory): past it a request goes to the handler as it came, its row
+// saying the body was not kept, and it is neither forwarded nor replayed
+// nor saved. Every request's body was read whole first, however many were
+// in flight: the handler's budget, which answers 503 past it, never saw
+// them, and slow senders could hold a --max-body each without bound.
+func TestInspectorBodiesInFlight(t *testing.T) {
+	var forwards atomic.Int64
+	app := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { forwards.Add(1) }))
+	defer app.Close()
+	dir := t.TempDir()
+	rig := newInspectRig(t, inspectFlags{forwardTo: app.URL, fixtures: dir}, nil, nil)
+	// Senders holding their bodies' last bytes: each declared --max-body.
+	held := int(bodyMemory(webhook.DefaultMaxBodySize)/(webhook.DefaultMaxBodySize+1)) + 4
+	for range held {
+		c, err := net.Dial("tcp", rig.receiver.Listener.Addr().String())
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = fmt.Fprintf(c, "POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n{", webhook.DefaultMaxBodySize)
+		require.NoError(t, err)
+	}
+	time.Sleep(200 * time.Millisecond) // for the server to read their headers
+
+	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)), "the handler gets it as it came")
+	rig.in.wait()
+	// The held ones past the budget reached the handler too, which
+	// refused them for their headers without reading on.
+	var r record
+	for _, rr := range rig.records(t) {
+		if rr.Status == http.StatusOK {
+			r = rr
+		}
+	}
+	require.NotZero(t, r.Seq, "the delivery's row")
+	require.True(t, r.Unkept, "its body was kept past the budget")
+	seq := strconv.FormatInt(r.Seq, 10)
+	require.Zero(t, forwards.Load(), "forwarded without its body")
+	require.Contains(t, r.Forward, "not kept")
+	for _, action := range []string{"replay", "fixture", "forward"} {
+		code, out := rig.action(t, "/api/deliveries/"+seq+"/"+action)
+		require.Equal(t, http.StatusConflict, code, "%s: %v", action, out)
+		require.Contains(t, out["error"], "not kept", action)
+	}
+	require.Zero(t, forwards.Load())
+	resp, err := http.Get(rig.page.URL + "/api/deliveries/" + seq)
+	require.NoError(t, err)
+	var d struct {
+		Verdict []verdictStep
+		Replay  replayPlan
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&d))
+	_ = resp.Body.Close()
+	require.False(t, d.Replay.Possible)
+	for _, s := range d.Verdict {
+		require.NotEqual(t, "signature", s.Step, "a verdict on bytes not kept: %v", d.Verdict)
 	}
 }

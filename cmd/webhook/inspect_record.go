@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -47,6 +48,10 @@ type inspector struct {
 	streams chan struct{} // closed on shutdown: ends the event streams
 	bg      sync.WaitGroup
 	fwds    chan struct{} // a slot per forward in flight, maxForwards of them
+	// inFlight is what the bodies being read hold, as bodyCharge counts
+	// them, up to inFlightMax.
+	inFlight    atomic.Int64
+	inFlightMax int64
 	// bgCtx is the context of the forwards made in the background;
 	// bgCancel ends them when the stop's time is up.
 	bgCtx    context.Context
@@ -79,6 +84,8 @@ func newInspector(f *inspectFlags, keys *keyFlags, lim receiverLimits, ib webhoo
 		subs:      map[chan []byte]struct{}{},
 		streams:   make(chan struct{}),
 		fwds:      make(chan struct{}, maxForwards),
+
+		inFlightMax: bodyMemory(lim.maxBody),
 	}
 }
 
@@ -92,7 +99,8 @@ type record struct {
 	Host     string      `json:"-"`
 	Header   http.Header `json:"-"`
 	Body     []byte      `json:"-"`
-	Cut      bool        `json:"truncated,omitempty"` // the body went past what is kept
+	Cut      bool        `json:"truncated,omitempty"`     // the body went past what is kept
+	Unkept   bool        `json:"body_not_kept,omitempty"` // past the budget for bodies in flight: Body is empty
 	ReplayOf int64       `json:"replay_of,omitempty"`
 	Replay   string      `json:"replay_note,omitempty"`
 
@@ -156,18 +164,27 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 			rec.ReplayOf, rec.Replay, rec.resigned = ro.seq, ro.note, ro.resigned
 		}
 		rec.Source = string(detectSource(r.Header, in.keys.header()))
-		// Read what the handler may read, no more, and hand it the same
-		// stream: a body past the limit still reaches it, to be refused.
-		kept, err := io.ReadAll(io.LimitReader(r.Body, in.lim.maxBody+1))
-		// A copy of its own length: ReadAll's buffer has grown past it.
-		rec.Body = bytes.Clone(kept)
-		if int64(len(kept)) > in.lim.maxBody {
-			rec.Body, rec.Cut = bytes.Clone(kept[:in.lim.maxBody]), true
+		// The body is read before the handler, which then cannot hold it
+		// to its budget: this holds the reads to one of the same size.
+		charge := in.bodyCharge(r.ContentLength)
+		if in.inFlight.Add(charge) > in.inFlightMax {
+			in.inFlight.Add(-charge)
+			rec.Unkept = true // the handler gets the body as it comes
+		} else {
+			defer in.inFlight.Add(-charge)
+			// Read what the handler may read, no more, and hand it the
+			// same stream: a body past the limit still reaches it, to be
+			// refused.
+			kept, err := in.readBody(r.Body, r.ContentLength)
+			rec.Body = kept
+			if int64(len(kept)) > in.lim.maxBody {
+				rec.Body, rec.Cut = bytes.Clone(kept[:in.lim.maxBody]), true
+			}
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(kept), errReader{err}, r.Body), r.Body}
 		}
-		r.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(kept), errReader{err}, r.Body), r.Body}
 		sw := &statusWriter{ResponseWriter: w}
 		if r.Header.Get(forwardHeader) == in.mark {
 			// Not to the handler either: a Series delivery has no id to
@@ -196,6 +213,9 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 			ro.made = rec.Seq
 		}
 		forward := in.fwd.url != "" && code/100 == 2 && rec.Event != nil && !rec.Duplicate
+		if forward && rec.Unkept {
+			forward, rec.Forward = false, "not forwarded: "+unkeptNote
+		}
 		for _, seq := range gone { // the page drops their rows
 			in.sendLocked([]byte("event: gone\ndata: " + strconv.FormatInt(seq, 10) + "\n\n"))
 		}
@@ -220,6 +240,49 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 		}
 	})
 	return in.recv
+}
+
+// unkeptNote says why a record has no body.
+const unkeptNote = "the body was not kept: the requests in flight held the inspector's budget for bodies (the handler's body memory)"
+
+// bodyCharge is what reading a body of the declared length n (-1:
+// unknown) may hold at most: a body of the declared length read into a
+// buffer of its size; else ReadAll's buffer, grown by doubling, and the
+// record's copy of its own size.
+func (in *inspector) bodyCharge(n int64) int64 {
+	if 0 <= n && n <= in.lim.maxBody {
+		return n + 1
+	}
+	return 3 * (in.lim.maxBody + 1)
+}
+
+// readBody reads what the handler may read of a body of the declared
+// length n, and the byte past --max-body that shows it goes on.
+func (in *inspector) readBody(body io.Reader, n int64) ([]byte, error) {
+	if 0 <= n && n <= in.lim.maxBody {
+		b := make([]byte, n+1) // the spare byte shows a body longer than declared
+		// As ReadAll does: EOF is no error, any other is the body's own,
+		// for the handler to meet (io.ReadFull would make them one).
+		got := 0
+		var err error
+		for got < len(b) && err == nil {
+			var m int
+			m, err = body.Read(b[got:])
+			got += m
+		}
+		if err == io.EOF {
+			err = nil
+		}
+		if int64(got) < n {
+			// Shorter than declared: the ring counts the bytes sent, so
+			// it must not keep the declared length's buffer.
+			return bytes.Clone(b[:got]), err
+		}
+		return b[:got], err
+	}
+	kept, err := io.ReadAll(io.LimitReader(body, in.lim.maxBody+1))
+	// A copy of its own length: ReadAll's buffer has grown past it.
+	return bytes.Clone(kept), err
 }
 
 // loopHint says why a forward that came back is refused.

@@ -143,6 +143,10 @@ func (in *inspector) verdict(rec *record, status int, reason string, duplicate b
 		return append(steps, in.answered(status, reason, duplicate))
 	}
 	add("sender", "pass", "%s, from its headers", names[src])
+	if rec.Unkept {
+		add("body", "skip", "%s: nothing to check again", unkeptNote)
+		return append(steps, in.answered(status, reason, duplicate))
+	}
 
 	switch src {
 	case event.SourceStandard:

@@ -250,7 +250,7 @@ function renderDetail(d) {
     tr.append(el('td', '', k), el('td', '', val));
     h.append(tr);
   }
-  $('raw-label').textContent = 'Exact bytes (' + d.body_len + (d.body_base64 ? ', not UTF-8: base64' : '') + (d.truncated ? ', cut at --max-body' : '') + ')';
+  $('raw-label').textContent = 'Exact bytes (' + d.body_len + (d.body_base64 ? ', not UTF-8: base64' : '') + (d.truncated ? ', cut at --max-body' : '') + (d.body_not_kept ? ', not kept: too many bodies in flight' : '') + ')';
   showText($('raw'), d.body);
   showText($('pretty'), d.pretty || 'not JSON');
   let decoded = 'not decoded';
