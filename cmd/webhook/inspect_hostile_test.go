@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -392,4 +394,27 @@ func TestInspectorBodiesInFlight(t *testing.T) {
 	for _, s := range d.Verdict {
 		require.NotEqual(t, "signature", s.Step, "a verdict on bytes not kept: %v", d.Verdict)
 	}
+}
+
+// TestInspectorRejectionKeepsNoBody: a record keeps of the handler's
+// rejection what the hint needs, not the delivery's body, headers and
+// event, which the record holds already and --inspect-keep-bytes counts
+// once: a delivery whose callback failed held them twice, the second time
+// uncounted, so a ring at its limit held up to twice its bytes.
+func TestInspectorRejectionKeepsNoBody(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{}, nil, func(context.Context, *webhook.Delivery, event.Event) error { return errors.New("the app is down") })
+	require.Equal(t, http.StatusInternalServerError, rig.send(t, jamNow(t, webhooktest.Secret)))
+	rig.in.mu.Lock()
+	rec := rig.in.ring[0]
+	rj := rec.rj
+	reason, hint := rec.Reason, rec.Hint
+	rig.in.mu.Unlock()
+	require.NotNil(t, rj)
+	if d := rj.Delivery; d != nil {
+		require.True(t, d.Body == nil, "the body, %d bytes, kept twice", len(d.Body))
+		require.True(t, d.Header == nil && d.Event == nil, "the headers or the event kept twice")
+		require.Equal(t, event.SourceStandard, d.Source)
+	}
+	require.Equal(t, string(webhook.ReasonCallback), reason)
+	require.Contains(t, hint, "callback failed")
 }

@@ -39,8 +39,14 @@ func (in *inspector) observer() *webhook.Observer {
 			if r == nil {
 				return
 			}
+			// The hint needs the delivery's source, not its body, headers
+			// and event, which the record holds already, counted once.
+			kept := rj
+			if d := rj.Delivery; d != nil {
+				kept.Delivery = &webhook.Delivery{Source: d.Source, Tenant: d.Tenant, ID: d.ID, Timestamp: d.Timestamp, Attempt: d.Attempt, Key: d.Key, InboxAttempt: d.InboxAttempt}
+			}
 			update(r, func(r *record) {
-				r.rj = &rj
+				r.rj = &kept
 				if rj.Diagnosis != nil {
 					dg := *rj.Diagnosis
 					r.diag = &dg
