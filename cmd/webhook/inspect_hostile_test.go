@@ -418,3 +418,17 @@ func TestInspectorRejectionKeepsNoBody(t *testing.T) {
 	require.Equal(t, string(webhook.ReasonCallback), reason)
 	require.Contains(t, hint, "callback failed")
 }
+
+// TestInspectorKeepBytesCountsPath: --inspect-keep-bytes counts a
+// record's request target and Host, which a sender may make as long as
+// the header limit allows, as it counts its headers.
+func TestInspectorKeepBytesCountsPath(t *testing.T) {
+	target := "/hook?" + strings.Repeat("q", 12<<10)
+	one := (&record{Path: target, Host: "127.0.0.1", Body: webhooktest.Fixture("jam/jam.created.maximal.json"), Header: jamNow(t, webhooktest.Secret).Header}).size()
+	require.Greater(t, one, int64(12<<10))
+	rig := newInspectRig(t, inspectFlags{keepBytes: 2*one + 1024}, nil, nil)
+	for range 4 {
+		require.Equal(t, http.StatusUnauthorized, rig.sendRaw(t, target, jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y")))
+	}
+	require.Len(t, rig.records(t), 2)
+}

@@ -332,9 +332,9 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // size is what a record holds in memory, near enough: its body, its
-// decoded event and its headers.
+// decoded event, its headers and request target.
 func (r *record) size() int64 {
-	n := len(r.Body) + len(r.Event)
+	n := len(r.Body) + len(r.Event) + len(r.Path) + len(r.Host)
 	for k, vs := range r.Header {
 		n += len(k)
 		for _, v := range vs {
