@@ -432,3 +432,39 @@ func TestInspectorKeepBytesCountsPath(t *testing.T) {
 	}
 	require.Len(t, rig.records(t), 2)
 }
+
+// TestInspectorNoCORS: the page grants no other origin anything: no
+// response carries Access-Control-Allow-Origin, and a preflight for an
+// action is refused, so a site the developer visits can neither read the
+// deliveries nor send the token header.
+func TestInspectorNoCORS(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{}, nil, nil)
+	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))
+	tests := []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodGet, "/", http.StatusOK},
+		{http.MethodGet, "/api/deliveries", http.StatusOK},
+		{http.MethodGet, "/api/deliveries/1", http.StatusOK},
+		{http.MethodGet, "/api/config", http.StatusOK},
+		{http.MethodOptions, "/api/deliveries/1/replay", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, rig.page.URL+tt.path, nil)
+			require.NoError(t, err)
+			req.Header.Set("Origin", "http://evil.example")
+			req.Header.Set("Access-Control-Request-Method", http.MethodPost)
+			req.Header.Set("Access-Control-Request-Headers", tokenHeader)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			require.Equal(t, tt.want, resp.StatusCode)
+			for k := range resp.Header {
+				require.False(t, strings.HasPrefix(k, "Access-Control-"), "%s: %s", k, resp.Header.Get(k))
+			}
+		})
+	}
+	require.Len(t, rig.records(t), 1, "nothing replayed")
+}
