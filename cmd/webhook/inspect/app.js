@@ -208,7 +208,7 @@ function renderDetail(d) {
   $('replay').disabled = !plan.possible;
   $('keep-label').hidden = !plan.can_keep;
   $('d-replay-note').textContent = 'Replay: ' + plan.note + '.';
-  const accepted = d.status >= 200 && d.status < 300 && d.event;
+  const accepted = d.status >= 200 && d.status < 300 && d.event && !d.body_not_kept;
   $('forward').hidden = !config.forwardTo;
   $('forward').disabled = !accepted;
   $('forward').title = config.forwardTo ? 'POST to ' + config.forwardTo : '';
