@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -467,4 +468,19 @@ func TestInspectorNoCORS(t *testing.T) {
 		})
 	}
 	require.Len(t, rig.records(t), 1, "nothing replayed")
+}
+
+// TestInspectorBodyChargeFits: a lone body of any --max-body, of a
+// declared length or not, fits the inspector's budget for bodies in
+// flight: past 16 MiB / 3 the charge for one of unknown length was more
+// than the budget, and no such body was ever kept.
+func TestInspectorBodyChargeFits(t *testing.T) {
+	for _, maxBody := range []int64{1, 64, webhook.DefaultMaxBodySize, 5 << 20, 8 << 20, 1 << 30, math.MaxInt64 / 2} {
+		in := newInspector(&inspectFlags{keep: 1, keepBytes: 1}, &keyFlags{}, receiverLimits{tolerance: webhook.DefaultTolerance, maxBody: maxBody, intercomMaxAge: webhook.DefaultRetention}, nil, slog.New(slog.DiscardHandler))
+		for _, n := range []int64{-1, 0, maxBody / 2, maxBody, maxBody + 1} {
+			c := in.bodyCharge(n)
+			require.Positive(t, c, "max %d, length %d", maxBody, n)
+			require.LessOrEqual(t, c, in.inFlightMax, "max %d, length %d", maxBody, n)
+		}
+	}
 }

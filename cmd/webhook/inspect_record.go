@@ -249,9 +249,14 @@ const unkeptNote = "the body was not kept: the requests in flight held the inspe
 // unknown) may hold at most: a body of the declared length read into a
 // buffer of its size; else ReadAll's buffer, grown by doubling, and the
 // record's copy of its own size.
+// A lone body always fits: bodyMemory is three times --max-body at the
+// least, and the charge at most the budget.
 func (in *inspector) bodyCharge(n int64) int64 {
 	if 0 <= n && n <= in.lim.maxBody {
-		return n + 1
+		return min(n+1, in.inFlightMax)
+	}
+	if in.lim.maxBody >= in.inFlightMax/3 {
+		return in.inFlightMax
 	}
 	return 3 * (in.lim.maxBody + 1)
 }
