@@ -484,3 +484,19 @@ func TestInspectorBodyChargeFits(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectorForwardToPage: a --forward-to naming the page itself, one
+// of its actions even, is refused there as any request without the page's
+// origin and token is, whatever headers the delivery carried.
+func TestInspectorForwardToPage(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{}, nil, nil)
+	rig.in.fwd.url = rig.page.URL + "/api/deliveries/1/replay" // known once it listens
+	r := jamNow(t, webhooktest.Secret)
+	r.Header.Set("Origin", rig.page.URL)
+	r.Header.Set(tokenHeader, strings.Repeat("0", 32))
+	require.Equal(t, http.StatusOK, rig.send(t, r))
+	rig.in.wait()
+	list := rig.records(t)
+	require.Len(t, list, 1, "the forward replayed a delivery")
+	require.Equal(t, "forwarded: 403 Forbidden", list[0].Forward)
+}
