@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -499,4 +500,93 @@ func TestInspectorForwardToPage(t *testing.T) {
 	list := rig.records(t)
 	require.Len(t, list, 1, "the forward replayed a delivery")
 	require.Equal(t, "forwarded: 403 Forbidden", list[0].Forward)
+}
+
+// TestInspectorShowsNoSecret: across the page, its JSON, its event stream
+// and the fixtures it saves, for deliveries of every source, good and
+// forged, replayed and forwarded, there is no configured secret or token,
+// no forward secret, and no MAC that the configured keys make over a
+// forged delivery (which would let its sender finish the forgery).
+func TestInspectorShowsNoSecret(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
+	defer app.Close()
+	dir := t.TempDir()
+	rig := newInspectRig(t, inspectFlags{fixtures: dir, forwardTo: app.URL, forwardSecret: appSecret, forwardIntercom: appIntercom}, nil, nil)
+	sc := rig.events(t)
+	var streamMu sync.Mutex
+	var stream strings.Builder
+	go func() {
+		for sc.Scan() {
+			streamMu.Lock()
+			stream.WriteString(sc.Text() + "\n")
+			streamMu.Unlock()
+		}
+	}()
+	const forger = "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y"
+	now := time.Now()
+	jamBody := webhooktest.Fixture("jam/jam.created.maximal.json")
+	icBody := webhooktest.Fixture("intercom/conversation.admin.replied.json")
+	forged := webhooktest.NewStandardRequest(forger, jamBody, webhooktest.WithTime(now), webhooktest.WithID("msg_forged_secret_scan"))
+	wantMAC, err := webhooktest.SignStandard(webhooktest.Secret, "msg_forged_secret_scan", now, jamBody)
+	require.NoError(t, err)
+	reqs := []*http.Request{
+		jamNow(t, webhooktest.Secret),
+		forged,
+		intercomNow(t),
+		webhooktest.NewIntercomRequest("not-the-client-secret", icBody, webhooktest.WithTime(now)),
+		webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, liveSeriesToken, webhooktest.Fixture("series/contact.json")),
+		webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, liveSeriesToken+"x", webhooktest.Fixture("series/contact.json")),
+	}
+	for _, r := range reqs {
+		rig.send(t, r)
+	}
+	rig.in.wait()
+	for seq := 1; seq <= len(reqs); seq++ {
+		for _, action := range []string{"replay", "fixture"} {
+			code, out := rig.action(t, "/api/deliveries/"+strconv.Itoa(seq)+"/"+action)
+			require.Equal(t, http.StatusOK, code, "%d %s: %v", seq, action, out)
+		}
+	}
+	rig.in.wait()
+	var seen strings.Builder
+	get := func(path string) {
+		resp, err := http.Get(rig.page.URL + path)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		seen.Write(b)
+	}
+	for _, p := range []string{"/", "/api/config", "/api/deliveries", "/static/app.js"} {
+		get(p)
+	}
+	for _, r := range rig.records(t) {
+		get("/api/deliveries/" + strconv.FormatInt(r.Seq, 10))
+	}
+	time.Sleep(100 * time.Millisecond) // the last events, on their way
+	streamMu.Lock()
+	require.Contains(t, stream.String(), "event: delivery")
+	seen.WriteString(stream.String())
+	streamMu.Unlock()
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			seen.Write(b)
+		}
+		return err
+	}))
+	all := seen.String()
+	secretKey := func(s string) string { return strings.TrimPrefix(s, "whsec_") }
+	for name, secret := range map[string]string{
+		"the receiver's secret":            secretKey(webhooktest.Secret),
+		"the receiver's Intercom secret":   webhooktest.IntercomSecret,
+		"the receiver's Series token":      liveSeriesToken,
+		"the app's secret":                 secretKey(appSecret),
+		"the app's Intercom secret":        appIntercom,
+		"the MAC over the forged Jam":      strings.TrimPrefix(wantMAC, "v1,"),
+		"the MAC over the forged Intercom": strings.TrimPrefix(webhooktest.SignIntercom(webhooktest.IntercomSecret, icBody), "sha1="),
+	} {
+		require.NotContains(t, all, secret, name)
+	}
+	require.Contains(t, all, "msg_forged_secret_scan", "the scan saw the deliveries")
 }
