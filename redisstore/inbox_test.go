@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -992,4 +993,45 @@ func TestInboxStreamTrimmedLeases(t *testing.T) {
 		}
 	}
 	require.Len(t, got, n)
+}
+
+// TestInboxListTies: deliveries of one microsecond are listed in the
+// byte order of their keys, as Redis orders a sorted set's members of
+// one score (not in the order of Lua's string comparison, which follows
+// the server's locale), and a page after a cursor whose delivery has
+// left the index starts where it stood: the script finds the place by
+// binary search among the score's members.
+func TestInboxListTies(t *testing.T) {
+	ib, _, client, prefix := newTestInbox(t)
+	ctx := context.Background()
+	var keys []string
+	for i := range 15 {
+		for _, f := range []string{"standard:A%02d", "standard:a%02d", "standard:\xc3\xa9%02d", "standard:_%02d"} {
+			k := fmt.Sprintf(f, i)
+			keys = append(keys, k)
+			stored, err := ib.Store(ctx, entry(k))
+			require.NoError(t, err)
+			require.True(t, stored)
+		}
+	}
+	sort.Strings(keys) // byte order
+	var listed, gone []string
+	q := webhook.InboxQuery{State: webhook.InboxPending, Limit: 7, OmitBody: true}
+	for range 20 {
+		p, err := ib.List(ctx, q)
+		require.NoError(t, err)
+		for _, e := range p.Entries {
+			listed = append(listed, e.Key)
+		}
+		if !p.More {
+			break
+		}
+		// The cursor's delivery leaves the index.
+		last := p.Entries[len(p.Entries)-1].Key
+		require.NoError(t, client.ZRem(ctx, prefix+"{default}:new", last).Err())
+		gone = append(gone, last)
+		q.After = p.Next
+	}
+	require.Equal(t, keys, listed)
+	require.NotEmpty(t, gone)
 }
