@@ -27,7 +27,11 @@ import (
 // the callback again. Make callbacks idempotent, keyed by Delivery.Key.
 // A callback's context ends a margin before its lease does (a tenth of the
 // lease WithDedupeTimes sets, at most 5 s), as outside inbox mode, so set
-// the lease well above the slowest callback.
+// the lease well above the slowest callback. A run whose context its
+// lease ended before the callbacks returned has failed, whatever they
+// return (nil may be a callback giving up on its context without an
+// error, a Permanent error may be about the deadline): its delivery is
+// retried or dead under the policy, never done on that run.
 //
 // Once ctx is done Run leases nothing more, waits for the callbacks in
 // flight up to the ShutdownTimeout, and returns nil; past the timeout it
@@ -191,11 +195,12 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 					slog.String("key", e.Key), slog.String("error", err.Error()), slog.String("stack", string(debug.Stack())))
 			}
 			run.stop()
-			outcome, err := h.settle(base, l, d, err, ran)
+			outcome, err := h.settle(base, l, d, err, ran, false)
 			run.finish(e.Attempts, outcome, err)
 		}
 	}()
 	var err error
+	leaseCut := false // the callbacks' context reached the lease's deadline before they returned
 	if d.Event, err = h.decode(e.Source, e.Body, d.Header); err != nil {
 		err = Permanent(fmt.Errorf("%w: %w", ErrUndecodable, err))
 	} else if e.Attempts > h.workers.MaxAttempts+cutShort(e.LastError) {
@@ -212,10 +217,11 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 		cctx, run = h.obs.dispatchStored(lc, d, e.Meta)
 		ran = true
 		_, err = h.reg.Load().dispatch(cctx, d)
+		leaseCut = !time.Now().Before(lc.deadline)
 		run.stop()
 	}
 	settled = true
-	outcome, err := h.settle(base, l, d, err, ran)
+	outcome, err := h.settle(base, l, d, err, ran, leaseCut)
 	run.finish(e.Attempts, outcome, err)
 }
 
@@ -254,10 +260,11 @@ func overRun(e *InboxEntry) error {
 
 // settle records the outcome of a run of l's callbacks: done for a nil
 // err, else retrying or dead under the worker policy; ran says whether the
-// callbacks ran. It returns which, and the error it settled the run with:
-// err, or for callbacks that returned nil once cut short by the shutdown,
-// errCutShort.
-func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err error, ran bool) (Outcome, error) {
+// callbacks ran, leaseCut whether their context reached the lease's
+// deadline before they returned. It returns which, and the error it
+// settled the run with: err, or for callbacks that returned nil once cut
+// short by the shutdown or the lease, errCutShort or errLeaseCut.
+func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err error, ran, leaseCut bool) (Outcome, error) {
 	e := &l.Entry
 	// Settle even if the callbacks' context was cancelled.
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(base), settleTimeout)
@@ -271,6 +278,18 @@ func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err er
 	// ended a delivery before its callbacks (a body that no longer
 	// decodes, runs unfinished) stays permanent.
 	cut := base.Err() != nil && (ran || !perm)
+	// Callbacks whose lease ran out before they returned were cut short
+	// too, for the same reasons, but the run counts against the policy:
+	// a callback slower than its lease would otherwise run for ever.
+	// The lease may be another worker's by now; settling then fails
+	// with ErrLeaseLost, and that worker's run decides.
+	leaseCut = leaseCut && !cut
+	if leaseCut {
+		perm = false
+		if err == nil {
+			err = errLeaseCut
+		}
+	}
 	if err == nil && !cut {
 		if serr := h.inbox.Complete(sctx, e.Key, l.Token); serr != nil {
 			h.settleFailed(sctx, "complete", serr, attrs)
@@ -325,6 +344,10 @@ func (h *Handler) settle(base context.Context, l InboxLease, d *Delivery, err er
 // errCutShort is the error of a run whose callbacks returned nil once the
 // shutdown had cancelled their context: not known to have finished.
 var errCutShort = fmt.Errorf("webhook: the callbacks returned no error once the shutdown had cancelled their context, so may not have finished: %w", context.Canceled)
+
+// errLeaseCut is the error of a run whose callbacks returned nil once
+// their lease had ended their context: not known to have finished.
+var errLeaseCut = fmt.Errorf("webhook: the callbacks returned no error once their lease had ended their context, so may not have finished: %w", context.DeadlineExceeded)
 
 // settleTimeout bounds settling a delivery after its callbacks returned.
 const settleTimeout = 10 * time.Second
