@@ -198,6 +198,10 @@ func TestReasonOf(t *testing.T) {
 		{fmt.Errorf("store: %w", webhook.ErrInboxFull), webhook.ReasonInboxFull, false},
 		{errors.Join(errors.New("a"), &webhook.PanicError{Value: "boom"}), webhook.ReasonCallback, false},
 		{&webhook.StatusError{Code: http.StatusGone}, webhook.ReasonCallback, false},
+		{fmt.Errorf("%w: %w", webhook.ErrKeyFunc, errors.New("tenants: connection reset")), webhook.ReasonKeyFunc, false},
+		// A key function's error is its own, whatever it wraps.
+		{fmt.Errorf("%w: %w", webhook.ErrKeyFunc, webhook.ErrInboxFull), webhook.ReasonKeyFunc, false},
+		{fmt.Errorf("%w: %w", webhook.ErrKeyFunc, &webhook.PanicError{Value: "nil map"}), webhook.ReasonKeyFunc, false},
 		{errors.New("connection reset"), webhook.ReasonOther, false},
 		{nil, webhook.ReasonOther, false},
 	}

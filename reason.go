@@ -25,17 +25,20 @@ const (
 	ReasonInFlight       Reason = "in_flight"       // ErrInFlight (409)
 	ReasonInboxFull      Reason = "inbox_full"      // ErrInboxFull (503)
 	ReasonStore          Reason = "store"           // the dedupe store or the inbox failed
+	ReasonKeyFunc        Reason = "key_func"        // ErrKeyFunc (500): the WithKeyFunc function failed, panicked or gave unusable keys
 	ReasonCallback       Reason = "callback"        // a callback failed or panicked
 	ReasonOther          Reason = "other"           // anything else, such as a body that could not be read
 )
 
 // reasons maps the sentinels to their reasons, in the order they are
-// tried: the verification sentinels first, since a VerifyError may wrap
-// more than the sentinel.
+// tried: ErrKeyFunc first, since a key function's error is its own and
+// may wrap any other; then the verification sentinels, since a
+// VerifyError may wrap more than the sentinel.
 var reasons = [...]struct {
 	err    error
 	reason Reason
 }{
+	{ErrKeyFunc, ReasonKeyFunc},
 	{ErrRequiredHeaders, ReasonMissingHeaders},
 	{ErrInvalidHeaders, ReasonInvalidHeaders},
 	{ErrNoMatchingSignature, ReasonSignature},
@@ -54,7 +57,8 @@ var reasons = [...]struct {
 }
 
 // ReasonOf returns the reason for an error the handler reports: the class
-// of the sentinel it wraps, ReasonCallback for a *PanicError or a
+// of the sentinel it wraps (ReasonKeyFunc for ErrKeyFunc, whatever the
+// key function's error or panic wraps), ReasonCallback for a *PanicError or a
 // *StatusError, and ReasonOther for anything else.
 func ReasonOf(err error) Reason {
 	for _, r := range reasons {

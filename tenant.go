@@ -135,7 +135,7 @@ func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http
 		if _, panicked := err.(keyFuncPanic); !panicked {
 			err = fmt.Errorf("%w: %w", ErrKeyFunc, err)
 		}
-		h.rejectFor(ctx, w, d, http.StatusInternalServerError, ReasonOther, err)
+		h.rejectFor(ctx, w, d, http.StatusInternalServerError, ReasonKeyFunc, err)
 		return nil, nil, false
 	}
 	var std *Verifier

@@ -499,7 +499,9 @@ func TestKeyFuncMisbehaves(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			logs := &syncBuffer{}
+			var rejections []webhook.Rejection
 			h, err := webhook.NewHandler(webhook.WithKeyFunc(tt.fn),
+				webhook.WithObserver(&webhook.Observer{Rejected: func(ctx context.Context, r webhook.Rejection) { rejections = append(rejections, r) }}),
 				webhook.WithClock(webhooktest.NewClock(webhooktest.Time()).Now),
 				webhook.WithLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 			require.NoError(t, err)
@@ -521,6 +523,11 @@ func TestKeyFuncMisbehaves(t *testing.T) {
 			require.Equal(t, http.StatusText(tt.want)+"\n", w.Body.String(), "no detail for the sender")
 			require.Len(t, herrs, 1)
 			require.ErrorIs(t, herrs[0], tt.is)
+			// A key function's failure has a reason of its own, for the
+			// rejection metrics.
+			require.Len(t, rejections, 1)
+			require.Equal(t, tt.is == webhook.ErrKeyFunc, rejections[0].Reason == webhook.ReasonKeyFunc, "reason %s", rejections[0].Reason)
+			require.Equal(t, rejections[0].Reason, webhook.ReasonOf(herrs[0].Err), "ReasonOf agrees with the reason reported")
 			var pe *webhook.PanicError
 			require.Equal(t, strings.HasPrefix(tt.name, "panics") || strings.Contains(tt.name, "PanicError"), errors.As(herrs[0], &pe), "a panic is reported as one")
 			require.Equal(t, strings.HasPrefix(tt.name, "panics"), strings.Contains(herrs[0].Error(), "webhook: key function failed: panicked: "),
