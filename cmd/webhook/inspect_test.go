@@ -558,7 +558,8 @@ func TestInspectorInboxAttentionFirst(t *testing.T) {
 	}
 	settle("standard:msg_dead", true)
 
-	rig := newInspectRig(t, inspectFlags{}, ib, nil)
+	lists := &listQueries{Inbox: ib}
+	rig := newInspectRig(t, inspectFlags{}, lists, nil)
 	resp, err := http.Get(rig.page.URL + "/api/inbox")
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -568,6 +569,33 @@ func TestInspectorInboxAttentionFirst(t *testing.T) {
 	require.Equal(t, "standard:msg_dead", entries[0].Key)
 	require.Equal(t, "dead", entries[0].State)
 	require.Equal(t, "standard:msg_done_0", entries[1].Key, "then the done ones, oldest first")
+	// The panel shows no body: it reads none, where a page of 200 big
+	// bodies was read on each refresh.
+	qs := lists.all()
+	require.NotEmpty(t, qs)
+	for _, q := range qs {
+		require.True(t, q.OmitBody, "the panel's List reads bodies: %+v", q)
+	}
+}
+
+// listQueries records the queries List is asked, from any goroutine.
+type listQueries struct {
+	webhook.Inbox
+	mu sync.Mutex
+	qs []webhook.InboxQuery
+}
+
+func (l *listQueries) List(ctx context.Context, q webhook.InboxQuery) (webhook.InboxPage, error) {
+	l.mu.Lock()
+	l.qs = append(l.qs, q)
+	l.mu.Unlock()
+	return l.Inbox.List(ctx, q)
+}
+
+func (l *listQueries) all() []webhook.InboxQuery {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.qs)
 }
 
 // TestInspectFlagsForwardSecret: --forward-secret is what forwards are
