@@ -1212,3 +1212,57 @@ func TestInspectorForwardAfterDrop(t *testing.T) {
 	require.GreaterOrEqual(t, gone, 0, "%v", events)
 	require.NotContains(t, events[gone:], "delivery 1", "a dropped delivery came back to the page: %v", events)
 }
+
+// TestInspectorVerdictSignedButRefused: a delivery whose signature
+// verified but whose age (Intercom) or timestamp (Standard Webhooks) was
+// refused says so in its decode step; only one whose signature did not
+// verify is unverified. An Intercom notification refused for its age
+// read "unverified".
+func TestInspectorVerdictSignedButRefused(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{}, nil, nil)
+	long := time.Now().Add(-100 * time.Hour)
+	tests := []struct {
+		name    string
+		req     *http.Request
+		refused string // the step that failed
+		decode  []string
+	}{
+		{name: "intercom too old", refused: "age",
+			req:    webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, webhooktest.Fixture("intercom/conversation.admin.replied.json"), webhooktest.WithTime(long)),
+			decode: []string{"the signature verified", "its age was refused", "conversation.admin.replied"}},
+		{name: "jam too old", refused: "timestamp",
+			req:    webhooktest.NewStandardRequest(webhooktest.Secret, webhooktest.Fixture("jam/jam.created.maximal.json"), webhooktest.WithTime(long)),
+			decode: []string{"the signature verified", "its timestamp was refused", "jam.created"}},
+		{name: "intercom forged", refused: "signature",
+			req:    webhooktest.NewIntercomRequest("not-the-client-secret", webhooktest.Fixture("intercom/conversation.admin.replied.json"), webhooktest.WithTime(time.Now())),
+			decode: []string{"unverified"}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, http.StatusUnauthorized, rig.send(t, tt.req))
+			resp, err := http.Get(rig.page.URL + "/api/deliveries/" + strconv.Itoa(i+1))
+			require.NoError(t, err)
+			raw, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			var d struct{ Verdict []verdictStep }
+			require.NoError(t, json.Unmarshal(raw, &d))
+			steps := map[string]verdictStep{}
+			var failed []string
+			for _, s := range d.Verdict {
+				steps[s.Step] = s
+				if s.Result == "fail" {
+					failed = append(failed, s.Step)
+				}
+			}
+			require.Equal(t, []string{tt.refused, "answered"}, failed, string(raw))
+			require.Equal(t, "skip", steps["decode"].Result, string(raw))
+			for _, w := range tt.decode {
+				require.Contains(t, steps["decode"].Detail, w)
+			}
+			if tt.refused != "signature" {
+				require.Equal(t, "pass", steps["signature"].Result, string(raw))
+				require.NotContains(t, steps["decode"].Detail, "unverified")
+			}
+		})
+	}
+}

@@ -143,6 +143,10 @@ func (in *inspector) verdict(rec *record, status int, reason string, duplicate b
 		return append(steps, in.answered(status, reason, duplicate))
 	}
 	add("sender", "pass", "%s, from its headers", names[src])
+	// refused names the check that refused a delivery whose signature
+	// verified: the handler answered 401 all the same, but not because
+	// the body is unverified.
+	refused := ""
 	if rec.Unkept {
 		add("body", "skip", "%s: nothing to check again", unkeptNote)
 		return append(steps, in.answered(status, reason, duplicate))
@@ -175,6 +179,7 @@ func (in *inspector) verdict(rec *record, status int, reason string, duplicate b
 			skew := rec.Time.Sub(ts)
 			if skew < -in.lim.tolerance || skew > in.lim.tolerance {
 				add("timestamp", "fail", "signed %s: outside the ±%s window (%s)", clock.age(ts), in.lim.tolerance, skewWords(skew))
+				refused = "timestamp"
 			} else {
 				add("timestamp", "pass", "signed %s before arrival, inside the ±%s window", skew.Round(time.Millisecond), in.lim.tolerance)
 			}
@@ -199,6 +204,7 @@ func (in *inspector) verdict(rec *record, status int, reason string, duplicate b
 			if n, ok := ev.(*event.IntercomNotification); ok {
 				if err := webhook.VerifyIntercomAge(n, rec.Time, in.lim.intercomMaxAge); err != nil {
 					add("age", "fail", "%s (the max age is %v)", explain(src, err, rec.Header, clock), in.lim.intercomMaxAge)
+					refused = "age"
 				} else {
 					add("age", "pass", "created_at is inside the max age, %v (--intercom-max-age; Intercom signs no timestamp header)", in.lim.intercomMaxAge)
 				}
@@ -219,6 +225,8 @@ func (in *inspector) verdict(rec *record, status int, reason string, duplicate b
 
 	ev, err := decode(src, rec.Body, rec.Header)
 	switch {
+	case status == http.StatusUnauthorized && err == nil && refused != "":
+		add("decode", "skip", "the signature verified, but its %s was refused, so nothing was delivered: the body would decode as %s", refused, describeType(ev))
 	case status == http.StatusUnauthorized && err == nil:
 		add("decode", "skip", "unverified, the body would decode as %s", describeType(ev))
 	case err != nil:
