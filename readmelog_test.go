@@ -47,3 +47,24 @@ func TestREADMELogLine(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), r)
 	require.Equal(t, want, strings.TrimSuffix(logs.String(), "\n"))
 }
+
+// TestREADMEFences: every fenced block in the README closes with a bare
+// fence. A closing fence with text after it is no fence in Markdown, and
+// the block runs on over the prose and headings below it.
+func TestREADMEFences(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	open := 0 // the line of the open fence, 0 outside a block
+	for i, line := range strings.Split(string(readme), "\n") {
+		rest, fence := strings.CutPrefix(line, "```")
+		switch {
+		case !fence:
+		case open == 0:
+			open = i + 1
+		default:
+			require.Empty(t, strings.TrimSpace(rest), "README.md:%d: the block opened at line %d closes with text after its fence", i+1, open)
+			open = 0
+		}
+	}
+	require.Zero(t, open, "README.md: the block opened at line %d never closes", open)
+}
