@@ -148,8 +148,8 @@ var (
 	// ErrNotFound is returned for a key the inbox does not hold.
 	ErrNotFound = errors.New("webhook: inbox: no such delivery")
 	// ErrBadCursor is returned by Inbox.List for an After that is no
-	// cursor of that inbox, or one from a query of another State or
-	// Order.
+	// cursor of that kind of inbox, or one from a query of another
+	// State or Order.
 	ErrBadCursor = errors.New("webhook: inbox: bad list cursor")
 	// ErrInFlight is reported when the same message is being processed
 	// by another request, and returned by Inbox.Replay for a delivery a
@@ -213,10 +213,11 @@ type Inbox interface {
 	// or came back meanwhile may be listed or not (by update order, a
 	// delivery that died again comes again). Deliveries of one time (to
 	// the implementation's resolution) come in an order of its own, the
-	// same on every page. An unknown state selects
-	// nothing. An After that is no cursor of this inbox's, or of a
-	// query of another State or Order, is an error wrapping
-	// ErrBadCursor; an unknown Order, or InboxByUpdated of a state other
+	// same on every page. An unknown state selects nothing. An After
+	// that is no cursor of this kind of inbox, or one of a query of
+	// another State or Order, is an error wrapping ErrBadCursor (a
+	// cursor of another inbox of the same kind may read as a position in
+	// this one); an unknown Order, or InboxByUpdated of a state other
 	// than done or dead, is an error.
 	List(ctx context.Context, q InboxQuery) (InboxPage, error)
 	// Replay returns a done or dead delivery to pending, due now, with

@@ -331,7 +331,9 @@ func (ib *Inbox) Get(ctx context.Context, key string) (webhook.InboxEntry, error
 // ReceivedAt (for InboxByUpdated, UpdatedAt) in whole microseconds,
 // ties by key; a page is one script, which finds where the cursor's
 // position falls in each index by binary search and reads a page's
-// worth from there.
+// worth from there. A page holds at most 10,000 deliveries, whatever
+// q.Limit asks (More says whether there are others): the script blocks
+// Redis while it reads.
 func (ib *Inbox) List(ctx context.Context, q webhook.InboxQuery) (webhook.InboxPage, error) {
 	var keys []string
 	switch q.Order {

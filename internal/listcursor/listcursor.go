@@ -1,6 +1,6 @@
 // Package listcursor encodes the cursors of webhook.Inbox.List: where a
 // page ended, in the terms of the inbox that made it, and the query it
-// answered, so that a cursor of another inbox or another query is
+// answered, so that a cursor of another kind of inbox or another query is
 // refused instead of read as a position it is not.
 package listcursor
 
