@@ -204,7 +204,7 @@ func TestSignThenVerify(t *testing.T) {
 			want: []string{"OK: Intercom X-Hub-Signature matches", "event: conversation.user.replied"}},
 		{name: "intercom stale", source: "intercom", body: noticeBody,
 			verify: []string{"--intercom-secret", webhooktest.IntercomSecret, "--now", fmt.Sprint(webhooktest.Unix + 100*3600)}, code: exitFail,
-			want: []string{"FAIL: the notification's created_at is older", "--skip-timestamp"}},
+			want: []string{"FAIL: the notification's created_at (", "before --now) is older than the max age (--intercom-max-age 72h0m0s)", "--skip-timestamp"}},
 		{name: "intercom stale but skipped", source: "intercom", body: noticeBody,
 			verify: []string{"--intercom-secret", webhooktest.IntercomSecret, "--skip-timestamp"}, code: exitOK, want: []string{"OK: Intercom"}},
 		{name: "intercom, a field of unexpected type", source: "intercom",

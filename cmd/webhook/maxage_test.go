@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,10 +103,11 @@ func TestVerifyIntercomMaxAge(t *testing.T) {
 	tests := []struct {
 		flags []string
 		ok    []bool // by ages
+		max   string // the max age a "too old" names
 	}{
-		{nil, []bool{true, true, false, false}},
-		{[]string{"--intercom-max-age", "1h"}, []bool{true, false, false, false}},
-		{[]string{"--intercom-max-age=100h"}, []bool{true, true, true, false}},
+		{nil, []bool{true, true, false, false}, "72h0m0s"},
+		{[]string{"--intercom-max-age", "1h"}, []bool{true, false, false, false}, "1h0m0s"},
+		{[]string{"--intercom-max-age=100h"}, []bool{true, true, true, false}, "100h0m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.flags), func(t *testing.T) {
@@ -131,7 +133,13 @@ func TestVerifyIntercomMaxAge(t *testing.T) {
 				require.Equal(t, exitFail, r.code, "age %v: %s%s", age, r.stdout, r.stderr)
 				require.Equal(t, http.StatusUnauthorized, status, "age %v", age)
 				if age > 0 {
-					require.Contains(t, r.stdout, "--intercom-max-age", "age %v", age)
+					// The flag's value and the notification's age (its
+					// created_at has whole seconds), never the signature
+					// or the body.
+					require.Contains(t, r.stdout, "--intercom-max-age "+tt.max, "age %v", age)
+					require.Regexp(t, regexp.MustCompile(`created_at \(`+strings.TrimSuffix(age.String(), "0s")+`[0-9]+s ago\)`), r.stdout, "age %v", age)
+					require.NotContains(t, r.stdout, strings.TrimPrefix(req.Header.Get("X-Hub-Signature"), "sha1="))
+					require.NotContains(t, r.stdout, "notif_")
 				}
 			}
 		})
@@ -150,6 +158,10 @@ func TestVerifyIntercomMaxAge(t *testing.T) {
 	for flag, want := range map[string]int{"1h": exitFail, "3h": exitOK} {
 		r := runCmd(t, "", "verify", "--intercom-secret", webhooktest.IntercomSecret, "--body", bodyFile, "--headers", headersFile, "--now", at, "--intercom-max-age", flag)
 		require.Equal(t, want, r.code, "--intercom-max-age %s: %s%s", flag, r.stdout, r.stderr)
+		if want == exitFail {
+			require.Contains(t, r.stdout, "created_at (2h0m0s before --now)")
+			require.Contains(t, r.stdout, "--intercom-max-age 1h0m0s")
+		}
 	}
 }
 
@@ -222,5 +234,41 @@ func TestInspectorIntercomMaxAge(t *testing.T) {
 			answered = "fail"
 		}
 		require.Equal(t, answered, steps["answered"].Result, "age %v", tt.age)
+	}
+}
+
+// TestVerifyIntercomTooOldSays: verify's "too old" names the timestamp the
+// age was measured from, the age, and --intercom-max-age's value; for a
+// notification with neither timestamp it says so. Never the signature or
+// the body. It named the flag alone.
+func TestVerifyIntercomTooOldSays(t *testing.T) {
+	clearEnv(t)
+	at := webhooktest.Time()
+	tests := []struct {
+		name, stamps string // the body's timestamps
+		want         []string
+	}{
+		{name: "created_at", stamps: fmt.Sprintf(`"created_at":%d,`, at.Add(-3*time.Hour).Unix()),
+			want: []string{"created_at (3h0m0s before --now)", "--intercom-max-age 2h0m0s"}},
+		{name: "first_sent_at only", stamps: fmt.Sprintf(`"first_sent_at":%d,`, at.Add(-5*time.Hour).Unix()),
+			want: []string{"first_sent_at (5h0m0s before --now)", "--intercom-max-age 2h0m0s"}},
+		{name: "neither", want: []string{"neither created_at nor first_sent_at", "--intercom-max-age 2h0m0s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"type":"notification_event","app_id":"app_sekrit_body",` + tt.stamps + `"id":"notif_1","topic":"ping","data":{"item":{"type":"ping","message":"hi"}}}`
+			req := webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(body))
+			sig := req.Header.Get("X-Hub-Signature")
+			bodyFile, headersFile := writeFile(t, "body.json", body), writeFile(t, "headers.txt", "X-Hub-Signature: "+sig+"\n")
+			r := runCmd(t, "", "verify", "--intercom-secret", webhooktest.IntercomSecret, "--body", bodyFile, "--headers", headersFile,
+				"--now", at.Format(time.RFC3339), "--intercom-max-age", "2h")
+			require.Equal(t, exitFail, r.code, r.stdout+r.stderr)
+			for _, w := range tt.want {
+				require.Contains(t, r.stdout, w)
+			}
+			for _, s := range []string{strings.TrimPrefix(sig, "sha1="), "app_sekrit_body", "notif_1", webhooktest.IntercomSecret} {
+				require.NotContains(t, r.stdout+r.stderr, s)
+			}
+		})
 	}
 }

@@ -222,7 +222,7 @@ func verifierFor(src event.Source, keys *keyFlags, opts []webhook.VerifyOption, 
 			n, ok := ev.(*event.IntercomNotification)
 			if err == nil && ok && clock != nil {
 				if err := webhook.VerifyIntercomAge(n, clock(), maxAge); err != nil {
-					return "", err
+					return "", &intercomAgeError{err: err, n: n, maxAge: maxAge}
 				}
 			}
 			return "Intercom X-Hub-Signature matches a configured client secret (Intercom signs no timestamp: its created_at bounds the age, and dedupe is on the notification id)", nil
@@ -277,7 +277,18 @@ func explain(src event.Source, err error, h http.Header, clock clockAt) string {
 	case errors.Is(err, webhook.ErrInvalidHeaders):
 		return "a signature header is malformed" + reason
 	case src == event.SourceIntercom && errors.Is(err, webhook.ErrMessageTooOld):
-		return "the notification's created_at is older than the max age (--intercom-max-age) allows" + reason +
+		limit := "the max age (--intercom-max-age)"
+		dated := "the notification's created_at"
+		var ae *intercomAgeError
+		if errors.As(err, &ae) {
+			limit = "the max age (--intercom-max-age " + ae.maxAge.String() + ")"
+			name, ts := ae.dated()
+			if ts.IsZero() {
+				return "the notification has neither created_at nor first_sent_at: its age cannot be told, so " + limit + " refuses it"
+			}
+			dated = "the notification's " + name + " (" + clock.age(ts) + ")"
+		}
+		return dated + " is older than " + limit + " allows" + reason +
 			": a replay or an old capture (use --now with the arrival time, or --skip-timestamp)"
 	case src == event.SourceIntercom && errors.Is(err, webhook.ErrMessageTooNew):
 		return "the notification's created_at is further in the future than the clock skew allows" + reason + ": check the clocks (or use --now)"
@@ -295,6 +306,27 @@ func explain(src event.Source, err error, h http.Header, clock clockAt) string {
 		return "no configured secret signed these bytes: a wrong secret (each endpoint has its own whsec_), or a body changed after it was sent (re-encoded JSON, changed whitespace or line endings)"
 	}
 	return err.Error()
+}
+
+// intercomAgeError is a notification's refusal for its age, with what
+// explain needs to say how old it was and the max age it was held to:
+// its signed timestamps and the flag's value, never its body.
+type intercomAgeError struct {
+	err    error
+	n      *event.IntercomNotification
+	maxAge time.Duration
+}
+
+func (e *intercomAgeError) Error() string { return e.err.Error() }
+func (e *intercomAgeError) Unwrap() error { return e.err }
+
+// dated names the timestamp the age was measured from, as
+// VerifyIntercomAge picks it, and its time; zero if there is none.
+func (e *intercomAgeError) dated() (string, time.Time) {
+	if !e.n.CreatedAt.IsZero() {
+		return "created_at", e.n.CreatedAt.Time
+	}
+	return "first_sent_at", e.n.FirstSentAt.Time
 }
 
 // clockAt is the reference time of a verify run: the real clock, or the
