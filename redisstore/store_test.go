@@ -500,17 +500,20 @@ func unreachable(t *testing.T, s *Store, within time.Duration) {
 	}
 }
 
-// fastFailing are client options for a Redis that is gone: short
-// timeouts, no retries. With go-redis's defaults (five dials 100ms apart,
-// three retries of each command) a refused connection costs each call
-// about 1.7s.
+// fastFailing are client options for a Redis that goes away: one dial,
+// no retries, so a call fails at once on a refused or closed connection.
+// With go-redis's defaults (five dials 100ms apart, three retries of each
+// command) a refused connection costs each call about 1.7s. The timeouts
+// are generous: they are for a Redis that hangs (TestRedisHanging sets a
+// short one), and at 200 ms a reply that a loaded machine was slow to
+// deliver while Redis was up failed calls that the tests count on.
 func fastFailing(addr string) *redis.Options {
 	return &redis.Options{
 		Addr:          addr,
 		DialerRetries: 1,
-		DialTimeout:   200 * time.Millisecond,
-		ReadTimeout:   200 * time.Millisecond,
-		WriteTimeout:  200 * time.Millisecond,
+		DialTimeout:   5 * time.Second,
+		ReadTimeout:   5 * time.Second,
+		WriteTimeout:  5 * time.Second,
 		MaxRetries:    -1,
 	}
 }
@@ -548,7 +551,9 @@ func TestRedisHanging(t *testing.T) {
 		}
 	})
 
-	client := redis.NewClient(fastFailing(ln.Addr().String()))
+	opts := fastFailing(ln.Addr().String())
+	opts.ReadTimeout, opts.WriteTimeout = 200*time.Millisecond, 200*time.Millisecond
+	client := redis.NewClient(opts)
 	t.Cleanup(func() { client.Close() })
 	unreachable(t, New(client), 2*time.Second)
 }
