@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
@@ -341,6 +343,62 @@ func TestInspectorKeepBytesInBrowser(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, post(t, receiver, forged))
 	}
 	wait(t, ctx, "the newest row only", `document.querySelectorAll('#rows tr').length === 1 && document.querySelector('#rows tr').dataset.seq === '3'`)
+	require.Equal(t, "0 accepted · 1 rejected", eval[string](t, ctx, `document.getElementById('counts').textContent`))
+}
+
+// holdList makes the page's first GET /api/deliveries wait: the request
+// goes to the server when the test calls window.sendList(), and the page
+// reads its answer when the test calls window.releaseList(). It sets
+// window.listAnswered once the server's snapshot is in, and
+// window.listApplied once the page has had it.
+const holdList = `(() => {
+  const real = window.fetch.bind(window);
+  let send, release;
+  const sent = new Promise((r) => { send = r; });
+  const released = new Promise((r) => { release = r; });
+  window.sendList = send;
+  window.releaseList = release;
+  let held = false;
+  window.fetch = async (input, init) => {
+    if (held || !String(input).endsWith('/api/deliveries')) return real(input, init);
+    held = true;
+    await sent;
+    const resp = await real(input, init);
+    const body = await resp.text();
+    window.listAnswered = true;
+    await released;
+    return { ok: resp.ok, status: resp.status, statusText: resp.statusText,
+      json: async () => { setTimeout(() => { window.listApplied = true; }, 0); return JSON.parse(body); } };
+  };
+})()`
+
+// TestInspectorKeepBytesListLate: the list the page loads as its event
+// stream opens can reach it after the stream told it that one of the
+// list's deliveries is gone; the page keeps that delivery gone. On a
+// loaded machine the page's list came late, and the dropped row came
+// back for good (TestInspectorKeepBytesInBrowser timed out in CI).
+func TestInspectorKeepBytesListLate(t *testing.T) {
+	ctx := browser(t)
+	receiver, page := serve(t, t.TempDir(), "--inspect-keep-bytes", "1")
+	_, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (cdppage.AddScriptToEvaluateOnNewDocumentResult, error) {
+		return cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: holdList})
+	})
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page+"/")))
+	wait(t, ctx, "the event stream", `document.getElementById('conn').textContent === 'live'`)
+	forged := func(i int) *http.Request {
+		return webhooktest.NewStandardRequest("whsec_Zm9yZ2VkLXNlY3JldC1ub3QtdGhlLWVuZHBvaW50cw==", webhooktest.Fixture("jam/jam.created.maximal.json"),
+			webhooktest.WithTime(time.Now()), webhooktest.WithID(fmt.Sprintf("msg_2Qd8sListLate%d", i)))
+	}
+	require.Equal(t, http.StatusUnauthorized, post(t, receiver, forged(1)))
+	eval[bool](t, ctx, `(window.sendList(), true)`)
+	wait(t, ctx, "the list, with delivery 1", `window.listAnswered === true`)
+	require.Equal(t, http.StatusUnauthorized, post(t, receiver, forged(2)))
+	require.Equal(t, http.StatusUnauthorized, post(t, receiver, forged(3)))
+	wait(t, ctx, "the newest row only", `document.querySelectorAll('#rows tr').length === 1 && document.querySelector('#rows tr').dataset.seq === '3'`)
+	eval[bool](t, ctx, `(window.releaseList(), true)`)
+	wait(t, ctx, "the list, applied", `window.listApplied === true`)
+	require.Equal(t, []string{"3"}, eval[[]string](t, ctx, `[...document.querySelectorAll('#rows tr')].map(r => r.dataset.seq)`))
 	require.Equal(t, "0 accepted · 1 rejected", eval[string](t, ctx, `document.getElementById('counts').textContent`))
 }
 

@@ -146,9 +146,32 @@ function counts() {
   $('counts').textContent = records.size ? ok + ' accepted · ' + bad + ' rejected' : '';
 }
 
-async function loadList() {
+// streamed holds, until the list loaded at the event stream's opening is
+// in, the seqs the stream has told of since (a delivery or its "gone").
+// The list is a snapshot the server took after the stream opened, and it
+// can reach the page after events newer than it: for those seqs the
+// stream's word stands, else a dropped row came back, or a forward's
+// result was undone.
+let streamed = null;
+
+async function loadList(seen) {
   const list = await api('/api/deliveries');
-  for (const r of list) upsert(r, false);
+  if (seen !== streamed) return; // the stream reopened: its own list follows
+  const listed = new Set(list.map((r) => r.seq));
+  // Rows the server let go while the stream was down, unheard.
+  for (const seq of [...records.keys()]) {
+    if (!listed.has(seq) && !seen.has(seq)) remove(seq);
+  }
+  for (const r of list) {
+    if (!seen.has(r.seq)) upsert(r, false);
+  }
+  counts();
+}
+
+function remove(seq) {
+  records.delete(seq);
+  const tr = document.querySelector('#rows tr[data-seq="' + seq + '"]');
+  if (tr) tr.remove();
 }
 
 function connect() {
@@ -156,19 +179,25 @@ function connect() {
   es.addEventListener('open', () => {
     $('conn').textContent = 'live';
     $('conn').className = 'conn on';
-    loadList().catch(() => {});
+    const seen = streamed = new Set();
+    loadList(seen).catch(() => {}).finally(() => {
+      if (streamed === seen) streamed = null;
+    });
   });
   es.addEventListener('error', () => {
     $('conn').textContent = 'reconnecting';
     $('conn').className = 'conn off';
   });
-  es.addEventListener('delivery', (e) => upsert(JSON.parse(e.data), true));
+  es.addEventListener('delivery', (e) => {
+    const r = JSON.parse(e.data);
+    if (streamed) streamed.add(r.seq);
+    upsert(r, true);
+  });
   // A delivery the server dropped from its ring, past --inspect-keep-bytes.
   es.addEventListener('gone', (e) => {
     const seq = Number(e.data);
-    records.delete(seq);
-    const tr = document.querySelector('#rows tr[data-seq="' + seq + '"]');
-    if (tr) tr.remove();
+    if (streamed) streamed.add(seq);
+    remove(seq);
     counts();
   });
 }
