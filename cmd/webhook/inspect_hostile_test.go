@@ -51,8 +51,15 @@ func TestInspectorForwardLoop(t *testing.T) {
 			rig := newInspectRig(t, inspectFlags{}, nil, nil)
 			rig.in.fwd.url = rig.receiver.URL + "/hook" // known once it listens
 			require.Equal(t, http.StatusOK, rig.send(t, tt.req(t)))
-			time.Sleep(300 * time.Millisecond) // a loop has gone round many times by now
-			rig.in.bgCancel()                  // and ends here, so the test does
+			// The forward is answered (a loaded machine took over 300 ms);
+			// a loop would go round from there, many times in 300 ms.
+			require.Eventually(t, func() bool {
+				rig.in.mu.Lock()
+				defer rig.in.mu.Unlock()
+				return len(rig.in.ring) > 0 && rig.in.ring[0].Forward != ""
+			}, 20*time.Second, 5*time.Millisecond)
+			time.Sleep(300 * time.Millisecond)
+			rig.in.bgCancel() // and ends here, so the test does
 			rig.in.wait()
 			list := rig.records(t)
 			require.Equal(t, 2, len(list), "the delivery and its forward, come back")
@@ -361,7 +368,12 @@ func TestInspectorBodiesInFlight(t *testing.T) {
 		_, err = fmt.Fprintf(c, "POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n{", webhook.DefaultMaxBodySize)
 		require.NoError(t, err)
 	}
-	time.Sleep(200 * time.Millisecond) // for the server to read their headers
+	// Until the server has read their headers, the budget has room for
+	// the delivery below (a fixed 200 ms was short on a loaded machine):
+	// wait until it has no room for another held sender.
+	require.Eventually(t, func() bool {
+		return rig.in.inFlight.Load()+rig.in.bodyCharge(webhook.DefaultMaxBodySize) > rig.in.inFlightMax
+	}, 20*time.Second, 5*time.Millisecond, "the held senders hold the budget")
 
 	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)), "the handler gets it as it came")
 	rig.in.wait()
