@@ -78,8 +78,10 @@ func TestRunPastShutdownTimeout(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- r.h.Run(ctx) }()
 			require.Eventually(t, func() bool { return runs.Load() == 1 }, 5*time.Second, time.Millisecond)
-			cancel()
+			// Before the cancel: Run times its timeout from the moment it
+			// sees ctx end, which may come before a stamp taken after.
 			stopped := time.Now()
+			cancel()
 			select {
 			case err := <-done:
 				require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -180,8 +182,8 @@ func TestRunShutdownTimeoutFromTheEnd(t *testing.T) {
 	go func() { done <- r.h.Run(ctx) }()
 	<-started
 	<-ib.leasing
+	stopped := time.Now() // before the cancel, as in TestRunPastShutdownTimeout
 	cancel()
-	stopped := time.Now()
 	require.ErrorIs(t, <-done, context.DeadlineExceeded)
 	took := time.Since(stopped)
 	require.GreaterOrEqual(t, took, timeout)
