@@ -190,10 +190,7 @@ func TestInboxOutOfMemory(t *testing.T) {
 	clock := webhooktest.NewClock(webhooktest.Time())
 	ib, err := NewInbox(client, WithInboxClock(clock.Now))
 	require.NoError(t, err)
-	for _, k := range []string{"standard:a", "standard:b", "standard:c"} {
-		_, err := ib.Store(ctx, entry(k))
-		require.NoError(t, err)
-	}
+	storeKeys(ctx, t, ib, "standard:a", "standard:b", "standard:c")
 	ls, err := ib.Lease(ctx, 1, time.Minute)
 	require.NoError(t, err)
 	require.Len(t, ls, 1)

@@ -88,6 +88,15 @@ func TestNewInboxOptions(t *testing.T) {
 
 // storedAs returns e as an inbox stores it at now: pending and due now,
 // received now unless it says otherwise, its times in UTC.
+// storeKeys stores a test entry under each key.
+func storeKeys(ctx context.Context, t *testing.T, ib webhook.Inbox, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		_, err := ib.Store(ctx, entry(k))
+		require.NoError(t, err)
+	}
+}
+
 func storedAs(e webhook.InboxEntry, now time.Time) webhook.InboxEntry {
 	e.State, e.Attempts, e.NextAttempt = webhook.InboxPending, 0, now
 	e.LeaseUntil, e.LastError, e.UpdatedAt = time.Time{}, "", now
@@ -283,10 +292,7 @@ func TestInboxLeaseExpiryRealClock(t *testing.T) {
 func TestInboxRetrySchedule(t *testing.T) {
 	ctx := context.Background()
 	ib, clock, _, _ := newTestInbox(t)
-	for _, k := range []string{"standard:a", "standard:b"} {
-		_, err := ib.Store(ctx, entry(k))
-		require.NoError(t, err)
-	}
+	storeKeys(ctx, t, ib, "standard:a", "standard:b")
 	ls, err := ib.Lease(ctx, 10, time.Minute)
 	require.NoError(t, err)
 	require.Len(t, ls, 2)
@@ -609,10 +615,7 @@ func TestInboxGroupCreated(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, none)
 	require.NoError(t, client.Del(ctx, prefix+"{default}:q").Err())
-	for _, k := range []string{"standard:a", "standard:b"} {
-		_, err := ib.Store(ctx, entry(k))
-		require.NoError(t, err)
-	}
+	storeKeys(ctx, t, ib, "standard:a", "standard:b")
 	ls, err := ib.Lease(ctx, 1, time.Minute)
 	require.NoError(t, err)
 	require.Len(t, ls, 1)
@@ -705,10 +708,7 @@ func TestInboxStreamLost(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			ib, clock, client, prefix := newTestInbox(t)
-			for _, k := range []string{"standard:a", "standard:b", "standard:c", "standard:d", "standard:f"} {
-				_, err := ib.Store(ctx, entry(k))
-				require.NoError(t, err)
-			}
+			storeKeys(ctx, t, ib, "standard:a", "standard:b", "standard:c", "standard:d", "standard:f")
 			a, err := ib.Lease(ctx, 1, time.Minute)
 			require.NoError(t, err)
 			require.Len(t, a, 1)
@@ -772,10 +772,7 @@ func TestInboxStreamLost(t *testing.T) {
 func TestInboxStreamTrimmed(t *testing.T) {
 	ctx := context.Background()
 	ib, clock, client, prefix := newTestInbox(t)
-	for _, k := range []string{"standard:a", "standard:b", "standard:c", "standard:d"} {
-		_, err := ib.Store(ctx, entry(k))
-		require.NoError(t, err)
-	}
+	storeKeys(ctx, t, ib, "standard:a", "standard:b", "standard:c", "standard:d")
 	ls, err := ib.Lease(ctx, 2, time.Minute)
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"standard:a", "standard:b"}, leaseKeys(ls))
@@ -827,10 +824,7 @@ func TestInboxStreamTrimmed(t *testing.T) {
 func TestInboxHashLost(t *testing.T) {
 	ctx := context.Background()
 	ib, clock, client, prefix := newTestInbox(t, WithInboxCapacity(3))
-	for _, k := range []string{"standard:a", "standard:b", "standard:c"} {
-		_, err := ib.Store(ctx, entry(k))
-		require.NoError(t, err)
-	}
+	storeKeys(ctx, t, ib, "standard:a", "standard:b", "standard:c")
 	ls, err := ib.Lease(ctx, 2, time.Minute)
 	require.NoError(t, err)
 	require.Equal(t, []string{"standard:a", "standard:b"}, leaseKeys(ls))
@@ -873,10 +867,7 @@ func TestInboxHashLost(t *testing.T) {
 func TestInboxStreamTrimmedUnread(t *testing.T) {
 	ctx := context.Background()
 	retryBehindDelayed := func(t *testing.T, ib *Inbox, clock *webhooktest.Clock) string {
-		for _, k := range []string{"standard:a", "standard:b"} {
-			_, err := ib.Store(ctx, entry(k))
-			require.NoError(t, err)
-		}
+		storeKeys(ctx, t, ib, "standard:a", "standard:b")
 		ls, err := ib.Lease(ctx, 2, time.Minute)
 		require.NoError(t, err)
 		require.Equal(t, []string{"standard:a", "standard:b"}, leaseKeys(ls))
