@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"sync"
 	"syscall"
@@ -37,12 +38,13 @@ as JSON on one line, anything else as a string.
 
 Rejections are logged to standard error with the status and the reason.
 The listening address is printed to standard error once the server is
-ready, so --addr 127.0.0.1:0 picks a free port. SIGINT or SIGTERM shuts the
-server down gracefully (exit 0): it takes no new connection, and waits up to
---shutdown-timeout for the requests in flight and, in inbox mode, for the
-workers' callbacks; past it, it exits 1. A second SIGINT or SIGTERM stops it
-at once, with nothing acknowledged lost: a request cut short has not been
-answered 200, and the sender retries it.
+ready, so --addr 127.0.0.1:0 picks a free port. SIGINT, SIGTERM or SIGHUP
+(the terminal closing; not when started with it ignored, as by nohup)
+shuts the server down gracefully (exit 0): it takes no new connection, and
+waits up to --shutdown-timeout for the requests in flight and, in inbox
+mode, for the workers' callbacks; past it, it exits 1. A second signal
+stops it at once, with nothing acknowledged lost: a request cut short has
+not been answered 200, and the sender retries it.
 
 With --inbox FILE the receiver runs in inbox mode: each verified delivery
 is stored in the SQLite file (created if missing) and answered 200 once it
@@ -102,7 +104,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	debug := fs.Bool("debug", false, "also log duplicates and other debug lines")
 	raw := fs.Bool("raw", false, `print each verified body as received ("body") instead of the decoded event`)
 	inboxFile := fs.String("inbox", "", "inbox mode: store deliveries in this SQLite file, print them from workers")
-	stopWithin := fs.Duration("shutdown-timeout", shutdownTimeout, "on SIGINT or SIGTERM, how long to wait for requests in flight and the inbox's workers")
+	stopWithin := fs.Duration("shutdown-timeout", shutdownTimeout, "on SIGINT, SIGTERM or SIGHUP, how long to wait for requests in flight and the inbox's workers")
 	var insp inspectFlags
 	insp.register(fs)
 	given := args
@@ -241,7 +243,7 @@ func bodyMemory(maxBody int64) int64 {
 	return webhook.DefaultMaxBodyMemory
 }
 
-// serveUntilDone serves on ln until ctx is done or SIGINT or SIGTERM
+// serveUntilDone serves on ln until ctx is done or one of stopSignals
 // arrives, then shuts srv down gracefully, waiting up to timeout for the
 // requests in flight. workers, when not nil, runs the inbox's workers
 // until then; they finish their callbacks (within their own shutdown
@@ -249,7 +251,7 @@ func bodyMemory(maxBody int64) int64 {
 // stops something else (the inspector) beside the server, by the same
 // deadline.
 func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sources []string, workers func(context.Context) error, also func(context.Context), timeout time.Duration, stderr io.Writer) int {
-	sigctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	sigctx, stop := signal.NotifyContext(ctx, stopSignals()...)
 	defer stop()
 	ctx = sigctx
 	errc := make(chan error, 1)
@@ -275,8 +277,8 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sour
 		return exitFail
 	case <-ctx.Done():
 	}
-	// The signal's own behaviour again: a second SIGINT or SIGTERM ends
-	// the process at once. Nothing answered 200 is lost by it: the inbox
+	// The signals' own behaviour again: a second one ends the process
+	// at once. Nothing answered 200 is lost by it: the inbox
 	// has it on disk, and a request cut short was not answered.
 	stop()
 	fmt.Fprintf(stderr, "webhook serve: stopping: waiting up to %v for requests in flight; a second signal stops at once\n", timeout)
@@ -301,6 +303,20 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sour
 	}
 	fmt.Fprintln(stderr, "webhook serve: stopped")
 	return exitOK
+}
+
+// stopSignals are the signals that stop serve gracefully: SIGINT,
+// SIGTERM, and SIGHUP, which the terminal sends as it closes (an ssh
+// session ending) and whose default action cut the requests in flight
+// and the workers' callbacks. SIGHUP is left alone when it is ignored,
+// as nohup starts serve: handling it would stop a serve meant to outlive
+// the terminal.
+func stopSignals() []os.Signal {
+	sigs := []os.Signal{syscall.SIGINT, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	return sigs
 }
 
 func sources(k *keyFlags) []string {

@@ -60,8 +60,8 @@ func deliveryBytes(t *testing.T, addr, id string) []byte {
 	return b.Bytes()
 }
 
-// TestServeInboxSignalUnderLoad sends "webhook serve --inbox" SIGTERM or
-// SIGINT while senders keep delivering, some of them mid-body: serve
+// TestServeInboxSignalUnderLoad sends "webhook serve --inbox" SIGTERM,
+// SIGINT or SIGHUP while senders keep delivering, some of them mid-body: serve
 // exits 0 within its shutdown timeout, the requests mid-body are finished
 // and answered 200 after the listener has closed, every delivery it
 // answered 200 is in the file, and a restarted serve prints every one of
@@ -75,6 +75,9 @@ func TestServeInboxSignalUnderLoad(t *testing.T) {
 	}{
 		{"SIGTERM", syscall.SIGTERM, 0},
 		{"SIGINT", syscall.SIGINT, 0},
+		// The terminal closing (an ssh session ending): Go's default
+		// action killed serve, cutting the requests mid-body.
+		{"SIGHUP", syscall.SIGHUP, 0},
 		// The second signal ends serve while the slow senders are
 		// mid-body: they get no answer, and nothing answered is lost.
 		{"SIGTERM then SIGINT", syscall.SIGTERM, syscall.SIGINT},
@@ -364,4 +367,30 @@ func TestServeSecondSignal(t *testing.T) {
 	err := waitExit(t, srv, 5*time.Second)
 	require.Error(t, err, "stderr: %s", srv.logs.String())
 	requireAllStored(t, path, n)
+}
+
+// TestServeHangupIgnored: serve started with SIGHUP ignored, as nohup
+// starts it, keeps ignoring it: signal.Notify for SIGHUP would install a
+// handler, and a nohup'd serve would stop when the terminal closed.
+func TestServeHangupIgnored(t *testing.T) {
+	bin := buildCLI(t)
+	var printed syncBuffer
+	// The shell leaves SIGHUP ignored across exec, as nohup does.
+	serve := exec.Command("sh", "-c", `trap "" HUP; exec "$0" "$@"`, bin, "serve", "--addr", "127.0.0.1:0", "--test-keys")
+	serve.Env = append(os.Environ(), envSecret+"=", envIntercom+"=", envSeriesToken+"=")
+	serve.Stdout = &printed
+	srv := startServe(t, serve)
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGHUP))
+	time.Sleep(200 * time.Millisecond) // a handled SIGHUP would be stopping serve by now
+	r := webhooktest.NewFixtureRequest("jam/jam.created.maximal.json", webhooktest.WithID("msg_after_hangup"), webhooktest.WithTime(time.Now()))
+	post, err := http.NewRequest(http.MethodPost, srv.url+"/", r.Body)
+	require.NoError(t, err)
+	post.Header = r.Header
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(post)
+	require.NoError(t, err, "stderr: %s", srv.logs.String())
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NotContains(t, srv.logs.String(), "stopping")
+	srv.stop(t)
+	require.Contains(t, printed.String(), "msg_after_hangup")
 }
