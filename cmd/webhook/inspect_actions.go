@@ -244,7 +244,11 @@ func fixtureName(rec *record) (string, error) {
 }
 
 // safeName keeps letters, digits, '.', '-' and '_', so a name from a
-// body never leaves the directory or makes an odd file name.
+// body never leaves the directory or makes an odd file name. A name that
+// Windows reserves for a device (CON, NUL, COM1, as themselves or before
+// an extension) gets a leading '_': writing "NUL.x.json" there writes to
+// nothing and reports success, and a fixtures directory is committed and
+// checked out on every developer's machine.
 func safeName(s string) string {
 	var b strings.Builder
 	for _, c := range s {
@@ -258,7 +262,30 @@ func safeName(s string) string {
 			break
 		}
 	}
-	return strings.Trim(b.String(), ".")
+	n := strings.Trim(b.String(), ".")
+	if windowsDevice(n) {
+		n = strings.TrimRight(("_" + n)[:min(len(n)+1, 80)], ".")
+	}
+	return n
+}
+
+// windowsDevice reports whether Windows takes name, as a file name, for a
+// device: the part before its first '.' is CON, PRN, AUX, NUL, or COM or
+// LPT and a digit, in any case. (The superscript digits it also takes are
+// not among the characters safeName keeps.)
+func windowsDevice(name string) bool {
+	stem, _, _ := strings.Cut(name, ".")
+	switch strings.ToUpper(stem) {
+	case "CON", "PRN", "AUX", "NUL":
+		return true
+	}
+	if len(stem) == 4 && '0' <= stem[3] && stem[3] <= '9' {
+		switch strings.ToUpper(stem[:3]) {
+		case "COM", "LPT":
+			return true
+		}
+	}
+	return false
 }
 
 // Series tokens are credentials sent as they are, not signatures over
@@ -479,6 +506,9 @@ func (in *inspector) shownHeaders(rec *record) [][2]string {
 	series := http.CanonicalHeaderKey(in.keys.header())
 	out := sortedHeaders(rec.Header)
 	for i, kv := range out {
+		// A bidirectional override is no control character: net/http
+		// takes it in a value.
+		out[i][1] = printable(kv[1])
 		switch kv[0] {
 		case series, "Authorization", "Proxy-Authorization", "Cookie":
 			out[i][1] = fmt.Sprintf("[redacted, %d bytes]", len(kv[1]))

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/inhook/webhook/webhooktest"
@@ -246,7 +248,7 @@ func TestInspectorReplaySignatureHidden(t *testing.T) {
 // TestInspectorFixtureHostileNames: a fixture is named from the sender's
 // event type and message id, which anyone may set; whatever they hold,
 // the files land in the source's directory under --fixtures, with names
-// of letters, digits, '.', '-' and '_'.
+// of letters, digits, '.', '-' and '_' that Windows takes for no device.
 func TestInspectorFixtureHostileNames(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "fixtures")
@@ -257,13 +259,19 @@ func TestInspectorFixtureHostileNames(t *testing.T) {
 		r.Header.Set("Webhook-Id", id)
 		require.Equal(t, http.StatusUnauthorized, rig.send(t, r))
 	}
-	ic := `{"type":"notification_event","app_id":"a","id":"../../../intercom-escaped","topic":"../../topic/..","created_at":1795510790,"data":{"item":{"type":"ping"}}}`
-	require.Equal(t, http.StatusUnauthorized, rig.send(t, webhooktest.NewIntercomRequest("not-the-client-secret", []byte(ic), webhooktest.WithTime(time.Now()))))
+	// Topics Windows takes for devices: a fixture named NUL.… is
+	// written to nothing there, and reported saved.
+	topics := []string{"../../topic/..", "NUL", "com1.created", "\u202eCon", "lpt3"}
+	for _, topic := range topics {
+		ic := `{"type":"notification_event","app_id":"a","id":"../../../intercom-escaped","topic":"` + topic + `","created_at":1795510790,"data":{"item":{"type":"ping"}}}`
+		require.Equal(t, http.StatusUnauthorized, rig.send(t, webhooktest.NewIntercomRequest("not-the-client-secret", []byte(ic), webhooktest.WithTime(time.Now()))))
+	}
 	name := regexp.MustCompile(`^(jam|intercom)/[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}\.(json|form)$`)
-	for seq := 1; seq <= len(ids)+1; seq++ {
+	for seq := 1; seq <= len(ids)+len(topics); seq++ {
 		code, out := rig.action(t, "/api/deliveries/"+strconv.Itoa(seq)+"/fixture")
 		require.Equal(t, http.StatusOK, code, out)
 		require.Regexp(t, name, out["name"])
+		require.NotRegexp(t, windowsDeviceRE, path.Base(out["name"].(string)), "a name Windows keeps for a device")
 		_, err := webhooktest.ReadCapture(os.DirFS(dir), out["name"].(string))
 		require.NoError(t, err)
 	}
@@ -285,11 +293,17 @@ func TestInspectorFixtureHostileNames(t *testing.T) {
 	}
 }
 
+// windowsDeviceRE matches a file name that Windows takes for a device,
+// which a fixture written there would be lost to: the part before the
+// first '.' is CON, PRN, AUX, NUL, COM0-9 or LPT0-9, in any case.
+var windowsDeviceRE = regexp.MustCompile(`(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)`)
+
 // FuzzSafeName: whatever a sender names, the part of a fixture's name
 // made from it is a single local path element, or empty, of at most 80
-// bytes.
+// bytes, and names no Windows device.
 func FuzzSafeName(f *testing.F) {
-	for _, s := range []string{"jam.created", "../..", ".", "a/b", `a\b`, "msg_é", "..a..", strings.Repeat("é", 100)} {
+	for _, s := range []string{"jam.created", "../..", ".", "a/b", `a\b`, "msg_é", "..a..", strings.Repeat("é", 100),
+		"CON", "nul", "Com1.created", "lpt9.x", "aux.", "PRN...json", "CON." + strings.Repeat("x", 90), "\u202eNUL"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -302,6 +316,7 @@ func FuzzSafeName(f *testing.F) {
 		require.Equal(t, n, filepath.Base(n), "%q", n)
 		require.NotEqual(t, '.', rune(n[0]))
 		require.Regexp(t, `^[A-Za-z0-9._-]+$`, n)
+		require.NotRegexp(t, windowsDeviceRE, n, "a name Windows keeps for a device")
 	})
 }
 
@@ -601,4 +616,95 @@ func TestInspectorShowsNoSecret(t *testing.T) {
 		require.NotContains(t, all, secret, name)
 	}
 	require.Contains(t, all, "msg_forged_secret_scan", "the scan saw the deliveries")
+}
+
+// TestInspectorNamesShownEscaped: a sender's event type, message id and
+// header values reach the page with the characters that reorder or hide
+// text (bidirectional overrides and isolates, zero-width ones) escaped,
+// as "webhook inbox" prints them: an override made a forged id read as
+// another in the list and the detail's title.
+func TestInspectorNamesShownEscaped(t *testing.T) {
+	const override = "\u202e"
+	forged := jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y")
+	forged.Header.Set("Webhook-Id", "msg_"+override+"gpj.exe")
+	forged.Header.Set("X-Note", "left"+override+"right\u2067isolate\u200b")
+	unknown := []byte(`{"type":"jam.` + override + `created\u2066","data":{}}`)
+	signed := webhooktest.NewStandardRequest(webhooktest.Secret, unknown, webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_ok"+override+"x"))
+	topic := `{"type":"notification_event","app_id":"a","id":"notif_1","topic":"conversation.` + override + `admin","created_at":1795510790,"data":{"item":{"type":"ping"}}}`
+	tests := []struct {
+		name     string
+		req      *http.Request
+		status   int
+		id, typ  string
+		verified bool
+	}{
+		{"forged id and header", forged, http.StatusUnauthorized, `msg_\u202egpj.exe`, "jam.created", false},
+		{"signed unknown type and id", signed, http.StatusOK, `msg_ok\u202ex`, `jam.\u202ecreated\u2066`, true},
+		{"unverified topic", webhooktest.NewIntercomRequest("not-the-client-secret", []byte(topic), webhooktest.WithTime(time.Now())), http.StatusUnauthorized, "notif_1", `conversation.\u202eadmin`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rig := newInspectRig(t, inspectFlags{}, nil, nil)
+			sc := rig.events(t)
+			require.Equal(t, tt.status, rig.send(t, tt.req))
+			for sc.Scan() && sc.Text() != "event: delivery" {
+			}
+			require.True(t, sc.Scan())
+			shown := []string{strings.TrimPrefix(sc.Text(), "data: ")}
+			list := rig.records(t)
+			require.Len(t, list, 1)
+			require.Equal(t, tt.id, list[0].ID)
+			require.Equal(t, tt.typ, list[0].Type)
+			require.Equal(t, tt.verified, list[0].IDVerified)
+			for _, p := range []string{"/api/deliveries", "/api/deliveries/1"} {
+				resp, err := http.Get(rig.page.URL + p)
+				require.NoError(t, err)
+				b, _ := io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				shown = append(shown, string(b))
+			}
+			var headers []string
+			for _, js := range shown {
+				var v any
+				require.NoError(t, json.Unmarshal([]byte(js), &v), js)
+				if m, ok := v.(map[string]any); ok {
+					// The detail's body, as its exact bytes, and the event
+					// decoded from it are the sender's: shown as sent.
+					delete(m, "body")
+					delete(m, "pretty")
+					delete(m, "event")
+					hs, _ := m["headers"].([]any)
+					for _, h := range hs {
+						headers = append(headers, fmt.Sprint(h))
+					}
+				}
+				walkStrings(v, func(s string) {
+					for _, r := range s {
+						require.False(t, unicode.Is(unicode.Bidi_Control, r) || r == '\u200b', "%U shown in %q", r, s)
+					}
+				})
+			}
+			if tt.name == "forged id and header" {
+				require.Contains(t, headers, `[X-Note left\u202eright\u2067isolate\u200b]`)
+			}
+		})
+	}
+}
+
+// walkStrings calls f with every string in v, a decoded JSON value, keys
+// included.
+func walkStrings(v any, f func(string)) {
+	switch v := v.(type) {
+	case string:
+		f(v)
+	case []any:
+		for _, e := range v {
+			walkStrings(e, f)
+		}
+	case map[string]any:
+		for k, e := range v {
+			f(k)
+			walkStrings(e, f)
+		}
+	}
 }

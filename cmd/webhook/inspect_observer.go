@@ -58,7 +58,7 @@ func (in *inspector) observer() *webhook.Observer {
 						r.Source = string(d.Source)
 					}
 					if d.ID != "" && d.Event != nil {
-						r.ID, r.IDVerified = d.ID, true
+						r.ID, r.IDVerified = shownName(d.ID), true
 					}
 				}
 				if rj.Status == 0 { // a worker's run failed
@@ -76,7 +76,7 @@ func (in *inspector) observer() *webhook.Observer {
 				ev = nil
 			}
 			update(r, func(r *record) {
-				r.Source, r.ID, r.IDVerified, r.Type, r.Event = string(d.Source), d.ID, true, d.Event.EventType(), ev
+				r.Source, r.ID, r.IDVerified, r.Type, r.Event = string(d.Source), shownName(d.ID), true, shownName(d.Event.EventType()), ev
 				if r.Key == "" {
 					r.Key = d.Key
 				}

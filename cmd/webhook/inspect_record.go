@@ -207,7 +207,7 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 		if rec.Type == "" {
 			rec.Type = claimedType(rec)
 		}
-		rec.ID, rec.Type = clip(rec.ID), clip(rec.Type)
+		rec.ID, rec.Type = shownName(rec.ID), shownName(rec.Type)
 		gone := in.addLocked(rec)
 		if ro != nil {
 			ro.made = rec.Seq
@@ -292,6 +292,13 @@ func (in *inspector) readBody(body io.Reader, n int64) ([]byte, error) {
 
 // loopHint says why a forward that came back is refused.
 const loopHint = "this is a forward of this inspector's come back: --forward-to leads to this receiver; point it at your app"
+
+// shownName is an event type or message id, a sender's string, as the
+// page shows it: what would reorder or hide text around it escaped, as
+// "webhook inbox" prints it (a right-to-left override made a forged
+// "msg_…\u202egpj.exe" read as another id, in the list and the detail's
+// title), and cut to maxShown bytes.
+func shownName(s string) string { return clip(printable(s)) }
 
 // clip cuts s to maxShown bytes, at a rune's start, marking the cut.
 func clip(s string) string {

@@ -77,7 +77,7 @@ func evidence(dg *webhook.Diagnosis) [][2]string {
 	var out [][2]string
 	add := func(k, v string) { out = append(out, [2]string{k, v}) }
 	if dg.MessageID != "" {
-		add("message id (unverified)", dg.MessageID)
+		add("message id (unverified)", shownName(dg.MessageID))
 	}
 	if !dg.Timestamp.IsZero() {
 		w := "clock in step with the sender"
@@ -100,7 +100,7 @@ func evidence(dg *webhook.Diagnosis) [][2]string {
 	}
 	add("body", body)
 	if dg.ContentEncoding != "" {
-		add("Content-Encoding", dg.ContentEncoding)
+		add("Content-Encoding", printable(dg.ContentEncoding))
 	}
 	if n := dg.V1 + dg.V1a + dg.OtherEntries; n > 0 {
 		e := fmt.Sprintf("%d v1, %d v1a, %d of other versions", dg.V1, dg.V1a, dg.OtherEntries)
