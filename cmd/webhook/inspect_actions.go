@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path"
@@ -140,10 +141,23 @@ func (in *inspector) forwardRequest(ctx context.Context, rec *record) (*http.Req
 	if err != nil {
 		return nil, err
 	}
+	skip := hopHeaders(rec.Header)
+	series := http.CanonicalHeaderKey(in.keys.header())
 	for k, vs := range rec.Header {
-		switch k {
-		case "Host", "Content-Length", "Connection", "Transfer-Encoding", "Accept-Encoding", "Te", "Upgrade", "Keep-Alive", "Proxy-Connection":
+		if skip[k] {
 			continue
+		}
+		switch k {
+		case "Host", "Content-Length", "Accept-Encoding":
+			continue // the client's own
+		case "Authorization", "Proxy-Authorization", "Cookie":
+			// A tunnel's basic auth, a proxy's, a browser's cookies:
+			// credentials for the way to the receiver, which the page
+			// redacts too, and which the provider would not send the
+			// app. The Series token, sent as it is, is the provider's.
+			if k != series {
+				continue
+			}
 		}
 		req.Header[k] = append([]string(nil), vs...)
 	}
@@ -166,6 +180,23 @@ func (in *inspector) forwardRequest(ctx context.Context, rec *record) (*http.Req
 		req.Header.Set("X-Hub-Signature", webhooktest.SignIntercom(in.fwd.intercom, rec.Body))
 	}
 	return req, nil
+}
+
+// hopHeaders returns the names in h that were for the hop to the
+// receiver, which a forward, as a proxy would, does not pass on: the
+// hop-by-hop headers (RFC 9110, section 7.6.1) and those its Connection
+// header names.
+func hopHeaders(h http.Header) map[string]bool {
+	hop := map[string]bool{"Connection": true, "Proxy-Connection": true, "Keep-Alive": true, "Te": true, "Trailer": true,
+		"Transfer-Encoding": true, "Upgrade": true, "Proxy-Authenticate": true, "Proxy-Authorization": true}
+	for _, v := range h["Connection"] {
+		for _, name := range strings.Split(v, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				hop[http.CanonicalHeaderKey(name)] = true
+			}
+		}
+	}
+	return hop
 }
 
 // forward sends rec to --forward-to and notes the result on the record.

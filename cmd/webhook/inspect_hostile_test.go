@@ -708,3 +708,60 @@ func walkStrings(v any, f func(string)) {
 		}
 	}
 }
+
+// TestInspectorForwardHeaders: a forward, re-signed or with the original
+// headers, carries the sender's headers but those that were for the hop
+// to the receiver (hop-by-hop ones, and those its Connection names) and
+// the credentials a tunnel, a proxy or a browser added on the way:
+// Authorization, Proxy-Authorization and Cookie, unless the Series token
+// travels in one of them. The app gets what the provider would send it.
+func TestInspectorForwardHeaders(t *testing.T) {
+	body := webhooktest.Fixture("jam/jam.created.maximal.json")
+	sender := jamNow(t, webhooktest.Secret).Header
+	sender.Set("Authorization", "Basic dHVubmVsOnR1bm5lbC1wYXNzd29yZA==")
+	sender.Set("Proxy-Authorization", "Basic cHJveHk6cHJveHktcGFzc3dvcmQ=")
+	sender.Set("Cookie", "session=browser-session-cookie")
+	sender.Set("Connection", "keep-alive, X-Tunnel-Hop")
+	sender.Set("X-Tunnel-Hop", "hop-value")
+	sender.Set("Keep-Alive", "timeout=5")
+	sender.Set("Trailer", "X-Checksum")
+	sender.Set("Proxy-Authenticate", "Basic")
+	sender.Set("X-Forwarded-For", "203.0.113.7")
+	sender.Set("X-Sender-Custom", "kept")
+	dropped := []string{"Authorization", "Proxy-Authorization", "Cookie", "Connection", "X-Tunnel-Hop", "Keep-Alive", "Trailer", "Proxy-Authenticate"}
+	kept := []string{"X-Forwarded-For", "X-Sender-Custom", "User-Agent", "Content-Type", "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"}
+	series := http.Header{"Authorization": {"Bearer " + liveSeriesToken}, "Cookie": {"session=browser-session-cookie"}, "Content-Type": {"application/json"}}
+	tests := []struct {
+		name         string
+		seriesHeader string
+		forwardKey   string
+		rec          record
+		dropped      []string
+		kept         []string
+	}{
+		{"original headers", "", "", record{Source: "standard", Header: sender}, dropped, kept},
+		{"re-signed", "", appSecret, record{Source: "standard", Header: sender}, dropped, kept},
+		{"Series token in Authorization", "Authorization", "", record{Source: "series", Header: series}, []string{"Cookie"}, []string{"Authorization"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys := &keyFlags{secrets: listFlag{webhooktest.Secret}, tokens: listFlag{"Bearer " + liveSeriesToken}, seriesHeader: tt.seriesHeader}
+			in := newInspector(&inspectFlags{keep: 1, keepBytes: 1, forwardTo: "http://127.0.0.1:1/hooks", forwardSecret: tt.forwardKey}, keys,
+				receiverLimits{tolerance: webhook.DefaultTolerance, maxBody: webhook.DefaultMaxBodySize, intercomMaxAge: webhook.DefaultRetention}, nil, slog.New(slog.DiscardHandler))
+			rec := tt.rec
+			rec.Method, rec.Path, rec.Body = http.MethodPost, "/hook", body
+			req, err := in.forwardRequest(context.Background(), &rec)
+			require.NoError(t, err)
+			for _, k := range tt.dropped {
+				require.Empty(t, req.Header.Values(k), "%s forwarded", k)
+			}
+			for _, k := range tt.kept {
+				require.Equal(t, rec.Header.Get(k) != "", req.Header.Get(k) != "", "%s", k)
+				if tt.forwardKey == "" || !strings.HasPrefix(k, "Webhook-") || k == "Webhook-Id" {
+					require.Equal(t, rec.Header.Values(k), req.Header.Values(k), "%s", k)
+				}
+			}
+			require.Equal(t, in.mark, req.Header.Get(forwardHeader))
+		})
+	}
+}
