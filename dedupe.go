@@ -68,6 +68,11 @@ const DefaultMaxEntries = 100_000
 // retention) and in size. At capacity it forgets the processed ids written
 // least recently, so under a flood of new ids a very old duplicate may be
 // processed again; size it for the ids you receive in a retention period.
+// The bound is one for all tenants of a WithKeyFunc handler: a tenant
+// that signs a flood of new ids pushes the other tenants' ids out too, and
+// their old duplicates may then run again, as callbacks may anyway (they
+// run at least once); what it cannot do is have a message of theirs taken
+// for a duplicate.
 // It keeps claims in progress over processed ids: only a store holding
 // nothing but claims in progress (maxEntries deliveries in flight at
 // once) forgets one, the oldest, whose duplicate may then run alongside

@@ -31,7 +31,8 @@ type Delivery struct {
 	Attempt int
 	// Key names the message uniquely and stably: the dedupe key, which is
 	// the source and the message id ("standard:msg_…", "intercom:…"), with
-	// the tenant between them under WithKeyFunc ("standard:acme:msg_…").
+	// the tenant between them under WithKeyFunc ("standard@acme:msg_…"),
+	// so that no message id spells another delivery's key.
 	// In inbox mode a delivery without a message id (an Intercom ping,
 	// Series) gets a generated one, so Key is never empty there; outside
 	// inbox mode it is empty for those, and when deduplication is off.

@@ -89,7 +89,7 @@ func ExampleWithKeyFunc() {
 		fmt.Println(tenant, post(srv.URL+"/hooks/"+tenant, r))
 	}
 	// Output:
-	// jam created for acme dedupe key standard:acme:msg_2Lx9
+	// jam created for acme dedupe key standard@acme:msg_2Lx9
 	// acme 200
 	// initech 401
 }

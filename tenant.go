@@ -117,17 +117,7 @@ func (h *Handler) tenantKeys(ctx context.Context, w http.ResponseWriter, r *http
 	}
 	keys, err := callKeyFunc(kctx, h.keyFunc, hint)
 	if err == nil && keys != nil {
-		switch t := keys.Tenant; {
-		case t == "":
-			err = errors.New("empty Keys.Tenant")
-		case len(t) > maxTenantLen || strings.Contains(t, ":"):
-			err = errors.New("Keys.Tenant longer than 128 bytes or holding ':'")
-		case !utf8.ValidString(t):
-			// An inbox may keep it as JSON text (sqlitestore does), which
-			// turns each invalid byte into U+FFFD: the workers would see
-			// another tenant's name, and two tenants as one.
-			err = errors.New("Keys.Tenant not valid UTF-8")
-		case keys.Standard != nil && !keys.Standard.usable(), keys.Intercom != nil && !keys.Intercom.usable():
+		if err = checkTenant(keys.Tenant); err == nil && (keys.Standard != nil && !keys.Standard.usable() || keys.Intercom != nil && !keys.Intercom.usable()) {
 			err = errors.New("Keys holds a verifier not built by its constructor")
 		}
 	}
@@ -200,11 +190,35 @@ func unverifiedAppID(body []byte) string {
 	return id
 }
 
-// dedupeKey is the key a delivery is claimed and stored under: the source,
-// the tenant when there is one, and the message id.
+// checkTenant refuses a Keys.Tenant that dedupeKey cannot keep apart
+// from every other, or an inbox could change.
+func checkTenant(t string) error {
+	switch {
+	case t == "":
+		return errors.New("empty Keys.Tenant")
+	case len(t) > maxTenantLen || strings.Contains(t, ":"):
+		return errors.New("Keys.Tenant longer than 128 bytes or holding ':'")
+	case !utf8.ValidString(t):
+		// An inbox may keep it as JSON text (sqlitestore does), which
+		// turns each invalid byte into U+FFFD: the workers would see
+		// another tenant's name, and two tenants as one.
+		return errors.New("Keys.Tenant not valid UTF-8")
+	}
+	return nil
+}
+
+// dedupeKey is the key a delivery is claimed and stored under:
+// "source:id", or "source@tenant:id" under a key function. A store may be
+// shared by handlers with and without one, and a message id may hold
+// anything, so each key must have one reading: the two forms part at the
+// byte after the source (no Source holds '@' or ':'), and the tenant ends
+// at the first ':' after it (checkTenant refuses a tenant holding one).
+// Otherwise a plain delivery of id "acme:msg_1" would claim tenant acme's
+// msg_1, whose real delivery would be acknowledged as a duplicate and
+// never processed.
 func dedupeKey(d *Delivery) string {
 	if d.Tenant != "" {
-		return string(d.Source) + ":" + d.Tenant + ":" + d.ID
+		return string(d.Source) + "@" + d.Tenant + ":" + d.ID
 	}
 	return string(d.Source) + ":" + d.ID
 }

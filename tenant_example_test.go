@@ -54,7 +54,7 @@ func ExampleWithKeyFunc_intercom() {
 		fmt.Println(tt.name+":", w.Code)
 	}
 	// Output:
-	// conversation.user.replied for app-q7k3zm2x dedupe key intercom:app-q7k3zm2x:notif_3f1c9a2e-7b4d-4e58-a6c1-0d9e8f7a6b5c
+	// conversation.user.replied for app-q7k3zm2x dedupe key intercom@app-q7k3zm2x:notif_3f1c9a2e-7b4d-4e58-a6c1-0d9e8f7a6b5c
 	// its own app's secret: 200
 	// another app's secret: 401
 	// an app with no keys: 401

@@ -90,7 +90,7 @@ func TestKeyFunc(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, tr.serve(t, "globex", webhooktest.Secret))
 	require.Equal(t, http.StatusOK, tr.serve(t, "acme", webhooktest.Secret), "a duplicate within a tenant")
 	id := webhooktest.MessageID(jamBody)
-	require.Equal(t, []string{"acme/" + id + "/standard:acme:" + id, "globex/" + id + "/standard:globex:" + id}, tr.seen)
+	require.Equal(t, []string{"acme/" + id + "/standard@acme:" + id, "globex/" + id + "/standard@globex:" + id}, tr.seen)
 
 	// An unknown tenant: 401, and the diagnosis says so.
 	require.Equal(t, http.StatusUnauthorized, tr.serve(t, "initech", webhooktest.Secret))
@@ -168,7 +168,7 @@ func TestKeyFuncInbox(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 	id := webhooktest.MessageID(jamBody)
-	require.ElementsMatch(t, []string{"acme/" + id + "/standard:acme:" + id, "globex/" + id + "/standard:globex:" + id}, tr.seen)
+	require.ElementsMatch(t, []string{"acme/" + id + "/standard@acme:" + id, "globex/" + id + "/standard@globex:" + id}, tr.seen)
 }
 
 // TestKeyFuncIntercomAppID: the key function picks an Intercom app's keys
@@ -608,28 +608,28 @@ func TestCrossTenantForgery(t *testing.T) {
 	}{
 		{"Jam: acme's key on globex's path", jam(webhooktest.Secret, "/hooks/globex", "msg_1"), 401, nil},
 		{"Jam: acme's key on acme's path, a message id of globex's", jam(webhooktest.Secret, "/hooks/acme", "msg_1"), 200,
-			&run{tenant: "acme", key: "standard:acme:msg_1"}},
+			&run{tenant: "acme", key: "standard@acme:msg_1"}},
 		{"Jam: an id holding globex's dedupe key", jam(webhooktest.Secret, "/hooks/acme", "globex:msg_1"), 200,
-			&run{tenant: "acme", key: "standard:acme:globex:msg_1"}},
+			&run{tenant: "acme", key: "standard@acme:globex:msg_1"}},
 		{"Jam: an id of ':' and globex's name", jam(webhooktest.Secret, "/hooks/acme", ":globex:msg_1"), 200,
-			&run{tenant: "acme", key: "standard:acme::globex:msg_1"}},
+			&run{tenant: "acme", key: "standard@acme::globex:msg_1"}},
 		{"Jam: globex's own delivery still runs", jam(otherSecret, "/hooks/globex", "msg_1"), 200,
-			&run{tenant: "globex", key: "standard:globex:msg_1"}},
+			&run{tenant: "globex", key: "standard@globex:msg_1"}},
 		{"Intercom: acme's key, globex's app_id", webhooktest.NewIntercomRequest(acmeApp, notification("globex", "notif_1")), 401, nil},
 		{"Intercom: acme's key and app_id, a notification id of globex's", webhooktest.NewIntercomRequest(acmeApp, notification("acme", "notif_1")), 200,
-			&run{tenant: "acme", key: "intercom:acme:notif_1", appID: "acme"}},
+			&run{tenant: "acme", key: "intercom@acme:notif_1", appID: "acme"}},
 		{"Intercom: an id holding globex's dedupe key", webhooktest.NewIntercomRequest(acmeApp, notification("acme", "globex:notif_1")), 200,
-			&run{tenant: "acme", key: "intercom:acme:globex:notif_1", appID: "acme"}},
+			&run{tenant: "acme", key: "intercom@acme:globex:notif_1", appID: "acme"}},
 		{"Intercom: globex's own notification still runs", webhooktest.NewIntercomRequest(globexApp, notification("globex", "notif_1")), 200,
-			&run{tenant: "globex", key: "intercom:globex:notif_1", appID: "globex"}},
+			&run{tenant: "globex", key: "intercom@globex:notif_1", appID: "globex"}},
 		{"Intercom by path: acme's key on globex's path", webhooktest.NewIntercomRequest(acmeApp, notification("globex", "notif_2"),
 			webhooktest.WithTarget("/hooks/globex")), 401, nil},
 		// Keys chosen by path verify the tenant, not the body's app_id:
 		// the callbacks must go by Delivery.Tenant (KeyHint.AppID's doc).
 		{"Intercom by path: acme's key on acme's path, globex's app_id", webhooktest.NewIntercomRequest(acmeApp, notification("globex", "notif_2"),
-			webhooktest.WithTarget("/hooks/acme")), 200, &run{tenant: "acme", key: "intercom:acme:notif_2", appID: "globex"}},
+			webhooktest.WithTarget("/hooks/acme")), 200, &run{tenant: "acme", key: "intercom@acme:notif_2", appID: "globex"}},
 		{"Intercom by path: globex's own notification still runs", webhooktest.NewIntercomRequest(globexApp, notification("globex", "notif_2"),
-			webhooktest.WithTarget("/hooks/globex")), 200, &run{tenant: "globex", key: "intercom:globex:notif_2", appID: "globex"}},
+			webhooktest.WithTarget("/hooks/globex")), 200, &run{tenant: "globex", key: "intercom@globex:notif_2", appID: "globex"}},
 	}
 	for _, tt := range tests {
 		runs = nil
@@ -683,8 +683,8 @@ func TestTenantNames(t *testing.T) {
 			webhooktest.WithID("msg_1")))
 		require.Equal(t, http.StatusOK, w.Code, path)
 	}
-	require.Equal(t, []string{"standard:acme:msg_1", "standard:Acme:msg_1", "standard:ａｃｍｅ:msg_1",
-		"standard:caf\u00e9:msg_1", "standard:cafe\u0301:msg_1"}, seen)
+	require.Equal(t, []string{"standard@acme:msg_1", "standard@Acme:msg_1", "standard@ａｃｍｅ:msg_1",
+		"standard@caf\u00e9:msg_1", "standard@cafe\u0301:msg_1"}, seen)
 }
 
 // TestTenantDiagnosis: a tenant delivery refused is diagnosed with the
@@ -1010,4 +1010,76 @@ func TestKeyFuncHandlerSetSecrets(t *testing.T) {
 	err = h.SetSecrets(webhooktest.Secret)
 	require.ErrorContains(t, err, "WithKeyFunc")
 	require.NotContains(t, err.Error(), strings.TrimPrefix(webhooktest.Secret, "whsec_"))
+}
+
+// TestSharedStoreTenantKeys: a dedupe store or an inbox shared by a
+// handler with a key function and one without (one Redis prefix for a
+// product's own workspace and its customers', say) keeps their keys apart.
+// A delivery to the plain handler whose message id spells a tenant's key
+// ("acme:msg_1", which any Standard Webhooks sender may choose) must not
+// claim that tenant's message: acme's real msg_1 is processed, or stored,
+// not acknowledged as a duplicate and lost.
+func TestSharedStoreTenantKeys(t *testing.T) {
+	clock := webhooktest.NewClock(webhooktest.Time())
+	acme, err := webhook.NewVerifier([]string{webhooktest.Secret}, webhook.WithClock(clock.Now))
+	require.NoError(t, err)
+	keys := map[string]*webhook.Keys{"acme": {Tenant: "acme", Standard: acme}, "a": {Tenant: "a", Standard: acme}}
+	keyFunc := webhook.WithKeyFunc(func(ctx context.Context, hint webhook.KeyHint) (*webhook.Keys, error) {
+		return keys[strings.TrimPrefix(hint.Path, "/hooks/")], nil
+	})
+	tests := []struct {
+		name     string
+		plainID  string // the plain handler's message id
+		tenant   string
+		tenantID string // the tenant's, whose key the plain one spells
+	}{
+		{name: "a plain id spelling a tenant's key", plainID: "acme:msg_1", tenant: "acme", tenantID: "msg_1"},
+		{name: "a plain id spelling a tenant's key with an id holding ':'", plainID: "acme:x:y", tenant: "acme", tenantID: "x:y"},
+		{name: "a plain id spelling a short tenant's key", plainID: "a:cme:msg_1", tenant: "a", tenantID: "cme:msg_1"},
+	}
+	for _, tt := range tests {
+		for _, mode := range []string{"deduper", "inbox"} {
+			t.Run(tt.name+"/"+mode, func(t *testing.T) {
+				var shared webhook.Option
+				var ib *webhook.MemoryInbox
+				if mode == "deduper" {
+					shared = webhook.WithDeduper(webhook.NewMemoryStore(0, clock.Now))
+				} else {
+					ib = webhook.NewMemoryInbox(0, clock.Now)
+					shared = webhook.WithInbox(ib)
+				}
+				var runs []string
+				onJam := func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+					runs = append(runs, d.Tenant+"/"+d.ID)
+					return nil
+				}
+				opts := []webhook.Option{webhook.WithClock(clock.Now), webhook.WithLogger(slog.New(slog.DiscardHandler)), shared}
+				plain, err := webhook.NewHandler(append(opts, webhook.WithVerifier(acme))...)
+				require.NoError(t, err)
+				plain.OnJamCreated(onJam)
+				multi, err := webhook.NewHandler(append(opts, keyFunc)...)
+				require.NoError(t, err)
+				multi.OnJamCreated(onJam)
+
+				w := httptest.NewRecorder()
+				plain.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID(tt.plainID)))
+				require.Equal(t, http.StatusOK, w.Code)
+				w = httptest.NewRecorder()
+				multi.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody,
+					webhooktest.WithTarget("/hooks/"+tt.tenant), webhooktest.WithID(tt.tenantID)))
+				require.Equal(t, http.StatusOK, w.Code)
+				if mode == "deduper" {
+					require.Equal(t, []string{"/" + tt.plainID, tt.tenant + "/" + tt.tenantID}, runs)
+					return
+				}
+				page, err := ib.List(context.Background(), webhook.InboxQuery{})
+				require.NoError(t, err)
+				var stored []string
+				for _, e := range page.Entries {
+					stored = append(stored, e.Meta["webhook.tenant"]+"/"+e.ID)
+				}
+				require.ElementsMatch(t, []string{"/" + tt.plainID, tt.tenant + "/" + tt.tenantID}, stored)
+			})
+		}
+	}
 }

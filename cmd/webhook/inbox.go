@@ -36,7 +36,8 @@ Usage:
 
 Every subcommand takes --inbox FILE (or $WEBHOOK_INBOX), the SQLite file of
 the receiver; it may be running: the file is shared safely. A KEY is the
-delivery's dedupe key, as list prints it (e.g. standard:msg_…).
+delivery's dedupe key, as list prints it (e.g. standard:msg_…, or
+standard@acme:msg_… for tenant acme of a multi-tenant receiver).
 
 list prints the first --limit deliveries (of --state), the oldest received
 first, or with --order updated (of --state done or dead) those done or dead
