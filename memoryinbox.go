@@ -221,11 +221,17 @@ func (m *MemoryInbox) List(_ context.Context, q InboxQuery) (InboxPage, error) {
 		}
 		after = &listPos{at: at, key: c.Tie}
 	}
+	// Positions are wall-clock times, as the cursor keeps them: times
+	// from time.Now carry a monotonic reading too, which Compare prefers
+	// between two of them, and which disagrees with the wall clock once
+	// that is set back or when two readings share a wall time. Ordered by
+	// those readings, a page could end on a delivery that the wall clock
+	// puts after another left for the next page, which the cursor skips.
 	posOf := func(e *InboxEntry) listPos {
 		if q.Order == InboxByUpdated {
-			return listPos{at: e.UpdatedAt, key: e.Key}
+			return listPos{at: e.UpdatedAt.Round(0), key: e.Key}
 		}
-		return listPos{at: e.ReceivedAt, key: e.Key}
+		return listPos{at: e.ReceivedAt.Round(0), key: e.Key}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
