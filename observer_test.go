@@ -351,3 +351,67 @@ func TestJoinObservers(t *testing.T) {
 }
 
 type ctxKey2 struct{}
+
+// TestObserverDoneAfterSettle: on a worker, Dispatch's done learns a run's
+// outcome once the inbox has recorded it, so a test can wait on done and
+// then read the inbox without polling (the Observer doc promises it, and
+// webhooktest's ExampleClock relies on it).
+func TestObserverDoneAfterSettle(t *testing.T) {
+	var r *inboxRig
+	type seen struct {
+		outcome webhook.Outcome
+		state   webhook.InboxState
+		lastErr string
+		err     error
+	}
+	runs := make(chan seen, 4)
+	obs := &webhook.Observer{
+		Dispatch: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+			return ctx, func(dd webhook.Dispatched) {
+				e, err := r.ib.Get(context.Background(), d.Key)
+				runs <- seen{dd.Outcome, e.State, e.LastError, err}
+			}
+		},
+	}
+	r = newInboxRig(t, 0, webhook.WorkerConfig{MinBackoff: time.Second, MaxBackoff: time.Second, MaxAttempts: 3}, webhook.WithObserver(obs))
+	fails := map[string]int{"msg_flaky": 1, "msg_bad": 3}
+	var mu sync.Mutex
+	r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if fails[d.ID] > 0 {
+			fails[d.ID]--
+			return errors.New("downstream is down")
+		}
+		return nil
+	})
+	r.run(t)
+	tests := []struct {
+		id   string
+		want []seen
+	}{
+		{"msg_ok", []seen{{webhook.OutcomeSuccess, webhook.InboxDone, "", nil}}},
+		{"msg_flaky", []seen{{webhook.OutcomeRetry, webhook.InboxPending, "downstream is down", nil}, {webhook.OutcomeSuccess, webhook.InboxDone, "downstream is down", nil}}},
+		{"msg_bad", []seen{
+			{webhook.OutcomeRetry, webhook.InboxPending, "downstream is down", nil},
+			{webhook.OutcomeRetry, webhook.InboxPending, "downstream is down", nil},
+			{webhook.OutcomeDead, webhook.InboxDead, "downstream is down", nil},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID(tt.id))).Code)
+			for i, want := range tt.want {
+				if i > 0 {
+					r.clock.Advance(time.Second) // the retry is due
+				}
+				select {
+				case got := <-runs:
+					require.Equal(t, want, got, "run %d", i+1)
+				case <-time.After(10 * time.Second):
+					t.Fatalf("run %d never reported", i+1)
+				}
+			}
+		})
+	}
+}
