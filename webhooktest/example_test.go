@@ -2,10 +2,12 @@ package webhooktest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/inhook/webhook"
@@ -166,4 +168,66 @@ func ExampleSignStandard() {
 	// v1,FFDsbTkYTgdSImWeVczpAcF2oOF8GInJvNKrNC3jWUE= <nil>
 	// true
 	// sha1=299ebc1f597b3f1d841d2566c5e8e04e3b767996
+}
+
+// Testing inbox mode's retries without waiting for them: the handler and
+// its inbox share one Clock, so a failed run's retry comes due only when
+// the test advances it, and an Observer's done hook says when each run's
+// outcome is recorded in the inbox. The workers still look for due
+// retries on a real timer (WorkerConfig.Poll), so keep Poll short.
+func ExampleClock() {
+	clock := webhooktest.NewClock(webhooktest.Time())
+	inbox := webhook.NewMemoryInbox(0, clock.Now) // or sqlitestore.Open(path, sqlitestore.WithClock(clock.Now))
+	runs := make(chan webhook.Dispatched, 1)
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithClock(clock.Now),
+		webhook.WithInbox(inbox),
+		webhook.WithWorkers(webhook.WorkerConfig{MinBackoff: time.Second, MaxBackoff: time.Minute, Poll: time.Millisecond}),
+		webhook.WithObserver(&webhook.Observer{
+			Dispatch: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+				return ctx, func(r webhook.Dispatched) { runs <- r } // after the inbox recorded the outcome
+			},
+		}),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		panic(err)
+	}
+	var crmDown atomic.Bool
+	crmDown.Store(true)
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+		if crmDown.Load() {
+			return errors.New("CRM timed out")
+		}
+		return nil
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- h.Run(ctx) }()
+
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, webhooktest.NewFixtureRequest("jam/jam.created.minimal.json", webhooktest.WithID("msg_1")))
+	fmt.Println("answered", w.Code)
+
+	r := <-runs
+	fmt.Println("run", r.Attempt, r.Outcome, r.Err)
+	e, err := inbox.Get(ctx, "standard:msg_1")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(e.State, "until the clock reaches NextAttempt:", e.NextAttempt.After(clock.Now()))
+
+	crmDown.Store(false)
+	clock.Advance(time.Minute) // MaxBackoff: the longest a retry waits
+	r = <-runs
+	fmt.Println("run", r.Attempt, r.Outcome)
+	stop()
+	fmt.Println("Run:", <-stopped)
+	// Output:
+	// answered 200
+	// run 1 retry CRM timed out
+	// pending until the clock reaches NextAttempt: true
+	// run 2 success
+	// Run: <nil>
 }
