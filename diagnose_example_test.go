@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"time"
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
@@ -92,4 +94,41 @@ func ExampleWithKeyFunc() {
 	// jam created for acme dedupe key standard@acme:msg_2Lx9
 	// acme 200
 	// initech 401
+}
+
+// Reading why a delivery was refused: the sender sees only the status,
+// and the handler logs each rejection at WARN with its diagnosis (the
+// fields of Diagnosis; the README's troubleshooting table gives each
+// hint's fix). In a test, log to the test's output,
+// WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil))), so that an
+// unexpected status comes with its reason. Here the time is left out of
+// the lines, and the second request shows what a handler whose clock is
+// not the one webhooktest signs at logs for a fixture (give it
+// WithClock(webhooktest.Time)).
+func ExampleWithLogger() {
+	clock := webhooktest.NewClock(webhooktest.Time())
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(clock.Now), webhook.WithLogger(logger))
+	if err != nil {
+		panic(err)
+	}
+	body := webhooktest.Fixture("jam/jam.created.minimal.json")
+
+	// Signed with another endpoint's secret.
+	other := "whsec_Zm9yZ2VkLWJ5LXNvbWVvbmUtd2l0aG91dC10aGUta2V5"
+	h.ServeHTTP(httptest.NewRecorder(), webhooktest.NewStandardRequest(other, body, webhooktest.WithID("msg_1")))
+
+	// Signed at webhooktest.Time(), received an hour later.
+	clock.Advance(time.Hour)
+	h.ServeHTTP(httptest.NewRecorder(), webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithID("msg_2")))
+	// Output:
+	// level=WARN msg="webhook rejected" status=401 reason="webhook: standard: no matching signature found" class=signature source=standard id_unverified=msg_1 timestamp_unverified=2026-11-24T09:00:00.000Z skew="clock in step with the sender" body_len=276 content_length=276 tried="1 v1 against 1 HMAC key(s)" hint=check_secret evidence="the body is JSON of the declared length, not compressed, without marks of a re-encoding"
+	// level=WARN msg="webhook rejected" status=401 reason="webhook: standard: message timestamp too old" class=too_old source=standard id_unverified=msg_2 timestamp_unverified=2026-11-24T09:00:00.000Z skew="clock 1h ahead of the sender" body_len=276 content_length=276 entries="1 v1, 0 v1a, 0 of other versions" hint=clock_ahead evidence="clock 1h ahead of the sender"
 }

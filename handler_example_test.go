@@ -124,3 +124,57 @@ func ExampleStatusError() {
 	// Output:
 	// 503 30
 }
+
+// Mounting on a net/http ServeMux beside other routes, with Go 1.22
+// patterns, one handler per sender on a path of its own. Register each
+// webhook path for every method, not as "POST /webhooks/intercom":
+// Intercom checks the URL with HEAD, which a POST pattern leaves to the
+// mux's 405, while the handler answers HEAD 200 and the methods no sender
+// uses 405 itself. In tests, WithTarget sends webhooktest's requests to
+// the path, so they go through the mux and test the routing too.
+func ExampleNewHandler_serveMux() {
+	quiet := webhook.WithLogger(slog.New(slog.DiscardHandler))
+	jam, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(webhooktest.Time), quiet)
+	if err != nil {
+		panic(err)
+	}
+	jam.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+		fmt.Println("jam created:", e.JamID)
+		return nil
+	})
+	intercom, err := webhook.NewHandler(webhook.WithIntercomSecrets(webhooktest.IntercomSecret), webhook.WithClock(webhooktest.Time), quiet)
+	if err != nil {
+		panic(err)
+	}
+	intercom.OnIntercom(event.TopicConversationUserReplied, func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
+		fmt.Println("intercom:", n.Topic)
+		return nil
+	})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.Handle("/webhooks/jam", jam)
+	mux.Handle("/webhooks/intercom", intercom)
+
+	for _, r := range []*http.Request{
+		webhooktest.NewFixtureRequest("jam/jam.created.minimal.json", webhooktest.WithTarget("/webhooks/jam")),
+		webhooktest.NewFixtureRequest("intercom/conversation.user.replied.json", webhooktest.WithTarget("/webhooks/intercom")),
+		httptest.NewRequest(http.MethodHead, "/webhooks/intercom", nil), // Intercom checking the URL
+		httptest.NewRequest(http.MethodGet, "/webhooks/jam", nil),       // a browser
+		// Jam's settings pointing at the Intercom URL: 401, logged with
+		// the hint source_not_configured.
+		webhooktest.NewFixtureRequest("jam/jam.created.minimal.json", webhooktest.WithTarget("/webhooks/intercom")),
+	} {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		fmt.Println(r.Method, r.URL.Path, w.Code)
+	}
+	// Output:
+	// jam created: 0b6d2f1e-93c4-4d7a-8e25-6f1a9c3b4d80
+	// POST /webhooks/jam 200
+	// intercom: conversation.user.replied
+	// POST /webhooks/intercom 200
+	// HEAD /webhooks/intercom 200
+	// GET /webhooks/jam 405
+	// POST /webhooks/intercom 401
+}
