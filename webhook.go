@@ -43,13 +43,16 @@
 // WithSeries; package webhooktest signs requests for tests, and
 // "go run ./examples/quickstart" in the repository shows every status.
 // The runnable examples show each part in use: ExampleNewHandler and
-// ExampleHandler_OnIntercom (the handler), ExampleStatusError (a status a
-// callback chooses), ExampleWithInbox and ExampleHandler_Run (inbox mode:
-// retries, a dead letter replayed), ExampleWithObserver (hooks),
-// ExampleVerifier_Verify and the other verifiers' (verifying by hand),
-// ExampleDiagnosis (why a delivery failed: logged and given to OnError,
-// never to the sender) and ExampleWithKeyFunc (keys per tenant); package
-// webhooktest's sign requests as each sender does.
+// ExampleHandler_OnIntercom (the handler), ExampleNewHandler_serveMux
+// (mounted on a ServeMux with Go 1.22 patterns, tested through it),
+// ExampleStatusError (a status a callback chooses), ExampleWithInbox and
+// ExampleHandler_Run (inbox mode: retries, a dead letter replayed),
+// ExampleWithObserver (hooks), ExampleVerifier_Verify and the other
+// verifiers' (verifying by hand), ExampleDiagnosis and ExampleWithLogger
+// (why a delivery failed: logged and given to OnError, never to the
+// sender) and ExampleWithKeyFunc (keys per tenant); package webhooktest's
+// sign requests as each sender does, and its ExampleClock tests inbox
+// mode's retries on a fake clock.
 //
 // Read this documentation in that order: Handler and NewHandler, the
 // Option functions (With…), the verifiers (Verifier, IntercomVerifier,
