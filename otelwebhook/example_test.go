@@ -2,11 +2,14 @@ package otelwebhook_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"sync/atomic"
+	"time"
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
@@ -77,4 +80,73 @@ func ExampleNew() {
 	// span: server POST
 	// span: server POST
 	// metrics: [messaging.process.duration webhook.deliveries webhook.duplicates]
+}
+
+// In inbox mode each worker's run is a CONSUMER span in the trace of the
+// request that stored the delivery, so one trace shows the request and
+// every retry. A test waits for each run on an observer of its own,
+// joined before otelwebhook's: done funcs run in reverse order, so its
+// done runs once otelwebhook has ended the run's span.
+func ExampleNew_inbox() {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	obs, err := otelwebhook.New(otelwebhook.WithTracerProvider(tp))
+	if err != nil {
+		panic(err)
+	}
+	runs := make(chan webhook.Dispatched, 1)
+	mine := &webhook.Observer{
+		Dispatch: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+			return ctx, func(r webhook.Dispatched) { runs <- r }
+		},
+	}
+	clock := webhooktest.NewClock(webhooktest.Time())
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithClock(clock.Now),
+		webhook.WithInbox(webhook.NewMemoryInbox(0, clock.Now)),
+		webhook.WithWorkers(webhook.WorkerConfig{MaxBackoff: time.Minute, Poll: time.Millisecond}),
+		webhook.WithObserver(webhook.JoinObservers(mine, obs)),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		panic(err)
+	}
+	var failed atomic.Bool
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+		if !failed.Swap(true) {
+			return errors.New("CRM timed out")
+		}
+		return nil
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- h.Run(ctx) }()
+
+	srv := otelhttp.NewHandler(h, "webhook", otelhttp.WithTracerProvider(tp),
+		otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }))
+	srv.ServeHTTP(httptest.NewRecorder(), webhooktest.NewFixtureRequest("jam/jam.created.minimal.json"))
+	<-runs                     // the first run failed
+	clock.Advance(time.Minute) // MaxBackoff: the retry is due
+	<-runs
+	stop()
+	if err := <-stopped; err != nil {
+		panic(err)
+	}
+
+	ended := spans.Ended()
+	request := ended[0].SpanContext()
+	for _, s := range ended {
+		outcome := ""
+		for _, a := range s.Attributes() {
+			if a.Key == otelwebhook.OutcomeKey {
+				outcome = a.Value.AsString()
+			}
+		}
+		fmt.Println(s.SpanKind(), s.Name(), outcome, "in the request's trace:", s.SpanContext().TraceID() == request.TraceID())
+	}
+	// Output:
+	// server POST stored in the request's trace: true
+	// consumer process standard:jam.created retry in the request's trace: true
+	// consumer process standard:jam.created success in the request's trace: true
 }
