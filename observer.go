@@ -295,7 +295,8 @@ func (r *observedRun) report(attempt int, outcome Outcome, err error) {
 // observers and nil hooks are skipped; a hook none of them sets stays nil,
 // and so costs nothing. Dispatch hooks nest: each gets the context the
 // one before it returned, and their done funcs run in reverse order, the
-// first observer's last.
+// first observer's last: put first an observer a test waits on, so that
+// when its done runs the others' have (otelwebhook's has ended the span).
 func JoinObservers(obs ...*Observer) *Observer {
 	var list []*Observer
 	for _, o := range obs {
