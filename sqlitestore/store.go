@@ -57,6 +57,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -168,7 +169,9 @@ func WithReadOnly() Option {
 }
 
 // WithClock sets the clock the store reads for due times, leases and
-// update times; nil means time.Now. Tests use it to move time.
+// update times; nil means time.Now. Tests use it to move time: give the
+// handler the same clock (webhook.WithClock), or the store judges due
+// times and leases by one clock while the handler sets them by another.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.now = now }
 }
@@ -335,6 +338,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 	conn, err := wdb.Conn(ctx)
 	if err != nil {
 		wdb.Close()
+		// SQLite says only "unable to open database file".
+		dir := filepath.Dir(path)
+		if _, serr := os.Stat(dir); errors.Is(serr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("sqlitestore: Open %s: the directory %s does not exist (Open creates the file, not its directory): %w", path, dir, err)
+		}
 		return nil, fmt.Errorf("sqlitestore: Open %s: %w", path, err)
 	}
 	if cfg.noCreate {

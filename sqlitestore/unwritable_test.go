@@ -32,3 +32,17 @@ func TestOpenUnwritableFile(t *testing.T) {
 	_, err = ro.Get(context.Background(), "a")
 	require.NoError(t, err)
 }
+
+// TestOpenMissingDirectory: Open of a file in a directory that does not
+// exist says so; SQLite's own error says only "unable to open database
+// file", and a new deployment whose /var/lib/myapp was never made met it.
+func TestOpenMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "myapp")
+	path := filepath.Join(dir, "inbox.db")
+	_, err := Open(path)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "sqlitestore: Open "+path+": the directory "+dir+" does not exist (Open creates the file, not its directory)")
+
+	_, err = Open(path, WithCreate(false))
+	require.ErrorIs(t, err, ErrNoInbox)
+}
