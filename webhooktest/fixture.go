@@ -30,7 +30,8 @@ func Fixtures() fs.FS {
 }
 
 // FixtureNames returns the names of every fixture, such as
-// "jam/jam.created.maximal.json", in lexical order.
+// "jam/jam.created.maximal.json", in lexical order. The example lists
+// them with the callback each one's delivery runs.
 func FixtureNames() []string {
 	var names []string
 	_ = fs.WalkDir(Fixtures(), ".", func(p string, d fs.DirEntry, err error) error {
