@@ -85,6 +85,9 @@ type Inbox struct {
 	prefix   string
 	name     string
 	base     string // prefix{name}:
+	// listSkip caps the names whose hashes are gone that one List call
+	// passes over (maxListSkip; tests lower it).
+	listSkip int
 
 	store, lease, settle, replay, purge, list, stats *redis.Script
 	// batch sends Store and settling calls made at the same time in one
@@ -144,6 +147,7 @@ func NewInbox(client redis.UniversalClient, opts ...InboxOption) (*Inbox, error)
 		stats:  redis.NewScript(inboxStatsScript),
 		batch:  &batcher{client: client},
 	}
+	ib.listSkip = maxListSkip
 	for i, opt := range opts {
 		if opt == nil {
 			return nil, fmt.Errorf("redisstore: NewInbox: option %d is nil", i)
@@ -333,7 +337,12 @@ func (ib *Inbox) Get(ctx context.Context, key string) (webhook.InboxEntry, error
 // position falls in each index by binary search and reads a page's
 // worth from there. A page holds at most 10,000 deliveries, whatever
 // q.Limit asks (More says whether there are others): the script blocks
-// Redis while it reads.
+// Redis while it reads. A name in an index whose hash is gone (deleted
+// from outside, or evicted under a policy other than noeviction) is
+// passed over, and the page reads on to fill up; the names it passed
+// leave the indexes, so that they no longer count against the capacity
+// nor cost a later page. A page passes at most 10,000 of them, and may
+// then hold fewer deliveries, or none, with More set.
 func (ib *Inbox) List(ctx context.Context, q webhook.InboxQuery) (webhook.InboxPage, error) {
 	var keys []string
 	switch q.Order {
@@ -377,7 +386,7 @@ func (ib *Inbox) List(ctx context.Context, q webhook.InboxQuery) (webhook.InboxP
 	if q.OmitBody {
 		nobody = "1"
 	}
-	reply, err := ib.list.Run(ctx, ib.client, keys, ib.base, limit, score, member, nobody).Slice()
+	reply, err := ib.list.Run(ctx, ib.client, keys, ib.base, limit, score, member, nobody, ib.listSkip).Slice()
 	if err != nil {
 		return webhook.InboxPage{}, fmt.Errorf("redisstore: inbox: list: %w", err)
 	}
@@ -411,6 +420,10 @@ const cursorKind = "redis"
 // maxListLimit caps a page: the script holds the page in Redis's memory
 // and runs, blocking every other client, for as long as it reads it.
 const maxListLimit = 10_000
+
+// maxListSkip caps the names whose hashes are gone (see List) one List
+// call passes over, for the same reason.
+const maxListSkip = 10_000
 
 // Replay implements webhook.Inbox.
 func (ib *Inbox) Replay(ctx context.Context, key string) error {

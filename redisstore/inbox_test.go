@@ -1026,3 +1026,84 @@ func TestInboxListTies(t *testing.T) {
 	require.Equal(t, keys, listed)
 	require.NotEmpty(t, gone)
 }
+
+// TestInboxListPassesLostHashes: a page passes over the names in an
+// index whose hashes are gone (deleted from outside, or evicted) and
+// goes on reading, so that it holds Limit deliveries whenever there are
+// that many past the cursor, says More only when a delivery follows it,
+// and keeps Next at its last delivery (After for an empty page), as
+// webhook.InboxPage says. Without it a page counted each lost name as a
+// delivery: short or empty while More was set, its Next past names it
+// never returned. The names it passes leave the indexes, so that the
+// next page (or a page capped at listSkip lost names) does not walk them
+// again, and they no longer count against the capacity.
+func TestInboxListPassesLostHashes(t *testing.T) {
+	ctx := context.Background()
+	key := func(i int) string { return fmt.Sprintf("standard:k%d", i) }
+	keyRange := func(from, to int) []string {
+		var ks []string
+		for i := from; i <= to; i++ {
+			ks = append(ks, key(i))
+		}
+		return ks
+	}
+	for _, tc := range []struct {
+		name  string
+		lost  []string
+		query webhook.InboxQuery
+		skip  int // the cap on lost names a page passes; 0 for the default
+		pages [][]string
+		more  []bool
+	}{
+		{name: "lost in the middle", lost: keyRange(2, 6), query: webhook.InboxQuery{Limit: 3},
+			pages: [][]string{{key(0), key(1), key(7)}, {key(8), key(9)}}, more: []bool{true, false}},
+		{name: "lost at the end", lost: keyRange(5, 9), query: webhook.InboxQuery{Limit: 5},
+			pages: [][]string{keyRange(0, 4)}, more: []bool{false}},
+		{name: "lost past a full page", lost: keyRange(3, 8), query: webhook.InboxQuery{Limit: 3},
+			pages: [][]string{keyRange(0, 2), {key(9)}}, more: []bool{true, false}},
+		{name: "lost first", lost: keyRange(0, 7), query: webhook.InboxQuery{Limit: 2},
+			pages: [][]string{{key(8), key(9)}}, more: []bool{false}},
+		{name: "all lost", lost: keyRange(0, 9), query: webhook.InboxQuery{Limit: 4},
+			pages: [][]string{{}}, more: []bool{false}},
+		{name: "pending, lost in the middle", lost: keyRange(1, 8),
+			query: webhook.InboxQuery{State: webhook.InboxPending, Limit: 2, OmitBody: true},
+			pages: [][]string{{key(0), key(9)}}, more: []bool{false}},
+		{name: "capped", lost: keyRange(0, 6), query: webhook.InboxQuery{Limit: 2}, skip: 3,
+			pages: [][]string{{}, {}, {key(7), key(8)}, {key(9)}}, more: []bool{true, true, true, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ib, _, client, prefix := newTestInbox(t)
+			if tc.skip > 0 {
+				ib.listSkip = tc.skip
+			}
+			storeKeys(ctx, t, ib, keyRange(0, 9)...)
+			for _, k := range tc.lost {
+				require.NoError(t, client.Del(ctx, prefix+"{default}:d:"+k).Err())
+			}
+			q := tc.query
+			var pages [][]string
+			var more []bool
+			for range len(tc.pages) + 2 {
+				p, err := ib.List(ctx, q)
+				require.NoError(t, err)
+				got := []string{}
+				for _, e := range p.Entries {
+					got = append(got, e.Key)
+				}
+				pages, more = append(pages, got), append(more, p.More)
+				if len(p.Entries) == 0 {
+					require.Equal(t, q.After, p.Next, "an empty page's Next is its After")
+				}
+				q.After = p.Next
+				if !p.More {
+					break
+				}
+			}
+			require.Equal(t, tc.pages, pages)
+			require.Equal(t, tc.more, more)
+			st, err := ib.Stats(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 10-len(tc.lost), st.Pending, "the lost names still count")
+		})
+	}
+}

@@ -509,18 +509,29 @@ return n
 
 // inboxListScript reads a page of List: up to limit deliveries from the
 // given indexes past a position, merged by score (ReceivedAt or
-// UpdatedAt in whole microseconds), ties by key, passing over a key
-// whose hash is gone (the page may be shorter then). A position is a
-// score and a key, which need not be in the index any more; each index
-// finds its first member past it by a binary search among the members
-// of that score, so a page costs the same wherever it starts. Keys are
-// compared byte by byte, as Redis orders them: Lua's string comparison
-// follows the server's locale. KEYS: the indexes. ARGV: base, limit,
-// the position's score (empty for the start) and key, 1 to leave out the
-// body. Replies whether there are more, the score and key of the last
-// delivery the page passed, then the deliveries' fields (as HGETALL).
+// UpdatedAt in whole microseconds), ties by key. A position is a score
+// and a key, which need not be in the index any more; each index finds
+// its first member past it by a binary search among the members of that
+// score, so a page costs the same wherever it starts. Keys are compared
+// byte by byte, as Redis orders a sorted set's members of one score:
+// Lua's string comparison follows the server's locale.
+//
+// A name whose hash is gone (deleted from outside, or evicted by a
+// policy other than noeviction) is no delivery: the page passes over it
+// and reads on, a chunk of each index at a time, so that it holds limit
+// deliveries whenever there are that many, says there are more only
+// when a delivery follows it, and ends at its last delivery. The names
+// it passed leave every index once the page is read (as the Lease that
+// meets one drops it), so no later page walks them again; a page passes
+// at most maxskip of them, and then says there are more.
+//
+// KEYS: the indexes. ARGV: base, limit, the position's score (empty for
+// the start) and key, 1 to leave out the body, maxskip. Replies whether
+// there are more, the score and key of the page's last delivery (empty
+// for none), then the deliveries' fields (as HGETALL).
 const inboxListScript = `
 local base, limit, s, m, nobody = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5] == '1'
+local maxskip = tonumber(ARGV[6])
 local function before(a, b)
 	local n = math.min(#a, #b)
 	for i = 1, n do
@@ -531,9 +542,21 @@ local function before(a, b)
 	end
 	return #a < #b
 end
-local lists, pos = {}, {}
+-- Each index is read a chunk at a time: lists[i] holds the chunk (member,
+-- score, ...), pos[i] the place in it, from[i] the rank the next chunk
+-- starts at, and full[i] whether the last chunk was whole (so that the
+-- index may hold more). Nothing leaves an index until the page is read,
+-- so the ranks hold meanwhile.
+local chunk = limit + 1
+local lists, pos, from, full = {}, {}, {}, {}
+local function fetch(i)
+	lists[i] = redis.call('ZRANGE', KEYS[i], from[i], from[i] + chunk - 1, 'WITHSCORES')
+	from[i] = from[i] + chunk
+	pos[i] = 1
+	full[i] = #lists[i] == 2 * chunk
+end
 for i, idx in ipairs(KEYS) do
-	local from = 0
+	from[i] = 0
 	if s ~= '' then
 		local lo = redis.call('ZCOUNT', idx, '-inf', '(' .. s)
 		local hi = lo + redis.call('ZCOUNT', idx, s, s)
@@ -545,17 +568,41 @@ for i, idx in ipairs(KEYS) do
 				lo = mid + 1
 			end
 		end
-		from = lo
+		from[i] = lo
 	end
-	lists[i] = redis.call('ZRANGE', idx, from, from + limit, 'WITHSCORES')
-	pos[i] = 1
+	fetch(i)
 end
 local fields = {'k', 'src', 'id', 'ts', 'recv', 'hdr', 'meta', 'st', 'att', 'next', 'lease', 'tok', 'err', 'upd'}
+-- read returns the delivery's fields, or nil if its hash is gone.
+local function read(h)
+	if nobody then
+		local v = redis.call('HMGET', h, unpack(fields))
+		if not v[1] then
+			return nil
+		end
+		local flat = {}
+		for j, f in ipairs(fields) do
+			if v[j] then
+				table.insert(flat, f)
+				table.insert(flat, v[j])
+			end
+		end
+		return flat
+	end
+	local flat = redis.call('HGETALL', h)
+	if #flat == 0 then
+		return nil
+	end
+	return flat
+end
 local out = {0, '', ''}
-local taken = 0
+local taken, lost = 0, {}
 while true do
 	local best, bs, bm
-	for i = 1, #lists do
+	for i = 1, #KEYS do
+		if pos[i] > #lists[i] and full[i] then
+			fetch(i)
+		end
 		local l, p = lists[i], pos[i]
 		if p <= #l then
 			local mm, sc = l[p], tonumber(l[p + 1])
@@ -567,31 +614,32 @@ while true do
 	if not best then
 		break
 	end
-	if taken == limit then
+	if #lost == maxskip then
 		out[1] = 1
 		break
 	end
-	out[2], out[3] = lists[best][pos[best] + 1], bm
-	pos[best] = pos[best] + 2
-	taken = taken + 1
 	local h = base .. 'd:' .. bm
-	if nobody then
-		local v = redis.call('HMGET', h, unpack(fields))
-		if v[1] then
-			local flat = {}
-			for j, f in ipairs(fields) do
-				if v[j] then
-					table.insert(flat, f)
-					table.insert(flat, v[j])
-				end
-			end
-			table.insert(out, flat)
+	if taken == limit then
+		if redis.call('EXISTS', h) == 1 then
+			out[1] = 1
+			break
 		end
+		table.insert(lost, bm)
 	else
-		local flat = redis.call('HGETALL', h)
-		if #flat > 0 then
+		local flat = read(h)
+		if flat then
+			out[2], out[3] = lists[best][pos[best] + 1], bm
+			taken = taken + 1
 			table.insert(out, flat)
+		else
+			table.insert(lost, bm)
 		end
+	end
+	pos[best] = pos[best] + 2
+end
+for _, key in ipairs(lost) do
+	for _, idx in ipairs({'new', 'retry', 'leased', 'done', 'dead', 'done:at', 'dead:at', 'all'}) do
+		redis.call('ZREM', base .. idx, key)
 	end
 end
 return out
