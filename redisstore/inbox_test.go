@@ -1107,3 +1107,85 @@ func TestInboxListPassesLostHashes(t *testing.T) {
 		})
 	}
 }
+
+// TestInboxReplicaClockSkew: two replicas whose clocks are an hour
+// apart share an inbox. Each judges leases and retries by its own clock
+// (the package doc asks replicas to keep theirs in agreement): the one
+// ahead takes a lease or a retry of the other's up to the skew early,
+// the one behind up to the skew late, and neither strands a delivery,
+// whichever replica's first Lease fixed the offset between the inbox's
+// clock and Redis's.
+func TestInboxReplicaClockSkew(t *testing.T) {
+	ctx := context.Background()
+	const skew = time.Hour
+	for _, first := range []string{"ahead", "behind"} {
+		t.Run("first "+first, func(t *testing.T) {
+			client := newClient(t)
+			prefix := testPrefix(t, client)
+			base := webhooktest.Time()
+			clocks := map[string]*webhooktest.Clock{"ahead": webhooktest.NewClock(base.Add(skew)), "behind": webhooktest.NewClock(base)}
+			inboxes := map[string]*Inbox{}
+			for name, c := range clocks {
+				ib, err := NewInbox(client, WithInboxPrefix(prefix), WithInboxClock(c.Now))
+				require.NoError(t, err)
+				inboxes[name] = ib
+			}
+			ahead, behind := inboxes["ahead"], inboxes["behind"]
+			advance := func(d time.Duration) {
+				for _, c := range clocks {
+					c.Advance(d)
+				}
+			}
+			leaseOne := func(ib *Inbox, key string) webhook.InboxLease {
+				t.Helper()
+				ls, err := ib.Lease(ctx, 10, time.Minute)
+				require.NoError(t, err)
+				require.Equal(t, []string{key}, leaseKeys(ls))
+				return ls[0]
+			}
+			nothingDue := func(ib *Inbox) {
+				t.Helper()
+				ls, err := ib.Lease(ctx, 10, time.Minute)
+				require.NoError(t, err)
+				require.Empty(t, leaseKeys(ls))
+			}
+			nothingDue(inboxes[first]) // fixes the offset
+
+			// The one ahead finds the lease of the one behind run out.
+			storeKeys(ctx, t, behind, "standard:a")
+			old := leaseOne(behind, "standard:a")
+			l := leaseOne(ahead, "standard:a")
+			require.Equal(t, 2, l.Entry.Attempts)
+			require.ErrorIs(t, behind.Complete(ctx, "standard:a", old.Token), webhook.ErrLeaseLost)
+			require.NoError(t, ahead.Complete(ctx, "standard:a", l.Token))
+
+			// The one behind waits for the lease of the one ahead to run
+			// out by its own clock: late, not never.
+			storeKeys(ctx, t, behind, "standard:b")
+			held := leaseOne(ahead, "standard:b")
+			nothingDue(behind)
+			advance(skew + time.Minute)
+			nothingDue(behind) // the lease runs until its LeaseUntil, inclusive
+			advance(time.Millisecond)
+			l = leaseOne(behind, "standard:b")
+			require.ErrorIs(t, ahead.Complete(ctx, "standard:b", held.Token), webhook.ErrLeaseLost)
+
+			// A retry of the one behind is due at once for the one ahead;
+			// one of the one ahead comes due for the one behind by its
+			// own clock.
+			require.NoError(t, behind.Retry(ctx, "standard:b", l.Token, clocks["behind"].Now().Add(30*time.Second), "again"))
+			l = leaseOne(ahead, "standard:b")
+			require.NoError(t, ahead.Retry(ctx, "standard:b", l.Token, clocks["ahead"].Now().Add(30*time.Second), "again"))
+			nothingDue(behind)
+			advance(skew + 30*time.Second - time.Millisecond)
+			nothingDue(behind)
+			advance(time.Millisecond)
+			l = leaseOne(behind, "standard:b")
+			require.Equal(t, 4, l.Entry.Attempts)
+			require.NoError(t, behind.Complete(ctx, "standard:b", l.Token))
+			st, err := ahead.Stats(ctx)
+			require.NoError(t, err)
+			require.Equal(t, webhook.InboxStats{Done: 2}, st)
+		})
+	}
+}
