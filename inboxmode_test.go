@@ -829,3 +829,30 @@ func TestInboxWorkerHookPanics(t *testing.T) {
 		})
 	}
 }
+
+// TestInboxWorkerPurgesAfterClockStepsBack: a clock stepped back (a
+// correction of one run ahead) does not stop Run's purges until it has
+// caught up with the last one: done records past the retention still go,
+// and a MemoryInbox, where they count against the capacity, does not
+// refuse deliveries (503) meanwhile. Before, Run purged only once its
+// clock read a minute past the last purge: a clock stepped back a day
+// stopped purging for a day.
+func TestInboxWorkerPurgesAfterClockStepsBack(t *testing.T) {
+	r := newInboxRig(t, 2, webhook.WorkerConfig{}, webhook.WithDedupeTimes(time.Minute, time.Hour))
+	send := func(id string) int {
+		return r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID(id), webhooktest.WithTime(r.clock.Now()))).Code
+	}
+	require.Equal(t, http.StatusOK, send("p"))
+	r.run(t)
+	r.waitState(t, "standard:p", webhook.InboxDone)
+	r.clock.Set(r.clock.Now().Add(-24 * time.Hour))
+	require.Equal(t, http.StatusOK, send("q"))
+	r.waitState(t, "standard:q", webhook.InboxDone)
+	r.clock.Advance(2 * time.Hour) // q is past the retention; p, done "later", is not
+	require.Eventually(t, func() bool {
+		_, err := r.ib.Get(context.Background(), "standard:q")
+		return errors.Is(err, webhook.ErrNotFound)
+	}, 5*time.Second, time.Millisecond, "done past the retention is purged")
+	require.Equal(t, http.StatusOK, send("r"), "the inbox has room again")
+	r.get(t, "standard:p")
+}

@@ -65,7 +65,10 @@ func (h *Handler) Run(ctx context.Context) error {
 	stopEndedAt := context.AfterFunc(ctx, func() { endedAt <- time.Now() })
 	defer stopEndedAt()
 	for ctx.Err() == nil {
-		if now := h.now(); now.Sub(lastPurge) >= purgeEvery {
+		// A clock stepped back starts the period again: waiting
+		// for it to catch up would stop purging for as long as the step,
+		// and a MemoryInbox, full of done records, refuse deliveries.
+		if now := h.now(); now.Sub(lastPurge) >= purgeEvery || now.Before(lastPurge) {
 			lastPurge = now
 			if _, err := h.inbox.Purge(ctx, InboxDone, now.Add(-h.keep)); err != nil && ctx.Err() == nil {
 				h.logger.LogAttrs(ctx, slog.LevelError, "webhook inbox purge failed", slog.String("error", err.Error()))
