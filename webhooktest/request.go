@@ -32,7 +32,10 @@ func WithID(id string) RequestOption { return func(r *request) { r.id = id } }
 // WithTime sets the instant the request is signed at (default Time()).
 // Intercom signs no timestamp header: for its requests WithTime sets the
 // body's created_at and first_sent_at instead, as StampIntercom does, and
-// the signature covers them.
+// the signature covers them. It adds neither to a body that lacks them:
+// write "created_at":0 into a notification built by hand, as Intercom
+// sends one in every notification, or the handler refuses it (401, as
+// dated by neither).
 func WithTime(t time.Time) RequestOption { return func(r *request) { r.ts, r.tsSet = t, true } }
 
 // WithSvixHeaders sends svix-* headers instead of webhook-*, as Jam does.
@@ -113,7 +116,8 @@ func NewStandardRequest(secret string, body []byte, opts ...RequestOption) *http
 
 // NewIntercomRequest returns a request carrying body signed as Intercom
 // signs it with an app's client secret. The body goes as given, its
-// created_at and first_sent_at too, unless WithTime stamps them.
+// created_at and first_sent_at too, unless WithTime stamps them (those it
+// has: see WithTime).
 func NewIntercomRequest(clientSecret string, body []byte, opts ...RequestOption) *http.Request {
 	c := options(body, opts)
 	if c.tsSet {
