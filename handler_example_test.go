@@ -126,12 +126,13 @@ func ExampleStatusError() {
 }
 
 // Mounting on a net/http ServeMux beside other routes, with Go 1.22
-// patterns, one handler per sender on a path of its own. Register each
-// webhook path for every method, not as "POST /webhooks/intercom":
-// Intercom checks the URL with HEAD, which a POST pattern leaves to the
-// mux's 405, while the handler answers HEAD 200 and the methods no sender
-// uses 405 itself. In tests, WithTarget sends webhooktest's requests to
-// the path, so they go through the mux and test the routing too.
+// patterns, one handler per sender on a path of its own. Jam sends POST
+// only, so a method pattern serves it; Intercom checks its URL with HEAD
+// before it saves it, which "POST /webhooks/intercom" would leave to the
+// mux's 405, so its path takes every method: the handler answers HEAD 200
+// and the methods no sender uses 405 itself. In tests, WithTarget sends
+// webhooktest's requests to the path, so they go through the mux and test
+// the routing too.
 func ExampleNewHandler_serveMux() {
 	quiet := webhook.WithLogger(slog.New(slog.DiscardHandler))
 	jam, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(webhooktest.Time), quiet)
@@ -153,14 +154,14 @@ func ExampleNewHandler_serveMux() {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.Handle("/webhooks/jam", jam)
-	mux.Handle("/webhooks/intercom", intercom)
+	mux.Handle("POST /webhooks/jam", jam)
+	mux.Handle("/webhooks/intercom", intercom) // every method: Intercom checks it with HEAD
 
 	for _, r := range []*http.Request{
 		webhooktest.NewFixtureRequest("jam/jam.created.minimal.json", webhooktest.WithTarget("/webhooks/jam")),
 		webhooktest.NewFixtureRequest("intercom/conversation.user.replied.json", webhooktest.WithTarget("/webhooks/intercom")),
 		httptest.NewRequest(http.MethodHead, "/webhooks/intercom", nil), // Intercom checking the URL
-		httptest.NewRequest(http.MethodGet, "/webhooks/jam", nil),       // a browser
+		httptest.NewRequest(http.MethodGet, "/webhooks/jam", nil),       // a browser: the mux's 405
 		// Jam's settings pointing at the Intercom URL: 401, logged with
 		// the hint source_not_configured.
 		webhooktest.NewFixtureRequest("jam/jam.created.minimal.json", webhooktest.WithTarget("/webhooks/intercom")),
