@@ -11,7 +11,14 @@
 // test means (a secret that cannot sign, a name that is no fixture), and
 // so does Fixture. Code that takes such arguments from a user checks them
 // first with SignStandard, which returns an error, and FixtureSource.
-// Requests go to DefaultTarget, the path the README mounts the handler on.
+// Requests go to DefaultTarget, the path the README mounts the handler on,
+// or to WithTarget's path, through a test's own mux.
+//
+// The handler under test takes the instant requests are signed at as its
+// clock (webhook.WithClock(Time)), or a Clock a test moves. In inbox mode
+// the inbox gets the same Clock, and a failed run's retry comes due when
+// the test advances it (see the Clock example). The FixtureNames example
+// lists the fixtures and the callback each one runs.
 //
 // The signers here are written independently of the package's verifiers,
 // with crypto/hmac and crypto/ed25519, so a test that signs here and
