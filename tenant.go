@@ -32,7 +32,10 @@ type KeyHint struct {
 	// signed: any app's, so go by Delivery.Tenant.
 	AppID string
 	// Request is the request, for PathValue and headers. Its body has
-	// been read: do not read it.
+	// been read: do not read it. PathValue is set by the ServeMux that
+	// routed the request, so a test of a key function that reads it
+	// serves its requests through that mux (webhooktest.WithTarget), not
+	// to the handler's ServeHTTP directly, where it is "".
 	Request *http.Request
 }
 
