@@ -94,7 +94,7 @@ func ExampleNew_inbox() {
 	if err != nil {
 		panic(err)
 	}
-	runs := make(chan webhook.Dispatched, 16) // room to spare: an observer's hooks must not block
+	runs := make(chan webhook.Dispatched, 16) // each run's outcome; room to spare, as hooks must not block
 	mine := &webhook.Observer{
 		Dispatch: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
 			return ctx, func(r webhook.Dispatched) { runs <- r }

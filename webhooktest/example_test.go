@@ -178,7 +178,7 @@ func ExampleSignStandard() {
 func ExampleClock() {
 	clock := webhooktest.NewClock(webhooktest.Time())
 	inbox := webhook.NewMemoryInbox(0, clock.Now) // or sqlitestore.Open(path, sqlitestore.WithClock(clock.Now))
-	runs := make(chan webhook.Dispatched, 16) // room to spare: an observer's hooks must not block
+	runs := make(chan webhook.Dispatched, 16)     // each run's outcome; room to spare, as hooks must not block
 	h, err := webhook.NewHandler(
 		webhook.WithSecrets(webhooktest.Secret),
 		webhook.WithClock(clock.Now),

@@ -57,7 +57,7 @@ func TestJamCreated(t *testing.T) {
 func TestJamCreatedInbox(t *testing.T) {
 	clock := webhooktest.NewClock(webhooktest.Time())
 	inbox := webhook.NewMemoryInbox(0, clock.Now) // the handler's clock; sqlitestore.WithClock(clock.Now) likewise
-	runs := make(chan webhook.Dispatched, 16) // room to spare: an observer's hooks must not block
+	runs := make(chan webhook.Dispatched, 16)     // each run's outcome; room to spare, as hooks must not block
 	h, err := webhook.NewHandler(
 		webhook.WithSecrets(webhooktest.Secret),
 		webhook.WithClock(clock.Now),
