@@ -48,7 +48,7 @@ func FixtureNames() []string {
 func Fixture(name string) []byte {
 	b, err := fs.ReadFile(Fixtures(), path.Clean(name))
 	if err != nil {
-		panic("webhooktest: no fixture " + strconv.Quote(name))
+		panic(noFixture(name))
 	}
 	return b
 }
@@ -87,7 +87,7 @@ func FixtureSource(name string) (source event.Source, contentType string, ok boo
 func NewFixtureRequest(name string, opts ...RequestOption) *http.Request {
 	source, ct, ok := FixtureSource(name)
 	if !ok {
-		panic("webhooktest: no fixture " + strconv.Quote(name))
+		panic(noFixture(name))
 	}
 	body := Fixture(name)
 	opts = append([]RequestOption{WithContentType(ct)}, opts...)
@@ -98,4 +98,30 @@ func NewFixtureRequest(name string, opts ...RequestOption) *http.Request {
 		return NewIntercomRequest(IntercomSecret, body, append([]RequestOption{WithTime(Time())}, opts...)...)
 	}
 	return NewSeriesRequest(SeriesHeader, SeriesToken, body, opts...)
+}
+
+// noFixture is the panic message for name, which is no fixture: it names
+// the fixture meant when that is plain (the same file in a sender's
+// directory, the fixtures of a shape left out), as a test's author would
+// otherwise look for it by hand.
+func noFixture(name string) string {
+	msg := "webhooktest: no fixture " + strconv.Quote(name)
+	names := FixtureNames()
+	var same, shaped []string
+	stem := strings.TrimSuffix(strings.TrimSuffix(name, ".json"), ".form") + "."
+	for _, n := range names {
+		if path.Base(n) == path.Base(name) {
+			same = append(same, n)
+		}
+		if strings.HasPrefix(n, stem) {
+			shaped = append(shaped, n)
+		}
+	}
+	switch {
+	case len(same) == 1:
+		return msg + "; did you mean " + strconv.Quote(same[0]) + "?"
+	case len(shaped) > 0:
+		return msg + "; there are " + strings.Join(shaped, ", ")
+	}
+	return msg + " (FixtureNames lists them)"
 }

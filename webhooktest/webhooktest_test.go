@@ -165,9 +165,13 @@ func TestBuildersPanic(t *testing.T) {
 			webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithExtraSecrets(bad))
 		}, "webhooktest: NewStandardRequest: secret is not whsec_ followed by base64"},
 		{"a public key", func() { webhooktest.NewStandardRequest("whpk_"+strings.Repeat("A", 44), body) }, "webhooktest: NewStandardRequest: a whpk_ public key cannot sign; sign with its whsk_ signing key"},
-		{"no such fixture", func() { webhooktest.NewFixtureRequest("jam/no-such-fixture.json") }, `webhooktest: no fixture "jam/no-such-fixture.json"`},
-		{"outside the senders", func() { webhooktest.NewFixtureRequest("elsewhere/x.json") }, `webhooktest: no fixture "elsewhere/x.json"`},
-		{"no such fixture body", func() { webhooktest.Fixture("jam/no-such-fixture.json") }, `webhooktest: no fixture "jam/no-such-fixture.json"`},
+		{"no such fixture", func() { webhooktest.NewFixtureRequest("jam/no-such-fixture.json") }, `webhooktest: no fixture "jam/no-such-fixture.json" (FixtureNames lists them)`},
+		{"outside the senders", func() { webhooktest.NewFixtureRequest("elsewhere/x.json") }, `webhooktest: no fixture "elsewhere/x.json" (FixtureNames lists them)`},
+		{"no such fixture body", func() { webhooktest.Fixture("jam/no-such-fixture.json") }, `webhooktest: no fixture "jam/no-such-fixture.json" (FixtureNames lists them)`},
+		{"the sender's directory left out", func() { webhooktest.NewFixtureRequest("jam.created.maximal.json") }, `webhooktest: no fixture "jam.created.maximal.json"; did you mean "jam/jam.created.maximal.json"?`},
+		{"in another sender's directory", func() { webhooktest.Fixture("intercom/jam.created.minimal.json") }, `webhooktest: no fixture "intercom/jam.created.minimal.json"; did you mean "jam/jam.created.minimal.json"?`},
+		{"the shape left out", func() { webhooktest.NewFixtureRequest("jam/intercom.recorder.opted_out.json") }, `webhooktest: no fixture "jam/intercom.recorder.opted_out.json"; there are jam/intercom.recorder.opted_out.envelope.json, jam/intercom.recorder.opted_out.fin.json, jam/intercom.recorder.opted_out.flat.json`},
+		{"the shape left out, several", func() { webhooktest.Fixture("intercom/conversation.admin.assigned") }, `webhooktest: no fixture "intercom/conversation.admin.assigned"; there are intercom/conversation.admin.assigned.json, intercom/conversation.admin.assigned.older_api.json`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
