@@ -45,6 +45,13 @@ const maxShown = 256
 // tokenHeader carries the per-run token on the inspector's POSTs.
 const tokenHeader = "X-Inspect-Token"
 
+// envInspectToken sets the access token that --inspect-public asks for,
+// instead of one made per run and printed.
+const envInspectToken = "WEBHOOK_INSPECT_TOKEN"
+
+// minAccessToken is the shortest access token taken from envInspectToken.
+const minAccessToken = 16
+
 // forwardHeader marks the inspector's forwards with a per-run value, not
 // the token: the app sees it. A request to the receiver carrying it is a
 // forward come back, and forwarding it again would go round for ever.
@@ -63,6 +70,7 @@ type inspectFlags struct {
 	forwardSecret   string
 	forwardIntercom string
 	fixtures        string
+	token           string // envInspectToken's value: the access token with --inspect-public
 }
 
 // optionalAddr is a flag that may be given bare (--inspect) or with a
@@ -91,7 +99,7 @@ func (a *optionalAddr) Set(v string) error {
 
 func (f *inspectFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.addr, "inspect", "serve the inspector page, a live list of deliveries, on `ADDR` (--inspect alone: "+defaultInspectAddr+")")
-	fs.BoolVar(&f.public, "inspect-public", false, "let --inspect bind a non-loopback address (the page shows bodies)")
+	fs.BoolVar(&f.public, "inspect-public", false, "let --inspect bind a non-loopback address (the page shows bodies); every request then needs the access token printed at start, or set in "+envInspectToken)
 	fs.IntVar(&f.keep, "inspect-keep", 500, "inspector: how many recent deliveries to keep in memory")
 	fs.Int64Var(&f.keepBytes, "inspect-keep-bytes", defaultKeepBytes, "inspector: how many bytes of bodies to keep in memory, the newest delivery always")
 	fs.StringVar(&f.forwardTo, "forward-to", "", "inspector: forward each accepted delivery to this URL (your app)")
@@ -113,6 +121,10 @@ func (f *inspectFlags) check() error {
 	}
 	if f.keep < 1 {
 		return errors.New("--inspect-keep must be at least 1")
+	}
+	if f.public && f.token != "" && len(f.token) < minAccessToken {
+		// Its value is not said: it is a credential.
+		return fmt.Errorf("%s is too short to guard the page: give at least %d characters, or unset it for a random one", envInspectToken, minAccessToken)
 	}
 	if f.keepBytes < 1 {
 		return errors.New("--inspect-keep-bytes must be at least 1")
@@ -182,9 +194,9 @@ func (in *inspector) hostAllowed(hostport string) bool {
 	return in.public && net.ParseIP(strings.Trim(host, "[]")) != nil
 }
 
-// guard wraps the page's handlers with the Host check, the token and
-// same-origin check on POSTs, and headers that keep the page from being
-// framed or its bodies sniffed.
+// guard wraps the page's handlers with the Host check, the access token
+// of --inspect-public, the token and same-origin check on POSTs, and
+// headers that keep the page from being framed or its bodies sniffed.
 func (in *inspector) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !in.hostAllowed(r.Host) {
@@ -197,6 +209,9 @@ func (in *inspector) guard(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
+		if in.access != "" && !in.admit(w, r) {
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := in.checkAction(r); err != nil {
 				http.Error(w, "inspector: "+err.Error(), http.StatusForbidden)
@@ -226,6 +241,52 @@ func (in *inspector) checkAction(r *http.Request) error {
 		return errors.New("missing or wrong " + tokenHeader)
 	}
 	return nil
+}
+
+// admit checks the access token of --inspect-public on every request:
+// on a network, anyone who reached the page read every body, and the
+// actions' token with it. A GET with ?token= sets it as a cookie and is
+// sent to its address without it, out of the history and the address
+// bar. The cookie is HttpOnly, so the page's script never holds it, and
+// SameSite=Strict, so no other site's request carries it; cookies are
+// not kept apart by port, hence the port in its name. Scripts may send
+// it as a Bearer Authorization header instead. admit answers 401 itself
+// when the request may not go on.
+func (in *inspector) admit(w http.ResponseWriter, r *http.Request) bool {
+	q := r.URL.Query()
+	if q.Has("token") && (r.Method == http.MethodGet || r.Method == http.MethodHead) && in.isAccess(q.Get("token")) {
+		http.SetCookie(w, &http.Cookie{Name: accessCookie(r.Host), Value: in.access, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		q.Del("token")
+		// One leading slash: "//host" would send the browser off there.
+		to := "/" + strings.TrimLeft(r.URL.EscapedPath(), "/")
+		if len(q) > 0 {
+			to += "?" + q.Encode()
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return false
+	}
+	if c, err := r.Cookie(accessCookie(r.Host)); err == nil && in.isAccess(c.Value) {
+		return true
+	}
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && in.isAccess(bearer) {
+		return true
+	}
+	http.Error(w, "inspector: --inspect-public: open the address with ?token= that webhook serve printed (or the token in "+envInspectToken+"), or send it as Authorization: Bearer", http.StatusUnauthorized)
+	return false
+}
+
+// isAccess reports whether s is the access token, in constant time.
+func (in *inspector) isAccess(s string) bool {
+	return s != "" && subtle.ConstantTimeCompare([]byte(s), []byte(in.access)) == 1
+}
+
+// accessCookie names the access token's cookie for the page on hostport.
+func accessCookie(hostport string) string {
+	name := "webhook_inspect"
+	if _, port, err := net.SplitHostPort(hostport); err == nil && port != "" && strings.Trim(port, "0123456789") == "" {
+		name += "_" + port
+	}
+	return name
 }
 
 // newToken returns a random per-run token.
@@ -291,7 +352,17 @@ func startInspector(in *inspector, addr, receiver string, logger *slog.Logger, s
 			logger.Error("webhook serve: inspector", slog.String("error", err.Error()))
 		}
 	}()
-	fmt.Fprintf(stderr, "webhook serve: inspector on http://%s\n", ln.Addr())
+	switch {
+	case in.access == "":
+		fmt.Fprintf(stderr, "webhook serve: inspector on http://%s\n", ln.Addr())
+	case in.accessFromEnv:
+		fmt.Fprintf(stderr, "webhook serve: inspector on http://%s (--inspect-public: open it with ?token= and the token in %s)\n", ln.Addr(), envInspectToken)
+	default:
+		// The one place the token is shown: whoever started serve
+		// needs it to open the page. WEBHOOK_INSPECT_TOKEN keeps it out
+		// of standard error, where logs are collected.
+		fmt.Fprintf(stderr, "webhook serve: inspector on http://%s (--inspect-public: open http://%s/?token=%s; every request needs the token)\n", ln.Addr(), ln.Addr(), in.access)
+	}
 	var once sync.Once
 	return func(ctx context.Context) {
 		once.Do(func() {

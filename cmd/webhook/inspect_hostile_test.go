@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path"
@@ -764,4 +766,164 @@ func TestInspectorForwardHeaders(t *testing.T) {
 			require.Equal(t, in.mark, req.Header.Get(forwardHeader))
 		})
 	}
+}
+
+// TestInspectorPublicToken: with --inspect-public the page is on a
+// network, where anyone reaching it read every body and took the
+// actions' token from the page: there every request, the page, its
+// scripts, the event stream and each API alike, needs the access token,
+// given once as ?token= (which sets an HttpOnly, SameSite=Strict cookie
+// and is dropped from the address), as the cookie, or as a Bearer
+// Authorization header. Actions need the page's origin and token besides.
+func TestInspectorPublicToken(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{public: true}, nil, nil)
+	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))
+	access := rig.in.access
+	require.Len(t, access, 32)
+	require.NotEqual(t, rig.in.token, access)
+	_, port, _ := net.SplitHostPort(rig.page.Listener.Addr().String())
+	cookie := "webhook_inspect_" + port
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(t *testing.T, method, path string, h http.Header) (*http.Response, string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, method, rig.page.URL+path, nil)
+		require.NoError(t, err)
+		for k, vs := range h {
+			req.Header[k] = vs
+		}
+		resp, err := noRedirect.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		if path == "/api/events" && resp.StatusCode == http.StatusOK {
+			greeting, _ := bufio.NewReader(resp.Body).ReadString('\n') // the stream stays open
+			return resp, greeting
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	gets := []string{"/", "/static/app.js", "/static/style.css", "/api/config", "/api/deliveries", "/api/deliveries/1", "/api/events", "/api/inbox"}
+	creds := []struct {
+		name string
+		h    http.Header
+		want int
+	}{
+		{"none", nil, http.StatusUnauthorized},
+		{"wrong cookie", http.Header{"Cookie": {cookie + "=" + strings.Repeat("0", 32)}}, http.StatusUnauthorized},
+		{"cookie of another port", http.Header{"Cookie": {"webhook_inspect_1=" + access}}, http.StatusUnauthorized},
+		{"wrong bearer", http.Header{"Authorization": {"Bearer " + strings.Repeat("0", 32)}}, http.StatusUnauthorized},
+		{"the actions' token", http.Header{tokenHeader: {rig.in.token}}, http.StatusUnauthorized},
+		{"cookie", http.Header{"Cookie": {cookie + "=" + access}}, http.StatusOK},
+		{"bearer", http.Header{"Authorization": {"Bearer " + access}}, http.StatusOK},
+	}
+	for _, c := range creds {
+		for _, p := range gets {
+			t.Run(c.name+" GET "+p, func(t *testing.T) {
+				resp, body := do(t, http.MethodGet, p, c.h)
+				require.Equal(t, c.want, resp.StatusCode, body)
+				if c.want != http.StatusOK {
+					require.NotContains(t, body, rig.in.token, "the actions' token")
+					require.NotContains(t, body, "jam.created")
+					require.Empty(t, resp.Header.Values("Set-Cookie"))
+				}
+			})
+		}
+	}
+	t.Run("?token= sets the cookie and leaves the address", func(t *testing.T) {
+		for _, p := range []string{"/", "/api/deliveries"} {
+			resp, _ := do(t, http.MethodGet, p+"?token="+access, nil)
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			require.Equal(t, p, resp.Header.Get("Location"))
+			sc := resp.Cookies()
+			require.Len(t, sc, 1)
+			require.Equal(t, cookie, sc[0].Name)
+			require.Equal(t, access, sc[0].Value)
+			require.True(t, sc[0].HttpOnly)
+			require.Equal(t, http.SameSiteStrictMode, sc[0].SameSite)
+			require.Equal(t, "/", sc[0].Path)
+		}
+		resp, _ := do(t, http.MethodGet, "//evil.example/?token="+access, nil)
+		require.Equal(t, "/evil.example/", resp.Header.Get("Location"), "the page's own address")
+		resp, _ = do(t, http.MethodGet, "/?token="+strings.Repeat("0", 32), nil)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		require.Empty(t, resp.Cookies())
+	})
+	t.Run("actions", func(t *testing.T) {
+		action := http.Header{"Origin": {rig.page.URL}, tokenHeader: {rig.in.token}}
+		resp, _ := do(t, http.MethodPost, "/api/deliveries/1/replay", action)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the page's origin and token, no access token")
+		resp, _ = do(t, http.MethodPost, "/api/deliveries/1/replay?token="+access, action)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "?token= is for opening the page")
+		resp, _ = do(t, http.MethodPost, "/api/deliveries/1/replay", http.Header{"Origin": {rig.page.URL}, "Cookie": {cookie + "=" + access}})
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "the access token, not the actions'")
+		require.Len(t, rig.records(t), 1, "nothing replayed")
+		action.Set("Cookie", cookie+"="+access)
+		resp, body := do(t, http.MethodPost, "/api/deliveries/1/replay", action)
+		require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	})
+	t.Run("loopback without --inspect-public needs none", func(t *testing.T) {
+		local := newInspectRig(t, inspectFlags{}, nil, nil)
+		require.Empty(t, local.in.access)
+		resp, err := http.Get(local.page.URL + "/api/deliveries")
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	})
+}
+
+// TestInspectorPublicTokenPrinted: serve prints the page's address with
+// the access token once, the only way to it; a token the operator sets in
+// WEBHOOK_INSPECT_TOKEN (kept out of logs collected from standard error)
+// is used and never printed. One too short to guard the page is refused.
+func TestInspectorPublicTokenPrinted(t *testing.T) {
+	const chosen = "operator-chosen-inspect-token-3k9Q"
+	tests := []struct {
+		name, env string
+		printed   bool
+	}{
+		{"generated", "", true},
+		{"from the environment", chosen, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := inspectFlags{addr: optionalAddr{set: true, addr: "127.0.0.1:0"}, public: true, keep: 1, keepBytes: 1, token: tt.env}
+			require.NoError(t, f.check())
+			in := newInspector(&f, &keyFlags{}, receiverLimits{tolerance: webhook.DefaultTolerance, maxBody: webhook.DefaultMaxBodySize, intercomMaxAge: webhook.DefaultRetention}, nil, slog.New(slog.DiscardHandler))
+			if tt.env != "" {
+				require.Equal(t, tt.env, in.access)
+			}
+			var stderr bytes.Buffer
+			stop, err := startInspector(in, f.addr.addr, "127.0.0.1:1", slog.New(slog.DiscardHandler), &stderr)
+			require.NoError(t, err)
+			defer stop(context.Background())
+			m := regexp.MustCompile(`inspector on (http://\S+)`).FindStringSubmatch(stderr.String())
+			require.NotNil(t, m, stderr.String())
+			require.Equal(t, tt.printed, strings.Contains(stderr.String(), in.access), stderr.String())
+			if tt.printed {
+				require.Equal(t, 1, strings.Count(stderr.String(), in.access))
+				require.Contains(t, stderr.String(), m[1]+"/?token="+in.access)
+			} else {
+				require.Contains(t, stderr.String(), envInspectToken)
+			}
+			resp, err := http.Get(m[1] + "/?token=" + in.access) // follows to the page, with the cookie
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the default client keeps no cookie")
+			jar, _ := cookiejar.New(nil)
+			resp, err = (&http.Client{Jar: jar}).Get(m[1] + "/?token=" + in.access)
+			require.NoError(t, err)
+			page, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.Contains(t, string(page), in.token)
+			require.Equal(t, "/", resp.Request.URL.RequestURI(), "the token left the address")
+		})
+	}
+	clearEnv(t)
+	t.Setenv(envInspectToken, "tiny-tok")
+	res := runCmd(t, "", "serve", "--test-keys", "--addr", "127.0.0.1:0", "--inspect=127.0.0.1:0", "--inspect-public")
+	require.Equal(t, exitUsage, res.code, res.stderr)
+	require.Contains(t, res.stderr, envInspectToken+" is too short")
+	require.NotContains(t, res.stderr, "tiny-tok", "a credential")
 }

@@ -21,20 +21,24 @@ import (
 // one's outcome from the handler's Observer, and serves the page that
 // shows them.
 type inspector struct {
-	token     string
-	mark      string // forwardHeader's value
-	public    bool
-	keep      int
-	keepBytes int64
-	keys      *keyFlags
-	lim       receiverLimits // the handler's, for the verdict
-	inbox     webhook.Inbox  // nil without --inbox
-	fixtures  string
-	fwd       forwardConfig
-	client    *http.Client
-	logger    *slog.Logger
-	now       func() time.Time
-	recvAddr  string
+	token string // the actions' token, in the page
+	mark  string // forwardHeader's value
+	// access is the token every request needs with --inspect-public,
+	// "" without; accessFromEnv, that envInspectToken set it.
+	access        string
+	accessFromEnv bool
+	public        bool
+	keep          int
+	keepBytes     int64
+	keys          *keyFlags
+	lim           receiverLimits // the handler's, for the verdict
+	inbox         webhook.Inbox  // nil without --inbox
+	fixtures      string
+	fwd           forwardConfig
+	client        *http.Client
+	logger        *slog.Logger
+	now           func() time.Time
+	recvAddr      string
 
 	recv http.Handler // the receiver, wrapped: replays go through it
 
@@ -64,26 +68,35 @@ type forwardConfig struct {
 
 func newInspector(f *inspectFlags, keys *keyFlags, lim receiverLimits, ib webhook.Inbox, logger *slog.Logger) *inspector {
 	bgCtx, bgCancel := context.WithCancel(context.Background())
+	var access string
+	if f.public {
+		access = f.token
+		if access == "" {
+			access = newToken()
+		}
+	}
 	return &inspector{
-		bgCtx:     bgCtx,
-		bgCancel:  bgCancel,
-		token:     newToken(),
-		mark:      newToken(),
-		public:    f.public,
-		keep:      f.keep,
-		keepBytes: f.keepBytes,
-		keys:      keys,
-		lim:       lim,
-		inbox:     ib,
-		fixtures:  f.fixtures,
-		fwd:       forwardConfig{url: f.forwardTo, secret: f.forwardSecret, intercom: f.forwardIntercom},
-		client:    inspectorClient(),
-		logger:    logger,
-		now:       time.Now,
-		byKey:     map[string]*record{},
-		subs:      map[chan []byte]struct{}{},
-		streams:   make(chan struct{}),
-		fwds:      make(chan struct{}, maxForwards),
+		access:        access,
+		accessFromEnv: f.public && f.token != "",
+		bgCtx:         bgCtx,
+		bgCancel:      bgCancel,
+		token:         newToken(),
+		mark:          newToken(),
+		public:        f.public,
+		keep:          f.keep,
+		keepBytes:     f.keepBytes,
+		keys:          keys,
+		lim:           lim,
+		inbox:         ib,
+		fixtures:      f.fixtures,
+		fwd:           forwardConfig{url: f.forwardTo, secret: f.forwardSecret, intercom: f.forwardIntercom},
+		client:        inspectorClient(),
+		logger:        logger,
+		now:           time.Now,
+		byKey:         map[string]*record{},
+		subs:          map[chan []byte]struct{}{},
+		streams:       make(chan struct{}),
+		fwds:          make(chan struct{}, maxForwards),
 
 		inFlightMax: bodyMemory(lim.maxBody),
 	}

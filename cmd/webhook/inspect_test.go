@@ -106,6 +106,7 @@ func (rig *inspectRig) action(t *testing.T, path string) (int, map[string]any) {
 	require.NoError(t, err)
 	req.Header.Set("Origin", rig.page.URL)
 	req.Header.Set(tokenHeader, rig.in.token)
+	rig.authorize(req)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -121,6 +122,7 @@ func (rig *inspectRig) events(t *testing.T) *bufio.Scanner {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, rig.page.URL+"/api/events", nil)
+	rig.authorize(req)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = resp.Body.Close() })
@@ -129,9 +131,19 @@ func (rig *inspectRig) events(t *testing.T) *bufio.Scanner {
 	return sc
 }
 
+// authorize gives req the access token that --inspect-public asks for.
+func (rig *inspectRig) authorize(req *http.Request) {
+	if rig.in.access != "" {
+		req.Header.Set("Authorization", "Bearer "+rig.in.access)
+	}
+}
+
 func (rig *inspectRig) records(t *testing.T) []record {
 	t.Helper()
-	resp, err := http.Get(rig.page.URL + "/api/deliveries")
+	req, err := http.NewRequest(http.MethodGet, rig.page.URL+"/api/deliveries", nil)
+	require.NoError(t, err)
+	rig.authorize(req)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var list []record
@@ -178,6 +190,7 @@ func TestInspectorHost(t *testing.T) {
 				req, err := http.NewRequest(http.MethodGet, rig.page.URL+path, nil)
 				require.NoError(t, err)
 				req.Host = tt.host
+				rig.authorize(req)
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				resp, err := http.DefaultClient.Do(req.WithContext(ctx))
 				require.NoError(t, err)

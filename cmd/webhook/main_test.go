@@ -59,7 +59,7 @@ func writeFile(t *testing.T, name, content string) string {
 // clearEnv makes sure keys in the developer's environment do not leak
 // into a test.
 func clearEnv(t *testing.T) {
-	for _, k := range []string{envSecret, envIntercom, envSeriesToken, envSeriesHeader} {
+	for _, k := range []string{envSecret, envIntercom, envSeriesToken, envSeriesHeader, envInspectToken} {
 		t.Setenv(k, "")
 	}
 }

@@ -57,7 +57,10 @@ With --inspect (or --inspect=ADDR) a page on 127.0.0.1:4040 lists every
 request live, shows why each was rejected and its verdict step by step,
 and replays, forwards (--forward-to) or saves one as a fixture
 (--fixtures). It answers loopback Host names only; its actions need the
-page's own origin and per-run token.
+page's own origin and per-run token. With --inspect-public (to bind another
+address) every request needs an access token as well: open the address
+with ?token= that serve prints, or set your own in WEBHOOK_INSPECT_TOKEN,
+which is then never printed.
 
 At least one key is needed: --secret, --intercom-secret, --series-token, the
 environment variables, or --test-keys.
@@ -123,6 +126,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			keys.tokens = append(keys.tokens, webhooktest.SeriesToken)
 		}
 	}
+	insp.token = os.Getenv(envInspectToken)
 	if err := insp.check(); err != nil {
 		return usageErr(stderr, "serve", "%v", err)
 	}
