@@ -126,13 +126,13 @@ func (w *stderrLines) String() string {
 
 // browser starts Debian's chromium headless with a fresh profile. A
 // missing chromium fails the test: CI installs it (.ci/run).
-func browser(t *testing.T) context.Context {
+func browser(t *testing.T, opts ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatalf("chromium is not installed: apt-get install -y chromium (.ci/run does): %v", err)
 	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Headless,
 		chromedp.NoSandbox, // CI runs as root
@@ -145,7 +145,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1440, 1000),
-	)
+	}, opts...)...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
