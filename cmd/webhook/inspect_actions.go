@@ -457,9 +457,13 @@ func (in *inspector) serveFixture(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"name": name, "dir": in.fixtures})
 }
 
-// inboxView is an inbox entry as the page shows it: no body, no headers.
+// inboxView is an inbox entry as the page shows it: no body, no headers;
+// its id, key and last error with what would reorder or hide text
+// escaped, as the list shows them. Key is the key as stored, to replay
+// the entry by.
 type inboxView struct {
 	Key         string    `json:"key"`
+	KeyShown    string    `json:"key_shown"`
 	Source      string    `json:"source"`
 	ID          string    `json:"id"`
 	State       string    `json:"state"`
@@ -470,7 +474,8 @@ type inboxView struct {
 }
 
 func newInboxView(e webhook.InboxEntry) inboxView {
-	v := inboxView{Key: e.Key, Source: string(e.Source), ID: e.ID, State: string(e.State), Attempts: e.Attempts, ReceivedAt: e.ReceivedAt, LastError: e.LastError}
+	v := inboxView{Key: e.Key, KeyShown: printable(e.Key), Source: string(e.Source), ID: printable(e.ID), State: string(e.State), Attempts: e.Attempts,
+		ReceivedAt: e.ReceivedAt, LastError: printable(e.LastError)}
 	if e.State == webhook.InboxPending && e.Attempts > 0 {
 		v.State = "retrying"
 	}

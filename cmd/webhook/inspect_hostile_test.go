@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -926,4 +927,42 @@ func TestInspectorPublicTokenPrinted(t *testing.T) {
 	require.Equal(t, exitUsage, res.code, res.stderr)
 	require.Contains(t, res.stderr, envInspectToken+" is too short")
 	require.NotContains(t, res.stderr, "tiny-tok", "a credential")
+}
+
+// TestInspectorInboxShownEscaped: the inbox panel shows a delivery's id,
+// key and last error with bidirectional overrides escaped, as the list
+// does, and still replays the entry by its key as stored.
+func TestInspectorInboxShownEscaped(t *testing.T) {
+	ib := webhook.NewMemoryInbox(100, nil)
+	rig := newInspectRig(t, inspectFlags{}, ib, func(context.Context, *webhook.Delivery, event.Event) error {
+		return errors.New("refused by \u202eegaugnal")
+	})
+	r := webhooktest.NewFixtureRequest("jam/jam.created.maximal.json", webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_\u202egpj.exe"))
+	require.Equal(t, http.StatusOK, rig.send(t, r))
+	var raw string
+	var entries []inboxView
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(rig.page.URL + "/api/inbox")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		raw, entries = string(b), nil
+		_ = json.Unmarshal(b, &entries)
+		return len(entries) == 1 && entries[0].State == "dead"
+	}, 10*time.Second, 20*time.Millisecond)
+	e := entries[0]
+	require.Equal(t, `msg_\u202egpj.exe`, e.ID)
+	require.Equal(t, `standard:msg_\u202egpj.exe`, e.KeyShown)
+	require.Contains(t, e.LastError, `refused by \u202eegaugnal`)
+	require.Equal(t, "standard:msg_\u202egpj.exe", e.Key, "the key as stored, to replay it by")
+	var v []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(raw), &v))
+	delete(v[0], "key")
+	walkStrings(v, func(s string) {
+		require.False(t, strings.ContainsRune(s, '\u202e'), "shown: %q", s)
+	})
+	code, out := rig.action(t, "/api/inbox/replay?key="+url.QueryEscape(e.Key))
+	require.Equal(t, http.StatusOK, code, out)
 }

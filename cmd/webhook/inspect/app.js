@@ -369,7 +369,7 @@ async function loadInbox() {
   for (const e of list) {
     const tr = el('tr');
     tr.dataset.key = e.key;
-    tr.append(el('td', 'mono', e.key));
+    tr.append(el('td', 'mono', e.key_shown));
     const st = el('td');
     st.append(el('span', 'badge ' + ({ done: 'ok', dead: 'bad', retrying: 'warn' }[e.state] || 'dup'), e.state));
     tr.append(st);
