@@ -367,6 +367,90 @@ func TestCapacity(t *testing.T) {
 	require.Equal(t, 40, full)
 }
 
+// TestCapacityNearFull sends, all at once, copies of deliveries already
+// stored (pending or done) beside new ones, at an inbox a few short of
+// full: the new ones fill it exactly and the rest are refused, while
+// every copy is acknowledged as the duplicate it is, full or not, whichever
+// transactions the writer groups them in.
+func TestCapacityNearFull(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name                string
+		capacity, room, new int
+	}{
+		{"one short", 10, 1, 5},
+		{"three short", 10, 3, 8},
+		{"full", 10, 0, 4},
+		{"room for all", 10, 6, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for round := range 5 {
+				s := open(t, filepath.Join(t.TempDir(), "inbox.db"), WithSync(SyncNormal), WithCapacity(tc.capacity))
+				// Done ones first (they leave room), then the pending ones,
+				// some retrying.
+				var old []string
+				for i := range 3 {
+					old = append(old, fmt.Sprintf("done%d", i))
+				}
+				for i := range tc.capacity - tc.room {
+					old = append(old, fmt.Sprintf("old%d", i))
+				}
+				for _, k := range old {
+					stored, err := s.Store(ctx, entry(k))
+					require.NoError(t, err)
+					require.True(t, stored)
+					ls, err := s.Lease(ctx, 1, time.Minute)
+					require.NoError(t, err)
+					require.Len(t, ls, 1)
+					if strings.HasPrefix(k, "done") {
+						require.NoError(t, s.Complete(ctx, k, ls[0].Token))
+					} else {
+						require.NoError(t, s.Retry(ctx, k, ls[0].Token, time.Now().Add(time.Hour), "again"))
+					}
+				}
+				var mu sync.Mutex
+				var wg sync.WaitGroup
+				stored, full := 0, 0
+				begin := make(chan struct{})
+				for i := range tc.new {
+					wg.Go(func() {
+						<-begin
+						ok, err := s.Store(ctx, entry(fmt.Sprintf("new%d", i)))
+						mu.Lock()
+						defer mu.Unlock()
+						switch {
+						case err == nil && ok:
+							stored++
+						case errors.Is(err, webhook.ErrInboxFull):
+							full++
+						default:
+							t.Errorf("round %d: new%d: %v, %v", round, i, ok, err)
+						}
+					})
+				}
+				for c := range 3 {
+					for _, k := range old {
+						wg.Go(func() {
+							<-begin
+							ok, err := s.Store(ctx, entry(k))
+							if err != nil || ok {
+								t.Errorf("round %d: copy %d of %s: stored %v, %v", round, c, k, ok, err)
+							}
+						})
+					}
+				}
+				close(begin)
+				wg.Wait()
+				require.Equal(t, min(tc.room, tc.new), stored, "round %d: new ones stored", round)
+				require.Equal(t, tc.new-stored, full, "round %d: new ones refused", round)
+				st, err := s.Stats(ctx)
+				require.NoError(t, err)
+				require.Equal(t, min(tc.capacity, tc.capacity-tc.room+tc.new), st.Pending+st.Retrying+st.InFlight, "round %d", round)
+			}
+		})
+	}
+}
+
 // TestReopen checks that what one Store committed, the next Store on the
 // same file sees, and that opening migrates once.
 func TestReopen(t *testing.T) {
