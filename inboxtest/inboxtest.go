@@ -549,6 +549,17 @@ func testLeaseMax(t *testing.T, s *suite) {
 	rest := s.lease(t, 10, time.Minute)
 	require.Equal(t, []string{"k2", "k3", "k4"}, keys(rest))
 	s.requireNothingDue(t)
+
+	// However large a max, Lease takes what is due: a caller draining the
+	// inbox may ask for "all of them" (an implementation may take fewer
+	// at a time than so large a max, but not none, and not fail).
+	for i, max := range []int{1 << 20, 1 << 40, math.MaxInt} {
+		k := fmt.Sprintf("big%d", i)
+		s.store(t, entry(k, time.Duration(10+i)*time.Millisecond))
+		ls, err := s.ib.Lease(s.ctx, max, time.Minute)
+		require.NoError(t, err, "Lease of at most %d", max)
+		require.Equal(t, []string{k}, keys(ls), "Lease of at most %d", max)
+	}
 }
 
 func testLeaseNotPositive(t *testing.T, s *suite) {

@@ -238,7 +238,9 @@ func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error)
 }
 
 // Lease implements webhook.Inbox. The lease is rounded up to whole
-// milliseconds, the resolution of Redis's pending entries list.
+// milliseconds, the resolution of Redis's pending entries list. A call
+// takes at most 10,000 deliveries, whatever max asks: the script blocks
+// Redis while it runs.
 func (ib *Inbox) Lease(ctx context.Context, max int, lease time.Duration) ([]webhook.InboxLease, error) {
 	if lease <= 0 {
 		return nil, fmt.Errorf("redisstore: inbox: lease %w", errNotPositive)
@@ -246,6 +248,10 @@ func (ib *Inbox) Lease(ctx context.Context, max int, lease time.Duration) ([]web
 	if max <= 0 {
 		return nil, nil
 	}
+	// Redis sizes XAUTOCLAIM's work by its COUNT: one past about 10^17
+	// is refused, one near 10^15 fails to allocate, and the script's
+	// numbers are doubles, exact only to 2^53.
+	max = min(max, maxLeaseBatch)
 	now := ib.now()
 	until := now.Add(lease)
 	untilMs := until.UnixMilli()
@@ -420,6 +426,9 @@ const cursorKind = "redis"
 // maxListLimit caps a page: the script holds the page in Redis's memory
 // and runs, blocking every other client, for as long as it reads it.
 const maxListLimit = 10_000
+
+// maxLeaseBatch caps the deliveries one Lease call takes.
+const maxLeaseBatch = 10_000
 
 // maxListSkip caps the names whose hashes are gone (see List) one List
 // call passes over, for the same reason.
