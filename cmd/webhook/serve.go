@@ -42,9 +42,12 @@ ready, so --addr 127.0.0.1:0 picks a free port. SIGINT, SIGTERM or SIGHUP
 (the terminal closing; not when started with it ignored, as by nohup)
 shuts the server down gracefully (exit 0): it takes no new connection, and
 waits up to --shutdown-timeout for the requests in flight and, in inbox
-mode, for the workers' callbacks; past it, it exits 1. A second signal
-stops it at once, with nothing acknowledged lost: a request cut short has
-not been answered 200, and the sender retries it.
+mode, for the workers' callbacks; past it, it exits 1. A second SIGINT or
+SIGTERM stops it at once, with nothing acknowledged lost: a request cut
+short has not been answered 200, and the sender retries it. A second
+SIGHUP, which a closing terminal may send, does not; nor does the reader
+of its standard output going away meanwhile: a line it fails to print is
+retried as a callback's error is.
 
 With --inbox FILE the receiver runs in inbox mode: each verified delivery
 is stored in the SQLite file (created if missing) and answered 200 once it
@@ -255,6 +258,7 @@ func bodyMemory(maxBody int64) int64 {
 // stops something else (the inspector) beside the server, by the same
 // deadline.
 func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sources []string, workers func(context.Context) error, also func(context.Context), timeout time.Duration, stderr io.Writer) int {
+	parent := ctx
 	sigctx, stop := signal.NotifyContext(ctx, stopSignals()...)
 	defer stop()
 	ctx = sigctx
@@ -285,7 +289,17 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, sour
 	// at once. Nothing answered 200 is lost by it: the inbox
 	// has it on disk, and a request cut short was not answered.
 	stop()
-	fmt.Fprintf(stderr, "webhook serve: stopping: waiting up to %v for requests in flight; a second signal stops at once\n", timeout)
+	if parent.Err() == nil { // a signal, not the caller, stops serve
+		// But for what the terminal closing sends on: a SIGHUP again
+		// (the shell passes its own on to its jobs, and the kernel
+		// sends the foreground group one as the shell exits), which is
+		// no operator's second signal; and SIGPIPE, with which Go ends
+		// a process whose standard output is a pipe whose reader has
+		// gone (serve | jq, the reader gone with the terminal): the
+		// line fails instead, and its delivery is retried.
+		signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+	}
+	fmt.Fprintf(stderr, "webhook serve: stopping: waiting up to %v for requests in flight; a second SIGINT or SIGTERM stops at once\n", timeout)
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if also != nil {

@@ -72,15 +72,21 @@ func TestServeInboxSignalUnderLoad(t *testing.T) {
 		name  string
 		sig   syscall.Signal
 		again syscall.Signal // a second signal once serve is stopping, 0 for none
+		// graceful: the second signal does not stop serve at once.
+		graceful bool
 	}{
-		{"SIGTERM", syscall.SIGTERM, 0},
-		{"SIGINT", syscall.SIGINT, 0},
+		{"SIGTERM", syscall.SIGTERM, 0, false},
+		{"SIGINT", syscall.SIGINT, 0, false},
 		// The terminal closing (an ssh session ending): Go's default
 		// action killed serve, cutting the requests mid-body.
-		{"SIGHUP", syscall.SIGHUP, 0},
+		{"SIGHUP", syscall.SIGHUP, 0, false},
+		// As the terminal closes the shell passes its SIGHUP on to its
+		// jobs, and the kernel sends the foreground group one as the
+		// shell exits: the second is no operator's second signal.
+		{"SIGHUP twice", syscall.SIGHUP, syscall.SIGHUP, true},
 		// The second signal ends serve while the slow senders are
 		// mid-body: they get no answer, and nothing answered is lost.
-		{"SIGTERM then SIGINT", syscall.SIGTERM, syscall.SIGINT},
+		{"SIGTERM then SIGINT", syscall.SIGTERM, syscall.SIGINT, false},
 	}
 	for _, tt := range tests {
 		sig := tt.sig
@@ -183,6 +189,7 @@ func TestServeInboxSignalUnderLoad(t *testing.T) {
 			signalledAt := time.Now()
 			require.NoError(t, srv.cmd.Process.Signal(sig))
 			require.Eventually(t, func() bool { return strings.Contains(srv.logs.String(), "webhook serve: stopping") }, 5*time.Second, time.Millisecond)
+			cut := tt.again != 0 && !tt.graceful // serve ends at the second signal
 			if tt.again != 0 {
 				require.NoError(t, srv.cmd.Process.Signal(tt.again))
 			}
@@ -193,7 +200,7 @@ func TestServeInboxSignalUnderLoad(t *testing.T) {
 			select {
 			case err := <-exited:
 				srv.exited = true
-				if tt.again == 0 {
+				if !cut {
 					require.NoError(t, err, "serve should exit 0 on %v; stderr: %s", sig, srv.logs.String())
 				} else {
 					var ee *exec.ExitError
@@ -205,7 +212,7 @@ func TestServeInboxSignalUnderLoad(t *testing.T) {
 			}
 			wg.Wait()
 			slowWG.Wait()
-			if tt.again == 0 {
+			if !cut {
 				require.Contains(t, srv.logs.String(), "webhook serve: stopped")
 				for i := range slow {
 					require.True(t, out.acked[fmt.Sprintf("msg_slow_%d", i)], "a request mid-body at the signal is finished and answered 200")
@@ -230,7 +237,7 @@ func TestServeInboxSignalUnderLoad(t *testing.T) {
 			heldPage, err := ro.List(context.Background(), webhook.InboxQuery{State: webhook.InboxLeased, Limit: 1000})
 			require.NoError(t, err)
 			held := heldPage.Entries
-			if tt.again == 0 {
+			if !cut {
 				require.Empty(t, heldPage.Entries, "a graceful stop leaves nothing leased")
 			}
 			before, err := ro.Stats(context.Background())
@@ -393,4 +400,42 @@ func TestServeHangupIgnored(t *testing.T) {
 	require.NotContains(t, srv.logs.String(), "stopping")
 	srv.stop(t)
 	require.Contains(t, printed.String(), "msg_after_hangup")
+}
+
+// TestServeStdoutGoneWhileStopping: a reader of serve's standard output
+// that went with the terminal (webhook serve | jq, the ssh session
+// ending) does not end a stopping serve by SIGPIPE at its next line,
+// Go's default for a write to a broken pipe on standard output: the
+// request in flight is answered (500: its line failed, so the sender
+// retries it), and serve stops as it said it would.
+func TestServeStdoutGoneWhileStopping(t *testing.T) {
+	bin := buildCLI(t)
+	pr, pw, err := os.Pipe()
+	require.NoError(t, err)
+	serve := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--test-keys")
+	serve.Env = append(os.Environ(), envSecret+"=", envIntercom+"=", envSeriesToken+"=")
+	serve.Stdout = pw
+	srv := startServe(t, serve)
+	pw.Close()
+	addr := strings.TrimPrefix(srv.url, "http://")
+	raw := deliveryBytes(t, addr, "msg_stdout_gone")
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	half := len(raw) - 200
+	_, err = conn.Write(raw[:half])
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond) // serve reads the headers
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool { return strings.Contains(srv.logs.String(), "webhook serve: stopping") }, 5*time.Second, time.Millisecond)
+	require.NoError(t, pr.Close()) // the reader goes
+	_, err = conn.Write(raw[half:])
+	require.NoError(t, err)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err, "stderr: %s", srv.logs.String())
+	resp.Body.Close()
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	require.NoError(t, waitExit(t, srv, 10*time.Second), "stderr: %s", srv.logs.String())
+	require.Contains(t, srv.logs.String(), "webhook serve: stopped")
 }
