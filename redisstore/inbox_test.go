@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -537,6 +538,61 @@ func TestInboxCapacity(t *testing.T) {
 	stored, err = ib.Store(ctx, entry("standard:msg_2"))
 	require.NoError(t, err)
 	require.True(t, stored)
+}
+
+// TestInboxCapacityAcrossReplicas: replicas storing at once fill the
+// capacity exactly, never past it, and acknowledge every copy of a
+// delivery already stored as a duplicate, full or not.
+func TestInboxCapacityAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	client := newClient(t)
+	prefix := testPrefix(t, client)
+	const capacity, held, fresh, replicas = 10, 5, 40, 4
+	var inboxes []*Inbox
+	for range replicas {
+		c := redis.NewClient(redisOptions(t))
+		t.Cleanup(func() { c.Close() })
+		ib, err := NewInbox(c, WithInboxPrefix(prefix), WithInboxCapacity(capacity))
+		require.NoError(t, err)
+		inboxes = append(inboxes, ib)
+	}
+	for i := range held {
+		storeKeys(ctx, t, inboxes[0], fmt.Sprintf("standard:held%d", i))
+	}
+	var mu sync.Mutex
+	stored, full := 0, 0
+	var wg sync.WaitGroup
+	begin := make(chan struct{})
+	for i := range fresh {
+		wg.Go(func() {
+			<-begin
+			ok, err := inboxes[i%replicas].Store(ctx, entry(fmt.Sprintf("standard:new%d", i)))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && ok:
+				stored++
+			case errors.Is(err, webhook.ErrInboxFull):
+				full++
+			default:
+				t.Errorf("new%d: stored %v, %v", i, ok, err)
+			}
+		})
+		wg.Go(func() {
+			<-begin
+			k := fmt.Sprintf("standard:held%d", i%held)
+			if ok, err := inboxes[(i+1)%replicas].Store(ctx, entry(k)); ok || err != nil {
+				t.Errorf("a copy of %s: stored %v, %v", k, ok, err)
+			}
+		})
+	}
+	close(begin)
+	wg.Wait()
+	require.Equal(t, capacity-held, stored)
+	require.Equal(t, fresh-(capacity-held), full)
+	st, err := inboxes[0].Stats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, capacity, st.Pending)
 }
 
 // TestInboxRedisDown: every operation fails fast with the client's error,
