@@ -17,8 +17,9 @@
 // documentation promises and what the handler and its workers rely on:
 // dedupe at commit, one lease per delivery at a time, lease expiry and
 // re-delivery, stale tokens refused, due times and their order (leases
-// and retries as long as a Duration holds, past the year 2262), dead
-// letters with their last error, replay, purge, listing and paging
+// and retries as long as a Duration holds, past the year 2262; a clock
+// stepped back), dead letters with their last error, replay, purge (also
+// racing replays, senders' copies and workers), listing and paging
 // (every delivery that stays in the state once, in order, while others
 // arrive and change state; cursors of another query refused), counts, exact
 // bytes, all of it under concurrent callers, and random interleavings
