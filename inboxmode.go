@@ -35,6 +35,33 @@ func WithInbox(ib Inbox) Option {
 	})
 }
 
+// clockSkewWarned is how far apart the handler's clock and its
+// MemoryInbox's may read before NewHandler warns: far more than the two
+// readings take, far less than a fixed test clock is from the real time.
+const clockSkewWarned = time.Minute
+
+// warnInboxClock logs a MemoryInbox whose clock is not the handler's, as
+// when a test gives NewHandler WithClock(webhooktest.Time) and
+// NewMemoryInbox a nil clock: the handler then sets retry times by one
+// clock and the inbox finds them due by the other, so retries come due at
+// once (or never), and leases end off time. Run checks, when both clocks
+// are set (a test may set its clock after building the inbox). Other
+// inboxes keep their clock out of reach; their docs say to give them the
+// same one.
+func (h *Handler) warnInboxClock() {
+	m, ok := h.inbox.(*MemoryInbox)
+	if !ok {
+		return
+	}
+	skew := m.now().Sub(h.now())
+	if skew.Abs() <= clockSkewWarned {
+		return
+	}
+	h.logger.LogAttrs(context.Background(), slog.LevelWarn,
+		"webhook MemoryInbox runs on another clock than the handler's; give NewMemoryInbox the clock given to WithClock",
+		slog.Duration("inbox_ahead_by", skew))
+}
+
 // keptHeaders are the request headers an inbox stores for callbacks. The
 // signatures are not among them (verified already), nor anything that may
 // carry a credential, such as the Series token's header.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime"
 	"slices"
@@ -855,4 +856,46 @@ func TestInboxWorkerPurgesAfterClockStepsBack(t *testing.T) {
 	}, 5*time.Second, time.Millisecond, "done past the retention is purged")
 	require.Equal(t, http.StatusOK, send("r"), "the inbox has room again")
 	r.get(t, "standard:p")
+}
+
+// TestRunWarnsInboxClock: Run warns when its handler's clock and its
+// MemoryInbox's read far apart, as when a test gives NewHandler
+// WithClock(webhooktest.Time) and NewMemoryInbox a nil clock; retries were
+// then due at once, silently (the README's inbox test failed so).
+func TestRunWarnsInboxClock(t *testing.T) {
+	fixed := webhooktest.Time
+	tests := []struct {
+		name          string
+		handler, ibox func() time.Time // nil: the default, time.Now
+		warns         bool
+	}{
+		{"fixed handler clock, inbox on time.Now", fixed, nil, true},
+		{"inbox on a fixed clock, handler on time.Now", nil, fixed, true},
+		{"one fixed clock for both", fixed, fixed, false},
+		{"both on time.Now", nil, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs strings.Builder
+			opts := []webhook.Option{
+				webhook.WithSecrets(webhooktest.Secret),
+				webhook.WithInbox(webhook.NewMemoryInbox(0, tt.ibox)),
+				webhook.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
+			}
+			if tt.handler != nil {
+				opts = append(opts, webhook.WithClock(tt.handler))
+			}
+			h, err := webhook.NewHandler(opts...)
+			require.NoError(t, err)
+			require.NotContains(t, logs.String(), "another clock", "NewHandler reads no clock: a test may set its own later")
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			require.NoError(t, h.Run(ctx))
+			if tt.warns {
+				require.Contains(t, logs.String(), `level=WARN msg="webhook MemoryInbox runs on another clock than the handler's; give NewMemoryInbox the clock given to WithClock" inbox_ahead_by=`)
+			} else {
+				require.NotContains(t, logs.String(), "another clock")
+			}
+		})
+	}
 }

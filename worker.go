@@ -49,6 +49,7 @@ func (h *Handler) Run(ctx context.Context) error {
 	if h.inbox == nil {
 		return errors.New("webhook: Run needs a handler built WithInbox")
 	}
+	h.warnInboxClock()
 	cfg := h.workers
 	// Callbacks outlive ctx by up to the shutdown timeout.
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -25,7 +25,7 @@ func ExampleOpen() {
 	}
 	defer os.RemoveAll(dir)
 
-	ib, err := sqlitestore.Open(filepath.Join(dir, "webhooks.db"))
+	ib, err := sqlitestore.Open(filepath.Join(dir, "webhooks.db"), sqlitestore.WithClock(webhooktest.Time)) // the handler's clock
 	if err != nil {
 		log.Fatal(err)
 	}
