@@ -49,7 +49,9 @@ type memoryInboxEntry struct {
 
 // NewMemoryInbox returns a MemoryInbox holding at most capacity deliveries
 // (DefaultInboxEntries if capacity <= 0). now is its clock; nil means
-// time.Now.
+// time.Now. Give it the handler's clock (WithClock's, in a test): the
+// handler sets due times by its own, and Handler.Run warns when the two
+// read far apart.
 func NewMemoryInbox(capacity int, now func() time.Time) *MemoryInbox {
 	if capacity <= 0 {
 		capacity = DefaultInboxEntries
