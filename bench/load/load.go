@@ -62,8 +62,9 @@ type Target struct {
 	Name    string
 	Handler http.Handler
 	// Calls counts the callback runs of the target, so a run can check
-	// that every accepted delivery reached the user's code. Nil for the
-	// ceiling, which has no callback.
+	// that every accepted delivery reached the user's code; for the flush
+	// target, which runs no callbacks, the records its Settle read back
+	// from its log. Nil for the ceiling, which has no callback.
 	Calls *atomic.Int64
 	// Settle, when set, waits until the work behind the target's answers
 	// is done (an inbox's workers have run every stored delivery), so
@@ -410,7 +411,28 @@ func Report(results []Result) string {
 			ratio(r, Ours), ratio(r, Ceiling), ratio(r, Reference),
 			median(r, Ours), median(r, Ceiling), median(r, Reference))
 	}
+	fmt.Fprint(&b, floorLine(results))
 	return b.String()
+}
+
+// floorLine says how close the inbox target comes to the flush target,
+// the least a store that answers after a sync costs on the same disk, or
+// nothing when the run has not both.
+func floorLine(results []Result) string {
+	var inbox, flush *Result
+	for i := range results {
+		switch results[i].Name {
+		case Inbox:
+			inbox = &results[i]
+		case Flush:
+			flush = &results[i]
+		}
+	}
+	if inbox == nil || flush == nil || flush.PerSecond() == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n%s reaches ×%.2f of the %s floor on this disk (×%s, median of rounds)\n",
+		Inbox, inbox.PerSecond()/flush.PerSecond(), Flush, medianRatio(inbox.Rounds, flush.Rounds))
 }
 
 // medianRatio is the median over rounds of a[i]/b[i]: each round's

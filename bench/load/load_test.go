@@ -57,11 +57,14 @@ func TestRun(t *testing.T) {
 	inbox, closeInbox, err := SQLiteInboxTarget(t.TempDir())
 	require.NoError(t, err)
 	defer func() { require.NoError(t, closeInbox()) }()
-	targets = append(targets, inbox)
+	flush, closeFlush, err := FlushTarget(t.TempDir())
+	require.NoError(t, err)
+	defer func() { require.NoError(t, closeFlush()) }()
+	targets = append(targets, inbox, flush)
 	cfg := Config{Clients: 4, Duration: 150 * time.Millisecond, Max: 300, Rounds: 2}
 	results, err := Run(context.Background(), cfg, targets)
 	require.NoError(t, err)
-	require.Len(t, results, 4)
+	require.Len(t, results, 5)
 	for i, r := range results {
 		require.Equal(t, targets[i].Name, r.Name)
 		require.Zero(t, r.Errors, "%s: first error %v", r.Name, r.FirstError)
@@ -82,11 +85,36 @@ func TestRun(t *testing.T) {
 		}
 	}
 	report := Report(results)
-	for _, name := range []string{Ours, Ceiling, Reference, Inbox} {
+	for _, name := range []string{Ours, Ceiling, Reference, Inbox, Flush} {
 		require.Contains(t, report, "| "+name+" |")
 	}
 	// The columns against ours: 1.00 for ours itself.
 	require.Regexp(t, `\| ours \| \d+ \| 0 \| \d+ \| \S+ \| \S+ \| \S+ \| 1\.00 \| `, report)
+	require.Regexp(t, `\ninbox reaches ×\d+\.\d\d of the flush floor on this disk \(×\d+\.\d\d, median of rounds\)\n$`, report)
+}
+
+// TestFloorLine checks the line under the table that sets the inbox
+// against the flush target: its ratio of totals and the median of its
+// rounds' ratios, and no line when the run lacks either target.
+func TestFloorLine(t *testing.T) {
+	inbox := Result{Name: Inbox, Sent: 3000, Elapsed: 3 * time.Second, Rounds: []float64{900, 1000, 1100}}
+	flush := Result{Name: Flush, Sent: 4000, Elapsed: 2 * time.Second, Rounds: []float64{1800, 2000, 2000}}
+	ours := Result{Name: Ours, Sent: 100, Elapsed: time.Second}
+	cases := []struct {
+		name    string
+		results []Result
+		want    string
+	}{
+		{"both", []Result{ours, inbox, flush}, "\ninbox reaches ×0.50 of the flush floor on this disk (×0.50, median of rounds)\n"},
+		{"no flush", []Result{ours, inbox}, ""},
+		{"no inbox", []Result{ours, flush}, ""},
+		{"flush answered nothing", []Result{inbox, {Name: Flush}}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, floorLine(tc.results))
+		})
+	}
 }
 
 // TestCPUPerDelivery checks that each target is charged the CPU of its

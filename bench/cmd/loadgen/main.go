@@ -1,14 +1,24 @@
 // Command loadgen measures webhook receivers under load over loopback: our
 // handler, the ceiling (a bare net/http handler that reads the body), a
-// hand-written handler on the Standard Webhooks reference library, and
+// hand-written handler on the Standard Webhooks reference library,
 // inbox: our handler in inbox mode on a SQLite inbox (synchronous=FULL,
 // group commit, in -inbox-dir), answering 200 once each delivery is on
-// disk, in interleaved rounds of the same run. It prints a Markdown table
-// with deliveries per second, p50 and p99 latency, the process's CPU time
-// per delivery (clients included, so compare targets with each other, not
-// with a server's own cost) and ratios. After the
-// rounds, the inbox's workers run every stored delivery, and each 200
-// must have reached the callback.
+// disk, and flush: our handler in inbox mode on the least such a store
+// can do, appending each delivery to a log file beside the SQLite one
+// and answering after a group commit's fdatasync, in interleaved rounds
+// of the same run. It prints a Markdown table with deliveries per second,
+// p50 and p99 latency, the process's CPU time per delivery (clients
+// included, so compare targets with each other, not with a server's own
+// cost) and ratios, then the inbox's ratio to flush. After the rounds,
+// the inbox's workers run every stored delivery, and each 200 must have
+// reached the callback; flush's log is read back, and each 200 must have
+// exactly one intact record there.
+//
+// Flush is the floor a durable 200 costs on the disk of -inbox-dir: what
+// inbox makes below flush is the cost of SQLite and its schema, what
+// flush makes below ours is the disk's sync. Point -inbox-dir at the disk
+// an inbox would use to size it. Flush is information only: -check does
+// not ask anything of it but no errors.
 //
 //	cd bench && go run ./cmd/loadgen -clients 32 -duration 2s -rounds 5
 //
@@ -48,7 +58,7 @@ func run() int {
 	check := flag.Bool("check", false, "exit 1 unless the targets are met")
 	minCeiling := flag.Float64("min-ceiling", 0.8, "with -check: least ratio of ours to the ceiling")
 	minInbox := flag.Float64("min-inbox", 0.6, "with -check: least ratio of inbox to ours")
-	inboxDir := flag.String("inbox-dir", "", "directory for the inbox target's SQLite file: its disk decides the cost of a sync (default: a new temporary directory, removed after)")
+	inboxDir := flag.String("inbox-dir", "", "directory for the inbox target's SQLite file and the flush target's log, removed after: its disk decides the cost of a sync (default: a new temporary directory, removed after)")
 	redisURL := flag.String("redis", os.Getenv("WEBHOOK_REDIS_URL"), "Redis URL for the redis-inbox target (none: the target is left out)")
 	flag.Parse()
 
@@ -73,7 +83,13 @@ func run() int {
 		return 2
 	}
 	defer closeInbox()
-	targets = append(targets, inbox)
+	flush, closeFlush, err := load.FlushTarget(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		return 2
+	}
+	defer closeFlush()
+	targets = append(targets, inbox, flush)
 	inboxNote := "; inbox in " + filepath.Clean(dir)
 	redisNote := ""
 	if *redisURL != "" {
@@ -112,7 +128,11 @@ func run() int {
 			failed = true
 		}
 		if r.Calls >= 0 && r.Calls != int64(r.Sent) {
-			fmt.Fprintf(os.Stderr, "loadgen: %s: %d deliveries answered 200 but %d callback runs\n", r.Name, r.Sent, r.Calls)
+			what := "callback runs"
+			if r.Name == load.Flush {
+				what = "records in its log"
+			}
+			fmt.Fprintf(os.Stderr, "loadgen: %s: %d deliveries answered 200 but %d %s\n", r.Name, r.Sent, r.Calls, what)
 			failed = true
 		}
 	}
