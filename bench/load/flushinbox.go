@@ -127,7 +127,7 @@ func openFlushInbox(dir string, chunk int64) (*flushInbox, error) {
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		keys: map[string]*flushRecord{},
 	}
-	if err := ib.grow(chunk); err == nil {
+	if err = ib.grow(chunk); err == nil {
 		err = datasync(f)
 	}
 	if err != nil {

@@ -221,3 +221,32 @@ func TestFlushUnsupported(t *testing.T) {
 		require.ErrorContains(t, err, name+" is not supported by the flush target")
 	}
 }
+
+// TestFlushStoreFails checks that a log whose write fails acknowledges
+// nothing: the Store fails and so does every later one, whose key is
+// not taken for a duplicate, and the handler answers 503.
+func TestFlushStoreFails(t *testing.T) {
+	ctx := context.Background()
+	ib, err := openFlushInbox(t.TempDir(), 1<<16)
+	require.NoError(t, err)
+	tg, err := flushTarget(ib)
+	require.NoError(t, err)
+	// The disk gone from under the log: every write fails.
+	require.NoError(t, ib.f.Close())
+	for range 2 {
+		stored, err := ib.Store(ctx, &webhook.InboxEntry{Key: "standard:msg_1", Body: []byte(`{}`)})
+		require.ErrorIs(t, err, os.ErrClosed)
+		require.False(t, stored)
+	}
+	pool, err := sign("msg_flushfail_", JamCreated, 1)
+	require.NoError(t, err)
+	r := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(JamCreated))
+	r.Header = pool.header(0)
+	w := httptest.NewRecorder()
+	tg.Handler.ServeHTTP(w, r)
+	require.Equal(t, http.StatusServiceUnavailable, w.Code)
+	require.NotEmpty(t, w.Header().Get("Retry-After"))
+	require.ErrorIs(t, ib.close(), os.ErrClosed, "the file was closed already")
+	_, err = os.Stat(ib.path)
+	require.ErrorIs(t, err, os.ErrNotExist, "close removes the log all the same")
+}
