@@ -108,7 +108,6 @@ type flushInbox struct {
 
 // A flushRecord is one Store's record on its way to the log.
 type flushRecord struct {
-	key   string
 	buf   []byte
 	err   error         // set before done is closed
 	done  chan struct{} // closed once the record is synced or has failed
@@ -183,7 +182,7 @@ func (ib *flushInbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, e
 		}
 		return false, nil
 	}
-	r := &flushRecord{key: e.Key, done: make(chan struct{})}
+	r := &flushRecord{done: make(chan struct{})}
 	ib.keys[e.Key] = r
 	ib.mu.Unlock()
 
