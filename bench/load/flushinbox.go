@@ -92,9 +92,14 @@ type flushInbox struct {
 	quit  chan struct{} // closed by close
 	done  chan struct{} // closed when the loop has returned
 
-	mu     sync.Mutex
-	keys   map[string]*flushRecord // every key stored or being stored
-	queue  []*flushRecord          // waiting for the loop
+	mu sync.Mutex
+	// keys holds every key stored or being stored: its record while the
+	// Store is under way, then acked, so that what the run keeps is the
+	// keys alone (clients and servers share the process, and a heap of
+	// records would make every target's collections dearer).
+	keys   map[string]*flushRecord
+	acked  *flushRecord
+	queue  []*flushRecord // waiting for the loop
 	closed bool
 
 	end int64 // where the synced records end; the loop writes it
@@ -108,10 +113,9 @@ type flushInbox struct {
 
 // A flushRecord is one Store's record on its way to the log.
 type flushRecord struct {
-	buf   []byte
-	err   error         // set before done is closed
-	done  chan struct{} // closed once the record is synced or has failed
-	acked bool          // Store returned true; under flushInbox.mu
+	buf  []byte        // dropped once written
+	err  error         // set before done is closed
+	done chan struct{} // closed once the record is synced or has failed
 }
 
 // openFlushInbox creates the log in dir, grows it by chunk and syncs it
@@ -124,8 +128,9 @@ func openFlushInbox(dir string, chunk int64) (*flushInbox, error) {
 	ib := &flushInbox{
 		f: f, path: f.Name(), chunk: chunk,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
-		keys: map[string]*flushRecord{},
+		keys: map[string]*flushRecord{}, acked: &flushRecord{done: make(chan struct{})},
 	}
+	close(ib.acked.done)
 	if err = ib.grow(chunk); err == nil {
 		err = datasync(f)
 	}
@@ -213,7 +218,7 @@ func (ib *flushInbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, e
 		delete(ib.keys, e.Key) // the sender's retry stores it again
 		return false, r.err
 	}
-	r.acked = true
+	ib.keys[e.Key] = ib.acked
 	return true, nil
 }
 
@@ -288,6 +293,7 @@ func (ib *flushInbox) grow(n int64) error {
 
 func answer(batch []*flushRecord, err error) {
 	for _, r := range batch {
+		r.buf = nil
 		r.err = err
 		close(r.done)
 	}
@@ -310,7 +316,7 @@ func (ib *flushInbox) verify() (int, error) {
 	defer ib.mu.Unlock()
 	acked := map[string]bool{}
 	for k, r := range ib.keys {
-		if r.acked {
+		if r == ib.acked {
 			acked[k] = false
 		} else {
 			return 0, fmt.Errorf("%s: a Store of %q still under way", Flush, k)
