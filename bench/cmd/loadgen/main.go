@@ -58,7 +58,7 @@ func run() int {
 	check := flag.Bool("check", false, "exit 1 unless the targets are met")
 	minCeiling := flag.Float64("min-ceiling", 0.8, "with -check: least ratio of ours to the ceiling")
 	minInbox := flag.Float64("min-inbox", 0.6, "with -check: least ratio of inbox to ours")
-	inboxDir := flag.String("inbox-dir", "", "directory for the inbox target's SQLite file and the flush target's log, removed after: its disk decides the cost of a sync (default: a new temporary directory, removed after)")
+	inboxDir := flag.String("inbox-dir", "", "directory for the inbox target's SQLite file and the flush target's log (the log is removed after): its disk decides the cost of a sync (default: a new temporary directory, removed after)")
 	redisURL := flag.String("redis", os.Getenv("WEBHOOK_REDIS_URL"), "Redis URL for the redis-inbox target (none: the target is left out)")
 	flag.Parse()
 
