@@ -48,6 +48,14 @@ import (
 
 func main() { os.Exit(run()) }
 
+// runDir makes the directory a run keeps its inbox files in: a new one
+// inside parent (the system's temporary directory when parent is
+// empty), so that no run finds another's deliveries, which it would
+// answer as duplicates without storing them.
+func runDir(parent string) (string, error) {
+	return os.MkdirTemp(parent, "loadgen-inbox-")
+}
+
 // run is the command; it returns the exit status, so that its deferred
 // cleanup runs first.
 func run() int {
@@ -58,7 +66,7 @@ func run() int {
 	check := flag.Bool("check", false, "exit 1 unless the targets are met")
 	minCeiling := flag.Float64("min-ceiling", 0.8, "with -check: least ratio of ours to the ceiling")
 	minInbox := flag.Float64("min-inbox", 0.6, "with -check: least ratio of inbox to ours")
-	inboxDir := flag.String("inbox-dir", "", "directory for the inbox target's SQLite file and the flush target's log (the log is removed after): its disk decides the cost of a sync (default: a new temporary directory, removed after)")
+	inboxDir := flag.String("inbox-dir", "", "directory on the disk to measure: the inbox target's SQLite file and the flush target's log go in a new directory inside it, removed after (default: the system's temporary directory)")
 	redisURL := flag.String("redis", os.Getenv("WEBHOOK_REDIS_URL"), "Redis URL for the redis-inbox target (none: the target is left out)")
 	flag.Parse()
 
@@ -69,14 +77,12 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		return 2
 	}
-	dir := *inboxDir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "loadgen-inbox-"); err != nil {
-			fmt.Fprintln(os.Stderr, "loadgen:", err)
-			return 2
-		}
-		defer os.RemoveAll(dir)
+	dir, err := runDir(*inboxDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		return 2
 	}
+	defer os.RemoveAll(dir)
 	inbox, closeInbox, err := load.SQLiteInboxTarget(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
