@@ -126,6 +126,9 @@ func (f *inspectFlags) check() error {
 		// Its value is not said: it is a credential.
 		return fmt.Errorf("%s is too short to guard the page: give at least %d characters, or unset it for a random one", envInspectToken, minAccessToken)
 	}
+	if f.public && strings.ContainsFunc(f.token, notCookieChar) {
+		return fmt.Errorf("%s holds a character a cookie cannot carry (a '\"', ';', '\\', a control or non-ASCII character): the page would refuse it for good; use printable ASCII", envInspectToken)
+	}
 	if f.keepBytes < 1 {
 		return errors.New("--inspect-keep-bytes must be at least 1")
 	}
@@ -273,6 +276,13 @@ func (in *inspector) admit(w http.ResponseWriter, r *http.Request) bool {
 	}
 	http.Error(w, "inspector: --inspect-public: open the address with ?token= that webhook serve printed (or the token in "+envInspectToken+"), or send it as Authorization: Bearer", http.StatusUnauthorized)
 	return false
+}
+
+// notCookieChar reports whether net/http drops r from a cookie's value
+// (it logs so and sets the rest): the access token's cookie would then
+// never match the token.
+func notCookieChar(r rune) bool {
+	return r < 0x20 || r >= 0x7f || r == '"' || r == ';' || r == '\\'
 }
 
 // isAccess reports whether s is the access token, in constant time.

@@ -966,3 +966,53 @@ func TestInspectorInboxShownEscaped(t *testing.T) {
 	code, out := rig.action(t, "/api/inbox/replay?key="+url.QueryEscape(e.Key))
 	require.Equal(t, http.StatusOK, code, out)
 }
+
+// TestInspectorPublicTokenCharacters: a token set in
+// WEBHOOK_INSPECT_TOKEN travels in a cookie, which cannot carry every
+// byte: net/http drops a '"', ';', '\\', a control character or a
+// non-ASCII byte from the value it sets, and the browser would then send
+// back a cookie that is never the token, leaving the page at 401 for
+// good. Such a token is refused at start (its value unsaid), and every
+// other printable ASCII character (a space or comma quoted) opens the
+// page through a cookie jar.
+func TestInspectorPublicTokenCharacters(t *testing.T) {
+	limits := receiverLimits{tolerance: webhook.DefaultTolerance, maxBody: webhook.DefaultMaxBodySize, intercomMaxAge: webhook.DefaultRetention}
+	tests := []struct {
+		name, token string
+		ok          bool
+	}{
+		{"base64", "q8F+/z0Yx3kP2mW9aB7cdQ==", true},
+		{"punctuation", "!#$%&'()*+-./:<=>?@[]^_`{|}~0123", true},
+		{"double quote", `operator"token-0123456`, false},
+		{"semicolon", "operator;token-0123456", false},
+		{"backslash", `operator\token-0123456`, false},
+		{"space and comma", "operator token,0123456", true},
+		{"control", "operator\ttoken-0123456", false},
+		{"non-ASCII", "opérateur-token-0123456", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := inspectFlags{addr: optionalAddr{set: true, addr: "127.0.0.1:0"}, public: true, keep: 1, keepBytes: 1, token: tt.token}
+			err := f.check()
+			if !tt.ok {
+				require.Error(t, err)
+				require.Contains(t, err.Error(), envInspectToken)
+				require.NotContains(t, err.Error(), tt.token, "a credential")
+				return
+			}
+			require.NoError(t, err)
+			in := newInspector(&f, &keyFlags{}, limits, nil, slog.New(slog.DiscardHandler))
+			var stderr bytes.Buffer
+			stop, err := startInspector(in, f.addr.addr, "127.0.0.1:1", slog.New(slog.DiscardHandler), &stderr)
+			require.NoError(t, err)
+			defer stop(context.Background())
+			m := regexp.MustCompile(`inspector on (http://\S+)`).FindStringSubmatch(stderr.String())
+			require.NotNil(t, m, stderr.String())
+			jar, _ := cookiejar.New(nil)
+			resp, err := (&http.Client{Jar: jar, Timeout: 5 * time.Second}).Get(m[1] + "/?token=" + url.QueryEscape(tt.token))
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode, "the page, by the cookie ?token= set")
+		})
+	}
+}
