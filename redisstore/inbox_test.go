@@ -1159,7 +1159,7 @@ func TestInboxListPassesLostHashes(t *testing.T) {
 			require.Equal(t, tc.more, more)
 			st, err := ib.Stats(ctx)
 			require.NoError(t, err)
-			require.Equal(t, 10-len(tc.lost), st.Pending, "the lost names still count")
+			require.Equal(t, 10-len(tc.lost), st.Pending, "the lost names count no more")
 		})
 	}
 }
