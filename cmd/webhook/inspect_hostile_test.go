@@ -939,26 +939,14 @@ func TestInspectorInboxShownEscaped(t *testing.T) {
 	})
 	r := webhooktest.NewFixtureRequest("jam/jam.created.maximal.json", webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_\u202egpj.exe"))
 	require.Equal(t, http.StatusOK, rig.send(t, r))
-	var raw string
-	var entries []inboxView
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(rig.page.URL + "/api/inbox")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		raw, entries = string(b), nil
-		_ = json.Unmarshal(b, &entries)
-		return len(entries) == 1 && entries[0].State == "dead"
-	}, 10*time.Second, 20*time.Millisecond)
+	entries, raw := rig.deadInboxRow(t)
 	e := entries[0]
 	require.Equal(t, `msg_\u202egpj.exe`, e.ID)
 	require.Equal(t, `standard:msg_\u202egpj.exe`, e.KeyShown)
 	require.Contains(t, e.LastError, `refused by \u202eegaugnal`)
 	require.Equal(t, "standard:msg_\u202egpj.exe", e.Key, "the key as stored, to replay it by")
 	var v []map[string]any
-	require.NoError(t, json.Unmarshal([]byte(raw), &v))
+	require.NoError(t, json.Unmarshal(raw, &v))
 	delete(v[0], "key")
 	walkStrings(v, func(s string) {
 		require.False(t, strings.ContainsRune(s, '\u202e'), "shown: %q", s)

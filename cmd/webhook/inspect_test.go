@@ -151,6 +151,26 @@ func (rig *inspectRig) records(t *testing.T) []record {
 	return list
 }
 
+// deadInboxRow waits until the page's inbox panel lists one delivery,
+// dead, and returns the rows and the panel's JSON as served.
+func (rig *inspectRig) deadInboxRow(t *testing.T) ([]inboxView, []byte) {
+	t.Helper()
+	var raw []byte
+	var entries []inboxView
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(rig.page.URL + "/api/inbox")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		raw, _ = io.ReadAll(resp.Body)
+		entries = nil
+		_ = json.Unmarshal(raw, &entries)
+		return len(entries) == 1 && entries[0].State == "dead"
+	}, 10*time.Second, 20*time.Millisecond, "one dead delivery in the inbox panel")
+	return entries, raw
+}
+
 func jamNow(t *testing.T, secret string) *http.Request {
 	t.Helper()
 	return webhooktest.NewStandardRequest(secret, webhooktest.Fixture("jam/jam.created.maximal.json"), webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_"+strconv.FormatInt(time.Now().UnixNano(), 36)))
@@ -520,17 +540,7 @@ func TestInspectorInbox(t *testing.T) {
 		return io.ErrUnexpectedEOF
 	})
 	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))
-	var entries []inboxView
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(rig.page.URL + "/api/inbox")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		entries = nil
-		_ = json.NewDecoder(resp.Body).Decode(&entries)
-		return len(entries) == 1 && entries[0].State == "dead"
-	}, 10*time.Second, 20*time.Millisecond)
+	entries, _ := rig.deadInboxRow(t)
 	require.Contains(t, entries[0].LastError, "unexpected EOF")
 	require.Eventually(t, func() bool {
 		list := rig.records(t)
