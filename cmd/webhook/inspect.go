@@ -257,7 +257,8 @@ func (in *inspector) checkAction(r *http.Request) error {
 // when the request may not go on.
 func (in *inspector) admit(w http.ResponseWriter, r *http.Request) bool {
 	q := r.URL.Query()
-	if q.Has("token") && (r.Method == http.MethodGet || r.Method == http.MethodHead) && in.isAccess(q.Get("token")) {
+	raw, pasted := rawParam(r.URL.RawQuery, "token")
+	if (q.Has("token") || pasted) && (r.Method == http.MethodGet || r.Method == http.MethodHead) && (in.isAccess(q.Get("token")) || in.isAccess(raw)) {
 		http.SetCookie(w, &http.Cookie{Name: accessCookie(r.Host), Value: in.access, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 		q.Del("token")
 		// One leading slash: "//host" would send the browser off there.
@@ -276,6 +277,20 @@ func (in *inspector) admit(w http.ResponseWriter, r *http.Request) bool {
 	}
 	http.Error(w, "inspector: --inspect-public: open the address with ?token= that webhook serve printed (or the token in "+envInspectToken+"), or send it as Authorization: Bearer", http.StatusUnauthorized)
 	return false
+}
+
+// rawParam returns the value of the query parameter name as it is in
+// rawQuery, not unescaped, and whether there is one: a token pasted into
+// ?token= as it is, as the operator who set it in envInspectToken does,
+// reads otherwise as another ('+', common in base64, as a space; a '%'
+// as an escape, or as no parameter at all).
+func rawParam(rawQuery, name string) (string, bool) {
+	for p := range strings.SplitSeq(rawQuery, "&") {
+		if v, ok := strings.CutPrefix(p, name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // notCookieChar reports whether net/http drops r from a cookie's value
