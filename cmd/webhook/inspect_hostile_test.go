@@ -137,10 +137,8 @@ func TestInspectorLongNames(t *testing.T) {
 			rig := newInspectRig(t, inspectFlags{}, nil, nil)
 			sc := rig.events(t)
 			require.Equal(t, tt.status, rig.send(t, tt.req))
-			for sc.Scan() && sc.Text() != "event: delivery" {
-			}
-			require.True(t, sc.Scan(), "the event sent to the page: %v", sc.Err()) // too long: past 64 KiB
-			require.Less(t, len(sc.Text()), 2*maxShown+1024, "the event sent to the page")
+			data := nextDelivery(t, sc) // fails if too long: past 64 KiB
+			require.Less(t, len(data), 2*maxShown+1024, "the event sent to the page")
 			resp, err := http.Get(rig.page.URL + "/api/deliveries")
 			require.NoError(t, err)
 			raw, _ := io.ReadAll(resp.Body)
@@ -650,10 +648,7 @@ func TestInspectorNamesShownEscaped(t *testing.T) {
 			rig := newInspectRig(t, inspectFlags{}, nil, nil)
 			sc := rig.events(t)
 			require.Equal(t, tt.status, rig.send(t, tt.req))
-			for sc.Scan() && sc.Text() != "event: delivery" {
-			}
-			require.True(t, sc.Scan())
-			shown := []string{strings.TrimPrefix(sc.Text(), "data: ")}
+			shown := []string{strings.TrimPrefix(nextDelivery(t, sc), "data: ")}
 			list := rig.records(t)
 			require.Len(t, list, 1)
 			require.Equal(t, tt.id, list[0].ID)

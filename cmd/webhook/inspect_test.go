@@ -131,6 +131,17 @@ func (rig *inspectRig) events(t *testing.T) *bufio.Scanner {
 	return sc
 }
 
+// nextDelivery reads sc, a stream from events, on to its next delivery
+// event and returns the line after the event's name (its data line), or
+// fails the test when the stream ends first.
+func nextDelivery(t *testing.T, sc *bufio.Scanner) string {
+	t.Helper()
+	for sc.Scan() && sc.Text() != "event: delivery" {
+	}
+	require.True(t, sc.Scan(), "the event sent to the page: %v", sc.Err())
+	return sc.Text()
+}
+
 // authorize gives req the access token that --inspect-public asks for.
 func (rig *inspectRig) authorize(req *http.Request) {
 	if rig.in.access != "" {
