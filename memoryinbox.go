@@ -27,11 +27,15 @@ const defaultListLimit = 100
 // the delivery is held in this process's memory. It is safe for
 // concurrent use.
 //
-// It is bounded: it holds at most its capacity of deliveries in any state,
-// done and dead ones included (they are the dedupe records), and Store
-// returns an error wrapping ErrInboxFull past it until some are purged: done ones by the
-// workers once past the retention, dead ones only by Purge. Size it for
-// the deliveries received in a retention period.
+// It is bounded: it holds at most its capacity of deliveries in any state.
+// When it is full, Store makes room by forgetting the done delivery that
+// finished first (a done delivery is only a dedupe record: forgotten, a
+// late retry of it is stored and processed again, where refusing the new
+// delivery would have the sender retry it, and Intercom retries once).
+// Pending, leased and dead deliveries are never forgotten: once they fill
+// it, Store returns an error wrapping ErrInboxFull until some finish or
+// are purged (dead ones only by Purge). Size it for the deliveries
+// received in a retention period, to keep the dedupe records that long.
 type MemoryInbox struct {
 	mu      sync.Mutex
 	max     int
@@ -39,12 +43,17 @@ type MemoryInbox struct {
 	seq     uint64 // lease tokens and due-queue versions
 	entries map[string]*memoryInboxEntry
 	due     dueQueue // pending and leased entries, by when they are due
+	// done holds the done entries in the order they finished, each with
+	// the ver its entry took then: a record whose entry has changed since
+	// is stale, and skipped. done[doneHead:] are live or stale records.
+	done     []dueRecord
+	doneHead int
 }
 
 type memoryInboxEntry struct {
 	e     InboxEntry
 	token string // of the current lease; empty unless leased
-	ver   uint64 // of the entry's live record in the due queue; 0 for none
+	ver   uint64 // of the entry's live record in the due or done queue; 0 for none
 }
 
 // NewMemoryInbox returns a MemoryInbox holding at most capacity deliveries
@@ -72,8 +81,8 @@ func (m *MemoryInbox) Store(_ context.Context, e *InboxEntry) (bool, error) {
 	if _, ok := m.entries[e.Key]; ok {
 		return false, nil
 	}
-	if len(m.entries) >= m.max {
-		return false, fmt.Errorf("webhook: memory inbox holds %d deliveries: %w", m.max, ErrInboxFull)
+	if len(m.entries) >= m.max && !m.forgetDone() {
+		return false, fmt.Errorf("webhook: memory inbox holds %d deliveries, none of them done: %w", m.max, ErrInboxFull)
 	}
 	now := m.now()
 	c := copyEntry(e)
@@ -85,6 +94,46 @@ func (m *MemoryInbox) Store(_ context.Context, e *InboxEntry) (bool, error) {
 	m.entries[c.Key] = me
 	m.schedule(me, now)
 	return true, nil
+}
+
+// forgetDone deletes the done entry that finished first, reporting
+// whether there was one.
+func (m *MemoryInbox) forgetDone() bool {
+	for m.doneHead < len(m.done) {
+		r := m.done[m.doneHead]
+		m.done[m.doneHead] = dueRecord{}
+		m.doneHead++
+		if me, ok := m.entries[r.key]; ok && me.ver == r.ver && me.e.State == InboxDone {
+			delete(m.entries, r.key)
+			return true
+		}
+	}
+	return false
+}
+
+// finished records that me is done, superseding its earlier records.
+func (m *MemoryInbox) finished(me *memoryInboxEntry) {
+	m.seq++
+	me.ver = m.seq
+	if m.doneHead > len(m.done)/2 && m.doneHead > 64 {
+		m.done = append(m.done[:0], m.done[m.doneHead:]...)
+		clear(m.done[len(m.done):cap(m.done)])
+		m.doneHead = 0
+	}
+	if live := len(m.done) - m.doneHead; live > 2*len(m.entries)+64 {
+		// Records of entries replayed or purged since they finished wait
+		// for their turn to be skipped; drop them before they outnumber
+		// the live ones.
+		kept := m.done[:0]
+		for _, r := range m.done[m.doneHead:] {
+			if e, ok := m.entries[r.key]; ok && e.ver == r.ver {
+				kept = append(kept, r)
+			}
+		}
+		clear(m.done[len(kept):])
+		m.done, m.doneHead = kept, 0
+	}
+	m.done = append(m.done, dueRecord{at: me.e.UpdatedAt, key: me.e.Key, ver: me.ver})
 }
 
 // schedule queues me to be due at at, superseding its earlier record.
@@ -182,9 +231,12 @@ func (m *MemoryInbox) settle(key, token string, state InboxState, next time.Time
 	if setErr {
 		me.e.LastError = lastErr
 	}
-	if state == InboxPending {
+	switch state {
+	case InboxPending:
 		me.e.NextAttempt = next
 		m.schedule(me, next)
+	case InboxDone:
+		m.finished(me)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 	"unsafe"
@@ -20,32 +21,84 @@ func TestMemoryInboxConformance(t *testing.T) {
 func TestMemoryInboxFull(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	ib := webhook.NewMemoryInbox(2, func() time.Time { return now })
-	for _, k := range []string{"a", "b"} {
+	ib := webhook.NewMemoryInbox(3, func() time.Time { return now })
+	store := func(k string) error {
+		t.Helper()
 		ok, err := ib.Store(ctx, &webhook.InboxEntry{Key: k, ReceivedAt: now})
+		if err == nil {
+			require.True(t, ok, "Store(%s) reported a duplicate", k)
+		}
+		return err
+	}
+	settle := func(state webhook.InboxState, keys ...string) {
+		t.Helper()
+		now = now.Add(time.Second)
+		ls, err := ib.Lease(ctx, len(keys), time.Minute)
 		require.NoError(t, err)
-		require.True(t, ok)
+		require.Len(t, ls, len(keys))
+		for i, l := range ls {
+			require.Equal(t, keys[i], l.Entry.Key)
+			if state == webhook.InboxDead {
+				require.NoError(t, ib.Kill(ctx, l.Entry.Key, l.Token, "boom"))
+			} else {
+				require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
+			}
+		}
+	}
+	held := func(keys ...string) {
+		t.Helper()
+		var got []string
+		for _, st := range []webhook.InboxState{webhook.InboxPending, webhook.InboxLeased, webhook.InboxDone, webhook.InboxDead} {
+			p, err := ib.List(ctx, webhook.InboxQuery{State: st})
+			require.NoError(t, err)
+			for _, e := range p.Entries {
+				got = append(got, e.Key)
+			}
+		}
+		require.ElementsMatch(t, keys, got)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		require.NoError(t, store(k))
+		now = now.Add(time.Millisecond)
 	}
 	// A duplicate is still acknowledged when full: it needs no room.
 	ok, err := ib.Store(ctx, &webhook.InboxEntry{Key: "a"})
 	require.NoError(t, err)
 	require.False(t, ok)
-	_, err = ib.Store(ctx, &webhook.InboxEntry{Key: "c"})
-	require.ErrorIs(t, err, webhook.ErrInboxFull)
+	require.ErrorIs(t, store("d"), webhook.ErrInboxFull, "full of pending deliveries")
 
-	// Done ones count until purged: they are the dedupe records.
-	ls, err := ib.Lease(ctx, 1, time.Minute)
-	require.NoError(t, err)
-	require.NoError(t, ib.Complete(ctx, ls[0].Entry.Key, ls[0].Token))
-	_, err = ib.Store(ctx, &webhook.InboxEntry{Key: "c"})
-	require.ErrorIs(t, err, webhook.ErrInboxFull)
+	// Full, it forgets the done delivery that finished first, not a
+	// pending, leased or dead one, and never refuses while one is done.
+	settle(webhook.InboxDone, "a")
+	settle(webhook.InboxDone, "b")
+	require.NoError(t, store("d"))
+	held("b", "c", "d")
+	_, err = ib.Get(ctx, "a")
+	require.ErrorIs(t, err, webhook.ErrNotFound)
+
+	// A done delivery replayed is pending again: not forgotten, and its
+	// place in the finishing order is gone.
+	require.NoError(t, ib.Replay(ctx, "b"))
+	require.ErrorIs(t, store("e"), webhook.ErrInboxFull, "b is pending again")
+	settle(webhook.InboxDead, "c")
+	require.ErrorIs(t, store("e"), webhook.ErrInboxFull, "a dead delivery is kept")
+	settle(webhook.InboxDone, "d") // due before b, which was replayed since
+	require.NoError(t, store("e"))
+	held("b", "c", "e")
+
+	// A forgotten delivery sent again is a new one: stored and processed
+	// again, as at least once allows.
+	settle(webhook.InboxDone, "b")
+	require.NoError(t, store("a"))
+	held("c", "e", "a")
+
+	// Purged, a dead one leaves room too.
 	now = now.Add(time.Second)
-	n, err := ib.Purge(ctx, webhook.InboxDone, now)
+	n, err := ib.Purge(ctx, webhook.InboxDead, now)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	ok, err = ib.Store(ctx, &webhook.InboxEntry{Key: "c"})
-	require.NoError(t, err)
-	require.True(t, ok)
+	require.NoError(t, store("f"))
+	held("e", "a", "f")
 }
 
 func TestMemoryInboxOddInput(t *testing.T) {
@@ -152,4 +205,128 @@ func TestMemoryInboxListClockStep(t *testing.T) {
 			require.ElementsMatch(t, []string{"standard:z", "standard:a"}, listed)
 		})
 	}
+}
+
+// FuzzMemoryInboxForgetsOldestDone drives a small MemoryInbox with the
+// operations the input spells, against a model of which deliveries it
+// holds: it never holds more than its capacity, it refuses a new delivery
+// only when none it holds is done, and when full it forgets the done
+// delivery that finished first. Long inputs replay and purge often
+// enough to exercise the compaction of its finishing order.
+func FuzzMemoryInboxForgetsOldestDone(f *testing.F) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		ops := make([]byte, 4000)
+		x := seed * 0x9e3779b97f4a7c15
+		for i := range ops {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			ops[i] = byte(x)
+		}
+		f.Add(ops)
+	}
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) == 0 {
+			return
+		}
+		capacity := 2 + int(ops[0]&0x7f%40)
+		ctx := context.Background()
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		ib := webhook.NewMemoryInbox(capacity, func() time.Time { return now })
+		state := map[string]webhook.InboxState{} // the model: what it holds
+		var finished []string                    // done keys, in the order they finished
+		unfinish := func(k string) {
+			for i, d := range finished {
+				if d == k {
+					finished = append(finished[:i], finished[i+1:]...)
+					return
+				}
+			}
+		}
+		// Two mixes of operations, in turns of 512: one that keeps it
+		// full, and one that mostly replays and completes, piling up the
+		// records of deliveries that finished more than once for the
+		// next turn of the first to forget past.
+		mixes := [][]int{{0, 0, 2, 2, 4, 5}, {0, 2, 2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4, 2, 2}}
+		next := 0
+		for i, op := range ops {
+			now = now.Add(time.Millisecond)
+			mix := mixes[(i/512+int(ops[0]>>7))%2]
+			switch mix[int(op)%len(mix)] {
+			case 0: // a new delivery
+				k := strconv.Itoa(next)
+				next++
+				ok, err := ib.Store(ctx, &webhook.InboxEntry{Key: k})
+				if len(state) < capacity {
+					require.NoError(t, err, "op %d", i)
+					require.True(t, ok)
+				} else if len(finished) == 0 {
+					require.ErrorIs(t, err, webhook.ErrInboxFull, "op %d: full, none done", i)
+					continue
+				} else {
+					require.NoError(t, err, "op %d: full, but %d done", i, len(finished))
+					require.True(t, ok)
+					delete(state, finished[0])
+					finished = finished[1:]
+				}
+				state[k] = webhook.InboxPending
+			case 2: // a worker settles what is due
+				ls, err := ib.Lease(ctx, 1, time.Hour)
+				require.NoError(t, err)
+				for _, l := range ls {
+					k := l.Entry.Key
+					require.Contains(t, state, k)
+					switch op >> 4 % 3 {
+					case 0:
+						require.NoError(t, ib.Kill(ctx, k, l.Token, "x"))
+						state[k] = webhook.InboxDead
+					case 1:
+						require.NoError(t, ib.Retry(ctx, k, l.Token, now, "x"))
+						state[k] = webhook.InboxPending
+					default:
+						require.NoError(t, ib.Complete(ctx, k, l.Token))
+						state[k] = webhook.InboxDone
+						finished = append(finished, k)
+					}
+				}
+			case 4: // replay one it may hold, or one done
+				k := strconv.Itoa(int(op>>3) % (next + 1))
+				if op&0x40 != 0 && len(finished) > 0 {
+					k = finished[int(op>>3&0x7)%len(finished)]
+				}
+				err := ib.Replay(ctx, k)
+				if _, ok := state[k]; !ok {
+					require.ErrorIs(t, err, webhook.ErrNotFound)
+					continue
+				}
+				require.NoError(t, err)
+				unfinish(k)
+				state[k] = webhook.InboxPending
+			case 5: // purge every done or dead one
+				st := webhook.InboxDone
+				if op&8 != 0 {
+					st = webhook.InboxDead
+				}
+				n, err := ib.Purge(ctx, st, now.Add(time.Millisecond))
+				require.NoError(t, err)
+				want := 0
+				for k, s := range state {
+					if s == st {
+						delete(state, k)
+						unfinish(k)
+						want++
+					}
+				}
+				require.Equal(t, want, n)
+			}
+			for k, s := range state {
+				e, err := ib.Get(ctx, k)
+				require.NoError(t, err, "op %d: the model holds %s", i, k)
+				require.Equal(t, s, e.State, "op %d: %s", i, k)
+			}
+			st, err := ib.Stats(ctx)
+			require.NoError(t, err)
+			require.Equal(t, len(state), st.Pending+st.Retrying+st.InFlight+st.Done+st.Dead, "op %d", i)
+		}
+	})
 }

@@ -68,7 +68,7 @@ func (h *Handler) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		// A clock stepped back starts the period again: waiting
 		// for it to catch up would stop purging for as long as the step,
-		// and a MemoryInbox, full of done records, refuse deliveries.
+		// and keep records past the retention.
 		if now := h.now(); now.Sub(lastPurge) >= purgeEvery || now.Before(lastPurge) {
 			lastPurge = now
 			if _, err := h.inbox.Purge(ctx, InboxDone, now.Add(-h.keep)); err != nil && ctx.Err() == nil {

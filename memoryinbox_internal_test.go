@@ -1,0 +1,68 @@
+package webhook
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestMemoryInboxDoneRecordsBounded: a delivery replayed and completed
+// over and over leaves a record in the finishing order each time; the
+// stale ones are dropped, and what is left still forgets the delivery
+// that finished first.
+func TestMemoryInboxDoneRecordsBounded(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const capacity = 5
+	m := NewMemoryInbox(capacity, func() time.Time { return now })
+	complete := func(want string) {
+		t.Helper()
+		now = now.Add(time.Millisecond)
+		ls, err := m.Lease(ctx, 1, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, ls, 1)
+		require.Equal(t, want, ls[0].Entry.Key)
+		require.NoError(t, m.Complete(ctx, want, ls[0].Token))
+	}
+	for i := range capacity {
+		k := strconv.Itoa(i)
+		_, err := m.Store(ctx, &InboxEntry{Key: k})
+		require.NoError(t, err)
+		now = now.Add(time.Millisecond)
+	}
+	for i := range capacity {
+		complete(strconv.Itoa(i))
+	}
+	// 0 finished first; 1 and 2 finish again and again after the rest.
+	most := 0
+	for i := range 5000 {
+		k := strconv.Itoa(1 + i%2)
+		require.NoError(t, m.Replay(ctx, k))
+		complete(k)
+		most = max(most, len(m.done)-m.doneHead)
+		if i == 2500 {
+			// Forget one half way, so that the head is not at 0 when the
+			// records are next compacted.
+			_, err := m.Store(ctx, &InboxEntry{Key: "mid"})
+			require.NoError(t, err)
+			_, err = m.Get(ctx, "0")
+			require.ErrorIs(t, err, ErrNotFound, "0 finished first")
+			complete("mid")
+		}
+	}
+	require.LessOrEqual(t, most, 2*capacity+64+1, "records kept for deliveries that finished since")
+	// The finishing order now: 3, 4, mid, then 1 and 2 in turn.
+	for _, gone := range []string{"3", "4", "mid"} {
+		_, err := m.Store(ctx, &InboxEntry{Key: "new" + gone})
+		require.NoError(t, err)
+		_, err = m.Get(ctx, gone)
+		require.ErrorIs(t, err, ErrNotFound, "%s finished before 1 and 2", gone)
+		for _, kept := range []string{"1", "2"} {
+			_, err = m.Get(ctx, kept)
+			require.NoError(t, err)
+		}
+	}
+}
