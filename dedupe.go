@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -270,13 +271,11 @@ func (s *MemoryStore) evictOldest(now int64) {
 }
 
 // compact drops the stale records, keeping the order of the live ones.
+// Those before head are all stale: swept, evicted, or moved to the back.
 func (s *MemoryStore) compact() {
-	live := s.order[:0]
-	for _, r := range s.order[s.head:] {
-		if e, ok := s.entries[r.key]; ok && e.seq == r.seq {
-			live = append(live, r)
-		}
-	}
-	clear(s.order[len(live):])
-	s.order, s.head = live, 0
+	s.order = slices.DeleteFunc(s.order, func(r memoryRecord) bool {
+		e, ok := s.entries[r.key]
+		return !ok || e.seq != r.seq
+	})
+	s.head = 0
 }

@@ -103,7 +103,7 @@ func (m *MemoryInbox) forgetDone() bool {
 		r := m.done[m.doneHead]
 		m.done[m.doneHead] = dueRecord{}
 		m.doneHead++
-		if me, ok := m.entries[r.key]; ok && me.ver == r.ver && me.e.State == InboxDone {
+		if !m.stale(r) && m.entries[r.key].e.State == InboxDone {
 			delete(m.entries, r.key)
 			return true
 		}
@@ -115,25 +115,21 @@ func (m *MemoryInbox) forgetDone() bool {
 func (m *MemoryInbox) finished(me *memoryInboxEntry) {
 	m.seq++
 	me.ver = m.seq
-	if m.doneHead > len(m.done)/2 && m.doneHead > 64 {
-		m.done = append(m.done[:0], m.done[m.doneHead:]...)
-		clear(m.done[len(m.done):cap(m.done)])
+	// Records before doneHead were forgotten; records of entries
+	// replayed or purged since they finished wait for their turn to be
+	// skipped. Drop both before they outnumber the entries.
+	if len(m.done) > 2*len(m.entries)+64 {
+		m.done = slices.DeleteFunc(m.done, m.stale)
 		m.doneHead = 0
 	}
-	if live := len(m.done) - m.doneHead; live > 2*len(m.entries)+64 {
-		// Records of entries replayed or purged since they finished wait
-		// for their turn to be skipped; drop them before they outnumber
-		// the live ones.
-		kept := m.done[:0]
-		for _, r := range m.done[m.doneHead:] {
-			if e, ok := m.entries[r.key]; ok && e.ver == r.ver {
-				kept = append(kept, r)
-			}
-		}
-		clear(m.done[len(kept):])
-		m.done, m.doneHead = kept, 0
-	}
 	m.done = append(m.done, dueRecord{at: me.e.UpdatedAt, key: me.e.Key, ver: me.ver})
+}
+
+// stale reports whether r is no longer its entry's record: the entry
+// was settled, scheduled again or deleted since.
+func (m *MemoryInbox) stale(r dueRecord) bool {
+	e, ok := m.entries[r.key]
+	return !ok || e.ver != r.ver
 }
 
 // schedule queues me to be due at at, superseding its earlier record.
@@ -144,14 +140,7 @@ func (m *MemoryInbox) schedule(me *memoryInboxEntry, at time.Time) {
 	if len(m.due) > 2*len(m.entries)+64 {
 		// Superseded records wait for their time to be skipped; drop them
 		// before they outnumber the live ones.
-		live := m.due[:0]
-		for _, r := range m.due {
-			if e, ok := m.entries[r.key]; ok && e.ver == r.ver {
-				live = append(live, r)
-			}
-		}
-		clear(m.due[len(live):])
-		m.due = live
+		m.due = slices.DeleteFunc(m.due, m.stale)
 		heap.Init(&m.due)
 	}
 }
