@@ -517,6 +517,19 @@ func (ib *Inbox) Stats(ctx context.Context) (webhook.InboxStats, error) {
 	return s, nil
 }
 
+// Exists reports whether Redis holds the inbox: its stream or meta hash,
+// which the first Store or Lease on it creates and which stay when
+// everything it held is purged, or its index of deliveries. A tool that
+// only looks into an inbox asks first, so that a wrong prefix, name or
+// database reads as no inbox rather than as an empty one.
+func (ib *Inbox) Exists(ctx context.Context) (bool, error) {
+	n, err := ib.client.Exists(ctx, ib.k("q"), ib.k("meta"), ib.k("all")).Result()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: inbox: exists: %w", err)
+	}
+	return n > 0, nil
+}
+
 // decodeEntry decodes an HGETALL reply from a script: field, value, ….
 func decodeEntry(r any) (webhook.InboxEntry, string, error) {
 	flat, ok := r.([]any)
