@@ -108,6 +108,9 @@ func mayBeKey(args []string, a string) bool {
 // argText is how an error shows the argument a of the command line args:
 // quoted, or not at all when it may be a key.
 func argText(args []string, a string) string {
+	if mayHoldPassword(a) {
+		return "(not shown: it may hold a password; give a URL with --redis, or in " + envRedisURL + ")"
+	}
 	if mayBeKey(args, a) {
 		return "(not shown: it may be a key; give each key its own flag)"
 	}

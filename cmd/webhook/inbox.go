@@ -108,6 +108,8 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// The flag set's usage ends with the exit statuses itself.
 	fs := newFlagSet(name, strings.TrimSuffix(inboxUsage, exitHelp+"\n"), stderr)
 	file := fs.String("inbox", "", "the SQLite inbox file (or $"+envInbox+")")
+	var rf redisFlags
+	rf.register(fs)
 	state := fs.String("state", "", "list: only this state; purge: done (the default) or dead; replay: dead, for the deliveries dead the longest")
 	limit := fs.Int("limit", sqlitestore.DefaultListLimit, "list, replay --state dead: at most this many deliveries")
 	order := fs.String("order", "received", "list: received (the oldest received first) or updated (with --state done or dead: those done or dead the longest first)")
@@ -132,11 +134,33 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if (sub == "list" || sub == "replay") && *limit < 1 {
 		return usageErr(stderr, name, "--limit must be at least 1")
 	}
-	if *file == "" {
+	// Exactly one inbox: --inbox or --redis, or without either the
+	// variable of one. A flag given empty is a variable left unset
+	// ("--inbox $FILE"), not a call for the environment.
+	fileSet, redisSet := isSet(fs, "inbox"), isSet(fs, "redis")
+	switch {
+	case fileSet && redisSet:
+		return usageErr(stderr, name, "give --inbox FILE or --redis URL, not both")
+	case fileSet && *file == "":
+		return usageErr(stderr, name, "--inbox needs a file name")
+	case redisSet && *rf.url == "":
+		return usageErr(stderr, name, "--redis needs a URL")
+	case !fileSet && !redisSet:
 		*file = strings.TrimSpace(os.Getenv(envInbox))
+		*rf.url = strings.TrimSpace(os.Getenv(envRedisURL))
+		if *file != "" && *rf.url != "" {
+			return usageErr(stderr, name, "both %s and %s are set: give --inbox FILE or --redis URL", envInbox, envRedisURL)
+		}
 	}
-	if *file == "" {
-		return usageErr(stderr, name, "no inbox file: give --inbox FILE or set %s", envInbox)
+	if *file == "" && *rf.url == "" {
+		return usageErr(stderr, name, "no inbox: give --inbox FILE or --redis URL (or set %s or %s)", envInbox, envRedisURL)
+	}
+	if *file != "" {
+		for _, f := range []string{"redis-prefix", "redis-name"} {
+			if isSet(fs, f) {
+				return usageErr(stderr, name, "--%s goes with --redis", f)
+			}
+		}
 	}
 	st := webhook.InboxState(*state)
 	switch {
@@ -163,15 +187,27 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case sub != "show" && sub != "replay" && len(pos) > 0:
 		return usageErr(stderr, name, "unexpected argument %s", argText(rest, pos[0]))
 	}
-	// Not created: an operator's typo, or the wrong file, must not become
-	// a new, empty inbox. Read-only for the commands that only read: a
-	// read-write Open would migrate the file under a running older
-	// receiver, and copy its log into it on Close.
-	opts := []sqlitestore.Option{sqlitestore.WithCreate(false)}
-	if sub == "list" || sub == "show" || sub == "stats" {
-		opts = append(opts, sqlitestore.WithReadOnly())
+	var ib interface {
+		webhook.Inbox
+		Close() error
 	}
-	ib, err := openInbox(*file, opts...)
+	var err error
+	if *file != "" {
+		// Not created: an operator's typo, or the wrong file, must not
+		// become a new, empty inbox. Read-only for the commands that
+		// only read: a read-write Open would migrate the file under a
+		// running older receiver, and copy its log into it on Close.
+		opts := []sqlitestore.Option{sqlitestore.WithCreate(false)}
+		if sub == "list" || sub == "show" || sub == "stats" {
+			opts = append(opts, sqlitestore.WithReadOnly())
+		}
+		ib, err = openInbox(*file, opts...)
+	} else {
+		ib, err = openRedisInbox(ctx, *rf.url, *rf.prefix, *rf.name)
+	}
+	if errors.Is(err, errFlag) {
+		return usageErr(stderr, name, "%s", strings.TrimPrefix(err.Error(), errFlag.Error()+": "))
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "webhook %s: %v\n", name, err)
 		return exitFail
@@ -247,11 +283,11 @@ func openInbox(path string, opts ...sqlitestore.Option) (*sqlitestore.Store, err
 
 // inboxFlags are the flags each subcommand takes.
 var inboxFlags = map[string][]string{
-	"list":   {"inbox", "state", "order", "limit", "after", "json"},
-	"show":   {"inbox"},
-	"replay": {"inbox", "state", "limit"},
-	"purge":  {"inbox", "state", "older-than"},
-	"stats":  {"inbox", "json"},
+	"list":   {"inbox", "redis", "redis-prefix", "redis-name", "state", "order", "limit", "after", "json"},
+	"show":   {"inbox", "redis", "redis-prefix", "redis-name"},
+	"replay": {"inbox", "redis", "redis-prefix", "redis-name", "state", "limit"},
+	"purge":  {"inbox", "redis", "redis-prefix", "redis-name", "state", "older-than"},
+	"stats":  {"inbox", "redis", "redis-prefix", "redis-name", "json"},
 }
 
 func knownState(s webhook.InboxState) bool {

@@ -45,6 +45,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/redis/go-redis/v9"
 )
 
 const topUsage = `webhook: a developer tool for github.com/inhook/webhook.
@@ -67,6 +69,10 @@ flags only, and default to the public test keys of package webhooktest.
 ` + exitHelp + "\n"
 
 func main() {
+	// go-redis logs each failed dial on standard error, four times for
+	// one command against a Redis that is down, before the command's own
+	// one-line error says it; a command-line tool says it once.
+	redis.SetLogger(quietRedis{})
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -97,3 +103,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fmt.Fprintf(stderr, "webhook: unknown command %q\n\n%s", cmd, topUsage)
 	return exitUsage
 }
+
+// quietRedis is a go-redis logger that prints nothing: every error it
+// would log reaches the command as an error too.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/redisstore"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// testRedisURL is the Redis the tests run on, named by WEBHOOK_REDIS_URL
+// as for redisstore's tests (scripts/test.sh and scripts/redis-test.sh
+// start one). TestMain takes the variable out of the environment: the
+// commands under test read it as the inbox to open.
+var testRedisURL string
+
+func TestMain(m *testing.M) {
+	testRedisURL = os.Getenv(envRedisURL)
+	os.Unsetenv(envRedisURL)
+	os.Exit(m.Run())
+}
+
+// redisURL is the test Redis's URL. CI must provide one, so there a
+// missing URL fails the test instead of skipping it, as in redisstore.
+func redisURL(tb testing.TB) string {
+	tb.Helper()
+	if testRedisURL == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal(envRedisURL + " not set: CI must run these tests against a Redis (scripts/test.sh starts one)")
+		}
+		tb.Skip(envRedisURL + " not set; run scripts/test.sh with redis-server installed, or point it at a disposable Redis, e.g. redis://127.0.0.1:6379/0")
+	}
+	return testRedisURL
+}
+
+// redisClient connects to the test Redis and closes the client after the
+// test.
+func redisClient(tb testing.TB) *redis.Client {
+	tb.Helper()
+	opts, err := redis.ParseURL(redisURL(tb))
+	require.NoError(tb, err, "parse "+envRedisURL)
+	client := redis.NewClient(opts)
+	tb.Cleanup(func() { client.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(tb, client.Ping(ctx).Err(), "ping "+envRedisURL)
+	return client
+}
+
+// redisPrefix returns a key prefix no other test or run uses, and
+// deletes its keys after the test.
+func redisPrefix(tb testing.TB, client *redis.Client) string {
+	tb.Helper()
+	prefix := fmt.Sprintf("webhookcli:%s:%d:", tb.Name(), time.Now().UnixNano())
+	tb.Cleanup(func() {
+		ctx := context.Background()
+		if keys := redisKeys(tb, client, prefix); len(keys) > 0 {
+			client.Del(ctx, keys...)
+		}
+	})
+	return prefix
+}
+
+// redisKeys lists the keys under prefix.
+func redisKeys(tb testing.TB, client *redis.Client, prefix string) []string {
+	tb.Helper()
+	ctx := context.Background()
+	var keys []string
+	iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	require.NoError(tb, iter.Err())
+	return keys
+}
+
+// openTestRedisInbox opens the inbox under prefix on the test Redis, as a
+// receiver would, with the options given.
+func openTestRedisInbox(tb testing.TB, client *redis.Client, prefix string, opts ...redisstore.InboxOption) *redisstore.Inbox {
+	tb.Helper()
+	ib, err := redisstore.NewInbox(client, append([]redisstore.InboxOption{redisstore.WithInboxPrefix(prefix)}, opts...)...)
+	require.NoError(tb, err)
+	return ib
+}
+
+// withPassword is the test Redis's URL with a user and a password, which
+// no error may show.
+func withPassword(t *testing.T, user, password string) string {
+	t.Helper()
+	u := redisURL(t)
+	rest, ok := strings.CutPrefix(u, "redis://")
+	require.True(t, ok, "%s is not a redis:// URL", envRedisURL)
+	if _, host, ok := strings.Cut(rest, "@"); ok {
+		rest = host
+	}
+	return "redis://" + user + ":" + password + "@" + rest
+}
+
+// closedAddr is a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+const testPassword = "hunter2-s3cret-Pa55"
+
+// TestInboxRedisFlags: which inbox a command opens, and the usage errors
+// of naming one: exactly one of --inbox and --redis (or, without either,
+// of WEBHOOK_INBOX and WEBHOOK_REDIS_URL), a URL go-redis parses, a
+// prefix and a name redisstore takes. No output shows the URL's password.
+func TestInboxRedisFlags(t *testing.T) {
+	client := redisClient(t)
+	prefix := redisPrefix(t, client)
+	ib := openTestRedisInbox(t, client, prefix)
+	_, err := ib.Store(context.Background(), &webhook.InboxEntry{Key: "standard:msg_1", Source: "standard", ID: "msg_1", Body: []byte(`{}`)})
+	require.NoError(t, err)
+	file := inboxFixture(t)
+	url := withPassword(t, "default", testPassword) // the test Redis takes any password for default
+	closed := "redis://someone:" + testPassword + "@" + closedAddr(t) + "/0"
+
+	for _, tt := range []struct {
+		name   string
+		args   []string // after "inbox"
+		env    map[string]string
+		code   int
+		stdout string
+		stderr string
+		fast   bool // within a few seconds
+	}{
+		{name: "redis", args: []string{"list", "--redis", url, "--redis-prefix", prefix}, stdout: "standard:msg_1"},
+		{name: "redis=", args: []string{"stats", "--redis=" + url, "--redis-prefix=" + prefix}, stdout: "pending:"},
+		{name: "redis from the environment", args: []string{"list", "--redis-prefix", prefix}, env: map[string]string{envRedisURL: url}, stdout: "standard:msg_1"},
+		{name: "the flag before the other variable", args: []string{"list", "--redis", url, "--redis-prefix", prefix},
+			env: map[string]string{envInbox: file}, stdout: "standard:msg_1"},
+		{name: "the file flag before the other variable", args: []string{"list", "--inbox", file},
+			env: map[string]string{envRedisURL: url}, stdout: "standard:msg_dead"},
+		{name: "both flags", args: []string{"list", "--inbox", file, "--redis", url}, code: exitUsage,
+			stderr: "give --inbox FILE or --redis URL, not both"},
+		{name: "both variables", args: []string{"list"}, env: map[string]string{envInbox: file, envRedisURL: url}, code: exitUsage,
+			stderr: "both WEBHOOK_INBOX and WEBHOOK_REDIS_URL are set: give --inbox FILE or --redis URL"},
+		{name: "neither", args: []string{"stats"}, code: exitUsage,
+			stderr: "no inbox: give --inbox FILE or --redis URL (or set WEBHOOK_INBOX or WEBHOOK_REDIS_URL)"},
+		{name: "empty URL", args: []string{"stats", "--redis", ""}, env: map[string]string{envRedisURL: url}, code: exitUsage,
+			stderr: "--redis needs a URL"},
+		{name: "empty file", args: []string{"stats", "--inbox", ""}, env: map[string]string{envInbox: file}, code: exitUsage,
+			stderr: "--inbox needs a file name"},
+		{name: "prefix with a file", args: []string{"stats", "--inbox", file, "--redis-prefix", "x:"}, code: exitUsage,
+			stderr: "--redis-prefix goes with --redis"},
+		{name: "name with a file", args: []string{"stats", "--redis-name", "x"}, env: map[string]string{envInbox: file}, code: exitUsage,
+			stderr: "--redis-name goes with --redis"},
+		{name: "empty name", args: []string{"stats", "--redis", url, "--redis-name", ""}, code: exitUsage,
+			stderr: "--redis-name must not be empty"},
+		{name: "braces", args: []string{"stats", "--redis", url, "--redis-prefix", "a{b}:"}, code: exitUsage,
+			stderr: "--redis-prefix and --redis-name must not contain braces"},
+		{name: "another scheme", args: []string{"stats", "--redis", "http://u:" + testPassword + "@127.0.0.1/"}, code: exitUsage,
+			stderr: `--redis is not a Redis URL (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… for TLS): redis: invalid URL scheme: http`},
+		{name: "no URL", args: []string{"stats", "--redis", "127.0.0.1:6379"}, code: exitUsage, stderr: "--redis is not a Redis URL"},
+		{name: "bad port", args: []string{"stats", "--redis", "redis://u:" + testPassword + "@127.0.0.1:x/0"}, code: exitUsage,
+			stderr: "--redis is not a Redis URL"},
+		{name: "bad userinfo", args: []string{"stats", "--redis", "redis://u:" + testPassword + "%zz@127.0.0.1/0"}, code: exitUsage,
+			stderr: "--redis is not a Redis URL"},
+		{name: "bad database", args: []string{"stats", "--redis", "redis://u:" + testPassword + "@127.0.0.1/zero"}, code: exitUsage,
+			stderr: `invalid database number: "zero"`},
+		{name: "bad option", args: []string{"stats", "--redis", "redis://u:" + testPassword + "@127.0.0.1/0?dial_timeout=soon"}, code: exitUsage,
+			stderr: "invalid dial_timeout duration"},
+		// The URL given where a KEY or nothing goes (--redis forgotten).
+		{name: "URL as an argument", args: []string{"stats", "--redis-name", "x", url}, env: map[string]string{envRedisURL: url}, code: exitUsage,
+			stderr: "unexpected argument (not shown: it may hold a password"},
+		{name: "flag of another subcommand", args: []string{"show", "--redis", url, "--state", "dead", "k"}, code: exitUsage,
+			stderr: "show does not take --state"},
+		{name: "nothing listening", args: []string{"stats", "--redis", closed}, code: exitFail, fast: true,
+			stderr: "webhook inbox stats: --redis redis://someone:xxxxx@"},
+		{name: "nothing listening, from the environment", args: []string{"list", "--state", "dead"}, env: map[string]string{envRedisURL: closed}, code: exitFail, fast: true,
+			stderr: "connection refused"},
+		{name: "wrong user", args: []string{"stats", "--redis", withPassword(t, "nobody", testPassword), "--redis-prefix", prefix}, code: exitFail, fast: true,
+			stderr: "WRONGPASS"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(envInbox, "")
+			t.Setenv(envRedisURL, "")
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			start := time.Now()
+			code, stdout, stderr := runCLI(t, append([]string{"inbox"}, tt.args...)...)
+			require.Equal(t, tt.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
+			require.Contains(t, stdout, tt.stdout)
+			require.Contains(t, stderr, tt.stderr)
+			require.NotContains(t, stdout+stderr, testPassword)
+			require.NotContains(t, stdout+stderr, "s3cret")
+			if tt.code == exitFail {
+				require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %s", stderr)
+			}
+			if tt.fast {
+				require.Less(t, time.Since(start), 5*time.Second)
+			}
+		})
+	}
+}

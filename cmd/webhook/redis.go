@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/inhook/webhook/redisstore"
+	"github.com/redis/go-redis/v9"
+)
+
+// envRedisURL names the Redis of a redisstore inbox when neither --inbox
+// nor --redis is given, so that its password need not be on the command
+// line, where ps and the shell's history show it.
+const envRedisURL = "WEBHOOK_REDIS_URL"
+
+// Timeouts for reaching Redis, unless the URL sets them
+// (?dial_timeout=…): a command run by hand, or by an alert, must say at
+// once that Redis is out of reach, not wait go-redis's 5 s a dial.
+const (
+	redisDialTimeout = 2 * time.Second
+	// redisCheckTimeout bounds the first round trip, which says whether
+	// Redis answers and holds the inbox.
+	redisCheckTimeout = 5 * time.Second
+)
+
+// redisFlags are the flags naming a redisstore inbox.
+type redisFlags struct {
+	url, prefix, name *string
+}
+
+func (r *redisFlags) register(fs *flag.FlagSet) {
+	r.url = fs.String("redis", "", "the Redis of a redisstore inbox, as a URL: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss:// for TLS (or $"+envRedisURL+", which keeps the password off the command line)")
+	r.prefix = fs.String("redis-prefix", redisstore.DefaultInboxPrefix, "with --redis: the prefix of the inbox's keys, as redisstore.WithInboxPrefix")
+	r.name = fs.String("redis-name", redisstore.DefaultInboxName, "with --redis: the inbox's name, as redisstore.WithInboxName")
+}
+
+// errFlag marks an error in what the flags say, a usage error.
+var errFlag = errors.New("usage")
+
+// redisInbox is a redisstore inbox opened by openRedisInbox, with the
+// client it owns.
+type redisInbox struct {
+	*redisstore.Inbox
+	client *redis.Client
+}
+
+func (r redisInbox) Close() error { return r.client.Close() }
+
+// openRedisInbox opens the redisstore inbox that raw (a --redis URL),
+// prefix and name select, once Redis has answered that it holds it:
+// commands that only look must not pass an inbox that is not there (a
+// typo in the name or the prefix, the wrong database) for an empty one,
+// and the others have nothing to repair in it. Its errors never hold the
+// URL's password; those wrapping errFlag are usage errors.
+func openRedisInbox(ctx context.Context, raw, prefix, name string) (redisInbox, error) {
+	opts, err := redis.ParseURL(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the parse error without the URL it quotes whole
+		}
+		msg := err.Error()
+		if pw := urlPassword(raw); pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+		return redisInbox{}, fmt.Errorf("%w: --redis is not a Redis URL (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… for TLS): %s", errFlag, msg)
+	}
+	switch {
+	case name == "":
+		return redisInbox{}, fmt.Errorf("%w: --redis-name must not be empty", errFlag)
+	case strings.ContainsAny(prefix+name, "{}"):
+		return redisInbox{}, fmt.Errorf("%w: --redis-prefix and --redis-name must not contain braces: the inbox's keys are PREFIX{NAME}:…", errFlag)
+	}
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = redisDialTimeout
+	}
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = 1
+	}
+	client := redis.NewClient(opts)
+	ib, err := redisstore.NewInbox(client, redisstore.WithInboxPrefix(prefix), redisstore.WithInboxName(name))
+	if err != nil {
+		client.Close()
+		return redisInbox{}, fmt.Errorf("%w: %v", errFlag, err)
+	}
+	where := redisShown(raw)
+	cctx, cancel := context.WithTimeout(ctx, redisCheckTimeout)
+	defer cancel()
+	ok, err := ib.Exists(cctx)
+	if err != nil {
+		client.Close()
+		if u := errors.Unwrap(err); u != nil {
+			err = u // redisstore's "inbox: exists" says nothing here
+		}
+		return redisInbox{}, fmt.Errorf("--redis %s: %v", where, hidePassword(err.Error(), opts.Password))
+	}
+	if !ok {
+		client.Close()
+		return redisInbox{}, fmt.Errorf("--redis %s: no inbox %q under prefix %q there (no key %s{%s}:q, :meta or :all, which a receiver's first delivery or worker creates): check --redis-prefix, --redis-name and the database in the URL",
+			where, name, prefix, prefix, name)
+	}
+	return redisInbox{Inbox: ib, client: client}, nil
+}
+
+// redisShown is the --redis URL as errors show it: with its password
+// (and its query, whatever that holds) left out.
+func redisShown(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(not shown)"
+	}
+	u.RawQuery, u.ForceQuery, u.Fragment = "", false, ""
+	return u.Redacted()
+}
+
+// urlPassword is the password of the URL raw, or "", found without
+// parsing it: for the errors of a URL that does not parse.
+func urlPassword(raw string) string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return ""
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return ""
+	}
+	_, pw, _ := strings.Cut(rest[:at], ":")
+	return pw
+}
+
+// hidePassword is msg with every copy of the password pw replaced.
+func hidePassword(msg, pw string) string {
+	if pw == "" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, pw, "xxxxx")
+}
+
+// mayHoldPassword reports whether a command-line argument may be a URL
+// with a password, which no error may show.
+func mayHoldPassword(a string) bool {
+	return strings.Contains(a, "://") && strings.Contains(a, "@")
+}
