@@ -208,3 +208,71 @@ func TestInboxRedisFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestInboxRedisNoSuchInbox: on a prefix, a name or a database that holds
+// no inbox, every subcommand says so and exits 1, rather than printing an
+// empty list or zero counts that would hide the typo, and leaves no key
+// behind: it never creates the inbox it looks for. An inbox a receiver's
+// workers have leased on before anything arrived exists, empty.
+func TestInboxRedisNoSuchInbox(t *testing.T) {
+	client := redisClient(t)
+	prefix := redisPrefix(t, client)
+	ib := openTestRedisInbox(t, client, prefix) // the inbox "default" under prefix
+	_, err := ib.Store(context.Background(), &webhook.InboxEntry{Key: "standard:msg_1", Source: "standard", ID: "msg_1", Body: []byte(`{}`)})
+	require.NoError(t, err)
+	empty := prefix + "empty:"
+	_, err = openTestRedisInbox(t, client, empty).Lease(context.Background(), 1, time.Minute)
+	require.NoError(t, err)
+	url := redisURL(t)
+	opts, err := redis.ParseURL(url)
+	require.NoError(t, err)
+	otherDB := fmt.Sprintf("redis://%s/%d", opts.Addr, (opts.DB+1)%16)
+	opts.DB = (opts.DB + 1) % 16
+	other := redis.NewClient(opts)
+	defer other.Close()
+	// The keys the commands could create: under the test's prefix, under
+	// the default prefix with the test's prefix as the name, and in the
+	// other database.
+	keys := func() []string {
+		k := append(redisKeys(t, client, prefix), redisKeys(t, client, redisstore.DefaultInboxPrefix+"{"+prefix+"}")...)
+		return append(k, redisKeys(t, other, prefix)...)
+	}
+
+	subs := [][]string{
+		{"list"}, {"list", "--json"}, {"list", "--state", "dead", "--order", "updated"}, {"show", "standard:msg_1"},
+		{"stats"}, {"stats", "--json"}, {"replay", "standard:msg_1"}, {"replay", "--state", "dead"},
+		{"purge"}, {"purge", "--state", "dead", "--older-than", "0s"},
+	}
+	for _, where := range []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"another name", []string{"--redis", url, "--redis-prefix", prefix, "--redis-name", "defualt"},
+			fmt.Sprintf(`no inbox "defualt" under prefix %q there (no key %s{defualt}:q, :meta or :all`, prefix, prefix)},
+		{"another prefix", []string{"--redis", url, "--redis-prefix", prefix + "x:"}, `no inbox "default" under prefix`},
+		{"the default prefix", []string{"--redis", url, "--redis-name", prefix}, `no inbox "` + prefix + `" under prefix "webhook:inbox:"`},
+		{"another database", []string{"--redis", otherDB, "--redis-prefix", prefix}, "check --redis-prefix, --redis-name and the database in the URL"},
+	} {
+		for _, sub := range subs {
+			t.Run(where.name+"/"+strings.Join(sub, " "), func(t *testing.T) {
+				before := keys()
+				code, stdout, stderr := runCLI(t, append(append([]string{"inbox"}, sub...), where.flags...)...)
+				require.Equal(t, exitFail, code, "stdout: %s\nstderr: %s", stdout, stderr)
+				require.Empty(t, stdout)
+				require.Contains(t, stderr, "webhook inbox "+sub[0]+": --redis redis://")
+				require.Contains(t, stderr, where.want)
+				require.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
+				require.ElementsMatch(t, before, keys(), "keys created or removed")
+			})
+		}
+	}
+
+	// Empty, but there: zero counts, an empty list.
+	code, stdout, stderr := runCLI(t, "inbox", "stats", "--json", "--redis", url, "--redis-prefix", empty)
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, `{"pending":0,"retrying":0,"in_flight":0,"done":0,"dead":0,"oldest_pending_age_seconds":0}`+"\n", stdout)
+	code, stdout, stderr = runCLI(t, "inbox", "list", "--redis", url, "--redis-prefix", empty)
+	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, 1, strings.Count(stdout, "\n"), "the header line only: %s", stdout)
+}

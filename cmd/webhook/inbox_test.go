@@ -22,20 +22,30 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/redisstore"
 	"github.com/inhook/webhook/sqlitestore"
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite" // to make and read fixtures as no command would
 )
 
 // inboxFixture is a SQLite inbox holding a pending, a dead and a done
-// delivery, all updated an hour ago.
+// delivery (fillFixture's).
 func inboxFixture(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "inbox.db")
-	ago := time.Now().Add(-time.Hour)
-	ib, err := sqlitestore.Open(path, sqlitestore.WithClock(func() time.Time { return ago }))
+	now := time.Now().Add(-time.Hour)
+	ib, err := sqlitestore.Open(path, sqlitestore.WithClock(func() time.Time { return now }))
 	require.NoError(t, err)
 	defer func() { require.NoError(t, ib.Close()) }()
+	fillFixture(t, ib, &now)
+	return path
+}
+
+// fillFixture stores a dead, a done and a pending delivery in ib, whose
+// clock reads *now: an hour ago, a millisecond later for each delivery,
+// so that they are received in that order whatever breaks ties.
+func fillFixture(t *testing.T, ib webhook.Inbox, now *time.Time) {
+	t.Helper()
 	ctx := context.Background()
 	for _, k := range []string{"standard:msg_dead", "standard:msg_done", "intercom:notif_pending"} {
 		_, err := ib.Store(ctx, &webhook.InboxEntry{
@@ -44,6 +54,7 @@ func inboxFixture(t *testing.T) string {
 			Body:   []byte(`{"type":"jam.created"}`), Meta: map[string]string{"traceparent": "00-1-2-01"},
 		})
 		require.NoError(t, err)
+		*now = now.Add(time.Millisecond)
 	}
 	ls, err := ib.Lease(ctx, 2, time.Minute)
 	require.NoError(t, err)
@@ -56,7 +67,44 @@ func inboxFixture(t *testing.T) string {
 			require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
 		}
 	}
-	return path
+}
+
+// fixture is fillFixture's inbox of one kind, as a command names it.
+type fixture struct {
+	flags   []string                         // the flags naming it
+	env     string                           // the variable that may name it instead,
+	value   string                           // with this value,
+	envArgs []string                         // and these flags beside it
+	path    string                           // the SQLite file; "" on Redis
+	open    func(t *testing.T) webhook.Inbox // opens it as a receiver would, until the test ends
+}
+
+// inboxKinds are the kinds of inbox the commands take: a SQLite file and
+// a redisstore inbox (whose tests fail in CI without a Redis, and are
+// skipped elsewhere).
+var inboxKinds = []struct {
+	name    string
+	fixture func(t *testing.T) fixture
+}{
+	{"sqlite", func(t *testing.T) fixture {
+		path := inboxFixture(t)
+		return fixture{flags: []string{"--inbox", path}, env: envInbox, value: path, path: path,
+			open: func(t *testing.T) webhook.Inbox {
+				ib, err := sqlitestore.Open(path)
+				require.NoError(t, err)
+				t.Cleanup(func() { ib.Close() })
+				return ib
+			}}
+	}},
+	{"redis", func(t *testing.T) fixture {
+		client := redisClient(t)
+		prefix := redisPrefix(t, client)
+		now := time.Now().Add(-time.Hour)
+		fillFixture(t, openTestRedisInbox(t, client, prefix, redisstore.WithInboxClock(func() time.Time { return now })), &now)
+		url := redisURL(t)
+		return fixture{flags: []string{"--redis", url, "--redis-prefix", prefix}, env: envRedisURL, value: url, envArgs: []string{"--redis-prefix", prefix},
+			open: func(t *testing.T) webhook.Inbox { return openTestRedisInbox(t, client, prefix) }}
+	}},
 }
 
 // TestInboxShowRedacts stores a delivery with credential-bearing headers,
@@ -107,22 +155,26 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
+// inboxCase is a command of TestInboxCommands and what it must do.
+type inboxCase struct {
+	name     string
+	args     []string // after "inbox"; "--inbox FILE" is replaced by the flags naming the fixture
+	code     int
+	stdout   []string // substrings
+	notOut   []string
+	match    []string // regular expressions
+	stderr   string
+	after    func(t *testing.T, ib webhook.Inbox)
+	fromEnv  bool // the fixture is named by its variable
+	noSuffix bool // FILE is missing (SQLite only)
+	empty    bool // FILE is an empty file (SQLite only)
+	noteless bool // nothing on stderr
+	noDead   bool // the dead delivery is purged first
+
+}
+
 func TestInboxCommands(t *testing.T) {
-	tests := []struct {
-		name     string
-		args     []string // after "inbox"; FILE is replaced by the fixture's path
-		code     int
-		stdout   []string // substrings
-		notOut   []string
-		match    []string // regular expressions
-		stderr   string
-		after    func(t *testing.T, ib *sqlitestore.Store)
-		fromEnv  bool
-		noSuffix bool
-		empty    bool // FILE is an empty file
-		noteless bool // nothing on stderr
-		noDead   bool // the dead delivery is purged first
-	}{
+	tests := []inboxCase{
 		{name: "list", args: []string{"list", "--inbox", "FILE"}, match: []string{
 			`KEY +STATE +ATTEMPTS +RECEIVED +UPDATED +LAST ERROR\n`,
 			`\nstandard:msg_dead +dead +1 +\S+ +\S+ +callback: upstream said no\n`,
@@ -162,7 +214,7 @@ func TestInboxCommands(t *testing.T) {
 		{name: "show unknown", args: []string{"show", "--inbox", "FILE", "standard:nope"}, code: exitFail, stderr: "no such delivery"},
 		{name: "replay", args: []string{"replay", "--inbox", "FILE", "standard:msg_dead", "standard:msg_done"},
 			stdout: []string{"replayed standard:msg_dead\nreplayed standard:msg_done\n"},
-			after: func(t *testing.T, ib *sqlitestore.Store) {
+			after: func(t *testing.T, ib webhook.Inbox) {
 				st, err := ib.Stats(context.Background())
 				require.NoError(t, err)
 				require.Equal(t, 3, st.Pending)
@@ -173,7 +225,7 @@ func TestInboxCommands(t *testing.T) {
 		// After an outage: every dead delivery, without a KEY each.
 		{name: "replay the dead", args: []string{"replay", "--state", "dead", "--inbox", "FILE"},
 			stdout: []string{"replayed standard:msg_dead\n"}, notOut: []string{"msg_done", "notif_pending"}, noteless: true,
-			after: func(t *testing.T, ib *sqlitestore.Store) {
+			after: func(t *testing.T, ib webhook.Inbox) {
 				st, err := ib.Stats(context.Background())
 				require.NoError(t, err)
 				require.Equal(t, webhook.InboxStats{Pending: 2, Done: 1, OldestPending: st.OldestPending}, st)
@@ -188,21 +240,21 @@ func TestInboxCommands(t *testing.T) {
 		{name: "replay unknown", args: []string{"replay", "--inbox", "FILE", "standard:nope"}, code: exitFail, stderr: "no such delivery"},
 		{name: "replay goes on past a key it cannot replay", args: []string{"replay", "--inbox", "FILE", "standard:nope", "standard:msg_dead"},
 			code: exitFail, stderr: "no such delivery", stdout: []string{"replayed standard:msg_dead\n"},
-			after: func(t *testing.T, ib *sqlitestore.Store) {
+			after: func(t *testing.T, ib webhook.Inbox) {
 				e, err := ib.Get(context.Background(), "standard:msg_dead")
 				require.NoError(t, err)
 				require.Equal(t, webhook.InboxPending, e.State)
 			}},
 		{name: "purge spares the recent", args: []string{"purge", "--inbox", "FILE"}, stdout: []string{"purged 0\n"}},
 		{name: "purge dead", args: []string{"purge", "--inbox", "FILE", "--state", "dead", "--older-than", "1m"}, stdout: []string{"purged 1\n"},
-			after: func(t *testing.T, ib *sqlitestore.Store) {
+			after: func(t *testing.T, ib webhook.Inbox) {
 				st, err := ib.Stats(context.Background())
 				require.NoError(t, err)
 				require.Equal(t, webhook.InboxStats{Pending: 1, Done: 1, OldestPending: st.OldestPending}, st)
 			}},
 		// A dead delivery was never processed: purged only by name.
 		{name: "purge all spares the dead", args: []string{"purge", "--inbox", "FILE", "--older-than", "0s"}, stdout: []string{"purged 1\n"},
-			after: func(t *testing.T, ib *sqlitestore.Store) {
+			after: func(t *testing.T, ib webhook.Inbox) {
 				st, err := ib.Stats(context.Background())
 				require.NoError(t, err)
 				require.Equal(t, webhook.InboxStats{Pending: 1, Dead: 1, OldestPending: st.OldestPending}, st)
@@ -215,7 +267,7 @@ func TestInboxCommands(t *testing.T) {
 
 		{name: "no subcommand", args: nil, code: exitUsage, stderr: "Usage:"},
 		{name: "unknown subcommand", args: []string{"drop"}, code: exitUsage, stderr: `unknown subcommand "drop"`},
-		{name: "no file", args: []string{"list"}, code: exitUsage, stderr: "no inbox file"},
+		{name: "no inbox", args: []string{"list"}, code: exitUsage, stderr: "no inbox: give --inbox FILE or --redis URL"},
 		{name: "missing file is not created", args: []string{"stats", "--inbox", "FILE"}, noSuffix: true, code: exitFail, stderr: "no such file"},
 		{name: "an empty file is not made an inbox", args: []string{"stats", "--inbox", "FILE"}, empty: true, code: exitFail, stderr: "no inbox"},
 		{name: "bad state", args: []string{"list", "--state", "gone", "--inbox", "FILE"}, code: exitUsage, stderr: "unknown state"},
@@ -226,13 +278,13 @@ func TestInboxCommands(t *testing.T) {
 		// A flag another subcommand takes is refused, not ignored: "purge
 		// --limit 1" must not purge everything.
 		{name: "purge with list's limit", args: []string{"purge", "--inbox", "FILE", "--older-than", "0s", "--limit", "1"}, code: exitUsage,
-			stderr: "purge does not take --limit", after: func(t *testing.T, ib *sqlitestore.Store) {
+			stderr: "purge does not take --limit", after: func(t *testing.T, ib webhook.Inbox) {
 				st, err := ib.Stats(context.Background())
 				require.NoError(t, err)
 				require.Equal(t, webhook.InboxStats{Pending: 1, Done: 1, Dead: 1, OldestPending: st.OldestPending}, st)
 			}},
 		{name: "replay with a state and a key", args: []string{"replay", "--inbox", "FILE", "--state", "dead", "standard:msg_done"}, code: exitUsage,
-			stderr: "give KEYs or --state dead, not both", after: func(t *testing.T, ib *sqlitestore.Store) {
+			stderr: "give KEYs or --state dead, not both", after: func(t *testing.T, ib webhook.Inbox) {
 				e, err := ib.Get(context.Background(), "standard:msg_done")
 				require.NoError(t, err)
 				require.Equal(t, webhook.InboxDone, e.State)
@@ -243,66 +295,80 @@ func TestInboxCommands(t *testing.T) {
 		{name: "list limit 0", args: []string{"list", "--inbox", "FILE", "--limit", "0"}, code: exitUsage, stderr: "--limit must be at least 1"},
 		{name: "list negative limit", args: []string{"list", "--inbox", "FILE", "--limit=-3"}, code: exitUsage, stderr: "--limit must be at least 1"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := inboxFixture(t)
-			if tt.noDead {
-				ib, err := sqlitestore.Open(path)
-				require.NoError(t, err)
-				n, err := ib.Purge(context.Background(), webhook.InboxDead, time.Now())
-				require.NoError(t, err)
-				require.Equal(t, 1, n)
-				require.NoError(t, ib.Close())
-			}
-			if tt.noSuffix {
-				path += ".missing"
-			}
-			if tt.empty {
-				path += ".empty"
-				require.NoError(t, os.WriteFile(path, nil, 0o600))
-				defer func() {
-					fi, err := os.Stat(path)
-					require.NoError(t, err)
-					require.Zero(t, fi.Size(), "left empty")
-				}()
-			}
-			args := []string{"inbox"}
-			for _, a := range tt.args {
-				args = append(args, strings.ReplaceAll(a, "FILE", path))
-			}
-			t.Setenv(envInbox, "")
-			if tt.fromEnv {
-				t.Setenv(envInbox, path)
-			}
-			code, stdout, stderr := runCLI(t, args...)
-			require.Equal(t, tt.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
-			for _, s := range tt.stdout {
-				require.Contains(t, stdout, s)
-			}
-			for _, re := range tt.match {
-				require.Regexp(t, re, stdout)
-			}
-			for _, s := range tt.notOut {
-				require.NotContains(t, stdout, s)
-			}
-			if tt.stderr != "" {
-				require.Contains(t, stderr, tt.stderr)
-			}
-			if tt.noteless {
-				require.Empty(t, stderr)
-			}
-			if strings.Contains(strings.Join(tt.args, " "), "--json") && tt.code == exitOK {
-				for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
-					require.True(t, json.Valid([]byte(line)), line)
+	for _, kind := range inboxKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			for _, tt := range tests {
+				if kind.name != "sqlite" && (tt.noSuffix || tt.empty) {
+					continue // a file's own failures
 				}
-			}
-			if tt.after != nil {
-				ib, err := sqlitestore.Open(path)
-				require.NoError(t, err)
-				defer ib.Close()
-				tt.after(t, ib)
+				t.Run(tt.name, func(t *testing.T) { runInboxCase(t, kind.fixture(t), tt) })
 			}
 		})
+	}
+}
+
+// runInboxCase runs tt's command on fx and checks what it does.
+func runInboxCase(t *testing.T, fx fixture, tt inboxCase) {
+	if tt.noDead {
+		n, err := fx.open(t).Purge(context.Background(), webhook.InboxDead, time.Now())
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+	}
+	flags := fx.flags
+	path := fx.path
+	if tt.noSuffix {
+		path += ".missing"
+		flags = []string{"--inbox", path}
+	}
+	if tt.empty {
+		path += ".empty"
+		flags = []string{"--inbox", path}
+		require.NoError(t, os.WriteFile(path, nil, 0o600))
+		defer func() {
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			require.Zero(t, fi.Size(), "left empty")
+		}()
+	}
+	args := []string{"inbox"}
+	for i := 0; i < len(tt.args); i++ {
+		if tt.args[i] == "--inbox" && i+1 < len(tt.args) && tt.args[i+1] == "FILE" {
+			args = append(args, flags...)
+			i++
+			continue
+		}
+		args = append(args, tt.args[i])
+	}
+	t.Setenv(envInbox, "")
+	t.Setenv(envRedisURL, "")
+	if tt.fromEnv {
+		t.Setenv(fx.env, fx.value)
+		args = append(args, fx.envArgs...)
+	}
+	code, stdout, stderr := runCLI(t, args...)
+	require.Equal(t, tt.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
+	for _, s := range tt.stdout {
+		require.Contains(t, stdout, s)
+	}
+	for _, re := range tt.match {
+		require.Regexp(t, re, stdout)
+	}
+	for _, s := range tt.notOut {
+		require.NotContains(t, stdout, s)
+	}
+	if tt.stderr != "" {
+		require.Contains(t, stderr, tt.stderr)
+	}
+	if tt.noteless {
+		require.Empty(t, stderr)
+	}
+	if strings.Contains(strings.Join(tt.args, " "), "--json") && tt.code == exitOK {
+		for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+			require.True(t, json.Valid([]byte(line)), line)
+		}
+	}
+	if tt.after != nil {
+		tt.after(t, fx.open(t))
 	}
 }
 
