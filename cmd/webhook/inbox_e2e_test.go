@@ -16,6 +16,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/redisstore"
 	"github.com/inhook/webhook/sqlitestore"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
@@ -24,8 +25,14 @@ import (
 // cli runs the binary with args and returns its standard output.
 func cli(t *testing.T, bin string, args ...string) string {
 	t.Helper()
+	return cliEnv(t, bin, nil, args...)
+}
+
+// cliEnv is cli with the variables env (NAME=value) set.
+func cliEnv(t *testing.T, bin string, env []string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), envInbox+"=")
+	cmd.Env = append(append(os.Environ(), envInbox+"=", envRedisURL+"="), env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -38,13 +45,40 @@ func cli(t *testing.T, bin string, args ...string) string {
 // callback always fails makes a delivery dead after the policy's three
 // attempts; the webhook binary, a process of its own on the same file,
 // lists it among the dead, and once the callback is fixed, "webhook inbox
-// replay KEY" has the receiver's workers process it.
+// replay KEY" has the receiver's workers process it. The same on a
+// redisstore inbox (--redis), as for a receiver of several replicas.
 func TestInboxDeadAndReplayEndToEnd(t *testing.T) {
 	bin := buildCLI(t)
-	path := filepath.Join(t.TempDir(), "inbox.db")
-	ib, err := sqlitestore.Open(path)
-	require.NoError(t, err)
-	defer ib.Close()
+	for _, kind := range []struct {
+		name string
+		open func(t *testing.T) (webhook.Inbox, []string) // the inbox, and the flags naming it
+	}{
+		{"sqlite", func(t *testing.T) (webhook.Inbox, []string) {
+			path := filepath.Join(t.TempDir(), "inbox.db")
+			ib, err := sqlitestore.Open(path)
+			require.NoError(t, err)
+			t.Cleanup(func() { ib.Close() })
+			return ib, []string{"--inbox", path}
+		}},
+		// The replicas' inbox, with the URL from the environment once,
+		// as an operator keeping its password off the command line.
+		{"redis", func(t *testing.T) (webhook.Inbox, []string) {
+			client := redisClient(t)
+			prefix := redisPrefix(t, client)
+			return openTestRedisInbox(t, client, prefix, redisstore.WithInboxName("replicas")),
+				[]string{"--redis", redisURL(t), "--redis-prefix", prefix, "--redis-name", "replicas"}
+		}},
+	} {
+		t.Run(kind.name, func(t *testing.T) {
+			ib, flags := kind.open(t)
+			deadAndReplay(t, bin, ib, flags)
+		})
+	}
+}
+
+// deadAndReplay is TestInboxDeadAndReplayEndToEnd on ib, which flags
+// name on the command line.
+func deadAndReplay(t *testing.T, bin string, ib webhook.Inbox, flags []string) {
 	h, err := webhook.NewHandler(
 		webhook.WithSecrets(webhooktest.Secret),
 		webhook.WithInbox(ib),
@@ -88,20 +122,25 @@ func TestInboxDeadAndReplayEndToEnd(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	require.EqualValues(t, 3, runs.Load(), "the policy's attempts")
 
-	out := cli(t, bin, "inbox", "list", "--state", "dead", "--inbox", path)
+	inbox := func(args ...string) []string { return append(append([]string{"inbox"}, args...), flags...) }
+	out := cli(t, bin, inbox("list", "--state", "dead")...)
 	require.Regexp(t, `\n`+key+` +dead +3 +\S+ +\S+ +.*the CRM is down\n`, out)
-	require.Contains(t, cli(t, bin, "inbox", "stats", "--inbox", path), "dead:       1")
-	require.Equal(t, 1, strings.Count(cli(t, bin, "inbox", "list", "--state", "pending", "--inbox", path), "\n"),
+	require.Contains(t, cli(t, bin, inbox("stats")...), "dead:       1")
+	require.Equal(t, 1, strings.Count(cli(t, bin, inbox("list", "--state", "pending")...), "\n"),
 		"nothing pending: the header line only")
 
 	fixed.Store(true)
-	require.Equal(t, "replayed "+key+"\n", cli(t, bin, "inbox", "replay", "--inbox", path, key))
+	var env []string
+	if flags[0] == "--redis" {
+		env, flags = []string{envRedisURL + "=" + flags[1]}, flags[2:]
+	}
+	require.Equal(t, "replayed "+key+"\n", cliEnv(t, bin, env, inbox("replay", key)...))
 	require.Eventually(t, func() bool { return successes.Load() == 1 }, 10*time.Second, 10*time.Millisecond)
 	require.Eventually(t, func() bool {
 		e, err := ib.Get(context.Background(), key)
 		return err == nil && e.State == webhook.InboxDone
 	}, 10*time.Second, 10*time.Millisecond)
-	show := cli(t, bin, "inbox", "show", key, "--inbox", path)
+	show := cliEnv(t, bin, env, inbox("show", key)...)
 	require.Regexp(t, `state: +done\n`, show)
 	require.Regexp(t, `attempts: +1\n`, show, "replay resets the attempts; one run succeeded")
 	require.Regexp(t, `last error: +.*the CRM is down\n`, show, "the last error is kept")
@@ -138,4 +177,36 @@ func TestServeInboxEndToEnd(t *testing.T) {
 
 	srv.stop(t)
 	require.Equal(t, 2, strings.Count(stdout.String(), "\n"), "each delivery printed once: %s", stdout.String())
+}
+
+// TestInboxRedisUnreachableEndToEnd: the binary against a Redis that is
+// not there says so in one line, quickly, without the URL's password
+// (go-redis's own log of each failed dial silenced), and exits 1.
+func TestInboxRedisUnreachableEndToEnd(t *testing.T) {
+	bin := buildCLI(t)
+	url := "redis://ops:" + testPassword + "@" + closedAddr(t) + "/0"
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+	}{
+		{"flag", []string{"inbox", "list", "--state", "dead", "--redis", url}, nil},
+		{"environment", []string{"inbox", "replay", "--state", "dead"}, []string{envRedisURL + "=" + url}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			cmd.Env = append(append(os.Environ(), envInbox+"=", envRedisURL+"="), tc.env...)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			start := time.Now()
+			err := cmd.Run()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit)
+			require.Equal(t, exitFail, exit.ExitCode())
+			require.Less(t, time.Since(start), 5*time.Second)
+			require.Empty(t, stdout.String())
+			require.Regexp(t, `^webhook inbox (list|replay): --redis redis://ops:xxxxx@127\.0\.0\.1:\d+/0: dial tcp 127\.0\.0\.1:\d+: connect: connection refused\n$`, stderr.String())
+			require.NotContains(t, stderr.String(), testPassword)
+		})
+	}
 }
