@@ -1,0 +1,97 @@
+# Sourced by the test scripts (bash, set -euo pipefail) to run tests
+# against a throwaway Redis. start_redis starts a redis-server on a free
+# loopback port without persistence and exports WEBHOOK_REDIS_URL naming
+# it; start_redis_cluster starts a one-node Redis Cluster beside it and
+# exports WEBHOOK_REDIS_CLUSTER_ADDR. Both install redis-server if it is
+# missing, and whatever happens every server started is stopped when the
+# script exits.
+
+redis_dir=$(mktemp -d)
+redis_pids=()
+redis_ports=()
+redis_cleanup() {
+	local i
+	for i in "${!redis_pids[@]}"; do
+		redis-cli -p "${redis_ports[$i]}" shutdown nosave >/dev/null 2>&1 || kill "${redis_pids[$i]}" 2>/dev/null || true
+	done
+	for i in "${!redis_pids[@]}"; do
+		wait "${redis_pids[$i]}" 2>/dev/null || true
+	done
+	rm -rf "$redis_dir"
+}
+trap redis_cleanup EXIT
+
+redis_install() {
+	if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+		return
+	fi
+	if [ "$(id -u)" -eq 0 ]; then
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+	elif command -v sudo >/dev/null; then
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+	else
+		echo "redis-server is not installed and neither root nor sudo is available to install it" >&2
+		exit 1
+	fi
+}
+
+# A free port: the first of a small range that nothing answers on, and
+# that this script has not taken already.
+redis_free_port() {
+	local p
+	for p in $(seq 6391 6410); do
+		if [[ " ${redis_ports[*]} " != *" $p "* ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	echo "no free port in 6391-6410 for redis-server" >&2
+	exit 1
+}
+
+# redis_start NAME ARGS...: a redis-server with ARGS on a free port,
+# answering PING; sets redis_port.
+redis_start() {
+	local name=$1 pid
+	shift
+	redis_install
+	redis_port=$(redis_free_port)
+	redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+		--dir "$redis_dir" --logfile "$redis_dir/$name.log" --maxmemory-policy noeviction "$@" &
+	pid=$!
+	redis_pids+=("$pid")
+	redis_ports+=("$redis_port")
+	for _ in $(seq 100); do
+		if [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ]; then
+			return
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "redis-server ($name) exited:" >&2; cat "$redis_dir/$name.log" >&2; exit 1
+		fi
+		sleep 0.1
+	done
+	echo "redis-server ($name) on port $redis_port did not answer PING within 10s" >&2
+	cat "$redis_dir/$name.log" >&2
+	exit 1
+}
+
+start_redis() {
+	redis_start redis
+	export WEBHOOK_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+}
+
+# The cluster node takes every slot, and is ready once it says so.
+start_redis_cluster() {
+	redis_start cluster --cluster-enabled yes --cluster-config-file "$redis_dir/nodes.conf"
+	redis-cli -p "$redis_port" cluster addslotsrange 0 16383 >/dev/null
+	for _ in $(seq 100); do
+		if redis-cli -p "$redis_port" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; then
+			export WEBHOOK_REDIS_CLUSTER_ADDR="127.0.0.1:$redis_port"
+			return
+		fi
+		sleep 0.1
+	done
+	echo "redis-server (cluster) on port $redis_port did not reach cluster_state:ok within 10s" >&2
+	cat "$redis_dir/cluster.log" >&2
+	exit 1
+}
