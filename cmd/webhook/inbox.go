@@ -25,7 +25,8 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-const inboxUsage = `webhook inbox: look into and repair a SQLite inbox (serve --inbox, sqlitestore).
+const inboxUsage = `webhook inbox: look into and repair a SQLite inbox (serve --inbox, sqlitestore)
+or the Redis inbox of a receiver's replicas (redisstore.Inbox).
 
 Usage:
   webhook inbox list   [--state pending|leased|done|dead] [--order received|updated] [--limit 100] [--after CURSOR] [--json]
@@ -33,11 +34,24 @@ Usage:
   webhook inbox replay KEY... | --state dead [--limit 100]
   webhook inbox purge  [--state done|dead] [--older-than 72h]
   webhook inbox stats  [--json]
+each with --inbox FILE | --redis URL [--redis-prefix webhook:inbox:] [--redis-name default]
 
-Every subcommand takes --inbox FILE (or $WEBHOOK_INBOX), the SQLite file of
-the receiver; it may be running: the file is shared safely. A KEY is the
+Every subcommand takes the inbox as --inbox FILE (or $WEBHOOK_INBOX), the
+SQLite file of the receiver, or as --redis URL (or $WEBHOOK_REDIS_URL,
+which keeps the password off the command line, out of ps and the shell's
+history), redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss:// for TLS,
+with --redis-prefix and --redis-name as the replicas give them to
+redisstore.WithInboxPrefix and WithInboxName. One of them: both flags, or
+without either flag both variables, is a usage error. The receiver may be
+running: the file and the Redis are shared safely. A KEY is the
 delivery's dedupe key, as list prints it (e.g. standard:msg_…, or
 standard@acme:msg_… for tenant acme of a multi-tenant receiver).
+
+No subcommand creates an inbox: a missing or empty file, or a Redis holding
+no key of the prefix and name (a typo in either, the wrong database), is an
+error (exit 1), not an empty list. Redis is given 2s to connect (unless the
+URL's ?dial_timeout= says otherwise), and no error shows the URL's
+password.
 
 list prints the first --limit deliveries (of --state), the oldest received
 first, or with --order updated (of --state done or dead) those done or dead
@@ -47,7 +61,7 @@ with the same --state and --order, for the deliveries after these. Paging
 is stable while the receiver runs: every delivery that stays in the state
 is listed once, on one page.
 
-list, show and stats open the file read-only: they never create, write or
+list, show and stats open a SQLite file read-only: they never create, write or
 migrate it, so they cannot disturb a running receiver, whatever its
 version. They refuse a file of another schema: a newer one needs a newer
 webhook; an older one must first be opened read-write once, by a receiver
@@ -81,7 +95,7 @@ deliveries are the receiver's dedupe records: purged before its retention
 and run again.
 
 stats exits 0 whatever it counts, dead deliveries included (1 only when it
-cannot read the file): an alert reads the count, as in
+cannot read the inbox): an alert reads the count, as in
   webhook inbox stats --json | jq -e '.dead == 0'
 
 ` + exitHelp + "\n"

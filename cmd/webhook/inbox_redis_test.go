@@ -138,6 +138,9 @@ func TestInboxRedisFlags(t *testing.T) {
 		stderr string
 		fast   bool // within a few seconds
 	}{
+		{name: "help", args: []string{"--help"}, stdout: "or as --redis URL (or $WEBHOOK_REDIS_URL"},
+		{name: "flags", args: []string{"replay", "--help"}, stderr: `-redis-prefix string
+    	with --redis: the prefix of the inbox's keys, as redisstore.WithInboxPrefix (default "webhook:inbox:")`},
 		{name: "redis", args: []string{"list", "--redis", url, "--redis-prefix", prefix}, stdout: "standard:msg_1"},
 		{name: "redis=", args: []string{"stats", "--redis=" + url, "--redis-prefix=" + prefix}, stdout: "pending:"},
 		{name: "redis from the environment", args: []string{"list", "--redis-prefix", prefix}, env: map[string]string{envRedisURL: url}, stdout: "standard:msg_1"},

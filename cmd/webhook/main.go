@@ -2,7 +2,7 @@
 // runs a receiver that prints what it receives (optionally through a
 // durable SQLite inbox), sends signed test deliveries, signs bodies,
 // explains why a captured delivery does or does not verify, and looks
-// into and repairs a SQLite inbox.
+// into and repairs a SQLite inbox or a Redis one.
 //
 // Usage:
 //
@@ -11,7 +11,7 @@
 //	webhook sign   [--source standard] [--curl --url URL] [file]
 //	webhook verify (--body body.json --headers headers.txt | --request dump.http) [--now T | --skip-timestamp] [--intercom-max-age 72h]
 //	webhook version
-//	webhook inbox  (list [--state S] [--order updated] [--after CURSOR] | show KEY | replay KEY… | purge [--older-than 72h] | stats) --inbox FILE
+//	webhook inbox  (list [--state S] [--order updated] [--after CURSOR] | show KEY | replay KEY… | purge [--older-than 72h] | stats) (--inbox FILE | --redis URL)
 //
 // serve and verify take their keys from flags, each repeatable, or from
 // the environment: WEBHOOK_SECRET (Standard Webhooks secrets, as Jam shows
@@ -56,7 +56,7 @@ Usage:
   webhook send    sign embedded fixtures or a file and POST them to a receiver
   webhook sign    print the signature headers, or a curl command, for a body
   webhook verify  check a captured body and headers and say why they pass or fail
-  webhook inbox   list, show, replay, purge and count the deliveries of a SQLite inbox
+  webhook inbox   list, show, replay, purge and count the deliveries of a SQLite or Redis inbox
   webhook version print the module version of this build
 
 Run "webhook <command> --help" for a command's flags.
