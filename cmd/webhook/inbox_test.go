@@ -85,6 +85,9 @@ type fixture struct {
 var inboxKinds = []struct {
 	name    string
 	fixture func(t *testing.T) fixture
+	// empty is a new inbox, open until the test ends, and the flags
+	// naming it.
+	empty func(t *testing.T) (webhook.Inbox, []string)
 }{
 	{"sqlite", func(t *testing.T) fixture {
 		path := inboxFixture(t)
@@ -95,6 +98,12 @@ var inboxKinds = []struct {
 				t.Cleanup(func() { ib.Close() })
 				return ib
 			}}
+	}, func(t *testing.T) (webhook.Inbox, []string) {
+		path := filepath.Join(t.TempDir(), "inbox.db")
+		ib, err := sqlitestore.Open(path)
+		require.NoError(t, err)
+		t.Cleanup(func() { ib.Close() })
+		return ib, []string{"--inbox", path}
 	}},
 	{"redis", func(t *testing.T) fixture {
 		client := redisClient(t)
@@ -104,17 +113,25 @@ var inboxKinds = []struct {
 		url := redisURL(t)
 		return fixture{flags: []string{"--redis", url, "--redis-prefix", prefix}, env: envRedisURL, value: url, envArgs: []string{"--redis-prefix", prefix},
 			open: func(t *testing.T) webhook.Inbox { return openTestRedisInbox(t, client, prefix) }}
+	}, func(t *testing.T) (webhook.Inbox, []string) {
+		client := redisClient(t)
+		prefix := redisPrefix(t, client)
+		return openTestRedisInbox(t, client, prefix), []string{"--redis", redisURL(t), "--redis-prefix", prefix}
 	}},
 }
 
 // TestInboxShowRedacts stores a delivery with credential-bearing headers,
 // as code other than the handler (which keeps none of them) may store in
-// a sqlitestore file, and checks that show names them without their
-// values.
+// a sqlitestore file or a redisstore inbox, and checks that show names
+// them without their values.
 func TestInboxShowRedacts(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "inbox.db")
-	ib, err := sqlitestore.Open(path)
-	require.NoError(t, err)
+	for _, kind := range inboxKinds {
+		t.Run(kind.name, func(t *testing.T) { showRedacts(t, kind.empty) })
+	}
+}
+
+func showRedacts(t *testing.T, empty func(*testing.T) (webhook.Inbox, []string)) {
+	ib, flags := empty(t)
 	secrets := map[string]string{
 		"Webhook-Signature": "v1,c2lnbmF0dXJlLXNlY3JldA==",
 		"Svix-Signature":    "v1,c3ZpeC1zaWduYXR1cmU=",
@@ -128,12 +145,11 @@ func TestInboxShowRedacts(t *testing.T) {
 	for k, v := range secrets {
 		h.Set(k, v)
 	}
-	_, err = ib.Store(context.Background(), &webhook.InboxEntry{Key: "standard:msg_1", Source: event.SourceStandard, ID: "msg_1",
+	_, err := ib.Store(context.Background(), &webhook.InboxEntry{Key: "standard:msg_1", Source: event.SourceStandard, ID: "msg_1",
 		Header: h, Body: []byte(`{}`)})
 	require.NoError(t, err)
-	require.NoError(t, ib.Close())
 
-	code, stdout, stderr := runCLI(t, "inbox", "show", "--inbox", path, "standard:msg_1")
+	code, stdout, stderr := runCLI(t, append([]string{"inbox", "show", "standard:msg_1"}, flags...)...)
 	require.Equal(t, exitOK, code, stderr)
 	require.Contains(t, stdout, "Webhook-Id: msg_1")
 	require.Contains(t, stdout, "Content-Type: application/json")
@@ -500,7 +516,8 @@ func requirePrintable(t *testing.T, out string) {
 // TestInboxTextEscapes stores a delivery whose every field a sender or a
 // callback chose carries control characters, terminal escapes and a
 // bidirectional override, and checks that list and show print them
-// escaped, and show's body as stored only when it is text.
+// escaped, and show's body as stored only when it is text, on either kind
+// of inbox.
 func TestInboxTextEscapes(t *testing.T) {
 	const key = "standard:msg_\x1b[31mred\r"
 	for _, tt := range []struct {
@@ -520,51 +537,50 @@ func TestInboxTextEscapes(t *testing.T) {
 		{name: "bidirectional isolate", body: "{\"title\":\"\u2067abc\u2069\"}", escaped: true, want: `{"title":"\u2067abc\u2069"}`},
 		{name: "emoji with joiners", body: "{\"title\":\"\U0001F468\u200d\U0001F469\u200d\U0001F467\"}", want: "{\"title\":\"\U0001F468\u200d\U0001F469\u200d\U0001F467\"}"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "inbox.db")
-			ib, err := sqlitestore.Open(path)
-			require.NoError(t, err)
-			ctx := context.Background()
-			_, err = ib.Store(ctx, &webhook.InboxEntry{
-				Key: key, Source: "standard\x07", ID: "msg_\x1b]0;title\x07",
-				Header: http.Header{"X-Evil\x1b[2J": {"v\x1b[1mbold\u202e"}, "Webhook-Signature\x1b": {"v1,c2VjcmV0LXNpZ25hdHVyZQ=="}},
-				Meta:   map[string]string{"k\x1b": "v\r\u009b"},
-				Body:   []byte(tt.body),
+		for _, kind := range inboxKinds {
+			t.Run(kind.name+"/"+tt.name, func(t *testing.T) {
+				ib, flags := kind.empty(t)
+				ctx := context.Background()
+				_, err := ib.Store(ctx, &webhook.InboxEntry{
+					Key: key, Source: "standard\x07", ID: "msg_\x1b]0;title\x07",
+					Header: http.Header{"X-Evil\x1b[2J": {"v\x1b[1mbold\u202e"}, "Webhook-Signature\x1b": {"v1,c2VjcmV0LXNpZ25hdHVyZQ=="}},
+					Meta:   map[string]string{"k\x1b": "v\r\u009b"},
+					Body:   []byte(tt.body),
+				})
+				require.NoError(t, err)
+				ls, err := ib.Lease(ctx, 1, time.Minute)
+				require.NoError(t, err)
+				require.Len(t, ls, 1)
+				require.NoError(t, ib.Kill(ctx, key, ls[0].Token, "boom\x1b[0m\rover\x00\u202e"))
+
+				code, stdout, stderr := runCLI(t, append([]string{"inbox", "list"}, flags...)...)
+				require.Equal(t, exitOK, code, stderr)
+				requirePrintable(t, stdout)
+				require.Contains(t, stdout, `standard:msg_\x1b[31mred\r`)
+				require.Contains(t, stdout, `boom\x1b[0m over\x00\u202e`)
+
+				code, stdout, stderr = runCLI(t, append([]string{"inbox", "show", key}, flags...)...)
+				require.Equal(t, exitOK, code, stderr)
+				fields, body, ok := strings.Cut(stdout, " bytes")
+				require.True(t, ok, stdout)
+				bodyLine, body, _ := strings.Cut(body, "\n")
+				requirePrintable(t, fields+bodyLine)
+				for _, s := range []string{
+					`standard:msg_\x1b[31mred\r`, `standard\a`, `msg_\x1b]0;title\a`, `boom\x1b[0m\rover\x00\u202e`,
+					`X-Evil\x1b[2J: v\x1b[1mbold\u202e`, `Webhook-Signature\x1b: [redacted]`, `k\x1b=v\r\u009b`,
+				} {
+					require.Contains(t, fields, s)
+				}
+				require.NotContains(t, stdout, "c2VjcmV0LXNpZ25hdHVyZQ")
+				if tt.escaped {
+					require.Contains(t, bodyLine, "escaped")
+					requirePrintable(t, body)
+				} else {
+					require.NotContains(t, bodyLine, "escaped")
+				}
+				require.Contains(t, body, tt.want)
 			})
-			require.NoError(t, err)
-			ls, err := ib.Lease(ctx, 1, time.Minute)
-			require.NoError(t, err)
-			require.Len(t, ls, 1)
-			require.NoError(t, ib.Kill(ctx, key, ls[0].Token, "boom\x1b[0m\rover\x00\u202e"))
-			require.NoError(t, ib.Close())
-
-			code, stdout, stderr := runCLI(t, "inbox", "list", "--inbox", path)
-			require.Equal(t, exitOK, code, stderr)
-			requirePrintable(t, stdout)
-			require.Contains(t, stdout, `standard:msg_\x1b[31mred\r`)
-			require.Contains(t, stdout, `boom\x1b[0m over\x00\u202e`)
-
-			code, stdout, stderr = runCLI(t, "inbox", "show", "--inbox", path, key)
-			require.Equal(t, exitOK, code, stderr)
-			fields, body, ok := strings.Cut(stdout, " bytes")
-			require.True(t, ok, stdout)
-			bodyLine, body, _ := strings.Cut(body, "\n")
-			requirePrintable(t, fields+bodyLine)
-			for _, s := range []string{
-				`standard:msg_\x1b[31mred\r`, `standard\a`, `msg_\x1b]0;title\a`, `boom\x1b[0m\rover\x00\u202e`,
-				`X-Evil\x1b[2J: v\x1b[1mbold\u202e`, `Webhook-Signature\x1b: [redacted]`, `k\x1b=v\r\u009b`,
-			} {
-				require.Contains(t, fields, s)
-			}
-			require.NotContains(t, stdout, "c2VjcmV0LXNpZ25hdHVyZQ")
-			if tt.escaped {
-				require.Contains(t, bodyLine, "escaped")
-				requirePrintable(t, body)
-			} else {
-				require.NotContains(t, bodyLine, "escaped")
-			}
-			require.Contains(t, body, tt.want)
-		})
+		}
 	}
 }
 
