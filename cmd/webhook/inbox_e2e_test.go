@@ -149,11 +149,27 @@ func deadAndReplay(t *testing.T, bin string, ib webhook.Inbox, flags []string) {
 
 // TestServeInboxEndToEnd runs "webhook serve --inbox": deliveries are
 // stored in the SQLite file and printed by the workers, "webhook inbox"
-// sees them done, and SIGTERM stops both cleanly.
+// sees them done, and SIGTERM stops both cleanly; and the same with
+// "webhook serve --redis" on a redisstore inbox.
 func TestServeInboxEndToEnd(t *testing.T) {
 	bin := buildCLI(t)
-	path := filepath.Join(t.TempDir(), "inbox.db")
-	serve := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--test-keys", "--inbox", path)
+	for _, kind := range []struct {
+		name  string
+		flags func(t *testing.T) []string // the flags naming a new inbox
+	}{
+		{"sqlite", func(t *testing.T) []string { return []string{"--inbox", filepath.Join(t.TempDir(), "inbox.db")} }},
+		// serve --redis: the receiver as one of several replicas.
+		{"redis", func(t *testing.T) []string {
+			return []string{"--redis", redisURL(t), "--redis-prefix", redisPrefix(t, redisClient(t)), "--redis-name", "serve"}
+		}},
+	} {
+		t.Run(kind.name, func(t *testing.T) { serveInbox(t, bin, kind.flags(t)) })
+	}
+}
+
+// serveInbox is TestServeInboxEndToEnd on the inbox flags name.
+func serveInbox(t *testing.T, bin string, flags []string) {
+	serve := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--test-keys"}, flags...)...)
 	serve.Env = os.Environ()
 	var stdout syncBuffer
 	serve.Stdout = &stdout
@@ -172,7 +188,7 @@ func TestServeInboxEndToEnd(t *testing.T) {
 	require.Contains(t, stdout.String(), `"type":"jam.created"`)
 	require.Contains(t, stdout.String(), `"source":"intercom"`)
 	require.Eventually(t, func() bool {
-		return strings.Contains(cli(t, bin, "inbox", "stats", "--json", "--inbox", path), `"pending":0,"retrying":0,"in_flight":0,"done":2,"dead":0`)
+		return strings.Contains(cli(t, bin, append([]string{"inbox", "stats", "--json"}, flags...)...), `"pending":0,"retrying":0,"in_flight":0,"done":2,"dead":0`)
 	}, 10*time.Second, 10*time.Millisecond)
 
 	srv.stop(t)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -278,4 +279,41 @@ func TestInboxRedisNoSuchInbox(t *testing.T) {
 	code, stdout, stderr = runCLI(t, "inbox", "list", "--redis", url, "--redis-prefix", empty)
 	require.Equal(t, exitOK, code, stderr)
 	require.Equal(t, 1, strings.Count(stdout, "\n"), "the header line only: %s", stdout)
+}
+
+// TestServeRedisFlags: serve --redis runs inbox mode on a redisstore
+// inbox; its usage errors, and a Redis out of reach, fail at once with no
+// password shown.
+func TestServeRedisFlags(t *testing.T) {
+	closed := "redis://someone:" + testPassword + "@" + closedAddr(t) + "/0"
+	file := filepath.Join(t.TempDir(), "inbox.db")
+	for _, tt := range []struct {
+		name   string
+		args   []string // after "serve --test-keys --addr 127.0.0.1:0"
+		code   int
+		stderr string
+	}{
+		{name: "both", args: []string{"--inbox", file, "--redis", closed}, code: exitUsage, stderr: "give --inbox FILE or --redis URL, not both"},
+		{name: "empty URL", args: []string{"--redis", ""}, code: exitUsage, stderr: "--redis needs a URL"},
+		{name: "prefix alone", args: []string{"--redis-prefix", "x:"}, code: exitUsage, stderr: "--redis-prefix and --redis-name go with --redis"},
+		{name: "prefix with a file", args: []string{"--inbox", file, "--redis-name", "x"}, code: exitUsage, stderr: "--redis-prefix and --redis-name go with --redis"},
+		{name: "braces", args: []string{"--redis", closed, "--redis-name", "{x}"}, code: exitUsage, stderr: "must not contain braces"},
+		{name: "not a URL", args: []string{"--redis", "rediss://u:" + testPassword + "@h:port/0"}, code: exitUsage, stderr: "--redis is not a Redis URL"},
+		{name: "nothing listening", args: []string{"--redis", closed}, code: exitFail, stderr: "webhook serve: --redis redis://someone:xxxxx@127.0.0.1:"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			start := time.Now()
+			code, stdout, stderr := runCLI(t, append([]string{"serve", "--test-keys", "--addr", "127.0.0.1:0"}, tt.args...)...)
+			require.Equal(t, tt.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
+			require.Contains(t, stderr, tt.stderr)
+			require.NotContains(t, stdout+stderr, testPassword)
+			require.Less(t, time.Since(start), 5*time.Second)
+			if tt.code == exitFail {
+				require.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
+			}
+			_, err := os.Stat(file)
+			require.ErrorIs(t, err, os.ErrNotExist, "no inbox file made")
+		})
+	}
 }

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
-	"github.com/inhook/webhook/sqlitestore"
 	"github.com/inhook/webhook/webhooktest"
 )
 
@@ -399,15 +398,11 @@ func startInspector(in *inspector, addr, receiver string, logger *slog.Logger, s
 }
 
 // inspector returns the inspector the flags ask for, or nil.
-func (f *inspectFlags) inspector(keys *keyFlags, lim receiverLimits, ib *sqlitestore.Store, logger *slog.Logger) *inspector {
+func (f *inspectFlags) inspector(keys *keyFlags, lim receiverLimits, ib webhook.Inbox, logger *slog.Logger) *inspector {
 	if !f.addr.set {
 		return nil
 	}
-	var inbox webhook.Inbox
-	if ib != nil {
-		inbox = ib
-	}
-	return newInspector(f, keys, lim, inbox, logger)
+	return newInspector(f, keys, lim, ib, logger)
 }
 
 // options returns the handler options the inspector needs: its observer.

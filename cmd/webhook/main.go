@@ -6,7 +6,7 @@
 //
 // Usage:
 //
-//	webhook serve  [--addr 127.0.0.1:8080] [--secret whsec_…] [--intercom-secret …] [--series-token …] [--inbox FILE] [--inspect[=ADDR]] [--shutdown-timeout 10s]
+//	webhook serve  [--addr 127.0.0.1:8080] [--secret whsec_…] [--intercom-secret …] [--series-token …] [--inbox FILE | --redis URL] [--inspect[=ADDR]] [--shutdown-timeout 10s]
 //	webhook send   [--url http://127.0.0.1:8080/] (--all | --file body.json --source standard | fixture…)
 //	webhook sign   [--source standard] [--curl --url URL] [file]
 //	webhook verify (--body body.json --headers headers.txt | --request dump.http) [--now T | --skip-timestamp] [--intercom-max-age 72h]

@@ -23,8 +23,8 @@ const envRedisURL = "WEBHOOK_REDIS_URL"
 // once that Redis is out of reach, not wait go-redis's 5 s a dial.
 const (
 	redisDialTimeout = 2 * time.Second
-	// redisCheckTimeout bounds the first round trip, which says whether
-	// Redis answers and holds the inbox.
+	// redisCheckTimeout bounds each of the first round trips, which say
+	// whether Redis answers and holds the inbox.
 	redisCheckTimeout = 5 * time.Second
 )
 
@@ -33,8 +33,10 @@ type redisFlags struct {
 	url, prefix, name *string
 }
 
-func (r *redisFlags) register(fs *flag.FlagSet) {
-	r.url = fs.String("redis", "", "the Redis of a redisstore inbox, as a URL: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss:// for TLS (or $"+envRedisURL+", which keeps the password off the command line)")
+// register adds the flags to fs, --redis described as what (for serve,
+// the inbox it runs on; for inbox, the one it opens).
+func (r *redisFlags) register(fs *flag.FlagSet, what string) {
+	r.url = fs.String("redis", "", what+", as a URL: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss:// for TLS")
 	r.prefix = fs.String("redis-prefix", redisstore.DefaultInboxPrefix, "with --redis: the prefix of the inbox's keys, as redisstore.WithInboxPrefix")
 	r.name = fs.String("redis-name", redisstore.DefaultInboxName, "with --redis: the inbox's name, as redisstore.WithInboxName")
 }
@@ -58,6 +60,38 @@ func (r redisInbox) Close() error { return r.client.Close() }
 // and the others have nothing to repair in it. Its errors never hold the
 // URL's password; those wrapping errFlag are usage errors.
 func openRedisInbox(ctx context.Context, raw, prefix, name string) (redisInbox, error) {
+	ib, err := dialRedisInbox(ctx, raw, prefix, name)
+	if err != nil {
+		return redisInbox{}, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, redisCheckTimeout)
+	defer cancel()
+	ok, err := ib.Exists(cctx)
+	if err != nil {
+		ib.Close()
+		if u := errors.Unwrap(err); u != nil {
+			err = u // redisstore's "inbox: exists" says nothing here
+		}
+		return redisInbox{}, ib.failed(raw, err)
+	}
+	if !ok {
+		ib.Close()
+		return redisInbox{}, fmt.Errorf("--redis %s: no inbox %q under prefix %q there (no key %s{%s}:q, :meta or :all, which a receiver's first delivery or worker creates): check --redis-prefix, --redis-name and the database in the URL",
+			redisShown(raw), name, prefix, prefix, name)
+	}
+	return ib, nil
+}
+
+// failed is err, from a first call to Redis, as an error naming --redis.
+func (r redisInbox) failed(raw string, err error) error {
+	return fmt.Errorf("--redis %s: %v", redisShown(raw), hidePassword(err.Error(), r.client.Options().Password))
+}
+
+// dialRedisInbox returns the redisstore inbox that raw (a --redis URL),
+// prefix and name select, on a client with short timeouts, once Redis has
+// answered a PING. Its errors never hold the URL's password; those
+// wrapping errFlag are usage errors.
+func dialRedisInbox(ctx context.Context, raw, prefix, name string) (redisInbox, error) {
 	opts, err := redis.ParseURL(raw)
 	if err != nil {
 		var ue *url.Error
@@ -88,23 +122,14 @@ func openRedisInbox(ctx context.Context, raw, prefix, name string) (redisInbox, 
 		client.Close()
 		return redisInbox{}, fmt.Errorf("%w: %v", errFlag, err)
 	}
-	where := redisShown(raw)
+	r := redisInbox{Inbox: ib, client: client}
 	cctx, cancel := context.WithTimeout(ctx, redisCheckTimeout)
 	defer cancel()
-	ok, err := ib.Exists(cctx)
-	if err != nil {
+	if err := client.Ping(cctx).Err(); err != nil {
 		client.Close()
-		if u := errors.Unwrap(err); u != nil {
-			err = u // redisstore's "inbox: exists" says nothing here
-		}
-		return redisInbox{}, fmt.Errorf("--redis %s: %v", where, hidePassword(err.Error(), opts.Password))
+		return redisInbox{}, r.failed(raw, err)
 	}
-	if !ok {
-		client.Close()
-		return redisInbox{}, fmt.Errorf("--redis %s: no inbox %q under prefix %q there (no key %s{%s}:q, :meta or :all, which a receiver's first delivery or worker creates): check --redis-prefix, --redis-name and the database in the URL",
-			where, name, prefix, prefix, name)
-	}
-	return redisInbox{Inbox: ib, client: client}, nil
+	return r, nil
 }
 
 // redisShown is the --redis URL as errors show it: with its password

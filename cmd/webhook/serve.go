@@ -13,13 +13,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
-	"github.com/inhook/webhook/sqlitestore"
 	"github.com/inhook/webhook/webhooktest"
 )
 
@@ -55,6 +55,12 @@ is on disk; workers in the same process then print it, retrying with
 backoff if printing fails, and "webhook inbox" looks into the file. Once
 serve is stopping its workers take no new delivery: what is stored
 meanwhile, or was left unfinished, is printed by the next serve on the file.
+With --redis URL instead (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://
+for TLS; --redis-prefix and --redis-name as redisstore.WithInboxPrefix and
+WithInboxName) the inbox is a redisstore one in that Redis, shared by every
+serve on it as by the replicas of a receiver: a delivery any of them stored
+is printed by whichever leases it. serve exits 1 at once if Redis does not
+answer.
 
 With --inspect (or --inspect=ADDR) a page on 127.0.0.1:4040 lists every
 request live, shows why each was rejected and its verdict step by step,
@@ -110,6 +116,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	debug := fs.Bool("debug", false, "also log duplicates and other debug lines")
 	raw := fs.Bool("raw", false, `print each verified body as received ("body") instead of the decoded event`)
 	inboxFile := fs.String("inbox", "", "inbox mode: store deliveries in this SQLite file, print them from workers")
+	var rf redisFlags
+	rf.register(fs, "inbox mode on Redis: store deliveries in the redisstore inbox of this Redis, shared with every serve on it")
 	stopWithin := fs.Duration("shutdown-timeout", shutdownTimeout, "on SIGINT, SIGTERM or SIGHUP, how long to wait for requests in flight and the inbox's workers")
 	var insp inspectFlags
 	insp.register(fs)
@@ -151,6 +159,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		// inbox, which would answer 200 with nothing stored.
 		return usageErr(stderr, "serve", "--inbox needs a file name")
 	}
+	switch {
+	case isSet(fs, "inbox") && isSet(fs, "redis"):
+		return usageErr(stderr, "serve", "give --inbox FILE or --redis URL, not both")
+	case *rf.url == "" && isSet(fs, "redis"):
+		return usageErr(stderr, "serve", "--redis needs a URL")
+	case *rf.url == "" && (isSet(fs, "redis-prefix") || isSet(fs, "redis-name")):
+		return usageErr(stderr, "serve", "--redis-prefix and --redis-name go with --redis")
+	}
 	if keys.empty() {
 		return usageErr(stderr, "serve", "no keys: give --secret, --intercom-secret or --series-token, set %s, %s or %s, or use --test-keys",
 			envSecret, envIntercom, envSeriesToken)
@@ -172,10 +188,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(keys.tokens) > 0 {
 		opts = append(opts, webhook.WithSeries(keys.header(), keys.tokens...))
 	}
-	var ib *sqlitestore.Store
-	if *inboxFile != "" {
+	var ib interface {
+		webhook.Inbox
+		Close() error
+	}
+	if *inboxFile != "" || *rf.url != "" {
 		var err error
-		if ib, err = openInbox(*inboxFile); err != nil {
+		if *inboxFile != "" {
+			ib, err = openInbox(*inboxFile)
+		} else {
+			// Created by the first delivery or worker, as by any
+			// replica: only unreachable is an error here.
+			ib, err = dialRedisInbox(ctx, *rf.url, *rf.prefix, *rf.name)
+		}
+		if errors.Is(err, errFlag) {
+			return usageErr(stderr, "serve", "%s", strings.TrimPrefix(err.Error(), errFlag.Error()+": "))
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "webhook serve: %v\n", err)
 			return exitFail
 		}
