@@ -39,10 +39,11 @@ each with --inbox FILE | --redis URL [--redis-prefix webhook:inbox:] [--redis-na
 Every subcommand takes the inbox as --inbox FILE (or $WEBHOOK_INBOX), the
 SQLite file of the receiver, or as --redis URL (or $WEBHOOK_REDIS_URL,
 which keeps the password off the command line, out of ps and the shell's
-history), redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss:// for TLS
-(one server: not a Cluster or Sentinel), with --redis-prefix and --redis-name as the replicas give them to
-redisstore.WithInboxPrefix and WithInboxName. One of them: both flags, or
-without either flag both variables, is a usage error. The receiver may be
+history), redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss:// for TLS,
+one server (not a Cluster or Sentinel), with --redis-prefix and
+--redis-name as the replicas give them to redisstore.WithInboxPrefix and
+WithInboxName. One of them: both flags, or without either flag both
+variables, is a usage error, as is a flag given empty. The receiver may be
 running: the file and the Redis are shared safely. A KEY is the
 delivery's dedupe key, as list prints it (e.g. standard:msg_…, or
 standard@acme:msg_… for tenant acme of a multi-tenant receiver).
