@@ -123,7 +123,9 @@ func TestHostileIdleFlood(t *testing.T) {
 	var wg sync.WaitGroup
 	legit := time.Now()
 	for s := range reqs {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for _, raw := range reqs[s] {
 				code, err := roundTrip(addr, raw)
 				if err != nil {
@@ -132,7 +134,7 @@ func TestHostileIdleFlood(t *testing.T) {
 				}
 				statuses[s] = append(statuses[s], code)
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	for s := range reqs {

@@ -1,6 +1,6 @@
 module github.com/inhook/webhook
 
-go 1.26.8
+go 1.24.0
 
 require (
 	github.com/standard-webhooks/standard-webhooks/libraries v0.0.1

@@ -633,7 +633,9 @@ func heapPeakUnderUploads(t *testing.T, clients int, frame string, mode uploadMo
 	}
 	var wg sync.WaitGroup
 	for i := range clients {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			write := endlessChunks(head, 1<<30)
 			switch mode {
 			case inStep:
@@ -659,7 +661,7 @@ func heapPeakUnderUploads(t *testing.T, clients int, frame string, mode uploadMo
 				}
 			}
 			statuses[i], sent[i] = r.exchange(t, write)
-		})
+		}()
 	}
 	wg.Wait()
 	close(stop)

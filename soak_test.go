@@ -353,11 +353,13 @@ func soakPlay(clock *webhooktest.Clock, start time.Time, url string, senders int
 		var wg sync.WaitGroup
 		next := make(chan int)
 		for range min(senders, len(batch)) {
-			wg.Go(func() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
 				for i := range next {
 					statuses[i] = send(batch[i])
 				}
-			})
+			}()
 		}
 		for i := range batch {
 			next <- i

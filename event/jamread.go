@@ -124,7 +124,8 @@ func readFlatJam(body []byte) (*JamCreated, bool) {
 func jsonKeys(types ...reflect.Type) []string {
 	var names []string
 	for _, typ := range types {
-		for f := range typ.Fields() {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
 			if f.Anonymous {
 				names = append(names, jsonKeys(f.Type)...)
 				continue

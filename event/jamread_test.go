@@ -19,7 +19,8 @@ func TestShapeKeys(t *testing.T) {
 	var names []string
 	var walk func(reflect.Type)
 	walk = func(typ reflect.Type) {
-		for f := range typ.Fields() {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
 			if f.Anonymous {
 				walk(f.Type)
 				continue

@@ -110,7 +110,8 @@ func testHandlerWorkers(t *testing.T, s *suite) {
 	var wg sync.WaitGroup
 	codes := make([]int, 2*n)
 	for i := range 2 * n {
-		wg.Go(func() { codes[i] = r.send(t, fmt.Sprintf("msg_%03d", i%n)) })
+		wg.Add(1)
+		go func() { defer wg.Done(); codes[i] = r.send(t, fmt.Sprintf("msg_%03d", i%n)) }()
 	}
 	wg.Wait()
 	for i, c := range codes {

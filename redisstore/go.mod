@@ -1,6 +1,6 @@
 module github.com/inhook/webhook/redisstore
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/inhook/webhook v0.0.0-00010101000000-000000000000
