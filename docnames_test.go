@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -19,6 +20,15 @@ import (
 // -run pattern that names no test runs nothing and passes; a rename or a
 // deleted test would leave either pointing at nothing.
 func TestDocsNameRealTests(t *testing.T) {
+	if dir := missingModule(t, os.DirFS(".")); dir != "" {
+		// The core's module as go get fetches it (go test all, go test
+		// github.com/inhook/webhook in the module cache): its zip leaves
+		// out the nested modules, whose tests the documents cite too.
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing: CI runs in the repository", dir)
+		}
+		t.Skipf("%s is missing: the core's module alone, not the repository, whose every module defines the tests its documents cite", dir)
+	}
 	defined := map[string]bool{}
 	funcs := regexp.MustCompile(`(?m)^func ((?:Test|Benchmark|Example|Fuzz)\w*)\(`)
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
@@ -64,4 +74,55 @@ func TestDocsNameRealTests(t *testing.T) {
 	}
 	require.Greater(t, cited, 30, "the documents cite too few tests to trust the pattern")
 	require.Empty(t, missing, "named in the documents, defined nowhere")
+}
+
+// missingModule returns the first module of go.work that fsys lacks, or
+// "" when it holds every one.
+func missingModule(t *testing.T, fsys fs.FS) string {
+	t.Helper()
+	work, err := fs.ReadFile(fsys, "go.work")
+	require.NoError(t, err)
+	inUse := false
+	for line := range strings.Lines(string(work)) {
+		line, _, _ = strings.Cut(line, "//")
+		switch f := strings.Fields(line); {
+		case len(f) == 2 && f[0] == "use" && f[1] != "(":
+			if _, err := fs.Stat(fsys, path.Join(f[1], "go.mod")); err != nil {
+				return f[1]
+			}
+		case len(f) == 2 && f[0] == "use":
+			inUse = true
+		case inUse && len(f) == 1 && f[0] == ")":
+			inUse = false
+		case inUse && len(f) == 1:
+			if _, err := fs.Stat(fsys, path.Join(f[0], "go.mod")); err != nil {
+				return f[0]
+			}
+		}
+	}
+	return ""
+}
+
+// TestDocsNameRealTestsModuleZip: in the core's module alone, as a module
+// zip holds it (every directory with a go.mod of its own left out), the
+// check of the documents' test names knows it cannot be made. It failed
+// there: go test github.com/inhook/webhook from the module cache reported
+// every test of redisstore, sqlitestore and cmd/webhook the README cites
+// as defined nowhere.
+func TestDocsNameRealTestsModuleZip(t *testing.T) {
+	require.Empty(t, missingModule(t, os.DirFS(".")), "the repository holds every module of go.work")
+	require.Equal(t, "./bench", missingModule(t, coreOnly{os.DirFS(".")}))
+}
+
+// coreOnly is a view of the repository as the core's module zip holds
+// it: without the nested modules.
+type coreOnly struct{ fs.FS }
+
+func (c coreOnly) Open(name string) (fs.File, error) {
+	for dir := name; dir != "."; dir = path.Dir(dir) {
+		if _, err := fs.Stat(c.FS, path.Join(dir, "go.mod")); err == nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		}
+	}
+	return c.FS.Open(name)
 }
