@@ -69,7 +69,7 @@ func replicaMain(addr, prefix string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opts, err := redis.ParseURL(os.Getenv("WEBHOOK_REDIS_URL"))
+	opts, err := redis.ParseURL(os.Getenv("WEBHOOK_TEST_REDIS_URL"))
 	if err != nil {
 		return fail(err)
 	}

@@ -21,19 +21,19 @@ import (
 )
 
 // redisOptions returns the options for the Redis named by
-// WEBHOOK_REDIS_URL. CI must provide one, so there a missing URL fails
+// WEBHOOK_TEST_REDIS_URL. CI must provide one, so there a missing URL fails
 // the test instead of skipping it.
 func redisOptions(tb testing.TB) *redis.Options {
 	tb.Helper()
-	url := os.Getenv("WEBHOOK_REDIS_URL")
+	url := os.Getenv("WEBHOOK_TEST_REDIS_URL")
 	if url == "" {
 		if os.Getenv("CI") == "true" {
-			tb.Fatal("WEBHOOK_REDIS_URL not set: CI must run these tests against a Redis (scripts/redis-test.sh starts one)")
+			tb.Fatal("WEBHOOK_TEST_REDIS_URL not set: CI must run these tests against a Redis (scripts/redis-test.sh starts one)")
 		}
-		tb.Skip("WEBHOOK_REDIS_URL not set; run scripts/redis-test.sh or point it at a disposable Redis, e.g. redis://127.0.0.1:6379/0")
+		tb.Skip("WEBHOOK_TEST_REDIS_URL not set; run scripts/redis-test.sh or point it at a disposable Redis, e.g. redis://127.0.0.1:6379/0")
 	}
 	opts, err := redis.ParseURL(url)
-	require.NoError(tb, err, "parse WEBHOOK_REDIS_URL")
+	require.NoError(tb, err, "parse WEBHOOK_TEST_REDIS_URL")
 	return opts
 }
 
@@ -45,7 +45,7 @@ func newClient(tb testing.TB) *redis.Client {
 	tb.Cleanup(func() { client.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	require.NoError(tb, client.Ping(ctx).Err(), "ping WEBHOOK_REDIS_URL")
+	require.NoError(tb, client.Ping(ctx).Err(), "ping WEBHOOK_TEST_REDIS_URL")
 	return client
 }
 

@@ -1,6 +1,6 @@
 # Sourced by the test scripts (bash, set -euo pipefail) to run tests
 # against a throwaway Redis. start_redis starts a redis-server on a free
-# loopback port without persistence and exports WEBHOOK_REDIS_URL naming
+# loopback port without persistence and exports WEBHOOK_TEST_REDIS_URL naming
 # it; start_redis_cluster starts a one-node Redis Cluster beside it and
 # exports WEBHOOK_REDIS_CLUSTER_ADDR. Both install redis-server if it is
 # missing, and whatever happens every server started is stopped when the
@@ -77,7 +77,7 @@ redis_start() {
 
 start_redis() {
 	redis_start redis
-	export WEBHOOK_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+	export WEBHOOK_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
 }
 
 # The cluster node takes every slot, and is ready once it says so.

@@ -5,12 +5,12 @@
 # reach. Fuzz targets run their seed corpora in testdata/fuzz. The CLI's
 # tests on a redisstore inbox run on a throwaway Redis started here
 # (scripts/redis-server.sh) when redis-server is installed, and always in
-# CI (CI=true), which installs it; or on the Redis WEBHOOK_REDIS_URL names.
+# CI (CI=true), which installs it; or on the Redis WEBHOOK_TEST_REDIS_URL names.
 # Without one they are skipped, as redisstore's are, and fail in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go test -race -count=1 ./...
-if [ -z "${WEBHOOK_REDIS_URL:-}" ] && { [ "${CI:-}" = true ] || command -v redis-server >/dev/null; }; then
+if [ -z "${WEBHOOK_TEST_REDIS_URL:-}" ] && { [ "${CI:-}" = true ] || command -v redis-server >/dev/null; }; then
 	. scripts/redis-server.sh
 	start_redis
 fi

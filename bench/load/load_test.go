@@ -261,13 +261,13 @@ func TestRunCountsErrors(t *testing.T) {
 }
 
 // TestRedisInboxTarget drives the redis-inbox target briefly against the
-// Redis named by WEBHOOK_REDIS_URL: no errors, and every 200 run by one
+// Redis named by WEBHOOK_TEST_REDIS_URL: no errors, and every 200 run by one
 // callback once the workers have drained the inbox. scripts/redis-test.sh
 // runs it against its Redis; the bench module's own step has none.
 func TestRedisInboxTarget(t *testing.T) {
-	url := os.Getenv("WEBHOOK_REDIS_URL")
+	url := os.Getenv("WEBHOOK_TEST_REDIS_URL")
 	if url == "" {
-		t.Skip("WEBHOOK_REDIS_URL not set; scripts/redis-test.sh runs this test against its Redis")
+		t.Skip("WEBHOOK_TEST_REDIS_URL not set; scripts/redis-test.sh runs this test against its Redis")
 	}
 	opts, err := redis.ParseURL(url)
 	require.NoError(t, err)

@@ -16,14 +16,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// testRedisURL is the Redis the tests run on, named by WEBHOOK_REDIS_URL
-// as for redisstore's tests (scripts/test.sh and scripts/redis-test.sh
-// start one). TestMain takes the variable out of the environment: the
-// commands under test read it as the inbox to open.
+// testRedisEnv names the disposable Redis the tests run on, as for
+// redisstore's tests (scripts/test.sh and scripts/redis-test.sh start
+// one): never envRedisURL, which an operator exports for webhook inbox
+// with the receivers' Redis in it, where the tests would write and
+// delete keys.
+const testRedisEnv = "WEBHOOK_TEST_REDIS_URL"
+
+// testRedisURL is the Redis the tests run on. TestMain takes both
+// variables out of the environment: the commands under test read
+// envRedisURL as the inbox to open.
 var testRedisURL string
 
 func TestMain(m *testing.M) {
-	testRedisURL = os.Getenv(envRedisURL)
+	testRedisURL = os.Getenv(testRedisEnv)
+	os.Unsetenv(testRedisEnv)
 	os.Unsetenv(envRedisURL)
 	os.Exit(m.Run())
 }
@@ -34,9 +41,9 @@ func redisURL(tb testing.TB) string {
 	tb.Helper()
 	if testRedisURL == "" {
 		if os.Getenv("CI") == "true" {
-			tb.Fatal(envRedisURL + " not set: CI must run these tests against a Redis (scripts/test.sh starts one)")
+			tb.Fatal(testRedisEnv + " not set: CI must run these tests against a Redis (scripts/test.sh starts one)")
 		}
-		tb.Skip(envRedisURL + " not set; run scripts/test.sh with redis-server installed, or point it at a disposable Redis, e.g. redis://127.0.0.1:6379/0")
+		tb.Skip(testRedisEnv + " not set; run scripts/test.sh with redis-server installed, or point it at a disposable Redis, e.g. redis://127.0.0.1:6379/0")
 	}
 	return testRedisURL
 }
@@ -46,12 +53,12 @@ func redisURL(tb testing.TB) string {
 func redisClient(tb testing.TB) *redis.Client {
 	tb.Helper()
 	opts, err := redis.ParseURL(redisURL(tb))
-	require.NoError(tb, err, "parse "+envRedisURL)
+	require.NoError(tb, err, "parse "+testRedisEnv)
 	client := redis.NewClient(opts)
 	tb.Cleanup(func() { client.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	require.NoError(tb, client.Ping(ctx).Err(), "ping "+envRedisURL)
+	require.NoError(tb, client.Ping(ctx).Err(), "ping "+testRedisEnv)
 	return client
 }
 
@@ -97,7 +104,7 @@ func withPassword(t *testing.T, user, password string) string {
 	t.Helper()
 	u := redisURL(t)
 	rest, ok := strings.CutPrefix(u, "redis://")
-	require.True(t, ok, "%s is not a redis:// URL", envRedisURL)
+	require.True(t, ok, "%s is not a redis:// URL", testRedisEnv)
 	if _, host, ok := strings.Cut(rest, "@"); ok {
 		rest = host
 	}

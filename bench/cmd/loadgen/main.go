@@ -26,7 +26,7 @@
 // ceiling's deliveries per second and at least the reference's, and inbox
 // reaches -min-inbox times ours, with no errors.
 //
-// With -redis (default $WEBHOOK_REDIS_URL) it also runs redis-inbox: our
+// With -redis (default $WEBHOOK_TEST_REDIS_URL) it also runs redis-inbox: our
 // handler in inbox mode on the Redis Streams inbox of redisstore, its
 // workers running in the same process. Use a disposable Redis: the run's
 // keys live under a prefix of their own and are deleted at the end.
@@ -67,7 +67,7 @@ func run() int {
 	minCeiling := flag.Float64("min-ceiling", 0.8, "with -check: least ratio of ours to the ceiling")
 	minInbox := flag.Float64("min-inbox", 0.6, "with -check: least ratio of inbox to ours")
 	inboxDir := flag.String("inbox-dir", "", "directory on the disk to measure: the inbox target's SQLite file and the flush target's log go in a new directory inside it, removed after (default: the system's temporary directory)")
-	redisURL := flag.String("redis", os.Getenv("WEBHOOK_REDIS_URL"), "Redis URL for the redis-inbox target (none: the target is left out)")
+	redisURL := flag.String("redis", os.Getenv("WEBHOOK_TEST_REDIS_URL"), "Redis URL for the redis-inbox target (none: the target is left out)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

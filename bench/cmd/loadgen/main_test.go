@@ -27,7 +27,7 @@ func TestInboxDirReused(t *testing.T) {
 	dir := t.TempDir()
 	for run := range 2 {
 		cmd := exec.Command(exe, "-clients", "2", "-duration", "50ms", "-rounds", "1", "-max", "300", "-inbox-dir", dir)
-		cmd.Env = append(os.Environ(), "LOADGEN_MAIN=1", "WEBHOOK_REDIS_URL=")
+		cmd.Env = append(os.Environ(), "LOADGEN_MAIN=1", "WEBHOOK_TEST_REDIS_URL=")
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "run %d:\n%s", run+1, out)
 		left, err := os.ReadDir(dir)
