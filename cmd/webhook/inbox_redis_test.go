@@ -145,6 +145,7 @@ func TestInboxRedisFlags(t *testing.T) {
 		stdout string
 		stderr string
 		fast   bool // within a few seconds
+		hidden string // a piece of a password, not shown either
 	}{
 		{name: "help", args: []string{"--help"}, stdout: "or as --redis URL (or $WEBHOOK_REDIS_URL"},
 		{name: "flags", args: []string{"replay", "--help"}, stderr: `-redis-prefix string
@@ -181,6 +182,10 @@ func TestInboxRedisFlags(t *testing.T) {
 			stderr: "--redis is not a Redis URL"},
 		{name: "bad userinfo", args: []string{"stats", "--redis", "redis://u:" + testPassword + "%zz@127.0.0.1/0"}, code: exitUsage,
 			stderr: "--redis is not a Redis URL"},
+		// The escape that does not parse is the password's: the
+		// error quotes it.
+		{name: "bad escape in the password", args: []string{"stats", "--redis", "redis://u:hunter2-%zz-Pa55@127.0.0.1/0"}, code: exitUsage,
+			stderr: "--redis is not a Redis URL", hidden: "%zz"},
 		{name: "bad database", args: []string{"stats", "--redis", "redis://u:" + testPassword + "@127.0.0.1/zero"}, code: exitUsage,
 			stderr: `invalid database number: "zero"`},
 		{name: "bad option", args: []string{"stats", "--redis", "redis://u:" + testPassword + "@127.0.0.1/0?dial_timeout=soon"}, code: exitUsage,
@@ -210,6 +215,9 @@ func TestInboxRedisFlags(t *testing.T) {
 			require.Contains(t, stderr, tt.stderr)
 			require.NotContains(t, stdout+stderr, testPassword)
 			require.NotContains(t, stdout+stderr, "s3cret")
+			if tt.hidden != "" {
+				require.NotContains(t, stdout+stderr, tt.hidden)
+			}
 			if tt.code == exitFail {
 				require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %s", stderr)
 			}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,7 +101,7 @@ func dialRedisInbox(ctx context.Context, raw, prefix, name string) (redisInbox, 
 		}
 		msg := err.Error()
 		if pw := urlPassword(raw); pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+			msg = hideQuoted(strings.ReplaceAll(msg, pw, "xxxxx"), pw)
 		}
 		return redisInbox{}, fmt.Errorf("%w: --redis is not a Redis URL (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… for TLS): %s", errFlag, msg)
 	}
@@ -156,6 +157,32 @@ func urlPassword(raw string) string {
 	}
 	_, pw, _ := strings.Cut(rest[:at], ":")
 	return pw
+}
+
+// hideQuoted is msg with each quoted string that is a piece of the
+// password pw replaced: a parse error quotes the escape it could not
+// read ("%zz"), which may be the password's.
+func hideQuoted(msg, pw string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(msg, '"')
+		if i < 0 {
+			break
+		}
+		q, err := strconv.QuotedPrefix(msg[i:])
+		if err != nil {
+			break
+		}
+		b.WriteString(msg[:i])
+		if u, err := strconv.Unquote(q); err == nil && u != "" && strings.Contains(pw, u) {
+			b.WriteString(`"xxxxx"`)
+		} else {
+			b.WriteString(q)
+		}
+		msg = msg[i+len(q):]
+	}
+	b.WriteString(msg)
+	return b.String()
 }
 
 // hidePassword is msg with every copy of the password pw replaced.
