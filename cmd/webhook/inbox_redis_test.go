@@ -144,7 +144,7 @@ func TestInboxRedisFlags(t *testing.T) {
 		code   int
 		stdout string
 		stderr string
-		fast   bool // within a few seconds
+		fast   bool   // within a few seconds
 		hidden string // a piece of a password, not shown either
 	}{
 		{name: "help", args: []string{"--help"}, stdout: "or as --redis URL (or $WEBHOOK_REDIS_URL"},
