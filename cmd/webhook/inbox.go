@@ -39,7 +39,8 @@ each with --inbox FILE | --redis URL [--redis-prefix webhook:inbox:] [--redis-na
 Every subcommand takes the inbox as --inbox FILE (or $WEBHOOK_INBOX), the
 SQLite file of the receiver, or as --redis URL (or $WEBHOOK_REDIS_URL,
 which keeps the password off the command line, out of ps and the shell's
-history), redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss:// for TLS,
+history; --redis env reads it as serve does, whatever $WEBHOOK_INBOX says),
+redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss:// for TLS,
 one server (not a Cluster or Sentinel), with --redis-prefix and
 --redis-name as the replicas give them to redisstore.WithInboxPrefix and
 WithInboxName. One of them: both flags, or without either flag both
@@ -160,6 +161,10 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr(stderr, name, "--inbox needs a file name")
 	case redisSet && *rf.url == "":
 		return usageErr(stderr, name, "--redis needs a URL")
+	case redisSet:
+		if err := rf.fromEnv(); err != nil {
+			return usageErr(stderr, name, "%s", strings.TrimPrefix(err.Error(), errFlag.Error()+": "))
+		}
 	case !fileSet && !redisSet:
 		*file = strings.TrimSpace(os.Getenv(envInbox))
 		*rf.url = strings.TrimSpace(os.Getenv(envRedisURL))

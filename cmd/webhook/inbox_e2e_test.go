@@ -155,22 +155,33 @@ func TestServeInboxEndToEnd(t *testing.T) {
 	bin := buildCLI(t)
 	for _, kind := range []struct {
 		name  string
-		flags func(t *testing.T) []string // the flags naming a new inbox
+		flags func(t *testing.T) (flags, env []string) // naming a new inbox
 	}{
-		{"sqlite", func(t *testing.T) []string { return []string{"--inbox", filepath.Join(t.TempDir(), "inbox.db")} }},
+		{"sqlite", func(t *testing.T) ([]string, []string) {
+			return []string{"--inbox", filepath.Join(t.TempDir(), "inbox.db")}, nil
+		}},
 		// serve --redis: the receiver as one of several replicas.
-		{"redis", func(t *testing.T) []string {
-			return []string{"--redis", redisURL(t), "--redis-prefix", redisPrefix(t, redisClient(t)), "--redis-name", "serve"}
+		{"redis", func(t *testing.T) ([]string, []string) {
+			return []string{"--redis", redisURL(t), "--redis-prefix", redisPrefix(t, redisClient(t)), "--redis-name", "serve"}, nil
+		}},
+		// serve --redis env: the URL in the environment, out of ps.
+		{"redis env", func(t *testing.T) ([]string, []string) {
+			return []string{"--redis", "env", "--redis-prefix", redisPrefix(t, redisClient(t)), "--redis-name", "serve"},
+				[]string{envRedisURL + "=" + redisURL(t)}
 		}},
 	} {
-		t.Run(kind.name, func(t *testing.T) { serveInbox(t, bin, kind.flags(t)) })
+		t.Run(kind.name, func(t *testing.T) {
+			flags, env := kind.flags(t)
+			serveInbox(t, bin, flags, env)
+		})
 	}
 }
 
-// serveInbox is TestServeInboxEndToEnd on the inbox flags name.
-func serveInbox(t *testing.T, bin string, flags []string) {
+// serveInbox is TestServeInboxEndToEnd on the inbox flags and the
+// variables env (NAME=value) name.
+func serveInbox(t *testing.T, bin string, flags, env []string) {
 	serve := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--test-keys"}, flags...)...)
-	serve.Env = os.Environ()
+	serve.Env = append(append(os.Environ(), envInbox+"=", envRedisURL+"="), env...)
 	var stdout syncBuffer
 	serve.Stdout = &stdout
 	srv := startServe(t, serve)
@@ -188,7 +199,7 @@ func serveInbox(t *testing.T, bin string, flags []string) {
 	require.Contains(t, stdout.String(), `"type":"jam.created"`)
 	require.Contains(t, stdout.String(), `"source":"intercom"`)
 	require.Eventually(t, func() bool {
-		return strings.Contains(cli(t, bin, append([]string{"inbox", "stats", "--json"}, flags...)...), `"pending":0,"retrying":0,"in_flight":0,"done":2,"dead":0`)
+		return strings.Contains(cliEnv(t, bin, env, append([]string{"inbox", "stats", "--json"}, flags...)...), `"pending":0,"retrying":0,"in_flight":0,"done":2,"dead":0`)
 	}, 10*time.Second, 10*time.Millisecond)
 
 	srv.stop(t)

@@ -153,6 +153,9 @@ func TestInboxRedisFlags(t *testing.T) {
 		{name: "redis", args: []string{"list", "--redis", url, "--redis-prefix", prefix}, stdout: "standard:msg_1"},
 		{name: "redis=", args: []string{"stats", "--redis=" + url, "--redis-prefix=" + prefix}, stdout: "pending:"},
 		{name: "redis from the environment", args: []string{"list", "--redis-prefix", prefix}, env: map[string]string{envRedisURL: url}, stdout: "standard:msg_1"},
+		{name: "--redis env", args: []string{"list", "--redis", "env", "--redis-prefix", prefix}, env: map[string]string{envRedisURL: url, envInbox: file}, stdout: "standard:msg_1"},
+		{name: "--redis env unset", args: []string{"list", "--redis", "env"}, env: map[string]string{envInbox: file}, code: exitUsage,
+			stderr: "--redis env: WEBHOOK_REDIS_URL is not set"},
 		{name: "the flag before the other variable", args: []string{"list", "--redis", url, "--redis-prefix", prefix},
 			env: map[string]string{envInbox: file}, stdout: "standard:msg_1"},
 		{name: "the file flag before the other variable", args: []string{"list", "--inbox", file},
@@ -305,6 +308,7 @@ func TestServeRedisFlags(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		args   []string // after "serve --test-keys --addr 127.0.0.1:0"
+		env    string   // WEBHOOK_REDIS_URL
 		code   int
 		stderr string
 	}{
@@ -315,9 +319,17 @@ func TestServeRedisFlags(t *testing.T) {
 		{name: "braces", args: []string{"--redis", closed, "--redis-name", "{x}"}, code: exitUsage, stderr: "must not contain braces"},
 		{name: "not a URL", args: []string{"--redis", "rediss://u:" + testPassword + "@h:port/0"}, code: exitUsage, stderr: "--redis is not a Redis URL"},
 		{name: "nothing listening", args: []string{"--redis", closed}, code: exitFail, stderr: "webhook serve: --redis redis://someone:xxxxx@127.0.0.1:"},
+		// --redis env: the URL, password and all, out of ps.
+		{name: "env", args: []string{"--redis", "env"}, env: closed, code: exitFail, stderr: "webhook serve: --redis redis://someone:xxxxx@127.0.0.1:"},
+		{name: "env unset", args: []string{"--redis", "env"}, code: exitUsage, stderr: "--redis env: WEBHOOK_REDIS_URL is not set"},
+		{name: "env not a URL", args: []string{"--redis", "env"}, env: "rediss://u:" + testPassword + "@h:port/0", code: exitUsage, stderr: "--redis is not a Redis URL"},
+		// Without the flag the variable changes nothing: serve is no
+		// inbox-mode receiver because of it.
+		{name: "variable alone", args: []string{"--redis-name", "x"}, env: closed, code: exitUsage, stderr: "--redis-prefix and --redis-name go with --redis"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			clearEnv(t)
+			t.Setenv(envRedisURL, tt.env)
 			start := time.Now()
 			code, stdout, stderr := runCLI(t, append([]string{"serve", "--test-keys", "--addr", "127.0.0.1:0"}, tt.args...)...)
 			require.Equal(t, tt.code, code, "stdout: %s\nstderr: %s", stdout, stderr)

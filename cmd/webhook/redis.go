@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,24 @@ const (
 	redisCheckTimeout = 5 * time.Second
 )
 
+// redisFromEnv, given as --redis, reads the URL from envRedisURL: the
+// only way serve reads it, which the variable alone does not put in
+// inbox mode.
+const redisFromEnv = "env"
+
+// fromEnv replaces --redis env by the URL envRedisURL holds, failing
+// with a usage error when it holds none.
+func (r *redisFlags) fromEnv() error {
+	if *r.url != redisFromEnv {
+		return nil
+	}
+	*r.url = strings.TrimSpace(os.Getenv(envRedisURL))
+	if *r.url == "" {
+		return fmt.Errorf("%w: --redis env: %s is not set", errFlag, envRedisURL)
+	}
+	return nil
+}
+
 // redisFlags are the flags naming a redisstore inbox.
 type redisFlags struct {
 	url, prefix, name *string
@@ -37,7 +56,7 @@ type redisFlags struct {
 // register adds the flags to fs, --redis described as what (for serve,
 // the inbox it runs on; for inbox, the one it opens).
 func (r *redisFlags) register(fs *flag.FlagSet, what string) {
-	r.url = fs.String("redis", "", what+", as a URL: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss:// for TLS")
+	r.url = fs.String("redis", "", what+", as a URL: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss:// for TLS; env for the URL in $"+envRedisURL+", out of ps")
 	r.prefix = fs.String("redis-prefix", redisstore.DefaultInboxPrefix, "with --redis: the prefix of the inbox's keys, as redisstore.WithInboxPrefix")
 	r.name = fs.String("redis-name", redisstore.DefaultInboxName, "with --redis: the inbox's name, as redisstore.WithInboxName")
 }

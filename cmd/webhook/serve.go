@@ -60,7 +60,8 @@ for TLS; --redis-prefix and --redis-name as redisstore.WithInboxPrefix and
 WithInboxName) the inbox is a redisstore one in that Redis, shared by every
 serve on it as by the replicas of a receiver: a delivery any of them stored
 is printed by whichever leases it. serve exits 1 at once if Redis does not
-answer.
+answer. --redis env takes the URL from $WEBHOOK_REDIS_URL, which keeps its
+password out of ps; the variable alone does not make serve use Redis.
 
 With --inspect (or --inspect=ADDR) a page on 127.0.0.1:4040 lists every
 request live, shows why each was rejected and its verdict step by step,
@@ -166,6 +167,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr(stderr, "serve", "--redis needs a URL")
 	case *rf.url == "" && (isSet(fs, "redis-prefix") || isSet(fs, "redis-name")):
 		return usageErr(stderr, "serve", "--redis-prefix and --redis-name go with --redis")
+	}
+	if err := rf.fromEnv(); err != nil {
+		return usageErr(stderr, "serve", "%s", strings.TrimPrefix(err.Error(), errFlag.Error()+": "))
 	}
 	if keys.empty() {
 		return usageErr(stderr, "serve", "no keys: give --secret, --intercom-secret or --series-token, set %s, %s or %s, or use --test-keys",
