@@ -9,13 +9,16 @@
 redis_dir=$(mktemp -d)
 redis_pids=()
 redis_ports=()
+# By pid, not by port: a port this script probed free may have been taken
+# meanwhile by another run's server, which is not ours to stop (without
+# save points, SIGTERM stops redis-server without saving).
 redis_cleanup() {
-	local i
-	for i in "${!redis_pids[@]}"; do
-		redis-cli -p "${redis_ports[$i]}" shutdown nosave >/dev/null 2>&1 || kill "${redis_pids[$i]}" 2>/dev/null || true
+	local pid
+	for pid in "${redis_pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
 	done
-	for i in "${!redis_pids[@]}"; do
-		wait "${redis_pids[$i]}" 2>/dev/null || true
+	for pid in "${redis_pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
 	done
 	rm -rf "$redis_dir"
 }
@@ -52,7 +55,7 @@ redis_free_port() {
 # redis_start NAME ARGS...: a redis-server with ARGS on a free port,
 # answering PING; sets redis_port.
 redis_start() {
-	local name=$1 pid
+	local name=$1 pid info
 	shift
 	redis_install
 	redis_port=$(redis_free_port)
@@ -62,7 +65,10 @@ redis_start() {
 	redis_pids+=("$pid")
 	redis_ports+=("$redis_port")
 	for _ in $(seq 100); do
-		if [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ]; then
+		# Answered by this server, not by another run's that took the
+		# port after it was probed free (this one then exits).
+		info=$(redis-cli -p "$redis_port" info server 2>/dev/null || true)
+		if [[ $info == *"process_id:$pid"$'\r'* ]]; then
 			return
 		fi
 		if ! kill -0 "$pid" 2>/dev/null; then
