@@ -396,12 +396,14 @@ func (o *observer) dispatch(ctx context.Context, d *webhook.Delivery, meta map[s
 			if span.IsRecording() {
 				span.SetAttributes(AttemptKey.Int(r.Attempt), OutcomeKey.String(string(r.Outcome)))
 			}
-			span.End()
 			if onRequest != nil && onRequest.IsRecording() {
 				onRequest.SetAttributes(OutcomeKey.String("processed"))
 			}
+			// The metrics first: who sees the span ended finds the run
+			// counted.
 			o.duration.Record(ctx, r.Duration.Seconds(), di.ok...)
 			o.deliveries.Add(ctx, 1, si.outcome(r.Outcome)...)
+			span.End()
 			return
 		}
 		errType := errorType(r.Err)
@@ -410,7 +412,7 @@ func (o *observer) dispatch(ctx context.Context, d *webhook.Delivery, meta map[s
 			span.RecordError(r.Err)
 			span.SetStatus(codes.Error, "callback failed")
 		}
-		span.End()
+		defer span.End() // after the metrics, as above
 		set := o.sets.get(setKey{dest: di.dest, errType: errType}, func() attribute.Set {
 			return attribute.NewSet(append(di.metricAttrs[:len(di.metricAttrs):len(di.metricAttrs)], semconv.ErrorTypeKey.String(errType))...)
 		})
