@@ -53,32 +53,44 @@ redis_free_port() {
 }
 
 # redis_start NAME ARGS...: a redis-server with ARGS on a free port,
-# answering PING; sets redis_port.
+# answering; sets redis_port. A port probed free can be taken before the
+# server binds it, by another run's server probing at the same time: then
+# this one exits (Address already in use) and the next free port is tried.
 redis_start() {
-	local name=$1 pid info
+	local name=$1 pid info try
 	shift
 	redis_install
-	redis_port=$(redis_free_port)
-	redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-		--dir "$redis_dir" --logfile "$redis_dir/$name.log" --maxmemory-policy noeviction "$@" &
-	pid=$!
-	redis_pids+=("$pid")
-	redis_ports+=("$redis_port")
-	for _ in $(seq 100); do
-		# Answered by this server, not by another run's that took the
-		# port after it was probed free (this one then exits).
-		info=$(redis-cli -p "$redis_port" info server 2>/dev/null || true)
-		if [[ $info == *"process_id:$pid"$'\r'* ]]; then
-			return
+	for try in 1 2 3 4 5; do
+		redis_port=$(redis_free_port)
+		: >"$redis_dir/$name.log"
+		redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+			--dir "$redis_dir" --logfile "$redis_dir/$name.log" --maxmemory-policy noeviction "$@" &
+		pid=$!
+		redis_pids+=("$pid")
+		redis_ports+=("$redis_port")
+		for _ in $(seq 100); do
+			# Answered by this server, not by another run's that took the
+			# port after it was probed free (this one then exits).
+			info=$(redis-cli -p "$redis_port" info server 2>/dev/null || true)
+			if [[ $info == *"process_id:$pid"$'\r'* ]]; then
+				return
+			fi
+			if ! kill -0 "$pid" 2>/dev/null; then
+				if [ "$try" -lt 5 ] && grep -q 'Address already in use' "$redis_dir/$name.log"; then
+					continue 2
+				fi
+				echo "redis-server ($name) exited:" >&2; cat "$redis_dir/$name.log" >&2; exit 1
+			fi
+			sleep 0.1
+		done
+		if [ -n "$info" ]; then
+			echo "redis-server ($name, pid $pid) on port $redis_port: INFO names another process within 10s" >&2
+		else
+			echo "redis-server ($name) on port $redis_port did not answer within 10s" >&2
 		fi
-		if ! kill -0 "$pid" 2>/dev/null; then
-			echo "redis-server ($name) exited:" >&2; cat "$redis_dir/$name.log" >&2; exit 1
-		fi
-		sleep 0.1
+		cat "$redis_dir/$name.log" >&2
+		exit 1
 	done
-	echo "redis-server ($name) on port $redis_port did not answer PING within 10s" >&2
-	cat "$redis_dir/$name.log" >&2
-	exit 1
 }
 
 start_redis() {
