@@ -189,6 +189,15 @@ func TestInboxRedisFlags(t *testing.T) {
 		// error quotes it.
 		{name: "bad escape in the password", args: []string{"stats", "--redis", "redis://u:hunter2-%zz-Pa55@127.0.0.1/0"}, code: exitUsage,
 			stderr: "--redis is not a Redis URL", hidden: "%zz"},
+		// A / in the password ends the host there: url.Parse took its
+		// start for a port, go-redis the rest for the path, and quoted
+		// them.
+		{name: "slash in the password", args: []string{"stats", "--redis", "redis://u:hunter2/x-Pa55@127.0.0.1/0"}, code: exitUsage,
+			stderr: "its password does not parse: percent-encode", hidden: "hunter2"},
+		{name: "slash in the password after digits", args: []string{"stats", "--redis", "redis://u:6379/Pa55/x@127.0.0.1/0"}, code: exitUsage,
+			stderr: "its password does not parse: percent-encode", hidden: "Pa55"},
+		{name: "query mark in the password", args: []string{"stats", "--redis", "redis://u:hunter2?x-Pa55@127.0.0.1/0"}, code: exitUsage,
+			stderr: "its password does not parse: percent-encode", hidden: "hunter2"},
 		{name: "bad database", args: []string{"stats", "--redis", "redis://u:" + testPassword + "@127.0.0.1/zero"}, code: exitUsage,
 			stderr: `invalid database number: "zero"`},
 		{name: "bad option", args: []string{"stats", "--redis", "redis://u:" + testPassword + "@127.0.0.1/0?dial_timeout=soon"}, code: exitUsage,
@@ -343,4 +352,39 @@ func TestServeRedisFlags(t *testing.T) {
 			require.ErrorIs(t, err, os.ErrNotExist, "no inbox file made")
 		})
 	}
+}
+
+// FuzzRedisParseError: why a --redis URL does not parse is told the same
+// whatever its password, so that no piece of it shows: as for the URL
+// with a password that parses, or, when that URL parses, as the password's
+// fault.
+func FuzzRedisParseError(f *testing.F) {
+	for _, seed := range [][3]string{
+		{"u", "hunter2-%zz-Pa55", "127.0.0.1/0"},
+		{"u", "hunter2/x-Pa55", "127.0.0.1/0"},
+		{"u", "6379/Pa55/x", "127.0.0.1/0"},
+		{"", "hunter2?x#y", "127.0.0.1:6379/0"},
+		{"u", "Pa55", "127.0.0.1:x/0"},
+		{"u", "Pa55", "127.0.0.1/zero"},
+		{"u", "Pa55", "127.0.0.1/0?dial_timeout=soon"},
+		{"u v", "Pa55", "127.0.0.1/0"},
+	} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	f.Fuzz(func(t *testing.T, user, password, host string) {
+		if password == "" || strings.ContainsAny(user, ":") || strings.Contains(host, "@") {
+			return // the password is whatever lies between user: and the last @
+		}
+		raw := "redis://" + user + ":" + password + "@" + host
+		_, err := redis.ParseURL(raw)
+		if err == nil {
+			return
+		}
+		plain := "redis://" + user + ":pw@" + host
+		want := "its password does not parse: percent-encode it (%25 for %, %2F for /, %3F for ?, %23 for #, %40 for @)"
+		if _, perr := redis.ParseURL(plain); perr != nil {
+			want = parseError(plain, perr)
+		}
+		require.Equal(t, want, parseError(raw, err))
+	})
 }

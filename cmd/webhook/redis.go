@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -114,15 +113,7 @@ func (r redisInbox) failed(raw string, err error) error {
 func dialRedisInbox(ctx context.Context, raw, prefix, name string) (redisInbox, error) {
 	opts, err := redis.ParseURL(raw)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the parse error without the URL it quotes whole
-		}
-		msg := err.Error()
-		if pw := urlPassword(raw); pw != "" {
-			msg = hideQuoted(strings.ReplaceAll(msg, pw, "xxxxx"), pw)
-		}
-		return redisInbox{}, fmt.Errorf("%w: --redis is not a Redis URL (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… for TLS): %s", errFlag, msg)
+		return redisInbox{}, fmt.Errorf("%w: --redis is not a Redis URL (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… for TLS): %s", errFlag, parseError(raw, err))
 	}
 	switch {
 	case name == "":
@@ -163,45 +154,44 @@ func redisShown(raw string) string {
 	return u.Redacted()
 }
 
-// urlPassword is the password of the URL raw, or "", found without
-// parsing it: for the errors of a URL that does not parse.
-func urlPassword(raw string) string {
-	_, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return ""
+// parseError is why raw, a --redis URL, does not parse (err), told
+// without a piece of its password: the error of the URL with the
+// password replaced. The parse errors quote what they could not read,
+// which may be the password's: a bad escape ("%zz"), its start taken
+// for a port or the rest for the path when it holds a / ? or #.
+func parseError(raw string, err error) string {
+	if red, ok := redactPassword(raw); ok {
+		if _, err = redis.ParseURL(red); err == nil {
+			return "its password does not parse: percent-encode it (%25 for %, %2F for /, %3F for ?, %23 for #, %40 for @)"
+		}
 	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return ""
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // the parse error without the URL it quotes whole
 	}
-	_, pw, _ := strings.Cut(rest[:at], ":")
-	return pw
+	return err.Error()
 }
 
-// hideQuoted is msg with each quoted string that is a piece of the
-// password pw replaced: a parse error quotes the escape it could not
-// read ("%zz"), which may be the password's.
-func hideQuoted(msg, pw string) string {
-	var b strings.Builder
-	for {
-		i := strings.IndexByte(msg, '"')
-		if i < 0 {
-			break
-		}
-		q, err := strconv.QuotedPrefix(msg[i:])
-		if err != nil {
-			break
-		}
-		b.WriteString(msg[:i])
-		if u, err := strconv.Unquote(q); err == nil && u != "" && strings.Contains(pw, u) {
-			b.WriteString(`"xxxxx"`)
-		} else {
-			b.WriteString(q)
-		}
-		msg = msg[i+len(q):]
+// redactPassword is the URL raw with its password replaced by xxxxx,
+// found without parsing it (a URL that does not parse has no other), and
+// whether it has one: whatever lies between the first : after the
+// scheme's :// and the last @.
+func redactPassword(raw string) (string, bool) {
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		return raw, false
 	}
-	b.WriteString(msg)
-	return b.String()
+	i += len("://")
+	at := strings.LastIndex(raw[i:], "@")
+	if at < 0 {
+		return raw, false
+	}
+	at += i
+	colon := strings.Index(raw[i:at], ":")
+	if colon < 0 || i+colon+1 == at {
+		return raw, false
+	}
+	return raw[:i+colon+1] + "xxxxx" + raw[at:], true
 }
 
 // hidePassword is msg with every copy of the password pw replaced.
