@@ -6,13 +6,17 @@
 # tests on a redisstore inbox run on a throwaway Redis started here
 # (scripts/redis-server.sh) when redis-server is installed, and always in
 # CI (CI=true), which installs it; or on the Redis WEBHOOK_TEST_REDIS_URL names.
-# Without one they are skipped, as redisstore's are, and fail in CI.
+# Those of --redis-cluster run on a one-node Redis Cluster started beside it,
+# or on the one WEBHOOK_REDIS_CLUSTER_ADDR names (HOST:PORT).
+# Without them they are skipped, as redisstore's are, and fail in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go test -race -count=1 ./...
-if [ -z "${WEBHOOK_TEST_REDIS_URL:-}" ] && { [ "${CI:-}" = true ] || command -v redis-server >/dev/null; }; then
+if { [ -z "${WEBHOOK_TEST_REDIS_URL:-}" ] || [ -z "${WEBHOOK_REDIS_CLUSTER_ADDR:-}" ]; } &&
+	{ [ "${CI:-}" = true ] || command -v redis-server >/dev/null; }; then
 	. scripts/redis-server.sh
-	start_redis
+	[ -n "${WEBHOOK_TEST_REDIS_URL:-}" ] || start_redis
+	[ -n "${WEBHOOK_REDIS_CLUSTER_ADDR:-}" ] || start_redis_cluster
 fi
 (cd cmd/webhook && go test -race -count=1 ./...)
 (cd sqlitestore && go test -race -count=1 ./...)

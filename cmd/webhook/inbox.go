@@ -34,16 +34,17 @@ Usage:
   webhook inbox replay KEY... | --state dead [--limit 100]
   webhook inbox purge  [--state done|dead] [--older-than 72h]
   webhook inbox stats  [--json]
-each with --inbox FILE | --redis URL [--redis-prefix webhook:inbox:] [--redis-name default]
+each with --inbox FILE | --redis URL [--redis-cluster] [--redis-prefix webhook:inbox:] [--redis-name default]
 
 Every subcommand takes the inbox as --inbox FILE (or $WEBHOOK_INBOX), the
 SQLite file of the receiver, or as --redis URL (or $WEBHOOK_REDIS_URL,
 which keeps the password off the command line, out of ps and the shell's
 history; --redis env reads it as serve does, whatever $WEBHOOK_INBOX says),
-redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss:// for TLS,
-one server (not a Cluster or Sentinel), with --redis-prefix and
---redis-name as the replicas give them to redisstore.WithInboxPrefix and
-WithInboxName. One of them: both flags, or without either flag both
+redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss:// for TLS, one
+server, or with --redis-cluster nodes of a Redis Cluster,
+redis://[USER:PASSWORD@]HOST[:PORT][?addr=HOST2:PORT2&addr=…] (not
+Sentinel), with --redis-prefix and --redis-name as the replicas give them
+to redisstore.WithInboxPrefix and WithInboxName. One of them: both flags, or without either flag both
 variables, is a usage error, as is a flag given empty. The receiver may be
 running: the file and the Redis are shared safely. A KEY is the
 delivery's dedupe key, as list prints it (e.g. standard:msg_…, or
@@ -176,7 +177,7 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr(stderr, name, "no inbox: give --inbox FILE or --redis URL (or set %s or %s)", envInbox, envRedisURL)
 	}
 	if *file != "" {
-		for _, f := range []string{"redis-prefix", "redis-name"} {
+		for _, f := range []string{"redis-prefix", "redis-name", "redis-cluster"} {
 			if isSet(fs, f) {
 				return usageErr(stderr, name, "--%s goes with --redis", f)
 			}
@@ -223,7 +224,7 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		ib, err = openInbox(*file, opts...)
 	} else {
-		ib, err = openRedisInbox(ctx, *rf.url, *rf.prefix, *rf.name)
+		ib, err = openRedisInbox(ctx, *rf.url, *rf.cluster, *rf.prefix, *rf.name)
 	}
 	if errors.Is(err, errFlag) {
 		return usageErr(stderr, name, "%s", strings.TrimPrefix(err.Error(), errFlag.Error()+": "))
@@ -303,11 +304,11 @@ func openInbox(path string, opts ...sqlitestore.Option) (*sqlitestore.Store, err
 
 // inboxFlags are the flags each subcommand takes.
 var inboxFlags = map[string][]string{
-	"list":   {"inbox", "redis", "redis-prefix", "redis-name", "state", "order", "limit", "after", "json"},
-	"show":   {"inbox", "redis", "redis-prefix", "redis-name"},
-	"replay": {"inbox", "redis", "redis-prefix", "redis-name", "state", "limit"},
-	"purge":  {"inbox", "redis", "redis-prefix", "redis-name", "state", "older-than"},
-	"stats":  {"inbox", "redis", "redis-prefix", "redis-name", "json"},
+	"list":   {"inbox", "redis", "redis-prefix", "redis-name", "redis-cluster", "state", "order", "limit", "after", "json"},
+	"show":   {"inbox", "redis", "redis-prefix", "redis-name", "redis-cluster"},
+	"replay": {"inbox", "redis", "redis-prefix", "redis-name", "redis-cluster", "state", "limit"},
+	"purge":  {"inbox", "redis", "redis-prefix", "redis-name", "redis-cluster", "state", "older-than"},
+	"stats":  {"inbox", "redis", "redis-prefix", "redis-name", "redis-cluster", "json"},
 }
 
 func knownState(s webhook.InboxState) bool {

@@ -68,6 +68,13 @@ func TestInboxDeadAndReplayEndToEnd(t *testing.T) {
 			return openTestRedisInbox(t, client, prefix, redisstore.WithInboxName("replicas")),
 				[]string{"--redis", redisURL(t), "--redis-prefix", prefix, "--redis-name", "replicas"}
 		}},
+		// The replicas' inbox on Redis Cluster.
+		{"redis cluster", func(t *testing.T) (webhook.Inbox, []string) {
+			client := clusterClient(t)
+			prefix := clusterPrefix(t, client)
+			return openTestRedisInbox(t, client, prefix, redisstore.WithInboxName("replicas")),
+				[]string{"--redis", "redis://" + testClusterAddr, "--redis-cluster", "--redis-prefix", prefix, "--redis-name", "replicas"}
+		}},
 	} {
 		t.Run(kind.name, func(t *testing.T) {
 			ib, flags := kind.open(t)
@@ -163,6 +170,10 @@ func TestServeInboxEndToEnd(t *testing.T) {
 		// serve --redis: the receiver as one of several replicas.
 		{"redis", func(t *testing.T) ([]string, []string) {
 			return []string{"--redis", redisURL(t), "--redis-prefix", redisPrefix(t, redisClient(t)), "--redis-name", "serve"}, nil
+		}},
+		// serve --redis --redis-cluster: the replicas on Redis Cluster.
+		{"redis cluster", func(t *testing.T) ([]string, []string) {
+			return []string{"--redis", "redis://" + testClusterAddr, "--redis-cluster", "--redis-prefix", clusterPrefix(t, clusterClient(t)), "--redis-name", "serve"}, nil
 		}},
 		// serve --redis env: the URL in the environment, out of ps.
 		{"redis env", func(t *testing.T) ([]string, []string) {

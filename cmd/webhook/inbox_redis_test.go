@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,9 +29,18 @@ const testRedisEnv = "WEBHOOK_TEST_REDIS_URL"
 // envRedisURL as the inbox to open.
 var testRedisURL string
 
+// testClusterEnv names the one-node Redis Cluster the --redis-cluster
+// tests run on, as for redisstore's (scripts/redis-server.sh starts it).
+const testClusterEnv = "WEBHOOK_REDIS_CLUSTER_ADDR"
+
+// testClusterAddr is that cluster's HOST:PORT.
+var testClusterAddr string
+
 func TestMain(m *testing.M) {
 	testRedisURL = os.Getenv(testRedisEnv)
+	testClusterAddr = os.Getenv(testClusterEnv)
 	os.Unsetenv(testRedisEnv)
+	os.Unsetenv(testClusterEnv)
 	os.Unsetenv(envRedisURL)
 	os.Exit(m.Run())
 }
@@ -91,11 +101,61 @@ func redisKeys(tb testing.TB, client *redis.Client, prefix string) []string {
 
 // openTestRedisInbox opens the inbox under prefix on the test Redis, as a
 // receiver would, with the options given.
-func openTestRedisInbox(tb testing.TB, client *redis.Client, prefix string, opts ...redisstore.InboxOption) *redisstore.Inbox {
+func openTestRedisInbox(tb testing.TB, client redis.UniversalClient, prefix string, opts ...redisstore.InboxOption) *redisstore.Inbox {
 	tb.Helper()
 	ib, err := redisstore.NewInbox(client, append([]redisstore.InboxOption{redisstore.WithInboxPrefix(prefix)}, opts...)...)
 	require.NoError(tb, err)
 	return ib
+}
+
+// clusterClient is a cluster client of the test Redis Cluster, closed
+// after the test. CI must provide the cluster, as in redisstore.
+func clusterClient(tb testing.TB) *redis.ClusterClient {
+	tb.Helper()
+	if testClusterAddr == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal(testClusterEnv + " not set: CI must run these tests against a Redis Cluster (scripts/test.sh starts one)")
+		}
+		tb.Skip(testClusterEnv + " not set; run scripts/test.sh with redis-server installed")
+	}
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{testClusterAddr}})
+	tb.Cleanup(func() { client.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(tb, client.Ping(ctx).Err(), "ping "+testClusterEnv)
+	return client
+}
+
+// clusterPrefix returns a key prefix no other test or run uses on the
+// test cluster, and deletes its keys after the test.
+func clusterPrefix(tb testing.TB, client *redis.ClusterClient) string {
+	tb.Helper()
+	prefix := fmt.Sprintf("webhookcli:%s:%d:", tb.Name(), time.Now().UnixNano())
+	tb.Cleanup(func() {
+		ctx := context.Background()
+		for _, k := range clusterKeys(tb, client, prefix) {
+			client.Del(ctx, k)
+		}
+	})
+	return prefix
+}
+
+// clusterKeys lists the keys under prefix on every master of the test
+// cluster.
+func clusterKeys(tb testing.TB, client *redis.ClusterClient, prefix string) []string {
+	tb.Helper()
+	var mu sync.Mutex
+	var keys []string
+	require.NoError(tb, client.ForEachMaster(context.Background(), func(ctx context.Context, node *redis.Client) error {
+		iter := node.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			keys = append(keys, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	}))
+	return keys
 }
 
 // withPassword is the test Redis's URL with a user and a password, which
@@ -368,6 +428,8 @@ func FuzzRedisParseError(f *testing.F) {
 		{"u", "Pa55", "127.0.0.1/zero"},
 		{"u", "Pa55", "127.0.0.1/0?dial_timeout=soon"},
 		{"u v", "Pa55", "127.0.0.1/0"},
+		{"u", "Pa55", "127.0.0.1:7000?addr=127.0.0.1"},
+		{"u", "hunter2/x-Pa55", "127.0.0.1:7000?addr=127.0.0.1:7001"},
 	} {
 		f.Add(seed[0], seed[1], seed[2])
 	}
@@ -376,15 +438,17 @@ func FuzzRedisParseError(f *testing.F) {
 			return // the password is whatever lies between user: and the last @
 		}
 		raw := "redis://" + user + ":" + password + "@" + host
-		_, err := redis.ParseURL(raw)
-		if err == nil {
-			return
-		}
 		plain := "redis://" + user + ":pw@" + host
-		want := "its password does not parse: percent-encode it (%25 for %, %2F for /, %3F for ?, %23 for #, %40 for @)"
-		if _, perr := redis.ParseURL(plain); perr != nil {
-			want = parseError(plain, perr)
+		for _, cluster := range []bool{false, true} {
+			err := parseRedisURL(raw, cluster)
+			if err == nil {
+				continue
+			}
+			want := "its password does not parse: percent-encode it (%25 for %, %2F for /, %3F for ?, %23 for #, %40 for @)"
+			if perr := parseRedisURL(plain, cluster); perr != nil {
+				want = parseError(plain, cluster, perr)
+			}
+			require.Equal(t, want, parseError(raw, cluster, err), "cluster: %v", cluster)
 		}
-		require.Equal(t, want, parseError(raw, err))
 	})
 }

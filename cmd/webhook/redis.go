@@ -50,6 +50,7 @@ func (r *redisFlags) fromEnv() error {
 // redisFlags are the flags naming a redisstore inbox.
 type redisFlags struct {
 	url, prefix, name *string
+	cluster           *bool
 }
 
 // register adds the flags to fs, --redis described as what (for serve,
@@ -58,6 +59,7 @@ func (r *redisFlags) register(fs *flag.FlagSet, what string) {
 	r.url = fs.String("redis", "", what+", as a URL: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss:// for TLS; env for the URL in $"+envRedisURL+", out of ps")
 	r.prefix = fs.String("redis-prefix", redisstore.DefaultInboxPrefix, "with --redis: the prefix of the inbox's keys, as redisstore.WithInboxPrefix")
 	r.name = fs.String("redis-name", redisstore.DefaultInboxName, "with --redis: the inbox's name, as redisstore.WithInboxName")
+	r.cluster = fs.Bool("redis-cluster", false, "with --redis: the URL names nodes of a Redis Cluster: redis://[USER:PASSWORD@]HOST[:PORT][?addr=HOST2:PORT2&addr=…]")
 }
 
 // errFlag marks an error in what the flags say, a usage error.
@@ -67,7 +69,8 @@ var errFlag = errors.New("usage")
 // client it owns.
 type redisInbox struct {
 	*redisstore.Inbox
-	client *redis.Client
+	client   redis.UniversalClient
+	password string // the URL's, which no error shows
 }
 
 func (r redisInbox) Close() error { return r.client.Close() }
@@ -77,9 +80,10 @@ func (r redisInbox) Close() error { return r.client.Close() }
 // commands that only look must not pass an inbox that is not there (a
 // typo in the name or the prefix, the wrong database) for an empty one,
 // and the others have nothing to repair in it. Its errors never hold the
-// URL's password; those wrapping errFlag are usage errors.
-func openRedisInbox(ctx context.Context, raw, prefix, name string) (redisInbox, error) {
-	ib, err := dialRedisInbox(ctx, raw, prefix, name)
+// URL's password; those wrapping errFlag are usage errors. With cluster,
+// raw names nodes of a Redis Cluster.
+func openRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name string) (redisInbox, error) {
+	ib, err := dialRedisInbox(ctx, raw, cluster, prefix, name)
 	if err != nil {
 		return redisInbox{}, err
 	}
@@ -95,45 +99,72 @@ func openRedisInbox(ctx context.Context, raw, prefix, name string) (redisInbox, 
 	}
 	if !ok {
 		ib.Close()
-		return redisInbox{}, fmt.Errorf("--redis %s: no inbox %q under prefix %q there (no key %s{%s}:q, :meta or :all, which a receiver's first delivery or worker creates): check --redis-prefix, --redis-name and the database in the URL",
-			redisShown(raw), name, prefix, prefix, name)
+		check := "--redis-prefix, --redis-name and the database in the URL"
+		if cluster {
+			check = "--redis-prefix and --redis-name"
+		}
+		return redisInbox{}, fmt.Errorf("--redis %s: no inbox %q under prefix %q there (no key %s{%s}:q, :meta or :all, which a receiver's first delivery or worker creates): check %s",
+			redisShown(raw), name, prefix, prefix, name, check)
 	}
 	return ib, nil
 }
 
 // failed is err, from a first call to Redis, as an error naming --redis.
 func (r redisInbox) failed(raw string, err error) error {
-	return fmt.Errorf("--redis %s: %v", redisShown(raw), hidePassword(err.Error(), r.client.Options().Password))
+	return fmt.Errorf("--redis %s: %v", redisShown(raw), hidePassword(err.Error(), r.password))
 }
 
-// dialRedisInbox returns the redisstore inbox that raw (a --redis URL),
-// prefix and name select, on a client with short timeouts, once Redis has
-// answered a PING. Its errors never hold the URL's password; those
-// wrapping errFlag are usage errors.
-func dialRedisInbox(ctx context.Context, raw, prefix, name string) (redisInbox, error) {
-	opts, err := redis.ParseURL(raw)
-	if err != nil {
-		return redisInbox{}, fmt.Errorf("%w: --redis is not a Redis URL (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… for TLS): %s", errFlag, parseError(raw, err))
+// dialRedisInbox returns the redisstore inbox that raw (a --redis URL,
+// of Redis Cluster nodes with cluster), prefix and name select, on a
+// client with short timeouts, once Redis has answered a PING. Its errors
+// never hold the URL's password; those wrapping errFlag are usage errors.
+func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name string) (redisInbox, error) {
+	var (
+		client   redis.UniversalClient
+		password string
+	)
+	if cluster {
+		opts, err := redis.ParseClusterURL(raw)
+		if err != nil {
+			return redisInbox{}, fmt.Errorf("%w: --redis is not a Redis Cluster URL (redis://[USER:PASSWORD@]HOST[:PORT][?addr=HOST2:PORT2&addr=…], rediss://… for TLS): %s", errFlag, parseError(raw, cluster, err))
+		}
+		// ParseClusterURL ignores the path: a /DB there would be
+		// database 0, another inbox than the one asked for.
+		if u, err := url.Parse(raw); err == nil && u.Path != "" && u.Path != "/" && u.Path != "/0" {
+			return redisInbox{}, fmt.Errorf("%w: --redis-cluster: Redis Cluster has database 0 only: drop the %s from the URL", errFlag, u.Path)
+		}
+		if err := checkInboxNames(prefix, name); err != nil {
+			return redisInbox{}, err
+		}
+		if opts.DialTimeout == 0 {
+			opts.DialTimeout = redisDialTimeout
+		}
+		if opts.DialerRetries == 0 {
+			opts.DialerRetries = 1
+		}
+		client, password = redis.NewClusterClient(opts), opts.Password
+	} else {
+		opts, err := redis.ParseURL(raw)
+		if err != nil {
+			return redisInbox{}, fmt.Errorf("%w: --redis is not a Redis URL (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… for TLS): %s", errFlag, parseError(raw, cluster, err))
+		}
+		if err := checkInboxNames(prefix, name); err != nil {
+			return redisInbox{}, err
+		}
+		if opts.DialTimeout == 0 {
+			opts.DialTimeout = redisDialTimeout
+		}
+		if opts.DialerRetries == 0 {
+			opts.DialerRetries = 1
+		}
+		client, password = redis.NewClient(opts), opts.Password
 	}
-	switch {
-	case name == "":
-		return redisInbox{}, fmt.Errorf("%w: --redis-name must not be empty", errFlag)
-	case strings.ContainsAny(prefix+name, "{}"):
-		return redisInbox{}, fmt.Errorf("%w: --redis-prefix and --redis-name must not contain braces: the inbox's keys are PREFIX{NAME}:…", errFlag)
-	}
-	if opts.DialTimeout == 0 {
-		opts.DialTimeout = redisDialTimeout
-	}
-	if opts.DialerRetries == 0 {
-		opts.DialerRetries = 1
-	}
-	client := redis.NewClient(opts)
 	ib, err := redisstore.NewInbox(client, redisstore.WithInboxPrefix(prefix), redisstore.WithInboxName(name))
 	if err != nil {
 		client.Close()
 		return redisInbox{}, fmt.Errorf("%w: %v", errFlag, err)
 	}
-	r := redisInbox{Inbox: ib, client: client}
+	r := redisInbox{Inbox: ib, client: client, password: password}
 	cctx, cancel := context.WithTimeout(ctx, redisCheckTimeout)
 	defer cancel()
 	if err := client.Ping(cctx).Err(); err != nil {
@@ -141,6 +172,30 @@ func dialRedisInbox(ctx context.Context, raw, prefix, name string) (redisInbox, 
 		return redisInbox{}, r.failed(raw, err)
 	}
 	return r, nil
+}
+
+// checkInboxNames is why --redis-prefix and --redis-name cannot name an
+// inbox, a usage error, or nil.
+func checkInboxNames(prefix, name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: --redis-name must not be empty", errFlag)
+	case strings.ContainsAny(prefix+name, "{}"):
+		return fmt.Errorf("%w: --redis-prefix and --redis-name must not contain braces: the inbox's keys are PREFIX{NAME}:…", errFlag)
+	}
+	return nil
+}
+
+// parseRedisURL is why raw does not parse as a --redis URL, of Redis
+// Cluster nodes with cluster, or nil.
+func parseRedisURL(raw string, cluster bool) error {
+	var err error
+	if cluster {
+		_, err = redis.ParseClusterURL(raw)
+	} else {
+		_, err = redis.ParseURL(raw)
+	}
+	return err
 }
 
 // redisShown is the --redis URL as errors show it: with its password
@@ -154,14 +209,15 @@ func redisShown(raw string) string {
 	return u.Redacted()
 }
 
-// parseError is why raw, a --redis URL, does not parse (err), told
+// parseError is why raw, a --redis URL (of Redis Cluster nodes with
+// cluster), does not parse (err), told
 // without a piece of its password: the error of the URL with the
 // password replaced. The parse errors quote what they could not read,
 // which may be the password's: a bad escape ("%zz"), its start taken
 // for a port or the rest for the path when it holds a / ? or #.
-func parseError(raw string, err error) string {
+func parseError(raw string, cluster bool, err error) string {
 	if red, ok := redactPassword(raw); ok {
-		if _, err = redis.ParseURL(red); err == nil {
+		if err = parseRedisURL(red, cluster); err == nil {
 			return "its password does not parse: percent-encode it (%25 for %, %2F for /, %3F for ?, %23 for #, %40 for @)"
 		}
 	}

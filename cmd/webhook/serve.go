@@ -57,9 +57,11 @@ serve is stopping its workers take no new delivery: what is stored
 meanwhile, or was left unfinished, is printed by the next serve on the file.
 With --redis URL instead (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://
 for TLS; --redis-prefix and --redis-name as redisstore.WithInboxPrefix and
-WithInboxName) the inbox is a redisstore one in that Redis, shared by every
-serve on it as by the replicas of a receiver: a delivery any of them stored
-is printed by whichever leases it. serve exits 1 at once if Redis does not
+WithInboxName; with --redis-cluster the URL names nodes of a Redis Cluster,
+redis://[USER:PASSWORD@]HOST[:PORT][?addr=HOST2:PORT2&addr=…]) the inbox is
+a redisstore one in that Redis, shared by every serve on it as by the
+replicas of a receiver: a delivery any of them stored is printed by
+whichever leases it. serve exits 1 at once if Redis does not
 answer. --redis env takes the URL from $WEBHOOK_REDIS_URL, which keeps its
 password out of ps; the variable alone does not make serve use Redis.
 
@@ -167,6 +169,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr(stderr, "serve", "--redis needs a URL")
 	case *rf.url == "" && (isSet(fs, "redis-prefix") || isSet(fs, "redis-name")):
 		return usageErr(stderr, "serve", "--redis-prefix and --redis-name go with --redis")
+	case *rf.url == "" && isSet(fs, "redis-cluster"):
+		return usageErr(stderr, "serve", "--redis-cluster goes with --redis")
 	}
 	if err := rf.fromEnv(); err != nil {
 		return usageErr(stderr, "serve", "%s", strings.TrimPrefix(err.Error(), errFlag.Error()+": "))
@@ -203,7 +207,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		} else {
 			// Created by the first delivery or worker, as by any
 			// replica: only unreachable is an error here.
-			ib, err = dialRedisInbox(ctx, *rf.url, *rf.prefix, *rf.name)
+			ib, err = dialRedisInbox(ctx, *rf.url, *rf.cluster, *rf.prefix, *rf.name)
 		}
 		if errors.Is(err, errFlag) {
 			return usageErr(stderr, "serve", "%s", strings.TrimPrefix(err.Error(), errFlag.Error()+": "))
