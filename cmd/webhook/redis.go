@@ -119,10 +119,9 @@ func (r redisInbox) failed(raw string, err error) error {
 // client with short timeouts, once Redis has answered a PING. Its errors
 // never hold the URL's password; those wrapping errFlag are usage errors.
 func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name string) (redisInbox, error) {
-	var (
-		client   redis.UniversalClient
-		password string
-	)
+	// Parse, then check the names, then dial: a usage error is told
+	// before any connection is made.
+	var dial func() (client redis.UniversalClient, password string)
 	if cluster {
 		opts, err := redis.ParseClusterURL(raw)
 		if err != nil {
@@ -133,32 +132,24 @@ func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 		if u, err := url.Parse(raw); err == nil && u.Path != "" && u.Path != "/" && u.Path != "/0" {
 			return redisInbox{}, fmt.Errorf("%w: --redis-cluster: Redis Cluster has database 0 only: drop the %s from the URL", errFlag, u.Path)
 		}
-		if err := checkInboxNames(prefix, name); err != nil {
-			return redisInbox{}, err
+		dial = func() (redis.UniversalClient, string) {
+			shortDial(&opts.DialTimeout, &opts.DialerRetries)
+			return redis.NewClusterClient(opts), opts.Password
 		}
-		if opts.DialTimeout == 0 {
-			opts.DialTimeout = redisDialTimeout
-		}
-		if opts.DialerRetries == 0 {
-			opts.DialerRetries = 1
-		}
-		client, password = redis.NewClusterClient(opts), opts.Password
 	} else {
 		opts, err := redis.ParseURL(raw)
 		if err != nil {
 			return redisInbox{}, fmt.Errorf("%w: --redis is not a Redis URL (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… for TLS): %s", errFlag, parseError(raw, cluster, err))
 		}
-		if err := checkInboxNames(prefix, name); err != nil {
-			return redisInbox{}, err
+		dial = func() (redis.UniversalClient, string) {
+			shortDial(&opts.DialTimeout, &opts.DialerRetries)
+			return redis.NewClient(opts), opts.Password
 		}
-		if opts.DialTimeout == 0 {
-			opts.DialTimeout = redisDialTimeout
-		}
-		if opts.DialerRetries == 0 {
-			opts.DialerRetries = 1
-		}
-		client, password = redis.NewClient(opts), opts.Password
 	}
+	if err := checkInboxNames(prefix, name); err != nil {
+		return redisInbox{}, err
+	}
+	client, password := dial()
 	ib, err := redisstore.NewInbox(client, redisstore.WithInboxPrefix(prefix), redisstore.WithInboxName(name))
 	if err != nil {
 		client.Close()
@@ -172,6 +163,17 @@ func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 		return redisInbox{}, r.failed(raw, err)
 	}
 	return r, nil
+}
+
+// shortDial sets the timeout and retries of a dial that the URL left
+// unset: one retry, redisDialTimeout each.
+func shortDial(timeout *time.Duration, retries *int) {
+	if *timeout == 0 {
+		*timeout = redisDialTimeout
+	}
+	if *retries == 0 {
+		*retries = 1
+	}
 }
 
 // checkInboxNames is why --redis-prefix and --redis-name cannot name an
