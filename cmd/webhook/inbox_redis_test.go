@@ -187,6 +187,44 @@ const testPassword = "hunter2-s3cret-Pa55"
 // of naming one: exactly one of --inbox and --redis (or, without either,
 // of WEBHOOK_INBOX and WEBHOOK_REDIS_URL), a URL go-redis parses, a
 // prefix and a name redisstore takes. No output shows the URL's password.
+// redisFlagCase is a webhook inbox command line on a Redis inbox and what
+// it must print and exit with, never showing a password.
+type redisFlagCase struct {
+	name   string
+	args   []string // after "inbox"
+	env    map[string]string
+	code   int
+	stdout string
+	stderr string
+	fast   bool   // within a few seconds
+	hidden string // a piece of a password, not shown either
+}
+
+// check runs the command line in a clean environment and holds it to tt.
+func (tt redisFlagCase) check(t *testing.T) {
+	t.Setenv(envInbox, "")
+	t.Setenv(envRedisURL, "")
+	for k, v := range tt.env {
+		t.Setenv(k, v)
+	}
+	start := time.Now()
+	code, stdout, stderr := runCLI(t, append([]string{"inbox"}, tt.args...)...)
+	require.Equal(t, tt.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
+	require.Contains(t, stdout, tt.stdout)
+	require.Contains(t, stderr, tt.stderr)
+	require.NotContains(t, stdout+stderr, testPassword)
+	require.NotContains(t, stdout+stderr, "s3cret")
+	if tt.hidden != "" {
+		require.NotContains(t, stdout+stderr, tt.hidden)
+	}
+	if tt.code == exitFail {
+		require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %s", stderr)
+	}
+	if tt.fast {
+		require.Less(t, time.Since(start), 5*time.Second)
+	}
+}
+
 func TestInboxRedisFlags(t *testing.T) {
 	client := redisClient(t)
 	prefix := redisPrefix(t, client)
@@ -197,16 +235,7 @@ func TestInboxRedisFlags(t *testing.T) {
 	url := withPassword(t, "default", testPassword) // the test Redis takes any password for default
 	closed := "redis://someone:" + testPassword + "@" + closedAddr(t) + "/0"
 
-	for _, tt := range []struct {
-		name   string
-		args   []string // after "inbox"
-		env    map[string]string
-		code   int
-		stdout string
-		stderr string
-		fast   bool   // within a few seconds
-		hidden string // a piece of a password, not shown either
-	}{
+	for _, tt := range []redisFlagCase{
 		{name: "help", args: []string{"--help"}, stdout: "or as --redis URL (or $WEBHOOK_REDIS_URL"},
 		{name: "flags", args: []string{"replay", "--help"}, stderr: `-redis-prefix string
     	with --redis: the prefix of the inbox's keys, as redisstore.WithInboxPrefix (default "webhook:inbox:")`},
@@ -274,29 +303,7 @@ func TestInboxRedisFlags(t *testing.T) {
 		{name: "wrong user", args: []string{"stats", "--redis", withPassword(t, "nobody", testPassword), "--redis-prefix", prefix}, code: exitFail, fast: true,
 			stderr: "WRONGPASS"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv(envInbox, "")
-			t.Setenv(envRedisURL, "")
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			start := time.Now()
-			code, stdout, stderr := runCLI(t, append([]string{"inbox"}, tt.args...)...)
-			require.Equal(t, tt.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
-			require.Contains(t, stdout, tt.stdout)
-			require.Contains(t, stderr, tt.stderr)
-			require.NotContains(t, stdout+stderr, testPassword)
-			require.NotContains(t, stdout+stderr, "s3cret")
-			if tt.hidden != "" {
-				require.NotContains(t, stdout+stderr, tt.hidden)
-			}
-			if tt.code == exitFail {
-				require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %s", stderr)
-			}
-			if tt.fast {
-				require.Less(t, time.Since(start), 5*time.Second)
-			}
-		})
+		t.Run(tt.name, tt.check)
 	}
 }
 
