@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/inhook/webhook"
 	"github.com/stretchr/testify/require"
@@ -64,13 +61,7 @@ func TestInboxRedisClusterFlags(t *testing.T) {
 func TestServeRedisClusterFlags(t *testing.T) {
 	closed := "redis://someone:" + testPassword + "@" + closedAddr(t)
 	file := filepath.Join(t.TempDir(), "inbox.db")
-	for _, tt := range []struct {
-		name   string
-		args   []string // after "serve --test-keys --addr 127.0.0.1:0"
-		env    string   // WEBHOOK_REDIS_URL
-		code   int
-		stderr string
-	}{
+	for _, tt := range []serveFlagCase{
 		{name: "alone", args: []string{"--redis-cluster"}, code: exitUsage, stderr: "--redis-cluster goes with --redis"},
 		{name: "with a file", args: []string{"--inbox", file, "--redis-cluster"}, code: exitUsage, stderr: "--redis-cluster goes with --redis"},
 		{name: "variable alone", args: []string{"--redis-cluster"}, env: closed, code: exitUsage, stderr: "--redis-cluster goes with --redis"},
@@ -79,20 +70,6 @@ func TestServeRedisClusterFlags(t *testing.T) {
 		{name: "nothing listening", args: []string{"--redis", closed, "--redis-cluster"}, code: exitFail, stderr: "webhook serve: --redis redis://someone:xxxxx@127.0.0.1:"},
 		{name: "env", args: []string{"--redis", "env", "--redis-cluster"}, env: closed, code: exitFail, stderr: "webhook serve: --redis redis://someone:xxxxx@127.0.0.1:"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			clearEnv(t)
-			t.Setenv(envRedisURL, tt.env)
-			start := time.Now()
-			code, stdout, stderr := runCLI(t, append([]string{"serve", "--test-keys", "--addr", "127.0.0.1:0"}, tt.args...)...)
-			require.Equal(t, tt.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
-			require.Contains(t, stderr, tt.stderr)
-			require.NotContains(t, stdout+stderr, testPassword)
-			require.Less(t, time.Since(start), 5*time.Second)
-			if tt.code == exitFail {
-				require.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
-			}
-			_, err := os.Stat(file)
-			require.ErrorIs(t, err, os.ErrNotExist, "no inbox file made")
-		})
+		t.Run(tt.name, func(t *testing.T) { tt.check(t, file) })
 	}
 }

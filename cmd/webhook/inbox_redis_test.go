@@ -378,16 +378,38 @@ func TestInboxRedisNoSuchInbox(t *testing.T) {
 // TestServeRedisFlags: serve --redis runs inbox mode on a redisstore
 // inbox; its usage errors, and a Redis out of reach, fail at once with no
 // password shown.
+// serveFlagCase is a webhook serve command line naming a Redis inbox that
+// must exit at once, as code, never showing a password.
+type serveFlagCase struct {
+	name   string
+	args   []string // after "serve --test-keys --addr 127.0.0.1:0"
+	env    string   // WEBHOOK_REDIS_URL
+	code   int
+	stderr string
+}
+
+// check runs the command line in a clean environment and holds it to tt;
+// file is an inbox file it must not create.
+func (tt serveFlagCase) check(t *testing.T, file string) {
+	clearEnv(t)
+	t.Setenv(envRedisURL, tt.env)
+	start := time.Now()
+	code, stdout, stderr := runCLI(t, append([]string{"serve", "--test-keys", "--addr", "127.0.0.1:0"}, tt.args...)...)
+	require.Equal(t, tt.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
+	require.Contains(t, stderr, tt.stderr)
+	require.NotContains(t, stdout+stderr, testPassword)
+	require.Less(t, time.Since(start), 5*time.Second)
+	if tt.code == exitFail {
+		require.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
+	}
+	_, err := os.Stat(file)
+	require.ErrorIs(t, err, os.ErrNotExist, "no inbox file made")
+}
+
 func TestServeRedisFlags(t *testing.T) {
 	closed := "redis://someone:" + testPassword + "@" + closedAddr(t) + "/0"
 	file := filepath.Join(t.TempDir(), "inbox.db")
-	for _, tt := range []struct {
-		name   string
-		args   []string // after "serve --test-keys --addr 127.0.0.1:0"
-		env    string   // WEBHOOK_REDIS_URL
-		code   int
-		stderr string
-	}{
+	for _, tt := range []serveFlagCase{
 		{name: "both", args: []string{"--inbox", file, "--redis", closed}, code: exitUsage, stderr: "give --inbox FILE or --redis URL, not both"},
 		{name: "empty URL", args: []string{"--redis", ""}, code: exitUsage, stderr: "--redis needs a URL"},
 		{name: "prefix alone", args: []string{"--redis-prefix", "x:"}, code: exitUsage, stderr: "--redis-prefix and --redis-name go with --redis"},
@@ -403,21 +425,7 @@ func TestServeRedisFlags(t *testing.T) {
 		// inbox-mode receiver because of it.
 		{name: "variable alone", args: []string{"--redis-name", "x"}, env: closed, code: exitUsage, stderr: "--redis-prefix and --redis-name go with --redis"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			clearEnv(t)
-			t.Setenv(envRedisURL, tt.env)
-			start := time.Now()
-			code, stdout, stderr := runCLI(t, append([]string{"serve", "--test-keys", "--addr", "127.0.0.1:0"}, tt.args...)...)
-			require.Equal(t, tt.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
-			require.Contains(t, stderr, tt.stderr)
-			require.NotContains(t, stdout+stderr, testPassword)
-			require.Less(t, time.Since(start), 5*time.Second)
-			if tt.code == exitFail {
-				require.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
-			}
-			_, err := os.Stat(file)
-			require.ErrorIs(t, err, os.ErrNotExist, "no inbox file made")
-		})
+		t.Run(tt.name, func(t *testing.T) { tt.check(t, file) })
 	}
 }
 
