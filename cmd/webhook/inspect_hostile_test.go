@@ -889,25 +889,20 @@ func TestInspectorPublicTokenPrinted(t *testing.T) {
 			if tt.env != "" {
 				require.Equal(t, tt.env, in.access)
 			}
-			var stderr bytes.Buffer
-			stop, err := startInspector(in, f.addr.addr, "127.0.0.1:1", slog.New(slog.DiscardHandler), &stderr)
-			require.NoError(t, err)
-			defer stop(context.Background())
-			m := regexp.MustCompile(`inspector on (http://\S+)`).FindStringSubmatch(stderr.String())
-			require.NotNil(t, m, stderr.String())
-			require.Equal(t, tt.printed, strings.Contains(stderr.String(), in.access), stderr.String())
+			base, stderr := startPrinted(t, in, f.addr.addr)
+			require.Equal(t, tt.printed, strings.Contains(stderr, in.access), stderr)
 			if tt.printed {
-				require.Equal(t, 1, strings.Count(stderr.String(), in.access))
-				require.Contains(t, stderr.String(), m[1]+"/?token="+in.access)
+				require.Equal(t, 1, strings.Count(stderr, in.access))
+				require.Contains(t, stderr, base+"/?token="+in.access)
 			} else {
-				require.Contains(t, stderr.String(), envInspectToken)
+				require.Contains(t, stderr, envInspectToken)
 			}
-			resp, err := http.Get(m[1] + "/?token=" + in.access) // follows to the page, with the cookie
+			resp, err := http.Get(base + "/?token=" + in.access) // follows to the page, with the cookie
 			require.NoError(t, err)
 			_ = resp.Body.Close()
 			require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the default client keeps no cookie")
 			jar, _ := cookiejar.New(nil)
-			resp, err = (&http.Client{Jar: jar}).Get(m[1] + "/?token=" + in.access)
+			resp, err = (&http.Client{Jar: jar}).Get(base + "/?token=" + in.access)
 			require.NoError(t, err)
 			page, _ := io.ReadAll(resp.Body)
 			_ = resp.Body.Close()
@@ -986,12 +981,7 @@ func TestInspectorPublicTokenCharacters(t *testing.T) {
 			}
 			require.NoError(t, err)
 			in := newInspector(&f, &keyFlags{}, limits, nil, slog.New(slog.DiscardHandler))
-			var stderr bytes.Buffer
-			stop, err := startInspector(in, f.addr.addr, "127.0.0.1:1", slog.New(slog.DiscardHandler), &stderr)
-			require.NoError(t, err)
-			defer stop(context.Background())
-			m := regexp.MustCompile(`inspector on (http://\S+)`).FindStringSubmatch(stderr.String())
-			require.NotNil(t, m, stderr.String())
+			base, _ := startPrinted(t, in, f.addr.addr)
 			opens := []string{url.QueryEscape(tt.token)}
 			if !strings.ContainsAny(tt.token, "&# ") {
 				// Pasted as it is: a '+' of base64 reads as a space
@@ -1000,11 +990,24 @@ func TestInspectorPublicTokenCharacters(t *testing.T) {
 			}
 			for _, tok := range opens {
 				jar, _ := cookiejar.New(nil)
-				resp, err := (&http.Client{Jar: jar, Timeout: 5 * time.Second}).Get(m[1] + "/?token=" + tok)
+				resp, err := (&http.Client{Jar: jar, Timeout: 5 * time.Second}).Get(base + "/?token=" + tok)
 				require.NoError(t, err)
 				_ = resp.Body.Close()
 				require.Equal(t, http.StatusOK, resp.StatusCode, "the page, by the cookie ?token=%s set", tok)
 			}
 		})
 	}
+}
+
+// startPrinted starts in on addr until the test ends, and returns the
+// address it prints (http://HOST:PORT) with all it wrote on stderr.
+func startPrinted(t *testing.T, in *inspector, addr string) (base, stderr string) {
+	t.Helper()
+	var out bytes.Buffer
+	stop, err := startInspector(in, addr, "127.0.0.1:1", slog.New(slog.DiscardHandler), &out)
+	require.NoError(t, err)
+	t.Cleanup(func() { stop(context.Background()) })
+	m := regexp.MustCompile(`inspector on (http://\S+)`).FindStringSubmatch(out.String())
+	require.NotNil(t, m, out.String())
+	return m[1], out.String()
 }
