@@ -147,6 +147,41 @@ func TestInspectorPublicInBrowser(t *testing.T) {
 	require.Equal(t, []float64{401, 401, 401}, got)
 }
 
+// TestInspectorPublicByNameInBrowser: with --inspect-public the page
+// opens by the machine's DNS name (devbox.test, played by the browser's
+// resolver rules): the token's address sets the cookie for that name and the page
+// works, its list, event stream and actions. A site rebound to the same
+// address gets 401 everywhere, and nothing of the page.
+func TestInspectorPublicByNameInBrowser(t *testing.T) {
+	const token = "e2e-inspect-by-name-token-5Hq8Zr"
+	t.Setenv("WEBHOOK_INSPECT_TOKEN", token)
+	receiver, page := serve(t, t.TempDir(), "--inspect-public")
+	u, err := url.Parse(page)
+	require.NoError(t, err)
+	byName := "http://devbox.test:" + u.Port()
+	ctx := browser(t, chromedp.Flag("host-resolver-rules", "MAP devbox.test 127.0.0.1, MAP rebind.test 127.0.0.1"))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(byName+"/?token="+token)))
+	wait(t, ctx, "the event stream", `document.getElementById('conn') !== null && document.getElementById('conn').textContent === 'live'`)
+	require.Equal(t, byName+"/", eval[string](t, ctx, `location.href`), "the token left the address")
+	require.Equal(t, http.StatusOK, post(t, receiver, webhooktest.NewStandardRequest(webhooktest.Secret, webhooktest.Fixture("jam/jam.created.maximal.json"), webhooktest.WithTime(time.Now()))))
+	wait(t, ctx, "the row, by the event stream", `document.querySelectorAll('#rows tr').length === 1`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#rows tr[data-seq="1"]`)))
+	wait(t, ctx, "the detail", `document.getElementById('d-title').textContent.startsWith('#1 ')`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#replay`)))
+	wait(t, ctx, "the replayed row", `document.querySelectorAll('#rows tr').length === 2`)
+	require.Len(t, deliveries(t, page, token), 2)
+
+	rebound := "http://rebind.test:" + u.Port()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(rebound+"/")))
+	require.Contains(t, eval[string](t, ctx, `document.body.innerText`), "--inspect-public")
+	got := settled[[]any](t, ctx, `Promise.all(['/api/deliveries', '/api/deliveries/1', '/api/config', '/static/app.js'].map(p => fetch(p).then(async r => [r.status, await r.text()])))`)
+	for _, g := range got {
+		pair := g.([]any)
+		require.Equal(t, float64(http.StatusUnauthorized), pair[0], pair[1])
+		require.NotContains(t, pair[1], "jam.created")
+	}
+}
+
 // settled evaluates promise, a JavaScript expression for a Promise, and
 // returns what it resolves to.
 func settled[T any](t *testing.T, ctx context.Context, promise string) T {

@@ -98,7 +98,7 @@ func (a *optionalAddr) Set(v string) error {
 
 func (f *inspectFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.addr, "inspect", "serve the inspector page, a live list of deliveries, on `ADDR` (--inspect alone: "+defaultInspectAddr+")")
-	fs.BoolVar(&f.public, "inspect-public", false, "let --inspect bind a non-loopback address (the page shows bodies); every request then needs the access token printed at start, or set in "+envInspectToken)
+	fs.BoolVar(&f.public, "inspect-public", false, "let --inspect bind a non-loopback address (the page shows bodies); every request then needs the access token printed at start, or set in "+envInspectToken+", and may name the machine by any Host")
 	fs.IntVar(&f.keep, "inspect-keep", 500, "inspector: how many recent deliveries to keep in memory")
 	fs.Int64Var(&f.keepBytes, "inspect-keep-bytes", defaultKeepBytes, "inspector: how many bytes of bodies to keep in memory, the newest delivery always")
 	fs.StringVar(&f.forwardTo, "forward-to", "", "inspector: forward each accepted delivery to this URL (your app)")
@@ -180,20 +180,24 @@ func loopbackName(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// hostAllowed reports whether a request's Host may reach the page. A DNS
-// name other than localhost is refused even when it resolves to
-// 127.0.0.1: that is how a page on another site reaches a loopback
-// server (DNS rebinding). With --inspect-public any IP literal is
-// allowed, since no DNS answer stands behind it.
+// hostAllowed reports whether a request's Host may reach the page. On
+// loopback, a DNS name other than localhost is refused even when it
+// resolves to 127.0.0.1: that is how a page on another site reaches a
+// loopback server (DNS rebinding), and nothing else guards the page
+// there. With --inspect-public every Host may, so the page opens by the
+// machine's name as by its IP: every request then needs the access
+// token, which a rebinding page lacks (the browser sends it the cookies
+// of its own name, and it cannot read the token from a page it is
+// refused).
 func (in *inspector) hostAllowed(hostport string) bool {
+	if in.public {
+		return true
+	}
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
 	}
-	if loopbackName(host) {
-		return true
-	}
-	return in.public && net.ParseIP(strings.Trim(host, "[]")) != nil
+	return loopbackName(host)
 }
 
 // guard wraps the page's handlers with the Host check, the access token

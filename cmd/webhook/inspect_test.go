@@ -192,9 +192,12 @@ func intercomNow(t *testing.T) *http.Request {
 	return webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, webhooktest.Fixture("intercom/conversation.admin.replied.json"), webhooktest.WithTime(time.Now()))
 }
 
-// TestInspectorHost: the page answers only requests whose Host is a
-// loopback name, so a site that rebinds its own DNS name to 127.0.0.1
-// cannot read it; --inspect-public admits IP literals, never other names.
+// TestInspectorHost: on loopback the page answers only requests whose
+// Host is a loopback name, so a site that rebinds its own DNS name to
+// 127.0.0.1 cannot read it. With --inspect-public any Host reaches the
+// access token's check: a developer opens the page by the machine's
+// name, and a rebinding site, which has no token, gets 401 and nothing
+// of the page (TestInspectorPublicToken).
 func TestInspectorHost(t *testing.T) {
 	tests := []struct {
 		host   string
@@ -212,7 +215,11 @@ func TestInspectorHost(t *testing.T) {
 		{"localhost.evil.example", false, http.StatusMisdirectedRequest},
 		{"192.168.1.20:4040", false, http.StatusMisdirectedRequest},
 		{"192.168.1.20:4040", true, http.StatusOK},
-		{"evil.example:4040", true, http.StatusMisdirectedRequest},
+		{"127.0.0.1:4040", true, http.StatusOK},
+		{"devbox.internal:8081", true, http.StatusOK},
+		{"DevBox.Internal.:8081", true, http.StatusOK},
+		{"evil.example:4040", true, http.StatusOK},
+		{"127.0.0.1.nip.io:4040", true, http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.host+"/public="+strconv.FormatBool(tt.public), func(t *testing.T) {
@@ -231,6 +238,63 @@ func TestInspectorHost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInspectorPublicByName: with --inspect-public the page works as
+// opened by the machine's DNS name (http://devbox.internal:8081/?token=…):
+// the token sets the cookie for that name, the list and an action go
+// through; the same name without the token, as a rebinding site sends
+// it, gets 401 and no body, nor the actions' token.
+func TestInspectorPublicByName(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{public: true}, nil, nil)
+	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))
+	const host = "devbox.internal:8081"
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(t *testing.T, method, path string, h http.Header) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, rig.page.URL+path, nil)
+		require.NoError(t, err)
+		req.Host = host
+		for k, vs := range h {
+			req.Header[k] = vs
+		}
+		resp, err := noRedirect.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	for _, p := range []string{"/", "/api/deliveries", "/api/deliveries/1", "/api/config", "/static/app.js"} {
+		resp, body := do(t, http.MethodGet, p, nil)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, p)
+		require.NotContains(t, body, "jam.created", p)
+		require.NotContains(t, body, rig.in.token, p)
+	}
+	resp, _ := do(t, http.MethodGet, "/?token="+rig.in.access, nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/", resp.Header.Get("Location"))
+	cookies := resp.Cookies()
+	require.Len(t, cookies, 1)
+	require.Equal(t, "webhook_inspect_8081", cookies[0].Name)
+	cookie := http.Header{"Cookie": {cookies[0].Name + "=" + cookies[0].Value}}
+
+	resp, body := do(t, http.MethodGet, "/", cookie)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, body, rig.in.token, "the page, with the actions' token")
+	resp, body = do(t, http.MethodGet, "/api/deliveries", cookie)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, body, "jam.created")
+
+	action := cookie.Clone()
+	action.Set("Origin", "http://"+host)
+	action.Set(tokenHeader, rig.in.token)
+	resp, body = do(t, http.MethodPost, "/api/deliveries/1/replay", action)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.Len(t, rig.records(t), 2, "replayed")
+	action.Set("Origin", "http://evil.example")
+	resp, _ = do(t, http.MethodPost, "/api/deliveries/1/replay", action)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "another origin")
+	require.Len(t, rig.records(t), 2)
 }
 
 // TestInspectorActionsRefused: an action needs a POST from the page's

@@ -70,9 +70,10 @@ request live, shows why each was rejected and its verdict step by step,
 and replays, forwards (--forward-to) or saves one as a fixture
 (--fixtures). It answers loopback Host names only; its actions need the
 page's own origin and per-run token. With --inspect-public (to bind another
-address) every request needs an access token as well: open the address
-with ?token= that serve prints, or set your own in WEBHOOK_INSPECT_TOKEN,
-which is then never printed.
+address) every request needs an access token as well, and any Host name
+may be used (http://devbox.internal:8081/?token=…): open the address with
+?token= that serve prints, or set your own in WEBHOOK_INSPECT_TOKEN, which
+is then never printed.
 
 At least one key is needed: --secret, --intercom-secret, --series-token, the
 environment variables, or --test-keys.
