@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -42,6 +43,11 @@ func TestHandlerCallbackFailures(t *testing.T) {
 		{name: "503 with Retry-After", fn: func() error {
 			return &webhook.StatusError{Code: http.StatusServiceUnavailable, RetryAfter: 1500 * time.Millisecond}
 		}, status: 503, retryAfter: "2"},
+		// Rounded up to whole seconds without passing through a negative:
+		// a RetryAfter meant as "a long time" must not read as "-9223372036".
+		{name: "503 with the longest Retry-After", fn: func() error {
+			return &webhook.StatusError{Code: http.StatusServiceUnavailable, RetryAfter: math.MaxInt64}
+		}, status: 503, retryAfter: "9223372037"},
 		{name: "202 counts as success", fn: func() error { return &webhook.StatusError{Code: http.StatusAccepted} }, status: 202},
 		// A 1xx would reach the sender as success while the claim is
 		// released: the event would be lost.

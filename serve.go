@@ -304,12 +304,23 @@ func (s *serving) settle(code int, err error) {
 	}
 	if err != nil {
 		if se, ok := asReturned[*StatusError](err); ok && se.RetryAfter > 0 {
-			s.w.Header().Set("Retry-After", strconv.FormatInt(int64((se.RetryAfter+time.Second-1)/time.Second), 10))
+			s.w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(se.RetryAfter), 10))
 		}
 		h.rejectFor(s.ctx, s.w, d, code, ReasonCallback, err)
 		return
 	}
 	s.w.WriteHeader(code)
+}
+
+// retryAfterSeconds is d in whole seconds, rounded up. Rounding by
+// adding a second less a nanosecond first would wrap a d near the
+// largest Duration (a callback's "a long time") into a negative header.
+func retryAfterSeconds(d time.Duration) int64 {
+	s := int64(d / time.Second)
+	if d%time.Second != 0 {
+		s++
+	}
+	return s
 }
 
 // release gives up the claim on key, so the sender's retry runs the
