@@ -1,9 +1,11 @@
 package webhook_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -32,8 +34,17 @@ func TestRunPastShutdownTimeout(t *testing.T) {
 		cut func(ctx context.Context, release <-chan struct{}) error
 		// held: the callback is still running when Run returns.
 		held bool
+		// maxAttempts is the policy's, 1 if zero.
+		maxAttempts int
 	}{
 		{name: "returns its context's error", cut: func(ctx context.Context, _ <-chan struct{}) error {
+			<-ctx.Done()
+			return fmt.Errorf("saving: %w", ctx.Err())
+		}},
+		// The cut-short run is not held against a policy of unbounded
+		// runs either: adding it to MaxAttempts wrapped to a negative,
+		// and the next lease found the delivery past the policy, dead.
+		{name: "returns its context's error, runs unbounded", maxAttempts: math.MaxInt, cut: func(ctx context.Context, _ <-chan struct{}) error {
 			<-ctx.Done()
 			return fmt.Errorf("saving: %w", ctx.Err())
 		}},
@@ -62,7 +73,7 @@ func TestRunPastShutdownTimeout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// MaxAge a minute and backoff an hour: a failure judged by
 			// the policy would be dead.
-			r := newInboxRig(t, 0, webhook.WorkerConfig{ShutdownTimeout: timeout, MinBackoff: time.Hour, MaxAge: time.Minute, MaxAttempts: 1})
+			r := newInboxRig(t, 0, webhook.WorkerConfig{ShutdownTimeout: timeout, MinBackoff: time.Hour, MaxAge: time.Minute, MaxAttempts: cmp.Or(tt.maxAttempts, 1)})
 			var runs atomic.Int32
 			release := make(chan struct{})
 			returned := make(chan struct{})

@@ -207,11 +207,12 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 	leaseCut := false // the callbacks' context reached the lease's deadline before they returned
 	if d.Event, err = h.decode(e.Source, e.Body, d.Header); err != nil {
 		err = Permanent(fmt.Errorf("%w: %w", ErrUndecodable, err))
-	} else if e.Attempts > h.workers.MaxAttempts+cutShort(e.LastError) {
+	} else if e.Attempts-cutShort(e.LastError) > h.workers.MaxAttempts {
 		// The earlier runs settled nothing: each crashed the process or
 		// outlasted its lease. Running it again may crash it again. (Runs
 		// cut short by a shutdown settled, but failed nothing: they do
-		// not count against the policy here.)
+		// not count against the policy here. Taken from the attempts, not
+		// added to a MaxAttempts of math.MaxInt, which would wrap.)
 		err = Permanent(overRun(e))
 	} else {
 		if n, ok := d.Event.(*event.IntercomNotification); ok {
