@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -90,6 +91,43 @@ func TestHandlerCallbackFailures(t *testing.T) {
 			w = r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithTime(r.clock.Now())))
 			require.Equal(t, http.StatusOK, w.Code)
 			require.Equal(t, int64(2), r.calls.Load())
+		})
+	}
+}
+
+// TestHandlerCallbackOrderNotRegistration: OnUnknown and OnAny run after
+// an event's own callbacks even when registered before them, as the
+// Handler's doc and the README say.
+func TestHandlerCallbackOrderNotRegistration(t *testing.T) {
+	h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(webhooktest.Time))
+	require.NoError(t, err)
+	var order []string
+	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
+		order = append(order, "any")
+		return nil
+	})
+	h.OnUnknown(func(ctx context.Context, d *webhook.Delivery, e *event.UnknownEvent) error {
+		order = append(order, "unknown")
+		return nil
+	})
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+		order = append(order, "jam.created")
+		return nil
+	})
+	tests := []struct {
+		fixture string
+		want    []string
+	}{
+		{"jam/jam.created.minimal.json", []string{"jam.created", "any"}},
+		{"jam/jam.updated.envelope.json", []string{"unknown", "any"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			order = nil
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, webhooktest.NewFixtureRequest(tt.fixture))
+			require.Equal(t, http.StatusOK, w.Code)
+			require.Equal(t, tt.want, order)
 		})
 	}
 }
