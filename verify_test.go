@@ -609,6 +609,16 @@ func TestConstructorErrors(t *testing.T) {
 	}
 }
 
+// TestSeriesTokenInnerTab: a tab is the one control character a Series
+// token may hold (net/http carries it in a header value), as the
+// constructor's doc and the README say.
+func TestSeriesTokenInnerTab(t *testing.T) {
+	const token = "token-with\tinner-tab"
+	sv, err := NewSeriesVerifier(seriesHeader, token)
+	require.NoError(t, err)
+	require.NoError(t, sv.Verify(http.Header{seriesHeader: {token}}))
+}
+
 func TestSetSecretsKeepsOldKeysOnError(t *testing.T) {
 	v := newTestVerifier(t, testSecret)
 	h := stdHeader(testID, testNowText, "v1,"+macV1(testKey, testID, testNowText, testBody))
