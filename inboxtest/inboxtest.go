@@ -102,6 +102,7 @@ func Run(t *testing.T, newInbox NewInbox) {
 		{"ListOmitBody", testListOmitBody},
 		{"ListPagesConcurrent", testListPagesConcurrent},
 		{"Stats", testStats},
+		{"StatsOldestPending", testStatsOldestPending},
 		{"ConcurrentWorkers", testConcurrentWorkers},
 		{"RandomOperations", testRandomOperations},
 		{"HandlerWorkers", testHandlerWorkers},
@@ -1021,6 +1022,29 @@ func testStats(t *testing.T, s *suite) {
 	// An expired lease is still in flight until it is leased again.
 	s.clock.Advance(2 * time.Hour)
 	require.Equal(t, 2, s.stats(t).InFlight)
+}
+
+func testStatsOldestPending(t *testing.T, s *suite) {
+	// OldestPending is the oldest ReceivedAt to the nanosecond, as the
+	// inbox keeps it, also between deliveries received within one
+	// microsecond, which an index of coarser times holds as ties: the
+	// later one's key sorts first. So whether they are new, leased or
+	// retrying.
+	base := start.Add(time.Hour + 123*time.Microsecond)
+	for key, at := range map[string]time.Duration{"a-later": 900, "b-earlier": 100} {
+		e := entry(key, 0)
+		e.ReceivedAt = base.Add(at)
+		s.store(t, e)
+	}
+	want := base.Add(100)
+	requireTime(t, want, s.stats(t).OldestPending, "OldestPending of new deliveries")
+	ls := s.lease(t, 10, time.Minute)
+	require.Len(t, ls, 2)
+	requireTime(t, want, s.stats(t).OldestPending, "OldestPending of leased deliveries")
+	for _, l := range ls {
+		require.NoError(t, s.ib.Retry(s.ctx, l.Entry.Key, l.Token, s.now().Add(time.Hour), "later"))
+	}
+	requireTime(t, want, s.stats(t).OldestPending, "OldestPending of retrying deliveries")
 }
 
 func testConcurrentWorkers(t *testing.T, s *suite) {
