@@ -910,6 +910,72 @@ func TestInboxHashLost(t *testing.T) {
 	require.Equal(t, "standard:d", l.Entries[0].Key)
 }
 
+// TestInboxHashLostStoredAgain: a delivery's hash goes from outside (a
+// DEL, an eviction) while its name stays in the indexes of its state,
+// and the sender's next copy is stored anew. The new delivery is
+// pending, and only that: counted once, listed once and under pending
+// only, due once, and never purged as the done or dead one it replaced.
+func TestInboxHashLostStoredAgain(t *testing.T) {
+	for _, state := range []string{"done", "dead", "leased", "retrying"} {
+		t.Run(state, func(t *testing.T) {
+			ctx := context.Background()
+			ib, clock, client, prefix := newTestInbox(t)
+			storeKeys(ctx, t, ib, "standard:a")
+			ls, err := ib.Lease(ctx, 1, time.Minute)
+			require.NoError(t, err)
+			require.Len(t, ls, 1)
+			switch state {
+			case "done":
+				require.NoError(t, ib.Complete(ctx, "standard:a", ls[0].Token))
+			case "dead":
+				require.NoError(t, ib.Kill(ctx, "standard:a", ls[0].Token, "dies"))
+			case "retrying":
+				require.NoError(t, ib.Retry(ctx, "standard:a", ls[0].Token, clock.Now().Add(time.Second), "again"))
+			}
+			require.NoError(t, client.Del(ctx, prefix+"{default}:d:standard:a").Err())
+			clock.Advance(time.Second)
+			stored, err := ib.Store(ctx, entry("standard:a"))
+			require.NoError(t, err)
+			require.True(t, stored)
+
+			st, err := ib.Stats(ctx)
+			require.NoError(t, err)
+			require.Equal(t, webhook.InboxStats{Pending: 1, OldestPending: webhooktest.Time().UTC()}, st)
+			for _, q := range []webhook.InboxQuery{{}, {State: webhook.InboxPending}} {
+				p, err := ib.List(ctx, q)
+				require.NoError(t, err)
+				require.Len(t, p.Entries, 1, "List %q", q.State)
+				require.Equal(t, webhook.InboxPending, p.Entries[0].State)
+			}
+			for _, q := range []webhook.InboxQuery{{State: webhook.InboxLeased}, {State: webhook.InboxDone}, {State: webhook.InboxDead},
+				{State: webhook.InboxDone, Order: webhook.InboxByUpdated}, {State: webhook.InboxDead, Order: webhook.InboxByUpdated}} {
+				p, err := ib.List(ctx, q)
+				require.NoError(t, err)
+				require.Empty(t, p.Entries, "List %q by %d", q.State, q.Order)
+			}
+			n, err := ib.Purge(ctx, "", clock.Now().Add(time.Hour))
+			require.NoError(t, err)
+			require.Zero(t, n, "Purge")
+			got, err := ib.Get(ctx, "standard:a")
+			require.NoError(t, err, "the delivery stored anew")
+			require.Equal(t, webhook.InboxPending, got.State)
+
+			clock.Advance(2 * time.Minute) // past the old lease and the old retry
+			ls, err = ib.Lease(ctx, 10, time.Minute)
+			require.NoError(t, err)
+			require.Equal(t, []string{"standard:a"}, leaseKeys(ls))
+			require.Equal(t, 1, ls[0].Entry.Attempts)
+			require.NoError(t, ib.Complete(ctx, "standard:a", ls[0].Token))
+			ls, err = ib.Lease(ctx, 10, time.Minute)
+			require.NoError(t, err)
+			require.Empty(t, ls, "due once")
+			st, err = ib.Stats(ctx)
+			require.NoError(t, err)
+			require.Equal(t, webhook.InboxStats{Done: 1}, st)
+		})
+	}
+}
+
 // TestInboxStreamTrimmedUnread: entries no consumer has read yet go
 // from the stream, while the oldest delivery of each index (by the time
 // it was received) keeps its place: a retry due at once behind an older

@@ -43,6 +43,15 @@ if redis.call('EXISTS', h) == 1 then
 	end
 	return 0
 end
+-- The key's name is still in the indexes, though its hash is gone (a
+-- DEL, an eviction): what is stored now is a new delivery, pending and
+-- only that, not also the done or dead one a Purge would delete, or the
+-- lease or retry that would count against the capacity.
+if redis.call('ZSCORE', KEYS[5], ARGV[2]) then
+	for _, idx in ipairs({'retry', 'leased', 'delay', 'done', 'dead', 'done:at', 'dead:at'}) do
+		redis.call('ZREM', ARGV[1] .. idx, ARGV[2])
+	end
+end
 local cap = tonumber(ARGV[4])
 if cap > 0 and redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4]) >= cap then
 	return -1
