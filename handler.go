@@ -59,7 +59,9 @@ const (
 //	409  the same message id is in flight in another request
 //	500  a callback failed or panicked; the dedupe store failed and
 //	     WithDedupeFailClosed is set; the WithKeyFunc function failed or
-//	     gave unusable keys (ErrKeyFunc), in inbox mode too
+//	     gave unusable keys (ErrKeyFunc), in inbox mode too; a v1a
+//	     delivery whose body and ed25519's copy of its message pass
+//	     WithMaxBodyMemory on their own (see that option)
 //
 // A callback may choose another status with a StatusError.
 //
