@@ -64,7 +64,8 @@ func (h *Handler) warnInboxClock() {
 
 // keptHeaders are the request headers an inbox stores for callbacks. The
 // signatures are not among them (verified already), nor anything that may
-// carry a credential, such as the Series token's header.
+// carry a credential, such as the Series token's header: store skips it
+// also when it is one of these.
 var keptHeaders = []string{
 	"Content-Type", "User-Agent",
 	headerWebhookID, headerWebhookTimestamp, headerSvixID, headerSvixTimestamp,
@@ -87,6 +88,11 @@ func (h *Handler) store(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		d.Key = e.Key // for the observer and the error hook
 	}
 	for _, k := range keptHeaders {
+		if h.series != nil && k == h.series.Header() {
+			// The admin chose a header kept for callbacks to carry the
+			// token: it is still the credential.
+			continue
+		}
 		if v := r.Header[k]; len(v) > 0 {
 			e.Header[k] = v
 		}

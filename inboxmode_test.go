@@ -145,6 +145,22 @@ func TestInboxModeStores(t *testing.T) {
 	require.Zero(t, r.calls.Load())
 }
 
+// TestInboxKeepsNoSeriesToken: the Series token is a credential, kept out
+// of the inbox also when the admin carries it in a header the inbox keeps
+// for callbacks (User-Agent): the inbox, its listings and the CLI's show
+// would hold it, durably.
+func TestInboxKeepsNoSeriesToken(t *testing.T) {
+	r := newInboxRig(t, 0, webhook.WorkerConfig{}, webhook.WithSeries("User-Agent", webhooktest.SeriesToken))
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewSeriesRequest("User-Agent", webhooktest.SeriesToken, seriesJSON)).Code)
+	page, err := r.ib.List(context.Background(), webhook.InboxQuery{})
+	require.NoError(t, err)
+	require.Len(t, page.Entries, 1)
+	e := page.Entries[0]
+	require.Equal(t, event.SourceSeries, e.Source)
+	require.Empty(t, e.Header.Values("User-Agent"))
+	require.Equal(t, []string{"application/json"}, e.Header.Values("Content-Type"), "the other kept headers stay")
+}
+
 // brokenInbox fails every call.
 type brokenInbox struct{ webhook.Inbox }
 
