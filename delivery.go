@@ -42,7 +42,11 @@ type Delivery struct {
 	// outside inbox mode. A run may repeat after a crash, so callbacks
 	// keyed by Key should be idempotent.
 	InboxAttempt int
-	// Header is the request's header.
+	// Header is the request's header. On a worker in inbox mode it is
+	// what the inbox kept of it: Content-Type, User-Agent and the
+	// webhook-id and webhook-timestamp (or svix-*) headers, without the
+	// signatures or the Series token; an empty Header for a delivery
+	// stored without any.
 	Header http.Header
 	// Body is the verified body, exactly as read. Nil for a request
 	// rejected before it was verified.

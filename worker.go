@@ -17,7 +17,9 @@ import (
 // Run runs the workers of inbox mode until ctx is done: they lease due
 // deliveries from the inbox, decode the stored bytes (verified when they
 // were stored, and not again) and call the callbacks with the same
-// Delivery as outside inbox mode, plus Key and InboxAttempt. A delivery
+// Delivery as outside inbox mode, plus Key and InboxAttempt, but for its
+// Header, which holds only the headers the inbox kept (see
+// Delivery.Header). A delivery
 // whose callbacks all succeed is done; one whose callbacks fail or panic
 // is retried or dead under the WorkerConfig's policy. Done deliveries are
 // purged after the retention; dead ones stay until replayed or purged.
