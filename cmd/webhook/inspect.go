@@ -200,9 +200,10 @@ func (in *inspector) hostAllowed(hostport string) bool {
 	return loopbackName(host)
 }
 
-// guard wraps the page's handlers with the Host check, the access token
-// of --inspect-public, the token and same-origin check on POSTs, and
-// headers that keep the page from being framed or its bodies sniffed.
+// guard wraps the page's handlers with the Host check, the refusal of
+// other sites' requests, the access token of --inspect-public, the token
+// and same-origin check on POSTs, and headers that keep the page from
+// being framed or its bodies sniffed.
 func (in *inspector) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !in.hostAllowed(r.Host) {
@@ -215,6 +216,10 @@ func (in *inspector) guard(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
+		if err := checkFetchSite(r); err != nil {
+			http.Error(w, "inspector: "+err.Error(), http.StatusForbidden)
+			return
+		}
 		if in.access != "" && !in.admit(w, r) {
 			return
 		}
@@ -226,6 +231,26 @@ func (in *inspector) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// checkFetchSite refuses what a browser marks, by the Sec-Fetch-Site
+// header no page can set, as made by another site's page: any page the
+// developer visits can send requests here, and on localhost a page on
+// another port is the same site. Only a navigation to the page itself,
+// a link followed, may come from elsewhere; the data, the event stream,
+// the page in a frame or a fetch, its scripts and the actions answer
+// only the page's own requests (same-origin), the address bar (none) and
+// clients that send no such header, which the other checks guard.
+func checkFetchSite(r *http.Request) error {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return nil
+	}
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/" &&
+		r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Dest") == "document" {
+		return nil
+	}
+	return errors.New("a request from another site's page (Sec-Fetch-Site not same-origin) is refused; open the page itself")
 }
 
 // checkAction admits a state-changing request only from the page itself:

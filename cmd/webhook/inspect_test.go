@@ -342,6 +342,92 @@ func TestInspectorActionsRefused(t *testing.T) {
 	}
 }
 
+// TestInspectorFetchSite: a request that a browser marks as made by
+// another site's page (Sec-Fetch-Site cross-site, or same-site: on
+// localhost another port is the same site) gets 403 and nothing of the
+// page, whether it reads data, opens the event stream, loads the page or
+// its scripts, or is an action carrying the page's origin and token;
+// only a navigation to the page itself (a link followed) goes through.
+// The page's own requests (same-origin), the address bar (none) and
+// clients that send no such header are answered as before.
+func TestInspectorFetchSite(t *testing.T) {
+	type fetch struct{ site, mode, dest, method, path string }
+	refused := []fetch{
+		{"cross-site", "cors", "empty", http.MethodGet, "/api/deliveries"},
+		{"cross-site", "no-cors", "empty", http.MethodGet, "/api/deliveries/1"},
+		{"cross-site", "cors", "empty", http.MethodGet, "/api/events"},
+		{"cross-site", "no-cors", "script", http.MethodGet, "/api/config"},
+		{"cross-site", "no-cors", "empty", http.MethodGet, "/api/inbox"},
+		{"cross-site", "no-cors", "empty", http.MethodGet, "/"},
+		{"cross-site", "navigate", "iframe", http.MethodGet, "/"},
+		{"cross-site", "no-cors", "script", http.MethodGet, "/static/app.js"},
+		{"cross-site", "navigate", "document", http.MethodGet, "/api/deliveries"},
+		{"cross-site", "navigate", "document", http.MethodPost, "/api/deliveries/1/replay"},
+		{"cross-site", "cors", "empty", http.MethodPost, "/api/deliveries/1/replay"},
+		{"same-site", "cors", "empty", http.MethodGet, "/api/deliveries"},
+		{"same-site", "cors", "empty", http.MethodPost, "/api/deliveries/1/replay"},
+		{"unheard-of", "cors", "empty", http.MethodGet, "/api/deliveries"},
+	}
+	allowed := []fetch{
+		{"cross-site", "navigate", "document", http.MethodGet, "/"},
+		{"same-site", "navigate", "document", http.MethodGet, "/"},
+		{"none", "navigate", "document", http.MethodGet, "/api/deliveries"},
+		{"same-origin", "cors", "empty", http.MethodGet, "/api/deliveries/1"},
+		{"same-origin", "no-cors", "script", http.MethodGet, "/static/app.js"},
+		{"same-origin", "cors", "empty", http.MethodPost, "/api/deliveries/1/replay"},
+		{"", "", "", http.MethodGet, "/api/deliveries"},
+		{"", "", "", http.MethodPost, "/api/deliveries/1/replay"},
+	}
+	for _, public := range []bool{false, true} {
+		rig := newInspectRig(t, inspectFlags{public: public}, nil, nil)
+		require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))
+		for _, c := range []struct {
+			fetches []fetch
+			ok      bool
+		}{{refused, false}, {allowed, true}} {
+			for _, f := range c.fetches {
+				t.Run(fmt.Sprintf("public=%v/%s %s %s %s %s", public, f.site, f.mode, f.dest, f.method, f.path), func(t *testing.T) {
+					before := len(rig.records(t))
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					req, err := http.NewRequestWithContext(ctx, f.method, rig.page.URL+f.path, nil)
+					require.NoError(t, err)
+					for k, v := range map[string]string{"Sec-Fetch-Site": f.site, "Sec-Fetch-Mode": f.mode, "Sec-Fetch-Dest": f.dest} {
+						if v != "" {
+							req.Header.Set(k, v)
+						}
+					}
+					req.Header.Set("Origin", rig.page.URL) // as a page could claim it
+					req.Header.Set(tokenHeader, rig.in.token)
+					rig.authorize(req)
+					resp, err := http.DefaultClient.Do(req)
+					require.NoError(t, err)
+					defer resp.Body.Close()
+					var body []byte
+					if f.path == "/api/events" && resp.StatusCode == http.StatusOK {
+						body, _ = bufio.NewReader(resp.Body).ReadBytes('\n') // the stream stays open
+					} else {
+						body, _ = io.ReadAll(resp.Body)
+					}
+					added := 0
+					if c.ok {
+						require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+						if f.method == http.MethodPost {
+							added = 1
+						}
+					} else {
+						require.Equal(t, http.StatusForbidden, resp.StatusCode, string(body))
+						require.Contains(t, string(body), "Sec-Fetch-Site")
+						require.NotContains(t, string(body), "jam.created")
+						require.NotContains(t, string(body), rig.in.token)
+					}
+					require.Len(t, rig.records(t), before+added, "replayed only when allowed")
+				})
+			}
+		}
+	}
+}
+
 // TestInspectorPageToken: the page carries the run's token, which the
 // script sends; a second run has another.
 func TestInspectorPageToken(t *testing.T) {

@@ -68,12 +68,13 @@ password out of ps; the variable alone does not make serve use Redis.
 With --inspect (or --inspect=ADDR) a page on 127.0.0.1:4040 lists every
 request live, shows why each was rejected and its verdict step by step,
 and replays, forwards (--forward-to) or saves one as a fixture
-(--fixtures). It answers loopback Host names only; its actions need the
-page's own origin and per-run token. With --inspect-public (to bind another
-address) every request needs an access token as well, and any Host name
-may be used (http://devbox.internal:8081/?token=…): open the address with
-?token= that serve prints, or set your own in WEBHOOK_INSPECT_TOKEN, which
-is then never printed.
+(--fixtures). It answers loopback Host names only, and of another site's
+page's requests only a link to the page; its actions need the page's own
+origin and per-run token. With --inspect-public (to bind another address)
+every request needs an access token as well, and any Host name will do
+(http://devbox.internal:8081/?token=…): open the address with ?token= that
+serve prints, or set your own in WEBHOOK_INSPECT_TOKEN, which is then
+never printed.
 
 At least one key is needed: --secret, --intercom-secret, --series-token, the
 environment variables, or --test-keys.
