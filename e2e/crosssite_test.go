@@ -129,6 +129,7 @@ func TestInspectorPublicInBrowser(t *testing.T) {
 	receiver, page := serve(t, t.TempDir(), "--inspect-public")
 	ctx := browser(t)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page+"/?token="+token)))
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitReady(`#conn`)), "the page, past the token's hop")
 	wait(t, ctx, "the event stream", `document.getElementById('conn').textContent === 'live'`)
 	require.Equal(t, page+"/", eval[string](t, ctx, `location.href`), "the token left the address")
 	require.Equal(t, "", eval[string](t, ctx, `document.cookie`), "HttpOnly: the script never holds it")
@@ -149,7 +150,8 @@ func TestInspectorPublicInBrowser(t *testing.T) {
 
 // TestInspectorPublicByNameInBrowser: with --inspect-public the page
 // opens by the machine's DNS name (devbox.test, played by the browser's
-// resolver rules): the token's address sets the cookie for that name and the page
+// resolver rules), here from a link on another site, as one pasted in a
+// chat: the token's address sets the cookie for that name and the page
 // works, its list, event stream and actions. A site rebound to the same
 // address gets 401 everywhere, and nothing of the page.
 func TestInspectorPublicByNameInBrowser(t *testing.T) {
@@ -160,9 +162,18 @@ func TestInspectorPublicByNameInBrowser(t *testing.T) {
 	require.NoError(t, err)
 	byName := "http://devbox.test:" + u.Port()
 	ctx := browser(t, chromedp.Flag("host-resolver-rules", "MAP devbox.test 127.0.0.1, MAP rebind.test 127.0.0.1"))
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(byName+"/?token="+token)))
-	wait(t, ctx, "the event stream", `document.getElementById('conn') !== null && document.getElementById('conn').textContent === 'live'`)
+	chat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><title>chat</title><a id="link" href="` + byName + `/?token=` + token + `">the inspector</a>`))
+	}))
+	defer chat.Close()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(strings.Replace(chat.URL, "127.0.0.1", "localhost", 1))))
+	before := eval[int](t, ctx, `history.length`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#link`)))
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitReady(`#conn`)), "the page, past the token's hop")
+	wait(t, ctx, "the event stream", `document.getElementById('conn').textContent === 'live'`)
 	require.Equal(t, byName+"/", eval[string](t, ctx, `location.href`), "the token left the address")
+	require.Equal(t, before+1, eval[int](t, ctx, `history.length`), "the chat, then the page: the token's address left the history")
 	require.Equal(t, http.StatusOK, post(t, receiver, webhooktest.NewStandardRequest(webhooktest.Secret, webhooktest.Fixture("jam/jam.created.maximal.json"), webhooktest.WithTime(time.Now()))))
 	wait(t, ctx, "the row, by the event stream", `document.querySelectorAll('#rows tr').length === 1`)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#rows tr[data-seq="1"]`)))

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -242,8 +243,7 @@ func (in *inspector) guard(next http.Handler) http.Handler {
 // only the page's own requests (same-origin), the address bar (none) and
 // clients that send no such header, which the other checks guard.
 func checkFetchSite(r *http.Request) error {
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
+	if !fromOtherSite(r) {
 		return nil
 	}
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/" &&
@@ -251,6 +251,16 @@ func checkFetchSite(r *http.Request) error {
 		return nil
 	}
 	return errors.New("a request from another site's page (Sec-Fetch-Site not same-origin) is refused; open the page itself")
+}
+
+// fromOtherSite reports whether the browser marks r as made by, or
+// followed from, another site's page.
+func fromOtherSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return false
+	}
+	return true
 }
 
 // checkAction admits a state-changing request only from the page itself:
@@ -276,9 +286,9 @@ func (in *inspector) checkAction(r *http.Request) error {
 
 // admit checks the access token of --inspect-public on every request:
 // on a network, anyone who reached the page read every body, and the
-// actions' token with it. A GET with ?token= sets it as a cookie and is
-// sent to its address without it, out of the history and the address
-// bar. The cookie is HttpOnly, so the page's script never holds it, and
+// actions' token with it. A GET with ?token= sets it as a cookie and
+// answers a page that moves on to its address without it, taking that
+// page's place in the history, out of the address bar. The cookie is HttpOnly, so the page's script never holds it, and
 // SameSite=Strict, so no other site's request carries it; cookies are
 // not kept apart by port, hence the port in its name. Scripts may send
 // it as a Bearer Authorization header instead. admit answers 401 itself
@@ -294,7 +304,15 @@ func (in *inspector) admit(w http.ResponseWriter, r *http.Request) bool {
 		if len(q) > 0 {
 			to += "?" + q.Encode()
 		}
-		http.Redirect(w, r, to, http.StatusSeeOther)
+		// Not a redirect: after a link followed from another site (a
+		// chat, a tracker) the redirect's request would still be that
+		// site's, which the SameSite=Strict cookie is not sent on, and
+		// the page answered 401. This page's own move to the address
+		// is the page's. (Browsers say where a link came from in
+		// Sec-Fetch-Site only to https and loopback addresses.)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		u := html.EscapeString(to)
+		_, _ = fmt.Fprintf(w, hopPage, u, u)
 		return false
 	}
 	if c, err := r.Cookie(accessCookie(r.Host)); err == nil && in.isAccess(c.Value) {
@@ -306,6 +324,11 @@ func (in *inspector) admit(w http.ResponseWriter, r *http.Request) bool {
 	http.Error(w, "inspector: --inspect-public: open the address with ?token= that webhook serve printed (or the token in "+envInspectToken+"), or send it as Authorization: Bearer", http.StatusUnauthorized)
 	return false
 }
+
+// hopPage moves the browser on to the address %s, without the token, as
+// a page of the inspector's own (its CSP runs no script).
+const hopPage = `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url=%s"><title>webhook inspector</title><p><a href="%s">Open the inspector</a></p>
+`
 
 // rawParam returns the value of the query parameter name as it is in
 // rawQuery, not unescaped, and whether there is one: a token pasted into

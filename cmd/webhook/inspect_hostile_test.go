@@ -828,9 +828,12 @@ func TestInspectorPublicToken(t *testing.T) {
 	}
 	t.Run("?token= sets the cookie and leaves the address", func(t *testing.T) {
 		for _, p := range []string{"/", "/api/deliveries"} {
-			resp, _ := do(t, http.MethodGet, p+"?token="+access, nil)
-			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-			require.Equal(t, p, resp.Header.Get("Location"))
+			resp, body := do(t, http.MethodGet, p+"?token="+access, nil)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+			require.Contains(t, body, `<meta http-equiv="refresh" content="0; url=`+p+`">`)
+			require.NotContains(t, body, access)
+			require.NotContains(t, body, rig.in.token, "the actions' token")
 			sc := resp.Cookies()
 			require.Len(t, sc, 1)
 			require.Equal(t, cookie, sc[0].Name)
@@ -839,9 +842,12 @@ func TestInspectorPublicToken(t *testing.T) {
 			require.Equal(t, http.SameSiteStrictMode, sc[0].SameSite)
 			require.Equal(t, "/", sc[0].Path)
 		}
-		resp, _ := do(t, http.MethodGet, "//evil.example/?token="+access, nil)
-		require.Equal(t, "/evil.example/", resp.Header.Get("Location"), "the page's own address")
-		resp, _ = do(t, http.MethodGet, "/?token="+strings.Repeat("0", 32), nil)
+		_, body := do(t, http.MethodGet, "//evil.example/?token="+access, nil)
+		require.Contains(t, body, `url=/evil.example/"`, "the page's own address")
+		_, body = do(t, http.MethodGet, `/"><script>x</script>?token=`+access+`&a="b<`, nil)
+		require.NotContains(t, body, "<script>", "the address, escaped")
+		require.Contains(t, body, `url=/%22%3E%3Cscript%3Ex%3C/script%3E?a=%22b%3C"`)
+		resp, _ := do(t, http.MethodGet, "/?token="+strings.Repeat("0", 32), nil)
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 		require.Empty(t, resp.Cookies())
 	})
@@ -897,18 +903,12 @@ func TestInspectorPublicTokenPrinted(t *testing.T) {
 			} else {
 				require.Contains(t, stderr, envInspectToken)
 			}
-			resp, err := http.Get(base + "/?token=" + in.access) // follows to the page, with the cookie
-			require.NoError(t, err)
-			_ = resp.Body.Close()
-			require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the default client keeps no cookie")
+			status, _ := openWithToken(t, http.DefaultClient, base, in.access)
+			require.Equal(t, http.StatusUnauthorized, status, "the default client keeps no cookie")
 			jar, _ := cookiejar.New(nil)
-			resp, err = (&http.Client{Jar: jar}).Get(base + "/?token=" + in.access)
-			require.NoError(t, err)
-			page, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			require.Equal(t, http.StatusOK, resp.StatusCode)
-			require.Contains(t, string(page), in.token)
-			require.Equal(t, "/", resp.Request.URL.RequestURI(), "the token left the address")
+			status, page := openWithToken(t, &http.Client{Jar: jar}, base, in.access)
+			require.Equal(t, http.StatusOK, status)
+			require.Contains(t, page, in.token)
 		})
 	}
 	clearEnv(t)
@@ -990,13 +990,30 @@ func TestInspectorPublicTokenCharacters(t *testing.T) {
 			}
 			for _, tok := range opens {
 				jar, _ := cookiejar.New(nil)
-				resp, err := (&http.Client{Jar: jar, Timeout: 5 * time.Second}).Get(base + "/?token=" + tok)
-				require.NoError(t, err)
-				_ = resp.Body.Close()
-				require.Equal(t, http.StatusOK, resp.StatusCode, "the page, by the cookie ?token=%s set", tok)
+				status, _ := openWithToken(t, &http.Client{Jar: jar, Timeout: 5 * time.Second}, base, tok)
+				require.Equal(t, http.StatusOK, status, "the page, by the cookie ?token=%s set", tok)
 			}
 		})
 	}
+}
+
+// openWithToken opens base/?token=tok with c as a browser does: the
+// answer is the page that moves on to "/", without the token, which it
+// then GETs. It returns that GET's status and body.
+func openWithToken(t *testing.T, c *http.Client, base, tok string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(base + "/?token=" + tok)
+	require.NoError(t, err)
+	hop, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the page that moves on")
+	require.Contains(t, string(hop), `<meta http-equiv="refresh" content="0; url=/">`)
+	require.NotContains(t, string(hop), tok)
+	resp, err = c.Get(base + "/")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode, string(body)
 }
 
 // startPrinted starts in on addr until the test ends, and returns the
