@@ -724,6 +724,48 @@ func TestVerifyNoHeaders(t *testing.T) {
 	require.Contains(t, r.stdout, "FAIL: no signature headers")
 }
 
+// TestVerifyInputErrors: a file verify cannot read is named by its flag,
+// two files on standard input are a usage error, and a request dump that
+// does not parse is told by the line at fault, never quoted: a request
+// line may carry a credential in its query, a header line a signature,
+// and a body given as --request by mistake is a body.
+func TestVerifyInputErrors(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	body := writeFile(t, "body.json", jamBody)
+	headers := writeFile(t, "h.txt", "Webhook-Id: msg_1\n")
+	missing := filepath.Join(dir, "missing")
+	const sig = "v1,c2lnbmF0dXJlLW9mLWEtY2FwdHVyZWQtcmVxdWVzdA=="
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		want   string
+		hidden string
+	}{
+		{"--body missing", []string{"--body", missing, "--headers", headers}, exitFail, "webhook verify: --body: open " + missing + ": no such file or directory", ""},
+		{"--headers missing", []string{"--body", body, "--headers", missing}, exitFail, "webhook verify: --headers: open " + missing + ": no such file or directory", ""},
+		{"--request missing", []string{"--request", missing}, exitFail, "webhook verify: --request: open " + missing + ": no such file or directory", ""},
+		{"--body a directory", []string{"--body", dir, "--headers", headers}, exitFail, "webhook verify: --body: read " + dir + ": is a directory", ""},
+		{"both on standard input", []string{"--body", "-", "--headers", "-"}, exitUsage, "only one of --body and --headers can be standard input", ""},
+		{"a body as the request", []string{"--request", writeFile(t, "body.http", `{"token":"hunter2-credential"}`)}, exitFail, "body.http is not an HTTP request: line 1 is not a request line (METHOD TARGET HTTP/1.1)", "hunter2"},
+		{"a request line without its version", []string{"--request", writeFile(t, "short.http", "POST /hooks?token=hunter2-credential\r\n\r\n{}")}, exitFail, "short.http is not an HTTP request: line 1 is not a request line", "hunter2"},
+		{"a bad version", []string{"--request", writeFile(t, "version.http", "POST /hooks?token=hunter2-credential HTTP/x\r\n\r\n{}")}, exitFail, "version.http is not an HTTP request: line 1 is not a request line", "hunter2"},
+		{"a header line without its colon", []string{"--request", writeFile(t, "colon.http", "POST /hooks HTTP/1.1\r\nHost: x\r\nWebhook-Signature "+sig+"\r\n\r\n{}")}, exitFail, `colon.http is not an HTTP request: line 3 is not "Name: value"`, "c2lnbmF0dXJl"},
+		{"an empty request", []string{"--request", writeFile(t, "empty.http", "")}, exitFail, "empty.http is not an HTTP request: line 1 is not a request line", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCmd(t, "", append([]string{"verify", "--secret", webhooktest.Secret}, tt.args...)...)
+			require.Equal(t, tt.code, r.code, r.stdout+r.stderr)
+			require.Contains(t, r.stderr, tt.want)
+			if tt.hidden != "" {
+				require.NotContains(t, r.stdout+r.stderr, tt.hidden)
+			}
+		})
+	}
+}
+
 func TestVersion(t *testing.T) {
 	tests := []struct {
 		name string

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/inhook/webhook"
@@ -65,6 +66,8 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return usageErr(stderr, "verify", "need --body and --headers, or --request")
 	case *now != "" && *skipTime:
 		return usageErr(stderr, "verify", "give --now or --skip-timestamp, not both")
+	case *bodyFile == "-" && *headersFile == "-":
+		return usageErr(stderr, "verify", "only one of --body and --headers can be standard input")
 	case *tolerance <= 0:
 		// The library's message names its option, not this flag.
 		return usageErr(stderr, "verify", "--tolerance must be positive; --skip-timestamp turns the check off")
@@ -366,14 +369,15 @@ func stamp(h http.Header, clock clockAt) string {
 // readRequest reads a raw HTTP request dump. Without Content-Length or
 // Transfer-Encoding, everything after the header is the body.
 func readRequest(name string, stdin io.Reader) ([]byte, http.Header, error) {
-	raw, err := readInput(name, stdin)
+	raw, err := readInput("request", name, stdin)
 	if err != nil {
 		return nil, nil, err
 	}
 	br := bufio.NewReader(bytes.NewReader(raw))
 	req, err := http.ReadRequest(br)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s is not an HTTP request: %v", name, err)
+		// Not err, which quotes the line it refused.
+		return nil, nil, fmt.Errorf("%s is not an HTTP request: %s", name, requestFault(raw))
 	}
 	if req.Header.Get("Content-Length") == "" && len(req.TransferEncoding) == 0 {
 		// httputil.DumpRequest and some proxies leave Content-Length
@@ -391,14 +395,11 @@ func readRequest(name string, stdin io.Reader) ([]byte, http.Header, error) {
 }
 
 func readBodyAndHeaders(bodyName, headersName string, stdin io.Reader) ([]byte, http.Header, error) {
-	if bodyName == "-" && headersName == "-" {
-		return nil, nil, errors.New("only one of --body and --headers can be standard input")
-	}
-	body, err := readInput(bodyName, stdin)
+	body, err := readInput("body", bodyName, stdin)
 	if err != nil {
 		return nil, nil, err
 	}
-	raw, err := readInput(headersName, stdin)
+	raw, err := readInput("headers", headersName, stdin)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -420,9 +421,45 @@ func looksLikeBody(raw []byte) bool {
 	return len(raw) > 0 && (raw[0] == '{' || raw[0] == '[')
 }
 
-func readInput(name string, stdin io.Reader) ([]byte, error) {
+// readInput reads the file name, or stdin for "-", that the flag
+// --flag names; an error names the flag.
+func readInput(flag, name string, stdin io.Reader) ([]byte, error) {
+	var b []byte
+	var err error
 	if name == "-" {
-		return io.ReadAll(stdin)
+		b, err = io.ReadAll(stdin)
+	} else {
+		b, err = os.ReadFile(name)
 	}
-	return os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w", flag, err)
+	}
+	return b, nil
+}
+
+// requestFault says which line of raw, a request dump http.ReadRequest
+// refused, is at fault, without quoting it as ReadRequest's errors do: a
+// request line may carry a credential in its query, a header line a
+// signature, and a body given as --request by mistake is a body.
+func requestFault(raw []byte) string {
+	for i, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if i == 0 {
+			parts := strings.Split(line, " ")
+			if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+				return "line 1 is not a request line (METHOD TARGET HTTP/1.1)"
+			}
+			if _, _, ok := http.ParseHTTPVersion(parts[2]); !ok {
+				return "line 1 is not a request line (METHOD TARGET HTTP/1.1)"
+			}
+			continue
+		}
+		if line == "" {
+			break
+		}
+		if name, _, ok := strings.Cut(line, ":"); !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return fmt.Sprintf("line %d is not \"Name: value\"", i+1)
+		}
+	}
+	return "its request line or headers do not parse (the line at fault is not shown: it may hold a credential)"
 }
