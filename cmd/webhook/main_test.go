@@ -435,6 +435,41 @@ func TestSend(t *testing.T) {
 	require.Contains(t, r.stderr, "webhook send: "+jamFile)
 }
 
+// TestSendFlagErrors: a --url that is no http(s) URL, a --method that is
+// no method and a --file it cannot read are refused naming the flag,
+// before anything is sent; a bad --url's password is never shown.
+func TestSendFlagErrors(t *testing.T) {
+	clearEnv(t)
+	srv, seen := newReceiver(t)
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no scheme", []string{"--url", "127.0.0.1:8080", "--all"}, exitUsage, "webhook send: --url 127.0.0.1:8080 is not an http:// or https:// URL"},
+		{"another scheme", []string{"--url", "ftp://127.0.0.1/", "--all"}, exitUsage, "webhook send: --url ftp://127.0.0.1/ is not an http:// or https:// URL"},
+		{"no host", []string{"--url", "http:///hooks", "--all"}, exitUsage, "webhook send: --url http:///hooks is not an http:// or https:// URL"},
+		{"no host, a password", []string{"--url", "http://user:hunter2@/hooks", "--all"}, exitUsage, "webhook send: --url http://user:xxxxx@/hooks is not an http:// or https:// URL"},
+		{"does not parse, a password", []string{"--url", "http://user:hunter2@127.0.0.1:80x/", "--all"}, exitUsage, "webhook send: --url does not parse as a URL"},
+		{"a bad escape in the password", []string{"--url", "http://user:hunter2%zz@127.0.0.1/", "--all"}, exitUsage, "webhook send: --url does not parse as a URL"},
+		{"a method with a space", []string{"--url", srv.URL, "--method", "PO ST", "--all"}, exitUsage, `webhook send: --method "PO ST" is not an HTTP method`},
+		{"an empty method", []string{"--url", srv.URL, "--method", "", "--all"}, exitUsage, `webhook send: --method "" is not an HTTP method`},
+		{"--file missing", []string{"--url", srv.URL, "--file", missing}, exitFail, "webhook send: --file: open " + missing + ": no such file or directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCmd(t, "", append([]string{"send"}, tt.args...)...)
+			require.Equal(t, tt.code, r.code, r.stdout+r.stderr)
+			require.Contains(t, r.stderr, tt.want)
+			require.NotContains(t, r.stdout+r.stderr, "hunter2")
+			require.Empty(t, r.stdout, "nothing sent")
+		})
+	}
+	require.Empty(t, seen())
+}
+
 // syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
 type syncBuffer struct {
 	mu sync.Mutex

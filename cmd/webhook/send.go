@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -45,7 +48,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var s signing
 	s.keys.register(fs, false)
 	when := registerSigning(&s, fs)
-	url := fs.String("url", "http://127.0.0.1:8080/", "receiver URL")
+	to := fs.String("url", "http://127.0.0.1:8080/", "receiver URL")
 	all := fs.Bool("all", false, "send every embedded fixture")
 	list := fs.Bool("list", false, "list the embedded fixtures and exit")
 	file := fs.String("file", "", "send the body in this file instead of fixtures")
@@ -64,6 +67,14 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 
+	if err := checkSendURL(*to); err != nil {
+		return usageErr(stderr, "send", "%v", err)
+	}
+	if _, err := http.NewRequest(*method, "http://127.0.0.1/", nil); err != nil || *method == "" {
+		// An empty one NewRequest takes for GET.
+		return usageErr(stderr, "send", "--method %q is not an HTTP method", *method)
+	}
+
 	var ds []delivery
 	switch {
 	case *file != "" && (*all || len(args) > 0):
@@ -77,7 +88,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		body, err := os.ReadFile(*file)
 		if err != nil {
-			fmt.Fprintf(stderr, "webhook send: %v\n", err)
+			fmt.Fprintf(stderr, "webhook send: --file: %v\n", err)
 			return exitFail
 		}
 		ct := *ctype
@@ -130,7 +141,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	code = exitOK
 	for _, d := range ds {
-		status, id, err := send(ctx, client, *method, *url, d, &s)
+		status, id, err := send(ctx, client, *method, *to, d, &s)
 		if err != nil {
 			tw.Flush()
 			fmt.Fprintf(stderr, "webhook send: %s: %v\n", d.label, err)
@@ -145,13 +156,30 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// checkSendURL refuses a --url that is no http:// or https:// URL with a
+// host, before anything is signed or sent; what it says of one never
+// shows its password.
+func checkSendURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil && strings.Contains(raw, "@"):
+		// url's error quotes the URL, its password with it.
+		return errors.New("--url does not parse as a URL (percent-encode a :, /, ?, #, @ or % in its user name or password)")
+	case err != nil:
+		return fmt.Errorf("--url %s is not an http:// or https:// URL", raw)
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("--url %s is not an http:// or https:// URL", u.Redacted())
+	}
+	return nil
+}
+
 // send signs and sends one delivery, and returns the response status and
 // the message id the receiver deduplicates it on. Every key must have
 // passed canSign for d's source.
-func send(ctx context.Context, client *http.Client, method, url string, d delivery, s *signing) (int, string, error) {
+func send(ctx context.Context, client *http.Client, method, to string, d delivery, s *signing) (int, string, error) {
 	h, body := s.sign(d, true)
 	d.body = body
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, to, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
