@@ -69,7 +69,9 @@ migrate it, so they cannot disturb a running receiver, whatever its
 version. They refuse a file of another schema: a newer one needs a newer
 webhook; an older one must first be opened read-write once, by a receiver
 of this version or by replay or purge, which migrate it (once the older
-receivers have stopped).
+receivers have stopped). Like any reader of SQLite's log, they need the
+file's -wal and -shm beside it: on a file no receiver has open SQLite
+creates them, so the directory must let this user do so.
 
 show prints a delivery's fields, headers and body as stored; the values of
 headers that may carry a signature or a credential are redacted. In the
@@ -281,7 +283,8 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // openInbox opens the SQLite inbox of --inbox path, with an error that
 // names the flag and says what is wrong with the path where SQLite would
 // only say it is "unable to open database file" (a directory, a missing
-// directory).
+// directory, a file this user may not read) or "attempt to write a
+// readonly database" (a directory this user may not create files in).
 func openInbox(path string, opts ...sqlitestore.Option) (*sqlitestore.Store, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("--inbox %s is a directory, not a SQLite file", path)
@@ -290,10 +293,19 @@ func openInbox(path string, opts ...sqlitestore.Option) (*sqlitestore.Store, err
 			return nil, fmt.Errorf("--inbox %s: directory %s does not exist", path, filepath.Dir(path))
 		}
 	}
+	if f, err := os.Open(path); errors.Is(err, fs.ErrPermission) {
+		// SQLite says only that it is "unable to open database file".
+		return nil, fmt.Errorf("--inbox %s: %w", path, err)
+	} else if err == nil {
+		f.Close()
+	}
 	ib, err := sqlitestore.Open(path, opts...)
 	var se *sqlite.Error
 	switch {
-	case errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CANTOPEN:
+	// A directory it may not create them in is READONLY_DIRECTORY, which
+	// SQLite words "attempt to write a readonly database", even to read
+	// a file no receiver has open (WithReadOnly).
+	case errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_CANTOPEN || se.Code() == sqlite3.SQLITE_READONLY_DIRECTORY || se.Code() == sqlite3.SQLITE_READONLY_CANTINIT):
 		return nil, fmt.Errorf("--inbox %s: %w: SQLite opens the file and creates %s-wal and %s-shm beside it: are they and their directory writable?",
 			path, err, filepath.Base(path), filepath.Base(path))
 	case err != nil:

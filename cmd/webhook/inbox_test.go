@@ -22,6 +22,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testfs"
 	"github.com/inhook/webhook/redisstore"
 	"github.com/inhook/webhook/sqlitestore"
 	"github.com/stretchr/testify/require"
@@ -885,4 +886,50 @@ func TestInboxReplayDeadDyingAgain(t *testing.T) {
 	require.Equal(t, "replayed standard:msg_3\nreplayed standard:msg_4\n", stdout)
 	require.Contains(t, stderr, "2 of 4 dead deliveries")
 	require.NoError(t, ib.Close())
+}
+
+// TestInboxFileModes: as a user whom file modes bind (an operator other
+// than the receiver's user), an inbox file they may not read is said to
+// be so, by the flag, for every subcommand; and one in a directory they
+// may not write in, which SQLite needs to create the file's -wal and
+// -shm in even to read it when no receiver has it open, gets the hint
+// that says so, for the read-only subcommands too: SQLite's own words
+// were "attempt to write a readonly database", of a list that writes
+// nothing.
+func TestInboxFileModes(t *testing.T) {
+	if testfs.Unprivileged(t) {
+		return
+	}
+	clearEnv(t)
+	t.Setenv("WEBHOOK_INBOX", "")
+	t.Setenv("WEBHOOK_REDIS_URL", "")
+	newInbox := func(t *testing.T) (dir, path string) {
+		dir = t.TempDir()
+		path = filepath.Join(dir, "inbox.db")
+		ib, err := sqlitestore.Open(path)
+		require.NoError(t, err)
+		require.NoError(t, ib.Close())
+		return dir, path
+	}
+	subs := [][]string{{"list"}, {"show", "standard:msg_1"}, {"stats"}, {"replay", "standard:msg_1"}, {"purge"}}
+	t.Run("file not readable", func(t *testing.T) {
+		_, path := newInbox(t)
+		require.NoError(t, os.Chmod(path, 0o200))
+		for _, sub := range subs {
+			r := runCmd(t, "", append(append([]string{"inbox"}, sub...), "--inbox", path)...)
+			require.Equal(t, exitFail, r.code, r.stderr)
+			require.Equal(t, "webhook inbox "+sub[0]+": --inbox "+path+": open "+path+": permission denied\n", r.stderr)
+		}
+	})
+	t.Run("directory not writable", func(t *testing.T) {
+		dir, path := newInbox(t)
+		require.NoError(t, os.Chmod(dir, 0o555))
+		t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+		for _, sub := range subs {
+			r := runCmd(t, "", append(append([]string{"inbox"}, sub...), "--inbox", path)...)
+			require.Equal(t, exitFail, r.code, r.stderr)
+			require.Contains(t, r.stderr, "webhook inbox "+sub[0]+": --inbox "+path+": ")
+			require.Contains(t, r.stderr, "inbox.db-wal and inbox.db-shm beside it: are they and their directory writable?")
+		}
+	})
 }

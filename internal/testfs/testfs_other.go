@@ -20,3 +20,7 @@ func Unwritable(t *testing.T, path string) {
 	require.NoError(t, os.Chmod(path, 0o444))
 	t.Cleanup(func() { _ = os.Chmod(path, 0o700) })
 }
+
+// Unprivileged reports false: only Unix has a root whom file modes do
+// not stop.
+func Unprivileged(t *testing.T) bool { return false }
