@@ -51,10 +51,11 @@ type Observer struct {
 	// stored InboxEntry.Meta, empty but never nil, so that nil always
 	// means the request). The context it returns is the one the
 	// callbacks get, so a span started here covers them. done, when not
-	// nil, is called once with the run's outcome after they return; on a
-	// worker, once the inbox has recorded that outcome (or failed to,
-	// which is logged), so a test can wait on done and then read the
-	// inbox or advance its clock, without polling.
+	// nil, is called once with the run's outcome after they return, once
+	// that outcome is recorded (or failed to be, which is logged): on the
+	// request, in the dedupe store, before the response; on a worker, in
+	// the inbox, so a test can wait on done and then read the inbox or
+	// advance its clock, without polling.
 	Dispatch func(ctx context.Context, d *Delivery, meta map[string]string) (cctx context.Context, done func(Dispatched))
 	// Dead reports a delivery a worker has marked dead (see DeadLetter),
 	// also when no callback ran: then no Dispatch reports its last run,

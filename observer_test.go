@@ -415,3 +415,42 @@ func TestObserverDoneAfterSettle(t *testing.T) {
 		})
 	}
 }
+
+// TestObserverDonePanicSettlesClaim: a Dispatch done hook that panics on
+// the request (net/http recovers it, dropping the connection) finds the
+// claim settled already, as a worker's finds the inbox: the sender's retry
+// of a delivery whose callbacks succeeded is a duplicate, of one whose
+// callbacks failed runs them again. The claim was left held, and the
+// retry answered 409 until its lease ran out.
+func TestObserverDonePanicSettlesClaim(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprint("callback fails: ", fail), func(t *testing.T) {
+			panicky := true
+			obs := &webhook.Observer{Dispatch: func(ctx context.Context, d *webhook.Delivery, _ map[string]string) (context.Context, func(webhook.Dispatched)) {
+				return ctx, func(webhook.Dispatched) {
+					if panicky {
+						panic("observer bug")
+					}
+				}
+			}}
+			r := newRig(t, webhook.WithObserver(obs))
+			runs := 0
+			r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+				runs++
+				if fail && runs == 1 {
+					return errors.New("downstream is down")
+				}
+				return nil
+			})
+			require.PanicsWithValue(t, "observer bug", func() { r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)) })
+			require.Equal(t, 1, runs)
+			panicky = false
+			require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
+			if fail {
+				require.Equal(t, 2, runs, "the retry of a failed delivery runs it again")
+			} else {
+				require.Equal(t, 1, runs, "the retry of a processed delivery is a duplicate")
+			}
+		})
+	}
+}

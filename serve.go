@@ -51,6 +51,8 @@ type serving struct {
 
 	key, token string    // the claim on the dedupe store, if any
 	claimed    time.Time // when it was claimed
+
+	run observedRun // the observer's run of the callbacks, finished by settle
 }
 
 // requestState is what ServeHTTP allocates per request: one allocation
@@ -271,20 +273,20 @@ func (s *serving) dispatch() (code int, err error) {
 			}
 		}()
 	}
-	ctx, run := h.obs.dispatch(ctx, d, nil)
+	ctx, s.run = h.obs.dispatch(ctx, d, nil)
 	code, err = h.reg.Load().dispatch(ctx, d)
 	settled = true
-	if err == nil {
-		run.finish(1, OutcomeSuccess, nil)
-	} else {
-		run.finish(1, OutcomeFailure, err)
-	}
+	s.run.stop()
 	return code, err
 }
 
 // settle records the callbacks' outcome in the dedupe store (processed
 // on success; on failure the claim is released, so the sender's retry
-// runs them again) and answers code, or the failure's status.
+// runs them again), then tells the observer, and answers code, or the
+// failure's status. The observer hears once the store has the outcome,
+// as on a worker: a hook that panics then (net/http recovers it) leaves
+// no claim held, which would have the retry answered 409 until the lease
+// ran out.
 func (s *serving) settle(code int, err error) {
 	h, d := s.h, &s.rs.d
 	if s.key != "" {
@@ -301,6 +303,11 @@ func (s *serving) settle(code int, err error) {
 		} else {
 			h.release(sctx, d, s.key, s.token)
 		}
+	}
+	if err == nil {
+		s.run.finish(1, OutcomeSuccess, nil)
+	} else {
+		s.run.finish(1, OutcomeFailure, err)
 	}
 	if err != nil {
 		if se, ok := asReturned[*StatusError](err); ok && se.RetryAfter > 0 {
