@@ -76,7 +76,10 @@
 //
 // No metric has a message id or any other per-delivery value as an
 // attribute. The inbox gauges read Inbox.Stats when the metrics are
-// collected; they report nothing for a handler without an inbox.
+// collected; they report nothing for a handler without an inbox, nor
+// when Stats fails (its store unreachable or closed), whose error goes
+// to otel.Handle: the provider's other metrics are exported all the
+// same.
 package otelwebhook
 
 import (
@@ -467,7 +470,12 @@ func observeInbox(wo weak.Pointer[observer], name string, states metric.Int64Obs
 		}
 		st, err := ref.ib.Stats(ctx)
 		if err != nil {
-			return err
+			// Not returned: the SDK fails the whole collection on a
+			// callback's error, and a PeriodicReader then exports none
+			// of the provider's metrics, the final flush of Shutdown
+			// included, for as long as the store is unreachable.
+			otel.Handle(fmt.Errorf("otelwebhook: reading the inbox's counts: %w", err))
+			return nil
 		}
 		obs.ObserveInt64(states, int64(st.Pending), pending)
 		obs.ObserveInt64(states, int64(st.Retrying), retrying)
