@@ -428,8 +428,8 @@ func (o *observer) dispatch(ctx context.Context, d *webhook.Delivery, meta map[s
 
 // errorType classes a failure for error.type: "undecodable" and
 // "unfinished_runs" for the deaths without a run of the callbacks, and
-// for a callback's, "panic", the status it chose with a StatusError, or
-// "callback".
+// for a callback's, "panic", the failure status they chose with a
+// StatusError, or "callback".
 func errorType(err error) string {
 	switch {
 	case errors.Is(err, webhook.ErrUndecodable):
@@ -441,11 +441,29 @@ func errorType(err error) string {
 	if errors.As(err, &pe) {
 		return "panic"
 	}
-	var se *webhook.StatusError
-	if errors.As(err, &se) && se.Code >= 100 && se.Code <= 599 {
-		return strconv.Itoa(se.Code)
+	if code := chosenStatus(err); code != 0 {
+		return strconv.Itoa(code)
 	}
 	return "callback"
+}
+
+// chosenStatus is the failure status the callbacks chose, as the handler
+// answers it: of each callback's error (err joins them), the first
+// StatusError, and of those the first from 300 to 599; 0 if none. A 2xx
+// one chose success for its callback, whatever another returned, and a
+// code outside 200 to 599 is answered 500, chosen by none.
+func chosenStatus(err error) int {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var se *webhook.StatusError
+		if errors.As(e, &se) && se.Code >= 300 && se.Code <= 599 {
+			return se.Code
+		}
+	}
+	return 0
 }
 
 // observeInbox reports the inbox's counts when the metrics are collected.

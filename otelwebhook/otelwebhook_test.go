@@ -790,3 +790,50 @@ func oneRunInbox(t *testing.T, tel *telemetry) (*webhook.Handler, *webhook.Memor
 	require.NoError(t, err)
 	return h, ib
 }
+
+// TestCallbackErrorType: a run's error.type is the failure status the
+// callbacks chose, as the handler answers it (the first 3xx to 5xx a
+// StatusError chose), or "callback" when they chose none: a 2xx
+// StatusError beside another callback's error chooses success for that
+// callback only, and a code the handler answers 500 (a 1xx) chooses
+// nothing. Such runs had error.type "200" or "101", a class of error no
+// response had.
+func TestCallbackErrorType(t *testing.T) {
+	status := func(code int) error { return &webhook.StatusError{Code: code} }
+	failed := errors.New("downstream is down")
+	tests := []struct {
+		name    string
+		returns []error // one callback each, in order
+		status  int
+		errType string
+	}{
+		{"2xx and an error", []error{status(http.StatusAccepted), failed}, http.StatusInternalServerError, "callback"},
+		{"2xx and a 410", []error{status(http.StatusOK), status(http.StatusGone)}, http.StatusGone, "410"},
+		{"an error and a 503", []error{failed, status(http.StatusServiceUnavailable)}, http.StatusServiceUnavailable, "503"},
+		{"1xx", []error{status(http.StatusContinue)}, http.StatusInternalServerError, "callback"},
+		{"404", []error{status(http.StatusNotFound)}, http.StatusNotFound, "404"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tel := newTelemetry(t)
+			h, err := webhook.NewHandler(
+				webhook.WithSecrets(webhooktest.Secret),
+				webhook.WithClock(webhooktest.Time),
+				webhook.WithLogger(slog.New(slog.DiscardHandler)),
+				webhook.WithObserver(tel.observer(t)),
+			)
+			require.NoError(t, err)
+			for _, ret := range tt.returns {
+				h.OnJamCreated(func(context.Context, *webhook.Delivery, *event.JamCreated) error { return ret })
+			}
+			require.Equal(t, tt.status, serve(h, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)))
+			run := tel.span(t, "process standard:jam.created")
+			require.Equal(t, codes.Error, run.Status().Code)
+			require.Equal(t, tt.errType, attrs(run)["error.type"])
+			require.Equal(t, map[string]int64{
+				"error.type=" + tt.errType + ",messaging.destination.name=standard:jam.created,messaging.operation.name=process," +
+					"messaging.operation.type=process,messaging.system=webhook,webhook.source=standard": 1,
+			}, points(t, tel.metrics(t)["messaging.process.duration"]))
+		})
+	}
+}
