@@ -186,7 +186,8 @@ type Inbox interface {
 	Store(ctx context.Context, e *InboxEntry) (stored bool, err error)
 	// Lease takes up to max due deliveries (pending with NextAttempt not
 	// after now, or leased with LeaseUntil before now) for lease, oldest
-	// NextAttempt first, incrementing Attempts, setting LeaseUntil to now
+	// NextAttempt first (an implementation's Lease says where it cannot
+	// keep that order), incrementing Attempts, setting LeaseUntil to now
 	// plus lease and keeping LastError. Each delivery is held by one lease
 	// at a time; each lease has a new token. A lease that is not positive
 	// is an error, whatever max is, and leases nothing; a max of 0 or

@@ -241,6 +241,13 @@ func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error)
 // milliseconds, the resolution of Redis's pending entries list. A call
 // takes at most 10,000 deliveries, whatever max asks: the script blocks
 // Redis while it runs.
+//
+// Deliveries are leased from a stream in the order they joined it, which
+// is not quite oldest NextAttempt first: a retry joins the stream when a
+// Lease call first finds it due, behind the deliveries stored between its
+// NextAttempt and that call (with workers polling, about one poll
+// interval's worth). Expired leases are taken before the stream. Within
+// one call, the leases are sorted by NextAttempt.
 func (ib *Inbox) Lease(ctx context.Context, max int, lease time.Duration) ([]webhook.InboxLease, error) {
 	if lease <= 0 {
 		return nil, fmt.Errorf("redisstore: inbox: lease %w", errNotPositive)
