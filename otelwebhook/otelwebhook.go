@@ -67,15 +67,20 @@
 //	webhook.verification.failures  counter by webhook.source and webhook.reason: the rejections
 //	                               whose reason is a verification failure, the one to alert on
 //	webhook.duplicates             counter by webhook.source
-//	webhook.inbox.deliveries       gauge by webhook.inbox.state: pending, retrying, in_flight, done, dead
+//	webhook.inbox.deliveries       up-down counter (asynchronous) by webhook.inbox.state: pending,
+//	                               retrying, in_flight, done, dead
 //	webhook.inbox.oldest_pending   gauge (s): the age of the oldest pending or leased delivery
 //
-// Both gauges have webhook.inbox.name too when WithInboxName sets it, as
-// handlers with inboxes on one meter provider need: without, their
-// gauges are one series, which shows one of their inboxes.
+// The inbox's counts add up (across states, across inboxes), so they are
+// an up-down counter, as the instrument guidelines have it for the size
+// of a queue; the age does not, so it is a gauge. Both inbox metrics
+// have webhook.inbox.name too when WithInboxName sets it, as handlers
+// with inboxes on one meter provider need: without, their counts are
+// added up into one series, and their ages are one series, which shows
+// one of their inboxes.
 //
 // No metric has a message id or any other per-delivery value as an
-// attribute. The inbox gauges read Inbox.Stats when the metrics are
+// attribute. The inbox metrics read Inbox.Stats when the metrics are
 // collected; they report nothing for a handler without an inbox, nor
 // when Stats fails (its store unreachable or closed), whose error goes
 // to otel.Handle: the provider's other metrics are exported all the
@@ -137,11 +142,11 @@ func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.now = now }
 }
 
-// WithInboxName gives the inbox gauges the attribute webhook.inbox.name.
+// WithInboxName gives the inbox metrics the attribute webhook.inbox.name.
 // Handlers whose observers report to one meter provider (the global one,
-// by default) need a name each for their inboxes: unnamed, each inbox's
-// gauges are one series, and the SDK keeps the counts of whichever inbox
-// it read last. Choose a name of your own, such as the endpoint's: it
+// by default) need a name each for their inboxes: unnamed, their counts
+// are added up into one series, and the SDK keeps the age of the oldest
+// pending delivery of whichever inbox it read last. Choose a name of your own, such as the endpoint's: it
 // becomes a metric attribute.
 func WithInboxName(name string) Option {
 	return func(c *config) { c.name = name }
@@ -192,7 +197,7 @@ type observer struct {
 type inboxRef struct{ ib webhook.Inbox }
 
 // New returns an observer that reports to OpenTelemetry; pass it to
-// webhook.WithObserver. Use one per handler: the inbox gauges follow the
+// webhook.WithObserver. Use one per handler: the inbox metrics follow the
 // inbox of the last handler it was given to, and stop, their callback
 // unregistered from the meter provider, once every handler it was given
 // to has been garbage collected. Give each handler's inbox a name
@@ -239,7 +244,7 @@ func New(opts ...Option) (*webhook.Observer, error) {
 	o.duplicates, e = meter.Int64Counter("webhook.duplicates", metric.WithUnit("{delivery}"),
 		metric.WithDescription("Deliveries acknowledged without running the callbacks again."))
 	err = errors.Join(err, e)
-	states, e := meter.Int64ObservableGauge("webhook.inbox.deliveries", metric.WithUnit("{delivery}"),
+	states, e := meter.Int64ObservableUpDownCounter("webhook.inbox.deliveries", metric.WithUnit("{delivery}"),
 		metric.WithDescription("Deliveries in the inbox, by state."))
 	err = errors.Join(err, e)
 	oldest, e := meter.Float64ObservableGauge("webhook.inbox.oldest_pending", metric.WithUnit("s"),
@@ -467,7 +472,7 @@ func chosenStatus(err error) int {
 }
 
 // observeInbox reports the inbox's counts when the metrics are collected.
-func observeInbox(wo weak.Pointer[observer], name string, states metric.Int64ObservableGauge, oldest metric.Float64ObservableGauge) metric.Callback {
+func observeInbox(wo weak.Pointer[observer], name string, states metric.Int64ObservableUpDownCounter, oldest metric.Float64ObservableGauge) metric.Callback {
 	var named []attribute.KeyValue
 	if name != "" {
 		named = []attribute.KeyValue{InboxNameKey.String(name)}

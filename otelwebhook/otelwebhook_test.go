@@ -837,3 +837,52 @@ func TestCallbackErrorType(t *testing.T) {
 		})
 	}
 }
+
+// TestInboxCountsAdditive: webhook.inbox.deliveries counts deliveries, a
+// value that adds up across its attributes, so it is an asynchronous
+// UpDownCounter (a non-monotonic sum), as the OpenTelemetry instrument
+// guidelines have it for the size of a queue, and as the semantic
+// conventions' own counts by state are (db.client.connection.count).
+// Then a View, or a backend, that drops webhook.inbox.state or
+// webhook.inbox.name adds the counts up; of a gauge it kept one of them.
+func TestInboxCountsAdditive(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	byInbox := sdkmetric.NewView(sdkmetric.Instrument{Name: "webhook.inbox.deliveries"},
+		sdkmetric.Stream{AttributeFilter: attribute.NewAllowKeysFilter(otelwebhook.InboxNameKey)})
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithView(byInbox))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	obs, err := otelwebhook.New(otelwebhook.WithMeterProvider(mp), otelwebhook.WithInboxName("jam"))
+	require.NoError(t, err)
+	clock := webhooktest.NewClock(webhooktest.Time())
+	ib := webhook.NewMemoryInbox(0, clock.Now)
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithClock(clock.Now),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+		webhook.WithObserver(obs),
+		webhook.WithInbox(ib),
+	)
+	require.NoError(t, err)
+	for _, id := range []string{"msg_1", "msg_2", "msg_3"} {
+		require.Equal(t, http.StatusOK, serve(h, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID(id))))
+	}
+	ls, err := ib.Lease(context.Background(), 1, time.Minute) // one in flight, two pending
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	var counts metricdata.Metrics
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == "webhook.inbox.deliveries" {
+				counts = m
+			}
+		}
+	}
+	sum, ok := counts.Data.(metricdata.Sum[int64])
+	require.True(t, ok, "webhook.inbox.deliveries has data of type %T", counts.Data)
+	require.False(t, sum.IsMonotonic)
+	require.Equal(t, map[string]int64{"webhook.inbox.name=jam": 3}, points(t, counts))
+	runtime.KeepAlive(h)
+}
