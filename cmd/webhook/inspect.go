@@ -159,10 +159,10 @@ func (f *inspectFlags) check() error {
 			return fmt.Errorf("--forward-intercom-secret: %v", err)
 		}
 	}
-	host, _, err := net.SplitHostPort(f.addr.addr)
-	if err != nil {
+	if err := checkListenAddr(f.addr.addr); err != nil {
 		return fmt.Errorf("--inspect: %v", err)
 	}
+	host, _, _ := net.SplitHostPort(f.addr.addr)
 	if !f.public && !loopbackName(host) {
 		return fmt.Errorf("--inspect %s is not a loopback address; the page shows bodies, so give --inspect-public to bind it anyway", f.addr.addr)
 	}

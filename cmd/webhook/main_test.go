@@ -627,6 +627,23 @@ func TestServeTestKeysAndBadAddr(t *testing.T) {
 	require.Equal(t, exitFail, r.code)
 	require.Contains(t, r.stderr, "webhook serve: --addr 256.0.0.1:bad: ")
 
+	// An address that is none is a usage error, for either flag, before
+	// anything listens: --addr's was a run-time failure, --inspect's not.
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--addr", "nonsense"}, "webhook serve: --addr: address nonsense: missing port in address\n"},
+		{[]string{"--addr", "[::1"}, "webhook serve: --addr: address [::1: missing ']' in address\n"},
+		{[]string{"--addr", "127.0.0.1:99999"}, "webhook serve: --addr: port 99999 is out of range (0 to 65535)\n"},
+		{[]string{"--addr", "127.0.0.1:0", "--inspect=127.0.0.1:70000"}, "webhook serve: --inspect: port 70000 is out of range (0 to 65535)\n"},
+	} {
+		r := runCmd(t, "", append([]string{"serve", "--test-keys"}, tt.args...)...)
+		require.Equal(t, exitUsage, r.code, r.stderr)
+		require.True(t, strings.HasPrefix(r.stderr, tt.want), r.stderr)
+		require.NotContains(t, r.stderr, "listening on")
+	}
+
 	// An address in use: the message names the flag that chose it.
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,6 +80,20 @@ never printed.
 At least one key is needed: --secret, --intercom-secret, --series-token, the
 environment variables, or --test-keys.
 `
+
+// checkListenAddr refuses an address that is none, before anything
+// listens: one that is fine but cannot be listened on (in use, a port
+// name unknown) is listen's run-time error.
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.ParseUint(port, 10, 64); (err == nil && n > 65535) || errors.Is(err, strconv.ErrRange) {
+		return fmt.Errorf("port %s is out of range (0 to 65535)", port)
+	}
+	return nil
+}
 
 // Server timeouts. Senders give up well before these (Svix after about
 // 15 s, Intercom after 5 s).
@@ -155,6 +170,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *stopWithin <= 0 {
 		return usageErr(stderr, "serve", "--shutdown-timeout must be positive")
+	}
+	if err := checkListenAddr(*addr); err != nil {
+		return usageErr(stderr, "serve", "--addr: %v", err)
 	}
 	if err := checkIntercomMaxAge(*maxAge); err != nil {
 		return usageErr(stderr, "serve", "%v", err)
