@@ -154,6 +154,10 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"verify", "--body", "b"}, exitUsage, "need --body and --headers"},
 		{[]string{"verify", "--request", "r", "--body", "b"}, exitUsage, "not both"},
 		{[]string{"verify", "--request", "r", "--now", "1", "--skip-timestamp"}, exitUsage, "--now or --skip-timestamp"},
+		// Usage errors before the files are read: they were exit 1 for a
+		// file missing, 2 only once it was there.
+		{[]string{"verify", "--request", filepath.Join(dir, "missing"), "--now", "yesterday"}, exitUsage, `webhook verify: --now: time "yesterday" is neither unix seconds nor RFC 3339`},
+		{[]string{"verify", "--request", filepath.Join(dir, "missing"), "--source", "github"}, exitUsage, `source "github"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -76,6 +76,18 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// serve refuses it too: there is no such handler to agree with.
 		return usageErr(stderr, "verify", "%v", err)
 	}
+	if *source != "" {
+		if _, err := parseSource(*source); err != nil {
+			return usageErr(stderr, "verify", "%v", err)
+		}
+	}
+	var nowAt time.Time
+	if *now != "" {
+		var err error
+		if nowAt, err = parseWhen(*now); err != nil {
+			return usageErr(stderr, "verify", "--now: %v", err)
+		}
+	}
 	keys.fromEnv()
 
 	var (
@@ -100,8 +112,6 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "FAIL: no signature headers: expected webhook-id, webhook-timestamp and webhook-signature (or svix-*), X-Hub-Signature, or %s\n", keys.header())
 			return exitFail
 		}
-	} else if _, err := parseSource(*source); err != nil {
-		return usageErr(stderr, "verify", "%v", err)
 	}
 
 	// clock is the time every check and every printed age is measured
@@ -115,11 +125,7 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		opts = append(opts, webhook.InsecureSkipTimestampCheck())
 		ageClock = nil
 	case *now != "":
-		t, err := parseWhen(*now)
-		if err != nil {
-			return usageErr(stderr, "verify", "--now: %v", err)
-		}
-		clock = clockAt{now: func() time.Time { return t }, given: true}
+		clock = clockAt{now: func() time.Time { return nowAt }, given: true}
 		ageClock = clock.now
 		opts = append(opts, webhook.WithClock(clock.now))
 	}
