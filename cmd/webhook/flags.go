@@ -29,8 +29,13 @@ func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("webhook "+name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "%s\nFlags:\n", strings.TrimSpace(synopsis))
-		fs.PrintDefaults()
+		fmt.Fprintf(out, "%s\n", strings.TrimSpace(synopsis))
+		has := false
+		fs.VisitAll(func(*flag.Flag) { has = true })
+		if has {
+			fmt.Fprint(out, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
 		fmt.Fprintf(out, "\n%s\n", exitHelp)
 	}
 	return fs

@@ -83,3 +83,25 @@ func TestHelpSaysExitStatusOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpLayout: a help text's prose and its flags are apart, a blank
+// line between them, and a command without flags lists none: "Flags:"
+// stood right under the prose's last line, and alone under version's.
+func TestHelpLayout(t *testing.T) {
+	clearEnv(t)
+	for _, args := range [][]string{
+		{"serve"}, {"send"}, {"sign"}, {"verify"}, {"inbox", "list"}, {"inbox", "stats"}, {"version"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			r := runCmd(t, "", append(args, "--help")...)
+			require.Equal(t, exitOK, r.code)
+			out := r.stdout + r.stderr
+			if args[0] == "version" {
+				require.NotContains(t, out, "Flags:", out)
+				return
+			}
+			require.Equal(t, 1, strings.Count(out, "\n\nFlags:\n"), out)
+			require.Equal(t, 1, strings.Count(out, "Flags:"), out)
+		})
+	}
+}
