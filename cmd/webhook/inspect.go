@@ -98,7 +98,7 @@ func (a *optionalAddr) Set(v string) error {
 }
 
 func (f *inspectFlags) register(fs *flag.FlagSet) {
-	fs.Var(&f.addr, "inspect", "serve the inspector page, a live list of deliveries, on `ADDR` (--inspect alone: "+defaultInspectAddr+")")
+	fs.Var(&f.addr, "inspect", "serve the inspector page, a live list of deliveries, on "+defaultInspectAddr+", or with --inspect=ADDR on ADDR (the = is needed: --inspect may stand alone)")
 	fs.BoolVar(&f.public, "inspect-public", false, "let --inspect bind a non-loopback address (the page shows bodies); every request then needs the access token printed at start, or set in "+envInspectToken+", and may name the machine by any Host")
 	fs.IntVar(&f.keep, "inspect-keep", 500, "inspector: how many recent deliveries to keep in memory")
 	fs.Int64Var(&f.keepBytes, "inspect-keep-bytes", defaultKeepBytes, "inspector: how many bytes of bodies to keep in memory, the newest delivery always")

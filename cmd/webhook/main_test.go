@@ -150,6 +150,10 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"sign", "a", "b"}, exitUsage, "one body file"},
 		{[]string{"sign", "a", "--source", "stripe"}, exitUsage, `source "stripe"`}, // flags after arguments count
 		{[]string{"serve", "--", "--secret"}, exitUsage, `unexpected argument "--secret"`},
+		// --inspect may stand alone, so its address comes after "=".
+		{[]string{"serve", "--test-keys", "--inspect", "0.0.0.0:8081", "--inspect-public"}, exitUsage, `webhook serve: --inspect takes its address after "=": --inspect=0.0.0.0:8081`},
+		{[]string{"serve", "--test-keys", "-inspect", "[::1]:4041"}, exitUsage, `webhook serve: --inspect takes its address after "=": --inspect=[::1]:4041`},
+		{[]string{"serve", "--test-keys", "--inspect", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{[]string{"verify"}, exitUsage, "need --body and --headers"},
 		{[]string{"verify", "--body", "b"}, exitUsage, "need --body and --headers"},
 		{[]string{"verify", "--request", "r", "--body", "b"}, exitUsage, "not both"},

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,6 +148,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return code
 	}
 	if len(args) > 0 {
+		// --inspect may stand alone, as a boolean flag, so "--inspect
+		// ADDR" leaves ADDR an argument.
+		if i := slices.Index(given, args[0]); i > 0 && (given[i-1] == "--inspect" || given[i-1] == "-inspect") {
+			if _, _, err := net.SplitHostPort(args[0]); err == nil {
+				return usageErr(stderr, "serve", "--inspect takes its address after \"=\": --inspect=%s", args[0])
+			}
+		}
 		return usageErr(stderr, "serve", "unexpected argument %s", argText(given, args[0]))
 	}
 	keys.fromEnv()
