@@ -152,7 +152,7 @@ func post(url, secret string, body []byte) (int, error) {
 // callback fails on its first run and succeeds on the retry, one whose
 // callback always fails, so it is dead after two runs.
 func inboxMode(out io.Writer, tp *sdktrace.TracerProvider, mp *sdkmetric.MeterProvider) error {
-	// The name sets this inbox's gauges apart from other handlers' inboxes
+	// The name sets this inbox's metrics apart from other handlers' inboxes
 	// on the same meter provider.
 	obs, err := otelwebhook.New(otelwebhook.WithTracerProvider(tp), otelwebhook.WithMeterProvider(mp), otelwebhook.WithInboxName("jam"))
 	if err != nil {
