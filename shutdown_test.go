@@ -48,6 +48,15 @@ func TestRunPastShutdownTimeout(t *testing.T) {
 			<-ctx.Done()
 			return fmt.Errorf("saving: %w", ctx.Err())
 		}},
+		// Run waits a moment past the timeout for a callback that returns
+		// once cancelled to record it: returning at once left the
+		// delivery leased (due again only when its lease ran out) when
+		// the inbox was closed after Run, as the README says to.
+		{name: "returns its context's error a little later", cut: func(ctx context.Context, _ <-chan struct{}) error {
+			<-ctx.Done()
+			time.Sleep(100 * time.Millisecond)
+			return fmt.Errorf("saving: %w", ctx.Err())
+		}},
 		{name: "returns nil once cancelled", cut: func(ctx context.Context, _ <-chan struct{}) error {
 			<-ctx.Done()
 			return nil
@@ -103,6 +112,10 @@ func TestRunPastShutdownTimeout(t *testing.T) {
 			if tt.held {
 				require.Equal(t, webhook.InboxLeased, r.get(t, "standard:cut").State, "settled before the callback returned")
 				close(release)
+			} else {
+				e := r.get(t, "standard:cut")
+				require.Equal(t, webhook.InboxPending, e.State, "Run returned before the cut-short run was recorded")
+				require.Equal(t, 1, e.Attempts)
 			}
 			<-returned
 			e := r.waitState(t, "standard:cut", webhook.InboxPending)
@@ -198,5 +211,6 @@ func TestRunShutdownTimeoutFromTheEnd(t *testing.T) {
 	require.ErrorIs(t, <-done, context.DeadlineExceeded)
 	took := time.Since(stopped)
 	require.GreaterOrEqual(t, took, timeout)
-	require.Less(t, took, timeout+slow-500*time.Millisecond, "the timeout ran from the end of the Lease in progress")
+	// The callback ignores its context, so Run waits its grace for it too.
+	require.Less(t, took, timeout+webhook.CutGrace+slow-500*time.Millisecond, "the timeout ran from the end of the Lease in progress")
 }

@@ -37,7 +37,9 @@ import (
 //
 // Once ctx is done Run leases nothing more, waits for the callbacks in
 // flight up to the ShutdownTimeout, and returns nil; past the timeout it
-// cancels their context and returns an error. Their deliveries run again:
+// cancels their context, waits up to a second more for them to return
+// and their runs to be recorded, and returns an error. Their deliveries
+// run again:
 // a callback that returns then has not failed, whatever it returns (an
 // error, a Permanent one included, or nil: a callback may give up on its
 // context without an error), and its delivery is due at once, neither
@@ -150,6 +152,15 @@ func (h *Handler) Run(ctx context.Context) error {
 		default:
 		}
 		hardCancel()
+		// Those that return once cancelled record it before Run returns:
+		// an inbox closed after Run would otherwise keep their
+		// deliveries leased until the leases ran out.
+		grace := time.NewTimer(cutGrace)
+		defer grace.Stop()
+		select {
+		case <-done:
+		case <-grace.C:
+		}
 		return fmt.Errorf("webhook: Run: callbacks still running after the shutdown timeout (%v): %w", cfg.ShutdownTimeout, context.DeadlineExceeded)
 	}
 }
@@ -358,6 +369,10 @@ var errLeaseCut = fmt.Errorf("webhook: the callbacks returned no error once thei
 
 // settleTimeout bounds settling a delivery after its callbacks returned.
 const settleTimeout = 10 * time.Second
+
+// cutGrace is how long Run waits, past the shutdown timeout, for the
+// callbacks it cancelled to return and their runs to be recorded.
+const cutGrace = time.Second
 
 func (h *Handler) settleFailed(ctx context.Context, op string, err error, attrs []slog.Attr) {
 	msg := "webhook inbox " + op + " failed; the delivery runs again when its lease runs out"

@@ -52,7 +52,7 @@ type WorkerConfig struct {
 	Poll time.Duration
 	// ShutdownTimeout is how long Run waits, once its context is done,
 	// for callbacks in flight to return before it cancels their context
-	// and returns (DefaultShutdownTimeout).
+	// and returns, a second later at most (DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
 }
 
