@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -437,7 +439,12 @@ func startInspector(in *inspector, addr, receiver string, logger *slog.Logger, s
 		// The one place the token is shown: whoever started serve
 		// needs it to open the page. WEBHOOK_INSPECT_TOKEN keeps it out
 		// of standard error, where logs are collected.
-		fmt.Fprintf(stderr, "webhook serve: inspector on http://%s (--inspect-public: open http://%s/?token=%s; every request needs the token)\n", ln.Addr(), ln.Addr(), in.access)
+		open, wildcard := openAddr(ln.Addr(), os.Hostname)
+		or := ""
+		if wildcard {
+			or = ", or by another name or address of this machine"
+		}
+		fmt.Fprintf(stderr, "webhook serve: inspector on http://%s (--inspect-public: open http://%s/?token=%s%s; every request needs the token)\n", ln.Addr(), open, in.access, or)
 	}
 	var once sync.Once
 	return func(ctx context.Context) {
@@ -447,6 +454,22 @@ func startInspector(in *inspector, addr, receiver string, logger *slog.Logger, s
 			in.waitUntil(ctx)
 		})
 	}, nil
+}
+
+// openAddr is the host:port to open the page at, listening on a: a
+// itself, but for a wildcard address ([::], 0.0.0.0), which no browser
+// can go to: there it is this machine's name, which the page answers
+// with --inspect-public, when hostname has one. wildcard reports that a
+// was one.
+func openAddr(a net.Addr, hostname func() (string, error)) (open string, wildcard bool) {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || !ta.IP.IsUnspecified() {
+		return a.String(), false
+	}
+	if h, err := hostname(); err == nil && h != "" {
+		return net.JoinHostPort(h, strconv.Itoa(ta.Port)), true
+	}
+	return a.String(), true
 }
 
 // inspector returns the inspector the flags ask for, or nil.

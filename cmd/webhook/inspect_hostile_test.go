@@ -874,6 +874,35 @@ func TestInspectorPublicToken(t *testing.T) {
 	})
 }
 
+// TestInspectorOpenAddr: the address printed to open the page at is the
+// one it listens on, but for a wildcard one ([::], 0.0.0.0), which no
+// browser can go to: there it is this machine's name, which the page
+// answers with --inspect-public, or the wildcard when it has none.
+func TestInspectorOpenAddr(t *testing.T) {
+	named := func() (string, error) { return "devbox", nil }
+	nameless := func() (string, error) { return "", errors.New("no name") }
+	tests := []struct {
+		addr     net.Addr
+		hostname func() (string, error)
+		want     string
+		wildcard bool
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4040}, named, "127.0.0.1:4040", false},
+		{&net.TCPAddr{IP: net.ParseIP("192.168.1.20"), Port: 8081}, named, "192.168.1.20:8081", false},
+		{&net.TCPAddr{IP: net.IPv6loopback, Port: 8081}, named, "[::1]:8081", false},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 8081}, named, "devbox:8081", true},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 8081}, named, "devbox:8081", true},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 8081}, nameless, "[::]:8081", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr.String()+" "+tt.want, func(t *testing.T) {
+			got, wildcard := openAddr(tt.addr, tt.hostname)
+			require.Equal(t, tt.want, got)
+			require.Equal(t, tt.wildcard, wildcard)
+		})
+	}
+}
+
 // TestInspectorPublicTokenPrinted: serve prints the page's address with
 // the access token once, the only way to it; a token the operator sets in
 // WEBHOOK_INSPECT_TOKEN (kept out of logs collected from standard error)
