@@ -1,8 +1,9 @@
 // Command webhook is the developer tool of github.com/inhook/webhook: it
 // runs a receiver that prints what it receives (optionally through a
-// durable SQLite inbox), sends signed test deliveries, signs bodies,
-// explains why a captured delivery does or does not verify, and looks
-// into and repairs a SQLite inbox or a Redis one.
+// durable inbox, a SQLite file or Redis), with a local inspector page,
+// sends signed test deliveries, signs bodies, explains why a captured
+// delivery does or does not verify, and looks into and repairs a SQLite
+// inbox or a Redis one.
 //
 // Usage:
 //
