@@ -31,9 +31,10 @@ Each Standard Webhooks delivery gets a new message id unless --id is given:
 send the same --id twice to see the receiver acknowledge the duplicate
 without running callbacks. Intercom deliveries are deduplicated on the
 notification id inside the body. Intercom signs no timestamp header, so an
-Intercom body's created_at and first_sent_at are set to the signing time
-(now, or --timestamp) before it is signed, as Intercom stamps what it sends:
-receivers refuse notifications older than their max age.
+Intercom body's created_at and first_sent_at, those it has, are set to the
+signing time (now, or --timestamp) before it is signed, as Intercom stamps
+what it sends: receivers refuse notifications older than their max age, or
+dated by neither.
 
 Keys default to the public test keys of package webhooktest (see
 "webhook serve --test-keys"); --secret, --intercom-secret, --series-header
