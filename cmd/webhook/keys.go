@@ -44,6 +44,9 @@ func envList(name string) []string {
 type keyFlags struct {
 	secrets, intercom, tokens listFlag
 	seriesHeader              string
+	// fromEnv names the variable each kind of key came from, by its
+	// flag's name; a kind not in it came from its flags (or none).
+	env map[string]string
 }
 
 // Environment variables holding keys, for serve and verify.
@@ -79,18 +82,31 @@ func (k *keyFlags) register(fs *flag.FlagSet, env bool) {
 
 // fromEnv fills each kind of key that no flag gave from the environment.
 func (k *keyFlags) fromEnv() {
-	if len(k.secrets) == 0 {
-		k.secrets = envList(envSecret)
+	k.env = map[string]string{}
+	take := func(l *listFlag, flag, name string) {
+		if len(*l) == 0 {
+			if *l = envList(name); len(*l) > 0 {
+				k.env[flag] = name
+			}
+		}
 	}
-	if len(k.intercom) == 0 {
-		k.intercom = envList(envIntercom)
-	}
-	if len(k.tokens) == 0 {
-		k.tokens = envList(envSeriesToken)
-	}
+	take(&k.secrets, "secret", envSecret)
+	take(&k.intercom, "intercom-secret", envIntercom)
+	take(&k.tokens, "series-token", envSeriesToken)
 	if k.seriesHeader == "" {
-		k.seriesHeader = os.Getenv(envSeriesHeader)
+		if k.seriesHeader = os.Getenv(envSeriesHeader); k.seriesHeader != "" {
+			k.env["series-header"] = envSeriesHeader
+		}
 	}
+}
+
+// from names where the keys of flag came from, for an error about them:
+// the variable fromEnv read them from, or the flag.
+func (k *keyFlags) from(flag string) string {
+	if name, ok := k.env[flag]; ok {
+		return "$" + name
+	}
+	return "--" + flag
 }
 
 func (k *keyFlags) header() string {
@@ -106,10 +122,11 @@ func (k *keyFlags) empty() bool {
 
 // check applies the library's rules to every key given, so sign and send
 // refuse what serve and verify refuse, with the same messages (which never
-// hold the key). The one difference is the sender's own key: a whsk_
-// signing key signs v1a, which the verifiers refuse to hold; webhooktest's
-// rules for it apply instead.
-func (k *keyFlags) check() error {
+// hold the key), each after the flag or variable the key came from. The
+// one difference, with signing, is the sender's own key: a whsk_ signing
+// key signs v1a, which the verifiers refuse to hold; webhooktest's rules
+// for it apply instead.
+func (k *keyFlags) check(signing bool) error {
 	if len(k.secrets) > 0 {
 		// The test secret stands in for each whsk_ key, so that the
 		// verifiers' messages count the others' positions among all
@@ -117,25 +134,30 @@ func (k *keyFlags) check() error {
 		verify := make([]string, len(k.secrets))
 		for i, secret := range k.secrets {
 			verify[i] = secret
-			if strings.HasPrefix(secret, prefixSigningKey) {
+			if signing && strings.HasPrefix(secret, prefixSigningKey) {
 				if _, err := webhooktest.SignStandard(secret, "", time.Time{}, nil); err != nil {
-					return fmt.Errorf("--secret %d: %v: %w", i, err, webhook.ErrInvalidSecret)
+					return fmt.Errorf("%s %d: %v: %w", k.from("secret"), i, err, webhook.ErrInvalidSecret)
 				}
 				verify[i] = webhooktest.Secret
 			}
 		}
 		if _, err := webhook.NewVerifier(verify); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", k.from("secret"), err)
 		}
 	}
 	if len(k.intercom) > 0 {
 		if _, err := webhook.NewIntercomVerifier(k.intercom...); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", k.from("intercom-secret"), err)
 		}
 	}
 	if len(k.tokens) > 0 {
+		// The header first, with a token known good, so that each
+		// error names what is wrong.
+		if _, err := webhook.NewSeriesVerifier(k.header(), webhooktest.SeriesToken); err != nil {
+			return fmt.Errorf("%s: %w", k.from("series-header"), err)
+		}
 		if _, err := webhook.NewSeriesVerifier(k.header(), k.tokens...); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", k.from("series-token"), err)
 		}
 	}
 	return nil

@@ -729,6 +729,48 @@ func TestKeyRule(t *testing.T) {
 	require.Equal(t, exitOK, v.code, v.stdout+v.stderr)
 }
 
+// TestKeyErrorsNameTheirSource: a key refused is named by where it came
+// from, its flag or its environment variable (flags win over the
+// variable, so it is one or the other), before the library's message:
+// "secret 1 is not valid base64" alone did not say whether --secret or
+// $WEBHOOK_SECRET held it.
+func TestKeyErrorsNameTheirSource(t *testing.T) {
+	body := writeFile(t, "body.json", jamBody)
+	headers := writeFile(t, "headers.txt", "Webhook-Id: msg_1\nWebhook-Timestamp: 1\nWebhook-Signature: v1,x\n")
+	serve := []string{"serve", "--addr", "127.0.0.1:0"}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"serve: $WEBHOOK_SECRET", map[string]string{envSecret: "short"}, serve, "webhook serve: $WEBHOOK_SECRET: webhook: secret 0 "},
+		{"serve: --secret over $WEBHOOK_SECRET", map[string]string{envSecret: webhooktest.Secret}, append(serve, "--secret", webhooktest.Secret, "--secret", "short"), "webhook serve: --secret: webhook: secret 1 "},
+		{"serve --test-keys: $WEBHOOK_SECRET", map[string]string{envSecret: "short"}, append(serve, "--test-keys"), "webhook serve: $WEBHOOK_SECRET: webhook: secret 0 "},
+		{"serve: $INTERCOM_CLIENT_SECRET", map[string]string{envIntercom: "short"}, serve, "webhook serve: $INTERCOM_CLIENT_SECRET: webhook: Intercom client secret 0 "},
+		{"serve: --intercom-secret", nil, append(serve, "--intercom-secret", "short"), "webhook serve: --intercom-secret: webhook: Intercom client secret 0 "},
+		{"serve: $SERIES_TOKEN", map[string]string{envSeriesToken: "short"}, serve, "webhook serve: $SERIES_TOKEN: webhook: Series token 0 "},
+		{"serve: $SERIES_HEADER", map[string]string{envSeriesToken: webhooktest.SeriesToken, envSeriesHeader: "Bad Header"}, serve, `webhook serve: $SERIES_HEADER: webhook: Series header name "Bad Header" is not a valid header name`},
+		{"serve: --series-header", nil, append(serve, "--series-token", webhooktest.SeriesToken, "--series-header", "Bad Header"), `webhook serve: --series-header: webhook: Series header name "Bad Header"`},
+		{"verify: $SERIES_TOKEN", map[string]string{envSeriesToken: "short"}, []string{"verify", "--body", body, "--headers", headers}, "webhook verify: $SERIES_TOKEN: webhook: Series token 0 "},
+		{"verify: --secret", nil, []string{"verify", "--body", body, "--headers", headers, "--secret", "short"}, "webhook verify: --secret: webhook: secret 0 "},
+		{"sign: --series-token", nil, []string{"sign", "--source", "series", "--series-token", "short", body}, "webhook sign: --series-token: webhook: Series token 0 "},
+		{"send: --intercom-secret", nil, []string{"send", "--file", body, "--source", "intercom", "--intercom-secret", "short"}, "webhook send: --intercom-secret: webhook: Intercom client secret 0 "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			r := runCmd(t, "", tt.args...)
+			require.Equal(t, exitUsage, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+			require.Contains(t, r.stderr, tt.want)
+			require.NotContains(t, r.stderr, "short")
+		})
+	}
+}
+
 // TestVerifyNowInMessages: with --now, every age verify prints is measured
 // from --now, not from the machine's clock (the capture below was signed
 // in 2026-11, long before or after whenever the test runs).

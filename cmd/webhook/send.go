@@ -127,7 +127,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	s.keys.withTestKeys()
-	if err := s.keys.check(); err != nil {
+	if err := s.keys.check(true); err != nil {
 		return usageErr(stderr, "send", "%v", err)
 	}
 	// A key that cannot sign is refused before anything is sent, as sign

@@ -207,6 +207,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr(stderr, "serve", "no keys: give --secret, --intercom-secret or --series-token, set %s, %s or %s, or use --test-keys",
 			envSecret, envIntercom, envSeriesToken)
 	}
+	if err := keys.check(false); err != nil {
+		return usageErr(stderr, "serve", "%v", err)
+	}
 
 	level := slog.LevelInfo
 	if *debug {

@@ -52,7 +52,7 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	s.keys.withTestKeys()
-	if err := s.keys.check(); err != nil {
+	if err := s.keys.check(true); err != nil {
 		return usageErr(stderr, "sign", "%v", err)
 	}
 

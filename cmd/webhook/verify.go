@@ -89,6 +89,11 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	keys.fromEnv()
+	if err := keys.check(false); err != nil {
+		// Every key, as serve refuses every key, whichever source the
+		// capture turns out to be.
+		return usageErr(stderr, "verify", "%v", err)
+	}
 
 	var (
 		body []byte
