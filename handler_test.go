@@ -678,6 +678,44 @@ func TestHandlerGoexitReleasesClaim(t *testing.T) {
 	require.Equal(t, 2, runs)
 }
 
+// TestHandlerGoexitObserved: a callback that ends its goroutine with
+// runtime.Goexit on the request still has its run reported to the
+// observer, once, as a failure (with a claim or without one), as on a
+// worker: the run's span would otherwise never end.
+func TestHandlerGoexitObserved(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts []webhook.Option
+	}{
+		{name: "claimed"},
+		{name: "without dedupe", opts: []webhook.Option{webhook.WithoutDedupe()}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var reports []webhook.Dispatched
+			var mu sync.Mutex
+			obs := &webhook.Observer{Dispatch: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+				return ctx, func(r webhook.Dispatched) { mu.Lock(); reports = append(reports, r); mu.Unlock() }
+			}}
+			r := newRig(t, append([]webhook.Option{webhook.WithObserver(obs)}, tt.opts...)...)
+			r.h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+				runtime.Goexit()
+				return nil
+			})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
+			}()
+			<-done
+			mu.Lock()
+			defer mu.Unlock()
+			require.Len(t, reports, 1)
+			require.Equal(t, webhook.OutcomeFailure, reports[0].Outcome)
+			require.ErrorContains(t, reports[0].Err, "Goexit")
+		})
+	}
+}
+
 // FuzzHandlerSignedDelivered holds the handler to "nothing a sender
 // delivered is denied": a Standard Webhooks delivery signed and in its
 // window is answered 200 and runs a callback whenever its body is a JSON

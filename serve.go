@@ -259,19 +259,25 @@ func (s *serving) claim() bool {
 func (s *serving) dispatch() (code int, err error) {
 	h, d := s.h, &s.rs.d
 	ctx, settled := s.ctx, false
+	// A callback that calls runtime.Goexit (t.FailNow in a test) skips
+	// settle, not deferred calls: release the claim here, or the retry
+	// would wait out the lease, and report the run, as a worker does, or
+	// the observer's span of it would never end.
+	defer func() {
+		if settled {
+			return
+		}
+		if s.key != "" {
+			h.release(context.WithoutCancel(s.ctx), d, s.key, s.token)
+		}
+		s.run.stop()
+		s.run.finish(1, OutcomeFailure, errGoexit)
+	}()
 	if s.key != "" {
 		lc := &s.rs.lease
 		lc.Context, lc.deadline = s.ctx, s.claimed.Add(h.lease-leaseMargin(h.lease))
 		defer lc.stop()
 		ctx = lc
-		// A callback that calls runtime.Goexit (t.FailNow in a test)
-		// skips settle, not deferred calls: release the claim here, or
-		// the retry would wait out the lease.
-		defer func() {
-			if !settled {
-				h.release(context.WithoutCancel(s.ctx), d, s.key, s.token)
-			}
-		}()
 	}
 	ctx, s.run = h.obs.dispatch(ctx, d, nil)
 	code, err = h.reg.Load().dispatch(ctx, d)

@@ -205,7 +205,7 @@ func (h *Handler) process(base context.Context, l InboxLease) {
 	// with it, where net/http keeps a handler's panic to its request.
 	defer func() {
 		if !settled {
-			err := errors.New("webhook: callback exited without returning (runtime.Goexit)")
+			err := errGoexit
 			if p := recover(); p != nil {
 				err = fmt.Errorf("webhook: panic outside the callbacks, in an observer's hook?: %v", p)
 				h.logger.LogAttrs(context.Background(), slog.LevelError, "webhook inbox worker panicked outside the callbacks",
@@ -366,6 +366,9 @@ var errCutShort = fmt.Errorf("webhook: the callbacks returned no error once the 
 // errLeaseCut is the error of a run whose callbacks returned nil once
 // their lease had ended their context: not known to have finished.
 var errLeaseCut = fmt.Errorf("webhook: the callbacks returned no error once their lease had ended their context, so may not have finished: %w", context.DeadlineExceeded)
+
+// errGoexit is the failure of a run whose callback ended its goroutine.
+var errGoexit = errors.New("webhook: callback exited without returning (runtime.Goexit)")
 
 // settleTimeout bounds settling a delivery after its callbacks returned.
 const settleTimeout = 10 * time.Second
