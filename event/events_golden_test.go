@@ -291,7 +291,7 @@ func goldenTable() map[string]golden {
 			require.Nil(t, c.Parts[0].AssignedTo)
 			require.Equal(t, utc("2026-03-13T12:00:00Z"), c.Statistics.FirstContactReplyAt.Time)
 			require.Equal(t, 2, c.Statistics.CountConversationParts)
-			require.Equal(t, map[string]any{"Plan": "Growth", "Region": "EU", "Seats": float64(25)}, c.CustomAttributes)
+			require.Equal(t, Attributes{"Plan": "Growth", "Region": "EU", "Seats": json.Number("25")}, c.CustomAttributes)
 		})},
 		"intercom/conversation.user.created.json": {(*IntercomNotification)(nil), TopicConversationUserCreated, conv(func(t *testing.T, n *IntercomNotification, c *IntercomConversation) {
 			require.Zero(t, c.Statistics)
@@ -437,7 +437,7 @@ func goldenTable() map[string]golden {
 			require.Equal(t, "exported-report", e.EventName)
 			require.Equal(t, "bm-user-20931", e.UserID)
 			require.Equal(t, int64(T+1300), e.CreatedAt.Unix())
-			require.Equal(t, map[string]any{"report_id": float64(1182), "format": "csv", "rows": float64(48213)}, e.Metadata)
+			require.Equal(t, Attributes{"report_id": json.Number("1182"), "format": "csv", "rows": json.Number("48213")}, e.Metadata)
 		}},
 		"intercom/visitor.signed_up.json": {(*IntercomNotification)(nil), TopicVisitorSignedUp, func(t *testing.T, ev Event) {
 			n := ev.(*IntercomNotification)
@@ -446,7 +446,7 @@ func goldenTable() map[string]golden {
 			require.Equal(t, &IntercomVisitor{
 				ID: "65f1f2e3d4c5b6a798001122", UserID: "4c1e9d2a-visitor", Email: "alex.morgan@ironbark-labs.example",
 				Name: "Alex Morgan", CreatedAt: Time{time.Unix(1773408140, 0).UTC()}, UpdatedAt: Time{time.Unix(1773408200, 0).UTC()},
-				SignedUpAt: Time{time.Unix(1773408200, 0).UTC()}, CustomAttributes: map[string]any{"landing_page": "/pricing"},
+				SignedUpAt: Time{time.Unix(1773408200, 0).UTC()}, CustomAttributes: Attributes{"landing_page": "/pricing"},
 			}, n.Visitor())
 		}},
 		"intercom/article.created.json":     {(*IntercomNotification)(nil), "article.created", raw("article", `"Exporting reports to CSV"`)},

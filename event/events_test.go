@@ -536,3 +536,57 @@ func TestParseAsPing(t *testing.T) {
 	require.NoError(t, err)
 	require.IsType(t, (*UnknownEvent)(nil), ev)
 }
+
+// TestAttributesKeepLargeIntegers: an attribute map (custom attributes,
+// ticket attributes, a data event's metadata) holds whatever numbers a
+// workspace stores, such as an account number past 2^53, which a float64
+// cannot hold: each keeps its digits as a json.Number, at any depth.
+func TestAttributesKeepLargeIntegers(t *testing.T) {
+	const attrs = `{"account_no": 9007199254740993, "ledger": {"entry": 18446744073709551617}, "ratio": 0.25, "refs": [12345678901234567891]}`
+	notification := func(topic, item string) string {
+		return `{"type": "notification_event", "id": "notif_bigint", "topic": "` + topic + `", "app_id": "w7t2kq9r",
+			"created_at": 1773412760, "data": {"type": "notification_event_data", "item": ` + item + `}}`
+	}
+	tests := []struct {
+		name  string
+		body  string
+		attrs func(n *IntercomNotification) map[string]any
+	}{
+		{"conversation", notification(TopicConversationUserCreated, `{"type": "conversation", "id": "5521", "custom_attributes": `+attrs+`}`),
+			func(n *IntercomNotification) map[string]any { return n.Conversation().CustomAttributes }},
+		{"contact", notification(TopicContactUserCreated, `{"type": "contact", "id": "6a0c", "custom_attributes": `+attrs+`}`),
+			func(n *IntercomNotification) map[string]any { return n.Contact().CustomAttributes }},
+		{"older user", notification(TopicUserCreated, `{"type": "user", "id": "6a0d", "user_id": "u-88", "custom_attributes": `+attrs+`}`),
+			func(n *IntercomNotification) map[string]any { return n.Contact().CustomAttributes }},
+		{"company", notification(TopicCompanyCreated, `{"type": "company", "id": "7b31", "custom_attributes": `+attrs+`}`),
+			func(n *IntercomNotification) map[string]any { return n.Company().CustomAttributes }},
+		{"visitor", notification(TopicVisitorSignedUp, `{"type": "visitor", "id": "8c42", "custom_attributes": `+attrs+`}`),
+			func(n *IntercomNotification) map[string]any { return n.Visitor().CustomAttributes }},
+		{"ticket", notification(TopicTicketCreated, `{"type": "ticket", "id": "1044", "ticket_attributes": `+attrs+`}`),
+			func(n *IntercomNotification) map[string]any { return n.Ticket().TicketAttributes }},
+		{"nested ticket", notification(TopicTicketClosed, `{"ticket": {"type": "ticket", "id": "1045", "ticket_attributes": `+attrs+`}}`),
+			func(n *IntercomNotification) map[string]any { return n.Ticket().TicketAttributes }},
+		{"data event", notification(TopicEventCreated, `{"type": "event", "event_name": "invoice-paid", "created_at": 1773412700, "metadata": `+attrs+`}`),
+			func(n *IntercomNotification) map[string]any { return n.DataEvent().Metadata }},
+	}
+	want := map[string]any{
+		"account_no": json.Number("9007199254740993"),
+		"ledger":     map[string]any{"entry": json.Number("18446744073709551617")},
+		"ratio":      json.Number("0.25"),
+		"refs":       []any{json.Number("12345678901234567891")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := Parse([]byte(tt.body))
+			require.NoError(t, err)
+			n := ev.(*IntercomNotification)
+			require.Empty(t, n.FieldErrors())
+			require.Equal(t, want, tt.attrs(n))
+			// So does a notification decoded with encoding/json, whose
+			// accessors decode the item.
+			var plain IntercomNotification
+			require.NoError(t, json.Unmarshal([]byte(tt.body), &plain))
+			require.Equal(t, want, tt.attrs(&plain))
+		})
+	}
+}

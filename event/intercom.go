@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"reflect"
@@ -255,6 +256,33 @@ const (
 	ItemPing       = "ping"
 )
 
+// Attributes are an item's attributes as the workspace defined them:
+// custom attributes, a ticket's attributes, a data event's metadata. A
+// value is what encoding/json decodes into an any, except that a number,
+// at any depth, is a json.Number holding its digits as sent: attributes
+// hold account numbers and order ids past 2^53, which a float64 would
+// silently round.
+type Attributes map[string]any
+
+// UnmarshalJSON decodes a JSON object, adding its members to a as
+// encoding/json adds them to a map; null sets a to nil, as it does a map.
+// Any other value yields a *json.UnmarshalTypeError.
+func (a *Attributes) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*a = nil
+		return nil
+	}
+	if len(b) == 0 || b[0] != '{' {
+		return &json.UnmarshalTypeError{Value: valueKind(b), Type: reflect.TypeFor[Attributes]()}
+	}
+	if *a == nil {
+		*a = Attributes{}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode((*map[string]any)(a))
+}
+
 // intercomContactList is the contacts object of a conversation or ticket.
 type intercomContactList struct {
 	Type     string               `json:"type"`
@@ -348,7 +376,7 @@ type IntercomConversation struct {
 	Statistics       IntercomStatistics         `json:"statistics"`
 	Parts            []IntercomConversationPart `json:"conversation_parts"` // only the part that triggered the notification
 	PartsTotal       int                        `json:"parts_total"`
-	CustomAttributes map[string]any             `json:"custom_attributes"`
+	CustomAttributes Attributes                 `json:"custom_attributes"`
 	Deleted          bool                       `json:"deleted"` // the item is the stub of conversation.deleted
 }
 
@@ -430,20 +458,20 @@ type IntercomConversationPart struct {
 
 // An IntercomContact is a contact item: a user or a lead.
 type IntercomContact struct {
-	ID               ID             `json:"id"`
-	Role             IntercomRole   `json:"role"`
-	Email            string         `json:"email"`
-	Phone            string         `json:"phone"`
-	Name             string         `json:"name"`
-	ExternalID       string         `json:"external_id"`
-	WorkspaceID      string         `json:"workspace_id"`
-	CreatedAt        Time           `json:"created_at"` // ISO 8601 in current payloads, Unix seconds in the spec
-	UpdatedAt        Time           `json:"updated_at"`
-	SignedUpAt       Time           `json:"signed_up_at"`
-	LastSeenAt       Time           `json:"last_seen_at"`
-	Tags             []IntercomTag  `json:"tags"`
-	CustomAttributes map[string]any `json:"custom_attributes"`
-	Deleted          bool           `json:"deleted"` // the item is the stub of contact.deleted
+	ID               ID            `json:"id"`
+	Role             IntercomRole  `json:"role"`
+	Email            string        `json:"email"`
+	Phone            string        `json:"phone"`
+	Name             string        `json:"name"`
+	ExternalID       string        `json:"external_id"`
+	WorkspaceID      string        `json:"workspace_id"`
+	CreatedAt        Time          `json:"created_at"` // ISO 8601 in current payloads, Unix seconds in the spec
+	UpdatedAt        Time          `json:"updated_at"`
+	SignedUpAt       Time          `json:"signed_up_at"`
+	LastSeenAt       Time          `json:"last_seen_at"`
+	Tags             []IntercomTag `json:"tags"`
+	CustomAttributes Attributes    `json:"custom_attributes"`
+	Deleted          bool          `json:"deleted"` // the item is the stub of contact.deleted
 }
 
 // An IntercomTicket is a ticket item. State and TicketType hold both
@@ -452,7 +480,7 @@ type IntercomTicket struct {
 	ID               ID                   `json:"id"`
 	TicketID         ID                   `json:"ticket_id"` // the number teammates and customers see
 	Category         string               `json:"category"`
-	TicketAttributes map[string]any       `json:"ticket_attributes"` // includes _default_title_ and _default_description_
+	TicketAttributes Attributes           `json:"ticket_attributes"` // includes _default_title_ and _default_description_
 	State            IntercomTicketState  `json:"ticket_state"`
 	TicketType       IntercomTicketType   `json:"ticket_type"`
 	Contacts         []IntercomContactRef `json:"contacts"`
@@ -547,22 +575,22 @@ func (tt *IntercomTicketType) UnmarshalJSON(b []byte) error {
 
 // An IntercomCompany is a company item.
 type IntercomCompany struct {
-	ID               ID             `json:"id"`
-	CompanyID        string         `json:"company_id"` // the workspace's own id for the company
-	Name             string         `json:"name"`
-	Plan             IntercomPlan   `json:"plan"`
-	MonthlySpend     float64        `json:"monthly_spend"`
-	SessionCount     int            `json:"session_count"`
-	UserCount        int            `json:"user_count"`
-	Size             int            `json:"size"`
-	Website          string         `json:"website"`
-	Industry         string         `json:"industry"`
-	CreatedAt        Time           `json:"created_at"`
-	UpdatedAt        Time           `json:"updated_at"`
-	RemoteCreatedAt  Time           `json:"remote_created_at"`
-	Tags             []IntercomTag  `json:"tags"`
-	CustomAttributes map[string]any `json:"custom_attributes"`
-	Deleted          bool           `json:"deleted"`
+	ID               ID            `json:"id"`
+	CompanyID        string        `json:"company_id"` // the workspace's own id for the company
+	Name             string        `json:"name"`
+	Plan             IntercomPlan  `json:"plan"`
+	MonthlySpend     float64       `json:"monthly_spend"`
+	SessionCount     int           `json:"session_count"`
+	UserCount        int           `json:"user_count"`
+	Size             int           `json:"size"`
+	Website          string        `json:"website"`
+	Industry         string        `json:"industry"`
+	CreatedAt        Time          `json:"created_at"`
+	UpdatedAt        Time          `json:"updated_at"`
+	RemoteCreatedAt  Time          `json:"remote_created_at"`
+	Tags             []IntercomTag `json:"tags"`
+	CustomAttributes Attributes    `json:"custom_attributes"`
+	Deleted          bool          `json:"deleted"`
 }
 
 // IntercomPlan is a company's plan.
@@ -594,25 +622,25 @@ type IntercomContactTag struct {
 
 // An IntercomDataEvent is a custom data event recorded for a contact.
 type IntercomDataEvent struct {
-	EventName      string         `json:"event_name"`
-	CreatedAt      Time           `json:"created_at"`
-	UserID         string         `json:"user_id"`
-	IntercomUserID ID             `json:"intercom_user_id"`
-	Email          string         `json:"email"`
-	Metadata       map[string]any `json:"metadata"`
+	EventName      string     `json:"event_name"`
+	CreatedAt      Time       `json:"created_at"`
+	UserID         string     `json:"user_id"`
+	IntercomUserID ID         `json:"intercom_user_id"`
+	Email          string     `json:"email"`
+	Metadata       Attributes `json:"metadata"`
 }
 
 // An IntercomVisitor is an anonymous visitor of the workspace's site or
 // app; visitor.signed_up sends one when the visitor gives an email.
 type IntercomVisitor struct {
-	ID               ID             `json:"id"`
-	UserID           string         `json:"user_id"` // the visitor's own id, which Intercom generates
-	Email            string         `json:"email"`
-	Name             string         `json:"name"`
-	CreatedAt        Time           `json:"created_at"`
-	UpdatedAt        Time           `json:"updated_at"`
-	SignedUpAt       Time           `json:"signed_up_at"`
-	CustomAttributes map[string]any `json:"custom_attributes"`
+	ID               ID         `json:"id"`
+	UserID           string     `json:"user_id"` // the visitor's own id, which Intercom generates
+	Email            string     `json:"email"`
+	Name             string     `json:"name"`
+	CreatedAt        Time       `json:"created_at"`
+	UpdatedAt        Time       `json:"updated_at"`
+	SignedUpAt       Time       `json:"signed_up_at"`
+	CustomAttributes Attributes `json:"custom_attributes"`
 }
 
 // An IntercomPing is the item of the ping topic, sent when a subscription
