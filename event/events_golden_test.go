@@ -592,7 +592,7 @@ func TestFixtureCompleteness(t *testing.T) {
 			kinds[n.ItemType()] = true
 		}
 	}
-	for _, typ := range []string{TypeJamCreated, TypeRecorderRecorded, TypeRecorderOptedOut, TypeRecordingLinkCreated, TypeSeriesWebhook} {
+	for _, typ := range packageConsts(t, "Type") {
 		require.True(t, eventTypes[typ], "no fixture for event type %s", typ)
 	}
 	var missing []string

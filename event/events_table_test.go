@@ -58,6 +58,28 @@ func TestEventTable(t *testing.T) {
 	}
 }
 
+// TestConstantsHaveRows holds every event type constant (Type…) to a
+// row of the event table, and every item kind constant (Item…) to a row
+// of the item table, so that TestEventTable and TestItemTable, which walk
+// the rows, reach each: a constant added without its row, struct,
+// accessor or callback fails here.
+func TestConstantsHaveRows(t *testing.T) {
+	types := packageConsts(t, "Type")
+	require.NotEmpty(t, types)
+	for _, name := range types {
+		require.NotNil(t, kindOf(name), "event type %s has no row in the event table", name)
+	}
+	kinds := packageConsts(t, "Item")
+	require.NotEmpty(t, kinds)
+	for _, kind := range kinds {
+		found := false
+		for _, k := range itemKinds {
+			found = found || k.kind == kind
+		}
+		require.True(t, found, "item kind %s has no row in the item table", kind)
+	}
+}
+
 // TestItemTable holds every row of the Intercom item table to a typed
 // accessor on IntercomNotification that returns what the row builds, and
 // to a fixture the accessor reads (TestFixtureCompleteness checks the

@@ -15,6 +15,15 @@ import (
 // TestIntercomTopicsListed checks that intercomTopics, which OnIntercom
 // checks patterns against, holds every Topic constant of the package.
 func TestIntercomTopicsListed(t *testing.T) {
+	consts := packageConsts(t, "Topic")
+	require.NotEmpty(t, consts)
+	require.ElementsMatch(t, consts, intercomTopics[:])
+}
+
+// packageConsts returns the values of the package's string constants
+// whose names start with prefix, read from its non-test source files.
+func packageConsts(t *testing.T, prefix string) []string {
+	t.Helper()
 	entries, err := os.ReadDir(".")
 	require.NoError(t, err)
 	var consts []string
@@ -32,7 +41,7 @@ func TestIntercomTopicsListed(t *testing.T) {
 			for _, spec := range gd.Specs {
 				vs := spec.(*ast.ValueSpec)
 				for i, name := range vs.Names {
-					if strings.HasPrefix(name.Name, "Topic") && i < len(vs.Values) {
+					if strings.HasPrefix(name.Name, prefix) && i < len(vs.Values) {
 						lit, ok := vs.Values[i].(*ast.BasicLit)
 						require.True(t, ok, name.Name)
 						v, err := strconv.Unquote(lit.Value)
@@ -43,6 +52,5 @@ func TestIntercomTopicsListed(t *testing.T) {
 			}
 		}
 	}
-	require.NotEmpty(t, consts)
-	require.ElementsMatch(t, consts, intercomTopics[:])
+	return consts
 }
