@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -932,4 +933,51 @@ func TestInboxFileModes(t *testing.T) {
 			require.Contains(t, r.stderr, "inbox.db-wal and inbox.db-shm beside it: are they and their directory writable?")
 		}
 	})
+}
+
+// TestRedisNoAnswer: a --redis address that takes the connection and
+// never answers (not Redis, or TLS spoken to one that speaks none, or the
+// reverse) is said to give no answer within the time given, with what to
+// check, not as "context deadline exceeded" alone; the password unshown.
+func TestRedisNoAnswer(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("WEBHOOK_INBOX", "")
+	t.Setenv("WEBHOOK_REDIS_URL", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	url := "redis://:hunter2-redis-pw@" + ln.Addr().String() + "/0"
+	for _, args := range [][]string{
+		{"inbox", "stats", "--redis", url},
+		{"serve", "--test-keys", "--addr", "127.0.0.1:0", "--redis", url},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			t.Parallel()
+			r := runCmd(t, "", args...)
+			require.Equal(t, exitFail, r.code, r.stderr)
+			require.Contains(t, r.stderr, "--redis redis://:xxxxx@"+ln.Addr().String()+"/0: no answer within 5s")
+			require.Contains(t, r.stderr, "rediss://")
+			require.NotContains(t, r.stderr, "hunter2")
+		})
+	}
 }

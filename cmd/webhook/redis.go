@@ -111,7 +111,13 @@ func openRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 
 // failed is err, from a first call to Redis, as an error naming --redis.
 func (r redisInbox) failed(raw string, err error) error {
-	return fmt.Errorf("--redis %s: %v", redisShown(raw), hidePassword(err.Error(), r.password))
+	msg := hidePassword(err.Error(), r.password)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// What took the connection never answered: "context deadline
+		// exceeded" says neither what waited nor what to check.
+		msg = fmt.Sprintf("no answer within %v (%s): is Redis there, and does it speak TLS as the URL says (rediss://) or not (redis://)?", redisCheckTimeout, msg)
+	}
+	return fmt.Errorf("--redis %s: %v", redisShown(raw), msg)
 }
 
 // dialRedisInbox returns the redisstore inbox that raw (a --redis URL,
