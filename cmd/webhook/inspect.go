@@ -245,7 +245,8 @@ func (in *inspector) guard(next http.Handler) http.Handler {
 // only the page's own requests (same-origin), the address bar (none) and
 // clients that send no such header, which the other checks guard.
 func checkFetchSite(r *http.Request) error {
-	if !fromOtherSite(r) {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
 		return nil
 	}
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/" &&
@@ -253,16 +254,6 @@ func checkFetchSite(r *http.Request) error {
 		return nil
 	}
 	return errors.New("a request from another site's page (Sec-Fetch-Site not same-origin) is refused; open the page itself")
-}
-
-// fromOtherSite reports whether the browser marks r as made by, or
-// followed from, another site's page.
-func fromOtherSite(r *http.Request) bool {
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
-		return false
-	}
-	return true
 }
 
 // checkAction admits a state-changing request only from the page itself:
@@ -290,7 +281,8 @@ func (in *inspector) checkAction(r *http.Request) error {
 // on a network, anyone who reached the page read every body, and the
 // actions' token with it. A GET with ?token= sets it as a cookie and
 // answers a page that moves on to its address without it, taking that
-// page's place in the history, out of the address bar. The cookie is HttpOnly, so the page's script never holds it, and
+// page's place in the history, out of the address bar. The cookie is
+// HttpOnly, so the page's script never holds it, and
 // SameSite=Strict, so no other site's request carries it; cookies are
 // not kept apart by port, hence the port in its name. Scripts may send
 // it as a Bearer Authorization header instead. admit answers 401 itself
