@@ -95,7 +95,8 @@ func ExampleNewStandardRequest_signingKey() {
 // Intercom signs the body with the app's client secret and stamps no
 // header with a time: the handler bounds a notification's age by its
 // signed created_at, and deduplicates on its id. WithTime stamps the body
-// before signing it, as Intercom stamps what it sends.
+// before signing it, as Intercom stamps what it sends, and WithID sets its
+// id, which makes it another notification.
 func ExampleNewIntercomRequest() {
 	h, err := webhook.NewHandler(
 		webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
@@ -106,22 +107,25 @@ func ExampleNewIntercomRequest() {
 		panic(err)
 	}
 	h.OnIntercom("conversation.*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
-		fmt.Println("ran for", n.Topic, "conversation", n.Conversation().ID)
+		fmt.Println("ran for", n.Topic, "conversation", n.Conversation().ID, "notification", d.ID)
 		return nil
 	})
 	body := webhooktest.Fixture("intercom/conversation.user.replied.json")
-	for _, at := range []time.Time{
-		webhooktest.Time(),                      // fresh
-		webhooktest.Time(),                      // Intercom's retry: the same body and id, a duplicate
-		webhooktest.Time().Add(-96 * time.Hour), // older than the max age (72h by default)
+	for _, opts := range [][]webhooktest.RequestOption{
+		{webhooktest.WithTime(webhooktest.Time())},                                // fresh
+		{webhooktest.WithTime(webhooktest.Time())},                                // Intercom's retry: the same body and id, a duplicate
+		{webhooktest.WithTime(webhooktest.Time()), webhooktest.WithID("notif_2")}, // another notification
+		{webhooktest.WithTime(webhooktest.Time().Add(-96 * time.Hour))},           // older than the max age (72h by default)
 	} {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body, webhooktest.WithTime(at)))
+		h.ServeHTTP(w, webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body, opts...))
 		fmt.Println("status:", w.Code)
 	}
 	// Output:
-	// ran for conversation.user.replied conversation 215468124301118
+	// ran for conversation.user.replied conversation 215468124301118 notification notif_3f1c9a2e-7b4d-4e58-a6c1-0d9e8f7a6b5c
 	// status: 200
+	// status: 200
+	// ran for conversation.user.replied conversation 215468124301118 notification notif_2
 	// status: 200
 	// status: 401
 }

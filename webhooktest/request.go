@@ -13,12 +13,17 @@ import (
 // otherwise: the path the README mounts the handler on.
 const DefaultTarget = "/webhooks"
 
-// A RequestOption adjusts a request built by this package.
+// A RequestOption adjusts a request built by this package. Every builder
+// takes every option, and ignores those its sender has no use for:
+// WithSvixHeaders and WithExtraSecrets serve Standard Webhooks only, and
+// WithID and WithTime have nothing to set in a Series request, as its
+// option docs say.
 type RequestOption func(*request)
 
 type request struct {
 	method, target, contentType string
 	id                          string
+	idSet                       bool
 	ts                          time.Time
 	tsSet                       bool
 	svix                        bool
@@ -26,10 +31,17 @@ type request struct {
 	header                      http.Header
 }
 
-// WithID sets the Standard Webhooks message id (default MessageID(body)).
-func WithID(id string) RequestOption { return func(r *request) { r.id = id } }
+// WithID sets the message id: a Standard Webhooks request's webhook-id
+// (default MessageID(body)), an Intercom notification's top-level "id" in
+// its body, set before signing (added first if the body has none), as
+// WithTime stamps created_at. The handler deduplicates on it, so
+// requests of one body with their own ids are messages of their own. A
+// Series webhook carries no id, and the handler deduplicates none
+// outside inbox mode: NewSeriesRequest ignores WithID.
+func WithID(id string) RequestOption { return func(r *request) { r.id, r.idSet = id, true } }
 
 // WithTime sets the instant the request is signed at (default Time()).
+// A Series webhook has no time to set, signed or not.
 // Intercom signs no timestamp header: for its requests WithTime sets the
 // body's created_at and first_sent_at instead, as StampIntercom does, and
 // the signature covers them. It adds neither to a body that lacks them:
@@ -38,13 +50,16 @@ func WithID(id string) RequestOption { return func(r *request) { r.id = id } }
 // dated by neither).
 func WithTime(t time.Time) RequestOption { return func(r *request) { r.ts, r.tsSet = t, true } }
 
-// WithSvixHeaders sends svix-* headers instead of webhook-*, as Jam does.
+// WithSvixHeaders sends svix-* headers instead of webhook-*, as Jam does,
+// on a Standard Webhooks request.
 func WithSvixHeaders() RequestOption { return func(r *request) { r.svix = true } }
 
 // WithExtraSecrets signs a Standard Webhooks request with each of secrets
 // too, one signature each after the first, as a sender does while keys
 // rotate: a whsec_ secret adds a v1 entry, a whsk_ signing key a v1a one
 // (see SignStandard). The builder panics on a secret it cannot sign with.
+// Intercom and Series send one signature or token: their builders ignore
+// WithExtraSecrets; test a rotation there with a request per secret.
 func WithExtraSecrets(secrets ...string) RequestOption {
 	return func(r *request) { r.extra = append(r.extra, secrets...) }
 }
@@ -117,11 +132,14 @@ func NewStandardRequest(secret string, body []byte, opts ...RequestOption) *http
 // NewIntercomRequest returns a request carrying body signed as Intercom
 // signs it with an app's client secret. The body goes as given, its
 // created_at and first_sent_at too, unless WithTime stamps them (those it
-// has: see WithTime).
+// has: see WithTime), and its id, unless WithID sets it.
 func NewIntercomRequest(clientSecret string, body []byte, opts ...RequestOption) *http.Request {
 	c := options(body, opts)
 	if c.tsSet {
 		body = StampIntercom(body, c.ts)
+	}
+	if c.idSet {
+		body = setIntercomID(body, c.id)
 	}
 	return c.build(body, http.Header{
 		"User-Agent":      {"intercom-parrot-service-client/1.0"},

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -128,12 +129,36 @@ func MessageID(body []byte) string {
 // later must be stamped anew, then signed. Keys the body lacks are not
 // added; a body that is not a JSON object is returned unchanged.
 func StampIntercom(body []byte, t time.Time) []byte {
+	at := strconv.AppendInt(nil, t.Unix(), 10)
+	return setMembers(body, map[string][]byte{"created_at": at, "first_sent_at": at}, false)
+}
+
+// setIntercomID returns a copy of body, an Intercom notification, with
+// its top-level id set to id, added first if it has none: WithID's
+// message id, which Intercom keeps in the body. A body that is not a
+// JSON object is returned unchanged.
+func setIntercomID(body []byte, id string) []byte {
+	v, _ := json.Marshal(id) // a string always encodes
+	return setMembers(body, map[string][]byte{"id": v}, true)
+}
+
+// setMembers returns a copy of body, a JSON object, with the value of
+// each top-level member named in vals replaced by its value there, byte
+// for byte in place; with add, the named members the object lacks go
+// first. Any other body is returned unchanged.
+func setMembers(body []byte, vals map[string][]byte, add bool) []byte {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return body
 	}
-	type span struct{ start, end int64 }
+	open := dec.InputOffset()
+	type span struct {
+		start, end int64
+		val        []byte
+	}
 	var spans []span
+	seen := map[string]bool{}
+	members := 0
 	for dec.More() {
 		key, err := dec.Token()
 		if err != nil {
@@ -143,9 +168,12 @@ func StampIntercom(body []byte, t time.Time) []byte {
 		if err := dec.Decode(&v); err != nil {
 			return body
 		}
-		if key == "created_at" || key == "first_sent_at" {
+		members++
+		k, _ := key.(string)
+		if val, ok := vals[k]; ok {
 			end := dec.InputOffset()
-			spans = append(spans, span{end - int64(len(v)), end})
+			spans = append(spans, span{end - int64(len(v)), end, val})
+			seen[k] = true
 		}
 	}
 	// The object must end, and nothing but space follow it: a body cut
@@ -157,11 +185,29 @@ func StampIntercom(body []byte, t time.Time) []byte {
 	if _, err := dec.Token(); err != io.EOF {
 		return body
 	}
-	out := make([]byte, 0, len(body)+8)
-	last := int64(0)
+	out := make([]byte, 0, len(body)+16)
+	out = append(out, body[:open]...)
+	if add {
+		keys := make([]string, 0, len(vals))
+		for k := range vals {
+			if !seen[k] {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			out = strconv.AppendQuote(out, k) // the keys set here are ASCII names
+			out = append(out, ':')
+			out = append(out, vals[k]...)
+			if i < len(keys)-1 || members > 0 {
+				out = append(out, ',')
+			}
+		}
+	}
+	last := open
 	for _, sp := range spans {
 		out = append(out, body[last:sp.start]...)
-		out = strconv.AppendInt(out, t.Unix(), 10)
+		out = append(out, sp.val...)
 		last = sp.end
 	}
 	return append(out, body[last:]...)

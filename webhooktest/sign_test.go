@@ -3,9 +3,11 @@ package webhooktest_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strconv"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
@@ -63,5 +65,63 @@ func FuzzStampIntercom(f *testing.F) {
 			}
 			require.Equal(t, string(v), string(after[k]), k)
 		}
+	})
+}
+
+// TestIntercomWithIDBody: WithID sets only the top-level id of a JSON
+// object, in place, or adds it first; any other body goes as it came.
+func TestIntercomWithIDBody(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"replaced in place", `{"id" : 5 ,"topic":"ping"}`, `{"id" : "notif_7" ,"topic":"ping"}`},
+		{"null", `{"id":null}`, `{"id":"notif_7"}`},
+		{"each of a repeated key", `{"id":"a","id":"b"}`, `{"id":"notif_7","id":"notif_7"}`},
+		{"nested ones stay", `{"data":{"item":{"id":"x"}}}`, `{"id":"notif_7","data":{"item":{"id":"x"}}}`},
+		{"added to an empty object", "\n{ }\n", "\n{\"id\":\"notif_7\" }\n"},
+		{"cut short", `{"id":"a"`, `{"id":"a"`},
+		{"an array", `[{"id":"a"}]`, `[{"id":"a"}]`},
+		{"empty", ``, ``},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(tt.body), webhooktest.WithID("notif_7"))
+			got, err := io.ReadAll(r.Body)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, string(got))
+			require.Equal(t, webhooktest.SignIntercom(webhooktest.IntercomSecret, got), r.Header.Get("X-Hub-Signature"))
+		})
+	}
+}
+
+// FuzzIntercomWithID: a JSON object comes back a JSON object with the
+// same members but its id, which is the one given; anything else comes
+// back as it came.
+func FuzzIntercomWithID(f *testing.F) {
+	for _, name := range webhooktest.FixtureNames() {
+		f.Add(webhooktest.Fixture(name), "notif_1")
+	}
+	f.Add([]byte(`{}`), `"<&>\u2028`)
+	f.Add([]byte(` {"i\u0064":[1,{"id":2}]} `), "")
+	f.Add([]byte(`{}`), "\xfa\xff")
+	f.Fuzz(func(t *testing.T, body []byte, id string) {
+		in := bytes.Clone(body)
+		r := webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, body, webhooktest.WithID(id))
+		out, err := io.ReadAll(r.Body)
+		require.NoError(t, err)
+		require.Equal(t, in, body, "the body given is not changed")
+		var before map[string]json.RawMessage
+		if !json.Valid(body) || json.Unmarshal(body, &before) != nil || before == nil {
+			require.Equal(t, body, out, "not a JSON object: returned as it came")
+			return
+		}
+		var after map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(out, &after), "%q", out)
+		var got string
+		require.NoError(t, json.Unmarshal(after["id"], &got))
+		if utf8.ValidString(id) {
+			require.Equal(t, id, got)
+		}
+		delete(after, "id")
+		delete(before, "id")
+		require.Equal(t, before, after)
 	})
 }

@@ -276,3 +276,61 @@ func TestWithHeaderFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestIntercomWithID: an Intercom notification's id is in its body, so
+// WithID sets it there before signing, as it sets a Standard Webhooks
+// request's webhook-id: the handler then sees each id as its own message,
+// where it took every request of one fixture for a duplicate of the
+// first.
+func TestIntercomWithID(t *testing.T) {
+	tests := []struct {
+		name string
+		req  func(id string) *http.Request
+		want string // the body WithID("notif_7") gives, if not the fixture's
+	}{
+		{"fixture", func(id string) *http.Request {
+			return webhooktest.NewFixtureRequest("intercom/conversation.user.replied.json", webhooktest.WithID(id))
+		}, ""},
+		{"null id (ping)", func(id string) *http.Request {
+			return webhooktest.NewFixtureRequest("intercom/ping.json", webhooktest.WithID(id))
+		}, ""},
+		{"own secret, stamped", func(id string) *http.Request {
+			return webhooktest.NewIntercomRequest("own-client-secret", webhooktest.Fixture("intercom/contact.user.created.json"),
+				webhooktest.WithTime(webhooktest.Time()), webhooktest.WithID(id))
+		}, ""},
+		{"by hand, spaced, nested ids stay", func(id string) *http.Request {
+			return webhooktest.NewIntercomRequest("own-client-secret", []byte(`{"type":"notification_event","topic":"ping","id" : "notif_1" ,"data":{"item":{"type":"ping","id":"x"}},"created_at":1795510800}`),
+				webhooktest.WithID(id))
+		}, `{"type":"notification_event","topic":"ping","id" : "notif_7" ,"data":{"item":{"type":"ping","id":"x"}},"created_at":1795510800}`},
+		{"by hand, no id: added", func(id string) *http.Request {
+			return webhooktest.NewIntercomRequest("own-client-secret", []byte(`{"type":"notification_event","topic":"ping","data":{"item":{"type":"ping"}},"created_at":1795510800}`),
+				webhooktest.WithID(id))
+		}, `{"id":"notif_7","type":"notification_event","topic":"ping","data":{"item":{"type":"ping"}},"created_at":1795510800}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := webhook.NewHandler(
+				webhook.WithIntercomSecrets(webhooktest.IntercomSecret, "own-client-secret"),
+				webhook.WithClock(webhooktest.Time),
+				webhook.WithLogger(slog.New(slog.DiscardHandler)),
+			)
+			require.NoError(t, err)
+			var ids []string
+			var body []byte
+			h.OnIntercom("*", func(ctx context.Context, d *webhook.Delivery, n *event.IntercomNotification) error {
+				ids = append(ids, d.ID)
+				body = d.Body
+				return nil
+			})
+			for _, id := range []string{"notif_7", "notif_8", "notif_7"} {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, tt.req(id))
+				require.Equal(t, http.StatusOK, w.Code, id)
+				if id == "notif_7" && tt.want != "" && len(ids) == 1 {
+					require.Equal(t, tt.want, string(body))
+				}
+			}
+			require.Equal(t, []string{"notif_7", "notif_8"}, ids, "the third is a duplicate of the first")
+		})
+	}
+}
