@@ -51,6 +51,27 @@ func TestTimeUnmarshal(t *testing.T) {
 	}
 }
 
+// TestTimeUnmarshalUTC: every form of one instant decodes to the same
+// Time, in UTC, as Unix seconds do: a sender's offset, or the receiving
+// machine's zone (which time.Parse gives a string whose offset matches
+// it), must not make two decodings of the same instant differ under ==,
+// reflect.DeepEqual or String.
+func TestTimeUnmarshalUTC(t *testing.T) {
+	want := Time{time.Unix(1773406800, 0).UTC()}
+	for _, in := range []string{
+		`1773406800`, `"1773406800"`, `"2026-03-13T13:00:00Z"`, `"2026-03-13T13:00:00+00:00"`,
+		`"2026-03-13T14:00:00+01:00"`, `"2026-03-13T14:00:00+0100"`, `"2026-03-13 08:00:00-05:00"`,
+		`"2026-03-13T13:00:00"`,
+	} {
+		t.Run(in, func(t *testing.T) {
+			var got Time
+			require.NoError(t, json.Unmarshal([]byte(in), &got))
+			require.Equal(t, want, got)
+			require.Equal(t, time.UTC, got.Location())
+		})
+	}
+}
+
 func TestTimeUnmarshalRejects(t *testing.T) {
 	for _, in := range []string{
 		`true`, `false`, `{}`, `[]`, `[1773406800]`, `"yesterday"`, `"2026-03-13"`, `"2026-13-13T13:00:00Z"`,

@@ -106,9 +106,11 @@ func isPlainName(s string) bool {
 // A Time is a timestamp that decodes from every form the senders use: a
 // JSON number or numeric string of Unix seconds (with an optional
 // fraction), or an RFC 3339 / ISO 8601 string with or without fractional
-// seconds and zone (no zone means UTC). null, "" and 0 decode to the zero
-// Time, because real payloads use all three for "not set" (Intercom sends
-// delivered_at 0), so IsZero tells an unset time.
+// seconds and zone (no zone means UTC). Every form decodes to a time in
+// UTC, so one instant is one Time whatever the form or the receiving
+// machine's zone. null, "" and 0 decode to the zero Time, because real
+// payloads use all three for "not set" (Intercom sends delivered_at 0),
+// so IsZero tells an unset time.
 type Time struct {
 	time.Time
 }
@@ -181,7 +183,10 @@ func parseTimeString(s string) (time.Time, bool) {
 		"2006-01-02 15:04:05",
 	} {
 		if v, err := time.Parse(layout, s); err == nil {
-			return v, true
+			// In UTC, as Unix seconds are: time.Parse puts a time whose
+			// offset matches the machine's zone in time.Local, so the
+			// same instant would decode differently by form and by host.
+			return v.UTC(), true
 		}
 	}
 	return time.Time{}, false
