@@ -226,13 +226,15 @@ const (
 	TopicAdminLoggedIn                = "admin.logged_in"
 	TopicAdminLoggedOut               = "admin.logged_out"
 	TopicAdminActivityLogEventCreated = "admin.activity_log_event.created"
-	// Other topics; their items are kept raw unless noted.
+	// Other topics: event.created's item is a data event (DataEvent),
+	// visitor.signed_up's a visitor (Visitor); the others' are kept raw.
 	TopicEventCreated             = "event.created"
 	TopicVisitorSignedUp          = "visitor.signed_up"
 	TopicJobCompleted             = "job.completed"
 	TopicAPIRequestCompleted      = "api.request.completed"
 	TopicContentStatSeriesWebhook = "content_stat.series.webhook"
-	// Legacy API 1.x topics, kept raw.
+	// Legacy API 1.x topics: a user item is a contact (Contact serves
+	// it); other items are kept raw.
 	TopicUserCreated    = "user.created"
 	TopicUserDeleted    = "user.deleted"
 	TopicUserTagCreated = "user.tag.created"
