@@ -76,6 +76,10 @@ const capturedBy = "# captured by webhook serve --inspect:"
 
 // Request returns a request to DefaultTarget carrying the capture's body
 // and headers, as it arrived, with its Method, or POST if it has none.
+// Its signature is the sender's: the handler under test verifies it with
+// the secret the sender signed with. To use test keys instead, give Body
+// to the sender's builder (NewStandardRequest with the captured id,
+// NewIntercomRequest), and set the handler's clock to Received.
 func (c *Capture) Request() *http.Request {
 	method := c.Method
 	if method == "" {

@@ -84,6 +84,11 @@ func FixtureSource(name string) (source event.Source, contentType string, ok boo
 // Intercom fixtures are stamped at Time(), or at WithTime's instant, as
 // Intercom stamps what it sends: their own times are long past. It panics
 // if there is no such fixture.
+//
+// To sign a fixture with keys of your own, give Fixture(name) to its
+// sender's builder, with the Content-Type FixtureSource reports; for an
+// Intercom fixture add WithTime too, or the handler refuses its old
+// created_at.
 func NewFixtureRequest(name string, opts ...RequestOption) *http.Request {
 	source, ct, ok := FixtureSource(name)
 	if !ok {
