@@ -302,6 +302,13 @@ func TestInboxRedisFlags(t *testing.T) {
 			stderr: "connection refused"},
 		{name: "wrong user", args: []string{"stats", "--redis", withPassword(t, "nobody", testPassword), "--redis-prefix", prefix}, code: exitFail, fast: true,
 			stderr: "WRONGPASS"},
+		// A password written without the colon before it is the URL's
+		// user name to url.Parse and go-redis, but a password to whoever
+		// wrote it: no error shows it either.
+		{name: "password without its colon, nothing listening", args: []string{"stats", "--redis", "redis://" + testPassword + "@" + closedAddr(t) + "/0"}, code: exitFail, fast: true,
+			stderr: "webhook inbox stats: --redis redis://xxxxx@"},
+		{name: "password without its colon, no such database", args: []string{"stats", "--redis", "redis://" + testPassword + "@127.0.0.1/zero"}, code: exitUsage,
+			stderr: `invalid database number: "zero"`},
 	} {
 		t.Run(tt.name, tt.check)
 	}

@@ -24,7 +24,7 @@ func redactedURL(raw string) string {
 	if err != nil {
 		return "(not a URL)"
 	}
-	return u.Redacted()
+	return redacted(u)
 }
 
 func (in *inspector) serveConfig(w http.ResponseWriter, _ *http.Request) {

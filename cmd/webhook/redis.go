@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -127,6 +128,8 @@ func (r redisInbox) failed(raw string, err error) error {
 func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name string) (redisInbox, error) {
 	// Parse, then check the names, then dial: a usage error is told
 	// before any connection is made.
+	// The password no error shows, or the user name when there is no
+	// password: most often a password written without its colon.
 	var dial func() (client redis.UniversalClient, password string)
 	if cluster {
 		opts, err := redis.ParseClusterURL(raw)
@@ -140,7 +143,7 @@ func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 		}
 		dial = func() (redis.UniversalClient, string) {
 			shortDial(&opts.DialTimeout, &opts.DialerRetries)
-			return redis.NewClusterClient(opts), opts.Password
+			return redis.NewClusterClient(opts), cmp.Or(opts.Password, opts.Username)
 		}
 	} else {
 		opts, err := redis.ParseURL(raw)
@@ -149,7 +152,7 @@ func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 		}
 		dial = func() (redis.UniversalClient, string) {
 			shortDial(&opts.DialTimeout, &opts.DialerRetries)
-			return redis.NewClient(opts), opts.Password
+			return redis.NewClient(opts), cmp.Or(opts.Password, opts.Username)
 		}
 	}
 	if err := checkInboxNames(prefix, name); err != nil {
@@ -207,14 +210,14 @@ func parseRedisURL(raw string, cluster bool) error {
 }
 
 // redisShown is the --redis URL as errors show it: with its password
-// (and its query, whatever that holds) left out.
+// (see redacted) and its query, whatever that holds, left out.
 func redisShown(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(not shown)"
 	}
 	u.RawQuery, u.ForceQuery, u.Fragment = "", false, ""
-	return u.Redacted()
+	return redacted(u)
 }
 
 // parseError is why raw, a --redis URL (of Redis Cluster nodes with

@@ -169,7 +169,7 @@ func checkSendURL(raw string) error {
 	case err != nil:
 		return fmt.Errorf("--url %s is not an http:// or https:// URL", raw)
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return fmt.Errorf("--url %s is not an http:// or https:// URL", u.Redacted())
+		return fmt.Errorf("--url %s is not an http:// or https:// URL", redacted(u))
 	}
 	return nil
 }
