@@ -257,8 +257,9 @@ func checkFetchSite(r *http.Request) error {
 }
 
 // checkAction admits a state-changing request only from the page itself:
-// its Origin is the page's own, and it carries the token the page was
-// served with, which another origin cannot read.
+// its Origin is the page's own (its Host, over http or https), and it
+// carries the token the page was served with, which another origin
+// cannot read.
 func (in *inspector) checkAction(r *http.Request) error {
 	if r.Method != http.MethodPost {
 		return errors.New("actions are POSTs")
@@ -267,7 +268,9 @@ func (in *inspector) checkAction(r *http.Request) error {
 	if origin == "" {
 		return errors.New("actions need an Origin header (the page's fetch sends one)")
 	}
-	if origin != "http://"+r.Host {
+	// https too: the page may be reached through a proxy that speaks
+	// TLS and passes the Host on (a tunnel to a developer's machine).
+	if origin != "http://"+r.Host && origin != "https://"+r.Host {
 		return errors.New("cross-origin request refused")
 	}
 	got := r.Header.Get(tokenHeader)

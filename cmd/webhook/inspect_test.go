@@ -317,6 +317,10 @@ func TestInspectorActionsRefused(t *testing.T) {
 		{"not a POST", http.MethodPut, rig.page.URL, rig.in.token, http.StatusForbidden},
 		{"GET", http.MethodGet, rig.page.URL, rig.in.token, http.StatusMethodNotAllowed},
 		{"same origin with token", http.MethodPost, rig.page.URL, rig.in.token, http.StatusOK},
+		// The page behind a proxy that speaks TLS (a tunnel to a
+		// developer's machine), which passes the Host on.
+		{"same host over https with token", http.MethodPost, "https://" + strings.TrimPrefix(rig.page.URL, "http://"), rig.in.token, http.StatusOK},
+		{"other host over https", http.MethodPost, "https://evil.example", rig.in.token, http.StatusForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
