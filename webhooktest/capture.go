@@ -2,6 +2,7 @@ package webhooktest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -34,10 +35,24 @@ type Capture struct {
 }
 
 // ReadCapture reads the capture name from fsys (os.DirFS of the
-// directory given to --fixtures, say): the body file and the ".headers"
-// file that replaces its extension.
+// directory given to --fixtures, say): the body file name and the
+// ".headers" file that replaces its extension. Naming the ".headers" file
+// is an error that names the body.
 func ReadCapture(fsys fs.FS, name string) (*Capture, error) {
 	name = path.Clean(name)
+	if path.Ext(name) == ".headers" {
+		// Read as a body, the headers file would be sent as one, and the
+		// handler under test refuse it for a reason far from the cause.
+		msg := "webhooktest: " + name + " is a capture's headers file: name its body"
+		stem := strings.TrimSuffix(name, ".headers")
+		for _, ext := range []string{".json", ".form"} {
+			if _, err := fs.Stat(fsys, stem+ext); err == nil {
+				msg += ", " + stem + ext
+				break
+			}
+		}
+		return nil, errors.New(msg)
+	}
 	body, err := fs.ReadFile(fsys, name)
 	if err != nil {
 		return nil, err

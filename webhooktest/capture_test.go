@@ -59,6 +59,8 @@ func TestReadCapture(t *testing.T) {
 		{name: "no headers file", headers: "", file: "jam/other.json", wantErr: "file does not exist"},
 		{name: "a repeated signature is refused", headers: signedHeaders(t, webhooktest.Secret, at) + "Webhook-Signature: v1,AAAA\n", file: "jam/jam.created.msg_1.json", wantStatus: http.StatusUnauthorized, wantMethod: http.MethodPost},
 		{name: "bad received line", headers: "# received: yesterday\n", file: "jam/jam.created.msg_1.json", wantErr: "line 1"},
+		{name: "the headers file named", headers: signedHeaders(t, webhooktest.Secret, at), file: "jam/jam.created.msg_1.headers", wantErr: "jam/jam.created.msg_1.headers is a capture's headers file: name its body, jam/jam.created.msg_1.json"},
+		{name: "the headers file named, no body", headers: signedHeaders(t, webhooktest.Secret, at), file: "jam/other.headers", wantErr: "jam/other.headers is a capture's headers file: name its body"},
 		{name: "not a header line", headers: "{\"a\":1}\n", file: "jam/jam.created.msg_1.json", wantErr: "not \"Name: value\""},
 	}
 	for _, tt := range tests {
