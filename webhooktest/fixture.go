@@ -43,8 +43,9 @@ func FixtureNames() []string {
 	return names
 }
 
-// Fixture returns the bytes of the fixture name. Like the request
-// builders, it panics if there is no such fixture.
+// Fixture returns the bytes of the fixture name, a copy of its own that
+// the caller may change (parallel tests each get theirs). Like the
+// request builders, it panics if there is no such fixture.
 func Fixture(name string) []byte {
 	b, err := fs.ReadFile(Fixtures(), path.Clean(name))
 	if err != nil {

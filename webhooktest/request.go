@@ -16,8 +16,8 @@ const DefaultTarget = "/webhooks"
 // A RequestOption adjusts a request built by this package. Every builder
 // takes every option, and ignores those its sender has no use for:
 // WithSvixHeaders and WithExtraSecrets serve Standard Webhooks only, and
-// WithID and WithTime have nothing to set in a Series request, as its
-// option docs say.
+// WithID and WithTime have nothing to set in a Series request, as their
+// docs say.
 type RequestOption func(*request)
 
 type request struct {
@@ -36,8 +36,8 @@ type request struct {
 // its body, set before signing (added first if the body has none), as
 // WithTime stamps created_at. The handler deduplicates on it, so
 // requests of one body with their own ids are messages of their own. A
-// Series webhook carries no id, and the handler deduplicates none
-// outside inbox mode: NewSeriesRequest ignores WithID.
+// Series webhook carries no id, and the handler deduplicates none:
+// NewSeriesRequest ignores WithID.
 func WithID(id string) RequestOption { return func(r *request) { r.id, r.idSet = id, true } }
 
 // WithTime sets the instant the request is signed at (default Time()).

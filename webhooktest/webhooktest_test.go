@@ -2,6 +2,7 @@ package webhooktest_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -148,6 +149,22 @@ func TestFixtureSource(t *testing.T) {
 		_, _, ok := webhooktest.FixtureSource(name)
 		require.True(t, ok, name)
 	}
+}
+
+// TestFixtureCopies: a test may change the bytes Fixture gives it; the
+// next caller, a parallel test say, still gets the fixture.
+func TestFixtureCopies(t *testing.T) {
+	name := "jam/jam.created.minimal.json"
+	b := webhooktest.Fixture(name)
+	want := string(b)
+	for i := range b {
+		b[i] = 'x'
+	}
+	require.Equal(t, want, string(webhooktest.Fixture(name)))
+	r := webhooktest.NewFixtureRequest(name)
+	got, err := io.ReadAll(r.Body)
+	require.NoError(t, err)
+	require.Equal(t, want, string(got))
 }
 
 // TestBuildersPanic: every builder follows one rule, httptest.NewRequest's:
