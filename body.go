@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
+	"time"
 )
 
 // firstRead is the size of the buffer a request's first body bytes are
@@ -40,12 +42,33 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 	if n >= 0 {
 		limit = n + 1
 	}
+	// br is made only when the read is slow or must wait for memory.
+	var br *bodyRead
+	defer func() {
+		if br != nil && br.finish() {
+			body, err = nil, errSlowBodyCut
+		}
+	}()
 	charge := func(k int64) bool {
-		if !h.budget.charge(k) {
-			return false
+		// While a read waits for memory, the others go through br
+		// for their turn.
+		if h.budget.first.Load() != 0 || !h.budget.charge(k) {
+			if br == nil {
+				br = &bodyRead{b: &h.budget, w: w}
+			}
+			if !br.charge(k) {
+				return false
+			}
 		}
 		held += k
 		return true
+	}
+	// slow marks a read whose body did not come with its first read.
+	slow := func() {
+		if br == nil {
+			br = &bodyRead{b: &h.budget, w: w}
+		}
+		br.arm()
 	}
 	rc := r.Body
 	if rc == nil { // never from net/http's server; from http.NewRequest(…, nil) served by hand
@@ -73,22 +96,21 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 			return nil, held, &shortBodyError{got: int64(got), declared: n}
 		case err == io.EOF:
 			// The pooled buffer goes back; the body is what the
-			// request keeps, and it replaces the charge for the bytes.
-			h.budget.held.Add(-held)
-			held = 0
-			if !charge(int64(got)) {
-				return nil, held, ErrBodyMemory
-			}
+			// request keeps, and the charge for its bytes (held is
+			// got) passes to it.
 			body = make([]byte, got)
 			copy(body, first) // make and copy together: no zeroing first
 			return body, held, nil
 		case err != nil:
 			return nil, held, bodyErr(err)
+		case got < len(first) && (n < 0 || int64(got) < n):
+			slow()
 		}
 	}
 
 	body = first[:got:got] // full: the first step copies it out of the pool
 	pooled := held         // what the pooled buffer's bytes were charged
+	slow()                 // more than the pooled buffer: not one read
 	for {
 		if len(body) == cap(body) {
 			size := 2 * int64(len(body))
@@ -108,7 +130,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 				// outgrew twice a limit of 4097 (4097+4098 bytes), and
 				// a body of exactly that limit was refused on an idle
 				// handler.
-				h.budget.held.Add(-pooled)
+				h.budget.release(pooled)
 				held, pooled = held-pooled, 0
 			}
 			// The whole new buffer counts, not just its growth: a heap
@@ -154,3 +176,158 @@ func (e *shortBodyError) Error() string {
 	return "webhook: reading body: " + io.ErrUnexpectedEOF.Error()
 }
 func (e *shortBodyError) Unwrap() error { return io.ErrUnexpectedEOF }
+
+// Body reads under contention. A read refused memory does not get 503 at
+// once: it waits, up to budgetWait after it began to wait or to be slow,
+// for the memory, ahead of the reads that began after it; and meanwhile
+// the slow reads (whose body did not come with their first read) that
+// began before it and have gone on for slowBody are cut, their
+// connection's read deadline set to now, and answered 503 with
+// Retry-After. So an upload that stops part way holds its share of the
+// budget only until a delivery needs it, not until the server's
+// ReadTimeout (or for ever without one): a sender whose body arrives at
+// once gets in however many such uploads fill the budget, and the
+// attackers' new uploads, begun after it, wait behind it. Cutting needs a
+// ResponseWriter that supports http.ResponseController's SetReadDeadline.
+const (
+	slowBody   = time.Second
+	budgetWait = 2 * time.Second
+	// cutCheck is how often a slow read looks for a waiting read it
+	// must give way to.
+	cutCheck = 100 * time.Millisecond
+	// maxWaiters bounds the reads waiting at once; past it a read
+	// refused memory gets 503 at once.
+	maxWaiters = 256
+)
+
+var errSlowBodyCut = fmt.Errorf("%w: the body was still arriving %v after it began while a later request waited for memory", ErrBodyMemory, slowBody)
+
+// A bodyRead is one request's body read as the budget's contention sees
+// it: its place in line (ticket) and when it took it, and once slow the
+// timer that checks whether it must give way.
+type bodyRead struct {
+	b      *memBudget
+	w      http.ResponseWriter
+	ticket int64     // 0 until it is slow or waits
+	start  time.Time // when it took its ticket
+
+	mu    sync.Mutex // the timer's check against finish
+	timer *time.Timer
+	done  bool // finished: the timer must not cut it
+	cut   bool // its read deadline was set to now
+}
+
+func (br *bodyRead) takeTicket() {
+	if br.ticket == 0 {
+		br.start = time.Now()
+		br.ticket = br.b.tickets.Add(1)
+	}
+}
+
+// charge takes k bytes for the read, waiting for them if the budget is
+// short or an older read waits.
+func (br *bodyRead) charge(k int64) bool {
+	br.takeTicket()
+	b := br.b
+	if w := b.first.Load(); (w == 0 || br.ticket <= w) && b.charge(k) {
+		return true
+	}
+	deadline := br.start.Add(budgetWait)
+	if k > b.limit || !time.Now().Before(deadline) || !b.join(br.ticket) {
+		return false
+	}
+	defer b.leave(br.ticket)
+	timeout := time.NewTimer(time.Until(deadline))
+	defer timeout.Stop()
+	for {
+		b.mu.Lock()
+		if b.wake == nil {
+			b.wake = make(chan struct{})
+		}
+		wake := b.wake
+		b.mu.Unlock()
+		// Taken after wake, so that memory given back after a
+		// failed try closes the channel this read waits on.
+		if b.first.Load() == br.ticket && b.charge(k) {
+			return true
+		}
+		select {
+		case <-wake:
+		case <-timeout.C:
+			return false
+		}
+	}
+}
+
+// join adds a read to those waiting, unless maxWaiters wait already.
+func (b *memBudget) join(ticket int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.waiting) >= maxWaiters {
+		return false
+	}
+	b.waiting = append(b.waiting, ticket)
+	if w := b.first.Load(); w == 0 || ticket < w {
+		b.first.Store(ticket)
+	}
+	return true
+}
+
+// leave takes a read off those waiting; the oldest left is first.
+func (b *memBudget) leave(ticket int64) {
+	b.mu.Lock()
+	var oldest int64
+	for i := 0; i < len(b.waiting); i++ {
+		if b.waiting[i] == ticket {
+			last := len(b.waiting) - 1
+			b.waiting[i] = b.waiting[last]
+			b.waiting = b.waiting[:last]
+			i--
+			continue
+		}
+		if oldest == 0 || b.waiting[i] < oldest {
+			oldest = b.waiting[i]
+		}
+	}
+	b.first.Store(oldest)
+	b.mu.Unlock()
+	b.signal() // the next in line may charge now
+}
+
+// arm marks the read slow: from now on it is cut if it goes on past
+// slowBody after its ticket while a read that took one later waits.
+func (br *bodyRead) arm() {
+	if br.timer != nil {
+		return
+	}
+	br.takeTicket()
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	br.timer = time.AfterFunc(cutCheck, br.check)
+}
+
+func (br *bodyRead) check() {
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	if br.done {
+		return
+	}
+	if w := br.b.first.Load(); w != 0 && br.ticket < w && time.Since(br.start) >= slowBody &&
+		http.NewResponseController(br.w).SetReadDeadline(time.Now()) == nil {
+		br.cut = true
+		return
+	}
+	br.timer.Reset(cutCheck)
+}
+
+// finish ends the read's part in the contention, and reports whether it
+// was cut: its connection reads no more, and it must be refused.
+func (br *bodyRead) finish() bool {
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	br.done = true
+	if br.timer != nil {
+		br.timer.Stop()
+	}
+	return br.cut
+}

@@ -94,7 +94,10 @@ func TestHandlerBodyMemoryBudget(t *testing.T) {
 
 	// Until it is done, a request that needs more than what is left
 	// (16 KiB - 1) is turned away: one of the limit's size takes 16 KiB
-	// + 1 once past the pooled 4 KiB, whose charge it takes over.
+	// + 1 once past the pooled 4 KiB, whose charge it takes over. It is
+	// turned away after waiting for the memory: the stalled request,
+	// served through a ResponseRecorder, which has no read deadline,
+	// cannot be cut to make room.
 	big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", limit-len(jamBody))), 1)
 	require.Len(t, big, limit)
 	w := r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, big))

@@ -4,6 +4,10 @@ package webhook
 // in progress hold, for tests that check what a flood can take.
 func BodyHeld(h *Handler) int64 { return h.budget.held.Load() }
 
+// SlowBody is how long a body read may go on before it gives way to a
+// read waiting for memory.
+const SlowBody = slowBody
+
 // CutGrace is how long Run waits, past its shutdown timeout, for the
 // callbacks it cancelled.
 const CutGrace = cutGrace

@@ -52,7 +52,9 @@ const (
 //	     (WithIntercomMaxAge); a source that is not configured; with
 //	     WithKeyFunc, no keys, or a notification whose app_id is not the
 //	     KeyHint.AppID its keys were chosen by
-//	503  the bodies in progress hold WithMaxBodyMemory already (Retry-After)
+//	503  the bodies in progress hold WithMaxBodyMemory already, still after
+//	     a wait of up to 2 s; a body still arriving a second after its
+//	     first bytes while a later request waits for memory (Retry-After)
 //	415  a Content-Type the source never sends (checked before reading)
 //	400  verified but not decodable; an Intercom id over 256 bytes; a
 //	     body that ends before its Content-Length or runs past it

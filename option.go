@@ -143,9 +143,12 @@ func WithMaxBodySize(n int64) Option {
 
 // WithMaxBodyMemory sets the most memory the bodies of all requests in
 // progress may hold together (default DefaultMaxBodyMemory). A request
-// whose body would take more is answered 503 with Retry-After, so a flood
-// of large or endless uploads costs bounded memory however many
-// connections carry it, and senders retry later. A request is charged for
+// whose body would take more waits up to 2 s for it, and is then answered
+// 503 with Retry-After, so a flood of large or endless uploads costs
+// bounded memory however many connections carry it, and senders retry
+// later. While it waits, bodies that began before it and are still
+// arriving a second after their first bytes are cut and answered 503, so
+// uploads that stop part way cannot keep deliveries out. A request is charged for
 // the bytes it has sent, never for a declared length, so connections that
 // send headers and then nothing hold none of it. It must be at least
 // twice the max body size: a body grows by doubling, and the buffers it

@@ -66,7 +66,7 @@ type requestState struct {
 // copy of the message) once it is answered.
 func (s *serving) free() {
 	if s.held != 0 {
-		s.h.budget.held.Add(-s.held)
+		s.h.budget.release(s.held)
 	}
 }
 

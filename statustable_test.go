@@ -189,7 +189,7 @@ func TestREADMEStatusTable(t *testing.T) {
 			{name: "jam as form", serve: one(std(jamBody, webhooktest.WithContentType("application/x-www-form-urlencoded"))), want: 415},
 			{name: "series as xml", serve: one(series(seriesJSON, webhooktest.WithContentType("application/xml"))), want: 415},
 		},
-		"the bodies in progress already hold the body memory budget (`WithMaxBodyMemory`, default 16 MiB across requests)": {
+		"the bodies in progress already hold the body memory budget (`WithMaxBodyMemory`, default 16 MiB across requests), still after a wait of up to 2 s; a body still arriving 1 s after it began while a later request waits for memory": {
 			{name: "budget held by a stalled upload", serve: func(t *testing.T) *httptest.ResponseRecorder {
 				const limit = 16 << 10
 				h := handler(t, webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(2*limit))
@@ -205,6 +205,53 @@ func TestREADMEStatusTable(t *testing.T) {
 				w := serve(h, std(big)())
 				require.NoError(t, pw.CloseWithError(io.ErrUnexpectedEOF))
 				<-done
+				return w
+			}, want: 503, check: retryAfter},
+			{name: "slow upload cut for a later request", serve: func(t *testing.T) *httptest.ResponseRecorder {
+				// The cut needs a connection's read deadline: a real
+				// server. The stalled upload, chunked, holds a buffer of
+				// the limit; the delivery after it needs more than the
+				// rest, and waits while the upload, past a second, is
+				// cut and answered.
+				const limit = 16 << 10
+				h := handler(t, webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(2*limit))
+				srv := httptest.NewServer(h)
+				defer srv.Close()
+				stalled := make(chan *http.Response, 1)
+				pr, pw := io.Pipe()
+				defer pw.Close()
+				go func() {
+					req, err := http.NewRequest(http.MethodPost, srv.URL, pr)
+					if err != nil {
+						panic(err)
+					}
+					req.Header = std(jamBody)().Header
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						stalled <- nil
+						return
+					}
+					resp.Body.Close()
+					stalled <- resp
+				}()
+				_, err := pw.Write(bytes.Repeat([]byte("x"), 12<<10+1))
+				require.NoError(t, err)
+				time.Sleep(webhook.SlowBody)
+				big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", limit-len(jamBody))), 1)
+				req, err := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(big))
+				require.NoError(t, err)
+				req.Header = std(big)().Header
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				resp.Body.Close()
+				require.Equal(t, http.StatusOK, resp.StatusCode, "the later delivery")
+				cut := <-stalled
+				require.NotNil(t, cut)
+				w := httptest.NewRecorder()
+				for k, v := range cut.Header {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(cut.StatusCode)
 				return w
 			}, want: 503, check: retryAfter},
 		},

@@ -3,6 +3,7 @@ package webhook
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -117,6 +118,16 @@ func (v *SeriesVerifier) usable() bool   { return v.tokens.Load() != nil }
 type memBudget struct {
 	held  atomic.Int64
 	limit int64
+
+	// For body reads under contention (body.go). Tickets number the
+	// reads in the order they began to wait or to be slow; first is the
+	// oldest waiting read's (0: none waits): reads younger than it may
+	// not charge, and slow reads older than it are cut.
+	tickets atomic.Int64
+	first   atomic.Int64
+	mu      sync.Mutex    // waiting, first's changes, wake
+	waiting []int64       // the tickets of the reads waiting
+	wake    chan struct{} // closed when memory comes back or first changes
 }
 
 // charge takes n bytes from the budget, and reports false, taking
@@ -127,6 +138,24 @@ func (b *memBudget) charge(n int64) bool {
 		return false
 	}
 	return true
+}
+
+// release gives n bytes back, and wakes the reads waiting for memory.
+func (b *memBudget) release(n int64) {
+	b.held.Add(-n)
+	if b.first.Load() != 0 {
+		b.signal()
+	}
+}
+
+// signal wakes the reads waiting for memory.
+func (b *memBudget) signal() {
+	b.mu.Lock()
+	if b.wake != nil {
+		close(b.wake)
+		b.wake = nil
+	}
+	b.mu.Unlock()
 }
 
 // errMemBudget is what verification returns when the message copy for

@@ -1,0 +1,312 @@
+package webhook_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// The timeouts of webhook serve's http.Server (cmd/webhook), which the
+// attack tests run the handler behind.
+// slowBodyForTest is how long a body read may go on before it gives way
+// to a delivery waiting for memory.
+const slowBodyForTest = webhook.SlowBody
+
+const (
+	attackReadHeaderTimeout = 5 * time.Second
+	attackReadTimeout       = 10 * time.Second
+	attackWriteTimeout      = 30 * time.Second
+	attackMaxHeaderBytes    = 16 << 10
+)
+
+// attackRig is a handler with every source behind a real http.Server on
+// loopback with webhook serve's settings, its callbacks counting each
+// message id they see.
+type attackRig struct {
+	h    *webhook.Handler
+	addr string
+	mu   sync.Mutex
+	runs map[string]int // message id → callback runs
+}
+
+func newAttackRig(t *testing.T) *attackRig {
+	t.Helper()
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+		webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
+		webhook.WithClock(webhooktest.NewClock(webhooktest.Time()).Now),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	require.NoError(t, err)
+	r := &attackRig{h: h, runs: map[string]int{}}
+	h.OnAny(func(_ context.Context, d *webhook.Delivery, _ event.Event) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.runs[d.ID]++
+		return nil
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: attackReadHeaderTimeout, ReadTimeout: attackReadTimeout,
+		WriteTimeout: attackWriteTimeout, MaxHeaderBytes: attackMaxHeaderBytes, ErrorLog: log.New(io.Discard, "", 0)}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	r.addr = ln.Addr().String()
+	return r
+}
+
+func (r *attackRig) runsOf() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int, len(r.runs))
+	for k, v := range r.runs {
+		out[k] = v
+	}
+	return out
+}
+
+// deliver sends raw as a sender would: on 503 it waits the Retry-After and
+// sends it again, until a status other than 503 or until the deadline.
+// It returns the last status and the attempts made.
+func deliver(addr string, raw []byte, deadline time.Time) (status, attempts int, err error) {
+	for {
+		attempts++
+		status, retryAfter, err := exchangeRetry(addr, raw, deadline)
+		if err != nil || status != http.StatusServiceUnavailable {
+			return status, attempts, err
+		}
+		if retryAfter <= 0 {
+			return status, attempts, fmt.Errorf("503 without Retry-After")
+		}
+		if time.Now().Add(retryAfter).After(deadline) {
+			return status, attempts, nil
+		}
+		time.Sleep(retryAfter)
+	}
+}
+
+func exchangeRetry(addr string, raw []byte, deadline time.Time) (int, time.Duration, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(deadline); err != nil {
+		return 0, 0, err
+	}
+	if _, err := c.Write(raw); err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp.Body.Close()
+	secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+	return resp.StatusCode, time.Duration(secs) * time.Second, nil
+}
+
+// attacker runs one attack loop on its goroutine until stop, each round
+// on a new connection; close ends the connection of the round in progress.
+type attacker struct {
+	wg     sync.WaitGroup
+	stop   chan struct{}
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	rounds atomic.Int64
+}
+
+func newAttacker() *attacker {
+	return &attacker{stop: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+}
+
+// run starts n goroutines, each sending head and then body on a new
+// connection, and waiting for the server's answer or its hanging up, over
+// and over until the attack stops.
+func (a *attacker) run(addr string, n int, raw []byte) {
+	for range n {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			for {
+				select {
+				case <-a.stop:
+					return
+				default:
+				}
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				a.mu.Lock()
+				a.conns[c] = struct{}{}
+				a.mu.Unlock()
+				_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+				if _, err := c.Write(raw); err == nil {
+					// Wait for the server: an answer, or the close.
+					_, _ = http.ReadResponse(bufio.NewReader(c), nil)
+				}
+				c.Close()
+				a.mu.Lock()
+				delete(a.conns, c)
+				a.mu.Unlock()
+				a.rounds.Add(1)
+				time.Sleep(5 * time.Millisecond) // no busy loop when answered at once
+			}
+		}()
+	}
+}
+
+// end stops every attack loop and waits for them.
+func (a *attacker) end() {
+	close(a.stop)
+	a.mu.Lock()
+	for c := range a.conns {
+		c.Close()
+	}
+	a.mu.Unlock()
+	a.wg.Wait()
+}
+
+// stalledUpload is a wrongly signed Standard Webhooks request of unknown
+// length whose body stops after n bytes, the last chunk never sent: it
+// holds what those bytes cost of the body memory budget until the server
+// gives up on it (ReadTimeout).
+func stalledUpload(n int) []byte {
+	return rawRequestKeepAlive(append(bogusStd, "Transfer-Encoding: chunked"),
+		fmt.Appendf(nil, "%x\r\n%s\r\n", n, bytes.Repeat([]byte("A"), n)))
+}
+
+// stalledDeclared is a wrongly signed Standard Webhooks request that
+// declares 8000 bytes and sends n of them (at most 4096).
+func stalledDeclared(n int) []byte {
+	return rawRequestKeepAlive(append(bogusStd, "Content-Length: 8000"), bytes.Repeat([]byte("A"), n))
+}
+
+// rawRequestKeepAlive is rawPost without Connection: close.
+func rawRequestKeepAlive(headers []string, body []byte) []byte {
+	raw := rawPost(headers, body)
+	return bytes.Replace(raw, []byte("Connection: close\r\n"), nil, 1)
+}
+
+// TestAttackStalledUploadsGiveWay: attackers fill the body memory budget
+// to the byte with wrongly signed uploads that stop part way and then send
+// nothing until the server gives up on them (webhook serve's ReadTimeout,
+// 10 s; for ever without one), starting again at once when answered.
+// Before, every delivery got 503 until the uploads timed out, so an
+// attacker sending about 4 MiB every ReadTimeout (the buffers a body
+// grows through count) kept every sender out
+// (Intercom's one retry comes a minute later). Legitimate deliveries from
+// Jam and Intercom sent meanwhile must each be answered 200 within a few
+// seconds (503 with Retry-After, retried, would be allowed within that),
+// and run their callbacks exactly once; the attackers' requests run none.
+func TestAttackStalledUploadsGiveWay(t *testing.T) {
+	raiseOpenFiles(t, 4096)
+	r := newAttackRig(t)
+	a := newAttacker()
+	t.Cleanup(a.end)
+	// Uploads of unknown length that stop just past half the size limit
+	// hold most of it (the buffers a body grows through count), then
+	// declared ones that stop within the pooled first buffer, charged
+	// byte for byte, fill it to the byte: no attacker's request is
+	// refused, so none lets go until the server's ReadTimeout.
+	a.run(r.addr, 8, stalledUpload(512<<10+1))
+	var big int64
+	require.Eventually(t, func() bool {
+		held := webhook.BodyHeld(r.h)
+		stable := held == big && held > 0
+		big = held
+		return stable
+	}, 5*time.Second, 50*time.Millisecond)
+	rest := webhook.DefaultMaxBodyMemory - big
+	require.Positive(t, rest)
+	a.run(r.addr, int(rest/4096), stalledDeclared(4096))
+	if rest%4096 > 0 {
+		a.run(r.addr, 1, stalledDeclared(int(rest%4096)))
+	}
+	require.Eventually(t, func() bool { return webhook.BodyHeld(r.h) == webhook.DefaultMaxBodyMemory },
+		5*time.Second, 10*time.Millisecond, "the attack does not fill the budget")
+	time.Sleep(slowBodyForTest) // the uploads are old enough to give way
+	t.Logf("budget held: %d of %d", webhook.BodyHeld(r.h), webhook.DefaultMaxBodyMemory)
+	const perSender = 3
+	type result struct {
+		id               string
+		status, attempts int
+		err              error
+	}
+	results := make(chan result, 2*perSender)
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(8 * time.Second)
+	jam := func(i int) (string, []byte) {
+		id := fmt.Sprintf("msg_attack_stall_%d", i)
+		return id, rawPost(append(stdHeaders(t, "Webhook", id, jamBody), "Content-Type: application/json"), jamBody)
+	}
+	intercom := func(i int) (string, []byte) {
+		id := fmt.Sprintf("notif_attack_stall_%d", i)
+		body := bytes.Replace(intercomBody, []byte(`"notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c"`), []byte(strconv.Quote(id)), 1)
+		return id, rawPost([]string{"X-Hub-Signature: " + webhooktest.SignIntercom(webhooktest.IntercomSecret, body)}, body)
+	}
+	for i := range perSender {
+		for _, mk := range []func(int) (string, []byte){jam, intercom} {
+			id, raw := mk(i)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				status, attempts, err := deliver(r.addr, raw, deadline)
+				results <- result{id, status, attempts, err}
+			}()
+		}
+	}
+	wg.Wait()
+	close(results)
+	want := map[string]int{}
+	for res := range results {
+		require.NoError(t, res.err, res.id)
+		require.Equal(t, http.StatusOK, res.status, "%s after %d attempts", res.id, res.attempts)
+		t.Logf("%s: 200 after %d attempts", res.id, res.attempts)
+		want[res.id] = 1
+	}
+	require.Equal(t, want, r.runsOf(), "each delivery ran once, no attacker's request ran")
+	require.Positive(t, a.rounds.Load())
+}
+
+// TestSlowBodyNotCutAlone: a delivery whose body arrives in two parts more
+// than a second apart is read and answered 200 when no other request
+// waits for memory: only contention cuts a slow body.
+func TestSlowBodyNotCutAlone(t *testing.T) {
+	r := newAttackRig(t)
+	raw := rawPost(append(stdHeaders(t, "Webhook", "msg_slow_alone", jamBody), "Content-Type: application/json"), jamBody)
+	c, err := net.Dial("tcp", r.addr)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	half := len(raw) - len(jamBody)/2
+	_, err = c.Write(raw[:half])
+	require.NoError(t, err)
+	time.Sleep(slowBodyForTest + 300*time.Millisecond)
+	_, err = c.Write(raw[half:])
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, map[string]int{"msg_slow_alone": 1}, r.runsOf())
+}
