@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -309,4 +310,175 @@ func TestSlowBodyNotCutAlone(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, map[string]int{"msg_slow_alone": 1}, r.runsOf())
+}
+
+// statusCounts counts the answers an attack got, by status (0: none, the
+// connection closed).
+type statusCounts struct {
+	mu sync.Mutex
+	n  map[int]int
+}
+
+func (s *statusCounts) add(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == nil {
+		s.n = map[int]int{}
+	}
+	s.n[code]++
+}
+
+func (s *statusCounts) get() map[int]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int]int{}
+	for k, v := range s.n {
+		out[k] = v
+	}
+	return out
+}
+
+// hammer sends raw, one of raws in turn, from n goroutines over new
+// connections, as fast as answered, counting the answers, until stop.
+func hammer(addr string, n int, raws [][]byte, counts *statusCounts, stop <-chan struct{}, wg *sync.WaitGroup) {
+	for g := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code, _, err := exchangeRetry(addr, raws[i%len(raws)], time.Now().Add(10*time.Second))
+				if err != nil {
+					code = 0
+				}
+				counts.add(code)
+			}
+		}()
+	}
+}
+
+// TestAttackFloodsBesideSenders runs, beside Jam, Intercom and Series
+// senders, attackers that send at once: wrongly signed 700 KiB bodies, as
+// many at once as take the body memory budget; deliveries validly signed
+// but outside the time window (Standard Webhooks, 10 minutes old) or past
+// the max age (Intercom, 100 hours old); the senders' own deliveries,
+// replayed over and over from the start (an attacker holding captures of
+// them); and header blocks over webhook serve's 16 KiB. Every sender's
+// delivery must be answered 200 within a few seconds (a 503 with
+// Retry-After, or a 409 while a replay of it is in flight, retried as the
+// senders do), the callbacks must run once for each delivery and never
+// for an attacker's request, and each attack must get the answer that
+// refuses it. Without the dedupe, the time window, the Intercom max age
+// or MaxHeaderBytes it fails.
+func TestAttackFloodsBesideSenders(t *testing.T) {
+	r := newAttackRig(t)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	t.Cleanup(func() { close(stop); wg.Wait() })
+
+	const perSource = 5
+	var jams, intercoms, series [][]byte
+	want := map[string]int{"": perSource} // Series deliveries have no id
+	for i := range perSource {
+		id := fmt.Sprintf("msg_flood_sender_%d", i)
+		jams = append(jams, rawPost(append(stdHeaders(t, "Webhook", id, jamBody), "Content-Type: application/json"), jamBody))
+		want[id] = 1
+		nid := fmt.Sprintf("notif_flood_sender_%d", i)
+		body := bytes.Replace(intercomBody, []byte(`"notif_3e1f7a2c-9b4d-4e8f-a6c5-0d1e2f3a4b5c"`), []byte(strconv.Quote(nid)), 1)
+		intercoms = append(intercoms, rawPost([]string{"X-Hub-Signature: " + webhooktest.SignIntercom(webhooktest.IntercomSecret, body)}, body))
+		want[nid] = 1
+		series = append(series, rawPost([]string{webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken, "Content-Type: application/json"}, seriesJSON))
+	}
+
+	// The attacks.
+	var forged, stale, replayed, oversized statusCounts
+	big := bytes.Repeat([]byte("A"), 700<<10)
+	hammer(r.addr, 12, [][]byte{rawPost(bogusStd, big), rawPost([]string{"X-Hub-Signature: sha1=" + strings.Repeat("0", 40)}, big)}, &forged, stop, &wg)
+	var stales [][]byte
+	old := webhooktest.Time().Add(-10 * time.Minute)
+	oldIntercom := strings.NewReplacer(`"created_at":1795510790`, `"created_at":`+strconv.FormatInt(webhooktest.Unix-100*3600, 10),
+		`"first_sent_at":1795510791`, `"first_sent_at":`+strconv.FormatInt(webhooktest.Unix-100*3600, 10))
+	for i := range 20 {
+		id := fmt.Sprintf("msg_stale_%d", i)
+		sig, err := webhooktest.SignStandard(webhooktest.Secret, id, old, jamBody)
+		require.NoError(t, err)
+		stales = append(stales, rawPost([]string{"Webhook-Id: " + id, "Webhook-Timestamp: " + strconv.FormatInt(old.Unix(), 10),
+			"Webhook-Signature: " + sig, "Content-Type: application/json"}, jamBody))
+		body := []byte(oldIntercom.Replace(strings.Replace(string(intercomBody), "notif_3e1f7a2c", fmt.Sprintf("notif_stale_%d", i), 1)))
+		require.NotEqual(t, intercomBody, body)
+		stales = append(stales, rawPost([]string{"X-Hub-Signature: " + webhooktest.SignIntercom(webhooktest.IntercomSecret, body)}, body))
+	}
+	hammer(r.addr, 4, stales, &stale, stop, &wg)
+	hammer(r.addr, 4, append(append([][]byte(nil), jams...), intercoms...), &replayed, stop, &wg)
+	hammer(r.addr, 2, [][]byte{rawPost(append(bogusStd, "X-Pad: "+strings.Repeat("p", 20<<10)), jamBody)}, &oversized, stop, &wg)
+	require.Eventually(t, func() bool {
+		return len(forged.get()) > 0 && len(stale.get()) > 0 && len(replayed.get()) > 0 && len(oversized.get()) > 0
+	}, 5*time.Second, 10*time.Millisecond, "every attack is under way")
+
+	// The senders, each delivery retried as its sender would.
+	type result struct {
+		name             string
+		status, attempts int
+		err              error
+	}
+	results := make(chan result, 3*perSource)
+	var senders sync.WaitGroup
+	deadline := time.Now().Add(8 * time.Second)
+	for i := range perSource {
+		for name, raw := range map[string][]byte{fmt.Sprint("jam ", i): jams[i], fmt.Sprint("intercom ", i): intercoms[i], fmt.Sprint("series ", i): series[i]} {
+			senders.Add(1)
+			go func() {
+				defer senders.Done()
+				time.Sleep(time.Duration(i) * 100 * time.Millisecond) // the deliveries spread over the attack
+				status, attempts, err := deliverRetrying409(r.addr, raw, deadline)
+				results <- result{name, status, attempts, err}
+			}()
+		}
+	}
+	senders.Wait()
+	close(results)
+	for res := range results {
+		require.NoError(t, res.err, res.name)
+		require.Equal(t, http.StatusOK, res.status, "%s after %d attempts", res.name, res.attempts)
+	}
+	// The replays go on a moment more, then the answers are counted.
+	time.Sleep(100 * time.Millisecond)
+	require.Equal(t, want, r.runsOf(), "each delivery ran once, no attacker's request ran")
+
+	t.Logf("forged %v, stale %v, replayed %v, oversized headers %v", forged.get(), stale.get(), replayed.get(), oversized.get())
+	for code := range forged.get() {
+		require.Contains(t, []int{http.StatusUnauthorized, http.StatusServiceUnavailable}, code, "forged")
+	}
+	require.Equal(t, []int{http.StatusUnauthorized}, keys(stale.get()), "stale")
+	require.Equal(t, []int{http.StatusRequestHeaderFieldsTooLarge}, keys(oversized.get()), "oversized headers")
+	for code := range replayed.get() {
+		require.Contains(t, []int{http.StatusOK, http.StatusConflict}, code, "replayed")
+	}
+}
+
+func keys(m map[int]int) []int {
+	var out []int
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// deliverRetrying409 is deliver, also sending again after a 409 (the same
+// message in flight in another request), as senders retry any non-2xx
+// answer; they wait longer, this a tenth of a second.
+func deliverRetrying409(addr string, raw []byte, deadline time.Time) (status, attempts int, err error) {
+	for {
+		var n int
+		status, n, err = deliver(addr, raw, deadline)
+		attempts += n
+		if err != nil || status != http.StatusConflict || time.Now().Add(100*time.Millisecond).After(deadline) {
+			return status, attempts, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
