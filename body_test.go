@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/webhooktest"
@@ -222,4 +223,57 @@ type readCount struct {
 func (c *readCount) Read(p []byte) (int, error) {
 	c.n++
 	return c.r.Read(p)
+}
+
+// TestHandlerBodyMemoryWaiters: requests refused body memory wait for it,
+// at most 256 at once; the others are answered 503 at once. When the
+// memory comes back, the waiting ones are read, one after another, and
+// answered 200.
+func TestHandlerBodyMemoryWaiters(t *testing.T) {
+	const (
+		limit    = 16 << 10
+		requests = 300
+		waiters  = webhook.MaxWaiters
+	)
+	r := newRig(t, webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(2*limit))
+	// A stalled upload holds half the budget; served through a
+	// ResponseRecorder it cannot be cut.
+	pr, pw := io.Pipe()
+	stalled := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
+	stalled.Body, stalled.ContentLength = pr, -1
+	done := make(chan int)
+	go func() { done <- r.serve(stalled).Code }()
+	_, err := pw.Write(bytes.Repeat([]byte("x"), 12<<10+1))
+	require.NoError(t, err)
+	require.Equal(t, int64(limit+1), webhook.BodyHeld(r.h))
+
+	// Each needs more than the rest: 16 KiB + 1 once past the pooled
+	// 4 KiB.
+	big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", limit-len(jamBody))), 1)
+	var answered atomic.Int64
+	codes := make(chan int, requests)
+	for i := range requests {
+		go func() {
+			w := r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, big, webhooktest.WithID(fmt.Sprintf("msg_waiter_%d", i))))
+			answered.Add(1)
+			codes <- w.Code
+		}()
+	}
+	require.Eventually(t, func() bool { return answered.Load() == requests-waiters }, 5*time.Second, time.Millisecond,
+		"the requests past the bound are answered at once")
+	got := map[int]int{}
+	for range requests - waiters {
+		got[<-codes]++
+	}
+	require.Equal(t, map[int]int{http.StatusServiceUnavailable: requests - waiters}, got)
+
+	require.NoError(t, pw.CloseWithError(io.ErrUnexpectedEOF))
+	require.Equal(t, http.StatusBadRequest, <-done)
+	got = map[int]int{}
+	for range waiters {
+		got[<-codes]++
+	}
+	require.Equal(t, map[int]int{http.StatusOK: waiters}, got, "the waiting requests got the memory")
+	require.Equal(t, int64(waiters), r.calls.Load())
+	require.Zero(t, webhook.BodyHeld(r.h))
 }

@@ -8,6 +8,9 @@ func BodyHeld(h *Handler) int64 { return h.budget.held.Load() }
 // read waiting for memory.
 const SlowBody = slowBody
 
+// MaxWaiters is how many requests may wait for body memory at once.
+const MaxWaiters = maxWaiters
+
 // CutGrace is how long Run waits, past its shutdown timeout, for the
 // callbacks it cancelled.
 const CutGrace = cutGrace

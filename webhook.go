@@ -75,7 +75,10 @@
 // body memory (WithMaxBodyMemory) is charged for bytes received, never
 // for a declared length, so a connection that sent only headers holds none
 // of it and any request holds less than four times what it sent; how long
-// is bounded by the server's ReadTimeout. The budget is one for all sources:
+// is bounded by the server's ReadTimeout, and, once another request waits
+// for memory, by a second: a body begun before it and still arriving then
+// is cut (503), so uploads that stop part way keep no delivery out. The
+// budget is one for all sources:
 // the source is picked from headers anyone can send, so per-source budgets
 // would isolate nobody, only multiply what a flood can hold; a Series token,
 // the one credential in a header, is checked before the body is read. A
