@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -19,5 +20,40 @@ func TestRedacted(t *testing.T) {
 		u, err := url.Parse(tt.raw)
 		require.NoError(t, err)
 		require.Equal(t, tt.want, redacted(u), tt.raw)
+	}
+}
+
+// TestRedisPasswordWithoutColonCut: a password written without the
+// colon before it (redis://PASSWORD@host) that holds a /, ? or # is cut
+// there by every URL parser: what follows is read as the path, the query
+// or the fragment, and what precedes as the host. Its pieces were then
+// shown, as the host Redis was dialled at, an invalid path, database or
+// option, or the /DB Redis Cluster refuses; it is a usage error that
+// shows none of it, for inbox and serve alike.
+func TestRedisPasswordWithoutColonCut(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("WEBHOOK_INBOX", "")
+	t.Setenv(envRedisURL, "")
+	for _, raw := range []string{
+		"redis://hunter2/x-Pa55@127.0.0.1:1/0",
+		"redis://hunter2?x-Pa55@127.0.0.1:1/0",
+		"redis://hunter2#x-Pa55@127.0.0.1:1/0",
+		"rediss://user/hunter2-Pa55@127.0.0.1:1",
+	} {
+		for _, cluster := range []bool{false, true} {
+			for _, cmd := range [][]string{{"inbox", "stats"}, {"serve", "--test-keys", "--addr", "127.0.0.1:0"}} {
+				args := append(append([]string(nil), cmd...), "--redis", raw)
+				if cluster {
+					args = append(args, "--redis-cluster")
+				}
+				t.Run(strings.Join(args, " "), func(t *testing.T) {
+					r := runCmd(t, "", args...)
+					require.Equal(t, exitUsage, r.code, r.stderr)
+					require.Contains(t, r.stderr, "percent-encode")
+					require.NotContains(t, r.stdout+r.stderr, "hunter2")
+					require.NotContains(t, r.stdout+r.stderr, "Pa55")
+				})
+			}
+		}
 	}
 }

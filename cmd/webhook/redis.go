@@ -131,6 +131,9 @@ func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 	// The password no error shows, or the user name when there is no
 	// password: most often a password written without its colon.
 	var dial func() (client redis.UniversalClient, password string)
+	if userInfoCut(raw) {
+		return redisInbox{}, fmt.Errorf("%w: --redis: an @ after a /, ? or # is read as a password written without the : before it, cut short there: percent-encode it (%%25 for %%, %%2F for /, %%3F for ?, %%23 for #, %%40 for @) and put the : before it", errFlag)
+	}
 	if cluster {
 		opts, err := redis.ParseClusterURL(raw)
 		if err != nil {
@@ -237,6 +240,18 @@ func parseError(raw string, cluster bool, err error) string {
 		err = ue.Err // the parse error without the URL it quotes whole
 	}
 	return err.Error()
+}
+
+// userInfoCut reports whether raw holds user information without a
+// colon (a password written without the one before it) that a /, ? or #
+// cuts short: URL parsers end the host there, so the password's first
+// piece reads as the host and the rest as the path, query or fragment,
+// which errors and the URL as shown then hold. (One with a colon the
+// parser refuses, and parseError hides.)
+func userInfoCut(raw string) bool {
+	_, rest, ok := strings.Cut(raw, "://")
+	at := strings.LastIndex(rest, "@")
+	return ok && at >= 0 && !strings.Contains(rest[:at], ":") && strings.ContainsAny(rest[:at], "/?#")
 }
 
 // redactPassword is the URL raw with its password replaced by xxxxx,
