@@ -82,8 +82,8 @@ func (e *exported) Shutdown(context.Context) error   { return nil }
 
 // TestInboxDownStillExports: an inbox whose counts cannot be read (its
 // store unreachable, or closed before the meter provider's Shutdown)
-// leaves its gauges out, and every other metric of the provider is
-// exported all the same. The gauges' callback returned the Stats error,
+// leaves its inbox metrics out, and every other metric of the provider is
+// exported all the same. Their callback returned the Stats error,
 // which makes the SDK's Collect fail, and a PeriodicReader exports
 // nothing of a collection that failed: while the inbox was down, and at
 // the final flush of Shutdown after the store was closed, every metric
