@@ -54,90 +54,147 @@ func (h *Handler) Run(ctx context.Context) error {
 		return errors.New("webhook: Run needs a handler built WithInbox")
 	}
 	h.warnInboxClock()
-	cfg := h.workers
-	// Callbacks outlive ctx by up to the shutdown timeout.
-	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer hardCancel()
-	slots := make(chan struct{}, cfg.Workers)
-	var inflight sync.WaitGroup
-	var lastPurge time.Time
-	poll := time.NewTimer(cfg.Poll)
+	p := h.newWorkerPool(ctx)
+	defer p.close()
+	poll := time.NewTimer(h.workers.Poll)
 	defer poll.Stop()
-	// The shutdown timeout runs from ctx's end, not from the loop's: a
-	// Lease in progress then, which ctx does not cancel, must not add to
-	// it.
-	endedAt := make(chan time.Time, 1)
-	stopEndedAt := context.AfterFunc(ctx, func() { endedAt <- time.Now() })
-	defer stopEndedAt()
 	for ctx.Err() == nil {
-		// A clock stepped back starts the period again: waiting
-		// for it to catch up would stop purging for as long as the step,
-		// and keep records past the retention.
-		if now := h.now(); now.Sub(lastPurge) >= purgeEvery || now.Before(lastPurge) {
-			lastPurge = now
-			if _, err := h.inbox.Purge(ctx, InboxDone, now.Add(-h.keep)); err != nil && ctx.Err() == nil {
-				h.logger.LogAttrs(ctx, slog.LevelError, "webhook inbox purge failed", slog.String("error", err.Error()))
-			}
-		}
-		// Wait for one free worker, then take every other free one.
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
+		p.purge(ctx)
+		leases, ok, err := p.lease(ctx)
+		if !ok {
 			continue
 		}
-		if ctx.Err() != nil {
-			// Both were ready (ctx ended while purging, say), and select
-			// chose at random.
-			<-slots
-			continue
-		}
-		n := 1
-	fill:
-		for n < cfg.Workers {
-			select {
-			case slots <- struct{}{}:
-				n++
-			default:
-				break fill
-			}
-		}
-		// Not cancelled with ctx: a lease taken by a call cut short would
-		// strand its deliveries until it ran out.
-		lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-		leases, err := h.inbox.Lease(lctx, n, h.lease)
-		lcancel()
 		if err != nil {
 			h.logger.LogAttrs(ctx, slog.LevelError, "webhook inbox lease failed", slog.String("error", err.Error()))
 		}
-		for range n - len(leases) {
-			<-slots
-		}
 		for _, l := range leases {
-			inflight.Add(1)
-			go func() {
-				defer func() { <-slots; inflight.Done() }()
-				defer h.recoverSettled(l.Entry.Key)
-				h.process(hard, l)
-			}()
+			p.start(l)
 		}
 		if len(leases) > 0 {
 			continue
 		}
 		// Nothing due (or the inbox failed): wait for a store, the poll
 		// or the end.
-		poll.Reset(cfg.Poll)
+		poll.Reset(h.workers.Poll)
 		select {
 		case <-h.wake:
 		case <-poll.C:
 		case <-ctx.Done():
 		}
 	}
+	return p.finish(ctx, "Run")
+}
 
+// A workerPool runs leased deliveries for Run and Drain, at most
+// WorkerConfig.Workers at once, and ends them as Run's docs say.
+type workerPool struct {
+	h        *Handler
+	slots    chan struct{} // one a delivery leased and not yet run
+	inflight sync.WaitGroup
+	// hard is the callbacks' base context: they outlive the caller's
+	// context by up to the shutdown timeout.
+	hard       context.Context
+	hardCancel context.CancelFunc
+	// endedAt has the time the caller's context ended: the shutdown
+	// timeout runs from then, not from when the loop sees it, so that a
+	// Lease in progress then, which that context does not cancel, does
+	// not add to it.
+	endedAt     chan time.Time
+	stopEndedAt func() bool
+	lastPurge   time.Time
+}
+
+func (h *Handler) newWorkerPool(ctx context.Context) *workerPool {
+	p := &workerPool{h: h, slots: make(chan struct{}, h.workers.Workers), endedAt: make(chan time.Time, 1)}
+	p.hard, p.hardCancel = context.WithCancel(context.WithoutCancel(ctx))
+	p.stopEndedAt = context.AfterFunc(ctx, func() { p.endedAt <- time.Now() })
+	return p
+}
+
+func (p *workerPool) close() {
+	p.stopEndedAt()
+	p.hardCancel()
+}
+
+// purge purges the done deliveries past the retention, at most once a
+// purgeEvery by the handler's clock.
+func (p *workerPool) purge(ctx context.Context) {
+	h := p.h
+	// A clock stepped back starts the period again: waiting
+	// for it to catch up would stop purging for as long as the step,
+	// and keep records past the retention.
+	if now := h.now(); now.Sub(p.lastPurge) >= purgeEvery || now.Before(p.lastPurge) {
+		p.lastPurge = now
+		if _, err := h.inbox.Purge(ctx, InboxDone, now.Add(-h.keep)); err != nil && ctx.Err() == nil {
+			h.logger.LogAttrs(ctx, slog.LevelError, "webhook inbox purge failed", slog.String("error", err.Error()))
+		}
+	}
+}
+
+// lease waits for a free worker, takes every other free one, and leases
+// up to as many due deliveries, each holding its worker until start's run
+// ends. It reports false, leasing nothing, once ctx is done; err is the
+// inbox's.
+func (p *workerPool) lease(ctx context.Context) (leases []InboxLease, ok bool, err error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false, nil
+	}
+	if ctx.Err() != nil {
+		// Both were ready (ctx ended while purging, say), and select
+		// chose at random.
+		<-p.slots
+		return nil, false, nil
+	}
+	n := 1
+fill:
+	for n < cap(p.slots) {
+		select {
+		case p.slots <- struct{}{}:
+			n++
+		default:
+			break fill
+		}
+	}
+	// Not cancelled with ctx: a lease taken by a call cut short would
+	// strand its deliveries until it ran out.
+	lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	leases, err = p.h.inbox.Lease(lctx, n, p.h.lease)
+	lcancel()
+	for range n - len(leases) {
+		<-p.slots
+	}
+	return leases, true, err
+}
+
+// start runs l's callbacks and settles it on a goroutine of its own, in
+// the worker lease took for it.
+func (p *workerPool) start(l InboxLease) {
+	p.inflight.Add(1)
+	go func() {
+		defer func() { <-p.slots; p.inflight.Done() }()
+		defer p.h.recoverSettled(l.Entry.Key)
+		p.h.process(p.hard, l)
+	}()
+}
+
+// finish waits for the runs in flight to be recorded. Once ctx is done it
+// waits up to the shutdown timeout from ctx's end, then cancels the
+// callbacks' context, waits up to cutGrace more, and returns an error
+// naming the caller, name.
+func (p *workerPool) finish(ctx context.Context, name string) error {
+	cfg := p.h.workers
 	done := make(chan struct{})
-	go func() { inflight.Wait(); close(done) }()
+	go func() { p.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
 	ended := time.Now() // if the AfterFunc has yet to run, about when it will
 	select {
-	case ended = <-endedAt:
+	case ended = <-p.endedAt:
 	default:
 	}
 	timeout := time.NewTimer(max(cfg.ShutdownTimeout-time.Since(ended), 0))
@@ -151,9 +208,9 @@ func (h *Handler) Run(ctx context.Context) error {
 			return nil
 		default:
 		}
-		hardCancel()
-		// Those that return once cancelled record it before Run returns:
-		// an inbox closed after Run would otherwise keep their
+		p.hardCancel()
+		// Those that return once cancelled record it before the call
+		// returns: an inbox closed after it would otherwise keep their
 		// deliveries leased until the leases ran out.
 		grace := time.NewTimer(cutGrace)
 		defer grace.Stop()
@@ -161,7 +218,7 @@ func (h *Handler) Run(ctx context.Context) error {
 		case <-done:
 		case <-grace.C:
 		}
-		return fmt.Errorf("webhook: Run: callbacks still running after the shutdown timeout (%v): %w", cfg.ShutdownTimeout, context.DeadlineExceeded)
+		return fmt.Errorf("webhook: %s: callbacks still running after the shutdown timeout (%v): %w", name, cfg.ShutdownTimeout, context.DeadlineExceeded)
 	}
 }
 
