@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// TestServeStalledUploads: attackers fill serve's body memory budget (16
+// MiB) to the byte with wrongly signed uploads that stop part way and then
+// send nothing, which serve's server holds until its ReadTimeout (10 s).
+// Jam deliveries sent meanwhile, retried on 503 as Svix does (here after
+// its Retry-After), must be answered 200 well before that: the uploads give
+// way to them. Before, every attempt got 503 until the uploads timed out,
+// and an attacker starting them again at once kept every delivery out.
+//
+// The fill follows the handler's body growth (TestAttackStalledUploadsGiveWay
+// in the library checks it against the budget it measures): ten uploads
+// of unknown length stopped just past half the 1 MiB limit hold 1,564,799
+// bytes each (the buffers a body grows through count: 8 KiB doubling to
+// 256 KiB, then the limit), and some 280 declared uploads stopped within
+// the pooled first 4 KiB hold what they sent.
+func TestServeStalledUploads(t *testing.T) {
+	clearEnv(t)
+	srv := serveInProcess(t, "--test-keys")
+	u, err := url.Parse(srv.recv)
+	require.NoError(t, err)
+	addr := u.Host
+
+	const budget, big, bigs = 16 << 20, 1_564_799, 10
+	rest := budget - bigs*big
+	var stalls [][]byte
+	bogus := []string{"Webhook-Id: msg_stall", "Webhook-Timestamp: " + strconv.FormatInt(time.Now().Unix(), 10),
+		"Webhook-Signature: v1,c3RhbGxlZC11cGxvYWQtc2lnbmF0dXJlLXRoYXQtbWF0Y2hlcy1ub3RoaW5n"}
+	for range bigs {
+		n := 512<<10 + 1
+		stalls = append(stalls, stallRequest(append(bogus, "Transfer-Encoding: chunked"), fmt.Appendf(nil, "%x\r\n%s\r\n", n, bytes.Repeat([]byte("A"), n))))
+	}
+	for ; rest > 0; rest -= min(rest, 4096) {
+		stalls = append(stalls, stallRequest(append(bogus, "Content-Length: 8000"), bytes.Repeat([]byte("A"), min(rest, 4096))))
+	}
+	var conns []net.Conn
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	for _, raw := range stalls {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		conns = append(conns, c)
+		_, err = c.Write(raw)
+		require.NoError(t, err)
+	}
+	time.Sleep(1500 * time.Millisecond) // read and charged, and past a second
+
+	deadline := time.Now().Add(7 * time.Second) // before the uploads' ReadTimeout
+	var wg sync.WaitGroup
+	statuses := make([]int, 3)
+	attempts := make([]int, 3)
+	for i := range statuses {
+		req := webhooktest.NewStandardRequest(webhooktest.Secret, []byte(jamBody), webhooktest.WithTime(time.Now()), webhooktest.WithID(fmt.Sprintf("msg_serve_stall_%d", i)))
+		var raw bytes.Buffer
+		require.NoError(t, req.Write(&raw))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				attempts[i]++
+				status, retry := sendRaw(addr, raw.Bytes(), deadline)
+				statuses[i] = status
+				if status != http.StatusServiceUnavailable || retry <= 0 || time.Now().Add(retry).After(deadline) {
+					return
+				}
+				time.Sleep(retry)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, status := range statuses {
+		require.Equal(t, http.StatusOK, status, "delivery %d after %d attempts", i, attempts[i])
+	}
+}
+
+// stallRequest is a POST with headers and the start of a body, to be left
+// unfinished.
+func stallRequest(headers []string, body []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString("POST /hooks HTTP/1.1\r\nHost: receiver.example\r\n")
+	for _, h := range headers {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("\r\n")
+	b.Write(body)
+	return b.Bytes()
+}
+
+// sendRaw sends raw on a new connection and returns the status answered
+// (0 if none) and its Retry-After.
+func sendRaw(addr string, raw []byte, deadline time.Time) (int, time.Duration) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, 0
+	}
+	defer c.Close()
+	_ = c.SetDeadline(deadline)
+	if _, err := c.Write(raw); err != nil {
+		return 0, 0
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, 0
+	}
+	resp.Body.Close()
+	secs, _ := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After")))
+	return resp.StatusCode, time.Duration(secs) * time.Second
+}
