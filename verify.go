@@ -131,13 +131,20 @@ type memBudget struct {
 }
 
 // charge takes n bytes from the budget, and reports false, taking
-// nothing, if that would pass the limit.
+// nothing, if that would pass the limit. A refused charge never counts,
+// even for a moment: adding it and taking it back would refuse a charge
+// that fits beside it, and wake none of the reads that saw the moment's
+// total and went to wait.
 func (b *memBudget) charge(n int64) bool {
-	if b.held.Add(n) > b.limit {
-		b.held.Add(-n)
-		return false
+	for {
+		held := b.held.Load()
+		if held+n > b.limit {
+			return false
+		}
+		if b.held.CompareAndSwap(held, held+n) {
+			return true
+		}
 	}
-	return true
 }
 
 // release gives n bytes back, and wakes the reads waiting for memory.

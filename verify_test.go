@@ -11,9 +11,11 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -793,4 +795,48 @@ func TestDecodeAllocs(t *testing.T) {
 			t.Fatal("decode failed")
 		}
 	}))
+}
+
+// TestMemBudgetRefusalTakesNothing: a charge the budget refuses never
+// counts, even for a moment, against one that fits beside the bytes
+// held: adding it and taking it back refused small bodies beside a large
+// one (a spurious 503), and a request waiting for memory could read the
+// moment's total, then miss the wake-up, since taking it back woke no
+// one.
+func TestMemBudgetRefusalTakesNothing(t *testing.T) {
+	const limit, small, rounds = 1 << 20, 1 << 10, 200000
+	b := &memBudget{limit: limit}
+	b.held.Store(small) // so the large one never fits
+	stop := make(chan struct{})
+	var tries atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // a large body, never fitting beside what is held
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if b.charge(limit - small/2) {
+				b.release(limit - small/2)
+			}
+			tries.Add(1)
+		}
+	}()
+	for tries.Load() == 0 {
+		runtime.Gosched()
+	}
+	refused := 0
+	for range rounds {
+		if !b.charge(small) {
+			refused++
+			continue
+		}
+		b.release(small)
+	}
+	close(stop)
+	wg.Wait()
+	require.Zero(t, refused, "charges that fit beside the bytes held were refused")
 }
