@@ -9,7 +9,7 @@ package webhook
 //	keys      keys.go base64pairs.go
 //	verify    verify.go verifier.go intercomverifier.go seriesverifier.go
 //	dedupe    dedupe.go lease.go inbox.go memoryinbox.go
-//	handler   handler.go source.go delivery.go errors.go option.go body.go reject.go registry.go callbacks.go serve.go observer.go reason.go inboxmode.go workerconfig.go worker.go diagnose.go diagnosis.go drops.go tenant.go
+//	handler   handler.go source.go delivery.go errors.go option.go body.go reject.go registry.go callbacks.go serve.go observer.go reason.go inboxmode.go workerconfig.go worker.go drain.go diagnose.go diagnosis.go drops.go tenant.go
 //
 // Below them all is package event (the bodies, their decoding and the
 // event table, with layers of its own) and internal/jsonread, the JSON

@@ -48,7 +48,8 @@ import (
 // still gets a run after it); one that does not return runs again when
 // its lease runs out. Only callbacks that returned before the timeout
 // make a delivery done. Several Run calls, in one process or many, may
-// share an inbox. Run returns an error at once without WithInbox.
+// share an inbox, and Drain calls beside them. Run returns an error at
+// once without WithInbox.
 func (h *Handler) Run(ctx context.Context) error {
 	if h.inbox == nil {
 		return errors.New("webhook: Run needs a handler built WithInbox")

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Defaults for the workers of Handler.Run, each the default of the
-// WorkerConfig field of its name. DefaultMaxAge is WorkerConfig.MaxAge's,
+// Defaults for the workers of Handler.Run and Handler.Drain, each the
+// default of the WorkerConfig field of its name. DefaultMaxAge is WorkerConfig.MaxAge's,
 // how long a delivery is retried; the Intercom max age (WithIntercomMaxAge)
 // defaults to the retention, DefaultRetention.
 const (
@@ -19,9 +19,9 @@ const (
 	DefaultShutdownTimeout = 30 * time.Second
 )
 
-// A WorkerConfig tunes the workers that Handler.Run runs in inbox mode,
-// and their retry policy. Zero (or negative) fields take the defaults, and
-// a MaxBackoff below MinBackoff is raised to it.
+// A WorkerConfig tunes the workers that Handler.Run and Handler.Drain run
+// in inbox mode, and their retry policy. Zero (or negative) fields take
+// the defaults, and a MaxBackoff below MinBackoff is raised to it.
 //
 // A delivery whose callbacks fail is retried after a random wait between
 // MinBackoff and MinBackoff·2ⁿ (n the attempts so far), capped at
@@ -34,8 +34,8 @@ const (
 // its workers is dead, without running again, once leased past
 // MaxAttempts runs.
 type WorkerConfig struct {
-	// Workers is how many deliveries run their callbacks at once
-	// (DefaultWorkers).
+	// Workers is how many deliveries run their callbacks at once, in one
+	// Run or Drain call (DefaultWorkers).
 	Workers int
 	// MaxAttempts is the most runs a delivery gets (DefaultMaxAttempts).
 	MaxAttempts int
@@ -46,13 +46,15 @@ type WorkerConfig struct {
 	// MinBackoff and MaxBackoff bound the wait before a retry
 	// (DefaultMinBackoff, DefaultMaxBackoff).
 	MinBackoff, MaxBackoff time.Duration
-	// Poll is how often idle workers look for due deliveries: retries
-	// coming due, and deliveries other processes stored (DefaultPoll). A
-	// delivery this handler stores wakes them at once.
+	// Poll is how often Run's idle workers look for due deliveries:
+	// retries coming due, and deliveries other processes stored
+	// (DefaultPoll). A delivery this handler stores wakes them at once.
+	// Drain does not wait: it returns once nothing is due.
 	Poll time.Duration
-	// ShutdownTimeout is how long Run waits, once its context is done,
-	// for callbacks in flight to return before it cancels their context
-	// and returns, a second later at most (DefaultShutdownTimeout).
+	// ShutdownTimeout is how long Run (or Drain) waits, once its context
+	// is done, for callbacks in flight to return before it cancels their
+	// context and returns, a second later at most
+	// (DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
 }
 
@@ -97,7 +99,7 @@ func (c WorkerConfig) backoffCap(attempts int) time.Duration {
 }
 
 // WithWorkers sets the workers' concurrency, retry policy and shutdown
-// for Handler.Run.
+// for Handler.Run and Handler.Drain.
 func WithWorkers(wc WorkerConfig) Option {
 	return handlerOption(func(c *handlerConfig) error {
 		c.workers = wc
