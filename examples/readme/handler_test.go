@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,43 +56,40 @@ func TestJamCreated(t *testing.T) {
 func TestJamCreatedInbox(t *testing.T) {
 	clock := webhooktest.NewClock(webhooktest.Time())
 	inbox := webhook.NewMemoryInbox(0, clock.Now) // the handler's clock; sqlitestore.WithClock(clock.Now) likewise
-	runs := make(chan webhook.Dispatched, 16)     // each run's outcome; room to spare, as hooks must not block
 	h, err := webhook.NewHandler(
 		webhook.WithSecrets(webhooktest.Secret),
 		webhook.WithClock(clock.Now),
 		webhook.WithInbox(inbox),
-		webhook.WithWorkers(webhook.WorkerConfig{MaxBackoff: time.Minute, Poll: time.Millisecond}),
-		webhook.WithObserver(&webhook.Observer{ // done runs once the inbox has recorded the run's outcome
-			Dispatch: func(ctx context.Context, d *webhook.Delivery, _ map[string]string) (context.Context, func(webhook.Dispatched)) {
-				return ctx, func(r webhook.Dispatched) { runs <- r }
-			},
-		}),
+		webhook.WithWorkers(webhook.WorkerConfig{MaxBackoff: time.Minute}), // a retry waits a minute at most
 	)
 	require.NoError(t, err)
-	var crmDown atomic.Bool
-	crmDown.Store(true)
+	crmDown := true // no lock: Drain returns once the callbacks have
 	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
-		if crmDown.Load() {
+		if crmDown {
 			return errors.New("CRM timed out")
 		}
 		return nil
 	})
-	ctx, stop := context.WithCancel(context.Background())
-	stopped := make(chan error, 1)
-	go func() { stopped <- h.Run(ctx) }()
-	t.Cleanup(func() { stop(); require.NoError(t, <-stopped) })
+	ctx := t.Context()
 
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, webhooktest.NewFixtureRequest("jam/jam.created.maximal.json", webhooktest.WithID("msg_1")))
 	require.Equal(t, http.StatusOK, w.Code) // stored, not run yet
-	require.Equal(t, webhook.OutcomeRetry, (<-runs).Outcome)
-
-	crmDown.Store(false)
-	clock.Advance(time.Minute) // MaxBackoff: the retry is due
-	r := <-runs
-	require.Equal(t, webhook.OutcomeSuccess, r.Outcome)
-	require.Equal(t, 2, r.Attempt)
+	n, err := h.Drain(ctx)                  // runs what is due; returns once the inbox has the outcome
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
 	e, err := inbox.Get(ctx, "standard:msg_1")
 	require.NoError(t, err)
+	require.Equal(t, webhook.InboxPending, e.State) // to be retried
+	require.Equal(t, "CRM timed out", e.LastError)
+
+	crmDown = false
+	clock.Advance(time.Minute) // MaxBackoff: the retry is due
+	n, err = h.Drain(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	e, err = inbox.Get(ctx, "standard:msg_1")
+	require.NoError(t, err)
 	require.Equal(t, webhook.InboxDone, e.State)
+	require.Equal(t, 2, e.Attempts)
 }
