@@ -233,26 +233,24 @@ func (br *bodyRead) charge(k int64) bool {
 		return true
 	}
 	deadline := br.start.Add(budgetWait)
-	if k > b.limit || !time.Now().Before(deadline) || !b.join(br.ticket) {
+	if k > b.limit || !time.Now().Before(deadline) {
 		return false
 	}
-	defer b.leave(br.ticket)
+	w := &waiter{ticket: br.ticket, wake: make(chan struct{}, 1)}
+	if !b.join(w) {
+		return false
+	}
+	defer b.leave(w)
 	timeout := time.NewTimer(time.Until(deadline))
 	defer timeout.Stop()
 	for {
-		b.mu.Lock()
-		if b.wake == nil {
-			b.wake = make(chan struct{})
-		}
-		wake := b.wake
-		b.mu.Unlock()
-		// Taken after wake, so that memory given back after a
-		// failed try closes the channel this read waits on.
-		if b.first.Load() == br.ticket && b.charge(k) {
+		// Memory given back after a failed try wakes w if it is the
+		// oldest; if it is not, the oldest's leaving will.
+		if b.first.Load() == w.ticket && b.charge(k) {
 			return true
 		}
 		select {
-		case <-wake:
+		case <-w.wake:
 		case <-timeout.C:
 			return false
 		}
@@ -260,38 +258,45 @@ func (br *bodyRead) charge(k int64) bool {
 }
 
 // join adds a read to those waiting, unless maxWaiters wait already.
-func (b *memBudget) join(ticket int64) bool {
+func (b *memBudget) join(w *waiter) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.waiting) >= maxWaiters {
 		return false
 	}
-	b.waiting = append(b.waiting, ticket)
-	if w := b.first.Load(); w == 0 || ticket < w {
-		b.first.Store(ticket)
+	b.waiting = append(b.waiting, w)
+	if b.oldest == nil || w.ticket < b.oldest.ticket {
+		b.oldest = w
+		b.first.Store(w.ticket)
 	}
 	return true
 }
 
-// leave takes a read off those waiting; the oldest left is first.
-func (b *memBudget) leave(ticket int64) {
+// leave takes a read off those waiting, and wakes the oldest left, now
+// first, to try.
+func (b *memBudget) leave(w *waiter) {
 	b.mu.Lock()
-	var oldest int64
+	defer b.mu.Unlock()
+	var oldest *waiter
 	for i := 0; i < len(b.waiting); i++ {
-		if b.waiting[i] == ticket {
+		if b.waiting[i] == w {
 			last := len(b.waiting) - 1
-			b.waiting[i] = b.waiting[last]
+			b.waiting[i], b.waiting[last] = b.waiting[last], nil
 			b.waiting = b.waiting[:last]
 			i--
 			continue
 		}
-		if oldest == 0 || b.waiting[i] < oldest {
+		if oldest == nil || b.waiting[i].ticket < oldest.ticket {
 			oldest = b.waiting[i]
 		}
 	}
-	b.first.Store(oldest)
-	b.mu.Unlock()
-	b.signal() // the next in line may charge now
+	b.oldest = oldest
+	if oldest == nil {
+		b.first.Store(0)
+		return
+	}
+	b.first.Store(oldest.ticket)
+	oldest.signal()
 }
 
 // arm marks the read slow: from now on it is cut if it goes on past

@@ -125,9 +125,17 @@ type memBudget struct {
 	// not charge, and slow reads older than it are cut.
 	tickets atomic.Int64
 	first   atomic.Int64
-	mu      sync.Mutex    // waiting, first's changes, wake
-	waiting []int64       // the tickets of the reads waiting
-	wake    chan struct{} // closed when memory comes back or first changes
+	mu      sync.Mutex // waiting, oldest, first's changes
+	waiting []*waiter  // the reads waiting
+	oldest  *waiter    // the one of them first names
+}
+
+// A waiter is a read waiting for memory. Only the oldest may charge, so
+// memory given back wakes it alone, and its leaving the next oldest: not
+// every waiter for every request done.
+type waiter struct {
+	ticket int64
+	wake   chan struct{} // buffered: a wake-up sent between two tries stays
 }
 
 // charge takes n bytes from the budget, and reports false, taking
@@ -147,22 +155,25 @@ func (b *memBudget) charge(n int64) bool {
 	}
 }
 
-// release gives n bytes back, and wakes the reads waiting for memory.
+// release gives n bytes back, and wakes the oldest read waiting for
+// memory, if any.
 func (b *memBudget) release(n int64) {
 	b.held.Add(-n)
 	if b.first.Load() != 0 {
-		b.signal()
+		b.mu.Lock()
+		b.oldest.signal()
+		b.mu.Unlock()
 	}
 }
 
-// signal wakes the reads waiting for memory.
-func (b *memBudget) signal() {
-	b.mu.Lock()
-	if b.wake != nil {
-		close(b.wake)
-		b.wake = nil
+func (w *waiter) signal() {
+	if w == nil {
+		return
 	}
-	b.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default: // woken already
+	}
 }
 
 // errMemBudget is what verification returns when the message copy for
