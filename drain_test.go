@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -403,4 +405,42 @@ func TestDrainBesideRun(t *testing.T) {
 	}
 	require.LessOrEqual(t, drained[0]+drained[1], deliveries)
 	t.Logf("Drain ran %d and %d, Run %d", drained[0], drained[1], deliveries-drained[0]-drained[1])
+}
+
+// TestDrainPurgesDone: like Run, Drain purges the done deliveries past the
+// retention, so a process that only ever drains keeps the inbox bounded.
+func TestDrainPurgesDone(t *testing.T) {
+	r := newInboxRig(t, 0, webhook.WorkerConfig{}, webhook.WithDedupeTimes(time.Minute, time.Hour))
+	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("p"))).Code)
+	n, err := r.h.Drain(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	r.clock.Advance(30 * time.Minute)
+	n, err = r.h.Drain(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Equal(t, webhook.InboxDone, r.get(t, "standard:p").State, "kept within the retention")
+	r.clock.Advance(31 * time.Minute)
+	n, err = r.h.Drain(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	_, err = r.ib.Get(context.Background(), "standard:p")
+	require.ErrorIs(t, err, webhook.ErrNotFound, "done past the retention is purged")
+}
+
+// TestDrainWarnsInboxClock: a MemoryInbox on a clock of its own, the
+// mistake that makes retries due at once or never, is logged, as by Run.
+func TestDrainWarnsInboxClock(t *testing.T) {
+	var logs strings.Builder
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithClock(webhooktest.Time),
+		webhook.WithInbox(webhook.NewMemoryInbox(0, nil)),
+		webhook.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
+	)
+	require.NoError(t, err)
+	n, err := h.Drain(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Contains(t, logs.String(), `level=WARN msg="webhook MemoryInbox runs on another clock than the handler's; give NewMemoryInbox the clock given to WithClock"`)
 }
