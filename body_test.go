@@ -84,14 +84,7 @@ func TestHandlerBodyMemoryBudget(t *testing.T) {
 	// A chunked upload that stalls after 12 KiB holds a buffer of the
 	// limit (past half the limit growth takes the limit at once; the
 	// pooled 4 KiB went back), half the budget.
-	pr, pw := io.Pipe()
-	stalled := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
-	stalled.Body, stalled.ContentLength = pr, -1
-	done := make(chan int)
-	go func() { done <- r.serve(stalled).Code }()
-	_, err := pw.Write(bytes.Repeat([]byte("x"), 12<<10+1))
-	require.NoError(t, err)
-	require.Equal(t, int64(limit+1), webhook.BodyHeld(r.h))
+	pw, done := stallUpload(t, r, limit)
 
 	// Until it is done, a request that needs more than what is left
 	// (16 KiB - 1) is turned away: one of the limit's size takes 16 KiB
@@ -115,7 +108,7 @@ func TestHandlerBodyMemoryBudget(t *testing.T) {
 	}
 	require.Equal(t, int64(1), r.calls.Load())
 
-	_, err = webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(2*limit-1))
+	_, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(2*limit-1))
 	require.Error(t, err, "a budget below two bodies could never read the largest of unknown length")
 }
 
@@ -238,14 +231,7 @@ func TestHandlerBodyMemoryWaiters(t *testing.T) {
 	r := newRig(t, webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(2*limit))
 	// A stalled upload holds half the budget; served through a
 	// ResponseRecorder it cannot be cut.
-	pr, pw := io.Pipe()
-	stalled := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
-	stalled.Body, stalled.ContentLength = pr, -1
-	done := make(chan int)
-	go func() { done <- r.serve(stalled).Code }()
-	_, err := pw.Write(bytes.Repeat([]byte("x"), 12<<10+1))
-	require.NoError(t, err)
-	require.Equal(t, int64(limit+1), webhook.BodyHeld(r.h))
+	pw, done := stallUpload(t, r, limit)
 
 	// Each needs more than the rest: 16 KiB + 1 once past the pooled
 	// 4 KiB.
@@ -276,4 +262,22 @@ func TestHandlerBodyMemoryWaiters(t *testing.T) {
 	require.Equal(t, map[int]int{http.StatusOK: waiters}, got, "the waiting requests got the memory")
 	require.Equal(t, int64(waiters), r.calls.Load())
 	require.Zero(t, webhook.BodyHeld(r.h))
+}
+
+// stallUpload starts a request on r whose body stops after 12 KiB + 1,
+// served through a ResponseRecorder (no read deadline, so it cannot be
+// cut), and waits until it holds limit+1 bytes of the budget: past half
+// the limit growth takes the limit at once, and the pooled 4 KiB went
+// back. Closing pw ends it; done gives its status.
+func stallUpload(t *testing.T, r *rig, limit int) (pw *io.PipeWriter, done <-chan int) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	stalled := webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)
+	stalled.Body, stalled.ContentLength = pr, -1
+	codes := make(chan int)
+	go func() { codes <- r.serve(stalled).Code }()
+	_, err := pw.Write(bytes.Repeat([]byte("x"), 12<<10+1))
+	require.NoError(t, err)
+	require.Equal(t, int64(limit+1), webhook.BodyHeld(r.h))
+	return pw, codes
 }
