@@ -135,7 +135,8 @@ func (tel *telemetry) metrics(t *testing.T) map[string]metricdata.Metrics {
 	return m
 }
 
-// points gives each point of a counter or gauge by its attributes, written
+// points gives each point of a counter, up-down counter, gauge or
+// histogram (its count) by its attributes, written
 // "k=v,k=v" in the attribute set's order.
 func points(t *testing.T, m metricdata.Metrics) map[string]int64 {
 	t.Helper()
@@ -416,7 +417,7 @@ func TestStoredTraceContext(t *testing.T) {
 // whose callback fails once and then succeeds, one that fails until it is
 // dead. Every run's span is in the trace of the request that stored it and
 // links to that request's span; the metrics count each outcome and the
-// inbox gauges follow the states.
+// inbox metrics follow the states.
 func TestInbox(t *testing.T) {
 	tel := newTelemetry(t)
 	clock := webhooktest.NewClock(webhooktest.Time())
@@ -698,7 +699,7 @@ func nonNil(m map[string]string) map[string]string {
 
 // TestInboxNames: two handlers with inboxes on one meter provider (the
 // global one, by default) each report their inbox's counts, apart, once
-// named; unnamed, one inbox's gauges overwrote the other's.
+// named; unnamed, one inbox's counts were added to the other's.
 func TestInboxNames(t *testing.T) {
 	tel := newTelemetry(t)
 	clock := webhooktest.NewClock(webhooktest.Time())
@@ -742,12 +743,12 @@ func (s statsCounter) Stats(ctx context.Context) (webhook.InboxStats, error) {
 	return s.MemoryInbox.Stats(ctx)
 }
 
-// TestDroppedHandlerStopsGauges: once the handler an observer was given
-// to is gone, the inbox gauges stop reading its inbox. An app that builds
+// TestDroppedHandlerStopsInboxMetrics: once the handler an observer was
+// given to is gone, the inbox metrics stop reading its inbox. An app that builds
 // a new handler and observer on each reload, on a meter provider that
 // outlives them, would otherwise keep every old inbox alive and read its
 // counts at each collection, closed stores included.
-func TestDroppedHandlerStopsGauges(t *testing.T) {
+func TestDroppedHandlerStopsInboxMetrics(t *testing.T) {
 	tel := newTelemetry(t)
 	var reads atomic.Int64
 	func() {
@@ -755,7 +756,7 @@ func TestDroppedHandlerStopsGauges(t *testing.T) {
 			webhook.WithObserver(tel.observer(t)), webhook.WithInbox(statsCounter{webhook.NewMemoryInbox(0, nil), &reads}))
 		require.NoError(t, err)
 		tel.metrics(t)
-		require.Equal(t, int64(1), reads.Load(), "the gauges read the live handler's inbox")
+		require.Equal(t, int64(1), reads.Load(), "the inbox metrics read the live handler's inbox")
 		runtime.KeepAlive(h)
 	}()
 	require.Eventually(t, func() bool {
@@ -763,7 +764,7 @@ func TestDroppedHandlerStopsGauges(t *testing.T) {
 		before := reads.Load()
 		tel.metrics(t)
 		return reads.Load() == before
-	}, 10*time.Second, 10*time.Millisecond, "the gauges still read a dropped handler's inbox")
+	}, 10*time.Second, 10*time.Millisecond, "the inbox metrics still read a dropped handler's inbox")
 }
 
 // TestNilOption: an Option left unset is an error from New, not a nil
