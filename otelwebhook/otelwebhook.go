@@ -60,16 +60,24 @@
 //
 // # Metrics
 //
-//	messaging.process.duration     histogram (s) of callback runs, by destination and error.type
-//	webhook.deliveries             counter by webhook.source and webhook.outcome: each run's outcome
-//	                               (success, failure, retry), and stored, duplicate and dead
-//	webhook.rejections             counter by webhook.source, webhook.reason and http.response.status_code
-//	webhook.verification.failures  counter by webhook.source and webhook.reason: the rejections
-//	                               whose reason is a verification failure, the one to alert on
-//	webhook.duplicates             counter by webhook.source
-//	webhook.inbox.deliveries       up-down counter (asynchronous) by webhook.inbox.state: pending,
-//	                               retrying, in_flight, done, dead
-//	webhook.inbox.oldest_pending   gauge (s): the age of the oldest pending or leased delivery
+// Each metric's instrument and unit, then its attributes and what it
+// counts:
+//
+//	messaging.process.duration     histogram (s): each run of the callbacks, by messaging.system,
+//	                               messaging.operation.name and .type, messaging.destination.name,
+//	                               webhook.source, and error.type on failure
+//	webhook.deliveries             counter ({delivery}) by webhook.source and webhook.outcome:
+//	                               each run's outcome (success, failure, retry), and stored,
+//	                               duplicate and dead
+//	webhook.rejections             counter ({request}) by webhook.source, webhook.reason and
+//	                               http.response.status_code: requests answered with an error status
+//	webhook.verification.failures  counter ({request}) by webhook.source and webhook.reason: the
+//	                               rejections whose reason is a verification failure, the one to alert on
+//	webhook.duplicates             counter ({delivery}) by webhook.source
+//	webhook.inbox.deliveries       asynchronous up-down counter ({delivery}) by webhook.inbox.state:
+//	                               pending, retrying, in_flight, done, dead
+//	webhook.inbox.oldest_pending   asynchronous gauge (s): the age of the oldest pending or leased
+//	                               delivery, 0 when there is none
 //
 // The inbox's counts add up (across states, across inboxes), so they are
 // an up-down counter, as the instrument guidelines have it for the size
