@@ -34,7 +34,9 @@ type request struct {
 // WithID sets the message id: a Standard Webhooks request's webhook-id
 // (default MessageID(body)), an Intercom notification's top-level "id" in
 // its body, set before signing (added first if the body has none), as
-// WithTime stamps created_at. The handler deduplicates on it, so
+// WithTime stamps created_at. The key is found as the handler's
+// encoding/json finds it, in any case ("ID", "Id") or escaped; a Jam
+// body's own "id" is left alone. The handler deduplicates on it, so
 // requests of one body with their own ids are messages of their own. A
 // Series webhook carries no id, and the handler deduplicates none:
 // NewSeriesRequest ignores WithID.

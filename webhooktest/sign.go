@@ -126,8 +126,10 @@ func MessageID(body []byte) string {
 // top-level created_at and first_sent_at set to t in Unix seconds, as
 // Intercom stamps a notification it sends: a receiver refuses notifications
 // older than its max age (webhook.VerifyIntercomAge), so a fixture replayed
-// later must be stamped anew, then signed. Keys the body lacks are not
-// added; a body that is not a JSON object is returned unchanged.
+// later must be stamped anew, then signed. The keys are found as the
+// handler's encoding/json finds them, in any case or escaped. Keys the
+// body lacks are not added; a body that is not a JSON object is returned
+// unchanged.
 func StampIntercom(body []byte, t time.Time) []byte {
 	at := strconv.AppendInt(nil, t.Unix(), 10)
 	return setMembers(body, map[string][]byte{"created_at": at, "first_sent_at": at}, false)
@@ -145,7 +147,9 @@ func setIntercomID(body []byte, id string) []byte {
 // setMembers returns a copy of body, a JSON object, with the value of
 // each top-level member named in vals replaced by its value there, byte
 // for byte in place; with add, the named members the object lacks go
-// first. Any other body is returned unchanged.
+// first. A member is named as encoding/json, which decodes the body in
+// the handler, matches it: in any case ("ID", "Created_At"), its escapes
+// resolved. Any other body is returned unchanged.
 func setMembers(body []byte, vals map[string][]byte, add bool) []byte {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -170,10 +174,10 @@ func setMembers(body []byte, vals map[string][]byte, add bool) []byte {
 		}
 		members++
 		k, _ := key.(string)
-		if val, ok := vals[k]; ok {
+		if name, ok := member(vals, k); ok {
 			end := dec.InputOffset()
-			spans = append(spans, span{end - int64(len(v)), end, val})
-			seen[k] = true
+			spans = append(spans, span{end - int64(len(v)), end, vals[name]})
+			seen[name] = true
 		}
 	}
 	// The object must end, and nothing but space follow it: a body cut
@@ -211,4 +215,21 @@ func setMembers(body []byte, vals map[string][]byte, add bool) []byte {
 		last = sp.end
 	}
 	return append(out, body[last:]...)
+}
+
+// member returns the name in vals that encoding/json decodes the member
+// key into: the name itself, or else one equal to it under Unicode case
+// folding (strings.EqualFold, as encoding/json folds names). Without it a
+// body's "ID" would keep the value the handler reads while an "id" set
+// beside it went unread.
+func member(vals map[string][]byte, key string) (string, bool) {
+	if _, ok := vals[key]; ok {
+		return key, true
+	}
+	for name := range vals {
+		if strings.EqualFold(name, key) {
+			return name, true
+		}
+	}
+	return "", false
 }

@@ -2,6 +2,7 @@ package webhooktest_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -348,6 +349,92 @@ func TestIntercomWithID(t *testing.T) {
 				}
 			}
 			require.Equal(t, []string{"notif_7", "notif_8"}, ids, "the third is a duplicate of the first")
+		})
+	}
+}
+
+// TestWithIDKeyCase: the handler decodes a notification with
+// encoding/json, which matches its "id" key in any case ("ID", "Id", an
+// escape), so WithID sets the key the handler reads, not only one spelled
+// "id": it added an "id" before an "ID" the handler then read instead,
+// and the requests were duplicates whatever WithID said. A Jam body's own
+// "id" is no message id (the webhook-id header is), and stays as it is.
+func TestWithIDKeyCase(t *testing.T) {
+	const notif = `"type":"notification_event","topic":"ping","data":{"item":{"type":"ping"}},"created_at":1795510800`
+	envelope := `{"type":"jam.created","%s":"evt_1","created_at":"2026-03-15T10:11:12Z","data":{"jamId":"d2f4a6c8","teamId":"team_1"}}`
+	tests := []struct {
+		name string
+		req  func(id string) *http.Request
+		body string // the body sent for WithID("notif_7")
+	}{
+		{"Intercom ID", func(id string) *http.Request {
+			return webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(`{"ID":"notif_1",`+notif+`}`), webhooktest.WithID(id))
+		}, `{"ID":"notif_7",` + notif + `}`},
+		{"Intercom Id", func(id string) *http.Request {
+			return webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(`{"Id":"notif_1",`+notif+`}`), webhooktest.WithID(id))
+		}, `{"Id":"notif_7",` + notif + `}`},
+		{"Intercom escaped I\\u0044", func(id string) *http.Request {
+			return webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(`{"I\u0044":"notif_1",`+notif+`}`), webhooktest.WithID(id))
+		}, `{"I\u0044":"notif_7",` + notif + `}`},
+		{"Intercom id then ID", func(id string) *http.Request {
+			return webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(`{"id":"notif_1",`+notif+`,"ID":"notif_2"}`), webhooktest.WithID(id))
+		}, `{"id":"notif_7",` + notif + `,"ID":"notif_7"}`},
+		{"Intercom dotless ıd is no id", func(id string) *http.Request {
+			return webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(`{"ıd":"notif_1",`+notif+`}`), webhooktest.WithID(id))
+		}, `{"id":"notif_7","ıd":"notif_1",` + notif + `}`},
+		{"Jam envelope ID", func(id string) *http.Request {
+			return webhooktest.NewStandardRequest(webhooktest.Secret, []byte(fmt.Sprintf(envelope, "ID")), webhooktest.WithID(id))
+		}, fmt.Sprintf(envelope, "ID")},
+		{"Jam envelope Id", func(id string) *http.Request {
+			return webhooktest.NewStandardRequest(webhooktest.Secret, []byte(fmt.Sprintf(envelope, "Id")), webhooktest.WithID(id))
+		}, fmt.Sprintf(envelope, "Id")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := webhook.NewHandler(
+				webhook.WithSecrets(webhooktest.Secret),
+				webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+				webhook.WithClock(webhooktest.Time),
+				webhook.WithLogger(slog.New(slog.DiscardHandler)),
+			)
+			require.NoError(t, err)
+			var ids []string
+			var body []byte
+			h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
+				ids = append(ids, d.ID)
+				if len(ids) == 1 {
+					body = d.Body
+				}
+				return nil
+			})
+			for _, id := range []string{"notif_7", "notif_8", "notif_7"} {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, tt.req(id))
+				require.Equal(t, http.StatusOK, w.Code, id)
+			}
+			require.Equal(t, tt.body, string(body))
+			require.Equal(t, []string{"notif_7", "notif_8"}, ids, "the third is a duplicate of the first")
+		})
+	}
+}
+
+// TestWithTimeKeyCase: WithTime stamps the created_at the handler reads,
+// in whatever case the body spells it, so the handler's max age takes
+// the request as sent now; left at 0 it refuses it as too old.
+func TestWithTimeKeyCase(t *testing.T) {
+	for _, key := range []string{"created_at", "Created_At", "CREATED_AT", `created\u005fat`} {
+		t.Run(key, func(t *testing.T) {
+			h, err := webhook.NewHandler(
+				webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+				webhook.WithClock(webhooktest.Time),
+				webhook.WithLogger(slog.New(slog.DiscardHandler)),
+			)
+			require.NoError(t, err)
+			h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })
+			body := `{"type":"notification_event","topic":"ping","id":"notif_1","data":{"item":{"type":"ping"}},"` + key + `":0}`
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(body), webhooktest.WithTime(webhooktest.Time())))
+			require.Equal(t, http.StatusOK, w.Code)
 		})
 	}
 }
