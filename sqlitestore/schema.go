@@ -88,7 +88,9 @@ DROP TRIGGER IF EXISTS inbox_count_update;
 }
 
 // SchemaVersion is the schema version this package creates and reads.
-// Open migrates an older file up to it and refuses a newer one.
+// Open migrates an older file up to it and refuses a newer one, and a
+// Store writes nothing more once another process has migrated its file
+// past it (see ErrNewerSchema).
 const SchemaVersion = 2
 
 // errNotWritable is migrate's error for a file SQLite opened read-only.
@@ -98,7 +100,7 @@ var errNotWritable = errors.New("the file is not writable (opened read-only); gi
 // lock (BEGIN IMMEDIATE) from reading the version to recording the new
 // one, so processes opening the same new file at once migrate it once.
 // It writes the file at every Open, to tell one it cannot write.
-func migrate(ctx context.Context, conn *sql.Conn) (err error) {
+func migrate(ctx context.Context, conn *sql.Conn, migrations []string) (err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("sqlitestore: migrate: %w", err)
 	}
@@ -121,7 +123,7 @@ func migrate(ctx context.Context, conn *sql.Conn) (err error) {
 		return fmt.Errorf("sqlitestore: migrate: reading the schema version: %w", err)
 	}
 	if version > len(migrations) {
-		return fmt.Errorf("sqlitestore: the file's schema version %d is newer than this package's %d", version, len(migrations))
+		return fmt.Errorf("%w: the file has schema version %d, this version %d: open it with a newer version", ErrNewerSchema, version, len(migrations))
 	}
 	// A write every Open makes, of nothing: SQLite opens a file it may
 	// not write (its mode, a read-only mount, an immutable file) read-only

@@ -45,6 +45,12 @@
 // of them, and the counts stay exact. The file must be on a local file
 // system; WAL mode does not work over a network file system.
 //
+// Processes of two versions may share the file during an upgrade. One
+// that finds the file's schema newer than its own refuses to open it,
+// and a Store whose file a newer version migrates while it has it open
+// writes nothing more (ErrNewerSchema): only the newer version writes to
+// a migrated file.
+//
 // A tool that only looks into a receiver's inbox opens it with
 // WithReadOnly: it reads beside the receiver, and writes nothing, not
 // even a migration.
@@ -106,6 +112,17 @@ var ErrClosed = errors.New("sqlitestore: store closed")
 // file that holds no inbox: missing, empty, or another database.
 var ErrNoInbox = errors.New("sqlitestore: no inbox")
 
+// ErrNewerSchema is wrapped by the error of Open for a file whose schema
+// a newer version of this package made, and by that of every write of a
+// Store whose file a newer version migrated while the Store had it open
+// (two receivers on one file during a rolling upgrade). This version
+// would write rows the newer schema does not expect, or leave out what it
+// keeps, so it writes nothing more: the handler answers 503, deliveries
+// go to a receiver of the newer version, and the leases this one holds
+// run out and are taken there. Reads (Get, List, Stats) go on. Restart
+// the process with the newer version.
+var ErrNewerSchema = errors.New("sqlitestore: the file's schema is newer than this version's")
+
 // ErrReadOnly is returned by every write (Store, Lease, Complete, Retry,
 // Kill, Replay, Purge) on a Store opened with WithReadOnly.
 var ErrReadOnly = errors.New("sqlitestore: store opened read-only")
@@ -132,6 +149,9 @@ type config struct {
 	maxBatch    int
 	// wrapSync, set by tests, wraps the sync of the write-ahead log.
 	wrapSync func(sync func() error) func() error
+	// migrations are the schema's (the package's migrations); tests
+	// set others to play another version of the package on one file.
+	migrations []string
 }
 
 // WithCreate(false) makes Open refuse, with an error wrapping ErrNoInbox,
@@ -250,6 +270,9 @@ type Store struct {
 		info os.FileInfo
 	}
 	moved atomic.Pointer[error]
+	// schemaErr holds checkSchema's error once the file's schema is no
+	// longer this Store's.
+	schemaErr atomic.Pointer[error]
 
 	// The checkpointer's wake-up, stop and end.
 	ckptKick           chan struct{}
@@ -267,7 +290,7 @@ var _ webhook.Inbox = (*Store)(nil)
 // not a "file:" URI, and without '?'. Several processes may open the same
 // file at once.
 func Open(path string, opts ...Option) (*Store, error) {
-	cfg := config{now: time.Now, busyTimeout: DefaultBusyTimeout, maxBatch: DefaultMaxBatch}
+	cfg := config{now: time.Now, busyTimeout: DefaultBusyTimeout, maxBatch: DefaultMaxBatch, migrations: migrations}
 	for i, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("sqlitestore: Open: option %d is nil", i)
@@ -359,7 +382,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlitestore: Open %s: %w", path, err)
 	}
-	if err := migrate(ctx, conn); err != nil {
+	if err := migrate(ctx, conn, cfg.migrations); err != nil {
 		conn.Close()
 		wdb.Close()
 		if errors.Is(err, errNotWritable) {
@@ -440,15 +463,16 @@ func openReadOnly(path string, cfg config, busyMS int64) (*Store, error) {
 	}
 	version, err := inboxVersion(ctx, conn, path)
 	conn.Close()
+	known := len(cfg.migrations)
 	switch {
 	case err != nil:
-	case version < SchemaVersion:
+	case version < known:
 		err = fmt.Errorf("sqlitestore: %s has schema version %d, older than this version's %d, and a read-only Open does not migrate: "+
 			"open it read-write once to migrate it (a receiver of this version does), or read it with the version that wrote it",
-			path, version, SchemaVersion)
-	case version > SchemaVersion:
-		err = fmt.Errorf("sqlitestore: %s has schema version %d, newer than this version's %d: read it with a newer version",
-			path, version, SchemaVersion)
+			path, version, known)
+	case version > known:
+		err = fmt.Errorf("%w: %s has schema version %d, newer than this version's %d: read it with a newer version",
+			ErrNewerSchema, path, version, known)
 	}
 	if err != nil {
 		db.Close()

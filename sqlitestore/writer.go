@@ -274,6 +274,10 @@ func (s *Store) commit(ops []*op) {
 			o.done <- err
 			continue
 		}
+		if p := s.schemaErr.Load(); p != nil {
+			o.done <- *p // see checkSchema
+			continue
+		}
 		if p := s.moved.Load(); p != nil && !o.settled {
 			o.done <- *p // would be written where nothing finds it
 			continue
@@ -403,6 +407,10 @@ func (s *Store) runTx(ops []*op) (spoiled *op, err error) {
 	if _, err := s.stmt.begin.ExecContext(ctx); err != nil {
 		return nil, fmt.Errorf("sqlitestore: begin: %w", err)
 	}
+	if err := s.checkSchema(ctx); err != nil {
+		s.rollback()
+		return nil, err
+	}
 	tx := &wtx{ctx: ctx, s: s, backlog: -1}
 	var stores []*op
 	for _, o := range ops {
@@ -445,6 +453,36 @@ func (s *Store) runTx(ops []*op) (spoiled *op, err error) {
 	return nil, nil
 }
 
+// checkSchema fails, with an error wrapping ErrNewerSchema, once the
+// file's schema version is no longer the one this Store migrated it to:
+// another process, of a newer version, migrated it since (see
+// ErrNewerSchema). It runs in each transaction, under the write lock, so
+// no migration comes between the check and the commit; a schema_version
+// of one row costs the transaction one read of a page in the cache.
+// Once it has failed it fails for good: a schema is not migrated back.
+func (s *Store) checkSchema(ctx context.Context) error {
+	if p := s.schemaErr.Load(); p != nil {
+		return *p
+	}
+	var version int
+	if err := s.stmt.version.QueryRowContext(ctx).Scan(&version); err != nil {
+		return fmt.Errorf("sqlitestore: reading the schema version: %w", err)
+	}
+	known := len(s.cfg.migrations)
+	if version == known {
+		return nil
+	}
+	var err error
+	if version > known {
+		err = fmt.Errorf("%w: the file has schema version %d since a newer version migrated it while this one, of version %d, had it open: "+
+			"this one writes nothing more; restart the process with the newer version", ErrNewerSchema, version, known)
+	} else {
+		err = fmt.Errorf("sqlitestore: the file's schema version went back from %d to %d while open: this Store writes nothing more", known, version)
+	}
+	s.schemaErr.CompareAndSwap(nil, &err)
+	return *s.schemaErr.Load()
+}
+
 func (s *Store) rollback() {
 	// A failed statement may have rolled the transaction back already;
 	// "no transaction is active" is then the expected answer.
@@ -453,7 +491,7 @@ func (s *Store) rollback() {
 
 // statements are the writer's prepared statements, on its connection.
 type statements struct {
-	begin, commit                 *sql.Stmt
+	begin, commit, version        *sql.Stmt
 	insertedKeys                  *sql.Stmt
 	count, exists, backlog        *sql.Stmt
 	duePending, dueLeased, lease  *sql.Stmt
@@ -504,6 +542,7 @@ func prepare(ctx context.Context, conn *sql.Conn) (statements, error) {
 	}{
 		{&st.begin, `BEGIN IMMEDIATE`},
 		{&st.commit, `COMMIT`},
+		{&st.version, `SELECT version FROM schema_version`},
 		{&st.insertedKeys, `SELECT key FROM inbox WHERE rowid > ? AND rowid <= ?`},
 		{&st.count, `UPDATE inbox_counts SET n = n + ? WHERE bucket = ?`},
 		{&st.exists, `SELECT 1 FROM inbox WHERE key = ?`},
@@ -575,7 +614,7 @@ func (st *statements) close() error {
 	for _, stmt := range st.inserts {
 		errs = append(errs, stmt.Close())
 	}
-	for _, stmt := range []*sql.Stmt{st.begin, st.commit, st.insertedKeys, st.count, st.exists, st.backlog, st.duePending, st.dueLeased,
+	for _, stmt := range []*sql.Stmt{st.begin, st.commit, st.version, st.insertedKeys, st.count, st.exists, st.backlog, st.duePending, st.dueLeased,
 		st.lease, st.complete, st.retry, st.kill, st.state, st.replay, st.makeDue, st.purge} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
