@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -24,6 +25,14 @@ type Capture struct {
 	// "# captured by webhook serve --inspect: PUT /path, …" line: a
 	// Series block can send PUT. Empty if the line is absent.
 	Method string
+	// Target is the path the delivery came to, escaped as it arrived,
+	// from the same line: Request sends the capture there, so a test's
+	// router routes it as the receiver's did. The inspector leaves the
+	// query out, where an endpoint may carry a credential of its own: a
+	// test set Target to a path and query of its own before Request, to
+	// send it elsewhere. Empty if the line is absent, and Request then
+	// sends it to DefaultTarget.
+	Target string
 	// Header holds the saved headers.
 	Header http.Header
 	// Body is the body as received.
@@ -73,8 +82,12 @@ func ReadCapture(fsys fs.FS, name string) (*Capture, error) {
 		if v, ok := strings.CutPrefix(line, capturedBy); ok {
 			// A method is a token (RFC 9110); anything else would make
 			// Request panic in httptest.NewRequest.
-			if c.Method, _, _ = strings.Cut(strings.TrimSpace(v), " "); !headerName(c.Method) {
+			var rest string
+			if c.Method, rest, _ = strings.Cut(strings.TrimSpace(v), " "); !headerName(c.Method) {
 				return nil, fmt.Errorf("webhooktest: %s line %d: no method after %q", hname, i+1, capturedBy)
+			}
+			if c.Target, err = capturedTarget(rest); err != nil {
+				return nil, fmt.Errorf("webhooktest: %s line %d: %v", hname, i+1, err)
 			}
 		}
 	}
@@ -89,8 +102,28 @@ func ReadCapture(fsys fs.FS, name string) (*Capture, error) {
 // answered 200".
 const capturedBy = "# captured by webhook serve --inspect:"
 
-// Request returns a request to DefaultTarget carrying the capture's body
-// and headers, as it arrived, with its Method, or POST if it has none.
+// capturedTarget returns the path in rest, what follows the method on
+// the captured line: "/hook?…, answered 200". An escaped path holds no
+// space; the inspector writes a query it left out as "?…". A line that
+// names no target gives "".
+func capturedTarget(rest string) (string, error) {
+	target, _, _ := strings.Cut(rest, " ")
+	if target == "" {
+		return "", nil
+	}
+	target = strings.TrimSuffix(target, ",")
+	target, _, _ = strings.Cut(target, "?")
+	// Anything else would make Request panic in httptest.NewRequest, or
+	// send the capture to a host of its own.
+	if u, err := url.ParseRequestURI(target); err != nil || !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") || u.Host != "" {
+		return "", errors.New("the request target is not a path")
+	}
+	return target, nil
+}
+
+// Request returns a request to Target, or DefaultTarget if it is empty,
+// carrying the capture's body and headers, as it arrived, with its
+// Method, or POST if it has none.
 // Its signature is the sender's: the handler under test verifies it with
 // the secret the sender signed with. To use test keys instead, give Body
 // to the sender's builder (NewStandardRequest with the captured id,
@@ -100,7 +133,11 @@ func (c *Capture) Request() *http.Request {
 	if method == "" {
 		method = http.MethodPost
 	}
-	r := httptest.NewRequest(method, DefaultTarget, bytes.NewReader(c.Body))
+	target := c.Target
+	if target == "" {
+		target = DefaultTarget
+	}
+	r := httptest.NewRequest(method, target, bytes.NewReader(c.Body))
 	for k, vs := range c.Header {
 		r.Header[k] = append([]string(nil), vs...)
 	}

@@ -49,15 +49,21 @@ func TestReadCapture(t *testing.T) {
 		wantStatus          int
 		wantType            string
 		wantMethod          string // Capture.Method; the request's method is it, or POST
+		wantTarget          string // Capture.Target; the request goes to it, or DefaultTarget
 	}{
-		{name: "verifies at its arrival time", headers: signedHeaders(t, webhooktest.Secret, at), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created", wantMethod: http.MethodPost},
-		{name: "a PUT stays a PUT", headers: strings.Replace(signedHeaders(t, webhooktest.Secret, at), ": POST /hook", ": PUT /hook", 1), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created", wantMethod: http.MethodPut},
+		{name: "verifies at its arrival time", headers: signedHeaders(t, webhooktest.Secret, at), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created", wantMethod: http.MethodPost, wantTarget: "/hook"},
+		{name: "a PUT stays a PUT", headers: strings.Replace(signedHeaders(t, webhooktest.Secret, at), ": POST /hook", ": PUT /hook", 1), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created", wantMethod: http.MethodPut, wantTarget: "/hook"},
 		{name: "no captured line: POST", headers: strings.SplitN(signedHeaders(t, webhooktest.Secret, at), "\n", 2)[1], file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created"},
+		{name: "a path of its own", headers: strings.Replace(signedHeaders(t, webhooktest.Secret, at), " /hook,", " /hooks/jam/team_1,", 1), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created", wantMethod: http.MethodPost, wantTarget: "/hooks/jam/team_1"},
+		{name: "the query is not saved", headers: strings.Replace(signedHeaders(t, webhooktest.Secret, at), " /hook,", " /hooks/jam?…,", 1), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created", wantMethod: http.MethodPost, wantTarget: "/hooks/jam"},
+		{name: "an escaped path", headers: strings.Replace(signedHeaders(t, webhooktest.Secret, at), " /hook,", " /hooks/a%20b,c,", 1), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusOK, wantType: "jam.created", wantMethod: http.MethodPost, wantTarget: "/hooks/a%20b,c"},
+		{name: "a target that is no path", headers: strings.Replace(signedHeaders(t, webhooktest.Secret, at), " /hook,", " hook,", 1), file: "jam/jam.created.msg_1.json", wantErr: "line 1"},
+		{name: "a target of another host", headers: strings.Replace(signedHeaders(t, webhooktest.Secret, at), " /hook,", " //evil.example/hook,", 1), file: "jam/jam.created.msg_1.json", wantErr: "line 1: the request target is not a path"},
 		{name: "a method that is no token", headers: "# captured by webhook serve --inspect: P(T /hook, answered 200\n", file: "jam/jam.created.msg_1.json", wantErr: "line 1"},
 		{name: "no method", headers: "# captured by webhook serve --inspect:\n", file: "jam/jam.created.msg_1.json", wantErr: "line 1"},
-		{name: "another key's signature is refused", headers: signedHeaders(t, "whsec_b3RoZXIta2V5LWZvci1yb3RhdGlvbi10ZXN0cw==", at), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusUnauthorized, wantMethod: http.MethodPost},
+		{name: "another key's signature is refused", headers: signedHeaders(t, "whsec_b3RoZXIta2V5LWZvci1yb3RhdGlvbi10ZXN0cw==", at), file: "jam/jam.created.msg_1.json", wantStatus: http.StatusUnauthorized, wantMethod: http.MethodPost, wantTarget: "/hook"},
 		{name: "no headers file", headers: "", file: "jam/other.json", wantErr: "file does not exist"},
-		{name: "a repeated signature is refused", headers: signedHeaders(t, webhooktest.Secret, at) + "Webhook-Signature: v1,AAAA\n", file: "jam/jam.created.msg_1.json", wantStatus: http.StatusUnauthorized, wantMethod: http.MethodPost},
+		{name: "a repeated signature is refused", headers: signedHeaders(t, webhooktest.Secret, at) + "Webhook-Signature: v1,AAAA\n", file: "jam/jam.created.msg_1.json", wantStatus: http.StatusUnauthorized, wantMethod: http.MethodPost, wantTarget: "/hook"},
 		{name: "bad received line", headers: "# received: yesterday\n", file: "jam/jam.created.msg_1.json", wantErr: "line 1"},
 		{name: "the headers file named", headers: signedHeaders(t, webhooktest.Secret, at), file: "jam/jam.created.msg_1.headers", wantErr: "jam/jam.created.msg_1.headers is a capture's headers file: name its body, jam/jam.created.msg_1.json"},
 		{name: "the headers file named, no body", headers: signedHeaders(t, webhooktest.Secret, at), file: "jam/other.headers", wantErr: "jam/other.headers is a capture's headers file: name its body"},
@@ -80,7 +86,8 @@ func TestReadCapture(t *testing.T) {
 			require.Equal(t, tt.wantMethod, c.Method)
 			r := c.Request()
 			require.Equal(t, cmp.Or(tt.wantMethod, http.MethodPost), r.Method)
-			require.Equal(t, webhooktest.DefaultTarget, r.URL.Path)
+			require.Equal(t, tt.wantTarget, c.Target)
+			require.Equal(t, cmp.Or(tt.wantTarget, webhooktest.DefaultTarget), r.URL.RequestURI(), "the path it came to")
 			h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(func() time.Time { return c.Received }),
 				webhook.WithLogger(slog.New(slog.DiscardHandler)))
 			require.NoError(t, err)
@@ -92,6 +99,37 @@ func TestReadCapture(t *testing.T) {
 			require.Equal(t, tt.wantType, got)
 		})
 	}
+}
+
+// TestCaptureRouted: a capture replayed through the test's own router
+// reaches the route the delivery came to, and Target set by the test
+// sends it elsewhere, with a query the inspector did not save.
+func TestCaptureRouted(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	headers := strings.Replace(signedHeaders(t, webhooktest.Secret, at), " /hook,", " /hooks/jam?…,", 1)
+	c, err := webhooktest.ReadCapture(capturedFS(t, headers), "jam/jam.created.msg_1.json")
+	require.NoError(t, err)
+	h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(func() time.Time { return c.Received }),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	var tenants []string
+	h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error { return nil })
+	mux := http.NewServeMux()
+	mux.Handle("/hooks/jam", h)
+	mux.HandleFunc("/hooks/tenant", func(w http.ResponseWriter, r *http.Request) {
+		tenants = append(tenants, r.URL.Query().Get("t"))
+		h.ServeHTTP(w, r)
+	})
+
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, c.Request())
+	require.Equal(t, http.StatusOK, w.Code)
+
+	c.Target = "/hooks/tenant?t=acme"
+	w = httptest.NewRecorder()
+	mux.ServeHTTP(w, c.Request())
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, []string{"acme"}, tenants)
 }
 
 // A delivery saved by the inspector's "save as fixture" becomes a test

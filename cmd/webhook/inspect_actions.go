@@ -349,8 +349,8 @@ func saveFixture(dir string, keys *keyFlags, rec *record) (string, error) {
 		return "", err
 	}
 	// The path without its query, where an endpoint may carry a
-	// credential of its own; the capture's request goes to
-	// webhooktest.DefaultTarget anyway.
+	// credential of its own: webhooktest's Capture.Request sends the
+	// capture to the path, and a test sets Target for a query.
 	target, query, _ := strings.Cut(rec.Path, "?")
 	if query != "" {
 		target += "?…"

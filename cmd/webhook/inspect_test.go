@@ -569,7 +569,9 @@ func TestInspectorFixture(t *testing.T) {
 	require.Equal(t, http.StatusOK, rig.send(t, good))
 	require.Equal(t, http.StatusUnauthorized, rig.send(t, jamNow(t, "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y")))
 	require.Equal(t, http.StatusOK, rig.send(t, intercomNow(t)))
-	for seq, want := range map[int]int{1: http.StatusOK, 2: http.StatusUnauthorized, 3: http.StatusOK} {
+	// A path of its own, escaped, with a query that may be a credential.
+	require.Equal(t, http.StatusOK, rig.sendRaw(t, "/hooks/jam%20team?key=live-credential", webhooktest.NewStandardRequest(webhooktest.Secret, []byte(`{"jamId":"j1","teamId":"t1"}`), webhooktest.WithTime(time.Now()))))
+	for seq, want := range map[int]int{1: http.StatusOK, 2: http.StatusUnauthorized, 3: http.StatusOK, 4: http.StatusOK} {
 		code, out := rig.action(t, "/api/deliveries/"+strconv.Itoa(seq)+"/fixture")
 		require.Equal(t, http.StatusOK, code, out)
 		name := out["name"].(string)
@@ -582,8 +584,17 @@ func TestInspectorFixture(t *testing.T) {
 		require.NoError(t, err)
 		h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, c.Request())
+		r := c.Request()
+		h.ServeHTTP(w, r)
 		require.Equal(t, want, w.Code, name)
+		// The request goes where the delivery came, without the query
+		// the inspector does not save.
+		wantTarget := "/hook"
+		if seq == 4 {
+			wantTarget = "/hooks/jam%20team"
+		}
+		require.Equal(t, wantTarget, c.Target)
+		require.Equal(t, wantTarget, r.URL.RequestURI())
 		if seq == 1 {
 			require.Equal(t, "jam/jam.created."+good.Header.Get("Webhook-Id")+".json", name)
 			require.Equal(t, webhooktest.Fixture("jam/jam.created.maximal.json"), c.Body)
