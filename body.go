@@ -257,6 +257,17 @@ func (br *bodyRead) charge(k int64) bool {
 	}
 }
 
+// wait takes n bytes as a body read refused memory takes them:
+// behind the reads that began to wait before it, waiting up to
+// budgetWait, while slow reads begun before it are cut to make room.
+// ed25519's copy of a v1a message takes its memory so: taken without
+// waiting, it was refused under any contention, and never made a stalled
+// upload give way.
+func (b *memBudget) wait(n int64) bool {
+	br := bodyRead{b: b}
+	return br.charge(n)
+}
+
 // join adds a read to those waiting, unless maxWaiters wait already.
 func (b *memBudget) join(w *waiter) bool {
 	b.mu.Lock()

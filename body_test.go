@@ -1,11 +1,13 @@
 package webhook_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -280,4 +283,102 @@ func stallUpload(t *testing.T, r *rig, limit int) (pw *io.PipeWriter, done <-cha
 	require.NoError(t, err)
 	require.Equal(t, int64(limit+1), webhook.BodyHeld(r.h))
 	return pw, codes
+}
+
+// TestHandlerV1aCopyWaitsForMemory: ed25519's copy of a v1a delivery's
+// message is body memory like its buffers, and follows the same rules: a
+// copy refused memory waits for it up to 2 s, and gets 503 with
+// Retry-After only then; while it waits, a slow upload begun before it is
+// cut to make room. It took the memory without waiting: under contention a
+// v1a delivery whose body was read got 503 at once, however soon memory
+// came back, and gave way to uploads stalled for ever.
+func TestHandlerV1aCopyWaitsForMemory(t *testing.T) {
+	const limit = 16 << 10
+	// A body of the limit takes limit+1 of the budget; a stalled upload
+	// as much: what is left (limit-2) is short of the copy, limit plus
+	// the id and timestamp.
+	big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", limit-len(jamBody))), 1)
+	require.Len(t, big, limit)
+	newV1aRig := func(t *testing.T) *rig {
+		clock := webhooktest.NewClock(webhooktest.Time())
+		h, err := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret, webhooktest.PublicKey),
+			webhook.WithMaxBodySize(limit), webhook.WithMaxBodyMemory(3*limit), webhook.WithClock(clock.Now),
+			webhook.WithLogger(slog.New(slog.DiscardHandler)))
+		require.NoError(t, err)
+		r := &rig{h: h, clock: clock}
+		h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { r.calls.Add(1); return nil })
+		return r
+	}
+	for _, tt := range []struct {
+		name     string
+		giveBack bool // the stalled upload ends while the copy waits
+		want     int
+	}{
+		{"memory comes back while it waits", true, http.StatusOK},
+		{"memory does not come back", false, http.StatusServiceUnavailable},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newV1aRig(t)
+			pw, done := stallUpload(t, r, limit) // through a ResponseRecorder: never cut
+			t.Cleanup(func() { _ = pw.Close() })
+			start := time.Now()
+			codes := make(chan *httptest.ResponseRecorder, 1)
+			go func() {
+				codes <- r.serve(webhooktest.NewStandardRequest(webhooktest.SigningKey, big, webhooktest.WithID("msg_v1a_waits")))
+			}()
+			if tt.giveBack {
+				require.Eventually(t, func() bool { return webhook.BodyWaiting(r.h) == 1 }, 5*time.Second, time.Millisecond,
+					"the v1a copy does not wait for memory")
+				require.NoError(t, pw.CloseWithError(io.ErrUnexpectedEOF))
+				require.Equal(t, http.StatusBadRequest, <-done)
+			}
+			w := <-codes
+			require.Equal(t, tt.want, w.Code)
+			if tt.want == http.StatusServiceUnavailable {
+				require.Equal(t, "1", w.Header().Get("Retry-After"))
+				require.GreaterOrEqual(t, time.Since(start), webhook.BudgetWait-100*time.Millisecond, "refused without waiting")
+				require.Zero(t, r.calls.Load())
+			} else {
+				require.Equal(t, int64(1), r.calls.Load())
+			}
+			if !tt.giveBack {
+				require.NoError(t, pw.CloseWithError(io.ErrUnexpectedEOF))
+				require.Equal(t, http.StatusBadRequest, <-done)
+			}
+			require.Zero(t, webhook.BodyHeld(r.h))
+		})
+	}
+
+	// Behind a server that can cut: an upload stalled for more than a
+	// second gives way to the copy.
+	t.Run("a stalled upload begun before it is cut", func(t *testing.T) {
+		r := newV1aRig(t)
+		srv := httptest.NewUnstartedServer(r.h)
+		srv.Config.ReadTimeout = 30 * time.Second
+		srv.Start()
+		t.Cleanup(srv.Close)
+		addr := srv.Listener.Addr().String()
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
+		_, err = c.Write(stalledUpload(12<<10 + 1))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return webhook.BodyHeld(r.h) == limit+1 }, 5*time.Second, time.Millisecond)
+		time.Sleep(slowBodyForTest)
+		req := webhooktest.NewStandardRequest(webhooktest.SigningKey, big, webhooktest.WithID("msg_v1a_cuts"))
+		var head []string
+		for k, vs := range req.Header {
+			head = append(head, k+": "+vs[0])
+		}
+		status, _, err := exchangeRetry(addr, rawPost(append(head, "Content-Type: application/json"), big), time.Now().Add(10*time.Second))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "the stalled upload")
+		require.NotEmpty(t, resp.Header.Get("Retry-After"))
+		require.Equal(t, int64(1), r.calls.Load())
+	})
 }

@@ -14,3 +14,13 @@ const MaxWaiters = maxWaiters
 // CutGrace is how long Run waits, past its shutdown timeout, for the
 // callbacks it cancelled.
 const CutGrace = cutGrace
+
+// BodyWaiting reports how many of h's requests wait for body memory.
+func BodyWaiting(h *Handler) int {
+	h.budget.mu.Lock()
+	defer h.budget.mu.Unlock()
+	return len(h.budget.waiting)
+}
+
+// BudgetWait is how long a request refused body memory waits for it.
+const BudgetWait = budgetWait

@@ -53,7 +53,8 @@ const (
 //	     WithKeyFunc, no keys, or a notification whose app_id is not the
 //	     KeyHint.AppID its keys were chosen by
 //	503  the bodies in progress hold WithMaxBodyMemory already, still after
-//	     a wait of up to 2 s; a body still arriving a second after its
+//	     a wait of up to 2 s (for a body, or a v1a delivery's copy of
+//	     its message); a body still arriving a second after its
 //	     first bytes while a later request waits for memory (Retry-After)
 //	415  a Content-Type the source never sends (checked before reading)
 //	400  verified but not decodable; an Intercom id over 256 bytes; a

@@ -153,7 +153,8 @@ func WithMaxBodySize(n int64) Option {
 // send headers and then nothing hold none of it. It must be at least
 // twice the max body size: a body grows by doubling, and the buffers it
 // outgrows count until the garbage collector frees them. With whpk_ keys,
-// the copy of the message that ed25519 needs counts too, so it must be
+// the copy of the message that ed25519 needs counts too (waiting for
+// memory, and making slow bodies give way, as a body does), so it must be
 // three times the max body size: NewHandler and Handler.SetSecrets refuse
 // whpk_ keys with less. Keys they do not see (a WithKeyFunc tenant's, or a
 // WithVerifier verifier's set later by its own SetSecrets) need the same:

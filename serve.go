@@ -122,7 +122,8 @@ func (s *serving) admit() bool {
 // verify checks the body against the source's keys (the tenant's, with
 // WithKeyFunc; a Series token was checked in admit), and takes the message
 // id and timestamp a Standard Webhooks signature covers. 401 if it does not
-// verify; 503 if v1a's copy of the message does not fit the body budget.
+// verify; 503 if v1a's copy of the message is refused body memory, as a
+// body read is: after a wait of up to 2 s.
 func (s *serving) verify() bool {
 	h, d := s.h, &s.rs.d
 	std, intercom := h.std, h.intercom
@@ -140,12 +141,19 @@ func (s *serving) verify() bool {
 	switch d.Source {
 	case event.SourceStandard:
 		var copied int64
+		var never bool // the copy does not fit beside the body even alone
+		charge := func(k int64) bool {
+			if s.held+k > h.budget.limit {
+				never = true
+				return false
+			}
+			return h.budget.wait(k)
+		}
 		kr = std.keys.Load()
-		d.ID, d.Timestamp, copied, err = std.verify(kr, s.body, s.r.Header, &h.budget)
+		d.ID, d.Timestamp, copied, err = std.verify(kr, s.body, s.r.Header, charge)
 		s.held += copied
 		if errors.Is(err, errMemBudget) {
-			id, ts, _, _ := standardHeaders(s.r.Header) // verify took them
-			if s.held+int64(len(id)+len(ts)+2+len(s.body)) > h.budget.limit {
+			if never {
 				// Not even an idle handler holds the body and its copy:
 				// every retry would be refused alike, and a 503 would
 				// read as load. Keys NewHandler and SetSecrets never saw

@@ -95,12 +95,12 @@ func (v *Verifier) Verify(body []byte, h http.Header) (id string, ts time.Time, 
 	return id, ts, err
 }
 
-// verify is Verify against keys kr, v's at some instant, charging to b,
-// when not nil, the copy of the message that v1a entries need, and
-// returning how much it charged. The handler loads kr once for the
+// verify is Verify against keys kr, v's at some instant, taking with
+// charge, when not nil, the memory for the copy of the message that v1a
+// entries need, and returning how much it took. The handler loads kr once for the
 // verification and its diagnosis, which a SetSecrets between two loads
 // would set apart.
-func (v *Verifier) verify(kr *keyring, body []byte, h http.Header, b *memBudget) (id string, ts time.Time, held int64, err error) {
+func (v *Verifier) verify(kr *keyring, body []byte, h http.Header, charge func(int64) bool) (id string, ts time.Time, held int64, err error) {
 	if kr == nil || v.cfg.now == nil { // a zero Verifier, SetSecrets or not
 		return "", time.Time{}, 0, errNoKeys(event.SourceStandard)
 	}
@@ -117,7 +117,7 @@ func (v *Verifier) verify(kr *keyring, body []byte, h http.Header, b *memBudget)
 			return "", time.Time{}, 0, err
 		}
 	}
-	if held, err = kr.verify(id, tsRaw, sigs, body, b); err != nil {
+	if held, err = kr.verify(id, tsRaw, sigs, body, charge); err != nil {
 		return "", time.Time{}, held, err
 	}
 	return id, time.Unix(sec, 0), held, nil
@@ -152,7 +152,7 @@ func (c *verifyConfig) checkWindow(sec int64) error {
 // key, whose canonical text is compared with each v1 entry, then ed25519
 // for v1a entries if public keys are configured. The list is only
 // classified (malformed or merely unmatched) once nothing matched.
-func (kr *keyring) verify(id, ts, sigs string, body []byte, b *memBudget) (held int64, err error) {
+func (kr *keyring) verify(id, ts, sigs string, body []byte, charge func(int64) bool) (held int64, err error) {
 	for _, k := range kr.macs {
 		m := k.get()
 		p := append(m.content[:0], id...)
@@ -177,7 +177,7 @@ func (kr *keyring) verify(id, ts, sigs string, body []byte, b *memBudget) (held 
 		}
 	}
 	if len(kr.pubs) > 0 {
-		res, held := kr.verifyV1a(id, ts, sigs, body, b)
+		res, held := kr.verifyV1a(id, ts, sigs, body, charge)
 		switch res {
 		case matched:
 			return held, nil
@@ -237,8 +237,8 @@ func matchV1(sigs string, t *macText) matchResult {
 }
 
 // verifyV1a reports whether any v1a entry is an ed25519 signature of
-// id.ts.body by a configured public key, and how much of b the message
-// copy took.
+// id.ts.body by a configured public key, and how much memory the message
+// copy took with charge.
 //
 // An ed25519 check costs about a thousand HMACs of a small body, and the
 // entries are the sender's to choose, so only the first len(kr.pubs)+1
@@ -249,9 +249,9 @@ func matchV1(sigs string, t *macText) matchResult {
 // receiver has keys plus that one cannot be needed.
 //
 // ed25519 needs the message in one piece, so it is assembled here, off the
-// v1 path, once the first entry is found, and charged to b: a request
-// holding a body of the largest size needs as much again for it.
-func (kr *keyring) verifyV1a(id, ts, sigs string, body []byte, b *memBudget) (res matchResult, held int64) {
+// v1 path, once the first entry is found, and charged: a request holding
+// a body of the largest size needs as much again for it.
+func (kr *keyring) verifyV1a(id, ts, sigs string, body []byte, charge func(int64) bool) (res matchResult, held int64) {
 	var msg []byte
 	n, tried := 0, 0
 	for entry, rest := nextEntry(sigs); entry != "" || rest != ""; entry, rest = nextEntry(rest) {
@@ -268,8 +268,8 @@ func (kr *keyring) verifyV1a(id, ts, sigs string, body []byte, b *memBudget) (re
 		}
 		if msg == nil {
 			size := len(id) + len(ts) + 2 + len(body)
-			if b != nil {
-				if !b.charge(int64(size)) {
+			if charge != nil {
+				if !charge(int64(size)) {
 					return noMemory, held
 				}
 				held = int64(size)

@@ -177,7 +177,7 @@ func (w *waiter) signal() {
 }
 
 // errMemBudget is what verification returns when the message copy for
-// v1a does not fit in the budget.
+// v1a is refused memory.
 var errMemBudget = errors.New("webhook: no memory budget left for the v1a message")
 
 // errV1aBudget refuses a v1a delivery whose body and message copy

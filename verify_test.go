@@ -275,7 +275,7 @@ func TestVerifyV1aBounded(t *testing.T) {
 		{"v1 needs no copy", "v1," + macV1(testKey, testID, testNowText, testBody), 0, 0, nil},
 	} {
 		b := &memBudget{limit: c.limit}
-		_, _, held, err := v.verify(v.keys.Load(), testBody, stdHeader(testID, testNowText, c.sigs), b)
+		_, _, held, err := v.verify(v.keys.Load(), testBody, stdHeader(testID, testNowText, c.sigs), b.wait)
 		require.ErrorIs(t, err, c.want, c.name)
 		require.Equal(t, c.held, held, c.name)
 		require.Equal(t, c.held, b.held.Load(), c.name)
