@@ -60,11 +60,14 @@ func Fixture(name string) []byte {
 // and the Content-Type (form-encoded for a Series fixture whose name ends
 // in .form, JSON otherwise). ok is false if there is no such fixture.
 func FixtureSource(name string) (source event.Source, contentType string, ok bool) {
-	if fi, err := fs.Stat(Fixtures(), path.Clean(name)); err != nil || fi.IsDir() {
+	// Cleaned as Fixture cleans it, for the extension too: a name with a
+	// trailing slash is the same fixture, sent with the same Content-Type.
+	name = path.Clean(name)
+	if fi, err := fs.Stat(Fixtures(), name); err != nil || fi.IsDir() {
 		return "", "", false
 	}
 	contentType = "application/json"
-	switch dir, _, _ := strings.Cut(path.Clean(name), "/"); dir {
+	switch dir, _, _ := strings.Cut(name, "/"); dir {
 	case "jam":
 		return event.SourceStandard, contentType, true
 	case "intercom":

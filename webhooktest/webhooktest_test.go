@@ -131,6 +131,7 @@ func TestFixtureSource(t *testing.T) {
 		"intercom/ping.json":           {"intercom", "application/json"},
 		"series/contact.form":          {"series", "application/x-www-form-urlencoded"},
 		"series/contact.json":          {"series", "application/json"},
+		"./series/company.form/":       {"series", "application/x-www-form-urlencoded"}, // cleaned, as Fixture cleans it
 		"jam/no-such-fixture.json":     {},
 		"elsewhere/x.json":             {},
 		"jam":                          {},
