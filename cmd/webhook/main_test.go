@@ -456,8 +456,14 @@ func TestSendFlagErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no scheme", []string{"--url", "127.0.0.1:8080", "--all"}, exitUsage, "webhook send: --url 127.0.0.1:8080 is not an http:// or https:// URL"},
+		{"no scheme", []string{"--url", "127.0.0.1:8080", "--all"}, exitUsage, "webhook send: --url has no scheme: give http://HOST[:PORT]/PATH or https://…"},
+		{"no scheme, a token in the query", []string{"--url", "127.0.0.1:8080/hook?token=hunter2", "--all"}, exitUsage, "webhook send: --url has no scheme"},
+		{"a bad port, a token in the query", []string{"--url", "http://127.0.0.1:80x/hook?token=hunter2", "--all"}, exitUsage, "webhook send: --url does not parse as a URL: invalid port after host"},
+		{"a bad escape, a token in the path", []string{"--url", "http://127.0.0.1/hooks/hunter2%zz", "--all"}, exitUsage, "webhook send: --url does not parse as a URL: invalid URL escape"},
+		{"a control character, a token in the query", []string{"--url", "http://127.0.0.1/hook?token=hunter2\n", "--all"}, exitUsage, "webhook send: --url does not parse as a URL: net/url: invalid control character in URL"},
+		{"a bad host, a token in the query", []string{"--url", "http://127.0.0.1 x/hook?token=hunter2", "--all"}, exitUsage, "webhook send: --url does not parse as a URL: invalid character in host name"},
 		{"another scheme", []string{"--url", "ftp://127.0.0.1/", "--all"}, exitUsage, "webhook send: --url ftp://127.0.0.1/ is not an http:// or https:// URL"},
+		{"another scheme, a token in the query", []string{"--url", "ftp://127.0.0.1/?token=hunter2#hunter2", "--all"}, exitUsage, "webhook send: --url ftp://127.0.0.1/ is not an http:// or https:// URL"},
 		{"no host", []string{"--url", "http:///hooks", "--all"}, exitUsage, "webhook send: --url http:///hooks is not an http:// or https:// URL"},
 		{"no host, a password", []string{"--url", "http://user:hunter2@/hooks", "--all"}, exitUsage, "webhook send: --url http://user:xxxxx@/hooks is not an http:// or https:// URL"},
 		{"does not parse, a password", []string{"--url", "http://user:hunter2@127.0.0.1:80x/", "--all"}, exitUsage, "webhook send: --url does not parse as a URL"},

@@ -219,8 +219,7 @@ func redisShown(raw string) string {
 	if err != nil {
 		return "(not shown)"
 	}
-	u.RawQuery, u.ForceQuery, u.Fragment = "", false, ""
-	return redacted(u)
+	return shownURL(u)
 }
 
 // parseError is why raw, a --redis URL (of Redis Cluster nodes with

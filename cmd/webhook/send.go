@@ -158,18 +158,24 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // checkSendURL refuses a --url that is no http:// or https:// URL with a
-// host, before anything is signed or sent; what it says of one never
-// shows its password.
+// host, before anything is signed or sent. What it says of one never
+// shows its password, query or fragment, where tokens go, nor any of it
+// when it does not parse: a URL that does not parse has no parts to tell
+// the token from the rest.
 func checkSendURL(raw string) error {
 	u, err := url.Parse(raw)
 	switch {
+	case err != nil && !strings.Contains(raw, "://"):
+		return errors.New("--url has no scheme: give http://HOST[:PORT]/PATH or https://…")
 	case err != nil && strings.Contains(raw, "@"):
 		// url's error quotes the URL, its password with it.
 		return errors.New("--url does not parse as a URL (percent-encode a :, /, ?, #, @ or % in its user name or password)")
 	case err != nil:
-		return fmt.Errorf("--url %s is not an http:// or https:// URL", raw)
+		return fmt.Errorf("--url does not parse as a URL: %s", parseReason(err))
+	case u.Scheme == "":
+		return errors.New("--url has no scheme: give http://HOST[:PORT]/PATH or https://…")
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return fmt.Errorf("--url %s is not an http:// or https:// URL", redacted(u))
+		return fmt.Errorf("--url %s is not an http:// or https:// URL", shownURL(u))
 	}
 	return nil
 }
