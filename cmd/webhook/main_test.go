@@ -443,6 +443,37 @@ func TestSend(t *testing.T) {
 	require.Contains(t, r.stderr, "webhook send: "+jamFile)
 }
 
+// TestSendErrorHidesToken: a delivery that cannot be sent is told with
+// the URL it went to without its password, query and fragment, where a
+// token goes: net/http's error quotes the URL with its query, and a
+// redirect's with the token the redirect added.
+func TestSendErrorHidesToken(t *testing.T) {
+	clearEnv(t)
+	jamFile := writeFile(t, "jam.json", jamBody)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, closed.URL+"/next?token=hunter2#hunter2", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirect.Close)
+	tests := []struct {
+		name, url, want string
+	}{
+		{"no receiver", strings.Replace(closed.URL, "http://", "http://user:hunter2@", 1) + "/hook?token=hunter2#hunter2",
+			"webhook send: " + jamFile + ": POST " + strings.Replace(closed.URL, "http://", "http://user:xxxxx@", 1) + "/hook: dial tcp "},
+		{"redirected to no receiver", redirect.URL + "/hook",
+			"webhook send: " + jamFile + ": POST " + closed.URL + "/next: dial tcp "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCmd(t, "", "send", "--url", tt.url, "--file", jamFile)
+			require.Equal(t, exitFail, r.code, r.stdout+r.stderr)
+			require.Contains(t, r.stderr, tt.want)
+			require.NotContains(t, r.stdout+r.stderr, "hunter2")
+		})
+	}
+}
+
 // TestSendFlagErrors: a --url that is no http(s) URL, a --method that is
 // no method and a --file it cannot read are refused naming the flag,
 // before anything is sent; a bad --url's password is never shown.

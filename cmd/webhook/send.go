@@ -193,11 +193,27 @@ func send(ctx context.Context, client *http.Client, method, to string, d deliver
 	req.Header = h
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, "", err
+		return 0, "", sendError(err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	resp.Body.Close()
 	return resp.StatusCode, messageID(d, h), nil
+}
+
+// sendError is err, from sending a delivery, with the URL it quotes as
+// shownURL shows it: net/http's error quotes the URL the request went to
+// (--url, or where a redirect sent it) with its query and fragment, where
+// tokens go.
+func sendError(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	shown := "(not shown)"
+	if u, perr := url.Parse(ue.URL); perr == nil {
+		shown = shownURL(u)
+	}
+	return fmt.Errorf("%s %s: %w", strings.ToUpper(ue.Op), shown, ue.Err)
 }
 
 // messageID returns the id the receiver deduplicates d on: the header's
