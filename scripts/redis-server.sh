@@ -1,7 +1,8 @@
 # Sourced by the test scripts (bash, set -euo pipefail) to run tests
 # against a throwaway Redis. start_redis starts a redis-server on a free
 # loopback port without persistence and exports WEBHOOK_TEST_REDIS_URL naming
-# it; start_redis_cluster starts a one-node Redis Cluster beside it and
+# it, and WEBHOOK_TEST_REDIS_SOCKET naming the unix socket it also listens
+# on (for unix:// URLs); start_redis_cluster starts a one-node Redis Cluster beside it and
 # exports WEBHOOK_REDIS_CLUSTER_ADDR. Both install redis-server if it is
 # missing, and whatever happens every server started is stopped when the
 # script exits.
@@ -94,8 +95,9 @@ redis_start() {
 }
 
 start_redis() {
-	redis_start redis
+	redis_start redis --unixsocket "$redis_dir/redis.sock" --unixsocketperm 700
 	export WEBHOOK_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+	export WEBHOOK_TEST_REDIS_SOCKET="$redis_dir/redis.sock"
 }
 
 # The cluster node takes every slot, and is ready once it says so.

@@ -5,7 +5,8 @@
 # reach. Fuzz targets run their seed corpora in testdata/fuzz. The CLI's
 # tests on a redisstore inbox run on a throwaway Redis started here
 # (scripts/redis-server.sh) when redis-server is installed, and always in
-# CI (CI=true), which installs it; or on the Redis WEBHOOK_TEST_REDIS_URL names.
+# CI (CI=true), which installs it; or on the Redis WEBHOOK_TEST_REDIS_URL names
+# (and by the unix socket WEBHOOK_TEST_REDIS_SOCKET names, for unix:// URLs).
 # Those of --redis-cluster run on a one-node Redis Cluster started beside it,
 # or on the one WEBHOOK_REDIS_CLUSTER_ADDR names (HOST:PORT).
 # Without them they are skipped, as redisstore's are, and fail in CI.

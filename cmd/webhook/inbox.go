@@ -40,7 +40,8 @@ Every subcommand takes the inbox as --inbox FILE (or $WEBHOOK_INBOX), the
 SQLite file of the receiver, or as --redis URL (or $WEBHOOK_REDIS_URL,
 which keeps the password off the command line, out of ps and the shell's
 history; --redis env reads it as serve does, whatever $WEBHOOK_INBOX says),
-redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss:// for TLS, one
+redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss:// for TLS or
+unix://[USER:PASSWORD@]/PATH/TO/SOCKET[?db=N] for a unix socket, one
 server, or with --redis-cluster nodes of a Redis Cluster,
 redis://[USER:PASSWORD@]HOST[:PORT][?addr=HOST2:PORT2&addr=…] (not
 Sentinel), with --redis-prefix and --redis-name as the replicas give them

@@ -68,6 +68,13 @@ func TestInboxDeadAndReplayEndToEnd(t *testing.T) {
 			return openTestRedisInbox(t, client, prefix, redisstore.WithInboxName("replicas")),
 				[]string{"--redis", redisURL(t), "--redis-prefix", prefix, "--redis-name", "replicas"}
 		}},
+		// The same Redis by its unix socket (unix://PATH?db=N).
+		{"redis unix socket", func(t *testing.T) (webhook.Inbox, []string) {
+			client := redisClient(t)
+			prefix := redisPrefix(t, client)
+			return openTestRedisInbox(t, client, prefix, redisstore.WithInboxName("replicas")),
+				[]string{"--redis", redisSocketURL(t), "--redis-prefix", prefix, "--redis-name", "replicas"}
+		}},
 		// The replicas' inbox on Redis Cluster.
 		{"redis cluster", func(t *testing.T) (webhook.Inbox, []string) {
 			client := clusterClient(t)
@@ -170,6 +177,10 @@ func TestServeInboxEndToEnd(t *testing.T) {
 		// serve --redis: the receiver as one of several replicas.
 		{"redis", func(t *testing.T) ([]string, []string) {
 			return []string{"--redis", redisURL(t), "--redis-prefix", redisPrefix(t, redisClient(t)), "--redis-name", "serve"}, nil
+		}},
+		// serve --redis unix://PATH: a Redis on this machine by its socket.
+		{"redis unix socket", func(t *testing.T) ([]string, []string) {
+			return []string{"--redis", redisSocketURL(t), "--redis-prefix", redisPrefix(t, redisClient(t)), "--redis-name", "serve"}, nil
 		}},
 		// serve --redis --redis-cluster: the replicas on Redis Cluster.
 		{"redis cluster", func(t *testing.T) ([]string, []string) {

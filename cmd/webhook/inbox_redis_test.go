@@ -36,11 +36,21 @@ const testClusterEnv = "WEBHOOK_REDIS_CLUSTER_ADDR"
 // testClusterAddr is that cluster's HOST:PORT.
 var testClusterAddr string
 
+// testSocketEnv names the unix socket the test Redis also listens on
+// (scripts/redis-server.sh's start_redis opens it), for --redis
+// unix://PATH.
+const testSocketEnv = "WEBHOOK_TEST_REDIS_SOCKET"
+
+// testSocket is that socket's path.
+var testSocket string
+
 func TestMain(m *testing.M) {
 	testRedisURL = os.Getenv(testRedisEnv)
 	testClusterAddr = os.Getenv(testClusterEnv)
+	testSocket = os.Getenv(testSocketEnv)
 	os.Unsetenv(testRedisEnv)
 	os.Unsetenv(testClusterEnv)
+	os.Unsetenv(testSocketEnv)
 	os.Unsetenv(envRedisURL)
 	os.Exit(m.Run())
 }
@@ -56,6 +66,22 @@ func redisURL(tb testing.TB) string {
 		tb.Skip(testRedisEnv + " not set; run scripts/test.sh with redis-server installed, or point it at a disposable Redis, e.g. redis://127.0.0.1:6379/0")
 	}
 	return testRedisURL
+}
+
+// redisSocketURL is the test Redis's URL by its unix socket,
+// unix://PATH?db=N, with the database of its redis:// URL. CI must
+// provide the socket, as it does the Redis.
+func redisSocketURL(tb testing.TB) string {
+	tb.Helper()
+	opts, err := redis.ParseURL(redisURL(tb))
+	require.NoError(tb, err, "parse "+testRedisEnv)
+	if testSocket == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal(testSocketEnv + " not set: CI must run these tests against a Redis on a unix socket (scripts/test.sh starts one)")
+		}
+		tb.Skip(testSocketEnv + " not set; run scripts/test.sh with redis-server installed, or name the unix socket of the Redis " + testRedisEnv + " names")
+	}
+	return fmt.Sprintf("unix://%s?db=%d", testSocket, opts.DB)
 }
 
 // redisClient connects to the test Redis and closes the client after the
@@ -268,7 +294,7 @@ func TestInboxRedisFlags(t *testing.T) {
 		{name: "braces", args: []string{"stats", "--redis", url, "--redis-prefix", "a{b}:"}, code: exitUsage,
 			stderr: "--redis-prefix and --redis-name must not contain braces"},
 		{name: "another scheme", args: []string{"stats", "--redis", "http://u:" + testPassword + "@127.0.0.1/"}, code: exitUsage,
-			stderr: `--redis is not a Redis URL (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… for TLS): redis: invalid URL scheme: http`},
+			stderr: `--redis is not a Redis URL (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… for TLS, unix://[USER:PASSWORD@]/PATH/TO/SOCKET[?db=N]): redis: invalid URL scheme: http`},
 		{name: "no URL", args: []string{"stats", "--redis", "127.0.0.1:6379"}, code: exitUsage, stderr: "--redis is not a Redis URL"},
 		{name: "bad port", args: []string{"stats", "--redis", "redis://u:" + testPassword + "@127.0.0.1:x/0"}, code: exitUsage,
 			stderr: "--redis is not a Redis URL"},

@@ -57,11 +57,16 @@ type redisFlags struct {
 // register adds the flags to fs, --redis described as what (for serve,
 // the inbox it runs on; for inbox, the one it opens).
 func (r *redisFlags) register(fs *flag.FlagSet, what string) {
-	r.url = fs.String("redis", "", what+", as a URL: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss:// for TLS; env for the URL in $"+envRedisURL+", out of ps")
+	r.url = fs.String("redis", "", what+", as a URL: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss:// for TLS, "+socketURLForm+" for a unix socket; env for the URL in $"+envRedisURL+", out of ps")
 	r.prefix = fs.String("redis-prefix", redisstore.DefaultInboxPrefix, "with --redis: the prefix of the inbox's keys, as redisstore.WithInboxPrefix")
 	r.name = fs.String("redis-name", redisstore.DefaultInboxName, "with --redis: the inbox's name, as redisstore.WithInboxName")
 	r.cluster = fs.Bool("redis-cluster", false, "with --redis: the URL names nodes of a Redis Cluster: redis://[USER:PASSWORD@]HOST[:PORT][?addr=HOST2:PORT2&addr=…]")
 }
+
+// socketURLForm is the form of a --redis URL naming a unix socket, as
+// go-redis's ParseURL reads it: the path after unix://, the database as
+// ?db=N (not as a /DB, which would be read as part of the path).
+const socketURLForm = "unix://[USER:PASSWORD@]/PATH/TO/SOCKET[?db=N]"
 
 // errFlag marks an error in what the flags say, a usage error.
 var errFlag = errors.New("usage")
@@ -151,7 +156,7 @@ func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 	} else {
 		opts, err := redis.ParseURL(raw)
 		if err != nil {
-			return redisInbox{}, fmt.Errorf("%w: --redis is not a Redis URL (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… for TLS): %s", errFlag, parseError(raw, cluster, err))
+			return redisInbox{}, fmt.Errorf("%w: --redis is not a Redis URL (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… for TLS, %s): %s", errFlag, socketURLForm, parseError(raw, cluster, err))
 		}
 		dial = func() (redis.UniversalClient, string) {
 			shortDial(&opts.DialTimeout, &opts.DialerRetries)

@@ -58,7 +58,8 @@ backoff if printing fails, and "webhook inbox" looks into the file. Once
 serve is stopping its workers take no new delivery: what is stored
 meanwhile, or was left unfinished, is printed by the next serve on the file.
 With --redis URL instead (redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://
-for TLS; --redis-prefix and --redis-name as redisstore.WithInboxPrefix and
+for TLS, unix://[USER:PASSWORD@]/PATH/TO/SOCKET[?db=N] for a unix socket;
+--redis-prefix and --redis-name as redisstore.WithInboxPrefix and
 WithInboxName; with --redis-cluster the URL names nodes of a Redis Cluster,
 redis://[USER:PASSWORD@]HOST[:PORT][?addr=HOST2:PORT2&addr=…]) the inbox is
 a redisstore one in that Redis, shared by every serve on it as by the

@@ -105,3 +105,31 @@ func TestHelpLayout(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpNamesRedisSocket: the --redis flag's help, the prose of serve
+// and inbox, and the error of a URL go-redis refuses name the unix
+// socket form go-redis takes (unix://[USER:PASSWORD@]PATH[?db=N]),
+// which worked but no help text said.
+func TestHelpNamesRedisSocket(t *testing.T) {
+	clearEnv(t)
+	t.Setenv(envInbox, "")
+	t.Setenv(envRedisURL, "")
+	const form = "unix://[USER:PASSWORD@]/PATH/TO/SOCKET[?db=N]"
+	for _, args := range [][]string{{"serve"}, {"inbox"}, {"inbox", "stats"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			text, _ := helpFlags(t, args...)
+			require.Contains(t, text, form)
+		})
+	}
+	for _, args := range [][]string{
+		{"inbox", "stats", "--redis", "unix://"},
+		{"serve", "--test-keys", "--addr", "127.0.0.1:0", "--redis", "unix://"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			r := runCmd(t, "", args...)
+			require.Equal(t, exitUsage, r.code, r.stderr)
+			require.Contains(t, r.stderr, "redis: empty unix socket path")
+			require.Contains(t, r.stderr, form)
+		})
+	}
+}
