@@ -45,6 +45,10 @@ const testSocketEnv = "WEBHOOK_TEST_REDIS_SOCKET"
 var testSocket string
 
 func TestMain(m *testing.M) {
+	// As main does: the tests call run, and without it go-redis logged
+	// every failed dial of the commands on the tests' standard error
+	// (TestFailedDialsQuiet), each also the command's own error.
+	redis.SetLogger(quietRedis{})
 	testRedisURL = os.Getenv(testRedisEnv)
 	testClusterAddr = os.Getenv(testClusterEnv)
 	testSocket = os.Getenv(testSocketEnv)
