@@ -186,3 +186,40 @@ func TestParseHeaders(t *testing.T) {
 		})
 	}
 }
+
+// A capture goes back to the path it came to, through the test's own
+// router, as the receiver's routed it. The inspector leaves the query out
+// (it may hold a credential): set Target to send the capture with a query
+// of the test's own, or to another path.
+func ExampleCapture_Request() {
+	body := webhooktest.Fixture("jam/jam.created.maximal.json") // the bytes Jam sent
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	sig, _ := webhooktest.SignStandard(webhooktest.Secret, "msg_1", at, body)
+	fsys := fstest.MapFS{ // in a test: os.DirFS("testdata/captured")
+		"jam/jam.created.msg_1.json": {Data: body},
+		"jam/jam.created.msg_1.headers": {Data: []byte("# captured by webhook serve --inspect: POST /hooks/jam?…, answered 200\n" +
+			"# received: 2026-12-01T09:30:01Z\n" +
+			"Content-Type: application/json\nWebhook-Id: msg_1\nWebhook-Timestamp: 1796117400\nWebhook-Signature: " + sig + "\n")},
+	}
+	c, err := webhooktest.ReadCapture(fsys, "jam/jam.created.msg_1.json")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(c.Method, c.Target)
+	h, _ := webhook.NewHandler(webhook.WithSecrets(webhooktest.Secret), webhook.WithClock(func() time.Time { return c.Received }),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)))
+	h.OnAny(func(_ context.Context, d *webhook.Delivery, e event.Event) error {
+		fmt.Println(d.ID, e.EventType())
+		return nil
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/hooks/jam", h)
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, c.Request())
+	fmt.Println(w.Code)
+	// Output:
+	// POST /hooks/jam
+	// msg_1 jam.created
+	// 200
+}

@@ -2,9 +2,11 @@ package webhooktest_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -234,4 +236,72 @@ func ExampleClock() {
 	// pending until the clock reaches NextAttempt: true
 	// run 2 success
 	// Run: <nil>
+}
+
+// Rotating a Standard Webhooks secret: while keys rotate the sender signs
+// each delivery with the old key and the new, one signature each, and a
+// handler holding either accepts it. A handler that holds the new key
+// alone refuses a delivery signed with the old one only.
+func ExampleWithExtraSecrets() {
+	const newSecret = "whsec_b3RoZXIta2V5LWZvci1yb3RhdGlvbi10ZXN0cw=="
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(newSecret),
+		webhook.WithClock(webhooktest.Time),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		panic(err)
+	}
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+		fmt.Println("jam.created", d.ID)
+		return nil
+	})
+	body := webhooktest.Fixture("jam/jam.created.minimal.json")
+	for _, r := range []*http.Request{
+		webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithExtraSecrets(newSecret), webhooktest.WithID("msg_rotating")),
+		webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithID("msg_old_key")),
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(len(strings.Fields(r.Header.Get("Webhook-Signature"))), "signatures, status:", w.Code)
+	}
+	// Output:
+	// jam.created msg_rotating
+	// 2 signatures, status: 200
+	// 1 signatures, status: 401
+}
+
+// A test of what the handler refuses sends the fault itself: WithHeader
+// replaces a header the builder signed, so the request carries a wrong
+// signature, an id other than the one signed, or a Content-Type the
+// sender never sends, and nothing else is wrong with it.
+func ExampleWithHeader() {
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithClock(webhooktest.Time),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		panic(err)
+	}
+	h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) {
+		fmt.Println("no matching signature:", errors.Is(err, webhook.ErrNoMatchingSignature))
+	})
+	body := webhooktest.Fixture("jam/jam.created.minimal.json")
+	for _, fault := range []webhooktest.RequestOption{
+		webhooktest.WithHeader("Webhook-Signature", "v1,"+base64.StdEncoding.EncodeToString(make([]byte, 32))),
+		webhooktest.WithHeader("Webhook-Id", "msg_not_the_signed_one"),
+		webhooktest.WithHeader("Content-Type", "text/plain"),
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, body, fault))
+		fmt.Println("status:", w.Code)
+	}
+	// Output:
+	// no matching signature: true
+	// status: 401
+	// no matching signature: true
+	// status: 401
+	// no matching signature: false
+	// status: 415
 }
