@@ -11,8 +11,11 @@
 // events. A field of unexpected JSON type never fails an event: it is
 // left zero and reported by the event's FieldErrors method.
 //
-// The runnable examples ExampleParse and ExampleParseFrom show decoding
-// by hand.
+// The runnable examples show decoding by hand: ExampleParse (every
+// family, by the body's shape), ExampleParseFrom (by the verifying
+// source), ExampleParseAs (an endpoint pinned to one event type) and
+// ExampleParseSeries (a Series block's JSON or form body, into a struct of
+// your own).
 package event
 
 // The files of the package form layers, as package webhook's do (see its

@@ -21,6 +21,12 @@
 // propagator from putting the sender's baggage in the callbacks' context,
 // whence an instrumented client would forward it.
 //
+// ExampleNew runs such a handler on SDK providers recording in memory and
+// prints the spans and metrics of a delivery and its duplicate;
+// ExampleNew_inbox does the same in inbox mode, where a worker's run joins
+// the trace of the request that stored the delivery. The repository's
+// examples/observability exports to stdout and to Prometheus.
+//
 // # Traces
 //
 // The request's span (otelhttp's, or any span in the request's context)

@@ -28,11 +28,18 @@
 // webhook.ErrNotOwner) as soon as the client's timeouts and retries
 // allow. With go-redis's defaults that is about 1.7s per call against a
 // refused connection, so set short DialTimeout and ReadTimeout and
-// DialerRetries: 1 (see the example). The handler then processes the
+// DialerRetries: 1 (see ExampleNew). The handler then processes the
 // delivery anyway and logs the error: duplicates are possible while Redis
 // is down, but no message is lost. With the handler's
 // WithDedupeFailClosed option it answers 500 instead, and the sender
-// retries later.
+// retries later. Example_redisDown runs both against a port where no
+// Redis listens. go-redis logs each failed dial on standard error through
+// one logger for the whole process (redis.SetLogger replaces it); this
+// package logs nothing of its own.
+//
+// ExampleNew (the dedupe Store) and ExampleNewInbox (the inbox, shared by
+// replicas running the handler's workers) show the configuration for a
+// real Redis; they are compiled, not run, as they need one.
 package redisstore
 
 import (

@@ -10,6 +10,9 @@
 //	}
 //	defer ib.Close()
 //
+// ExampleOpen runs it: a receiver in inbox mode on a file, which answers 200
+// once the delivery is stored and runs the callback on a worker.
+//
 // The file is in WAL mode, and by default (SyncFull) Store returns only
 // once its delivery is committed to the write-ahead log and the log has
 // been synced to disk since, so an acknowledged delivery survives a
