@@ -137,8 +137,10 @@ func (f *inspectFlags) check() error {
 	if (f.forwardSecret != "" || f.forwardIntercom != "") && f.forwardTo == "" {
 		return errors.New("--forward-secret and --forward-intercom-secret need --forward-to")
 	}
-	if f.forwardTo != "" && !strings.HasPrefix(f.forwardTo, "http://") && !strings.HasPrefix(f.forwardTo, "https://") {
-		return errors.New("--forward-to must be an http:// or https:// URL")
+	if f.forwardTo != "" {
+		if err := checkHTTPURL("--forward-to", f.forwardTo); err != nil {
+			return err
+		}
 	}
 	if f.forwardSecret != "" {
 		// Forwards are signed with it, as sign and send sign: a whsk_

@@ -208,7 +208,7 @@ func (in *inspector) forward(ctx context.Context, rec *record) string {
 		}
 		resp, err := in.client.Do(req)
 		if err != nil {
-			return "forward failed: " + err.Error()
+			return "forward failed: " + sendError(err).Error()
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		_ = resp.Body.Close()

@@ -17,14 +17,25 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
-// redactedURL is raw without the password it may carry: the page is for
-// showing, and screenshots of it end up in tickets and chat.
+// redactedURL is raw without the password, query values and fragment it
+// may carry (an app's ?token=): the page is for showing, and screenshots
+// of it end up in tickets and chat.
 func redactedURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(not a URL)"
 	}
-	return redacted(u)
+	c := *u
+	c.Fragment, c.RawFragment = "", ""
+	if q := c.Query(); len(q) > 0 {
+		for _, vs := range q {
+			for i := range vs {
+				vs[i] = "xxxxx"
+			}
+		}
+		c.RawQuery = q.Encode()
+	}
+	return redacted(&c)
 }
 
 func (in *inspector) serveConfig(w http.ResponseWriter, _ *http.Request) {

@@ -1348,6 +1348,45 @@ func TestInspectorConfigRedactsForwardURL(t *testing.T) {
 	require.NotContains(t, string(raw), "hunter2")
 }
 
+// TestInspectorForwardURLHidesToken: where deliveries are forwarded is
+// shown on the page with its query's values (an app's ?token=) hidden
+// and without its fragment, a forward that failed is told without them,
+// and a --forward-to that is no URL with a host is refused at start,
+// without showing it: the page's forward note quoted net/http's error,
+// query and all, and the page's address showed the query as given.
+func TestInspectorForwardURLHidesToken(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	rig := newInspectRig(t, inspectFlags{forwardTo: strings.Replace(closed.URL, "http://", "http://dev:hunter2-pass@", 1) + "/hooks?token=hunter2&tenant=acme#hunter2"}, nil, nil)
+	resp, err := http.Get(rig.page.URL + "/api/config")
+	require.NoError(t, err)
+	raw, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	var c struct{ ForwardTo string }
+	require.NoError(t, json.Unmarshal(raw, &c))
+	require.Equal(t, strings.Replace(closed.URL, "http://", "http://dev:xxxxx@", 1)+"/hooks?tenant=xxxxx&token=xxxxx", c.ForwardTo)
+
+	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))
+	rig.in.wait()
+	list := rig.records(t)
+	require.Len(t, list, 1)
+	require.Contains(t, list[0].Forward, "forward failed: POST "+strings.Replace(closed.URL, "http://", "http://dev:xxxxx@", 1)+"/hooks: dial tcp ")
+	require.NotContains(t, list[0].Forward, "hunter2")
+
+	for _, tt := range []struct{ url, want string }{
+		{"http://127.0.0.1:80x/hooks?token=hunter2", "--forward-to does not parse as a URL: invalid port after host"},
+		{"http://127.0.0.1/hooks/hunter2%zz", "--forward-to does not parse as a URL: invalid URL escape"},
+		{"http:///hooks?token=hunter2", "--forward-to http:///hooks is not an http:// or https:// URL"},
+		{"ftp://127.0.0.1/?token=hunter2", "--forward-to ftp://127.0.0.1/ is not an http:// or https:// URL"},
+	} {
+		f := inspectFlags{addr: optionalAddr{set: true, addr: "127.0.0.1:0"}, keep: 1, keepBytes: 1, forwardTo: tt.url}
+		err := f.check()
+		require.Error(t, err, tt.url)
+		require.Contains(t, err.Error(), tt.want)
+		require.NotContains(t, err.Error(), "hunter2")
+	}
+}
+
 // TestInspectorVerdictRefusedAfterDecode: a body the handler decodes but
 // refuses (an Intercom id longer than a message id may be) fails the
 // decode step, as the answer does, instead of passing beside a 400.

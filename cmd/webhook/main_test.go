@@ -487,7 +487,7 @@ func TestSendFlagErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no scheme", []string{"--url", "127.0.0.1:8080", "--all"}, exitUsage, "webhook send: --url has no scheme: give http://HOST[:PORT]/PATH or https://…"},
+		{"no scheme", []string{"--url", "127.0.0.1:8080", "--all"}, exitUsage, "webhook send: --url has no scheme: give an http:// or https:// URL, http://HOST[:PORT]/PATH"},
 		{"no scheme, a token in the query", []string{"--url", "127.0.0.1:8080/hook?token=hunter2", "--all"}, exitUsage, "webhook send: --url has no scheme"},
 		{"a bad port, a token in the query", []string{"--url", "http://127.0.0.1:80x/hook?token=hunter2", "--all"}, exitUsage, "webhook send: --url does not parse as a URL: invalid port after host"},
 		{"a bad escape, a token in the path", []string{"--url", "http://127.0.0.1/hooks/hunter2%zz", "--all"}, exitUsage, "webhook send: --url does not parse as a URL: invalid URL escape"},

@@ -68,7 +68,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 
-	if err := checkSendURL(*to); err != nil {
+	if err := checkHTTPURL("--url", *to); err != nil {
 		return usageErr(stderr, "send", "%v", err)
 	}
 	if _, err := http.NewRequest(*method, "http://127.0.0.1/", nil); err != nil || *method == "" {
@@ -157,25 +157,23 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// checkSendURL refuses a --url that is no http:// or https:// URL with a
-// host, before anything is signed or sent. What it says of one never
-// shows its password, query or fragment, where tokens go, nor any of it
-// when it does not parse: a URL that does not parse has no parts to tell
-// the token from the rest.
-func checkSendURL(raw string) error {
+// checkHTTPURL refuses a URL flag's value (raw, of the flag name) that is
+// no http:// or https:// URL with a host, before anything is signed or
+// sent. What it says of one never shows its password, query or
+// fragment, where tokens go, nor any of it when it does not parse: a URL
+// that does not parse has no parts to tell the token from the rest.
+func checkHTTPURL(name, raw string) error {
 	u, err := url.Parse(raw)
 	switch {
-	case err != nil && !strings.Contains(raw, "://"):
-		return errors.New("--url has no scheme: give http://HOST[:PORT]/PATH or https://…")
+	case err != nil && !strings.Contains(raw, "://"), err == nil && u.Scheme == "":
+		return fmt.Errorf("%s has no scheme: give an http:// or https:// URL, http://HOST[:PORT]/PATH", name)
 	case err != nil && strings.Contains(raw, "@"):
 		// url's error quotes the URL, its password with it.
-		return errors.New("--url does not parse as a URL (percent-encode a :, /, ?, #, @ or % in its user name or password)")
+		return fmt.Errorf("%s does not parse as a URL (percent-encode a :, /, ?, #, @ or %% in its user name or password)", name)
 	case err != nil:
-		return fmt.Errorf("--url does not parse as a URL: %s", parseReason(err))
-	case u.Scheme == "":
-		return errors.New("--url has no scheme: give http://HOST[:PORT]/PATH or https://…")
+		return fmt.Errorf("%s does not parse as a URL: %s", name, parseReason(err))
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return fmt.Errorf("--url %s is not an http:// or https:// URL", shownURL(u))
+		return fmt.Errorf("%s %s is not an http:// or https:// URL", name, shownURL(u))
 	}
 	return nil
 }
