@@ -16,17 +16,19 @@
 // are tested without sleeping. It checks what the webhook.Inbox
 // documentation promises and what the handler and its workers rely on:
 // dedupe at commit, one lease per delivery at a time, lease expiry and
-// re-delivery, stale tokens refused, due times and their order (leases
-// and retries as long as a Duration holds, past the year 2262; a clock
-// stepped back), dead letters with their last error, replay, purge (also
-// racing replays, senders' copies and workers), listing and paging
+// re-delivery, stale tokens refused, due times and their order (leases and
+// retries as long as a Duration holds, past the year 2262; a clock stepped
+// back, and to the nanosecond), dead letters with their last error, replay
+// (of leased deliveries too), purge (also racing replays,
+// senders' copies and workers, and beside leases), listing and paging
 // (every delivery that stays in the state once, in order, while others
-// arrive and change state; cursors of another query refused), counts, exact
-// bytes, all of it under concurrent callers, and random interleavings
-// checked against a model of the contract; then the inbox under a
-// Handler in inbox mode and its workers: senders' duplicates, retries,
-// dead letters, a crashed worker's leases, a delivery that crashes every
-// worker, shutdown. Run it with -race.
+// arrive and change state; cursors of another query refused), counts (read
+// while others write too), exact bytes (bodies of megabytes, keys of any
+// bytes and length), all of it under concurrent callers, and random
+// interleavings checked against a model of the contract; then the inbox
+// under a Handler in inbox mode and its workers: senders' duplicates,
+// retries, dead letters, a crashed worker's leases, a delivery that
+// crashes every worker, shutdown. Run it with -race.
 package inboxtest
 
 import (
@@ -104,6 +106,11 @@ func Run(t *testing.T, newInbox NewInbox) {
 		{"Stats", testStats},
 		{"StatsOldestPending", testStatsOldestPending},
 		{"ConcurrentWorkers", testConcurrentWorkers},
+		{"OddKeys", testOddKeys},
+		{"LargeBodies", testLargeBodies},
+		{"LeaseBoundary", testLeaseBoundary},
+		{"PurgeLeased", testPurgeLeased},
+		{"StatsConcurrent", testStatsConcurrent},
 		{"RandomOperations", testRandomOperations},
 		{"HandlerWorkers", testHandlerWorkers},
 		{"WorkerCrash", testWorkerCrash},
