@@ -223,8 +223,10 @@ type Inbox interface {
 	List(ctx context.Context, q InboxQuery) (InboxPage, error)
 	// Replay returns a done or dead delivery to pending, due now, with
 	// Attempts reset to 0 and LastError kept. It makes a pending one due
-	// now, returns ErrInFlight for a leased one and ErrNotFound for an
-	// unknown key.
+	// now, if it is not due already (one due keeps its NextAttempt, and
+	// its place in Lease's order), leaving its UpdatedAt: its state does
+	// not change. It returns ErrInFlight for a leased one, its lease run
+	// out or not, and ErrNotFound for an unknown key.
 	Replay(ctx context.Context, key string) error
 	// Purge deletes done and dead deliveries (only state, when it is not
 	// empty) whose UpdatedAt is before before, and returns how many it

@@ -381,9 +381,16 @@ func (m *MemoryInbox) Replay(_ context.Context, key string) error {
 	switch me.e.State {
 	case InboxLeased:
 		return ErrInFlight
-	case InboxDone, InboxDead:
-		me.e.Attempts = 0
+	case InboxPending:
+		// Its state stays, and so does UpdatedAt; one due already keeps
+		// its place in the lease order.
+		if me.e.NextAttempt.After(now) {
+			me.e.NextAttempt = now
+			m.schedule(me, now)
+		}
+		return nil
 	}
+	me.e.Attempts = 0
 	me.e.State = InboxPending
 	me.e.NextAttempt = now
 	me.e.UpdatedAt = now

@@ -245,6 +245,53 @@ func testPurgeLeased(t *testing.T, s *suite) {
 	require.Equal(t, webhook.InboxStats{}, s.stats(t))
 }
 
+// testReplayPending: Replay of a pending delivery changes neither its
+// state nor its attempts, so not its UpdatedAt; one already due keeps its
+// NextAttempt, and its place in the lease order, where "due now" would
+// put it behind deliveries due since. Replay of a leased one is refused
+// with ErrInFlight, its lease held or run out, and leaves it as it was.
+func testReplayPending(t *testing.T, s *suite) {
+	s.store(t, entry("first", 0))
+	s.clock.Advance(time.Millisecond)
+	s.store(t, entry("second", time.Millisecond))
+	first := s.get(t, "first")
+	s.clock.Advance(time.Hour)
+	require.NoError(t, s.ib.Replay(s.ctx, "first"))
+	got := s.get(t, "first")
+	require.Equal(t, webhook.InboxPending, got.State)
+	requireTime(t, first.NextAttempt, got.NextAttempt, "NextAttempt of a delivery already due")
+	requireTime(t, first.UpdatedAt, got.UpdatedAt, "UpdatedAt of a delivery replayed while pending")
+	require.Equal(t, []string{"first"}, keys(s.lease(t, 1, 1000*time.Hour)), "a replayed delivery due before another lost its place")
+	l := s.leaseOne(t, "second", time.Minute)
+
+	// Retrying later: due now, UpdatedAt kept.
+	require.NoError(t, s.ib.Retry(s.ctx, "second", l.Token, s.now().Add(time.Hour), "later"))
+	before := s.get(t, "second")
+	s.clock.Advance(time.Second)
+	require.NoError(t, s.ib.Replay(s.ctx, "second"))
+	got = s.get(t, "second")
+	requireTime(t, s.now(), got.NextAttempt, "NextAttempt of a retry replayed")
+	requireTime(t, before.UpdatedAt, got.UpdatedAt, "UpdatedAt of a retry replayed")
+	require.Equal(t, 1, got.Attempts)
+	require.Equal(t, "later", got.LastError)
+	l = s.leaseOne(t, "second", time.Minute)
+
+	// Leased, then its lease run out: in flight all the same.
+	for range 2 {
+		before := s.get(t, "second")
+		require.ErrorIs(t, s.ib.Replay(s.ctx, "second"), webhook.ErrInFlight)
+		got := s.get(t, "second")
+		require.Equal(t, webhook.InboxLeased, got.State)
+		require.Equal(t, before.Attempts, got.Attempts)
+		requireTime(t, before.LeaseUntil, got.LeaseUntil, "LeaseUntil of a refused Replay")
+		s.clock.Advance(2 * time.Minute)
+	}
+	l2 := s.leaseOne(t, "second", time.Minute)
+	require.Equal(t, 3, l2.Entry.Attempts)
+	require.NoError(t, s.ib.Complete(s.ctx, "second", l2.Token))
+	require.ErrorIs(t, s.ib.Complete(s.ctx, "second", l.Token), webhook.ErrLeaseLost)
+}
+
 // testStatsConcurrent reads Stats while deliveries are stored, leased,
 // retried, killed and completed: each reading is one moment's, so its
 // counts are never negative, add up to no fewer deliveries than were

@@ -19,7 +19,7 @@
 // re-delivery, stale tokens refused, due times and their order (leases and
 // retries as long as a Duration holds, past the year 2262; a clock stepped
 // back, and to the nanosecond), dead letters with their last error, replay
-// (of leased deliveries too), purge (also racing replays,
+// (of pending and leased deliveries too), purge (also racing replays,
 // senders' copies and workers, and beside leases), listing and paging
 // (every delivery that stays in the state once, in order, while others
 // arrive and change state; cursors of another query refused), counts (read
@@ -110,6 +110,7 @@ func Run(t *testing.T, newInbox NewInbox) {
 		{"LargeBodies", testLargeBodies},
 		{"LeaseBoundary", testLeaseBoundary},
 		{"PurgeLeased", testPurgeLeased},
+		{"ReplayPending", testReplayPending},
 		{"StatsConcurrent", testStatsConcurrent},
 		{"RandomOperations", testRandomOperations},
 		{"HandlerWorkers", testHandlerWorkers},
