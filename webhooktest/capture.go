@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -125,9 +126,8 @@ func capturedTarget(rest string) (string, error) {
 // carrying the capture's body and headers, as it arrived, with its
 // Method, or POST if it has none.
 // Its signature is the sender's: the handler under test verifies it with
-// the secret the sender signed with. To use test keys instead, give Body
-// to the sender's builder (NewStandardRequest with the captured id,
-// NewIntercomRequest), and set the handler's clock to Received.
+// the secret the sender signed with. To use test keys instead, send
+// Resigned.
 func (c *Capture) Request() *http.Request {
 	method := c.Method
 	if method == "" {
@@ -142,6 +142,55 @@ func (c *Capture) Request() *http.Request {
 		r.Header[k] = append([]string(nil), vs...)
 	}
 	return r
+}
+
+// Resigned returns Request's request with the sender's signature replaced
+// by one made with this package's test keys, so that a test committing a
+// capture of a real delivery needs none of the receiver's: a Standard
+// Webhooks (Jam) capture is signed with Secret (v1) over its captured
+// message id and timestamp, in each header family it came with (svix-*,
+// webhook-*); an Intercom capture with IntercomSecret. The body, created_at
+// included, and every other header go as captured, so the handler under
+// test, given the test keys and Received as its clock, takes the request
+// as the receiver took the delivery. A Series capture goes as Request
+// sends it: the inspector saves SeriesToken in place of a token that
+// matched, and a value matching none in place of one that did not.
+//
+// Whatever the captured signature was, forged or repeated, the test keys
+// sign it anew: a capture of a forgery verifies once re-signed. A
+// timestamp that is no canonical Unix time is left with its signature, as
+// the handler refuses it signed or not.
+func (c *Capture) Resigned() *http.Request {
+	r := c.Request()
+	for _, p := range []string{"Webhook-", "Svix-"} {
+		if !hasAny(r.Header, p+"Id", p+"Timestamp", p+"Signature") {
+			continue
+		}
+		ts := r.Header.Get(p + "Timestamp")
+		n, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil || strconv.FormatInt(n, 10) != ts {
+			continue
+		}
+		sig, err := SignStandard(Secret, r.Header.Get(p+"Id"), time.Unix(n, 0), c.Body)
+		if err != nil {
+			panic(err) // Secret always signs
+		}
+		r.Header.Set(p+"Signature", sig)
+	}
+	if hasAny(r.Header, "X-Hub-Signature") {
+		r.Header.Set("X-Hub-Signature", SignIntercom(IntercomSecret, c.Body))
+	}
+	return r
+}
+
+// hasAny reports whether h holds any of keys, canonical header names.
+func hasAny(h http.Header, keys ...string) bool {
+	for _, k := range keys {
+		if _, ok := h[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseHeaders reads headers written as "Name: value" lines, as

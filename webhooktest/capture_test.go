@@ -223,3 +223,86 @@ func ExampleCapture_Request() {
 	// msg_1 jam.created
 	// 200
 }
+
+// TestCaptureResigned: a capture of a real delivery, signed with the
+// receiver's own keys, re-signed with the test keys verifies at a handler
+// holding only those, at its arrival time, as the delivery verified at
+// the receiver: the same id, timestamp, body, method and path, in the
+// header family it came with. Request keeps the sender's signature, which
+// the test keys refuse.
+func TestCaptureResigned(t *testing.T) {
+	const liveSecret = "whsec_bGl2ZS1zZWNyZXQtb2YtdGhlLXJlY2VpdmVyLXh4"
+	const liveClient = "5d0e8a17-2c44-4b1f-9d6a-3e7f0c2b8a91"
+	liveKey, _ := keyPair("webhooktest: the receiver's live v1a pair")
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	jam := webhooktest.Fixture("jam/jam.created.maximal.json")
+	intercom := webhooktest.StampIntercom(webhooktest.Fixture("intercom/conversation.user.replied.json"), at)
+	series := webhooktest.Fixture("series/contact.json")
+	std := func(prefix, key, ts string) string {
+		sig, err := webhooktest.SignStandard(key, "msg_live_1", at, jam)
+		require.NoError(t, err)
+		return "Content-Type: application/json\n" + prefix + "Id: msg_live_1\n" + prefix + "Timestamp: " + ts + "\n" + prefix + "Signature: " + sig + "\n"
+	}
+	unix := strconv.FormatInt(at.Unix(), 10)
+	tests := []struct {
+		name, file string
+		body       []byte
+		headers    string
+		request    int // Request's status at the test keys
+		resigned   int // Resigned's
+		id         string
+	}{
+		{"jam, webhook-*", "jam/jam.created.msg_live_1.json", jam, std("Webhook-", liveSecret, unix), 401, 200, "msg_live_1"},
+		{"jam, svix-*, as Jam sends it", "jam/jam.created.msg_live_1.json", jam, std("Svix-", liveSecret, unix), 401, 200, "msg_live_1"},
+		{"jam, v1a", "jam/jam.created.msg_live_1.json", jam, std("Webhook-", liveKey, unix), 401, 200, "msg_live_1"},
+		{"jam, a timestamp that is no number stays refused", "jam/jam.created.msg_live_1.json", jam, std("Webhook-", liveSecret, "soon"), 401, 401, ""},
+		{"intercom", "intercom/conversation.user.replied.notif_1.json", intercom,
+			"Content-Type: application/json\nUser-Agent: intercom-parrot-service-client/1.0\nX-Hub-Signature: " + webhooktest.SignIntercom(liveClient, intercom) + "\n",
+			401, 200, "notif_3f1c9a2e-7b4d-4e58-a6c1-0d9e8f7a6b5c"},
+		{"series, saved with the test token", "series/series.webhook.3.json", series,
+			"Content-Type: application/json\n" + webhooktest.SeriesHeader + ": " + webhooktest.SeriesToken + "\n", 200, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stem := strings.TrimSuffix(tt.file, ".json")
+			fsys := fstest.MapFS{
+				tt.file: {Data: tt.body},
+				stem + ".headers": {Data: []byte("# captured by webhook serve --inspect: PUT /hooks/in, answered 200\n# received: " +
+					at.Add(2*time.Second).Format(time.RFC3339) + "\n" + tt.headers)},
+			}
+			c, err := webhooktest.ReadCapture(fsys, tt.file)
+			require.NoError(t, err)
+			h, err := webhook.NewHandler(
+				webhook.WithSecrets(webhooktest.Secret),
+				webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+				webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
+				webhook.WithClock(func() time.Time { return c.Received }),
+				webhook.WithLogger(slog.New(slog.DiscardHandler)),
+			)
+			require.NoError(t, err)
+			var ids []string
+			h.OnAny(func(_ context.Context, d *webhook.Delivery, e event.Event) error {
+				ids = append(ids, d.ID)
+				require.Equal(t, tt.body, d.Body)
+				return nil
+			})
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, c.Request())
+			require.Equal(t, tt.request, w.Code, "Request")
+
+			r := c.Resigned()
+			require.Equal(t, http.MethodPut, r.Method)
+			require.Equal(t, "/hooks/in", r.URL.RequestURI())
+			for k := range c.Header {
+				require.Contains(t, r.Header, k, "the captured headers stay")
+			}
+			require.Len(t, r.Header, len(c.Header), "and no others are added")
+			w = httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			require.Equal(t, tt.resigned, w.Code, "Resigned")
+			if tt.resigned == http.StatusOK {
+				require.Equal(t, tt.id, ids[len(ids)-1])
+			}
+		})
+	}
+}

@@ -595,6 +595,12 @@ func TestInspectorFixture(t *testing.T) {
 		}
 		require.Equal(t, wantTarget, c.Target)
 		require.Equal(t, wantTarget, r.URL.RequestURI())
+		// Re-signed with the test keys, the forged one verifies too (and
+		// the others are duplicates, acknowledged): the capture holds what
+		// Resigned signs over.
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, c.Resigned())
+		require.Equal(t, http.StatusOK, w.Code, name)
 		if seq == 1 {
 			require.Equal(t, "jam/jam.created."+good.Header.Get("Webhook-Id")+".json", name)
 			require.Equal(t, webhooktest.Fixture("jam/jam.created.maximal.json"), c.Body)
