@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +33,11 @@ func verifyByHand(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil { // over 1 MiB (an *http.MaxBytesError), or the sender hung up
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
 	id, attemptedAt, err := v.Verify(body, r.Header) // webhook-* or svix-* headers
 	if err != nil {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
@@ -57,7 +62,11 @@ func verifyByHand(w http.ResponseWriter, r *http.Request) {
 // intercomByHand is the same for Intercom, with the age check.
 func intercomByHand(iv *webhook.IntercomVerifier) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err != nil { // over 1 MiB, or the sender hung up
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
 		if err := iv.Verify(body, r.Header); err != nil { // iv is an *IntercomVerifier
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
@@ -76,6 +85,12 @@ func intercomByHand(iv *webhook.IntercomVerifier) http.HandlerFunc {
 			http.Error(w, "bad request", http.StatusBadRequest)
 		}
 	}
+}
+
+// tooLarge is a JSON body past the snippets' 1 MiB limit: read whole, it
+// would verify, so only the read's error can refuse it.
+func tooLarge() []byte {
+	return []byte(`{"type":"jam.created","pad":"` + strings.Repeat("x", 1<<20) + `"}`)
 }
 
 // captureLog sends the standard logger's lines, without their time, to
@@ -113,6 +128,7 @@ func TestVerifyByHand(t *testing.T) {
 			http.StatusBadRequest, "verified msg_readme_1 " + at + "\n"},
 		{"another secret", webhooktest.NewStandardRequest(other, webhooktest.Fixture("jam/jam.created.maximal.json"), webhooktest.WithTime(now)), http.StatusUnauthorized, ""},
 		{"signed an hour ago", signed("jam/jam.created.maximal.json", now.Add(-time.Hour)), http.StatusUnauthorized, ""},
+		{"signed, over 1 MiB", webhooktest.NewStandardRequest(webhooktest.Secret, tooLarge(), webhooktest.WithTime(now)), http.StatusRequestEntityTooLarge, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,6 +161,7 @@ func TestIntercomByHand(t *testing.T) {
 		{"created past the retention", webhooktest.NewFixtureRequest(name, webhooktest.WithTime(now.Add(-webhook.DefaultRetention-time.Minute))), http.StatusUnauthorized, ""},
 		{"another client secret", webhooktest.NewIntercomRequest("3f6a1c9e-2b7d-4e58-a0c4-9d8e7f6a5b4c", webhooktest.Fixture(name), webhooktest.WithTime(now)), http.StatusUnauthorized, ""},
 		{"signed, not JSON", webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte("{")), http.StatusBadRequest, ""},
+		{"signed, over 1 MiB", webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, tooLarge()), http.StatusRequestEntityTooLarge, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
