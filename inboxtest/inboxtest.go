@@ -29,6 +29,12 @@
 // under a Handler in inbox mode and its workers: senders' duplicates,
 // retries, dead letters, a crashed worker's leases, a delivery that
 // crashes every worker, shutdown. Run it with -race.
+//
+// Run takes a *testing.T, so no runnable example can show it here; the
+// runs to copy are the implementations' own: TestMemoryInboxConformance
+// (package webhook), sqlitestore's TestConformance and redisstore's
+// TestInboxConformance and TestInboxConformanceCluster (one Redis, and a
+// Redis Cluster).
 package inboxtest
 
 import (
