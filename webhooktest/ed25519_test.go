@@ -149,6 +149,9 @@ func TestSignStandardBadSigningKey(t *testing.T) {
 	// four bits that must be zero.
 	loose := webhooktest.SigningKey[:len(webhooktest.SigningKey)-3] + "x=="
 	const notKey = "webhooktest: whsk_ key is not base64 of a 32-byte ed25519 seed or a 64-byte private key (seed and public key)"
+	// A key read from a file keeps its newline: said as such, for a
+	// whsk_ key as for a whsec_ secret.
+	const spaced = "webhooktest: secret contains whitespace, which base64 never does; remove it"
 	tests := []struct{ name, key, want string }{
 		{"empty", "whsk_", notKey},
 		{"not base64", "whsk_not*base64", notKey},
@@ -158,9 +161,9 @@ func TestSignStandardBadSigningKey(t *testing.T) {
 		{"48 bytes", enc(priv[:48]), notKey},
 		{"65 bytes", enc(append(append([]byte(nil), priv...), 0)), notKey},
 		{"loose final bits", loose, notKey},
-		{"a line break kept", webhooktest.SigningKey + "\n", notKey},
-		{"a line break inside", webhooktest.SigningKey[:40] + "\n" + webhooktest.SigningKey[40:], notKey},
-		{"a leading space", " " + webhooktest.SigningKey, "webhooktest: secret is not whsec_ followed by base64"},
+		{"a line break kept", webhooktest.SigningKey + "\n", spaced},
+		{"a line break inside", webhooktest.SigningKey[:40] + "\n" + webhooktest.SigningKey[40:], spaced},
+		{"a leading space", " " + webhooktest.SigningKey, spaced},
 		{"a public half that is not the seed's", enc(mismatched), "webhooktest: whsk_ key's last 32 bytes are not the public key of its first 32"},
 		{"a public key", webhooktest.PublicKey, "webhooktest: a whpk_ public key cannot sign; sign with its whsk_ signing key"},
 	}

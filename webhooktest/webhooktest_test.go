@@ -183,6 +183,8 @@ func TestBuildersPanic(t *testing.T) {
 		{"an extra secret that cannot sign", func() {
 			webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithExtraSecrets(bad))
 		}, "webhooktest: NewStandardRequest: secret is not whsec_ followed by base64"},
+		{"a secret read with its newline", func() { webhooktest.NewStandardRequest(webhooktest.Secret+"\n", body) }, "webhooktest: NewStandardRequest: secret contains whitespace, which base64 never does; remove it"},
+		{"a signing key read with its newline", func() { webhooktest.NewStandardRequest(webhooktest.SigningKey+"\n", body) }, "webhooktest: NewStandardRequest: secret contains whitespace, which base64 never does; remove it"},
 		{"a public key", func() { webhooktest.NewStandardRequest("whpk_"+strings.Repeat("A", 44), body) }, "webhooktest: NewStandardRequest: a whpk_ public key cannot sign; sign with its whsk_ signing key"},
 		{"no such fixture", func() { webhooktest.NewFixtureRequest("jam/no-such-fixture.json") }, `webhooktest: no fixture "jam/no-such-fixture.json" (FixtureNames lists them)`},
 		{"outside the senders", func() { webhooktest.NewFixtureRequest("elsewhere/x.json") }, `webhooktest: no fixture "elsewhere/x.json" (FixtureNames lists them)`},
