@@ -51,8 +51,9 @@
 // verifiers' (verifying by hand), ExampleDiagnosis and ExampleWithLogger
 // (why a delivery failed: logged and given to OnError, never to the
 // sender) and ExampleWithKeyFunc (keys per tenant); package webhooktest's
-// sign requests as each sender does, and its ExampleClock tests inbox
-// mode's retries on a fake clock.
+// sign requests as each sender does; ExampleHandler_Drain tests inbox
+// mode's retries on a fake clock with no goroutine to stop, and
+// webhooktest's ExampleClock the same with Run's workers.
 //
 // Read this documentation in that order: Handler and NewHandler, the
 // Option functions (With…), the verifiers (Verifier, IntercomVerifier,
