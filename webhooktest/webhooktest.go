@@ -12,7 +12,13 @@
 // so does Fixture. Code that takes such arguments from a user checks them
 // first with SignStandard, which returns an error, and FixtureSource.
 // Requests go to DefaultTarget, the path the README mounts the handler on,
-// or to WithTarget's path, through a test's own mux.
+// or to WithTarget's path, through a test's own mux. Each carries its body
+// once, as any *http.Request: serve a request once, and build another for
+// a retry (the handler refuses one served again as empty_body, 400).
+//
+// ReadCapture loads a delivery that "webhook serve --inspect" saved:
+// Capture.Request sends it, as it came, to the path it came to, and
+// Capture.Resigned signs it with the test keys instead of the sender's.
 //
 // The handler under test takes the instant requests are signed at as its
 // clock (webhook.WithClock(Time)), or a Clock a test moves. In inbox mode

@@ -441,3 +441,35 @@ func TestWithTimeKeyCase(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestServedTwice holds the package doc's word: a request carries
+// its body once, and served again it is refused as empty, 400, not taken
+// for a duplicate or a forgery.
+func TestRequestServedTwice(t *testing.T) {
+	for _, name := range []string{"jam/jam.created.minimal.json", "intercom/ping.json", "series/contact.json"} {
+		t.Run(name, func(t *testing.T) {
+			h, err := webhook.NewHandler(
+				webhook.WithSecrets(webhooktest.Secret),
+				webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+				webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
+				webhook.WithClock(webhooktest.Time),
+				webhook.WithLogger(slog.New(slog.DiscardHandler)),
+			)
+			require.NoError(t, err)
+			h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })
+			var hint webhook.Hint
+			h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) {
+				if err.Diagnosis != nil {
+					hint = err.Diagnosis.Hint
+				}
+			})
+			r := webhooktest.NewFixtureRequest(name)
+			for _, want := range []int{http.StatusOK, http.StatusBadRequest} {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				require.Equal(t, want, w.Code)
+			}
+			require.Equal(t, webhook.HintEmptyBody, hint)
+		})
+	}
+}
