@@ -443,6 +443,42 @@ func TestSend(t *testing.T) {
 	require.Contains(t, r.stderr, "webhook send: "+jamFile)
 }
 
+// TestServeDebug: --debug adds what the library logs at DEBUG, a GET (a
+// browser opening the receiver's URL), as its help says; a duplicate is
+// logged either way, at INFO. The help said --debug also logged
+// duplicates, which serve logs without it.
+func TestServeDebug(t *testing.T) {
+	clearEnv(t)
+	text, _ := helpFlags(t, "serve")
+	_, debugHelp, _ := strings.Cut(text, "  -debug\n")
+	debugHelp, _, _ = strings.Cut(debugHelp, "\n")
+	require.Contains(t, debugHelp, "GET")
+	require.NotContains(t, debugHelp, "duplicate")
+	for _, debug := range []bool{false, true} {
+		t.Run(fmt.Sprint("debug=", debug), func(t *testing.T) {
+			args := []string{"--test-keys"}
+			if debug {
+				args = append(args, "--debug")
+			}
+			s := serveInProcess(t, args...)
+			for range 2 {
+				require.Equal(t, http.StatusOK, s.post(t, webhooktest.NewFixtureRequest("jam/jam.created.maximal.json", webhooktest.WithID("msg_debug"), webhooktest.WithTime(time.Now()))))
+			}
+			resp, err := http.Get(s.recv + "/hooks")
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+			require.Eventually(t, func() bool { return strings.Contains(s.logs.String(), "duplicate acknowledged") }, 5*time.Second, 10*time.Millisecond, s.logs.String())
+			if debug {
+				require.Eventually(t, func() bool { return strings.Contains(s.logs.String(), "level=DEBUG msg=\"webhook rejected\"") }, 5*time.Second, 10*time.Millisecond, s.logs.String())
+			} else {
+				// The GET's answer is sent after its log line would be.
+				require.NotContains(t, s.logs.String(), "webhook rejected")
+			}
+		})
+	}
+}
+
 // TestSendErrorHidesToken: a delivery that cannot be sent is told with
 // the URL it went to without its password, query and fragment, where a
 // token goes: net/http's error quotes the URL with its query, and a

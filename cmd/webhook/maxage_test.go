@@ -21,6 +21,7 @@ import (
 // inspector page's when --inspect was given.
 type servedAt struct {
 	recv, page string
+	logs       *syncBuffer // its standard error
 }
 
 // serveInProcess runs serve with args until the test ends, which checks
@@ -46,7 +47,7 @@ func serveInProcess(t *testing.T, args ...string) servedAt {
 	for _, a := range args {
 		inspect = inspect || strings.HasPrefix(a, "--inspect=")
 	}
-	var s servedAt
+	s := servedAt{logs: &stderr}
 	require.Eventually(t, func() bool {
 		select {
 		case code := <-done:

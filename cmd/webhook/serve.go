@@ -135,7 +135,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "Standard Webhooks timestamp window, each way")
 	maxBody := fs.Int64("max-body", webhook.DefaultMaxBodySize, "largest body accepted, in bytes")
 	maxAge := intercomMaxAgeFlag(fs)
-	debug := fs.Bool("debug", false, "also log duplicates and other debug lines")
+	debug := fs.Bool("debug", false, "also log the library's DEBUG lines: a GET refused (someone opened the URL in a browser); every other rejection is logged without it")
 	raw := fs.Bool("raw", false, `print each verified body as received ("body") instead of the decoded event`)
 	inboxFile := fs.String("inbox", "", "inbox mode: store deliveries in this SQLite file, print them from workers")
 	var rf redisFlags
