@@ -29,6 +29,11 @@ import (
 // to a delivery waiting for memory.
 const slowBodyForTest = webhook.SlowBody
 
+// attackSettle bounds the wait for an attack's requests to take their
+// share of the budget: a few hundred milliseconds on an idle machine,
+// seconds on a loaded one under the race detector.
+const attackSettle = 20 * time.Second
+
 const (
 	attackReadHeaderTimeout = 5 * time.Second
 	attackReadTimeout       = 10 * time.Second
@@ -229,14 +234,16 @@ func TestAttackStalledUploadsGiveWay(t *testing.T) {
 	// declared ones that stop within the pooled first buffer, charged
 	// byte for byte, fill it to the byte: no attacker's request is
 	// refused, so none lets go until the server's ReadTimeout.
-	a.run(r.addr, 8, stalledUpload(512<<10+1))
-	var big int64
-	require.Eventually(t, func() bool {
-		held := webhook.BodyHeld(r.h)
-		stable := held == big && held > 0
-		big = held
-		return stable
-	}, 5*time.Second, 50*time.Millisecond)
+	//
+	// The test waits for each step to hold exactly what it must, not
+	// for the total to look still: on a loaded machine an upload's bytes
+	// can pause longer than any interval between two readings, and
+	// the rest would then be measured short, leaving room in the budget.
+	const uploads, uploaded = 8, 512<<10 + 1
+	a.run(r.addr, uploads, stalledUpload(uploaded))
+	big := uploads * webhook.StalledHold(r.h, uploaded)
+	require.Eventually(t, func() bool { return webhook.BodyHeld(r.h) == big }, attackSettle, 10*time.Millisecond,
+		"the stalled uploads do not hold %d bytes", big)
 	rest := webhook.DefaultMaxBodyMemory - big
 	require.Positive(t, rest)
 	a.run(r.addr, int(rest/4096), stalledDeclared(4096))
@@ -244,7 +251,7 @@ func TestAttackStalledUploadsGiveWay(t *testing.T) {
 		a.run(r.addr, 1, stalledDeclared(int(rest%4096)))
 	}
 	require.Eventually(t, func() bool { return webhook.BodyHeld(r.h) == webhook.DefaultMaxBodyMemory },
-		5*time.Second, 10*time.Millisecond, "the attack does not fill the budget")
+		attackSettle, 10*time.Millisecond, "the attack does not fill the budget")
 	time.Sleep(slowBodyForTest) // the uploads are old enough to give way
 	t.Logf("budget held: %d of %d", webhook.BodyHeld(r.h), webhook.DefaultMaxBodyMemory)
 	const perSender = 3
@@ -286,7 +293,10 @@ func TestAttackStalledUploadsGiveWay(t *testing.T) {
 		want[res.id] = 1
 	}
 	require.Equal(t, want, r.runsOf(), "each delivery ran once, no attacker's request ran")
-	require.Positive(t, a.rounds.Load())
+	// The uploads cut to let the deliveries in are answered; their
+	// attackers may read the answer after the last delivery's.
+	require.Eventually(t, func() bool { return a.rounds.Load() > 0 }, attackSettle, 10*time.Millisecond,
+		"no stalled upload was cut")
 }
 
 // TestSlowBodyNotCutAlone: a delivery whose body arrives in two parts more

@@ -113,13 +113,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 	slow()                 // more than the pooled buffer: not one read
 	for {
 		if len(body) == cap(body) {
-			size := 2 * int64(len(body))
-			if size > limit/2 {
-				// Take the limit now rather than one more doubling
-				// short of it, so that the buffers together stay
-				// within twice the limit.
-				size = limit
-			}
+			size := nextBuffer(int64(len(body)), limit)
 			if size <= int64(len(body)) {
 				return nil, held, ErrBodyTooLarge
 			}
@@ -156,6 +150,17 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 			return nil, held, bodyErr(err)
 		}
 	}
+}
+
+// nextBuffer is the size of the buffer a body that filled one of size n
+// grows into, for a read of at most limit bytes: twice n, or the limit
+// once that passes half of it, rather than one more doubling short of it,
+// so that the buffers together stay within twice the limit.
+func nextBuffer(n, limit int64) int64 {
+	if size := 2 * n; size <= limit/2 {
+		return size
+	}
+	return limit
 }
 
 var errLongerThanDeclared = errors.New("webhook: body longer than Content-Length")

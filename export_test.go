@@ -24,3 +24,24 @@ func BodyWaiting(h *Handler) int {
 
 // BudgetWait is how long a request refused body memory waits for it.
 const BudgetWait = budgetWait
+
+// StalledHold is how much of h's body memory budget a request holds once
+// it has sent n bytes of a body of unknown length (no Content-Length) and
+// stopped: n while they fit the pooled first buffer, then every buffer
+// the body grew into.
+func StalledHold(h *Handler, n int64) int64 {
+	if n <= firstRead {
+		return n
+	}
+	limit := h.maxBody + 1
+	var held int64
+	for size := int64(firstRead + 1); size <= n; {
+		next := nextBuffer(size, limit)
+		if next <= size {
+			break // past the limit: refused, not held
+		}
+		size = next
+		held += size
+	}
+	return held
+}
