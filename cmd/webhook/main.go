@@ -60,7 +60,7 @@ Usage:
   webhook inbox   list, show, replay, purge and count the deliveries of a SQLite or Redis inbox
   webhook version print the module version of this build
 
-Run "webhook <command> --help" for a command's flags.
+Run "webhook <command> --help" (or "webhook help <command>") for a command's flags.
 
 serve and verify take keys from flags or from WEBHOOK_SECRET,
 INTERCOM_CLIENT_SECRET and SERIES_TOKEN (comma-separated, no spaces: keys
@@ -97,7 +97,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runInbox(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		return runVersion(rest, stdout, stderr)
-	case "-h", "-help", "--help", "help":
+	case "help":
+		if len(rest) > 0 {
+			// "webhook help serve" is "webhook serve --help", as go help
+			// has it: an operator types either.
+			return run(ctx, append(rest, "--help"), stdin, stdout, stderr)
+		}
+		fmt.Fprint(stdout, topUsage)
+		return exitOK
+	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
 	}

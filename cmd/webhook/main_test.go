@@ -107,6 +107,11 @@ func TestUsageAndHelp(t *testing.T) {
 		{[]string{"version", "--help"}, exitOK, "Exit status: 0 ok"},
 		{[]string{"version", "extra"}, exitUsage, `unexpected argument "extra"`},
 		{[]string{"help"}, exitOK, "webhook version"},
+		// help COMMAND is COMMAND --help, as with go help.
+		{[]string{"help", "serve"}, exitOK, "Usage: webhook serve [flags]"},
+		{[]string{"help", "inbox"}, exitOK, "Usage:\n  webhook inbox list"},
+		{[]string{"help", "inbox", "purge"}, exitOK, "-older-than duration"},
+		{[]string{"help", "frobnicate"}, exitUsage, `unknown command "frobnicate"`},
 		{[]string{"serve", "--no-such-flag"}, exitUsage, "flag provided but not defined"},
 		{[]string{"serve"}, exitUsage, "no keys"},
 		{[]string{"serve", "--secret", "whsec_not base64!"}, exitUsage, "invalid secret"},
