@@ -1,0 +1,169 @@
+package webhook_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// readmePackages are the packages whose names README.md writes
+// qualified (webhook.WithInbox, sqlitestore.Open), by that qualifier.
+var readmePackages = map[string]string{
+	"webhook": ".", "event": "event", "webhooktest": "webhooktest", "inboxtest": "inboxtest",
+	"sqlitestore": "sqlitestore", "redisstore": "redisstore", "otelwebhook": "otelwebhook",
+}
+
+// otherOptions are the With… names README.md writes unqualified that are
+// another module's: otelhttp's, in the OpenTelemetry section.
+var otherOptions = map[string]bool{"WithPublicEndpointFn": true, "WithPropagators": true}
+
+// exported returns the exported names a package declares, outside its
+// tests: top-level names, and for each type "Type.Member", its methods,
+// fields and interface methods.
+func exported(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	require.NoError(t, err)
+	fset := token.NewFileSet()
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, parser.SkipObjectResolution)
+		require.NoError(t, err)
+		for _, decl := range f.Decls {
+			switch d := decl.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil {
+					names[d.Name.Name] = true
+					continue
+				}
+				recv := d.Recv.List[0].Type
+				if star, ok := recv.(*ast.StarExpr); ok {
+					recv = star.X
+				}
+				if idx, ok := recv.(*ast.IndexExpr); ok {
+					recv = idx.X
+				}
+				if id, ok := recv.(*ast.Ident); ok {
+					names[id.Name+"."+d.Name.Name] = true
+				}
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					switch s := spec.(type) {
+					case *ast.ValueSpec:
+						for _, n := range s.Names {
+							names[n.Name] = true
+						}
+					case *ast.TypeSpec:
+						names[s.Name.Name] = true
+						var fields *ast.FieldList
+						switch typ := s.Type.(type) {
+						case *ast.StructType:
+							fields = typ.Fields
+						case *ast.InterfaceType:
+							fields = typ.Methods
+						}
+						if fields == nil {
+							continue
+						}
+						for _, fl := range fields.List {
+							for _, n := range fl.Names {
+								names[s.Name.Name+"."+n.Name] = true
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return names
+}
+
+// TestREADMENamesExist: every name README.md's prose writes as code,
+// outside its changelog, is declared where it says: a qualified name
+// (`webhook.WithInbox`, `sqlitestore.WithCapacity`) in its package, a
+// `Type.Member` of one of this repository's types on that type, and an
+// option `With…` in one of the packages. A name renamed or removed leaves
+// no sentence telling users to call it. (The Go blocks are compiled by
+// TestREADMESnippetsCompile.)
+func TestREADMENamesExist(t *testing.T) {
+	if dir := missingModule(t, os.DirFS(".")); dir != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing: CI runs in the repository", dir)
+		}
+		t.Skipf("%s is missing: the core's module alone, not the repository, whose modules declare the names the README writes", dir)
+	}
+	byPkg := map[string]map[string]bool{}
+	anyPkg := map[string]bool{} // unqualified: Name and Type.Member of every package
+	for qual, dir := range readmePackages {
+		byPkg[qual] = exported(t, dir)
+		for n := range byPkg[qual] {
+			anyPkg[n] = true
+		}
+	}
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	text, _, ok := strings.Cut(string(readme), "\n## Changelog\n")
+	require.True(t, ok, "README.md has no Changelog section")
+	_, text, _ = strings.Cut(text, "\n") // the title
+	var prose []string                    // the text outside fenced blocks
+	inFence := false
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, "```") {
+			inFence = !inFence
+			continue
+		}
+		if !inFence {
+			prose = append(prose, line)
+		}
+	}
+	spans := regexp.MustCompile("`[^`\n]+`").FindAllString(strings.Join(prose, ""), -1)
+	require.Greater(t, len(spans), 300, "found too few code spans to trust the parse")
+
+	qualified := regexp.MustCompile(`\b(webhook|event|webhooktest|inboxtest|sqlitestore|redisstore|otelwebhook)\.([A-Z]\w*)(?:\.([A-Z]\w*))?`)
+	member := regexp.MustCompile(`(?:^|[^\w.])([A-Z]\w*)\.([A-Z]\w*)`)
+	option := regexp.MustCompile(`(?:^|[^\w.])(With[A-Z]\w*)`)
+	var missing []string
+	for _, span := range spans {
+		for _, m := range qualified.FindAllStringSubmatch(span, -1) {
+			names := byPkg[m[1]]
+			switch {
+			case !names[m[2]]:
+				missing = append(missing, m[1]+"."+m[2])
+			case m[3] != "" && anyTypeMember(names, m[2]) && !names[m[2]+"."+m[3]]:
+				missing = append(missing, m[1]+"."+m[2]+"."+m[3])
+			}
+		}
+		for _, m := range member.FindAllStringSubmatch(span, -1) {
+			if anyTypeMember(anyPkg, m[1]) && !anyPkg[m[1]+"."+m[2]] {
+				missing = append(missing, m[1]+"."+m[2])
+			}
+		}
+		for _, m := range option.FindAllStringSubmatch(span, -1) {
+			if !anyPkg[m[1]] && !otherOptions[m[1]] {
+				missing = append(missing, m[1])
+			}
+		}
+	}
+	require.Empty(t, missing, "README.md writes these names, which no package of the repository declares")
+}
+
+// anyTypeMember reports whether names holds a member of typ, that is,
+// whether typ is a type of the package (with methods or fields).
+func anyTypeMember(names map[string]bool, typ string) bool {
+	for n := range names {
+		if strings.HasPrefix(n, typ+".") {
+			return true
+		}
+	}
+	return false
+}
