@@ -115,7 +115,7 @@ func TestREADMENamesExist(t *testing.T) {
 	text, _, ok := strings.Cut(string(readme), "\n## Changelog\n")
 	require.True(t, ok, "README.md has no Changelog section")
 	_, text, _ = strings.Cut(text, "\n") // the title
-	var prose []string                    // the text outside fenced blocks
+	var prose []string                   // the text outside fenced blocks
 	inFence := false
 	for line := range strings.Lines(text) {
 		if strings.HasPrefix(line, "```") {
