@@ -59,7 +59,10 @@ const (
 //	415  a Content-Type the source never sends (checked before reading)
 //	400  verified but not decodable; an Intercom id over 256 bytes; a
 //	     body that ends before its Content-Length or runs past it
-//	409  the same message id is in flight in another request
+//	409  the same message id is in flight in another request, whose claim
+//	     holds until its callbacks return (at most the lease): the
+//	     sender retries later, and the retry is a duplicate (200) if
+//	     they succeeded, or runs them if they failed
 //	500  a callback failed or panicked; the dedupe store failed and
 //	     WithDedupeFailClosed is set; the WithKeyFunc function failed or
 //	     gave unusable keys (ErrKeyFunc), in inbox mode too; a v1a
@@ -87,8 +90,13 @@ const (
 // a message id and deduplication is on), that context also ends a margin
 // before the claim's lease does (a tenth of it, at most 5 s): past the
 // lease a retry may run the callbacks again, so a callback still working
-// then should stop and fail. A callback that ends its goroutine with
-// runtime.Goexit (t.FailNow) releases the claim, as a failure does.
+// then should stop and fail. The claim ends with the request on every
+// path: committed when the callbacks succeed, released when one fails,
+// panics or ends its goroutine with runtime.Goexit (t.FailNow), when
+// their context ends (the sender hung up, or the lease's margin), and
+// when an Observer's Dispatch hook panics; the store is given a context
+// the sender's hanging up does not end. So, unless the store fails, a
+// retry is answered 409 only while the first copy's callbacks run.
 //
 // A Handler is safe for concurrent use: ServeHTTP, the On… registrations,
 // SetSecrets, Unhandled and Run may be called from any goroutine at once.

@@ -151,8 +151,9 @@ var (
 	// cursor of that kind of inbox, or one from a query of another
 	// State or Order.
 	ErrBadCursor = errors.New("webhook: inbox: bad list cursor")
-	// ErrInFlight is reported when the same message is being processed
-	// by another request, and returned by Inbox.Replay for a delivery a
+	// ErrInFlight is reported (409) when, outside inbox mode, the same
+	// message is being processed by another request, whose sender
+	// retries later; and returned by Inbox.Replay for a delivery a
 	// worker holds.
 	ErrInFlight = errors.New("webhook: message already in flight")
 )

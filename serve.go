@@ -228,7 +228,9 @@ func (s *serving) decode() bool {
 
 // claim claims the delivery's key in the dedupe store, so that a retry
 // or a replay runs the callbacks once. It answers a duplicate of a
-// processed delivery (200), one in flight in another request (409) and,
+// processed delivery (200), one in flight in another request (409: the
+// sender retries later, by when dispatch and settle have committed or
+// released the claim, whichever way the callbacks ended) and,
 // with WithDedupeFailClosed, a store failure (500). Without a key, or
 // when the store fails open, the callbacks run unclaimed.
 func (s *serving) claim() bool {

@@ -295,7 +295,7 @@ func TestREADMEStatusTable(t *testing.T) {
 				return r
 			}), want: 400},
 		},
-		"same message id already in flight in another request": {
+		"outside inbox mode, the same message id in flight in another request, whose claim holds until its callbacks return (at most the lease, `WithDedupeTimes`, 1 minute by default): the sender retries later, and the retry is a duplicate (200) if they succeeded, or runs them if they failed": {
 			{name: "claimed elsewhere", serve: func(t *testing.T) *httptest.ResponseRecorder {
 				store := webhook.NewMemoryStore(0, webhooktest.Time)
 				h := handler(t, webhook.WithDeduper(store))

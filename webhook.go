@@ -8,7 +8,7 @@
 //	admit     the method, the source its headers name, the media type, the body within its limits (405, 401, 415, 413 or 503 if not)
 //	verify    the exact bytes read, against the configured keys (401 if not)
 //	decode    into a typed event of package event: *event.JamCreated, *event.IntercomNotification, … (400 if not)
-//	claim     the message id, so a retry or a replay runs once (200, or 409 while in flight)
+//	claim     the message id, so a retry or a replay runs once (200, or 409 while in flight: the sender retries)
 //	dispatch  to the callbacks: OnJamCreated, OnIntercom, OnSeries, OnAny, … (500 if one fails)
 //	settle    the claim: the id is processed, or released when a callback failed, so the sender's retry runs again
 //

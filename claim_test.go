@@ -1,0 +1,197 @@
+package webhook_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/webhooktest"
+	"github.com/stretchr/testify/require"
+)
+
+// claimLedger is a Deduper around a MemoryStore that keeps the claims it
+// handed out and not yet committed or released, and notes a Commit or a
+// Release given a context already done, which a store on the network
+// would refuse.
+type claimLedger struct {
+	*webhook.MemoryStore
+	mu      sync.Mutex
+	open    map[string]string // token → key
+	settled []string          // "commit" or "release", in order
+	deadCtx int               // settles given a done context
+}
+
+func newClaimLedger() *claimLedger {
+	return &claimLedger{MemoryStore: webhook.NewMemoryStore(0, nil), open: map[string]string{}}
+}
+
+func (l *claimLedger) Claim(ctx context.Context, key string, lease time.Duration) (string, webhook.ClaimStatus, error) {
+	token, status, err := l.MemoryStore.Claim(ctx, key, lease)
+	if status == webhook.Claimed {
+		l.mu.Lock()
+		l.open[token] = key
+		l.mu.Unlock()
+	}
+	return token, status, err
+}
+
+func (l *claimLedger) Commit(ctx context.Context, key, token string, retention time.Duration) error {
+	l.note(ctx, token, "commit")
+	return l.MemoryStore.Commit(ctx, key, token, retention)
+}
+
+func (l *claimLedger) Release(ctx context.Context, key, token string) error {
+	l.note(ctx, token, "release")
+	return l.MemoryStore.Release(ctx, key, token)
+}
+
+func (l *claimLedger) note(ctx context.Context, token, op string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ctx.Err() != nil {
+		l.deadCtx++
+	}
+	delete(l.open, token)
+	l.settled = append(l.settled, op)
+}
+
+func (l *claimLedger) state() (open int, settled []string, deadCtx int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.open), append([]string(nil), l.settled...), l.deadCtx
+}
+
+// TestHandlerClaimSettledOnEveryPath: outside inbox mode a delivery's
+// claim on its message id ends with the request on every path the
+// callbacks can take: committed when they succeed (the sender's retry is
+// then a duplicate, 200 without running them), released when they fail
+// by an error, a panic, panic(nil), runtime.Goexit, a StatusError, the
+// sender hanging up, or the lease's margin running out, and when the
+// observer's Dispatch hook panics before them (the retry runs them). The
+// store is given a live context even when the request's is done. A claim
+// left behind would answer the sender's retries 409 until the lease ran
+// out, and a sender that stops retrying before then would lose the
+// delivery.
+func TestHandlerClaimSettledOnEveryPath(t *testing.T) {
+	const lease = 500 * time.Millisecond
+	for _, tt := range []struct {
+		name string
+		// callback is the first attempt's; cancel is the sender
+		// hanging up, called once the callback has begun.
+		callback func(ctx context.Context, cancel func()) error
+		observer *webhook.Observer
+		first    int    // the first attempt's status; 0: net/http's recovery of a panic
+		settled  string // what the store was told
+		rerun    bool   // the retry runs the callbacks again
+	}{
+		{name: "success", callback: func(context.Context, func()) error { return nil },
+			first: http.StatusOK, settled: "commit"},
+		{name: "error", callback: func(context.Context, func()) error { return errors.New("db down") },
+			first: http.StatusInternalServerError, settled: "release", rerun: true},
+		{name: "status error", callback: func(context.Context, func()) error {
+			return &webhook.StatusError{Code: http.StatusServiceUnavailable, RetryAfter: time.Second}
+		}, first: http.StatusServiceUnavailable, settled: "release", rerun: true},
+		{name: "panic", callback: func(context.Context, func()) error { panic("boom") },
+			first: http.StatusInternalServerError, settled: "release", rerun: true},
+		{name: "panic(nil)", callback: func(context.Context, func()) error { panic(nil) },
+			first: http.StatusInternalServerError, settled: "release", rerun: true},
+		{name: "Goexit", callback: func(context.Context, func()) error { runtime.Goexit(); return nil },
+			first: 0, settled: "release", rerun: true},
+		{name: "sender hung up, callback stopped", callback: func(ctx context.Context, cancel func()) error {
+			cancel()
+			<-ctx.Done()
+			return ctx.Err()
+		}, first: http.StatusInternalServerError, settled: "release", rerun: true},
+		{name: "sender hung up, callback finished", callback: func(ctx context.Context, cancel func()) error {
+			cancel()
+			<-ctx.Done()
+			return nil
+		}, first: http.StatusOK, settled: "commit"},
+		{name: "lease margin ran out", callback: func(ctx context.Context, _ func()) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}, first: http.StatusInternalServerError, settled: "release", rerun: true},
+		{name: "observer's Dispatch panicked", callback: func(context.Context, func()) error { return nil },
+			observer: panicOnce(), first: 0, settled: "release", rerun: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store := newClaimLedger()
+			opts := []webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithDeduper(store),
+				webhook.WithDedupeTimes(lease, time.Hour), webhook.WithClock(webhooktest.NewClock(webhooktest.Time()).Now),
+				webhook.WithLogger(slog.New(slog.DiscardHandler))}
+			if tt.observer != nil {
+				opts = append(opts, webhook.WithObserver(tt.observer))
+			}
+			h, err := webhook.NewHandler(opts...)
+			require.NoError(t, err)
+			var mu sync.Mutex
+			runs := 0
+			var cancel context.CancelFunc
+			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+				mu.Lock()
+				runs++
+				n := runs
+				mu.Unlock()
+				if n == 1 {
+					return tt.callback(ctx, cancel)
+				}
+				return nil
+			})
+
+			ctx, c := context.WithCancel(context.Background())
+			cancel = c
+			defer cancel()
+			w := httptest.NewRecorder()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				defer func() { _ = recover() }() // as net/http recovers a handler's panic
+				h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody).WithContext(ctx))
+			}()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the first attempt was not answered")
+			}
+			if tt.first != 0 {
+				require.Equal(t, tt.first, w.Code)
+			}
+			open, settled, deadCtx := store.state()
+			require.Zero(t, open, "a claim was left held")
+			require.Equal(t, []string{tt.settled}, settled)
+			require.Zero(t, deadCtx, "the store was given the request's done context")
+
+			// The sender's retry, at once: never 409.
+			mu.Lock()
+			before := runs
+			mu.Unlock()
+			w = httptest.NewRecorder()
+			h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
+			require.Equal(t, http.StatusOK, w.Code)
+			mu.Lock()
+			defer mu.Unlock()
+			want := before
+			if tt.rerun {
+				want++
+			}
+			require.Equal(t, want, runs, "the retry ran the callbacks %d times", runs-before)
+		})
+	}
+}
+
+// panicOnce is an observer whose Dispatch panics the first time only.
+func panicOnce() *webhook.Observer {
+	var once sync.Once
+	return &webhook.Observer{Dispatch: func(ctx context.Context, _ *webhook.Delivery, _ map[string]string) (context.Context, func(webhook.Dispatched)) {
+		once.Do(func() { panic("observer bug") })
+		return ctx, nil
+	}}
+}
