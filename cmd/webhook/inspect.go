@@ -225,6 +225,14 @@ func (in *inspector) guard(next http.Handler) http.Handler {
 			http.Error(w, "inspector: "+err.Error(), http.StatusForbidden)
 			return
 		}
+		// A browser sends an Origin with a cross-origin fetch or event
+		// stream, reads too, and with no GET of the page's own: another's
+		// is refused whatever the method, where a browser that sends no
+		// Sec-Fetch-Site left only CORS between that site and the answer.
+		if o := r.Header.Get("Origin"); o != "" && !ownOrigin(o, r.Host) {
+			http.Error(w, "inspector: a request from another origin is refused; open the page itself", http.StatusForbidden)
+			return
+		}
 		if in.access != "" && !in.admit(w, r) {
 			return
 		}
@@ -270,9 +278,7 @@ func (in *inspector) checkAction(r *http.Request) error {
 	if origin == "" {
 		return errors.New("actions need an Origin header (the page's fetch sends one)")
 	}
-	// https too: the page may be reached through a proxy that speaks
-	// TLS and passes the Host on (a tunnel to a developer's machine).
-	if origin != "http://"+r.Host && origin != "https://"+r.Host {
+	if !ownOrigin(origin, r.Host) {
 		return errors.New("cross-origin request refused")
 	}
 	got := r.Header.Get(tokenHeader)
@@ -280,6 +286,14 @@ func (in *inspector) checkAction(r *http.Request) error {
 		return errors.New("missing or wrong " + tokenHeader)
 	}
 	return nil
+}
+
+// ownOrigin reports whether origin, a request's Origin, is the page's
+// own, the one whose Host the request names: over http, or https too,
+// since the page may be reached through a proxy that speaks TLS and
+// passes the Host on (a tunnel to a developer's machine).
+func ownOrigin(origin, host string) bool {
+	return origin == "http://"+host || origin == "https://"+host
 }
 
 // admit checks the access token of --inspect-public on every request:

@@ -464,27 +464,40 @@ func TestInspectorKeepBytesCountsPath(t *testing.T) {
 }
 
 // TestInspectorNoCORS: the page grants no other origin anything: no
-// response carries Access-Control-Allow-Origin, and a preflight for an
-// action is refused, so a site the developer visits can neither read the
-// deliveries nor send the token header.
+// response carries Access-Control-Allow-Origin, a preflight for an
+// action is refused, and so is any request whose Origin is another's
+// (a cross-origin fetch or event stream, "null" from a sandboxed frame
+// or a file), reads too, so a site the developer visits can neither read
+// the deliveries nor send the token header, even from a browser that
+// sends no Sec-Fetch-Site. The reads were answered 200, no CORS header
+// being all that kept their answers from that site. The page's own
+// Origin, over http or https (a proxy), is let through.
 func TestInspectorNoCORS(t *testing.T) {
 	rig := newInspectRig(t, inspectFlags{}, nil, nil)
 	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))
+	own := rig.page.URL
 	tests := []struct {
-		method, path string
-		want         int
+		method, path, origin string
+		want                 int
 	}{
-		{http.MethodGet, "/", http.StatusOK},
-		{http.MethodGet, "/api/deliveries", http.StatusOK},
-		{http.MethodGet, "/api/deliveries/1", http.StatusOK},
-		{http.MethodGet, "/api/config", http.StatusOK},
-		{http.MethodOptions, "/api/deliveries/1/replay", http.StatusForbidden},
+		{http.MethodGet, "/", "http://evil.example", http.StatusForbidden},
+		{http.MethodGet, "/api/deliveries", "http://evil.example", http.StatusForbidden},
+		{http.MethodGet, "/api/deliveries/1", "http://evil.example", http.StatusForbidden},
+		{http.MethodGet, "/api/config", "http://evil.example", http.StatusForbidden},
+		{http.MethodGet, "/api/events", "http://evil.example", http.StatusForbidden},
+		{http.MethodGet, "/static/app.js", "http://evil.example", http.StatusForbidden},
+		{http.MethodGet, "/api/deliveries", "null", http.StatusForbidden},
+		{http.MethodGet, "/api/deliveries", strings.Replace(own, "127.0.0.1", "localhost", 1), http.StatusForbidden},
+		{http.MethodGet, "/api/deliveries", own + "/", http.StatusForbidden},
+		{http.MethodOptions, "/api/deliveries/1/replay", "http://evil.example", http.StatusForbidden},
+		{http.MethodGet, "/api/deliveries", own, http.StatusOK},
+		{http.MethodGet, "/api/deliveries/1", strings.Replace(own, "http://", "https://", 1), http.StatusOK},
 	}
 	for _, tt := range tests {
-		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+		t.Run(tt.method+" "+tt.path+" from "+tt.origin, func(t *testing.T) {
 			req, err := http.NewRequest(tt.method, rig.page.URL+tt.path, nil)
 			require.NoError(t, err)
-			req.Header.Set("Origin", "http://evil.example")
+			req.Header.Set("Origin", tt.origin)
 			req.Header.Set("Access-Control-Request-Method", http.MethodPost)
 			req.Header.Set("Access-Control-Request-Headers", tokenHeader)
 			resp, err := http.DefaultClient.Do(req)
