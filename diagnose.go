@@ -44,6 +44,7 @@ func (dg *Diagnosis) diagnoseHeaders(src event.Source, hd http.Header, now time.
 			}
 		}
 	case event.SourceIntercom:
+		dg.hubSignature = true
 		if len(hd[headerHubSignature]) > 0 {
 			dg.V1 = 1
 		}

@@ -159,7 +159,7 @@ func TestDiagnosisPerMistake(t *testing.T) {
 		{name: "wrong Jam secret", opts: both, send: func(t *testing.T) sent { return signedJam(t, otherSecret, jamBody, at) },
 			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintCheckSecret, words: `"tried":"1 v1 against 1 HMAC key(s)"`},
 		{name: "wrong Intercom client secret", opts: both, send: func(t *testing.T) sent { return signedIntercom(otherClientSecret, intercomBody) },
-			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintCheckSecret, words: `"tried":"1 v1 against 1 HMAC key(s)"`},
+			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintCheckSecret, words: `"tried":"1 X-Hub-Signature against 1 client secret(s)"`},
 		{name: "Jam body re-encoded by a middleware", opts: both, through: reencodes,
 			send:   func(t *testing.T) sent { return signedJam(t, webhooktest.Secret, jamBody, at) },
 			status: 401, reason: webhook.ReasonSignature, hint: webhook.HintReencoded, words: "sorted order"},
@@ -388,13 +388,15 @@ func TestDiagnosisTried(t *testing.T) {
 		words string // the log line's account of the entries
 	}{
 		{"wrong key", webhooktest.NewStandardRequest(otherSecret, jamBody), webhook.ErrNoMatchingSignature, 1, `"tried":"1 v1 against 1 HMAC key(s)"`},
-		{"wrong client secret", webhooktest.NewIntercomRequest(otherClientSecret, intercomBody), webhook.ErrNoMatchingSignature, 1, `"tried":"1 v1 against 1 HMAC key(s)"`},
+		{"wrong client secret", webhooktest.NewIntercomRequest(otherClientSecret, intercomBody), webhook.ErrNoMatchingSignature, 1, `"tried":"1 X-Hub-Signature against 1 client secret(s)"`},
 		{"timestamp too old", std(webhooktest.WithTime(ts.Add(-10 * time.Minute))), webhook.ErrMessageTooOld, 0, `"entries":"1 v1, 0 v1a, 0 of other versions"`},
 		{"timestamp too new", std(webhooktest.WithTime(ts.Add(10 * time.Minute))), webhook.ErrMessageTooNew, 0, `"entries":"1 v1, 0 v1a, 0 of other versions"`},
 		{"timestamp not unix seconds", std(webhooktest.WithHeader("Webhook-Timestamp", "1795510800000")), webhook.ErrInvalidHeaders, 0, `"entries":"1 v1, 0 v1a, 0 of other versions"`},
 		{"signature header empty", std(webhooktest.WithHeader("Webhook-Signature", "")), webhook.ErrRequiredHeaders, 0, `"body_len"`},
 		{"malformed Intercom signature", webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody, webhooktest.WithHeader("X-Hub-Signature", "sha1=zz")),
-			webhook.ErrInvalidHeaders, 0, `"entries":"1 v1, 0 v1a, 0 of other versions"`},
+			webhook.ErrInvalidHeaders, 0, `"entries":"1 X-Hub-Signature"`},
+		{"Intercom notification too old", webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, intercomBody, webhooktest.WithTime(ts.Add(-30*24*time.Hour))),
+			webhook.ErrMessageTooOld, 0, `"entries":"1 X-Hub-Signature"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -52,6 +52,10 @@ type Diagnosis struct {
 	Hint Hint
 	// Evidence says, in a few words, what the hint rests on.
 	Evidence string
+
+	// hubSignature marks an Intercom request's diagnosis, whose one
+	// entry (V1) is an X-Hub-Signature: the log line names it so.
+	hubSignature bool
 }
 
 // A Hint names the likeliest cause of a rejection, chosen from evidence in
@@ -141,11 +145,17 @@ func lengthWords(got, declared int64) string {
 
 // entryWords counts the signature entries by version.
 func (dg *Diagnosis) entryWords() string {
+	if dg.hubSignature {
+		return strconv.Itoa(dg.V1) + " X-Hub-Signature"
+	}
 	return strconv.Itoa(dg.V1) + " v1, " + strconv.Itoa(dg.V1a) + " v1a, " + strconv.Itoa(dg.OtherEntries) + " of other versions"
 }
 
 // triedWords says which entries were tried against which keys.
 func (dg *Diagnosis) triedWords() string {
+	if dg.hubSignature {
+		return strconv.Itoa(dg.V1) + " X-Hub-Signature against " + strconv.Itoa(dg.Keys) + " client secret(s)"
+	}
 	s := strconv.Itoa(dg.V1) + " v1 against " + strconv.Itoa(dg.Keys) + " HMAC key(s)"
 	if dg.V1a > 0 || dg.PublicKeys > 0 {
 		s += ", " + strconv.Itoa(dg.V1a) + " v1a against " + strconv.Itoa(dg.PublicKeys) + " public key(s)"
