@@ -76,7 +76,7 @@ func (in *inspector) replayRequest(rec *record, keepID bool) (*http.Request, str
 	// panics on unless it parses: net/http admits an absolute URI
 	// without "//" ("http:x"), whose RequestURI is no path.
 	if _, err := url.ParseRequestURI(rec.Path); err != nil {
-		return nil, "", fmt.Errorf("the request target %s is not a path: not replayed", strconv.Quote(rec.Path))
+		return nil, "", fmt.Errorf("the request target %s is not a path: not replayed", strconv.Quote(rec.ShownPath))
 	}
 	body := rec.Body
 	req := httptest.NewRequest(rec.Method, rec.Path, bytes.NewReader(body))

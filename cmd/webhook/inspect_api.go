@@ -27,13 +27,8 @@ func redactedURL(raw string) string {
 	}
 	c := *u
 	c.Fragment, c.RawFragment = "", ""
-	if q := c.Query(); len(q) > 0 {
-		for _, vs := range q {
-			for i := range vs {
-				vs[i] = "xxxxx"
-			}
-		}
-		c.RawQuery = q.Encode()
+	if c.RawQuery != "" {
+		c.RawQuery = hiddenQuery(c.RawQuery)
 	}
 	return redacted(&c)
 }

@@ -105,17 +105,18 @@ func newInspector(f *inspectFlags, keys *keyFlags, lim receiverLimits, ib webhoo
 // A record is one request to the receiver. The fields after mu's comment
 // are written under inspector.mu.
 type record struct {
-	Seq      int64       `json:"seq"`
-	Time     time.Time   `json:"time"`
-	Method   string      `json:"method"`
-	Path     string      `json:"path"`
-	Host     string      `json:"-"`
-	Header   http.Header `json:"-"`
-	Body     []byte      `json:"-"`
-	Cut      bool        `json:"truncated,omitempty"`     // the body went past what is kept
-	Unkept   bool        `json:"body_not_kept,omitempty"` // past the budget for bodies in flight: Body is empty
-	ReplayOf int64       `json:"replay_of,omitempty"`
-	Replay   string      `json:"replay_note,omitempty"`
+	Seq       int64       `json:"seq"`
+	Time      time.Time   `json:"time"`
+	Method    string      `json:"method"`
+	Path      string      `json:"-"`    // the request target as received, which a replay goes to
+	ShownPath string      `json:"path"` // Path as the page shows it (see shownTarget)
+	Host      string      `json:"-"`
+	Header    http.Header `json:"-"`
+	Body      []byte      `json:"-"`
+	Cut       bool        `json:"truncated,omitempty"`     // the body went past what is kept
+	Unkept    bool        `json:"body_not_kept,omitempty"` // past the budget for bodies in flight: Body is empty
+	ReplayOf  int64       `json:"replay_of,omitempty"`
+	Replay    string      `json:"replay_note,omitempty"`
 
 	// Written under inspector.mu.
 	Source     string          `json:"source"`
@@ -171,7 +172,7 @@ type replayOf struct {
 func (in *inspector) wrap(h http.Handler) http.Handler {
 	in.recv = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &record{Time: in.now(), Method: r.Method, Path: r.URL.RequestURI(), Host: r.Host, Header: r.Header.Clone()}
+		rec := &record{Time: in.now(), Method: r.Method, Path: r.URL.RequestURI(), ShownPath: shownTarget(r.URL.RequestURI()), Host: r.Host, Header: r.Header.Clone()}
 		ro, _ := r.Context().Value(replayKey{}).(*replayOf)
 		if ro != nil {
 			rec.ReplayOf, rec.Replay, rec.resigned = ro.seq, ro.note, ro.resigned
@@ -359,7 +360,7 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // size is what a record holds in memory, near enough: its body, its
 // decoded event, its headers and request target.
 func (r *record) size() int64 {
-	n := len(r.Body) + len(r.Event) + len(r.Path) + len(r.Host)
+	n := len(r.Body) + len(r.Event) + len(r.Path) + len(r.ShownPath) + len(r.Host)
 	for k, vs := range r.Header {
 		n += len(k)
 		for _, v := range vs {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"regexp"
+	"strings"
 )
 
 // redacted is u as errors and the inspector's page show it: its password
@@ -46,4 +47,32 @@ func parseReason(err error) string {
 		err = ue.Err
 	}
 	return quotedPiece.ReplaceAllString(err.Error(), "")
+}
+
+// hiddenQuery is the raw query q with every value replaced by xxxxx, its
+// names kept (sorted, as url.Values encodes them), or "…" when it does
+// not parse: what the inspector's page shows of a query, where an
+// endpoint may carry a credential (?token=…, ?key=…).
+func hiddenQuery(q string) string {
+	vs, err := url.ParseQuery(q)
+	if err != nil {
+		return "…"
+	}
+	for _, v := range vs {
+		for i := range v {
+			v[i] = "xxxxx"
+		}
+	}
+	return vs.Encode()
+}
+
+// shownTarget is a request target as the inspector's page shows it: its
+// query's values hidden (see hiddenQuery), as "save as fixture" leaves
+// the query out.
+func shownTarget(target string) string {
+	path, q, ok := strings.Cut(target, "?")
+	if !ok || q == "" {
+		return target
+	}
+	return path + "?" + hiddenQuery(q)
 }
