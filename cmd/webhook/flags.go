@@ -45,13 +45,25 @@ func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
 // a file name are still flags; "--" ends them), and returns the
 // arguments. stop reports that the command should exit with code: 0 for
 // --help, 2 for a usage error.
+//
+// A parse error is said as usageErr says one, in two lines: the flag
+// package's own report is its error followed by the whole help, which
+// scrolls the error away.
 func parseFlags(fs *flag.FlagSet, args []string) (pos []string, code int, stop bool) {
+	usage, out := fs.Usage, fs.Output()
+	restore := func() { fs.Usage = usage; fs.SetOutput(out) }
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	defer restore()
 	for {
 		if err := fs.Parse(args); err != nil {
+			restore()
 			if errors.Is(err, flag.ErrHelp) {
+				usage()
 				return nil, exitOK, true
 			}
-			return nil, exitUsage, true
+			cmd := strings.TrimPrefix(fs.Name(), "webhook ")
+			return nil, usageErr(out, cmd, "%v", err), true
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

@@ -133,3 +133,34 @@ func TestHelpNamesRedisSocket(t *testing.T) {
 		})
 	}
 }
+
+// TestFlagErrorsAreShort: a flag the command does not take, or a value
+// its flag cannot read, is said in two lines, the error named by the
+// command and where to find its help, as every other usage error is:
+// the flag package printed the whole help after its error, which a
+// terminal scrolled away (serve's is over a hundred lines).
+func TestFlagErrorsAreShort(t *testing.T) {
+	clearEnv(t)
+	t.Setenv(envInbox, "")
+	t.Setenv(envRedisURL, "")
+	for _, tt := range []struct {
+		args      []string
+		cmd, want string
+	}{
+		{[]string{"serve", "--no-such-flag"}, "serve", "flag provided but not defined: -no-such-flag"},
+		{[]string{"serve", "--shutdown-timeout", "soon"}, "serve", `invalid value "soon" for flag -shutdown-timeout: parse error`},
+		{[]string{"serve", "--secret", ""}, "serve", `invalid value "" for flag -secret: empty value`},
+		{[]string{"send", "--all", "--no-such-flag"}, "send", "flag provided but not defined: -no-such-flag"},
+		{[]string{"sign", "--url"}, "sign", "flag needs an argument: -url"},
+		{[]string{"verify", "--test-keys"}, "verify", "flag provided but not defined: -test-keys"},
+		{[]string{"version", "--short"}, "version", "flag provided but not defined: -short"},
+		{[]string{"inbox", "list", "--limit", "many"}, "inbox list", `invalid value "many" for flag -limit: parse error`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := runCmd(t, "", tt.args...)
+			require.Equal(t, exitUsage, r.code, r.stderr)
+			require.Empty(t, r.stdout)
+			require.Equal(t, "webhook "+tt.cmd+": "+tt.want+"\nRun \"webhook "+tt.cmd+" --help\" for usage.\n", r.stderr)
+		})
+	}
+}
