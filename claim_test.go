@@ -73,8 +73,9 @@ func (l *claimLedger) state() (open int, settled []string, deadCtx int) {
 // claim on its message id ends with the request on every path the
 // callbacks can take: committed when they succeed (the sender's retry is
 // then a duplicate, 200 without running them), released when they fail
-// by an error, a panic, panic(nil), runtime.Goexit, a StatusError, the
-// sender hanging up, or the lease's margin running out, and when the
+// by an error, a panic, panic(nil), runtime.Goexit, a StatusError, or
+// the lease's margin running out, the sender having hung up or not, and
+// when the
 // observer's Dispatch hook panics before them (the retry runs them). The
 // store is given a live context even when the request's is done. A claim
 // left behind would answer the sender's retries 409 until the lease ran
@@ -105,14 +106,12 @@ func TestHandlerClaimSettledOnEveryPath(t *testing.T) {
 			first: http.StatusInternalServerError, settled: "release", rerun: true},
 		{name: "Goexit", callback: func(context.Context, func()) error { runtime.Goexit(); return nil },
 			first: 0, settled: "release", rerun: true},
-		{name: "sender hung up, callback stopped", callback: func(ctx context.Context, cancel func()) error {
+		{name: "sender hung up, callback failed", callback: func(ctx context.Context, cancel func()) error {
 			cancel()
-			<-ctx.Done()
-			return ctx.Err()
+			return errors.New("db down")
 		}, first: http.StatusInternalServerError, settled: "release", rerun: true},
-		{name: "sender hung up, callback finished", callback: func(ctx context.Context, cancel func()) error {
+		{name: "sender hung up, callback succeeded", callback: func(ctx context.Context, cancel func()) error {
 			cancel()
-			<-ctx.Done()
 			return nil
 		}, first: http.StatusOK, settled: "commit"},
 		{name: "lease margin ran out", callback: func(ctx context.Context, _ func()) error {
@@ -195,3 +194,76 @@ func panicOnce() *webhook.Observer {
 		return ctx, nil
 	}}
 }
+
+// TestHandlerCallbackOutlivesSenderHangingUp: a claimed delivery's
+// callbacks keep their context when the sender hangs up, until the
+// margin before the claim's lease: the delivery was delivered, and a
+// sender that gave up may not retry (Intercom waits 5 s, then retries
+// once, a minute later: a callback of 6 s, cancelled at 5 s on both
+// attempts, lost the notification). Run to the end, the callbacks' success
+// is committed, and the retry is a duplicate. Without a claim (no message
+// id, or no dedupe) nothing bounds the callbacks but the request, whose
+// context they keep, hanging up included.
+func TestHandlerCallbackOutlivesSenderHangingUp(t *testing.T) {
+	const lease = 2 * time.Second
+	for _, tt := range []struct {
+		name    string
+		opts    []webhook.Option
+		claimed bool
+	}{
+		{name: "claimed", claimed: true},
+		{name: "without dedupe", opts: []webhook.Option{webhook.WithoutDedupe()}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store := newClaimLedger()
+			dedupe := []webhook.Option{webhook.WithDeduper(store)}
+			if !tt.claimed {
+				dedupe = nil
+			}
+			h, err := webhook.NewHandler(append(append([]webhook.Option{webhook.WithSecrets(webhooktest.Secret),
+				webhook.WithDedupeTimes(lease, time.Hour), webhook.WithClock(webhooktest.NewClock(webhooktest.Time()).Now),
+				webhook.WithLogger(slog.New(slog.DiscardHandler))}, dedupe...), tt.opts...)...)
+			require.NoError(t, err)
+			ctx, cancel := context.WithCancel(context.WithValue(context.Background(), requestKey{}, "request value"))
+			defer cancel()
+			var mu sync.Mutex
+			runs := 0
+			var afterHangUp error
+			var value any
+			h.OnJamCreated(func(cctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+				mu.Lock()
+				defer mu.Unlock()
+				runs++
+				if runs > 1 {
+					return nil
+				}
+				cancel() // the sender gives up
+				select {
+				case <-cctx.Done():
+				case <-time.After(100 * time.Millisecond): // the callback's remaining work
+				}
+				afterHangUp, value = cctx.Err(), cctx.Value(requestKey{})
+				return afterHangUp
+			})
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody).WithContext(ctx))
+			require.Equal(t, "request value", value, "the request's values are the callbacks'")
+			w = httptest.NewRecorder()
+			h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
+			require.Equal(t, http.StatusOK, w.Code)
+			mu.Lock()
+			defer mu.Unlock()
+			if tt.claimed {
+				require.NoError(t, afterHangUp, "the sender hanging up ended the claimed callbacks' context")
+				require.Equal(t, 1, runs, "the retry ran the callbacks again")
+				_, settled, _ := store.state()
+				require.Equal(t, []string{"commit"}, settled)
+			} else {
+				require.ErrorIs(t, afterHangUp, context.Canceled)
+				require.Equal(t, 2, runs)
+			}
+		})
+	}
+}
+
+type requestKey struct{}

@@ -87,15 +87,17 @@ const (
 // it started dispatching.
 //
 // Their context is the request's. When the delivery holds a claim (it has
-// a message id and deduplication is on), that context also ends a margin
+// a message id and deduplication is on), it keeps the request's values but
+// not its end: the sender hanging up (Intercom gives up at 5 s, and
+// retries once) does not cut the callbacks short, since the delivery was
+// delivered and the sender may not retry; it ends instead a margin
 // before the claim's lease does (a tenth of it, at most 5 s): past the
 // lease a retry may run the callbacks again, so a callback still working
 // then should stop and fail. The claim ends with the request on every
 // path: committed when the callbacks succeed, released when one fails,
-// panics or ends its goroutine with runtime.Goexit (t.FailNow), when
-// their context ends (the sender hung up, or the lease's margin), and
-// when an Observer's Dispatch hook panics; the store is given a context
-// the sender's hanging up does not end. So, unless the store fails, a
+// panics or ends its goroutine with runtime.Goexit (t.FailNow), or stops
+// at the lease's margin, and when an Observer's Dispatch hook panics; the
+// store is given a context the sender's hanging up does not end. So, unless the store fails, a
 // retry is answered 409 only while the first copy's callbacks run.
 //
 // A Handler is safe for concurrent use: ServeHTTP, the On… registrations,

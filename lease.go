@@ -12,12 +12,13 @@ import (
 // the handler to answer before a retry may claim the message.
 func leaseMargin(lease time.Duration) time.Duration { return min(lease/10, 5*time.Second) }
 
-// A leaseContext is the callbacks' context while a claim is held: the
-// request's context, ending also at the deadline. Most callbacks never
+// A leaseContext is the callbacks' context while a claim is held: its
+// parent (the request's values without its end, or a worker's context),
+// ending also at the deadline. Most callbacks never
 // wait on Done, so the timer behind it starts only when one asks for it;
 // until then Err compares the deadline with the clock.
 type leaseContext struct {
-	context.Context // the request's
+	context.Context // the parent
 	deadline        time.Time
 
 	mu     sync.Mutex

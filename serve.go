@@ -265,7 +265,11 @@ func (s *serving) claim() bool {
 // dispatch runs the callbacks and returns the status they chose and their
 // joined errors. Under a claim their context ends a margin before its
 // lease, past which a retry may claim the message and run them again,
-// concurrently.
+// concurrently, and not before: the sender hanging up does not end it.
+// The delivery was delivered, and a sender that gave up may not retry
+// (Intercom gives up at 5 s and retries once): a callback cut short then
+// failed, and lost a delivery it would have processed. Without a claim
+// nothing else bounds them, and the request's context stays theirs.
 func (s *serving) dispatch() (code int, err error) {
 	h, d := s.h, &s.rs.d
 	ctx, settled := s.ctx, false
@@ -285,7 +289,7 @@ func (s *serving) dispatch() (code int, err error) {
 	}()
 	if s.key != "" {
 		lc := &s.rs.lease
-		lc.Context, lc.deadline = s.ctx, s.claimed.Add(h.lease-leaseMargin(h.lease))
+		lc.Context, lc.deadline = context.WithoutCancel(s.ctx), s.claimed.Add(h.lease-leaseMargin(h.lease))
 		defer lc.stop()
 		ctx = lc
 	}
