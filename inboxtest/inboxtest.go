@@ -89,6 +89,7 @@ func Run(t *testing.T, newInbox NewInbox) {
 		{"LeaseMax", testLeaseMax},
 		{"LeaseNotPositive", testLeaseNotPositive},
 		{"LeaseOrder", testLeaseOrder},
+		{"LeaseOrderRetries", testLeaseOrderRetries},
 		{"LeaseExpiry", testLeaseExpiry},
 		{"LongTimes", testLongTimes},
 		{"LeaseExclusiveConcurrent", testLeaseExclusiveConcurrent},

@@ -46,7 +46,6 @@ const leaseCallKeep = 15 * time.Second
 
 // Batches of the scripts that walk a set.
 const (
-	promoteBatch = 1000
 	purgeBatch   = 500
 	defaultLimit = 100
 )
@@ -60,8 +59,9 @@ const (
 // replicas hands each entry to one Lease, and the group's pending
 // entries list holds it until it is settled, its deadline recorded as the
 // entry's delivery time so that XAUTOCLAIM reclaims it once the lease
-// runs out. A retry due later waits in a sorted set by due time and joins
-// the stream when it is due. Dead deliveries stay in their hashes with
+// runs out. A retry due later waits in a sorted set by due time; once
+// due, a Lease takes it from there, in due order with the stream's
+// entries, and gives it an entry of its own. Dead deliveries stay in their hashes with
 // their last error, listed by a sorted set of their own. Sorted sets by
 // ReceivedAt index the states for List and Stats. Acknowledged entries
 // are trimmed from the stream.
@@ -242,12 +242,13 @@ func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error)
 // takes at most 10,000 deliveries, whatever max asks: the script blocks
 // Redis while it runs.
 //
-// Deliveries are leased from a stream in the order they joined it, which
-// is not quite oldest NextAttempt first: a retry joins the stream when a
-// Lease call first finds it due, behind the deliveries stored between its
-// NextAttempt and that call (with workers polling, about one poll
-// interval's worth). Expired leases are taken before the stream. Within
-// one call, the leases are sorted by NextAttempt.
+// Due deliveries are leased oldest NextAttempt first: the stream's, in
+// the order they joined it (which is their NextAttempt's, the replicas'
+// clocks agreeing), merged with the due retries of the delay set by their
+// NextAttempt. Expired leases are taken before the others, in an order
+// of their own: that of the pending entries list, walked from where the
+// last call left off. Within one call, the leases are sorted by
+// NextAttempt.
 func (ib *Inbox) Lease(ctx context.Context, max int, lease time.Duration) ([]webhook.InboxLease, error) {
 	if lease <= 0 {
 		return nil, fmt.Errorf("redisstore: inbox: lease %w", errNotPositive)
@@ -269,7 +270,7 @@ func (ib *Inbox) Lease(ctx context.Context, max int, lease time.Duration) ([]web
 	keys := []string{ib.k("q"), ib.k("delay"), ib.k("new"), ib.k("retry"), ib.k("leased"), ib.k("meta"), ib.k("lease:" + tok), ib.k("all")}
 	args := []any{ib.base, inboxGroup, inboxConsumer, max,
 		nsString(now), usString(now), now.UnixMilli(),
-		nsString(until), untilMs, tok, promoteBatch, min(untilMs-now.UnixMilli(), leaseCallKeep.Milliseconds())}
+		nsString(until), untilMs, tok, min(untilMs-now.UnixMilli(), leaseCallKeep.Milliseconds())}
 	reply, err := ib.lease.Run(ctx, ib.client, keys, args...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: inbox: lease: %w", err)

@@ -63,9 +63,10 @@ redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
 return 1
 `
 
-// inboxLeaseScript moves due retries onto the stream, reclaims expired
-// leases with XAUTOCLAIM, reads new entries with XREADGROUP, leases what
-// its hash says is due, and trims the acknowledged head of the stream.
+// inboxLeaseScript reclaims expired leases with XAUTOCLAIM, takes the
+// stream's new entries (XREADGROUP) and the due retries of the delay set
+// oldest due first, leases what its hash says is due, and trims the
+// acknowledged head of the stream.
 // The first call on an inbox creates the consumer group; a call that
 // finds it gone (the stream was lost) queues the unfinished deliveries
 // again from their hashes.
@@ -85,7 +86,7 @@ return 1
 // idle time, which Redis reads as any: every lease has run out.
 //
 // The keys a call leased are listed under its token base, for as long as
-// a client may send the call again (ARGV 12, at most the lease); a
+// a client may send the call again (ARGV 11, at most the lease); a
 // second run hands out those still leased under that base, and takes no
 // others.
 //
@@ -96,8 +97,8 @@ return 1
 //
 // KEYS: stream, delay, new, retry, leased, meta, this call's list, all.
 // ARGV: base, group, consumer, max, now ns, now us, now ms (floor),
-// lease-until ns, lease-until ms (ceiling), token base, promote batch,
-// the list's lifetime in ms. Replies the leased deliveries' hashes
+// lease-until ns, lease-until ms (ceiling), token base, the list's
+// lifetime in ms. Replies the leased deliveries' hashes
 // (HGETALL).
 const inboxLeaseScript = `
 local q, delay, inew, iretry, ileased, meta, calllist, iall = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
@@ -156,20 +157,6 @@ if D then
 else
 	D = S - now_ms
 	redis.call('HSET', meta, 'offset', fmt(D))
-end
-
--- Due retries join the queue, earliest first.
-local due = redis.call('ZRANGEBYSCORE', delay, '-inf', now_us, 'LIMIT', 0, tonumber(ARGV[11]))
-for _, key in ipairs(due) do
-	local h = base .. 'd:' .. key
-	local nxt = redis.call('HGET', h, 'next')
-	if not nxt then
-		redis.call('ZREM', delay, key)
-		forget(key)
-	elseif nxt <= now_ns then
-		redis.call('HSET', h, 'sid', redis.call('XADD', q, '*', 'k', key))
-		redis.call('ZREM', delay, key)
-	end
 end
 
 -- The stream may lose entries the inbox needs while the hashes, the
@@ -317,15 +304,117 @@ if not created then
 	requeue(deleted)
 end
 
--- New and replayed entries.
-if #cands < max then
-	local r = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - #cands, 'STREAMS', q, '>')
-	if r then
-		for _, e in ipairs(r[1][2]) do
-			table.insert(cands, e)
+-- The due deliveries not leased: the stream's unread entries (new,
+-- replayed, retried at once), in the order they came due, and the due
+-- retries, waiting in the delay set by due time. The call takes from
+-- both, oldest NextAttempt first: it looks at the unread entries without
+-- reading them (XRANGE past the group's last delivered id) and at the
+-- due retries, merges them by their hashes' next, reads (XREADGROUP) the
+-- entries up to the first it does not take, and gives each retry it
+-- takes an entry of its own at the stream's end, which XCLAIM FORCE puts
+-- in the pending entries list when it is leased below, whatever unread
+-- entries are before it. A later XREADGROUP that reads such an entry
+-- finds it leased (its deadline is put back) or settled (it is
+-- acknowledged), as it finds any entry no longer its delivery's.
+local need = max - #cands
+if need > 0 then
+	local function after(id)
+		local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+		return ms .. '-' .. fmt(tonumber(seq) + 1)
+	end
+	local lastid = '0-0'
+	for _, g in ipairs(redis.call('XINFO', 'GROUPS', q)) do
+		local name, last
+		for i = 1, #g - 1, 2 do
+			if g[i] == 'name' then
+				name = g[i + 1]
+			elseif g[i] == 'last-delivered-id' then
+				last = g[i + 1]
+			end
 		end
-		-- The group's last delivered id, for the trim below.
-		redis.call('HSET', meta, 'last', r[1][2][#r[1][2]][1])
+		if name == group and last then
+			lastid = last
+		end
+	end
+
+	-- The due retries, by due time to the nanosecond.
+	local due = {}
+	for _, key in ipairs(redis.call('ZRANGEBYSCORE', delay, '-inf', now_us, 'LIMIT', 0, need)) do
+		local f = redis.call('HMGET', base .. 'd:' .. key, 'st', 'next')
+		if not f[1] then
+			redis.call('ZREM', delay, key)
+			forget(key)
+		elseif f[1] ~= 'pending' then
+			redis.call('ZREM', delay, key) -- no retry waiting
+		elseif f[2] and f[2] <= now_ns then
+			table.insert(due, {key, f[2]})
+		end
+	end
+	table.sort(due, function(a, b) return a[2] < b[2] or (a[2] == b[2] and a[1] < b[1]) end)
+
+	-- The unread entries, each with its delivery's next if it is due
+	-- (pending, or a lease run out, and this its current entry), false
+	-- otherwise: up to need of the due, looking at ten entries per
+	-- delivery wanted at most.
+	local ahead, found = {}, 0
+	local from, cap = after(lastid), 10 * need + 100
+	while found < need and #ahead < cap do
+		local r = redis.call('XRANGE', q, from, '+', 'COUNT', math.min(need - found + 16, cap - #ahead))
+		if #r == 0 then
+			break
+		end
+		for _, e in ipairs(r) do
+			local id, nxt = e[1], false
+			if e[2] and e[2][2] then
+				local f = redis.call('HMGET', base .. 'd:' .. e[2][2], 'st', 'sid', 'next', 'lease')
+				if f[2] == id and (f[1] == 'pending' or (f[1] == 'leased' and f[4] and f[4] < now_ns)) then
+					nxt = f[3] or ''
+					found = found + 1
+				end
+			end
+			table.insert(ahead, {id, nxt})
+			from = after(id)
+		end
+	end
+
+	-- Merge. ai is the first entry of ahead not passed: every one before
+	-- it is taken or no due delivery's, so reading up to it leaves no
+	-- due delivery read and not leased.
+	local di, ai, taken = 1, 1, {}
+	for _ = 1, need do
+		while ai <= #ahead and not ahead[ai][2] do
+			ai = ai + 1
+		end
+		local a, d = ahead[ai], due[di]
+		if d and (not a or d[2] < a[2]) then
+			table.insert(taken, d[1])
+			di = di + 1
+		elseif a then
+			ai = ai + 1
+		else
+			break
+		end
+	end
+	-- Entries that are no due delivery's, up to the next due one, are
+	-- read too, so that no later call looks at them again.
+	while ai <= #ahead and not ahead[ai][2] do
+		ai = ai + 1
+	end
+	if ai > 1 then
+		local r = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', ai - 1, 'STREAMS', q, '>')
+		if r then
+			for _, e in ipairs(r[1][2]) do
+				table.insert(cands, e)
+			end
+			-- The group's last delivered id, for the trim below.
+			redis.call('HSET', meta, 'last', r[1][2][#r[1][2]][1])
+		end
+	end
+	for _, key in ipairs(taken) do
+		local sid = redis.call('XADD', q, '*', 'k', key)
+		redis.call('HSET', base .. 'd:' .. key, 'sid', sid)
+		redis.call('ZREM', delay, key)
+		table.insert(cands, {sid, {'k', key}})
 	end
 end
 
@@ -349,20 +438,28 @@ for _, e in ipairs(cands) do
 			end
 		end
 	end
-	if take then
+	if take and #out >= max then
+		-- Not reached (the merge takes no more than max less the
+		-- expired leases), but a delivery read and not leased must stay
+		-- due: claimable by the next call.
+		take = false
+		redis.call('XCLAIM', q, group, consumer, 0, id, 'TIME', fmt(now_ms + D - K), 'FORCE', 'JUSTID')
+	elseif take then
 		local tok = tokbase .. ':' .. (#out + 1)
 		redis.call('HINCRBY', h, 'att', 1)
 		redis.call('HSET', h, 'st', 'leased', 'tok', tok, 'lease', until_ns, 'leasems', fmt(until_ms), 'upd', now_ns)
 		redis.call('RPUSH', calllist, key)
 		if #out == 0 then
-			redis.call('PEXPIRE', calllist, ARGV[12])
+			redis.call('PEXPIRE', calllist, ARGV[11])
 		end
 		if st == 'pending' then
 			redis.call('ZREM', inew, key)
 			redis.call('ZREM', iretry, key)
 			redis.call('ZADD', ileased, f[5], key)
 		end
-		redis.call('XCLAIM', q, group, consumer, 0, id, 'TIME', fmt(until_ms + D - K), 'JUSTID')
+		-- FORCE: a retry taken from the delay set has an entry no
+		-- consumer has read.
+		redis.call('XCLAIM', q, group, consumer, 0, id, 'TIME', fmt(until_ms + D - K), 'FORCE', 'JUSTID')
 		table.insert(out, redis.call('HGETALL', h))
 	elseif not (sid == id and st == 'leased') then
 		-- Not this delivery's current entry (settled, replayed or
@@ -438,7 +535,7 @@ return 1
 `
 
 // inboxReplayScript returns a done or dead delivery to pending, due now,
-// or makes a pending one due now, recording the call's id as rop: run
+// or makes a pending one not due yet due now, recording the call's id as rop: run
 // again for the same call (after a lost reply), it answers 1 and does
 // nothing more, though a worker may have leased, run and settled the
 // delivery in between. KEYS: stream, delay, new, done, dead, done-at,
@@ -457,10 +554,12 @@ elseif f[4] == callid then
 elseif st == 'leased' then
 	return -2
 elseif st == 'pending' then
-	if redis.call('ZREM', delay, key) == 1 then
-		redis.call('HSET', h, 'sid', redis.call('XADD', q, '*', 'k', key))
-	end
+	-- One due already keeps its place: a due retry is leased from the
+	-- delay set in due order with the stream's deliveries.
 	if f[2] > now_ns then
+		if redis.call('ZREM', delay, key) == 1 then
+			redis.call('HSET', h, 'sid', redis.call('XADD', q, '*', 'k', key))
+		end
 		redis.call('HSET', h, 'next', now_ns)
 	end
 	redis.call('HSET', h, 'rop', callid)

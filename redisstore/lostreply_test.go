@@ -347,6 +347,48 @@ func TestInboxReplyLost(t *testing.T) {
 	}
 }
 
+// TestInboxLeaseRetryReplyLost: a Lease that takes a due retry from the
+// delay set, ahead of a delivery stored after the retry came due, and
+// whose reply is lost, answers its second run with the same retry, once,
+// and leaves the other delivery due.
+func TestInboxLeaseRetryReplyLost(t *testing.T) {
+	ctx := context.Background()
+	direct := newClient(t)
+	prefix := testPrefix(t, direct)
+	clock := webhooktest.NewClock(webhooktest.Time())
+	p := startReplyCutter(t, redisOptions(t).Addr)
+	ib, err := NewInbox(cutterClient(t, p), WithInboxPrefix(prefix), WithInboxClock(clock.Now))
+	require.NoError(t, err)
+	warmScripts(t, ib)
+
+	const key, after = "standard:msg_retry", "standard:msg_after"
+	_, err = ib.Store(ctx, entry(key))
+	require.NoError(t, err)
+	ls, err := ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	require.NoError(t, ib.Retry(ctx, key, ls[0].Token, clock.Now().Add(time.Second), "boom"))
+	clock.Advance(2 * time.Second)
+	_, err = ib.Store(ctx, entry(after))
+	require.NoError(t, err)
+
+	p.arm(prefix + "{default}:meta")
+	ls, err = ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, p.cut.Load(), "no reply was lost")
+	require.Len(t, ls, 1)
+	require.Equal(t, key, ls[0].Entry.Key, "the retry came due first")
+	require.Equal(t, 2, ls[0].Entry.Attempts, "the lost reply cost an attempt")
+	ls2, err := ib.Lease(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, []string{after}, leaseKeys(ls2))
+	require.NoError(t, ib.Complete(ctx, key, ls[0].Token))
+	require.NoError(t, ib.Complete(ctx, after, ls2[0].Token))
+	ls, err = ib.Lease(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, leaseKeys(ls))
+}
+
 // TestInboxRepliesLost: workers drain an inbox through a network that
 // loses the reply of every fifth script call after Redis ran it (a
 // pipeline of several counts once; a call sent again is not cut again,
