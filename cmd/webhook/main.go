@@ -10,7 +10,7 @@
 //	webhook serve  [--addr 127.0.0.1:8080] [--secret whsec_…] [--intercom-secret …] [--series-token …] [--inbox FILE | --redis URL] [--inspect[=ADDR]] [--shutdown-timeout 10s]
 //	webhook send   [--url http://127.0.0.1:8080/] (--all | --file body.json --source standard | fixture…)
 //	webhook sign   [--source standard] [--curl --url URL] [file]
-//	webhook verify (--body body.json --headers headers.txt | --request dump.http) [--now T | --skip-timestamp] [--intercom-max-age 72h]
+//	webhook verify (--body body.json --headers headers.txt | --request dump.http) [--test-keys] [--now T | --skip-timestamp] [--intercom-max-age 72h]
 //	webhook version
 //	webhook inbox  (list [--state S] [--order updated] [--after CURSOR] | show KEY | replay KEY… | purge [--older-than 72h] | stats) (--inbox FILE | --redis URL)
 //

@@ -484,6 +484,39 @@ func TestServeDebug(t *testing.T) {
 	}
 }
 
+// TestVerifyTestKeys: verify --test-keys accepts the public test keys of
+// package webhooktest, as serve --test-keys does, so what sign and send
+// sign by default verifies without naming a key; without it (and
+// without keys) verify still refuses to guess. verify took no
+// --test-keys, and the capture of "webhook sign" needed the test secret
+// spelled out.
+func TestVerifyTestKeys(t *testing.T) {
+	clearEnv(t)
+	at := fmt.Sprint(webhooktest.Unix)
+	for _, tt := range []struct{ source, body string }{
+		{"standard", jamBody}, {"intercom", noticeBody}, {"series", seriesBody},
+	} {
+		t.Run(tt.source, func(t *testing.T) {
+			body := writeFile(t, "body", tt.body)
+			s := runCmd(t, "", "sign", "--source", tt.source, "--timestamp", at, body)
+			require.Equal(t, exitOK, s.code, s.stderr)
+			headers := writeFile(t, "headers", s.stdout)
+			r := runCmd(t, "", "verify", "--test-keys", "--body", body, "--headers", headers, "--now", at)
+			require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+			require.Contains(t, r.stdout, "OK")
+			requireNoSecrets(t, r.stdout+r.stderr, s.stdout)
+			r = runCmd(t, "", "verify", "--body", body, "--headers", headers, "--now", at)
+			require.Equal(t, exitUsage, r.code, r.stdout+r.stderr)
+		})
+	}
+	// Beside a key of the user's, as serve takes both.
+	body := writeFile(t, "body", jamBody)
+	s := runCmd(t, "", "sign", "--timestamp", at, body)
+	require.Equal(t, exitOK, s.code, s.stderr)
+	r := runCmd(t, "", "verify", "--test-keys", "--secret", otherKey, "--body", body, "--headers", writeFile(t, "headers", s.stdout), "--now", at)
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+}
+
 // TestSendErrorHidesToken: a delivery that cannot be sent is told with
 // the URL it went to without its password, query and fragment, where a
 // token goes: net/http's error quotes the URL with its query, and a

@@ -22,7 +22,6 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
-	"github.com/inhook/webhook/webhooktest"
 )
 
 const serveUsage = `
@@ -131,7 +130,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var keys keyFlags
 	keys.register(fs, true)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	testKeys := fs.Bool("test-keys", false, "accept the PUBLIC test keys of package webhooktest (never in production)")
+	testKeys := testKeysFlag(fs)
 	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "Standard Webhooks timestamp window, each way")
 	maxBody := fs.Int64("max-body", webhook.DefaultMaxBodySize, "largest body accepted, in bytes")
 	maxAge := intercomMaxAgeFlag(fs)
@@ -160,11 +159,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	keys.fromEnv()
 	if *testKeys {
-		keys.secrets = append(keys.secrets, webhooktest.Secret)
-		keys.intercom = append(keys.intercom, webhooktest.IntercomSecret)
-		if keys.seriesHeader == "" || keys.header() == webhooktest.SeriesHeader {
-			keys.tokens = append(keys.tokens, webhooktest.SeriesToken)
-		}
+		keys.addTestKeys()
 	}
 	insp.token = os.Getenv(envInspectToken)
 	if err := insp.check(); err != nil {

@@ -34,6 +34,22 @@ func registerSigning(s *signing, fs *flag.FlagSet) (when *string) {
 	return &t
 }
 
+// testKeysFlag registers --test-keys, with which serve and verify accept
+// the test keys sign and send sign with by default.
+func testKeysFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("test-keys", false, "accept the PUBLIC test keys of package webhooktest, beside any others (never in production)")
+}
+
+// addTestKeys adds webhooktest's keys to those given, for --test-keys:
+// the Series token only for webhooktest's header, the one it is sent in.
+func (k *keyFlags) addTestKeys() {
+	k.secrets = append(k.secrets, webhooktest.Secret)
+	k.intercom = append(k.intercom, webhooktest.IntercomSecret)
+	if k.seriesHeader == "" || k.header() == webhooktest.SeriesHeader {
+		k.tokens = append(k.tokens, webhooktest.SeriesToken)
+	}
+}
+
 // withTestKeys fills every kind of key left empty with webhooktest's.
 func (k *keyFlags) withTestKeys() {
 	if len(k.secrets) == 0 {

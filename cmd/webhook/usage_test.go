@@ -152,7 +152,7 @@ func TestFlagErrorsAreShort(t *testing.T) {
 		{[]string{"serve", "--secret", ""}, "serve", `invalid value "" for flag -secret: empty value`},
 		{[]string{"send", "--all", "--no-such-flag"}, "send", "flag provided but not defined: -no-such-flag"},
 		{[]string{"sign", "--url"}, "sign", "flag needs an argument: -url"},
-		{[]string{"verify", "--test-keys"}, "verify", "flag provided but not defined: -test-keys"},
+		{[]string{"verify", "--now"}, "verify", "flag needs an argument: -now"},
 		{[]string{"version", "--short"}, "version", "flag provided but not defined: -short"},
 		{[]string{"inbox", "list", "--limit", "many"}, "inbox list", `invalid value "many" for flag -limit: parse error`},
 	} {

@@ -36,7 +36,8 @@ them: use --now with the time the delivery arrived, or --skip-timestamp,
 for old captures.
 
 Keys come from the flags or from WEBHOOK_SECRET, INTERCOM_CLIENT_SECRET,
-SERIES_TOKEN and SERIES_HEADER. Secrets and computed signatures are never
+SERIES_TOKEN and SERIES_HEADER; --test-keys adds the public test keys that
+"webhook sign" and "webhook send" sign with by default. Secrets and computed signatures are never
 printed.
 `
 
@@ -52,6 +53,7 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	skipTime := fs.Bool("skip-timestamp", false, "do not check the Standard Webhooks timestamp window, nor an Intercom notification's age")
 	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "timestamp window, each way")
 	maxAge := intercomMaxAgeFlag(fs)
+	testKeys := testKeysFlag(fs)
 	given := args
 	args, code, stop := parseFlags(fs, args)
 	if stop {
@@ -89,6 +91,9 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	keys.fromEnv()
+	if *testKeys {
+		keys.addTestKeys()
+	}
 	if err := keys.check(false); err != nil {
 		// Every key, as serve refuses every key, whichever source the
 		// capture turns out to be.
