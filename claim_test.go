@@ -267,3 +267,55 @@ func TestHandlerCallbackOutlivesSenderHangingUp(t *testing.T) {
 }
 
 type requestKey struct{}
+
+// ctxStore is a claimLedger that, as a store on the network does, fails
+// every call given a context already done.
+type ctxStore struct{ *claimLedger }
+
+func (s ctxStore) Claim(ctx context.Context, key string, lease time.Duration) (string, webhook.ClaimStatus, error) {
+	if err := ctx.Err(); err != nil {
+		return "", 0, err
+	}
+	return s.claimLedger.Claim(ctx, key, lease)
+}
+
+// TestHandlerClaimOutlivesSenderHangingUp: a verified delivery whose
+// sender hung up before its claim (while it was read, verified or its
+// keys looked up) is claimed all the same, and its callbacks run, as they
+// would had it hung up a moment later: the store is not given the
+// request's ended context, which a store on the network refuses. Given it,
+// the claim failed: WithDedupeFailClosed answered 500 and ran nothing, and
+// failing open ran the callbacks unclaimed on a context already ended.
+func TestHandlerClaimOutlivesSenderHangingUp(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts []webhook.Option
+	}{
+		{name: "failing open"},
+		{name: "failing closed", opts: []webhook.Option{webhook.WithDedupeFailClosed()}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store := ctxStore{newClaimLedger()}
+			h, err := webhook.NewHandler(append([]webhook.Option{webhook.WithSecrets(webhooktest.Secret), webhook.WithDeduper(store),
+				webhook.WithClock(webhooktest.NewClock(webhooktest.Time()).Now), webhook.WithLogger(slog.New(slog.DiscardHandler))}, tt.opts...)...)
+			require.NoError(t, err)
+			runs := 0
+			var cbErr error
+			h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+				runs++
+				cbErr = ctx.Err()
+				return cbErr
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // the sender hung up before the claim
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody).WithContext(ctx))
+			require.Equal(t, http.StatusOK, w.Code)
+			require.Equal(t, 1, runs)
+			require.NoError(t, cbErr, "the callbacks ran on an ended context")
+			open, settled, _ := store.state()
+			require.Zero(t, open)
+			require.Equal(t, []string{"commit"}, settled)
+		})
+	}
+}

@@ -239,7 +239,14 @@ func (s *serving) claim() bool {
 		return true
 	}
 	s.claimed = time.Now() // the lease is a real-time deadline, as the context's
-	token, status, err := h.dedupe.Claim(s.ctx, d.Key, h.lease)
+	// Not the request's context, which ends when the sender hangs up: the
+	// delivery is verified, and its callbacks would run to the end once
+	// claimed (see dispatch). A store on the network refuses an ended
+	// context, and the claim failed: 500 failing closed, and failing open
+	// callbacks run unclaimed on that ended context.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), claimTimeout)
+	token, status, err := h.dedupe.Claim(cctx, d.Key, h.lease)
+	cancel()
 	switch {
 	case err != nil && h.fail:
 		h.rejectFor(s.ctx, s.w, d, http.StatusInternalServerError, ReasonStore, fmt.Errorf("webhook: dedupe claim: %w", err))
@@ -261,6 +268,9 @@ func (s *serving) claim() bool {
 	s.key, s.token = d.Key, token
 	return true
 }
+
+// claimTimeout bounds a Claim, which outlives the request's context.
+const claimTimeout = 10 * time.Second
 
 // dispatch runs the callbacks and returns the status they chose and their
 // joined errors. Under a claim their context ends a margin before its
