@@ -3,7 +3,10 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -196,6 +199,64 @@ func TestSchemaNewerAtOpen(t *testing.T) {
 		require.ErrorContains(t, err, fmt.Sprint("schema version ", SchemaVersion+1))
 	}
 	require.Equal(t, SchemaVersion+1, schemaVersion(t, path), "not changed")
+}
+
+// newerChildEnv, when set to a file name, makes
+// TestSchemaMigratedByAnotherProcess the process of the newer version:
+// it opens the file, migrating it, stores "from-newer" and exits.
+const newerChildEnv = "SQLITESTORE_NEWER_CHILD"
+
+// TestSchemaMigratedByAnotherProcess: the newer version is another
+// process, as in a rolling upgrade, its migration waiting on SQLite's
+// file locks for the older Store's writes. The older Store then writes
+// nothing more, and the newer one's delivery is there for it to read.
+func TestSchemaMigratedByAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	if path := os.Getenv(newerChildEnv); path != "" {
+		s, err := Open(path, newerVersion(), WithBusyTimeout(30*time.Second))
+		if err == nil {
+			_, err = s.Store(ctx, entry("from-newer"))
+			err = errors.Join(err, s.Close())
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "newer child:", err)
+			os.Exit(3)
+		}
+		return
+	}
+	path := filepath.Join(t.TempDir(), "inbox.db")
+	old := open(t, path, WithBusyTimeout(30*time.Second))
+	// The older Store writes all the while the other process starts.
+	stop := make(chan struct{})
+	stored := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				stored <- nil
+				return
+			default:
+			}
+			if _, err := old.Store(ctx, entry(fmt.Sprint("from-older-", i))); err != nil {
+				stored <- err
+				return
+			}
+		}
+	}()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSchemaMigratedByAnotherProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), newerChildEnv+"="+path)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	close(stop)
+	require.ErrorIs(t, <-stored, ErrNewerSchema, "the older Store's writes once the file was migrated")
+	_, err = old.Store(ctx, entry("after"))
+	require.ErrorIs(t, err, ErrNewerSchema)
+	got, err := old.Get(ctx, "from-newer")
+	require.NoError(t, err)
+	require.Equal(t, webhook.InboxPending, got.State)
+	require.Equal(t, SchemaVersion+1, schemaVersion(t, path))
+	rows, counts := fileCounts(t, path)
+	require.Equal(t, rows, counts, "counts")
 }
 
 func keys(ls []webhook.InboxLease) []string {
