@@ -97,8 +97,9 @@ const (
 // path: committed when the callbacks succeed, released when one fails,
 // panics or ends its goroutine with runtime.Goexit (t.FailNow), or stops
 // at the lease's margin, and when an Observer's Dispatch hook panics; the
-// store is given a context the sender's hanging up does not end. So, unless the store fails, a
-// retry is answered 409 only while the first copy's callbacks run.
+// store is given a context the sender's hanging up does not end. So,
+// unless the store fails, a retry is answered 409 only while the first
+// copy's callbacks run.
 //
 // A Handler is safe for concurrent use: ServeHTTP, the On… registrations,
 // SetSecrets, Unhandled and Run may be called from any goroutine at once.
