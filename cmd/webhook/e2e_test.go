@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,4 +164,59 @@ func (s *served) stop(t *testing.T) {
 	s.exited = true
 	require.NoError(t, err, "serve should exit 0 on SIGTERM; stderr: %s", s.logs.String())
 	require.Contains(t, s.logs.String(), "webhook serve: stopped")
+}
+
+// TestSendInterrupted: SIGINT or SIGTERM stops send after what it has
+// sent: the delivery in flight is abandoned, the lines of those answered
+// are printed, and it says that it was interrupted and how far it got,
+// exit 1. The signal killed it with the lines still held in its table,
+// so an operator could not tell which deliveries had gone.
+func TestSendInterrupted(t *testing.T) {
+	bin := buildCLI(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			var mu sync.Mutex
+			n := 0
+			second := make(chan struct{})
+			release := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				n++
+				first := n == 1
+				mu.Unlock()
+				if !first {
+					close(second)
+					select { // held until send gives up on it
+					case <-release:
+					case <-r.Context().Done():
+					}
+				}
+			}))
+			defer srv.Close()
+			defer close(release)
+			cmd := exec.Command(bin, "send", "--url", srv.URL, "jam/jam.created.maximal.json", "intercom/conversation.admin.closed.json", "series/company.json")
+			var stdout, stderr syncBuffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			require.NoError(t, cmd.Start())
+			select {
+			case <-second:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the second delivery never came")
+			}
+			require.NoError(t, cmd.Process.Signal(sig))
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				var exit *exec.ExitError
+				require.ErrorAs(t, err, &exit, "stderr: %s", stderr.String())
+				require.Equal(t, exitFail, exit.ExitCode(), "stderr: %s", stderr.String())
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Fatal("send did not stop")
+			}
+			require.Regexp(t, `^200 OK +jam/jam\.created\.maximal\.json +standard +msg_\w+\n$`, stdout.String())
+			require.Equal(t, "webhook send: interrupted: 1 of 3 deliveries answered; intercom/conversation.admin.closed.json was in flight, and may have been received\n", stderr.String())
+		})
+	}
 }

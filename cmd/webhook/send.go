@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -35,6 +37,9 @@ Intercom body's created_at and first_sent_at, those it has, are set to the
 signing time (now, or --timestamp) before it is signed, as Intercom stamps
 what it sends: receivers refuse notifications older than their max age, or
 dated by neither.
+
+SIGINT or SIGTERM abandons the delivery in flight and stops, the lines of
+those answered printed (exit 1).
 
 Keys default to the public test keys of package webhooktest (see
 "webhook serve --test-keys"); --secret, --intercom-secret, --series-header
@@ -138,11 +143,26 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	// SIGINT or SIGTERM abandons the delivery in flight and stops, once
+	// the lines of those answered are out: killed, send took them with
+	// it, and which deliveries had gone was anyone's guess.
+	ctx, unnotify := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer unnotify()
 	client := &http.Client{Timeout: sendTimeout}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	code = exitOK
-	for _, d := range ds {
+	for i, d := range ds {
+		if ctx.Err() != nil {
+			tw.Flush()
+			fmt.Fprintf(stderr, "webhook send: interrupted: %d of %d deliveries answered\n", i, len(ds))
+			return exitFail
+		}
 		status, id, err := send(ctx, client, *method, *to, d, &s)
+		if err != nil && ctx.Err() != nil {
+			tw.Flush()
+			fmt.Fprintf(stderr, "webhook send: interrupted: %d of %d deliveries answered; %s was in flight, and may have been received\n", i, len(ds), d.label)
+			return exitFail
+		}
 		if err != nil {
 			tw.Flush()
 			fmt.Fprintf(stderr, "webhook send: %s: %v\n", d.label, err)
