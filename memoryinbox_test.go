@@ -335,3 +335,10 @@ func FuzzMemoryInboxForgetsOldestDone(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMemoryInbox: what Store wrote is what Get and Lease give back.
+func FuzzMemoryInbox(f *testing.F) {
+	inboxtest.Fuzz(f, func(t *testing.T, now func() time.Time) webhook.Inbox {
+		return webhook.NewMemoryInbox(0, now)
+	})
+}

@@ -77,3 +77,14 @@ func TestInboxConformanceCluster(t *testing.T) {
 		return ib
 	})
 }
+
+// FuzzInbox: what Store wrote to Redis is what Get and Lease read back,
+// byte for byte, each input under its own prefix.
+func FuzzInbox(f *testing.F) {
+	inboxtest.Fuzz(f, func(t *testing.T, now func() time.Time) webhook.Inbox {
+		client := newClient(t)
+		ib, err := NewInbox(client, WithInboxPrefix(testPrefix(t, client)), WithInboxClock(now))
+		require.NoError(t, err)
+		return ib
+	})
+}

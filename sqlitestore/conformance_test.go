@@ -16,3 +16,11 @@ func TestConformance(t *testing.T) {
 		return open(t, filepath.Join(t.TempDir(), "inbox.db"), WithClock(now))
 	})
 }
+
+// FuzzInbox: what Store wrote to the file is what Get and Lease read
+// back from it, byte for byte.
+func FuzzInbox(f *testing.F) {
+	inboxtest.Fuzz(f, func(t *testing.T, now func() time.Time) webhook.Inbox {
+		return open(t, filepath.Join(t.TempDir(), "inbox.db"), WithClock(now))
+	})
+}
