@@ -26,8 +26,9 @@ type Capture struct {
 	// "# captured by webhook serve --inspect: PUT /path, …" line: a
 	// Series block can send PUT. Empty if the line is absent.
 	Method string
-	// Target is the path the delivery came to, escaped as it arrived,
-	// from the same line: Request sends the capture there, so a test's
+	// Target is the path the delivery came to, escaped as it arrived
+	// (but for a path starting "//", saved as "/%2F…": the same path once
+	// decoded, which no reader takes for a host), from the same line: Request sends the capture there, so a test's
 	// router routes it as the receiver's did. The inspector leaves the
 	// query out, where an endpoint may carry a credential of its own: a
 	// test set Target to a path and query of its own before Request, to
