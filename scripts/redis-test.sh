@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Tests of the redisstore module against a throwaway Redis: installs
 # redis-server if missing, starts it on a free loopback port without
-# persistence, and a one-node Redis Cluster beside it
-# (scripts/redis-server.sh), runs vet, staticcheck and the race-enabled
-# tests (and the loadgen's redis-inbox target's test), and stops both
+# persistence, a one-node Redis Cluster and a Redis speaking TLS only
+# beside it (scripts/redis-server.sh), runs vet, staticcheck and the race-enabled
+# tests (and the loadgen's redis-inbox target's test), and stops them
 # whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/redis-server.sh
 start_redis
 start_redis_cluster
+start_redis_tls
 
 cd redisstore
 go vet ./...

@@ -55,7 +55,7 @@ No subcommand creates an inbox: a missing or empty file, or a Redis holding
 no key of the prefix and name (a typo in either, the wrong database), is an
 error (exit 1), not an empty list. Redis is given 2s a connection attempt
 (unless the URL's ?dial_timeout= says otherwise) and up to 5s to answer,
-and no error shows the URL's password.
+and no error shows the URL's password. ` + redisTLSHelp + `
 
 list prints the first --limit deliveries (of --state), the oldest received
 first, or with --order updated (of --state done or dead) those done or dead

@@ -75,6 +75,16 @@ func TestInboxDeadAndReplayEndToEnd(t *testing.T) {
 			return openTestRedisInbox(t, client, prefix, redisstore.WithInboxName("replicas")),
 				[]string{"--redis", redisSocketURL(t), "--redis-prefix", prefix, "--redis-name", "replicas"}
 		}},
+		// A Redis speaking TLS only (rediss://), as managed ones do, whose
+		// certificate's authority the binary is told of by SSL_CERT_FILE.
+		{"redis tls", func(t *testing.T) (webhook.Inbox, []string) {
+			client := redisTLSClient(t)
+			prefix := redisPrefix(t, client)
+			url, ca := redisTLS(t)
+			t.Setenv("SSL_CERT_FILE", ca)
+			return openTestRedisInbox(t, client, prefix, redisstore.WithInboxName("replicas")),
+				[]string{"--redis", url, "--redis-prefix", prefix, "--redis-name", "replicas"}
+		}},
 		// The replicas' inbox on Redis Cluster.
 		{"redis cluster", func(t *testing.T) (webhook.Inbox, []string) {
 			client := clusterClient(t)
@@ -181,6 +191,25 @@ func TestServeInboxEndToEnd(t *testing.T) {
 		// serve --redis unix://PATH: a Redis on this machine by its socket.
 		{"redis unix socket", func(t *testing.T) ([]string, []string) {
 			return []string{"--redis", redisSocketURL(t), "--redis-prefix", redisPrefix(t, redisClient(t)), "--redis-name", "serve"}, nil
+		}},
+		// serve --redis rediss://: a Redis speaking TLS only, as managed
+		// ones do, whose certificate's authority SSL_CERT_FILE names.
+		{"redis tls", func(t *testing.T) ([]string, []string) {
+			url, ca := redisTLS(t)
+			return []string{"--redis", url, "--redis-prefix", redisPrefix(t, redisTLSClient(t)), "--redis-name", "serve"},
+				[]string{"SSL_CERT_FILE=" + ca}
+		}},
+		// The same with the authority in a directory SSL_CERT_DIR names:
+		// a copy of its certificate alone (the server's beside it would be
+		// trusted as such).
+		{"redis tls, SSL_CERT_DIR", func(t *testing.T) ([]string, []string) {
+			url, ca := redisTLS(t)
+			pem, err := os.ReadFile(ca)
+			require.NoError(t, err)
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "redis-ca.pem"), pem, 0o600))
+			return []string{"--redis", url, "--redis-prefix", redisPrefix(t, redisTLSClient(t)), "--redis-name", "serve"},
+				[]string{"SSL_CERT_DIR=" + dir}
 		}},
 		// serve --redis --redis-cluster: the replicas on Redis Cluster.
 		{"redis cluster", func(t *testing.T) ([]string, []string) {

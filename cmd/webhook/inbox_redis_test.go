@@ -44,6 +44,10 @@ const testSocketEnv = "WEBHOOK_TEST_REDIS_SOCKET"
 // testSocket is that socket's path.
 var testSocket string
 
+// testTLSURL and testTLSCA are the TLS Redis's URL and its authority's
+// file (redis_tls_test.go).
+var testTLSURL, testTLSCA string
+
 func TestMain(m *testing.M) {
 	// As main does: the tests call run, and without it go-redis logged
 	// every failed dial of the commands on the tests' standard error
@@ -52,9 +56,13 @@ func TestMain(m *testing.M) {
 	testRedisURL = os.Getenv(testRedisEnv)
 	testClusterAddr = os.Getenv(testClusterEnv)
 	testSocket = os.Getenv(testSocketEnv)
+	testTLSURL = os.Getenv(testTLSEnv)
+	testTLSCA = os.Getenv(testTLSCAEnv)
 	os.Unsetenv(testRedisEnv)
 	os.Unsetenv(testClusterEnv)
 	os.Unsetenv(testSocketEnv)
+	os.Unsetenv(testTLSEnv)
+	os.Unsetenv(testTLSCAEnv)
 	os.Unsetenv(envRedisURL)
 	os.Exit(m.Run())
 }

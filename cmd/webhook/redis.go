@@ -63,6 +63,16 @@ func (r *redisFlags) register(fs *flag.FlagSet, what string) {
 	r.cluster = fs.Bool("redis-cluster", false, "with --redis: the URL names nodes of a Redis Cluster: redis://[USER:PASSWORD@]HOST[:PORT][?addr=HOST2:PORT2&addr=…]")
 }
 
+// redisTLSHelp is what the help of serve and inbox say of rediss://: how
+// to trust the private certificate authority of a managed Redis, which
+// needs no flag where Go's crypto/x509 reads the variables (Linux and the
+// other Unix systems but macOS).
+const redisTLSHelp = `With rediss:// the server's certificate must be signed by an
+authority the system trusts. For one of its own (a managed Redis's), on
+Linux set $SSL_CERT_FILE to the authority's certificate, a PEM file read in
+place of the system's bundle, or $SSL_CERT_DIR to a directory holding it,
+read in place of the system's directories (colons between several).`
+
 // socketURLForm is the form of a --redis URL naming a unix socket, as
 // go-redis's ParseURL reads it: the path after unix://, the database as
 // ?db=N (not as a /DB, which would be read as part of the path).

@@ -66,6 +66,7 @@ replicas of a receiver: a delivery any of them stored is printed by
 whichever leases it. serve exits 1 at once if Redis does not
 answer. --redis env takes the URL from $WEBHOOK_REDIS_URL, which keeps its
 password out of ps; the variable alone does not make serve use Redis.
+` + redisTLSHelp + `
 
 With --inspect (or --inspect=ADDR) a page on 127.0.0.1:4040 lists every
 request live, shows why each was rejected and its verdict step by step,
