@@ -3,12 +3,15 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/inhook/webhook/redisstore"
@@ -87,6 +90,8 @@ type redisInbox struct {
 	*redisstore.Inbox
 	client   redis.UniversalClient
 	password string // the URL's, which no error shows
+	// dialTimeout bounds a connection attempt, a TLS handshake included.
+	dialTimeout time.Duration
 }
 
 func (r redisInbox) Close() error { return r.client.Close() }
@@ -111,7 +116,7 @@ func openRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 		if u := errors.Unwrap(err); u != nil {
 			err = u // redisstore's "inbox: exists" says nothing here
 		}
-		return redisInbox{}, ib.failed(raw, err)
+		return redisInbox{}, ib.failed(raw, err, redisCheckTimeout)
 	}
 	if !ok {
 		ib.Close()
@@ -125,13 +130,29 @@ func openRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 	return ib, nil
 }
 
-// failed is err, from a first call to Redis, as an error naming --redis.
-func (r redisInbox) failed(raw string, err error) error {
+// failed is err, from a first call to Redis that gave up after waited,
+// as an error naming --redis, with what to check.
+func (r redisInbox) failed(raw string, err error, waited time.Duration) error {
 	msg := hidePassword(err.Error(), r.password)
-	if errors.Is(err, context.DeadlineExceeded) {
+	var unknown x509.UnknownAuthorityError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
 		// What took the connection never answered: "context deadline
-		// exceeded" says neither what waited nor what to check.
-		msg = fmt.Sprintf("no answer within %v (%s): is Redis there, and does it speak TLS as the URL says (rediss://) or not (redis://)?", redisCheckTimeout, msg)
+		// exceeded" says neither what waited nor what to check. Short of
+		// the call's timeout, it was the dial's, which a TLS handshake
+		// (rediss:// to a Redis speaking none) is part of.
+		timeout := redisCheckTimeout
+		if waited < redisCheckTimeout {
+			timeout = r.dialTimeout
+		}
+		msg = fmt.Sprintf("no answer within %v (%s): is Redis there, and does it speak TLS as the URL says (rediss://) or not (redis://)?", timeout, msg)
+	case errors.As(err, &unknown):
+		// Managed Redis often has a certificate of the provider's own
+		// authority, which the system's do not hold.
+		msg += ": to trust the authority that signed the server's certificate, set SSL_CERT_FILE to its certificate (a PEM file) or SSL_CERT_DIR to a directory holding it"
+	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
+		// What a Redis speaking TLS only does to a client speaking none.
+		msg = fmt.Sprintf("the connection was closed without an answer (%s): does Redis speak TLS (rediss://) where the URL does not (redis://), or refuse this client?", msg)
 	}
 	return fmt.Errorf("--redis %s: %v", redisShown(raw), msg)
 }
@@ -146,6 +167,7 @@ func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 	// The password no error shows, or the user name when there is no
 	// password: most often a password written without its colon.
 	var dial func() (client redis.UniversalClient, password string)
+	var dialTimeout time.Duration
 	if userInfoCut(raw) {
 		return redisInbox{}, fmt.Errorf("%w: --redis: an @ after a /, ? or # is read as a password written without the : before it, cut short there: percent-encode it (%%25 for %%, %%2F for /, %%3F for ?, %%23 for #, %%40 for @) and put the : before it", errFlag)
 	}
@@ -161,6 +183,7 @@ func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 		}
 		dial = func() (redis.UniversalClient, string) {
 			shortDial(&opts.DialTimeout, &opts.DialerRetries)
+			dialTimeout = opts.DialTimeout
 			return redis.NewClusterClient(opts), cmp.Or(opts.Password, opts.Username)
 		}
 	} else {
@@ -170,6 +193,7 @@ func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 		}
 		dial = func() (redis.UniversalClient, string) {
 			shortDial(&opts.DialTimeout, &opts.DialerRetries)
+			dialTimeout = opts.DialTimeout
 			return redis.NewClient(opts), cmp.Or(opts.Password, opts.Username)
 		}
 	}
@@ -182,12 +206,13 @@ func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 		client.Close()
 		return redisInbox{}, fmt.Errorf("%w: %v", errFlag, err)
 	}
-	r := redisInbox{Inbox: ib, client: client, password: password}
+	r := redisInbox{Inbox: ib, client: client, password: password, dialTimeout: dialTimeout}
 	cctx, cancel := context.WithTimeout(ctx, redisCheckTimeout)
 	defer cancel()
+	start := time.Now()
 	if err := client.Ping(cctx).Err(); err != nil {
 		client.Close()
-		return redisInbox{}, r.failed(raw, err)
+		return redisInbox{}, r.failed(raw, err, time.Since(start))
 	}
 	return r, nil
 }

@@ -2,8 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,6 +63,38 @@ func redisTLSClient(tb testing.TB) *redis.Client {
 	return client
 }
 
+// withTLSPassword is the TLS Redis's URL with a user and a password,
+// which no error may show (it takes none, but the handshake fails first).
+func withTLSPassword(t *testing.T, user, password string) string {
+	t.Helper()
+	url, _ := redisTLS(t)
+	rest, ok := strings.CutPrefix(url, "rediss://")
+	require.True(t, ok, "%s is not a rediss:// URL", testTLSEnv)
+	return "rediss://" + user + ":" + password + "@" + rest
+}
+
+// otherCA writes the certificate of a certificate authority that signed
+// nothing the tests' Redis holds, as a PEM file, and returns its path.
+func otherCA(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "another CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "other-ca.pem")
+	require.NoError(t, os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	return path
+}
+
 // TestRedisTLSClient: the test TLS Redis refuses a client that does not
 // trust its authority, so that the tests below, where the binary is told
 // of it by SSL_CERT_FILE, show the binary reads that file.
@@ -71,4 +112,80 @@ func TestRedisTLSClient(t *testing.T) {
 	defer cancel()
 	var unknown x509.UnknownAuthorityError
 	require.ErrorAs(t, untrusting.Ping(ctx).Err(), &unknown)
+}
+
+// TestRedisTLSUnknownAuthority: serve --redis and inbox --redis on a
+// rediss:// URL whose server's certificate no authority the binary trusts
+// signed (neither the system's nor the one SSL_CERT_FILE names) fail in
+// one line, quickly, exit 1, saying so and how to trust a private
+// authority, without the URL's password.
+func TestRedisTLSUnknownAuthority(t *testing.T) {
+	bin := buildCLI(t)
+	url := withTLSPassword(t, "ops", testPassword)
+	other := otherCA(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+	}{
+		{"serve, system authorities", []string{"serve", "--test-keys", "--addr", "127.0.0.1:0", "--redis", url}, nil},
+		{"serve, another authority", []string{"serve", "--test-keys", "--addr", "127.0.0.1:0", "--redis", "env"},
+			[]string{envRedisURL + "=" + url, "SSL_CERT_FILE=" + other}},
+		{"inbox, system authorities", []string{"inbox", "stats", "--redis", url}, nil},
+		{"inbox, another authority", []string{"inbox", "list", "--redis", url}, []string{"SSL_CERT_FILE=" + other}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			cmd.Env = append(append(os.Environ(), envInbox+"=", envRedisURL+"=", "SSL_CERT_FILE=", "SSL_CERT_DIR="), tc.env...)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			start := time.Now()
+			err := cmd.Run()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "stderr: %s", stderr.String())
+			require.Equal(t, exitFail, exit.ExitCode(), "stderr: %s", stderr.String())
+			require.Less(t, time.Since(start), 5*time.Second)
+			require.Empty(t, stdout.String())
+			require.Regexp(t, `^webhook (serve|inbox stats|inbox list): --redis rediss://ops:xxxxx@127\.0\.0\.1:\d+/0: .*certificate signed by unknown authority.*\n$`, stderr.String())
+			require.Contains(t, stderr.String(), "SSL_CERT_FILE")
+			require.NotContains(t, stderr.String(), testPassword)
+		})
+	}
+}
+
+// TestRedisTLSMismatch: a redis:// URL naming a Redis that speaks TLS
+// only, and a rediss:// one naming a Redis that does not speak it, fail
+// in one line, quickly, exit 1, with an error that points at the scheme,
+// without the URL's password.
+func TestRedisTLSMismatch(t *testing.T) {
+	bin := buildCLI(t)
+	tlsURL := withTLSPassword(t, "ops", testPassword)
+	plainToTLS := "redis://" + strings.TrimPrefix(tlsURL, "rediss://")
+	tlsToPlain := "rediss://" + strings.TrimPrefix(withPassword(t, "ops", testPassword), "redis://")
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		// The server closes the connection, which gave "EOF" alone.
+		{"redis:// to TLS", plainToTLS, `^webhook inbox stats: --redis redis://ops:xxxxx@127\.0\.0\.1:\d+/0: the connection was closed without an answer \(.+\): does Redis speak TLS \(rediss://\) where the URL does not \(redis://\), or refuse this client\?\n$`},
+		// The server waits for the rest of a command that never comes:
+		// the handshake is part of the dial, whose 2 s ran out, not the
+		// 5 s of the first command, which the error said.
+		{"rediss:// to plain", tlsToPlain, `^webhook inbox stats: --redis rediss://ops:xxxxx@127\.0\.0\.1:\d+/0: no answer within 2s \(context deadline exceeded\): is Redis there, and does it speak TLS as the URL says \(rediss://\) or not \(redis://\)\?\n$`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, "inbox", "stats", "--redis", tc.url)
+			cmd.Env = append(os.Environ(), envInbox+"=", envRedisURL+"=")
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			start := time.Now()
+			err := cmd.Run()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "stderr: %s", stderr.String())
+			require.Equal(t, exitFail, exit.ExitCode(), "stderr: %s", stderr.String())
+			require.Less(t, time.Since(start), 8*time.Second)
+			require.Empty(t, stdout.String())
+			require.Regexp(t, tc.want, stderr.String())
+			require.NotContains(t, stderr.String(), testPassword)
+		})
+	}
 }
