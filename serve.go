@@ -56,10 +56,24 @@ type serving struct {
 }
 
 // requestState is what ServeHTTP allocates per request: one allocation
-// for the delivery and the callbacks' lease context.
+// for the delivery and the contexts of the claim and the callbacks.
 type requestState struct {
 	d     Delivery
-	lease leaseContext
+	lease leaseContext // the callbacks'
+	claim leaseContext // the Claim's
+	// unended is the request's values without its end, made once for
+	// the claim, the callbacks and the commit (see detached).
+	unended context.Context
+}
+
+// detached is the request's context without its end: a verified delivery
+// is claimed, processed and its outcome recorded even if the sender hangs
+// up meanwhile (see claim and dispatch).
+func (s *serving) detached() context.Context {
+	if s.rs.unended == nil {
+		s.rs.unended = context.WithoutCancel(s.ctx)
+	}
+	return s.rs.unended
 }
 
 // free gives back the body memory the request held (the body and v1a's
@@ -244,9 +258,12 @@ func (s *serving) claim() bool {
 	// claimed (see dispatch). A store on the network refuses an ended
 	// context, and the claim failed: 500 failing closed, and failing open
 	// callbacks run unclaimed on that ended context.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), claimTimeout)
-	token, status, err := h.dedupe.Claim(cctx, d.Key, h.lease)
-	cancel()
+	// Bounded by a leaseContext, whose timer starts only if the store
+	// waits on Done: the in-memory store never does.
+	cc := &s.rs.claim
+	cc.Context, cc.deadline = s.detached(), s.claimed.Add(claimTimeout)
+	token, status, err := h.dedupe.Claim(cc, d.Key, h.lease)
+	cc.stop()
 	switch {
 	case err != nil && h.fail:
 		h.rejectFor(s.ctx, s.w, d, http.StatusInternalServerError, ReasonStore, fmt.Errorf("webhook: dedupe claim: %w", err))
@@ -292,14 +309,14 @@ func (s *serving) dispatch() (code int, err error) {
 			return
 		}
 		if s.key != "" {
-			h.release(context.WithoutCancel(s.ctx), d, s.key, s.token)
+			h.release(s.detached(), d, s.key, s.token)
 		}
 		s.run.stop()
 		s.run.finish(1, OutcomeFailure, errGoexit)
 	}()
 	if s.key != "" {
 		lc := &s.rs.lease
-		lc.Context, lc.deadline = context.WithoutCancel(s.ctx), s.claimed.Add(h.lease-leaseMargin(h.lease))
+		lc.Context, lc.deadline = s.detached(), s.claimed.Add(h.lease-leaseMargin(h.lease))
 		defer lc.stop()
 		ctx = lc
 	}
@@ -324,7 +341,7 @@ func (s *serving) settle(code int, err error) {
 		// callbacks ran, which cancels ctx: otherwise its retry would find
 		// the message in flight until the lease ran out, and a message the
 		// callbacks processed would then be processed again.
-		sctx := context.WithoutCancel(s.ctx)
+		sctx := s.detached()
 		if err == nil {
 			if cerr := h.dedupe.Commit(sctx, s.key, s.token, h.keep); cerr != nil {
 				h.logger.LogAttrs(s.ctx, slog.LevelError, "webhook dedupe commit failed",
