@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -45,9 +46,7 @@ var ErrNotOwner = errors.New("webhook: dedupe claim no longer owned")
 // A Deduper records which messages have been processed, so a message
 // delivered twice is processed once. The handler calls Claim before the
 // callbacks run, then Commit when they succeed or Release when they fail,
-// so the sender's retry runs them again. Its contexts carry the request's
-// values but do not end when the sender hangs up: the delivery is verified,
-// and is processed all the same (Claim's ends after 10 s).
+// so the sender's retry runs them again.
 //
 // A claim is a lease: if its holder crashes, the key frees itself after
 // the lease and a retry processes the message. Only the holder's token may
@@ -71,11 +70,16 @@ const DefaultMaxEntries = 100_000
 // retention) and in size. At capacity it forgets the processed ids written
 // least recently, so under a flood of new ids a very old duplicate may be
 // processed again; size it for the ids you receive in a retention period.
-// The bound is one for all tenants of a WithKeyFunc handler: a tenant
-// that signs a flood of new ids pushes the other tenants' ids out too, and
-// their old duplicates may then run again, as callbacks may anyway (they
-// run at least once); what it cannot do is have a message of theirs taken
-// for a duplicate.
+//
+// The capacity is shared fairly by the tenants of a WithKeyFunc handler
+// (keys source@tenant:id; the keys of a handler without one, source:id,
+// count as one more tenant): at capacity it forgets an id of a tenant
+// holding at least an equal share (the capacity divided by the number of
+// tenants holding ids), the least recently written of those. A tenant
+// that signs a flood of new ids then pushes out its own oldest ones, not
+// those of a tenant holding less than its share, whose senders' retries
+// would otherwise run their callbacks again.
+//
 // It keeps claims in progress over processed ids: only a store holding
 // nothing but claims in progress (maxEntries deliveries in flight at
 // once) forgets one, the oldest, whose duplicate may then run alongside
@@ -94,6 +98,8 @@ type MemoryStore struct {
 	max     int
 	now     func() time.Time
 	entries map[memoryKey]memoryEntry
+	// tenants counts the entries of each tenant, by tenantHash.
+	tenants map[uint64]int
 	// order holds a record per write, least recent first from head on.
 	// A record whose seq is no longer its entry's is stale: the entry
 	// was written again or removed since. Stale records are skipped, and
@@ -109,6 +115,7 @@ type memoryEntry struct {
 	token   uint64 // 0 once committed
 	expires int64  // unix nanoseconds
 	seq     uint64 // of the entry's current order record
+	tenant  uint64 // tenantHash of the key's tenant
 }
 
 type memoryRecord struct {
@@ -131,11 +138,37 @@ func NewMemoryStore(maxEntries int, now func() time.Time) *MemoryStore {
 		max:     maxEntries,
 		now:     now,
 		entries: make(map[memoryKey]memoryEntry),
+		tenants: make(map[uint64]int),
 	}
 }
 
 func (s *MemoryStore) hash(key string) memoryKey {
 	return memoryKey{maphash.String(s.seeds[0], key), maphash.String(s.seeds[1], key)}
+}
+
+// tenantHash is the hash of the tenant of key, as dedupeKey writes it:
+// what lies between the '@' right after the source and the next ':', or
+// "" for a key of another form (source:id, or a key of the caller's own).
+// Two tenants hashing alike share one share, which costs them fairness,
+// not correctness.
+func (s *MemoryStore) tenantHash(key string) uint64 {
+	tenant := ""
+	if i := strings.IndexAny(key, "@:"); i >= 0 && key[i] == '@' {
+		if j := strings.IndexByte(key[i+1:], ':'); j >= 0 {
+			tenant = key[i+1 : i+1+j]
+		}
+	}
+	return maphash.String(s.seeds[0], tenant)
+}
+
+// remove forgets k, whose entry is e.
+func (s *MemoryStore) remove(k memoryKey, e memoryEntry) {
+	delete(s.entries, k)
+	if n := s.tenants[e.tenant]; n > 1 {
+		s.tenants[e.tenant] = n - 1
+	} else {
+		delete(s.tenants, e.tenant)
+	}
 }
 
 // Claim implements Deduper.
@@ -152,12 +185,14 @@ func (s *MemoryStore) Claim(_ context.Context, key string, lease time.Duration) 
 			}
 			return "", InFlight, nil
 		}
-		delete(s.entries, k)
+		s.remove(k, e)
 	}
 	for len(s.entries) >= s.max {
 		s.evictOldest(now)
 	}
-	token := s.write(k, until(now, lease), true)
+	tenant := s.tenantHash(key)
+	s.tenants[tenant]++
+	token := s.write(k, tenant, until(now, lease), true)
 	return strconv.FormatUint(token, 36), Claimed, nil
 }
 
@@ -170,7 +205,7 @@ func (s *MemoryStore) Commit(_ context.Context, key, token string, retention tim
 	if !s.owned(k, token, now) {
 		return ErrNotOwner
 	}
-	s.write(k, until(now, retention), false)
+	s.write(k, s.entries[k].tenant, until(now, retention), false)
 	return nil
 }
 
@@ -182,7 +217,7 @@ func (s *MemoryStore) Release(_ context.Context, key, token string) error {
 	if !s.owned(k, token, s.now().UnixNano()) {
 		return ErrNotOwner
 	}
-	delete(s.entries, k)
+	s.remove(k, s.entries[k])
 	return nil
 }
 
@@ -194,12 +229,12 @@ func (s *MemoryStore) Len() int {
 	return len(s.entries)
 }
 
-// write stores k as the most recent write, expiring at expires, and
-// returns its seq. A claim's token is the seq of its write; a committed
-// entry has token 0.
-func (s *MemoryStore) write(k memoryKey, expires int64, claim bool) uint64 {
+// write stores k, of tenant (counted by the caller), as the most recent
+// write, expiring at expires, and returns its seq. A claim's token is the
+// seq of its write; a committed entry has token 0.
+func (s *MemoryStore) write(k memoryKey, tenant uint64, expires int64, claim bool) uint64 {
 	s.seq++
-	e := memoryEntry{expires: expires, seq: s.seq}
+	e := memoryEntry{expires: expires, seq: s.seq, tenant: tenant}
 	if claim {
 		e.token = s.seq
 	}
@@ -238,27 +273,37 @@ func (s *MemoryStore) expire(now int64) {
 			if now < e.expires {
 				return
 			}
-			delete(s.entries, r.key)
+			s.remove(r.key, e)
 		}
 		s.head++
 	}
 	s.order, s.head = s.order[:0], 0
 }
 
-// evictOldest forgets the least recently written entry that is not a
-// claim in progress: forgotten, that claim would let a duplicate claim the
-// message and run its callbacks alongside the holder's. A claim in
-// progress met on the way is moved to the back, as if written now, each
-// at most once a call; when every entry is one, the oldest of them goes.
+// evictOldest forgets the least recently written entry that is neither a
+// claim in progress nor of a tenant holding less than an equal share of
+// the entries (an expired one goes first, whatever it is). Forgotten, a
+// claim in progress would let a duplicate claim the message and run its
+// callbacks alongside the holder's; a small tenant's processed id, that a
+// flood of another tenant's ids could push out, would let its sender's
+// retry run them again. An entry kept is moved to the back, as if
+// written now, each at most once a call (it keeps its place among its
+// tenant's entries, each moved in turn); when every entry is kept so,
+// the oldest of them goes. Each entry is moved once per pass of the
+// write order, which the evictions of the tenants over their share pay
+// for.
 func (s *MemoryStore) evictOldest(now int64) {
 	moved := 0
+	// A tenant's equal share is held entries over tenants holding some.
+	held, tenants := int64(len(s.entries)), int64(len(s.tenants))
 	for ; s.head < len(s.order); s.head++ {
 		r := s.order[s.head]
 		e, ok := s.entries[r.key]
 		if !ok || e.seq != r.seq {
 			continue
 		}
-		if e.token != 0 && now < e.expires && moved < len(s.entries) {
+		keep := now < e.expires && (e.token != 0 || int64(s.tenants[e.tenant])*tenants < held)
+		if keep && moved < len(s.entries) {
 			moved++
 			s.seq++
 			e.seq = s.seq
@@ -266,7 +311,7 @@ func (s *MemoryStore) evictOldest(now int64) {
 			s.order = append(s.order, memoryRecord{key: r.key, seq: e.seq})
 			continue
 		}
-		delete(s.entries, r.key)
+		s.remove(r.key, e)
 		s.head++
 		return
 	}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -279,4 +280,133 @@ func TestMemoryStoreLongTimes(t *testing.T) {
 	_, st, err = s.Claim(ctx, "standard:msg_1", time.Minute)
 	require.NoError(t, err)
 	require.Equal(t, Processed, st, "an id kept for ever is remembered")
+}
+
+// TestMemoryStoreTenantsShareFairly: one MemoryStore serves every tenant
+// of a WithKeyFunc handler (keys source@tenant:id). A flood of new ids
+// from one tenant must not push out the records of a tenant holding less
+// than an equal share of the capacity (capacity ÷ tenants holding
+// records): their senders' retries would run the callbacks again. The
+// flooding tenant loses its own oldest ids instead.
+func TestMemoryStoreTenantsShareFairly(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		capacity int
+		quiet    []int // records of each quiet tenant, written first
+		flood    int   // new ids of the flooding tenant, written after
+		plain    bool  // the first quiet tenant is a handler without a key function
+	}{
+		{"one quiet tenant", 100, []int{40}, 1000, false},
+		{"one quiet tenant just under half", 100, []int{49}, 500, false},
+		{"three quiet tenants", 100, []int{10, 20, 24}, 2000, false},
+		{"many small tenants", 60, []int{1, 2, 3, 4, 5, 6, 6, 6}, 600, false},  // 6 × 9 tenants < 60
+		{"a plain handler beside the tenants", 100, []int{30, 30}, 1000, true}, // source:id keys
+		{"flood smaller than the capacity left", 100, []int{40}, 50, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewMemoryStore(tc.capacity, newFakeClock(testNow).Now)
+			commit := func(key string) {
+				t.Helper()
+				tok, st, err := s.Claim(ctx, key, time.Minute)
+				require.NoError(t, err)
+				require.Equal(t, Claimed, st, key)
+				require.NoError(t, s.Commit(ctx, key, tok, time.Hour))
+				require.LessOrEqual(t, s.Len(), tc.capacity)
+			}
+			quietKey := func(q, i int) string {
+				if tc.plain && q == 0 {
+					return "standard:msg_" + strconv.Itoa(i)
+				}
+				return "standard@quiet" + strconv.Itoa(q) + ":msg_" + strconv.Itoa(i)
+			}
+			for q, n := range tc.quiet {
+				for i := range n {
+					commit(quietKey(q, i))
+				}
+			}
+			for i := range tc.flood {
+				// Both sources of the tenant count as its records.
+				if i%2 == 0 {
+					commit("standard@flood:msg_" + strconv.Itoa(i))
+				} else {
+					commit("intercom@flood:" + strconv.Itoa(i))
+				}
+			}
+			for q, n := range tc.quiet {
+				for i := range n {
+					_, st, err := s.Claim(ctx, quietKey(q, i), time.Minute)
+					require.NoError(t, err)
+					require.Equal(t, Processed, st, "%s was forgotten in the flood", quietKey(q, i))
+				}
+			}
+			// The flooding tenant keeps its most recent ids, in what the
+			// others leave.
+			_, st, err := s.Claim(ctx, "intercom@flood:"+strconv.Itoa(tc.flood-1), time.Minute)
+			require.NoError(t, err)
+			require.Equal(t, Processed, st)
+		})
+	}
+}
+
+// TestMemoryStoreTenantsRandom: with tenants writing in random turns at
+// random rates, a tenant never loses a record while it holds fewer than
+// an equal share of the capacity (capacity ÷ tenants holding records),
+// however the others flood: checked after every write, each tenant's
+// records followed as far as the store keeps them.
+func TestMemoryStoreTenantsRandom(t *testing.T) {
+	ctx := context.Background()
+	for seed := range uint64(30) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		capacity := 10 + rng.IntN(90)
+		tenants := 2 + rng.IntN(5)
+		weights := make([]int, tenants) // how often each writes
+		total := 0
+		for i := range weights {
+			weights[i] = 1 + rng.IntN(20)
+			total += weights[i]
+		}
+		s := NewMemoryStore(capacity, newFakeClock(testNow).Now)
+		// holds reports whether s still holds k, without writing.
+		holds := func(k string) bool {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			_, ok := s.entries[s.hash(k)]
+			return ok
+		}
+		held := make([][]string, tenants) // each tenant's keys the store holds
+		for n := range 20 * capacity {
+			w, tn := rng.IntN(total), 0
+			for ; w >= weights[tn]; tn++ {
+				w -= weights[tn]
+			}
+			active := 0
+			for _, h := range held {
+				if len(h) > 0 {
+					active++
+				}
+			}
+			key := "standard@t" + strconv.Itoa(tn) + ":msg_" + strconv.Itoa(n)
+			tok, st, err := s.Claim(ctx, key, time.Minute)
+			require.NoError(t, err)
+			require.Equal(t, Claimed, st)
+			require.NoError(t, s.Commit(ctx, key, tok, time.Hour))
+			require.LessOrEqual(t, s.Len(), capacity)
+			// A tenant under an equal share when the write came (its
+			// records, the tenants holding some) lost none.
+			for i, h := range held {
+				kept := h[:0]
+				for _, k := range h {
+					if holds(k) {
+						kept = append(kept, k)
+					} else {
+						require.GreaterOrEqual(t, len(h)*active, capacity,
+							"seed %d, write %d: tenant %d lost %s holding %d of %d records, %d tenants", seed, n, i, k, len(h), capacity, active)
+					}
+				}
+				held[i] = kept
+			}
+			held[tn] = append(held[tn], key)
+		}
+	}
 }
