@@ -142,6 +142,13 @@ func (f *inspectFlags) check() error {
 			return err
 		}
 	}
+	if f.fixtures != "" {
+		// Made when the first fixture is saved; a file there would fail
+		// every save, told only on the page.
+		if fi, err := os.Stat(f.fixtures); err == nil && !fi.IsDir() {
+			return fmt.Errorf("--fixtures %s is not a directory", f.fixtures)
+		}
+	}
 	if f.forwardSecret != "" {
 		// Forwards are signed with it, as sign and send sign: a whsk_
 		// signing key (v1a) is the sender's, which the verifiers refuse

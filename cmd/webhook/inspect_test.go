@@ -834,6 +834,7 @@ func TestInspectFlagsForwardSecret(t *testing.T) {
 // --inspect-public.
 func TestInspectFlags(t *testing.T) {
 	clearEnv(t)
+	notDir := writeFile(t, "fixtures", "")
 	tests := []struct {
 		args []string
 		want string
@@ -849,6 +850,14 @@ func TestInspectFlags(t *testing.T) {
 		{[]string{"--inspect", "--forward-to", "http://127.0.0.1:3000/", "--forward-secret", "whsec_not base64"}, "--forward-secret"},
 		{[]string{"--inspect", "--inspect-keep", "0"}, "at least 1"},
 		{[]string{"--inspect", "--inspect-keep-bytes", "0"}, "--inspect-keep-bytes must be at least 1"},
+		// The inspector's own flags without it: serve ran without an
+		// inspector, saying nothing.
+		{[]string{"--inspect-public"}, "--inspect-public needs --inspect"},
+		{[]string{"--inspect-keep", "10"}, "--inspect-keep needs --inspect"},
+		{[]string{"--inspect-keep-bytes", "1000"}, "--inspect-keep-bytes needs --inspect"},
+		{[]string{"--inspect=false", "--inspect-public"}, "--inspect-public needs --inspect"},
+		// A file where the fixtures' directory should be.
+		{[]string{"--inspect", "--fixtures", notDir}, "--fixtures " + notDir + " is not a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -163,6 +163,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		keys.addTestKeys()
 	}
 	insp.token = os.Getenv(envInspectToken)
+	if !insp.addr.set {
+		// The inspector's own flags without it: serve would run without
+		// an inspector, saying nothing of them.
+		for _, name := range []string{"inspect-public", "inspect-keep", "inspect-keep-bytes"} {
+			if isSet(fs, name) {
+				return usageErr(stderr, "serve", "--%s needs --inspect", name)
+			}
+		}
+	}
 	if err := insp.check(); err != nil {
 		return usageErr(stderr, "serve", "%v", err)
 	}
