@@ -146,19 +146,25 @@ func (s *MemoryStore) hash(key string) memoryKey {
 	return memoryKey{maphash.String(s.seeds[0], key), maphash.String(s.seeds[1], key)}
 }
 
-// tenantHash is the hash of the tenant of key, as dedupeKey writes it:
-// what lies between the '@' right after the source and the next ':', or
-// "" for a key of another form (source:id, or a key of the caller's own).
-// Two tenants hashing alike share one share, which costs them fairness,
-// not correctness.
-func (s *MemoryStore) tenantHash(key string) uint64 {
-	tenant := ""
+// keyTenant is the tenant of a dedupe or inbox key as the handler writes
+// it (dedupeKey): what lies between the '@' right after the source and
+// the next ':', or "" for a key of another form (source:id, or a key of
+// the caller's own). The in-memory stores share their capacity fairly by
+// it.
+func keyTenant(key string) string {
 	if i := strings.IndexAny(key, "@:"); i >= 0 && key[i] == '@' {
 		if j := strings.IndexByte(key[i+1:], ':'); j >= 0 {
-			tenant = key[i+1 : i+1+j]
+			return key[i+1 : i+1+j]
 		}
 	}
-	return maphash.String(s.seeds[0], tenant)
+	return ""
+}
+
+// tenantHash is the hash of the tenant of key (keyTenant). Two tenants
+// hashing alike share one share, which costs them fairness, not
+// correctness.
+func (s *MemoryStore) tenantHash(key string) uint64 {
+	return maphash.String(s.seeds[0], keyTenant(key))
 }
 
 // remove forgets k, whose entry is e.

@@ -31,7 +31,12 @@ const defaultListLimit = 100
 // When it is full, Store makes room by forgetting the done delivery that
 // finished first (a done delivery is only a dedupe record: forgotten, a
 // late retry of it is stored and processed again, where refusing the new
-// delivery would have the sender retry it, and Intercom retries once).
+// delivery would have the sender retry it, and Intercom retries once),
+// of the tenants of a WithKeyFunc handler (keys source@tenant:id; keys
+// source:id count as one more) one holding at least an equal share of the
+// deliveries (those held over the tenants holding some) if there is one:
+// a tenant's flood of deliveries then pushes out its own done ones, not
+// those of a tenant holding less.
 // Pending, leased and dead deliveries are never forgotten: once they fill
 // it, Store returns an error wrapping ErrInboxFull until some finish or
 // are purged (dead ones only by Purge). Size it for the deliveries
@@ -48,6 +53,7 @@ type MemoryInbox struct {
 	// is stale, and skipped. done[doneHead:] are live or stale records.
 	done     []dueRecord
 	doneHead int
+	tenants  map[string]int // the entries of each tenant (keyTenant)
 }
 
 type memoryInboxEntry struct {
@@ -68,7 +74,7 @@ func NewMemoryInbox(capacity int, now func() time.Time) *MemoryInbox {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryInbox{max: capacity, now: now, entries: make(map[string]*memoryInboxEntry)}
+	return &MemoryInbox{max: capacity, now: now, entries: make(map[string]*memoryInboxEntry), tenants: make(map[string]int)}
 }
 
 // Store implements Inbox.
@@ -92,23 +98,50 @@ func (m *MemoryInbox) Store(_ context.Context, e *InboxEntry) (bool, error) {
 	}
 	me := &memoryInboxEntry{e: c}
 	m.entries[c.Key] = me
+	m.tenants[keyTenant(c.Key)]++
 	m.schedule(me, now)
 	return true, nil
 }
 
-// forgetDone deletes the done entry that finished first, reporting
-// whether there was one.
+// forgetDone deletes the done entry that finished first of a tenant
+// holding at least an equal share of the entries, or of any tenant if
+// none has one done, reporting whether there was one. A record of a
+// tenant holding less is moved to the back, each at most once a call;
+// each is moved once per pass of the records, which the deliveries
+// forgotten of the tenants over their share pay for.
 func (m *MemoryInbox) forgetDone() bool {
-	for m.doneHead < len(m.done) {
+	// The records before doneHead are cleared: let them go, since the
+	// moves append.
+	m.done, m.doneHead = m.done[m.doneHead:], 0
+	held, tenants := len(m.entries), len(m.tenants)
+	// Of the first n records visited, those of the call's start, each
+	// may be moved; the moved ones, met after, are not moved again.
+	for n := len(m.done); m.doneHead < len(m.done); n-- {
 		r := m.done[m.doneHead]
 		m.done[m.doneHead] = dueRecord{}
 		m.doneHead++
-		if !m.stale(r) && m.entries[r.key].e.State == InboxDone {
-			delete(m.entries, r.key)
-			return true
+		if m.stale(r) || m.entries[r.key].e.State != InboxDone {
+			continue
 		}
+		if n > 0 && m.tenants[keyTenant(r.key)]*tenants < held {
+			m.done = append(m.done, r)
+			continue
+		}
+		m.remove(r.key)
+		return true
 	}
 	return false
+}
+
+// remove deletes the entry of key.
+func (m *MemoryInbox) remove(key string) {
+	delete(m.entries, key)
+	t := keyTenant(key)
+	if n := m.tenants[t]; n > 1 {
+		m.tenants[t] = n - 1
+	} else {
+		delete(m.tenants, t)
+	}
 }
 
 // finished records that me is done, superseding its earlier records.
@@ -411,7 +444,7 @@ func (m *MemoryInbox) Purge(_ context.Context, state InboxState, before time.Tim
 	for k, me := range m.entries {
 		s := me.e.State
 		if (s == InboxDone || s == InboxDead) && (state == "" || state == s) && me.e.UpdatedAt.Before(before) {
-			delete(m.entries, k)
+			m.remove(k)
 			n++
 		}
 	}

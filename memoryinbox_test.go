@@ -342,3 +342,74 @@ func FuzzMemoryInbox(f *testing.F) {
 		return webhook.NewMemoryInbox(0, now)
 	})
 }
+
+// TestMemoryInboxTenantsShareFairly: in inbox mode the inbox is the
+// dedupe, and a MemoryInbox serves every tenant of a WithKeyFunc handler
+// (keys source@tenant:id). Full, it must not forget the done deliveries
+// of a tenant holding less than an equal share of the capacity (capacity
+// ÷ tenants holding deliveries) to make room for another tenant's flood:
+// its sender's retries would be stored and run again. The flooding tenant
+// loses its own oldest done deliveries instead.
+func TestMemoryInboxTenantsShareFairly(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		capacity int
+		quiet    []int // done deliveries of each quiet tenant, first
+		flood    int   // deliveries of the flooding tenant, done one by one after
+		plain    bool  // the first quiet tenant is a handler without a key function
+	}{
+		{"one quiet tenant", 100, []int{40}, 1000, false},
+		{"one quiet tenant just under half", 100, []int{49}, 500, false},
+		{"three quiet tenants", 100, []int{10, 20, 24}, 2000, false},
+		{"many small tenants", 60, []int{1, 2, 3, 4, 5, 6, 6, 6}, 600, false},  // 6 × 9 tenants < 60
+		{"a plain handler beside the tenants", 100, []int{30, 30}, 1000, true}, // source:id keys
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			ib := webhook.NewMemoryInbox(tc.capacity, func() time.Time { return now })
+			done := func(key string) {
+				t.Helper()
+				now = now.Add(time.Millisecond)
+				ok, err := ib.Store(ctx, &webhook.InboxEntry{Key: key, ReceivedAt: now})
+				require.NoError(t, err, key)
+				require.True(t, ok, "%s taken for a duplicate", key)
+				ls, err := ib.Lease(ctx, 1, time.Minute)
+				require.NoError(t, err)
+				require.Len(t, ls, 1)
+				require.NoError(t, ib.Complete(ctx, ls[0].Entry.Key, ls[0].Token))
+			}
+			quietKey := func(q, i int) string {
+				if tc.plain && q == 0 {
+					return "standard:msg_" + strconv.Itoa(i)
+				}
+				return "standard@quiet" + strconv.Itoa(q) + ":msg_" + strconv.Itoa(i)
+			}
+			for q, n := range tc.quiet {
+				for i := range n {
+					done(quietKey(q, i))
+				}
+			}
+			for i := range tc.flood {
+				if i%2 == 0 {
+					done("standard@flood:msg_" + strconv.Itoa(i))
+				} else {
+					done("intercom@flood:" + strconv.Itoa(i))
+				}
+			}
+			for q, n := range tc.quiet {
+				for i := range n {
+					e, err := ib.Get(ctx, quietKey(q, i))
+					require.NoError(t, err, "%s was forgotten in the flood", quietKey(q, i))
+					require.Equal(t, webhook.InboxDone, e.State)
+				}
+			}
+			e, err := ib.Get(ctx, "intercom@flood:"+strconv.Itoa(tc.flood-1))
+			require.NoError(t, err)
+			require.Equal(t, webhook.InboxDone, e.State)
+			st, err := ib.Stats(ctx)
+			require.NoError(t, err)
+			require.Equal(t, tc.capacity, st.Done)
+		})
+	}
+}
