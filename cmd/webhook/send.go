@@ -148,7 +148,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// it, and which deliveries had gone was anyone's guess.
 	ctx, unnotify := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer unnotify()
-	client := &http.Client{Timeout: sendTimeout}
+	// Senders do not follow redirects (Svix counts a 3xx as a failed
+	// attempt), and a signed delivery goes only to --url.
+	client := &http.Client{Timeout: sendTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	code = exitOK
 	for i, d := range ds {
@@ -220,8 +222,7 @@ func send(ctx context.Context, client *http.Client, method, to string, d deliver
 
 // sendError is err, from sending a delivery, with the URL it quotes as
 // shownURL shows it: net/http's error quotes the URL the request went to
-// (--url, or where a redirect sent it) with its query and fragment, where
-// tokens go.
+// with its query and fragment, where tokens go.
 func sendError(err error) error {
 	var ue *url.Error
 	if !errors.As(err, &ue) {
