@@ -46,7 +46,9 @@ var ErrNotOwner = errors.New("webhook: dedupe claim no longer owned")
 // A Deduper records which messages have been processed, so a message
 // delivered twice is processed once. The handler calls Claim before the
 // callbacks run, then Commit when they succeed or Release when they fail,
-// so the sender's retry runs them again.
+// so the sender's retry runs them again. Its contexts carry the request's
+// values but do not end when the sender hangs up: the delivery is verified,
+// and is processed all the same (Claim's ends after 10 s).
 //
 // A claim is a lease: if its holder crashes, the key frees itself after
 // the lease and a retry processes the message. Only the holder's token may
