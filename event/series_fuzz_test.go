@@ -36,8 +36,11 @@ func FuzzSeriesJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, ct uint8) {
 		contentType := types[int(ct)%len(types)]
 		s, err := ParseSeries(body, contentType)
-		if s != nil && s.ContentType == contentTypeForm {
-			requireDecodesToFields(t, s, nil)
+		if trimmed := strings.TrimLeft(string(body), " \t\r\n"); contentType == contentTypeForm || contentType == "" && !strings.HasPrefix(trimmed, "{") {
+			if err == nil { // a form: FuzzSeriesForm holds its errors
+				require.Equal(t, contentTypeForm, s.ContentType)
+				requireDecodesToFields(t, s, nil)
+			}
 			return
 		}
 		var ref map[string]json.RawMessage
