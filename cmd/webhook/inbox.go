@@ -106,6 +106,17 @@ cannot read the inbox): an alert reads the count, as in
 
 ` + exitHelp + "\n"
 
+// checkInboxFile refuses a URL given as the SQLite file (from, --inbox
+// or $WEBHOOK_INBOX, for --redis or $WEBHOOK_REDIS_URL: an easy slip),
+// without showing it: taken for a path, it was quoted in the error,
+// password and all.
+func checkInboxFile(from, file string) error {
+	if strings.Contains(file, "://") {
+		return fmt.Errorf("%s takes a SQLite file, not a URL (not shown): give a Redis URL with --redis, or in $%s", from, envRedisURL)
+	}
+	return nil
+}
+
 // envInbox names the SQLite inbox file when --inbox is not given.
 const envInbox = "WEBHOOK_INBOX"
 
@@ -180,6 +191,13 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr(stderr, name, "no inbox: give --inbox FILE or --redis URL (or set %s or %s)", envInbox, envRedisURL)
 	}
 	if *file != "" {
+		from := "--inbox"
+		if !fileSet {
+			from = "$" + envInbox
+		}
+		if err := checkInboxFile(from, *file); err != nil {
+			return usageErr(stderr, name, "%v", err)
+		}
 		for _, f := range []string{"redis-prefix", "redis-name", "redis-cluster"} {
 			if isSet(fs, f) {
 				return usageErr(stderr, name, "--%s goes with --redis", f)

@@ -57,3 +57,31 @@ func TestRedisPasswordWithoutColonCut(t *testing.T) {
 		}
 	}
 }
+
+// TestInboxFileNotURL: a URL given as the SQLite file (--inbox for
+// --redis, WEBHOOK_INBOX for WEBHOOK_REDIS_URL, an easy slip) is a usage
+// error naming the flag to use, and shows none of the URL: it was taken
+// for a path, and the error quoted it, password and all ("directory
+// redis:/:PASSWORD@host:6379 does not exist").
+func TestInboxFileNotURL(t *testing.T) {
+	clearEnv(t)
+	for _, tt := range []struct {
+		name string
+		env  string // WEBHOOK_INBOX
+		args []string
+		want string
+	}{
+		{"inbox --inbox", "", []string{"inbox", "stats", "--inbox", "redis://:hunter2@127.0.0.1:1/0"}, "webhook inbox stats: --inbox takes a SQLite file, not a URL (not shown): give a Redis URL with --redis"},
+		{"inbox $WEBHOOK_INBOX", "rediss://ops:hunter2@127.0.0.1:1/0", []string{"inbox", "list"}, "webhook inbox list: $WEBHOOK_INBOX takes a SQLite file, not a URL (not shown): give a Redis URL with --redis"},
+		{"serve --inbox", "", []string{"serve", "--test-keys", "--addr", "127.0.0.1:0", "--inbox", "unix://:hunter2@/run/redis.sock"}, "webhook serve: --inbox takes a SQLite file, not a URL (not shown): give a Redis URL with --redis"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(envInbox, tt.env)
+			t.Setenv(envRedisURL, "")
+			r := runCmd(t, "", tt.args...)
+			require.Equal(t, exitUsage, r.code, r.stderr)
+			require.Contains(t, r.stderr, tt.want)
+			require.NotContains(t, r.stdout+r.stderr, "hunter2")
+		})
+	}
+}

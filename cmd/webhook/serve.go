@@ -196,6 +196,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		// inbox, which would answer 200 with nothing stored.
 		return usageErr(stderr, "serve", "--inbox needs a file name")
 	}
+	if err := checkInboxFile("--inbox", *inboxFile); err != nil {
+		return usageErr(stderr, "serve", "%v", err)
+	}
 	switch {
 	case isSet(fs, "inbox") && isSet(fs, "redis"):
 		return usageErr(stderr, "serve", "give --inbox FILE or --redis URL, not both")
