@@ -782,11 +782,16 @@ func TestServeTestKeysAndBadAddr(t *testing.T) {
 		{[]string{"--addr", "[::1"}, "webhook serve: --addr: address [::1: missing ']' in address\n"},
 		{[]string{"--addr", "127.0.0.1:99999"}, "webhook serve: --addr: port 99999 is out of range (0 to 65535)\n"},
 		{[]string{"--addr", "127.0.0.1:0", "--inspect=127.0.0.1:70000"}, "webhook serve: --inspect: port 70000 is out of range (0 to 65535)\n"},
+		// A URL, maybe pasted with its credentials, is told as one and
+		// not shown: net's error quoted it whole.
+		{[]string{"--addr", "http://u:hunter2@127.0.0.1:8080/"}, "webhook serve: --addr: a URL (not shown) is no address: give HOST:PORT, e.g. 127.0.0.1:8080\n"},
+		{[]string{"--addr", "127.0.0.1:0", "--inspect=https://u:hunter2@127.0.0.1:4040"}, "webhook serve: --inspect: a URL (not shown) is no address: give HOST:PORT, e.g. 127.0.0.1:8080\n"},
 	} {
 		r := runCmd(t, "", append([]string{"serve", "--test-keys"}, tt.args...)...)
 		require.Equal(t, exitUsage, r.code, r.stderr)
 		require.True(t, strings.HasPrefix(r.stderr, tt.want), r.stderr)
 		require.NotContains(t, r.stderr, "listening on")
+		require.NotContains(t, r.stderr, "hunter2")
 	}
 
 	// An address in use: the message names the flag that chose it.

@@ -87,6 +87,10 @@ environment variables, or --test-keys.
 // listens: one that is fine but cannot be listened on (in use, a port
 // name unknown) is listen's run-time error.
 func checkListenAddr(addr string) error {
+	if strings.Contains(addr, "://") {
+		// net's error would quote it, credentials and all.
+		return errors.New("a URL (not shown) is no address: give HOST:PORT, e.g. 127.0.0.1:8080")
+	}
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
