@@ -76,9 +76,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := checkHTTPURL("--url", *to); err != nil {
 		return usageErr(stderr, "send", "%v", err)
 	}
-	if _, err := http.NewRequest(*method, "http://127.0.0.1/", nil); err != nil || *method == "" {
-		// An empty one NewRequest takes for GET.
-		return usageErr(stderr, "send", "--method %q is not an HTTP method", *method)
+	if err := checkMethod(*method); err != nil {
+		return usageErr(stderr, "send", "%v", err)
 	}
 
 	var ds []delivery
@@ -218,6 +217,15 @@ func send(ctx context.Context, client *http.Client, method, to string, d deliver
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	resp.Body.Close()
 	return resp.StatusCode, messageID(d, h), nil
+}
+
+// checkMethod refuses a --method that is no HTTP method.
+func checkMethod(m string) error {
+	if _, err := http.NewRequest(m, "http://127.0.0.1/", nil); err != nil || m == "" {
+		// An empty one NewRequest takes for GET.
+		return fmt.Errorf("--method %q is not an HTTP method", m)
+	}
+	return nil
 }
 
 // sendError is err, from sending a delivery, with the URL it quotes as

@@ -45,6 +45,19 @@ func runSign(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 1 {
 		return usageErr(stderr, "sign", "one body file at most")
 	}
+	if !*curl && (isSet(fs, "url") || isSet(fs, "method")) {
+		// The headers are the same whatever the URL: ignored, they
+		// would hide that no curl command is printed.
+		return usageErr(stderr, "sign", "--url and --method go with --curl")
+	}
+	if *curl {
+		if err := checkHTTPURL("--url", *url); err != nil {
+			return usageErr(stderr, "sign", "%v", err)
+		}
+		if err := checkMethod(*method); err != nil {
+			return usageErr(stderr, "sign", "%v", err)
+		}
+	}
 	s.ts = time.Now()
 	if *when != "" {
 		if s.ts, err = parseWhen(*when); err != nil {

@@ -164,3 +164,36 @@ func TestFlagErrorsAreShort(t *testing.T) {
 		})
 	}
 }
+
+// TestSignCurlFlags: sign's --url and --method are for --curl: given
+// without it they are a usage error, not ignored (the headers printed
+// are the same whatever the URL), and with it a --url that is no http://
+// or https:// URL with a host, or a method that is none, is refused as
+// send refuses it, the URL not shown; sign printed a curl command no
+// curl could run.
+func TestSignCurlFlags(t *testing.T) {
+	clearEnv(t)
+	body := writeFile(t, "body.json", `{"jamId":"j1"}`)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--url", "http://127.0.0.1:9000/"}, "webhook sign: --url and --method go with --curl"},
+		{[]string{"--method", "PUT"}, "webhook sign: --url and --method go with --curl"},
+		{[]string{"--curl", "--url", "127.0.0.1:8080/hook?token=hunter2"}, "webhook sign: --url has no scheme"},
+		{[]string{"--curl", "--url", "ftp://127.0.0.1/?token=hunter2"}, "webhook sign: --url ftp://127.0.0.1/ is not an http:// or https:// URL"},
+		{[]string{"--curl", "--url", "http://u:hunter2@127.0.0.1:80x/"}, "webhook sign: --url does not parse as a URL"},
+		{[]string{"--curl", "--method", "PO ST"}, `webhook sign: --method "PO ST" is not an HTTP method`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := runCmd(t, "", append(append([]string{"sign"}, tt.args...), body)...)
+			require.Equal(t, exitUsage, r.code, r.stdout+r.stderr)
+			require.Contains(t, r.stderr, tt.want)
+			require.Empty(t, r.stdout)
+			require.NotContains(t, r.stderr, "hunter2")
+		})
+	}
+	r := runCmd(t, "", "sign", "--curl", "--method", "PUT", "--url", "https://example.com/hook", body)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "curl -sS -i -X 'PUT' 'https://example.com/hook'")
+}
