@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"testing"
 
@@ -32,6 +33,9 @@ func (w *discardWriter) WriteHeader(code int)        { w.code = code }
 // path (context.WithTimeout for the claim, WithoutCancel for each step)
 // took six more.
 func TestClaimAllocations(t *testing.T) {
+	// AllocsPerRun counts the whole process's allocations, and goroutines
+	// left by earlier tests of the package may allocate meanwhile: the
+	// least of several counts is the handler's.
 	allocs := func(opts ...webhook.Option) float64 {
 		h, err := webhook.NewHandler(append([]webhook.Option{webhook.WithSecrets(webhooktest.Secret),
 			webhook.WithClock(webhooktest.Time), webhook.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
@@ -41,26 +45,30 @@ func TestClaimAllocations(t *testing.T) {
 			runs++
 			return ctx.Err()
 		})
-		const n = 200
-		reqs := make([]*http.Request, n)
+		const trials, n = 7, 100
+		reqs := make([]*http.Request, trials*(n+1))
 		for i := range reqs {
 			reqs[i] = webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID(fmt.Sprintf("msg_allocs_%d", i)))
 		}
 		w := &discardWriter{hd: http.Header{}}
 		i := 0
-		got := testing.AllocsPerRun(n-1, func() {
-			r := reqs[i]
-			i++
-			w.code = 0
-			h.ServeHTTP(w, r)
-			if w.code != http.StatusOK {
-				t.Fatalf("status %d", w.code)
-			}
-		})
-		require.Equal(t, n, runs)
-		return got
+		least := math.Inf(1)
+		for range trials {
+			least = min(least, testing.AllocsPerRun(n, func() {
+				r := reqs[i]
+				i++
+				w.code = 0
+				h.ServeHTTP(w, r)
+				if w.code != http.StatusOK {
+					t.Fatalf("status %d", w.code)
+				}
+			}))
+		}
+		require.Equal(t, len(reqs), runs)
+		return least
 	}
 	without := allocs(webhook.WithoutDedupe())
 	claimed := allocs()
+	t.Logf("allocations per delivery: %v with the default dedupe, %v without", claimed, without)
 	require.LessOrEqual(t, claimed, without+3, "allocations per delivery: %v with the default dedupe, %v without", claimed, without)
 }
