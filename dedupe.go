@@ -295,13 +295,15 @@ func (s *MemoryStore) expire(now int64) {
 // callbacks alongside the holder's; a small tenant's processed id, that a
 // flood of another tenant's ids could push out, would let its sender's
 // retry run them again. An entry kept is moved to the back, as if
-// written now, each at most once a call (it keeps its place among its
-// tenant's entries, each moved in turn); when every entry is kept so,
-// the oldest of them goes. Each entry is moved once per pass of the
+// written now, each at most once a pass (it keeps its place among its
+// tenant's entries, each moved in turn); when every entry is kept so, a
+// second pass keeps only the claims in progress, so the oldest processed
+// id goes, of any tenant, and only when every entry is a claim in
+// progress the oldest claim. Each entry is moved once per pass of the
 // write order, which the evictions of the tenants over their share pay
 // for.
 func (s *MemoryStore) evictOldest(now int64) {
-	moved := 0
+	moved, shares := 0, true
 	// A tenant's equal share is held entries over tenants holding some.
 	held, tenants := int64(len(s.entries)), int64(len(s.tenants))
 	for ; s.head < len(s.order); s.head++ {
@@ -310,7 +312,14 @@ func (s *MemoryStore) evictOldest(now int64) {
 		if !ok || e.seq != r.seq {
 			continue
 		}
-		keep := now < e.expires && (e.token != 0 || int64(s.tenants[e.tenant])*tenants < held)
+		inProgress := now < e.expires && e.token != 0
+		keep := inProgress || shares && now < e.expires && int64(s.tenants[e.tenant])*tenants < held
+		if keep && shares && moved == len(s.entries) {
+			// Every entry was kept: the tenants over their share hold
+			// only claims in progress. Keep those over the others'
+			// processed ids, in a second pass.
+			shares, moved, keep = false, 0, inProgress
+		}
 		if keep && moved < len(s.entries) {
 			moved++
 			s.seq++

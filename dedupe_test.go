@@ -410,3 +410,54 @@ func TestMemoryStoreTenantsRandom(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryStoreKeepsClaimsOverSmallTenants: a tenant's claims in
+// progress are kept over another tenant's processed ids even when that
+// tenant holds less than an equal share: forgetting the claim lets a
+// duplicate run its callbacks alongside the holder's, forgetting the
+// processed id only lets a late retry run them again. The claims are
+// written first, so the oldest entry is a claim.
+func TestMemoryStoreKeepsClaimsOverSmallTenants(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		capacity int
+		claims   int  // claims in progress of the busy tenant, written first
+		quiet    int  // processed ids of the quiet tenant, written after
+		plain    bool // the quiet one is a handler without a key function (source:id)
+	}{
+		{"one processed id", 4, 3, 1, false},
+		{"a few processed ids", 10, 7, 3, false},
+		{"plain keys beside a tenant", 6, 5, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewMemoryStore(tc.capacity, newFakeClock(testNow).Now)
+			busy := func(i int) string { return "standard@busy:msg_" + strconv.Itoa(i) }
+			for i := range tc.claims {
+				_, st, err := s.Claim(ctx, busy(i), time.Minute)
+				require.NoError(t, err)
+				require.Equal(t, Claimed, st)
+			}
+			for i := range tc.quiet {
+				key := "standard@quiet:msg_" + strconv.Itoa(i)
+				if tc.plain {
+					key = "standard:msg_" + strconv.Itoa(i)
+				}
+				tok, st, err := s.Claim(ctx, key, time.Minute)
+				require.NoError(t, err)
+				require.Equal(t, Claimed, st)
+				require.NoError(t, s.Commit(ctx, key, tok, time.Hour))
+			}
+			// Full: a new claim forgets a processed id, not a claim.
+			_, st, err := s.Claim(ctx, busy(tc.claims), time.Minute)
+			require.NoError(t, err)
+			require.Equal(t, Claimed, st)
+			require.LessOrEqual(t, s.Len(), tc.capacity)
+			for i := range tc.claims {
+				_, st, err := s.Claim(ctx, busy(i), time.Minute)
+				require.NoError(t, err)
+				require.Equal(t, InFlight, st, "the claim in progress %s was forgotten", busy(i))
+			}
+		})
+	}
+}
