@@ -225,6 +225,16 @@ local function requeue(lost)
 	end
 end
 
+-- fields reads an XINFO reply, its names and values in turn, into a
+-- table by name (the reply is an array under RESP2, which scripts speak).
+local function fields(r)
+	local f = {}
+	for i = 1, #r - 1, 2 do
+		f[r[i]] = r[i + 1]
+	end
+	return f
+end
+
 -- gone is how many entries the stream has lost all told (Redis 7's
 -- entries-added less its length), nil on Redis 6. Only this script
 -- deletes entries, by its trim, and it records the count after; a
@@ -238,14 +248,8 @@ local function gone()
 	if r.err then
 		return nil
 	end
-	local added, len
-	for i = 1, #r - 1, 2 do
-		if r[i] == 'entries-added' then
-			added = r[i + 1]
-		elseif r[i] == 'length' then
-			len = r[i + 1]
-		end
-	end
+	local f = fields(r)
+	local added, len = f['entries-added'], f['length']
 	if not added or not len then
 		return nil
 	end
@@ -324,16 +328,9 @@ if need > 0 then
 	end
 	local lastid = '0-0'
 	for _, g in ipairs(redis.call('XINFO', 'GROUPS', q)) do
-		local name, last
-		for i = 1, #g - 1, 2 do
-			if g[i] == 'name' then
-				name = g[i + 1]
-			elseif g[i] == 'last-delivered-id' then
-				last = g[i + 1]
-			end
-		end
-		if name == group and last then
-			lastid = last
+		local f = fields(g)
+		if f['name'] == group and f['last-delivered-id'] then
+			lastid = f['last-delivered-id']
 		end
 	end
 
