@@ -269,6 +269,20 @@ func warmStore(t *testing.T, s *Store) {
 	}
 }
 
+// cutInbox is an Inbox under a prefix of the test's own, on a clock of
+// its own, whose client reaches the test Redis through a replyCutter,
+// its scripts loaded so that the cut reply is a script's.
+func cutInbox(t *testing.T) (ib *Inbox, p *replyCutter, prefix string, clock *webhooktest.Clock) {
+	t.Helper()
+	prefix = testPrefix(t, newClient(t))
+	clock = webhooktest.NewClock(webhooktest.Time())
+	p = startReplyCutter(t, redisOptions(t).Addr)
+	ib, err := NewInbox(cutterClient(t, p), WithInboxPrefix(prefix), WithInboxClock(clock.Now))
+	require.NoError(t, err)
+	warmScripts(t, ib)
+	return ib, p, prefix, clock
+}
+
 // TestInboxReplyLost: each inbox operation whose reply is lost after
 // Redis ran its script is sent again by go-redis, and the second run
 // answers as the first did. Otherwise a Store that stored reports a
@@ -282,13 +296,7 @@ func TestInboxReplyLost(t *testing.T) {
 	ctx := context.Background()
 	for _, op := range []string{"store", "lease", "complete", "retry", "kill", "purge"} {
 		t.Run(op, func(t *testing.T) {
-			direct := newClient(t)
-			prefix := testPrefix(t, direct)
-			clock := webhooktest.NewClock(webhooktest.Time())
-			p := startReplyCutter(t, redisOptions(t).Addr)
-			ib, err := NewInbox(cutterClient(t, p), WithInboxPrefix(prefix), WithInboxClock(clock.Now))
-			require.NoError(t, err)
-			warmScripts(t, ib)
+			ib, p, prefix, clock := cutInbox(t)
 
 			const key = "standard:msg_lost"
 			if op == "store" {
@@ -353,16 +361,10 @@ func TestInboxReplyLost(t *testing.T) {
 // and leaves the other delivery due.
 func TestInboxLeaseRetryReplyLost(t *testing.T) {
 	ctx := context.Background()
-	direct := newClient(t)
-	prefix := testPrefix(t, direct)
-	clock := webhooktest.NewClock(webhooktest.Time())
-	p := startReplyCutter(t, redisOptions(t).Addr)
-	ib, err := NewInbox(cutterClient(t, p), WithInboxPrefix(prefix), WithInboxClock(clock.Now))
-	require.NoError(t, err)
-	warmScripts(t, ib)
+	ib, p, prefix, clock := cutInbox(t)
 
 	const key, after = "standard:msg_retry", "standard:msg_after"
-	_, err = ib.Store(ctx, entry(key))
+	_, err := ib.Store(ctx, entry(key))
 	require.NoError(t, err)
 	ls, err := ib.Lease(ctx, 1, time.Minute)
 	require.NoError(t, err)
