@@ -16,12 +16,7 @@ import (
 // TestInboxConformance runs the webhook.Inbox conformance suite on the
 // test Redis, each subtest under its own prefix.
 func TestInboxConformance(t *testing.T) {
-	inboxtest.Run(t, func(t *testing.T, now func() time.Time) webhook.Inbox {
-		client := newClient(t)
-		ib, err := NewInbox(client, WithInboxPrefix(testPrefix(t, client)), WithInboxClock(now))
-		require.NoError(t, err)
-		return ib
-	})
+	inboxtest.Run(t, inboxOn(newClient))
 }
 
 // clusterClient is a cluster client of the Redis Cluster named by
@@ -37,10 +32,7 @@ func clusterClient(t *testing.T) *redis.ClusterClient {
 		t.Skip("WEBHOOK_REDIS_CLUSTER_ADDR not set; run scripts/redis-test.sh")
 	}
 	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}})
-	t.Cleanup(func() { client.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(t, client.Ping(ctx).Err(), "ping WEBHOOK_REDIS_CLUSTER_ADDR")
+	ready(t, client, "WEBHOOK_REDIS_CLUSTER_ADDR")
 	return client
 }
 
@@ -81,10 +73,5 @@ func TestInboxConformanceCluster(t *testing.T) {
 // FuzzInbox: what Store wrote to Redis is what Get and Lease read back,
 // byte for byte, each input under its own prefix.
 func FuzzInbox(f *testing.F) {
-	inboxtest.Fuzz(f, func(t *testing.T, now func() time.Time) webhook.Inbox {
-		client := newClient(t)
-		ib, err := NewInbox(client, WithInboxPrefix(testPrefix(t, client)), WithInboxClock(now))
-		require.NoError(t, err)
-		return ib
-	})
+	inboxtest.Fuzz(f, inboxOn(newClient))
 }

@@ -42,11 +42,29 @@ func redisOptions(tb testing.TB) *redis.Options {
 func newClient(tb testing.TB) *redis.Client {
 	tb.Helper()
 	client := redis.NewClient(redisOptions(tb))
+	ready(tb, client, "WEBHOOK_TEST_REDIS_URL")
+	return client
+}
+
+// ready closes the client after the test, and fails the test unless the
+// Redis it reaches, the one the variable env names, answers a ping.
+func ready(tb testing.TB, client redis.UniversalClient, env string) {
+	tb.Helper()
 	tb.Cleanup(func() { client.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	require.NoError(tb, client.Ping(ctx).Err(), "ping WEBHOOK_TEST_REDIS_URL")
-	return client
+	require.NoError(tb, client.Ping(ctx).Err(), "ping "+env)
+}
+
+// inboxOn makes the conformance suite's Inbox on a client that connect
+// opens, under a prefix of the subtest's own.
+func inboxOn(connect func(testing.TB) *redis.Client) func(*testing.T, func() time.Time) webhook.Inbox {
+	return func(t *testing.T, now func() time.Time) webhook.Inbox {
+		client := connect(t)
+		ib, err := NewInbox(client, WithInboxPrefix(testPrefix(t, client)), WithInboxClock(now))
+		require.NoError(t, err)
+		return ib
+	}
 }
 
 // testPrefix returns a prefix no other test or run uses, and deletes its

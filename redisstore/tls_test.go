@@ -1,13 +1,10 @@
 package redisstore
 
 import (
-	"context"
 	"crypto/x509"
 	"os"
 	"testing"
-	"time"
 
-	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/inboxtest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -36,10 +33,7 @@ func tlsClient(tb testing.TB) *redis.Client {
 	opts.TLSConfig.RootCAs = x509.NewCertPool()
 	require.True(tb, opts.TLSConfig.RootCAs.AppendCertsFromPEM(pem), "no certificate in %s", ca)
 	client := redis.NewClient(opts)
-	tb.Cleanup(func() { client.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(tb, client.Ping(ctx).Err(), "ping WEBHOOK_TEST_REDIS_TLS_URL")
+	ready(tb, client, "WEBHOOK_TEST_REDIS_TLS_URL")
 	return client
 }
 
@@ -58,10 +52,5 @@ func TestLifecycleTLS(t *testing.T) {
 // TestInboxConformanceTLS runs the webhook.Inbox conformance suite on a
 // Redis speaking TLS only, each subtest under its own prefix.
 func TestInboxConformanceTLS(t *testing.T) {
-	inboxtest.Run(t, func(t *testing.T, now func() time.Time) webhook.Inbox {
-		client := tlsClient(t)
-		ib, err := NewInbox(client, WithInboxPrefix(testPrefix(t, client)), WithInboxClock(now))
-		require.NoError(t, err)
-		return ib
-	})
+	inboxtest.Run(t, inboxOn(tlsClient))
 }
