@@ -282,6 +282,58 @@ func TestMemoryStoreLongTimes(t *testing.T) {
 	require.Equal(t, Processed, st, "an id kept for ever is remembered")
 }
 
+// tenantFlood is a run of the tenant fairness tests of MemoryStore and
+// MemoryInbox: quiet tenants write their keys first, then one tenant
+// floods, and every quiet key must still be remembered.
+type tenantFlood struct {
+	name     string
+	capacity int
+	quiet    []int // keys of each quiet tenant, written first
+	flood    int   // keys of the flooding tenant, written after
+	plain    bool  // the first quiet tenant is a handler without a key function
+}
+
+// tenantFloods are the runs both fairness tests make.
+func tenantFloods() []tenantFlood {
+	return []tenantFlood{
+		{"one quiet tenant", 100, []int{40}, 1000, false},
+		{"one quiet tenant just under half", 100, []int{49}, 500, false},
+		{"three quiet tenants", 100, []int{10, 20, 24}, 2000, false},
+		{"many small tenants", 60, []int{1, 2, 3, 4, 5, 6, 6, 6}, 600, false},  // 6 × 9 tenants < 60
+		{"a plain handler beside the tenants", 100, []int{30, 30}, 1000, true}, // source:id keys
+	}
+}
+
+// quietKeys are the quiet tenants' keys, in the order they are written.
+func (tc tenantFlood) quietKeys() []string {
+	var keys []string
+	for q, n := range tc.quiet {
+		for i := range n {
+			if tc.plain && q == 0 {
+				keys = append(keys, "standard:msg_"+strconv.Itoa(i))
+			} else {
+				keys = append(keys, "standard@quiet"+strconv.Itoa(q)+":msg_"+strconv.Itoa(i))
+			}
+		}
+	}
+	return keys
+}
+
+// floodKeys are the flooding tenant's keys, in the order they are
+// written: both of its sources count as its records, and the last is
+// the one it must keep.
+func (tc tenantFlood) floodKeys() []string {
+	keys := make([]string, tc.flood)
+	for i := range keys {
+		if i%2 == 0 {
+			keys[i] = "standard@flood:msg_" + strconv.Itoa(i)
+		} else {
+			keys[i] = "intercom@flood:" + strconv.Itoa(i)
+		}
+	}
+	return keys
+}
+
 // TestMemoryStoreTenantsShareFairly: one MemoryStore serves every tenant
 // of a WithKeyFunc handler (keys source@tenant:id). A flood of new ids
 // from one tenant must not push out the records of a tenant holding less
@@ -290,20 +342,9 @@ func TestMemoryStoreLongTimes(t *testing.T) {
 // flooding tenant loses its own oldest ids instead.
 func TestMemoryStoreTenantsShareFairly(t *testing.T) {
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name     string
-		capacity int
-		quiet    []int // records of each quiet tenant, written first
-		flood    int   // new ids of the flooding tenant, written after
-		plain    bool  // the first quiet tenant is a handler without a key function
-	}{
-		{"one quiet tenant", 100, []int{40}, 1000, false},
-		{"one quiet tenant just under half", 100, []int{49}, 500, false},
-		{"three quiet tenants", 100, []int{10, 20, 24}, 2000, false},
-		{"many small tenants", 60, []int{1, 2, 3, 4, 5, 6, 6, 6}, 600, false},  // 6 × 9 tenants < 60
-		{"a plain handler beside the tenants", 100, []int{30, 30}, 1000, true}, // source:id keys
-		{"flood smaller than the capacity left", 100, []int{40}, 50, false},
-	} {
+	for _, tc := range append(tenantFloods(),
+		tenantFlood{"flood smaller than the capacity left", 100, []int{40}, 50, false},
+	) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewMemoryStore(tc.capacity, newFakeClock(testNow).Now)
 			commit := func(key string) {
@@ -314,35 +355,21 @@ func TestMemoryStoreTenantsShareFairly(t *testing.T) {
 				require.NoError(t, s.Commit(ctx, key, tok, time.Hour))
 				require.LessOrEqual(t, s.Len(), tc.capacity)
 			}
-			quietKey := func(q, i int) string {
-				if tc.plain && q == 0 {
-					return "standard:msg_" + strconv.Itoa(i)
-				}
-				return "standard@quiet" + strconv.Itoa(q) + ":msg_" + strconv.Itoa(i)
+			quiet, flood := tc.quietKeys(), tc.floodKeys()
+			for _, k := range quiet {
+				commit(k)
 			}
-			for q, n := range tc.quiet {
-				for i := range n {
-					commit(quietKey(q, i))
-				}
+			for _, k := range flood {
+				commit(k)
 			}
-			for i := range tc.flood {
-				// Both sources of the tenant count as its records.
-				if i%2 == 0 {
-					commit("standard@flood:msg_" + strconv.Itoa(i))
-				} else {
-					commit("intercom@flood:" + strconv.Itoa(i))
-				}
-			}
-			for q, n := range tc.quiet {
-				for i := range n {
-					_, st, err := s.Claim(ctx, quietKey(q, i), time.Minute)
-					require.NoError(t, err)
-					require.Equal(t, Processed, st, "%s was forgotten in the flood", quietKey(q, i))
-				}
+			for _, k := range quiet {
+				_, st, err := s.Claim(ctx, k, time.Minute)
+				require.NoError(t, err)
+				require.Equal(t, Processed, st, "%s was forgotten in the flood", k)
 			}
 			// The flooding tenant keeps its most recent ids, in what the
 			// others leave.
-			_, st, err := s.Claim(ctx, "intercom@flood:"+strconv.Itoa(tc.flood-1), time.Minute)
+			_, st, err := s.Claim(ctx, flood[len(flood)-1], time.Minute)
 			require.NoError(t, err)
 			require.Equal(t, Processed, st)
 		})

@@ -66,3 +66,50 @@ func TestMemoryInboxDoneRecordsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryInboxTenantsShareFairly: in inbox mode the inbox is the
+// dedupe, and a MemoryInbox serves every tenant of a WithKeyFunc handler
+// (keys source@tenant:id). Full, it must not forget the done deliveries
+// of a tenant holding less than an equal share of the capacity (capacity
+// ÷ tenants holding deliveries) to make room for another tenant's flood:
+// its sender's retries would be stored and run again. The flooding tenant
+// loses its own oldest done deliveries instead. The runs are
+// TestMemoryStoreTenantsShareFairly's, each key a delivery done in turn.
+func TestMemoryInboxTenantsShareFairly(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range tenantFloods() {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			ib := NewMemoryInbox(tc.capacity, func() time.Time { return now })
+			done := func(key string) {
+				t.Helper()
+				now = now.Add(time.Millisecond)
+				ok, err := ib.Store(ctx, &InboxEntry{Key: key, ReceivedAt: now})
+				require.NoError(t, err, key)
+				require.True(t, ok, "%s taken for a duplicate", key)
+				ls, err := ib.Lease(ctx, 1, time.Minute)
+				require.NoError(t, err)
+				require.Len(t, ls, 1)
+				require.NoError(t, ib.Complete(ctx, ls[0].Entry.Key, ls[0].Token))
+			}
+			quiet, flood := tc.quietKeys(), tc.floodKeys()
+			for _, k := range quiet {
+				done(k)
+			}
+			for _, k := range flood {
+				done(k)
+			}
+			for _, k := range quiet {
+				e, err := ib.Get(ctx, k)
+				require.NoError(t, err, "%s was forgotten in the flood", k)
+				require.Equal(t, InboxDone, e.State)
+			}
+			e, err := ib.Get(ctx, flood[len(flood)-1])
+			require.NoError(t, err)
+			require.Equal(t, InboxDone, e.State)
+			st, err := ib.Stats(ctx)
+			require.NoError(t, err)
+			require.Equal(t, tc.capacity, st.Done)
+		})
+	}
+}
