@@ -163,16 +163,22 @@ func testLargeBodies(t *testing.T, s *suite) {
 // retry time of a fraction of a millisecond is never early, and late by
 // a millisecond at most (an inbox may keep leases in milliseconds).
 func testLeaseBoundary(t *testing.T, s *suite) {
+	// heldTo: l runs until want, inclusive, and "k" is leased again late
+	// after it.
+	heldTo := func(l webhook.InboxLease, want time.Time, late time.Duration) webhook.InboxLease {
+		t.Helper()
+		until := l.Entry.LeaseUntil
+		requireTime(t, want, until, "LeaseUntil")
+		s.clock.Set(until.Add(-time.Nanosecond))
+		s.requireNothingDue(t)
+		s.clock.Set(until)
+		s.requireNothingDue(t)
+		s.clock.Set(until.Add(late))
+		return s.leaseOne(t, "k", time.Minute)
+	}
 	s.store(t, entry("k", 0))
 	l := s.leaseOne(t, "k", time.Minute)
-	until := l.Entry.LeaseUntil
-	requireTime(t, s.now().Add(time.Minute), until, "LeaseUntil")
-	s.clock.Set(until.Add(-time.Nanosecond))
-	s.requireNothingDue(t)
-	s.clock.Set(until)
-	s.requireNothingDue(t)
-	s.clock.Set(until.Add(time.Nanosecond))
-	l = s.leaseOne(t, "k", time.Minute)
+	l = heldTo(l, s.now().Add(time.Minute), time.Nanosecond)
 	require.Equal(t, 2, l.Entry.Attempts)
 
 	// A retry of a fraction of a millisecond: due at its time exactly.
@@ -185,14 +191,7 @@ func testLeaseBoundary(t *testing.T, s *suite) {
 
 	// A lease of a fraction of a millisecond: not due before its end nor
 	// at it, due a millisecond after.
-	until = l.Entry.LeaseUntil
-	requireTime(t, next.Add(time.Minute+time.Nanosecond), until, "LeaseUntil")
-	s.clock.Set(until.Add(-time.Nanosecond))
-	s.requireNothingDue(t)
-	s.clock.Set(until)
-	s.requireNothingDue(t)
-	s.clock.Set(until.Add(time.Millisecond))
-	l = s.leaseOne(t, "k", time.Minute)
+	l = heldTo(l, next.Add(time.Minute+time.Nanosecond), time.Millisecond)
 	require.Equal(t, 4, l.Entry.Attempts)
 	require.NoError(t, s.ib.Complete(s.ctx, "k", l.Token))
 }
