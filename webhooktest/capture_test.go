@@ -272,14 +272,7 @@ func TestCaptureResigned(t *testing.T) {
 			}
 			c, err := webhooktest.ReadCapture(fsys, tt.file)
 			require.NoError(t, err)
-			h, err := webhook.NewHandler(
-				webhook.WithSecrets(webhooktest.Secret),
-				webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
-				webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
-				webhook.WithClock(func() time.Time { return c.Received }),
-				webhook.WithLogger(slog.New(slog.DiscardHandler)),
-			)
-			require.NoError(t, err)
+			h := testKeysHandler(t, func() time.Time { return c.Received })
 			var ids []string
 			h.OnAny(func(_ context.Context, d *webhook.Delivery, e event.Event) error {
 				ids = append(ids, d.ID)

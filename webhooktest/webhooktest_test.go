@@ -17,6 +17,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// testKeysHandler is a handler of the three senders (Standard Webhooks,
+// Intercom, Series) on the package's test keys, on the clock now, that
+// logs nothing.
+func testKeysHandler(t *testing.T, now func() time.Time) *webhook.Handler {
+	t.Helper()
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
+		webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
+		webhook.WithClock(now),
+		webhook.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	require.NoError(t, err)
+	return h
+}
+
 func TestSignStandardSpecVector(t *testing.T) {
 	// The known-answer vector of the Standard Webhooks specification.
 	sig, err := webhooktest.SignStandard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
@@ -97,14 +113,7 @@ func TestEveryFixtureThroughHandler(t *testing.T) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			clock := webhooktest.NewClock(webhooktest.Time())
-			h, err := webhook.NewHandler(
-				webhook.WithSecrets(webhooktest.Secret),
-				webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
-				webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
-				webhook.WithClock(clock.Now),
-				webhook.WithLogger(slog.New(slog.DiscardHandler)),
-			)
-			require.NoError(t, err)
+			h := testKeysHandler(t, clock.Now)
 			var got event.Event
 			h.OnAny(func(ctx context.Context, d *webhook.Delivery, e event.Event) error {
 				got = e
@@ -275,14 +284,7 @@ func TestWithHeaderFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			require.Equal(t, tt.values, tt.req.Header.Values(tt.header))
-			h, err := webhook.NewHandler(
-				webhook.WithSecrets(webhooktest.Secret),
-				webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
-				webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
-				webhook.WithClock(webhooktest.Time),
-				webhook.WithLogger(slog.New(slog.DiscardHandler)),
-			)
-			require.NoError(t, err)
+			h := testKeysHandler(t, webhooktest.Time)
 			h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })
 			var got error
 			h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) { got = err })
@@ -448,14 +450,7 @@ func TestWithTimeKeyCase(t *testing.T) {
 func TestRequestServedTwice(t *testing.T) {
 	for _, name := range []string{"jam/jam.created.minimal.json", "intercom/ping.json", "series/contact.json"} {
 		t.Run(name, func(t *testing.T) {
-			h, err := webhook.NewHandler(
-				webhook.WithSecrets(webhooktest.Secret),
-				webhook.WithIntercomSecrets(webhooktest.IntercomSecret),
-				webhook.WithSeries(webhooktest.SeriesHeader, webhooktest.SeriesToken),
-				webhook.WithClock(webhooktest.Time),
-				webhook.WithLogger(slog.New(slog.DiscardHandler)),
-			)
-			require.NoError(t, err)
+			h := testKeysHandler(t, webhooktest.Time)
 			h.OnAny(func(context.Context, *webhook.Delivery, event.Event) error { return nil })
 			var hint webhook.Hint
 			h.OnError(func(_ context.Context, _ *webhook.Delivery, err *webhook.HandlerError) {
