@@ -1421,6 +1421,7 @@ func TestInspectorForwardURLHidesToken(t *testing.T) {
 		{"http://127.0.0.1/hooks/hunter2%zz", "--forward-to does not parse as a URL: invalid URL escape"},
 		{"http:///hooks?token=hunter2", "--forward-to http:///hooks is not an http:// or https:// URL"},
 		{"ftp://127.0.0.1/?token=hunter2", "--forward-to ftp://127.0.0.1/ is not an http:// or https:// URL"},
+		{"http:dev:hunter2@127.0.0.1/hooks", "--forward-to http:xxxxx@127.0.0.1/hooks is not an http:// or https:// URL"},
 	} {
 		f := inspectFlags{addr: optionalAddr{set: true, addr: "127.0.0.1:0"}, keep: 1, keepBytes: 1, forwardTo: tt.url}
 		err := f.check()

@@ -26,9 +26,26 @@ func redacted(u *url.URL) string {
 // shownURL is u as errors show it: redacted, and without its query and
 // fragment, which often carry a token (?token=…, ?access_token=…,
 // #access_token=…) and say nothing of what is wrong.
+//
+// A URL without the // after its scheme (http:user:PASSWORD@host,
+// http:/user:PASSWORD@host) has no user information to url.Parse: what
+// it meant as that is the start of the opaque part or of the path, which
+// is hidden up to its last @ as redacted hides user information.
 func shownURL(u *url.URL) string {
 	c := *u
 	c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = "", false, "", ""
+	if c.Host == "" && c.User == nil {
+		if at := strings.LastIndex(c.Opaque, "@"); at >= 0 {
+			c.Opaque = "xxxxx" + c.Opaque[at:]
+		}
+		if at := strings.LastIndex(c.Path, "@"); at >= 0 {
+			slash := strings.HasPrefix(c.Path, "/")
+			c.Path, c.RawPath = "xxxxx"+c.Path[at:], ""
+			if slash {
+				c.Path = "/" + c.Path
+			}
+		}
+	}
 	return redacted(&c)
 }
 
