@@ -58,6 +58,41 @@ func TestRedisPasswordWithoutColonCut(t *testing.T) {
 	}
 }
 
+// TestRedisURLWithoutSlashes: a --redis URL without the // after its
+// scheme (redis:user:PASSWORD@host, redis:/…) has no host to url.Parse,
+// and go-redis dialled localhost:6379 without the password, ignoring all
+// that followed; the error then showed the URL whole, the password with
+// it, or quoted it as an invalid database. It is a usage error that
+// shows none of it, for inbox and serve, with --redis-cluster too.
+func TestRedisURLWithoutSlashes(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("WEBHOOK_INBOX", "")
+	t.Setenv(envRedisURL, "")
+	for _, raw := range []string{
+		"redis:user:hunter2@127.0.0.1:1",
+		"redis:hunter2@127.0.0.1:1",
+		"redis:/user:hunter2@127.0.0.1:1",
+		"rediss:user:hunter2@127.0.0.1:1/0",
+		"unix:user:hunter2@/run/redis.sock",
+		"unix:/user:hunter2@/run/redis.sock",
+	} {
+		for _, cluster := range []bool{false, true} {
+			for _, cmd := range [][]string{{"inbox", "stats"}, {"serve", "--test-keys", "--addr", "127.0.0.1:0"}} {
+				args := append(append([]string(nil), cmd...), "--redis", raw)
+				if cluster {
+					args = append(args, "--redis-cluster")
+				}
+				t.Run(strings.Join(args, " "), func(t *testing.T) {
+					r := runCmd(t, "", args...)
+					require.Equal(t, exitUsage, r.code, r.stderr)
+					require.Contains(t, r.stderr, "needs // after its scheme")
+					require.NotContains(t, r.stdout+r.stderr, "hunter2")
+				})
+			}
+		}
+	}
+}
+
 // TestInboxFileNotURL: a URL given as the SQLite file (--inbox for
 // --redis, WEBHOOK_INBOX for WEBHOOK_REDIS_URL, an easy slip) is a usage
 // error naming the flag to use, and shows none of the URL: it was taken

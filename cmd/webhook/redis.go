@@ -168,6 +168,9 @@ func dialRedisInbox(ctx context.Context, raw string, cluster bool, prefix, name 
 	// password: most often a password written without its colon.
 	var dial func() (client redis.UniversalClient, password string)
 	var dialTimeout time.Duration
+	if noSlashes(raw) {
+		return redisInbox{}, fmt.Errorf("%w: --redis (not shown) needs // after its scheme: redis://[USER:PASSWORD@]HOST[:PORT][/DB], rediss://… for TLS, %s", errFlag, socketURLForm)
+	}
 	if userInfoCut(raw) {
 		return redisInbox{}, fmt.Errorf("%w: --redis: an @ after a /, ? or # is read as a password written without the : before it, cut short there: percent-encode it (%%25 for %%, %%2F for /, %%3F for ?, %%23 for #, %%40 for @) and put the : before it", errFlag)
 	}
@@ -291,6 +294,21 @@ func userInfoCut(raw string) bool {
 	_, rest, ok := strings.Cut(raw, "://")
 	at := strings.LastIndex(rest, "@")
 	return ok && at >= 0 && !strings.Contains(rest[:at], ":") && strings.ContainsAny(rest[:at], "/?#")
+}
+
+// noSlashes reports whether raw is a redis: or rediss: URL without the
+// // after its scheme, or any URL so written with an @ in it. go-redis
+// reads such a redis: URL as localhost:6379 with no password, whatever
+// follows, and it has no user information to url.Parse, which reads the
+// password as part of the opaque part or of the path (unix:/PATH, with
+// no @, is a socket's path).
+func noSlashes(raw string) bool {
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok || strings.HasPrefix(rest, "//") || strings.ContainsAny(scheme, "/?#@") {
+		return false
+	}
+	scheme = strings.ToLower(scheme)
+	return scheme == "redis" || scheme == "rediss" || strings.Contains(rest, "@")
 }
 
 // redactPassword is the URL raw with its password replaced by xxxxx,
