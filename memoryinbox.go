@@ -48,12 +48,33 @@ type MemoryInbox struct {
 	seq     uint64 // lease tokens and due-queue versions
 	entries map[string]*memoryInboxEntry
 	due     dueQueue // pending and leased entries, by when they are due
-	// done holds the done entries in the order they finished, each with
-	// the ver its entry took then: a record whose entry has changed since
-	// is stale, and skipped. done[doneHead:] are live or stale records.
-	done     []dueRecord
-	doneHead int
-	tenants  map[string]int // the entries of each tenant (keyTenant)
+	// done holds, per tenant (keyTenant), the tenant's done entries in
+	// the order they finished, each with the ver its entry took then: a
+	// record whose entry has changed since is stale, and skipped. Vers
+	// grow, so the oldest record of all is the least of the queues' first.
+	done    map[string]*doneQueue
+	tenants map[string]int // the entries of each tenant (keyTenant)
+}
+
+// A doneQueue is one tenant's done records, recs[head:] live or stale.
+type doneQueue struct {
+	recs []dueRecord
+	head int
+}
+
+// first drops q's stale records from the front and returns the first
+// live one, reporting whether there is one.
+func (m *MemoryInbox) first(q *doneQueue) (dueRecord, bool) {
+	for q.head < len(q.recs) {
+		r := q.recs[q.head]
+		if !m.stale(r) && m.entries[r.key].e.State == InboxDone {
+			return r, true
+		}
+		q.recs[q.head] = dueRecord{}
+		q.head++
+	}
+	q.recs, q.head = q.recs[:0], 0
+	return dueRecord{}, false
 }
 
 type memoryInboxEntry struct {
@@ -74,7 +95,8 @@ func NewMemoryInbox(capacity int, now func() time.Time) *MemoryInbox {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryInbox{max: capacity, now: now, entries: make(map[string]*memoryInboxEntry), tenants: make(map[string]int)}
+	return &MemoryInbox{max: capacity, now: now, entries: make(map[string]*memoryInboxEntry),
+		done: make(map[string]*doneQueue), tenants: make(map[string]int)}
 }
 
 // Store implements Inbox.
@@ -105,32 +127,39 @@ func (m *MemoryInbox) Store(_ context.Context, e *InboxEntry) (bool, error) {
 
 // forgetDone deletes the done entry that finished first of a tenant
 // holding at least an equal share of the entries, or of any tenant if
-// none has one done, reporting whether there was one. A record of a
-// tenant holding less is moved to the back, each at most once a call;
-// each is moved once per pass of the records, which the deliveries
-// forgotten of the tenants over their share pay for.
+// none has one done, reporting whether there was one. It looks at the
+// first done record of each tenant holding one, not at every record:
+// walking the records of the tenants under their share, on every Store
+// of a full inbox, took time growing with them.
 func (m *MemoryInbox) forgetDone() bool {
-	// The records before doneHead are cleared: let them go, since the
-	// moves append.
-	m.done, m.doneHead = m.done[m.doneHead:], 0
 	held, tenants := len(m.entries), len(m.tenants)
-	// Of the first n records visited, those of the call's start, each
-	// may be moved; the moved ones, met after, are not moved again.
-	for n := len(m.done); m.doneHead < len(m.done); n-- {
-		r := m.done[m.doneHead]
-		m.done[m.doneHead] = dueRecord{}
-		m.doneHead++
-		if m.stale(r) || m.entries[r.key].e.State != InboxDone {
+	var oldest, fair *doneQueue
+	var oldestVer, fairVer uint64
+	for t, q := range m.done {
+		r, ok := m.first(q)
+		if !ok {
+			delete(m.done, t)
 			continue
 		}
-		if n > 0 && m.tenants[keyTenant(r.key)]*tenants < held {
-			m.done = append(m.done, r)
-			continue
+		if oldest == nil || r.ver < oldestVer {
+			oldest, oldestVer = q, r.ver
 		}
-		m.remove(r.key)
-		return true
+		if m.tenants[t]*tenants >= held && (fair == nil || r.ver < fairVer) {
+			fair, fairVer = q, r.ver
+		}
 	}
-	return false
+	q := fair
+	if q == nil {
+		q = oldest
+	}
+	if q == nil {
+		return false
+	}
+	key := q.recs[q.head].key
+	q.recs[q.head] = dueRecord{}
+	q.head++
+	m.remove(key)
+	return true
 }
 
 // remove deletes the entry of key.
@@ -140,7 +169,9 @@ func (m *MemoryInbox) remove(key string) {
 	if n := m.tenants[t]; n > 1 {
 		m.tenants[t] = n - 1
 	} else {
+		// Its done records, if any, are all stale.
 		delete(m.tenants, t)
+		delete(m.done, t)
 	}
 }
 
@@ -148,14 +179,20 @@ func (m *MemoryInbox) remove(key string) {
 func (m *MemoryInbox) finished(me *memoryInboxEntry) {
 	m.seq++
 	me.ver = m.seq
-	// Records before doneHead were forgotten; records of entries
-	// replayed or purged since they finished wait for their turn to be
-	// skipped. Drop both before they outnumber the entries.
-	if len(m.done) > 2*len(m.entries)+64 {
-		m.done = slices.DeleteFunc(m.done, m.stale)
-		m.doneHead = 0
+	t := keyTenant(me.e.Key)
+	q := m.done[t]
+	if q == nil {
+		q = &doneQueue{}
+		m.done[t] = q
 	}
-	m.done = append(m.done, dueRecord{at: me.e.UpdatedAt, key: me.e.Key, ver: me.ver})
+	// Records of entries replayed or purged since they finished wait
+	// for their turn to be skipped. Drop them before they outnumber the
+	// tenant's entries.
+	if len(q.recs)-q.head > 2*m.tenants[t]+64 {
+		q.recs = slices.DeleteFunc(q.recs[q.head:], m.stale)
+		q.head = 0
+	}
+	q.recs = append(q.recs, dueRecord{at: me.e.UpdatedAt, key: me.e.Key, ver: me.ver})
 }
 
 // stale reports whether r is no longer its entry's record: the entry
