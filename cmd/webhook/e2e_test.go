@@ -92,6 +92,26 @@ func buildCLI(t *testing.T) string {
 	return bin
 }
 
+// failsFast runs the binary bin with args, its environment the tests'
+// with env added, and requires that it fail, exit 1, within the time
+// given, printing nothing on standard output. It returns what the binary
+// printed on standard error.
+func failsFast(t *testing.T, bin string, within time.Duration, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "stderr: %s", stderr.String())
+	require.Equal(t, exitFail, exit.ExitCode(), "stderr: %s", stderr.String())
+	require.Less(t, time.Since(start), within)
+	require.Empty(t, stdout.String())
+	return stderr.String()
+}
+
 // served is a "webhook serve" process started by startServe.
 type served struct {
 	cmd    *exec.Cmd

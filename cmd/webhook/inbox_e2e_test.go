@@ -272,19 +272,9 @@ func TestInboxRedisUnreachableEndToEnd(t *testing.T) {
 		{"environment", []string{"inbox", "replay", "--state", "dead"}, []string{envRedisURL + "=" + url}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(bin, tc.args...)
-			cmd.Env = append(append(os.Environ(), envInbox+"=", envRedisURL+"="), tc.env...)
-			var stdout, stderr strings.Builder
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			start := time.Now()
-			err := cmd.Run()
-			var exit *exec.ExitError
-			require.ErrorAs(t, err, &exit)
-			require.Equal(t, exitFail, exit.ExitCode())
-			require.Less(t, time.Since(start), 5*time.Second)
-			require.Empty(t, stdout.String())
-			require.Regexp(t, `^webhook inbox (list|replay): --redis redis://ops:xxxxx@127\.0\.0\.1:\d+/0: dial tcp 127\.0\.0\.1:\d+: connect: connection refused\n$`, stderr.String())
-			require.NotContains(t, stderr.String(), testPassword)
+			stderr := failsFast(t, bin, 5*time.Second, append([]string{envInbox + "=", envRedisURL + "="}, tc.env...), tc.args...)
+			require.Regexp(t, `^webhook inbox (list|replay): --redis redis://ops:xxxxx@127\.0\.0\.1:\d+/0: dial tcp 127\.0\.0\.1:\d+: connect: connection refused\n$`, stderr)
+			require.NotContains(t, stderr, testPassword)
 		})
 	}
 }
