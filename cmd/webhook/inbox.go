@@ -109,9 +109,11 @@ cannot read the inbox): an alert reads the count, as in
 // checkInboxFile refuses a URL given as the SQLite file (from, --inbox
 // or $WEBHOOK_INBOX, for --redis or $WEBHOOK_REDIS_URL: an easy slip),
 // without showing it: taken for a path, it was quoted in the error,
-// password and all.
+// password and all. One without the // after its scheme (redis:…, or
+// any with an @ so written; see noSlashes) is refused too: serve made a
+// SQLite file of that name.
 func checkInboxFile(from, file string) error {
-	if strings.Contains(file, "://") {
+	if strings.Contains(file, "://") || noSlashes(file) {
 		return fmt.Errorf("%s takes a SQLite file, not a URL (not shown): give a Redis URL with --redis, or in $%s", from, envRedisURL)
 	}
 	return nil

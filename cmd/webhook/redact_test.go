@@ -109,6 +109,9 @@ func TestInboxFileNotURL(t *testing.T) {
 		{"inbox --inbox", "", []string{"inbox", "stats", "--inbox", "redis://:hunter2@127.0.0.1:1/0"}, "webhook inbox stats: --inbox takes a SQLite file, not a URL (not shown): give a Redis URL with --redis"},
 		{"inbox $WEBHOOK_INBOX", "rediss://ops:hunter2@127.0.0.1:1/0", []string{"inbox", "list"}, "webhook inbox list: $WEBHOOK_INBOX takes a SQLite file, not a URL (not shown): give a Redis URL with --redis"},
 		{"serve --inbox", "", []string{"serve", "--test-keys", "--addr", "127.0.0.1:0", "--inbox", "unix://:hunter2@/run/redis.sock"}, "webhook serve: --inbox takes a SQLite file, not a URL (not shown): give a Redis URL with --redis"},
+		{"inbox --inbox, no //", "", []string{"inbox", "stats", "--inbox", "redis:u:hunter2@127.0.0.1:1"}, "webhook inbox stats: --inbox takes a SQLite file, not a URL (not shown): give a Redis URL with --redis"},
+		{"inbox $WEBHOOK_INBOX, one /", "redis:/u:hunter2@127.0.0.1:1/0", []string{"inbox", "list"}, "webhook inbox list: $WEBHOOK_INBOX takes a SQLite file, not a URL (not shown): give a Redis URL with --redis"},
+		{"serve --inbox, no //", "", []string{"serve", "--test-keys", "--addr", "127.0.0.1:0", "--inbox", "rediss:hunter2@127.0.0.1:1"}, "webhook serve: --inbox takes a SQLite file, not a URL (not shown): give a Redis URL with --redis"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(envInbox, tt.env)
