@@ -140,17 +140,26 @@ start_redis_cluster() {
 # nothing secret is in the repository, and deleted with $redis_dir.
 redis_tls_certs() {
 	local d="$redis_dir/tls"
+	# openssl's progress dots go to stderr: kept aside, and shown only
+	# when it fails, so that a failure says why.
+	redis_openssl() {
+		if ! openssl "$@" 2>"$d/openssl.log"; then
+			echo "redis-server.sh: openssl $1 failed:" >&2
+			cat "$d/openssl.log" >&2
+			return 1
+		fi
+	}
 	command -v openssl >/dev/null || redis_apt openssl
 	mkdir -p "$d"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+	redis_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
 		-subj "/CN=webhook test CA" -addext basicConstraints=critical,CA:TRUE \
-		-addext keyUsage=critical,keyCertSign -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-subj "/CN=127.0.0.1" -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+		-addext keyUsage=critical,keyCertSign -keyout "$d/ca.key" -out "$d/ca.crt"
+	redis_openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-subj "/CN=127.0.0.1" -keyout "$d/server.key" -out "$d/server.csr"
 	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
-	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -set_serial 2 -days 1 \
-		-extfile "$d/server.ext" -out "$d/server.crt" 2>/dev/null
-	rm -f "$d/ca.key" "$d/server.csr" "$d/server.ext"
+	redis_openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -set_serial 2 -days 1 \
+		-extfile "$d/server.ext" -out "$d/server.crt"
+	rm -f "$d/ca.key" "$d/server.csr" "$d/server.ext" "$d/openssl.log"
 }
 
 # A Redis speaking TLS only, as managed Redis services do (rediss://).
