@@ -23,71 +23,61 @@ func TestRedacted(t *testing.T) {
 	}
 }
 
-// TestRedisPasswordWithoutColonCut: a password written without the
-// colon before it (redis://PASSWORD@host) that holds a /, ? or # is cut
-// there by every URL parser: what follows is read as the path, the query
-// or the fragment, and what precedes as the host. Its pieces were then
-// shown, as the host Redis was dialled at, an invalid path, database or
-// option, or the /DB Redis Cluster refuses; it is a usage error that
-// shows none of it, for inbox and serve alike.
-func TestRedisPasswordWithoutColonCut(t *testing.T) {
+// TestRedisURLPiecesHidden: two kinds of --redis URL that parsers read
+// otherwise than written are usage errors that show none of them, for
+// inbox and serve, with --redis-cluster too.
+//
+// A password written without the colon before it (redis://PASSWORD@host)
+// that holds a /, ? or # is cut there by every URL parser: what follows
+// is read as the path, the query or the fragment, and what precedes as
+// the host. Its pieces were shown, as the host Redis was dialled at, an
+// invalid path, database or option, or the /DB Redis Cluster refuses.
+//
+// A URL without the // after its scheme (redis:user:PASSWORD@host,
+// redis:/…) has no host to url.Parse, and go-redis dialled
+// localhost:6379 without the password, ignoring all that followed; the
+// error then showed the URL whole, the password with it, or quoted it as
+// an invalid database.
+func TestRedisURLPiecesHidden(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("WEBHOOK_INBOX", "")
 	t.Setenv(envRedisURL, "")
-	for _, raw := range []string{
-		"redis://hunter2/x-Pa55@127.0.0.1:1/0",
-		"redis://hunter2?x-Pa55@127.0.0.1:1/0",
-		"redis://hunter2#x-Pa55@127.0.0.1:1/0",
-		"rediss://user/hunter2-Pa55@127.0.0.1:1",
+	for _, tt := range []struct {
+		raws   []string
+		says   string
+		hidden []string
+	}{
+		{[]string{
+			"redis://hunter2/x-Pa55@127.0.0.1:1/0",
+			"redis://hunter2?x-Pa55@127.0.0.1:1/0",
+			"redis://hunter2#x-Pa55@127.0.0.1:1/0",
+			"rediss://user/hunter2-Pa55@127.0.0.1:1",
+		}, "percent-encode", []string{"hunter2", "Pa55"}},
+		{[]string{
+			"redis:user:hunter2@127.0.0.1:1",
+			"redis:hunter2@127.0.0.1:1",
+			"redis:/user:hunter2@127.0.0.1:1",
+			"rediss:user:hunter2@127.0.0.1:1/0",
+			"unix:user:hunter2@/run/redis.sock",
+			"unix:/user:hunter2@/run/redis.sock",
+		}, "needs // after its scheme", []string{"hunter2"}},
 	} {
-		for _, cluster := range []bool{false, true} {
-			for _, cmd := range [][]string{{"inbox", "stats"}, {"serve", "--test-keys", "--addr", "127.0.0.1:0"}} {
-				args := append(append([]string(nil), cmd...), "--redis", raw)
-				if cluster {
-					args = append(args, "--redis-cluster")
+		for _, raw := range tt.raws {
+			for _, cluster := range []bool{false, true} {
+				for _, cmd := range [][]string{{"inbox", "stats"}, {"serve", "--test-keys", "--addr", "127.0.0.1:0"}} {
+					args := append(append([]string(nil), cmd...), "--redis", raw)
+					if cluster {
+						args = append(args, "--redis-cluster")
+					}
+					t.Run(strings.Join(args, " "), func(t *testing.T) {
+						r := runCmd(t, "", args...)
+						require.Equal(t, exitUsage, r.code, r.stderr)
+						require.Contains(t, r.stderr, tt.says)
+						for _, h := range tt.hidden {
+							require.NotContains(t, r.stdout+r.stderr, h)
+						}
+					})
 				}
-				t.Run(strings.Join(args, " "), func(t *testing.T) {
-					r := runCmd(t, "", args...)
-					require.Equal(t, exitUsage, r.code, r.stderr)
-					require.Contains(t, r.stderr, "percent-encode")
-					require.NotContains(t, r.stdout+r.stderr, "hunter2")
-					require.NotContains(t, r.stdout+r.stderr, "Pa55")
-				})
-			}
-		}
-	}
-}
-
-// TestRedisURLWithoutSlashes: a --redis URL without the // after its
-// scheme (redis:user:PASSWORD@host, redis:/…) has no host to url.Parse,
-// and go-redis dialled localhost:6379 without the password, ignoring all
-// that followed; the error then showed the URL whole, the password with
-// it, or quoted it as an invalid database. It is a usage error that
-// shows none of it, for inbox and serve, with --redis-cluster too.
-func TestRedisURLWithoutSlashes(t *testing.T) {
-	clearEnv(t)
-	t.Setenv("WEBHOOK_INBOX", "")
-	t.Setenv(envRedisURL, "")
-	for _, raw := range []string{
-		"redis:user:hunter2@127.0.0.1:1",
-		"redis:hunter2@127.0.0.1:1",
-		"redis:/user:hunter2@127.0.0.1:1",
-		"rediss:user:hunter2@127.0.0.1:1/0",
-		"unix:user:hunter2@/run/redis.sock",
-		"unix:/user:hunter2@/run/redis.sock",
-	} {
-		for _, cluster := range []bool{false, true} {
-			for _, cmd := range [][]string{{"inbox", "stats"}, {"serve", "--test-keys", "--addr", "127.0.0.1:0"}} {
-				args := append(append([]string(nil), cmd...), "--redis", raw)
-				if cluster {
-					args = append(args, "--redis-cluster")
-				}
-				t.Run(strings.Join(args, " "), func(t *testing.T) {
-					r := runCmd(t, "", args...)
-					require.Equal(t, exitUsage, r.code, r.stderr)
-					require.Contains(t, r.stderr, "needs // after its scheme")
-					require.NotContains(t, r.stdout+r.stderr, "hunter2")
-				})
 			}
 		}
 	}
