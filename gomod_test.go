@@ -93,3 +93,46 @@ func goDirectives(src string) (goLine, toolchain string) {
 	}
 	return goLine, toolchain
 }
+
+// placeholderVersion is the version the nested modules require the core
+// (and each other) at until the first tag: go.work's replaces map it onto
+// the checkout, and nothing outside a clone resolves it.
+const placeholderVersion = "v0.0.0-00010101000000-000000000000"
+
+// TestREADMEPlaceholderVersion: README.md says that the modules of their
+// own install only from a clone exactly while a published module (not
+// bench, e2e or an example) requires one of this repository's modules at
+// placeholderVersion: a user's `go get …/sqlitestore` or `go install
+// …/cmd/webhook@latest` fails then, and works once tags replace it, when
+// the sentence must go.
+func TestREADMEPlaceholderVersion(t *testing.T) {
+	if dir := missingModule(t, os.DirFS(".")); dir != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing: CI runs in the repository", dir)
+		}
+		t.Skipf("%s is missing: the core's module alone, not the repository", dir)
+	}
+	var placeholders []string
+	for _, file := range []string{"redisstore/go.mod", "sqlitestore/go.mod", "otelwebhook/go.mod", "cmd/webhook/go.mod"} {
+		src, err := os.ReadFile(filepath.FromSlash(file))
+		require.NoError(t, err)
+		for line := range strings.Lines(string(src)) {
+			line, _, _ = strings.Cut(line, "//")
+			if f := strings.Fields(line); len(f) >= 2 && strings.HasPrefix(f[len(f)-2], "github.com/inhook/webhook") && f[len(f)-1] == placeholderVersion {
+				placeholders = append(placeholders, file+": "+f[len(f)-2])
+			}
+		}
+	}
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	text, _, ok := strings.Cut(string(readme), "\n## Changelog\n")
+	require.True(t, ok, "README.md has no Changelog section")
+	_, install, ok := strings.Cut(text, "\n## Install\n")
+	require.True(t, ok, "README.md has no Install section")
+	install, _, _ = strings.Cut(install, "\n## ")
+	if len(placeholders) > 0 {
+		require.Contains(t, install, placeholderVersion, "these modules require %s, which go get cannot fetch: README.md's Install section must say they install from a clone: %v", placeholderVersion, placeholders)
+	} else {
+		require.NotContains(t, text, placeholderVersion, "no published module requires %s any more: README.md must not say they install from a clone only", placeholderVersion)
+	}
+}

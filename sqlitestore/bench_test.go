@@ -17,8 +17,9 @@ var benchBody = make([]byte, 1500)
 
 // BenchmarkStore measures durable stores (SyncFull) of 1.5 KB
 // deliveries: one caller at a time (each write its own commit and sync),
-// and 64 concurrent callers with group commit on and off. rows/commit is
-// the writes that shared each transaction and its sync.
+// and 64 callers per GOMAXPROCS (128 on 2 CPUs) with group commit on and
+// off. rows/commit is the writes that shared each transaction and its
+// sync.
 func BenchmarkStore(b *testing.B) {
 	for _, bc := range []struct {
 		name     string
