@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -67,4 +69,39 @@ func TestREADMEFences(t *testing.T) {
 		}
 	}
 	require.Zero(t, open, "README.md: the block opened at line %d never closes", open)
+}
+
+// TestREADMELinks: every link of README.md to a section of its own
+// (#anchor) names a heading, as GitHub makes its anchor (lower case, the
+// punctuation but - and _ dropped, spaces as -), and every link to a file
+// of the repository names one that exists: a heading reworded or a file
+// moved leaves no link going nowhere.
+func TestREADMELinks(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	anchors := map[string]bool{}
+	punct := regexp.MustCompile(`[^\p{L}\p{N}_ -]`)
+	inFence := false
+	for line := range strings.Lines(string(readme)) {
+		if strings.HasPrefix(line, "```") {
+			inFence = !inFence
+			continue
+		}
+		if heading, ok := strings.CutPrefix(strings.TrimLeft(line, "#"), " "); !inFence && ok && strings.HasPrefix(line, "#") {
+			anchors[strings.ReplaceAll(punct.ReplaceAllString(strings.ToLower(strings.TrimSpace(heading)), ""), " ", "-")] = true
+		}
+	}
+	links := regexp.MustCompile(`\]\(([^)\s]+)\)`).FindAllStringSubmatch(string(readme), -1)
+	require.Greater(t, len(links), 5, "found too few links to trust the pattern")
+	for _, m := range links {
+		target := m[1]
+		switch {
+		case strings.HasPrefix(target, "#"):
+			require.True(t, anchors[target[1:]], "README.md links to %s, which no heading makes", target)
+		case strings.Contains(target, "://"):
+		default:
+			_, err := os.Stat(filepath.FromSlash(target))
+			require.NoError(t, err, "README.md links to %s", target)
+		}
+	}
 }
