@@ -1070,3 +1070,55 @@ func startPrinted(t *testing.T, in *inspector, addr string) (base, stderr string
 	require.NotNil(t, m, out.String())
 	return m[1], out.String()
 }
+
+// TestInspectorClaimsOutsideLock: the message id and event type a
+// rejected request claims are read from its unverified body (a parse of
+// up to --max-body, tens of milliseconds for a 1 MiB body of many small
+// values) without the inspector's lock, which every delivery's record
+// takes on its way through the handler: forgeries sent back to back held
+// it, parse after parse, and the deliveries beside them waited on it.
+// Here one forgery's parse blocks until the test ends; a delivery sent
+// meanwhile is answered, and recorded.
+func TestInspectorClaimsOutsideLock(t *testing.T) {
+	rig := newInspectRig(t, inspectFlags{}, nil, nil)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) })
+	claim := rig.in.claim
+	rig.in.claim = func(src string, h http.Header, body []byte) (string, string) {
+		if h.Get("Webhook-Id") == "msg_forged_parse" {
+			close(entered)
+			<-release
+		}
+		return claim(src, h, body)
+	}
+	forged := webhooktest.NewStandardRequest("whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y", webhooktest.Fixture("jam/jam.created.maximal.json"),
+		webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_forged_parse"))
+	forgedDone := make(chan int, 1)
+	go func() { forgedDone <- rig.send(t, forged) }()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the forgery's claims were never read")
+	}
+
+	good := jamNow(t, webhooktest.Secret)
+	req, err := http.NewRequest(http.MethodPost, rig.receiver.URL+"/hook", good.Body)
+	require.NoError(t, err)
+	req.Header = good.Header
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Do(req)
+	require.NoError(t, err, "a delivery waited on the lock a forgery's parse held")
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	once.Do(func() { close(release) })
+	require.Equal(t, http.StatusUnauthorized, <-forgedDone)
+	list := rig.records(t)
+	require.Len(t, list, 2)
+	require.Equal(t, http.StatusOK, list[0].Status)
+	require.True(t, list[0].IDVerified)
+	require.Equal(t, "msg_forged_parse", list[1].ID, "the forgery's claimed id")
+	require.False(t, list[1].IDVerified)
+	require.Equal(t, "jam.created", list[1].Type, "the forgery's claimed type")
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strconv"
 
 	"github.com/inhook/webhook"
@@ -122,6 +123,13 @@ func (in *inspector) observer() *webhook.Observer {
 			}
 		},
 	}
+}
+
+// claimed is the message id and the event type a request claims, from
+// its source, headers and body.
+func claimed(src string, h http.Header, body []byte) (id, typ string) {
+	r := &record{Source: src, Header: h, Body: body}
+	return claimedID(r), claimedType(r)
 }
 
 // claimedID is the message id a rejected request's headers or body

@@ -41,6 +41,9 @@ type inspector struct {
 	recvAddr      string
 
 	recv http.Handler // the receiver, wrapped: replays go through it
+	// claim reads the message id and event type a request claims, from
+	// its source, headers and unverified body (claimed; a test's hook).
+	claim func(src string, h http.Header, body []byte) (id, typ string)
 
 	mu      sync.Mutex
 	seq     int64
@@ -97,6 +100,7 @@ func newInspector(f *inspectFlags, keys *keyFlags, lim receiverLimits, ib webhoo
 		subs:          map[chan []byte]struct{}{},
 		streams:       make(chan struct{}),
 		fwds:          make(chan struct{}, maxForwards),
+		claim:         claimed,
 
 		inFlightMax: bodyMemory(lim.maxBody),
 	}
@@ -215,11 +219,14 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 		in.mu.Lock()
 		rec.Status = code
 		rec.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
-		if rec.ID == "" {
-			rec.ID = claimedID(rec)
-		}
-		if rec.Type == "" {
-			rec.Type = claimedType(rec)
+		if rec.ID == "" || rec.Type == "" {
+			id, typ := in.claim(rec.Source, rec.Header, rec.Body)
+			if rec.ID == "" {
+				rec.ID = id
+			}
+			if rec.Type == "" {
+				rec.Type = typ
+			}
 		}
 		rec.ID, rec.Type = shownName(rec.ID), shownName(rec.Type)
 		gone := in.addLocked(rec)
