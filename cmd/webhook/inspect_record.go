@@ -216,17 +216,27 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 		if code == 0 {
 			code = http.StatusOK
 		}
+		latency := float64(time.Since(start).Microseconds()) / 1000
+		// What a rejected request claims is read from its unverified
+		// body, a parse of up to --max-body, so without the lock, which
+		// every delivery's record takes on its way through the handler:
+		// forgeries sent back to back held it parse after parse. The
+		// headers and body stay as they are; the source, id and type
+		// the observer sets (an inbox worker's too) are read under it.
 		in.mu.Lock()
-		rec.Status = code
-		rec.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
-		if rec.ID == "" || rec.Type == "" {
-			id, typ := in.claim(rec.Source, rec.Header, rec.Body)
-			if rec.ID == "" {
-				rec.ID = id
-			}
-			if rec.Type == "" {
-				rec.Type = typ
-			}
+		src, claim := rec.Source, rec.ID == "" || rec.Type == ""
+		in.mu.Unlock()
+		var id, typ string
+		if claim {
+			id, typ = in.claim(src, rec.Header, rec.Body)
+		}
+		in.mu.Lock()
+		rec.Status, rec.LatencyMS = code, latency
+		if rec.ID == "" {
+			rec.ID = id
+		}
+		if rec.Type == "" {
+			rec.Type = typ
 		}
 		rec.ID, rec.Type = shownName(rec.ID), shownName(rec.Type)
 		gone := in.addLocked(rec)
