@@ -3,6 +3,7 @@ package webhook
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/textproto"
@@ -21,20 +22,55 @@ type SeriesVerifier struct {
 }
 
 // NewSeriesVerifier returns a SeriesVerifier that accepts a request whose
-// header carries any of tokens. Tokens must be at least 16 bytes, with no
+// header carries any of tokens. The header is a field name alone (a
+// token of RFC 9110: letters, digits and !#$%&'*+-.^_`|~), and an error
+// about it never shows it, since a header line given in its place holds
+// the token. Tokens must be at least 16 bytes, with no
 // whitespace around them: HTTP strips it from header values, so such a
 // token could never match, and it is refused rather than trimmed. For the
 // same reason tokens over 4096 bytes, or holding a control character other
 // than tab, are refused.
 func NewSeriesVerifier(header string, tokens ...string) (*SeriesVerifier, error) {
-	if header == "" || strings.ContainsAny(header, " \t\r\n:") {
-		return nil, fmt.Errorf("webhook: Series header name %q is not a valid header name", header)
+	if err := checkHeaderName(header); err != nil {
+		return nil, err
 	}
 	v := &SeriesVerifier{header: textproto.CanonicalMIMEHeaderKey(header)}
 	if err := v.SetTokens(tokens...); err != nil {
 		return nil, err
 	}
 	return v, nil
+}
+
+// checkHeaderName refuses a Series header name that no request carries
+// (a field name is a token, RFC 9110 5.1: net/http refuses a request
+// holding another), which would refuse every delivery instead. The error
+// says which character, never the name: given as a header line
+// ("X-Token: value", as curl's -H takes it), the name holds the token.
+func checkHeaderName(name string) error {
+	if name == "" {
+		return errors.New("webhook: Series header name is empty")
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if isTokenChar(c) {
+			continue
+		}
+		if c == ':' {
+			return errors.New("webhook: Series header name holds ':': give the header's name alone, not a header line with its value (the name is not shown: it may hold the token)")
+		}
+		what := fmt.Sprintf("byte 0x%02x", c)
+		if ' ' <= c && c < 0x7f {
+			what = "'" + string(rune(c)) + "'"
+		}
+		return fmt.Errorf("webhook: Series header name holds %s at byte %d, which no header name holds (the name is not shown: it may hold the token)", what, i)
+	}
+	return nil
+}
+
+// isTokenChar reports whether c may stand in an HTTP token, a field
+// name: a letter, a digit or one of !#$%&'*+-.^_`|~.
+func isTokenChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // Header returns the canonical name of the header that carries the token.
