@@ -34,7 +34,8 @@ type Delivery struct {
 	// the tenant between them under WithKeyFunc ("standard@acme:msg_…"),
 	// so that no message id spells another delivery's key.
 	// In inbox mode a delivery without a message id (an Intercom ping,
-	// Series) gets a generated one, so Key is never empty there; outside
+	// Series) gets a generated one, of the same form ("intercom@acme:gen-…"
+	// under WithKeyFunc), so Key is never empty there; outside
 	// inbox mode it is empty for those, and when deduplication is off.
 	Key string
 	// InboxAttempt counts the runs of this delivery's callbacks in inbox

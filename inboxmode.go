@@ -84,7 +84,10 @@ func (h *Handler) store(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		Body:       d.Body,
 	}
 	if e.Key == "" {
-		e.Key = string(d.Source) + ":" + generatedKeyPrefix + crand.Text()
+		// Of dedupeKey's form, its tenant's under a key function: the
+		// in-memory inbox shares its capacity by the key's tenant, and
+		// a tenant's pings were no tenant's.
+		e.Key = keyOf(d.Source, d.Tenant, generatedKeyPrefix+crand.Text())
 		d.Key = e.Key // for the observer and the error hook
 	}
 	for _, k := range keptHeaders {

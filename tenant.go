@@ -219,9 +219,12 @@ func checkTenant(t string) error {
 // Otherwise a plain delivery of id "acme:msg_1" would claim tenant acme's
 // msg_1, whose real delivery would be acknowledged as a duplicate and
 // never processed.
-func dedupeKey(d *Delivery) string {
-	if d.Tenant != "" {
-		return string(d.Source) + "@" + d.Tenant + ":" + d.ID
+func dedupeKey(d *Delivery) string { return keyOf(d.Source, d.Tenant, d.ID) }
+
+// keyOf is dedupeKey of a delivery of src, tenant and id.
+func keyOf(src event.Source, tenant, id string) string {
+	if tenant != "" {
+		return string(src) + "@" + tenant + ":" + id
 	}
-	return string(d.Source) + ":" + d.ID
+	return string(src) + ":" + id
 }
