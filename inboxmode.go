@@ -36,7 +36,7 @@ func WithInbox(ib Inbox) Option {
 }
 
 // clockSkewWarned is how far apart the handler's clock and its
-// MemoryInbox's may read before NewHandler warns: far more than the two
+// MemoryInbox's may read before Run and Drain warn: far more than the two
 // readings take, far less than a fixed test clock is from the real time.
 const clockSkewWarned = time.Minute
 

@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -92,7 +93,8 @@ func exported(t *testing.T, dir string) map[string]bool {
 // outside its changelog, is declared where it says: a qualified name
 // (`webhook.WithInbox`, `sqlitestore.WithCapacity`) in its package, a
 // `Type.Member` of one of this repository's types on that type, and an
-// option `With…` in one of the packages. A name renamed or removed leaves
+// option `With…` or a name written alone (`ErrBadCursor`,
+// `NewMemoryStore`) in one of the packages. A name renamed or removed leaves
 // no sentence telling users to call it. (The Go blocks are compiled by
 // TestREADMESnippetsCompile.)
 func TestREADMENamesExist(t *testing.T) {
@@ -132,8 +134,17 @@ func TestREADMENamesExist(t *testing.T) {
 	qualified := regexp.MustCompile(`\b(webhook|event|webhooktest|inboxtest|sqlitestore|redisstore|otelwebhook)\.([A-Z]\w*)(?:\.([A-Z]\w*))?`)
 	member := regexp.MustCompile(`(?:^|[^\w.])([A-Z]\w*)\.([A-Z]\w*)`)
 	option := regexp.MustCompile(`(?:^|[^\w.])(With[A-Z]\w*)`)
+	// A span that is one name of the kinds this repository's packages
+	// declare and README.md writes alone, or a call of one
+	// (`ErrBadCursor`, `NewMemoryStore`, `DefaultRetention`,
+	// `InboxByUpdated`, `ReasonOf(err)`): the kinds a rename leaves
+	// behind, and no other module's names share.
+	bare := regexp.MustCompile(`^((?:Err|New|Default|Inbox|Reason|Hint|Memory|Sync)[A-Z]\w*)(?:\(.*\))?$`)
 	var missing []string
 	for _, span := range spans {
+		if m := bare.FindStringSubmatch(strings.Trim(span, "`")); m != nil && !anyPkg[m[1]] {
+			missing = append(missing, m[1])
+		}
 		for _, m := range qualified.FindAllStringSubmatch(span, -1) {
 			names := byPkg[m[1]]
 			switch {
@@ -166,4 +177,60 @@ func anyTypeMember(names map[string]bool, typ string) bool {
 		}
 	}
 	return false
+}
+
+// readByOthers are the environment variables README.md names that another
+// program reads, not this repository's code: Go's crypto/x509, on Linux.
+var readByOthers = map[string]bool{"SSL_CERT_FILE": true, "SSL_CERT_DIR": true}
+
+// TestREADMEEnvVarsRead: every environment variable README.md names
+// outside its changelog (`WEBHOOK_INBOX`, WEBHOOK_TEST_REDIS_URL=… in a
+// command) is read by some Go file or script of the repository, tests
+// included, by that name: a variable renamed in the code leaves no line
+// telling users to set the old one, which nothing would read.
+func TestREADMEEnvVarsRead(t *testing.T) {
+	if dir := missingModule(t, os.DirFS(".")); dir != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing: CI runs in the repository", dir)
+		}
+		t.Skipf("%s is missing: the core's module alone, not the repository, whose modules read the variables the README names", dir)
+	}
+	var sources []string
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, ".sh") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		sources = append(sources, string(src))
+		return nil
+	})
+	require.NoError(t, err)
+	all := strings.Join(sources, "\n")
+
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	text, _, ok := strings.Cut(string(readme), "\n## Changelog\n")
+	require.True(t, ok, "README.md has no Changelog section")
+	names := regexp.MustCompile(`\b[A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9]\b`).FindAllString(text, -1)
+	require.Greater(t, len(names), 20, "found too few variables to trust the pattern")
+	var unread []string
+	for _, name := range names {
+		if readByOthers[name] {
+			continue
+		}
+		// Go reads it as a string; a script as $NAME, ${NAME…} or NAME=.
+		if !strings.Contains(all, `"`+name+`"`) && !strings.Contains(all, "$"+name) && !strings.Contains(all, "${"+name) {
+			unread = append(unread, name)
+		}
+	}
+	require.Empty(t, unread, "README.md names these environment variables, which no Go file or script of the repository reads")
 }

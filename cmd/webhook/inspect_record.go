@@ -32,7 +32,7 @@ type inspector struct {
 	keepBytes     int64
 	keys          *keyFlags
 	lim           receiverLimits // the handler's, for the verdict
-	inbox         webhook.Inbox  // nil without --inbox
+	inbox         webhook.Inbox  // nil without --inbox or --redis
 	fixtures      string
 	fwd           forwardConfig
 	client        *http.Client
