@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -60,6 +61,24 @@ func deliveryBytes(t *testing.T, addr, id string) []byte {
 	return b.Bytes()
 }
 
+// hangupDefaultInChildren lets the serve processes a test starts take
+// SIGHUP as from a terminal also when this test binary was started with
+// it ignored (go test under nohup): an ignored signal stays ignored across
+// exec, and serve then keeps ignoring it, as it must
+// (TestServeHangupIgnored), so a test of its hangup would wait for a
+// "stopping" that never comes. A handler installed here is reset by exec.
+// It stays for the test binary's life: signal.Stop would ignore SIGHUP
+// again without signal.Ignored saying so, and the next test would start
+// its serve ignoring it. A SIGHUP to this binary then goes to a channel
+// nobody reads (Notify never blocks), where it went nowhere before.
+func hangupDefaultInChildren(t *testing.T) {
+	t.Helper()
+	if !signal.Ignored(syscall.SIGHUP) {
+		return
+	}
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
+}
+
 // TestServeInboxSignalUnderLoad sends "webhook serve --inbox" SIGTERM,
 // SIGINT or SIGHUP while senders keep delivering, some of them mid-body: serve
 // exits 0 within its shutdown timeout, the requests mid-body are finished
@@ -67,6 +86,7 @@ func deliveryBytes(t *testing.T, addr, id string) []byte {
 // answered 200 is in the file, and a restarted serve prints every one of
 // them. The others got an error or no connection, and retry.
 func TestServeInboxSignalUnderLoad(t *testing.T) {
+	hangupDefaultInChildren(t)
 	bin := buildCLI(t)
 	tests := []struct {
 		name  string
@@ -409,6 +429,7 @@ func TestServeHangupIgnored(t *testing.T) {
 // request in flight is answered (500: its line failed, so the sender
 // retries it), and serve stops as it said it would.
 func TestServeStdoutGoneWhileStopping(t *testing.T) {
+	hangupDefaultInChildren(t)
 	bin := buildCLI(t)
 	pr, pw, err := os.Pipe()
 	require.NoError(t, err)
