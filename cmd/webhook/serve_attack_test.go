@@ -158,3 +158,84 @@ func sendRaw(addr string, raw []byte, deadline time.Time) (int, time.Duration) {
 	secs, _ := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After")))
 	return resp.StatusCode, time.Duration(secs) * time.Second
 }
+
+// TestServeLogsNoCredentials sends serve, with --debug and the inspector
+// on, a request of every kind it refuses or accepts, each carrying
+// credentials and body bytes of its own, and reads its standard error,
+// where logs are collected: no key, no received signature or token, no
+// credential a tunnel or browser added, and no body byte (beyond the
+// sizes and counts a diagnosis gives) is there.
+func TestServeLogsNoCredentials(t *testing.T) {
+	clearEnv(t)
+	srv := serveInProcess(t, "--test-keys", "--debug", "--inspect=127.0.0.1:0")
+	const (
+		marker      = "Zanzibar-body-marker"          // in every body
+		tokenGuess  = "series-token-guess-7Kq2Lm9Xv4" // a wrong Series token, someone's real one elsewhere
+		bearer      = "tunnel-basic-auth-9Wz3Rt6Yu1"  // added on the way
+		cookieValue = "browser-session-4Hn8Bv2Cx5"
+	)
+	jam := `{"jamId":"4f0c","teamId":"team_8Hq2","type":"video","title":"` + marker + `"}`
+	// A verified body with a field of the wrong type, which serve warns
+	// of: the warning names the field, not its value.
+	oddJam := `{"jamId":"4f0c","teamId":"team_8Hq2","type":"video","title":{"note":"` + marker + `"},"author":["` + marker + `"]}`
+	notice := strings.Replace(noticeBody, `"state":"open"`, `"state":"open","title":"`+marker+`"`, 1)
+	now := webhooktest.WithTime(time.Now())
+	extra := func(r *http.Request) *http.Request {
+		r.Header.Set("Authorization", "Basic "+bearer)
+		r.Header.Set("Cookie", "session="+cookieValue)
+		return r
+	}
+	tests := []struct {
+		name string
+		req  *http.Request
+		want int
+	}{
+		{"Jam, accepted", webhooktest.NewStandardRequest(webhooktest.Secret, []byte(jam), now, webhooktest.WithID("msg_logs_ok")), 200},
+		{"Jam, accepted, a field of the wrong type", webhooktest.NewStandardRequest(webhooktest.Secret, []byte(oddJam), now, webhooktest.WithID("msg_logs_odd")), 200},
+		{"Jam, another key's signature", webhooktest.NewStandardRequest(otherKey, []byte(jam), now, webhooktest.WithID("msg_logs_forged")), 401},
+		{"Jam, an hour old", webhooktest.NewStandardRequest(webhooktest.Secret, []byte(jam), webhooktest.WithTime(time.Now().Add(-time.Hour))), 401},
+		{"Jam, signed, not JSON", webhooktest.NewStandardRequest(webhooktest.Secret, []byte(marker), now, webhooktest.WithID("msg_logs_notjson")), 400},
+		{"Jam, signed, text/plain", webhooktest.NewStandardRequest(webhooktest.Secret, []byte(jam), now, webhooktest.WithContentType("text/plain")), 415},
+		{"Intercom, accepted", webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(notice), now), 200},
+		{"Intercom, another secret's signature", webhooktest.NewIntercomRequest("c0ffee00-1111-4222-8333-444455556666", []byte(notice), now), 401},
+		{"Intercom, a day old", webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(strings.Replace(notice, `"id":"notif_`, `"id":"notif_old_`, 1)), webhooktest.WithTime(time.Now().Add(-100*time.Hour))), 401},
+		{"Series, accepted", webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, []byte("name="+marker), webhooktest.WithContentType("application/x-www-form-urlencoded")), 200},
+		{"Series, a wrong token", webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, tokenGuess, []byte("name="+marker), webhooktest.WithContentType("application/x-www-form-urlencoded")), 401},
+		{"Series, the token twice", func() *http.Request {
+			r := webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, []byte("name="+marker), webhooktest.WithContentType("application/x-www-form-urlencoded"))
+			r.Header.Add(webhooktest.SeriesHeader, tokenGuess)
+			return r
+		}(), 401},
+		{"no source's headers", func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, "/", strings.NewReader(marker))
+			return r
+		}(), 401},
+	}
+	var received []string
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := extra(tt.req)
+			for _, k := range []string{"Webhook-Signature", "X-Hub-Signature"} {
+				if v := r.Header.Get(k); v != "" {
+					received = append(received, k+": "+v)
+				}
+			}
+			require.Equal(t, tt.want, srv.post(t, r))
+		})
+	}
+	get, err := http.NewRequest(http.MethodGet, srv.recv+"/hooks?token="+tokenGuess, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(extra(get))
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+
+	logs := srv.logs.String()
+	require.Contains(t, logs, "status=401")
+	require.Contains(t, logs, "status=405", "--debug logs the GET")
+	require.Contains(t, logs, "field left zero")
+	requireNoSecrets(t, logs, strings.Join(received, "\n"))
+	for _, s := range []string{marker, tokenGuess, bearer, cookieValue} {
+		require.NotContains(t, logs, s)
+	}
+}
