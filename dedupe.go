@@ -148,12 +148,15 @@ func (s *MemoryStore) hash(key string) memoryKey {
 	return memoryKey{maphash.String(s.seeds[0], key), maphash.String(s.seeds[1], key)}
 }
 
-// keyTenant is the tenant of a dedupe or inbox key as the handler writes
-// it (dedupeKey): what lies between the '@' right after the source and
-// the next ':', or "" for a key of another form (source:id, or a key of
-// the caller's own). The in-memory stores share their capacity fairly by
-// it.
-func keyTenant(key string) string {
+// KeyTenant returns the tenant a dedupe or inbox key names, as the
+// handler writes keys under a key function (source@tenant:id): what lies
+// between the '@' right after the source and the next ':' (Keys.Tenant
+// holds no ':'). It returns "" for a key of another form (source:id, of
+// a handler without a key function, or a key of the caller's own), so
+// all of those are one tenant. The in-memory stores share their
+// capacity fairly by it, and the inboxes bound each tenant's backlog by
+// it (MemoryInboxTenantCapacity, and the stores' options of that kind).
+func KeyTenant(key string) string {
 	if i := strings.IndexAny(key, "@:"); i >= 0 && key[i] == '@' {
 		if j := strings.IndexByte(key[i+1:], ':'); j >= 0 {
 			return key[i+1 : i+1+j]
@@ -162,11 +165,11 @@ func keyTenant(key string) string {
 	return ""
 }
 
-// tenantHash is the hash of the tenant of key (keyTenant). Two tenants
+// tenantHash is the hash of the tenant of key (KeyTenant). Two tenants
 // hashing alike share one share, which costs them fairness, not
 // correctness.
 func (s *MemoryStore) tenantHash(key string) uint64 {
-	return maphash.String(s.seeds[0], keyTenant(key))
+	return maphash.String(s.seeds[0], KeyTenant(key))
 }
 
 // remove forgets k, whose entry is e.

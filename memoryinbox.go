@@ -41,19 +41,35 @@ const defaultListLimit = 100
 // it, Store returns an error wrapping ErrInboxFull until some finish or
 // are purged (dead ones only by Purge). Size it for the deliveries
 // received in a retention period, to keep the dedupe records that long.
+//
+// It bounds each tenant's backlog (its deliveries pending or leased) too,
+// so that one tenant whose deliveries pile up (its callbacks failing or
+// slow, or a flood) cannot fill it and have every other tenant refused:
+// past its bound a tenant's new deliveries are refused with an error
+// wrapping ErrInboxFull (the handler answers that tenant 503 with
+// Retry-After, and its sender retries) while the others store on. By
+// default the bound is half the capacity, and only while the inbox holds
+// deliveries (in any state, done ones included) of more than one tenant:
+// a receiver of one tenant has the whole capacity, and a tenant alone
+// cannot reserve half of it against tenants to come.
+// MemoryInboxTenantCapacity sets another bound, or none.
 type MemoryInbox struct {
-	mu      sync.Mutex
-	max     int
-	now     func() time.Time
-	seq     uint64 // lease tokens and due-queue versions
-	entries map[string]*memoryInboxEntry
-	due     dueQueue // pending and leased entries, by when they are due
-	// done holds, per tenant (keyTenant), the tenant's done entries in
+	mu  sync.Mutex
+	max int
+	// tenantMax bounds each tenant's backlog: > 0 always, 0 half of max
+	// while it holds two tenants or more, < 0 not at all.
+	tenantMax int
+	now       func() time.Time
+	seq       uint64 // lease tokens and due-queue versions
+	entries   map[string]*memoryInboxEntry
+	due       dueQueue // pending and leased entries, by when they are due
+	// done holds, per tenant (KeyTenant), the tenant's done entries in
 	// the order they finished, each with the ver its entry took then: a
 	// record whose entry has changed since is stale, and skipped. Vers
 	// grow, so the oldest record of all is the least of the queues' first.
 	done    map[string]*doneQueue
-	tenants map[string]int // the entries of each tenant (keyTenant)
+	tenants map[string]int // the entries of each tenant (KeyTenant)
+	backlog map[string]int // the pending and leased entries of each tenant
 }
 
 // A doneQueue is one tenant's done records, recs[head:] live or stale.
@@ -88,15 +104,56 @@ type memoryInboxEntry struct {
 // time.Now. Give it the handler's clock (WithClock's, in a test): the
 // handler sets due times by its own, and Handler.Run warns when the two
 // read far apart.
-func NewMemoryInbox(capacity int, now func() time.Time) *MemoryInbox {
+func NewMemoryInbox(capacity int, now func() time.Time, opts ...MemoryInboxOption) *MemoryInbox {
 	if capacity <= 0 {
 		capacity = DefaultInboxEntries
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryInbox{max: capacity, now: now, entries: make(map[string]*memoryInboxEntry),
-		done: make(map[string]*doneQueue), tenants: make(map[string]int)}
+	m := &MemoryInbox{max: capacity, now: now, entries: make(map[string]*memoryInboxEntry),
+		done: make(map[string]*doneQueue), tenants: make(map[string]int), backlog: make(map[string]int)}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(m)
+		}
+	}
+	return m
+}
+
+// A MemoryInboxOption configures NewMemoryInbox.
+type MemoryInboxOption func(*MemoryInbox)
+
+// MemoryInboxTenantCapacity bounds each tenant's backlog at n deliveries
+// pending or leased, however many tenants the inbox holds: a tenant's
+// (KeyTenant's: keys of a handler without a key function are one tenant)
+// new delivery past it is refused with an error wrapping ErrInboxFull.
+// Done and dead deliveries do not count; a replayed one counts again,
+// and Replay is never refused. n < 0 means no bound but the capacity; 0
+// the default (see MemoryInbox).
+func MemoryInboxTenantCapacity(n int) MemoryInboxOption {
+	return func(m *MemoryInbox) { m.tenantMax = n }
+}
+
+// tenantBound is the bound on each tenant's backlog now, 0 for none.
+func (m *MemoryInbox) tenantBound() int {
+	switch {
+	case m.tenantMax > 0:
+		return m.tenantMax
+	case m.tenantMax < 0 || len(m.tenants) < 2:
+		return 0
+	}
+	return max(m.max/2, 1)
+}
+
+// waiting adds n to the backlog of the tenant of key.
+func (m *MemoryInbox) waiting(key string, n int) {
+	t := KeyTenant(key)
+	if b := m.backlog[t] + n; b > 0 {
+		m.backlog[t] = b
+	} else {
+		delete(m.backlog, t)
+	}
 }
 
 // Store implements Inbox.
@@ -109,6 +166,11 @@ func (m *MemoryInbox) Store(_ context.Context, e *InboxEntry) (bool, error) {
 	if _, ok := m.entries[e.Key]; ok {
 		return false, nil
 	}
+	if bound := m.tenantBound(); bound > 0 {
+		if t := KeyTenant(e.Key); m.backlog[t] >= bound {
+			return false, fmt.Errorf("webhook: memory inbox: tenant %q has %d deliveries waiting, its bound: %w", t, m.backlog[t], ErrInboxFull)
+		}
+	}
 	if len(m.entries) >= m.max && !m.forgetDone() {
 		return false, fmt.Errorf("webhook: memory inbox holds %d deliveries, none of them done: %w", m.max, ErrInboxFull)
 	}
@@ -120,7 +182,8 @@ func (m *MemoryInbox) Store(_ context.Context, e *InboxEntry) (bool, error) {
 	}
 	me := &memoryInboxEntry{e: c}
 	m.entries[c.Key] = me
-	m.tenants[keyTenant(c.Key)]++
+	m.tenants[KeyTenant(c.Key)]++
+	m.waiting(c.Key, 1)
 	m.schedule(me, now)
 	return true, nil
 }
@@ -165,7 +228,7 @@ func (m *MemoryInbox) forgetDone() bool {
 // remove deletes the entry of key.
 func (m *MemoryInbox) remove(key string) {
 	delete(m.entries, key)
-	t := keyTenant(key)
+	t := KeyTenant(key)
 	if n := m.tenants[t]; n > 1 {
 		m.tenants[t] = n - 1
 	} else {
@@ -179,7 +242,7 @@ func (m *MemoryInbox) remove(key string) {
 func (m *MemoryInbox) finished(me *memoryInboxEntry) {
 	m.seq++
 	me.ver = m.seq
-	t := keyTenant(me.e.Key)
+	t := KeyTenant(me.e.Key)
 	q := m.done[t]
 	if q == nil {
 		q = &doneQueue{}
@@ -295,7 +358,10 @@ func (m *MemoryInbox) settle(key, token string, state InboxState, next time.Time
 		me.e.NextAttempt = next
 		m.schedule(me, next)
 	case InboxDone:
+		m.waiting(key, -1)
 		m.finished(me)
+	case InboxDead:
+		m.waiting(key, -1)
 	}
 	return nil
 }
@@ -464,6 +530,7 @@ func (m *MemoryInbox) Replay(_ context.Context, key string) error {
 	me.e.State = InboxPending
 	me.e.NextAttempt = now
 	me.e.UpdatedAt = now
+	m.waiting(key, 1)
 	m.schedule(me, now)
 	return nil
 }

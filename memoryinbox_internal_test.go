@@ -129,7 +129,9 @@ func TestMemoryInboxFullStoreCost(t *testing.T) {
 	ctx := context.Background()
 	cost := func(capacity int) time.Duration {
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		m := NewMemoryInbox(capacity, func() time.Time { return now })
+		// No bound on a tenant's backlog: the flood holds more than the
+		// default half.
+		m := NewMemoryInbox(capacity, func() time.Time { return now }, MemoryInboxTenantCapacity(-1))
 		// The quiet tenant holds just under half, done; the flood the
 		// rest, pending.
 		quiet := capacity/2 - 1

@@ -18,6 +18,65 @@ func TestMemoryInboxConformance(t *testing.T) {
 	})
 }
 
+// TestMemoryInboxTenantCapacity runs the conformance suite of a bound on
+// each tenant's backlog, set by MemoryInboxTenantCapacity.
+func TestMemoryInboxTenantCapacity(t *testing.T) {
+	inboxtest.TenantCapacity(t, 3, func(t *testing.T, now func() time.Time) webhook.Inbox {
+		return webhook.NewMemoryInbox(0, now, webhook.MemoryInboxTenantCapacity(3))
+	})
+}
+
+// TestMemoryInboxTenantShare: by default no tenant's backlog takes more
+// than half the capacity while the inbox holds deliveries of another
+// tenant (a done one: a quiet tenant's dedupe record), so one tenant
+// piling up pending deliveries leaves the other half to the others; a
+// tenant alone has it all, and MemoryInboxTenantCapacity sets the bound
+// or lifts it.
+func TestMemoryInboxTenantShare(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name  string
+		opts  []webhook.MemoryInboxOption
+		quiet bool // a quiet tenant's done delivery is held first
+		flood int  // the flooding tenant's deliveries stored before it is refused
+		more  int  // the quiet tenant's deliveries stored after, before it is refused
+	}{
+		{"alone, the whole capacity", nil, false, 10, 0},
+		{"beside another tenant, half", nil, true, 5, 5},
+		{"the bound set", []webhook.MemoryInboxOption{webhook.MemoryInboxTenantCapacity(3)}, true, 3, 3},
+		{"the bound set, alone", []webhook.MemoryInboxOption{webhook.MemoryInboxTenantCapacity(3)}, false, 3, 3},
+		{"no bound", []webhook.MemoryInboxOption{webhook.MemoryInboxTenantCapacity(-1)}, true, 10, 0}, // the flood fills it, the quiet done one forgotten
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			ib := webhook.NewMemoryInbox(10, func() time.Time { return now }, tt.opts...)
+			store := func(k string) error {
+				now = now.Add(time.Millisecond)
+				ok, err := ib.Store(ctx, &webhook.InboxEntry{Key: k})
+				if err == nil {
+					require.True(t, ok, "Store(%s) reported a duplicate", k)
+				}
+				return err
+			}
+			if tt.quiet {
+				require.NoError(t, store("standard:done"))
+				ls, err := ib.Lease(ctx, 1, time.Minute)
+				require.NoError(t, err)
+				require.NoError(t, ib.Complete(ctx, ls[0].Entry.Key, ls[0].Token))
+			}
+			for i := range tt.flood {
+				require.NoError(t, store("standard@flood:msg_"+strconv.Itoa(i)))
+			}
+			err := store("intercom@flood:more")
+			require.ErrorIs(t, err, webhook.ErrInboxFull, "the flood past its bound")
+			for i := range tt.more {
+				require.NoError(t, store("standard:msg_"+strconv.Itoa(i)), "the quiet tenant, %d stored", i)
+			}
+			require.ErrorIs(t, store("standard:more"), webhook.ErrInboxFull)
+		})
+	}
+}
+
 func TestMemoryInboxFull(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -171,6 +171,37 @@ func TestKeyFuncInbox(t *testing.T) {
 	require.ElementsMatch(t, []string{"acme/" + id + "/standard@acme:" + id, "globex/" + id + "/standard@globex:" + id}, tr.seen)
 }
 
+// TestKeyFuncInboxTenantFull: in inbox mode, a tenant whose deliveries
+// pile up pending (no worker runs here) is answered 503 with Retry-After
+// once it holds its share of the MemoryInbox (half, beside another
+// tenant), while the other tenant's deliveries are still stored: one
+// tenant filled the inbox, and every tenant was refused.
+func TestKeyFuncInboxTenantFull(t *testing.T) {
+	ib := webhook.NewMemoryInbox(10, nil)
+	tr := newTenantRig(t, webhook.WithInbox(ib))
+	send := func(tenant, secret, id string) *httptest.ResponseRecorder {
+		t.Helper()
+		w := httptest.NewRecorder()
+		tr.h.ServeHTTP(w, webhooktest.NewStandardRequest(secret, jamBody, webhooktest.WithTarget("/hooks/"+tenant), webhooktest.WithID(id)))
+		return w
+	}
+	require.Equal(t, http.StatusOK, send("globex", otherSecret, "msg_first").Code)
+	for i := range 5 {
+		require.Equal(t, http.StatusOK, send("acme", webhooktest.Secret, fmt.Sprint("msg_", i)).Code, "acme's delivery %d", i)
+	}
+	w := send("acme", webhooktest.Secret, "msg_5")
+	require.Equal(t, http.StatusServiceUnavailable, w.Code, "acme past its share")
+	require.NotEmpty(t, w.Header().Get("Retry-After"))
+	require.Contains(t, tr.logs.String(), `tenant \"acme\" has 5 deliveries waiting`)
+	require.Equal(t, http.StatusOK, send("acme", webhooktest.Secret, "msg_0").Code, "a duplicate is still acknowledged")
+	for i := range 4 {
+		require.Equal(t, http.StatusOK, send("globex", otherSecret, fmt.Sprint("msg_", i)).Code, "globex's delivery %d, beside acme's pile", i)
+	}
+	st, err := ib.Stats(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 10, st.Pending)
+}
+
 // TestKeyFuncIntercomAppID: the key function picks an Intercom app's keys
 // by the app_id it is shown, read before verification; the callbacks must
 // then see that same app_id in the notification. A tenant signs its own

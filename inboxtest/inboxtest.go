@@ -30,6 +30,9 @@
 // retries, dead letters, a crashed worker's leases, a delivery that
 // crashes every worker, shutdown. Run it with -race.
 //
+// TenantCapacity is a suite of its own, for an inbox configured with a
+// bound on each tenant's backlog.
+//
 // Run takes a *testing.T, so no runnable example can show it here; the
 // runs to copy are the implementations' own: TestMemoryInboxConformance
 // (package webhook), sqlitestore's TestConformance and redisstore's
