@@ -50,7 +50,7 @@ func (s *Store) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) 
 	if body == nil {
 		body = []byte{} // the column is NOT NULL; a nil slice binds as NULL
 	}
-	row := &storeRow{key: e.Key, source: string(e.Source), id: e.ID, signed: nanos(e.Timestamp),
+	row := &storeRow{key: e.Key, tenant: webhook.KeyTenant(e.Key), source: string(e.Source), id: e.ID, signed: nanos(e.Timestamp),
 		received: nanos(e.ReceivedAt), header: header, body: body, meta: meta}
 	if err := s.send(ctx, &op{ctx: ctx, row: row}); err != nil {
 		return false, err
@@ -59,28 +59,26 @@ func (s *Store) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) 
 }
 
 // storeRows inserts the rows of ops, Stores all, in tx. Under the
-// capacity it inserts them all at once; near it, one at a time, each
-// checking the backlog. It returns an op to blame if the database fails.
+// capacity and the tenants' bounds it inserts them all at once; near one
+// of them, one at a time, each checking the backlogs. It returns an op
+// to blame if the database fails.
 func (s *Store) storeRows(tx *wtx, ops []*op) (*op, error) {
 	now := nanos(s.cfg.now())
 	for _, o := range ops {
 		o.row.stored = false
 		o.outcome = nil
 	}
-	if s.cfg.capacity > 0 {
-		if tx.backlog < 0 {
-			if err := tx.s.stmt.backlog.QueryRowContext(tx.ctx).Scan(&tx.backlog); err != nil {
-				return ops[0], err
+	near, err := s.nearFull(tx, ops)
+	if err != nil {
+		return ops[0], err
+	}
+	if near {
+		for _, o := range ops {
+			if err := s.storeNearFull(tx, o, now); err != nil {
+				return o, err
 			}
 		}
-		if tx.backlog+len(ops) > s.cfg.capacity {
-			for _, o := range ops {
-				if err := s.storeNearFull(tx, o, now); err != nil {
-					return o, err
-				}
-			}
-			return nil, nil
-		}
+		return nil, nil
 	}
 	// A key twice in one batch is stored for the first and a duplicate
 	// for the others, as if they had come one after the other.
@@ -100,20 +98,80 @@ func (s *Store) storeRows(tx *wtx, ops []*op) (*op, error) {
 	if tx.backlog >= 0 {
 		tx.backlog += n
 	}
+	for _, r := range rows {
+		if r.stored {
+			tx.waiting(r.tenant, 1)
+		}
+	}
 	return nil, nil
 }
 
+// nearFull reports whether storing every row of ops could pass the
+// capacity or a tenant's bound, reading the backlogs it needs.
+func (s *Store) nearFull(tx *wtx, ops []*op) (bool, error) {
+	if s.cfg.capacity > 0 {
+		if tx.backlog < 0 {
+			if err := tx.s.stmt.backlog.QueryRowContext(tx.ctx).Scan(&tx.backlog); err != nil {
+				return false, err
+			}
+		}
+		if tx.backlog+len(ops) > s.cfg.capacity {
+			return true, nil
+		}
+	}
+	if s.cfg.tenantCap <= 0 {
+		return false, nil
+	}
+	// The rows of each tenant, the batch's first tenant (most often its
+	// only one) counted without a map.
+	first, firstN := ops[0].row.tenant, 0
+	var others map[string]int
+	for _, o := range ops {
+		if o.row.tenant == first {
+			firstN++
+			continue
+		}
+		if others == nil {
+			others = make(map[string]int)
+		}
+		others[o.row.tenant]++
+	}
+	b, err := tx.tenantBacklog(first)
+	if err != nil || b+firstN > s.cfg.tenantCap {
+		return err == nil, err
+	}
+	for tenant, n := range others {
+		b, err := tx.tenantBacklog(tenant)
+		if err != nil || b+n > s.cfg.tenantCap {
+			return err == nil, err
+		}
+	}
+	return false, nil
+}
+
 // storeNearFull stores o's row alone, refusing it if the backlog is at
-// the capacity.
+// the capacity or its tenant's at its bound.
 func (s *Store) storeNearFull(tx *wtx, o *op, now int64) error {
-	if tx.backlog >= s.cfg.capacity {
+	full := ""
+	if s.cfg.capacity > 0 && tx.backlog >= s.cfg.capacity {
+		full = fmt.Sprintf("%d deliveries waiting", tx.backlog)
+	} else if s.cfg.tenantCap > 0 {
+		b, err := tx.tenantBacklog(o.row.tenant)
+		if err != nil {
+			return err
+		}
+		if b >= s.cfg.tenantCap {
+			full = fmt.Sprintf("tenant %q has %d deliveries waiting, its bound", o.row.tenant, b)
+		}
+	}
+	if full != "" {
 		// Full, but a key already stored is still only a duplicate to
 		// acknowledge.
 		var one int
 		switch err := tx.s.stmt.exists.QueryRowContext(tx.ctx, o.row.key).Scan(&one); err {
 		case nil:
 		case sql.ErrNoRows:
-			o.outcome = fmt.Errorf("sqlitestore: %d deliveries waiting: %w", tx.backlog, webhook.ErrInboxFull)
+			o.outcome = fmt.Errorf("sqlitestore: %s: %w", full, webhook.ErrInboxFull)
 		default:
 			return err
 		}
@@ -124,7 +182,10 @@ func (s *Store) storeNearFull(tx *wtx, o *op, now int64) error {
 		return err
 	}
 	tx.counts[bucketPending] += n
-	tx.backlog += n
+	if tx.backlog >= 0 {
+		tx.backlog += n
+	}
+	tx.waiting(o.row.tenant, n)
 	return nil
 }
 
@@ -344,6 +405,9 @@ func (s *Store) settle(ctx context.Context, key string, to bucket, update func(t
 			return fmt.Errorf("sqlitestore: %q: %w", key, webhook.ErrLeaseLost), nil
 		}
 		tx.move(bucketLeased, to, int(n))
+		if to == bucketDone || to == bucketDead {
+			tx.waiting(webhook.KeyTenant(key), -int(n))
+		}
 		return nil, nil
 	})
 }
@@ -378,6 +442,7 @@ func (s *Store) Replay(ctx context.Context, key string) error {
 				return nil, err
 			}
 			tx.move(bucketOf(webhook.InboxState(state), 0), bucketPending, int(n))
+			tx.waiting(webhook.KeyTenant(key), int(n))
 			return nil, nil
 		}
 	})

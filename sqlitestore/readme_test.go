@@ -48,7 +48,8 @@ func readmeInbox(ctx context.Context, crm crm) {
 
 func readmeOpen() (*sqlitestore.Store, error) {
 	ib, err := sqlitestore.Open("/var/lib/myapp/webhooks.db",
-		sqlitestore.WithCapacity(200_000), // 503 past 200,000 deliveries waiting for the workers
+		sqlitestore.WithCapacity(200_000),      // 503 past 200,000 deliveries waiting for the workers
+		sqlitestore.WithTenantCapacity(50_000), // and to a tenant past 50,000 of its own
 	)
 	return ib, err
 }

@@ -85,13 +85,31 @@ DROP TRIGGER IF EXISTS inbox_count_insert;
 DROP TRIGGER IF EXISTS inbox_count_delete;
 DROP TRIGGER IF EXISTS inbox_count_update;
 `,
+	// 3: the backlog (pending and leased deliveries) of each tenant, for
+	// WithTenantCapacity: kept by the writer, as the counts are, so that
+	// a Store checks its tenant's bound with one read of a small table.
+	// The tenant is webhook.KeyTenant's: what lies between a key's first
+	// '@' and its first ':', when the '@' comes first, else ''. Read here
+	// from the key's bytes (instr and substr of a BLOB count bytes), as
+	// KeyTenant does, to count the deliveries stored before.
+	`
+CREATE TABLE IF NOT EXISTS inbox_tenants (
+	tenant TEXT PRIMARY KEY,
+	n      INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO inbox_tenants (tenant, n)
+	SELECT CASE WHEN at > 0 AND colon > at THEN CAST(substr(k, at + 1, colon - at - 1) AS TEXT) ELSE '' END, count(*)
+	FROM (SELECT CAST(key AS BLOB) AS k, instr(CAST(key AS BLOB), X'40') AS at, instr(CAST(key AS BLOB), X'3A') AS colon
+		FROM inbox WHERE state IN ('pending', 'leased'))
+	GROUP BY 1;
+`,
 }
 
 // SchemaVersion is the schema version this package creates and reads.
 // Open migrates an older file up to it and refuses a newer one, and a
 // Store writes nothing more once another process has migrated its file
 // past it (see ErrNewerSchema).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // errNotWritable is migrate's error for a file SQLite opened read-only.
 var errNotWritable = errors.New("the file is not writable (opened read-only); give the process write access to it and its directory, or open it WithReadOnly")

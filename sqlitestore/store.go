@@ -147,6 +147,7 @@ type config struct {
 	readOnly    bool
 	now         func() time.Time
 	capacity    int
+	tenantCap   int
 	sync        Sync
 	busyTimeout time.Duration
 	maxBatch    int
@@ -206,6 +207,25 @@ func WithClock(now func() time.Time) Option {
 // default.
 func WithCapacity(n int) Option {
 	return func(c *config) { c.capacity = n }
+}
+
+// WithTenantCapacity bounds each tenant's backlog: once n deliveries of
+// one tenant are pending or leased, Store refuses that tenant's new ones
+// with an error wrapping webhook.ErrInboxFull (the handler answers that
+// tenant 503, and its sender retries later), while the other tenants'
+// are stored on. So one tenant whose deliveries pile up (its callbacks
+// failing or slow, or a flood) cannot fill the backlog WithCapacity
+// allows and have every tenant refused. The tenant is webhook.KeyTenant's,
+// that of a WithKeyFunc handler's keys: keys of a handler without one are
+// one tenant, "". Done and dead deliveries do not count; a replayed one
+// counts again (Replay is never refused). n <= 0 means no bound per
+// tenant, the default: the store cannot tell one large tenant from many
+// small ones, and a bound below a tenant's bursts refuses them (Intercom
+// retries a refused notification once), so choose n for your largest
+// tenant. Every process of this version keeps the counts it reads,
+// whatever its options, so processes on one file may set it or not.
+func WithTenantCapacity(n int) Option {
+	return func(c *config) { c.tenantCap = n }
 }
 
 // WithSync chooses the durability of a commit; the default is SyncFull.

@@ -902,6 +902,7 @@ func TestQueryPlans(t *testing.T) {
 		{"purge", queryPurge, []any{"done", 1, 1}, "INDEX inbox_updated (state=? AND updated_at<?)", false},
 		{"list", queryListReceived, []any{"dead", 1, 2, 1}, "USING INDEX inbox_received (state=? AND received_at>?)", false},
 		{"list by update", queryListUpdated, []any{"dead", 1, 2, 1}, "USING INDEX inbox_updated (state=? AND updated_at>?)", false},
+		{"a tenant's backlog", queryTenantBacklog, []any{"acme"}, "SEARCH inbox_tenants USING PRIMARY KEY (tenant=?)", false},
 		{"oldest pending", `SELECT min(received_at) FROM inbox WHERE state = 'pending'`, nil,
 			"USING COVERING INDEX inbox_received (state=?)", false},
 	}

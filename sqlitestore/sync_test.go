@@ -147,16 +147,40 @@ func recount(t *testing.T, s *Store) {
 	}
 	require.NoError(t, rows.Close())
 	require.Equal(t, want, got)
+
+	// The backlog of each tenant, as webhook.KeyTenant reads the keys.
+	wantTenants := map[string]int{}
+	rows, err = s.db.Query(`SELECT key FROM inbox WHERE state IN ('pending', 'leased')`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var key string
+		require.NoError(t, rows.Scan(&key))
+		wantTenants[webhook.KeyTenant(key)]++
+	}
+	require.NoError(t, rows.Close())
+	gotTenants := map[string]int{}
+	rows, err = s.db.Query(`SELECT tenant, n FROM inbox_tenants WHERE n != 0`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var tenant string
+		var n int
+		require.NoError(t, rows.Scan(&tenant, &n))
+		gotTenants[tenant] = n
+	}
+	require.NoError(t, rows.Close())
+	require.Equal(t, wantTenants, gotTenants, "the backlog of each tenant")
 }
 
 // TestCountsExact runs every kind of write at once, duplicates within a
 // batch among them, and holds the counts the writer keeps to the rows.
 func TestCountsExact(t *testing.T) {
-	for _, capacity := range []int{0, 40} {
-		t.Run(fmt.Sprint("capacity=", capacity), func(t *testing.T) {
+	for _, bounds := range [][2]int{{0, 0}, {40, 0}, {0, 8}, {40, 8}} {
+		capacity, tenantCapacity := bounds[0], bounds[1]
+		t.Run(fmt.Sprint("capacity=", capacity, ",tenant=", tenantCapacity), func(t *testing.T) {
 			ctx := context.Background()
 			clk := newClock()
-			s := open(t, filepath.Join(t.TempDir(), "inbox.db"), WithSync(SyncNormal), WithClock(clk.Now), WithCapacity(capacity))
+			s := open(t, filepath.Join(t.TempDir(), "inbox.db"), WithSync(SyncNormal), WithClock(clk.Now), WithCapacity(capacity),
+				WithTenantCapacity(tenantCapacity))
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			stored := map[string]int{}
@@ -164,7 +188,12 @@ func TestCountsExact(t *testing.T) {
 				wg.Go(func() {
 					r := rand.New(rand.NewPCG(uint64(c), 1))
 					for range 60 {
-						key := fmt.Sprint(r.IntN(80)) // often a duplicate, sometimes in one batch
+						// Often a duplicate, sometimes in one batch; of
+						// three tenants and keys of none.
+						key := fmt.Sprint(r.IntN(80))
+						if tn := r.IntN(4); tn > 0 {
+							key = fmt.Sprint("standard@t", tn, ":", key)
+						}
 						ok, err := s.Store(ctx, entry(key))
 						if err != nil {
 							require.ErrorIs(t, err, webhook.ErrInboxFull)
@@ -253,6 +282,63 @@ func TestMigrateVersion1(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ls, 3)
 	require.NoError(t, s.Complete(ctx, ls[0].Entry.Key, ls[0].Token))
+	recount(t, s)
+}
+
+// TestMigrateVersion2 opens a file of schema version 2, whose deliveries
+// no count of each tenant's backlog kept, and checks that the migration
+// counts them as webhook.KeyTenant reads their keys, byte for byte, and
+// that the writer keeps the counts from there.
+func TestMigrateVersion2(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "inbox.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)")
+	require.NoError(t, err)
+	for _, q := range []string{
+		migrations[0],
+		migrations[1],
+		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
+		`INSERT INTO schema_version (version) VALUES (2)`,
+		`INSERT INTO inbox_counts (bucket, n) VALUES ('pending', 9), ('leased', 3), ('done', 1), ('dead', 1)
+			ON CONFLICT (bucket) DO UPDATE SET n = excluded.n`,
+	} {
+		_, err := db.Exec(q)
+		require.NoError(t, err)
+	}
+	for key, state := range map[string]string{
+		"standard@acme:1":       "pending",
+		"intercom@acme:notif_2": "leased",
+		"standard@acme:3":       "done",
+		"standard@acme:4":       "dead",
+		"standard@globex:1":     "pending",
+		"standard@caf\u00e9:1":  "pending", // characters of two bytes
+		"standard@\xff\xfe:1":   "leased",  // not UTF-8: counted by its bytes
+		"standard:x@y:z":        "pending", // tenant "", from here on
+		"own":                   "leased",
+		"standard@:x":           "pending",
+		"standard@nocolon":      "pending",
+		"a:b@c:d":               "pending",
+		"@e:f":                  "pending",
+		"series:":               "pending",
+	} {
+		_, err := db.Exec(`INSERT INTO inbox (key, source, msg_id, signed_at, received_at, header, body, meta, state, attempts,
+			next_attempt, lease_until, token, last_error, updated_at)
+			VALUES (?, 'standard', 'a', 0, 1, 'null', '', 'null', ?, 0, 1, 0, '', '', 1)`, key, state)
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.Close())
+
+	s := open(t, path, WithTenantCapacity(3))
+	recount(t, s)
+	_, err = s.Store(ctx, entry("standard@acme:5"))
+	require.NoError(t, err)
+	_, err = s.Store(ctx, entry("standard@acme:6"))
+	require.ErrorIs(t, err, webhook.ErrInboxFull, "acme's backlog was 2, and 3 now")
+	ls, err := s.Lease(ctx, 100, time.Minute)
+	require.NoError(t, err)
+	for _, l := range ls {
+		require.NoError(t, s.Complete(ctx, l.Entry.Key, l.Token))
+	}
 	recount(t, s)
 }
 

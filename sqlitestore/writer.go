@@ -39,7 +39,8 @@ type op struct {
 // gives its Store.
 type storeRow struct {
 	key, source, id    string
-	signed, received   int64 // received 0: the commit's time
+	tenant             string // webhook.KeyTenant(key)
+	signed, received   int64  // received 0: the commit's time
 	header, body, meta []byte
 	stored             bool
 }
@@ -56,6 +57,37 @@ type wtx struct {
 	// written to inbox_counts just before it commits: one small update
 	// per bucket and transaction instead of one per row.
 	counts [numBuckets]int
+	// tenants are the transaction's changes to the tenants' backlogs,
+	// written to inbox_tenants with the counts; read holds the backlogs
+	// read from it in the transaction, before those changes. Both nil
+	// until needed.
+	tenants, read map[string]int
+}
+
+// waiting adds n to the backlog of tenant.
+func (tx *wtx) waiting(tenant string, n int) {
+	if tx.tenants == nil {
+		tx.tenants = make(map[string]int)
+	}
+	tx.tenants[tenant] += n
+}
+
+// tenantBacklog is tenant's backlog, its changes in the transaction
+// included: one read of inbox_tenants per tenant and transaction.
+func (tx *wtx) tenantBacklog(tenant string) (int, error) {
+	n, ok := tx.read[tenant]
+	if !ok {
+		switch err := tx.s.stmt.tenantBacklog.QueryRowContext(tx.ctx, tenant).Scan(&n); err {
+		case nil, sql.ErrNoRows:
+		default:
+			return 0, err
+		}
+		if tx.read == nil {
+			tx.read = make(map[string]int)
+		}
+		tx.read[tenant] = n
+	}
+	return n + tx.tenants[tenant], nil
 }
 
 // A bucket is a row of inbox_counts: a state, with the pending split
@@ -444,6 +476,15 @@ func (s *Store) runTx(ops []*op) (spoiled *op, err error) {
 			return ops[0], fmt.Errorf("sqlitestore: counts: %w", err)
 		}
 	}
+	for tenant, n := range tx.tenants {
+		if n == 0 {
+			continue
+		}
+		if _, err := s.stmt.tenantCount.ExecContext(ctx, tenant, n); err != nil {
+			s.rollback()
+			return ops[0], fmt.Errorf("sqlitestore: tenant counts: %w", err)
+		}
+	}
 	if _, err := s.stmt.commit.ExecContext(ctx); err != nil {
 		s.rollback()
 		return nil, fmt.Errorf("sqlitestore: commit: %w", err)
@@ -494,6 +535,7 @@ type statements struct {
 	begin, commit, version        *sql.Stmt
 	insertedKeys                  *sql.Stmt
 	count, exists, backlog        *sql.Stmt
+	tenantCount, tenantBacklog    *sql.Stmt
 	duePending, dueLeased, lease  *sql.Stmt
 	complete, retry, kill         *sql.Stmt
 	state, replay, makeDue, purge *sql.Stmt
@@ -530,7 +572,10 @@ const (
 	// is values, not the row.
 	queryListReceived = `SELECT rowid, ` + entryColumns + ` FROM inbox INDEXED BY inbox_received
 		WHERE state = ? AND (received_at, rowid) > (?, ?) ORDER BY received_at, rowid LIMIT ?`
-	queryListUpdated = `SELECT rowid, ` + entryColumns + ` FROM inbox INDEXED BY inbox_updated
+	// queryTenantBacklog reads one tenant's backlog, for
+	// WithTenantCapacity: a lookup of its row, whatever the tenant holds.
+	queryTenantBacklog = `SELECT n FROM inbox_tenants WHERE tenant = ?`
+	queryListUpdated   = `SELECT rowid, ` + entryColumns + ` FROM inbox INDEXED BY inbox_updated
 		WHERE state IN ('done', 'dead') AND state = ? AND (updated_at, rowid) > (?, ?) ORDER BY updated_at, rowid LIMIT ?`
 )
 
@@ -547,6 +592,8 @@ func prepare(ctx context.Context, conn *sql.Conn) (statements, error) {
 		{&st.count, `UPDATE inbox_counts SET n = n + ? WHERE bucket = ?`},
 		{&st.exists, `SELECT 1 FROM inbox WHERE key = ?`},
 		{&st.backlog, `SELECT coalesce(sum(n), 0) FROM inbox_counts WHERE bucket IN ('pending', 'retrying', 'leased')`},
+		{&st.tenantCount, `INSERT INTO inbox_tenants (tenant, n) VALUES (?, ?) ON CONFLICT (tenant) DO UPDATE SET n = n + excluded.n`},
+		{&st.tenantBacklog, queryTenantBacklog},
 		{&st.duePending, queryDuePending},
 		{&st.dueLeased, queryDueLeased},
 		{&st.lease, `UPDATE inbox SET state = 'leased', attempts = attempts + 1, lease_until = ?, token = ?,
@@ -614,7 +661,7 @@ func (st *statements) close() error {
 	for _, stmt := range st.inserts {
 		errs = append(errs, stmt.Close())
 	}
-	for _, stmt := range []*sql.Stmt{st.begin, st.commit, st.version, st.insertedKeys, st.count, st.exists, st.backlog, st.duePending, st.dueLeased,
+	for _, stmt := range []*sql.Stmt{st.begin, st.commit, st.version, st.insertedKeys, st.count, st.exists, st.backlog, st.tenantCount, st.tenantBacklog, st.duePending, st.dueLeased,
 		st.lease, st.complete, st.retry, st.kill, st.state, st.replay, st.makeDue, st.purge} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
