@@ -13,8 +13,9 @@ import (
 
 // An IntercomVerifier checks Intercom app webhooks: X-Hub-Signature is
 // "sha1=" and the hex HMAC-SHA1 of the body keyed with the app's client
-// secret. Intercom signs no timestamp, so deduplicate on the notification
-// id to limit replay. It is safe for concurrent use.
+// secret. Intercom signs no timestamp header, so deduplicate on the
+// notification id, and bound its age by the signed created_at
+// (VerifyIntercomAge), to limit replay. It is safe for concurrent use.
 type IntercomVerifier struct {
 	keys atomic.Pointer[keyring]
 }

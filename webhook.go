@@ -66,8 +66,9 @@
 // bytes, replay captured deliveries, and send bodies of any size. The
 // verifiers reject anything not signed with a configured key; the Standard
 // Webhooks timestamp window bounds replay in time, and the message id (the
-// Intercom notification id) is the key for deduplication, which is the only
-// replay protection Intercom's scheme allows. Never re-encode a body before
+// Intercom notification id) is the key for deduplication; Intercom's
+// scheme signs no timestamp header, so its replays are bounded in time by
+// the signed created_at instead (below). Never re-encode a body before
 // verifying it, and never log bodies, secrets or signatures. The default
 // dedupe store is in memory: replicas need a shared one, such as
 // github.com/inhook/webhook/redisstore.
