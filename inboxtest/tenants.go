@@ -14,7 +14,8 @@ import (
 
 // TenantCapacity is the conformance suite of a per-tenant bound on the
 // backlog, for an inbox that has one (MemoryInbox with
-// MemoryInboxTenantCapacity, sqlitestore's WithTenantCapacity). newInbox returns a new, empty inbox whose
+// MemoryInboxTenantCapacity, sqlitestore's WithTenantCapacity, redisstore's
+// WithInboxTenantCapacity). newInbox returns a new, empty inbox whose
 // clock is now and that holds at most n deliveries of one tenant pending
 // or leased, n being at least 3, with room for 6n deliveries all told.
 //

@@ -82,9 +82,11 @@ type Inbox struct {
 	client   redis.UniversalClient
 	now      func() time.Time
 	capacity int
-	prefix   string
-	name     string
-	base     string // prefix{name}:
+	// tenantCap bounds each tenant's backlog; 0 for no bound.
+	tenantCap int
+	prefix    string
+	name      string
+	base      string // prefix{name}:
 	// listSkip caps the names whose hashes are gone that one List call
 	// passes over (maxListSkip; tests lower it).
 	listSkip int
@@ -129,6 +131,32 @@ func WithInboxCapacity(n int) InboxOption {
 	return func(ib *Inbox) { ib.capacity = n }
 }
 
+// WithInboxTenantCapacity caps each tenant's deliveries not yet done or
+// dead (pending, retrying and leased) at n: Store refuses a tenant's new
+// delivery past it with an error wrapping webhook.ErrInboxFull (the
+// handler answers that tenant 503, and its sender retries later) while
+// the other tenants' are stored on, so one tenant whose deliveries pile
+// up (its callbacks failing or slow, or a flood) cannot fill the inbox
+// for all. The tenant is webhook.KeyTenant's, that of a WithKeyFunc
+// handler's keys: keys of a handler without one are one tenant, "". A
+// replayed delivery counts again (Replay is never refused). The check
+// is in the Store script, atomic across replicas: replicas storing at
+// once fill a tenant's bound exactly. 0, the default, means no bound per
+// tenant: the inbox cannot tell one large tenant from many small ones,
+// and a bound below a tenant's bursts refuses them, so choose n for your
+// largest tenant.
+//
+// Each tenant has a set of the keys of its deliveries waiting, which
+// every replica of this version keeps whatever its options (about the
+// size of the keys in memory). Deliveries stored by an older version are
+// not in it, and do not count until they finish; ones that an older
+// replica finished stay in it until a Store finding the tenant at its
+// bound looks at them, so run the bound once every replica is of this
+// version.
+func WithInboxTenantCapacity(n int) InboxOption {
+	return func(ib *Inbox) { ib.tenantCap = n }
+}
+
 // NewInbox returns an Inbox keeping its keys in client. The Inbox does
 // not own client: closing it is the caller's job. It reports an error
 // only for invalid options; nothing is sent to Redis until it is used.
@@ -161,6 +189,8 @@ func NewInbox(client redis.UniversalClient, opts ...InboxOption) (*Inbox, error)
 		return nil, errors.New("redisstore: inbox: nil clock")
 	case ib.capacity < 0:
 		return nil, errors.New("redisstore: inbox: negative capacity")
+	case ib.tenantCap < 0:
+		return nil, errors.New("redisstore: inbox: negative tenant capacity")
 	case ib.name == "":
 		return nil, errors.New("redisstore: inbox: empty name")
 	case strings.ContainsAny(ib.prefix+ib.name, "{}"):
@@ -220,7 +250,7 @@ func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error)
 		}
 		fields = append(fields, "meta", b)
 	}
-	args := append([]any{ib.base, e.Key, usString(received), ib.capacity, newToken()}, fields...)
+	args := append([]any{ib.base, e.Key, usString(received), ib.capacity, newToken(), ib.tenantCap}, fields...)
 	keys := []string{ib.k("q"), ib.k("new"), ib.k("retry"), ib.k("leased"), ib.k("all")}
 	reply, err := ib.intReply(ib.batch.run(ctx, ib.store, keys, args...))
 	if err != nil {
@@ -233,6 +263,8 @@ func (ib *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error)
 		return false, nil
 	case -1:
 		return false, fmt.Errorf("redisstore: inbox: store: %w (capacity %d)", webhook.ErrInboxFull, ib.capacity)
+	case -2:
+		return false, fmt.Errorf("redisstore: inbox: store: %w (tenant %q holds its bound of %d waiting)", webhook.ErrInboxFull, webhook.KeyTenant(e.Key), ib.tenantCap)
 	}
 	return false, fmt.Errorf("redisstore: inbox: store: unexpected reply %d", reply)
 }

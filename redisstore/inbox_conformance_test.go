@@ -43,8 +43,28 @@ func clusterClient(t *testing.T) *redis.ClusterClient {
 // each subtest also checks that every key it left hashes to one slot: on
 // a cluster of several nodes, a key of another slot would fail.
 func TestInboxConformanceCluster(t *testing.T) {
-	client := clusterClient(t)
-	inboxtest.Run(t, func(t *testing.T, now func() time.Time) webhook.Inbox {
+	inboxtest.Run(t, clusterInboxOn(clusterClient(t)))
+}
+
+// TestInboxTenantCapacity runs the conformance suite of a bound on each
+// tenant's backlog (WithInboxTenantCapacity), alone and beside a
+// capacity, and on Redis Cluster.
+func TestInboxTenantCapacity(t *testing.T) {
+	for _, capacity := range []int{0, 100} {
+		t.Run(fmt.Sprint("capacity=", capacity), func(t *testing.T) {
+			inboxtest.TenantCapacity(t, 3, inboxOn(newClient, WithInboxTenantCapacity(3), WithInboxCapacity(capacity)))
+		})
+	}
+	t.Run("cluster", func(t *testing.T) {
+		inboxtest.TenantCapacity(t, 3, clusterInboxOn(clusterClient(t), WithInboxTenantCapacity(3)))
+	})
+}
+
+// clusterInboxOn returns inboxes on client, a cluster client, each under
+// a prefix of its own whose keys it checks hash to one slot once the
+// test is over.
+func clusterInboxOn(client *redis.ClusterClient, opts ...InboxOption) inboxtest.NewInbox {
+	return func(t *testing.T, now func() time.Time) webhook.Inbox {
 		prefix := fmt.Sprintf("webhooktest:%s:%d:", t.Name(), time.Now().UnixNano())
 		t.Cleanup(func() {
 			ctx := context.Background()
@@ -64,10 +84,10 @@ func TestInboxConformanceCluster(t *testing.T) {
 			require.NotEmpty(t, slots, "no keys under %s", prefix)
 			require.Len(t, slots, 1, "the inbox's keys span several slots: %v", slots)
 		})
-		ib, err := NewInbox(client, WithInboxPrefix(prefix), WithInboxClock(now))
+		ib, err := NewInbox(client, append([]InboxOption{WithInboxPrefix(prefix), WithInboxClock(now)}, opts...)...)
 		require.NoError(t, err)
 		return ib
-	})
+	}
 }
 
 // FuzzInbox: what Store wrote to Redis is what Get and Lease read back,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,6 +71,7 @@ func TestNewInboxOptions(t *testing.T) {
 		{"brace in name", []InboxOption{WithInboxName("a}b")}, "braces"},
 		{"nil clock", []InboxOption{WithInboxClock(nil)}, "nil clock"},
 		{"negative capacity", []InboxOption{WithInboxCapacity(-1)}, "negative capacity"},
+		{"negative tenant capacity", []InboxOption{WithInboxTenantCapacity(-1)}, "negative tenant capacity"},
 		{"nil option", []InboxOption{WithInboxName("orders"), nil}, "option 1 is nil"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -595,6 +597,134 @@ func TestInboxCapacityAcrossReplicas(t *testing.T) {
 	require.Equal(t, capacity, st.Pending)
 }
 
+// TestInboxTenantCapacityAcrossReplicas: replicas storing the deliveries
+// of two tenants at once fill each tenant's bound exactly, never past
+// it, refusing the rest of that tenant's only.
+func TestInboxTenantCapacityAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	client := newClient(t)
+	prefix := testPrefix(t, client)
+	const bound, fresh, replicas = 5, 40, 4
+	var inboxes []*Inbox
+	for range replicas {
+		c := redis.NewClient(redisOptions(t))
+		t.Cleanup(func() { c.Close() })
+		ib, err := NewInbox(c, WithInboxPrefix(prefix), WithInboxTenantCapacity(bound))
+		require.NoError(t, err)
+		inboxes = append(inboxes, ib)
+	}
+	var mu sync.Mutex
+	stored, full := map[string]int{}, map[string]int{}
+	var wg sync.WaitGroup
+	begin := make(chan struct{})
+	for i := range fresh {
+		for _, tenant := range []string{"acme", "globex"} {
+			wg.Go(func() {
+				<-begin
+				ok, err := inboxes[i%replicas].Store(ctx, entry(fmt.Sprintf("standard@%s:msg_%d", tenant, i)))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil && ok:
+					stored[tenant]++
+				case errors.Is(err, webhook.ErrInboxFull):
+					full[tenant]++
+				default:
+					t.Errorf("%s's msg_%d: stored %v, %v", tenant, i, ok, err)
+				}
+			})
+		}
+	}
+	close(begin)
+	wg.Wait()
+	require.Equal(t, map[string]int{"acme": bound, "globex": bound}, stored)
+	require.Equal(t, map[string]int{"acme": fresh - bound, "globex": fresh - bound}, full)
+	requireTenantSets(t, client, prefix)
+}
+
+// requireTenantSets requires each tenant's set of deliveries waiting to
+// hold the keys of that tenant's pending and leased deliveries.
+func requireTenantSets(t *testing.T, client *redis.Client, prefix string) {
+	t.Helper()
+	ctx := context.Background()
+	base := prefix + "{default}:"
+	want := map[string][]string{}
+	iter := client.Scan(ctx, 0, base+"d:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		f, err := client.HMGet(ctx, iter.Val(), "k", "st").Result()
+		require.NoError(t, err)
+		if st := f[1]; st == "pending" || st == "leased" {
+			key := f[0].(string)
+			want[webhook.KeyTenant(key)] = append(want[webhook.KeyTenant(key)], key)
+		}
+	}
+	require.NoError(t, iter.Err())
+	got := map[string][]string{}
+	iter = client.Scan(ctx, 0, base+"tenant:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys, err := client.SMembers(ctx, iter.Val()).Result()
+		require.NoError(t, err)
+		got[strings.TrimPrefix(iter.Val(), base+"tenant:")] = keys
+	}
+	require.NoError(t, iter.Err())
+	for tenant := range want {
+		slices.Sort(want[tenant])
+		slices.Sort(got[tenant])
+	}
+	for tenant := range got {
+		slices.Sort(got[tenant])
+	}
+	require.Equal(t, want, got, "the tenants' sets of deliveries waiting")
+}
+
+// TestInboxTenantStaleMembers: a tenant's set may hold deliveries that
+// finished without leaving it (settled by a replica of a version that
+// kept no such sets, or whose hash went): a Store that finds its tenant
+// at the bound looks at some of them and drops those no longer waiting,
+// so the tenant is refused only for deliveries still waiting.
+func TestInboxTenantStaleMembers(t *testing.T) {
+	ctx := context.Background()
+	ib, _, client, prefix := newTestInbox(t, WithInboxTenantCapacity(3))
+	keys := []string{"standard@acme:1", "standard@acme:2", "standard@acme:3"}
+	storeKeys(ctx, t, ib, keys...)
+	ls, err := ib.Lease(ctx, 2, time.Minute)
+	require.NoError(t, err)
+	for _, l := range ls {
+		require.NoError(t, ib.Complete(ctx, l.Entry.Key, l.Token))
+	}
+	set := prefix + "{default}:tenant:acme"
+	require.NoError(t, client.SAdd(ctx, set, keys[0], keys[1], "standard@acme:gone").Err()) // as an older replica leaves them
+	stored, err := ib.Store(ctx, entry("standard@acme:4"))
+	require.NoError(t, err)
+	require.True(t, stored, "the set held three, one of them waiting")
+	requireTenantSets(t, client, prefix)
+	storeKeys(ctx, t, ib, "standard@acme:5")
+	_, err = ib.Store(ctx, entry("standard@acme:6"))
+	require.ErrorIs(t, err, webhook.ErrInboxFull, "three waiting")
+	require.ErrorContains(t, err, `tenant "acme"`)
+}
+
+// TestInboxHashLostLeavesTenant: a Lease that meets deliveries whose
+// hashes are gone drops them from their tenant's set as from the
+// indexes, so they no longer count against the tenant's bound.
+func TestInboxHashLostLeavesTenant(t *testing.T) {
+	ctx := context.Background()
+	ib, clock, client, prefix := newTestInbox(t, WithInboxTenantCapacity(2))
+	storeKeys(ctx, t, ib, "standard@acme:a", "standard@acme:b")
+	ls, err := ib.Lease(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, ls, 1)
+	for _, k := range []string{"standard@acme:a", "standard@acme:b"} {
+		require.NoError(t, client.Del(ctx, prefix+"{default}:d:"+k).Err())
+	}
+	clock.Advance(2 * time.Minute) // the lease has run out
+	ls, err = ib.Lease(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, ls)
+	requireTenantSets(t, client, prefix)
+	storeKeys(ctx, t, ib, "standard@acme:c", "standard@acme:d")
+}
+
 // TestInboxRedisDown: every operation fails fast with the client's error,
 // never a sentinel that would read as a verdict.
 func TestInboxRedisDown(t *testing.T) {
@@ -898,6 +1028,7 @@ func TestInboxHashLost(t *testing.T) {
 	ls, err = ib.Lease(ctx, 10, time.Minute)
 	require.NoError(t, err)
 	require.Empty(t, ls)
+	requireTenantSets(t, client, prefix) // the lost left their tenant's set too (List passed over them)
 	st, err := ib.Stats(ctx)
 	require.NoError(t, err)
 	require.Equal(t, webhook.InboxStats{}, st)

@@ -14,6 +14,12 @@ package redisstore
 // stays on ms values (13 digits), within the 14 digits Lua prints
 // exactly.
 //
+// Each tenant (webhook.KeyTenant's) has a set, tenant:NAME, of the keys of
+// its deliveries pending or leased, kept by every script that moves a
+// delivery into or out of those states, whatever the inbox's options, so
+// that a Store checks WithInboxTenantCapacity with one SCARD. luaTenantSet
+// names it, reading the tenant from the key's bytes as KeyTenant does.
+//
 // A delivery's hash holds k (key), src, id, ts, recv, recvus, hdr, body,
 // meta, st (state), att, next, lease, leasems, tok, err, upd, sid, the
 // id of its stream entry while it is queued or leased (empty otherwise),
@@ -31,12 +37,37 @@ package redisstore
 // Retry due at once can be overtaken so, and its delivery does run
 // again.)
 
+// luaTenantSet defines tenantset(base, key), the name of the set of the
+// key's tenant: what lies between the key's first '@' and the next ':',
+// when the '@' comes before any ':', else the empty name. Lua's patterns and
+// string.sub work on bytes.
+const luaTenantSet = `
+local function tenantset(base, key)
+	local i = string.find(key, '[@:]')
+	if i and string.sub(key, i, i) == '@' then
+		local j = string.find(key, ':', i + 1, true)
+		if j then
+			return base .. 'tenant:' .. string.sub(key, i + 1, j - 1)
+		end
+	end
+	return base .. 'tenant:'
+end
+`
+
 // inboxStoreScript claims the key and queues the delivery in one step.
 // KEYS: stream, new, retry, leased, all. ARGV: base, key, recvus,
-// capacity, call id, then field/value pairs for the hash. Replies 1
-// stored (by this call, also when it ran before), 0 duplicate, -1 full.
-const inboxStoreScript = `
+// capacity, call id, tenant capacity, then field/value pairs for the
+// hash. Replies 1 stored (by this call, also when it ran before), 0
+// duplicate, -1 full, -2 the key's tenant at its bound.
+//
+// A Store that finds its tenant at the bound looks at 16 members of the
+// tenant's set (SRANDMEMBER) and drops those whose deliveries no longer
+// wait: finished by a replica of a version that kept no such sets, or
+// gone with their hash. A refused Store costs that much more, and a set
+// left full of them empties within a few refusals.
+const inboxStoreScript = luaTenantSet + `
 local h = ARGV[1] .. 'd:' .. ARGV[2]
+local tset = tenantset(ARGV[1], ARGV[2])
 if redis.call('EXISTS', h) == 1 then
 	if redis.call('HGET', h, 'sop') == ARGV[5] then
 		return 1
@@ -51,15 +82,29 @@ if redis.call('ZSCORE', KEYS[5], ARGV[2]) then
 	for _, idx in ipairs({'retry', 'leased', 'delay', 'done', 'dead', 'done:at', 'dead:at'}) do
 		redis.call('ZREM', ARGV[1] .. idx, ARGV[2])
 	end
+	redis.call('SREM', tset, ARGV[2])
 end
 local cap = tonumber(ARGV[4])
 if cap > 0 and redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4]) >= cap then
 	return -1
 end
+local tcap = tonumber(ARGV[6])
+if tcap > 0 and redis.call('SCARD', tset) >= tcap then
+	for _, key in ipairs(redis.call('SRANDMEMBER', tset, 16)) do
+		local st = redis.call('HGET', ARGV[1] .. 'd:' .. key, 'st')
+		if st ~= 'pending' and st ~= 'leased' then
+			redis.call('SREM', tset, key)
+		end
+	end
+	if redis.call('SCARD', tset) >= tcap then
+		return -2
+	end
+end
 local sid = redis.call('XADD', KEYS[1], '*', 'k', ARGV[2])
-redis.call('HSET', h, 'sid', sid, 'sop', ARGV[5], unpack(ARGV, 6))
+redis.call('HSET', h, 'sid', sid, 'sop', ARGV[5], unpack(ARGV, 7))
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
+redis.call('SADD', tset, ARGV[2])
 return 1
 `
 
@@ -100,7 +145,7 @@ return 1
 // lease-until ns, lease-until ms (ceiling), token base, the list's
 // lifetime in ms. Replies the leased deliveries' hashes
 // (HGETALL).
-const inboxLeaseScript = `
+const inboxLeaseScript = luaTenantSet + `
 local q, delay, inew, iretry, ileased, meta, calllist, iall = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local base, group, consumer = ARGV[1], ARGV[2], ARGV[3]
 local max = tonumber(ARGV[4])
@@ -138,6 +183,7 @@ local function forget(key)
 	redis.call('ZREM', iretry, key)
 	redis.call('ZREM', ileased, key)
 	redis.call('ZREM', iall, key)
+	redis.call('SREM', tenantset(base, key), key)
 end
 local function idless(a, b)
 	local am, as = string.match(a, '^(%d+)-(%d+)$')
@@ -496,7 +542,7 @@ return out
 // done-at, dead-at. ARGV: base, group, key, token, op (complete, retry or
 // kill), now ns, now us, next ns, next us, last error, call id. Replies 1
 // settled (by this call, also when it ran before), 0 lease lost.
-const inboxSettleScript = `
+const inboxSettleScript = luaTenantSet + `
 local q, delay, ileased, iretry, idone, idead, doneat, deadat = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local base, group, key, token, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local now_ns, now_us, next_ns, next_us, lasterr, callid = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
@@ -512,10 +558,12 @@ redis.call('XACK', q, group, f[3])
 redis.call('ZREM', ileased, key)
 redis.call('HSET', h, 'tok', '', 'lease', '', 'leasems', '', 'sid', '', 'upd', now_ns, 'op', callid)
 if op == 'complete' then
+	redis.call('SREM', tenantset(base, key), key)
 	redis.call('HSET', h, 'st', 'done')
 	redis.call('ZADD', idone, f[4], key)
 	redis.call('ZADD', doneat, now_us, key)
 elseif op == 'kill' then
+	redis.call('SREM', tenantset(base, key), key)
 	redis.call('HSET', h, 'st', 'dead', 'err', lasterr)
 	redis.call('ZADD', idead, f[4], key)
 	redis.call('ZADD', deadat, now_us, key)
@@ -538,7 +586,7 @@ return 1
 // delivery in between. KEYS: stream, delay, new, done, dead, done-at,
 // dead-at. ARGV: base, key, now ns, call id. Replies 1 replayed, -1 not
 // found, -2 leased.
-const inboxReplayScript = `
+const inboxReplayScript = luaTenantSet + `
 local q, delay, inew, idone, idead, doneat, deadat = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local base, key, now_ns, callid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local h = base .. 'd:' .. key
@@ -568,6 +616,7 @@ redis.call('ZREM', doneat, key)
 redis.call('ZREM', deadat, key)
 redis.call('HSET', h, 'st', 'pending', 'att', 0, 'next', now_ns, 'upd', now_ns, 'rop', callid, 'sid', redis.call('XADD', q, '*', 'k', key))
 redis.call('ZADD', inew, f[3], key)
+redis.call('SADD', tenantset(base, key), key)
 return 1
 `
 
@@ -634,7 +683,7 @@ return n
 // the start) and key, 1 to leave out the body, maxskip. Replies whether
 // there are more, the score and key of the page's last delivery (empty
 // for none), then the deliveries' fields (as HGETALL).
-const inboxListScript = `
+const inboxListScript = luaTenantSet + `
 local base, limit, s, m, nobody = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5] == '1'
 local maxskip = tonumber(ARGV[6])
 local function before(a, b)
@@ -746,6 +795,7 @@ for _, key in ipairs(lost) do
 	for _, idx in ipairs({'new', 'retry', 'leased', 'done', 'dead', 'done:at', 'dead:at', 'all'}) do
 		redis.call('ZREM', base .. idx, key)
 	end
+	redis.call('SREM', tenantset(base, key), key)
 end
 return out
 `

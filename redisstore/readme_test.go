@@ -41,9 +41,10 @@ func readmeInbox(ctx context.Context) {
 		DialerRetries: 1,
 	})
 	ib, err := redisstore.NewInbox(client,
-		redisstore.WithInboxPrefix("myapp:"),  // default "webhook:inbox:"
-		redisstore.WithInboxName("webhooks"),  // the hash tag, default "default"
-		redisstore.WithInboxCapacity(100_000), // 503 beyond this many unfinished deliveries
+		redisstore.WithInboxPrefix("myapp:"),       // default "webhook:inbox:"
+		redisstore.WithInboxName("webhooks"),       // the hash tag, default "default"
+		redisstore.WithInboxCapacity(100_000),      // 503 beyond this many unfinished deliveries
+		redisstore.WithInboxTenantCapacity(25_000), // and to a tenant beyond this many of its own
 	)
 	if err != nil {
 		log.Fatal(err)

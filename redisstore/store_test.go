@@ -58,10 +58,10 @@ func ready(tb testing.TB, client redis.UniversalClient, env string) {
 
 // inboxOn makes the conformance suite's Inbox on a client that connect
 // opens, under a prefix of the subtest's own.
-func inboxOn(connect func(testing.TB) *redis.Client) func(*testing.T, func() time.Time) webhook.Inbox {
+func inboxOn(connect func(testing.TB) *redis.Client, opts ...InboxOption) func(*testing.T, func() time.Time) webhook.Inbox {
 	return func(t *testing.T, now func() time.Time) webhook.Inbox {
 		client := connect(t)
-		ib, err := NewInbox(client, WithInboxPrefix(testPrefix(t, client)), WithInboxClock(now))
+		ib, err := NewInbox(client, append([]InboxOption{WithInboxPrefix(testPrefix(t, client)), WithInboxClock(now)}, opts...)...)
 		require.NoError(t, err)
 		return ib
 	}
