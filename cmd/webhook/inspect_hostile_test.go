@@ -1122,3 +1122,73 @@ func TestInspectorClaimsOutsideLock(t *testing.T) {
 	require.False(t, list[1].IDVerified)
 	require.Equal(t, "jam.created", list[1].Type, "the forgery's claimed type")
 }
+
+// TestInspectorReplayOfForgeryNotForwarded: a Standard Webhooks replay is
+// re-signed with the configured secret, so a forgery replayed is accepted
+// (TestInspectorReplay); forwarded to --forward-to, re-signed again for
+// the app, it would reach the app as good, which Forward refuses for the
+// forgery itself. So a re-signed replay of a delivery whose signature did
+// not verify here (a forgery, or one refused for its timestamp, which is
+// checked before the signature) is not forwarded, by the receiver or by
+// the button; a replay of one that verified is, as the original was.
+func TestInspectorReplayOfForgeryNotForwarded(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("Webhook-Id"))
+		mu.Unlock()
+	}))
+	defer app.Close()
+	rig := newInspectRig(t, inspectFlags{forwardTo: app.URL + "/hooks", forwardSecret: appSecret}, nil, nil)
+	forgedKey := "whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y"
+	stale := webhooktest.NewStandardRequest(forgedKey, webhooktest.Fixture("jam/jam.created.maximal.json"), webhooktest.WithTime(time.Now().Add(-time.Hour)))
+	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))  // 1
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, jamNow(t, forgedKey))) // 2
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, stale))                // 3
+	rig.in.wait()
+	mu.Lock()
+	require.Len(t, got, 1, "the accepted delivery only")
+	mu.Unlock()
+
+	tests := []struct {
+		name      string
+		seq       int
+		forwarded bool
+	}{
+		{"a forgery", 2, false},
+		{"a forgery refused for its timestamp", 3, false},
+		{"an accepted delivery", 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			before := len(got)
+			mu.Unlock()
+			code, out := rig.action(t, fmt.Sprintf("/api/deliveries/%d/replay", tt.seq))
+			require.Equal(t, http.StatusOK, code, out)
+			require.Equal(t, float64(http.StatusOK), out["status"], "the replay is accepted, re-signed")
+			rig.in.wait()
+			replay := int64(out["seq"].(float64))
+			rec := rig.in.find(replay)
+			require.NotNil(t, rec)
+			rig.in.mu.Lock()
+			forward := rec.Forward
+			rig.in.mu.Unlock()
+			code, fout := rig.action(t, fmt.Sprintf("/api/deliveries/%d/forward", replay))
+			mu.Lock()
+			n := len(got) - before
+			mu.Unlock()
+			if tt.forwarded {
+				require.Equal(t, "forwarded: 200 OK", forward)
+				require.Equal(t, http.StatusOK, code, fout)
+				require.Equal(t, 2, n, "forwarded on arrival and by the button")
+				return
+			}
+			require.Zero(t, n, "a forgery reached the app, re-signed")
+			require.Contains(t, forward, "not forwarded")
+			require.Equal(t, http.StatusConflict, code, fout)
+			require.Contains(t, fout["error"], "did not verify")
+		})
+	}
+}
