@@ -127,7 +127,10 @@ func (in *inspector) serveReplay(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
 		return
 	}
-	ro := &replayOf{seq: rec.Seq, note: note, resigned: in.replayPlan(snap).Resign}
+	// Re-signed, a forgery (or one refused for its timestamp, which is
+	// checked before the signature) is accepted: not its forward.
+	resigned := in.replayPlan(snap).Resign
+	ro := &replayOf{seq: rec.Seq, note: note, resigned: resigned, unverified: resigned && (!snap.IDVerified || snap.unverifiedReplay)}
 	req = req.WithContext(context.WithValue(r.Context(), replayKey{}, ro))
 	rw := httptest.NewRecorder()
 	in.recv.ServeHTTP(rw, req)
@@ -234,6 +237,10 @@ func (in *inspector) serveForward(w http.ResponseWriter, r *http.Request) {
 	// cut at --max-body, would reach the app re-signed as if it were good.
 	if rec.Unkept {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": "not forwarded: " + unkeptNote})
+		return
+	}
+	if rec.unverifiedReplay {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "not forwarded: " + unverifiedNote})
 		return
 	}
 	in.mu.Lock()

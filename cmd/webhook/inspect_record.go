@@ -146,6 +146,9 @@ type record struct {
 	// resigned: a replay signed by the inspector, whose signature the
 	// page does not show.
 	resigned bool
+	// unverifiedReplay: a re-signed replay of a delivery whose signature
+	// did not verify here, which is not forwarded (see unverifiedNote).
+	unverifiedReplay bool
 	// dropped: the ring let it go, and the page was told; a forward
 	// ending later must not send it to the page again.
 	dropped bool
@@ -166,8 +169,11 @@ type replayKey struct{}
 type replayOf struct {
 	seq      int64
 	note     string
-	resigned bool  // its signature is the inspector's
-	made     int64 // the replay's own record, set by the receiver's wrapper
+	resigned bool // its signature is the inspector's
+	// unverified: resigned, and the original's signature did not verify
+	// here.
+	unverified bool
+	made       int64 // the replay's own record, set by the receiver's wrapper
 }
 
 // wrap returns the receiver with every request recorded: the exact bytes
@@ -179,7 +185,7 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 		rec := &record{Time: in.now(), Method: r.Method, Path: r.URL.RequestURI(), ShownPath: shownTarget(r.URL.RequestURI()), Host: r.Host, Header: r.Header.Clone()}
 		ro, _ := r.Context().Value(replayKey{}).(*replayOf)
 		if ro != nil {
-			rec.ReplayOf, rec.Replay, rec.resigned = ro.seq, ro.note, ro.resigned
+			rec.ReplayOf, rec.Replay, rec.resigned, rec.unverifiedReplay = ro.seq, ro.note, ro.resigned, ro.unverified
 		}
 		rec.Source = string(detectSource(r.Header, in.keys.header()))
 		// The body is read before the handler, which then cannot hold it
@@ -244,8 +250,11 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 			ro.made = rec.Seq
 		}
 		forward := in.fwd.url != "" && code/100 == 2 && rec.Event != nil && !rec.Duplicate
-		if forward && rec.Unkept {
+		switch {
+		case forward && rec.Unkept:
 			forward, rec.Forward = false, "not forwarded: "+unkeptNote
+		case forward && rec.unverifiedReplay:
+			forward, rec.Forward = false, "not forwarded: "+unverifiedNote
 		}
 		for _, seq := range gone { // the page drops their rows
 			in.sendLocked([]byte("event: gone\ndata: " + strconv.FormatInt(seq, 10) + "\n\n"))
@@ -272,6 +281,12 @@ func (in *inspector) wrap(h http.Handler) http.Handler {
 	})
 	return in.recv
 }
+
+// unverifiedNote says why a re-signed replay of a delivery whose
+// signature did not verify is not forwarded: accepted because the
+// inspector signed it, it would reach the app re-signed as good, which a
+// forgery forwarded itself never does.
+const unverifiedNote = "a replay of a delivery whose signature did not verify here, re-signed by this inspector: forwarded, it would reach your app as good"
 
 // unkeptNote says why a record has no body.
 const unkeptNote = "the body was not kept: the requests in flight held the inspector's budget for bodies (the handler's body memory)"
