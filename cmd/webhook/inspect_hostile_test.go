@@ -1192,3 +1192,67 @@ func TestInspectorReplayOfForgeryNotForwarded(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectorFixtureOfResignedReplay: a re-signed replay's signature is
+// the inspector's, made with the configured secret over a body the sender
+// chose (the page redacts it: TestInspectorReplaySignatureHidden); saved
+// as a fixture, which is made to be committed, it would verify wherever
+// that secret does, for ever under a test's clock. Such a replay is not
+// saved: its original is, with the signature it arrived with, which
+// Capture.Resigned signs anew with the test keys. A replay sent byte for
+// byte (Intercom) is saved as any delivery.
+func TestInspectorFixtureOfResignedReplay(t *testing.T) {
+	dir := t.TempDir()
+	rig := newInspectRig(t, inspectFlags{fixtures: dir}, nil, nil)
+	body := webhooktest.Fixture("jam/jam.created.maximal.json")
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, webhooktest.NewStandardRequest("whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y", body, webhooktest.WithTime(time.Now())))) // 1
+	require.Equal(t, http.StatusOK, rig.send(t, jamNow(t, webhooktest.Secret)))                                                                                                  // 2
+	require.Equal(t, http.StatusOK, rig.send(t, intercomNow(t)))                                                                                                                 // 3
+	replays := map[int]int64{}
+	for _, seq := range []int{1, 2, 3} {
+		code, out := rig.action(t, fmt.Sprintf("/api/deliveries/%d/replay", seq))
+		require.Equal(t, http.StatusOK, code, out)
+		replays[seq] = int64(out["seq"].(float64))
+	}
+	tests := []struct {
+		name  string
+		seq   int64
+		saved bool
+	}{
+		{"a forgery's re-signed replay", replays[1], false},
+		{"an accepted delivery's re-signed replay", replays[2], false},
+		{"an Intercom replay, byte for byte", replays[3], true},
+		{"the forgery itself", 1, true},
+		{"the accepted delivery itself", 2, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := rig.action(t, fmt.Sprintf("/api/deliveries/%d/fixture", tt.seq))
+			if tt.saved {
+				require.Equal(t, http.StatusOK, code, out)
+				return
+			}
+			require.Equal(t, http.StatusConflict, code, out)
+			require.Contains(t, out["error"], fmt.Sprintf("#%d", tt.seq-3), "the error names the original to save")
+		})
+	}
+	// No file holds a signature the inspector made.
+	var names, contents []string
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			names, contents = append(names, p), append(contents, string(b))
+		}
+		return err
+	}))
+	require.Len(t, names, 6, "three deliveries saved, a body and a headers file each: %v", names)
+	for _, seq := range []int64{replays[1], replays[2]} {
+		rec := rig.in.snapshot(rig.in.find(seq))
+		sig := strings.TrimPrefix(rec.Header.Get("Webhook-Signature"), "v1,")
+		require.NotEmpty(t, sig)
+		for i, c := range contents {
+			require.False(t, strings.Contains(c, sig), "%s holds the signature replay #%d was made with", names[i], seq)
+		}
+	}
+}
