@@ -351,6 +351,13 @@ func saveFixture(dir string, keys *keyFlags, rec *record) (string, error) {
 	if rec.Unkept {
 		return "", errors.New(unkeptNote)
 	}
+	if rec.resigned {
+		// Made to be committed, the fixture would hold a signature of
+		// the configured secret over a body the sender chose, which the
+		// page redacts: verifying wherever that secret does, for ever
+		// under a test's clock.
+		return "", fmt.Errorf("this replay's signature was made here with the configured secret: save the original, #%d, whose signature is the sender's (Capture.Resigned signs it anew with the test keys)", rec.ReplayOf)
+	}
 	full := filepath.Join(dir, filepath.FromSlash(name))
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 		return "", err
