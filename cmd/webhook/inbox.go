@@ -149,6 +149,15 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	after := fs.String("after", "", "list: the page after this cursor, which list printed for its next page")
 	asJSON := fs.Bool("json", false, "list, stats: one JSON object per line")
 	olderThan := fs.Duration("older-than", 72*time.Hour, "purge: delete only deliveries last updated longer ago than this")
+	// Every subcommand's flags are defined, so that another's is refused
+	// by name below; the help lists only this one's.
+	shown := newFlagSet(name, strings.TrimSuffix(inboxUsage, exitHelp+"\n"), stderr)
+	fs.VisitAll(func(f *flag.Flag) {
+		if slices.Contains(inboxFlags[sub], f.Name) {
+			shown.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	fs.Usage = shown.Usage
 	pos, code, stop := parseFlags(fs, rest)
 	if stop {
 		return code

@@ -31,9 +31,12 @@ func TestREADMENamesRealFlags(t *testing.T) {
 	flags := map[string]map[string]bool{"": {}}
 	for name, args := range map[string][]string{
 		"serve": {"serve"}, "send": {"send"}, "sign": {"sign"}, "verify": {"verify"},
-		"version": {"version"}, "inbox": {"inbox", "list"},
+		"version": {"version"},
 	} {
 		_, flags[name] = helpFlags(t, args...)
+	}
+	_, flags["inbox"] = inboxHelpFlags(t)
+	for name := range flags {
 		for fl := range flags[name] {
 			flags[""][fl] = true
 		}
@@ -66,7 +69,7 @@ func TestREADMEFlagDefaults(t *testing.T) {
 	defaults := map[string]string{} // flag name to the default its help shows
 	entry := regexp.MustCompile(`(?m)^  -([a-z][a-z0-9-]*)[^\n]*\n((?:    \t[^\n]*(?:\n|$))*)`)
 	def := regexp.MustCompile(`\(default ([^()]*)\)\s*$`)
-	for _, args := range [][]string{{"serve"}, {"send"}, {"sign"}, {"verify"}, {"inbox", "list"}} {
+	for _, args := range [][]string{{"serve"}, {"send"}, {"sign"}, {"verify"}, {"inbox", "list"}, {"inbox", "purge"}} {
 		help, _ := helpFlags(t, args...)
 		_, list, _ := strings.Cut(help, "\nFlags:\n")
 		for _, m := range entry.FindAllStringSubmatch(list, -1) {

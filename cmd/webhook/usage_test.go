@@ -25,6 +25,24 @@ func helpFlags(t *testing.T, args ...string) (text string, flags map[string]bool
 	return out, flags
 }
 
+// inboxHelpFlags is helpFlags for inbox: the text of list's help (the
+// prose every subcommand shares) and the flags of every subcommand, of
+// which that prose speaks.
+func inboxHelpFlags(t *testing.T) (text string, flags map[string]bool) {
+	t.Helper()
+	flags = map[string]bool{}
+	for sub := range inboxFlags {
+		out, fl := helpFlags(t, "inbox", sub)
+		if sub == "list" {
+			text = out
+		}
+		for f := range fl {
+			flags[f] = true
+		}
+	}
+	return text, flags
+}
+
 // TestHelpNamesRealFlags: every --flag the help texts (their prose and the
 // flags' own descriptions) and the package doc speak of is a flag
 // of the command they speak of it for (the command's own, or the one named
@@ -34,13 +52,14 @@ func TestHelpNamesRealFlags(t *testing.T) {
 	clearEnv(t)
 	commands := map[string][]string{
 		"serve": {"serve"}, "send": {"send"}, "sign": {"sign"}, "verify": {"verify"},
-		"version": {"version"}, "inbox": {"inbox", "list"},
+		"version": {"version"},
 	}
 	flags := map[string]map[string]bool{}
 	prose := map[string]string{}
 	for name, args := range commands {
 		prose[name], flags[name] = helpFlags(t, args...)
 	}
+	prose["inbox"], flags["inbox"] = inboxHelpFlags(t)
 	top := runCmd(t, "", "--help")
 	prose[""], flags[""] = top.stdout+top.stderr, map[string]bool{"help": true} // webhook <command> --help
 	f, err := parser.ParseFile(token.NewFileSet(), "main.go", nil, parser.PackageClauseOnly|parser.ParseComments)
@@ -49,7 +68,7 @@ func TestHelpNamesRealFlags(t *testing.T) {
 	// Its usage lines list several flags after one command: there a flag
 	// need only be some command's.
 	prose["go doc"], flags["go doc"] = f.Doc.Text(), map[string]bool{}
-	for name := range commands {
+	for name := range flags {
 		for fl := range flags[name] {
 			flags["go doc"][fl] = true
 		}
@@ -63,6 +82,24 @@ func TestHelpNamesRealFlags(t *testing.T) {
 			}
 			require.True(t, flags[of][m[2]], "%q --help speaks of --%s, which %s does not take", name, m[2], of)
 		}
+	}
+}
+
+// TestInboxHelpListsItsFlags: "webhook inbox SUB --help" lists the flags
+// SUB takes and no other: every subcommand's listed them all, so show's
+// help offered --json, --limit and --older-than, which show then refused
+// ("show does not take --json").
+func TestInboxHelpListsItsFlags(t *testing.T) {
+	clearEnv(t)
+	for sub, takes := range inboxFlags {
+		t.Run(sub, func(t *testing.T) {
+			want := map[string]bool{"help": true}
+			for _, f := range takes {
+				want[f] = true
+			}
+			_, got := helpFlags(t, "inbox", sub)
+			require.Equal(t, want, got)
+		})
 	}
 }
 
