@@ -15,7 +15,8 @@ import (
 
 // TestREADMENamesRealFlags: every --flag the repository's README speaks
 // of, outside its changelog, is a flag of the command it speaks of it for
-// (the one named just before it, as in "webhook serve --test-keys"), or of
+// (the one named just before it, as in "webhook serve --test-keys", and an
+// inbox subcommand's own, as in "inbox show"), or of
 // some command, as TestHelpNamesRealFlags holds the help texts: a flag
 // renamed or removed leaves no README line telling users to pass it.
 func TestREADMENamesRealFlags(t *testing.T) {
@@ -36,17 +37,24 @@ func TestREADMENamesRealFlags(t *testing.T) {
 		_, flags[name] = helpFlags(t, args...)
 	}
 	_, flags["inbox"] = inboxHelpFlags(t)
+	for sub := range inboxFlags { // "inbox show --json": show's own
+		_, flags["inbox "+sub] = helpFlags(t, "inbox", sub)
+	}
 	for name := range flags {
 		for fl := range flags[name] {
 			flags[""][fl] = true
 		}
 	}
-	mention := regexp.MustCompile(`(?:\b(serve|send|sign|verify|inbox)(?: [a-z]+)? )?--([a-z][a-z0-9-]*)`)
+	mention := regexp.MustCompile(`(?:\b(serve|send|sign|verify|inbox)( [a-z]+)? )?--([a-z][a-z0-9-]*)`)
 	found := 0
 	for i, line := range strings.Split(text, "\n") {
 		for _, m := range mention.FindAllStringSubmatch(line, -1) {
 			found++
-			require.True(t, flags[m[1]][m[2]], "README.md:%d speaks of --%s, which %q does not take", i+1, m[2], m[1])
+			of := m[1]
+			if _, ok := flags[m[1]+m[2]]; ok {
+				of += m[2]
+			}
+			require.True(t, flags[of][m[3]], "README.md:%d speaks of --%s, which %q does not take", i+1, m[3], of)
 		}
 	}
 	require.Greater(t, found, 30, "found too few flags in README.md to trust the pattern")
