@@ -1,8 +1,13 @@
 package webhook
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -51,5 +56,41 @@ func TestSeriesHeaderName(t *testing.T) {
 			h.Set(name, seriesToken)
 			require.NoError(t, v.Verify(h))
 		})
+	}
+}
+
+// TestSeriesHeaderNameAsNetHTTPCarries holds the rule to net/http, byte by
+// byte: a name holding the byte is taken exactly when a request sent
+// with it, over a real connection, reaches the handler carrying it.
+func TestSeriesHeaderNameAsNetHTTPCarries(t *testing.T) {
+	got := make(chan http.Header, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Header }))
+	defer srv.Close()
+	carried := func(name string) bool {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		require.NoError(t, err)
+		defer c.Close()
+		require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+		_, err = fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n%s: %s\r\n\r\n", name, seriesToken)
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false
+		}
+		h := <-got
+		return h.Get(name) == seriesToken
+	}
+	for c := 0; c < 256; c++ {
+		name := "X-Tok" + string([]byte{byte(c)}) + "en"
+		if c == '\r' || c == '\n' {
+			// It ends the line: no request carries a name holding it.
+			_, err := NewSeriesVerifier(name, seriesToken)
+			require.Error(t, err)
+			continue
+		}
+		_, err := NewSeriesVerifier(name, seriesToken)
+		require.Equal(t, carried(name), err == nil, "byte 0x%02x: carried by net/http, taken by NewSeriesVerifier (error %v)", c, err)
 	}
 }
