@@ -114,3 +114,40 @@ func sameDefault(readme, help string) bool {
 	shift, ok := map[string]int{"": 0, "KiB": 10, "MiB": 20, "GiB": 30}[unit]
 	return ok && strconv.FormatInt(size<<shift, 10) == help
 }
+
+// TestREADMECommandsExist: every command the README's shell blocks run,
+// "webhook serve …", "webhook inbox stats …", also after an environment
+// assignment or a pipe, is one the CLI has (its --help answers 0), so a
+// command renamed leaves no block telling users to type the old one.
+func TestREADMECommandsExist(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if errors.Is(err, fs.ErrNotExist) && os.Getenv("CI") != "true" {
+		t.Skip("../../README.md is missing: this module alone, not the repository")
+	}
+	require.NoError(t, err)
+	text, _, ok := strings.Cut(string(readme), "\n## Changelog\n")
+	require.True(t, ok, "README.md has no Changelog section")
+
+	clearEnv(t)
+	call := regexp.MustCompile(`(?:^|&&|\||;)\s*(?:[A-Z_]+=\S+\s+)*webhook\s+([a-z]+)(?:\s+([a-z]+))?`)
+	inSh, found := false, 0
+	for i, line := range strings.Split(text, "\n") {
+		if rest, fence := strings.CutPrefix(line, "```"); fence {
+			inSh = !inSh && rest == "sh"
+			continue
+		}
+		if !inSh {
+			continue
+		}
+		for _, m := range call.FindAllStringSubmatch(line, -1) {
+			found++
+			args := []string{m[1], "--help"}
+			if m[1] == "inbox" {
+				args = []string{m[1], m[2], "--help"}
+			}
+			r := runCmd(t, "", args...)
+			require.Equal(t, exitOK, r.code, "README.md:%d runs webhook %s, which is no command: %s", i+1, strings.Join(args[:len(args)-1], " "), r.stderr)
+		}
+	}
+	require.Greater(t, found, 15, "found too few commands in README.md's shell blocks to trust the pattern")
+}
