@@ -121,13 +121,16 @@ func TestMemoryInboxTenantsShareFairly(t *testing.T) {
 // TestMemoryInboxFullStoreCost: a full MemoryInbox whose tenants over
 // their share hold no done delivery (one tenant's flood still pending,
 // as it is while the workers fall behind) forgets another tenant's done
-// delivery in time that does not grow with the done deliveries it holds:
-// it walked them all on every Store, under the lock every Store, Lease
-// and Complete takes. Measured as the time of the same number of Stores
-// at two capacities forty times apart, the least of three runs each.
+// delivery looking at a number of records that does not grow with the
+// done deliveries it holds: it walked them all on every Store, under the
+// lock every Store, Lease and Complete takes. Counted as the records
+// looked at (MemoryInbox.looked) by the same Stores at two capacities
+// forty times apart: a count, not a timing, so a loaded machine cannot
+// fail it.
 func TestMemoryInboxFullStoreCost(t *testing.T) {
 	ctx := context.Background()
-	cost := func(capacity int) time.Duration {
+	const stores = 200
+	looked := func(capacity int) uint64 {
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		// No bound on a tenant's backlog: the flood holds more than the
 		// default half.
@@ -147,23 +150,24 @@ func TestMemoryInboxFullStoreCost(t *testing.T) {
 			_, err := m.Store(ctx, &InboxEntry{Key: "standard@flood:msg_" + strconv.Itoa(i)})
 			require.NoError(t, err)
 		}
-		const stores = 200
-		start := time.Now()
+		before := m.looked
 		for i := range stores {
 			// The quiet tenant's own: it stays under its share.
 			ok, err := m.Store(ctx, &InboxEntry{Key: "standard@quiet:new_" + strconv.Itoa(i)})
 			require.NoError(t, err)
 			require.True(t, ok)
 		}
-		return time.Since(start)
-	}
-	least := func(capacity int) time.Duration {
-		d := cost(capacity)
-		for range 2 {
-			d = min(d, cost(capacity))
+		// Each Store forgot one of the quiet tenant's done deliveries,
+		// the one that finished first.
+		for i := range stores {
+			_, err := m.Get(ctx, "standard@quiet:msg_"+strconv.Itoa(i))
+			require.ErrorIs(t, err, ErrNotFound)
 		}
-		return d
+		_, err := m.Get(ctx, "standard@quiet:msg_"+strconv.Itoa(stores))
+		require.NoError(t, err)
+		return m.looked - before
 	}
-	small, large := least(500), least(20_000)
-	require.Less(t, large, 10*small+10*time.Millisecond, "200 Stores took %v at capacity 500, %v at 20,000", small, large)
+	small, large := looked(500), looked(20_000)
+	require.NotZero(t, small, "the Stores forgot done deliveries without looking at a record")
+	require.LessOrEqual(t, large, 2*small, "%d Stores looked at %d records at capacity 500, %d at 20,000", stores, small, large)
 }
