@@ -168,9 +168,8 @@ func showRedacts(t *testing.T, empty func(*testing.T) (webhook.Inbox, []string))
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code = run(context.Background(), args, strings.NewReader(""), &out, &errb)
-	return code, out.String(), errb.String()
+	r := runCmd(t, "", args...)
+	return r.code, r.stdout, r.stderr
 }
 
 // inboxCase is a command of TestInboxCommands and what it must do.

@@ -72,7 +72,14 @@ func newInspectRig(t *testing.T, f inspectFlags, ib webhook.Inbox, onAny func(co
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = h.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
+		t.Cleanup(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Error("the handler's workers did not stop")
+			}
+		})
 	}
 	rig := &inspectRig{in: in}
 	rig.receiver = httptest.NewServer(in.receiver(h))

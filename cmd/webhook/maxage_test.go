@@ -48,12 +48,20 @@ func serveInProcess(t *testing.T, args ...string) servedAt {
 		inspect = inspect || strings.HasPrefix(a, "--inspect=")
 	}
 	s := servedAt{logs: &stderr}
-	require.Eventually(t, func() bool {
+	exited := func() bool {
 		select {
 		case code := <-done:
 			done <- code
-			require.FailNow(t, "serve exited", "code %d: %s", code, stderr.String())
+			return true
 		default:
+			return false
+		}
+	}
+	require.Eventually(t, func() bool {
+		// FailNow belongs to the test's goroutine, not Eventually's:
+		// called here it ended the check, which then waited out the 20 s.
+		if exited() {
+			return true
 		}
 		if m := listenRE.FindStringSubmatch(stderr.String()); m != nil {
 			s.recv = m[1]
@@ -63,6 +71,9 @@ func serveInProcess(t *testing.T, args ...string) servedAt {
 		}
 		return s.recv != "" && (!inspect || s.page != "")
 	}, 20*time.Second, 10*time.Millisecond, "%s", &stderr)
+	if exited() {
+		require.FailNow(t, "serve exited", "code %d: %s", <-done, stderr.String())
+	}
 	return s
 }
 
