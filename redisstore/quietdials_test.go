@@ -1,14 +1,13 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
+	"github.com/inhook/webhook/internal/testchild"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -39,12 +38,7 @@ func TestFailedDialsQuiet(t *testing.T) {
 		require.ErrorContains(t, client.Ping(ctx).Err(), "connection refused", "the command returns the dial's error")
 		return
 	}
-	child := exec.Command(os.Args[0], "-test.run=^TestFailedDialsQuiet$", "-test.count=1", "-test.v")
-	child.Env = append(os.Environ(), dialChildEnv+"=1")
-	var stdout, stderr bytes.Buffer
-	child.Stdout, child.Stderr = &stdout, &stderr
-	require.NoError(t, child.Run(), "the child failed:\n%s%s", stdout.String(), stderr.String())
-	require.Contains(t, stdout.String(), "--- PASS: TestFailedDialsQuiet", "the child dialled")
-	require.NotContains(t, stderr.String(), "failed to dial")
-	require.NotContains(t, stdout.String(), "failed to dial")
+	stdout, stderr := testchild.Run(t, dialChildEnv)
+	require.NotContains(t, stderr, "failed to dial")
+	require.NotContains(t, stdout, "failed to dial")
 }

@@ -5,9 +5,9 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"testing"
 
+	"github.com/inhook/webhook/internal/testchild"
 	"github.com/stretchr/testify/require"
 )
 
@@ -33,12 +33,7 @@ func TestFailedDialsQuiet(t *testing.T) {
 		require.Contains(t, stderr.String(), "connection refused", "the command says why it failed")
 		return
 	}
-	child := exec.Command(os.Args[0], "-test.run=^TestFailedDialsQuiet$", "-test.count=1", "-test.v")
-	child.Env = append(os.Environ(), dialChildEnv+"=1")
-	var stdout, stderr bytes.Buffer
-	child.Stdout, child.Stderr = &stdout, &stderr
-	require.NoError(t, child.Run(), "the child failed:\n%s%s", stdout.String(), stderr.String())
-	require.Contains(t, stdout.String(), "--- PASS: TestFailedDialsQuiet", "the child ran the command")
-	require.NotContains(t, stderr.String(), "failed to dial")
-	require.NotContains(t, stdout.String(), "failed to dial")
+	stdout, stderr := testchild.Run(t, dialChildEnv)
+	require.NotContains(t, stderr, "failed to dial")
+	require.NotContains(t, stdout, "failed to dial")
 }

@@ -9,10 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"syscall"
 	"testing"
 
+	"github.com/inhook/webhook/internal/testchild"
 	"github.com/stretchr/testify/require"
 )
 
@@ -56,13 +56,7 @@ func Unprivileged(t *testing.T) bool {
 	if os.Geteuid() != 0 {
 		return false
 	}
-	bin, err := os.Executable()
-	require.NoError(t, err)
-	cmd := exec.Command(bin, "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), envNobody+"=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s as uid %d: %s", t.Name(), nobody, out)
-	require.Contains(t, string(out), "--- PASS: "+t.Name()+" ", "%s as uid %d ran no test: %s", t.Name(), nobody, out)
+	testchild.Run(t, envNobody)
 	t.Logf("ran as uid %d in a child", nobody)
 	return true
 }
