@@ -236,6 +236,10 @@ func TestREADMEStatusTable(t *testing.T) {
 				}()
 				_, err := pw.Write(bytes.Repeat([]byte("x"), 12<<10+1))
 				require.NoError(t, err)
+				// The write returns once the client has the bytes, which
+				// may be before the server's read holds them: the later
+				// delivery must begin after the upload, and see it old.
+				require.Eventually(t, func() bool { return webhook.BodyHeld(h) == webhook.StalledHold(h, 12<<10+1) }, 10*time.Second, time.Millisecond)
 				time.Sleep(webhook.SlowBody)
 				big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", limit-len(jamBody))), 1)
 				req, err := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(big))
