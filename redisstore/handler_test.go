@@ -522,9 +522,8 @@ func TestHandlersRedisOutage(t *testing.T) {
 			}
 			return total
 		}
-		for processed() < n/10 {
-			time.Sleep(100 * time.Microsecond)
-		}
+		require.Eventually(t, func() bool { return processed() >= n/10 }, 30*time.Second, 100*time.Microsecond,
+			"a tenth of the messages processed before the cut")
 		cut()
 		atCut := processed()
 		time.Sleep(300 * time.Millisecond)

@@ -112,11 +112,16 @@ func release(who string, wantErr error) step { return step{op: "release", who: w
 func sleep(d time.Duration) step             { return step{op: "sleep", d: d} }
 
 // Leases and retentions in the table are short so expiry is quick to
-// observe, and the sleeps leave a wide margin above them.
+// observe, and the sleeps leave a wide margin above them. A short one is
+// only waited out: a step that must see one still in force would fail
+// whenever a loaded machine took longer than it between two steps. Those
+// take held, which no stall between two steps lasts, and pastHeld.
 const (
-	long  = time.Minute
-	short = 100 * time.Millisecond
-	past  = 250 * time.Millisecond
+	long     = time.Minute
+	short    = 100 * time.Millisecond
+	past     = 250 * time.Millisecond
+	held     = time.Second
+	pastHeld = held + past - short
 )
 
 var lifecycle = []struct {
@@ -180,9 +185,9 @@ var lifecycle = []struct {
 	}},
 	{"retention expiry frees the key", []step{
 		claim("a", long, webhook.Claimed),
-		commit("a", short, nil),
+		commit("a", held, nil),
 		claim("b", long, webhook.Processed),
-		sleep(past),
+		sleep(pastHeld),
 		claim("b", long, webhook.Claimed),
 	}},
 	{"unknown key", []step{
@@ -356,7 +361,9 @@ func TestCrashedHolder(t *testing.T) {
 	prefix := testPrefix(t, client)
 	crashed := New(client, WithPrefix(prefix))
 	survivor := New(newClient(t), WithPrefix(prefix))
-	const lease = 200 * time.Millisecond
+	// The retry during the lease must come within it, on a loaded machine
+	// too.
+	const lease = time.Second
 
 	_, status, err := crashed.Claim(ctx, "standard:msg_crash", lease)
 	require.NoError(t, err)
@@ -491,10 +498,17 @@ feed:
 		len(deliveries), dups.Load(), inFlight.Load(), failures.Load())
 }
 
+// fastFail bounds a call to a Redis that is down: under fastFailing's
+// 5 s timeouts, so a call within it failed on the refusal, the closed
+// connection or TestRedisHanging's shorter read timeout rather than
+// waiting one of those out, with seconds to spare for a loaded machine
+// (at 500 ms it had little more than a stall's worth).
+const fastFail = 3 * time.Second
+
 // unreachable checks that every method fails fast with an error that is
 // not ErrNotOwner: a handler must not take "Redis is down" for "someone
 // else owns this message".
-func unreachable(t *testing.T, s *Store, within time.Duration) {
+func unreachable(t *testing.T, s *Store) {
 	t.Helper()
 	ctx := context.Background()
 	calls := map[string]func() error{
@@ -513,7 +527,7 @@ func unreachable(t *testing.T, s *Store, within time.Duration) {
 		elapsed := time.Since(start)
 		require.Error(t, err, name)
 		require.NotErrorIs(t, err, webhook.ErrNotOwner, name)
-		require.Less(t, elapsed, within, "%s took %v", name, elapsed)
+		require.Less(t, elapsed, fastFail, "%s took %v", name, elapsed)
 		require.Contains(t, err.Error(), "redisstore: "+name+": ")
 	}
 }
@@ -544,7 +558,7 @@ func TestRedisRefusing(t *testing.T) {
 
 	client := redis.NewClient(fastFailing(addr))
 	t.Cleanup(func() { client.Close() })
-	unreachable(t, New(client), 500*time.Millisecond)
+	unreachable(t, New(client))
 }
 
 // TestRedisHanging: a server that accepts connections and never answers,
@@ -573,7 +587,7 @@ func TestRedisHanging(t *testing.T) {
 	opts.ReadTimeout, opts.WriteTimeout = 200*time.Millisecond, 200*time.Millisecond
 	client := redis.NewClient(opts)
 	t.Cleanup(func() { client.Close() })
-	unreachable(t, New(client), 2*time.Second)
+	unreachable(t, New(client))
 }
 
 // TestRedisStopsMidRun: the Store works through a proxy to the test Redis,
@@ -597,7 +611,7 @@ func TestRedisStopsMidRun(t *testing.T) {
 	require.Equal(t, webhook.Claimed, status)
 
 	p.stop()
-	unreachable(t, s, 500*time.Millisecond)
+	unreachable(t, s)
 
 	// The held claim is still in Redis: once it is reachable again, its
 	// owner can commit.
