@@ -405,8 +405,11 @@ func TestInspectorKeepBytesListLate(t *testing.T) {
 // TestInspectorHostileInBrowser: deliveries whose body, headers, message
 // id and event type are markup, one whose body is not UTF-8, and one of
 // a megabyte that pretty-prints to half a million lines: the page shows
-// each as text, runs none of it, and opens each detail in seconds, the
-// megabyte's first 64 Ki characters until asked for all.
+// each as text, runs none of it, and opens each detail with the
+// megabyte's first 64 Ki characters until asked for all. Setting the whole
+// megabyte took the page 12 s; the preview's length shows it is not set,
+// where a bound on the time would fail on a loaded machine (the wait
+// bounds it at 20 s, and the log says how long it took).
 func TestInspectorHostileInBrowser(t *testing.T) {
 	ctx := browser(t)
 	receiver, page := serve(t, t.TempDir())
@@ -443,7 +446,6 @@ func TestInspectorHostileInBrowser(t *testing.T) {
 		wait(t, ctx, fmt.Sprintf("delivery %d's detail", seq), fmt.Sprintf(`document.getElementById('d-title').textContent.startsWith('#%d ')`, seq))
 		took := time.Since(start)
 		t.Logf("delivery %d's detail in %v", seq, took)
-		require.Less(t, took, 5*time.Second, "delivery %d", seq) // 12 s, when the page set the whole megabyte
 		require.Less(t, eval[int](t, ctx, `document.getElementById('pretty').textContent.length + document.getElementById('raw').textContent.length`), 200<<10,
 			"delivery %d: the page shows a preview until asked", seq)
 		shown := eval[string](t, ctx, `document.getElementById('raw-label').textContent + document.getElementById('raw').textContent.slice(0, 4096)`)

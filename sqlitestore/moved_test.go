@@ -88,8 +88,12 @@ func TestLogRemovedWhileOpen(t *testing.T) {
 			require.NoError(t, os.Remove(path+"-wal"))
 
 			acked := []string{"before"}
+			// The checkpointer looks every 10 ms; 500 Stores a millisecond
+			// apart gave it half a second, a stall's worth on a loaded
+			// machine.
+			deadline := time.Now().Add(20 * time.Second)
 			for i := 0; ; i++ {
-				require.Less(t, i, 500, "no Store refused")
+				require.True(t, time.Now().Before(deadline), "no Store refused in %d", i)
 				key := fmt.Sprint("after-", i)
 				_, err := s.Store(ctx, entry(key))
 				if err != nil {

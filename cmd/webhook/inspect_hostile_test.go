@@ -603,9 +603,15 @@ func TestInspectorShowsNoSecret(t *testing.T) {
 	for _, r := range rig.records(t) {
 		get("/api/deliveries/" + strconv.FormatInt(r.Seq, 10))
 	}
-	time.Sleep(100 * time.Millisecond) // the last events, on their way
+	// The stream's events are on their way: wait for one, where a sleep
+	// of 100 ms could end before the first on a loaded machine. Those
+	// still to come carry the summaries the detail pages above showed.
+	require.Eventually(t, func() bool {
+		streamMu.Lock()
+		defer streamMu.Unlock()
+		return strings.Contains(stream.String(), "event: delivery")
+	}, 10*time.Second, 5*time.Millisecond, "no delivery event on the stream")
 	streamMu.Lock()
-	require.Contains(t, stream.String(), "event: delivery")
 	seen.WriteString(stream.String())
 	streamMu.Unlock()
 	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {

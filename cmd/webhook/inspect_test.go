@@ -984,7 +984,9 @@ func TestInspectServeStopsHungForward(t *testing.T) {
 	cancel()
 	select {
 	case <-done:
-		require.Less(t, time.Since(at), 1*time.Second+3*time.Second, stderr.String())
+		// Under the forward's 15 s by far, with seconds to spare for a
+		// loaded machine past the 1 s timeout and the callbacks' grace.
+		require.Less(t, time.Since(at), 8*time.Second, stderr.String())
 	case <-time.After(14 * time.Second):
 		t.Fatalf("serve still running %v after its stop; stderr: %s", time.Since(at), stderr.String())
 	}

@@ -205,7 +205,7 @@ func TestServeInboxSignalUnderLoad(t *testing.T) {
 				}()
 			}
 			slowReady.Wait()
-			time.Sleep(200 * time.Millisecond) // serve accepts them and reads their headers
+			acceptedBefore(t, srv.url)
 			signalledAt := time.Now()
 			require.NoError(t, srv.cmd.Process.Signal(sig))
 			require.Eventually(t, func() bool { return strings.Contains(srv.logs.String(), "webhook serve: stopping") }, 5*time.Second, time.Millisecond)
@@ -335,6 +335,25 @@ func stuckServe(t *testing.T, bin string, n int, args ...string) (*served, strin
 	return srv, path
 }
 
+// acceptedBefore returns once serve, at url, has accepted every
+// connection dialled to it before the call: it sends a request on a
+// connection of its own and waits for the answer. The kernel queues
+// connections for accept first in, first out, and http.Server accepts
+// them one at a time, so the earlier ones were accepted first; and once
+// accepted, a connection is one Shutdown waits for, even before its
+// request's headers are read (for five seconds then). A sleep stood in
+// for it, which a loaded machine could outlast: a connection still queued
+// at the signal is dropped with the listener.
+func acceptedBefore(t *testing.T, url string) {
+	t.Helper()
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Get(url + "/")
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
 // waitExit waits up to within for serve to exit, and returns its error.
 func waitExit(t *testing.T, srv *served, within time.Duration) error {
 	t.Helper()
@@ -446,7 +465,7 @@ func TestServeStdoutGoneWhileStopping(t *testing.T) {
 	half := len(raw) - 200
 	_, err = conn.Write(raw[:half])
 	require.NoError(t, err)
-	time.Sleep(200 * time.Millisecond) // serve reads the headers
+	acceptedBefore(t, srv.url)
 	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGHUP))
 	require.Eventually(t, func() bool { return strings.Contains(srv.logs.String(), "webhook serve: stopping") }, 5*time.Second, time.Millisecond)
 	require.NoError(t, pr.Close()) // the reader goes
