@@ -881,32 +881,11 @@ func TestInspectFlags(t *testing.T) {
 // shows its inbox state.
 func TestInspectServe(t *testing.T) {
 	clearEnv(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
-	done := make(chan int, 1)
-	inbox := t.TempDir() + "/inbox.db"
-	go func() {
-		done <- run(ctx, []string{"serve", "--test-keys", "--addr", "127.0.0.1:0", "--inspect=127.0.0.1:0", "--inbox", inbox}, strings.NewReader(""), io.Discard, &stderr)
-	}()
-	var recv, page string
-	require.Eventually(t, func() bool {
-		if m := listenRE.FindStringSubmatch(stderr.String()); m != nil {
-			recv = m[1]
-		}
-		if _, p, ok := strings.Cut(stderr.String(), "inspector on "); ok {
-			page, _, _ = strings.Cut(p, "\n")
-		}
-		return recv != "" && page != ""
-	}, 20*time.Second, 10*time.Millisecond, stderr.String())
+	srv := serveInProcess(t, "--test-keys", "--inspect=127.0.0.1:0", "--inbox", t.TempDir()+"/inbox.db")
+	page := srv.page
 
 	jam := jamNow(t, webhooktest.Secret)
-	req, err := http.NewRequest(http.MethodPost, recv+"/hooks", jam.Body)
-	require.NoError(t, err)
-	req.Header = jam.Header
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, http.StatusOK, srv.post(t, jam))
 
 	var d struct {
 		Type  string
@@ -923,14 +902,6 @@ func TestInspectServe(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 	require.Equal(t, "jam.created", d.Type)
 	require.Equal(t, jam.Header.Get("Webhook-Id"), d.Inbox.ID)
-
-	cancel()
-	select {
-	case code := <-done:
-		require.Equal(t, exitOK, code, stderr.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop")
-	}
 }
 
 // TestInspectServeStopsHungForward: a forward to a --forward-to that
@@ -948,30 +919,8 @@ func TestInspectServeStopsHungForward(t *testing.T) {
 			accepted <- c // held open, never answered
 		}
 	}()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--test-keys", "--addr", "127.0.0.1:0", "--inspect=127.0.0.1:0",
-			"--forward-to", "http://" + hung.Addr().String() + "/", "--shutdown-timeout", "1s"}, strings.NewReader(""), io.Discard, &stderr)
-	}()
-	var recv string
-	require.Eventually(t, func() bool {
-		m := listenRE.FindStringSubmatch(stderr.String())
-		if m != nil {
-			recv = m[1]
-		}
-		return m != nil
-	}, 20*time.Second, 10*time.Millisecond, stderr.String())
-	jam := jamNow(t, webhooktest.Secret)
-	req, err := http.NewRequest(http.MethodPost, recv+"/", jam.Body)
-	require.NoError(t, err)
-	req.Header = jam.Header
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	srv := serveInProcess(t, "--test-keys", "--inspect=127.0.0.1:0", "--forward-to", "http://"+hung.Addr().String()+"/", "--shutdown-timeout", "1s")
+	require.Equal(t, http.StatusOK, srv.post(t, jamNow(t, webhooktest.Secret)))
 	var c net.Conn
 	select {
 	case c = <-accepted:
@@ -980,16 +929,9 @@ func TestInspectServeStopsHungForward(t *testing.T) {
 		t.Fatal("no forward came")
 	}
 
-	at := time.Now()
-	cancel()
-	select {
-	case <-done:
-		// Under the forward's 15 s by far, with seconds to spare for a
-		// loaded machine past the 1 s timeout and the callbacks' grace.
-		require.Less(t, time.Since(at), 8*time.Second, stderr.String())
-	case <-time.After(14 * time.Second):
-		t.Fatalf("serve still running %v after its stop; stderr: %s", time.Since(at), stderr.String())
-	}
+	// Under the forward's 15 s by far, with seconds to spare for a loaded
+	// machine past the 1 s timeout and the callbacks' grace.
+	require.Less(t, srv.stop(t), 8*time.Second, srv.logs.String())
 }
 
 // TestInspectorBodyLimit: a body past --max-body still reaches the

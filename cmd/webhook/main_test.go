@@ -669,32 +669,9 @@ func TestServe(t *testing.T) {
 	clearEnv(t)
 	t.Setenv(envIntercom, "first-client-secret,"+webhooktest.IntercomSecret)
 	t.Setenv(envSeriesToken, webhooktest.SeriesToken)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--secret", webhooktest.Secret}, nil, &stdout, &stderr)
-	}()
-	var url string
-	require.Eventually(t, func() bool {
-		m := listenRE.FindStringSubmatch(stderr.String())
-		if m != nil {
-			url = m[1]
-		}
-		return m != nil
-	}, 10*time.Second, 10*time.Millisecond, "serve did not report its address: %s", stderr.String())
-	require.Contains(t, stderr.String(), "sources: [standard intercom series in X-Series-Token]")
-
-	post := func(req *http.Request) int {
-		out, err := http.NewRequest(req.Method, url+"/hooks", req.Body)
-		require.NoError(t, err)
-		out.Header = req.Header
-		resp, err := http.DefaultClient.Do(out)
-		require.NoError(t, err)
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	srv := serveInProcess(t, "--secret", webhooktest.Secret)
+	require.Contains(t, srv.logs.String(), "sources: [standard intercom series in X-Series-Token]")
+	post := func(req *http.Request) int { return srv.post(t, req) }
 	now := webhooktest.WithTime(time.Now())
 	require.Equal(t, 200, post(webhooktest.NewStandardRequest(webhooktest.Secret, []byte(jamBody), now, webhooktest.WithID("msg_serve_1"))))
 	require.Equal(t, 200, post(webhooktest.NewIntercomRequest(webhooktest.IntercomSecret, []byte(noticeBody), now)))
@@ -717,7 +694,7 @@ func TestServe(t *testing.T) {
 	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, post(huge))
 
 	var lines []eventLine
-	for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(srv.out.String()), "\n") {
 		var e eventLine
 		dec := json.NewDecoder(strings.NewReader(l))
 		dec.DisallowUnknownFields()
@@ -733,21 +710,15 @@ func TestServe(t *testing.T) {
 	}
 	require.Contains(t, string(lines[0].Event), "4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03")
 
-	logs := stderr.String()
+	logs := srv.logs.String()
 	require.Contains(t, logs, "no matching signature found")
 	require.Contains(t, logs, "message timestamp too old")
 	require.Contains(t, logs, "status=401")
 	requireNoSecrets(t, logs, "")
 	require.NotContains(t, logs, "Northwind", "bodies are never logged")
 
-	cancel()
-	select {
-	case code := <-done:
-		require.Equal(t, exitOK, code, stderr.String())
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
-	}
-	require.Contains(t, stderr.String(), "webhook serve: stopped")
+	srv.stop(t)
+	require.Contains(t, srv.logs.String(), "webhook serve: stopped")
 }
 
 // TestServeMaxBody: serve takes any --max-body, and then accepts a

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,11 @@ import (
 type servedAt struct {
 	recv, page string
 	logs       *syncBuffer // its standard error
+	out        *syncBuffer // its standard output
+	// stop cancels serve's context, as a signal would, and requires it
+	// to exit 0 within 20 s; it returns how long serve took. The test's
+	// end calls it too, and it stops serve once.
+	stop func(t *testing.T) time.Duration
 }
 
 // serveInProcess runs serve with args until the test ends, which checks
@@ -29,25 +35,34 @@ type servedAt struct {
 func serveInProcess(t *testing.T, args ...string) servedAt {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(""), io.Discard, &stderr)
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(""), &stdout, &stderr)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			require.Equal(t, exitOK, code, stderr.String())
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
+	var once sync.Once
+	var took time.Duration
+	stop := func(t *testing.T) time.Duration {
+		t.Helper()
+		once.Do(func() {
+			at := time.Now()
+			cancel()
+			select {
+			case code := <-done:
+				took = time.Since(at)
+				require.Equal(t, exitOK, code, stderr.String())
+			case <-time.After(20 * time.Second):
+				t.Errorf("serve still running 20s after its stop; stderr: %s", stderr.String())
+			}
+		})
+		return took
+	}
+	t.Cleanup(func() { stop(t) })
 	inspect := false
 	for _, a := range args {
 		inspect = inspect || strings.HasPrefix(a, "--inspect=")
 	}
-	s := servedAt{logs: &stderr}
+	s := servedAt{logs: &stderr, out: &stdout, stop: stop}
 	exited := func() bool {
 		select {
 		case code := <-done:
