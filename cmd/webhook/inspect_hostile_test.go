@@ -1112,7 +1112,9 @@ func TestInspectorClaimsOutsideLock(t *testing.T) {
 	req, err := http.NewRequest(http.MethodPost, rig.receiver.URL+"/hook", good.Body)
 	require.NoError(t, err)
 	req.Header = good.Header
-	client := &http.Client{Timeout: 5 * time.Second}
+	// Held behind the parse, the delivery waits until the release, for
+	// ever: any bound tells, and 20 s leaves a loaded machine room.
+	client := &http.Client{Timeout: 20 * time.Second}
 	resp, err := client.Do(req)
 	require.NoError(t, err, "a delivery waited on the lock a forgery's parse held")
 	_ = resp.Body.Close()
