@@ -1264,3 +1264,53 @@ func TestInspectorFixtureOfResignedReplay(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectorReplayKeepsNoUnverifiedID: "keep message id" keeps the id
+// of a delivery whose signature verified. A forgery's id is its sender's
+// claim: kept, re-signed, the forged body would take it, in the dedupe
+// store, from the genuine delivery of that id, acknowledged then as a
+// duplicate and never processed. Such a replay gets a new id, and the
+// page does not offer to keep it.
+func TestInspectorReplayKeepsNoUnverifiedID(t *testing.T) {
+	var mu sync.Mutex
+	var ran []string
+	rig := newInspectRig(t, inspectFlags{}, nil, func(_ context.Context, d *webhook.Delivery, _ event.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		ran = append(ran, d.ID)
+		return nil
+	})
+	body := webhooktest.Fixture("jam/jam.created.maximal.json")
+	forged := webhooktest.NewStandardRequest("whsec_Zm9yZ2VkLXNlY3JldC1mb3ItaW5zcGVjdG9y", []byte(`{"jamId":"forged","teamId":"forged"}`),
+		webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_victim"))
+	require.Equal(t, http.StatusUnauthorized, rig.send(t, forged)) // 1
+	good := webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_kept"))
+	require.Equal(t, http.StatusOK, rig.send(t, good)) // 2
+
+	resp, err := http.Get(rig.page.URL + "/api/deliveries/1")
+	require.NoError(t, err)
+	var d struct{ Replay replayPlan }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&d))
+	_ = resp.Body.Close()
+	require.True(t, d.Replay.Possible)
+	require.False(t, d.Replay.CanKeep, "the page offers to keep a forgery's id")
+
+	code, out := rig.action(t, "/api/deliveries/1/replay?keep_id=1")
+	require.Equal(t, http.StatusOK, code, out)
+	require.Equal(t, float64(http.StatusOK), out["status"], out)
+	require.Contains(t, out["note"], "new id")
+	// The genuine delivery of the id the forgery claimed runs.
+	genuine := webhooktest.NewStandardRequest(webhooktest.Secret, body, webhooktest.WithTime(time.Now()), webhooktest.WithID("msg_victim"))
+	require.Equal(t, http.StatusOK, rig.send(t, genuine))
+	// A verified delivery's id is kept: its replay is a duplicate.
+	code, out = rig.action(t, "/api/deliveries/2/replay?keep_id=1")
+	require.Equal(t, http.StatusOK, code, out)
+	require.Equal(t, "replay of #2, re-signed, id kept", out["note"])
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, ran, 3, "the good one, the forgery's replay under a new id, the genuine msg_victim: %v", ran)
+	require.Equal(t, "msg_kept", ran[0])
+	require.True(t, strings.HasPrefix(ran[1], "msg_replay_"), ran[1])
+	require.Equal(t, "msg_victim", ran[2], "the genuine delivery was taken for a duplicate of the forgery's replay")
+}
