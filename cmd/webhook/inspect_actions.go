@@ -54,6 +54,12 @@ func (in *inspector) replayPlan(rec *record) replayPlan {
 		return replayPlan{Note: unkeptNote}
 	case rec.Source == string(event.SourceStandard) && in.signingSecret() == "":
 		return replayPlan{Note: "no whsec_ secret is configured to re-sign with"}
+	case rec.Source == string(event.SourceStandard) && !rec.IDVerified:
+		// The id is the sender's claim: kept under the inspector's
+		// signature, a forgery's body would take it in the dedupe store
+		// from the genuine delivery of that id, a duplicate then.
+		return replayPlan{Possible: true, Resign: true,
+			Note: "re-signed with the configured secret and a fresh timestamp, under a new message id: this delivery's signature did not verify, so its id is unverified, and kept it would take the genuine delivery's place"}
 	case rec.Source == string(event.SourceStandard):
 		return replayPlan{Possible: true, Resign: true, CanKeep: true,
 			Note: "re-signed with the configured secret and a fresh timestamp; with \"keep id\" the receiver acknowledges it as a duplicate if the original was processed, without it a new message id is used and the callbacks run again"}
@@ -96,9 +102,12 @@ func (in *inspector) replayRequest(rec *record, keepID bool) (*http.Request, str
 	}
 	id := req.Header.Get(prefix + "Id")
 	note := fmt.Sprintf("replay of #%d, re-signed, id kept", rec.Seq)
-	if !keepID || id == "" {
+	if !keepID || !plan.CanKeep || id == "" {
 		id = "msg_replay_" + newToken()[:20]
 		note = fmt.Sprintf("replay of #%d, re-signed, new id", rec.Seq)
+		if keepID && !plan.CanKeep {
+			note += ": its own is unverified"
+		}
 	}
 	ts := in.now()
 	sig, err := webhooktest.SignStandard(in.signingSecret(), id, ts, body)

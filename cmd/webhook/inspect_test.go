@@ -526,8 +526,9 @@ func TestInspectorForward(t *testing.T) {
 
 // TestInspectorReplay: a Standard Webhooks delivery is replayed re-signed
 // with a fresh timestamp, so even a forged one is accepted (under a new id
-// unless the id is kept, when a processed one is a duplicate); an Intercom
-// one byte for byte, which dedupe then acknowledges.
+// unless the id is kept, when a processed one is a duplicate; a forgery's
+// id is never kept); an Intercom one byte for byte, which dedupe then
+// acknowledges.
 func TestInspectorReplay(t *testing.T) {
 	rig := newInspectRig(t, inspectFlags{}, nil, nil)
 	good := jamNow(t, webhooktest.Secret)
@@ -541,7 +542,7 @@ func TestInspectorReplay(t *testing.T) {
 		note       string
 	}{
 		{"/api/deliveries/2/replay", false, false, "replay of #2, re-signed, new id"},
-		{"/api/deliveries/2/replay?keep_id=1", false, true, "replay of #2, re-signed, id kept"},
+		{"/api/deliveries/2/replay?keep_id=1", false, false, "replay of #2, re-signed, new id: its own is unverified"}, // TestInspectorReplayKeepsNoUnverifiedID
 		{"/api/deliveries/1/replay", false, false, "replay of #1, re-signed, new id"},
 		{"/api/deliveries/1/replay?keep_id=1", true, true, "replay of #1, re-signed, id kept"},
 		{"/api/deliveries/3/replay", true, true, "replay of #3, byte for byte"},
