@@ -41,7 +41,8 @@
 //
 // Start with NewHandler and one of WithSecrets, WithIntercomSecrets or
 // WithSeries; package webhooktest signs requests for tests, and
-// "go run ./examples/quickstart" in the repository shows every status.
+// "go run ./examples/quickstart" in the repository shows each kind of
+// delivery, a forged, a stale and a replayed one, and inbox mode's retries.
 // The runnable examples show each part in use: ExampleNewHandler and
 // ExampleHandler_OnIntercom (the handler), ExampleNewHandler_serveMux
 // (mounted on a ServeMux with Go 1.22 patterns, tested through it),
