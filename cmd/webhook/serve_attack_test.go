@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -238,4 +240,88 @@ func TestServeLogsNoCredentials(t *testing.T) {
 	for _, s := range []string{marker, tokenGuess, bearer, cookieValue} {
 		require.NotContains(t, logs, s)
 	}
+}
+
+// TestServeReceiverServesNoPage: the receiver's address is the one a
+// tunnel or a load balancer makes public; the inspector's page, which
+// shows every body and replays them re-signed, answers on its own
+// address only. Every path and action of the page, asked of the
+// receiver, even with the page's token and origin, gets the handler's
+// refusal and none of the page's data.
+func TestServeReceiverServesNoPage(t *testing.T) {
+	clearEnv(t)
+	srv := serveInProcess(t, "--test-keys", "--inspect=127.0.0.1:0")
+	const marker = "Quillfeather-body-marker"
+	jam := `{"jamId":"4f0c","teamId":"team_8Hq2","type":"video","title":"` + marker + `"}`
+	require.Equal(t, http.StatusOK, srv.post(t, webhooktest.NewStandardRequest(webhooktest.Secret, []byte(jam), webhooktest.WithTime(time.Now()))))
+
+	// The page's token, as its own script reads it.
+	resp, err := http.Get(srv.page + "/")
+	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	token := regexp.MustCompile(`[0-9a-f]{32}`).FindString(string(page))
+	require.NotEmpty(t, token, "the page carries its token")
+	// It is the token: the page takes an action with it (a replay of a
+	// delivery it does not have: 404, not 403).
+	req, err := http.NewRequest(http.MethodPost, srv.page+"/api/deliveries/99/replay", nil)
+	require.NoError(t, err)
+	req.Header.Set("Origin", srv.page)
+	req.Header.Set(tokenHeader, token)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	// The page itself lists the delivery, body and all.
+	resp, err = http.Get(srv.page + "/api/deliveries/1")
+	require.NoError(t, err)
+	detail, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Contains(t, string(detail), marker)
+
+	for _, tt := range []struct{ method, path string }{
+		{http.MethodGet, "/"},
+		{http.MethodGet, "/api/config"},
+		{http.MethodGet, "/api/deliveries"},
+		{http.MethodGet, "/api/deliveries/1"},
+		{http.MethodGet, "/api/events"},
+		{http.MethodGet, "/api/inbox"},
+		{http.MethodGet, "/static/app.js"},
+		{http.MethodPost, "/api/deliveries/1/replay?keep_id=1"},
+		{http.MethodPost, "/api/deliveries/1/forward"},
+		{http.MethodPost, "/api/deliveries/1/fixture"},
+		{http.MethodPost, "/api/inbox/replay?key=standard:x"},
+	} {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, srv.recv+tt.path, nil)
+			require.NoError(t, err)
+			req.Header.Set("Origin", srv.recv)
+			req.Header.Set(tokenHeader, token)
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			want := http.StatusUnauthorized // a POST without any source's headers
+			if tt.method == http.MethodGet {
+				want = http.StatusMethodNotAllowed
+			}
+			require.Equal(t, want, resp.StatusCode)
+			for _, s := range []string{marker, token, "jamId", "webhook inspector"} {
+				require.NotContains(t, string(body), s)
+			}
+		})
+	}
+	// No replay ran: the page lists the one delivery, and the requests above.
+	resp, err = http.Get(srv.page + "/api/deliveries")
+	require.NoError(t, err)
+	var list []record
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+	_ = resp.Body.Close()
+	for _, r := range list {
+		require.Zero(t, r.ReplayOf, "a replay ran: %+v", r)
+	}
+	require.Len(t, list, 12)
 }
