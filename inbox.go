@@ -101,13 +101,18 @@ type InboxQuery struct {
 	// and Order: the page starts after it. Empty starts at the first
 	// delivery.
 	After string
-	// Limit caps the page; 0 or less means the implementation's default
-	// (100).
+	// Limit caps the page; 0 or less means DefaultListLimit. An
+	// implementation may cap it lower (see InboxPage.More).
 	Limit int
 	// OmitBody leaves the entries' Body nil, for a listing that needs
 	// none: an inbox need not read the bodies.
 	OmitBody bool
 }
+
+// DefaultListLimit is the page Inbox.List returns for an InboxQuery
+// without a Limit. It is the contract's, not each implementation's, so a
+// tool that lists any inbox (webhook inbox list) pages alike on all of them.
+const DefaultListLimit = 100
 
 // An InboxPage is what Inbox.List returns.
 type InboxPage struct {

@@ -18,9 +18,6 @@ import (
 // DefaultInboxEntries is the default capacity of a MemoryInbox.
 const DefaultInboxEntries = 100_000
 
-// defaultListLimit is what InboxQuery.Limit 0 means.
-const defaultListLimit = 100
-
 // A MemoryInbox is an Inbox in the memory of one process, for tests and
 // for receivers that accept losing their pending deliveries on a restart
 // or a crash. It is not durable: in inbox mode a 200 then means only that
@@ -388,7 +385,7 @@ func (m *MemoryInbox) Get(_ context.Context, key string) (InboxEntry, error) {
 func (m *MemoryInbox) List(_ context.Context, q InboxQuery) (InboxPage, error) {
 	limit := q.Limit
 	if limit <= 0 {
-		limit = defaultListLimit
+		limit = DefaultListLimit
 	}
 	if err := checkListQuery(q); err != nil {
 		return InboxPage{}, fmt.Errorf("webhook: MemoryInbox: List: %w", err)

@@ -1000,13 +1000,15 @@ func testListLimit(t *testing.T, s *suite) {
 	for i := range 130 {
 		s.store(t, entry(fmt.Sprintf("k%03d", i), time.Duration(i)*time.Millisecond))
 	}
-	p := s.page(t, webhook.InboxQuery{})
-	es := p.Entries
-	require.Len(t, es, 100, "Limit 0 means 100")
-	require.True(t, p.More)
-	require.Equal(t, "k000", es[0].Key)
-	require.Equal(t, "k099", es[99].Key)
-	p = s.page(t, webhook.InboxQuery{Limit: 500})
+	for _, limit := range []int{0, -1} {
+		p := s.page(t, webhook.InboxQuery{Limit: limit})
+		es := p.Entries
+		require.Len(t, es, webhook.DefaultListLimit, "Limit %d means DefaultListLimit", limit)
+		require.True(t, p.More)
+		require.Equal(t, "k000", es[0].Key)
+		require.Equal(t, "k099", es[99].Key)
+	}
+	p := s.page(t, webhook.InboxQuery{Limit: 500})
 	require.Len(t, p.Entries, 130)
 	require.False(t, p.More)
 	p = s.page(t, webhook.InboxQuery{After: p.Next})

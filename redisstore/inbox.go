@@ -46,8 +46,7 @@ const leaseCallKeep = 15 * time.Second
 
 // Batches of the scripts that walk a set.
 const (
-	purgeBatch   = 500
-	defaultLimit = 100
+	purgeBatch = 500
 )
 
 // An Inbox is a webhook.Inbox on Redis Streams, shared by every replica
@@ -425,7 +424,7 @@ func (ib *Inbox) List(ctx context.Context, q webhook.InboxQuery) (webhook.InboxP
 	}
 	limit := q.Limit
 	if limit <= 0 {
-		limit = defaultLimit
+		limit = webhook.DefaultListLimit
 	}
 	limit = min(limit, maxListLimit)
 	nobody := "0"

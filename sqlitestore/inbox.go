@@ -19,10 +19,6 @@ import (
 	"github.com/inhook/webhook/internal/strjson"
 )
 
-// DefaultListLimit is the number of deliveries List returns when the
-// query sets no limit.
-const DefaultListLimit = 100
-
 // purgeChunk is the number of rows one Purge transaction deletes: a large
 // purge runs as many short transactions, so Stores keep committing
 // between them instead of waiting for the whole purge.
@@ -515,7 +511,7 @@ func (s *Store) Get(ctx context.Context, key string) (webhook.InboxEntry, error)
 }
 
 // List returns a page of the deliveries in q.State (every state if
-// empty), at most q.Limit of them (DefaultListLimit if 0), as
+// empty), at most q.Limit of them (webhook.DefaultListLimit if 0 or less), as
 // webhook.Inbox.List says. Each state's part of the page is one walk of
 // its index, inbox_received (state, received_at) or inbox_updated
 // (state, updated_at), from the cursor's position; rowid breaks ties.
@@ -526,7 +522,7 @@ func (s *Store) List(ctx context.Context, q webhook.InboxQuery) (webhook.InboxPa
 	}
 	limit := q.Limit
 	if limit <= 0 {
-		limit = DefaultListLimit
+		limit = webhook.DefaultListLimit
 	}
 	fetch := limit
 	if fetch < math.MaxInt {

@@ -144,7 +144,7 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var rf redisFlags
 	rf.register(fs, "the Redis of a redisstore inbox (or $"+envRedisURL+", which keeps the password off the command line)")
 	state := fs.String("state", "", "list: only this state; purge: done (the default) or dead; replay: dead, for the deliveries dead the longest")
-	limit := fs.Int("limit", sqlitestore.DefaultListLimit, "list, replay --state dead: at most this many deliveries")
+	limit := fs.Int("limit", webhook.DefaultListLimit, "list, replay --state dead: at most this many deliveries")
 	order := fs.String("order", "received", "list: received (the oldest received first) or updated (with --state done or dead: those done or dead the longest first)")
 	after := fs.String("after", "", "list: the page after this cursor, which list printed for its next page")
 	asJSON := fs.Bool("json", false, "list, stats: one JSON object per line")
