@@ -1,6 +1,8 @@
 package webhook_test
 
 import (
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"path"
@@ -14,11 +16,14 @@ import (
 )
 
 // TestDocsNameRealTests: every test, benchmark, example and fuzz target
-// that README.md or BENCHMARKS.md names as evidence, or that a script's
-// -run pattern selects, is a function in this repository. The documents
-// cite them for claims ("TestInboxRedisCrash kills redis-server…"), and a
-// -run pattern that names no test runs nothing and passes; a rename or a
-// deleted test would leave either pointing at nothing.
+// that README.md or BENCHMARKS.md names as evidence, that a script's
+// -run pattern selects, or that a Go comment names (a package doc's
+// "ExampleOpen runs it", a test's "TestMemoryInboxFullStoreCost fails
+// without the fix") is a function in this repository. The documents cite
+// them for claims ("TestInboxRedisCrash kills redis-server…"), go doc
+// sends readers to examples by name, and a -run pattern that names no
+// test runs nothing and passes; a rename or a deleted test would leave
+// any of them pointing at nothing.
 func TestDocsNameRealTests(t *testing.T) {
 	if dir := missingModule(t, os.DirFS(".")); dir != "" {
 		// The core's module as go get fetches it (go test all, go test
@@ -30,6 +35,8 @@ func TestDocsNameRealTests(t *testing.T) {
 		t.Skipf("%s is missing: the core's module alone, not the repository, whose every module defines the tests its documents cite", dir)
 	}
 	defined := map[string]bool{}
+	type comment struct{ pos, text string }
+	var comments []comment // of every Go file: docs go doc shows, and tests' own
 	funcs := regexp.MustCompile(`(?m)^func ((?:Test|Benchmark|Example|Fuzz)\w*)\(`)
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -38,15 +45,25 @@ func TestDocsNameRealTests(t *testing.T) {
 		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
 			return filepath.SkipDir
 		}
-		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+		if d.IsDir() || !strings.HasSuffix(path, ".go") {
 			return nil
 		}
 		src, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
-		for _, m := range funcs.FindAllSubmatch(src, -1) {
-			defined[string(m[1])] = true
+		if strings.HasSuffix(path, "_test.go") {
+			for _, m := range funcs.FindAllSubmatch(src, -1) {
+				defined[string(m[1])] = true
+			}
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, src, parser.ParseComments|parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		for _, cg := range f.Comments {
+			comments = append(comments, comment{fset.Position(cg.Pos()).String(), cg.Text()})
 		}
 		return nil
 	})
@@ -69,6 +86,14 @@ func TestDocsNameRealTests(t *testing.T) {
 				if !defined[m[1]] {
 					missing = append(missing, doc+":"+strconv.Itoa(i+1)+": "+m[1])
 				}
+			}
+		}
+	}
+	for _, c := range comments {
+		for _, m := range named.FindAllStringSubmatch(c.text, -1) {
+			cited++
+			if !defined[m[1]] {
+				missing = append(missing, c.pos+": "+m[1])
 			}
 		}
 	}

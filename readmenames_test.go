@@ -104,14 +104,7 @@ func TestREADMENamesExist(t *testing.T) {
 		}
 		t.Skipf("%s is missing: the core's module alone, not the repository, whose modules declare the names the README writes", dir)
 	}
-	byPkg := map[string]map[string]bool{}
-	anyPkg := map[string]bool{} // unqualified: Name and Type.Member of every package
-	for qual, dir := range readmePackages {
-		byPkg[qual] = exported(t, dir)
-		for n := range byPkg[qual] {
-			anyPkg[n] = true
-		}
-	}
+	byPkg, anyPkg := declared(t)
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	text, _, ok := strings.Cut(string(readme), "\n## Changelog\n")
@@ -131,9 +124,6 @@ func TestREADMENamesExist(t *testing.T) {
 	spans := regexp.MustCompile("`[^`\n]+`").FindAllString(strings.Join(prose, ""), -1)
 	require.Greater(t, len(spans), 300, "found too few code spans to trust the parse")
 
-	qualified := regexp.MustCompile(`\b(webhook|event|webhooktest|inboxtest|sqlitestore|redisstore|otelwebhook)\.([A-Z]\w*)(?:\.([A-Z]\w*))?`)
-	member := regexp.MustCompile(`(?:^|[^\w.])([A-Z]\w*)\.([A-Z]\w*)`)
-	option := regexp.MustCompile(`(?:^|[^\w.])(With[A-Z]\w*)`)
 	// A span that is one name of the kinds this repository's packages
 	// declare and README.md writes alone, or a call of one
 	// (`ErrBadCursor`, `NewMemoryStore`, `DefaultRetention`,
@@ -145,27 +135,64 @@ func TestREADMENamesExist(t *testing.T) {
 		if m := bare.FindStringSubmatch(strings.Trim(span, "`")); m != nil && !anyPkg[m[1]] {
 			missing = append(missing, m[1])
 		}
-		for _, m := range qualified.FindAllStringSubmatch(span, -1) {
-			names := byPkg[m[1]]
-			switch {
-			case !names[m[2]]:
-				missing = append(missing, m[1]+"."+m[2])
-			case m[3] != "" && anyTypeMember(names, m[2]) && !names[m[2]+"."+m[3]]:
-				missing = append(missing, m[1]+"."+m[2]+"."+m[3])
-			}
-		}
-		for _, m := range member.FindAllStringSubmatch(span, -1) {
-			if anyTypeMember(anyPkg, m[1]) && !anyPkg[m[1]+"."+m[2]] {
-				missing = append(missing, m[1]+"."+m[2])
-			}
-		}
-		for _, m := range option.FindAllStringSubmatch(span, -1) {
-			if !anyPkg[m[1]] && !otherOptions[m[1]] {
-				missing = append(missing, m[1])
-			}
-		}
+		missing = append(missing, undeclared(span, byPkg, anyPkg)...)
 	}
 	require.Empty(t, missing, "README.md writes these names, which no package of the repository declares")
+}
+
+// declared returns the names each package of readmePackages declares, by
+// qualifier, and those of all of them together (unqualified: Name and
+// Type.Member).
+func declared(t *testing.T) (byPkg map[string]map[string]bool, anyPkg map[string]bool) {
+	t.Helper()
+	byPkg = map[string]map[string]bool{}
+	anyPkg = map[string]bool{}
+	for qual, dir := range readmePackages {
+		byPkg[qual] = exported(t, dir)
+		for n := range byPkg[qual] {
+			anyPkg[n] = true
+		}
+	}
+	return byPkg, anyPkg
+}
+
+var (
+	qualifiedName = regexp.MustCompile(`\b(webhook|event|webhooktest|inboxtest|sqlitestore|redisstore|otelwebhook)\.([A-Z]\w*)(?:\.([A-Z]\w*))?`)
+	memberName    = regexp.MustCompile(`(?:^|[^\w.])([A-Z]\w*)\.([A-Z]\w*)`)
+	optionName    = regexp.MustCompile(`(?:^|[^\w.])(With[A-Z]\w*)`)
+	testFunc      = regexp.MustCompile(`^(Test|Benchmark|Example|Fuzz)([A-Z_]|$)`)
+)
+
+// undeclared returns the names text writes that no package declares: a
+// qualified name (webhook.WithInbox, sqlitestore.WithCapacity) missing
+// from its package, a Type.Member of one of the packages' types missing
+// from every type of that name, an option With… missing from every
+// package.
+func undeclared(text string, byPkg map[string]map[string]bool, anyPkg map[string]bool) []string {
+	var missing []string
+	for _, m := range qualifiedName.FindAllStringSubmatch(text, -1) {
+		names := byPkg[m[1]]
+		switch {
+		case testFunc.MatchString(m[2]):
+			// event.BenchmarkDecodeOverhead: a test's name, which
+			// TestDocsNameRealTests checks.
+		case !names[m[2]]:
+			missing = append(missing, m[1]+"."+m[2])
+		case m[3] != "" && anyTypeMember(names, m[2]) && !names[m[2]+"."+m[3]]:
+			missing = append(missing, m[1]+"."+m[2]+"."+m[3])
+		}
+	}
+	for _, m := range memberName.FindAllStringSubmatch(text, -1) {
+		if anyTypeMember(anyPkg, m[1]) && !anyPkg[m[1]+"."+m[2]] {
+			missing = append(missing, m[1]+"."+m[2])
+		}
+	}
+	for _, m := range optionName.FindAllStringSubmatch(text, -1) {
+		if !anyPkg[m[1]] && !otherOptions[m[1]] {
+			missing = append(missing, m[1])
+		}
+	}
+	return missing
 }
 
 // anyTypeMember reports whether names holds a member of typ, that is,
@@ -233,4 +260,50 @@ func TestREADMEEnvVarsRead(t *testing.T) {
 		}
 	}
 	require.Empty(t, unread, "README.md names these environment variables, which no Go file or script of the repository reads")
+}
+
+// TestDocCommentNamesExist: the comments of every Go file of the
+// repository, doc comments and the package docs go doc shows among them,
+// name only what the packages declare, as TestREADMENamesExist holds the
+// README to: a qualified name (sqlitestore.Open) in its package, a
+// Type.Member of one of the packages' types on that type, an option
+// With… in one of the packages. The compiler checks the code after a
+// rename, and the README test the README's prose; without this a doc
+// comment could go on telling users to call the old name.
+func TestDocCommentNamesExist(t *testing.T) {
+	if dir := missingModule(t, os.DirFS(".")); dir != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing: CI runs in the repository", dir)
+		}
+		t.Skipf("%s is missing: the core's module alone, not the repository, whose modules declare the names the comments write", dir)
+	}
+	byPkg, anyPkg := declared(t)
+	var missing []string
+	comments := 0
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments|parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		for _, cg := range f.Comments {
+			comments++
+			for _, name := range undeclared(cg.Text(), byPkg, anyPkg) {
+				missing = append(missing, fset.Position(cg.Pos()).String()+": "+name)
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Greater(t, comments, 1000, "found too few comments to trust the walk")
+	require.Empty(t, missing, "comments write these names, which no package of the repository declares")
 }

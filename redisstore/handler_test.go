@@ -26,7 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// These tests run webhook.Handlers end to end against Redis: several
+// These tests run webhook.Handler end to end against Redis: several
 // handlers, each with its own Store and client on one Redis and prefix,
 // stand in for replicas behind a load balancer, and simulated senders
 // deliver signed jam.created messages to them and retry as Svix does.
