@@ -54,3 +54,45 @@ func ExampleWithObserver() {
 	// ran jam.created attempt 1 success
 	// signature: 1 too old: 1
 }
+
+// Two observers on one handler: metrics of your own beside a tracer (here
+// a stand-in for otelwebhook's). Each Dispatch gets the context the one
+// before it returned, so the tracer's span covers the callbacks, and the
+// done funcs run in reverse: the first observer's last, once the tracer
+// has ended its span. Put first the observer a test waits on.
+func ExampleJoinObservers() {
+	metrics := &webhook.Observer{
+		Dispatch: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+			fmt.Println("metrics: start")
+			return ctx, func(r webhook.Dispatched) { fmt.Println("metrics: done,", r.Outcome) }
+		},
+	}
+	type spanKey struct{}
+	tracer := &webhook.Observer{
+		Dispatch: func(ctx context.Context, d *webhook.Delivery, meta map[string]string) (context.Context, func(webhook.Dispatched)) {
+			fmt.Println("tracer: span started")
+			return context.WithValue(ctx, spanKey{}, "span"), func(webhook.Dispatched) { fmt.Println("tracer: span ended") }
+		},
+	}
+	h, err := webhook.NewHandler(
+		webhook.WithSecrets(webhooktest.Secret),
+		webhook.WithClock(webhooktest.Time),
+		webhook.WithObserver(webhook.JoinObservers(metrics, nil, tracer)), // nil observers are skipped
+	)
+	if err != nil {
+		panic(err)
+	}
+	h.OnJamCreated(func(ctx context.Context, d *webhook.Delivery, e *event.JamCreated) error {
+		fmt.Println("callback in", ctx.Value(spanKey{}))
+		return nil
+	})
+
+	body := []byte(`{"jamId":"4f0c2b9e-1d7a-4c3e-9b8f-2a6d5e7c1f03","teamId":"team_8Hq2","type":"video"}`)
+	h.ServeHTTP(httptest.NewRecorder(), webhooktest.NewStandardRequest(webhooktest.Secret, body))
+	// Output:
+	// metrics: start
+	// tracer: span started
+	// callback in span
+	// tracer: span ended
+	// metrics: done, success
+}

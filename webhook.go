@@ -48,7 +48,8 @@
 // (mounted on a ServeMux with Go 1.22 patterns, tested through it),
 // ExampleStatusError (a status a callback chooses), ExampleWithInbox and
 // ExampleHandler_Run (inbox mode: retries, a dead letter replayed),
-// ExampleWithObserver (hooks), ExampleVerifier_Verify and the other
+// ExampleWithObserver (hooks) and ExampleJoinObservers (two observers,
+// yours beside OpenTelemetry's), ExampleVerifier_Verify and the other
 // verifiers' (verifying by hand), ExampleDiagnosis and ExampleWithLogger
 // (why a delivery failed: logged and given to OnError, never to the
 // sender) and ExampleWithKeyFunc (keys per tenant); package webhooktest's
