@@ -102,7 +102,8 @@ const (
 // copy's callbacks run.
 //
 // A Handler is safe for concurrent use: ServeHTTP, the On… registrations,
-// SetSecrets, Unhandled and Run may be called from any goroutine at once.
+// SetSecrets, Unhandled, Run and Drain may be called from any goroutine at
+// once.
 type Handler struct {
 	std      *Verifier
 	intercom *IntercomVerifier

@@ -70,9 +70,9 @@ func Time() time.Time { return time.Unix(Unix, 0) }
 // A Clock is a fake clock safe for concurrent use. Give its Now method to
 // webhook.WithClock so signed fixtures stay inside the timestamp window.
 // In inbox mode give it to the inbox too (webhook.NewMemoryInbox's now,
-// sqlitestore.WithClock), which keeps a clock of its own: the handler and
-// the inbox then agree on when a retry is due, and a test makes it due
-// with Advance instead of waiting for it.
+// sqlitestore.WithClock, redisstore.WithInboxClock), which keeps a clock
+// of its own: the handler and the inbox then agree on when a retry is
+// due, and a test makes it due with Advance instead of waiting for it.
 type Clock struct{ ns atomic.Int64 }
 
 // NewClock returns a Clock set to t.
