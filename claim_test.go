@@ -35,7 +35,7 @@ func newClaimLedger() *claimLedger {
 
 func (l *claimLedger) Claim(ctx context.Context, key string, lease time.Duration) (string, webhook.ClaimStatus, error) {
 	token, status, err := l.MemoryStore.Claim(ctx, key, lease)
-	if status == webhook.Claimed {
+	if status == webhook.ClaimAcquired {
 		l.mu.Lock()
 		l.open[token] = key
 		l.mu.Unlock()

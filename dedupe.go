@@ -16,24 +16,24 @@ import (
 type ClaimStatus int
 
 const (
-	// Claimed means the caller now holds the message under a lease and
+	// ClaimAcquired means the caller now holds the message under a lease and
 	// should process it, then Commit or Release.
-	Claimed ClaimStatus = iota + 1
-	// Processed means the message was committed earlier: acknowledge it
+	ClaimAcquired ClaimStatus = iota + 1
+	// ClaimProcessed means the message was committed earlier: acknowledge it
 	// without processing it again.
-	Processed
-	// InFlight means another caller holds a live lease on the message.
-	InFlight
+	ClaimProcessed
+	// ClaimInFlight means another caller holds a live lease on the message.
+	ClaimInFlight
 )
 
 // String returns the status in words, for logs.
 func (s ClaimStatus) String() string {
 	switch s {
-	case Claimed:
+	case ClaimAcquired:
 		return "claimed"
-	case Processed:
+	case ClaimProcessed:
 		return "processed"
-	case InFlight:
+	case ClaimInFlight:
 		return "in flight"
 	}
 	return "invalid"
@@ -192,9 +192,9 @@ func (s *MemoryStore) Claim(_ context.Context, key string, lease time.Duration) 
 	if e, ok := s.entries[k]; ok {
 		if now < e.expires {
 			if e.token == 0 {
-				return "", Processed, nil
+				return "", ClaimProcessed, nil
 			}
-			return "", InFlight, nil
+			return "", ClaimInFlight, nil
 		}
 		s.remove(k, e)
 	}
@@ -204,7 +204,7 @@ func (s *MemoryStore) Claim(_ context.Context, key string, lease time.Duration) 
 	tenant := s.tenantHash(key)
 	s.tenants[tenant]++
 	token := s.write(k, tenant, until(now, lease), true)
-	return strconv.FormatUint(token, 36), Claimed, nil
+	return strconv.FormatUint(token, 36), ClaimAcquired, nil
 }
 
 // Commit implements Deduper.

@@ -38,45 +38,45 @@ func TestMemoryStoreLifecycle(t *testing.T) {
 		steps []step
 	}{
 		{"claim, commit, duplicate is processed", []step{
-			{do: "claim", who: 0, want: Claimed},
+			{do: "claim", who: 0, want: ClaimAcquired},
 			{do: "commit", who: 0},
-			{do: "claim", who: 1, want: Processed},
+			{do: "claim", who: 1, want: ClaimProcessed},
 		}},
 		{"second claim while held is in flight", []step{
-			{do: "claim", who: 0, want: Claimed},
-			{do: "claim", who: 1, want: InFlight},
+			{do: "claim", who: 0, want: ClaimAcquired},
+			{do: "claim", who: 1, want: ClaimInFlight},
 		}},
 		{"release lets the retry run", []step{
-			{do: "claim", who: 0, want: Claimed},
+			{do: "claim", who: 0, want: ClaimAcquired},
 			{do: "release", who: 0},
-			{do: "claim", who: 1, want: Claimed},
+			{do: "claim", who: 1, want: ClaimAcquired},
 			{do: "commit", who: 1},
-			{do: "claim", who: 0, want: Processed},
+			{do: "claim", who: 0, want: ClaimProcessed},
 		}},
 		{"crashed holder: lease expires, retry runs", []step{
-			{do: "claim", who: 0, want: Claimed},
+			{do: "claim", who: 0, want: ClaimAcquired},
 			{do: "advance", d: time.Minute},
-			{do: "claim", who: 1, want: Claimed},
+			{do: "claim", who: 1, want: ClaimAcquired},
 		}},
 		{"expired holder cannot commit over the new claim", []step{
-			{do: "claim", who: 0, want: Claimed},
+			{do: "claim", who: 0, want: ClaimAcquired},
 			{do: "advance", d: time.Minute},
-			{do: "claim", who: 1, want: Claimed},
+			{do: "claim", who: 1, want: ClaimAcquired},
 			{do: "commit", who: 0, wantErr: ErrNotOwner},
 			{do: "release", who: 0, wantErr: ErrNotOwner},
-			{do: "claim", who: 0, want: InFlight},
+			{do: "claim", who: 0, want: ClaimInFlight},
 			{do: "commit", who: 1},
 		}},
 		{"expired holder cannot commit at all", []step{
-			{do: "claim", who: 0, want: Claimed},
+			{do: "claim", who: 0, want: ClaimAcquired},
 			{do: "advance", d: time.Minute},
 			{do: "commit", who: 0, wantErr: ErrNotOwner},
 		}},
 		{"retention ends", []step{
-			{do: "claim", who: 0, want: Claimed},
+			{do: "claim", who: 0, want: ClaimAcquired},
 			{do: "commit", who: 0},
 			{do: "advance", d: 2 * time.Hour},
-			{do: "claim", who: 1, want: Claimed},
+			{do: "claim", who: 1, want: ClaimAcquired},
 		}},
 		{"commit without a claim", []step{
 			{do: "commit", who: 0, wantErr: ErrNotOwner},
@@ -96,7 +96,7 @@ func TestMemoryStoreLifecycle(t *testing.T) {
 					tok, status, err = s.Claim(ctx, "standard:msg_1", 30*time.Second)
 					require.NoError(t, err)
 					require.Equal(t, st.want, status, "step %d", i)
-					if status == Claimed {
+					if status == ClaimAcquired {
 						require.NotEmpty(t, tok)
 						tokens[st.who] = tok
 					}
@@ -124,17 +124,17 @@ func TestMemoryStoreBounded(t *testing.T) {
 	for i := range 1000 {
 		tok, st, err := s.Claim(ctx, "k"+strconv.Itoa(i), time.Minute)
 		require.NoError(t, err)
-		require.Equal(t, Claimed, st)
+		require.Equal(t, ClaimAcquired, st)
 		require.NoError(t, s.Commit(ctx, "k"+strconv.Itoa(i), tok, time.Hour))
 		require.LessOrEqual(t, s.Len(), 100)
 	}
 	// The most recent keys are remembered; the oldest were forgotten.
 	_, st, err := s.Claim(ctx, "k999", time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, Processed, st)
+	require.Equal(t, ClaimProcessed, st)
 	_, st, err = s.Claim(ctx, "k0", time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, Claimed, st)
+	require.Equal(t, ClaimAcquired, st)
 
 	// Expired entries are swept without waiting for capacity.
 	clock.Advance(2 * time.Hour)
@@ -154,7 +154,7 @@ func TestMemoryStoreConcurrentClaims(t *testing.T) {
 			defer wg.Done()
 			tok, st, err := s.Claim(ctx, "standard:msg_race", time.Minute)
 			require.NoError(t, err)
-			if st == Claimed {
+			if st == ClaimAcquired {
 				claimed.Add(1)
 				require.NoError(t, s.Commit(ctx, "standard:msg_race", tok, time.Hour))
 			}
@@ -165,9 +165,9 @@ func TestMemoryStoreConcurrentClaims(t *testing.T) {
 }
 
 func TestClaimStatusString(t *testing.T) {
-	require.Equal(t, "claimed", Claimed.String())
-	require.Equal(t, "processed", Processed.String())
-	require.Equal(t, "in flight", InFlight.String())
+	require.Equal(t, "claimed", ClaimAcquired.String())
+	require.Equal(t, "processed", ClaimProcessed.String())
+	require.Equal(t, "in flight", ClaimInFlight.String())
 	require.Equal(t, "invalid", ClaimStatus(0).String())
 }
 
@@ -183,11 +183,11 @@ func TestMemoryStoreEvictsLeastRecentlyWritten(t *testing.T) {
 	require.NoError(t, s.Commit(ctx, "a", ta, time.Hour))
 	_, st, err := s.Claim(ctx, "c", time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, Claimed, st)
+	require.Equal(t, ClaimAcquired, st)
 	_, st, _ = s.Claim(ctx, "a", time.Minute)
-	require.Equal(t, Processed, st)
+	require.Equal(t, ClaimProcessed, st)
 	_, st, _ = s.Claim(ctx, "b", time.Minute)
-	require.Equal(t, Claimed, st, "b was forgotten")
+	require.Equal(t, ClaimAcquired, st, "b was forgotten")
 }
 
 // TestMemoryStoreKeepsClaimsInProgress: at capacity, a store forgets
@@ -209,10 +209,10 @@ func TestMemoryStoreKeepsClaimsInProgress(t *testing.T) {
 	for _, k := range []string{"new1", "new2"} {
 		_, st, err := s.Claim(ctx, k, time.Minute)
 		require.NoError(t, err)
-		require.Equal(t, Claimed, st)
+		require.Equal(t, ClaimAcquired, st)
 		_, st, err = s.Claim(ctx, "held", time.Minute)
 		require.NoError(t, err)
-		require.Equal(t, InFlight, st, "the claim in progress was forgotten")
+		require.Equal(t, ClaimInFlight, st, "the claim in progress was forgotten")
 		require.LessOrEqual(t, s.Len(), 3)
 	}
 	require.NoError(t, s.Commit(ctx, "held", held, time.Hour))
@@ -226,11 +226,11 @@ func TestMemoryStoreKeepsClaimsInProgress(t *testing.T) {
 	require.NoError(t, err)
 	_, st, err := s.Claim(ctx, "third", time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, Claimed, st)
+	require.Equal(t, ClaimAcquired, st)
 	require.Equal(t, 2, s.Len())
 	require.ErrorIs(t, s.Commit(ctx, "first", first, time.Hour), ErrNotOwner)
 	_, st, _ = s.Claim(ctx, "second", time.Minute)
-	require.Equal(t, InFlight, st)
+	require.Equal(t, ClaimInFlight, st)
 
 }
 
@@ -247,7 +247,7 @@ func TestMemoryStoreOrderStaysBounded(t *testing.T) {
 		key := "churn" + strconv.Itoa(i%10)
 		tok, st, err := s.Claim(ctx, key, time.Minute)
 		require.NoError(t, err)
-		require.Equal(t, Claimed, st)
+		require.Equal(t, ClaimAcquired, st)
 		require.NoError(t, s.Release(ctx, key, tok))
 		_, _, err = s.Claim(ctx, "new"+strconv.Itoa(i), time.Minute) // evicts at capacity
 		require.NoError(t, err)
@@ -271,15 +271,15 @@ func TestMemoryStoreLongTimes(t *testing.T) {
 
 	tok, st, err := s.Claim(ctx, "standard:msg_1", forever)
 	require.NoError(t, err)
-	require.Equal(t, Claimed, st)
+	require.Equal(t, ClaimAcquired, st)
 	_, st, err = s.Claim(ctx, "standard:msg_1", forever)
 	require.NoError(t, err)
-	require.Equal(t, InFlight, st, "a claim for ever is held")
+	require.Equal(t, ClaimInFlight, st, "a claim for ever is held")
 	require.NoError(t, s.Commit(ctx, "standard:msg_1", tok, forever))
 	clock.Advance(100 * 365 * 24 * time.Hour)
 	_, st, err = s.Claim(ctx, "standard:msg_1", time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, Processed, st, "an id kept for ever is remembered")
+	require.Equal(t, ClaimProcessed, st, "an id kept for ever is remembered")
 }
 
 // tenantFlood is a run of the tenant fairness tests of MemoryStore and
@@ -351,7 +351,7 @@ func TestMemoryStoreTenantsShareFairly(t *testing.T) {
 				t.Helper()
 				tok, st, err := s.Claim(ctx, key, time.Minute)
 				require.NoError(t, err)
-				require.Equal(t, Claimed, st, key)
+				require.Equal(t, ClaimAcquired, st, key)
 				require.NoError(t, s.Commit(ctx, key, tok, time.Hour))
 				require.LessOrEqual(t, s.Len(), tc.capacity)
 			}
@@ -365,13 +365,13 @@ func TestMemoryStoreTenantsShareFairly(t *testing.T) {
 			for _, k := range quiet {
 				_, st, err := s.Claim(ctx, k, time.Minute)
 				require.NoError(t, err)
-				require.Equal(t, Processed, st, "%s was forgotten in the flood", k)
+				require.Equal(t, ClaimProcessed, st, "%s was forgotten in the flood", k)
 			}
 			// The flooding tenant keeps its most recent ids, in what the
 			// others leave.
 			_, st, err := s.Claim(ctx, flood[len(flood)-1], time.Minute)
 			require.NoError(t, err)
-			require.Equal(t, Processed, st)
+			require.Equal(t, ClaimProcessed, st)
 		})
 	}
 }
@@ -416,7 +416,7 @@ func TestMemoryStoreTenantsRandom(t *testing.T) {
 			key := "standard@t" + strconv.Itoa(tn) + ":msg_" + strconv.Itoa(n)
 			tok, st, err := s.Claim(ctx, key, time.Minute)
 			require.NoError(t, err)
-			require.Equal(t, Claimed, st)
+			require.Equal(t, ClaimAcquired, st)
 			require.NoError(t, s.Commit(ctx, key, tok, time.Hour))
 			require.LessOrEqual(t, s.Len(), capacity)
 			// A tenant under an equal share when the write came (its
@@ -463,7 +463,7 @@ func TestMemoryStoreKeepsClaimsOverSmallTenants(t *testing.T) {
 			for i := range tc.claims {
 				_, st, err := s.Claim(ctx, busy(i), time.Minute)
 				require.NoError(t, err)
-				require.Equal(t, Claimed, st)
+				require.Equal(t, ClaimAcquired, st)
 			}
 			for i := range tc.quiet {
 				key := "standard@quiet:msg_" + strconv.Itoa(i)
@@ -472,18 +472,18 @@ func TestMemoryStoreKeepsClaimsOverSmallTenants(t *testing.T) {
 				}
 				tok, st, err := s.Claim(ctx, key, time.Minute)
 				require.NoError(t, err)
-				require.Equal(t, Claimed, st)
+				require.Equal(t, ClaimAcquired, st)
 				require.NoError(t, s.Commit(ctx, key, tok, time.Hour))
 			}
 			// Full: a new claim forgets a processed id, not a claim.
 			_, st, err := s.Claim(ctx, busy(tc.claims), time.Minute)
 			require.NoError(t, err)
-			require.Equal(t, Claimed, st)
+			require.Equal(t, ClaimAcquired, st)
 			require.LessOrEqual(t, s.Len(), tc.capacity)
 			for i := range tc.claims {
 				_, st, err := s.Claim(ctx, busy(i), time.Minute)
 				require.NoError(t, err)
-				require.Equal(t, InFlight, st, "the claim in progress %s was forgotten", busy(i))
+				require.Equal(t, ClaimInFlight, st, "the claim in progress %s was forgotten", busy(i))
 			}
 		})
 	}

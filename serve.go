@@ -272,13 +272,13 @@ func (s *serving) claim() bool {
 		h.logger.LogAttrs(s.ctx, slog.LevelError, "webhook dedupe store failed; processing without deduplication",
 			slog.String("source", string(d.Source)), slog.String("id", d.ID), slog.String("error", err.Error()))
 		return true
-	case status == Processed:
+	case status == ClaimProcessed:
 		h.logger.LogAttrs(s.ctx, slog.LevelInfo, "webhook duplicate acknowledged",
 			slog.String("source", string(d.Source)), slog.String("id", d.ID))
 		h.obs.duplicate(s.ctx, d)
 		s.w.WriteHeader(http.StatusOK)
 		return false
-	case status == InFlight:
+	case status == ClaimInFlight:
 		h.reject(s.ctx, s.w, d, http.StatusConflict, ErrInFlight)
 		return false
 	}

@@ -306,7 +306,7 @@ func TestREADMEStatusTable(t *testing.T) {
 				r := std(jamBody, webhooktest.WithID("msg_inflight"))()
 				_, status, err := store.Claim(context.Background(), "standard:msg_inflight", time.Minute)
 				require.NoError(t, err)
-				require.Equal(t, webhook.Claimed, status)
+				require.Equal(t, webhook.ClaimAcquired, status)
 				return serve(h, r)
 			}, want: 409},
 		},

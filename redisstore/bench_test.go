@@ -26,7 +26,7 @@ func BenchmarkClaimCommit(b *testing.B) {
 		key := "standard:msg_" + strconv.Itoa(i)
 		i++
 		token, status, err := s.Claim(ctx, key, time.Minute)
-		if err != nil || status != webhook.Claimed {
+		if err != nil || status != webhook.ClaimAcquired {
 			b.Fatal(status, err)
 		}
 		if err := s.Commit(ctx, key, token, time.Minute); err != nil {
@@ -50,7 +50,7 @@ func BenchmarkClaimProcessed(b *testing.B) {
 	}
 	for b.Loop() {
 		_, status, err := s.Claim(ctx, "standard:msg_dup", time.Minute)
-		if err != nil || status != webhook.Processed {
+		if err != nil || status != webhook.ClaimProcessed {
 			b.Fatal(status, err)
 		}
 	}

@@ -36,7 +36,7 @@ func ExampleNew() {
 		log.Print(err) // Redis is down: process anyway, or answer 500
 		return
 	}
-	if status != webhook.Claimed {
+	if status != webhook.ClaimAcquired {
 		return // processed already, or being processed elsewhere
 	}
 	// ... run the callbacks, then:

@@ -111,7 +111,7 @@ func cutterClient(t *testing.T, p *replyCutter) *redis.Client {
 
 // TestClaimReplyLost: a Claim whose reply is lost after Redis took the
 // claim is sent again by go-redis. The retry must find the claim its
-// own; answering InFlight would make the handler refuse the delivery
+// own; answering ClaimInFlight would make the handler refuse the delivery
 // with 409 and hold the key until the lease ran out, past a sender's
 // only retry (Intercom's, a minute later, the default lease).
 func TestClaimReplyLost(t *testing.T) {
@@ -129,19 +129,19 @@ func TestClaimReplyLost(t *testing.T) {
 	token, status, err := s.Claim(ctx, "standard:msg_lost", time.Minute)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, p.cut.Load(), "no reply was lost")
-	require.Equal(t, webhook.Claimed, status, "the retried Claim took its own claim for another's")
+	require.Equal(t, webhook.ClaimAcquired, status, "the retried Claim took its own claim for another's")
 	require.NotEmpty(t, token)
 	require.NoError(t, s.Commit(ctx, "standard:msg_lost", token, time.Minute))
 
 	// Another holder's claim is still in flight to a Claim sent again.
 	_, status, err = New(direct, WithPrefix(prefix)).Claim(ctx, "standard:msg_other", time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Claimed, status)
+	require.Equal(t, webhook.ClaimAcquired, status)
 	p.arm("standard:msg_other")
 	_, status, err = s.Claim(ctx, "standard:msg_other", time.Minute)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, p.cut.Load(), "no reply was lost")
-	require.Equal(t, webhook.InFlight, status)
+	require.Equal(t, webhook.ClaimInFlight, status)
 }
 
 // TestSettleReplyLost: a Commit or Release whose reply is lost after
@@ -163,12 +163,12 @@ func TestSettleReplyLost(t *testing.T) {
 		ttl     time.Duration  // its expiry after the call, within a second
 		claim   webhook.ClaimStatus
 	}{
-		{name: "commit", op: "commit", value: regexp.MustCompile(`^done:[0-9a-f]{32}$`), ttl: time.Hour, claim: webhook.Processed},
-		{name: "release", op: "release", value: regexp.MustCompile(`^released:[0-9a-f]{32}$`), ttl: time.Minute, claim: webhook.Claimed},
+		{name: "commit", op: "commit", value: regexp.MustCompile(`^done:[0-9a-f]{32}$`), ttl: time.Hour, claim: webhook.ClaimProcessed},
+		{name: "release", op: "release", value: regexp.MustCompile(`^released:[0-9a-f]{32}$`), ttl: time.Minute, claim: webhook.ClaimAcquired},
 		{
 			name: "commit after another's claim", op: "commit", wantErr: webhook.ErrNotOwner,
 			before: func(t *testing.T, direct *Store) { claimAfterLease(t, direct, key) },
-			value:  regexp.MustCompile(`^claimed:[0-9a-f]{32}$`), ttl: time.Minute, claim: webhook.InFlight,
+			value:  regexp.MustCompile(`^claimed:[0-9a-f]{32}$`), ttl: time.Minute, claim: webhook.ClaimInFlight,
 		},
 		{
 			name: "commit after another's commit", op: "commit", wantErr: webhook.ErrNotOwner,
@@ -176,12 +176,12 @@ func TestSettleReplyLost(t *testing.T) {
 				token := claimAfterLease(t, direct, key)
 				require.NoError(t, direct.Commit(context.Background(), key, token, 2*time.Hour))
 			},
-			value: regexp.MustCompile(`^done:[0-9a-f]{32}$`), ttl: 2 * time.Hour, claim: webhook.Processed,
+			value: regexp.MustCompile(`^done:[0-9a-f]{32}$`), ttl: 2 * time.Hour, claim: webhook.ClaimProcessed,
 		},
 		{
 			name: "release after another's claim", op: "release", wantErr: webhook.ErrNotOwner,
 			before: func(t *testing.T, direct *Store) { claimAfterLease(t, direct, key) },
-			value:  regexp.MustCompile(`^claimed:[0-9a-f]{32}$`), ttl: time.Minute, claim: webhook.InFlight,
+			value:  regexp.MustCompile(`^claimed:[0-9a-f]{32}$`), ttl: time.Minute, claim: webhook.ClaimInFlight,
 		},
 		{
 			name: "release after another's release", op: "release", wantErr: webhook.ErrNotOwner,
@@ -189,7 +189,7 @@ func TestSettleReplyLost(t *testing.T) {
 				token := claimAfterLease(t, direct, key)
 				require.NoError(t, direct.Release(context.Background(), key, token))
 			},
-			value: regexp.MustCompile(`^released:[0-9a-f]{32}$`), ttl: time.Minute, claim: webhook.Claimed,
+			value: regexp.MustCompile(`^released:[0-9a-f]{32}$`), ttl: time.Minute, claim: webhook.ClaimAcquired,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -208,7 +208,7 @@ func TestSettleReplyLost(t *testing.T) {
 			}
 			token, status, err := s.Claim(ctx, key, lease)
 			require.NoError(t, err)
-			require.Equal(t, webhook.Claimed, status)
+			require.Equal(t, webhook.ClaimAcquired, status)
 			if tc.before != nil {
 				tc.before(t, direct)
 			}
@@ -246,7 +246,7 @@ func claimAfterLease(t *testing.T, s *Store, key string) string {
 	time.Sleep(past)
 	token, status, err := s.Claim(context.Background(), key, time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Claimed, status)
+	require.Equal(t, webhook.ClaimAcquired, status)
 	return token
 }
 
@@ -259,7 +259,7 @@ func warmStore(t *testing.T, s *Store) {
 	for _, commit := range []bool{true, false} {
 		token, status, err := s.Claim(ctx, "standard:msg_warm", time.Minute)
 		require.NoError(t, err)
-		require.Equal(t, webhook.Claimed, status)
+		require.Equal(t, webhook.ClaimAcquired, status)
 		if commit {
 			require.NoError(t, s.Commit(ctx, "standard:msg_warm", token, time.Minute))
 			require.NoError(t, s.client.Del(ctx, s.prefix+"standard:msg_warm").Err())

@@ -184,11 +184,11 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (str
 	}
 	switch reply {
 	case replyClaimed:
-		return token, webhook.Claimed, nil
+		return token, webhook.ClaimAcquired, nil
 	case replyProcessed:
-		return "", webhook.Processed, nil
+		return "", webhook.ClaimProcessed, nil
 	case replyInFlight:
-		return "", webhook.InFlight, nil
+		return "", webhook.ClaimInFlight, nil
 	}
 	return "", 0, fmt.Errorf("redisstore: claim: unexpected reply %d", reply)
 }

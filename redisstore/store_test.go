@@ -129,71 +129,71 @@ var lifecycle = []struct {
 	steps []step
 }{
 	{"claim, duplicate, commit, duplicate", []step{
-		claim("a", long, webhook.Claimed),
-		claim("b", long, webhook.InFlight),
+		claim("a", long, webhook.ClaimAcquired),
+		claim("b", long, webhook.ClaimInFlight),
 		commit("a", long, nil),
-		claim("b", long, webhook.Processed),
+		claim("b", long, webhook.ClaimProcessed),
 		commit("a", long, webhook.ErrNotOwner), // committed keys have no owner
 		release("a", webhook.ErrNotOwner),
-		claim("b", long, webhook.Processed),
+		claim("b", long, webhook.ClaimProcessed),
 	}},
 	{"release lets the retry claim", []step{
-		claim("a", long, webhook.Claimed),
+		claim("a", long, webhook.ClaimAcquired),
 		release("a", nil),
 		release("a", webhook.ErrNotOwner),
-		claim("b", long, webhook.Claimed),
+		claim("b", long, webhook.ClaimAcquired),
 		commit("a", long, webhook.ErrNotOwner),
 		commit("b", long, nil),
-		claim("c", long, webhook.Processed),
+		claim("c", long, webhook.ClaimProcessed),
 	}},
 	{"wrong token", []step{
-		claim("a", long, webhook.Claimed),
+		claim("a", long, webhook.ClaimAcquired),
 		commit("bogus", long, webhook.ErrNotOwner),
 		release("bogus", webhook.ErrNotOwner),
 		commit("empty", long, webhook.ErrNotOwner),
 		release("empty", webhook.ErrNotOwner),
-		claim("b", long, webhook.InFlight), // the wrong tokens changed nothing
+		claim("b", long, webhook.ClaimInFlight), // the wrong tokens changed nothing
 		commit("a", long, nil),
 	}},
 	{"expired holder cannot commit over a newer claim", []step{
-		claim("a", short, webhook.Claimed),
+		claim("a", short, webhook.ClaimAcquired),
 		sleep(past),
-		claim("b", long, webhook.Claimed),
+		claim("b", long, webhook.ClaimAcquired),
 		commit("a", long, webhook.ErrNotOwner),
 		release("a", webhook.ErrNotOwner),
-		claim("c", long, webhook.InFlight), // b still holds it
+		claim("c", long, webhook.ClaimInFlight), // b still holds it
 		commit("b", long, nil),
-		claim("c", long, webhook.Processed),
+		claim("c", long, webhook.ClaimProcessed),
 	}},
 	{"expired holder cannot settle after a newer release", []step{
-		claim("a", short, webhook.Claimed),
+		claim("a", short, webhook.ClaimAcquired),
 		sleep(past),
-		claim("b", long, webhook.Claimed),
+		claim("b", long, webhook.ClaimAcquired),
 		release("b", nil),
 		release("a", webhook.ErrNotOwner),
 		commit("a", long, webhook.ErrNotOwner),
 		release("b", webhook.ErrNotOwner),
-		claim("c", long, webhook.Claimed), // b's release freed it
+		claim("c", long, webhook.ClaimAcquired), // b's release freed it
 		commit("b", long, webhook.ErrNotOwner),
 		commit("c", long, nil),
 	}},
 	{"expired lease cannot be committed", []step{
-		claim("a", short, webhook.Claimed),
+		claim("a", short, webhook.ClaimAcquired),
 		sleep(past),
 		commit("a", long, webhook.ErrNotOwner),
-		claim("b", long, webhook.Claimed),
+		claim("b", long, webhook.ClaimAcquired),
 	}},
 	{"retention expiry frees the key", []step{
-		claim("a", long, webhook.Claimed),
+		claim("a", long, webhook.ClaimAcquired),
 		commit("a", held, nil),
-		claim("b", long, webhook.Processed),
+		claim("b", long, webhook.ClaimProcessed),
 		sleep(pastHeld),
-		claim("b", long, webhook.Claimed),
+		claim("b", long, webhook.ClaimAcquired),
 	}},
 	{"unknown key", []step{
 		commit("bogus", long, webhook.ErrNotOwner),
 		release("bogus", webhook.ErrNotOwner),
-		claim("a", long, webhook.Claimed),
+		claim("a", long, webhook.ClaimAcquired),
 	}},
 }
 
@@ -210,7 +210,7 @@ func runLifecycle(t *testing.T, d webhook.Deduper, key string, steps []step) {
 			token, status, err := d.Claim(ctx, key, st.d)
 			require.NoError(t, err, where)
 			require.Equal(t, st.want, status, where)
-			if status == webhook.Claimed {
+			if status == webhook.ClaimAcquired {
 				require.NotEmpty(t, token, where)
 				require.NotContains(t, tokens, st.who, "%s: table reuses a token name", where)
 				tokens[st.who] = token
@@ -289,7 +289,7 @@ func TestLayout(t *testing.T) {
 
 	token, status, err := s.Claim(ctx, "intercom:notif_1", 30*time.Second)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Claimed, status)
+	require.Equal(t, webhook.ClaimAcquired, status)
 	require.Regexp(t, tokenPattern, token)
 	require.Equal(t, "claimed:"+token, client.Get(ctx, key).Val())
 	ttl := client.PTTL(ctx, key).Val()
@@ -304,7 +304,7 @@ func TestLayout(t *testing.T) {
 
 	other, status, err := s.Claim(ctx, "intercom:notif_2", time.Second)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Claimed, status)
+	require.Equal(t, webhook.ClaimAcquired, status)
 	require.NotEqual(t, token, other)
 	require.NoError(t, s.Release(ctx, "intercom:notif_2", other))
 	released := client.Get(ctx, prefix+"intercom:notif_2").Val()
@@ -314,13 +314,13 @@ func TestLayout(t *testing.T) {
 	require.True(t, ttl > 59*time.Second && ttl <= time.Minute, "released TTL %v", ttl)
 	_, status, err = s.Claim(ctx, "intercom:notif_2", time.Second)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Claimed, status, "a released key is free")
+	require.Equal(t, webhook.ClaimAcquired, status, "a released key is free")
 
 	// A key that an earlier build committed holds "done" alone.
 	require.NoError(t, client.Set(ctx, prefix+"intercom:notif_3", "done", time.Minute).Err())
 	_, status, err = s.Claim(ctx, "intercom:notif_3", time.Second)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Processed, status)
+	require.Equal(t, webhook.ClaimProcessed, status)
 
 	n, err := client.Exists(ctx, DefaultPrefix+"intercom:notif_1", "intercom:notif_1").Result()
 	require.NoError(t, err)
@@ -335,7 +335,7 @@ func TestDefaultPrefix(t *testing.T) {
 
 	token, status, err := New(client).Claim(ctx, key, time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Claimed, status)
+	require.Equal(t, webhook.ClaimAcquired, status)
 	require.Equal(t, "claimed:"+token, client.Get(ctx, DefaultPrefix+key).Val())
 }
 
@@ -347,10 +347,10 @@ func TestPrefixesAreSeparate(t *testing.T) {
 	b := New(client, WithPrefix(prefix+"b:"))
 	_, status, err := a.Claim(ctx, "k", time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Claimed, status)
+	require.Equal(t, webhook.ClaimAcquired, status)
 	_, status, err = b.Claim(ctx, "k", time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Claimed, status)
+	require.Equal(t, webhook.ClaimAcquired, status)
 }
 
 // TestCrashedHolder: a replica claims a message and dies before Commit or
@@ -367,16 +367,16 @@ func TestCrashedHolder(t *testing.T) {
 
 	_, status, err := crashed.Claim(ctx, "standard:msg_crash", lease)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Claimed, status)
+	require.Equal(t, webhook.ClaimAcquired, status)
 
 	_, status, err = survivor.Claim(ctx, "standard:msg_crash", lease)
 	require.NoError(t, err)
-	require.Equal(t, webhook.InFlight, status, "retry during the lease")
+	require.Equal(t, webhook.ClaimInFlight, status, "retry during the lease")
 
 	time.Sleep(lease + 100*time.Millisecond)
 	token, status, err := survivor.Claim(ctx, "standard:msg_crash", lease)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Claimed, status, "retry after the lease")
+	require.Equal(t, webhook.ClaimAcquired, status, "retry after the lease")
 	require.NoError(t, survivor.Commit(ctx, "standard:msg_crash", token, time.Minute))
 }
 
@@ -429,10 +429,10 @@ func TestConcurrentReplicas(t *testing.T) {
 				return err
 			}
 			switch status {
-			case webhook.Processed:
+			case webhook.ClaimProcessed:
 				dups.Add(1)
 				return nil
-			case webhook.InFlight:
+			case webhook.ClaimInFlight:
 				inFlight.Add(1)
 				time.Sleep(time.Millisecond)
 				continue
@@ -488,7 +488,7 @@ feed:
 		require.EqualValues(t, 1, processed[id].Load(), "message %d processed", id)
 		_, status, err := replicas[id%2].Claim(context.Background(), "standard:msg_"+strconv.Itoa(id), time.Minute)
 		require.NoError(t, err)
-		require.Equal(t, webhook.Processed, status, "message %d", id)
+		require.Equal(t, webhook.ClaimProcessed, status, "message %d", id)
 	}
 	require.EqualValues(t, messages/10, failures.Load())
 	// Every delivery ends processed or answered "processed", so the second
@@ -608,7 +608,7 @@ func TestRedisStopsMidRun(t *testing.T) {
 
 	token, status, err := s.Claim(ctx, "standard:msg_before", time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Claimed, status)
+	require.Equal(t, webhook.ClaimAcquired, status)
 
 	p.stop()
 	unreachable(t, s)
@@ -619,7 +619,7 @@ func TestRedisStopsMidRun(t *testing.T) {
 	require.NoError(t, s.Commit(ctx, "standard:msg_before", token, time.Minute))
 	_, status, err = s.Claim(ctx, "standard:msg_before", time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Processed, status)
+	require.Equal(t, webhook.ClaimProcessed, status)
 }
 
 type proxy struct {
@@ -708,7 +708,7 @@ func TestLongTimes(t *testing.T) {
 		key := fmt.Sprintf("standard:msg_%d", d)
 		token, status, err := s.Claim(ctx, key, d)
 		require.NoError(t, err, "lease %v", d)
-		require.Equal(t, webhook.Claimed, status)
+		require.Equal(t, webhook.ClaimAcquired, status)
 		require.NoError(t, s.Commit(ctx, key, token, d), "retention %v", d)
 		require.Regexp(t, `^done:[0-9a-f]{32}$`, client.Get(ctx, prefix+key).Val())
 		ms, err := client.Do(ctx, "PTTL", prefix+key).Int64()
@@ -731,10 +731,10 @@ func TestStoreOutOfMemory(t *testing.T) {
 	s := New(client)
 	token, status, err := s.Claim(ctx, "standard:msg_before", time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Claimed, status)
+	require.Equal(t, webhook.ClaimAcquired, status)
 	released, status, err := s.Claim(ctx, "standard:msg_released", time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Claimed, status)
+	require.Equal(t, webhook.ClaimAcquired, status)
 
 	// Redis past its maxmemory: every write that may take memory, as a
 	// script's first, is refused.
@@ -746,5 +746,5 @@ func TestStoreOutOfMemory(t *testing.T) {
 	require.NoError(t, s.Release(ctx, "standard:msg_released", released), "a Release while Redis is out of memory")
 	_, status, err = s.Claim(ctx, "standard:msg_before", time.Minute)
 	require.NoError(t, err)
-	require.Equal(t, webhook.Processed, status)
+	require.Equal(t, webhook.ClaimProcessed, status)
 }
