@@ -20,7 +20,7 @@ const checkpointEvery = 10 * time.Millisecond
 // the log restarts as before. The restart must stay with the writer: a log
 // is restarted only by a write transaction that begins once every frame
 // has been copied, which a pass beside a busy writer never sees.
-func (s *Store) checkpointer() {
+func (s *Inbox) checkpointer() {
 	defer close(s.ckptDone)
 	ctx := context.Background()
 	for {
@@ -41,7 +41,7 @@ func (s *Store) checkpointer() {
 }
 
 // kickCheckpointer tells the checkpointer a transaction has committed.
-func (s *Store) kickCheckpointer() {
+func (s *Inbox) kickCheckpointer() {
 	select {
 	case s.ckptKick <- struct{}{}:
 	default:

@@ -27,7 +27,7 @@ const purgeChunk = 500
 // Store adds e as pending and due now, returning once the transaction
 // holding it has committed (and, with SyncFull, is on disk). A key already
 // stored, in any state, is left as it is and Store reports false.
-func (s *Store) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) {
+func (s *Inbox) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) {
 	if s.cfg.readOnly {
 		return false, ErrReadOnly
 	}
@@ -58,7 +58,7 @@ func (s *Store) Store(ctx context.Context, e *webhook.InboxEntry) (bool, error) 
 // capacity and the tenants' bounds it inserts them all at once; near one
 // of them, one at a time, each checking the backlogs. It returns an op
 // to blame if the database fails.
-func (s *Store) storeRows(tx *wtx, ops []*op) (*op, error) {
+func (s *Inbox) storeRows(tx *wtx, ops []*op) (*op, error) {
 	now := nanos(s.cfg.now())
 	for _, o := range ops {
 		o.row.stored = false
@@ -104,7 +104,7 @@ func (s *Store) storeRows(tx *wtx, ops []*op) (*op, error) {
 
 // nearFull reports whether storing every row of ops could pass the
 // capacity or a tenant's bound, reading the backlogs it needs.
-func (s *Store) nearFull(tx *wtx, ops []*op) (bool, error) {
+func (s *Inbox) nearFull(tx *wtx, ops []*op) (bool, error) {
 	if s.cfg.capacity > 0 {
 		if tx.backlog < 0 {
 			if err := tx.s.stmt.backlog.QueryRowContext(tx.ctx).Scan(&tx.backlog); err != nil {
@@ -147,7 +147,7 @@ func (s *Store) nearFull(tx *wtx, ops []*op) (bool, error) {
 
 // storeNearFull stores o's row alone, refusing it if the backlog is at
 // the capacity or its tenant's at its bound.
-func (s *Store) storeNearFull(tx *wtx, o *op, now int64) error {
+func (s *Inbox) storeNearFull(tx *wtx, o *op, now int64) error {
 	full := ""
 	if s.cfg.capacity > 0 && tx.backlog >= s.cfg.capacity {
 		full = fmt.Sprintf("%d deliveries waiting", tx.backlog)
@@ -195,7 +195,7 @@ func (s *Store) storeNearFull(tx *wtx, o *op, now int64) error {
 // inserted are the last ones of the table: without AUTOINCREMENT each
 // new rowid is one past the largest, so they hold the rowids up to the
 // last one inserted, and a query of those rowids names them.
-func (s *Store) insertRows(tx *wtx, rows []*storeRow, now int64) (int, error) {
+func (s *Inbox) insertRows(tx *wtx, rows []*storeRow, now int64) (int, error) {
 	stored := 0
 	args := make([]any, 0, insertRowArgs*min(len(rows), maxInsert))
 	for len(rows) > 0 {
@@ -250,7 +250,7 @@ func (s *Store) insertRows(tx *wtx, rows []*storeRow, now int64) (int, error) {
 // picks them at random once the largest is the largest integer) spoils
 // the transaction instead of misreporting a Store: each Store is then
 // run again alone, where the changes count is the whole answer.
-func (s *Store) markInserted(tx *wtx, chunk []*storeRow, from, to int64) error {
+func (s *Inbox) markInserted(tx *wtx, chunk []*storeRow, from, to int64) error {
 	byKey := make(map[string]*storeRow, len(chunk))
 	for _, r := range chunk {
 		byKey[r.key] = r
@@ -287,7 +287,7 @@ func (s *Store) markInserted(tx *wtx, chunk []*storeRow, from, to int64) error {
 // first: pending ones due by now and leased ones whose lease ran out. It
 // returns once committed, without waiting for a sync (see the package
 // doc), as do Complete, Retry and Kill.
-func (s *Store) Lease(ctx context.Context, max int, lease time.Duration) ([]webhook.InboxLease, error) {
+func (s *Inbox) Lease(ctx context.Context, max int, lease time.Duration) ([]webhook.InboxLease, error) {
 	if s.cfg.readOnly {
 		return nil, ErrReadOnly
 	}
@@ -362,7 +362,7 @@ func queryDue(tx *wtx, stmt *sql.Stmt, now int64, max int, into []candidate) ([]
 }
 
 // Complete marks a leased delivery done.
-func (s *Store) Complete(ctx context.Context, key, token string) error {
+func (s *Inbox) Complete(ctx context.Context, key, token string) error {
 	return s.settle(ctx, key, bucketDone, func(tx *wtx, now int64) (sql.Result, error) {
 		return tx.s.stmt.complete.ExecContext(tx.ctx, now, key, token)
 	})
@@ -370,14 +370,14 @@ func (s *Store) Complete(ctx context.Context, key, token string) error {
 
 // Retry returns a leased delivery to pending, due at next, recording
 // lastErr.
-func (s *Store) Retry(ctx context.Context, key, token string, next time.Time, lastErr string) error {
+func (s *Inbox) Retry(ctx context.Context, key, token string, next time.Time, lastErr string) error {
 	return s.settle(ctx, key, bucketRetrying, func(tx *wtx, now int64) (sql.Result, error) {
 		return tx.s.stmt.retry.ExecContext(tx.ctx, nanos(next), lastErr, now, key, token)
 	})
 }
 
 // Kill marks a leased delivery dead, recording lastErr.
-func (s *Store) Kill(ctx context.Context, key, token string, lastErr string) error {
+func (s *Inbox) Kill(ctx context.Context, key, token string, lastErr string) error {
 	return s.settle(ctx, key, bucketDead, func(tx *wtx, now int64) (sql.Result, error) {
 		return tx.s.stmt.kill.ExecContext(tx.ctx, lastErr, now, key, token)
 	})
@@ -387,7 +387,7 @@ func (s *Store) Kill(ctx context.Context, key, token string, lastErr string) err
 // moving the delivery to bucket to, and reports ErrLeaseLost when it
 // applied to nothing. (A leased delivery has been attempted, so one
 // returned to pending is retrying.)
-func (s *Store) settle(ctx context.Context, key string, to bucket, update func(tx *wtx, now int64) (sql.Result, error)) error {
+func (s *Inbox) settle(ctx context.Context, key string, to bucket, update func(tx *wtx, now int64) (sql.Result, error)) error {
 	return s.doSettled(ctx, func(tx *wtx) (error, error) {
 		res, err := update(tx, nanos(s.cfg.now()))
 		if err != nil {
@@ -411,7 +411,7 @@ func (s *Store) settle(ctx context.Context, key string, to bucket, update func(t
 // Replay returns a done or dead delivery to pending, due now, with
 // Attempts reset and LastError kept; it makes a pending one due now. A
 // leased one is refused with an error wrapping webhook.ErrInFlight.
-func (s *Store) Replay(ctx context.Context, key string) error {
+func (s *Inbox) Replay(ctx context.Context, key string) error {
 	return s.do(ctx, func(tx *wtx) (error, error) {
 		var state string
 		switch err := tx.s.stmt.state.QueryRowContext(tx.ctx, key).Scan(&state); err {
@@ -449,7 +449,7 @@ func (s *Store) Replay(ctx context.Context, key string) error {
 // deleted. It deletes in short transactions, so deliveries keep being
 // stored meanwhile; if it fails part way, the count says what was
 // deleted.
-func (s *Store) Purge(ctx context.Context, state webhook.InboxState, before time.Time) (int, error) {
+func (s *Inbox) Purge(ctx context.Context, state webhook.InboxState, before time.Time) (int, error) {
 	if s.cfg.readOnly {
 		return 0, ErrReadOnly
 	}
@@ -493,7 +493,7 @@ func (s *Store) Purge(ctx context.Context, state webhook.InboxState, before time
 
 // Get returns the delivery stored under key, or an error wrapping
 // webhook.ErrNotFound.
-func (s *Store) Get(ctx context.Context, key string) (webhook.InboxEntry, error) {
+func (s *Inbox) Get(ctx context.Context, key string) (webhook.InboxEntry, error) {
 	if err := s.checkOpen(); err != nil {
 		return webhook.InboxEntry{}, err
 	}
@@ -516,7 +516,7 @@ func (s *Store) Get(ctx context.Context, key string) (webhook.InboxEntry, error)
 // its index, inbox_received (state, received_at) or inbox_updated
 // (state, updated_at), from the cursor's position; rowid breaks ties.
 // The states are read in one read transaction, at one moment.
-func (s *Store) List(ctx context.Context, q webhook.InboxQuery) (webhook.InboxPage, error) {
+func (s *Inbox) List(ctx context.Context, q webhook.InboxQuery) (webhook.InboxPage, error) {
 	if err := s.checkOpen(); err != nil {
 		return webhook.InboxPage{}, err
 	}
@@ -621,11 +621,11 @@ func (s *Store) List(ctx context.Context, q webhook.InboxQuery) (webhook.InboxPa
 	return page, nil
 }
 
-// cursorKind marks a Store's list cursors.
+// cursorKind marks an Inbox's list cursors.
 const cursorKind = "sqlite"
 
 // Stats counts the deliveries by state, read at one moment.
-func (s *Store) Stats(ctx context.Context) (webhook.InboxStats, error) {
+func (s *Inbox) Stats(ctx context.Context) (webhook.InboxStats, error) {
 	if err := s.checkOpen(); err != nil {
 		return webhook.InboxStats{}, err
 	}
@@ -653,7 +653,7 @@ func (s *Store) Stats(ctx context.Context) (webhook.InboxStats, error) {
 	return st, nil
 }
 
-func (s *Store) checkOpen() error {
+func (s *Inbox) checkOpen() error {
 	s.sendMu.RLock()
 	defer s.sendMu.RUnlock()
 	if s.isClosed {

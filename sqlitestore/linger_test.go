@@ -24,7 +24,7 @@ func TestLinger(t *testing.T) {
 		{"slow syncs", DefaultMaxBatch, lastCommit{ops: 8, avg: 30 * time.Millisecond}, maxLinger},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &Store{cfg: config{maxBatch: tt.maxBatch}}
+			s := &Inbox{cfg: config{maxBatch: tt.maxBatch}}
 			require.Equal(t, tt.want, s.linger(tt.last))
 		})
 	}
@@ -46,7 +46,7 @@ func TestGatherTo(t *testing.T) {
 		{"bounded by maxBatch", lastCommit{ops: 300, peak: 300, n: 5}, DefaultMaxBatch},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &Store{cfg: config{maxBatch: DefaultMaxBatch}}
+			s := &Inbox{cfg: config{maxBatch: DefaultMaxBatch}}
 			require.Equal(t, tt.want, s.gatherTo(tt.last))
 		})
 	}

@@ -46,7 +46,7 @@ func readmeInbox(ctx context.Context, crm crm) {
 	http.Handle("/webhooks", h)
 }
 
-func readmeOpen() (*sqlitestore.Store, error) {
+func readmeOpen() (*sqlitestore.Inbox, error) {
 	ib, err := sqlitestore.Open("/var/lib/myapp/webhooks.db",
 		sqlitestore.WithCapacity(200_000),      // 503 past 200,000 deliveries waiting for the workers
 		sqlitestore.WithTenantCapacity(50_000), // and to a tenant past 50,000 of its own

@@ -60,7 +60,7 @@ func schemaVersion(t *testing.T, path string) int {
 	return v
 }
 
-// TestReadOnlyRefusesWrites checks that a read-only Store reads and
+// TestReadOnlyRefusesWrites checks that a read-only Inbox reads and
 // answers every write of webhook.Inbox with ErrReadOnly, whatever its
 // arguments, runs no writer, and leaves the file as it was.
 func TestReadOnlyRefusesWrites(t *testing.T) {

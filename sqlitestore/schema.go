@@ -106,8 +106,8 @@ INSERT OR IGNORE INTO inbox_tenants (tenant, n)
 }
 
 // SchemaVersion is the schema version this package creates and reads.
-// Open migrates an older file up to it and refuses a newer one, and a
-// Store writes nothing more once another process has migrated its file
+// Open migrates an older file up to it and refuses a newer one, and an
+// Inbox writes nothing more once another process has migrated its file
 // past it (see ErrNewerSchema).
 const SchemaVersion = 3
 
@@ -146,7 +146,7 @@ func migrate(ctx context.Context, conn *sql.Conn, migrations []string) (err erro
 	// A write every Open makes, of nothing: SQLite opens a file it may
 	// not write (its mode, a read-only mount, an immutable file) read-only
 	// without a word, and the transaction above takes the write lock all
-	// the same in WAL mode; a Store on it would fail every write after.
+	// the same in WAL mode; an Inbox on it would fail every write after.
 	if _, err := conn.ExecContext(ctx, `UPDATE schema_version SET version = version`); err != nil {
 		var se *sqlite.Error
 		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY {

@@ -60,7 +60,7 @@ func fileCounts(t *testing.T, path string) (rows, counts map[string]int) {
 
 // TestSchemaMigratedWhileOpen has a newer version of the package migrate
 // the file while a Store of this one has it open, as a rolling upgrade
-// of two receivers on one file does. The older Store must write nothing
+// of two receivers on one file does. The older Inbox must write nothing
 // more, every write failing with ErrNewerSchema, rather than write rows
 // the newer schema does not expect; it still reads. The newer one finds
 // the file as the older one left it, and writes on.
@@ -103,13 +103,13 @@ func TestSchemaMigratedWhileOpen(t *testing.T) {
 		})
 	}
 	rows, counts := fileCounts(t, path)
-	require.Equal(t, rowsBefore, rows, "the older Store wrote to the migrated file")
+	require.Equal(t, rowsBefore, rows, "the older Inbox wrote to the migrated file")
 	require.Equal(t, rows, counts, "counts")
 	_, err = newer.Get(ctx, "new")
 	require.ErrorIs(t, err, webhook.ErrNotFound)
 	got, err := newer.Get(ctx, "leased")
 	require.NoError(t, err)
-	require.Equal(t, webhook.InboxLeased, got.State, "the older Store settled a lease")
+	require.Equal(t, webhook.InboxLeased, got.State, "the older Inbox settled a lease")
 
 	// It still reads.
 	got, err = old.Get(ctx, "pending")
@@ -133,7 +133,7 @@ func TestSchemaMigratedWhileOpen(t *testing.T) {
 	require.Equal(t, rows, counts, "counts")
 }
 
-// TestSchemaMigratedUnderLoad migrates the file while the older Store is
+// TestSchemaMigratedUnderLoad migrates the file while the older Inbox is
 // storing: each Store committed before the migration is in the file, each
 // after it fails and is not, and none succeeds after one has failed.
 func TestSchemaMigratedUnderLoad(t *testing.T) {
@@ -208,7 +208,7 @@ const newerChildEnv = "SQLITESTORE_NEWER_CHILD"
 
 // TestSchemaMigratedByAnotherProcess: the newer version is another
 // process, as in a rolling upgrade, its migration waiting on SQLite's
-// file locks for the older Store's writes. The older Store then writes
+// file locks for the older Inbox's writes. The older Inbox then writes
 // nothing more, and the newer one's delivery is there for it to read.
 func TestSchemaMigratedByAnotherProcess(t *testing.T) {
 	ctx := context.Background()
@@ -226,7 +226,7 @@ func TestSchemaMigratedByAnotherProcess(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "inbox.db")
 	old := open(t, path, WithBusyTimeout(30*time.Second))
-	// The older Store writes all the while the other process starts.
+	// The older Inbox writes all the while the other process starts.
 	stop := make(chan struct{})
 	stored := make(chan error, 1)
 	go func() {
@@ -248,7 +248,7 @@ func TestSchemaMigratedByAnotherProcess(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	close(stop)
-	require.ErrorIs(t, <-stored, ErrNewerSchema, "the older Store's writes once the file was migrated")
+	require.ErrorIs(t, <-stored, ErrNewerSchema, "the older Inbox's writes once the file was migrated")
 	_, err = old.Store(ctx, entry("after"))
 	require.ErrorIs(t, err, ErrNewerSchema)
 	got, err := old.Get(ctx, "from-newer")

@@ -1,7 +1,7 @@
 // Package sqlitestore is a durable webhook.Inbox in one SQLite file, for a
 // receiver that must not lose a delivery it acknowledged.
 //
-// Open creates the file (or migrates an older one) and returns a Store to
+// Open creates the file (or migrates an older one) and returns an Inbox to
 // give to the handler's inbox mode:
 //
 //	ib, err := sqlitestore.Open("/var/lib/myapp/inbox.db")
@@ -36,7 +36,7 @@
 // the log after one are SQLite's, unchanged: a checkpoint syncs the log
 // before copying it into the database and syncs the database before the
 // log may be restarted. If a sync fails, the writes waiting for it fail
-// and the Store refuses every write after: what is on disk is no longer
+// and the Inbox refuses every write after: what is on disk is no longer
 // known. Nor does a Store succeed once the file or its log has been
 // removed or replaced under it (ErrFileMoved): SQLite would go on writing
 // to the unlinked file, and the next start would not find what it
@@ -50,7 +50,7 @@
 //
 // Processes of two versions may share the file during an upgrade. One
 // that finds the file's schema newer than its own refuses to open it,
-// and a Store whose file a newer version migrates while it has it open
+// and an Inbox whose file a newer version migrates while it has it open
 // writes nothing more (ErrNewerSchema): only the newer version writes to
 // a migrated file.
 //
@@ -108,8 +108,8 @@ const (
 	DefaultMaxBatch = 256
 )
 
-// ErrClosed is returned by calls on a closed Store.
-var ErrClosed = errors.New("sqlitestore: store closed")
+// ErrClosed is returned by calls on a closed Inbox.
+var ErrClosed = errors.New("sqlitestore: inbox closed")
 
 // ErrNoInbox is wrapped by the error of Open with WithCreate(false) for a
 // file that holds no inbox: missing, empty, or another database.
@@ -117,7 +117,7 @@ var ErrNoInbox = errors.New("sqlitestore: no inbox")
 
 // ErrNewerSchema is wrapped by the error of Open for a file whose schema
 // a newer version of this package made, and by that of every write of a
-// Store whose file a newer version migrated while the Store had it open
+// Inbox whose file a newer version migrated while the Inbox had it open
 // (two receivers on one file during a rolling upgrade). This version
 // would write rows the newer schema does not expect, or leave out what it
 // keeps, so it writes nothing more: the handler answers 503, deliveries
@@ -127,12 +127,12 @@ var ErrNoInbox = errors.New("sqlitestore: no inbox")
 var ErrNewerSchema = errors.New("sqlitestore: the file's schema is newer than this version's")
 
 // ErrReadOnly is returned by every write (Store, Lease, Complete, Retry,
-// Kill, Replay, Purge) on a Store opened with WithReadOnly.
-var ErrReadOnly = errors.New("sqlitestore: store opened read-only")
+// Kill, Replay, Purge) on an Inbox opened with WithReadOnly.
+var ErrReadOnly = errors.New("sqlitestore: inbox opened read-only")
 
 // ErrFileMoved is wrapped by the error of every Store, Replay and Purge
 // once the inbox file or its write-ahead log has been removed or replaced
-// while the Store had it open. SQLite goes on writing to the unlinked
+// while the Inbox had it open. SQLite goes on writing to the unlinked
 // file, so what it stored would be gone at the next start; the handler
 // answers 503 instead, and the sender retries until a receiver runs on a
 // file in place. The workers' writes go on, so deliveries acknowledged
@@ -181,10 +181,10 @@ func WithCreate(create bool) Option {
 // writing have no effect.
 //
 // Other processes may write to the file meanwhile: each read sees their
-// commits up to its start. Like every reader of a WAL file, the Store
+// commits up to its start. Like every reader of a WAL file, the Inbox
 // reads the log (path-wal) and keeps its read locks in the shared memory
 // file (path-shm). On a file no process has open SQLite creates both,
-// the log empty, and leaves them when the Store closes, as a read-only
+// the log empty, and leaves them when the Inbox closes, as a read-only
 // connection may not remove them; the next read-write Open takes them
 // over and removes them on Close. SQLite's documentation says that
 // they must exist already or the directory must let them be created.
@@ -252,9 +252,9 @@ func WithMaxBatch(n int) Option {
 // batch at that size.
 const maxMaxBatch = 1 << 16
 
-// A Store is a webhook.Inbox in a SQLite file. It is safe for concurrent
+// An Inbox is a webhook.Inbox in a SQLite file. It is safe for concurrent
 // use. Close it to stop its writer and release the file.
-type Store struct {
+type Inbox struct {
 	cfg  config
 	db   *sql.DB // readers
 	wdb  *sql.DB // the writer's single connection
@@ -287,14 +287,14 @@ type Store struct {
 
 	// files are the database file and its log as Open found them, by
 	// name; moved holds ErrFileMoved's error once either name no longer
-	// leads to the file this Store writes (see inPlace).
+	// leads to the file this Inbox writes (see inPlace).
 	files [2]struct {
 		name string
 		info os.FileInfo
 	}
 	moved atomic.Pointer[error]
 	// schemaErr holds checkSchema's error once the file's schema is no
-	// longer this Store's.
+	// longer this Inbox's.
 	schemaErr atomic.Pointer[error]
 
 	// The checkpointer's wake-up, stop and end.
@@ -302,7 +302,7 @@ type Store struct {
 	ckptStop, ckptDone chan struct{}
 }
 
-var _ webhook.Inbox = (*Store)(nil)
+var _ webhook.Inbox = (*Inbox)(nil)
 
 // Open opens the inbox in the SQLite file at path, creating the file and
 // its schema if missing (unless WithCreate(false)) and migrating an older
@@ -312,7 +312,7 @@ var _ webhook.Inbox = (*Store)(nil)
 // path is a plain file name, which may be a symbolic link: not ":memory:",
 // not a "file:" URI, and without '?'. Several processes may open the same
 // file at once.
-func Open(path string, opts ...Option) (*Store, error) {
+func Open(path string, opts ...Option) (*Inbox, error) {
 	cfg := config{now: time.Now, busyTimeout: DefaultBusyTimeout, maxBatch: DefaultMaxBatch, migrations: migrations}
 	for i, o := range opts {
 		if o == nil {
@@ -426,7 +426,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlitestore: Open: %w", err)
 	}
-	s := &Store{
+	s := &Inbox{
 		cfg:     cfg,
 		db:      db,
 		wdb:     wdb,
@@ -468,7 +468,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 
 // openReadOnly opens the file at path for WithReadOnly: one pool of
 // read-only connections, and nothing else.
-func openReadOnly(path string, cfg config, busyMS int64) (*Store, error) {
+func openReadOnly(path string, cfg config, busyMS int64) (*Inbox, error) {
 	// mode=ro has SQLite open the file read-only, so no statement can
 	// write to it whatever it is; query_only refuses one before it gets
 	// that far. mode is a URI parameter, hence the file: URI.
@@ -501,7 +501,7 @@ func openReadOnly(path string, cfg config, busyMS int64) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{cfg: cfg, db: db}, nil
+	return &Inbox{cfg: cfg, db: db}, nil
 }
 
 // fileURI is the SQLite URI of the file at path, a plain file name.
@@ -573,7 +573,7 @@ func setWAL(ctx context.Context, conn *sql.Conn, busyTimeout time.Duration) erro
 //
 // The log is named after the database file as SQLite resolved it, which
 // follows symbolic links: beside a link there is no log, or a stale one.
-func (s *Store) openWAL() error {
+func (s *Inbox) openWAL() error {
 	path := s.files[0].name
 	f, err := os.OpenFile(path+"-wal", os.O_RDWR, 0)
 	if err != nil {
@@ -599,7 +599,7 @@ func (s *Store) openWAL() error {
 
 // noteFiles records the database file and its log, named as SQLite
 // resolved the file, for inPlace.
-func (s *Store) noteFiles(ctx context.Context) error {
+func (s *Inbox) noteFiles(ctx context.Context) error {
 	var path string
 	if err := s.conn.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&path); err != nil {
 		return fmt.Errorf("the database file's name: %w", err)
@@ -619,9 +619,9 @@ func (s *Store) noteFiles(ctx context.Context) error {
 // moved), or that logInPlace found the log gone. SQLite would go on
 // writing to the file it has open, which nothing finds at the next start.
 // It costs one stat, once for each transaction holding a Store, Replay or
-// Purge. Once it has failed it fails for good: the Store cannot tell
+// Purge. Once it has failed it fails for good: the Inbox cannot tell
 // which of its writes went where.
-func (s *Store) inPlace() error {
+func (s *Inbox) inPlace() error {
 	return s.fileInPlace(0)
 }
 
@@ -629,14 +629,14 @@ func (s *Store) inPlace() error {
 // checks after each pass rather than each transaction: a stat of the log
 // just synced costs its transaction some 40 µs here, where the
 // database's costs nothing to speak of. What was committed to a log
-// removed under the Store is lost only with a crash before the
+// removed under the Inbox is lost only with a crash before the
 // checkpointer has copied it into the database, which it does every few
 // milliseconds; its next check refuses the writes after.
-func (s *Store) logInPlace() error {
+func (s *Inbox) logInPlace() error {
 	return s.fileInPlace(1)
 }
 
-func (s *Store) fileInPlace(i int) error {
+func (s *Inbox) fileInPlace(i int) error {
 	if p := s.moved.Load(); p != nil {
 		return *p
 	}
@@ -651,8 +651,8 @@ func (s *Store) fileInPlace(i int) error {
 
 // Close stops the writer once the writes already waiting have committed,
 // and closes the file. Calls after Close return ErrClosed (a read-only
-// Store's writes still return ErrReadOnly).
-func (s *Store) Close() error {
+// Inbox's writes still return ErrReadOnly).
+func (s *Inbox) Close() error {
 	s.closeOnce.Do(func() {
 		s.sendMu.Lock()
 		s.isClosed = true

@@ -39,7 +39,7 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func open(t testing.TB, path string, opts ...Option) *Store {
+func open(t testing.TB, path string, opts ...Option) *Inbox {
 	t.Helper()
 	s, err := Open(path, opts...)
 	require.NoError(t, err)
@@ -106,8 +106,8 @@ func TestStoreRoundTrip(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	ctx := context.Background()
-	type step func(t *testing.T, s *Store, clk *clock)
-	lease1 := func(t *testing.T, s *Store, key string) webhook.InboxLease {
+	type step func(t *testing.T, s *Inbox, clk *clock)
+	lease1 := func(t *testing.T, s *Inbox, key string) webhook.InboxLease {
 		t.Helper()
 		ls, err := s.Lease(ctx, 10, time.Minute)
 		require.NoError(t, err)
@@ -119,7 +119,7 @@ func TestLifecycle(t *testing.T) {
 		name string
 		run  step
 	}{
-		{"lease takes due pending oldest first and marks them leased", func(t *testing.T, s *Store, clk *clock) {
+		{"lease takes due pending oldest first and marks them leased", func(t *testing.T, s *Inbox, clk *clock) {
 			for _, k := range []string{"a", "b", "c"} {
 				_, err := s.Store(ctx, entry(k))
 				require.NoError(t, err)
@@ -142,7 +142,7 @@ func TestLifecycle(t *testing.T) {
 			require.NoError(t, err)
 			require.Empty(t, ls)
 		}},
-		{"an expired lease is leased again and the old token is lost", func(t *testing.T, s *Store, clk *clock) {
+		{"an expired lease is leased again and the old token is lost", func(t *testing.T, s *Inbox, clk *clock) {
 			_, err := s.Store(ctx, entry("a"))
 			require.NoError(t, err)
 			first := lease1(t, s, "a")
@@ -162,7 +162,7 @@ func TestLifecycle(t *testing.T) {
 			require.Equal(t, webhook.InboxDone, got.State)
 			require.ErrorIs(t, s.Complete(ctx, "a", second.Token), webhook.ErrLeaseLost)
 		}},
-		{"retry waits for its time and keeps the error", func(t *testing.T, s *Store, clk *clock) {
+		{"retry waits for its time and keeps the error", func(t *testing.T, s *Inbox, clk *clock) {
 			_, err := s.Store(ctx, entry("a"))
 			require.NoError(t, err)
 			l := lease1(t, s, "a")
@@ -183,7 +183,7 @@ func TestLifecycle(t *testing.T) {
 			require.Equal(t, 2, l.Entry.Attempts)
 			require.Equal(t, "boom", l.Entry.LastError)
 		}},
-		{"kill, replay, complete", func(t *testing.T, s *Store, clk *clock) {
+		{"kill, replay, complete", func(t *testing.T, s *Inbox, clk *clock) {
 			_, err := s.Store(ctx, entry("a"))
 			require.NoError(t, err)
 			l := lease1(t, s, "a")
@@ -213,7 +213,7 @@ func TestLifecycle(t *testing.T) {
 			lease1(t, s, "a")
 			require.ErrorIs(t, s.Replay(ctx, "nope"), webhook.ErrNotFound)
 		}},
-		{"replay makes a retrying delivery due now", func(t *testing.T, s *Store, clk *clock) {
+		{"replay makes a retrying delivery due now", func(t *testing.T, s *Inbox, clk *clock) {
 			_, err := s.Store(ctx, entry("a"))
 			require.NoError(t, err)
 			l := lease1(t, s, "a")
@@ -222,7 +222,7 @@ func TestLifecycle(t *testing.T) {
 			l = lease1(t, s, "a")
 			require.Equal(t, 2, l.Entry.Attempts)
 		}},
-		{"purge deletes only old done and dead ones", func(t *testing.T, s *Store, clk *clock) {
+		{"purge deletes only old done and dead ones", func(t *testing.T, s *Inbox, clk *clock) {
 			for _, k := range []string{"done-old", "dead-old", "pending", "leased", "done-new"} {
 				_, err := s.Store(ctx, entry(k))
 				require.NoError(t, err)
@@ -283,7 +283,7 @@ func TestLifecycle(t *testing.T) {
 			require.Equal(t, 2, st.InFlight)
 			require.Zero(t, st.Done+st.Dead+st.Pending+st.Retrying)
 		}},
-		{"list is oldest received first, by state, limited", func(t *testing.T, s *Store, clk *clock) {
+		{"list is oldest received first, by state, limited", func(t *testing.T, s *Inbox, clk *clock) {
 			base := clk.Now()
 			for i, k := range []string{"c", "a", "b"} {
 				e := entry(k)
@@ -812,7 +812,7 @@ func TestSpoiledBatch(t *testing.T) {
 	require.Equal(t, 4, st.Pending)
 }
 
-// TestTwoStoresOneFile runs workers on two Stores sharing a file, as two
+// TestTwoStoresOneFile runs workers on two Inboxes sharing a file, as two
 // processes would: every delivery is completed once and leased once.
 func TestTwoStoresOneFile(t *testing.T) {
 	ctx := context.Background()
@@ -834,7 +834,7 @@ func TestTwoStoresOneFile(t *testing.T) {
 	wg.Wait()
 	var mu sync.Mutex
 	seen := map[string]int{}
-	for _, s := range []*Store{a, b, a, b} {
+	for _, s := range []*Inbox{a, b, a, b} {
 		wg.Go(func() {
 			for {
 				ls, err := s.Lease(ctx, 7, time.Hour)

@@ -123,7 +123,7 @@ func TestSyncFailure(t *testing.T) {
 }
 
 // recount compares inbox_counts with a count of the rows themselves.
-func recount(t *testing.T, s *Store) {
+func recount(t *testing.T, s *Inbox) {
 	t.Helper()
 	want := map[string]int{"pending": 0, "retrying": 0, "leased": 0, "done": 0, "dead": 0}
 	rows, err := s.db.Query(`SELECT CASE WHEN state = 'pending' AND attempts > 0 THEN 'retrying' ELSE state END, count(*)

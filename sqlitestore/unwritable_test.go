@@ -10,7 +10,7 @@ import (
 )
 
 // TestOpenUnwritableFile: Open refuses an inbox file it cannot write.
-// SQLite opens such a file read-only without a word, and the Store
+// SQLite opens such a file read-only without a word, and the Inbox
 // failed every write after: a receiver on it started, and answered 503
 // to every delivery. WithReadOnly still reads it.
 func TestOpenUnwritableFile(t *testing.T) {

@@ -48,7 +48,7 @@ type storeRow struct {
 // wtx is the writer's view of one transaction.
 type wtx struct {
 	ctx context.Context
-	s   *Store
+	s   *Inbox
 	// backlog is the count of pending and leased deliveries, read at the
 	// first Store of the transaction when there is a capacity and kept up
 	// to date by the Stores after it; -1 until read.
@@ -134,17 +134,17 @@ func (tx *wtx) move(from, to bucket, n int) {
 // has it, do waits for its result, so a Lease whose transaction committed
 // always reaches its caller instead of holding deliveries until the
 // lease runs out.
-func (s *Store) do(ctx context.Context, run func(tx *wtx) (outcome, err error)) error {
+func (s *Inbox) do(ctx context.Context, run func(tx *wtx) (outcome, err error)) error {
 	return s.send(ctx, &op{ctx: ctx, run: run})
 }
 
 // doSettled is do for a write marked settled.
-func (s *Store) doSettled(ctx context.Context, run func(tx *wtx) (outcome, err error)) error {
+func (s *Inbox) doSettled(ctx context.Context, run func(tx *wtx) (outcome, err error)) error {
 	return s.send(ctx, &op{ctx: ctx, run: run, settled: true})
 }
 
 // send hands o, a write or a Store's row, to the writer as do does.
-func (s *Store) send(ctx context.Context, o *op) error {
+func (s *Inbox) send(ctx context.Context, o *op) error {
 	if s.cfg.readOnly {
 		return ErrReadOnly // and no writer to take o
 	}
@@ -173,7 +173,7 @@ func (s *Store) send(ctx context.Context, o *op) error {
 // under load a transaction and its sync serve many writes, and a lone
 // write is not delayed to wait for company. Under concurrent load it lingers briefly before
 // committing (see linger).
-func (s *Store) writer() {
+func (s *Inbox) writer() {
 	defer close(s.closed)
 	batch := make([]*op, 0, s.cfg.maxBatch)
 	var last lastCommit
@@ -271,7 +271,7 @@ const probeEvery = 16
 // Store) never waits, and only Stores count: a drain's workers are all
 // waiting already, and lingering for them only slowed them
 // (BenchmarkDrain).
-func (s *Store) linger(last lastCommit) time.Duration {
+func (s *Inbox) linger(last lastCommit) time.Duration {
 	if last.ops < 2 || s.cfg.maxBatch < 2 {
 		return 0
 	}
@@ -282,7 +282,7 @@ func (s *Store) linger(last lastCommit) time.Duration {
 // most Stores a transaction held since the last probe, or maxBatch on
 // every probeEvery-th transaction, which lingers its whole linger to
 // find a larger crowd.
-func (s *Store) gatherTo(last lastCommit) int {
+func (s *Inbox) gatherTo(last lastCommit) int {
 	if last.n%probeEvery == 0 {
 		return s.cfg.maxBatch
 	}
@@ -295,7 +295,7 @@ const maxLinger = time.Millisecond
 // commit runs ops in one transaction and answers each (see answer). If
 // an op spoils the transaction, it runs each op again in a transaction
 // of its own, so one bad write fails alone.
-func (s *Store) commit(ops []*op) {
+func (s *Inbox) commit(ops []*op) {
 	live := ops[:0:0]
 	for _, o := range ops {
 		if err := o.ctx.Err(); err != nil {
@@ -350,7 +350,7 @@ func (s *Store) commit(ops []*op) {
 // seen in place (inPlace), and with SyncFull through the syncer, which
 // answers them once the log has been synced and the files seen in
 // place. A transaction of settled ops alone is not synced.
-func (s *Store) answer(ops []*op) {
+func (s *Inbox) answer(ops []*op) {
 	var durable []*op
 	for _, o := range ops {
 		if o.settled {
@@ -391,7 +391,7 @@ func (s *Store) answer(ops []*op) {
 // commit of the ops it answers, so an answered Store is on disk. After a
 // failed sync it syncs no more: on Linux a failed fsync may drop the
 // pages it could not write and report success the next time.
-func (s *Store) syncer() {
+func (s *Inbox) syncer() {
 	defer close(s.synced)
 	for durable := range s.syncs {
 		err := s.syncFailed()
@@ -418,7 +418,7 @@ func (s *Store) syncer() {
 
 // syncFailed is the error of a failed sync of the log, after which the
 // store refuses to write: it can no longer say what is on disk.
-func (s *Store) syncFailed() error {
+func (s *Inbox) syncFailed() error {
 	if p := s.syncErr.Load(); p != nil {
 		return *p
 	}
@@ -430,7 +430,7 @@ func (s *Store) syncFailed() error {
 // answer, so any order is one the callers could have seen). On failure
 // it rolls back and returns the error, with the op that caused it, or
 // nil if beginning or committing failed.
-func (s *Store) runTx(ops []*op) (spoiled *op, err error) {
+func (s *Inbox) runTx(ops []*op) (spoiled *op, err error) {
 	ctx := context.Background()
 	// IMMEDIATE takes the write lock at once, waiting up to the busy
 	// timeout for another process: a deferred transaction that reads
@@ -495,13 +495,13 @@ func (s *Store) runTx(ops []*op) (spoiled *op, err error) {
 }
 
 // checkSchema fails, with an error wrapping ErrNewerSchema, once the
-// file's schema version is no longer the one this Store migrated it to:
+// file's schema version is no longer the one this Inbox migrated it to:
 // another process, of a newer version, migrated it since (see
 // ErrNewerSchema). It runs in each transaction, under the write lock, so
 // no migration comes between the check and the commit; a schema_version
 // of one row costs the transaction one read of a page in the cache.
 // Once it has failed it fails for good: a schema is not migrated back.
-func (s *Store) checkSchema(ctx context.Context) error {
+func (s *Inbox) checkSchema(ctx context.Context) error {
 	if p := s.schemaErr.Load(); p != nil {
 		return *p
 	}
@@ -518,13 +518,13 @@ func (s *Store) checkSchema(ctx context.Context) error {
 		err = fmt.Errorf("%w: the file has schema version %d since a newer version migrated it while this one, of version %d, had it open: "+
 			"this one writes nothing more; restart the process with the newer version", ErrNewerSchema, version, known)
 	} else {
-		err = fmt.Errorf("sqlitestore: the file's schema version went back from %d to %d while open: this Store writes nothing more", known, version)
+		err = fmt.Errorf("sqlitestore: the file's schema version went back from %d to %d while open: this Inbox writes nothing more", known, version)
 	}
 	s.schemaErr.CompareAndSwap(nil, &err)
 	return *s.schemaErr.Load()
 }
 
-func (s *Store) rollback() {
+func (s *Inbox) rollback() {
 	// A failed statement may have rolled the transaction back already;
 	// "no transaction is active" is then the expected answer.
 	_, _ = s.conn.ExecContext(context.Background(), "ROLLBACK")
@@ -634,7 +634,7 @@ const insertRowArgs = 10
 // on first use. Only the writer calls it. Its parameters are anonymous:
 // the driver looks each numbered one up by name, in a list as long as
 // the statement's, which cost a quarter of a large batch.
-func (s *Store) insert(ctx context.Context, n int) (*sql.Stmt, error) {
+func (s *Inbox) insert(ctx context.Context, n int) (*sql.Stmt, error) {
 	if stmt := s.stmt.inserts[n]; stmt != nil {
 		return stmt, nil
 	}

@@ -11,7 +11,7 @@ import (
 const Inbox = "inbox"
 
 // SQLiteInboxTarget returns our handler in inbox mode on a
-// sqlitestore.Store in a new file in dir, with one OnJamCreated callback,
+// sqlitestore.Inbox in a new file in dir, with one OnJamCreated callback,
 // and a function that closes the inbox. The handler answers 200 once the
 // delivery is on disk. The workers do not run during the rounds, so the
 // rounds measure what a 200 costs in inbox mode; the target's Settle then

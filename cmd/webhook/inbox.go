@@ -315,7 +315,7 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // only say it is "unable to open database file" (a directory, a missing
 // directory, a file this user may not read) or "attempt to write a
 // readonly database" (a directory this user may not create files in).
-func openInbox(path string, opts ...sqlitestore.Option) (*sqlitestore.Store, error) {
+func openInbox(path string, opts ...sqlitestore.Option) (*sqlitestore.Inbox, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("--inbox %s is a directory, not a SQLite file", path)
 	} else if errors.Is(err, fs.ErrNotExist) {
