@@ -101,6 +101,24 @@ func diagnoseVerify(src event.Source, r *http.Request, body []byte, kr *keyring,
 	return dg
 }
 
+// noteVerifierClock adds to a timestamp's evidence, reckoned by the clock of
+// the Verifier that refused it, what the handler's clock says when the two
+// disagree: a tenant's Verifier (WithKeyFunc) or one given to WithVerifier
+// keeps the clock it was built with, and a test that gave only the handler
+// WithClock(webhooktest.Time) would otherwise read "too old" beside a skew
+// that is not the one that judged.
+func (dg *Diagnosis) noteVerifierClock(handlerNow time.Time) {
+	if dg.Hint != HintClockAhead && dg.Hint != HintClockBehind {
+		return
+	}
+	hskew := max(handlerNow.Sub(dg.Timestamp), -maxSkew).Round(time.Second)
+	if d := hskew - dg.Skew; d > -time.Second && d < time.Second {
+		return
+	}
+	dg.Evidence = skewWords(dg.Skew) + ", by the Verifier's own clock; the handler's " +
+		strings.Replace(skewWords(hskew), "clock", "clock (WithClock)", 1) + ": build the Verifier with the handler's WithClock"
+}
+
 // diagnoseRead explains a body that could not be read whole: one that
 // ended before its Content-Length, or ran past it (a middleware replaced
 // it and kept Request.ContentLength; reading stopped one byte past).

@@ -185,7 +185,13 @@ func (s *serving) verify() bool {
 		err = intercom.verify(kr, s.body, s.r.Header)
 	}
 	if err != nil {
-		h.rejectDiag(s.ctx, s.w, d, http.StatusUnauthorized, err, diagnoseVerify(d.Source, s.r, s.body, kr, err, h.now()))
+		now := h.now()
+		if d.Source == event.SourceStandard {
+			now = std.cfg.now() // the clock that judged the timestamp
+		}
+		dg := diagnoseVerify(d.Source, s.r, s.body, kr, err, now)
+		dg.noteVerifierClock(h.now())
+		h.rejectDiag(s.ctx, s.w, d, http.StatusUnauthorized, err, dg)
 		return false
 	}
 	d.Body = s.body

@@ -1114,3 +1114,58 @@ func TestSharedStoreTenantKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyFuncVerifierClock: a tenant's Verifier built without the clock the
+// handler was given (a test's WithClock(webhooktest.Time) beside a
+// NewVerifier on time.Now) refuses the delivery for its timestamp. The
+// diagnosis reckons by the clock that refused it, and says which clock it
+// was and what to do: it read "too old" with "clock in step with the
+// sender", the handler's clock, which had not judged.
+func TestKeyFuncVerifierClock(t *testing.T) {
+	tests := []struct {
+		name     string
+		verifier time.Time // the tenant Verifier's clock
+		hint     webhook.Hint
+		evidence string
+	}{
+		{"the Verifier on its own clock, ahead", webhooktest.Time().Add(8 * 24 * time.Hour), webhook.HintClockAhead,
+			"clock 192h ahead of the sender, by the Verifier's own clock; the handler's clock (WithClock) in step with the sender: build the Verifier with the handler's WithClock"},
+		{"the Verifier on its own clock, behind", webhooktest.Time().Add(-time.Hour), webhook.HintClockBehind,
+			"clock 1h behind the sender, by the Verifier's own clock; the handler's clock (WithClock) in step with the sender: build the Verifier with the handler's WithClock"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := webhook.NewVerifier([]string{webhooktest.Secret}, webhook.WithClock(func() time.Time { return tt.verifier }))
+			require.NoError(t, err)
+			h, err := webhook.NewHandler(webhook.WithClock(webhooktest.Time), webhook.WithLogger(slog.New(slog.DiscardHandler)),
+				webhook.WithKeyFunc(func(context.Context, webhook.KeyHint) (*webhook.Keys, error) {
+					return &webhook.Keys{Tenant: "acme", Standard: v}, nil
+				}))
+			require.NoError(t, err)
+			var got *webhook.HandlerError
+			h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { got = err })
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
+			require.Equal(t, http.StatusUnauthorized, w.Code)
+			require.NotNil(t, got)
+			require.NotNil(t, got.Diagnosis)
+			require.Equal(t, tt.hint, got.Diagnosis.Hint)
+			require.Equal(t, tt.verifier.Sub(webhooktest.Time()), got.Diagnosis.Skew, "the skew of the clock that judged")
+			require.Equal(t, tt.evidence, got.Diagnosis.Evidence)
+		})
+	}
+	// The same clock: the evidence is the skew alone, as without a key function.
+	clock := func() time.Time { return webhooktest.Time().Add(time.Hour) }
+	v, err := webhook.NewVerifier([]string{webhooktest.Secret}, webhook.WithClock(clock))
+	require.NoError(t, err)
+	h, err := webhook.NewHandler(webhook.WithClock(clock), webhook.WithLogger(slog.New(slog.DiscardHandler)),
+		webhook.WithKeyFunc(func(context.Context, webhook.KeyHint) (*webhook.Keys, error) {
+			return &webhook.Keys{Tenant: "acme", Standard: v}, nil
+		}))
+	require.NoError(t, err)
+	var got *webhook.HandlerError
+	h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { got = err })
+	h.ServeHTTP(httptest.NewRecorder(), webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
+	require.NotNil(t, got)
+	require.Equal(t, "clock 1h ahead of the sender", got.Diagnosis.Evidence)
+}

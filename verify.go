@@ -70,9 +70,11 @@ func WithTolerance(d time.Duration) VerifyOption {
 // NewHandler gives NewMemoryStore), and in inbox mode the received times,
 // the leases' ends and the retry schedule. One clock, so that a test that
 // advances it sees all of them move together, never a delivery fresh by
-// one clock and expired by another. A Deduper or an Inbox built by the
-// caller keeps the clock it was built with (NewMemoryStore's and
-// NewMemoryInbox's now parameter): give it the same one.
+// one clock and expired by another. A Deduper, an Inbox or a Verifier built
+// by the caller keeps the clock it was built with (NewMemoryStore's and
+// NewMemoryInbox's now parameter; NewVerifier's WithClock, for the
+// timestamp window of WithVerifier's and of the Keys a WithKeyFunc
+// function returns): give it the same one.
 func WithClock(now func() time.Time) VerifyOption {
 	return func(c *verifyConfig) { c.now = now }
 }
