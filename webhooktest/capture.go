@@ -31,7 +31,7 @@ type Capture struct {
 	// decoded, which no reader takes for a host), from the same line: Request sends the capture there, so a test's
 	// router routes it as the receiver's did. The inspector leaves the
 	// query out, where an endpoint may carry a credential of its own: a
-	// test set Target to a path and query of its own before Request, to
+	// test sets Target to a path and query of its own before Request, to
 	// send it elsewhere. Empty if the line is absent, and Request then
 	// sends it to DefaultTarget.
 	Target string

@@ -54,6 +54,9 @@ const (
 	PublicKey = "whpk_cJT0SUdapvN/BVU4PAwMQ/xyOVyxOu5n+jluSpgBHpc="
 	// IntercomSecret is an Intercom app client secret.
 	IntercomSecret = "0b7c5d2e-8f41-4a96-b3e0-c7d1f5a29e84"
+	// IntercomAppID is the app_id of the Intercom fixtures: a key
+	// function choosing keys by KeyHint.AppID maps it to IntercomSecret.
+	IntercomAppID = "q7k3zm2x"
 	// SeriesHeader is the custom header a Series admin adds.
 	SeriesHeader = "X-Series-Token"
 	// SeriesToken is the token in SeriesHeader.

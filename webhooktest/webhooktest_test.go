@@ -2,6 +2,7 @@ package webhooktest_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -467,4 +468,25 @@ func TestRequestServedTwice(t *testing.T) {
 			require.Equal(t, webhook.HintEmptyBody, hint)
 		})
 	}
+}
+
+// TestIntercomAppID: every Intercom fixture that names its app names
+// IntercomAppID, so a test of a key function that chooses keys by
+// KeyHint.AppID maps that one app to IntercomSecret.
+func TestIntercomAppID(t *testing.T) {
+	n := 0
+	for _, name := range webhooktest.FixtureNames() {
+		if !strings.HasPrefix(name, "intercom/") {
+			continue
+		}
+		var top struct {
+			AppID *string `json:"app_id"`
+		}
+		require.NoError(t, json.Unmarshal(webhooktest.Fixture(name), &top), name)
+		if top.AppID != nil {
+			require.Equal(t, webhooktest.IntercomAppID, *top.AppID, name)
+			n++
+		}
+	}
+	require.Greater(t, n, 30, "the Intercom fixtures name their app")
 }
