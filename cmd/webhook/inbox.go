@@ -297,7 +297,10 @@ func runInbox(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		var n int
 		n, err = ib.Purge(ctx, st, time.Now().Add(-*olderThan))
-		if err == nil {
+		switch {
+		case err == nil && n == 0 && *olderThan > 0:
+			fmt.Fprintf(stdout, "purged 0: no %s delivery was updated more than %s ago (--older-than)\n", st, *olderThan)
+		case err == nil:
 			fmt.Fprintf(stdout, "purged %d\n", n)
 		}
 	case "stats":
@@ -505,11 +508,20 @@ func replayDead(ctx context.Context, ib webhook.Inbox, limit int, w, errw io.Wri
 // and leased, or a typo, does not hold back the others.
 func replayOne(ctx context.Context, ib webhook.Inbox, key string, w, errw io.Writer) bool {
 	if err := ib.Replay(ctx, key); err != nil {
-		fmt.Fprintf(errw, "webhook inbox replay: %v\n", err)
+		fmt.Fprintf(errw, "webhook inbox replay: %v%s\n", err, keyForm(err))
 		return false
 	}
 	fmt.Fprintf(w, "replayed %s\n", printable(key)) // --state dead's keys are the senders' ids
 	return true
+}
+
+// keyForm is what a "no such delivery" adds: what a key is. A message id
+// given alone, or a tenant's key without its tenant, is no key.
+func keyForm(err error) string {
+	if !errors.Is(err, webhook.ErrNotFound) {
+		return ""
+	}
+	return "; a KEY is as list prints it: SOURCE:ID, or SOURCE@TENANT:ID for a tenant of a multi-tenant receiver"
 }
 
 // inboxShow prints one delivery: its fields, headers, annotations and
@@ -519,6 +531,9 @@ func replayOne(ctx context.Context, ib webhook.Inbox, key string, w, errw io.Wri
 func inboxShow(ctx context.Context, ib webhook.Inbox, key string, w io.Writer) error {
 	e, err := ib.Get(ctx, key)
 	if err != nil {
+		if f := keyForm(err); f != "" {
+			return fmt.Errorf("%w%s", err, f)
+		}
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

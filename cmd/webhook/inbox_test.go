@@ -228,7 +228,12 @@ func TestInboxCommands(t *testing.T) {
 		{name: "show", args: []string{"show", "standard:msg_dead", "--inbox", "FILE"},
 			stdout: []string{"state:", "dead", "attempts:", "last error:", "header:", "Webhook-Id: msg_dead", "meta:", "traceparent=00-1-2-01",
 				"body:", "22 bytes\n{\"type\":\"jam.created\"}\n"}},
-		{name: "show unknown", args: []string{"show", "--inbox", "FILE", "standard:nope"}, code: exitFail, stderr: "no such delivery"},
+		{name: "show unknown", args: []string{"show", "--inbox", "FILE", "standard:nope"}, code: exitFail,
+			stderr: "no such delivery; a KEY is as list prints it: SOURCE:ID, or SOURCE@TENANT:ID for a tenant of a multi-tenant receiver\n"},
+		// A message id alone, or a tenant's key without its tenant: the
+		// error says what a key is.
+		{name: "show a message id alone", args: []string{"show", "--inbox", "FILE", "msg_dead"}, code: exitFail,
+			stderr: "a KEY is as list prints it: SOURCE:ID, or SOURCE@TENANT:ID"},
 		{name: "replay", args: []string{"replay", "--inbox", "FILE", "standard:msg_dead", "standard:msg_done"},
 			stdout: []string{"replayed standard:msg_dead\nreplayed standard:msg_done\n"},
 			after: func(t *testing.T, ib webhook.Inbox) {
@@ -254,7 +259,8 @@ func TestInboxCommands(t *testing.T) {
 			stderr: "--limit goes with --state dead"},
 		{name: "replay the dead, limit 0", args: []string{"replay", "--state", "dead", "--limit", "0", "--inbox", "FILE"}, code: exitUsage,
 			stderr: "--limit must be at least 1"},
-		{name: "replay unknown", args: []string{"replay", "--inbox", "FILE", "standard:nope"}, code: exitFail, stderr: "no such delivery"},
+		{name: "replay unknown", args: []string{"replay", "--inbox", "FILE", "standard:nope"}, code: exitFail,
+			stderr: "no such delivery; a KEY is as list prints it: SOURCE:ID, or SOURCE@TENANT:ID"},
 		{name: "replay goes on past a key it cannot replay", args: []string{"replay", "--inbox", "FILE", "standard:nope", "standard:msg_dead"},
 			code: exitFail, stderr: "no such delivery", stdout: []string{"replayed standard:msg_dead\n"},
 			after: func(t *testing.T, ib webhook.Inbox) {
@@ -262,7 +268,11 @@ func TestInboxCommands(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, webhook.InboxPending, e.State)
 			}},
-		{name: "purge spares the recent", args: []string{"purge", "--inbox", "FILE"}, stdout: []string{"purged 0\n"}},
+		// A 0 says why, and what to give to purge the younger ones.
+		{name: "purge spares the recent", args: []string{"purge", "--inbox", "FILE"},
+			stdout: []string{"purged 0: no done delivery was updated more than 72h0m0s ago (--older-than)\n"}},
+		{name: "purge spares the recent dead", args: []string{"purge", "--inbox", "FILE", "--state", "dead"},
+			stdout: []string{"purged 0: no dead delivery was updated more than 72h0m0s ago (--older-than)\n"}},
 		{name: "purge dead", args: []string{"purge", "--inbox", "FILE", "--state", "dead", "--older-than", "1m"}, stdout: []string{"purged 1\n"},
 			after: func(t *testing.T, ib webhook.Inbox) {
 				st, err := ib.Stats(context.Background())
