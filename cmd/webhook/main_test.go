@@ -1087,3 +1087,35 @@ func TestArgumentMayBeKey(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyCaptureArrival: a capture the inspector saved records its
+// arrival (the headers file's "# received:" line); verified later without
+// --now, its timestamp is refused as too old, and the advice gives that
+// arrival as the --now to use, which then verifies it. It said "use --now
+// with the arrival time", which the user had to dig out of the file.
+func TestVerifyCaptureArrival(t *testing.T) {
+	clearEnv(t)
+	bodyFile := writeFile(t, "body", jamBody)
+	s := runCmd(t, "", "sign", "--timestamp", fmt.Sprint(webhooktest.Unix), bodyFile)
+	require.Equal(t, exitOK, s.code, s.stderr)
+	arrived := "2026-11-24T09:00:01.5Z"
+	tests := []struct {
+		name, headers, want string
+	}{
+		{"a capture", "# captured by webhook serve --inspect: POST /webhooks, answered 200\n# received: " + arrived + "\n" + s.stdout,
+			"(use --now " + arrived + ", the arrival its headers file records, or --skip-timestamp)"},
+		{"headers without an arrival", s.stdout, "(use --now with the arrival time, or --skip-timestamp)"},
+		{"an arrival that does not parse", "# received: yesterday\n" + s.stdout, "(use --now with the arrival time, or --skip-timestamp)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			headers := writeFile(t, "headers", tt.headers)
+			r := runCmd(t, "", "verify", "--body", bodyFile, "--headers", headers, "--test-keys")
+			require.Equal(t, exitFail, r.code, r.stdout+r.stderr)
+			require.Contains(t, r.stdout, tt.want)
+		})
+	}
+	headers := writeFile(t, "headers", "# received: "+arrived+"\n"+s.stdout)
+	r := runCmd(t, "", "verify", "--body", bodyFile, "--headers", headers, "--test-keys", "--now", arrived)
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+}

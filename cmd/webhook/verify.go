@@ -101,14 +101,15 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	var (
-		body []byte
-		hdr  http.Header
-		err  error
+		body    []byte
+		hdr     http.Header
+		arrived time.Time // a capture's "# received:" line
+		err     error
 	)
 	if *requestFile != "" {
 		body, hdr, err = readRequest(*requestFile, stdin)
 	} else {
-		body, hdr, err = readBodyAndHeaders(*bodyFile, *headersFile, stdin)
+		body, hdr, arrived, err = readBodyAndHeaders(*bodyFile, *headersFile, stdin)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "webhook verify: %v\n", err)
@@ -127,7 +128,7 @@ func runVerify(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// clock is the time every check and every printed age is measured
 	// against: --now when given, so the output describes the capture as
 	// it was at that time.
-	clock := clockAt{now: time.Now}
+	clock := clockAt{now: time.Now, arrived: arrived}
 	ageClock := time.Now // for an Intercom notification's age; nil to skip it
 	opts := []webhook.VerifyOption{webhook.WithTolerance(*tolerance)}
 	switch {
@@ -308,11 +309,11 @@ func explain(src event.Source, err error, h http.Header, clock clockAt) string {
 			dated = "the notification's " + name + " (" + clock.age(ts) + ")"
 		}
 		return dated + " is older than " + limit + " allows" + reason +
-			": a replay or an old capture (use --now with the arrival time, or --skip-timestamp)"
+			": a replay or an old capture (" + clock.nowAdvice() + ", or --skip-timestamp)"
 	case src == event.SourceIntercom && errors.Is(err, webhook.ErrMessageTooNew):
 		return "the notification's created_at is further in the future than the clock skew allows" + reason + ": check the clocks (or use --now)"
 	case errors.Is(err, webhook.ErrMessageTooOld):
-		return "the timestamp " + stamp(h, clock) + " is older than the window allows: a replay, a slow queue, or an old capture (use --now with the arrival time, or --skip-timestamp)"
+		return "the timestamp " + stamp(h, clock) + " is older than the window allows: a replay, a slow queue, or an old capture (" + clock.nowAdvice() + ", or --skip-timestamp)"
 	case errors.Is(err, webhook.ErrMessageTooNew):
 		return "the timestamp " + stamp(h, clock) + " is further in the future than the window allows: check the clocks (or use --now)"
 	case errors.Is(err, webhook.ErrNoMatchingSignature):
@@ -351,8 +352,18 @@ func (e *intercomAgeError) dated() (string, time.Time) {
 // clockAt is the reference time of a verify run: the real clock, or the
 // fixed time --now gave.
 type clockAt struct {
-	now   func() time.Time
-	given bool // from --now
+	now     func() time.Time
+	given   bool      // from --now
+	arrived time.Time // when a capture arrived, by its headers file; zero if unknown
+}
+
+// nowAdvice is what to give --now to judge a capture at its arrival:
+// the time its headers file records, when it does.
+func (c clockAt) nowAdvice() string {
+	if c.arrived.IsZero() {
+		return "use --now with the arrival time"
+	}
+	return "use --now " + c.arrived.UTC().Format(time.RFC3339Nano) + ", the arrival its headers file records"
 }
 
 // age says how far t is from the reference time, in words: "10m0s ago"
@@ -410,25 +421,33 @@ func readRequest(name string, stdin io.Reader) ([]byte, http.Header, error) {
 	return body, req.Header, nil
 }
 
-func readBodyAndHeaders(bodyName, headersName string, stdin io.Reader) ([]byte, http.Header, error) {
+// readBodyAndHeaders reads the two files, and the arrival a capture's
+// headers file records on its "# received:" line (zero if none parses).
+func readBodyAndHeaders(bodyName, headersName string, stdin io.Reader) ([]byte, http.Header, time.Time, error) {
 	body, err := readInput("body", bodyName, stdin)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, time.Time{}, err
 	}
 	raw, err := readInput("headers", headersName, stdin)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, time.Time{}, err
+	}
+	var arrived time.Time
+	for line := range strings.Lines(string(raw)) {
+		if v, ok := strings.CutPrefix(line, "# received:"); ok {
+			arrived, _ = time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
+		}
 	}
 	h, err := webhooktest.ParseHeaders(raw)
 	switch {
 	case len(h) == 0 && looksLikeBody(raw):
-		return nil, nil, fmt.Errorf("%s holds no headers: it looks like a JSON body (are --body and --headers swapped?)", headersName)
+		return nil, nil, time.Time{}, fmt.Errorf("%s holds no headers: it looks like a JSON body (are --body and --headers swapped?)", headersName)
 	case err != nil:
-		return nil, nil, fmt.Errorf("%s: %v", headersName, err)
+		return nil, nil, time.Time{}, fmt.Errorf("%s: %v", headersName, err)
 	case len(h) == 0:
-		return nil, nil, fmt.Errorf(`%s holds no headers: expected "Name: value" lines, as "webhook sign" prints`, headersName)
+		return nil, nil, time.Time{}, fmt.Errorf(`%s holds no headers: expected "Name: value" lines, as "webhook sign" prints`, headersName)
 	}
-	return body, h, nil
+	return body, h, arrived, nil
 }
 
 // looksLikeBody reports whether raw starts as a JSON object or array.
