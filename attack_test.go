@@ -19,6 +19,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -182,14 +183,14 @@ func (a *attacker) run(addr string, n int, raw []byte) {
 }
 
 // end stops every attack loop and waits for them.
-func (a *attacker) end() {
+func (a *attacker) end(t testing.TB) {
 	close(a.stop)
 	a.mu.Lock()
 	for c := range a.conns {
 		c.Close()
 	}
 	a.mu.Unlock()
-	a.wg.Wait()
+	testwait.For(t, "the attack loops to stop", a.wg.Wait)
 }
 
 // stalledUpload is a wrongly signed Standard Webhooks request of unknown
@@ -228,7 +229,7 @@ func TestAttackStalledUploadsGiveWay(t *testing.T) {
 	raiseOpenFiles(t, 4096)
 	r := newAttackRig(t)
 	a := newAttacker()
-	t.Cleanup(a.end)
+	t.Cleanup(func() { a.end(t) })
 	// Uploads of unknown length that stop just past half the size limit
 	// hold most of it (the buffers a body grows through count), then
 	// declared ones that stop within the pooled first buffer, charged
@@ -388,7 +389,7 @@ func TestAttackFloodsBesideSenders(t *testing.T) {
 	r := newAttackRig(t)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	t.Cleanup(func() { close(stop); wg.Wait() })
+	t.Cleanup(func() { close(stop); testwait.For(t, "the hammering goroutines to stop", wg.Wait) })
 
 	const perSource = 5
 	var jams, intercoms, series [][]byte

@@ -18,6 +18,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -104,7 +105,7 @@ func TestHandlerBodyMemoryBudget(t *testing.T) {
 	require.Zero(t, r.calls.Load())
 
 	require.NoError(t, pw.CloseWithError(io.ErrUnexpectedEOF))
-	require.Equal(t, http.StatusBadRequest, <-done)
+	require.Equal(t, http.StatusBadRequest, testwait.Recv(t, done, "the stalled upload's status once cut"))
 	// The stalled request gave its memory back.
 	for range 3 {
 		require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
@@ -252,15 +253,15 @@ func TestHandlerBodyMemoryWaiters(t *testing.T) {
 		"the requests past the bound are answered at once")
 	got := map[int]int{}
 	for range requests - waiters {
-		got[<-codes]++
+		got[testwait.Recv(t, codes, "a request past the bound to be answered")]++
 	}
 	require.Equal(t, map[int]int{http.StatusServiceUnavailable: requests - waiters}, got)
 
 	require.NoError(t, pw.CloseWithError(io.ErrUnexpectedEOF))
-	require.Equal(t, http.StatusBadRequest, <-done)
+	require.Equal(t, http.StatusBadRequest, testwait.Recv(t, done, "the stalled upload's status once cut"))
 	got = map[int]int{}
 	for range waiters {
-		got[<-codes]++
+		got[testwait.Recv(t, codes, "a waiting request to be answered")]++
 	}
 	require.Equal(t, map[int]int{http.StatusOK: waiters}, got, "the waiting requests got the memory")
 	require.Equal(t, int64(waiters), r.calls.Load())
@@ -330,9 +331,9 @@ func TestHandlerV1aCopyWaitsForMemory(t *testing.T) {
 				require.Eventually(t, func() bool { return webhook.BodyWaiting(r.h) == 1 }, 5*time.Second, time.Millisecond,
 					"the v1a copy does not wait for memory")
 				require.NoError(t, pw.CloseWithError(io.ErrUnexpectedEOF))
-				require.Equal(t, http.StatusBadRequest, <-done)
+				require.Equal(t, http.StatusBadRequest, testwait.Recv(t, done, "the stalled upload's status once cut"))
 			}
-			w := <-codes
+			w := testwait.Recv(t, codes, "the v1a delivery to be answered")
 			require.Equal(t, tt.want, w.Code)
 			if tt.want == http.StatusServiceUnavailable {
 				require.Equal(t, "1", w.Header().Get("Retry-After"))
@@ -343,7 +344,7 @@ func TestHandlerV1aCopyWaitsForMemory(t *testing.T) {
 			}
 			if !tt.giveBack {
 				require.NoError(t, pw.CloseWithError(io.ErrUnexpectedEOF))
-				require.Equal(t, http.StatusBadRequest, <-done)
+				require.Equal(t, http.StatusBadRequest, testwait.Recv(t, done, "the stalled upload's status once cut"))
 			}
 			require.Zero(t, webhook.BodyHeld(r.h))
 		})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/stretchr/testify/require"
 )
 
@@ -160,7 +161,7 @@ func TestMemoryStoreConcurrentClaims(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	testwait.For(t, "the racing claims to return", wg.Wait)
 	require.EqualValues(t, 1, claimed.Load())
 }
 

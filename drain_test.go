@@ -14,6 +14,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -218,9 +219,9 @@ func TestDrainEnds(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		ran := make(chan error, 1)
 		go func() { ran <- r.h.Run(ctx) }()
-		<-started
+		testwait.Closed(t, started, "the callback to start")
 		cancel()
-		require.ErrorIs(t, <-ran, context.DeadlineExceeded)
+		require.ErrorIs(t, testwait.Recv(t, ran, "Run's return"), context.DeadlineExceeded)
 		e := r.get(t, "standard:cut")
 		require.Equal(t, webhook.InboxPending, e.State)
 		require.Contains(t, e.LastError, "cut short by the shutdown")
@@ -275,7 +276,7 @@ func TestDrainContext(t *testing.T) {
 		}
 		done := make(chan result, 1)
 		go func() { n, err := r.h.Drain(ctx); done <- result{n, err} }()
-		<-started
+		testwait.Closed(t, started, "the callback to start")
 		cancel()
 		select {
 		case res := <-done:
@@ -283,7 +284,7 @@ func TestDrainContext(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 		close(release)
-		res := <-done
+		res := testwait.Recv(t, done, "Drain's return once the callback was released")
 		require.ErrorIs(t, res.err, context.Canceled)
 		require.NotErrorIs(t, res.err, context.DeadlineExceeded)
 		require.Equal(t, 1, res.n)
@@ -392,7 +393,7 @@ func TestDrainBesideRun(t *testing.T) {
 		}()
 	}
 	r.run(t)
-	wg.Wait()
+	testwait.For(t, "both Drains to return", wg.Wait)
 	require.Eventually(t, func() bool {
 		st, err := r.ib.Stats(context.Background())
 		return err == nil && st.Done == deliveries

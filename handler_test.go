@@ -20,6 +20,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -300,13 +301,13 @@ func TestHandlerInFlight(t *testing.T) {
 	})
 	first := make(chan int)
 	go func() { first <- r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code }()
-	<-entered
+	testwait.Closed(t, entered, "the first delivery's callback to start")
 	var hookErr *webhook.HandlerError
 	r.h.OnError(func(ctx context.Context, d *webhook.Delivery, err *webhook.HandlerError) { hookErr = err })
 	require.Equal(t, http.StatusConflict, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
 	require.ErrorIs(t, hookErr, webhook.ErrInFlight)
 	close(release)
-	require.Equal(t, http.StatusOK, <-first)
+	require.Equal(t, http.StatusOK, testwait.Recv(t, first, "the first delivery's status once released"))
 	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
 	require.Equal(t, int64(1), r.calls.Load(), "the duplicate after completion ran the callbacks")
 }
@@ -333,7 +334,7 @@ func TestHandlerConcurrentSameMessage(t *testing.T) {
 		}()
 	}
 	close(start)
-	wg.Wait()
+	testwait.For(t, "the concurrent deliveries to be answered", wg.Wait)
 	close(codes)
 	count := map[int]int{}
 	for c := range codes {
@@ -426,9 +427,9 @@ func TestHandlerRotation(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	testwait.For(t, "the delivering goroutines to finish", wg.Wait)
 	close(stop)
-	rotations.Wait()
+	testwait.For(t, "the rotating goroutine to stop", rotations.Wait)
 	require.Zero(t, rejected.Load())
 	require.Equal(t, int64(2+8*200), runs.Load())
 }
@@ -635,7 +636,7 @@ func TestHandlerCallbackContextEndsWithLease(t *testing.T) {
 	before := time.Now()
 	w := r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
 	after := time.Now()
-	s := <-got
+	s := testwait.Recv(t, got, "the claimed callback's context")
 	require.True(t, s.hasDL, "no deadline on a claimed delivery's context")
 	margin := lease / 10
 	require.False(t, s.deadline.Before(before.Add(lease-margin)), "deadline %s before the claim's lease minus the margin", s.deadline.Sub(before))
@@ -648,7 +649,7 @@ func TestHandlerCallbackContextEndsWithLease(t *testing.T) {
 
 	w = r.serve(webhooktest.NewSeriesRequest(webhooktest.SeriesHeader, webhooktest.SeriesToken, seriesJSON))
 	require.Equal(t, http.StatusOK, w.Code)
-	require.False(t, (<-got).hasDL, "a delivery without a claim has no lease")
+	require.False(t, (testwait.Recv(t, got, "the unclaimed callback's context")).hasDL, "a delivery without a claim has no lease")
 }
 
 // TestHandlerGoexitReleasesClaim: a callback that ends its goroutine with
@@ -671,7 +672,7 @@ func TestHandlerGoexitReleasesClaim(t *testing.T) {
 		defer close(done)
 		r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
 	}()
-	<-done
+	testwait.Closed(t, done, "the request whose callback called Goexit to end")
 	exit.Store(false)
 	w := r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
 	require.Equal(t, http.StatusOK, w.Code)
@@ -706,7 +707,7 @@ func TestHandlerGoexitObserved(t *testing.T) {
 				defer close(done)
 				r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody))
 			}()
-			<-done
+			testwait.Closed(t, done, "the request whose callback called Goexit to end")
 			mu.Lock()
 			defer mu.Unlock()
 			require.Len(t, reports, 1)

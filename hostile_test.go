@@ -22,6 +22,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -669,7 +670,7 @@ func heapPeakUnderUploads(t *testing.T, clients int, frame string, mode uploadMo
 	}
 	wg.Wait()
 	close(stop)
-	<-sampled
+	testwait.Closed(t, sampled, "the heap sampler to stop")
 
 	var total int64
 	answers := map[int]int{}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -47,7 +48,7 @@ func (r *inboxRig) run(t *testing.T) {
 	go func() { done <- r.h.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		require.NoError(t, <-done)
+		require.NoError(t, testwait.Recv(t, done, "Run's return once the test ended"))
 	})
 }
 
@@ -400,8 +401,8 @@ func TestInboxWorkerShutdown(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- r.h.Run(ctx) }()
-		<-started
-		<-started
+		testwait.Closed(t, started, "the first callback to start")
+		testwait.Closed(t, started, "the second callback to start")
 		cancel()
 		select {
 		case err := <-done:
@@ -409,7 +410,7 @@ func TestInboxWorkerShutdown(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 		close(release)
-		require.NoError(t, <-done)
+		require.NoError(t, testwait.Recv(t, done, "Run's return once the callbacks were released"))
 		require.EqualValues(t, 2, ctxLive.Load(), "callbacks keep their context until the timeout")
 		st, err := r.ib.Stats(context.Background())
 		require.NoError(t, err)
@@ -427,9 +428,9 @@ func TestInboxWorkerShutdown(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- r.h.Run(ctx) }()
-		<-started
+		testwait.Closed(t, started, "the callback to start")
 		cancel()
-		err := <-done
+		err := testwait.Recv(t, done, "Run's return past its shutdown timeout")
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		// Its context was cancelled: it fails and is retried.
 		e := r.waitState(t, "standard:stuck", webhook.InboxPending)
@@ -682,7 +683,7 @@ func TestInboxWorkerShutdownIsNoFailure(t *testing.T) {
 			go func() { done <- r.h.Run(ctx) }()
 			require.Eventually(t, func() bool { return runs.Load() == 1 }, 5*time.Second, time.Millisecond)
 			cancel()
-			require.ErrorIs(t, <-done, context.DeadlineExceeded)
+			require.ErrorIs(t, testwait.Recv(t, done, "Run's return past its shutdown timeout"), context.DeadlineExceeded)
 			e := r.waitState(t, "standard:cut", webhook.InboxPending)
 			require.Equal(t, 1, e.Attempts)
 			require.False(t, e.NextAttempt.After(r.clock.Now()), "due at once, not backed off: %v", e.NextAttempt)
@@ -719,9 +720,9 @@ func TestInboxWorkerLeasesNothingOnceDone(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- r.h.Run(ctx) }()
-		<-ib.purging
+		testwait.Closed(t, ib.purging, "the Purge call")
 		cancel()
-		require.NoError(t, <-done)
+		require.NoError(t, testwait.Recv(t, done, "Run's return"))
 		e, err := ib.Get(context.Background(), "standard:late")
 		require.NoError(t, err)
 		require.Zero(t, e.Attempts, "leased after Run's context ended")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -93,14 +94,14 @@ func TestRunPastLeaseLost(t *testing.T) {
 	})
 	require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody, webhooktest.WithID("lost"))).Code)
 	r.run(t)
-	<-ended
+	testwait.Closed(t, ended, "the callback's context to end with its lease")
 	r.clock.Advance(lease + time.Millisecond)
 	ctx := context.Background()
 	ls, err := r.ib.Lease(ctx, 1, time.Hour)
 	require.NoError(t, err)
 	require.Len(t, ls, 1, "the lease ran out: another worker takes it")
 	close(release)
-	require.Equal(t, webhook.OutcomeRetry, <-outcomes)
+	require.Equal(t, webhook.OutcomeRetry, testwait.Recv(t, outcomes, "the cut run's outcome"))
 	e := r.get(t, "standard:lost")
 	require.Equal(t, webhook.InboxLeased, e.State, "the other worker holds it")
 	require.Equal(t, 2, e.Attempts)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -302,7 +303,7 @@ func TestObserverWorkerMeta(t *testing.T) {
 			require.Equal(t, http.StatusOK, r.serve(webhooktest.NewStandardRequest(webhooktest.Secret, jamBody)).Code)
 			require.Nil(t, r.get(t, "standard:"+webhooktest.MessageID(jamBody)).Meta)
 			r.run(t)
-			meta := <-metas
+			meta := testwait.Recv(t, metas, "the worker's run to reach the observer")
 			require.NotNil(t, meta, "a worker's run looks like one on the request")
 			require.Empty(t, meta)
 		})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -257,9 +258,9 @@ func TestConcurrentRotation(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	testwait.For(t, "the delivering goroutines to finish", wg.Wait)
 	close(stop)
-	rot.Wait()
+	testwait.For(t, "the rotating goroutine to stop", rot.Wait)
 	require.Zero(t, bad.Load(), "deliveries answered otherwise than their keys say")
 	require.Equal(t, int64(2*workers*each), rr.runs.Load())
 }
@@ -323,9 +324,9 @@ func TestRotationDiagnosis(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	testwait.For(t, "the delivering goroutines to finish", wg.Wait)
 	close(stop)
-	<-done
+	testwait.Closed(t, done, "the rotating goroutine to stop")
 	require.NotZero(t, refused, "the rotation never refused one: the test saw no swap")
 	require.Empty(t, wrong, "of %d refused, diagnoses counting keys the delivery was not verified against", refused)
 }

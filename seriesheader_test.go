@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/stretchr/testify/require"
 )
 
@@ -79,7 +80,7 @@ func TestSeriesHeaderNameAsNetHTTPCarries(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			return false
 		}
-		h := <-got
+		h := testwait.Recv(t, got, "the callback's headers")
 		return h.Get(name) == seriesToken
 	}
 	for c := 0; c < 256; c++ {

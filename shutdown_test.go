@@ -14,6 +14,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -117,7 +118,7 @@ func TestRunPastShutdownTimeout(t *testing.T) {
 				require.Equal(t, webhook.InboxPending, e.State, "Run returned before the cut-short run was recorded")
 				require.Equal(t, 1, e.Attempts)
 			}
-			<-returned
+			testwait.Closed(t, returned, "the cut-short callback to return once released")
 			e := r.waitState(t, "standard:cut", webhook.InboxPending)
 			require.Equal(t, 1, e.Attempts)
 			require.False(t, e.NextAttempt.After(r.clock.Now()), "due at once, not backed off: %v", e.NextAttempt)
@@ -151,10 +152,10 @@ func TestRunFinishedBeforeTimeoutIsDone(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- r.h.Run(ctx) }()
-			<-started
+			testwait.Closed(t, started, "the callback to start")
 			cancel()
 			close(release)
-			require.NoError(t, <-done)
+			require.NoError(t, testwait.Recv(t, done, "Run's return"))
 			want := webhook.InboxDone
 			if fail {
 				want = webhook.InboxDead
@@ -208,8 +209,8 @@ func TestRunShutdownTimeoutFromTheEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.h.Run(ctx) }()
-	<-started
-	<-ib.leasing
+	testwait.Closed(t, started, "the callback to start")
+	testwait.Closed(t, ib.leasing, "the second Lease call")
 	cancel()
 	time.Sleep(timeout) // the Lease in progress outlasts the timeout
 	released := time.Now()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -74,7 +75,7 @@ func TestSoakRetriesInbox(t *testing.T) {
 	go func() { runDone <- h.Run(runCtx) }()
 	defer func() {
 		stop()
-		require.NoError(t, <-runDone)
+		require.NoError(t, testwait.Recv(t, runDone, "Run's return once stopped"))
 	}()
 	srv := httptest.NewServer(h)
 	defer srv.Close()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -204,7 +205,7 @@ func TestREADMEStatusTable(t *testing.T) {
 				big := bytes.Replace(jamBody, []byte(`"title":"`), []byte(`"title":"`+strings.Repeat("a", limit-len(jamBody))), 1)
 				w := serve(h, std(big)())
 				require.NoError(t, pw.CloseWithError(io.ErrUnexpectedEOF))
-				<-done
+				testwait.Closed(t, done, "the stalled upload's response")
 				return w
 			}, want: 503, check: retryAfter},
 			{name: "slow upload cut for a later request", serve: func(t *testing.T) *httptest.ResponseRecorder {
@@ -249,7 +250,7 @@ func TestREADMEStatusTable(t *testing.T) {
 				require.NoError(t, err)
 				resp.Body.Close()
 				require.Equal(t, http.StatusOK, resp.StatusCode, "the later delivery")
-				cut := <-stalled
+				cut := testwait.Recv(t, stalled, "the stalled upload's cut request")
 				require.NotNil(t, cut)
 				w := httptest.NewRecorder()
 				for k, v := range cut.Header {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -166,7 +167,7 @@ func TestKeyFuncInbox(t *testing.T) {
 		return len(tr.seen) >= 2
 	}, 10*time.Second, 10*time.Millisecond)
 	cancel()
-	require.NoError(t, <-done)
+	require.NoError(t, testwait.Recv(t, done, "Run's return"))
 	id := webhooktest.MessageID(jamBody)
 	require.ElementsMatch(t, []string{"acme/" + id + "/standard@acme:" + id, "globex/" + id + "/standard@globex:" + id}, tr.seen)
 }
@@ -942,7 +943,7 @@ func TestV1aKeysBudget(t *testing.T) {
 		_, err = pw.Write(large[40<<10:])
 		require.NoError(t, err)
 		require.NoError(t, pw.Close())
-		require.Equal(t, http.StatusOK, <-done)
+		require.Equal(t, http.StatusOK, testwait.Recv(t, done, "the first upload's status"))
 		w = httptest.NewRecorder()
 		h.ServeHTTP(w, webhooktest.NewStandardRequest(signer, large))
 		require.Equal(t, http.StatusOK, w.Code, "the retry, on an idle handler")

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/require"
 )
@@ -691,9 +692,9 @@ func TestRotationConcurrent(t *testing.T) {
 			}
 		}()
 	}
-	workers.Wait()
+	testwait.For(t, "the verifying goroutines to finish", workers.Wait)
 	close(stop)
-	swaps.Wait()
+	testwait.For(t, "the swapping goroutine to stop", swaps.Wait)
 }
 
 // TestSentinelsMatchReference shows code written against the reference
@@ -837,6 +838,6 @@ func TestMemBudgetRefusalTakesNothing(t *testing.T) {
 		b.release(small)
 	}
 	close(stop)
-	wg.Wait()
+	testwait.For(t, "the charging goroutine to stop", wg.Wait)
 	require.Zero(t, refused, "charges that fit beside the bytes held were refused")
 }

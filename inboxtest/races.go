@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/inhook/webhook"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/stretchr/testify/require"
 )
 
@@ -116,9 +117,9 @@ func testPurgeRaces(t *testing.T, s *suite) {
 			}
 		}()
 		close(begin)
-		ops.Wait()
+		testwait.For(t, "the racing Stores and Replays to return", ops.Wait)
 		close(workerDone)
-		wg.Wait()
+		testwait.For(t, "the racing Purges and worker to return", wg.Wait)
 		close(errs)
 		for err := range errs {
 			require.NoError(t, err, "round %d", round)
@@ -227,7 +228,7 @@ func testExpiredLeaseRace(t *testing.T, s *suite) {
 			}
 		}()
 		go func() { defer wg.Done(); leased, leaseErr = s.ib.Lease(s.ctx, 10, time.Second) }()
-		wg.Wait()
+		testwait.For(t, "the racing settle and Lease to return", wg.Wait)
 		require.NoError(t, leaseErr)
 		if settleErr != nil {
 			require.ErrorIs(t, settleErr, webhook.ErrLeaseLost, "%s %s", op, key)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/inhook/webhook"
 	"github.com/inhook/webhook/event"
+	"github.com/inhook/webhook/internal/testwait"
 	"github.com/inhook/webhook/webhooktest"
 	"github.com/stretchr/testify/require"
 )
@@ -113,12 +114,12 @@ func testHandlerWorkers(t *testing.T, s *suite) {
 		wg.Add(1)
 		go func() { defer wg.Done(); codes[i] = r.send(t, fmt.Sprintf("msg_%03d", i%n)) }()
 	}
-	wg.Wait()
+	testwait.For(t, "the deliveries to be answered", wg.Wait)
 	for i, c := range codes {
 		require.Equal(t, http.StatusOK, c, "send %d", i)
 	}
 	st := r.waitSettled(t, time.Second)
-	require.NoError(t, stop())
+	require.NoError(t, testwait.Call(t, "Run's return once stopped", stop))
 
 	var want webhook.InboxStats
 	r.mu.Lock()
@@ -163,7 +164,7 @@ func testWorkerCrash(t *testing.T, s *suite) {
 	require.Equal(t, 3, s.stats(t).InFlight)
 	s.clock.Advance(time.Minute + time.Millisecond)
 	require.Eventually(t, func() bool { return s.stats(t).Done == 5 }, 10*time.Second, time.Millisecond)
-	require.NoError(t, stop())
+	require.NoError(t, testwait.Call(t, "Run's return once stopped", stop))
 	for _, l := range crashed {
 		e := s.get(t, l.Entry.Key)
 		require.Equal(t, 2, e.Attempts, "%s: the crashed lease counts", l.Entry.Key)
@@ -183,7 +184,7 @@ func testWorkerCrashLoop(t *testing.T, s *suite) {
 	}
 	stop := r.run()
 	require.Eventually(t, func() bool { return s.stats(t).Dead == 1 }, 10*time.Second, time.Millisecond)
-	require.NoError(t, stop())
+	require.NoError(t, testwait.Call(t, "Run's return once stopped", stop))
 	e := s.get(t, "standard:msg_poison")
 	require.Equal(t, webhook.InboxDead, e.State)
 	require.Equal(t, 3, e.Attempts)
@@ -207,8 +208,8 @@ func testWorkerShutdown(t *testing.T, s *suite) {
 		require.Equal(t, http.StatusOK, r.send(t, fmt.Sprintf("msg_%d", i)))
 	}
 	stop := r.run()
-	<-started
-	<-started
+	testwait.Closed(t, started, "the first callback to start")
+	testwait.Closed(t, started, "the second callback to start")
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
 	select {
@@ -217,7 +218,7 @@ func testWorkerShutdown(t *testing.T, s *suite) {
 	case <-time.After(20 * time.Millisecond):
 	}
 	close(release)
-	require.NoError(t, <-stopped)
+	require.NoError(t, testwait.Recv(t, stopped, "Run's return once the callbacks were released"))
 	st := s.stats(t)
 	require.Equal(t, 2, st.Done, "%+v", st)
 	require.Equal(t, 2, st.Pending, "%+v", st)
